@@ -1,0 +1,190 @@
+//! Canary analysis: metric checks with thresholds, evaluated on values measured for the canary and
+//! the stable track. A value that could not be measured is inconclusive, never a pass.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a metric check measures; decides the wording of verdicts and the default queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MetricKind {
+    ErrorRate,
+    LatencyP99,
+    Drift,
+    Custom,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricCheck {
+    pub name: String,
+    pub kind: MetricKind,
+    /// PromQL for the canary track.
+    pub canary_query: String,
+    /// PromQL for the stable track; optional for absolute thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_query: Option<String>,
+    /// The canary fails if its value is above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The canary fails if its value is above stable × this ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ratio_to_stable: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// The values read for one check at one time; `None` means the metrics store gave nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    pub metric: String,
+    pub canary: Option<f64>,
+    pub stable: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Measurement {
+    pub time: DateTime<Utc>,
+    pub metric: String,
+    pub canary: Option<f64>,
+    pub stable: Option<f64>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// Judge one sample against its check.
+pub fn evaluate(check: &MetricCheck, sample: &Sample, time: DateTime<Utc>) -> Measurement {
+    let (verdict, reason) = judge(check, sample);
+    Measurement {
+        time,
+        metric: check.name.clone(),
+        canary: sample.canary,
+        stable: sample.stable,
+        verdict,
+        reason,
+    }
+}
+
+fn judge(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
+    let Some(canary) = sample.canary.filter(|v| v.is_finite()) else {
+        return (Verdict::Inconclusive, "no canary value".into());
+    };
+    if let Some(max) = check.max
+        && canary > max
+    {
+        return (Verdict::Fail, format!("canary {canary:.4} > max {max:.4}"));
+    }
+    if let Some(ratio) = check.max_ratio_to_stable {
+        let Some(stable) = sample.stable.filter(|v| v.is_finite()) else {
+            return (Verdict::Inconclusive, "no stable value to compare".into());
+        };
+        // A stable value of zero would make every canary fail on a ratio; compare with a floor.
+        let limit = (stable * ratio).max(f64::EPSILON);
+        if canary > limit {
+            return (
+                Verdict::Fail,
+                format!("canary {canary:.4} > stable {stable:.4} × {ratio}"),
+            );
+        }
+    }
+    (Verdict::Pass, "within thresholds".into())
+}
+
+/// The verdict of a round of measurements: any fail fails, else any inconclusive is inconclusive.
+pub fn overall(measurements: &[Measurement]) -> Option<Verdict> {
+    if measurements.is_empty() {
+        return None;
+    }
+    if measurements.iter().any(|m| m.verdict == Verdict::Fail) {
+        Some(Verdict::Fail)
+    } else if measurements
+        .iter()
+        .any(|m| m.verdict == Verdict::Inconclusive)
+    {
+        Some(Verdict::Inconclusive)
+    } else {
+        Some(Verdict::Pass)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check() -> MetricCheck {
+        MetricCheck {
+            name: "error-rate".into(),
+            kind: MetricKind::ErrorRate,
+            canary_query: "c".into(),
+            stable_query: Some("s".into()),
+            max: Some(0.05),
+            max_ratio_to_stable: Some(2.0),
+        }
+    }
+
+    fn sample(canary: Option<f64>, stable: Option<f64>) -> Sample {
+        Sample {
+            metric: "error-rate".into(),
+            canary,
+            stable,
+        }
+    }
+
+    #[test]
+    fn missing_canary_is_inconclusive_not_pass() {
+        let m = evaluate(&check(), &sample(None, Some(0.01)), Utc::now());
+        assert_eq!(m.verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn absolute_and_ratio_thresholds() {
+        assert_eq!(
+            evaluate(&check(), &sample(Some(0.06), Some(0.05)), Utc::now()).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            evaluate(&check(), &sample(Some(0.03), Some(0.01)), Utc::now()).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            evaluate(&check(), &sample(Some(0.015), Some(0.01)), Utc::now()).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            evaluate(&check(), &sample(Some(f64::NAN), Some(0.01)), Utc::now()).verdict,
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn overall_prefers_fail_then_inconclusive() {
+        let t = Utc::now();
+        let pass = evaluate(&check(), &sample(Some(0.01), Some(0.01)), t);
+        let inc = evaluate(&check(), &sample(None, None), t);
+        let fail = evaluate(&check(), &sample(Some(0.9), Some(0.01)), t);
+        assert_eq!(overall(&[pass.clone()]), Some(Verdict::Pass));
+        assert_eq!(
+            overall(&[pass.clone(), inc.clone()]),
+            Some(Verdict::Inconclusive)
+        );
+        assert_eq!(overall(&[pass, inc, fail]), Some(Verdict::Fail));
+        assert_eq!(overall(&[]), None);
+    }
+}

@@ -1,0 +1,95 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::{audit::AuditLog, model::PodPhase, rollout::Phase};
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+fn phase_of(p: &DemoPlatform, model: &str) -> Phase {
+    p.with_sim(|s| {
+        s.rollouts()
+            .into_iter()
+            .find(|r| r.spec.model.name == model)
+            .map(|r| r.status.phase)
+    })
+    .expect("rollout exists")
+}
+
+#[test]
+fn catalogue_has_the_promised_scale() {
+    let p = DemoPlatform::manual(7, start());
+    p.with_sim(|s| {
+        assert_eq!(s.clusters.len(), 3);
+        assert!(s.clusters.iter().any(|c| c.region == "me-central-1"));
+        assert!(
+            s.nodes
+                .iter()
+                .filter(|n| n.gpu_capacity > 0)
+                .all(|n| n.gpu_capacity == 8)
+        );
+        assert_eq!(s.models.len(), 40);
+        assert_eq!(s.runs.len(), 2000);
+        assert_eq!(s.experiments.len(), 12);
+        assert!(s.models.iter().all(|m| m.aliases.contains_key("champion")));
+        assert!(
+            s.models
+                .iter()
+                .any(|m| m.aliases.contains_key("challenger"))
+        );
+        assert!(
+            s.runs
+                .iter()
+                .all(|r| !r.datasets.is_empty() && r.datasets.iter().all(|d| d.digest.len() == 8))
+        );
+        assert!(
+            s.gpus().iter().any(crate::model::Gpu::is_allocated_idle),
+            "some GPUs are allocated but idle"
+        );
+        assert!(s.pods.iter().all(|p| p.phase == PodPhase::Running
+            || p.node.is_some()
+            || p.phase == PodPhase::Pending));
+        AuditLog::verify(s.audit.entries()).expect("the demo's audit chain verifies");
+    });
+}
+
+#[test]
+fn scenarios_are_where_the_demo_promises_at_start() {
+    let p = DemoPlatform::manual(7, start());
+    assert_eq!(phase_of(&p, "search-embedder"), Phase::Promoted);
+    assert_eq!(phase_of(&p, "credit-scorer"), Phase::RolledBack);
+    assert_eq!(phase_of(&p, "churn-model"), Phase::AwaitingApproval);
+    assert_eq!(phase_of(&p, "pricing-model"), Phase::Failed);
+    assert_eq!(phase_of(&p, "recsys-ranker"), Phase::Progressing);
+    assert_eq!(phase_of(&p, "fraud-detector"), Phase::Progressing);
+    // The promoted version is now champion in the registry.
+    let champion = p.with_sim(|s| {
+        s.models
+            .iter()
+            .find(|m| m.name == "search-embedder")
+            .and_then(|m| m.aliases.get("champion").copied())
+    });
+    assert_eq!(champion, Some(3));
+}
+
+#[test]
+fn failing_canary_rolls_back_and_healthy_one_promotes() {
+    let p = DemoPlatform::manual(7, start());
+    p.advance(120);
+    assert_eq!(phase_of(&p, "fraud-detector"), Phase::RolledBack);
+    let canary_pods = p.with_sim(|s| {
+        s.pods
+            .iter()
+            .filter(|x| {
+                x.model.as_deref() == Some("fraud-detector")
+                    && x.track == crate::model::Track::Canary
+            })
+            .count()
+    });
+    assert_eq!(canary_pods, 0, "canary scaled to zero");
+    p.advance(15 * 60);
+    assert_eq!(phase_of(&p, "recsys-ranker"), Phase::Promoted);
+}

@@ -1,0 +1,39 @@
+//! Errors of the core. Every message names the thing that failed.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CoreError {
+    /// A command that the rollout's current phase does not accept.
+    #[error("rollout {rollout} is {phase}: {command} is not allowed ({hint})")]
+    IllegalCommand {
+        rollout: String,
+        phase: String,
+        command: String,
+        hint: String,
+    },
+    /// A rollout spec that cannot be executed; `field` is the path of the offending field.
+    #[error("invalid rollout spec: {field}: {message}")]
+    InvalidSpec { field: String, message: String },
+    /// The same user tried to approve twice.
+    #[error("{user} has already approved rollout {rollout}")]
+    DuplicateApproval { rollout: String, user: String },
+    /// Something asked for by name does not exist.
+    #[error("{kind} {name:?} not found")]
+    NotFound { kind: &'static str, name: String },
+    /// A backend behind a port failed or is unreachable.
+    #[error("{backend}: {message}")]
+    Backend { backend: String, message: String },
+    /// A statistic was asked of data that cannot give one.
+    #[error("{0}")]
+    Statistics(String),
+}
+
+impl CoreError {
+    pub fn backend(backend: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Backend {
+            backend: backend.into(),
+            message: message.into(),
+        }
+    }
+}

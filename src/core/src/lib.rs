@@ -1,0 +1,18 @@
+//! The orchestration core of mlops-console.
+//!
+//! Owns the domain model, the rollout state machine, canary analysis, drift statistics, the lineage
+//! graph, the audit chain and the ports (traits) through which the core sees the cluster, the model
+//! registry and the metrics store. It must not touch a terminal: the TUI, the CLI verbs and
+//! `mlops controller` all embed this crate.
+
+pub mod analysis;
+pub mod audit;
+pub mod demo;
+pub mod drift;
+pub mod error;
+pub mod lineage;
+pub mod model;
+pub mod ports;
+pub mod rollout;
+
+pub use error::CoreError;

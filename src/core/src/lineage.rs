@@ -1,0 +1,321 @@
+//! The lineage graph: dataset → run → model version → image → rollout → deployment → pods, walkable
+//! backward (where did this come from) and forward (where does it run).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    model::{Deployment, Pod, RegisteredModel, Run},
+    rollout::RolloutRecord,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NodeKind {
+    Dataset,
+    Run,
+    ModelVersion,
+    Image,
+    Rollout,
+    Deployment,
+    Pod,
+}
+
+impl NodeKind {
+    pub const ORDER: [NodeKind; 7] = [
+        NodeKind::Dataset,
+        NodeKind::Run,
+        NodeKind::ModelVersion,
+        NodeKind::Image,
+        NodeKind::Rollout,
+        NodeKind::Deployment,
+        NodeKind::Pod,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Dataset => "dataset",
+            NodeKind::Run => "run",
+            NodeKind::ModelVersion => "model version",
+            NodeKind::Image => "image",
+            NodeKind::Rollout => "rollout",
+            NodeKind::Deployment => "deployment",
+            NodeKind::Pod => "pod",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageNode {
+    pub id: String,
+    pub kind: NodeKind,
+    pub label: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageGraph {
+    pub nodes: Vec<LineageNode>,
+    /// (from, to) as indexes into `nodes`, pointing downstream.
+    pub edges: Vec<(usize, usize)>,
+}
+
+impl LineageGraph {
+    fn add(&mut self, kind: NodeKind, key: &str, label: String, detail: String) -> usize {
+        let id = format!("{}:{key}", kind.as_str());
+        if let Some(i) = self.nodes.iter().position(|n| n.id == id) {
+            return i;
+        }
+        self.nodes.push(LineageNode {
+            id,
+            kind,
+            label,
+            detail,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn link(&mut self, from: usize, to: usize) {
+        if !self.edges.contains(&(from, to)) {
+            self.edges.push((from, to));
+        }
+    }
+
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// Every node reachable downstream (`forward`) or upstream of `start`, excluding `start`.
+    pub fn walk(&self, start: usize, forward: bool) -> Vec<usize> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![start];
+        while let Some(n) = stack.pop() {
+            for &(a, b) in &self.edges {
+                let next = if forward && a == n {
+                    b
+                } else if !forward && b == n {
+                    a
+                } else {
+                    continue;
+                };
+                if next != start && seen.insert(next) {
+                    stack.push(next);
+                }
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    pub fn of_kind(&self, kind: NodeKind) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].kind == kind)
+            .collect()
+    }
+}
+
+/// Everything the graph of one model version is built from.
+pub struct LineageInputs<'a> {
+    pub model: &'a RegisteredModel,
+    pub version: u32,
+    pub run: Option<&'a Run>,
+    pub rollouts: &'a [RolloutRecord],
+    pub deployments: &'a [Deployment],
+    pub pods: &'a [Pod],
+}
+
+/// The lineage of one model version, upstream to its data and downstream to the pods serving it.
+pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
+    let mut g = LineageGraph::default();
+    let model = inputs.model;
+    let Some(mv) = model.version(inputs.version) else {
+        return g;
+    };
+    let aliases = model.aliases_of(mv.version).join(", ");
+    let mv_node = g.add(
+        NodeKind::ModelVersion,
+        &format!("{}/{}", model.name, mv.version),
+        format!("{} v{}", model.name, mv.version),
+        if aliases.is_empty() {
+            mv.status.clone()
+        } else {
+            format!("@{aliases}")
+        },
+    );
+    if let Some(run) = inputs.run {
+        let run_node = g.add(
+            NodeKind::Run,
+            &run.id,
+            run.name.clone(),
+            format!("{} {}", &run.id[..run.id.len().min(8)], run.status.as_str()),
+        );
+        g.link(run_node, mv_node);
+        for d in &run.datasets {
+            let ds = g.add(
+                NodeKind::Dataset,
+                &format!("{}@{}", d.name, d.digest),
+                d.name.clone(),
+                format!("digest {} · {}", d.digest, d.region),
+            );
+            g.link(ds, run_node);
+        }
+    }
+    let image = mv.image().map(str::to_string);
+    let image_node = image
+        .as_ref()
+        .map(|img| g.add(NodeKind::Image, img, img.clone(), String::new()));
+    if let Some(i) = image_node {
+        g.link(mv_node, i);
+    }
+    let upstream_of_serving = image_node.unwrap_or(mv_node);
+    for r in inputs
+        .rollouts
+        .iter()
+        .filter(|r| r.spec.model.name == model.name && r.spec.model.version == mv.version)
+    {
+        let rn = g.add(
+            NodeKind::Rollout,
+            &format!("{}/{}/{}", r.cluster, r.namespace, r.name),
+            r.name.clone(),
+            format!("{} · {}%", r.status.phase, r.status.weight),
+        );
+        g.link(upstream_of_serving, rn);
+    }
+    for d in inputs
+        .deployments
+        .iter()
+        .filter(|d| d.model == model.name && d.version == mv.version && d.replicas > 0)
+    {
+        let dn = g.add(
+            NodeKind::Deployment,
+            &format!("{}/{}/{}", d.cluster, d.namespace, d.name),
+            format!("{}/{}", d.cluster, d.name),
+            format!(
+                "{} {}/{} ready",
+                d.track.as_str(),
+                d.ready_replicas,
+                d.replicas
+            ),
+        );
+        let rollout = g.of_kind(NodeKind::Rollout).into_iter().find(|r| {
+            g.nodes[*r]
+                .id
+                .starts_with(&format!("rollout:{}/", d.cluster))
+        });
+        g.link(rollout.unwrap_or(upstream_of_serving), dn);
+        for p in inputs.pods.iter().filter(|p| {
+            p.cluster == d.cluster
+                && p.model.as_deref() == Some(model.name.as_str())
+                && p.version == Some(mv.version)
+                && p.track == d.track
+        }) {
+            let pn = g.add(
+                NodeKind::Pod,
+                &format!("{}/{}/{}", p.cluster, p.namespace, p.name),
+                p.name.clone(),
+                format!("{:?} on {}", p.phase, p.node.as_deref().unwrap_or("-")),
+            );
+            g.link(dn, pn);
+        }
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Dataset, ModelVersion, PodPhase, RunStatus, Track};
+
+    #[test]
+    fn walks_from_data_to_pods_and_back() {
+        let run = Run {
+            id: "abcdef0123456789".into(),
+            experiment_id: "1".into(),
+            name: "xgb-42".into(),
+            status: RunStatus::Finished,
+            user: "u".into(),
+            start: Utc::now(),
+            end: None,
+            params: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            datasets: vec![Dataset {
+                name: "tx-2026-10".into(),
+                digest: "9f2c1a7e".into(),
+                source: "s3://x".into(),
+                region: "me-central-1".into(),
+            }],
+            tags: BTreeMap::new(),
+        };
+        let model = RegisteredModel {
+            name: "fraud".into(),
+            description: String::new(),
+            aliases: BTreeMap::from([("champion".into(), 3)]),
+            tags: BTreeMap::new(),
+            versions: vec![ModelVersion {
+                model: "fraud".into(),
+                version: 3,
+                run_id: Some(run.id.clone()),
+                created: Utc::now(),
+                status: "READY".into(),
+                tags: BTreeMap::from([("image".into(), "reg/fraud:3".into())]),
+            }],
+        };
+        let deployments = vec![Deployment {
+            name: "fraud".into(),
+            namespace: "ml".into(),
+            cluster: "uae".into(),
+            model: "fraud".into(),
+            version: 3,
+            track: Track::Stable,
+            replicas: 2,
+            ready_replicas: 2,
+            image: "reg/fraud:3".into(),
+        }];
+        let pods: Vec<Pod> = (0..2)
+            .map(|i| Pod {
+                name: format!("fraud-{i}"),
+                namespace: "ml".into(),
+                cluster: "uae".into(),
+                node: Some("n1".into()),
+                phase: PodPhase::Running,
+                model: Some("fraud".into()),
+                version: Some(3),
+                track: Track::Stable,
+                gpus: 1,
+                image: "reg/fraud:3".into(),
+            })
+            .collect();
+        let g = for_version(&LineageInputs {
+            model: &model,
+            version: 3,
+            run: Some(&run),
+            rollouts: &[],
+            deployments: &deployments,
+            pods: &pods,
+        });
+        let ds = g.find("dataset:tx-2026-10@9f2c1a7e").expect("dataset node");
+        let forward: Vec<NodeKind> = g.walk(ds, true).iter().map(|i| g.nodes[*i].kind).collect();
+        for kind in [
+            NodeKind::Run,
+            NodeKind::ModelVersion,
+            NodeKind::Image,
+            NodeKind::Deployment,
+            NodeKind::Pod,
+        ] {
+            assert!(
+                forward.contains(&kind),
+                "{kind:?} downstream of the dataset"
+            );
+        }
+        let pod = g.find("pod:uae/ml/fraud-1").expect("pod node");
+        let back = g.walk(pod, false);
+        assert!(
+            back.contains(&ds),
+            "the pod traces back to its training data"
+        );
+        assert_eq!(g.of_kind(NodeKind::Pod).len(), 2);
+    }
+}
