@@ -119,7 +119,7 @@ fn scenarios() -> Vec<Scenario> {
             cluster: "us-prod",
             model: "recsys-ranker",
             version: 12,
-            at: -3 * 60,
+            at: -2 * 60,
             steps: vec![
                 Step::SetWeight(10),
                 a(3),
@@ -129,7 +129,7 @@ fn scenarios() -> Vec<Scenario> {
                 a(3),
                 Step::SetWeight(100),
             ],
-            interval: 20,
+            interval: 60,
             failure_limit: 2,
             approvals: 1,
             canary_error: 0.007,

@@ -1,0 +1,189 @@
+//! The one Action enum. Keymaps name the bindable actions in snake_case; internal actions are
+//! `#[serde(skip)]` so no keymap can bind them. Actions are data only.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use mlops_core::{
+    audit::AuditEntry,
+    model::{Experiment, Gpu, MetricPoint, RegisteredModel, Run},
+    ports::{ClusterSnapshot, FeatureDrift, RolloutSeries},
+    rollout::RolloutRecord,
+};
+use serde::{Deserialize, Serialize};
+
+use super::state::Source;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Bound to a key, does nothing: how a keymap unbinds a key.
+    NoOp,
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Enter,
+    Back,
+    OpenPalette,
+    OpenFilter,
+    ClearFilter,
+    ToggleHelp,
+    NextView,
+    PrevView,
+    ShowOverview,
+    ShowExperiments,
+    ShowLineage,
+    ShowDrift,
+    ShowGpus,
+    ShowRollouts,
+    ShowAudit,
+    Refresh,
+    Approve,
+    Promote,
+    PromoteFull,
+    Abort,
+    Rollback,
+    Pause,
+    Resume,
+    /// Internal: one second passed.
+    #[serde(skip)]
+    Tick(DateTime<Utc>),
+    /// Internal: the terminal was resized.
+    #[serde(skip)]
+    Resize(u16, u16),
+    /// Internal: a key for the open text input (palette, filter, comment).
+    #[serde(skip)]
+    Input(KeyEvent),
+    /// Internal: a fetch finished.
+    #[serde(skip)]
+    Loaded(Source, Result<Box<Payload>, String>),
+    /// Internal: a rollout command finished.
+    #[serde(skip)]
+    CommandDone(Result<RolloutRecord, String>),
+}
+
+/// What a fetch brings back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Cluster(ClusterSnapshot),
+    Experiments(Vec<Experiment>),
+    Models(Vec<RegisteredModel>),
+    Runs(Vec<Run>),
+    RunMetrics(Vec<(String, Vec<MetricPoint>)>),
+    Gpus(Vec<Gpu>),
+    Drift(Vec<FeatureDrift>),
+    Audit(Vec<AuditEntry>),
+    Series(RolloutSeries),
+}
+
+impl Action {
+    /// Every action a keymap may bind, for `config check` and the help overlay.
+    pub const BINDABLE: [Action; 31] = [
+        Action::NoOp,
+        Action::Quit,
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Enter,
+        Action::Back,
+        Action::OpenPalette,
+        Action::OpenFilter,
+        Action::ClearFilter,
+        Action::ToggleHelp,
+        Action::NextView,
+        Action::PrevView,
+        Action::ShowOverview,
+        Action::ShowExperiments,
+        Action::ShowLineage,
+        Action::ShowDrift,
+        Action::ShowGpus,
+        Action::ShowRollouts,
+        Action::ShowAudit,
+        Action::Refresh,
+        Action::Approve,
+        Action::Promote,
+        Action::PromoteFull,
+        Action::Abort,
+        Action::Rollback,
+        Action::Pause,
+        Action::Resume,
+    ];
+
+    /// The snake_case name keymaps use.
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{self:?}"))
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Self::BINDABLE.iter().find(|a| a.name() == name).cloned()
+    }
+
+    /// One line for the help overlay. All help texts live here.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Action::NoOp => "nothing (unbinds the key)",
+            Action::Quit => "quit",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "go to the top",
+            Action::Bottom => "go to the bottom",
+            Action::Enter => "open the selected item",
+            Action::Back => "back / close",
+            Action::OpenPalette => "command palette",
+            Action::OpenFilter => "filter the list",
+            Action::ClearFilter => "clear the filter",
+            Action::ToggleHelp => "this help",
+            Action::NextView => "next view",
+            Action::PrevView => "previous view",
+            Action::ShowOverview => "Overview",
+            Action::ShowExperiments => "Experiments",
+            Action::ShowLineage => "Lineage",
+            Action::ShowDrift => "Drift",
+            Action::ShowGpus => "GPUs",
+            Action::ShowRollouts => "Rollouts",
+            Action::ShowAudit => "Audit",
+            Action::Refresh => "refresh now",
+            Action::Approve => "approve the rollout",
+            Action::Promote => "promote to the next step",
+            Action::PromoteFull => "promote fully",
+            Action::Abort => "abort the rollout",
+            Action::Rollback => "roll back",
+            Action::Pause => "pause the rollout",
+            Action::Resume => "resume the rollout",
+            Action::Tick(_)
+            | Action::Resize(..)
+            | Action::Input(_)
+            | Action::Loaded(..)
+            | Action::CommandDone(_) => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in &Action::BINDABLE {
+            assert_eq!(Action::from_name(&a.name()).as_ref(), Some(a));
+        }
+        assert_eq!(Action::ShowGpus.name(), "show_gpus");
+        assert_eq!(
+            Action::from_name("tick"),
+            None,
+            "internal actions cannot be bound"
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Update-function tests: the App driven headless by Actions and keys over the demo platform.
+
+use crate::{
+    app::{
+        Action,
+        state::{Level, Mode, ScreenKind, ViewId},
+    },
+    testing::{dispatch, loaded_demo, press, type_text},
+};
+
+#[test]
+fn starts_on_overview_with_data_loaded() {
+    let (app, _, _) = loaded_demo((120, 40));
+    assert_eq!(app.view(), ViewId::Overview);
+    assert!(app.feeds.cluster.data.is_some());
+    assert!(app.feeds.gpus.data.is_some());
+    assert!(app.feeds.drift.data.is_some());
+    assert!(
+        app.feeds.experiments.data.is_none(),
+        "nothing fetched that the screen does not need"
+    );
+}
+
+#[test]
+fn number_keys_and_tab_switch_views_and_fetch_their_data() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "2");
+    assert_eq!(app.view(), ViewId::Experiments);
+    assert_eq!(app.feeds.experiments.data.as_ref().map(Vec::len), Some(12));
+    press(&mut app, &ctx, "tab");
+    assert_eq!(app.view(), ViewId::Lineage);
+    press(&mut app, &ctx, "shift-tab");
+    press(&mut app, &ctx, "shift-tab");
+    assert_eq!(app.view(), ViewId::Overview);
+}
+
+#[test]
+fn drill_down_and_back_keep_breadcrumbs() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "2");
+    press(&mut app, &ctx, "enter");
+    assert!(matches!(app.screen().kind, ScreenKind::Runs { .. }));
+    press(&mut app, &ctx, "j");
+    press(&mut app, &ctx, "enter");
+    let ScreenKind::RunDetail { run_id, .. } = app.screen().kind.clone() else {
+        panic!("run detail expected")
+    };
+    assert!(
+        app.feeds
+            .run_metrics
+            .get(&run_id)
+            .and_then(|f| f.data.as_ref())
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert_eq!(app.stack.len(), 3);
+    press(&mut app, &ctx, "esc");
+    press(&mut app, &ctx, "esc");
+    assert_eq!(app.screen().kind, ScreenKind::Experiments);
+    press(&mut app, &ctx, "esc");
+    assert_eq!(app.stack.len(), 1, "esc at the root stays");
+}
+
+#[test]
+fn filter_narrows_the_list_and_esc_clears_it() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    let all = crate::app::select::len(&app, app.screen());
+    assert!(all >= 6);
+    press(&mut app, &ctx, "/");
+    assert_eq!(app.mode, Mode::Filter);
+    type_text(&mut app, &ctx, "fraud");
+    assert_eq!(
+        crate::app::select::len(&app, app.screen()),
+        1,
+        "live filter"
+    );
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.screen().filter, "fraud");
+    press(&mut app, &ctx, "esc");
+    assert_eq!(app.screen().filter, "");
+    assert_eq!(crate::app::select::len(&app, app.screen()), all);
+}
+
+#[test]
+fn selection_stays_in_bounds_and_scrolls() {
+    let (mut app, _, ctx) = loaded_demo((100, 24));
+    press(&mut app, &ctx, "5");
+    for _ in 0..200 {
+        press(&mut app, &ctx, "down");
+    }
+    assert_eq!(app.screen().selected, 95, "96 GPUs");
+    assert!(app.screen().offset + app.list_height() > 95);
+    press(&mut app, &ctx, "home");
+    assert_eq!((app.screen().selected, app.screen().offset), (0, 0));
+    press(&mut app, &ctx, "pagedown");
+    assert_eq!(app.screen().selected, app.list_height());
+}
+
+#[test]
+fn palette_runs_commands_completes_and_rejects_typos() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, ":");
+    assert_eq!(app.mode, Mode::Palette);
+    type_text(&mut app, &ctx, "gpu");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.view(), ViewId::Gpus);
+    press(&mut app, &ctx, ":");
+    type_text(&mut app, &ctx, "aud");
+    press(&mut app, &ctx, "tab");
+    assert_eq!(app.palette.lines().join(""), "audit");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.view(), ViewId::Audit);
+    press(&mut app, &ctx, ":");
+    type_text(&mut app, &ctx, "rollots");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.view(), ViewId::Audit, "a typo changes nothing");
+    let m = app.message.as_ref().expect("a message");
+    assert_eq!(m.level, Level::Warn);
+    assert!(m.text.contains("did you mean :rollouts?"), "{}", m.text);
+}
+
+#[test]
+fn help_toggles_and_closes_on_other_actions() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "?");
+    assert_eq!(app.mode, Mode::Help);
+    press(&mut app, &ctx, "j");
+    assert_eq!(
+        (app.mode, app.help_scroll),
+        (Mode::Help, 1),
+        "scrolls the help"
+    );
+    press(&mut app, &ctx, "esc");
+    assert_eq!(app.mode, Mode::Normal);
+    press(&mut app, &ctx, "?");
+    press(&mut app, &ctx, "3");
+    assert_eq!((app.mode, app.view()), (Mode::Normal, ViewId::Lineage));
+}
+
+#[test]
+fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
+    let (mut app, platform, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    // The attention sort puts the rollout waiting for approval first.
+    let first = crate::app::select::rollouts(&app, "")[0].name.clone();
+    assert_eq!(first, "churn-model-v4");
+    press(&mut app, &ctx, "a");
+    assert_eq!(app.mode, Mode::Confirm);
+    let preview = app
+        .confirm
+        .as_ref()
+        .map(|c| c.preview.join("\n"))
+        .unwrap_or_default();
+    assert!(preview.contains("approvals: 1/2 → 2/2"), "{preview}");
+    assert!(preview.contains("canary traffic: 20% → 50%"), "{preview}");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode, Mode::Confirm, "no comment, no approval");
+    assert!(app.confirm.as_ref().and_then(|c| c.error.clone()).is_some());
+    type_text(&mut app, &ctx, "eval beats champion");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode, Mode::Normal);
+    let phase = platform.with_sim(|s| {
+        s.rollouts()
+            .into_iter()
+            .find(|r| r.name == "churn-model-v4")
+            .map(|r| (r.status.phase, r.status.approvals.len()))
+    });
+    assert_eq!(phase, Some((mlops_core::rollout::Phase::Progressing, 2)));
+    let audit = platform
+        .with_sim(|s| s.audit.entries().last().cloned())
+        .expect("audited");
+    assert_eq!(
+        (
+            audit.actor.as_str(),
+            audit.action.as_str(),
+            audit.comment.as_str()
+        ),
+        ("you@demo", "rollout.approve", "eval beats champion")
+    );
+}
+
+#[test]
+fn refused_commands_never_open_a_dialog_and_readonly_refuses_all() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "/");
+    type_text(&mut app, &ctx, "search-embedder");
+    press(&mut app, &ctx, "enter");
+    press(&mut app, &ctx, "p");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.level == Level::Error && m.text.contains("is Promoted"))
+    );
+    app.readonly = true;
+    press(&mut app, &ctx, "R");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("read-only"))
+    );
+}
+
+#[test]
+fn esc_in_confirm_cancels_without_change() {
+    let (mut app, platform, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "x");
+    assert_eq!(app.mode, Mode::Confirm);
+    press(&mut app, &ctx, "esc");
+    assert_eq!(app.mode, Mode::Normal);
+    let phase = platform.with_sim(|s| {
+        s.rollouts()
+            .into_iter()
+            .find(|r| r.name == "churn-model-v4")
+            .map(|r| r.status.phase)
+    });
+    assert_eq!(phase, Some(mlops_core::rollout::Phase::AwaitingApproval));
+}
+
+#[test]
+fn a_failing_backend_keeps_old_data_and_reports_the_error() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    let before = app.feeds.gpus.data.clone();
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(
+            crate::app::state::Source::Gpus,
+            Err("connection refused".into()),
+        ),
+    );
+    assert_eq!(app.feeds.gpus.data, before);
+    assert_eq!(
+        app.backend_error(crate::app::state::Backend::Metrics),
+        Some("connection refused")
+    );
+    assert!(
+        app.backend_error(crate::app::state::Backend::Cluster)
+            .is_none(),
+        "the rest keeps working"
+    );
+}
+
+#[test]
+fn one_fetch_in_flight_per_source() {
+    let (mut app, platform, _) = loaded_demo((120, 40));
+    platform.advance(5);
+    let fx = crate::app::update(&mut app, Action::Tick(platform.now()));
+    let again = crate::app::update(&mut app, Action::Tick(platform.now()));
+    assert!(!fx.is_empty());
+    assert!(
+        again.is_empty(),
+        "nothing fetched twice while in flight: {again:?}"
+    );
+    assert!(app.feeds.cluster.queued || !app.feeds.cluster.in_flight || again.is_empty());
+}
+
+#[test]
+fn vim_sequences_wait_for_the_second_key() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    app.keymap = crate::config::Keymap::embedded("vim");
+    press(&mut app, &ctx, "5");
+    press(&mut app, &ctx, "G");
+    assert_eq!(app.screen().selected, 95);
+    press(&mut app, &ctx, "g");
+    assert_eq!(app.pending.len(), 1);
+    press(&mut app, &ctx, "g");
+    assert_eq!((app.screen().selected, app.pending.len()), (0, 0));
+    press(&mut app, &ctx, "g");
+    press(&mut app, &ctx, "r");
+    assert_eq!(app.view(), ViewId::Rollouts);
+}
+
+#[test]
+fn quit_sets_the_flag() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "q");
+    assert!(app.quit);
+}

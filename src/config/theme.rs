@@ -1,0 +1,488 @@
+//! Themes: named styles for every part of the screen. Embedded themes live in `themes/*.toml`;
+//! a user file `themes/NAME.toml` merges over the embedded theme of that name (or the one named by
+//! `inherits`) per style and per field. Colours are reduced to what the terminal can show.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::errors::ConfigError;
+
+pub const EMBEDDED: [(&str, &str); 5] = [
+    ("dark", include_str!("../../themes/dark.toml")),
+    ("light", include_str!("../../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
+    ("colorblind", include_str!("../../themes/colorblind.toml")),
+    ("monochrome", include_str!("../../themes/monochrome.toml")),
+];
+
+/// How many colours the terminal shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorDepth {
+    TrueColor,
+    Ansi256,
+    Ansi16,
+    /// No colour at all (`NO_COLOR`, `TERM=dumb`): modifiers only.
+    Monochrome,
+}
+
+impl ColorDepth {
+    /// From the environment: `NO_COLOR`, `COLORTERM`, `TERM`.
+    pub fn detect() -> Self {
+        Self::from_env(
+            std::env::var("NO_COLOR").ok().as_deref(),
+            std::env::var("COLORTERM").ok().as_deref(),
+            std::env::var("TERM").ok().as_deref(),
+        )
+    }
+
+    pub fn from_env(no_color: Option<&str>, colorterm: Option<&str>, term: Option<&str>) -> Self {
+        if no_color.is_some_and(|v| !v.is_empty()) {
+            return Self::Monochrome;
+        }
+        if matches!(colorterm, Some("truecolor" | "24bit")) {
+            return Self::TrueColor;
+        }
+        match term {
+            Some("dumb") => Self::Monochrome,
+            Some(t) if t.contains("direct") => Self::TrueColor,
+            Some(t) if t.contains("256") => Self::Ansi256,
+            _ => Self::Ansi16,
+        }
+    }
+}
+
+macro_rules! slots {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Every styled part of the screen.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Theme {
+            pub name: String,
+            $($(#[$doc])* pub $name: Style,)*
+        }
+
+        pub const SLOTS: &[&str] = &[$(stringify!($name)),*];
+
+        impl Theme {
+            fn slot_mut(&mut self, name: &str) -> Option<&mut Style> {
+                match name {
+                    $(stringify!($name) => Some(&mut self.$name),)*
+                    _ => None,
+                }
+            }
+
+            fn all_mut(&mut self) -> Vec<&mut Style> {
+                vec![$(&mut self.$name),*]
+            }
+
+            fn blank(name: &str) -> Self {
+                Self { name: name.to_string(), $($name: Style::default(),)* }
+            }
+        }
+    };
+}
+
+slots!(
+    /// Ordinary text.
+    text,
+    muted,
+    accent,
+    title,
+    border,
+    border_focus,
+    header,
+    selection,
+    ok,
+    warn,
+    err,
+    info,
+    canary,
+    stable,
+    bar,
+    bar_empty,
+    status_bar,
+    status_key,
+    key,
+    breadcrumb,
+    /// A view whose backend is down.
+    greyed,
+    overlay,
+);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStyle {
+    fg: Option<Spanned<String>>,
+    bg: Option<Spanned<String>>,
+    bold: Option<bool>,
+    dim: Option<bool>,
+    italic: Option<bool>,
+    underlined: Option<bool>,
+    reversed: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTheme {
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+    inherits: Option<Spanned<String>>,
+    #[serde(default)]
+    styles: BTreeMap<Spanned<String>, RawStyle>,
+}
+
+/// Parse a colour: `#rrggbb`, a name (`red`, `lightblue`, `darkgray`, `reset`) or an index 0–255.
+pub fn parse_color(s: &str) -> Result<Color, String> {
+    let t = s.trim();
+    if let Some(hex) = t.strip_prefix('#') {
+        if hex.len() == 6
+            && let Ok(v) = u32::from_str_radix(hex, 16)
+        {
+            return Ok(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
+        }
+        return Err("a hex colour has six hex digits, like \"#7aa2f7\"".into());
+    }
+    if let Ok(i) = t.parse::<u16>() {
+        return u8::try_from(i)
+            .map(Color::Indexed)
+            .map_err(|_| "a colour index is 0–255".to_string());
+    }
+    let named =
+        match t.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
+            "reset" | "default" => Color::Reset,
+            "black" => Color::Black,
+            "red" => Color::Red,
+            "green" => Color::Green,
+            "yellow" => Color::Yellow,
+            "blue" => Color::Blue,
+            "magenta" => Color::Magenta,
+            "cyan" => Color::Cyan,
+            "gray" | "grey" => Color::Gray,
+            "darkgray" | "darkgrey" => Color::DarkGray,
+            "lightred" => Color::LightRed,
+            "lightgreen" => Color::LightGreen,
+            "lightyellow" => Color::LightYellow,
+            "lightblue" => Color::LightBlue,
+            "lightmagenta" => Color::LightMagenta,
+            "lightcyan" => Color::LightCyan,
+            "white" => Color::White,
+            _ => return Err(
+                "a colour is \"#rrggbb\", a name like \"red\" or \"darkgray\", or an index 0–255"
+                    .into(),
+            ),
+        };
+    Ok(named)
+}
+
+fn apply(base: &mut Style, raw: &RawStyle, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    for (field, value) in [("fg", &raw.fg), ("bg", &raw.bg)] {
+        let Some(v) = value else { continue };
+        match parse_color(v.get_ref()) {
+            Ok(c) => {
+                if field == "fg" {
+                    base.fg = Some(c);
+                } else {
+                    base.bg = Some(c);
+                }
+            }
+            Err(why) => errors.push(ConfigError::at(
+                path,
+                text,
+                v.span().start,
+                v.get_ref(),
+                format!("invalid colour for {field} ({why})"),
+            )),
+        }
+    }
+    for (flag, m) in [
+        (raw.bold, Modifier::BOLD),
+        (raw.dim, Modifier::DIM),
+        (raw.italic, Modifier::ITALIC),
+        (raw.underlined, Modifier::UNDERLINED),
+        (raw.reversed, Modifier::REVERSED),
+    ] {
+        match flag {
+            Some(true) => *base = base.add_modifier(m),
+            Some(false) => {
+                base.add_modifier.remove(m);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Parse one theme file over `base`; returns the `inherits` name if any.
+fn merge(
+    text: &str,
+    path: &Path,
+    base: &mut Theme,
+    errors: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let raw: RawTheme = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(ConfigError::from_toml(path, text, &e));
+            return None;
+        }
+    };
+    for (name, style) in &raw.styles {
+        match base.slot_mut(name.get_ref()) {
+            Some(slot) => apply(slot, style, path, text, errors),
+            None => errors.push(ConfigError::at(
+                path,
+                text,
+                name.span().start,
+                name.get_ref(),
+                format!("unknown style (known: {})", SLOTS.join(", ")),
+            )),
+        }
+    }
+    raw.inherits.map(|i| i.into_inner())
+}
+
+/// Validate one theme file on its own (for `mlops config check`).
+pub fn parse_file(text: &str, path: &Path, errors: &mut Vec<ConfigError>) {
+    let mut t = Theme::blank("check");
+    merge(text, path, &mut t, errors);
+}
+
+fn embedded(name: &str) -> Option<&'static str> {
+    EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The theme `name`: embedded, or a user file merged over its base; defaults on any error.
+pub fn load(dir: &Path, name: &str, depth: ColorDepth, errors: &mut Vec<ConfigError>) -> Theme {
+    let user_path: PathBuf = dir.join("themes").join(format!("{name}.toml"));
+    let user_text = std::fs::read_to_string(&user_path).ok();
+    let base_name = match (&user_text, embedded(name)) {
+        (_, Some(_)) => name.to_string(),
+        (Some(text), None) => toml::from_str::<RawTheme>(text)
+            .ok()
+            .and_then(|r| r.inherits.map(Spanned::into_inner))
+            .unwrap_or_else(|| "dark".into()),
+        (None, None) => {
+            errors.push(ConfigError {
+                file: user_path.display().to_string(),
+                line: 0,
+                column: 0,
+                value: name.into(),
+                message: format!(
+                    "theme {name:?} is neither embedded ({}) nor a file here; using \"dark\"",
+                    EMBEDDED.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
+                ),
+            });
+            "dark".into()
+        }
+    };
+    let mut theme = Theme::blank(name);
+    let base_text = embedded(&base_name).unwrap_or(EMBEDDED[0].1);
+    let base_path = PathBuf::from(format!("<embedded>/themes/{base_name}.toml"));
+    merge(base_text, &base_path, &mut theme, errors);
+    if let Some(text) = user_text {
+        let before = errors.len();
+        let mut candidate = theme.clone();
+        merge(&text, &user_path, &mut candidate, errors);
+        // A user theme with a syntax error is ignored whole; bad single values were skipped.
+        let syntax_error = errors[before..].iter().any(|e| {
+            !e.message.starts_with("invalid colour") && !e.message.starts_with("unknown style")
+        });
+        if !syntax_error {
+            theme = candidate;
+        }
+    }
+    theme.reduce(depth);
+    theme
+}
+
+impl Theme {
+    /// An embedded theme at full colour (tests, snapshots).
+    pub fn embedded(name: &str) -> Self {
+        let mut errors = Vec::new();
+        load(
+            Path::new("/nonexistent"),
+            name,
+            ColorDepth::TrueColor,
+            &mut errors,
+        )
+    }
+
+    /// Reduce every colour to what `depth` can show.
+    pub fn reduce(&mut self, depth: ColorDepth) {
+        for s in self.all_mut() {
+            s.fg = s.fg.and_then(|c| reduce_color(c, depth));
+            s.bg = s.bg.and_then(|c| reduce_color(c, depth));
+        }
+    }
+}
+
+fn reduce_color(c: Color, depth: ColorDepth) -> Option<Color> {
+    match (depth, c) {
+        (ColorDepth::Monochrome, _) => None,
+        (ColorDepth::TrueColor, c) => Some(c),
+        (ColorDepth::Ansi256, Color::Rgb(r, g, b)) => Some(Color::Indexed(rgb_to_256(r, g, b))),
+        (ColorDepth::Ansi16, Color::Rgb(r, g, b)) => Some(rgb_to_16(r, g, b)),
+        (ColorDepth::Ansi16, Color::Indexed(i)) if i >= 16 => {
+            let (r, g, b) = indexed_rgb(i);
+            Some(rgb_to_16(r, g, b))
+        }
+        (_, c) => Some(c),
+    }
+}
+
+const CUBE: [u8; 6] = [0, 95, 135, 175, 215, 255];
+
+fn nearest_level(v: u8) -> usize {
+    (0..6)
+        .min_by_key(|i| (i32::from(CUBE[*i]) - i32::from(v)).abs())
+        .unwrap_or(0)
+}
+
+fn dist(a: (u8, u8, u8), b: (u8, u8, u8)) -> i32 {
+    let d = |x: u8, y: u8| (i32::from(x) - i32::from(y)).pow(2);
+    d(a.0, b.0) + d(a.1, b.1) + d(a.2, b.2)
+}
+
+/// The xterm 256-colour index nearest to an RGB colour (cube or grey ramp).
+pub fn rgb_to_256(r: u8, g: u8, b: u8) -> u8 {
+    let (ri, gi, bi) = (nearest_level(r), nearest_level(g), nearest_level(b));
+    let cube = (CUBE[ri], CUBE[gi], CUBE[bi]);
+    let cube_index = 16 + 36 * ri + 6 * gi + bi;
+    let avg = (u16::from(r) + u16::from(g) + u16::from(b)) / 3;
+    let gi_ = ((i32::from(avg) - 8) / 10).clamp(0, 23);
+    let grey = (8 + 10 * gi_) as u8;
+    if dist((r, g, b), (grey, grey, grey)) < dist((r, g, b), cube) {
+        232 + gi_ as u8
+    } else {
+        cube_index as u8
+    }
+}
+
+fn indexed_rgb(i: u8) -> (u8, u8, u8) {
+    match i {
+        16..=231 => {
+            let i = i - 16;
+            (
+                CUBE[(i / 36) as usize],
+                CUBE[((i / 6) % 6) as usize],
+                CUBE[(i % 6) as usize],
+            )
+        }
+        232..=255 => {
+            let v = 8 + 10 * (i - 232);
+            (v, v, v)
+        }
+        _ => ANSI16[i as usize].1,
+    }
+}
+
+const ANSI16: [(Color, (u8, u8, u8)); 16] = [
+    (Color::Black, (0, 0, 0)),
+    (Color::Red, (205, 0, 0)),
+    (Color::Green, (0, 205, 0)),
+    (Color::Yellow, (205, 205, 0)),
+    (Color::Blue, (0, 0, 238)),
+    (Color::Magenta, (205, 0, 205)),
+    (Color::Cyan, (0, 205, 205)),
+    (Color::Gray, (229, 229, 229)),
+    (Color::DarkGray, (127, 127, 127)),
+    (Color::LightRed, (255, 0, 0)),
+    (Color::LightGreen, (0, 255, 0)),
+    (Color::LightYellow, (255, 255, 0)),
+    (Color::LightBlue, (92, 92, 255)),
+    (Color::LightMagenta, (255, 0, 255)),
+    (Color::LightCyan, (0, 255, 255)),
+    (Color::White, (255, 255, 255)),
+];
+
+/// The nearest of the 16 basic colours.
+pub fn rgb_to_16(r: u8, g: u8, b: u8) -> Color {
+    ANSI16
+        .iter()
+        .min_by_key(|(_, rgb)| dist((r, g, b), *rgb))
+        .map_or(Color::Reset, |(c, _)| *c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_theme_parses_cleanly() {
+        for (name, text) in EMBEDDED {
+            let mut errors = Vec::new();
+            parse_file(text, Path::new(name), &mut errors);
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn colours_parse_or_explain() {
+        assert_eq!(parse_color("#ff0080"), Ok(Color::Rgb(255, 0, 128)));
+        assert_eq!(parse_color("dark-gray"), Ok(Color::DarkGray));
+        assert_eq!(parse_color("42"), Ok(Color::Indexed(42)));
+        assert!(parse_color("#ff00").is_err());
+        assert!(parse_color("blurple").expect_err("bad").contains("#rrggbb"));
+        assert!(parse_color("300").is_err());
+    }
+
+    #[test]
+    fn depth_fallback() {
+        assert_eq!(rgb_to_256(255, 0, 0), 196);
+        assert_eq!(rgb_to_256(128, 128, 128), 244);
+        assert_eq!(rgb_to_16(250, 10, 10), Color::LightRed);
+        assert_eq!(
+            ColorDepth::from_env(Some("1"), Some("truecolor"), None),
+            ColorDepth::Monochrome
+        );
+        assert_eq!(
+            ColorDepth::from_env(None, Some("truecolor"), Some("xterm")),
+            ColorDepth::TrueColor
+        );
+        assert_eq!(
+            ColorDepth::from_env(None, None, Some("xterm-256color")),
+            ColorDepth::Ansi256
+        );
+        assert_eq!(
+            ColorDepth::from_env(None, None, Some("screen")),
+            ColorDepth::Ansi16
+        );
+        let mut t = Theme::embedded("dark");
+        t.reduce(ColorDepth::Monochrome);
+        assert!(t.text.fg.is_none() && t.selection.bg.is_none());
+        let mut t = Theme::embedded("dark");
+        t.reduce(ColorDepth::Ansi16);
+        assert!(!matches!(
+            t.accent.fg,
+            Some(Color::Rgb(..) | Color::Indexed(_))
+        ));
+    }
+
+    #[test]
+    fn user_theme_merges_per_field_and_reports_bad_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("themes")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("themes/dark.toml"),
+            "[styles]\nselection = { bg = \"#ff0000\" }\naccent = { fg = \"blurple\" }\nbogus = { fg = \"red\" }\n",
+        )
+        .expect("write");
+        let mut errors = Vec::new();
+        let t = load(dir.path(), "dark", ColorDepth::TrueColor, &mut errors);
+        let base = Theme::embedded("dark");
+        assert_eq!(t.selection.bg, Some(Color::Rgb(255, 0, 0)));
+        assert_eq!(t.selection.fg, base.selection.fg, "other fields kept");
+        assert_eq!(t.accent, base.accent, "bad value falls back");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].value.as_str()), (3, "blurple"));
+        assert_eq!((errors[1].line, errors[1].value.as_str()), (4, "bogus"));
+    }
+}

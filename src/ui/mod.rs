@@ -1,0 +1,120 @@
+//! Rendering: `render(&App, &mut Frame)` reads the state and draws it; it never changes anything.
+//! One file per view under `views/`; the frame (header, breadcrumbs, status bar) and the
+//! overlays (help, palette, confirmation) here.
+
+mod overlays;
+mod status;
+pub mod views;
+pub mod widgets;
+
+use ratatui::{
+    Frame,
+    layout::{Alignment, Constraint, Layout, Rect},
+    style::Style,
+    text::{Line, Span},
+    widgets::{Block, Paragraph, Wrap},
+};
+
+use crate::app::{
+    App,
+    state::{MIN_SIZE, Mode, ViewId},
+};
+
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(app.theme.text), area);
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(app, frame, area);
+        return;
+    }
+    let [header, crumbs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(app, frame, header);
+    render_crumbs(app, frame, crumbs);
+    views::render(app, frame, body);
+    status::render(app, frame, status);
+    match app.mode {
+        Mode::Help => overlays::help(app, frame, body),
+        Mode::Palette => overlays::palette(app, frame, body),
+        Mode::Confirm => overlays::confirm(app, frame, body),
+        Mode::Filter | Mode::Normal => {}
+    }
+}
+
+fn too_small(app: &App, frame: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::from(Span::styled("Terminal too small", app.theme.warn)),
+        Line::from(format!(
+            "{}×{} — mlops needs at least {}×{}",
+            area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
+        )),
+        Line::from(Span::styled(
+            "resize the window, or press q to quit",
+            app.theme.muted,
+        )),
+    ];
+    let y = area.height.saturating_sub(3) / 2;
+    let r = Rect {
+        x: area.x,
+        y: area.y + y,
+        width: area.width,
+        height: area.height.min(3),
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        r,
+    );
+}
+
+fn render_header(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")];
+    let current = app.view();
+    for (i, v) in ViewId::ALL.iter().enumerate() {
+        let label = format!("{}:{}", i + 1, v.title());
+        let style = if *v == current {
+            t.accent
+                .patch(Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED))
+        } else {
+            t.muted
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    for (i, s) in app.stack.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" › ", t.muted));
+        }
+        let style = if i + 1 == app.stack.len() {
+            t.breadcrumb.patch(t.title)
+        } else {
+            t.breadcrumb
+        };
+        spans.push(Span::styled(s.kind.crumb(), style));
+    }
+    let filter = &app.screen().filter;
+    if !filter.is_empty() && app.mode != Mode::Filter {
+        spans.push(Span::styled(format!("   /{filter}"), t.warn));
+    }
+    if !app.pending.is_empty() {
+        let keys: Vec<String> = app.pending.iter().map(ToString::to_string).collect();
+        spans.push(Span::styled(
+            format!("   keys: {} …", keys.join(" ")),
+            t.key,
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,111 @@
+//! The status bar: context and identity, each backend's connection state, who drives rollouts,
+//! data freshness, and the latest message. In filter mode it is the filter prompt.
+
+use mlops_core::ports::Driver;
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    text::{Line, Span},
+    widgets::Paragraph,
+};
+
+use super::widgets::{age, truncate};
+use crate::app::{
+    App,
+    state::{Backend, Level, Mode},
+};
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    frame.render_widget(Paragraph::new("").style(t.status_bar), area);
+    if app.mode == Mode::Filter {
+        let [label, input] =
+            Layout::horizontal([Constraint::Length(9), Constraint::Min(1)]).areas(area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(" filter /", t.status_key)),
+            label,
+        );
+        let mut ta = app.filter_input.clone();
+        ta.set_style(t.status_bar);
+        ta.set_cursor_line_style(t.status_bar);
+        frame.render_widget(&ta, input);
+        return;
+    }
+    let mut left = vec![Span::styled(
+        format!(
+            " ⎈ {} ",
+            app.backends.cluster.as_deref().unwrap_or("no cluster")
+        ),
+        t.status_key,
+    )];
+    if let Some(id) = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .map(|s| s.identity.as_str())
+        .filter(|s| !s.is_empty())
+    {
+        left.push(Span::styled(format!(" {id} "), t.status_bar));
+    }
+    for b in Backend::ALL {
+        let (dot, style) = if app.backends.describe(b).is_none() {
+            ("○", t.muted)
+        } else if app.backend_error(b).is_some() {
+            ("✗", t.err)
+        } else {
+            ("●", t.ok)
+        };
+        left.push(Span::styled(format!(" {} ", b.label()), t.status_bar));
+        left.push(Span::styled(
+            dot,
+            style.patch(
+                ratatui::style::Style::default()
+                    .bg(t.status_bar.bg.unwrap_or(ratatui::style::Color::Reset)),
+            ),
+        ));
+    }
+    if let Some(s) = &app.feeds.cluster.data {
+        let driver = match &s.driver {
+            Driver::Embedded => "  rollouts: embedded core".to_string(),
+            Driver::Controller { holder } => format!("  rollouts: controller {holder}"),
+        };
+        left.push(Span::styled(driver, t.status_bar));
+    }
+    if app.readonly {
+        left.push(Span::styled(" READ-ONLY ", t.warn));
+    }
+    let right = if let Some(m) = &app.message {
+        let style = match m.level {
+            Level::Info => t.info,
+            Level::Warn => t.warn,
+            Level::Error => t.err,
+        };
+        Span::styled(
+            format!("{} ", truncate(&m.text, usize::from(area.width) / 2)),
+            style,
+        )
+    } else if let Some(stale) = staleness(app) {
+        Span::styled(format!("stale {stale} "), t.warn)
+    } else {
+        Span::styled("? help  : command  / filter ", t.status_bar)
+    };
+    let right_width = u16::try_from(right.content.chars().count())
+        .unwrap_or(u16::MAX)
+        .min(area.width / 2 + 1);
+    let [l, r] =
+        Layout::horizontal([Constraint::Min(1), Constraint::Length(right_width)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)).style(t.status_bar), l);
+    frame.render_widget(
+        Paragraph::new(Line::from(right))
+            .style(t.status_bar)
+            .alignment(ratatui::layout::Alignment::Right),
+        r,
+    );
+}
+
+/// The age of the oldest live data, when it is older than three refresh intervals.
+fn staleness(app: &App) -> Option<String> {
+    let oldest = crate::app::update::oldest_live_update(app)?;
+    (app.now - oldest >= app.refresh * 3).then(|| age(app.now, oldest))
+}

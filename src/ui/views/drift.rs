@@ -1,0 +1,212 @@
+//! Drift: every monitored feature with KS, PSI, Jensen–Shannon and normed Wasserstein, worst first,
+//! and a PSI trend; the detail shows reference and current histograms side by side.
+
+use mlops_core::drift::DriftStatus;
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::Style,
+    text::{Line, Span},
+    widgets::{Block, BorderType, Borders, Cell, Paragraph, Row},
+};
+
+use crate::{
+    app::{App, select, state::Backend},
+    ui::widgets::{ListTable, empty_state, feed_block, sparkline, window},
+};
+
+fn status_style(app: &App, s: DriftStatus) -> Style {
+    match s {
+        DriftStatus::Ok => app.theme.ok,
+        DriftStatus::Warning => app.theme.warn,
+        DriftStatus::Drifted => app.theme.err,
+    }
+}
+
+pub fn render_list(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let feed = &app.feeds.drift;
+    let items = select::drift(app, &app.screen().filter);
+    let (block, greyed) = feed_block(
+        app,
+        &format!("Feature drift ({})", items.len()),
+        feed,
+        Backend::Metrics,
+        true,
+    );
+    if items.is_empty() {
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(
+            empty_state(app, feed, Backend::Metrics, "drift data"),
+            inner,
+        );
+        return;
+    }
+    let (offset, height) = window(app, area, items.len());
+    let rows = items
+        .iter()
+        .skip(offset)
+        .take(height)
+        .map(|d| {
+            let r = &d.report;
+            Row::new(vec![
+                Cell::from(d.model.clone()),
+                Cell::from(format!("v{}", d.version)),
+                Cell::from(d.feature.clone()),
+                Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
+                Cell::from(format!("{:>6.3}", r.psi)),
+                Cell::from(format!("{:>5.3}", r.ks.statistic)),
+                Cell::from(format!("{:>8.2e}", r.ks.p_value)),
+                Cell::from(format!("{:>6.3}", r.wasserstein_normed)),
+                Cell::from(format!("{:>5.3}", r.js_distance)),
+                Cell::from(Span::styled(sparkline(&d.psi_history, 20), t.accent)),
+            ])
+        })
+        .collect();
+    ListTable {
+        header: vec![
+            "MODEL",
+            "VER",
+            "FEATURE",
+            "STATUS",
+            "   PSI",
+            "   KS",
+            "    KS p",
+            " WASS.",
+            "   JS",
+            "PSI TREND",
+        ],
+        widths: vec![
+            Constraint::Length(16),
+            Constraint::Length(4),
+            Constraint::Min(14),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(20),
+        ],
+        rows,
+        selected: app.screen().selected.checked_sub(offset),
+        greyed,
+    }
+    .render(app, frame, area, block);
+}
+
+pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feature: &str) {
+    let t = &app.theme;
+    let feed = &app.feeds.drift;
+    let d = feed
+        .data
+        .as_ref()
+        .and_then(|v| v.iter().find(|d| d.model == model && d.feature == feature));
+    let (block, _) = feed_block(
+        app,
+        &format!("{model} · {feature}"),
+        feed,
+        Backend::Metrics,
+        true,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(d) = d else {
+        frame.render_widget(
+            empty_state(app, feed, Backend::Metrics, "drift data for this feature"),
+            inner,
+        );
+        return;
+    };
+    let [stats, hist] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(inner);
+    let r = &d.report;
+    let lines = vec![
+        Line::from(vec![
+            Span::styled("status ", t.muted),
+            Span::styled(r.status.as_str(), status_style(app, r.status)),
+            Span::styled(
+                format!(
+                    "   reference n={}  current n={}",
+                    r.reference_len, r.current_len
+                ),
+                t.muted,
+            ),
+        ]),
+        Line::from(vec![
+            Span::styled("PSI ", t.muted),
+            Span::raw(format!("{:.4}   ", r.psi)),
+            Span::styled("KS ", t.muted),
+            Span::raw(format!("{:.4} (p={:.2e})   ", r.ks.statistic, r.ks.p_value)),
+            Span::styled("Wasserstein/σ ", t.muted),
+            Span::raw(format!("{:.4}   ", r.wasserstein_normed)),
+            Span::styled("JS ", t.muted),
+            Span::raw(format!("{:.4}", r.js_distance)),
+        ]),
+        Line::from(vec![
+            Span::styled("PSI trend ", t.muted),
+            Span::styled(sparkline(&d.psi_history, 60), t.accent),
+        ]),
+        Line::from(vec![
+            Span::styled("█ reference  ", t.stable),
+            Span::styled("█ current", t.canary),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(lines), stats);
+    render_histograms(app, frame, hist, d);
+}
+
+/// Two horizontal bars per bin: reference above current, scaled to the largest share.
+fn render_histograms(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    d: &mlops_core::ports::FeatureDrift,
+) {
+    let t = &app.theme;
+    let total = |c: &[f64]| c.iter().sum::<f64>().max(1.0);
+    let (rt, ct) = (total(&d.reference_counts), total(&d.current_counts));
+    let shares: Vec<(f64, f64)> = d
+        .reference_counts
+        .iter()
+        .zip(&d.current_counts)
+        .map(|(r, c)| (r / rt, c / ct))
+        .collect();
+    let max = shares
+        .iter()
+        .map(|(a, b)| a.max(*b))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let label_w = 10usize;
+    let bar_w = usize::from(area.width).saturating_sub(label_w + 10).max(4);
+    // One line per bin pair if there is room for two, else merge bins pairwise.
+    let bins = shares.len();
+    let rows_avail = usize::from(area.height.saturating_sub(2));
+    let group = bins.div_ceil((rows_avail / 2).max(1)).max(1);
+    let mut lines = Vec::new();
+    for (gi, chunk) in shares.chunks(group).enumerate() {
+        let (r, c) = chunk
+            .iter()
+            .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+        let edge = d.edges.get(gi * group).copied().unwrap_or(0.0);
+        let scale = max * group as f64;
+        let rb = "█".repeat(((r / scale) * bar_w as f64).round() as usize);
+        let cb = "█".repeat(((c / scale) * bar_w as f64).round() as usize);
+        lines.push(Line::from(vec![
+            Span::styled(format!("{edge:>9.2} "), t.muted),
+            Span::styled(rb, t.stable),
+            Span::styled(format!(" {:.1}%", r * 100.0), t.muted),
+        ]));
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(label_w)),
+            Span::styled(cb, t.canary),
+            Span::styled(format!(" {:.1}%", c * 100.0), t.muted),
+        ]));
+    }
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_type(BorderType::Plain)
+        .border_style(t.border)
+        .title(Span::styled(" histogram (bin lower edge) ", t.muted));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

@@ -1,0 +1,254 @@
+//! Small drawing helpers shared by the views: ages, bars, sparklines, feed state, tables.
+
+use chrono::{DateTime, Utc};
+use ratatui::{
+    Frame,
+    layout::{Constraint, Rect},
+    style::Style,
+    text::{Line, Span},
+    widgets::{Block, BorderType, Borders, Cell, Paragraph, Row, Table},
+};
+
+use crate::app::{
+    App,
+    state::{Backend, Feed},
+};
+
+/// "12s", "5m", "3h", "2d": coarse on purpose, so an idle screen does not change every second.
+pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// Age for columns that should not tick every second: under a minute reads "<1m".
+pub fn age_coarse(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    if (now - t).num_seconds() < 60 {
+        "<1m".into()
+    } else {
+        age(now, t)
+    }
+}
+
+/// A horizontal bar of `width` cells for `pct` (0–100), with eighth-block precision.
+pub fn bar(pct: f64, width: usize) -> (String, String) {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let pct = if pct.is_finite() {
+        pct.clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    let eighths = (pct / 100.0 * width as f64 * 8.0).round() as usize;
+    let full = eighths / 8;
+    let mut filled = "█".repeat(full);
+    let mut used = full;
+    if full < width && eighths % 8 > 0 {
+        filled.push(PARTS[eighths % 8]);
+        used += 1;
+    }
+    (filled, "·".repeat(width.saturating_sub(used)))
+}
+
+pub fn bar_spans<'a>(app: &App, pct: f64, width: usize, fill: Style) -> Vec<Span<'a>> {
+    let (f, e) = bar(pct, width);
+    vec![Span::styled(f, fill), Span::styled(e, app.theme.bar_empty)]
+}
+
+/// A sparkline of `values` in block characters, scaled to their own maximum.
+pub fn sparkline(values: &[f64], width: usize) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let values: Vec<f64> = values
+        .iter()
+        .rev()
+        .take(width)
+        .rev()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let max = values.iter().copied().fold(0.0_f64, f64::max);
+    values
+        .iter()
+        .map(|v| {
+            if max <= 0.0 {
+                TICKS[0]
+            } else {
+                TICKS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+/// The block around a view fed by `feed` from `backend`: titled, greyed out with the reason and
+/// the age of the last data when the backend is failing.
+pub fn feed_block<'a, T>(
+    app: &App,
+    title: &str,
+    feed: &Feed<T>,
+    backend: Backend,
+    focused: bool,
+) -> (Block<'a>, bool) {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(format!(" {title} "), t.title)];
+    let down = feed.error.is_some();
+    if let Some(err) = &feed.error {
+        let last = feed.updated.map_or_else(
+            || "no data yet".to_string(),
+            |u| format!("last data {} ago", age(app.now, u)),
+        );
+        spans.push(Span::styled(
+            format!(
+                "⚠ {} down: {} · {last} ",
+                backend.label(),
+                truncate(err, 60)
+            ),
+            t.err,
+        ));
+    } else if feed.in_flight && feed.data.is_none() {
+        spans.push(Span::styled("loading… ", t.muted));
+    }
+    let border = if down {
+        t.greyed
+    } else if focused {
+        t.border_focus
+    } else {
+        t.border
+    };
+    (
+        Block::default()
+            .borders(Borders::ALL)
+            .border_type(BorderType::Rounded)
+            .border_style(border)
+            .title(Line::from(spans)),
+        down,
+    )
+}
+
+/// What to show inside a block that has no data: why, and what to do.
+pub fn empty_state<T>(
+    app: &App,
+    feed: &Feed<T>,
+    backend: Backend,
+    what: &str,
+) -> Paragraph<'static> {
+    let t = &app.theme;
+    let text = if app.backends.describe(backend).is_none() {
+        vec![
+            Line::from(Span::styled(
+                format!("{} is not configured", backend.label()),
+                t.warn,
+            )),
+            Line::from(Span::styled(configure_hint(backend), t.muted)),
+        ]
+    } else if let Some(e) = &feed.error {
+        vec![Line::from(Span::styled(
+            format!("{} unavailable: {e}", backend.label()),
+            t.err,
+        ))]
+    } else if feed.data.is_none() {
+        vec![Line::from(Span::styled(
+            format!("loading {what}…"),
+            t.muted,
+        ))]
+    } else {
+        vec![Line::from(Span::styled(format!("no {what}"), t.muted))]
+    };
+    Paragraph::new(text)
+}
+
+pub fn configure_hint(b: Backend) -> &'static str {
+    match b {
+        Backend::Cluster => "set KUBECONFIG or --context, or run `mlops demo`",
+        Backend::Registry => "set MLFLOW_TRACKING_URI, or run `mlops demo`",
+        Backend::Metrics => "set MLOPS_PROMETHEUS_URL or --prometheus-url, or run `mlops demo`",
+    }
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Draw a selectable table of the rows in `offset..offset+height`, the selected one highlighted.
+pub struct ListTable<'a> {
+    pub header: Vec<&'static str>,
+    pub widths: Vec<Constraint>,
+    pub rows: Vec<Row<'a>>,
+    /// Index (in `rows`) of the selected row, if it is among them.
+    pub selected: Option<usize>,
+    pub greyed: bool,
+}
+
+impl ListTable<'_> {
+    pub fn render(self, app: &App, frame: &mut Frame, area: Rect, block: Block<'_>) {
+        let t = &app.theme;
+        let header = Row::new(self.header.iter().map(|h| Cell::from(*h))).style(t.header);
+        let rows: Vec<Row> = self
+            .rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if Some(i) == self.selected {
+                    r.style(t.selection)
+                } else {
+                    r
+                }
+            })
+            .collect();
+        let mut table = Table::new(rows, self.widths)
+            .header(header)
+            .block(block)
+            .column_spacing(1);
+        if self.greyed {
+            table = table.style(t.greyed);
+        }
+        frame.render_widget(table, area);
+    }
+}
+
+/// The visible window of a list: (offset, height) for `area` with borders and a header row.
+pub fn window(app: &App, area: Rect, len: usize) -> (usize, usize) {
+    let height = usize::from(area.height.saturating_sub(3));
+    let s = app.screen();
+    let mut offset = s.offset.min(len.saturating_sub(1));
+    if s.selected >= offset + height && height > 0 {
+        offset = s.selected + 1 - height;
+    }
+    (offset, height)
+}
+
+pub fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_and_sparklines() {
+        assert_eq!(bar(50.0, 4), ("██".into(), "··".into()));
+        assert_eq!(bar(100.0, 3).0, "███");
+        assert_eq!(bar(f64::NAN, 2), (String::new(), "··".into()));
+        assert_eq!(bar(12.5, 1), ("▏".into(), String::new()));
+        assert_eq!(sparkline(&[0.0, 1.0, 2.0], 10), "▁▅█");
+        assert_eq!(sparkline(&[0.0, 0.0], 10), "▁▁");
+    }
+
+    #[test]
+    fn ages_are_coarse() {
+        let now = Utc::now();
+        assert_eq!(age(now, now - chrono::Duration::seconds(5)), "5s");
+        assert_eq!(age(now, now - chrono::Duration::seconds(125)), "2m");
+        assert_eq!(age_coarse(now, now - chrono::Duration::seconds(5)), "<1m");
+        assert_eq!(age(now, now - chrono::Duration::days(3)), "3d");
+    }
+}
