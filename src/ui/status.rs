@@ -31,6 +31,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(&ta, input);
         return;
     }
+    let wide = area.width >= 110;
     let mut left = vec![Span::styled(
         format!(
             " ⎈ {} ",
@@ -65,7 +66,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ),
         ));
     }
-    if let Some(s) = &app.feeds.cluster.data {
+    if let Some(s) = app.feeds.cluster.data.as_ref().filter(|_| wide) {
         let driver = match &s.driver {
             Driver::Embedded => "  rollouts: embedded core".to_string(),
             Driver::Controller { holder } => format!("  rollouts: controller {holder}"),

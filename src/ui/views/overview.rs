@@ -21,12 +21,30 @@ use crate::{
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let [top, bottom] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let [rollouts, drift] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
-    let [gpus, events] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+    let (rollouts, drift, gpus, events) = if area.width >= 110 {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+        let [rollouts, drift] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
+        let [gpus, events] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(bottom);
+        (rollouts, drift, gpus, events)
+    } else {
+        // Narrow terminals: the rollouts get the full width, the rest stacks below.
+        let rows =
+            u16::try_from(select::rollouts(app, &app.screen().filter).len()).unwrap_or(u16::MAX);
+        let [top, middle, bottom] = Layout::vertical([
+            Constraint::Length((rows + 3).clamp(5, area.height / 2)),
+            Constraint::Length(7),
+            Constraint::Min(3),
+        ])
+        .areas(area);
+        let [gpus, drift] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(middle);
+        (top, drift, gpus, bottom)
+    };
     render_rollouts(app, frame, rollouts);
     render_drift(app, frame, drift);
     render_gpus(app, frame, gpus);
@@ -106,7 +124,7 @@ fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
             };
             Line::from(vec![
                 Span::styled(format!("{:<8}", d.report.status.as_str()), style),
-                Span::styled(truncate(&format!("{} v{}", d.model, d.version), 18), t.text),
+                Span::styled(truncate(&d.model, 16), t.text),
                 Span::styled(format!(" {} ", truncate(&d.feature, 16)), t.accent),
                 Span::styled(format!("PSI {:.2}", d.report.psi), t.muted),
             ])

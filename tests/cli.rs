@@ -1,0 +1,83 @@
+//! The CLI as a user runs it: `mlops config check` on valid and invalid fixtures, usage errors.
+
+use std::process::Command;
+
+fn mlops(config_dir: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(args)
+        .env(
+            "MLOPS_CONFIG_DIR",
+            format!(
+                "{}/tests/fixtures/config/{config_dir}",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        )
+        .env_remove("MLOPS_PROMETHEUS_URL")
+        .output()
+        .expect("run mlops")
+}
+
+#[test]
+fn valid_config_checks_clean() {
+    let out = mlops("valid", &["config", "check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("config ok"), "{stdout}");
+}
+
+#[test]
+fn invalid_config_lists_every_error_with_file_line_and_value() {
+    let out = mlops("invalid", &["config", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "config.toml:2:1: unknown field `refesh_seconds`",
+        "keymap.toml:2:5: unknown action (did you mean \"quit\"?): \"qiut\"",
+        "keymap.toml:3:1: invalid key",
+        "keymap.toml:5:2: unknown section",
+        "themes/dark.toml:2:17: invalid colour for fg",
+        "\"blurple\"",
+        "themes/dark.toml:3:20: invalid colour for bg",
+        "themes/dark.toml:4:1: unknown style",
+        "themes/broken.toml:1:",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn config_check_speaks_json() {
+    let out = mlops("invalid", &["config", "check", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(doc["valid"], false);
+    let errors = doc["errors"].as_array().expect("errors array");
+    assert!(errors.len() >= 8, "{doc:#}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["file"].is_string() && e["line"].is_u64() && e["message"].is_string())
+    );
+    let ok = mlops("valid", &["config", "check", "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("valid JSON");
+    assert_eq!(doc["valid"], true);
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error_with_exit_code_2() {
+    let out = mlops("valid", &["demo", "--sped", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unexpected argument '--sped'"), "{stderr}");
+    assert!(stderr.contains("Usage:"), "{stderr}");
+}
+
+#[test]
+fn a_negative_speed_is_refused() {
+    let out = mlops("valid", &["demo", "--speed=-2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--speed must be a number"));
+}
