@@ -82,15 +82,7 @@ pub fn report(reference: &[f64], current: &[f64]) -> Result<DriftReport, CoreErr
 }
 
 fn finite_sorted(name: &str, data: &[f64]) -> Result<Vec<f64>, CoreError> {
-    if data.is_empty() {
-        return Err(CoreError::Statistics(format!("{name} sample is empty")));
-    }
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(CoreError::Statistics(format!(
-            "{name} sample has a non-finite value at index {i}: {}",
-            data[i]
-        )));
-    }
+    finite(name, data)?;
     let mut v = data.to_vec();
     v.sort_by(f64::total_cmp);
     Ok(v)
@@ -200,13 +192,27 @@ fn shares(counts: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+fn finite(name: &str, data: &[f64]) -> Result<(), CoreError> {
+    if data.is_empty() {
+        return Err(CoreError::Statistics(format!("{name} sample is empty")));
+    }
+    match data.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(CoreError::Statistics(format!(
+            "{name} sample has a non-finite value at index {i}: {}",
+            data[i]
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Shares per Sturges bin; binning needs no sorting, so this stays linear.
 fn binned(reference: &[f64], current: &[f64]) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
-    let r = finite_sorted("reference", reference)?;
-    let c = finite_sorted("current", current)?;
-    let edges = sturges_edges(&r, &c);
+    finite("reference", reference)?;
+    finite("current", current)?;
+    let edges = sturges_edges(reference, current);
     Ok((
-        shares(&histogram(&r, &edges)),
-        shares(&histogram(&c, &edges)),
+        shares(&histogram(reference, &edges)),
+        shares(&histogram(current, &edges)),
     ))
 }
 

@@ -200,7 +200,8 @@ struct SimFeature {
     edges: Vec<f64>,
     reference_counts: Vec<f64>,
     current_counts: Vec<f64>,
-    report: DriftReport,
+    current: Vec<f64>,
+    report: Option<DriftReport>,
     psi_history: VecDeque<f64>,
 }
 
@@ -524,8 +525,6 @@ impl Sim {
             let lo = mean - 4.0 * sd;
             let edges: Vec<f64> = (0..=24).map(|i| lo + f64::from(i) * sd / 3.0).collect();
             let reference_counts = drift::histogram(&reference, &edges);
-            let report =
-                drift::report(&reference, &reference).unwrap_or_else(|_| unreachable_report());
             self.features.push(SimFeature {
                 model: model.into(),
                 version,
@@ -533,11 +532,12 @@ impl Sim {
                 mean,
                 sd,
                 drift_sd_per_hour: drift_rate,
+                current: reference.clone(),
                 reference,
                 edges,
                 current_counts: reference_counts.clone(),
                 reference_counts,
-                report,
+                report: None,
                 psi_history: VecDeque::new(),
             });
         }
@@ -1167,14 +1167,17 @@ impl Sim {
             let current: Vec<f64> = (0..DRIFT_SAMPLE)
                 .map(|_| f.mean + shift + f.sd * rng.normal())
                 .collect();
-            if let Ok(report) = drift::report(&f.reference, &current) {
-                f.psi_history.push_back(report.psi);
+            // PSI is linear to compute; the full report (with sorts for KS and Wasserstein) waits
+            // until someone asks for it.
+            if let Ok(psi) = drift::psi(&f.reference, &current) {
+                f.psi_history.push_back(psi);
                 if f.psi_history.len() > 60 {
                     f.psi_history.pop_front();
                 }
-                f.report = report;
             }
             f.current_counts = drift::histogram(&current, &f.edges);
+            f.current = current;
+            f.report = None;
         }
     }
 
@@ -1193,14 +1196,19 @@ impl Sim {
             .map(|r| r.series.clone())
     }
 
-    pub fn drift(&self) -> Vec<FeatureDrift> {
+    pub fn drift(&mut self) -> Vec<FeatureDrift> {
+        for f in &mut self.features {
+            if f.report.is_none() {
+                f.report = Some(drift::report(&f.reference, &f.current).unwrap_or_else(|_| unreachable_report()));
+            }
+        }
         self.features
             .iter()
             .map(|f| FeatureDrift {
                 model: f.model.clone(),
                 version: f.version,
                 feature: f.feature.clone(),
-                report: f.report.clone(),
+                report: f.report.clone().unwrap_or_else(unreachable_report),
                 edges: f.edges.clone(),
                 reference_counts: f.reference_counts.clone(),
                 current_counts: f.current_counts.clone(),
