@@ -7,11 +7,17 @@
 use std::{
     io::{Read, Write},
     process::{Command, Stdio},
-    sync::{Arc, Mutex, atomic::{AtomicBool, Ordering}},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use mlops_console::{app::{Action, Payload, state::Source}, testing, ui};
+use mlops_console::{
+    app::{Action, Payload, state::Source},
+    testing, ui,
+};
 use ratatui::{Terminal, TerminalOptions, Viewport, backend::CrosstermBackend, layout::Rect};
 
 struct Pty {
@@ -23,12 +29,18 @@ struct Pty {
 
 /// Start `args` in a pseudo-terminal of 200×50 and record every write with its time.
 fn spawn(args: &str, start: Instant) -> Pty {
-    let cmd = format!("stty cols 200 rows 50; exec {} {args}", env!("CARGO_BIN_EXE_mlops"));
+    let cmd = format!(
+        "stty cols 200 rows 50; exec {} {args}",
+        env!("CARGO_BIN_EXE_mlops")
+    );
     let mut child = Command::new("script")
         .args(["-qfec", &cmd, "/dev/null"])
         .env("TERM", "xterm-256color")
         .env("COLORTERM", "truecolor")
-        .env("MLOPS_CONFIG_DIR", std::env::temp_dir().join("mlops-bench-empty-config"))
+        .env(
+            "MLOPS_CONFIG_DIR",
+            std::env::temp_dir().join("mlops-bench-empty-config"),
+        )
         .env("MLOPS_LOG_FILE", "/dev/null")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -41,7 +53,7 @@ fn spawn(args: &str, start: Instant) -> Pty {
     let done = Arc::new(AtomicBool::new(false));
     let (b, s, d) = (bytes.clone(), seen.clone(), done.clone());
     std::thread::spawn(move || {
-        let mut buf = [0u8; 65536];
+        let mut buf = vec![0u8; 65536];
         while let Ok(n) = out.read(&mut buf) {
             if n == 0 || d.load(Ordering::Relaxed) {
                 break;
@@ -54,7 +66,12 @@ fn spawn(args: &str, start: Instant) -> Pty {
         }
     });
     let _ = start;
-    Pty { child, bytes, seen, done }
+    Pty {
+        child,
+        bytes,
+        seen,
+        done,
+    }
 }
 
 impl Pty {
@@ -70,8 +87,16 @@ impl Pty {
     }
 
     fn pid_of_mlops(&self) -> Option<u32> {
-        let out = Command::new("pgrep").args(["-P", &self.child.id().to_string()]).output().ok()?;
-        String::from_utf8_lossy(&out.stdout).lines().next()?.trim().parse().ok()
+        let out = Command::new("pgrep")
+            .args(["-P", &self.child.id().to_string()])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     fn quit(mut self) {
@@ -107,15 +132,20 @@ fn first_frame() {
         }
         pty.quit();
     }
-    println!("first frame of `mlops demo` (spawn → overview drawn, 10 runs): median {:.0} ms, min {:.0} ms, max {:.0} ms",
-        median(times.clone()), times.iter().copied().fold(f64::INFINITY, f64::min), times.iter().copied().fold(0.0, f64::max));
+    println!(
+        "first frame of `mlops demo` (spawn → overview drawn, 10 runs): median {:.0} ms, min {:.0} ms, max {:.0} ms",
+        median(times.clone()),
+        times.iter().copied().fold(f64::INFINITY, f64::min),
+        times.iter().copied().fold(0.0, f64::max)
+    );
 }
 
 /// Bytes per second and CPU over `secs` seconds of an untouched console.
 fn at_rest(label: &str, args: &str, ready: &str, secs: u64) {
     let start = Instant::now();
     let pty = spawn(args, start);
-    pty.wait_for(ready, Duration::from_secs(10)).expect("first frame");
+    pty.wait_for(ready, Duration::from_secs(10))
+        .expect("first frame");
     std::thread::sleep(Duration::from_secs(2));
     let pid = pty.pid_of_mlops().expect("mlops pid");
     let t0 = Instant::now();
@@ -123,29 +153,46 @@ fn at_rest(label: &str, args: &str, ready: &str, secs: u64) {
     std::thread::sleep(Duration::from_secs(secs));
     let c1 = cpu_ticks(pid).unwrap_or(0);
     let elapsed = t0.elapsed().as_secs_f64();
-    let written: usize = pty.bytes.lock().expect("lock").iter().filter(|(t, _)| *t >= t0).map(|(_, n)| n).sum();
+    let written: usize = pty
+        .bytes
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(t, _)| *t >= t0)
+        .map(|(_, n)| n)
+        .sum();
     // Linux reports CPU time in clock ticks of 1/100 s.
     let cpu_pct = (c1 - c0) as f64 / 100.0 / elapsed * 100.0;
-    println!("{label}: {:.0} bytes/s to the terminal, {cpu_pct:.2}% CPU over {elapsed:.0} s", written as f64 / elapsed);
+    println!(
+        "{label}: {:.0} bytes/s to the terminal, {cpu_pct:.2}% CPU over {elapsed:.0} s",
+        written as f64 / elapsed
+    );
     pty.quit();
+}
+
+struct Counting(Arc<Mutex<usize>>);
+impl Write for Counting {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        *self.0.lock().expect("lock") += b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// In-process: the Overview with exactly one value (one GPU's utilisation) changing each second.
 fn one_value_per_second() {
     let (mut app, _, ctx) = testing::loaded_demo((200, 50));
     let counter = Arc::new(Mutex::new(0usize));
-    struct Counting(Arc<Mutex<usize>>);
-    impl Write for Counting {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            *self.0.lock().expect("lock") += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let backend = CrosstermBackend::new(Counting(counter.clone()));
-    let mut terminal = Terminal::with_options(backend, TerminalOptions { viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)) }).expect("terminal");
+    let mut terminal = Terminal::with_options(
+        backend,
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)),
+        },
+    )
+    .expect("terminal");
     terminal.draw(|f| ui::render(&app, f)).expect("first draw");
     let first = *counter.lock().expect("lock");
     *counter.lock().expect("lock") = 0;
@@ -153,14 +200,21 @@ fn one_value_per_second() {
     for i in 0..seconds {
         let mut gpus = app.feeds.gpus.data.clone().unwrap_or_default();
         gpus[0].util_pct = 40.0 + f64::from(i % 20);
-        testing::dispatch(&mut app, &ctx, Action::Loaded(Source::Gpus, Ok(Box::new(Payload::Gpus(gpus)))));
+        testing::dispatch(
+            &mut app,
+            &ctx,
+            Action::Loaded(Source::Gpus, Ok(Box::new(Payload::Gpus(gpus)))),
+        );
         if app.dirty {
             terminal.draw(|f| ui::render(&app, f)).expect("draw");
             app.dirty = false;
         }
     }
     let total = *counter.lock().expect("lock");
-    println!("one value changing per second (Overview, 200×50, {seconds} s): {:.0} bytes/s (first full frame {first} bytes)", total as f64 / f64::from(seconds));
+    println!(
+        "one value changing per second (Overview, 200×50, {seconds} s): {:.0} bytes/s (first full frame {first} bytes)",
+        total as f64 / f64::from(seconds)
+    );
 }
 
 fn main() {
@@ -169,6 +223,16 @@ fn main() {
     }
     one_value_per_second();
     first_frame();
-    at_rest("`mlops demo` left alone on the Overview (the simulation moves every second)", "demo --seed 7", "Drift alerts", 20);
-    at_rest("`mlops` with nothing configured, left alone", "", "not configured", 20);
+    at_rest(
+        "`mlops demo` left alone on the Overview (the simulation moves every second)",
+        "demo --seed 7",
+        "Drift alerts",
+        20,
+    );
+    at_rest(
+        "`mlops` with nothing configured, left alone",
+        "",
+        "not configured",
+        20,
+    );
 }

@@ -72,7 +72,7 @@ enum ConfigCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(&cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mlops: {e:#}");
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Cmd::Config {
             command: ConfigCmd::Check { output },
@@ -96,9 +96,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !speed.is_finite() || *speed < 0.0 {
                 anyhow::bail!("--speed must be a number ≥ 0, got {speed}");
             }
-            console(&cli, Some((*seed, *speed)))
+            console(cli, Some((*seed, *speed)))
         }
-        None => console(&cli, None),
+        None => console(cli, None),
     }
 }
 
@@ -151,38 +151,35 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     let timeout = Duration::from_secs(loaded.settings.timeout_seconds);
-    let (ctx, backends, refresh) = match demo {
-        Some((seed, speed)) => {
-            let platform = DemoPlatform::new(seed, Utc::now(), speed);
-            let clock_platform = platform.clone();
-            let p = Arc::new(platform);
-            let ctx = runtime::Context {
-                cluster: Some(p.clone()),
-                registry: Some(p.clone()),
-                metrics: Some(p.clone()),
-                audit: Some(p),
-                clock: Arc::new(move || clock_platform.now()),
-                timeout,
-            };
-            let info = BackendInfo {
-                cluster: Some("demo".into()),
-                registry: Some("demo".into()),
-                metrics: Some("demo".into()),
-            };
-            (ctx, info, chrono::Duration::seconds(1))
-        }
-        None => {
-            let ctx = runtime::Context {
-                cluster: None,
-                registry: None,
-                metrics: None,
-                audit: None,
-                clock: Arc::new(Utc::now),
-                timeout,
-            };
-            let secs = i64::try_from(loaded.settings.refresh_seconds).unwrap_or(5);
-            (ctx, BackendInfo::default(), chrono::Duration::seconds(secs))
-        }
+    let (ctx, backends, refresh) = if let Some((seed, speed)) = demo {
+        let platform = DemoPlatform::new(seed, Utc::now(), speed);
+        let clock_platform = platform.clone();
+        let p = Arc::new(platform);
+        let ctx = runtime::Context {
+            cluster: Some(p.clone()),
+            registry: Some(p.clone()),
+            metrics: Some(p.clone()),
+            audit: Some(p),
+            clock: Arc::new(move || clock_platform.now()),
+            timeout,
+        };
+        let info = BackendInfo {
+            cluster: Some("demo".into()),
+            registry: Some("demo".into()),
+            metrics: Some("demo".into()),
+        };
+        (ctx, info, chrono::Duration::seconds(1))
+    } else {
+        let ctx = runtime::Context {
+            cluster: None,
+            registry: None,
+            metrics: None,
+            audit: None,
+            clock: Arc::new(Utc::now),
+            timeout,
+        };
+        let secs = i64::try_from(loaded.settings.refresh_seconds).unwrap_or(5);
+        (ctx, BackendInfo::default(), chrono::Duration::seconds(secs))
     };
     let mut app = App::new(loaded.keymap, loaded.theme, backends, (ctx.clock)());
     app.readonly = cli.readonly || loaded.settings.readonly;

@@ -133,7 +133,7 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 )
                 .await;
                 Action::CommandDone(match r {
-                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Ok(r) => r.map(Box::new).map_err(|e| e.to_string()),
                     Err(_) => Err(format!(
                         "timed out after {}s; the command may still apply — check the rollout",
                         limit.as_secs()

@@ -79,6 +79,7 @@ fn run_effect(ctx: &Context, effect: Effect) -> Action {
                         &target.name,
                         command,
                     ))
+                    .map(Box::new)
                     .map_err(|e| e.to_string())
                 },
             );

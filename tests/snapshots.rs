@@ -1,4 +1,4 @@
-//! Snapshot tests of every view on ratatui's TestBackend, over the demo platform at a fixed time
+//! Snapshot tests of every view on ratatui's `TestBackend`, over the demo platform at a fixed time
 //! (so nothing volatile needs filtering).
 
 use mlops_console::{

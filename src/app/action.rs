@@ -1,4 +1,4 @@
-//! The one Action enum. Keymaps name the bindable actions in snake_case; internal actions are
+//! The one Action enum. Keymaps name the bindable actions in `snake_case`; internal actions are
 //! `#[serde(skip)]` so no keymap can bind them. Actions are data only.
 
 use chrono::{DateTime, Utc};
@@ -62,7 +62,7 @@ pub enum Action {
     Loaded(Source, Result<Box<Payload>, String>),
     /// Internal: a rollout command finished.
     #[serde(skip)]
-    CommandDone(Result<RolloutRecord, String>),
+    CommandDone(Result<Box<RolloutRecord>, String>),
 }
 
 /// What a fetch brings back.
@@ -115,7 +115,7 @@ impl Action {
         Action::Resume,
     ];
 
-    /// The snake_case name keymaps use.
+    /// The `snake_case` name keymaps use.
     pub fn name(&self) -> String {
         serde_json::to_value(self)
             .ok()

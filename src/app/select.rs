@@ -79,7 +79,7 @@ pub fn experiments<'a>(app: &'a App, filter: &str) -> Vec<&'a Experiment> {
         .iter()
         .filter(|e| matches(filter, &[&e.name, &e.id]))
         .collect();
-    v.sort_by(|a, b| b.last_update.cmp(&a.last_update));
+    v.sort_by_key(|e| std::cmp::Reverse(e.last_update));
     v
 }
 
@@ -108,7 +108,7 @@ pub fn runs<'a>(app: &'a App, experiment_id: &str, filter: &str) -> Vec<&'a Run>
                 )
         })
         .collect();
-    v.sort_by(|a, b| b.start.cmp(&a.start));
+    v.sort_by_key(|r| std::cmp::Reverse(r.start));
     v
 }
 

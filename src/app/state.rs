@@ -130,8 +130,7 @@ impl ScreenKind {
     /// The breadcrumb for this screen.
     pub fn crumb(&self) -> String {
         match self {
-            ScreenKind::Runs { name, .. } => name.clone(),
-            ScreenKind::RunDetail { name, .. } => name.clone(),
+            ScreenKind::Runs { name, .. } | ScreenKind::RunDetail { name, .. } => name.clone(),
             ScreenKind::LineageGraph { model, version } => format!("{model} v{version}"),
             ScreenKind::DriftDetail { model, feature } => format!("{model} · {feature}"),
             ScreenKind::RolloutDetail(k) => k.name.clone(),
@@ -218,6 +217,9 @@ impl Backend {
     }
 }
 
+/// Each metric of a run with its history.
+pub type MetricHistories = Vec<(String, Vec<MetricPoint>)>;
+
 /// One source's latest data, when it came, and the last error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feed<T> {
@@ -256,7 +258,7 @@ pub struct Feeds {
     pub audit: Feed<Vec<AuditEntry>>,
     pub runs: HashMap<String, Feed<Vec<Run>>>,
     pub run: HashMap<String, Feed<Run>>,
-    pub run_metrics: HashMap<String, Feed<Vec<(String, Vec<MetricPoint>)>>>,
+    pub run_metrics: HashMap<String, Feed<MetricHistories>>,
     pub series: HashMap<RolloutKey, Feed<RolloutSeries>>,
 }
 

@@ -562,7 +562,7 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         KeyCode::Esc => app.mode = Mode::Normal,
         KeyCode::Up => app.palette_selected = app.palette_selected.saturating_sub(1),
         KeyCode::Down => {
-            app.palette_selected = (app.palette_selected + 1).min(options.len().saturating_sub(1))
+            app.palette_selected = (app.palette_selected + 1).min(options.len().saturating_sub(1));
         }
         KeyCode::Tab => {
             if let Some(c) = options.get(app.palette_selected) {
@@ -584,15 +584,14 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                     None
                 }
             });
-            match chosen {
-                Some(c) => fx.extend(update(app, c.action.clone())),
-                None => {
-                    let hint = palette::closest(typed).map_or_else(
-                        || "type : then tab to see the commands".to_string(),
-                        |c| format!("did you mean :{c}?"),
-                    );
-                    app.warn(format!("unknown command \":{typed}\" — {hint}"));
-                }
+            if let Some(c) = chosen {
+                fx.extend(update(app, c.action.clone()))
+            } else {
+                let hint = palette::closest(typed).map_or_else(
+                    || "type : then tab to see the commands".to_string(),
+                    |c| format!("did you mean :{c}?"),
+                );
+                app.warn(format!("unknown command \":{typed}\" — {hint}"));
             }
         }
         _ => {
@@ -740,7 +739,7 @@ fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             match &mut command {
                 Command::Approve { comment: c, .. } => c.clone_from(&comment),
                 Command::Abort { reason, .. } | Command::Rollback { reason, .. } => {
-                    reason.clone_from(&comment)
+                    reason.clone_from(&comment);
                 }
                 _ => {}
             }

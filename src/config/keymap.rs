@@ -102,14 +102,13 @@ impl Key {
             }
             _ => None,
         };
-        let code = match named {
-            Some(c) => c,
-            None => {
-                let mut chars = rest.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => KeyCode::Char(c),
-                    _ => return Err("a key is one character or a name like enter, esc, tab, space, up, pageup, f1, with ctrl-/alt-/shift- in front".into()),
-                }
+        let code = if let Some(c) = named {
+            c
+        } else {
+            let mut chars = rest.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => KeyCode::Char(c),
+                _ => return Err("a key is one character or a name like enter, esc, tab, space, up, pageup, f1, with ctrl-/alt-/shift- in front".into()),
             }
         };
         let code = match (code, mods.contains(KeyModifiers::SHIFT)) {

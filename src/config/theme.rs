@@ -246,7 +246,7 @@ fn merge(
             )),
         }
     }
-    raw.inherits.map(|i| i.into_inner())
+    raw.inherits.map(toml::Spanned::into_inner)
 }
 
 /// Validate one theme file on its own (for `mlops config check`).
@@ -327,7 +327,6 @@ impl Theme {
 fn reduce_color(c: Color, depth: ColorDepth) -> Option<Color> {
     match (depth, c) {
         (ColorDepth::Monochrome, _) => None,
-        (ColorDepth::TrueColor, c) => Some(c),
         (ColorDepth::Ansi256, Color::Rgb(r, g, b)) => Some(Color::Indexed(rgb_to_256(r, g, b))),
         (ColorDepth::Ansi16, Color::Rgb(r, g, b)) => Some(rgb_to_16(r, g, b)),
         (ColorDepth::Ansi16, Color::Indexed(i)) if i >= 16 => {

@@ -19,9 +19,9 @@ pub enum MetricKind {
 pub struct MetricCheck {
     pub name: String,
     pub kind: MetricKind,
-    /// PromQL for the canary track.
+    /// `PromQL` for the canary track.
     pub canary_query: String,
-    /// PromQL for the stable track; optional for absolute thresholds.
+    /// `PromQL` for the stable track; optional for absolute thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_query: Option<String>,
     /// The canary fails if its value is above this.
@@ -179,7 +179,7 @@ mod tests {
         let pass = evaluate(&check(), &sample(Some(0.01), Some(0.01)), t);
         let inc = evaluate(&check(), &sample(None, None), t);
         let fail = evaluate(&check(), &sample(Some(0.9), Some(0.01)), t);
-        assert_eq!(overall(&[pass.clone()]), Some(Verdict::Pass));
+        assert_eq!(overall(std::slice::from_ref(&pass)), Some(Verdict::Pass));
         assert_eq!(
             overall(&[pass.clone(), inc.clone()]),
             Some(Verdict::Inconclusive)

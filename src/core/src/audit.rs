@@ -1,6 +1,8 @@
 //! The audit trail: every mutation, who made it, why, and a SHA-256 chain over the entries so that
 //! editing or dropping one is detected by `verify`.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,7 +39,12 @@ fn digest(e: &AuditEntry) -> String {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// What is being recorded; the log adds sequence number and hashes.

@@ -1,5 +1,5 @@
 //! The ports through which the core sees the world. Adapters (the demo platform, Kubernetes,
-//! MLflow, Prometheus) implement them; the TUI, the CLI verbs and the controller only ever hold
+//! `MLflow`, Prometheus) implement them; the TUI, the CLI verbs and the controller only ever hold
 //! `Arc<dyn …Port>`.
 
 use async_trait::async_trait;

@@ -18,7 +18,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::Overview => overview::render(app, frame, area),
         ScreenKind::Experiments => experiments::render_experiments(app, frame, area),
         ScreenKind::Runs { experiment_id, .. } => {
-            experiments::render_runs(app, frame, area, experiment_id)
+            experiments::render_runs(app, frame, area, experiment_id);
         }
         ScreenKind::RunDetail {
             experiment_id,
@@ -29,7 +29,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
         ScreenKind::Drift => drift::render_list(app, frame, area),
         ScreenKind::DriftDetail { model, feature } => {
-            drift::render_detail(app, frame, area, model, feature)
+            drift::render_detail(app, frame, area, model, feature);
         }
         ScreenKind::Gpus => gpus::render(app, frame, area),
         ScreenKind::Rollouts => rollouts::render(app, frame, area),

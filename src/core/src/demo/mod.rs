@@ -142,7 +142,7 @@ impl ClusterPort for DemoPlatform {
         name: &str,
         command: Command,
     ) -> Result<RolloutRecord, CoreError> {
-        self.lock().sim.command(cluster, namespace, name, command)
+        self.lock().sim.command(cluster, namespace, name, &command)
     }
 }
 

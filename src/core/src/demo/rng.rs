@@ -1,5 +1,7 @@
-//! A small deterministic random generator (SplitMix64) so the demo is the same for the same seed
+//! A small deterministic random generator (`SplitMix64`) so the demo is the same for the same seed
 //! on every machine and every version of every dependency.
+
+use std::fmt::Write as _;
 
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -62,7 +64,7 @@ impl Rng {
     pub fn hex(&mut self, len: usize) -> String {
         let mut s = String::with_capacity(len);
         while s.len() < len {
-            s.push_str(&format!("{:016x}", self.next_u64()));
+            let _ = write!(s, "{:016x}", self.next_u64());
         }
         s.truncate(len);
         s

@@ -6,13 +6,23 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{catalog::*, rng::Rng};
+use super::{
+    catalog::{
+        ADJECTIVES, ANIMALS, CLUSTERS, CPU_NODES_PER_CLUSTER, EXPERIMENTS, FEATURES,
+        GPU_NODES_PER_CLUSTER, GPUS_PER_NODE, MODELS, PINNED_VERSIONS, SERVED, SERVING_NAMESPACE,
+        USERS,
+    },
+    rng::Rng,
+};
 use crate::{
     analysis::{MetricCheck, MetricKind, Sample},
     audit::{AuditLog, AuditRecord},
     drift::{self, DriftReport},
     error::CoreError,
-    model::*,
+    model::{
+        Cluster, ClusterEvent, Dataset, Deployment, EventKind, Experiment, Gpu, MetricPoint,
+        ModelVersion, Node, Pod, PodPhase, RegisteredModel, Run, RunStatus, Track,
+    },
     ports::{FeatureDrift, RolloutSeries},
     rollout::{
         self, AnalysisSpec, AnalysisStep, ApprovalGate, Command, Effect, ModelRef, Observation,
@@ -591,7 +601,7 @@ impl Sim {
                     r.record.namespace.clone(),
                     r.record.name.clone(),
                 );
-                if let Err(e) = self.command(&cluster, &ns, &name, cmd) {
+                if let Err(e) = self.command(&cluster, &ns, &name, &cmd) {
                     self.event(
                         &cluster,
                         &name,
@@ -728,7 +738,7 @@ impl Sim {
         cluster: &str,
         namespace: &str,
         name: &str,
-        cmd: Command,
+        cmd: &Command,
     ) -> Result<RolloutRecord, CoreError> {
         let idx = self
             .rollouts
@@ -743,8 +753,8 @@ impl Sim {
                 name: format!("{cluster}/{namespace}/{name}"),
             })?;
         let r = &self.rollouts[idx].record;
-        let decision = rollout::apply_command(name, &r.spec, &r.status, &cmd, self.now)?;
-        let (actor, comment) = match &cmd {
+        let decision = rollout::apply_command(name, &r.spec, &r.status, cmd, self.now)?;
+        let (actor, comment) = match cmd {
             Command::Approve { user, comment } => (user.clone(), comment.clone()),
             Command::Abort { user, reason } | Command::Rollback { user, reason } => {
                 (user.clone(), reason.clone())
@@ -974,7 +984,7 @@ impl Sim {
         self.sync_pods();
     }
 
-    /// Make the pods match the deployments, as the ReplicaSet controller and the scheduler would.
+    /// Make the pods match the deployments, as the `ReplicaSet` controller and the scheduler would.
     fn sync_pods(&mut self) {
         self.deployments
             .retain(|d| d.replicas > 0 || d.track == Track::Stable);
@@ -989,7 +999,7 @@ impl Sim {
             if have > d.replicas {
                 let mut excess = have - d.replicas;
                 while excess > 0 {
-                    if let Some(pos) = self.pods.iter().rposition(|p| mine(p)) {
+                    if let Some(pos) = self.pods.iter().rposition(&mine) {
                         let p = self.pods.remove(pos);
                         self.pod_started.remove(&p.name);
                     }
@@ -1199,7 +1209,10 @@ impl Sim {
     pub fn drift(&mut self) -> Vec<FeatureDrift> {
         for f in &mut self.features {
             if f.report.is_none() {
-                f.report = Some(drift::report(&f.reference, &f.current).unwrap_or_else(|_| unreachable_report()));
+                f.report = Some(
+                    drift::report(&f.reference, &f.current)
+                        .unwrap_or_else(|_| unreachable_report()),
+                );
             }
         }
         self.features
