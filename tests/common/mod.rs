@@ -1,0 +1,44 @@
+//! The shared real-backend environment for integration tests: one per test run.
+//!
+//! `tests/run` starts it with `tests/env/up` and exports its settings; a test binary run on its
+//! own (plain `cargo test`) starts it here once, through the same script, and leaves it running
+//! for the next run (`tests/env/down` stops it).
+
+#![allow(dead_code)]
+
+use std::{collections::HashMap, process::Command, sync::OnceLock};
+
+pub struct TestEnv {
+    vars: HashMap<String, String>,
+}
+
+impl TestEnv {
+    /// A setting printed by `tests/env/up`, e.g. `MLFLOW_TRACKING_URI`.
+    pub fn get(&self, key: &str) -> &str {
+        self.vars.get(key).map_or_else(|| panic!("tests/env/up did not print {key}: {:?}", self.vars.keys()), String::as_str)
+    }
+}
+
+const KEYS: [&str; 4] = ["KUBECONFIG", "MLFLOW_TRACKING_URI", "MLOPS_PROMETHEUS_URL", "MLOPS_TRAFFIC_URL"];
+
+pub fn env() -> &'static TestEnv {
+    static ENV: OnceLock<TestEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        if KEYS.iter().all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty())) {
+            return TestEnv { vars: std::env::vars().collect() };
+        }
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/env/up"))
+            .arg("--json")
+            .output()
+            .expect("run tests/env/up");
+        assert!(out.status.success(), "tests/env/up failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tests/env/up --json prints JSON");
+        let vars = doc
+            .as_object()
+            .expect("an object")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect();
+        TestEnv { vars }
+    })
+}
