@@ -48,29 +48,64 @@ pub struct KubeCluster {
 impl KubeCluster {
     /// Connect with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (default: the
     /// current context); `namespace` limits pods, deployments and events to one namespace.
-    pub async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<Self, CoreError> {
-        let kubeconfig = Kubeconfig::read().map_err(|e| err("reading the kubeconfig (KUBECONFIG or ~/.kube/config)", e))?;
+    pub async fn connect(
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let kubeconfig = Kubeconfig::read()
+            .map_err(|e| err("reading the kubeconfig (KUBECONFIG or ~/.kube/config)", e))?;
         Self::from_kubeconfig(kubeconfig, context, namespace).await
     }
 
     /// Connect with the kubeconfig file at `path`.
-    pub async fn connect_file(path: &Path, context: Option<&str>, namespace: Option<&str>) -> Result<Self, CoreError> {
-        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
+    pub async fn connect_file(
+        path: &Path,
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
         Self::from_kubeconfig(kubeconfig, context, namespace).await
     }
 
-    async fn from_kubeconfig(kubeconfig: Kubeconfig, context: Option<&str>, namespace: Option<&str>) -> Result<Self, CoreError> {
-        let name = context.map(str::to_string).or_else(|| kubeconfig.current_context.clone()).unwrap_or_else(|| "default".into());
+    async fn from_kubeconfig(
+        kubeconfig: Kubeconfig,
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let name = context
+            .map(str::to_string)
+            .or_else(|| kubeconfig.current_context.clone())
+            .unwrap_or_else(|| "default".into());
         if let Some(c) = context
             && !kubeconfig.contexts.iter().any(|n| n.name == c)
         {
-            let known: Vec<&str> = kubeconfig.contexts.iter().map(|n| n.name.as_str()).collect();
-            return Err(err("choosing the context", format!("no context {c:?} in the kubeconfig (known: {})", known.join(", "))));
+            let known: Vec<&str> = kubeconfig
+                .contexts
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect();
+            return Err(err(
+                "choosing the context",
+                format!(
+                    "no context {c:?} in the kubeconfig (known: {})",
+                    known.join(", ")
+                ),
+            ));
         }
-        let options = KubeConfigOptions { context: context.map(str::to_string), ..KubeConfigOptions::default() };
-        let config = Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| err(&format!("loading context {name:?}"), e))?;
+        let options = KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..KubeConfigOptions::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| err(&format!("loading context {name:?}"), e))?;
         let client = Client::try_from(config).map_err(|e| err("creating the client", e))?;
-        Ok(Self { client, context: name, namespace: namespace.map(str::to_string) })
+        Ok(Self {
+            client,
+            context: name,
+            namespace: namespace.map(str::to_string),
+        })
     }
 
     pub fn client(&self) -> Client {
@@ -79,26 +114,54 @@ impl KubeCluster {
 
     pub async fn nodes(&self) -> Result<Vec<Node>, CoreError> {
         let api: Api<K8sNode> = Api::all(self.client.clone());
-        let list = api.list(&ListParams::default()).await.map_err(|e| err("listing nodes", e))?;
-        Ok(list.items.iter().map(|n| map_node(n, &self.context)).collect())
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| err("listing nodes", e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|n| map_node(n, &self.context))
+            .collect())
     }
 
     pub async fn pods(&self) -> Result<Vec<Pod>, CoreError> {
         let api: Api<K8sPod> = self.namespaced();
-        let list = api.list(&ListParams::default()).await.map_err(|e| err("listing pods", e))?;
-        Ok(list.items.iter().map(|p| map_pod(p, &self.context)).collect())
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| err("listing pods", e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|p| map_pod(p, &self.context))
+            .collect())
     }
 
     pub async fn deployments(&self) -> Result<Vec<Deployment>, CoreError> {
         let api: Api<K8sDeployment> = self.namespaced();
-        let list = api.list(&ListParams::default().labels("mlops.dev/model")).await.map_err(|e| err("listing deployments", e))?;
-        Ok(list.items.iter().filter_map(|d| map_deployment(d, &self.context)).collect())
+        let list = api
+            .list(&ListParams::default().labels("mlops.dev/model"))
+            .await
+            .map_err(|e| err("listing deployments", e))?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|d| map_deployment(d, &self.context))
+            .collect())
     }
 
     pub async fn events(&self) -> Result<Vec<ClusterEvent>, CoreError> {
         let api: Api<K8sEvent> = self.namespaced();
-        let list = api.list(&ListParams::default().limit(500)).await.map_err(|e| err("listing events", e))?;
-        let mut events: Vec<ClusterEvent> = list.items.iter().map(|e| map_event(e, &self.context)).collect();
+        let list = api
+            .list(&ListParams::default().limit(500))
+            .await
+            .map_err(|e| err("listing events", e))?;
+        let mut events: Vec<ClusterEvent> = list
+            .items
+            .iter()
+            .map(|e| map_event(e, &self.context))
+            .collect();
         events.sort_by_key(|e| e.time);
         Ok(events)
     }
@@ -106,7 +169,10 @@ impl KubeCluster {
     /// Who the cluster says we are (SelfSubjectReview).
     pub async fn identity(&self) -> Result<String, CoreError> {
         let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
-        let review = api.create(&PostParams::default(), &SelfSubjectReview::default()).await.map_err(|e| err("asking who we are (SelfSubjectReview)", e))?;
+        let review = api
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+            .map_err(|e| err("asking who we are (SelfSubjectReview)", e))?;
         Ok(review
             .status
             .and_then(|SelfSubjectReviewStatus { user_info }| user_info)
@@ -115,20 +181,34 @@ impl KubeCluster {
     }
 
     /// Watch a pod until it is Running (or `timeout` passes).
-    pub async fn wait_pod_running(&self, namespace: &str, name: &str, timeout: Duration) -> Result<Pod, CoreError> {
+    pub async fn wait_pod_running(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Pod, CoreError> {
         let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
         let cond = await_condition(api, name, conditions::is_pod_running());
         match tokio::time::timeout(timeout, cond).await {
-            Err(_) => Err(err(&format!("waiting for pod {namespace}/{name} to run"), format!("not Running after {}s", timeout.as_secs()))),
+            Err(_) => Err(err(
+                &format!("waiting for pod {namespace}/{name} to run"),
+                format!("not Running after {}s", timeout.as_secs()),
+            )),
             Ok(Err(e)) => Err(err(&format!("watching pod {namespace}/{name}"), e)),
-            Ok(Ok(None)) => Err(CoreError::NotFound { kind: "pod", name: format!("{namespace}/{name}") }),
+            Ok(Ok(None)) => Err(CoreError::NotFound {
+                kind: "pod",
+                name: format!("{namespace}/{name}"),
+            }),
             Ok(Ok(Some(p))) => Ok(map_pod(&p, &self.context)),
         }
     }
 
     fn namespaced<K>(&self) -> Api<K>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
         <K as kube::Resource>::DynamicType: Default,
     {
         match &self.namespace {
@@ -149,7 +229,11 @@ fn gpus(q: Option<&Quantity>) -> u32 {
 fn map_node(n: &K8sNode, cluster: &str) -> Node {
     let labels = n.metadata.labels.as_ref();
     let status = n.status.as_ref();
-    let capacity = gpus(status.and_then(|s| s.allocatable.as_ref()).and_then(|a| a.get(GPU_RESOURCE)));
+    let capacity = gpus(
+        status
+            .and_then(|s| s.allocatable.as_ref())
+            .and_then(|a| a.get(GPU_RESOURCE)),
+    );
     let ready = status
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
@@ -165,15 +249,29 @@ fn map_node(n: &K8sNode, cluster: &str) -> Node {
 }
 
 fn track(labels: Option<&BTreeMap<String, String>>) -> Track {
-    if label(labels, "mlops.dev/track") == Some("canary") { Track::Canary } else { Track::Stable }
+    if label(labels, "mlops.dev/track") == Some("canary") {
+        Track::Canary
+    } else {
+        Track::Stable
+    }
 }
 
 fn map_pod(p: &K8sPod, cluster: &str) -> Pod {
     let labels = p.metadata.labels.as_ref();
     let spec = p.spec.as_ref();
-    let gpu_requests: u32 = spec
-        .map(|s| s.containers.iter().map(|c| gpus(c.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get(GPU_RESOURCE)))).sum())
-        .unwrap_or(0);
+    let gpu_requests: u32 = spec.map_or(0, |s| {
+        s.containers
+            .iter()
+            .map(|c| {
+                gpus(
+                    c.resources
+                        .as_ref()
+                        .and_then(|r| r.requests.as_ref())
+                        .and_then(|r| r.get(GPU_RESOURCE)),
+                )
+            })
+            .sum()
+    });
     let phase = match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Pending") => PodPhase::Pending,
         Some("Running") => PodPhase::Running,
@@ -188,10 +286,14 @@ fn map_pod(p: &K8sPod, cluster: &str) -> Pod {
         node: spec.and_then(|s| s.node_name.clone()),
         phase,
         model: label(labels, "mlops.dev/model").map(str::to_string),
-        version: label(labels, "mlops.dev/version").and_then(|v| v.trim_start_matches('v').parse().ok()),
+        version: label(labels, "mlops.dev/version")
+            .and_then(|v| v.trim_start_matches('v').parse().ok()),
         track: track(labels),
         gpus: gpu_requests,
-        image: spec.and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default(),
+        image: spec
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -203,10 +305,22 @@ fn map_deployment(d: &K8sDeployment, cluster: &str) -> Option<Deployment> {
         namespace: d.metadata.namespace.clone().unwrap_or_default(),
         cluster: cluster.into(),
         model,
-        version: label(labels, "mlops.dev/version").and_then(|v| v.trim_start_matches('v').parse().ok()).unwrap_or(0),
+        version: label(labels, "mlops.dev/version")
+            .and_then(|v| v.trim_start_matches('v').parse().ok())
+            .unwrap_or(0),
         track: track(labels),
-        replicas: d.spec.as_ref().and_then(|s| s.replicas).and_then(|r| u32::try_from(r).ok()).unwrap_or(0),
-        ready_replicas: d.status.as_ref().and_then(|s| s.ready_replicas).and_then(|r| u32::try_from(r).ok()).unwrap_or(0),
+        replicas: d
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(0),
+        ready_replicas: d
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(0),
         image: d
             .spec
             .as_ref()
@@ -224,19 +338,29 @@ fn map_event(e: &K8sEvent, cluster: &str) -> ClusterEvent {
         .map(|t| t.0)
         .or_else(|| e.event_time.as_ref().map(|t| t.0))
         .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
-        .map_or_else(Utc::now, |t| chrono::DateTime::<Utc>::from_timestamp(t.as_second(), 0).unwrap_or_default());
+        .map_or_else(Utc::now, |t| {
+            chrono::DateTime::<Utc>::from_timestamp(t.as_second(), 0).unwrap_or_default()
+        });
     ClusterEvent {
         time,
         cluster: cluster.into(),
         namespace: e.metadata.namespace.clone().unwrap_or_default(),
         object: format!(
             "{}/{}",
-            e.involved_object.kind.as_deref().unwrap_or("object").to_lowercase(),
+            e.involved_object
+                .kind
+                .as_deref()
+                .unwrap_or("object")
+                .to_lowercase(),
             e.involved_object.name.as_deref().unwrap_or("")
         ),
         reason: e.reason.clone().unwrap_or_default(),
         message: e.message.clone().unwrap_or_default(),
-        kind: if e.type_.as_deref() == Some("Warning") { EventKind::Warning } else { EventKind::Normal },
+        kind: if e.type_.as_deref() == Some("Warning") {
+            EventKind::Warning
+        } else {
+            EventKind::Normal
+        },
     }
 }
 
@@ -247,13 +371,25 @@ impl ClusterPort for KubeCluster {
     }
 
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
-        let (nodes, pods, deployments, events, identity) =
-            tokio::try_join!(self.nodes(), self.pods(), self.deployments(), self.events(), self.identity())?;
-        let mut regions: Vec<String> = nodes.iter().map(|n| n.region.clone()).filter(|r| !r.is_empty()).collect();
+        let (nodes, pods, deployments, events, identity) = tokio::try_join!(
+            self.nodes(),
+            self.pods(),
+            self.deployments(),
+            self.events(),
+            self.identity()
+        )?;
+        let mut regions: Vec<String> = nodes
+            .iter()
+            .map(|n| n.region.clone())
+            .filter(|r| !r.is_empty())
+            .collect();
         regions.sort();
         regions.dedup();
         Ok(ClusterSnapshot {
-            clusters: vec![Cluster { name: self.context.clone(), region: regions.join(",") }],
+            clusters: vec![Cluster {
+                name: self.context.clone(),
+                region: regions.join(","),
+            }],
             nodes,
             pods,
             deployments,
@@ -264,8 +400,20 @@ impl ClusterPort for KubeCluster {
         })
     }
 
-    async fn rollout_command(&self, _cluster: &str, namespace: &str, name: &str, _command: Command) -> Result<RolloutRecord, CoreError> {
-        Err(CoreError::NotFound { kind: "ModelRollout", name: format!("{namespace}/{name} (the ModelRollout resource is not installed on {})", self.context) })
+    async fn rollout_command(
+        &self,
+        _cluster: &str,
+        namespace: &str,
+        name: &str,
+        _command: Command,
+    ) -> Result<RolloutRecord, CoreError> {
+        Err(CoreError::NotFound {
+            kind: "ModelRollout",
+            name: format!(
+                "{namespace}/{name} (the ModelRollout resource is not installed on {})",
+                self.context
+            ),
+        })
     }
 }
 
@@ -281,7 +429,10 @@ mod tests {
         }))
         .expect("node json");
         let n = map_node(&node, "ctx");
-        assert_eq!((n.region.as_str(), n.gpu_capacity, n.ready), ("me-central-1", 8, true));
+        assert_eq!(
+            (n.region.as_str(), n.gpu_capacity, n.ready),
+            ("me-central-1", 8, true)
+        );
         let pod: K8sPod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p", "namespace": "ml", "labels": {"mlops.dev/model": "fraud", "mlops.dev/version": "3", "mlops.dev/track": "canary"}},
             "spec": {"nodeName": "gpu-1", "containers": [{"name": "s", "image": "img:3", "resources": {"requests": {GPU_RESOURCE: "1"}}}]},
@@ -289,9 +440,16 @@ mod tests {
         }))
         .expect("pod json");
         let p = map_pod(&pod, "ctx");
-        assert_eq!((p.model.as_deref(), p.version, p.track, p.gpus, p.phase), (Some("fraud"), Some(3), Track::Canary, 1, PodPhase::Running));
+        assert_eq!(
+            (p.model.as_deref(), p.version, p.track, p.gpus, p.phase),
+            (Some("fraud"), Some(3), Track::Canary, 1, PodPhase::Running)
+        );
         let bad: K8sPod = serde_json::from_value(serde_json::json!({"metadata": {"name": "x", "labels": {"mlops.dev/version": "seven"}}})).expect("json");
         let p = map_pod(&bad, "ctx");
-        assert_eq!((p.version, p.phase, p.gpus), (None, PodPhase::Unknown, 0), "bad labels are ignored, not fatal");
+        assert_eq!(
+            (p.version, p.phase, p.gpus),
+            (None, PodPhase::Unknown, 0),
+            "bad labels are ignored, not fatal"
+        );
     }
 }

@@ -585,7 +585,7 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                 }
             });
             if let Some(c) = chosen {
-                fx.extend(update(app, c.action.clone()))
+                fx.extend(update(app, c.action.clone()));
             } else {
                 let hint = palette::closest(typed).map_or_else(
                     || "type : then tab to see the commands".to_string(),
