@@ -6,12 +6,20 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 use anyhow::Result;
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
+use mlops_console::adapters::{
+    kube::KubeCluster,
+    mlflow::{Auth as MlflowAuth, MlflowRegistry},
+    prometheus::PrometheusMetrics,
+};
 use mlops_console::{
     app::{App, state::BackendInfo},
     config::{self, ColorDepth},
     logging, runtime,
 };
-use mlops_core::demo::DemoPlatform;
+use mlops_core::{
+    demo::DemoPlatform,
+    ports::{ClusterPort, MetricsPort, RegistryPort},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
@@ -102,6 +110,102 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
+/// The real backends that are configured: the cluster from the kubeconfig, MLflow from
+/// `MLFLOW_TRACKING_URI` (or config.toml), Prometheus from `--prometheus-url` /
+/// `MLOPS_PROMETHEUS_URL` (or config.toml). One that fails to set up is left out, with the reason.
+async fn real_backends(
+    cli: &Cli,
+    settings: &config::Settings,
+    timeout: Duration,
+) -> (runtime::Context, BackendInfo, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut info = BackendInfo::default();
+    let context = cli
+        .context
+        .clone()
+        .or_else(|| settings.kubernetes.context.clone());
+    let namespace = cli
+        .namespace
+        .clone()
+        .or_else(|| settings.kubernetes.namespace.clone());
+    let has_kubeconfig = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+        || dirs::home_dir().is_some_and(|h| h.join(".kube").join("config").exists());
+    let cluster: Option<Arc<dyn ClusterPort>> = if has_kubeconfig || context.is_some() {
+        match KubeCluster::connect(context.as_deref(), namespace.as_deref()).await {
+            Ok(c) => {
+                info.cluster = Some(c.describe());
+                Some(Arc::new(c))
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let registry: Option<Arc<dyn RegistryPort>> = {
+        let from_env = std::env::var_os("MLFLOW_TRACKING_URI").is_some_and(|v| !v.is_empty());
+        let made = if from_env {
+            Some(MlflowRegistry::from_env())
+        } else {
+            settings
+                .mlflow
+                .tracking_uri
+                .as_deref()
+                .map(|u| MlflowRegistry::new(u, MlflowAuth::None))
+        };
+        match made {
+            Some(Ok(r)) => {
+                let r = r.with_timeout(timeout);
+                info.registry = Some(r.base_url());
+                Some(Arc::new(r))
+            }
+            Some(Err(e)) => {
+                problems.push(e.to_string());
+                None
+            }
+            None => None,
+        }
+    };
+    let metrics: Option<Arc<dyn MetricsPort>> = {
+        let url = cli
+            .prometheus_url
+            .clone()
+            .or_else(|| settings.prometheus.url.clone());
+        let token = std::env::var("MLOPS_PROMETHEUS_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty());
+        match url
+            .map(|u| PrometheusMetrics::new(&u, token.map_or(MlflowAuth::None, MlflowAuth::Bearer)))
+        {
+            Some(Ok(m)) => {
+                let m = match &info.cluster {
+                    Some(c) => m.with_cluster(c.clone()),
+                    None => m,
+                };
+                let m = m.with_timeout(timeout);
+                info.metrics = Some(m.base_url());
+                Some(Arc::new(m))
+            }
+            Some(Err(e)) => {
+                problems.push(e.to_string());
+                None
+            }
+            None => None,
+        }
+    };
+    let ctx = runtime::Context {
+        cluster,
+        registry,
+        metrics,
+        audit: None,
+        clock: Arc::new(Utc::now),
+        timeout,
+    };
+    (ctx, info, problems)
+}
+
 fn config_check(output: Output) -> ExitCode {
     let dir = config::config_dir();
     let errors = config::check(&dir);
@@ -151,6 +255,7 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     let timeout = Duration::from_secs(loaded.settings.timeout_seconds);
+    let mut startup_problems: Vec<String> = Vec::new();
     let (ctx, backends, refresh) = if let Some((seed, speed)) = demo {
         let platform = DemoPlatform::new(seed, Utc::now(), speed);
         let clock_platform = platform.clone();
@@ -170,16 +275,13 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         };
         (ctx, info, chrono::Duration::seconds(1))
     } else {
-        let ctx = runtime::Context {
-            cluster: None,
-            registry: None,
-            metrics: None,
-            audit: None,
-            clock: Arc::new(Utc::now),
-            timeout,
-        };
+        let (ctx, info, problems) = runtime.block_on(real_backends(cli, &loaded.settings, timeout));
+        for p in &problems {
+            tracing::warn!(problem = %p, "backend");
+        }
+        startup_problems = problems;
         let secs = i64::try_from(loaded.settings.refresh_seconds).unwrap_or(5);
-        (ctx, BackendInfo::default(), chrono::Duration::seconds(secs))
+        (ctx, info, chrono::Duration::seconds(secs))
     };
     let mut app = App::new(loaded.keymap, loaded.theme, backends, (ctx.clock)());
     app.readonly = cli.readonly || loaded.settings.readonly;
@@ -191,11 +293,20 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         ));
         app.config_errors = loaded.errors;
     }
-    if demo.is_none() {
-        app.info("no backends configured yet — try `mlops demo`");
+    if let Some(p) = startup_problems.first() {
+        app.error(p.clone());
+    } else if demo.is_none() && app.backends == BackendInfo::default() {
+        app.info("no backends configured — set KUBECONFIG, MLFLOW_TRACKING_URI, MLOPS_PROMETHEUS_URL, or try `mlops demo`");
     }
     let result = runtime.block_on(async {
         let mut terminal = ratatui::try_init()?;
+        // ratatui's hook restores the terminal and prints the panic; then leave, wherever the
+        // panic happened (a spawned task too), rather than draw on a restored terminal.
+        let restore_and_print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_and_print(info);
+            std::process::exit(101);
+        }));
         let r = runtime::run(&mut terminal, app, ctx).await;
         ratatui::restore();
         r

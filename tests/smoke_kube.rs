@@ -6,13 +6,22 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use k8s_openapi::api::core::v1::Pod as K8sPod;
-use kube::{Api, api::{DeleteParams, PostParams}};
+use kube::{
+    Api,
+    api::{DeleteParams, PostParams},
+};
 use mlops_console::adapters::kube::KubeCluster;
 use mlops_core::{model::PodPhase, ports::ClusterPort};
 
 async fn cluster(context_key: &str) -> KubeCluster {
     let env = common::env();
-    KubeCluster::connect_file(Path::new(env.get("KUBECONFIG")), Some(env.get(context_key)), None).await.expect("connect to the test cluster")
+    KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get(context_key)),
+        None,
+    )
+    .await
+    .expect("connect to the test cluster")
 }
 
 #[tokio::test]
@@ -22,7 +31,10 @@ async fn lists_seeded_nodes_across_two_regions_with_gpus() {
     let mut regions: Vec<&str> = nodes.iter().map(|n| n.region.as_str()).collect();
     regions.sort_unstable();
     regions.dedup();
-    assert!(regions.contains(&"me-central-1") && regions.contains(&"eu-west-1"), "{regions:?}");
+    assert!(
+        regions.contains(&"me-central-1") && regions.contains(&"eu-west-1"),
+        "{regions:?}"
+    );
     let gpu_nodes: Vec<_> = nodes.iter().filter(|n| n.gpu_capacity > 0).collect();
     assert!(gpu_nodes.len() >= 4, "{nodes:?}");
     assert!(gpu_nodes.iter().all(|n| n.gpu_capacity == 8 && n.ready));
@@ -36,14 +48,28 @@ async fn snapshot_has_model_servers_running_on_gpu_nodes_and_knows_who_we_are() 
     for m in ["fraud-detector", "churn-model", "recsys-ranker"] {
         assert!(models.contains(&m), "{m} in {models:?}");
     }
-    let gpu_nodes: Vec<&str> = snap.nodes.iter().filter(|n| n.gpu_capacity > 0).map(|n| n.name.as_str()).collect();
+    let gpu_nodes: Vec<&str> = snap
+        .nodes
+        .iter()
+        .filter(|n| n.gpu_capacity > 0)
+        .map(|n| n.name.as_str())
+        .collect();
     let servers: Vec<_> = snap.pods.iter().filter(|p| p.model.is_some()).collect();
     assert!(!servers.is_empty());
     for p in &servers {
         assert_eq!(p.gpus, 1, "{p:?}");
-        assert!(p.node.as_deref().is_some_and(|n| gpu_nodes.contains(&n)), "{} runs on a GPU node: {:?}", p.name, p.node);
+        assert!(
+            p.node.as_deref().is_some_and(|n| gpu_nodes.contains(&n)),
+            "{} runs on a GPU node: {:?}",
+            p.name,
+            p.node
+        );
     }
-    assert!(!snap.identity.is_empty() && snap.identity != "unknown", "{}", snap.identity);
+    assert!(
+        !snap.identity.is_empty() && snap.identity != "unknown",
+        "{}",
+        snap.identity
+    );
     let alice = cluster("MLOPS_KUBE_CONTEXT_ALICE").await;
     assert_eq!(alice.identity().await.expect("identity"), "alice");
     let refused = alice.pods().await.expect_err("alice may not list pods");
@@ -63,10 +89,17 @@ async fn watches_a_new_gpu_pod_become_running() {
     }))
     .expect("pod");
     let api: Api<K8sPod> = Api::namespaced(c.client(), "ml-serving");
-    api.create(&PostParams::default(), &pod).await.expect("create pod");
-    let running = c.wait_pod_running("ml-serving", &name, Duration::from_secs(90)).await;
+    api.create(&PostParams::default(), &pod)
+        .await
+        .expect("create pod");
+    let running = c
+        .wait_pod_running("ml-serving", &name, Duration::from_secs(90))
+        .await;
     let _ = api.delete(&name, &DeleteParams::default()).await;
     let p = running.expect("the pod runs");
     assert_eq!(p.phase, PodPhase::Running);
-    assert!(p.node.is_some_and(|n| n.starts_with("gpu-")), "scheduled onto a GPU node");
+    assert!(
+        p.node.is_some_and(|n| n.starts_with("gpu-")),
+        "scheduled onto a GPU node"
+    );
 }

@@ -3,3 +3,5 @@
 //! never logs or shows a secret.
 
 pub mod kube;
+pub mod mlflow;
+pub mod prometheus;

@@ -89,7 +89,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else if let Some(stale) = staleness(app) {
         Span::styled(format!("stale {stale} "), t.warn)
     } else {
-        Span::styled("? help  : command  / filter ", t.status_bar)
+        let live = if crate::app::update::oldest_live_update(app).is_some() {
+            "● live  "
+        } else {
+            ""
+        };
+        Span::styled(format!("{live}? help  : command  / filter "), t.status_bar)
     };
     let right_width = u16::try_from(right.content.chars().count())
         .unwrap_or(u16::MAX)

@@ -15,29 +15,52 @@ pub struct TestEnv {
 impl TestEnv {
     /// A setting printed by `tests/env/up`, e.g. `MLFLOW_TRACKING_URI`.
     pub fn get(&self, key: &str) -> &str {
-        self.vars.get(key).map_or_else(|| panic!("tests/env/up did not print {key}: {:?}", self.vars.keys()), String::as_str)
+        self.vars.get(key).map_or_else(
+            || panic!("tests/env/up did not print {key}: {:?}", self.vars.keys()),
+            String::as_str,
+        )
     }
 }
 
-const KEYS: [&str; 4] = ["KUBECONFIG", "MLFLOW_TRACKING_URI", "MLOPS_PROMETHEUS_URL", "MLOPS_TRAFFIC_URL"];
+const KEYS: [&str; 4] = [
+    "KUBECONFIG",
+    "MLFLOW_TRACKING_URI",
+    "MLOPS_PROMETHEUS_URL",
+    "MLOPS_TRAFFIC_URL",
+];
 
 pub fn env() -> &'static TestEnv {
     static ENV: OnceLock<TestEnv> = OnceLock::new();
     ENV.get_or_init(|| {
-        if KEYS.iter().all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty())) {
-            return TestEnv { vars: std::env::vars().collect() };
+        if KEYS
+            .iter()
+            .all(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()))
+        {
+            return TestEnv {
+                vars: std::env::vars().collect(),
+            };
         }
         let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/env/up"))
             .arg("--json")
             .output()
             .expect("run tests/env/up");
-        assert!(out.status.success(), "tests/env/up failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tests/env/up --json prints JSON");
+        assert!(
+            out.status.success(),
+            "tests/env/up failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("tests/env/up --json prints JSON");
         let vars = doc
             .as_object()
             .expect("an object")
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                )
+            })
             .collect();
         TestEnv { vars }
     })
