@@ -38,8 +38,7 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_core::{
-    CoreError,
-    drift::{self, DriftReport, DriftStatus, Ks},
+    CoreError, drift,
     model::Gpu,
     ports::{FeatureDrift, MetricsPort, RolloutSeries},
 };
@@ -59,8 +58,6 @@ pub const ROLLOUT_STEP: Duration = Duration::from_secs(10);
 const RATE_WINDOW: &str = "1m";
 /// Longest piece of a query quoted in an error.
 const QUERY_SNIPPET: usize = 200;
-/// Evidently's floor for an empty bin's share, as in `mlops_core::drift`.
-const EMPTY_BIN_SHARE: f64 = 0.0001;
 
 const DCGM_UTIL: &str = "DCGM_FI_DEV_GPU_UTIL";
 const DCGM_FB_USED: &str = "DCGM_FI_DEV_FB_USED";
@@ -719,7 +716,7 @@ fn map_drift(reference: &[Series], current: &[Series]) -> Vec<FeatureDrift> {
             continue;
         };
         let edges = edges_of(&bounds[..bounds.len() - 1]);
-        let Ok(report) = report_from_bins(&edges, &reference_counts, &current_counts) else {
+        let Ok(report) = drift::report_from_bins(&edges, &reference_counts, &current_counts) else {
             continue;
         };
         let (model, version, feature) = key;
@@ -735,136 +732,6 @@ fn map_drift(reference: &[Series], current: &[Series]) -> Vec<FeatureDrift> {
         });
     }
     out
-}
-
-fn shares(counts: &[f64]) -> Vec<f64> {
-    let total: f64 = counts.iter().sum();
-    counts
-        .iter()
-        .map(|c| {
-            let s = if total > 0.0 { c / total } else { 0.0 };
-            if s == 0.0 { EMPTY_BIN_SHARE } else { s }
-        })
-        .collect()
-}
-
-/// The drift statistics of two count vectors over the same bins (see the module docs for what
-/// is exact and what is approximate).
-fn report_from_bins(
-    edges: &[f64],
-    reference: &[f64],
-    current: &[f64],
-) -> Result<DriftReport, CoreError> {
-    if edges.len() != reference.len() + 1 {
-        return Err(CoreError::Statistics(format!(
-            "{} bins need {} edges, got {}",
-            reference.len(),
-            reference.len() + 1,
-            edges.len()
-        )));
-    }
-    let psi = drift::psi_from_counts(reference, current)?;
-    let (n, m): (f64, f64) = (reference.iter().sum(), current.iter().sum());
-
-    // KS at the bucket bounds.
-    let (mut fr, mut fc, mut d) = (0.0, 0.0, 0.0f64);
-    for (r, c) in reference.iter().zip(current) {
-        fr += r / n;
-        fc += c / m;
-        d = d.max((fr - fc).abs());
-    }
-    let en = (n * m / (n + m)).sqrt();
-    let ks = Ks {
-        statistic: d,
-        p_value: kolmogorov_q((en + 0.12 + 0.11 / en) * d),
-    };
-
-    // Jensen–Shannon on the floored shares, as the core does on its own bins.
-    let (p, q) = (shares(reference), shares(current));
-    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
-    let mut js = 0.0;
-    for (p, q) in p.iter().zip(&q) {
-        let (p, q) = (p / sp, q / sq);
-        let mid = f64::midpoint(p, q);
-        if p > 0.0 {
-            js += 0.5 * p * (p / mid).ln();
-        }
-        if q > 0.0 {
-            js += 0.5 * q * (q / mid).ln();
-        }
-    }
-    let js_distance = js.max(0.0).sqrt();
-
-    // Wasserstein with each bin's mass at its midpoint.
-    let mids: Vec<f64> = edges
-        .windows(2)
-        .map(|w| f64::midpoint(w[0], w[1]))
-        .collect();
-    let (mut cr, mut cc, mut w1) = (0.0, 0.0, 0.0);
-    for i in 0..mids.len().saturating_sub(1) {
-        cr += reference[i] / n;
-        cc += current[i] / m;
-        w1 += (cr - cc).abs() * (mids[i + 1] - mids[i]);
-    }
-    let mean = mids.iter().zip(reference).map(|(x, c)| x * c).sum::<f64>() / n;
-    let var = mids
-        .iter()
-        .zip(reference)
-        .map(|(x, c)| c * (x - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let sd = var.sqrt();
-    let wasserstein_normed = if sd > 0.0 {
-        w1 / sd
-    } else if w1 == 0.0 {
-        0.0
-    } else {
-        f64::INFINITY
-    };
-
-    let reference_len = n.round() as usize;
-    let drifted = if reference_len <= 1000 {
-        ks.p_value < 0.05
-    } else {
-        wasserstein_normed >= 0.1
-    };
-    let status = if drifted {
-        DriftStatus::Drifted
-    } else if psi >= 0.05 {
-        DriftStatus::Warning
-    } else {
-        DriftStatus::Ok
-    };
-    Ok(DriftReport {
-        ks,
-        psi,
-        js_distance,
-        wasserstein_normed,
-        reference_len,
-        current_len: m.round() as usize,
-        status,
-    })
-}
-
-/// The survival function of the Kolmogorov distribution (as `mlops_core::drift` computes it).
-fn kolmogorov_q(lambda: f64) -> f64 {
-    if lambda < 1e-3 {
-        return 1.0;
-    }
-    let mut sum = 0.0;
-    let mut sign = 1.0;
-    let mut previous_term: f64 = 0.0;
-    for k in 1..=100 {
-        let k = f64::from(k);
-        let term = sign * 2.0 * (-2.0 * k * k * lambda * lambda).exp();
-        sum += term;
-        if term.abs() <= 1e-12 * previous_term.abs() || term.abs() <= 1e-300 {
-            return f64::clamp(sum, 0.0, 1.0);
-        }
-        sign = -sign;
-        previous_term = term;
-    }
-    1.0
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1242,7 +1109,7 @@ mod tests {
         let expected = drift::psi_from_counts(&base, &shifted).expect("psi");
         assert!((d.report.psi - expected).abs() < 1e-12);
         assert!((d.psi_history[1] - expected).abs() < 1e-12);
-        assert_eq!(d.report.status, DriftStatus::Drifted);
+        assert_eq!(d.report.status, drift::DriftStatus::Drifted);
         assert!(
             d.report.ks.statistic > 0.4 && d.report.ks.p_value < 1e-6,
             "{:?}",
@@ -1267,7 +1134,7 @@ mod tests {
         let reference = buckets("f", &bounds, &[(0, &base)]);
         let current = buckets("f", &bounds, &[(100, &base)]);
         let d = &map_drift(&reference, &current)[0];
-        assert_eq!(d.report.status, DriftStatus::Ok);
+        assert_eq!(d.report.status, drift::DriftStatus::Ok);
         assert!(d.report.psi.abs() < 1e-12 && d.report.js_distance < 1e-6);
         assert!(d.report.ks.statistic < 1e-12 && d.report.wasserstein_normed < 1e-12);
         assert!(
@@ -1293,7 +1160,7 @@ mod tests {
                 .flat_map(|(i, n)| std::iter::repeat_n(i as f64 + 0.5, *n as usize))
                 .collect()
         };
-        let report = report_from_bins(&edges, &r, &c).expect("report");
+        let report = drift::report_from_bins(&edges, &r, &c).expect("report");
         let ks = drift::ks_2samp(&sample(&r), &sample(&c)).expect("ks");
         assert!((report.ks.statistic - ks.statistic).abs() < 1e-12);
         assert!((report.ks.p_value - ks.p_value).abs() < 1e-9);
@@ -1303,7 +1170,7 @@ mod tests {
             "{} vs {w}",
             report.wasserstein_normed
         );
-        assert!(report_from_bins(&edges[..2], &r, &c).is_err());
+        assert!(drift::report_from_bins(&edges[..2], &r, &c).is_err());
     }
 
     #[test]

@@ -214,6 +214,52 @@ impl ListTable<'_> {
     }
 }
 
+/// What a list view shows around its rows.
+pub struct ListSpec<'a> {
+    pub title: String,
+    pub backend: Backend,
+    /// What the rows are, for the empty state ("no rollouts", "loading runs…").
+    pub what: &'static str,
+    pub header: Vec<&'static str>,
+    pub widths: Vec<Constraint>,
+    /// A line on the bottom border (e.g. counts by phase, the audit chain's verdict).
+    pub bottom: Option<Line<'a>>,
+}
+
+/// A list view: the feed's block, the visible window of `items` as rows (the selected one
+/// highlighted), or the empty state that says why there is nothing.
+pub fn render_list<'a, T, F>(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    feed: &Feed<impl Sized>,
+    spec: ListSpec<'a>,
+    items: &[T],
+    row: F,
+) where
+    F: Fn(&T) -> Row<'a>,
+{
+    let (mut block, greyed) = feed_block(app, &spec.title, feed, spec.backend, true);
+    if let Some(bottom) = spec.bottom {
+        block = block.title_bottom(bottom);
+    }
+    if items.is_empty() {
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(empty_state(app, feed, spec.backend, spec.what), inner);
+        return;
+    }
+    let (offset, height) = window(app, area, items.len());
+    ListTable {
+        header: spec.header,
+        widths: spec.widths,
+        rows: items.iter().skip(offset).take(height).map(row).collect(),
+        selected: app.screen().selected.checked_sub(offset),
+        greyed,
+    }
+    .render(app, frame, area, block);
+}
+
 /// The visible window of a list: (offset, height) for `area` with borders and a header row.
 pub fn window(app: &App, area: Rect, len: usize) -> (usize, usize) {
     let height = usize::from(area.height.saturating_sub(3));

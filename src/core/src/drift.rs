@@ -57,19 +57,7 @@ pub fn report(reference: &[f64], current: &[f64]) -> Result<DriftReport, CoreErr
     let psi = psi(reference, current)?;
     let js_distance = jensen_shannon(reference, current)?;
     let wasserstein_normed = wasserstein_normed(reference, current)?;
-    // Evidently: KS for ≤ 1000 reference rows, Wasserstein above.
-    let drifted = if reference.len() <= 1000 {
-        ks.p_value < 0.05
-    } else {
-        wasserstein_normed >= 0.1
-    };
-    let status = if drifted {
-        DriftStatus::Drifted
-    } else if psi >= 0.05 {
-        DriftStatus::Warning
-    } else {
-        DriftStatus::Ok
-    };
+    let status = status_of(reference.len(), ks.p_value, wasserstein_normed, psi);
     Ok(DriftReport {
         ks,
         psi,
@@ -86,6 +74,104 @@ fn finite_sorted(name: &str, data: &[f64]) -> Result<Vec<f64>, CoreError> {
     let mut v = data.to_vec();
     v.sort_by(f64::total_cmp);
     Ok(v)
+}
+
+#[allow(clippy::float_cmp)] // exact: a zero distance over a zero spread is no drift
+/// The drift statistics of two count vectors over the same bins — e.g. Prometheus histogram buckets. PSI and
+/// Jensen–Shannon are exact on the bins; KS is measured at the bin bounds (a lower bound of the
+/// raw-sample statistic); Wasserstein puts each bin's mass at its midpoint (approximate).
+pub fn report_from_bins(
+    edges: &[f64],
+    reference: &[f64],
+    current: &[f64],
+) -> Result<DriftReport, CoreError> {
+    if edges.len() != reference.len() + 1 {
+        return Err(CoreError::Statistics(format!(
+            "{} bins need {} edges, got {}",
+            reference.len(),
+            reference.len() + 1,
+            edges.len()
+        )));
+    }
+    let psi = psi_from_counts(reference, current)?;
+    let (n, m): (f64, f64) = (reference.iter().sum(), current.iter().sum());
+
+    // KS at the bucket bounds.
+    let (mut fr, mut fc, mut d) = (0.0, 0.0, 0.0f64);
+    for (r, c) in reference.iter().zip(current) {
+        fr += r / n;
+        fc += c / m;
+        d = d.max((fr - fc).abs());
+    }
+    let ks = Ks {
+        statistic: d,
+        p_value: ks_p_value(d, n, m),
+    };
+
+    // Jensen–Shannon on the floored shares, as on the Sturges bins.
+    let js_distance = js_from_shares(&shares(reference), &shares(current));
+
+    // Wasserstein with each bin's mass at its midpoint.
+    let mids: Vec<f64> = edges
+        .windows(2)
+        .map(|w| f64::midpoint(w[0], w[1]))
+        .collect();
+    let (mut cr, mut cc, mut w1) = (0.0, 0.0, 0.0);
+    for i in 0..mids.len().saturating_sub(1) {
+        cr += reference[i] / n;
+        cc += current[i] / m;
+        w1 += (cr - cc).abs() * (mids[i + 1] - mids[i]);
+    }
+    let mean = mids.iter().zip(reference).map(|(x, c)| x * c).sum::<f64>() / n;
+    let var = mids
+        .iter()
+        .zip(reference)
+        .map(|(x, c)| c * (x - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let sd = var.sqrt();
+    let wasserstein_normed = if sd > 0.0 {
+        w1 / sd
+    } else if w1 == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    };
+
+    let reference_len = n.round() as usize;
+    let status = status_of(reference_len, ks.p_value, wasserstein_normed, psi);
+    Ok(DriftReport {
+        ks,
+        psi,
+        js_distance,
+        wasserstein_normed,
+        reference_len,
+        current_len: m.round() as usize,
+        status,
+    })
+}
+
+/// Evidently's rule: KS p < 0.05 for up to 1000 reference rows, normed Wasserstein ≥ 0.1 above;
+/// a warning when PSI passes half its 0.1 threshold.
+fn status_of(reference_len: usize, ks_p: f64, wasserstein_normed: f64, psi: f64) -> DriftStatus {
+    let drifted = if reference_len <= 1000 {
+        ks_p < 0.05
+    } else {
+        wasserstein_normed >= 0.1
+    };
+    if drifted {
+        DriftStatus::Drifted
+    } else if psi >= 0.05 {
+        DriftStatus::Warning
+    } else {
+        DriftStatus::Ok
+    }
+}
+
+/// The asymptotic two-sided p-value of a KS statistic `d` for samples of sizes `n` and `m`.
+pub fn ks_p_value(d: f64, n: f64, m: f64) -> f64 {
+    let en = (n * m / (n + m)).sqrt();
+    kolmogorov_q((en + 0.12 + 0.11 / en) * d)
 }
 
 /// Two-sample Kolmogorov–Smirnov test, two-sided.
@@ -105,8 +191,7 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Result<Ks, CoreError> {
         }
         d = d.max((i as f64 / n as f64 - j as f64 / m as f64).abs());
     }
-    let en = (n as f64 * m as f64 / (n + m) as f64).sqrt();
-    let p_value = kolmogorov_q((en + 0.12 + 0.11 / en) * d);
+    let p_value = ks_p_value(d, n as f64, m as f64);
     Ok(Ks {
         statistic: d,
         p_value,
@@ -240,9 +325,14 @@ pub fn psi(reference: &[f64], current: &[f64]) -> Result<f64, CoreError> {
 /// Jensen–Shannon distance (natural log), as `scipy.spatial.distance.jensenshannon`.
 pub fn jensen_shannon(reference: &[f64], current: &[f64]) -> Result<f64, CoreError> {
     let (p, q) = binned(reference, current)?;
+    Ok(js_from_shares(&p, &q))
+}
+
+/// Jensen–Shannon distance (natural log) of two share vectors over the same bins.
+fn js_from_shares(p: &[f64], q: &[f64]) -> f64 {
     let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
     let mut js = 0.0;
-    for (p, q) in p.iter().zip(&q) {
+    for (p, q) in p.iter().zip(q) {
         let (p, q) = (p / sp, q / sq);
         let m = f64::midpoint(p, q);
         if p > 0.0 {
@@ -252,7 +342,7 @@ pub fn jensen_shannon(reference: &[f64], current: &[f64]) -> Result<f64, CoreErr
             js += 0.5 * q * (q / m).ln();
         }
     }
-    Ok(js.max(0.0).sqrt())
+    js.max(0.0).sqrt()
 }
 
 /// First Wasserstein distance between the two empirical distributions.

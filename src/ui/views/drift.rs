@@ -12,7 +12,7 @@ use ratatui::{
 
 use crate::{
     app::{App, select, state::Backend},
-    ui::widgets::{ListTable, empty_state, feed_block, sparkline, window},
+    ui::widgets::{ListSpec, empty_state, feed_block, render_list, sparkline},
 };
 
 fn status_style(app: &App, s: DriftStatus) -> Style {
@@ -23,48 +23,13 @@ fn status_style(app: &App, s: DriftStatus) -> Style {
     }
 }
 
-pub fn render_list(app: &App, frame: &mut Frame, area: Rect) {
+pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let feed = &app.feeds.drift;
     let items = select::drift(app, &app.screen().filter);
-    let (block, greyed) = feed_block(
-        app,
-        &format!("Feature drift ({})", items.len()),
-        feed,
-        Backend::Metrics,
-        true,
-    );
-    if items.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(
-            empty_state(app, feed, Backend::Metrics, "drift data"),
-            inner,
-        );
-        return;
-    }
-    let (offset, height) = window(app, area, items.len());
-    let rows = items
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|d| {
-            let r = &d.report;
-            Row::new(vec![
-                Cell::from(d.model.clone()),
-                Cell::from(format!("v{}", d.version)),
-                Cell::from(d.feature.clone()),
-                Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
-                Cell::from(format!("{:>6.3}", r.psi)),
-                Cell::from(format!("{:>5.3}", r.ks.statistic)),
-                Cell::from(format!("{:>8.2e}", r.ks.p_value)),
-                Cell::from(format!("{:>6.3}", r.wasserstein_normed)),
-                Cell::from(format!("{:>5.3}", r.js_distance)),
-                Cell::from(Span::styled(sparkline(&d.psi_history, 20), t.accent)),
-            ])
-        })
-        .collect();
-    ListTable {
+    let spec = ListSpec {
+        title: format!("Feature drift ({})", items.len()),
+        backend: Backend::Metrics,
+        what: "drift data",
         header: vec![
             "MODEL",
             "VER",
@@ -89,11 +54,23 @@ pub fn render_list(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(5),
             Constraint::Length(20),
         ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        bottom: None,
+    };
+    render_list(app, frame, area, &app.feeds.drift, spec, &items, |d| {
+        let r = &d.report;
+        Row::new(vec![
+            Cell::from(d.model.clone()),
+            Cell::from(format!("v{}", d.version)),
+            Cell::from(d.feature.clone()),
+            Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
+            Cell::from(format!("{:>6.3}", r.psi)),
+            Cell::from(format!("{:>5.3}", r.ks.statistic)),
+            Cell::from(format!("{:>8.2e}", r.ks.p_value)),
+            Cell::from(format!("{:>6.3}", r.wasserstein_normed)),
+            Cell::from(format!("{:>5.3}", r.js_distance)),
+            Cell::from(Span::styled(sparkline(&d.psi_history, 20), t.accent)),
+        ])
+    });
 }
 
 pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feature: &str) {

@@ -12,34 +12,33 @@ use ratatui::{
 
 use crate::{
     app::{App, select, state::Backend},
-    ui::widgets::{ListTable, age_coarse, empty_state, feed_block, truncate, window},
+    ui::widgets::{ListSpec, age_coarse, render_list, truncate},
 };
 
 pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
-    let feed = &app.feeds.experiments;
     let items = select::experiments(app, &app.screen().filter);
-    let (block, greyed) = feed_block(
+    let spec = ListSpec {
+        title: format!("Experiments ({})", items.len()),
+        backend: Backend::Registry,
+        what: "experiments",
+        header: vec!["EXPERIMENT", "ID", "  RUNS", "UPDATED", "TAGS"],
+        widths: vec![
+            Constraint::Min(20),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+        bottom: None,
+    };
+    render_list(
         app,
-        &format!("Experiments ({})", items.len()),
-        feed,
-        Backend::Registry,
-        true,
-    );
-    if items.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(
-            empty_state(app, feed, Backend::Registry, "experiments"),
-            inner,
-        );
-        return;
-    }
-    let (offset, height) = window(app, area, items.len());
-    let rows = items
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|e| {
+        frame,
+        area,
+        &app.feeds.experiments,
+        spec,
+        &items,
+        |e| {
             Row::new(vec![
                 Cell::from(e.name.clone()),
                 Cell::from(e.id.clone()),
@@ -53,22 +52,8 @@ pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
                         .join(" "),
                 ),
             ])
-        })
-        .collect();
-    ListTable {
-        header: vec!["EXPERIMENT", "ID", "  RUNS", "UPDATED", "TAGS"],
-        widths: vec![
-            Constraint::Min(20),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(8),
-            Constraint::Min(10),
-        ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        },
+    );
 }
 
 fn status_style(app: &App, s: RunStatus) -> Style {
@@ -85,44 +70,13 @@ fn metric(v: Option<&f64>) -> String {
 }
 
 pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str) {
-    let feed = app.feeds.runs.get(experiment_id);
     let empty = crate::app::state::Feed::default();
-    let feed = feed.unwrap_or(&empty);
+    let feed = app.feeds.runs.get(experiment_id).unwrap_or(&empty);
     let items = select::runs(app, experiment_id, &app.screen().filter);
-    let (block, greyed) = feed_block(
-        app,
-        &format!("Runs ({})", items.len()),
-        feed,
-        Backend::Registry,
-        true,
-    );
-    if items.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(empty_state(app, feed, Backend::Registry, "runs"), inner);
-        return;
-    }
-    let (offset, height) = window(app, area, items.len());
-    let rows = items
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|r| {
-            Row::new(vec![
-                Cell::from(r.name.clone()),
-                Cell::from(r.id.chars().take(8).collect::<String>()),
-                Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
-                Cell::from(r.user.clone()),
-                Cell::from(age_coarse(app.now, r.start)),
-                Cell::from(metric(r.metrics.get("accuracy"))),
-                Cell::from(metric(r.metrics.get("auc"))),
-                Cell::from(metric(r.metrics.get("loss"))),
-                Cell::from(r.params.get("learning_rate").cloned().unwrap_or_default()),
-                Cell::from(r.params.get("max_depth").cloned().unwrap_or_default()),
-            ])
-        })
-        .collect();
-    ListTable {
+    let spec = ListSpec {
+        title: format!("Runs ({})", items.len()),
+        backend: Backend::Registry,
+        what: "runs",
         header: vec![
             "RUN", "ID", "STATUS", "USER", "STARTED", "ACCURACY", "AUC", "LOSS", "LR", "DEPTH",
         ],
@@ -138,11 +92,22 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str
             Constraint::Length(6),
             Constraint::Length(5),
         ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        bottom: None,
+    };
+    render_list(app, frame, area, feed, spec, &items, |r| {
+        Row::new(vec![
+            Cell::from(r.name.clone()),
+            Cell::from(r.id.chars().take(8).collect::<String>()),
+            Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
+            Cell::from(r.user.clone()),
+            Cell::from(age_coarse(app.now, r.start)),
+            Cell::from(metric(r.metrics.get("accuracy"))),
+            Cell::from(metric(r.metrics.get("auc"))),
+            Cell::from(metric(r.metrics.get("loss"))),
+            Cell::from(r.params.get("learning_rate").cloned().unwrap_or_default()),
+            Cell::from(r.params.get("max_depth").cloned().unwrap_or_default()),
+        ])
+    });
 }
 
 pub fn render_run(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str, run_id: &str) {

@@ -11,7 +11,7 @@ use ratatui::{
 
 use crate::{
     app::{App, select, state::Backend},
-    ui::widgets::{ListTable, bar_spans, empty_state, feed_block, truncate, window},
+    ui::widgets::{ListSpec, bar_spans, render_list, truncate},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -40,59 +40,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ]);
         frame.render_widget(Paragraph::new(line), summary);
     }
-    let (block, greyed) = feed_block(
-        app,
-        &format!("GPUs ({})", items.len()),
-        feed,
-        Backend::Metrics,
-        true,
-    );
-    if items.is_empty() {
-        let inner = block.inner(table);
-        frame.render_widget(block, table);
-        frame.render_widget(empty_state(app, feed, Backend::Metrics, "GPUs"), inner);
-        return;
-    }
-    let (offset, height) = window(app, table, items.len());
-    let rows = items
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|g| {
-            let fill = if g.util_pct >= 90.0 { t.warn } else { t.bar };
-            let mut util = bar_spans(app, g.util_pct, 10, fill);
-            util.push(Span::styled(format!(" {:>5.1}%", g.util_pct), t.text));
-            let model = match (&g.model, g.version) {
-                (Some(m), Some(v)) => format!("{m} v{v}"),
-                (Some(m), None) => m.clone(),
-                _ => "—".into(),
-            };
-            let flag = if g.is_allocated_idle() {
-                Span::styled("IDLE", t.warn)
-            } else if g.is_allocated() {
-                Span::styled("busy", t.ok)
-            } else {
-                Span::styled("free", t.muted)
-            };
-            Row::new(vec![
-                Cell::from(g.cluster.clone()),
-                Cell::from(g.node.clone()),
-                Cell::from(format!("{:>2}", g.index)),
-                Cell::from(Line::from(util)),
-                Cell::from(format!(
-                    "{:>5.1}/{:.0}G",
-                    g.mem_used_mib / 1024.0,
-                    g.mem_total_mib / 1024.0
-                )),
-                Cell::from(format!("{:>4.0}W", g.power_w)),
-                Cell::from(format!("{:>3.0}°C", g.temp_c)),
-                Cell::from(flag),
-                Cell::from(truncate(&model, 24)),
-                Cell::from(g.pod.clone().unwrap_or_default()),
-            ])
-        })
-        .collect();
-    ListTable {
+    let spec = ListSpec {
+        title: format!("GPUs ({})", items.len()),
+        backend: Backend::Metrics,
+        what: "GPUs",
         header: vec![
             "CLUSTER", "NODE", "GPU", "UTIL", "MEMORY", "POWER", "TEMP", "STATE", "MODEL", "POD",
         ],
@@ -108,9 +59,39 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(24),
             Constraint::Min(10),
         ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, table, block);
+        bottom: None,
+    };
+    render_list(app, frame, table, feed, spec, &items, |g| {
+        let fill = if g.util_pct >= 90.0 { t.warn } else { t.bar };
+        let mut util = bar_spans(app, g.util_pct, 10, fill);
+        util.push(Span::styled(format!(" {:>5.1}%", g.util_pct), t.text));
+        let model = match (&g.model, g.version) {
+            (Some(m), Some(v)) => format!("{m} v{v}"),
+            (Some(m), None) => m.clone(),
+            _ => "—".into(),
+        };
+        let flag = if g.is_allocated_idle() {
+            Span::styled("IDLE", t.warn)
+        } else if g.is_allocated() {
+            Span::styled("busy", t.ok)
+        } else {
+            Span::styled("free", t.muted)
+        };
+        Row::new(vec![
+            Cell::from(g.cluster.clone()),
+            Cell::from(g.node.clone()),
+            Cell::from(format!("{:>2}", g.index)),
+            Cell::from(Line::from(util)),
+            Cell::from(format!(
+                "{:>5.1}/{:.0}G",
+                g.mem_used_mib / 1024.0,
+                g.mem_total_mib / 1024.0
+            )),
+            Cell::from(format!("{:>4.0}W", g.power_w)),
+            Cell::from(format!("{:>3.0}°C", g.temp_c)),
+            Cell::from(flag),
+            Cell::from(truncate(&model, 24)),
+            Cell::from(g.pod.clone().unwrap_or_default()),
+        ])
+    });
 }

@@ -16,35 +16,44 @@ use crate::{
         select,
         state::Backend,
     },
-    ui::widgets::{ListTable, age_coarse, empty_state, feed_block, window},
+    ui::widgets::{ListSpec, age_coarse, render_list},
 };
 
 pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let feed = &app.feeds.models;
     let items = select::model_versions(app, &app.screen().filter);
-    let (block, greyed) = feed_block(
+    let spec = ListSpec {
+        title: format!("Model versions ({})", items.len()),
+        backend: Backend::Registry,
+        what: "registered models",
+        header: vec![
+            "MODEL",
+            "VERSION",
+            "ALIASES",
+            "VALIDATION",
+            "CREATED",
+            "RUN",
+            "IMAGE",
+        ],
+        widths: vec![
+            Constraint::Length(20),
+            Constraint::Length(7),
+            Constraint::Length(22),
+            Constraint::Length(10),
+            Constraint::Length(7),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+        bottom: None,
+    };
+    render_list(
         app,
-        &format!("Model versions ({})", items.len()),
-        feed,
-        Backend::Registry,
-        true,
-    );
-    if items.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(
-            empty_state(app, feed, Backend::Registry, "registered models"),
-            inner,
-        );
-        return;
-    }
-    let (offset, height) = window(app, area, items.len());
-    let rows = items
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|(m, v)| {
+        frame,
+        area,
+        &app.feeds.models,
+        spec,
+        &items,
+        |(m, v)| {
             let aliases = m
                 .aliases_of(v.version)
                 .iter()
@@ -71,84 +80,17 @@ pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
                 ),
                 Cell::from(v.image().unwrap_or("—").to_string()),
             ])
-        })
-        .collect();
-    ListTable {
-        header: vec![
-            "MODEL",
-            "VERSION",
-            "ALIASES",
-            "VALIDATION",
-            "CREATED",
-            "RUN",
-            "IMAGE",
-        ],
-        widths: vec![
-            Constraint::Length(20),
-            Constraint::Length(7),
-            Constraint::Length(22),
-            Constraint::Length(10),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Min(10),
-        ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        },
+    );
 }
 
 pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let rows = lineage_view::rows(app, app.screen());
-    let feed = &app.feeds.models;
-    let (block, greyed) = feed_block(
-        app,
-        "Lineage: data → run → version → image → rollout → deployment → pods",
-        feed,
-        Backend::Registry,
-        true,
-    );
-    if rows.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(
-            empty_state(app, feed, Backend::Registry, "lineage for this version"),
-            inner,
-        );
-        return;
-    }
-    let (offset, height) = window(app, area, rows.len());
-    let table_rows = rows
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|r| {
-            let depth = NodeKind::ORDER
-                .iter()
-                .position(|k| *k == r.kind)
-                .unwrap_or(0);
-            let (marker, style) = match r.relation {
-                Relation::Upstream => ("▲", t.muted),
-                Relation::Focus => ("●", t.accent),
-                Relation::Downstream => ("▼", t.info),
-            };
-            let link = if r.target.is_some() { " ⏎" } else { "" };
-            Row::new(vec![
-                Cell::from(Span::styled(marker, style)),
-                Cell::from(Span::styled(r.kind.as_str(), t.muted)),
-                Cell::from(format!(
-                    "{}{}{}",
-                    "  ".repeat(depth),
-                    if depth > 0 { "└ " } else { "" },
-                    r.label
-                )),
-                Cell::from(format!("{}{link}", r.detail)),
-            ])
-        })
-        .collect();
-    ListTable {
+    let spec = ListSpec {
+        title: "Lineage: data → run → version → image → rollout → deployment → pods".into(),
+        backend: Backend::Registry,
+        what: "lineage for this version",
         header: vec!["", "KIND", "NODE", "DETAIL"],
         widths: vec![
             Constraint::Length(1),
@@ -156,9 +98,29 @@ pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Min(30),
             Constraint::Min(20),
         ],
-        rows: table_rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        bottom: None,
+    };
+    render_list(app, frame, area, &app.feeds.models, spec, &rows, |r| {
+        let depth = NodeKind::ORDER
+            .iter()
+            .position(|k| *k == r.kind)
+            .unwrap_or(0);
+        let (marker, style) = match r.relation {
+            Relation::Upstream => ("▲", t.muted),
+            Relation::Focus => ("●", t.accent),
+            Relation::Downstream => ("▼", t.info),
+        };
+        let link = if r.target.is_some() { " ⏎" } else { "" };
+        Row::new(vec![
+            Cell::from(Span::styled(marker, style)),
+            Cell::from(Span::styled(r.kind.as_str(), t.muted)),
+            Cell::from(format!(
+                "{}{}{}",
+                "  ".repeat(depth),
+                if depth > 0 { "└ " } else { "" },
+                r.label
+            )),
+            Cell::from(format!("{}{link}", r.detail)),
+        ])
+    });
 }

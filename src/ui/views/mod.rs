@@ -27,7 +27,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         } => experiments::render_run(app, frame, area, experiment_id, run_id),
         ScreenKind::Lineage => lineage::render_versions(app, frame, area),
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
-        ScreenKind::Drift => drift::render_list(app, frame, area),
+        ScreenKind::Drift => drift::render_features(app, frame, area),
         ScreenKind::DriftDetail { model, feature } => {
             drift::render_detail(app, frame, area, model, feature);
         }

@@ -11,13 +11,15 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::{Paragraph, Row},
+    widgets::Paragraph,
 };
 
 use super::rollouts::{phase_style, row as rollout_row};
 use crate::{
     app::{App, select, state::Backend},
-    ui::widgets::{ListTable, age_coarse, bar_spans, empty_state, feed_block, truncate, window},
+    ui::widgets::{
+        ListSpec, age_coarse, bar_spans, empty_state, feed_block, render_list, truncate,
+    },
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -52,32 +54,19 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
-    let feed = &app.feeds.cluster;
     let items = select::rollouts(app, &app.screen().filter);
     let mut counts: BTreeMap<Phase, usize> = BTreeMap::new();
     for r in &items {
         *counts.entry(r.status.phase).or_default() += 1;
     }
-    let (mut block, greyed) = feed_block(app, "Rollouts", feed, Backend::Cluster, true);
-    let mut summary = Vec::new();
-    for (p, n) in &counts {
-        summary.push(Span::styled(format!(" {n} {p} "), phase_style(app, *p)));
-    }
-    block = block.title_bottom(Line::from(summary));
-    if items.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(empty_state(app, feed, Backend::Cluster, "rollouts"), inner);
-        return;
-    }
-    let (offset, height) = window(app, area, items.len());
-    let rows: Vec<Row> = items
+    let summary: Vec<Span> = counts
         .iter()
-        .skip(offset)
-        .take(height)
-        .map(|r| rollout_row(app, r, false))
+        .map(|(p, n)| Span::styled(format!(" {n} {p} "), phase_style(app, *p)))
         .collect();
-    ListTable {
+    let spec = ListSpec {
+        title: "Rollouts".into(),
+        backend: Backend::Cluster,
+        what: "rollouts",
         header: vec!["ROLLOUT", "PHASE", "CANARY WEIGHT", "STEP", "ANALYSIS"],
         widths: vec![
             Constraint::Min(18),
@@ -86,11 +75,11 @@ fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(5),
             Constraint::Length(13),
         ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        bottom: Some(Line::from(summary)),
+    };
+    render_list(app, frame, area, &app.feeds.cluster, spec, &items, |r| {
+        rollout_row(app, r, false)
+    });
 }
 
 fn render_drift(app: &App, frame: &mut Frame, area: Rect) {

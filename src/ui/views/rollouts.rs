@@ -15,7 +15,7 @@ use ratatui::{
 
 use crate::{
     app::{App, select, state::Backend},
-    ui::widgets::{ListTable, age_coarse, bar_spans, empty_state, feed_block, window},
+    ui::widgets::{ListSpec, age_coarse, bar_spans, render_list},
 };
 
 pub fn phase_style(app: &App, p: Phase) -> Style {
@@ -73,24 +73,11 @@ pub fn row<'a>(app: &App, r: &RolloutRecord, wide: bool) -> Row<'a> {
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let feed = &app.feeds.cluster;
     let items = select::rollouts(app, &app.screen().filter);
-    let title = format!("Rollouts ({})", items.len());
-    let (block, greyed) = feed_block(app, &title, feed, Backend::Cluster, true);
-    if items.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(empty_state(app, feed, Backend::Cluster, "rollouts"), inner);
-        return;
-    }
-    let (offset, height) = window(app, area, items.len());
-    let rows = items
-        .iter()
-        .skip(offset)
-        .take(height)
-        .map(|r| row(app, r, true))
-        .collect();
-    ListTable {
+    let spec = ListSpec {
+        title: format!("Rollouts ({})", items.len()),
+        backend: Backend::Cluster,
+        what: "rollouts",
         header: vec![
             "NAME",
             "CLUSTER",
@@ -111,9 +98,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(14),
             Constraint::Length(4),
         ],
-        rows,
-        selected: app.screen().selected.checked_sub(offset),
-        greyed,
-    }
-    .render(app, frame, area, block);
+        bottom: None,
+    };
+    render_list(app, frame, area, &app.feeds.cluster, spec, &items, |r| {
+        row(app, r, true)
+    });
 }
