@@ -314,25 +314,31 @@ pub struct RunSearch {
     pub pages: usize,
 }
 
+/// The HTTP client every adapter uses: rustls with the system's roots (TLS verified), our user
+/// agent, a connect timeout.
+pub(super) fn http_client(backend: &str) -> Result<reqwest::Client, CoreError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("mlops-console/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(DEFAULT_TIMEOUT)
+        .build()
+        .map_err(|e| {
+            CoreError::backend(
+                backend,
+                format!(
+                    "creating the HTTP client: {}",
+                    transport_error(e, DEFAULT_TIMEOUT)
+                ),
+            )
+        })
+}
+
 impl MlflowRegistry {
     /// A client for the tracking server at `uri` (http or https).
     pub fn new(uri: &str, auth: Auth) -> Result<Self, CoreError> {
         let mut auth = auth;
         let base = parse_base_url("the MLflow tracking URI", uri, &mut auth)
             .map_err(|m| CoreError::backend("mlflow", m))?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("mlops-console/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(DEFAULT_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                CoreError::backend(
-                    "mlflow",
-                    format!(
-                        "creating the HTTP client: {}",
-                        transport_error(e, DEFAULT_TIMEOUT)
-                    ),
-                )
-            })?;
+        let http = http_client("mlflow")?;
         let backend = format!("mlflow {}", shown_url(&base));
         Ok(Self {
             http,

@@ -46,7 +46,8 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::mlflow::{
-    Auth, parse_base_url, parse_float, shown_url, snippet, status_text, transport_error,
+    Auth, http_client, parse_base_url, parse_float, shown_url, snippet, status_text,
+    transport_error,
 };
 
 /// Per-request timeout unless [`PrometheusMetrics::with_timeout`] says otherwise.
@@ -150,19 +151,7 @@ impl PrometheusMetrics {
         let mut auth = auth;
         let base = parse_base_url("the Prometheus URL", url, &mut auth)
             .map_err(|m| CoreError::backend("prometheus", m))?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("mlops-console/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(DEFAULT_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                CoreError::backend(
-                    "prometheus",
-                    format!(
-                        "creating the HTTP client: {}",
-                        transport_error(e, DEFAULT_TIMEOUT)
-                    ),
-                )
-            })?;
+        let http = http_client("prometheus")?;
         let backend = format!("prometheus {}", shown_url(&base));
         Ok(Self {
             http,
