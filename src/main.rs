@@ -1,7 +1,7 @@
 //! `mlops`: the command line. Parses arguments, loads configuration, and starts the console,
 //! the demo, or a CLI verb.
 
-use std::{process::ExitCode, sync::Arc, time::Duration};
+use std::{fmt::Write as _, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Result;
 use chrono::Utc;
@@ -60,10 +60,35 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
     },
+    /// Install the ModelRollout custom resource definition into the cluster (idempotent).
+    Install {
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Canary rollouts (ModelRollout resources) in the cluster.
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCmd,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
         command: ConfigCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolloutCmd {
+    /// List rollouts (all namespaces unless -n is given).
+    List {
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Show one rollout: spec, status, history.
+    Get {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
 }
 
@@ -106,8 +131,118 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             }
             console(cli, Some((*seed, *speed)))
         }
+        Some(Cmd::Install { output }) => cluster_verb(cli, |c| async move {
+            let name = mlops_console::crd::install(c.client(), Duration::from_secs(60)).await?;
+            Ok(match output {
+                Output::Json => serde_json::to_string_pretty(
+                    &serde_json::json!({"crd": name, "established": true}),
+                )
+                .unwrap_or_default(),
+                Output::Table => format!("installed {name} (established)"),
+            })
+        }),
+        Some(Cmd::Rollout {
+            command: RolloutCmd::List { output },
+        }) => {
+            let output = *output;
+            cluster_verb(cli, move |c| async move {
+                let rollouts = c.rollouts().await?;
+                Ok(match output {
+                    Output::Json => serde_json::to_string_pretty(&rollouts).unwrap_or_default(),
+                    Output::Table => rollout_table(&rollouts),
+                })
+            })
+        }
+        Some(Cmd::Rollout {
+            command: RolloutCmd::Get { name, output },
+        }) => {
+            let (name, output) = (name.clone(), *output);
+            cluster_verb(cli, move |c| async move {
+                let ns = c.default_namespace();
+                let r = c.rollout(&ns, &name).await?;
+                Ok(match output {
+                    Output::Json => serde_json::to_string_pretty(&r).unwrap_or_default(),
+                    Output::Table => rollout_detail(&r),
+                })
+            })
+        }
         None => console(cli, None),
     }
+}
+
+/// Run a CLI verb against the cluster: print what it returns, or the error (exit 1).
+fn cluster_verb<F, Fut>(cli: &Cli, verb: F) -> Result<ExitCode>
+where
+    F: FnOnce(KubeCluster) -> Fut,
+    Fut: std::future::Future<Output = Result<String, mlops_core::CoreError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let c = KubeCluster::connect(cli.context.as_deref(), cli.namespace.as_deref()).await?;
+        verb(c).await
+    });
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("mlops: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn rollout_table(rollouts: &[mlops_core::rollout::RolloutRecord]) -> String {
+    let mut out = format!(
+        "{:<16} {:<28} {:<22} {:>7} {:<17} {:>6} {:>5}\n",
+        "NAMESPACE", "NAME", "MODEL", "VERSION", "PHASE", "WEIGHT", "STEP"
+    );
+    for r in rollouts {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<28} {:<22} {:>7} {:<17} {:>5}% {:>5}",
+            r.namespace,
+            r.name,
+            r.spec.model.name,
+            r.spec.model.version,
+            r.status.phase.as_str(),
+            r.status.weight,
+            r.step_label()
+        );
+    }
+    out.trim_end().to_string()
+}
+
+fn rollout_detail(r: &mlops_core::rollout::RolloutRecord) -> String {
+    let mut out = format!(
+        "name:     {}/{}\nmodel:    {} v{} (stable v{})\nphase:    {}  {}\nweight:   {}%  step {}\napprovals: {}/{}\n",
+        r.namespace,
+        r.name,
+        r.spec.model.name,
+        r.spec.model.version,
+        r.spec.stable_version,
+        r.status.phase,
+        r.status.message,
+        r.status.weight,
+        r.step_label(),
+        r.status.approvals.len(),
+        r.spec.approval.required
+    );
+    for c in &r.status.conditions {
+        let _ = writeln!(
+            out,
+            "condition: {} = {} ({}) {}",
+            c.kind, c.status, c.reason, c.message
+        );
+    }
+    out.push_str("steps:\n");
+    for (i, s) in r.spec.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {:>2}. {s}", i + 1);
+    }
+    out.trim_end().to_string()
 }
 
 /// The real backends that are configured: the cluster from the kubeconfig, MLflow from

@@ -5,6 +5,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
+use crate::crd::ModelRollout;
 use async_trait::async_trait;
 use chrono::Utc;
 use k8s_openapi::{
@@ -164,6 +165,36 @@ impl KubeCluster {
             .collect();
         events.sort_by_key(|e| e.time);
         Ok(events)
+    }
+
+    /// The ModelRollouts; none (not an error) when the CRD is not installed.
+    pub async fn rollouts(&self) -> Result<Vec<RolloutRecord>, CoreError> {
+        let api: Api<ModelRollout> = self.namespaced();
+        match api.list(&ListParams::default()).await {
+            Ok(list) => Ok(list.items.iter().map(|r| r.record(&self.context)).collect()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(err("listing ModelRollouts", e)),
+        }
+    }
+
+    /// One ModelRollout.
+    pub async fn rollout(&self, namespace: &str, name: &str) -> Result<RolloutRecord, CoreError> {
+        let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        match api.get(name).await {
+            Ok(r) => Ok(r.record(&self.context)),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Err(CoreError::NotFound {
+                kind: "ModelRollout",
+                name: format!("{namespace}/{name}"),
+            }),
+            Err(e) => Err(err(&format!("reading ModelRollout {namespace}/{name}"), e)),
+        }
+    }
+
+    /// The namespace commands default to: `-n`, else the kubeconfig context's, else `default`.
+    pub fn default_namespace(&self) -> String {
+        self.namespace
+            .clone()
+            .unwrap_or_else(|| self.client.default_namespace().to_string())
     }
 
     /// Who the cluster says we are (SelfSubjectReview).
@@ -371,12 +402,13 @@ impl ClusterPort for KubeCluster {
     }
 
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
-        let (nodes, pods, deployments, events, identity) = tokio::try_join!(
+        let (nodes, pods, deployments, events, identity, rollouts) = tokio::try_join!(
             self.nodes(),
             self.pods(),
             self.deployments(),
             self.events(),
-            self.identity()
+            self.identity(),
+            self.rollouts()
         )?;
         let mut regions: Vec<String> = nodes
             .iter()
@@ -393,9 +425,10 @@ impl ClusterPort for KubeCluster {
             nodes,
             pods,
             deployments,
-            rollouts: Vec::new(),
+            rollouts,
             events,
-            driver: Driver::Embedded,
+            // The reconcile loop over real clusters (mlops controller, lease) is not built yet.
+            driver: Driver::Nobody,
             identity,
         })
     }

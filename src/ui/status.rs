@@ -69,6 +69,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(s) = app.feeds.cluster.data.as_ref().filter(|_| wide) {
         let driver = match &s.driver {
             Driver::Embedded => "  rollouts: embedded core".to_string(),
+            Driver::Nobody => "  rollouts: no controller".to_string(),
             Driver::Controller { holder } => format!("  rollouts: controller {holder}"),
         };
         left.push(Span::styled(driver, t.status_bar));

@@ -24,6 +24,9 @@ pub enum Driver {
     Controller { holder: String },
     /// No controller holds the lease; the embedded core drives the rollouts.
     Embedded,
+    /// Nothing drives the rollouts: no controller holds the lease and this process does not
+    /// reconcile them (the rollouts only change through commands).
+    Nobody,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
