@@ -337,6 +337,8 @@ fn loaded(
     result: Result<Box<Payload>, String>,
     fx: &mut Vec<Effect>,
 ) {
+    // The status bar shows staleness: new data that ends it must be drawn even if unchanged.
+    let was_stale = any_stale(app);
     let now = app.now;
     let (changed, requeue) = match (source, result) {
         (Source::Cluster, Ok(p)) => match *p {
@@ -391,6 +393,9 @@ fn loaded(
     };
     if changed {
         clamp_selection(app);
+        app.dirty = true;
+    }
+    if was_stale != any_stale(app) {
         app.dirty = true;
     }
     if requeue {

@@ -280,3 +280,35 @@ fn quit_sets_the_flag() {
     press(&mut app, &ctx, "q");
     assert!(app.quit);
 }
+
+#[test]
+fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
+    use crate::app::{Payload, state::Source};
+    let (mut app, platform, ctx) = loaded_demo((120, 40));
+    let cluster = app.feeds.cluster.data.clone().expect("loaded");
+    let gpus = app.feeds.gpus.data.clone().expect("loaded");
+    let drift = app.feeds.drift.data.clone().expect("loaded");
+    // Time passes with no fetch answered: the data goes stale.
+    app.now = platform.now() + chrono::Duration::seconds(10);
+    assert!(
+        crate::app::update::oldest_live_update(&app)
+            .is_some_and(|u| app.now - u >= app.refresh * 3)
+    );
+    app.dirty = false;
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(Source::Cluster, Ok(Box::new(Payload::Cluster(cluster)))),
+    );
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(Source::Gpus, Ok(Box::new(Payload::Gpus(gpus)))),
+    );
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(Source::Drift, Ok(Box::new(Payload::Drift(drift)))),
+    );
+    assert!(app.dirty, "the stale notice must be redrawn away");
+}
