@@ -17,7 +17,7 @@ fn registry() -> MlflowRegistry {
 
 /// The seeder's summary as the server stores it (Default experiment, id 0).
 async fn seed_summary(r: &MlflowRegistry) -> serde_json::Value {
-    let experiments = r.experiments().await.expect("experiments");
+    let experiments = r.experiments_with_counts().await.expect("experiments");
     let default = experiments
         .iter()
         .find(|e| e.id == "0")
@@ -43,14 +43,14 @@ async fn every_seeded_run_comes_back_across_pages_exactly_once() {
         "the seed has more than one page of runs: {summary}"
     );
 
-    let experiments = r.experiments().await.expect("experiments");
+    let experiments = r.experiments_with_counts().await.expect("experiments");
     let seeded: Vec<_> = experiments.iter().filter(|e| e.id != "0").collect();
     assert_eq!(
         seeded.len(),
         as_usize(&summary["experiments"]),
         "{experiments:?}"
     );
-    let counted: usize = experiments.iter().map(|e| e.run_count).sum();
+    let counted: usize = experiments.iter().filter_map(|e| e.run_count).sum();
     assert_eq!(counted, expected, "experiments() counts every run");
 
     // One search over every experiment: more than 1000 runs, so at least two pages of 1000.
@@ -87,16 +87,19 @@ async fn every_seeded_run_comes_back_across_pages_exactly_once() {
     // The biggest experiment, 100 runs a page: the same runs as runs() and as the count.
     let biggest = seeded
         .iter()
-        .max_by_key(|e| e.run_count)
+        .max_by_key(|e| e.run_count.unwrap_or(0))
         .expect("experiments");
     let small_pages = r
         .search_runs_paged(&[&biggest.id], 100)
         .await
         .expect("search");
     assert!(small_pages.pages > 1, "{} pages", small_pages.pages);
-    assert_eq!(small_pages.pages, biggest.run_count.div_ceil(100));
+    assert_eq!(
+        small_pages.pages,
+        biggest.run_count.unwrap_or(0).div_ceil(100)
+    );
     let via_port = r.runs(&biggest.id).await.expect("runs");
-    assert_eq!(small_pages.runs.len(), biggest.run_count);
+    assert_eq!(Some(small_pages.runs.len()), biggest.run_count);
     assert_eq!(
         small_pages
             .runs
@@ -114,10 +117,10 @@ async fn every_seeded_run_comes_back_across_pages_exactly_once() {
 #[tokio::test]
 async fn a_run_its_datasets_and_its_metric_history_are_real() {
     let r = registry();
-    let experiments = r.experiments().await.expect("experiments");
+    let experiments = r.experiments_with_counts().await.expect("experiments");
     let exp = experiments
         .iter()
-        .find(|e| e.id != "0" && e.run_count > 0)
+        .find(|e| e.id != "0" && e.run_count.unwrap_or(0) > 0)
         .expect("a seeded experiment");
     let runs = r.runs(&exp.id).await.expect("runs");
     let listed = runs
@@ -262,8 +265,11 @@ async fn the_basic_auth_server_rejects_a_wrong_password_and_accepts_the_admin() 
     )
     .expect("registry");
     let summary = seed_summary(&admin).await;
-    let experiments = admin.experiments().await.expect("admin may search");
-    let runs: usize = experiments.iter().map(|e| e.run_count).sum();
+    let experiments = admin
+        .experiments_with_counts()
+        .await
+        .expect("admin may search");
+    let runs: usize = experiments.iter().filter_map(|e| e.run_count).sum();
     assert_eq!(
         runs,
         as_usize(&summary["runs"]),
@@ -295,4 +301,25 @@ async fn transport_failures_name_the_endpoint_and_the_cause() {
         .to_string();
     assert!(text.contains("POST /api/2.0/mlflow/runs/search"), "{text}");
     assert!(text.contains("timed out"), "{text}");
+}
+
+#[tokio::test]
+async fn the_experiment_list_does_not_read_every_run_but_learns_counts_from_loaded_runs() {
+    let r = registry();
+    let listed = r.experiments().await.expect("experiments");
+    assert!(
+        listed.iter().all(|e| e.run_count.is_none()),
+        "a fresh client has counted nothing: {listed:?}"
+    );
+    let seeded = listed
+        .iter()
+        .find(|e| e.id != "0")
+        .expect("a seeded experiment");
+    let runs = r.runs(&seeded.id).await.expect("runs");
+    let again = r.experiments().await.expect("experiments");
+    let counted = again
+        .iter()
+        .find(|e| e.id == seeded.id)
+        .and_then(|e| e.run_count);
+    assert_eq!(counted, Some(runs.len()), "loading the runs counts them");
 }

@@ -545,6 +545,21 @@ impl MlflowRegistry {
         Ok(fresh)
     }
 
+    fn known_counts(&self) -> HashMap<String, CountEntry> {
+        self.run_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The experiments with every run counted (reads every run; cached for [`RUN_COUNT_TTL`]).
+    pub async fn experiments_with_counts(&self) -> Result<Vec<Experiment>, CoreError> {
+        let listed = self.experiments().await?;
+        let ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
+        self.run_counts(&ids).await?;
+        self.experiments().await
+    }
+
     fn remember_count(&self, experiment_id: &str, runs: &[Run]) {
         self.run_counts
             .lock()
@@ -681,8 +696,9 @@ impl RegistryPort for MlflowRegistry {
                 None => break,
             }
         }
-        let ids: Vec<String> = raw.iter().map(|e| e.experiment_id.clone()).collect();
-        let counts = self.run_counts(&ids).await?;
+        // Counting means reading every run; the list shows the counts already known (from runs
+        // loaded earlier) and stays fast at any scale. `experiments_with_counts` counts them all.
+        let counts = self.known_counts();
         raw.into_iter()
             .map(|e| {
                 let count = counts.get(&e.experiment_id).copied();
@@ -1032,7 +1048,10 @@ fn map_experiment(
         Some(n) => Some(millis("last_update_time", n).map_err(context)?),
         None => None,
     };
-    let (run_count, latest_run) = count.unwrap_or((0, None));
+    let (run_count, latest_run) = match count {
+        Some((n, latest)) => (Some(n), latest),
+        None => (None, None),
+    };
     // MLflow bumps last_update_time only for changes to the experiment itself; its latest run
     // says more about when it was last worked on.
     let last_update = updated
@@ -1362,7 +1381,7 @@ mod tests {
         let latest = DateTime::from_timestamp_millis(5000);
         let exp = map_experiment(e, Some((42, latest))).expect("map");
         assert_eq!(exp.id, "12");
-        assert_eq!(exp.run_count, 42);
+        assert_eq!(exp.run_count, Some(42));
         assert_eq!(Some(exp.last_update), latest);
         assert_eq!(exp.tags["team"], "supply");
     }

@@ -159,7 +159,9 @@ pub struct ClusterEvent {
 pub struct Experiment {
     pub id: String,
     pub name: String,
-    pub run_count: usize,
+    /// How many runs it has; `None` until counted (MLflow has no call that counts runs, so an
+    /// adapter counts them when it loads them).
+    pub run_count: Option<usize>,
     pub last_update: DateTime<Utc>,
     pub tags: BTreeMap<String, String>,
 }

@@ -42,7 +42,10 @@ pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
             Row::new(vec![
                 Cell::from(e.name.clone()),
                 Cell::from(e.id.clone()),
-                Cell::from(format!("{:>6}", e.run_count)),
+                Cell::from(
+                    e.run_count
+                        .map_or_else(|| "     —".to_string(), |n| format!("{n:>6}")),
+                ),
                 Cell::from(age_coarse(app.now, e.last_update)),
                 Cell::from(
                     e.tags

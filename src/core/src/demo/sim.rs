@@ -357,7 +357,7 @@ impl Sim {
             self.experiments.push(Experiment {
                 id: format!("{}", 100 + i),
                 name: (*name).into(),
-                run_count: runs,
+                run_count: Some(runs),
                 last_update: now,
                 tags: BTreeMap::from([(
                     "team".into(),
@@ -379,7 +379,7 @@ impl Sim {
         let lrs = ["0.001", "0.003", "0.01", "0.03", "0.1"];
         for (ei, exp) in self.experiments.clone().iter().enumerate() {
             let mut latest = now - Duration::days(90);
-            for k in 0..exp.run_count {
+            for k in 0..exp.run_count.unwrap_or(0) {
                 let start = now - Duration::seconds(rng.below(60 * 86_400) as i64);
                 latest = latest.max(start);
                 let depth = 3 + rng.below(10);
