@@ -84,6 +84,15 @@ enum RolloutCmd {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Approve a rollout waiting at an approval gate, as the user the cluster says you are.
+    Approve {
+        name: String,
+        /// Why: goes to the rollout's approvals and the audit trail.
+        #[arg(long)]
+        comment: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Show one rollout: spec, status, history.
     Get {
         name: String,
@@ -163,6 +172,32 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 Ok(match output {
                     Output::Json => serde_json::to_string_pretty(&r).unwrap_or_default(),
                     Output::Table => rollout_detail(&r),
+                })
+            })
+        }
+        Some(Cmd::Rollout {
+            command:
+                RolloutCmd::Approve {
+                    name,
+                    comment,
+                    output,
+                },
+        }) => {
+            let (name, comment, output) = (name.clone(), comment.clone(), *output);
+            if comment.trim().is_empty() {
+                anyhow::bail!("--comment must say why (it goes to the audit trail)");
+            }
+            cluster_verb(cli, move |c| async move {
+                let ns = c.default_namespace();
+                let user = c.identity().await?;
+                let r = c.approve_as(&ns, &name, &user, &comment).await?;
+                Ok(match output {
+                    Output::Json => serde_json::to_string_pretty(&r).unwrap_or_default(),
+                    Output::Table => format!(
+                        "{user} approved {ns}/{name}: {}/{} approvals",
+                        r.status.approvals.len(),
+                        r.spec.approval.required
+                    ),
                 })
             })
         }

@@ -128,3 +128,107 @@ async fn install_then_list_and_get_rollouts_as_json_and_enforce_the_schema() {
         .await
         .expect("clean up");
 }
+
+#[tokio::test]
+async fn approvals_are_recorded_by_the_cli_and_two_at_once_are_both_kept() {
+    let (code, _, err) = mlops(&["install"]);
+    assert_eq!(code, 0, "{err}");
+    let env = common::env();
+    let cluster = KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        None,
+    )
+    .await
+    .expect("connect");
+    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let name = format!("churn-model-v8-approve-{}", std::process::id());
+    let _ = api.delete(&name, &DeleteParams::default()).await;
+    let created = api
+        .create(&PostParams::default(), &rollout(&name, 20))
+        .await
+        .expect("create");
+
+    // Not at a gate yet: the core refuses, naming the phase.
+    let (code, _, err) = mlops(&[
+        "rollout",
+        "approve",
+        &name,
+        "-n",
+        "ml-serving",
+        "--comment",
+        "looks good",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is Pending") && err.contains("approve"),
+        "{err}"
+    );
+
+    // Put it at the approval gate, as the reconcile loop would.
+    let mut at_gate = created.clone();
+    at_gate.status = Some(mlops_core::rollout::RolloutStatus {
+        phase: mlops_core::rollout::Phase::AwaitingApproval,
+        current_step: 2,
+        weight: 20,
+        ..mlops_core::rollout::RolloutStatus::default()
+    });
+    api.replace_status(&name, &PostParams::default(), &at_gate)
+        .await
+        .expect("status");
+
+    let (code, out, err) = mlops(&[
+        "rollout",
+        "approve",
+        &name,
+        "-n",
+        "ml-serving",
+        "--comment",
+        "eval beats champion",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(doc["status"]["approvals"][0]["user"], "mlops-admin");
+    assert_eq!(
+        doc["status"]["approvals"][0]["comment"],
+        "eval beats champion"
+    );
+    let (code, _, err) = mlops(&[
+        "rollout",
+        "approve",
+        &name,
+        "-n",
+        "ml-serving",
+        "--comment",
+        "again",
+    ]);
+    assert_eq!(code, 1, "one approval per person");
+    assert!(err.contains("already approved"), "{err}");
+
+    // Two approvals at the same moment: the loser of the write conflict retries on fresh data.
+    let (a, b) = tokio::join!(
+        cluster.approve_as("ml-serving", &name, "dana.k", "ok"),
+        cluster.approve_as("ml-serving", &name, "omar.h", "ok")
+    );
+    a.expect("dana's approval");
+    b.expect("omar's approval");
+    let users: Vec<String> = api
+        .get(&name)
+        .await
+        .expect("get")
+        .status
+        .expect("status")
+        .approvals
+        .into_iter()
+        .map(|x| x.user)
+        .collect();
+    assert_eq!(users.len(), 3, "{users:?}");
+    for u in ["mlops-admin", "dana.k", "omar.h"] {
+        assert!(users.iter().any(|x| x == u), "{u} recorded: {users:?}");
+    }
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .expect("clean up");
+}

@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
-use crate::crd::ModelRollout;
+use crate::crd::{FIELD_MANAGER, ModelRollout};
 use async_trait::async_trait;
 use chrono::Utc;
 use k8s_openapi::{
@@ -26,7 +26,7 @@ use mlops_core::{
     CoreError,
     model::{Cluster, ClusterEvent, Deployment, EventKind, Node, Pod, PodPhase, Track},
     ports::{ClusterPort, ClusterSnapshot, Driver},
-    rollout::{Command, RolloutRecord},
+    rollout::{self, Command, RolloutRecord},
 };
 
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
@@ -188,6 +188,65 @@ impl KubeCluster {
             }),
             Err(e) => Err(err(&format!("reading ModelRollout {namespace}/{name}"), e)),
         }
+    }
+
+    /// Record an approval by `user` on a rollout waiting at an approval gate. The core decides
+    /// whether the approval is allowed (phase, duplicate approver); the status is written with
+    /// the resourceVersion it was read at, and a conflict (another writer in between) is retried
+    /// on fresh data, so two approvals sent at the same moment are both recorded. Only the
+    /// approval is written: moving past the gate is the reconcile loop's work.
+    pub async fn approve_as(
+        &self,
+        namespace: &str,
+        name: &str,
+        user: &str,
+        comment: &str,
+    ) -> Result<RolloutRecord, CoreError> {
+        let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        let command = Command::Approve {
+            user: user.to_string(),
+            comment: comment.to_string(),
+        };
+        for _ in 0..10 {
+            let cr = api.get(name).await.map_err(|e| match e {
+                kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                    kind: "ModelRollout",
+                    name: format!("{namespace}/{name}"),
+                },
+                e => err(&format!("reading ModelRollout {namespace}/{name}"), e),
+            })?;
+            let record = cr.record(&self.context);
+            let decision =
+                rollout::apply_command(name, &record.spec, &record.status, &command, Utc::now())?;
+            let mut status = record.status.clone();
+            status.approvals = decision.status.approvals;
+            let mut updated = cr.clone();
+            updated.status = Some(status);
+            match api
+                .replace_status(
+                    name,
+                    &PostParams {
+                        field_manager: Some(FIELD_MANAGER.into()),
+                        ..PostParams::default()
+                    },
+                    &updated,
+                )
+                .await
+            {
+                Ok(r) => return Ok(r.record(&self.context)),
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => {
+                    return Err(err(
+                        &format!("writing the status of ModelRollout {namespace}/{name}"),
+                        e,
+                    ));
+                }
+            }
+        }
+        Err(err(
+            &format!("approving ModelRollout {namespace}/{name}"),
+            "the status kept changing under us (10 conflicts); try again",
+        ))
     }
 
     /// The namespace commands default to: `-n`, else the kubeconfig context's, else `default`.
@@ -438,15 +497,20 @@ impl ClusterPort for KubeCluster {
         _cluster: &str,
         namespace: &str,
         name: &str,
-        _command: Command,
+        command: Command,
     ) -> Result<RolloutRecord, CoreError> {
-        Err(CoreError::NotFound {
-            kind: "ModelRollout",
-            name: format!(
-                "{namespace}/{name} (the ModelRollout resource is not installed on {})",
-                self.context
-            ),
-        })
+        match &command {
+            Command::Approve { user, comment } => {
+                self.approve_as(namespace, name, user, comment).await
+            }
+            other => Err(CoreError::backend(
+                "kubernetes",
+                format!(
+                    "{} {namespace}/{name}: only approvals can be recorded on a real cluster so far; the reconcile loop that carries out promote, abort, rollback, pause and resume (mlops controller) is not built yet",
+                    other.verb()
+                ),
+            )),
+        }
     }
 }
 
