@@ -19,6 +19,7 @@ use mlops_console::{
 use mlops_core::{
     demo::DemoPlatform,
     ports::{ClusterPort, MetricsPort, RegistryPort},
+    rollout,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +82,36 @@ enum Cmd {
 enum RolloutCmd {
     /// List rollouts (all namespaces unless -n is given).
     List {
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Start a canary rollout of a validated model version against its serving Deployment (what a
+    /// CI/CD pipeline calls).
+    Start {
+        /// The registered model.
+        #[arg(long)]
+        model: String,
+        /// The version to roll out.
+        #[arg(long)]
+        version: u32,
+        /// Step template: canary, canary-approval, quick.
+        #[arg(long, default_value = "canary")]
+        template: String,
+        /// Container image; default: the version's `image` tag in the registry (MLFLOW_TRACKING_URI).
+        #[arg(long)]
+        image: Option<String>,
+        /// The serving Deployment; default: the model's name.
+        #[arg(long)]
+        deployment: Option<String>,
+        /// Approvers an approval step needs.
+        #[arg(long, default_value_t = 1)]
+        approvers: u32,
+        /// Follow the rollout; exit 0 only when it is Promoted.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
@@ -201,7 +232,143 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 })
             })
         }
+        Some(Cmd::Rollout {
+            command:
+                RolloutCmd::Start {
+                    model,
+                    version,
+                    template,
+                    image,
+                    deployment,
+                    approvers,
+                    wait,
+                    timeout,
+                    output,
+                },
+        }) => {
+            let Some((_, _, steps)) = rollout::templates()
+                .into_iter()
+                .find(|(n, _, _)| n == template)
+            else {
+                let known: Vec<&str> = rollout::templates().iter().map(|t| t.0).collect();
+                anyhow::bail!(
+                    "unknown template {template:?} (known: {})",
+                    known.join(", ")
+                );
+            };
+            let (model, version, image, approvers, wait, timeout, output) = (
+                model.clone(),
+                *version,
+                image.clone(),
+                *approvers,
+                *wait,
+                *timeout,
+                *output,
+            );
+            let deployment = deployment.clone().unwrap_or_else(|| model.clone());
+            cluster_verb(cli, move |c| async move {
+                let ns = c.default_namespace();
+                let image = match image {
+                    Some(i) => i,
+                    None => image_from_registry(&model, version).await?,
+                };
+                let serving = c.serving(&ns, &deployment).await?;
+                let spec = rollout::RolloutSpec {
+                    model: rollout::ModelRef {
+                        name: model.clone(),
+                        version,
+                    },
+                    stable_version: serving.version,
+                    deployment: deployment.clone(),
+                    image,
+                    replicas: serving.replicas.max(1),
+                    http_route: None,
+                    steps,
+                    analysis: rollout::default_analysis(&model),
+                    approval: rollout::ApprovalGate {
+                        required: approvers,
+                    },
+                };
+                rollout::validate(&spec)?;
+                let name = format!("{model}-v{version}");
+                let mut record = c.create_rollout(&ns, &name, spec).await?;
+                if wait {
+                    record = wait_until_done(&c, &ns, &name, Duration::from_secs(timeout)).await?;
+                }
+                Ok(match output {
+                    Output::Json => serde_json::to_string_pretty(&record).unwrap_or_default(),
+                    Output::Table => format!(
+                        "started {ns}/{name}: {} v{} → v{version}, {} steps",
+                        record.spec.model.name,
+                        record.spec.stable_version,
+                        record.spec.steps.len()
+                    ),
+                })
+            })
+        }
         None => console(cli, None),
+    }
+}
+
+/// The `image` tag of a model version in the registry (`MLFLOW_TRACKING_URI`).
+async fn image_from_registry(model: &str, version: u32) -> Result<String, mlops_core::CoreError> {
+    let registry = MlflowRegistry::from_env()?;
+    let models = registry.models().await?;
+    let m =
+        models
+            .iter()
+            .find(|m| m.name == model)
+            .ok_or_else(|| mlops_core::CoreError::NotFound {
+                kind: "registered model",
+                name: model.to_string(),
+            })?;
+    let v = m
+        .version(version)
+        .ok_or_else(|| mlops_core::CoreError::NotFound {
+            kind: "model version",
+            name: format!("{model} v{version}"),
+        })?;
+    v.image().map(str::to_string).ok_or_else(|| {
+        mlops_core::CoreError::backend(
+            "mlflow",
+            format!("{model} v{version} has no `image` tag; pass --image"),
+        )
+    })
+}
+
+/// Follow a rollout until it is Promoted (Ok), or RolledBack/Failed/timed out (an error that says why).
+async fn wait_until_done(
+    c: &KubeCluster,
+    ns: &str,
+    name: &str,
+    limit: Duration,
+) -> Result<mlops_core::rollout::RolloutRecord, mlops_core::CoreError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let r = c.rollout(ns, name).await?;
+        match r.status.phase {
+            rollout::Phase::Promoted => return Ok(r),
+            rollout::Phase::RolledBack | rollout::Phase::Failed => {
+                return Err(mlops_core::CoreError::backend(
+                    "rollout",
+                    format!("{ns}/{name} is {}: {}", r.status.phase, r.status.message),
+                ));
+            }
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(mlops_core::CoreError::backend(
+                "rollout",
+                format!(
+                    "{ns}/{name} is still {} after {}s (step {}): {}",
+                    r.status.phase,
+                    limit.as_secs(),
+                    r.step_label(),
+                    r.status.message
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(limit)).await;
     }
 }
 

@@ -18,6 +18,7 @@ fn mlops(args: &[&str]) -> (i32, String, String) {
         .args(args)
         .env("KUBECONFIG", env.get("KUBECONFIG"))
         .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
+        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
         .output()
         .expect("run mlops");
     (
@@ -231,4 +232,134 @@ async fn approvals_are_recorded_by_the_cli_and_two_at_once_are_both_kept() {
     api.delete(&name, &DeleteParams::default())
         .await
         .expect("clean up");
+}
+
+#[tokio::test]
+async fn start_creates_a_rollout_from_a_template_with_the_image_from_the_registry() {
+    let (code, _, err) = mlops(&["install"]);
+    assert_eq!(code, 0, "{err}");
+    let env = common::env();
+    let cluster = KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        None,
+    )
+    .await
+    .expect("connect");
+    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    for n in ["fraud-detector-v4", "recsys-ranker-v13"] {
+        let _ = api.delete(n, &DeleteParams::default()).await;
+    }
+    // The registry's challenger of fraud-detector is v4, tagged with its image; the cluster serves v3.
+    let (code, out, err) = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "fraud-detector",
+        "--version",
+        "4",
+        "--template",
+        "canary-approval",
+        "--approvers",
+        "2",
+        "-n",
+        "ml-serving",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(r["name"], "fraud-detector-v4");
+    assert_eq!(
+        r["spec"]["stableVersion"], 3,
+        "from the Deployment's mlops.dev/version"
+    );
+    assert_eq!(r["spec"]["replicas"], 2, "from the Deployment");
+    let image = r["spec"]["image"].as_str().expect("image");
+    assert!(
+        image.contains("fraud-detector") && image.contains('4'),
+        "{image}"
+    );
+    assert_eq!(r["spec"]["steps"][2], serde_json::json!({"approval": {}}));
+    assert_eq!(r["spec"]["approval"]["required"], 2);
+    assert!(
+        api.get("fraud-detector-v4").await.is_ok(),
+        "it is in the cluster"
+    );
+
+    let (code, _, err) = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "fraud-detector",
+        "--version",
+        "4",
+        "-n",
+        "ml-serving",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("exists already"), "{err}");
+    let (code, _, err) = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "fraud-detector",
+        "--version",
+        "4",
+        "--template",
+        "yolo",
+        "-n",
+        "ml-serving",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown template \"yolo\"") && err.contains("canary-approval"),
+        "{err}"
+    );
+    let (code, _, err) = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "fraud-detector",
+        "--version",
+        "5",
+        "--image",
+        "x:5",
+        "--deployment",
+        "nope",
+        "-n",
+        "ml-serving",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Deployment") && err.contains("ml-serving/nope") && err.contains("not found"),
+        "{err}"
+    );
+
+    // --wait exits non-zero with the reason when the rollout is not Promoted in time.
+    let (code, _, err) = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "recsys-ranker",
+        "--version",
+        "13",
+        "--image",
+        "registry.mlops.invalid/models/recsys-ranker:v13",
+        "--wait",
+        "--timeout",
+        "3",
+        "-n",
+        "ml-serving",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("ml-serving/recsys-ranker-v13 is still Pending after 3s"),
+        "{err}"
+    );
+    for n in ["fraud-detector-v4", "recsys-ranker-v13"] {
+        api.delete(n, &DeleteParams::default())
+            .await
+            .expect("clean up");
+    }
 }

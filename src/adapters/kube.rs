@@ -5,7 +5,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
-use crate::crd::{FIELD_MANAGER, ModelRollout};
+use crate::crd::{FIELD_MANAGER, ModelRollout, ModelRolloutSpec};
 use async_trait::async_trait;
 use chrono::Utc;
 use k8s_openapi::{
@@ -26,7 +26,7 @@ use mlops_core::{
     CoreError,
     model::{Cluster, ClusterEvent, Deployment, EventKind, Node, Pod, PodPhase, Track},
     ports::{ClusterPort, ClusterSnapshot, Driver},
-    rollout::{self, Command, RolloutRecord},
+    rollout::{self, Command, RolloutRecord, RolloutSpec},
 };
 
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
@@ -247,6 +247,57 @@ impl KubeCluster {
             &format!("approving ModelRollout {namespace}/{name}"),
             "the status kept changing under us (10 conflicts); try again",
         ))
+    }
+
+    /// The serving Deployment a rollout starts from: its replicas and the version it serves.
+    pub async fn serving(
+        &self,
+        namespace: &str,
+        deployment: &str,
+    ) -> Result<Deployment, CoreError> {
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let d = api.get(deployment).await.map_err(|e| match e {
+            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                kind: "Deployment",
+                name: format!("{namespace}/{deployment}"),
+            },
+            e => err(&format!("reading Deployment {namespace}/{deployment}"), e),
+        })?;
+        map_deployment(&d, &self.context).ok_or_else(|| {
+            err(
+                &format!("Deployment {namespace}/{deployment}"),
+                "has no mlops.dev/model label: it is not a model server",
+            )
+        })
+    }
+
+    /// Create a ModelRollout; refuses one that exists already.
+    pub async fn create_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec: RolloutSpec,
+    ) -> Result<RolloutRecord, CoreError> {
+        let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        let mut mr = ModelRollout::new(name, ModelRolloutSpec { rollout: spec });
+        mr.metadata.namespace = Some(namespace.to_string());
+        match api
+            .create(
+                &PostParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PostParams::default()
+                },
+                &mr,
+            )
+            .await
+        {
+            Ok(r) => Ok(r.record(&self.context)),
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(err(
+                &format!("creating ModelRollout {namespace}/{name}"),
+                "it exists already",
+            )),
+            Err(e) => Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
+        }
     }
 
     /// The namespace commands default to: `-n`, else the kubeconfig context's, else `default`.

@@ -876,6 +876,82 @@ pub fn apply_command(
     })
 }
 
+/// The step templates `mlops rollout start --template NAME` ships with: (name, what it does, steps).
+pub fn templates() -> Vec<(&'static str, &'static str, Vec<Step>)> {
+    let a = |count| Step::Analysis(AnalysisStep { count });
+    vec![
+        (
+            "canary",
+            "10% → 30% → 60% → 100%, three passing analyses at each weight",
+            vec![
+                Step::SetWeight(10),
+                a(3),
+                Step::SetWeight(30),
+                a(3),
+                Step::SetWeight(60),
+                a(3),
+                Step::SetWeight(100),
+            ],
+        ),
+        (
+            "canary-approval",
+            "10% with two passing analyses, then an approval gate, 50% for five minutes, 100%",
+            vec![
+                Step::SetWeight(10),
+                a(2),
+                Step::Approval {},
+                Step::SetWeight(50),
+                Step::Pause(PauseStep {
+                    duration_seconds: Some(300),
+                }),
+                Step::SetWeight(100),
+            ],
+        ),
+        (
+            "quick",
+            "50% with one passing analysis, then 100%",
+            vec![Step::SetWeight(50), a(1), Step::SetWeight(100)],
+        ),
+    ]
+}
+
+/// The analysis every template uses: error rate and p99 latency of the canary against stable,
+/// from the model servers' request metrics.
+pub fn default_analysis(model: &str) -> AnalysisSpec {
+    let err = |track: &str| {
+        format!(
+            "sum(rate(model_requests_total{{model=\"{model}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{model}\",track=\"{track}\"}}[1m]))"
+        )
+    };
+    let p99 = |track: &str| {
+        format!(
+            "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{model}\",track=\"{track}\"}}[1m]))) * 1000"
+        )
+    };
+    AnalysisSpec {
+        interval_seconds: 30,
+        failure_limit: 2,
+        metrics: vec![
+            MetricCheck {
+                name: "error-rate".into(),
+                kind: analysis::MetricKind::ErrorRate,
+                canary_query: err("canary"),
+                stable_query: Some(err("stable")),
+                max: Some(0.05),
+                max_ratio_to_stable: Some(2.0),
+            },
+            MetricCheck {
+                name: "latency-p99".into(),
+                kind: analysis::MetricKind::LatencyP99,
+                canary_query: p99("canary"),
+                stable_query: Some(p99("stable")),
+                max: Some(1000.0),
+                max_ratio_to_stable: Some(1.5),
+            },
+        ],
+    }
+}
+
 /// Builders for tests and the demo: `RolloutSpec::test()`.
 impl RolloutSpec {
     pub fn test() -> Self {
@@ -918,9 +994,6 @@ impl RolloutSpec {
         self
     }
 }
-
-#[cfg(test)]
-mod tests;
 
 /// What carrying out `decision` changes, in words, for a confirmation dialog: phase, step,
 /// traffic and replicas, registry aliases, approvals.
@@ -1007,3 +1080,6 @@ pub fn preview(
     }
     lines
 }
+
+#[cfg(test)]
+mod tests;

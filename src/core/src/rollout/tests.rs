@@ -440,3 +440,14 @@ fn spec_serializes_like_a_custom_resource() {
     let back: RolloutSpec = serde_json::from_value(json).expect("round trip");
     assert_eq!(back, spec);
 }
+
+#[test]
+fn every_shipped_template_is_a_valid_spec() {
+    for (name, _, steps) in templates() {
+        let spec = RolloutSpec {
+            analysis: default_analysis("m"),
+            ..RolloutSpec::test().with_steps(steps)
+        };
+        validate(&spec).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+}
