@@ -28,6 +28,22 @@ fn mlops(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The CRD installed through the CLI, and a client for ModelRollouts in `ml-serving`.
+async fn installed() -> (KubeCluster, Api<ModelRollout>) {
+    let (code, _, err) = mlops(&["install"]);
+    assert_eq!(code, 0, "{err}");
+    let env = common::env();
+    let cluster = KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        None,
+    )
+    .await
+    .expect("connect");
+    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    (cluster, api)
+}
+
 fn rollout(name: &str, first_weight: u32) -> ModelRollout {
     serde_json::from_value(serde_json::json!({
         "apiVersion": "mlops.dev/v1alpha1",
@@ -60,18 +76,8 @@ async fn install_then_list_and_get_rollouts_as_json_and_enforce_the_schema() {
         (doc["crd"].as_str(), doc["established"].as_bool()),
         (Some("modelrollouts.mlops.dev"), Some(true))
     );
-    let (code, _, err) = mlops(&["install"]);
-    assert_eq!(code, 0, "install is idempotent: {err}");
-
-    let env = common::env();
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        None,
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    // A second install (inside `installed`) is idempotent.
+    let (cluster, api) = installed().await;
     let name = format!("churn-model-v8-{}", std::process::id());
     let _ = api.delete(&name, &DeleteParams::default()).await;
     api.create(&PostParams::default(), &rollout(&name, 20))
@@ -132,17 +138,7 @@ async fn install_then_list_and_get_rollouts_as_json_and_enforce_the_schema() {
 
 #[tokio::test]
 async fn approvals_are_recorded_by_the_cli_and_two_at_once_are_both_kept() {
-    let (code, _, err) = mlops(&["install"]);
-    assert_eq!(code, 0, "{err}");
-    let env = common::env();
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        None,
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let (cluster, api) = installed().await;
     let name = format!("churn-model-v8-approve-{}", std::process::id());
     let _ = api.delete(&name, &DeleteParams::default()).await;
     let created = api
@@ -236,17 +232,7 @@ async fn approvals_are_recorded_by_the_cli_and_two_at_once_are_both_kept() {
 
 #[tokio::test]
 async fn start_creates_a_rollout_from_a_template_with_the_image_from_the_registry() {
-    let (code, _, err) = mlops(&["install"]);
-    assert_eq!(code, 0, "{err}");
-    let env = common::env();
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        None,
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let (_, api) = installed().await;
     for n in ["fraud-detector-v4", "recsys-ranker-v13"] {
         let _ = api.delete(n, &DeleteParams::default()).await;
     }
