@@ -18,7 +18,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Config,
-    api::{ListParams, PostParams},
+    api::{ListParams, Patch, PatchParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
     runtime::wait::{await_condition, conditions},
 };
@@ -298,6 +298,182 @@ impl KubeCluster {
             )),
             Err(e) => Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
         }
+    }
+
+    /// Send `weight` percent of traffic to the canary by replica ratio: the stable Deployment is
+    /// scaled and a canary Deployment (`<deployment>-canary`, the stable pod template with the
+    /// rollout's image and `mlops.dev/track: canary`) is applied with the rest. Idempotent.
+    pub async fn set_weight(
+        &self,
+        namespace: &str,
+        spec: &RolloutSpec,
+        weight: u8,
+    ) -> Result<(), CoreError> {
+        let (stable, canary) = rollout::replica_split(spec.replicas, weight);
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let base = self.stable_deployment(&api, namespace, spec).await?;
+        self.apply_canary(&api, namespace, spec, &base, canary)
+            .await?;
+        self.scale(&api, namespace, &spec.deployment, stable).await
+    }
+
+    /// All traffic back to stable: canary scaled to zero, stable to the rollout's replicas.
+    pub async fn abort_canary(&self, namespace: &str, spec: &RolloutSpec) -> Result<(), CoreError> {
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let base = self.stable_deployment(&api, namespace, spec).await?;
+        self.apply_canary(&api, namespace, spec, &base, 0).await?;
+        self.scale(&api, namespace, &spec.deployment, spec.replicas)
+            .await
+    }
+
+    /// The stable track serves the rollout's version and image on all replicas; canary to zero.
+    pub async fn promote_stable(
+        &self,
+        namespace: &str,
+        spec: &RolloutSpec,
+    ) -> Result<(), CoreError> {
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let base = self.stable_deployment(&api, namespace, spec).await?;
+        let container = base
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.containers.first())
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let version = spec.model.version.to_string();
+        let patch = serde_json::json!({
+            "metadata": {"labels": {"mlops.dev/version": version}},
+            "spec": {
+                "replicas": spec.replicas,
+                "template": {
+                    "metadata": {"labels": {"mlops.dev/version": version}},
+                    "spec": {"containers": [{"name": container, "image": spec.image}]}
+                }
+            }
+        });
+        api.patch(
+            &spec.deployment,
+            &PatchParams::default(),
+            &Patch::Strategic(&patch),
+        )
+        .await
+        .map_err(|e| {
+            err(
+                &format!("promoting Deployment {namespace}/{}", spec.deployment),
+                e,
+            )
+        })?;
+        self.apply_canary(&api, namespace, spec, &base, 0).await
+    }
+
+    async fn stable_deployment(
+        &self,
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        spec: &RolloutSpec,
+    ) -> Result<K8sDeployment, CoreError> {
+        let d = api.get(&spec.deployment).await.map_err(|e| match e {
+            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                kind: "Deployment",
+                name: format!("{namespace}/{}", spec.deployment),
+            },
+            e => err(
+                &format!("reading Deployment {namespace}/{}", spec.deployment),
+                e,
+            ),
+        })?;
+        // Canary pods must not be adopted by the stable Deployment: its selector has to tell them apart.
+        let selects_track = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .is_some_and(|m| m.get("mlops.dev/track").map(String::as_str) == Some("stable"));
+        if !selects_track {
+            return Err(err(
+                &format!("Deployment {namespace}/{}", spec.deployment),
+                "its selector must include mlops.dev/track: stable, or the canary's pods would be counted as its own",
+            ));
+        }
+        Ok(d)
+    }
+
+    async fn apply_canary(
+        &self,
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        spec: &RolloutSpec,
+        base: &K8sDeployment,
+        replicas: u32,
+    ) -> Result<(), CoreError> {
+        let name = format!("{}-canary", spec.deployment);
+        let version = spec.model.version.to_string();
+        let mut template = base
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .unwrap_or_default();
+        let mut labels = template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
+        labels.insert("mlops.dev/track".into(), "canary".into());
+        labels.insert("mlops.dev/version".into(), version.clone());
+        template.metadata = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            labels: Some(labels.clone()),
+            ..Default::default()
+        });
+        if let Some(c) = template
+            .spec
+            .as_mut()
+            .and_then(|p| p.containers.first_mut())
+        {
+            c.image = Some(spec.image.clone());
+        }
+        let mut selector = base
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.clone())
+            .unwrap_or_default();
+        selector.insert("mlops.dev/track".into(), "canary".into());
+        let canary = serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector},
+                "template": template,
+            }
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&canary),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| err(&format!("applying Deployment {namespace}/{name}"), e))
+    }
+
+    async fn scale(
+        &self,
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        name: &str,
+        replicas: u32,
+    ) -> Result<(), CoreError> {
+        let patch = serde_json::json!({"spec": {"replicas": replicas}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                err(
+                    &format!("scaling Deployment {namespace}/{name} to {replicas}"),
+                    e,
+                )
+            })
     }
 
     /// The namespace commands default to: `-n`, else the kubeconfig context's, else `default`.
