@@ -4,6 +4,7 @@
 pub mod adapters;
 pub mod app;
 pub mod config;
+pub mod controller;
 pub mod crd;
 pub mod logging;
 pub mod runtime;

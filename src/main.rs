@@ -71,6 +71,13 @@ enum Cmd {
         #[command(subcommand)]
         command: RolloutCmd,
     },
+    /// Run the rollout reconcile loop headless (in the cluster, or anywhere with a kubeconfig).
+    /// Several replicas may run: only the holder of the mlops-system/mlops-controller Lease acts.
+    Controller {
+        /// This replica's identity in the Lease (default: host name and process id).
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -305,6 +312,53 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                     ),
                 })
             })
+        }
+        Some(Cmd::Controller { id }) => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("MLOPS_LOG")
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .try_init();
+            let id = id.clone().unwrap_or_else(|| {
+                let host = std::fs::read_to_string("/etc/hostname")
+                    .map_or_else(|_| "mlops".into(), |h| h.trim().to_string());
+                format!("{host}-{}", std::process::id())
+            });
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(async {
+                let cluster = KubeCluster::connect(cli.context.as_deref(), None).await?;
+                let metrics = match &cli.prometheus_url {
+                    Some(u) => Some(
+                        PrometheusMetrics::new(u, MlflowAuth::None)?
+                            .with_cluster(cluster.describe_context()),
+                    ),
+                    None => None,
+                };
+                let registry = if std::env::var_os("MLFLOW_TRACKING_URI").is_some() {
+                    Some(MlflowRegistry::from_env()?)
+                } else {
+                    None
+                };
+                mlops_console::controller::run(mlops_console::controller::Context {
+                    cluster,
+                    metrics,
+                    registry,
+                    id,
+                })
+                .await
+            });
+            match result {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("mlops controller: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         None => console(cli, None),
     }

@@ -476,6 +476,28 @@ impl KubeCluster {
             })
     }
 
+    /// Who drives the rollouts: the `mlops controller` replica holding the Lease, if it is live.
+    pub async fn driver(&self) -> Driver {
+        let api: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(self.client.clone(), crate::controller::LEASE_NAMESPACE);
+        let Ok(Some(lease)) = api.get_opt(crate::controller::LEASE_NAME).await else {
+            return Driver::Nobody;
+        };
+        let spec = lease.spec.unwrap_or_default();
+        let renewed = spec.renew_time.map_or(0, |t| t.0.as_second());
+        let live = Utc::now().timestamp() - renewed
+            <= i64::from(spec.lease_duration_seconds.unwrap_or(15));
+        match spec.holder_identity {
+            Some(holder) if live => Driver::Controller { holder },
+            _ => Driver::Nobody,
+        }
+    }
+
+    /// The kubeconfig context this cluster was reached through.
+    pub fn describe_context(&self) -> String {
+        self.context.clone()
+    }
+
     /// The namespace commands default to: `-n`, else the kubeconfig context's, else `default`.
     pub fn default_namespace(&self) -> String {
         self.namespace
@@ -713,8 +735,7 @@ impl ClusterPort for KubeCluster {
             deployments,
             rollouts,
             events,
-            // The reconcile loop over real clusters (mlops controller, lease) is not built yet.
-            driver: Driver::Nobody,
+            driver: self.driver().await,
             identity,
         })
     }
@@ -733,7 +754,7 @@ impl ClusterPort for KubeCluster {
             other => Err(CoreError::backend(
                 "kubernetes",
                 format!(
-                    "{} {namespace}/{name}: only approvals can be recorded on a real cluster so far; the reconcile loop that carries out promote, abort, rollback, pause and resume (mlops controller) is not built yet",
+                    "{} {namespace}/{name}: only approvals can be sent to a real cluster so far (mlops controller carries out the steps, analysis and automatic rollback; operator promote, abort, rollback, pause and resume are not built for real clusters yet)",
                     other.verb()
                 ),
             )),

@@ -545,6 +545,31 @@ impl MlflowRegistry {
         Ok(fresh)
     }
 
+    /// Point `alias` of `model` at `version` (registry sync after a promotion or rollback).
+    pub async fn set_alias(&self, model: &str, alias: &str, version: u32) -> Result<(), CoreError> {
+        let body = json!({"name": model, "alias": alias, "version": version.to_string()});
+        self.call::<serde_json::Value>(Method::POST, "registered-models/alias", &[], Some(&body))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_core(&self.backend))
+    }
+
+    /// Set a tag on a model version (e.g. `promoted_by`, `promoted_at`).
+    pub async fn set_version_tag(
+        &self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        let body =
+            json!({"name": model, "version": version.to_string(), "key": key, "value": value});
+        self.call::<serde_json::Value>(Method::POST, "model-versions/set-tag", &[], Some(&body))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_core(&self.backend))
+    }
+
     fn known_counts(&self) -> HashMap<String, CountEntry> {
         self.run_counts
             .lock()

@@ -1,0 +1,348 @@
+//! `mlops controller`: the reconcile loop over ModelRollouts on a real cluster. Watches (not
+//! polling) through kube-runtime; each pass observes the world (canary readiness, analysis samples
+//! from Prometheus), asks the core's state machine what to do, carries out the effects
+//! (replica-ratio traffic, registry aliases, Kubernetes Events) and writes the status with the
+//! resourceVersion it read. Several replicas can run: only the holder of the Lease reconciles.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use futures::StreamExt;
+use k8s_openapi::{
+    api::{coordination::v1::Lease, core::v1::Event as K8sEvent},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time},
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::PostParams,
+    runtime::{Controller, controller::Action, watcher},
+};
+use mlops_core::{
+    CoreError,
+    analysis::Sample,
+    model::Track,
+    rollout::{self, Effect, Observation, RolloutSpec},
+};
+
+use crate::{
+    adapters::{kube::KubeCluster, mlflow::MlflowRegistry, prometheus::PrometheusMetrics},
+    crd::{FIELD_MANAGER, ModelRollout},
+};
+
+pub const LEASE_NAME: &str = "mlops-controller";
+pub const LEASE_NAMESPACE: &str = "mlops-system";
+const LEASE_SECONDS: i32 = 15;
+const RENEW_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Context {
+    pub cluster: KubeCluster,
+    pub metrics: Option<PrometheusMetrics>,
+    pub registry: Option<MlflowRegistry>,
+    pub id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReconcileError(String);
+
+impl From<CoreError> for ReconcileError {
+    fn from(e: CoreError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// The canary pods for `weight` are all ready.
+async fn canary_ready(
+    ctx: &Context,
+    namespace: &str,
+    spec: &RolloutSpec,
+    weight: u8,
+) -> Result<bool, CoreError> {
+    let (_, want) = rollout::replica_split(spec.replicas, weight);
+    let canary = format!("{}-canary", spec.deployment);
+    let ds = ctx.cluster.deployments().await?;
+    let d = ds
+        .iter()
+        .find(|d| d.namespace == namespace && d.name == canary && d.track == Track::Canary);
+    Ok(match d {
+        Some(d) => d.replicas == want && d.ready_replicas == want,
+        None => want == 0,
+    })
+}
+
+/// One analysis round: each metric's canary and stable query. A store that is down or returns
+/// nothing gives no value, which the core judges inconclusive — never a pass.
+async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for m in &spec.analysis.metrics {
+        let value = |q: Option<String>| async move {
+            let q = q?;
+            let prom = ctx.metrics.as_ref()?;
+            match prom.query(&q, None).await {
+                Ok(series) => series
+                    .first()
+                    .and_then(crate::adapters::prometheus::Series::last)
+                    .map(|p| p.value)
+                    .filter(|v| v.is_finite()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "analysis query failed");
+                    None
+                }
+            }
+        };
+        let canary = value(Some(m.canary_query.clone())).await;
+        let stable = value(m.stable_query.clone()).await;
+        out.push(Sample {
+            metric: m.name.clone(),
+            canary,
+            stable,
+        });
+    }
+    out
+}
+
+async fn event(ctx: &Context, mr: &ModelRollout, reason: &str, message: &str, warning: bool) {
+    let ns = mr.namespace().unwrap_or_default();
+    let api: Api<K8sEvent> = Api::namespaced(ctx.cluster.client(), &ns);
+    let now = Utc::now();
+    let ev = K8sEvent {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}.", mr.name_any())),
+            namespace: Some(ns.clone()),
+            ..ObjectMeta::default()
+        },
+        involved_object: mr.object_ref(&()),
+        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+        type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+        first_timestamp: Some(Time(jiff_now(now))),
+        last_timestamp: Some(Time(jiff_now(now))),
+        event_time: Some(MicroTime(jiff_now(now))),
+        reporting_component: Some(FIELD_MANAGER.into()),
+        reporting_instance: Some(ctx.id.clone()),
+        action: Some(reason.to_string()),
+        count: Some(1),
+        ..K8sEvent::default()
+    };
+    if let Err(e) = api.create(&PostParams::default(), &ev).await {
+        tracing::warn!(error = %e, "could not record an Event");
+    }
+}
+
+fn jiff_now(now: chrono::DateTime<Utc>) -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::from_second(now.timestamp())
+        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
+}
+
+async fn carry_out(
+    ctx: &Context,
+    mr: &ModelRollout,
+    spec: &RolloutSpec,
+    effects: &[Effect],
+) -> Result<(), CoreError> {
+    let ns = mr.namespace().unwrap_or_default();
+    for e in effects {
+        match e {
+            Effect::SetWeight { weight } => ctx.cluster.set_weight(&ns, spec, *weight).await?,
+            Effect::AbortCanary => ctx.cluster.abort_canary(&ns, spec).await?,
+            Effect::PromoteStable { .. } => ctx.cluster.promote_stable(&ns, spec).await?,
+            Effect::RestoreStable { version } => {
+                return Err(CoreError::backend(
+                    "controller",
+                    format!("restoring stable v{version} after a promotion is not supported yet"),
+                ));
+            }
+            Effect::MoveAlias {
+                model,
+                alias,
+                version,
+            } => match &ctx.registry {
+                Some(r) => r.set_alias(model, alias, *version).await?,
+                None => {
+                    tracing::warn!(%model, %alias, version, "no registry configured: alias not moved");
+                }
+            },
+            Effect::TagVersion {
+                model,
+                version,
+                key,
+                value,
+            } => {
+                if let Some(r) = &ctx.registry {
+                    r.set_version_tag(model, *version, key, value).await?;
+                    r.set_version_tag(model, *version, "promoted_by", &ctx.id)
+                        .await?;
+                }
+            }
+            Effect::Event {
+                reason,
+                message,
+                warning,
+            } => event(ctx, mr, reason, message, *warning).await,
+        }
+    }
+    Ok(())
+}
+
+async fn reconcile(mr: Arc<ModelRollout>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let ns = mr.namespace().unwrap_or_default();
+    let record = mr.record(&ctx.cluster.describe_context());
+    if record.status.phase.is_terminal() {
+        return Ok(Action::await_change());
+    }
+    let now = Utc::now();
+    let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
+        Some(measure(&ctx, &record.spec).await)
+    } else {
+        None
+    };
+    let obs = Observation {
+        now,
+        canary_ready: canary_ready(&ctx, &ns, &record.spec, record.status.weight).await?,
+        samples,
+        generation: mr.metadata.generation.unwrap_or(0),
+    };
+    let decision = rollout::reconcile(&record.spec, &record.status, &obs);
+    // Effects first: a crash before the status write repeats them, and they are idempotent.
+    carry_out(&ctx, &mr, &record.spec, &decision.effects).await?;
+    if decision.status != record.status {
+        let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
+        let mut updated = (*mr).clone();
+        updated.status = Some(decision.status.clone());
+        match api
+            .replace_status(
+                &mr.name_any(),
+                &PostParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PostParams::default()
+                },
+                &updated,
+            )
+            .await
+        {
+            Ok(_) => {}
+            // Someone wrote in between (an approval, a command): reconcile again on fresh data.
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Ok(Action::requeue(Duration::from_millis(200)));
+            }
+            Err(e) => {
+                return Err(ReconcileError(format!(
+                    "writing the status of {ns}/{}: {e}",
+                    mr.name_any()
+                )));
+            }
+        }
+    }
+    if decision.status.phase.is_terminal() {
+        Ok(Action::await_change())
+    } else {
+        let interval = Duration::from_secs(record.spec.analysis.interval_seconds.clamp(1, 5));
+        Ok(Action::requeue(interval))
+    }
+}
+
+fn error_policy(_mr: Arc<ModelRollout>, e: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %e, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Try to hold the Lease: take it when free or expired, renew it when ours. True when we hold it.
+pub async fn try_lead(cluster: &KubeCluster, id: &str) -> Result<bool, CoreError> {
+    let api: Api<Lease> = Api::namespaced(cluster.client(), LEASE_NAMESPACE);
+    let now = Utc::now();
+    let micro = MicroTime(jiff_now(now));
+    match api.get_opt(LEASE_NAME).await.map_err(|e| {
+        CoreError::backend(
+            "kubernetes",
+            format!("reading Lease {LEASE_NAMESPACE}/{LEASE_NAME}: {e}"),
+        )
+    })? {
+        None => {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(LEASE_NAME.into()),
+                    namespace: Some(LEASE_NAMESPACE.into()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+                    holder_identity: Some(id.into()),
+                    lease_duration_seconds: Some(LEASE_SECONDS),
+                    acquire_time: Some(micro.clone()),
+                    renew_time: Some(micro),
+                    ..Default::default()
+                }),
+            };
+            Ok(api.create(&PostParams::default(), &lease).await.is_ok())
+        }
+        Some(mut lease) => {
+            let spec = lease.spec.clone().unwrap_or_default();
+            let holder = spec.holder_identity.clone().unwrap_or_default();
+            let renewed = spec.renew_time.as_ref().map_or(0, |t| t.0.as_second());
+            let expired = now.timestamp() - renewed
+                > i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
+            if holder != id && !expired {
+                return Ok(false);
+            }
+            let mut new = spec;
+            if holder != id {
+                new.acquire_time = Some(micro.clone());
+                new.lease_transitions = Some(new.lease_transitions.unwrap_or(0) + 1);
+            }
+            new.holder_identity = Some(id.into());
+            new.lease_duration_seconds = Some(LEASE_SECONDS);
+            new.renew_time = Some(micro);
+            lease.spec = Some(new);
+            // The resourceVersion we read makes this a compare-and-swap: two candidates cannot both win.
+            Ok(api
+                .replace(LEASE_NAME, &PostParams::default(), &lease)
+                .await
+                .is_ok())
+        }
+    }
+}
+
+/// Run until SIGTERM/SIGINT: wait for the Lease, then reconcile while renewing it; losing it ends
+/// the process (its replacement starts as a follower).
+pub async fn run(ctx: Context) -> Result<(), CoreError> {
+    let ctx = Arc::new(ctx);
+    tracing::info!(id = %ctx.id, "controller starting; waiting for the lease");
+    loop {
+        if try_lead(&ctx.cluster, &ctx.id).await? {
+            break;
+        }
+        tokio::time::sleep(RENEW_EVERY).await;
+    }
+    tracing::info!(id = %ctx.id, "leading");
+    println!("{} leads ({LEASE_NAMESPACE}/{LEASE_NAME})", ctx.id);
+    let api: Api<ModelRollout> = Api::all(ctx.cluster.client());
+    let controller = Controller::new(api, watcher::Config::default())
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "controller");
+            }
+        });
+    let renew = {
+        let ctx = ctx.clone();
+        async move {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                match try_lead(&ctx.cluster, &ctx.id).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(CoreError::backend(
+                            "controller",
+                            format!("{} lost the lease", ctx.id),
+                        ));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "renewing the lease"),
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = controller => Ok(()),
+        r = renew => r,
+    }
+}

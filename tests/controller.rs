@@ -1,0 +1,338 @@
+//! `mlops controller` on the real control plane, Prometheus and traffic process: a rollout moves
+//! through its weights as canary pods become Running, waits at its approval gate, is approved from
+//! the CLI and promoted (the registry's champion alias moves); a canary degraded through the
+//! traffic process fails its analysis and is rolled back automatically.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use kube::{
+    Api,
+    api::{DeleteParams, ListParams, PostParams},
+};
+use mlops_console::{
+    adapters::{kube::KubeCluster, mlflow::MlflowRegistry},
+    crd::ModelRollout,
+};
+use mlops_core::{ports::RegistryPort, rollout::Phase};
+
+struct Controller(Child);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mlops_cmd(args: &[&str]) -> Command {
+    let env = common::env();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mlops"));
+    c.args(args)
+        .env("KUBECONFIG", env.get("KUBECONFIG"))
+        .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
+        .env("MLOPS_PROMETHEUS_URL", env.get("MLOPS_PROMETHEUS_URL"))
+        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"));
+    c
+}
+
+/// Start a controller and wait until it holds the lease (a previous holder's lease may need to expire).
+fn start_controller(id: &str) -> Controller {
+    let mut child = mlops_cmd(&["controller", "--id", id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn controller");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the controller takes the lease within 60 s");
+    assert!(line.contains("leads"), "{line}");
+    Controller(child)
+}
+
+fn traffic(path: &str, body: &serde_json::Value) {
+    let url = format!("{}{path}", common::env().get("MLOPS_TRAFFIC_URL"));
+    let out = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            &url,
+        ])
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "POST {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn spec(
+    model: &str,
+    version: u32,
+    stable: u32,
+    image: &str,
+    steps: &serde_json::Value,
+    count_limit: (u32, u32),
+) -> serde_json::Value {
+    serde_json::json!({
+        "model": {"name": model, "version": version},
+        "stableVersion": stable,
+        "deployment": model,
+        "image": image,
+        "replicas": 2,
+        "steps": steps,
+        "analysis": {"intervalSeconds": 5, "failureLimit": count_limit.1, "metrics": [{
+            "name": "error-rate", "kind": "errorRate",
+            "canaryQuery": format!("sum(rate(model_requests_total{{model=\"{model}\",track=\"canary\",code=~\"5..\"}}[30s])) / sum(rate(model_requests_total{{model=\"{model}\",track=\"canary\"}}[30s]))"),
+            "max": 0.05
+        }]},
+        "approval": {"required": 1}
+    })
+}
+
+async fn wait_phase(api: &Api<ModelRollout>, name: &str, want: Phase, secs: u64) -> ModelRollout {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = api.get(name).await.expect("get rollout");
+        let phase = r.status.as_ref().map_or(Phase::Pending, |s| s.phase);
+        if phase == want {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {want}: {:#?}",
+            r.status
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_one() {
+    let env = common::env();
+    let code = mlops_cmd(&["install"]).status().expect("install").code();
+    assert_eq!(code, Some(0));
+    let cluster = KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        Some("ml-serving"),
+    )
+    .await
+    .expect("connect");
+    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let registry = MlflowRegistry::new(
+        env.get("MLFLOW_TRACKING_URI"),
+        mlops_console::adapters::mlflow::Auth::None,
+    )
+    .expect("registry");
+    let churn_before = cluster
+        .serving("ml-serving", "churn-model")
+        .await
+        .expect("seeded churn-model");
+    let recsys_before = cluster
+        .serving("ml-serving", "recsys-ranker")
+        .await
+        .expect("seeded recsys-ranker");
+    for n in ["churn-model-ctl", "recsys-ranker-ctl"] {
+        let _ = api.delete(n, &DeleteParams::default()).await;
+    }
+    traffic("/control/reset", &serde_json::json!({}));
+    let id = format!("test-{}", std::process::id());
+    let _controller = start_controller(&id);
+    let driver = mlops_core::ports::ClusterPort::snapshot(&cluster)
+        .await
+        .expect("snapshot")
+        .driver;
+    assert_eq!(
+        driver,
+        mlops_core::ports::Driver::Controller { holder: id.clone() },
+        "the console names the lease holder"
+    );
+
+    // 1. Weights, analysis, the approval gate, approval from the CLI, promotion and registry sync.
+    let next = churn_before.version + 1;
+    let image = format!("registry.mlops.invalid/models/churn-model:v{next}");
+    let mr: ModelRollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": "churn-model-ctl", "namespace": "ml-serving"},
+        "spec": spec("churn-model", next, churn_before.version, &image,
+            &serde_json::json!([{"setWeight": 50}, {"analysis": {"count": 1}}, {"approval": {}}, {"setWeight": 100}]), (1, 3))
+    }))
+    .expect("rollout");
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("create");
+    let at_gate = wait_phase(&api, "churn-model-ctl", Phase::AwaitingApproval, 150).await;
+    let status = at_gate.status.expect("status");
+    assert_eq!(status.weight, 50);
+    assert!(
+        status
+            .history
+            .iter()
+            .any(|t| t.reason.contains("canary at 50%")),
+        "{:#?}",
+        status.history
+    );
+    assert!(
+        status
+            .measurements
+            .iter()
+            .any(|m| m.verdict == mlops_core::analysis::Verdict::Pass),
+        "{:#?}",
+        status.measurements
+    );
+    let canary = cluster
+        .deployments()
+        .await
+        .expect("deployments")
+        .into_iter()
+        .find(|d| d.name == "churn-model-canary")
+        .expect("canary");
+    assert_eq!(
+        (canary.replicas, canary.ready_replicas, canary.version),
+        (1, 1, next)
+    );
+
+    let out = mlops_cmd(&[
+        "rollout",
+        "approve",
+        "churn-model-ctl",
+        "-n",
+        "ml-serving",
+        "--comment",
+        "controller test",
+    ])
+    .output()
+    .expect("approve");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let promoted = wait_phase(&api, "churn-model-ctl", Phase::Promoted, 90).await;
+    assert_eq!(promoted.status.as_ref().map(|s| s.approvals.len()), Some(1));
+    let stable = cluster
+        .serving("ml-serving", "churn-model")
+        .await
+        .expect("stable");
+    assert_eq!(
+        (stable.version, stable.image.as_str(), stable.replicas),
+        (next, image.as_str(), 2)
+    );
+    let champion = registry
+        .models()
+        .await
+        .expect("models")
+        .into_iter()
+        .find(|m| m.name == "churn-model")
+        .and_then(|m| m.aliases.get("champion").copied());
+    assert_eq!(
+        champion,
+        Some(next),
+        "the registry's champion alias moved to the promoted version"
+    );
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client(), "ml-serving");
+    let ours = events
+        .list(&ListParams::default().fields("involvedObject.name=churn-model-ctl"))
+        .await
+        .expect("events");
+    assert!(
+        ours.items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("Promoted")),
+        "an Event for the promotion"
+    );
+
+    // 2. A canary whose error rate the traffic process degrades fails analysis and rolls back.
+    let rnext = recsys_before.version + 1;
+    traffic(
+        "/control/degrade",
+        &serde_json::json!({"model": "recsys-ranker", "version": rnext.to_string(), "error_rate": 0.5}),
+    );
+    let mr: ModelRollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": "recsys-ranker-ctl", "namespace": "ml-serving"},
+        "spec": spec("recsys-ranker", rnext, recsys_before.version, &format!("registry.mlops.invalid/models/recsys-ranker:v{rnext}"),
+            &serde_json::json!([{"setWeight": 50}, {"analysis": {"count": 5}}, {"setWeight": 100}]), (5, 2))
+    }))
+    .expect("rollout");
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("create");
+    let rolled_back = wait_phase(&api, "recsys-ranker-ctl", Phase::RolledBack, 180).await;
+    let st = rolled_back.status.expect("status");
+    assert!(st.failures >= 2, "{st:#?}");
+    assert_eq!(st.weight, 0);
+    let ds = cluster.deployments().await.expect("deployments");
+    let canary = ds
+        .iter()
+        .find(|d| d.name == "recsys-ranker-canary")
+        .map_or(0, |d| d.replicas);
+    let stable = ds
+        .iter()
+        .find(|d| d.name == "recsys-ranker")
+        .map(|d| (d.replicas, d.version));
+    assert_eq!(
+        (canary, stable),
+        (0, Some((2, recsys_before.version))),
+        "all traffic back on stable"
+    );
+
+    // Put the seeded state back for the other tests.
+    traffic("/control/reset", &serde_json::json!({}));
+    for n in ["churn-model-ctl", "recsys-ranker-ctl"] {
+        let _ = api.delete(n, &DeleteParams::default()).await;
+    }
+    let back = mlops_core::rollout::RolloutSpec {
+        model: mlops_core::rollout::ModelRef {
+            name: "churn-model".into(),
+            version: churn_before.version,
+        },
+        deployment: "churn-model".into(),
+        image: churn_before.image.clone(),
+        replicas: churn_before.replicas,
+        ..mlops_core::rollout::RolloutSpec::test()
+    };
+    cluster
+        .promote_stable("ml-serving", &back)
+        .await
+        .expect("restore churn-model");
+    registry
+        .set_alias("churn-model", "champion", churn_before.version)
+        .await
+        .expect("restore alias");
+    let scale_back = mlops_core::rollout::RolloutSpec {
+        model: mlops_core::rollout::ModelRef {
+            name: "recsys-ranker".into(),
+            version: recsys_before.version,
+        },
+        deployment: "recsys-ranker".into(),
+        image: recsys_before.image.clone(),
+        replicas: recsys_before.replicas,
+        ..mlops_core::rollout::RolloutSpec::test()
+    };
+    cluster
+        .abort_canary("ml-serving", &scale_back)
+        .await
+        .expect("restore recsys-ranker");
+}
