@@ -131,6 +131,44 @@ enum RolloutCmd {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Skip the current step (a pause, a weight), or with --full go straight to promotion.
+    /// An approval gate cannot be skipped.
+    Promote {
+        name: String,
+        #[arg(long)]
+        full: bool,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Abort: all traffic back to stable.
+    Abort {
+        name: String,
+        /// Why: goes to the status and the audit trail.
+        #[arg(long)]
+        reason: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Roll back a rollout under way.
+    Rollback {
+        name: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Hold the rollout where it is.
+    Pause {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Let a paused rollout go on.
+    Resume {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Show one rollout: spec, status, history.
     Get {
         name: String,
@@ -213,6 +251,14 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 })
             })
         }
+        Some(Cmd::Rollout {
+            command:
+                c @ (RolloutCmd::Promote { .. }
+                | RolloutCmd::Abort { .. }
+                | RolloutCmd::Rollback { .. }
+                | RolloutCmd::Pause { .. }
+                | RolloutCmd::Resume { .. }),
+        }) => operator_verb(cli, c),
         Some(Cmd::Rollout {
             command:
                 RolloutCmd::Approve {
@@ -424,6 +470,80 @@ async fn wait_until_done(
         }
         tokio::time::sleep(Duration::from_secs(2).min(limit)).await;
     }
+}
+
+/// promote, abort, rollback, pause, resume: recorded in the rollout's status as the cluster's user.
+fn operator_verb(cli: &Cli, c: &RolloutCmd) -> Result<ExitCode> {
+    let (name, output, make): (
+        String,
+        Output,
+        Box<dyn FnOnce(String) -> rollout::Command + Send>,
+    ) = match c {
+        RolloutCmd::Promote { name, full, output } => {
+            let full = *full;
+            (
+                name.clone(),
+                *output,
+                Box::new(move |_| rollout::Command::Promote { full }),
+            )
+        }
+        RolloutCmd::Abort {
+            name,
+            reason,
+            output,
+        }
+        | RolloutCmd::Rollback {
+            name,
+            reason,
+            output,
+        } => {
+            if reason.trim().is_empty() {
+                anyhow::bail!("--reason must say why (it goes to the audit trail)");
+            }
+            let (reason, abort) = (reason.clone(), matches!(c, RolloutCmd::Abort { .. }));
+            (
+                name.clone(),
+                *output,
+                Box::new(move |user| {
+                    if abort {
+                        rollout::Command::Abort { user, reason }
+                    } else {
+                        rollout::Command::Rollback { user, reason }
+                    }
+                }),
+            )
+        }
+        RolloutCmd::Pause { name, output } => (
+            name.clone(),
+            *output,
+            Box::new(|user| rollout::Command::Pause { user }),
+        ),
+        RolloutCmd::Resume { name, output } => (
+            name.clone(),
+            *output,
+            Box::new(|user| rollout::Command::Resume { user }),
+        ),
+        RolloutCmd::List { .. }
+        | RolloutCmd::Get { .. }
+        | RolloutCmd::Approve { .. }
+        | RolloutCmd::Start { .. } => {
+            anyhow::bail!("internal: not an operator verb")
+        }
+    };
+    cluster_verb(cli, move |c| async move {
+        let ns = c.default_namespace();
+        let user = c.identity().await?;
+        let command = make(user.clone());
+        let verb = command.verb();
+        let r = c.send_command(&ns, &name, &command).await?;
+        Ok(match output {
+            Output::Json => serde_json::to_string_pretty(&r).unwrap_or_default(),
+            Output::Table => format!(
+                "{user}: {verb} {ns}/{name} recorded; now {} — the controller carries it out",
+                r.status.phase
+            ),
+        })
+    })
 }
 
 /// Run a CLI verb against the cluster: print what it returns, or the error (exit 1).

@@ -298,6 +298,81 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         "all traffic back on stable"
     );
 
+    // 3. An operator aborts a paused rollout from the CLI; the controller puts traffic back.
+    let fraud_before = cluster
+        .serving("ml-serving", "fraud-detector")
+        .await
+        .expect("seeded fraud-detector");
+    let _ = api
+        .delete("fraud-detector-ctl", &DeleteParams::default())
+        .await;
+    let mr: ModelRollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": "fraud-detector-ctl", "namespace": "ml-serving"},
+        "spec": spec("fraud-detector", fraud_before.version + 1, fraud_before.version, "registry.mlops.invalid/models/fraud-detector:ctl",
+            &serde_json::json!([{"setWeight": 50}, {"pause": {}}, {"setWeight": 100}]), (1, 2))
+    }))
+    .expect("rollout");
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("create");
+    let paused = wait_phase(&api, "fraud-detector-ctl", Phase::Paused, 90).await;
+    assert_eq!(paused.status.as_ref().map(|s| s.weight), Some(50));
+    let out = mlops_cmd(&[
+        "rollout",
+        "abort",
+        "fraud-detector-ctl",
+        "-n",
+        "ml-serving",
+        "--reason",
+        "operator test",
+        "-o",
+        "json",
+    ])
+    .output()
+    .expect("abort");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recorded: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        recorded["status"]["phase"], "RollingBack",
+        "the CLI records the command; the controller acts"
+    );
+    wait_phase(&api, "fraud-detector-ctl", Phase::RolledBack, 60).await;
+    let ds = cluster.deployments().await.expect("deployments");
+    assert_eq!(
+        ds.iter()
+            .find(|d| d.name == "fraud-detector-canary")
+            .map_or(0, |d| d.replicas),
+        0
+    );
+    assert_eq!(
+        ds.iter()
+            .find(|d| d.name == "fraud-detector")
+            .map(|d| d.replicas),
+        Some(2)
+    );
+    let _ = api
+        .delete("fraud-detector-ctl", &DeleteParams::default())
+        .await;
+    let fraud_back = mlops_core::rollout::RolloutSpec {
+        model: mlops_core::rollout::ModelRef {
+            name: "fraud-detector".into(),
+            version: fraud_before.version,
+        },
+        deployment: "fraud-detector".into(),
+        image: fraud_before.image.clone(),
+        replicas: fraud_before.replicas,
+        ..mlops_core::rollout::RolloutSpec::test()
+    };
+    cluster
+        .abort_canary("ml-serving", &fraud_back)
+        .await
+        .expect("restore fraud-detector");
+
     // Put the seeded state back for the other tests.
     traffic("/control/reset", &serde_json::json!({}));
     for n in ["churn-model-ctl", "recsys-ranker-ctl"] {

@@ -190,23 +190,19 @@ impl KubeCluster {
         }
     }
 
-    /// Record an approval by `user` on a rollout waiting at an approval gate. The core decides
-    /// whether the approval is allowed (phase, duplicate approver); the status is written with
-    /// the resourceVersion it was read at, and a conflict (another writer in between) is retried
-    /// on fresh data, so two approvals sent at the same moment are both recorded. Only the
-    /// approval is written: moving past the gate is the reconcile loop's work.
-    pub async fn approve_as(
+    /// Record an operator's command on a ModelRollout. The core decides whether the rollout's phase
+    /// allows it (and refuses a duplicate approver); only the command's own status change is written
+    /// — an approval, a pause flag, the phase a promote or abort moves to — with the resourceVersion
+    /// it was read at. A conflict (another writer in between) is retried on fresh data, so two
+    /// approvals sent at the same moment are both recorded. `mlops controller` carries out the
+    /// consequences (traffic, registry) on its next reconcile.
+    pub async fn send_command(
         &self,
         namespace: &str,
         name: &str,
-        user: &str,
-        comment: &str,
+        command: &Command,
     ) -> Result<RolloutRecord, CoreError> {
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
-        let command = Command::Approve {
-            user: user.to_string(),
-            comment: comment.to_string(),
-        };
         for _ in 0..10 {
             let cr = api.get(name).await.map_err(|e| match e {
                 kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
@@ -216,10 +212,8 @@ impl KubeCluster {
                 e => err(&format!("reading ModelRollout {namespace}/{name}"), e),
             })?;
             let record = cr.record(&self.context);
-            let decision =
-                rollout::apply_command(name, &record.spec, &record.status, &command, Utc::now())?;
-            let mut status = record.status.clone();
-            status.approvals = decision.status.approvals;
+            let status =
+                rollout::record_command(name, &record.spec, &record.status, command, Utc::now())?;
             let mut updated = cr.clone();
             updated.status = Some(status);
             match api
@@ -244,9 +238,28 @@ impl KubeCluster {
             }
         }
         Err(err(
-            &format!("approving ModelRollout {namespace}/{name}"),
+            &format!("{} ModelRollout {namespace}/{name}", command.verb()),
             "the status kept changing under us (10 conflicts); try again",
         ))
+    }
+
+    /// Record an approval by `user` (see `send_command`).
+    pub async fn approve_as(
+        &self,
+        namespace: &str,
+        name: &str,
+        user: &str,
+        comment: &str,
+    ) -> Result<RolloutRecord, CoreError> {
+        self.send_command(
+            namespace,
+            name,
+            &Command::Approve {
+                user: user.to_string(),
+                comment: comment.to_string(),
+            },
+        )
+        .await
     }
 
     /// The serving Deployment a rollout starts from: its replicas and the version it serves.
@@ -747,18 +760,7 @@ impl ClusterPort for KubeCluster {
         name: &str,
         command: Command,
     ) -> Result<RolloutRecord, CoreError> {
-        match &command {
-            Command::Approve { user, comment } => {
-                self.approve_as(namespace, name, user, comment).await
-            }
-            other => Err(CoreError::backend(
-                "kubernetes",
-                format!(
-                    "{} {namespace}/{name}: only approvals can be sent to a real cluster so far (mlops controller carries out the steps, analysis and automatic rollback; operator promote, abort, rollback, pause and resume are not built for real clusters yet)",
-                    other.verb()
-                ),
-            )),
-        }
+        self.send_command(namespace, name, &command).await
     }
 }
 

@@ -778,6 +778,30 @@ pub fn apply_command(
     command: &Command,
     now: DateTime<Utc>,
 ) -> Result<Decision, CoreError> {
+    command_decision(name, spec, status, command, now, true)
+}
+
+/// The command's own change to the status — an approval added, a pause flag, the phase a
+/// promote or abort moves to — without running the machine on: for a cluster where the
+/// controller carries out the consequences (traffic, registry) on its next reconcile.
+pub fn record_command(
+    name: &str,
+    spec: &RolloutSpec,
+    status: &RolloutStatus,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<RolloutStatus, CoreError> {
+    command_decision(name, spec, status, command, now, false).map(|d| d.status)
+}
+
+fn command_decision(
+    name: &str,
+    spec: &RolloutSpec,
+    status: &RolloutStatus,
+    command: &Command,
+    now: DateTime<Utc>,
+    run_on: bool,
+) -> Result<Decision, CoreError> {
     let refuse = |hint: &str| {
         Err(CoreError::IllegalCommand {
             rollout: name.to_string(),
@@ -868,8 +892,13 @@ pub fn apply_command(
             m.transition(Phase::Progressing, format!("resumed by {user}"));
         }
     }
-    // Let the machine take the command's consequences at once (e.g. leave a satisfied gate).
-    m.run(false);
+    if run_on {
+        // Let the machine take the command's consequences at once (e.g. leave a satisfied gate).
+        m.run(false);
+    } else {
+        // Only the status change is recorded; effects are the reconcile loop's to carry out.
+        m.effects.clear();
+    }
     Ok(Decision {
         status: m.status,
         effects: m.effects,

@@ -451,3 +451,39 @@ fn every_shipped_template_is_a_valid_spec() {
         validate(&spec).unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
 }
+
+#[test]
+fn recorded_commands_change_only_the_status_and_the_controller_carries_them_out() {
+    let (spec, s) = awaiting_approval();
+    let approve = Command::Approve {
+        user: "alice".into(),
+        comment: "ok".into(),
+    };
+    let recorded = record_command("r", &spec, &s, &approve, t(2)).expect("approve");
+    assert_eq!(
+        (recorded.phase, recorded.approvals.len(), recorded.weight),
+        (Phase::AwaitingApproval, 1, 20),
+        "still at the gate"
+    );
+    let d = reconcile(&spec, &recorded, &obs(3, true));
+    assert_eq!(d.status.weight, 100, "the next reconcile leaves the gate");
+    assert!(d.effects.contains(&Effect::SetWeight { weight: 100 }));
+
+    let abort = Command::Abort {
+        user: "bob".into(),
+        reason: "bad".into(),
+    };
+    let recorded = record_command("r", &spec, &s, &abort, t(4)).expect("abort");
+    assert_eq!(
+        (recorded.phase, recorded.weight),
+        (Phase::RollingBack, 20),
+        "traffic untouched until the controller acts"
+    );
+    let d = reconcile(&spec, &recorded, &obs(5, true));
+    assert_eq!(d.status.phase, Phase::RolledBack);
+    assert!(d.effects.contains(&Effect::AbortCanary));
+    assert!(
+        record_command("r", &spec, &d.status, &abort, t(6)).is_err(),
+        "refusals are the same"
+    );
+}
