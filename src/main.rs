@@ -199,7 +199,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether a subcommand changes anything in a cluster.
+fn mutates(cmd: Option<&Cmd>) -> bool {
+    match cmd {
+        Some(Cmd::Install { .. }) => true,
+        Some(Cmd::Rollout { command }) => {
+            !matches!(command, RolloutCmd::List { .. } | RolloutCmd::Get { .. })
+        }
+        _ => false,
+    }
+}
+
 fn run(cli: &Cli) -> Result<ExitCode> {
+    if mutates(cli.command.as_ref()) {
+        let readonly_config = config::load(&config::config_dir(), None, ColorDepth::Monochrome)
+            .settings
+            .readonly;
+        if cli.readonly || readonly_config {
+            anyhow::bail!(
+                "read-only mode (--readonly or readonly = true in config.toml): this command would change the cluster"
+            );
+        }
+    }
     match &cli.command {
         Some(Cmd::Config {
             command: ConfigCmd::Check { output },

@@ -81,3 +81,22 @@ fn a_negative_speed_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--speed must be a number"));
 }
+
+#[test]
+fn readonly_refuses_mutating_verbs_before_touching_a_cluster() {
+    for args in [
+        vec!["--readonly", "install"],
+        vec!["--readonly", "rollout", "abort", "x", "--reason", "r"],
+        vec!["--readonly", "rollout", "approve", "x", "--comment", "c"],
+    ] {
+        let out = mlops("valid", &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("read-only mode"),
+            "{args:?}"
+        );
+    }
+    // The valid fixture sets readonly = true in config.toml: that alone refuses too.
+    let out = mlops("valid", &["rollout", "pause", "x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only mode"));
+}

@@ -41,7 +41,9 @@ fn mlops_cmd(args: &[&str]) -> Command {
         .env("KUBECONFIG", env.get("KUBECONFIG"))
         .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
         .env("MLOPS_PROMETHEUS_URL", env.get("MLOPS_PROMETHEUS_URL"))
-        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"));
+        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
+        // The user's own config (e.g. readonly = true) must not leak into the tests.
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config");
     c
 }
 

@@ -19,6 +19,8 @@ fn mlops(args: &[&str]) -> (i32, String, String) {
         .env("KUBECONFIG", env.get("KUBECONFIG"))
         .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
         .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
+        // The user's own config (e.g. readonly = true) must not leak into the tests.
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config")
         .output()
         .expect("run mlops");
     (
