@@ -143,9 +143,26 @@ async fn carry_out(
     let ns = mr.namespace().unwrap_or_default();
     for e in effects {
         match e {
-            Effect::SetWeight { weight } => ctx.cluster.set_weight(&ns, spec, *weight).await?,
-            Effect::AbortCanary => ctx.cluster.abort_canary(&ns, spec).await?,
-            Effect::PromoteStable { .. } => ctx.cluster.promote_stable(&ns, spec).await?,
+            Effect::SetWeight { weight } => {
+                ctx.cluster.set_weight(&ns, spec, *weight).await?;
+                if let Some(route) = &spec.http_route {
+                    ctx.cluster
+                        .set_route_weights(&ns, spec, route, *weight)
+                        .await?;
+                }
+            }
+            Effect::AbortCanary => {
+                if let Some(route) = &spec.http_route {
+                    ctx.cluster.set_route_weights(&ns, spec, route, 0).await?;
+                }
+                ctx.cluster.abort_canary(&ns, spec).await?;
+            }
+            Effect::PromoteStable { .. } => {
+                ctx.cluster.promote_stable(&ns, spec).await?;
+                if let Some(route) = &spec.http_route {
+                    ctx.cluster.set_route_weights(&ns, spec, route, 0).await?;
+                }
+            }
             Effect::RestoreStable { version } => {
                 return Err(CoreError::backend(
                     "controller",

@@ -210,3 +210,109 @@ async fn a_serving_deployment_whose_selector_would_adopt_canary_pods_is_refused(
         "no canary was created: never a partial traffic shift"
     );
 }
+
+#[tokio::test]
+async fn gateway_api_route_weights_follow_the_canary_weight() {
+    use k8s_openapi::api::core::v1::Service;
+    use kube::{
+        Api,
+        api::{DeleteParams, DynamicObject, GroupVersionKind, PostParams},
+        discovery::ApiResource,
+    };
+    let c = cluster().await;
+    let gvk = GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute");
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(c.client(), "ml-serving", &ApiResource::from_gvk(&gvk));
+    let name = format!("fraud-route-{}", std::process::id());
+    let route: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": "ml-serving"},
+        "spec": {
+            "parentRefs": [{"name": "ml-gateway"}],
+            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v1/models/fraud-detector"}}],
+                       "backendRefs": [{"name": "fraud-detector", "port": 80}]}]
+        }
+    }))
+    .expect("route");
+    routes
+        .create(&PostParams::default(), &route)
+        .await
+        .expect("the test cluster serves the Gateway API CRDs");
+    let spec = RolloutSpec {
+        deployment: "fraud-detector".into(),
+        http_route: Some(name.clone()),
+        ..RolloutSpec::test()
+    };
+    let weights = |r: &DynamicObject| -> Vec<(String, u64)> {
+        r.data
+            .pointer("/spec/rules/0/backendRefs")
+            .and_then(|b| b.as_array())
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap_or("").to_string(),
+                    b["weight"].as_u64().unwrap_or(1),
+                )
+            })
+            .collect()
+    };
+
+    c.set_route_weights("ml-serving", &spec, &name, 30)
+        .await
+        .expect("30%");
+    let r = routes.get(&name).await.expect("route");
+    assert_eq!(
+        weights(&r),
+        vec![
+            ("fraud-detector".to_string(), 70),
+            ("fraud-detector-canary".to_string(), 30)
+        ]
+    );
+    assert!(
+        r.data
+            .pointer("/spec/rules/0/matches/0/path/value")
+            .is_some(),
+        "the rule's matches are kept"
+    );
+    let services: Api<Service> = Api::namespaced(c.client(), "ml-serving");
+    let canary = services
+        .get("fraud-detector-canary")
+        .await
+        .expect("canary Service");
+    let selector = canary.spec.and_then(|s| s.selector).unwrap_or_default();
+    assert_eq!(
+        selector.get("mlops.dev/track").map(String::as_str),
+        Some("canary")
+    );
+
+    c.set_route_weights("ml-serving", &spec, &name, 0)
+        .await
+        .expect("0%");
+    let r = routes.get(&name).await.expect("route");
+    assert_eq!(
+        weights(&r),
+        vec![
+            ("fraud-detector".to_string(), 100),
+            ("fraud-detector-canary".to_string(), 0)
+        ]
+    );
+
+    let missing = RolloutSpec {
+        http_route: Some("no-such-route".into()),
+        ..spec.clone()
+    };
+    let e = c
+        .set_route_weights("ml-serving", &missing, "no-such-route", 10)
+        .await
+        .expect_err("missing route");
+    assert!(e.to_string().contains("ml-serving/no-such-route"), "{e}");
+
+    routes
+        .delete(&name, &DeleteParams::default())
+        .await
+        .expect("clean up route");
+    let _ = services
+        .delete("fraud-detector-canary", &DeleteParams::default())
+        .await;
+}
