@@ -21,6 +21,7 @@ use mlops_core::{
     CoreError,
     analysis::Sample,
     model::Track,
+    ports::RegistryPort,
     rollout::{self, Effect, Observation, RolloutSpec},
 };
 
@@ -164,10 +165,34 @@ async fn carry_out(
                 }
             }
             Effect::RestoreStable { version } => {
-                return Err(CoreError::backend(
-                    "controller",
-                    format!("restoring stable v{version} after a promotion is not supported yet"),
-                ));
+                // The image of the version to go back to comes from the registry's `image` tag.
+                let registry = ctx.registry.as_ref().ok_or_else(|| {
+                    CoreError::backend("controller", format!("undoing the promotion needs the registry (MLFLOW_TRACKING_URI) for the image of v{version}"))
+                })?;
+                let models = registry.models().await?;
+                let image = models
+                    .iter()
+                    .find(|m| m.name == spec.model.name)
+                    .and_then(|m| m.version(*version))
+                    .and_then(|v| v.image().map(str::to_string))
+                    .ok_or_else(|| {
+                        CoreError::backend(
+                            "controller",
+                            format!(
+                                "{} v{version} has no `image` tag in the registry",
+                                spec.model.name
+                            ),
+                        )
+                    })?;
+                let back = RolloutSpec {
+                    model: rollout::ModelRef {
+                        name: spec.model.name.clone(),
+                        version: *version,
+                    },
+                    image,
+                    ..spec.clone()
+                };
+                ctx.cluster.promote_stable(&ns, &back).await?;
             }
             Effect::MoveAlias {
                 model,

@@ -286,6 +286,46 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         "an Event for the promotion"
     );
 
+    // 1b. Undo the promotion from the CLI: the stable side goes back to the previous version (its
+    //     image from the registry's tag) and so does the champion alias.
+    let out = mlops_cmd(&[
+        "rollout",
+        "rollback",
+        "churn-model-ctl",
+        "-n",
+        "ml-serving",
+        "--reason",
+        "undo test",
+    ])
+    .output()
+    .expect("rollback");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_phase(&api, "churn-model-ctl", Phase::RolledBack, 60).await;
+    let stable = cluster
+        .serving("ml-serving", "churn-model")
+        .await
+        .expect("stable");
+    assert_eq!(
+        (stable.version, stable.image.as_str()),
+        (churn_before.version, churn_before.image.as_str())
+    );
+    let champion = registry
+        .models()
+        .await
+        .expect("models")
+        .into_iter()
+        .find(|m| m.name == "churn-model")
+        .and_then(|m| m.aliases.get("champion").copied());
+    assert_eq!(
+        champion,
+        Some(churn_before.version),
+        "the champion alias moved back"
+    );
+
     // 2. A canary whose error rate the traffic process degrades fails analysis and rolls back.
     let rnext = recsys_before.version + 1;
     traffic(
