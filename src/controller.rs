@@ -60,11 +60,13 @@ async fn canary_ready(
     weight: u8,
 ) -> Result<bool, CoreError> {
     let (_, want) = rollout::replica_split(spec.replicas, weight);
+    // One GET of the canary Deployment, not a list: this runs on every pass of every rollout.
     let canary = format!("{}-canary", spec.deployment);
-    let ds = ctx.cluster.deployments().await?;
-    let d = ds
-        .iter()
-        .find(|d| d.namespace == namespace && d.name == canary && d.track == Track::Canary);
+    let d = match ctx.cluster.serving(namespace, &canary).await {
+        Ok(d) => Some(d).filter(|d| d.track == Track::Canary),
+        Err(CoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
     Ok(match d {
         Some(d) => d.replicas == want && d.ready_replicas == want,
         None => want == 0,
