@@ -47,6 +47,20 @@ fn mlops_cmd(args: &[&str]) -> Command {
     c
 }
 
+/// A spec that puts a seeded serving Deployment back as it was (version, image, replicas).
+fn seeded(d: &mlops_core::model::Deployment) -> mlops_core::rollout::RolloutSpec {
+    mlops_core::rollout::RolloutSpec {
+        model: mlops_core::rollout::ModelRef {
+            name: d.model.clone(),
+            version: d.version,
+        },
+        deployment: d.name.clone(),
+        image: d.image.clone(),
+        replicas: d.replicas,
+        ..mlops_core::rollout::RolloutSpec::test()
+    }
+}
+
 /// Start a controller; its stdout lines come through the receiver.
 fn spawn_controller(id: &str) -> (Controller, std::sync::mpsc::Receiver<String>) {
     let mut child = mlops_cmd(&["controller", "--id", id])
@@ -421,16 +435,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
     let _ = api
         .delete("fraud-detector-ctl", &DeleteParams::default())
         .await;
-    let fraud_back = mlops_core::rollout::RolloutSpec {
-        model: mlops_core::rollout::ModelRef {
-            name: "fraud-detector".into(),
-            version: fraud_before.version,
-        },
-        deployment: "fraud-detector".into(),
-        image: fraud_before.image.clone(),
-        replicas: fraud_before.replicas,
-        ..mlops_core::rollout::RolloutSpec::test()
-    };
+    let fraud_back = seeded(&fraud_before);
     cluster
         .abort_canary("ml-serving", &fraud_back)
         .await
@@ -480,16 +485,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
     for n in ["churn-model-ctl", "recsys-ranker-ctl"] {
         let _ = api.delete(n, &DeleteParams::default()).await;
     }
-    let back = mlops_core::rollout::RolloutSpec {
-        model: mlops_core::rollout::ModelRef {
-            name: "churn-model".into(),
-            version: churn_before.version,
-        },
-        deployment: "churn-model".into(),
-        image: churn_before.image.clone(),
-        replicas: churn_before.replicas,
-        ..mlops_core::rollout::RolloutSpec::test()
-    };
+    let back = seeded(&churn_before);
     cluster
         .promote_stable("ml-serving", &back)
         .await
@@ -498,16 +494,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .set_alias("churn-model", "champion", churn_before.version)
         .await
         .expect("restore alias");
-    let scale_back = mlops_core::rollout::RolloutSpec {
-        model: mlops_core::rollout::ModelRef {
-            name: "recsys-ranker".into(),
-            version: recsys_before.version,
-        },
-        deployment: "recsys-ranker".into(),
-        image: recsys_before.image.clone(),
-        replicas: recsys_before.replicas,
-        ..mlops_core::rollout::RolloutSpec::test()
-    };
+    let scale_back = seeded(&recsys_before);
     cluster
         .abort_canary("ml-serving", &scale_back)
         .await
@@ -593,16 +580,7 @@ async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or
     }
     drop(second);
     let _ = api.delete(name, &DeleteParams::default()).await;
-    let back = mlops_core::rollout::RolloutSpec {
-        model: mlops_core::rollout::ModelRef {
-            name: "recsys-ranker".into(),
-            version: before.version,
-        },
-        deployment: "recsys-ranker".into(),
-        image: before.image.clone(),
-        replicas: before.replicas,
-        ..mlops_core::rollout::RolloutSpec::test()
-    };
+    let back = seeded(&before);
     cluster
         .abort_canary("ml-serving", &back)
         .await
