@@ -328,6 +328,8 @@ pub struct App {
     pub size: (u16, u16),
     pub quit: bool,
     pub dirty: bool,
+    /// The audit chain's verdict for the loaded entries (verified when they load).
+    pub audit_chain: Option<Result<(), String>>,
 }
 
 /// The smallest terminal the console draws in.
@@ -356,6 +358,7 @@ impl App {
             size: (120, 40),
             quit: false,
             dirty: true,
+            audit_chain: None,
         }
     }
 

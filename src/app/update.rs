@@ -362,7 +362,12 @@ fn loaded(
             _ => (false, false),
         },
         (Source::Audit, Ok(p)) => match *p {
-            Payload::Audit(d) => store(&mut app.feeds.audit, Ok(d), now),
+            Payload::Audit(d) => {
+                // Verifying the chain hashes every entry: once per load, not once per frame.
+                app.audit_chain =
+                    Some(mlops_core::audit::AuditLog::verify(&d).map_err(|e| e.to_string()));
+                store(&mut app.feeds.audit, Ok(d), now)
+            }
             _ => (false, false),
         },
         (Source::Runs(id), Ok(p)) => match *p {

@@ -1,6 +1,5 @@
 //! Audit: every mutation, newest first, with the hash chain verified on screen.
 
-use mlops_core::audit::AuditLog;
 use ratatui::{
     Frame,
     layout::{Constraint, Rect},
@@ -17,13 +16,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let feed = &app.feeds.audit;
     let items = select::audit(app, &app.screen().filter);
-    let chain = feed.data.as_ref().map(|all| match AuditLog::verify(all) {
-        Ok(()) => Line::from(Span::styled(
-            format!(" hash chain ✓ verified over {} entries ", all.len()),
-            t.ok,
-        )),
-        Err(e) => Line::from(Span::styled(format!(" ✗ {e} "), t.err)),
-    });
+    let chain =
+        feed.data
+            .as_ref()
+            .zip(app.audit_chain.as_ref())
+            .map(|(all, verdict)| match verdict {
+                Ok(()) => Line::from(Span::styled(
+                    format!(" hash chain ✓ verified over {} entries ", all.len()),
+                    t.ok,
+                )),
+                Err(e) => Line::from(Span::styled(format!(" ✗ {e} "), t.err)),
+            });
     let spec = ListSpec {
         title: format!("Audit trail ({})", items.len()),
         backend: Backend::Cluster,
