@@ -87,6 +87,12 @@ enum Cmd {
 
 #[derive(Debug, Subcommand)]
 enum RolloutCmd {
+    /// List the step templates `start --template` takes: shipped ones and the user's
+    /// `[templates.NAME]` in config.toml.
+    Templates {
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// List rollouts (all namespaces unless -n is given).
     List {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
@@ -101,7 +107,8 @@ enum RolloutCmd {
         /// The version to roll out.
         #[arg(long)]
         version: u32,
-        /// Step template: canary, canary-approval, quick.
+        /// Step template: canary, canary-approval, quick, or one of yours from config.toml
+        /// (`mlops rollout templates` lists them).
         #[arg(long, default_value = "canary")]
         template: String,
         /// Container image; default: the version's `image` tag in the registry (MLFLOW_TRACKING_URI).
@@ -199,13 +206,33 @@ fn main() -> ExitCode {
     }
 }
 
+/// The steps of a template by name, from the shipped ones and the user's config.toml.
+fn find_template(name: &str) -> Result<Vec<rollout::Step>> {
+    let loaded = config::load(&config::config_dir(), None, ColorDepth::Monochrome);
+    let all = loaded.settings.templates();
+    if let Some(t) = all.iter().find(|t| t.name == name) {
+        return Ok(t.steps.clone());
+    }
+    let known: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    let why = format!("unknown template {name:?} (known: {})", known.join(", "));
+    if loaded.errors.is_empty() {
+        anyhow::bail!(why)
+    }
+    let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    anyhow::bail!(
+        "{why}; config.toml has errors, so its templates were not read:\n  {}",
+        errors.join("\n  ")
+    )
+}
+
 /// Whether a subcommand changes anything in a cluster.
 fn mutates(cmd: Option<&Cmd>) -> bool {
     match cmd {
         Some(Cmd::Install { .. }) => true,
-        Some(Cmd::Rollout { command }) => {
-            !matches!(command, RolloutCmd::List { .. } | RolloutCmd::Get { .. })
-        }
+        Some(Cmd::Rollout { command }) => !matches!(
+            command,
+            RolloutCmd::List { .. } | RolloutCmd::Get { .. } | RolloutCmd::Templates { .. }
+        ),
         _ => false,
     }
 }
@@ -247,6 +274,32 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 Output::Table => format!("installed {name} (established)"),
             })
         }),
+        Some(Cmd::Rollout {
+            command: RolloutCmd::Templates { output },
+        }) => {
+            let loaded = config::load(&config::config_dir(), None, ColorDepth::Monochrome);
+            for e in &loaded.errors {
+                eprintln!("warning: {e}");
+            }
+            let all = loaded.settings.templates();
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&all)?),
+                Output::Table => {
+                    for t in &all {
+                        let steps: Vec<String> = t.steps.iter().map(ToString::to_string).collect();
+                        println!(
+                            "{:<18} {:<8} {}\n{:<27} {}",
+                            t.name,
+                            if t.builtin { "shipped" } else { "config" },
+                            t.description,
+                            "",
+                            steps.join(" → ")
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Cmd::Rollout {
             command: RolloutCmd::List { output },
         }) => {
@@ -320,16 +373,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                     output,
                 },
         }) => {
-            let Some((_, _, steps)) = rollout::templates()
-                .into_iter()
-                .find(|(n, _, _)| n == template)
-            else {
-                let known: Vec<&str> = rollout::templates().iter().map(|t| t.0).collect();
-                anyhow::bail!(
-                    "unknown template {template:?} (known: {})",
-                    known.join(", ")
-                );
-            };
+            let steps = find_template(template)?;
             let (model, version, image, approvers, wait, timeout, output) = (
                 model.clone(),
                 *version,
@@ -545,6 +589,7 @@ fn operator_verb(cli: &Cli, c: &RolloutCmd) -> Result<ExitCode> {
             Box::new(|user| rollout::Command::Resume { user }),
         ),
         RolloutCmd::List { .. }
+        | RolloutCmd::Templates { .. }
         | RolloutCmd::Get { .. }
         | RolloutCmd::Approve { .. }
         | RolloutCmd::Start { .. } => {

@@ -100,3 +100,40 @@ fn readonly_refuses_mutating_verbs_before_touching_a_cluster() {
     let out = mlops("valid", &["rollout", "pause", "x"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-only mode"));
 }
+
+#[test]
+fn step_templates_in_config_are_checked_and_listed() {
+    let out = mlops("bad-template", &["config", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "config.toml:4:4: template slow-canary: wrong number of arguments in step \"pause 5 minutes\"",
+        "config.toml:8:27: template backwards: invalid rollout spec: steps[1].setWeight: 20 is not above the previous weight 50: \"setWeight 20\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let out = mlops("valid", &["rollout", "templates", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let names: Vec<&str> = doc
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["canary", "canary-approval", "quick", "slow-canary"]);
+    let out = mlops("valid", &["rollout", "templates"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("slow-canary        config")
+            && table.contains("setWeight 5 → analysis ×4 → pause 3600s → approval → setWeight 100"),
+        "{table}"
+    );
+}

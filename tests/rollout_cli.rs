@@ -13,14 +13,18 @@ use mlops_console::{adapters::kube::KubeCluster, crd::ModelRollout};
 use mlops_core::ports::ClusterPort;
 
 fn mlops(args: &[&str]) -> (i32, String, String) {
+    // The user's own config (e.g. readonly = true) must not leak into the tests.
+    mlops_with_config("/nonexistent/mlops-test-config", args)
+}
+
+fn mlops_with_config(config_dir: &str, args: &[&str]) -> (i32, String, String) {
     let env = common::env();
     let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
         .args(args)
         .env("KUBECONFIG", env.get("KUBECONFIG"))
         .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
         .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
-        // The user's own config (e.g. readonly = true) must not leak into the tests.
-        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config")
+        .env("MLOPS_CONFIG_DIR", config_dir)
         .output()
         .expect("run mlops");
     (
@@ -350,4 +354,98 @@ async fn start_creates_a_rollout_from_a_template_with_the_image_from_the_registr
             .await
             .expect("clean up");
     }
+}
+
+#[tokio::test]
+async fn start_takes_a_step_template_from_the_users_config() {
+    let (_, api) = installed().await;
+    let _ = api.delete("churn-model-v9", &DeleteParams::default()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[templates.slow-canary]\ndescription = \"5% for an hour behind an approval\"\nsteps = [\"setWeight 5\", \"analysis 4\", \"pause 1h\", \"approval\", \"setWeight 100\"]\n",
+    )
+    .expect("write config");
+    let config = dir.path().to_str().expect("utf-8 path");
+    let (code, out, err) = mlops_with_config(config, &["rollout", "templates", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let all: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let slow = all
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["name"] == "slow-canary"))
+        .unwrap_or_else(|| panic!("slow-canary listed: {all:#}"));
+    assert_eq!(slow["builtin"], false);
+
+    let (code, out, err) = mlops_with_config(
+        config,
+        &[
+            "rollout",
+            "start",
+            "--model",
+            "churn-model",
+            "--version",
+            "9",
+            "--image",
+            "registry.mlops.invalid/models/churn-model:v9",
+            "--template",
+            "slow-canary",
+            "-n",
+            "ml-serving",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        r["spec"]["steps"],
+        serde_json::json!([
+            {"setWeight": 5},
+            {"analysis": {"count": 4}},
+            {"pause": {"durationSeconds": 3600}},
+            {"approval": {}},
+            {"setWeight": 100}
+        ])
+    );
+    let stored = api.get("churn-model-v9").await.expect("in the cluster");
+    assert_eq!(stored.spec.rollout.steps.len(), 5);
+    api.delete("churn-model-v9", &DeleteParams::default())
+        .await
+        .expect("clean up");
+
+    // A template with a typo: `start` says which template is unknown and why it was not read.
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[templates.slow-canary]\nsteps = [\"setWeigth 5\", \"setWeight 100\"]\n",
+    )
+    .expect("write config");
+    let (code, _, err) = mlops_with_config(
+        config,
+        &[
+            "rollout",
+            "start",
+            "--model",
+            "churn-model",
+            "--version",
+            "9",
+            "--image",
+            "x:9",
+            "--template",
+            "slow-canary",
+            "-n",
+            "ml-serving",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown template \"slow-canary\"")
+            && err.contains(
+                "config.toml:2:11: template slow-canary: unknown step kind \"setweigth\""
+            ),
+        "{err}"
+    );
+    assert!(
+        api.get_opt("churn-model-v9").await.expect("get").is_none(),
+        "nothing created"
+    );
 }

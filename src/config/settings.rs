@@ -1,7 +1,8 @@
 //! `config.toml`: which theme and keymap, backends, refresh and safety settings.
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
+use mlops_core::rollout::{self, Step, Template};
 use serde::Deserialize;
 
 use super::errors::ConfigError;
@@ -22,6 +23,19 @@ pub struct Settings {
     pub kubernetes: KubeSettings,
     pub mlflow: MlflowSettings,
     pub prometheus: PrometheusSettings,
+    /// User step templates for `mlops rollout start --template NAME`, by name. A user template
+    /// with a shipped template's name replaces it.
+    pub templates: BTreeMap<String, TemplateSettings>,
+}
+
+/// `[templates.NAME]`: steps in the compact form (`setWeight 10`, `analysis 3`, `approval`,
+/// `pause 5m`, `pause`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    #[serde(default)]
+    pub description: String,
+    pub steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -54,6 +68,103 @@ impl Default for Settings {
             kubernetes: KubeSettings::default(),
             mlflow: MlflowSettings::default(),
             prometheus: PrometheusSettings::default(),
+            templates: BTreeMap::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// The shipped templates with the user's merged over them by name, sorted by name. Only
+    /// templates that passed `parse` are here, so their steps parse.
+    pub fn templates(&self) -> Vec<Template> {
+        let mut all: BTreeMap<String, Template> = rollout::templates()
+            .into_iter()
+            .map(|t| (t.name.clone(), t))
+            .collect();
+        for (name, t) in &self.templates {
+            let steps: Result<Vec<Step>, String> = t.steps.iter().map(|s| s.parse()).collect();
+            if let Ok(steps) = steps {
+                all.insert(
+                    name.clone(),
+                    Template {
+                        name: name.clone(),
+                        description: t.description.clone(),
+                        steps,
+                        builtin: false,
+                    },
+                );
+            }
+        }
+        all.into_values().collect()
+    }
+}
+
+/// Check each user template: a name a Kubernetes object name can carry, steps that parse, and
+/// steps the core accepts as a rollout (weights rising to at most 100, counts of 1 or more).
+fn check_templates(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    for (name, t) in &s.templates {
+        let header = text
+            .find(&format!("templates.{name}"))
+            .or_else(|| text.find(name.as_str()))
+            .unwrap_or(0);
+        let valid_name = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_name {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                header,
+                name,
+                "a template name is lowercase letters, digits and '-'",
+            ));
+        }
+        let mut steps = Vec::new();
+        let mut offsets = Vec::new();
+        let mut from = header;
+        for step in &t.steps {
+            let quoted = format!("\"{step}\"");
+            let at = text
+                .get(from..)
+                .and_then(|rest| rest.find(&quoted))
+                .map_or(header, |i| from + i + 1);
+            from = at;
+            offsets.push(at);
+            match step.parse::<Step>() {
+                Ok(parsed) => steps.push(parsed),
+                Err(e) => errors.push(ConfigError::at(
+                    path,
+                    text,
+                    at,
+                    step,
+                    format!("template {name}: {e}"),
+                )),
+            }
+        }
+        if steps.len() < t.steps.len() {
+            continue;
+        }
+        if let Err(e) = rollout::validate_steps(&steps) {
+            // Point at the step the core names (`steps[i]…`), else at the template.
+            let step = match &e {
+                mlops_core::CoreError::InvalidSpec { field, .. } => field
+                    .strip_prefix("steps[")
+                    .and_then(|rest| rest.split(']').next())
+                    .and_then(|i| i.parse::<usize>().ok()),
+                _ => None,
+            };
+            let (at, value) = step
+                .and_then(|i| Some((*offsets.get(i)?, t.steps.get(i)?.as_str())))
+                .unwrap_or((header, name.as_str()));
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                value,
+                format!("template {name}: {e}"),
+            ));
         }
     }
 }
@@ -97,6 +208,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
             ));
         }
     }
+    check_templates(&s, path, text, &mut errors);
     if errors.is_empty() {
         Ok(s)
     } else {
@@ -117,6 +229,45 @@ mod tests {
             errs[0].to_string().contains("refesh_seconds"),
             "{}",
             errs[0]
+        );
+    }
+
+    #[test]
+    fn user_templates_merge_over_the_shipped_ones() {
+        let text = "[templates.slow]\ndescription = \"5% for an hour\"\nsteps = [\"setWeight 5\", \"pause 1h\", \"approval\", \"setWeight 100\"]\n\n[templates.quick]\nsteps = [\"setWeight 100\"]\n";
+        let s = parse(text, Path::new("c.toml")).expect("valid");
+        let all = s.templates();
+        let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["canary", "canary-approval", "quick", "slow"]);
+        let quick = &all[2];
+        assert!(!quick.builtin, "the user's quick replaces the shipped one");
+        assert_eq!(quick.steps, vec![Step::SetWeight(100)]);
+        assert_eq!(all[3].steps.len(), 4);
+    }
+
+    #[test]
+    fn bad_templates_name_the_step_and_line() {
+        let text = "[templates.slow]\nsteps = [\n  \"setWeight 5\",\n  \"setweigth 10\",\n]\n[templates.down]\nsteps = [\"setWeight 50\", \"setWeight 20\"]\n[templates.Bad_Name]\nsteps = [\"approval\"]\n";
+        let errs = parse(text, Path::new("c.toml")).expect_err("invalid");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 3, "{shown:#?}");
+        assert!(
+            shown.iter().any(
+                |e| e.starts_with("c.toml:4:4: template slow: unknown step kind \"setweigth\"")
+            ),
+            "{shown:#?}"
+        );
+        assert!(
+            shown.iter().any(|e| e.starts_with("c.toml:7:27:")
+                && e.contains("steps[1].setWeight")
+                && e.contains("20 is not above")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("lowercase letters") && e.contains("\"Bad_Name\"")),
+            "{shown:#?}"
         );
     }
 

@@ -905,11 +905,28 @@ fn command_decision(
     })
 }
 
-/// The step templates `mlops rollout start --template NAME` ships with: (name, what it does, steps).
-pub fn templates() -> Vec<(&'static str, &'static str, Vec<Step>)> {
+/// A named list of steps `mlops rollout start --template NAME` builds a rollout from: one of the
+/// shipped ones, or one from the user's `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Template {
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<Step>,
+    /// Shipped with the binary (false: from the user's config).
+    pub builtin: bool,
+}
+
+/// The step templates shipped with the binary.
+pub fn templates() -> Vec<Template> {
     let a = |count| Step::Analysis(AnalysisStep { count });
+    let t = |name: &str, description: &str, steps| Template {
+        name: name.into(),
+        description: description.into(),
+        steps,
+        builtin: true,
+    };
     vec![
-        (
+        t(
             "canary",
             "10% → 30% → 60% → 100%, three passing analyses at each weight",
             vec![
@@ -922,7 +939,7 @@ pub fn templates() -> Vec<(&'static str, &'static str, Vec<Step>)> {
                 Step::SetWeight(100),
             ],
         ),
-        (
+        t(
             "canary-approval",
             "10% with two passing analyses, then an approval gate, 50% for five minutes, 100%",
             vec![
@@ -936,12 +953,100 @@ pub fn templates() -> Vec<(&'static str, &'static str, Vec<Step>)> {
                 Step::SetWeight(100),
             ],
         ),
-        (
+        t(
             "quick",
             "50% with one passing analysis, then 100%",
             vec![Step::SetWeight(50), a(1), Step::SetWeight(100)],
         ),
     ]
+}
+
+/// Check a template's steps as `validate` would check them in a rollout (an approval gate of one,
+/// the default analysis). Errors name `steps[i]`.
+pub fn validate_steps(steps: &[Step]) -> Result<(), CoreError> {
+    let spec = RolloutSpec {
+        model: ModelRef {
+            name: "template".into(),
+            version: 1,
+        },
+        stable_version: 0,
+        deployment: "template".into(),
+        image: "template".into(),
+        replicas: 1,
+        http_route: None,
+        steps: steps.to_vec(),
+        analysis: default_analysis("template"),
+        approval: ApprovalGate { required: 1 },
+    };
+    validate(&spec).map_err(|e| match e {
+        CoreError::InvalidSpec { field, message } => CoreError::InvalidSpec {
+            field: field.trim_start_matches("spec.").to_string(),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// What a step in a template's compact form may look like, for error messages.
+pub const STEP_SYNTAX: &str =
+    "setWeight N (0-100), pause, pause DURATION (90s, 5m, 1h), analysis N, approval";
+
+impl std::str::FromStr for Step {
+    type Err = String;
+
+    /// The compact form user templates are written in: `setWeight 10`, `pause 5m`,
+    /// `pause` (until promoted), `analysis 3`, `approval`. Keywords ignore case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let bad = |why: &str| format!("{why} in step {text:?} (a step is one of: {STEP_SYNTAX})");
+        let number = |w: &str| w.trim_end_matches('%').parse::<u64>().ok();
+        let keyword = words.first().map(|w| w.to_ascii_lowercase());
+        match (keyword.as_deref(), &words[words.len().min(1)..]) {
+            (Some("setweight"), [w]) => number(w)
+                .and_then(|n| u8::try_from(n).ok())
+                .filter(|n| *n <= 100)
+                .map(Step::SetWeight)
+                .ok_or_else(|| bad(&format!("weight {w:?} is not a number from 0 to 100"))),
+            (Some("pause"), [] | ["until", "promoted"]) => Ok(Step::Pause(PauseStep {
+                duration_seconds: None,
+            })),
+            (Some("pause"), [d]) => parse_duration(d)
+                .filter(|s| *s > 0)
+                .map(|s| {
+                    Step::Pause(PauseStep {
+                        duration_seconds: Some(s),
+                    })
+                })
+                .ok_or_else(|| bad(&format!("duration {d:?} is not like 90s, 5m or 1h"))),
+            (Some("analysis"), []) => Ok(Step::Analysis(AnalysisStep { count: 1 })),
+            (Some("analysis"), [n]) => number(n)
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .map(|count| Step::Analysis(AnalysisStep { count }))
+                .ok_or_else(|| bad(&format!("count {n:?} is not a number of 1 or more"))),
+            (Some("approval"), []) => Ok(Step::Approval {}),
+            (Some("setweight" | "pause" | "analysis" | "approval"), _) => {
+                Err(bad("wrong number of arguments"))
+            }
+            (Some(other), _) => Err(bad(&format!("unknown step kind {other:?}"))),
+            (None, _) => Err(bad("empty step")),
+        }
+    }
+}
+
+/// `90`, `90s`, `5m`, `1h` → seconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
 }
 
 /// The analysis every template uses: error rate and p99 latency of the canary against stable,

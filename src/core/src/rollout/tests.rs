@@ -443,12 +443,71 @@ fn spec_serializes_like_a_custom_resource() {
 
 #[test]
 fn every_shipped_template_is_a_valid_spec() {
-    for (name, _, steps) in templates() {
+    for t in templates() {
         let spec = RolloutSpec {
             analysis: default_analysis("m"),
-            ..RolloutSpec::test().with_steps(steps)
+            ..RolloutSpec::test().with_steps(t.steps)
         };
-        validate(&spec).unwrap_or_else(|e| panic!("template {name}: {e}"));
+        validate(&spec).unwrap_or_else(|e| panic!("template {}: {e}", t.name));
+    }
+}
+
+#[test]
+fn steps_parse_from_the_compact_form_and_print_back() {
+    let parsed: Vec<Step> = [
+        "setWeight 10",
+        "SETWEIGHT 20%",
+        "pause",
+        "pause 5m",
+        "pause 90",
+        "analysis 3",
+        "analysis",
+        "approval",
+    ]
+    .iter()
+    .map(|s| s.parse().expect(s))
+    .collect();
+    assert_eq!(
+        parsed,
+        vec![
+            Step::SetWeight(10),
+            Step::SetWeight(20),
+            Step::Pause(PauseStep {
+                duration_seconds: None
+            }),
+            Step::Pause(PauseStep {
+                duration_seconds: Some(300)
+            }),
+            Step::Pause(PauseStep {
+                duration_seconds: Some(90)
+            }),
+            Step::Analysis(AnalysisStep { count: 3 }),
+            Step::Analysis(AnalysisStep { count: 1 }),
+            Step::Approval {},
+        ]
+    );
+    for t in templates() {
+        for step in t.steps {
+            let text = step.to_string().replace('×', "");
+            let again: Step = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(again, step, "{text}");
+        }
+    }
+}
+
+#[test]
+fn bad_steps_say_what_is_wrong_and_what_is_valid() {
+    for (text, says) in [
+        ("setWeight 120", "\"120\" is not a number from 0 to 100"),
+        ("setweigth 10", "unknown step kind \"setweigth\""),
+        ("pause 5 minutes", "wrong number of arguments"),
+        ("pause 5d", "\"5d\" is not like 90s"),
+        ("analysis 0", "count \"0\""),
+        ("", "empty step"),
+    ] {
+        let e = text.parse::<Step>().expect_err(text);
+        assert!(e.contains(says), "{text:?}: {e}");
+        assert!(e.contains("approval"), "lists the valid forms: {e}");
     }
 }
 
