@@ -290,8 +290,27 @@ fn error_policy(_mr: Arc<ModelRollout>, e: &ReconcileError, _ctx: Arc<Context>) 
     Action::requeue(Duration::from_secs(5))
 }
 
-/// Try to hold the Lease: take it when free or expired, renew it when ours. True when we hold it.
-pub async fn try_lead(cluster: &KubeCluster, id: &str) -> Result<bool, CoreError> {
+/// Lease holders that are a console driving rollouts itself (not `mlops controller`) carry this
+/// prefix. A headless controller takes the lease from such a holder rather than waiting.
+pub const CONSOLE_PREFIX: &str = "console:";
+
+/// Try to hold the Lease: take it when free or expired, renew it when ours. A headless controller
+/// (`preempt_console`) also takes it from a console driving rollouts itself. True when we hold it.
+pub async fn try_lead(
+    cluster: &KubeCluster,
+    id: &str,
+    preempt_console: bool,
+) -> Result<bool, CoreError> {
+    Ok(acquire(cluster, id, preempt_console).await?.is_some())
+}
+
+/// Like `try_lead`; on success says whether a console was holding the lease (it needs a moment
+/// to notice before we act).
+async fn acquire(
+    cluster: &KubeCluster,
+    id: &str,
+    preempt_console: bool,
+) -> Result<Option<bool>, CoreError> {
     let api: Api<Lease> = Api::namespaced(cluster.client(), LEASE_NAMESPACE);
     let now = Utc::now();
     let micro = MicroTime(jiff_now(now));
@@ -316,16 +335,23 @@ pub async fn try_lead(cluster: &KubeCluster, id: &str) -> Result<bool, CoreError
                     ..Default::default()
                 }),
             };
-            Ok(api.create(&PostParams::default(), &lease).await.is_ok())
+            Ok(api
+                .create(&PostParams::default(), &lease)
+                .await
+                .is_ok()
+                .then_some(false))
         }
         Some(mut lease) => {
             let spec = lease.spec.clone().unwrap_or_default();
             let holder = spec.holder_identity.clone().unwrap_or_default();
             let renewed = spec.renew_time.as_ref().map_or(0, |t| t.0.as_second());
-            let expired = now.timestamp() - renewed
-                > i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
-            if holder != id && !expired {
-                return Ok(false);
+            let expired = holder.is_empty()
+                || now.timestamp() - renewed
+                    > i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
+            let from_console =
+                holder != id && !expired && preempt_console && holder.starts_with(CONSOLE_PREFIX);
+            if holder != id && !expired && !from_console {
+                return Ok(None);
             }
             let mut new = spec;
             if holder != id {
@@ -340,27 +366,43 @@ pub async fn try_lead(cluster: &KubeCluster, id: &str) -> Result<bool, CoreError
             Ok(api
                 .replace(LEASE_NAME, &PostParams::default(), &lease)
                 .await
-                .is_ok())
+                .is_ok()
+                .then_some(from_console))
         }
     }
 }
 
-/// Run until SIGTERM/SIGINT: wait for the Lease, then reconcile while renewing it; losing it ends
-/// the process (its replacement starts as a follower).
-pub async fn run(ctx: Context) -> Result<(), CoreError> {
-    let ctx = Arc::new(ctx);
-    tracing::info!(id = %ctx.id, "controller starting; waiting for the lease");
-    loop {
-        if try_lead(&ctx.cluster, &ctx.id).await? {
-            break;
-        }
-        tokio::time::sleep(RENEW_EVERY).await;
+/// Give the Lease up if we hold it, so the next candidate need not wait for it to expire.
+pub async fn release(cluster: &KubeCluster, id: &str) {
+    let api: Api<Lease> = Api::namespaced(cluster.client(), LEASE_NAMESPACE);
+    let Ok(Some(mut lease)) = api.get_opt(LEASE_NAME).await else {
+        return;
+    };
+    let mut spec = lease.spec.clone().unwrap_or_default();
+    if spec.holder_identity.as_deref() != Some(id) {
+        return;
     }
-    tracing::info!(id = %ctx.id, "leading");
-    println!("{} leads ({LEASE_NAMESPACE}/{LEASE_NAME})", ctx.id);
+    spec.holder_identity = None;
+    spec.renew_time = None;
+    lease.spec = Some(spec);
+    match api
+        .replace(LEASE_NAME, &PostParams::default(), &lease)
+        .await
+    {
+        Ok(_) => tracing::info!(%id, "released the lease"),
+        Err(e) => tracing::warn!(error = %e, "releasing the lease"),
+    }
+}
+
+/// Reconcile every ModelRollout while we hold the lease. Returns `Ok` when `stop` fires (the
+/// lease is released) and an error when the lease is lost to someone else.
+pub async fn lead(
+    ctx: Arc<Context>,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), CoreError> {
     let api: Api<ModelRollout> = Api::all(ctx.cluster.client());
     let controller = Controller::new(api, watcher::Config::default())
-        .shutdown_on_signal()
+        .graceful_shutdown_on(stop)
         .run(reconcile, error_policy, ctx.clone())
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -372,13 +414,13 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
         async move {
             loop {
                 tokio::time::sleep(RENEW_EVERY).await;
-                match try_lead(&ctx.cluster, &ctx.id).await {
+                match try_lead(&ctx.cluster, &ctx.id, false).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        return Err(CoreError::backend(
+                        return CoreError::backend(
                             "controller",
                             format!("{} lost the lease", ctx.id),
-                        ));
+                        );
                     }
                     Err(e) => tracing::warn!(error = %e, "renewing the lease"),
                 }
@@ -386,7 +428,94 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
         }
     };
     tokio::select! {
-        () = controller => Ok(()),
-        r = renew => r,
+        () = controller => {
+            release(&ctx.cluster, &ctx.id).await;
+            Ok(())
+        }
+        e = renew => Err(e),
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// `mlops controller`: wait for the Lease, then reconcile while renewing it, until SIGTERM/SIGINT
+/// (which releases the lease for the next replica). Losing the lease ends the process; its
+/// replacement starts as a follower.
+pub async fn run(ctx: Context) -> Result<(), CoreError> {
+    let ctx = Arc::new(ctx);
+    tracing::info!(id = %ctx.id, "controller starting; waiting for the lease");
+    let (tx, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    loop {
+        match acquire(&ctx.cluster, &ctx.id, true).await? {
+            Some(from_console) => {
+                if from_console {
+                    // The console that drove the rollouts stops at its next renewal.
+                    tracing::info!("took the lease from a console; letting it notice");
+                    tokio::time::sleep(RENEW_EVERY + Duration::from_secs(1)).await;
+                }
+                break;
+            }
+            None => {
+                tokio::select! {
+                    () = tokio::time::sleep(RENEW_EVERY) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
+            }
+        }
+    }
+    tracing::info!(id = %ctx.id, "leading");
+    println!("{} leads ({LEASE_NAMESPACE}/{LEASE_NAME})", ctx.id);
+    lead(ctx, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await
+}
+
+/// A console driving rollouts itself while no controller holds the lease: take the lease when it
+/// is free, reconcile with the same code as `mlops controller`, step aside when a controller takes
+/// it, and try again later. Ends (releasing the lease) when `stop` turns true.
+pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let ctx = Arc::new(ctx);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match try_lead(&ctx.cluster, &ctx.id, false).await {
+            Ok(true) => {
+                tracing::info!(id = %ctx.id, "no controller holds the lease: this console drives the rollouts");
+                let mut until = stop.clone();
+                let stopped = async move {
+                    let _ = until.wait_for(|s| *s).await;
+                };
+                match lead(ctx.clone(), stopped).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::info!(error = %e, "a controller took over the rollouts"),
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the lease"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RENEW_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }

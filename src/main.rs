@@ -14,7 +14,7 @@ use mlops_console::adapters::{
 use mlops_console::{
     app::{App, state::BackendInfo},
     config::{self, ColorDepth},
-    logging, runtime,
+    controller, logging, runtime,
 };
 use mlops_core::{
     demo::DemoPlatform,
@@ -432,11 +432,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 )
                 .with_writer(std::io::stderr)
                 .try_init();
-            let id = id.clone().unwrap_or_else(|| {
-                let host = std::fs::read_to_string("/etc/hostname")
-                    .map_or_else(|_| "mlops".into(), |h| h.trim().to_string());
-                format!("{host}-{}", std::process::id())
-            });
+            let id = id
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -455,7 +453,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 } else {
                     None
                 };
-                mlops_console::controller::run(mlops_console::controller::Context {
+                controller::run(controller::Context {
                     cluster,
                     metrics,
                     registry,
@@ -694,7 +692,12 @@ async fn real_backends(
     cli: &Cli,
     settings: &config::Settings,
     timeout: Duration,
-) -> (runtime::Context, BackendInfo, Vec<String>) {
+) -> (
+    runtime::Context,
+    BackendInfo,
+    Vec<String>,
+    Option<controller::Context>,
+) {
     let mut problems = Vec::new();
     let mut info = BackendInfo::default();
     let context = cli
@@ -707,10 +710,25 @@ async fn real_backends(
         .or_else(|| settings.kubernetes.namespace.clone());
     let has_kubeconfig = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
         || dirs::home_dir().is_some_and(|h| h.join(".kube").join("config").exists());
+    let drive = settings.drive_rollouts && !(cli.readonly || settings.readonly);
+    let driver_id = format!(
+        "{}{}@{}-{}",
+        controller::CONSOLE_PREFIX,
+        std::env::var("USER").unwrap_or_else(|_| "user".into()),
+        hostname(),
+        std::process::id()
+    );
+    let mut kube = None;
     let cluster: Option<Arc<dyn ClusterPort>> = if has_kubeconfig || context.is_some() {
         match KubeCluster::connect(context.as_deref(), namespace.as_deref()).await {
             Ok(c) => {
                 info.cluster = Some(c.describe());
+                let c = if drive {
+                    c.with_driver_id(&driver_id)
+                } else {
+                    c
+                };
+                kube = Some(c.clone());
                 Some(Arc::new(c))
             }
             Err(e) => {
@@ -721,9 +739,9 @@ async fn real_backends(
     } else {
         None
     };
-    let registry: Option<Arc<dyn RegistryPort>> = {
+    let make_registry = || {
         let from_env = std::env::var_os("MLFLOW_TRACKING_URI").is_some_and(|v| !v.is_empty());
-        let made = if from_env {
+        if from_env {
             Some(MlflowRegistry::from_env())
         } else {
             settings
@@ -731,20 +749,21 @@ async fn real_backends(
                 .tracking_uri
                 .as_deref()
                 .map(|u| MlflowRegistry::new(u, MlflowAuth::None))
-        };
-        match made {
-            Some(Ok(r)) => {
-                let r = r.with_timeout(timeout);
-                info.registry = Some(r.base_url());
-                Some(Arc::new(r))
-            }
-            Some(Err(e)) => {
-                problems.push(e.to_string());
-                None
-            }
-            None => None,
         }
+        .map(|r| r.map(|r| r.with_timeout(timeout)))
     };
+    let registry: Option<Arc<dyn RegistryPort>> = match make_registry() {
+        Some(Ok(r)) => {
+            info.registry = Some(r.base_url());
+            Some(Arc::new(r))
+        }
+        Some(Err(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        None => None,
+    };
+    let mut prometheus = None;
     let metrics: Option<Arc<dyn MetricsPort>> = {
         let url = cli
             .prometheus_url
@@ -763,6 +782,7 @@ async fn real_backends(
                 };
                 let m = m.with_timeout(timeout);
                 info.metrics = Some(m.base_url());
+                prometheus = Some(m.clone());
                 Some(Arc::new(m))
             }
             Some(Err(e)) => {
@@ -780,7 +800,20 @@ async fn real_backends(
         clock: Arc::new(Utc::now),
         timeout,
     };
-    (ctx, info, problems)
+    // The same reconcile loop as `mlops controller`, run by this console while no controller
+    // holds the lease.
+    let embedded = kube.filter(|_| drive).map(|cluster| controller::Context {
+        cluster,
+        metrics: prometheus,
+        registry: make_registry().and_then(Result::ok),
+        id: driver_id,
+    });
+    (ctx, info, problems, embedded)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "mlops".into(), |h| h.trim().to_string())
 }
 
 fn config_check(output: Output) -> ExitCode {
@@ -833,6 +866,7 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         .build()?;
     let timeout = Duration::from_secs(loaded.settings.timeout_seconds);
     let mut startup_problems: Vec<String> = Vec::new();
+    let mut embedded = None;
     let (ctx, backends, refresh) = if let Some((seed, speed)) = demo {
         let platform = DemoPlatform::new(seed, Utc::now(), speed);
         let clock_platform = platform.clone();
@@ -852,7 +886,9 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         };
         (ctx, info, chrono::Duration::seconds(1))
     } else {
-        let (ctx, info, problems) = runtime.block_on(real_backends(cli, &loaded.settings, timeout));
+        let (ctx, info, problems, driver) =
+            runtime.block_on(real_backends(cli, &loaded.settings, timeout));
+        embedded = driver;
         for p in &problems {
             tracing::warn!(problem = %p, "backend");
         }
@@ -884,8 +920,15 @@ fn console(cli: &Cli, demo: Option<(u64, f64)>) -> Result<ExitCode> {
             restore_and_print(info);
             std::process::exit(101);
         }));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let driver = embedded.map(|c| tokio::spawn(controller::drive_embedded(c, stopped)));
         let r = runtime::run(&mut terminal, app, ctx).await;
         ratatui::restore();
+        // Hand the lease back so a controller or another console need not wait for it to expire.
+        let _ = stop.send(true);
+        if let Some(d) = driver {
+            let _ = tokio::time::timeout(Duration::from_secs(3), d).await;
+        }
         r
     });
     // Spawned fetches may still wait on a slow backend: do not wait for them.

@@ -157,6 +157,18 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    // Watches push rollout and lease changes between refreshes.
+    if let Some(stream) = ctx.cluster.as_ref().and_then(|c| c.watch()) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut stream = stream;
+            while let Some(change) = stream.next().await {
+                if tx.send(Action::ClusterChanged(Box::new(change))).is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let size = terminal.size().context("reading the terminal size")?;
     let mut pending = vec![
         Action::Resize(size.width, size.height),

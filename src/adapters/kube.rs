@@ -25,7 +25,7 @@ use kube::{
 use mlops_core::{
     CoreError,
     model::{Cluster, ClusterEvent, Deployment, EventKind, Node, Pod, PodPhase, Track},
-    ports::{ClusterPort, ClusterSnapshot, Driver},
+    ports::{ChangeStream, ClusterChange, ClusterPort, ClusterSnapshot, Driver},
     rollout::{self, Command, RolloutRecord, RolloutSpec},
 };
 
@@ -44,6 +44,8 @@ pub struct KubeCluster {
     client: Client,
     context: String,
     namespace: Option<String>,
+    /// The lease identity this process drives rollouts under, when it may.
+    driver_id: Option<String>,
 }
 
 impl KubeCluster {
@@ -106,6 +108,7 @@ impl KubeCluster {
             client,
             context: name,
             namespace: namespace.map(str::to_string),
+            driver_id: None,
         })
     }
 
@@ -605,14 +608,78 @@ impl KubeCluster {
         let Ok(Some(lease)) = api.get_opt(crate::controller::LEASE_NAME).await else {
             return Driver::Nobody;
         };
-        let spec = lease.spec.unwrap_or_default();
-        let renewed = spec.renew_time.map_or(0, |t| t.0.as_second());
-        let live = Utc::now().timestamp() - renewed
-            <= i64::from(spec.lease_duration_seconds.unwrap_or(15));
-        match spec.holder_identity {
-            Some(holder) if live => Driver::Controller { holder },
-            _ => Driver::Nobody,
-        }
+        driver_of(&lease, self.driver_id.as_deref())
+    }
+
+    /// Watch ModelRollouts (in the namespace, or all) and the Lease; each change comes out as
+    /// a `ClusterChange`. The watches retry with backoff on their own.
+    fn watch_changes(&self) -> ChangeStream {
+        use futures::StreamExt;
+        use kube::runtime::{WatchStreamExt, watcher};
+        let context = self.context.clone();
+        let rollouts = watcher(
+            self.namespaced::<ModelRollout>(),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .scan(Vec::new(), move |init: &mut Vec<RolloutRecord>, ev| {
+            let change = match ev {
+                Ok(watcher::Event::Apply(r)) => {
+                    Some(ClusterChange::Rollout(Box::new(r.record(&context))))
+                }
+                Ok(watcher::Event::Delete(r)) => Some(ClusterChange::RolloutDeleted {
+                    cluster: context.clone(),
+                    namespace: r.metadata.namespace.clone().unwrap_or_default(),
+                    name: r.metadata.name.clone().unwrap_or_default(),
+                }),
+                Ok(watcher::Event::Init) => {
+                    init.clear();
+                    None
+                }
+                Ok(watcher::Event::InitApply(r)) => {
+                    init.push(r.record(&context));
+                    None
+                }
+                Ok(watcher::Event::InitDone) => Some(ClusterChange::Rollouts(std::mem::take(init))),
+                Err(e) => {
+                    tracing::debug!(error = %e, "watching ModelRollouts");
+                    None
+                }
+            };
+            futures::future::ready(Some(change))
+        })
+        .filter_map(futures::future::ready);
+        let driver_id = self.driver_id.clone();
+        let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+            Api::namespaced(self.client.clone(), crate::controller::LEASE_NAMESPACE);
+        let lease = watcher(
+            leases,
+            watcher::Config::default()
+                .fields(&format!("metadata.name={}", crate::controller::LEASE_NAME)),
+        )
+        .default_backoff()
+        .filter_map(move |ev| {
+            futures::future::ready(match ev {
+                Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l)) => {
+                    Some(ClusterChange::Driver(driver_of(&l, driver_id.as_deref())))
+                }
+                Ok(watcher::Event::Delete(_)) => Some(ClusterChange::Driver(Driver::Nobody)),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Err(e) => {
+                    tracing::debug!(error = %e, "watching the lease");
+                    None
+                }
+            })
+        });
+        Box::pin(futures::stream::select(rollouts, lease))
+    }
+
+    /// This process drives rollouts under the lease identity `id` while no controller holds it;
+    /// `driver()` then says `Embedded` when the lease is ours.
+    #[must_use]
+    pub fn with_driver_id(mut self, id: &str) -> Self {
+        self.driver_id = Some(id.to_string());
+        self
     }
 
     /// The kubeconfig context this cluster was reached through.
@@ -825,10 +892,28 @@ fn map_event(e: &K8sEvent, cluster: &str) -> ClusterEvent {
     }
 }
 
+/// Who drives the rollouts according to `lease`: this process (`driver_id`), another holder whose
+/// lease is live, or nobody.
+fn driver_of(lease: &k8s_openapi::api::coordination::v1::Lease, driver_id: Option<&str>) -> Driver {
+    let spec = lease.spec.clone().unwrap_or_default();
+    let renewed = spec.renew_time.map_or(0, |t| t.0.as_second());
+    let live =
+        Utc::now().timestamp() - renewed <= i64::from(spec.lease_duration_seconds.unwrap_or(15));
+    match spec.holder_identity {
+        Some(holder) if live && driver_id == Some(holder.as_str()) => Driver::Embedded,
+        Some(holder) if live && !holder.is_empty() => Driver::Controller { holder },
+        _ => Driver::Nobody,
+    }
+}
+
 #[async_trait]
 impl ClusterPort for KubeCluster {
     fn describe(&self) -> String {
         self.context.clone()
+    }
+
+    fn watch(&self) -> Option<ChangeStream> {
+        Some(self.watch_changes())
     }
 
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {

@@ -123,6 +123,7 @@ impl Series {
 }
 
 /// One Prometheus behind [`MetricsPort`].
+#[derive(Clone)]
 pub struct PrometheusMetrics {
     http: reqwest::Client,
     base: Url,

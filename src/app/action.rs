@@ -6,7 +6,7 @@ use crossterm::event::KeyEvent;
 use mlops_core::{
     audit::AuditEntry,
     model::{Experiment, Gpu, MetricPoint, RegisteredModel, Run},
-    ports::{ClusterSnapshot, FeatureDrift, RolloutSeries},
+    ports::{ClusterChange, ClusterSnapshot, FeatureDrift, RolloutSeries},
     rollout::RolloutRecord,
 };
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,9 @@ pub enum Action {
     /// Internal: a rollout command finished.
     #[serde(skip)]
     CommandDone(Result<Box<RolloutRecord>, String>),
+    /// Internal: the cluster pushed a change through a watch.
+    #[serde(skip)]
+    ClusterChanged(Box<ClusterChange>),
 }
 
 /// What a fetch brings back.
@@ -165,7 +168,8 @@ impl Action {
             | Action::Resize(..)
             | Action::Input(_)
             | Action::Loaded(..)
-            | Action::CommandDone(_) => "",
+            | Action::CommandDone(_)
+            | Action::ClusterChanged(_) => "",
         }
     }
 }

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use mlops_core::rollout::{self, Command};
+use mlops_core::{
+    ports::ClusterChange,
+    rollout::{self, Command, RolloutRecord},
+};
 use ratatui_textarea::TextArea;
 
 use super::{
@@ -51,6 +54,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             force(app, Source::Audit, &mut fx);
             app.dirty = true;
         }
+        Action::ClusterChanged(change) => cluster_changed(app, *change),
         Action::Quit => app.quit = true,
         Action::ToggleHelp => {
             app.mode = if app.mode == Mode::Help {
@@ -128,6 +132,64 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Apply a change pushed by a watch to the last snapshot. Before the first snapshot there is
+/// nothing to apply it to: the snapshot brings the same data.
+fn cluster_changed(app: &mut App, change: ClusterChange) {
+    let Some(snap) = app.feeds.cluster.data.as_mut() else {
+        return;
+    };
+    let same = |r: &RolloutRecord, cluster: &str, namespace: &str, name: &str| {
+        r.cluster == cluster && r.namespace == namespace && r.name == name
+    };
+    let changed = match change {
+        ClusterChange::Rollouts(mut all) => {
+            all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            let changed = snap.rollouts != all;
+            snap.rollouts = all;
+            changed
+        }
+        ClusterChange::Rollout(r) => {
+            match snap
+                .rollouts
+                .iter()
+                .position(|x| same(x, &r.cluster, &r.namespace, &r.name))
+            {
+                Some(i) if snap.rollouts[i] == *r => false,
+                Some(i) => {
+                    snap.rollouts[i] = *r;
+                    true
+                }
+                None => {
+                    let at = snap
+                        .rollouts
+                        .partition_point(|x| (&x.namespace, &x.name) < (&r.namespace, &r.name));
+                    snap.rollouts.insert(at, *r);
+                    true
+                }
+            }
+        }
+        ClusterChange::RolloutDeleted {
+            cluster,
+            namespace,
+            name,
+        } => {
+            let before = snap.rollouts.len();
+            snap.rollouts
+                .retain(|x| !same(x, &cluster, &namespace, &name));
+            snap.rollouts.len() != before
+        }
+        ClusterChange::Driver(d) => {
+            let changed = snap.driver != d;
+            snap.driver = d;
+            changed
+        }
+    };
+    if changed {
+        clamp_selection(app);
+        app.dirty = true;
+    }
 }
 
 fn is_list(kind: &ScreenKind) -> bool {

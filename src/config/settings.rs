@@ -16,6 +16,8 @@ pub struct Settings {
     pub keymap: String,
     /// Refuse every mutation.
     pub readonly: bool,
+    /// Drive rollouts with the embedded core while no `mlops controller` holds the lease.
+    pub drive_rollouts: bool,
     /// Seconds between refreshes of live data.
     pub refresh_seconds: u64,
     /// Seconds before a backend call is given up.
@@ -63,6 +65,7 @@ impl Default for Settings {
             theme: "dark".into(),
             keymap: "default".into(),
             readonly: false,
+            drive_rollouts: true,
             refresh_seconds: 5,
             timeout_seconds: 10,
             kubernetes: KubeSettings::default(),

@@ -312,3 +312,92 @@ fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
     );
     assert!(app.dirty, "the stale notice must be redrawn away");
 }
+
+#[test]
+fn watched_changes_apply_to_the_last_snapshot_without_a_fetch() {
+    use mlops_core::{
+        ports::{ClusterChange, Driver},
+        rollout::Phase,
+    };
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    let rollouts = |app: &crate::app::App| {
+        app.feeds
+            .cluster
+            .data
+            .as_ref()
+            .map(|s| s.rollouts.clone())
+            .unwrap_or_default()
+    };
+    let before = rollouts(&app);
+    let mut changed = before[0].clone();
+    changed.status.phase = Phase::Paused;
+    changed.status.weight = 42;
+    app.dirty = false;
+    let fx = crate::app::update(
+        &mut app,
+        Action::ClusterChanged(Box::new(ClusterChange::Rollout(Box::new(changed.clone())))),
+    );
+    assert!(fx.is_empty(), "no fetch: the watch brought the data");
+    assert!(app.dirty, "redrawn");
+    assert_eq!(rollouts(&app)[0], changed);
+
+    let mut new = before[0].clone();
+    new.name = "aaa-first".into();
+    new.namespace = String::new();
+    crate::app::update(
+        &mut app,
+        Action::ClusterChanged(Box::new(ClusterChange::Rollout(Box::new(new)))),
+    );
+    assert_eq!(rollouts(&app).len(), before.len() + 1);
+    assert_eq!(
+        rollouts(&app)[0].name,
+        "aaa-first",
+        "kept in namespace/name order"
+    );
+
+    crate::app::update(
+        &mut app,
+        Action::ClusterChanged(Box::new(ClusterChange::RolloutDeleted {
+            cluster: changed.cluster.clone(),
+            namespace: changed.namespace.clone(),
+            name: changed.name.clone(),
+        })),
+    );
+    assert!(
+        !rollouts(&app)
+            .iter()
+            .any(|r| r.name == changed.name && r.namespace == changed.namespace)
+    );
+
+    crate::app::update(
+        &mut app,
+        Action::ClusterChanged(Box::new(ClusterChange::Driver(Driver::Controller {
+            holder: "ctl-1".into(),
+        }))),
+    );
+    assert_eq!(
+        app.feeds.cluster.data.as_ref().map(|s| s.driver.clone()),
+        Some(Driver::Controller {
+            holder: "ctl-1".into()
+        })
+    );
+
+    app.dirty = false;
+    crate::app::update(
+        &mut app,
+        Action::ClusterChanged(Box::new(ClusterChange::Driver(Driver::Controller {
+            holder: "ctl-1".into(),
+        }))),
+    );
+    assert!(!app.dirty, "an unchanged lease renewal does not redraw");
+
+    crate::app::update(
+        &mut app,
+        Action::ClusterChanged(Box::new(ClusterChange::Rollouts(Vec::new()))),
+    );
+    assert!(
+        rollouts(&app).is_empty(),
+        "a restarted watch replaces the list"
+    );
+}

@@ -42,10 +42,35 @@ pub struct ClusterSnapshot {
     pub identity: String,
 }
 
+/// A change the cluster pushes through a watch, applied to the last snapshot without refetching it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterChange {
+    /// Every rollout, when a watch (re)starts: replaces the list.
+    Rollouts(Vec<RolloutRecord>),
+    /// One rollout created or changed.
+    Rollout(Box<RolloutRecord>),
+    /// One rollout deleted.
+    RolloutDeleted {
+        cluster: String,
+        namespace: String,
+        name: String,
+    },
+    /// Who drives the rollouts now.
+    Driver(Driver),
+}
+
+/// A stream of cluster changes; it retries on its own and ends only when the port goes away.
+pub type ChangeStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = ClusterChange> + Send>>;
+
 #[async_trait]
 pub trait ClusterPort: Send + Sync {
     /// The context or cluster set this port talks to, for the status bar.
     fn describe(&self) -> String;
+    /// Changes pushed by the cluster (rollouts, the lease), when the port can watch; the
+    /// snapshot is still fetched periodically for everything else.
+    fn watch(&self) -> Option<ChangeStream> {
+        None
+    }
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError>;
     /// Apply an operator command to a rollout; returns the rollout as it is afterwards.
     async fn rollout_command(
