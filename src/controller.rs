@@ -40,6 +40,8 @@ pub struct Context {
     pub metrics: Option<PrometheusMetrics>,
     pub registry: Option<MlflowRegistry>,
     pub id: String,
+    /// When set, how long each reconcile pass took (the scale benchmark reads it).
+    pub timings: Option<Arc<std::sync::Mutex<Vec<Duration>>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,31 +76,49 @@ async fn canary_ready(
 }
 
 /// One analysis round: each metric's canary and stable query. A store that is down or returns
-/// nothing gives no value, which the core judges inconclusive — never a pass.
+/// nothing gives no value, which the core judges inconclusive — never a pass; the store's error
+/// goes into the measurement's reason.
 async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
     let mut out = Vec::new();
     for m in &spec.analysis.metrics {
         let value = |q: Option<String>| async move {
-            let q = q?;
-            let prom = ctx.metrics.as_ref()?;
+            let Some(q) = q else {
+                return (None, None);
+            };
+            let Some(prom) = ctx.metrics.as_ref() else {
+                return (None, Some("no metrics store configured".to_string()));
+            };
             match prom.query(&q, None).await {
-                Ok(series) => series
-                    .first()
-                    .and_then(crate::adapters::prometheus::Series::last)
-                    .map(|p| p.value)
-                    .filter(|v| v.is_finite()),
+                Ok(series) => (
+                    series
+                        .first()
+                        .and_then(crate::adapters::prometheus::Series::last)
+                        .map(|p| p.value)
+                        .filter(|v| v.is_finite()),
+                    None,
+                ),
                 Err(e) => {
                     tracing::warn!(error = %e, "analysis query failed");
-                    None
+                    let mut e = e.to_string();
+                    if e.len() > 160 {
+                        let cut = (0..=160)
+                            .rev()
+                            .find(|i| e.is_char_boundary(*i))
+                            .unwrap_or(0);
+                        e.truncate(cut);
+                        e.push('…');
+                    }
+                    (None, Some(e))
                 }
             }
         };
-        let canary = value(Some(m.canary_query.clone())).await;
-        let stable = value(m.stable_query.clone()).await;
+        let (canary, canary_error) = value(Some(m.canary_query.clone())).await;
+        let (stable, stable_error) = value(m.stable_query.clone()).await;
         out.push(Sample {
             metric: m.name.clone(),
             canary,
             stable,
+            error: canary_error.or(stable_error),
         });
     }
     out
@@ -229,6 +249,17 @@ async fn carry_out(
 }
 
 async fn reconcile(mr: Arc<ModelRollout>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let r = reconcile_once(&mr, &ctx).await;
+    if let Some(t) = &ctx.timings
+        && let Ok(mut t) = t.lock()
+    {
+        t.push(started.elapsed());
+    }
+    r
+}
+
+async fn reconcile_once(mr: &Arc<ModelRollout>, ctx: &Context) -> Result<Action, ReconcileError> {
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {
@@ -236,22 +267,22 @@ async fn reconcile(mr: Arc<ModelRollout>, ctx: Arc<Context>) -> Result<Action, R
     }
     let now = Utc::now();
     let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
-        Some(measure(&ctx, &record.spec).await)
+        Some(measure(ctx, &record.spec).await)
     } else {
         None
     };
     let obs = Observation {
         now,
-        canary_ready: canary_ready(&ctx, &ns, &record.spec, record.status.weight).await?,
+        canary_ready: canary_ready(ctx, &ns, &record.spec, record.status.weight).await?,
         samples,
         generation: mr.metadata.generation.unwrap_or(0),
     };
     let decision = rollout::reconcile(&record.spec, &record.status, &obs);
     // Effects first: a crash before the status write repeats them, and they are idempotent.
-    carry_out(&ctx, &mr, &record.spec, &decision.effects).await?;
+    carry_out(ctx, mr, &record.spec, &decision.effects).await?;
     if decision.status != record.status {
         let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
-        let mut updated = (*mr).clone();
+        let mut updated = ModelRollout::clone(mr);
         updated.status = Some(decision.status.clone());
         match api
             .replace_status(

@@ -458,6 +458,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                     metrics,
                     registry,
                     id,
+                    timings: None,
                 })
                 .await
             });
@@ -807,6 +808,7 @@ async fn real_backends(
         metrics: prometheus,
         registry: make_registry().and_then(Result::ok),
         id: driver_id,
+        timings: None,
     });
     (ctx, info, problems, embedded)
 }

@@ -27,8 +27,27 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Controller(Child);
 
+impl Controller {
+    /// Die without a word (SIGKILL): the lease stays until it expires.
+    fn die(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Controller {
+    /// Stop as Kubernetes stops a pod (SIGTERM): the controller releases the lease.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -80,7 +99,11 @@ fn spawn_controller(id: &str) -> (Controller, std::sync::mpsc::Receiver<String>)
 
 /// Start a controller and wait until it holds the lease (a previous holder's lease may need to expire).
 fn start_controller(id: &str) -> Controller {
-    let mut child = mlops_cmd(&["controller", "--id", id])
+    start_controller_with(&mut mlops_cmd(&["controller", "--id", id]))
+}
+
+fn start_controller_with(command: &mut Command) -> Controller {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -552,7 +575,7 @@ async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or
         "the second replica must not lead while the first is alive"
     );
     // The first dies mid-rollout (mid-pause); the second takes over once the lease expires.
-    drop(first);
+    first.die();
     let line = second_out
         .recv_timeout(Duration::from_secs(45))
         .expect("the second replica takes over");
@@ -585,4 +608,94 @@ async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or
         .abort_canary("ml-serving", &back)
         .await
         .expect("restore recsys-ranker");
+}
+
+#[tokio::test]
+async fn with_prometheus_down_analysis_is_inconclusive_and_the_rollout_never_advances() {
+    let _serial = SERIAL.lock().await;
+    let env = common::env();
+    assert_eq!(
+        mlops_cmd(&["install"]).status().expect("install").code(),
+        Some(0)
+    );
+    let cluster = KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        Some("ml-serving"),
+    )
+    .await
+    .expect("connect");
+    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let before = cluster
+        .serving("ml-serving", "churn-model")
+        .await
+        .expect("seeded churn-model");
+    let name = "churn-model-noprom";
+    let _ = api.delete(name, &DeleteParams::default()).await;
+    // A Prometheus that is down: nothing listens on the port (bound, then closed).
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let controller = start_controller_with(
+        mlops_cmd(&[
+            "controller",
+            "--id",
+            &format!("noprom-{}", std::process::id()),
+        ])
+        .env("MLOPS_PROMETHEUS_URL", &down),
+    );
+    let next = before.version + 3;
+    let mr: ModelRollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": name, "namespace": "ml-serving"},
+        "spec": spec("churn-model", next, before.version, &format!("registry.mlops.invalid/models/churn-model:v{next}"),
+            &serde_json::json!([{"setWeight": 50}, {"analysis": {"count": 1}}, {"setWeight": 100}]), (1, 1))
+    }))
+    .expect("rollout");
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("create");
+    // Three analysis rounds (every 5 s) against the dead store.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let st = loop {
+        let st = api.get(name).await.expect("get").status.unwrap_or_default();
+        if st.measurements.len() >= 3 {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no measurements recorded: {st:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        st.measurements
+            .iter()
+            .all(|m| m.verdict == mlops_core::analysis::Verdict::Inconclusive),
+        "a store that is down is never a pass (nor a fail): {:#?}",
+        st.measurements
+    );
+    let reason = &st.measurements[0].reason;
+    assert!(
+        reason.starts_with("no canary value: ") && reason.contains("prometheus"),
+        "the reason names the store's error: {reason}"
+    );
+    assert_eq!(
+        (
+            st.phase,
+            st.weight,
+            st.current_step,
+            st.failures,
+            st.passes_in_step
+        ),
+        (Phase::Progressing, 50, 1, 0, 0),
+        "the rollout waits at its analysis step: it neither advances nor rolls back"
+    );
+    drop(controller);
+    let _ = api.delete(name, &DeleteParams::default()).await;
+    cluster
+        .abort_canary("ml-serving", &seeded(&before))
+        .await
+        .expect("restore churn-model");
 }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::{collections::HashMap, process::Command, sync::OnceLock};
 
 pub struct TestEnv {

@@ -57,6 +57,9 @@ pub struct Sample {
     pub metric: String,
     pub canary: Option<f64>,
     pub stable: Option<f64>,
+    /// Why a value is missing, when the store said (e.g. it is down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -85,7 +88,13 @@ pub fn evaluate(check: &MetricCheck, sample: &Sample, time: DateTime<Utc>) -> Me
 
 fn judge(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
     let Some(canary) = sample.canary.filter(|v| v.is_finite()) else {
-        return (Verdict::Inconclusive, "no canary value".into());
+        return (
+            Verdict::Inconclusive,
+            match &sample.error {
+                Some(e) => format!("no canary value: {e}"),
+                None => "no canary value".into(),
+            },
+        );
     };
     if let Some(max) = check.max
         && canary > max
@@ -94,7 +103,13 @@ fn judge(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
     }
     if let Some(ratio) = check.max_ratio_to_stable {
         let Some(stable) = sample.stable.filter(|v| v.is_finite()) else {
-            return (Verdict::Inconclusive, "no stable value to compare".into());
+            return (
+                Verdict::Inconclusive,
+                match &sample.error {
+                    Some(e) => format!("no stable value to compare: {e}"),
+                    None => "no stable value to compare".into(),
+                },
+            );
         };
         // A stable value of zero would make every canary fail on a ratio; compare with a floor.
         let limit = (stable * ratio).max(f64::EPSILON);
@@ -145,6 +160,7 @@ mod tests {
             metric: "error-rate".into(),
             canary,
             stable,
+            error: None,
         }
     }
 

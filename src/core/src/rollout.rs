@@ -549,6 +549,7 @@ impl Machine<'_> {
                     metric: check.name.clone(),
                     canary: None,
                     stable: None,
+                    error: None,
                 });
             round.push(analysis::evaluate(check, &sample, self.now));
         }

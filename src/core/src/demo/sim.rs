@@ -803,11 +803,13 @@ impl Sim {
                             metric: "error-rate".into(),
                             canary: Some((r.canary_error * (1.0 + 0.15 * rng.normal())).max(0.0)),
                             stable: Some((r.stable_error * (1.0 + 0.15 * rng.normal())).max(0.0)),
+                            error: None,
                         },
                         Sample {
                             metric: "latency-p99".into(),
                             canary: Some(r.canary_latency_ms * (1.0 + 0.05 * rng.normal())),
                             stable: Some(r.stable_latency_ms * (1.0 + 0.05 * rng.normal())),
+                            error: None,
                         },
                     ]
                 });

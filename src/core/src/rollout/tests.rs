@@ -25,6 +25,7 @@ fn with_samples(secs: i64, canary: f64, stable: f64) -> Observation {
             metric: "error-rate".into(),
             canary: Some(canary),
             stable: Some(stable),
+            error: None,
         }]),
         ..obs(secs, true)
     }

@@ -1,0 +1,301 @@
+//! One controller driving many concurrent rollouts on the kwok cluster: the time each reconcile
+//! pass takes (observe → decide → effects → status write), and the time until every rollout is
+//! Promoted. Each rollout has its own serving Deployment in the namespace `mlops-bench`, on
+//! bench-only kwok nodes, and goes setWeight 50 → two analysis rounds (a PromQL query against the
+//! real Prometheus) → setWeight 100 → promotion.
+//!
+//! Run with the test environment up: `eval "$(tests/env/up)"; cargo bench --bench controller_scale`
+//! (`MLOPS_BENCH_ROLLOUTS`, default 500). Nothing else may hold the controller lease meanwhile.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Node},
+};
+use kube::{
+    Api,
+    api::{DeleteParams, ListParams, PostParams},
+};
+use mlops_console::{
+    adapters::{mlflow::Auth, prometheus::PrometheusMetrics},
+    controller,
+    crd::ModelRollout,
+};
+
+const NS: &str = "mlops-bench";
+const NODES: usize = 10;
+
+fn var(k: &str) -> String {
+    std::env::var(k)
+        .unwrap_or_else(|_| panic!("{k} is not set: run `eval \"$(tests/env/up)\"` first"))
+}
+
+fn node(i: usize) -> Node {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {
+            "name": format!("bench-node-{i}"),
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {"type": "kwok", "mlops.dev/bench": "true", "kubernetes.io/hostname": format!("bench-node-{i}")}
+        },
+        "spec": {"taints": [{"key": "mlops.dev/bench", "value": "true", "effect": "NoSchedule"}]},
+        "status": {
+            "allocatable": {"cpu": "1000", "memory": "4Ti", "pods": "1000"},
+            "capacity": {"cpu": "1000", "memory": "4Ti", "pods": "1000"}
+        }
+    }))
+    .expect("node")
+}
+
+fn deployment(i: usize) -> Deployment {
+    let name = format!("bench-model-{i:03}");
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS, "labels": {
+            "app.kubernetes.io/name": name, "mlops.dev/model": name,
+            "mlops.dev/version": "1", "mlops.dev/track": "stable"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name, "mlops.dev/track": "stable"}},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": name, "mlops.dev/model": name,
+                    "mlops.dev/version": "1", "mlops.dev/track": "stable"}},
+                "spec": {
+                    "nodeSelector": {"mlops.dev/bench": "true"},
+                    "tolerations": [{"key": "mlops.dev/bench", "operator": "Exists"}],
+                    "containers": [{"name": "server", "image": format!("registry.mlops.invalid/bench/{name}:v1")}]
+                }
+            }
+        }
+    }))
+    .expect("deployment")
+}
+
+fn rollout(i: usize) -> ModelRollout {
+    let name = format!("bench-model-{i:03}");
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": format!("{name}-v2"), "namespace": NS},
+        "spec": {
+            "model": {"name": name, "version": 2},
+            "stableVersion": 1,
+            "deployment": name,
+            "image": format!("registry.mlops.invalid/bench/{name}:v2"),
+            "replicas": 1,
+            "steps": [{"setWeight": 50}, {"analysis": {"count": 2}}, {"setWeight": 100}],
+            "analysis": {"intervalSeconds": 5, "failureLimit": 2, "metrics": [{
+                "name": "error-rate", "kind": "errorRate",
+                "canaryQuery": format!("sum(rate(model_requests_total{{model=\"{name}\",code=~\"5..\"}}[1m])) or vector(0)"),
+                "max": 0.05
+            }]},
+            "approval": {"required": 1}
+        }
+    }))
+    .expect("rollout")
+}
+
+/// Run `f` over `items` with at most `n` in flight.
+async fn each<T, F, Fut>(items: Vec<T>, n: usize, f: F)
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::StreamExt;
+    futures::stream::iter(items).for_each_concurrent(n, f).await;
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn setup(client: &kube::Client, n: usize) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for i in 0..NODES {
+        let _ = nodes.create(&PostParams::default(), &node(i)).await;
+    }
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": NS}})).expect("namespace");
+    let _ = nss.create(&PostParams::default(), &ns).await;
+    let rollouts: Api<ModelRollout> = Api::namespaced(client.clone(), NS);
+    let _ = rollouts
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let _ = deployments
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await;
+    // Wait for the previous run's objects to go.
+    loop {
+        let left = deployments
+            .list(&ListParams::default())
+            .await
+            .map_or(0, |l| l.items.len());
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let started = Instant::now();
+    each((0..n).collect(), 16, |i| {
+        let deployments = deployments.clone();
+        async move {
+            deployments
+                .create(&PostParams::default(), &deployment(i))
+                .await
+                .unwrap_or_else(|e| panic!("creating bench-model-{i:03}: {e}"));
+        }
+    })
+    .await;
+    loop {
+        let ready = deployments
+            .list(&ListParams::default())
+            .await
+            .map_or(0, |l| {
+                l.items
+                    .iter()
+                    .filter(|d| d.status.as_ref().and_then(|s| s.ready_replicas) == Some(1))
+                    .count()
+            });
+        eprintln!("  {ready}/{n} serving Deployments ready");
+        if ready == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    eprintln!(
+        "setup: {n} serving Deployments ready in {:.0?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("MLOPS_BENCH_ROLLOUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let cluster = mlops_console::adapters::kube::KubeCluster::connect_file(
+        Path::new(&var("KUBECONFIG")),
+        Some(&var("MLOPS_KUBE_CONTEXT")),
+        None,
+    )
+    .await
+    .expect("connect");
+    let client = cluster.client();
+    if let Err(e) = mlops_console::crd::install(client.clone(), Duration::from_secs(60)).await {
+        panic!("installing the CRD: {e}");
+    }
+    setup(&client, n).await;
+
+    let timings = Arc::new(Mutex::new(Vec::new()));
+    let ctx = Arc::new(controller::Context {
+        cluster: cluster.clone(),
+        metrics: Some(
+            PrometheusMetrics::new(&var("MLOPS_PROMETHEUS_URL"), Auth::None)
+                .expect("prometheus")
+                .with_cluster(cluster.describe_context()),
+        ),
+        registry: None,
+        id: format!("bench-{}", std::process::id()),
+        timings: Some(timings.clone()),
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !controller::try_lead(&cluster, &ctx.id, true)
+        .await
+        .expect("lease")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "another controller holds the lease"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(controller::lead(ctx.clone(), async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+
+    let rollouts: Api<ModelRollout> = Api::namespaced(client.clone(), NS);
+    let started = Instant::now();
+    each((0..n).collect(), 16, |i| {
+        let rollouts = rollouts.clone();
+        async move {
+            rollouts
+                .create(&PostParams::default(), &rollout(i))
+                .await
+                .unwrap_or_else(|e| panic!("creating rollout {i}: {e}"));
+        }
+    })
+    .await;
+    eprintln!("created {n} ModelRollouts in {:.1?}", started.elapsed());
+    let mut all_promoted = None;
+    let limit = Duration::from_secs(900);
+    while started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let list = rollouts.list(&ListParams::default()).await.expect("list");
+        let mut phases = std::collections::BTreeMap::<String, usize>::new();
+        for r in &list.items {
+            let p = r
+                .status
+                .as_ref()
+                .map_or("Pending".into(), |s| s.phase.to_string());
+            *phases.entry(p).or_default() += 1;
+        }
+        eprintln!("  {:>5.0?} {phases:?}", started.elapsed());
+        if phases.get("Promoted") == Some(&n) {
+            all_promoted = Some(started.elapsed());
+            break;
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
+
+    let mut t = timings.lock().map(|t| t.clone()).unwrap_or_default();
+    t.sort();
+    let per_second = {
+        #[allow(clippy::cast_precision_loss)]
+        let r = t.len() as f64 / started.elapsed().as_secs_f64();
+        r
+    };
+    println!("rollouts: {n} (one controller, {NODES} bench kwok nodes)");
+    println!(
+        "reconcile passes: {} ({per_second:.0}/s); latency p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
+        t.len(),
+        quantile(&t, 0.50),
+        quantile(&t, 0.90),
+        quantile(&t, 0.99),
+        t.last().copied().unwrap_or_default()
+    );
+    match all_promoted {
+        Some(d) => println!("all {n} Promoted after {d:.1?}"),
+        None => println!("NOT all Promoted within {limit:?}"),
+    }
+    if std::env::var_os("MLOPS_BENCH_KEEP").is_none() {
+        let _ = rollouts
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+        let nss: Api<Namespace> = Api::all(client.clone());
+        let _ = nss.delete(NS, &DeleteParams::default()).await;
+        let nodes: Api<Node> = Api::all(client.clone());
+        for i in 0..NODES {
+            let _ = nodes
+                .delete(&format!("bench-node-{i}"), &DeleteParams::default())
+                .await;
+        }
+    }
+}

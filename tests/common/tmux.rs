@@ -1,0 +1,113 @@
+//! A real pseudo-terminal (tmux) running the real binary, for end-to-end tests of the console.
+
+use std::{
+    process::Command,
+    sync::atomic::{AtomicUsize, Ordering},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Start `script` (run by sh) in a detached session of the given size.
+    pub fn start(script: &str, cols: u16, rows: u16, config_dir: &str) -> Self {
+        let socket = format!(
+            "mlops-e2e-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let t = Tmux { socket };
+        let status = Command::new("tmux")
+            .args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", &cols.to_string(), "-y", &rows.to_string()])
+            .arg(format!("env TERM=xterm-256color COLORTERM=truecolor MLOPS_CONFIG_DIR={config_dir} MLOPS_LOG_FILE=/dev/null sh -c '{script}'"))
+            .status()
+            .expect("tmux must be installed: the README's test command installs it (apt-get install tmux)");
+        assert!(status.success(), "tmux new-session failed");
+        t.tmux(&["set-option", "-g", "status", "off"]);
+        t
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "e2e", k]);
+        }
+    }
+
+    pub fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_text(&self, text: &str) -> String {
+        self.wait_for(text, |s| s.contains(text))
+    }
+
+    /// The pid of the mlops process inside this pane: the child of the pane's shell.
+    pub fn mlops_pid(&self) -> String {
+        let shell = self
+            .tmux(&["list-panes", "-t", "e2e", "-F", "#{pane_pid}"])
+            .trim()
+            .to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = Command::new("pgrep")
+                .args(["-P", &shell])
+                .output()
+                .expect("pgrep");
+            let pid = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            if !pid.is_empty() {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mlops did not start under shell {shell}"
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
