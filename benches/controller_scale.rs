@@ -90,7 +90,7 @@ fn rollout(i: usize) -> ModelRollout {
             "steps": [{"setWeight": 50}, {"analysis": {"count": 2}}, {"setWeight": 100}],
             "analysis": {"intervalSeconds": 5, "failureLimit": 2, "metrics": [{
                 "name": "error-rate", "kind": "errorRate",
-                "canaryQuery": format!("sum(rate(model_requests_total{{model=\"{name}\",code=~\"5..\"}}[1m])) or vector(0)"),
+                "canaryQuery": format!("(sum(rate(model_requests_total{{model=\"{name}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{name}\"}}[1m]))) or vector(0)"),
                 "max": 0.05
             }]},
             "approval": {"required": 1}
@@ -243,7 +243,7 @@ async fn main() {
     })
     .await;
     eprintln!("created {n} ModelRollouts in {:.1?}", started.elapsed());
-    let mut all_promoted = None;
+    let mut all_done = None;
     let limit = Duration::from_secs(900);
     while started.elapsed() < limit {
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -257,8 +257,12 @@ async fn main() {
             *phases.entry(p).or_default() += 1;
         }
         eprintln!("  {:>5.0?} {phases:?}", started.elapsed());
-        if phases.get("Promoted") == Some(&n) {
-            all_promoted = Some(started.elapsed());
+        let done: usize = ["Promoted", "RolledBack", "Failed"]
+            .iter()
+            .filter_map(|p| phases.get(*p))
+            .sum();
+        if done == n {
+            all_done = Some((started.elapsed(), phases));
             break;
         }
     }
@@ -281,9 +285,9 @@ async fn main() {
         quantile(&t, 0.99),
         t.last().copied().unwrap_or_default()
     );
-    match all_promoted {
-        Some(d) => println!("all {n} Promoted after {d:.1?}"),
-        None => println!("NOT all Promoted within {limit:?}"),
+    match all_done {
+        Some((d, phases)) => println!("all {n} finished after {d:.1?}: {phases:?}"),
+        None => println!("NOT all finished within {limit:?}"),
     }
     if std::env::var_os("MLOPS_BENCH_KEEP").is_none() {
         let _ = rollouts

@@ -37,5 +37,62 @@ fn render_views(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render_views);
+/// The Rollouts view with 500 rollouts listed: a full frame, a watch event applied and drawn, and
+/// a filter keystroke applied and drawn (target: well under a 16 ms frame).
+fn rollouts_500(c: &mut Criterion) {
+    use mlops_console::app::{Action, update};
+    use mlops_core::ports::ClusterChange;
+    let (mut app, _, ctx) = testing::loaded_demo((200, 50));
+    let template = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .and_then(|s| s.rollouts.first().cloned())
+        .expect("demo rollouts");
+    if let Some(snap) = app.feeds.cluster.data.as_mut() {
+        snap.rollouts = (0..500)
+            .map(|i| {
+                let mut r = template.clone();
+                r.name = format!("model-{i:03}-v2");
+                r.status.weight = u8::try_from(i % 101).unwrap_or(0);
+                r
+            })
+            .collect();
+    }
+    testing::press(&mut app, &ctx, "6");
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+    let mut group = c.benchmark_group("rollouts_500_200x50");
+    group.bench_function("render", |b| {
+        b.iter(|| {
+            terminal.clear().expect("clear");
+            terminal.draw(|f| ui::render(&app, f)).expect("draw");
+        });
+    });
+    let mut changed = template.clone();
+    changed.name = "model-250-v2".into();
+    let mut weight = 0u8;
+    group.bench_function("watch_event_then_draw", |b| {
+        b.iter(|| {
+            weight = (weight + 1) % 100;
+            changed.status.weight = weight;
+            let _ = update(
+                &mut app,
+                Action::ClusterChanged(Box::new(ClusterChange::Rollout(Box::new(changed.clone())))),
+            );
+            terminal.draw(|f| ui::render(&app, f)).expect("draw");
+        });
+    });
+    testing::press(&mut app, &ctx, "/");
+    group.bench_function("filter_keystroke_then_draw", |b| {
+        b.iter(|| {
+            testing::type_text(&mut app, &ctx, "4");
+            terminal.draw(|f| ui::render(&app, f)).expect("draw");
+            testing::press(&mut app, &ctx, "backspace");
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, render_views, rollouts_500);
 criterion_main!(benches);
