@@ -9,7 +9,7 @@
 
 use std::{
     path::Path,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -128,6 +128,14 @@ async fn setup(client: &kube::Client, n: usize) {
         let _ = nodes.create(&PostParams::default(), &node(i)).await;
     }
     let nss: Api<Namespace> = Api::all(client.clone());
+    // The previous run's namespace may still be terminating.
+    while let Ok(Some(old)) = nss.get_opt(NS).await {
+        if old.metadata.deletion_timestamp.is_none() {
+            break;
+        }
+        eprintln!("  waiting for the previous {NS} to be deleted");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     let ns: Namespace =
         serde_json::from_value(serde_json::json!({"metadata": {"name": NS}})).expect("namespace");
     let _ = nss.create(&PostParams::default(), &ns).await;
@@ -202,7 +210,11 @@ async fn main() {
     }
     setup(&client, n).await;
 
-    let timings = Arc::new(Mutex::new(Vec::new()));
+    let timings = Arc::new(controller::Timings::default());
+    let concurrency: u16 = std::env::var("MLOPS_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(controller::DEFAULT_CONCURRENCY);
     let ctx = Arc::new(controller::Context {
         cluster: cluster.clone(),
         metrics: Some(
@@ -212,6 +224,7 @@ async fn main() {
         ),
         registry: None,
         id: format!("bench-{}", std::process::id()),
+        concurrency,
         timings: Some(timings.clone()),
     });
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -269,14 +282,16 @@ async fn main() {
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
 
-    let mut t = timings.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut t = timings.passes.lock().map(|t| t.clone()).unwrap_or_default();
     t.sort();
+    let mut late = timings.late.lock().map(|t| t.clone()).unwrap_or_default();
+    late.sort();
     let per_second = {
         #[allow(clippy::cast_precision_loss)]
         let r = t.len() as f64 / started.elapsed().as_secs_f64();
         r
     };
-    println!("rollouts: {n} (one controller, {NODES} bench kwok nodes)");
+    println!("rollouts: {n} (one controller, concurrency {concurrency}, {NODES} bench kwok nodes)");
     println!(
         "reconcile passes: {} ({per_second:.0}/s); latency p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
         t.len(),
@@ -284,6 +299,13 @@ async fn main() {
         quantile(&t, 0.90),
         quantile(&t, 0.99),
         t.last().copied().unwrap_or_default()
+    );
+    println!(
+        "requeued passes started late by: p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
+        quantile(&late, 0.50),
+        quantile(&late, 0.90),
+        quantile(&late, 0.99),
+        late.last().copied().unwrap_or_default()
     );
     match all_done {
         Some((d, phases)) => println!("all {n} finished after {d:.1?}: {phases:?}"),

@@ -12,10 +12,16 @@ use k8s_openapi::{
     api::{coordination::v1::Lease, core::v1::Event as K8sEvent},
     apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time},
 };
+use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
 use kube::{
     Api, Resource, ResourceExt,
     api::PostParams,
-    runtime::{Controller, controller::Action, watcher},
+    runtime::{
+        Controller, PredicateConfig, WatchStreamExt,
+        controller::Action,
+        reflector::{self, ObjectRef, Store},
+        watcher,
+    },
 };
 use mlops_core::{
     CoreError,
@@ -40,9 +46,45 @@ pub struct Context {
     pub metrics: Option<PrometheusMetrics>,
     pub registry: Option<MlflowRegistry>,
     pub id: String,
-    /// When set, how long each reconcile pass took (the scale benchmark reads it).
-    pub timings: Option<Arc<std::sync::Mutex<Vec<Duration>>>>,
+    /// Reconcile passes run at once, at most.
+    pub concurrency: u16,
+    /// When set, how long each reconcile pass took and how late it started (the scale benchmark
+    /// reads them).
+    pub timings: Option<Arc<Timings>>,
 }
+
+/// Per-pass timings, for the scale benchmark.
+#[derive(Default)]
+pub struct Timings {
+    /// How long each pass took: observe, decide, carry out, write the status.
+    pub passes: std::sync::Mutex<Vec<Duration>>,
+    /// How long after it was due each requeued pass started (waiting for a free slot).
+    pub late: std::sync::Mutex<Vec<Duration>>,
+    due: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl Timings {
+    fn started(&self, key: &str, at: std::time::Instant) {
+        let due = self.due.lock().ok().and_then(|mut d| d.remove(key));
+        if let (Some(due), Ok(mut late)) = (due, self.late.lock()) {
+            late.push(at.saturating_duration_since(due));
+        }
+    }
+
+    fn finished(&self, key: &str, started: std::time::Instant, requeue: Option<Duration>) {
+        let now = std::time::Instant::now();
+        if let Ok(mut p) = self.passes.lock() {
+            p.push(now - started);
+        }
+        if let (Some(after), Ok(mut due)) = (requeue, self.due.lock()) {
+            due.insert(key.to_string(), now + after);
+        }
+    }
+}
+
+/// Reconcile passes at once unless `--concurrency` says otherwise: enough to keep hundreds of
+/// rollouts on time, few enough not to queue up in the API server.
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -54,25 +96,20 @@ impl From<CoreError> for ReconcileError {
     }
 }
 
-/// The canary pods for `weight` are all ready.
-async fn canary_ready(
-    ctx: &Context,
-    namespace: &str,
-    spec: &RolloutSpec,
-    weight: u8,
-) -> Result<bool, CoreError> {
+/// The canary pods for `weight` are all ready, according to the watched canary Deployments (no
+/// API call: this runs on every pass of every rollout).
+fn canary_ready(pass: &Pass, namespace: &str, spec: &RolloutSpec, weight: u8) -> bool {
     let (_, want) = rollout::replica_split(spec.replicas, weight);
-    // One GET of the canary Deployment, not a list: this runs on every pass of every rollout.
     let canary = format!("{}-canary", spec.deployment);
-    let d = match ctx.cluster.serving(namespace, &canary).await {
-        Ok(d) => Some(d).filter(|d| d.track == Track::Canary),
-        Err(CoreError::NotFound { .. }) => None,
-        Err(e) => return Err(e),
-    };
-    Ok(match d {
+    let d = pass
+        .canaries
+        .get(&ObjectRef::new(&canary).within(namespace))
+        .and_then(|d| crate::adapters::kube::map_deployment(&d, &pass.ctx.cluster.describe_context()))
+        .filter(|d| d.track == Track::Canary);
+    match d {
         Some(d) => d.replicas == want && d.ready_replicas == want,
         None => want == 0,
-    })
+    }
 }
 
 /// One analysis round: each metric's canary and stable query. A store that is down or returns
@@ -248,22 +285,40 @@ async fn carry_out(
     Ok(())
 }
 
-async fn reconcile(mr: Arc<ModelRollout>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = std::time::Instant::now();
-    let r = reconcile_once(&mr, &ctx).await;
-    if let Some(t) = &ctx.timings
-        && let Ok(mut t) = t.lock()
-    {
-        t.push(started.elapsed());
-    }
-    r
+/// What a reconcile pass reads besides the rollout: the context and the watched canary
+/// Deployments.
+struct Pass {
+    ctx: Arc<Context>,
+    canaries: Store<K8sDeployment>,
 }
 
-async fn reconcile_once(mr: &Arc<ModelRollout>, ctx: &Context) -> Result<Action, ReconcileError> {
+async fn reconcile(mr: Arc<ModelRollout>, pass: Arc<Pass>) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let key = format!(
+        "{}/{}",
+        mr.namespace().unwrap_or_default(),
+        mr.name_any()
+    );
+    if let Some(t) = &pass.ctx.timings {
+        t.started(&key, started);
+    }
+    let r = reconcile_once(&mr, &pass).await;
+    if let Some(t) = &pass.ctx.timings {
+        t.finished(&key, started, r.as_ref().ok().copied().flatten());
+    }
+    r.map(|after| after.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// One pass; says when the next is due (`None`: only when the rollout changes).
+async fn reconcile_once(
+    mr: &Arc<ModelRollout>,
+    pass: &Pass,
+) -> Result<Option<Duration>, ReconcileError> {
+    let ctx = &pass.ctx;
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {
-        return Ok(Action::await_change());
+        return Ok(None);
     }
     let now = Utc::now();
     let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
@@ -273,7 +328,7 @@ async fn reconcile_once(mr: &Arc<ModelRollout>, ctx: &Context) -> Result<Action,
     };
     let obs = Observation {
         now,
-        canary_ready: canary_ready(ctx, &ns, &record.spec, record.status.weight).await?,
+        canary_ready: canary_ready(pass, &ns, &record.spec, record.status.weight),
         samples,
         generation: mr.metadata.generation.unwrap_or(0),
     };
@@ -298,7 +353,7 @@ async fn reconcile_once(mr: &Arc<ModelRollout>, ctx: &Context) -> Result<Action,
             Ok(_) => {}
             // Someone wrote in between (an approval, a command): reconcile again on fresh data.
             Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok(Action::requeue(Duration::from_millis(200)));
+                return Ok(Some(Duration::from_millis(200)));
             }
             Err(e) => {
                 return Err(ReconcileError(format!(
@@ -309,14 +364,15 @@ async fn reconcile_once(mr: &Arc<ModelRollout>, ctx: &Context) -> Result<Action,
         }
     }
     if decision.status.phase.is_terminal() {
-        Ok(Action::await_change())
+        Ok(None)
     } else {
-        let interval = Duration::from_secs(record.spec.analysis.interval_seconds.clamp(1, 5));
-        Ok(Action::requeue(interval))
+        Ok(Some(Duration::from_secs(
+            record.spec.analysis.interval_seconds.clamp(1, 5),
+        )))
     }
 }
 
-fn error_policy(_mr: Arc<ModelRollout>, e: &ReconcileError, _ctx: Arc<Context>) -> Action {
+fn error_policy(_mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc<Pass>) -> Action {
     tracing::warn!(error = %e, "reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }
@@ -431,15 +487,57 @@ pub async fn lead(
     ctx: Arc<Context>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), CoreError> {
-    let api: Api<ModelRollout> = Api::all(ctx.cluster.client());
-    let controller = Controller::new(api, watcher::Config::default())
+    // Canary Deployments, watched: passes read readiness from this cache, not the API server.
+    let (canaries, writer) = reflector::store::<K8sDeployment>();
+    let canary_watch = watcher(
+        Api::<K8sDeployment>::all(ctx.cluster.client()),
+        watcher::Config::default().labels("mlops.dev/track=canary"),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .for_each(|_| futures::future::ready(()));
+    let canary_watch = tokio::spawn(canary_watch);
+    // Not ready in time (no right to list Deployments everywhere, an API server in trouble):
+    // give the lease up rather than hold it without acting.
+    if !matches!(
+        tokio::time::timeout(Duration::from_secs(30), canaries.wait_until_ready()).await,
+        Ok(Ok(()))
+    ) {
+        canary_watch.abort();
+        release(&ctx.cluster, &ctx.id).await;
+        return Err(CoreError::backend(
+            "controller",
+            "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within 30 s",
+        ));
+    }
+    // Our own status writes (a measurement, mostly) need no new pass: the requeue brings the next
+    // one. A new spec or what a command changes (phase, step, approvals, pause, undo) does.
+    let (rollouts, writer) = reflector::store::<ModelRollout>();
+    let triggers = watcher(
+        Api::<ModelRollout>::all(ctx.cluster.client()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(needs_a_pass, PredicateConfig::default());
+    let pass = Arc::new(Pass {
+        ctx: ctx.clone(),
+        canaries,
+    });
+    let controller = Controller::for_stream(triggers, rollouts)
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
         .graceful_shutdown_on(stop)
-        .run(reconcile, error_policy, ctx.clone())
+        .run(reconcile, error_policy, pass)
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "controller");
             }
         });
+    let controller = async move {
+        controller.await;
+        canary_watch.abort();
+    };
     let renew = {
         let ctx = ctx.clone();
         async move {
@@ -465,6 +563,25 @@ pub async fn lead(
         }
         e = renew => Err(e),
     }
+}
+
+/// The part of a rollout whose change calls for a reconcile pass now (a predicate: `Some` hash).
+#[allow(clippy::unnecessary_wraps)]
+fn needs_a_pass(mr: &ModelRollout) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    mr.metadata.generation.hash(&mut h);
+    if let Some(s) = &mr.status {
+        (
+            s.phase.as_str(),
+            s.current_step,
+            s.approvals.len(),
+            s.user_paused,
+            s.undo_promotion,
+        )
+            .hash(&mut h);
+    }
+    Some(h.finish())
 }
 
 /// SIGTERM or SIGINT.
@@ -524,6 +641,13 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
 /// is free, reconcile with the same code as `mlops controller`, step aside when a controller takes
 /// it, and try again later. Ends (releasing the lease) when `stop` turns true.
 pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // The lease covers every namespace: a user who cannot read ModelRollouts in all of them must
+    // not take it (and block a console or controller that can).
+    let all: Api<ModelRollout> = Api::all(ctx.cluster.client());
+    if let Err(e) = all.list(&kube::api::ListParams::default().limit(1)).await {
+        tracing::info!(error = %e, "cannot list ModelRollouts in every namespace: this console will not drive rollouts");
+        return;
+    }
     let ctx = Arc::new(ctx);
     loop {
         if *stop.borrow() {

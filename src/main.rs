@@ -77,6 +77,9 @@ enum Cmd {
         /// This replica's identity in the Lease (default: host name and process id).
         #[arg(long)]
         id: Option<String>,
+        /// Reconcile passes run at once, at most.
+        #[arg(long, default_value_t = controller::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
     },
     /// Inspect the configuration.
     Config {
@@ -424,7 +427,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                 })
             })
         }
-        Some(Cmd::Controller { id }) => {
+        Some(Cmd::Controller { id, concurrency }) => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_env("MLOPS_LOG")
@@ -458,6 +461,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
                     metrics,
                     registry,
                     id,
+                    concurrency: *concurrency,
                     timings: None,
                 })
                 .await
@@ -808,6 +812,7 @@ async fn real_backends(
         metrics: prometheus,
         registry: make_registry().and_then(Result::ok),
         id: driver_id,
+        concurrency: controller::DEFAULT_CONCURRENCY,
         timings: None,
     });
     (ctx, info, problems, embedded)

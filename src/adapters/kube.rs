@@ -825,7 +825,7 @@ fn map_pod(p: &K8sPod, cluster: &str) -> Pod {
     }
 }
 
-fn map_deployment(d: &K8sDeployment, cluster: &str) -> Option<Deployment> {
+pub(crate) fn map_deployment(d: &K8sDeployment, cluster: &str) -> Option<Deployment> {
     let labels = d.metadata.labels.as_ref();
     let model = label(labels, "mlops.dev/model")?.to_string();
     Some(Deployment {
