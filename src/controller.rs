@@ -8,11 +8,11 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
 use k8s_openapi::{
     api::{coordination::v1::Lease, core::v1::Event as K8sEvent},
     apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time},
 };
-use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
 use kube::{
     Api, Resource, ResourceExt,
     api::PostParams,
@@ -104,7 +104,9 @@ fn canary_ready(pass: &Pass, namespace: &str, spec: &RolloutSpec, weight: u8) ->
     let d = pass
         .canaries
         .get(&ObjectRef::new(&canary).within(namespace))
-        .and_then(|d| crate::adapters::kube::map_deployment(&d, &pass.ctx.cluster.describe_context()))
+        .and_then(|d| {
+            crate::adapters::kube::map_deployment(&d, &pass.ctx.cluster.describe_context())
+        })
         .filter(|d| d.track == Track::Canary);
     match d {
         Some(d) => d.replicas == want && d.ready_replicas == want,
@@ -294,11 +296,7 @@ struct Pass {
 
 async fn reconcile(mr: Arc<ModelRollout>, pass: Arc<Pass>) -> Result<Action, ReconcileError> {
     let started = std::time::Instant::now();
-    let key = format!(
-        "{}/{}",
-        mr.namespace().unwrap_or_default(),
-        mr.name_any()
-    );
+    let key = format!("{}/{}", mr.namespace().unwrap_or_default(), mr.name_any());
     if let Some(t) = &pass.ctx.timings {
         t.started(&key, started);
     }

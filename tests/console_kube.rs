@@ -18,10 +18,7 @@ use kube::{
     api::{DeleteParams, ListParams, PostParams},
 };
 use mlops_console::{adapters::kube::KubeCluster, crd::ModelRollout};
-use mlops_core::{
-    ports::Driver,
-    rollout::Phase,
-};
+use mlops_core::{ports::Driver, rollout::Phase};
 
 fn mlops_cmd(args: &[&str]) -> Command {
     let env = common::env();
