@@ -7,30 +7,17 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::tmux::Tmux;
+use common::{installed, mlops_cmd, seeded, tmux::Tmux};
 use kube::{
     Api,
     api::{DeleteParams, ListParams, PostParams},
 };
-use mlops_console::{adapters::kube::KubeCluster, crd::ModelRollout};
+use mlops_console::crd::ModelRollout;
 use mlops_core::{ports::Driver, rollout::Phase};
-
-fn mlops_cmd(args: &[&str]) -> Command {
-    let env = common::env();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mlops"));
-    c.args(args)
-        .env("KUBECONFIG", env.get("KUBECONFIG"))
-        .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
-        .env("MLOPS_PROMETHEUS_URL", env.get("MLOPS_PROMETHEUS_URL"))
-        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
-        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config");
-    c
-}
 
 /// A headless controller, stopped with SIGTERM (it releases the lease) when dropped.
 struct Headless(Child);
@@ -59,18 +46,7 @@ where
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_them_by_watch() {
     let env = common::env();
-    assert_eq!(
-        mlops_cmd(&["install"]).status().expect("install").code(),
-        Some(0)
-    );
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        Some("ml-serving"),
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let (cluster, api) = installed().await;
     let before = cluster
         .serving("ml-serving", "fraud-detector")
         .await
@@ -126,9 +102,15 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
         }
     }))
     .expect("rollout");
-    api.create(&PostParams::default(), &mr)
+    let uid = api
+        .create(&PostParams::default(), &mr)
         .await
-        .expect("create");
+        .expect("create")
+        .metadata
+        .uid
+        .expect("uid");
+    // Events of an earlier rollout of the same name may still be around: only this one's count.
+    let ours = format!("involvedObject.name={name},involvedObject.uid={uid}");
     t.wait_text(name);
     wait_until(
         "the console to drive the rollout to its pause",
@@ -148,13 +130,13 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     });
     let events: Api<k8s_openapi::api::core::v1::Event> =
         Api::namespaced(cluster.client(), "ml-serving");
-    let ours = events
-        .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
+    let mine = events
+        .list(&ListParams::default().fields(&ours))
         .await
         .expect("events");
     assert!(
-        !ours.items.is_empty()
-            && ours.items.iter().all(|e| e
+        !mine.items.is_empty()
+            && mine.items.iter().all(|e| e
                 .reporting_instance
                 .as_deref()
                 .is_some_and(|i| i.starts_with("console:"))),
@@ -203,12 +185,12 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
         s.lines()
             .any(|l| l.contains(name) && l.contains("RolledBack"))
     });
-    let ours = events
-        .list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
+    let mine = events
+        .list(&ListParams::default().fields(&ours))
         .await
         .expect("events");
     assert!(
-        ours.items
+        mine.items
             .iter()
             .any(|e| e.reason.as_deref() == Some("RolledBack")
                 && e.reporting_instance.as_deref() == Some("ctl-console-test")),
@@ -224,14 +206,8 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     })
     .await;
     let _ = api.delete(name, &DeleteParams::default()).await;
-    let mut back = mlops_core::rollout::RolloutSpec::test();
-    back.model.name = before.model.clone();
-    back.model.version = before.version;
-    back.deployment = before.name.clone();
-    back.image = before.image.clone();
-    back.replicas = before.replicas;
     cluster
-        .abort_canary("ml-serving", &back)
+        .abort_canary("ml-serving", &seeded(&before))
         .await
         .expect("restore fraud-detector");
 }

@@ -7,7 +7,6 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -16,10 +15,7 @@ use kube::{
     Api,
     api::{DeleteParams, ListParams, PostParams},
 };
-use mlops_console::{
-    adapters::{kube::KubeCluster, mlflow::MlflowRegistry},
-    crd::ModelRollout,
-};
+use mlops_console::{adapters::mlflow::MlflowRegistry, crd::ModelRollout};
 use mlops_core::{ports::RegistryPort, rollout::Phase};
 
 /// The tests here compete for one Lease: they run one at a time.
@@ -53,32 +49,7 @@ impl Drop for Controller {
     }
 }
 
-fn mlops_cmd(args: &[&str]) -> Command {
-    let env = common::env();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mlops"));
-    c.args(args)
-        .env("KUBECONFIG", env.get("KUBECONFIG"))
-        .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
-        .env("MLOPS_PROMETHEUS_URL", env.get("MLOPS_PROMETHEUS_URL"))
-        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
-        // The user's own config (e.g. readonly = true) must not leak into the tests.
-        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config");
-    c
-}
-
-/// A spec that puts a seeded serving Deployment back as it was (version, image, replicas).
-fn seeded(d: &mlops_core::model::Deployment) -> mlops_core::rollout::RolloutSpec {
-    mlops_core::rollout::RolloutSpec {
-        model: mlops_core::rollout::ModelRef {
-            name: d.model.clone(),
-            version: d.version,
-        },
-        deployment: d.name.clone(),
-        image: d.image.clone(),
-        replicas: d.replicas,
-        ..mlops_core::rollout::RolloutSpec::test()
-    }
-}
+use common::{installed, mlops_cmd, seeded};
 
 /// Start a controller; its stdout lines come through the receiver.
 fn spawn_controller(id: &str) -> (Controller, std::sync::mpsc::Receiver<String>) {
@@ -189,16 +160,7 @@ async fn wait_phase(api: &Api<ModelRollout>, name: &str, want: Phase, secs: u64)
 async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_one() {
     let _serial = SERIAL.lock().await;
     let env = common::env();
-    let code = mlops_cmd(&["install"]).status().expect("install").code();
-    assert_eq!(code, Some(0));
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        Some("ml-serving"),
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let (cluster, api) = installed().await;
     let registry = MlflowRegistry::new(
         env.get("MLFLOW_TRACKING_URI"),
         mlops_console::adapters::mlflow::Auth::None,
@@ -527,19 +489,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
 #[tokio::test]
 async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or_skipping_a_step() {
     let _serial = SERIAL.lock().await;
-    let env = common::env();
-    assert_eq!(
-        mlops_cmd(&["install"]).status().expect("install").code(),
-        Some(0)
-    );
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        Some("ml-serving"),
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let (cluster, api) = installed().await;
     let before = cluster
         .serving("ml-serving", "recsys-ranker")
         .await
@@ -613,19 +563,7 @@ async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or
 #[tokio::test]
 async fn with_prometheus_down_analysis_is_inconclusive_and_the_rollout_never_advances() {
     let _serial = SERIAL.lock().await;
-    let env = common::env();
-    assert_eq!(
-        mlops_cmd(&["install"]).status().expect("install").code(),
-        Some(0)
-    );
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        Some("ml-serving"),
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
+    let (cluster, api) = installed().await;
     let before = cluster
         .serving("ml-serving", "churn-model")
         .await

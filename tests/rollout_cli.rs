@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use kube::{
     Api,
@@ -18,12 +18,7 @@ fn mlops(args: &[&str]) -> (i32, String, String) {
 }
 
 fn mlops_with_config(config_dir: &str, args: &[&str]) -> (i32, String, String) {
-    let env = common::env();
-    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
-        .args(args)
-        .env("KUBECONFIG", env.get("KUBECONFIG"))
-        .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
-        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
+    let out = common::mlops_cmd(args)
         .env("MLOPS_CONFIG_DIR", config_dir)
         .output()
         .expect("run mlops");

@@ -67,3 +67,54 @@ pub fn env() -> &'static TestEnv {
         TestEnv { vars }
     })
 }
+
+/// The `mlops` binary with the test environment's cluster, Prometheus and MLflow, and without the
+/// user's own config (e.g. `readonly = true` must not leak into the tests).
+pub fn mlops_cmd(args: &[&str]) -> Command {
+    let env = env();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mlops"));
+    c.args(args)
+        .env("KUBECONFIG", env.get("KUBECONFIG"))
+        .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
+        .env("MLOPS_PROMETHEUS_URL", env.get("MLOPS_PROMETHEUS_URL"))
+        .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config");
+    c
+}
+
+/// `mlops install` run, then the cluster and its ModelRollouts in `ml-serving`.
+pub async fn installed() -> (
+    mlops_console::adapters::kube::KubeCluster,
+    kube::Api<mlops_console::crd::ModelRollout>,
+) {
+    let out = mlops_cmd(&["install"]).output().expect("run mlops install");
+    assert!(
+        out.status.success(),
+        "mlops install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = env();
+    let cluster = mlops_console::adapters::kube::KubeCluster::connect_file(
+        std::path::Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        Some("ml-serving"),
+    )
+    .await
+    .expect("connect to the test cluster");
+    let api = kube::Api::namespaced(cluster.client(), "ml-serving");
+    (cluster, api)
+}
+
+/// A spec that puts a seeded serving Deployment back as it was (version, image, replicas).
+pub fn seeded(d: &mlops_core::model::Deployment) -> mlops_core::rollout::RolloutSpec {
+    mlops_core::rollout::RolloutSpec {
+        model: mlops_core::rollout::ModelRef {
+            name: d.model.clone(),
+            version: d.version,
+        },
+        deployment: d.name.clone(),
+        image: d.image.clone(),
+        replicas: d.replicas,
+        ..mlops_core::rollout::RolloutSpec::test()
+    }
+}
