@@ -231,7 +231,7 @@ fn find_template(name: &str) -> Result<Vec<rollout::Step>> {
 /// Whether a subcommand changes anything in a cluster.
 fn mutates(cmd: Option<&Cmd>) -> bool {
     match cmd {
-        Some(Cmd::Install { .. }) => true,
+        Some(Cmd::Install { .. } | Cmd::Controller { .. }) => true,
         Some(Cmd::Rollout { command }) => !matches!(
             command,
             RolloutCmd::List { .. } | RolloutCmd::Get { .. } | RolloutCmd::Templates { .. }

@@ -88,6 +88,7 @@ fn readonly_refuses_mutating_verbs_before_touching_a_cluster() {
         vec!["--readonly", "install"],
         vec!["--readonly", "rollout", "abort", "x", "--reason", "r"],
         vec!["--readonly", "rollout", "approve", "x", "--comment", "c"],
+        vec!["--readonly", "controller"],
     ] {
         let out = mlops("valid", &args);
         assert!(!out.status.success(), "{args:?}");
