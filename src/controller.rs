@@ -26,6 +26,7 @@ use kube::{
 use mlops_core::{
     CoreError,
     analysis::Sample,
+    audit::AuditRecord,
     model::Track,
     ports::RegistryPort,
     rollout::{self, Effect, Observation, RolloutSpec},
@@ -163,8 +164,17 @@ async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
     out
 }
 
-async fn event(ctx: &Context, mr: &ModelRollout, reason: &str, message: &str, warning: bool) {
+async fn event(pass: &Pass, mr: &ModelRollout, reason: &str, message: &str, warning: bool) {
+    let ctx = &pass.ctx;
     let ns = mr.namespace().unwrap_or_default();
+    let _ = pass.audit.send(AuditRecord {
+        time: Utc::now(),
+        actor: ctx.id.clone(),
+        action: reason.to_string(),
+        target: format!("{ns}/{}", mr.name_any()),
+        comment: String::new(),
+        details: message.to_string(),
+    });
     let api: Api<K8sEvent> = Api::namespaced(ctx.cluster.client(), &ns);
     let now = Utc::now();
     let ev = K8sEvent {
@@ -197,11 +207,12 @@ fn jiff_now(now: chrono::DateTime<Utc>) -> k8s_openapi::jiff::Timestamp {
 }
 
 async fn carry_out(
-    ctx: &Context,
+    pass: &Pass,
     mr: &ModelRollout,
     spec: &RolloutSpec,
     effects: &[Effect],
 ) -> Result<(), CoreError> {
+    let ctx = &pass.ctx;
     let ns = mr.namespace().unwrap_or_default();
     for e in effects {
         match e {
@@ -281,7 +292,7 @@ async fn carry_out(
                 reason,
                 message,
                 warning,
-            } => event(ctx, mr, reason, message, *warning).await,
+            } => event(pass, mr, reason, message, *warning).await,
         }
     }
     Ok(())
@@ -292,6 +303,8 @@ async fn carry_out(
 struct Pass {
     ctx: Arc<Context>,
     canaries: Store<K8sDeployment>,
+    /// Transitions for the audit log, written in order by one task so passes never wait on it.
+    audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
 }
 
 async fn reconcile(mr: Arc<ModelRollout>, pass: Arc<Pass>) -> Result<Action, ReconcileError> {
@@ -332,7 +345,7 @@ async fn reconcile_once(
     };
     let decision = rollout::reconcile(&record.spec, &record.status, &obs);
     // Effects first: a crash before the status write repeats them, and they are idempotent.
-    carry_out(ctx, mr, &record.spec, &decision.effects).await?;
+    carry_out(pass, mr, &record.spec, &decision.effects).await?;
     if decision.status != record.status {
         let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
         let mut updated = ModelRollout::clone(mr);
@@ -519,9 +532,19 @@ pub async fn lead(
     .reflect(writer)
     .applied_objects()
     .predicate_filter(needs_a_pass, PredicateConfig::default());
+    let (audit, mut to_audit) = tokio::sync::mpsc::unbounded_channel::<AuditRecord>();
+    let log = ctx.cluster.audit_log().clone();
+    let audit_writer = tokio::spawn(async move {
+        while let Some(record) = to_audit.recv().await {
+            if let Err(e) = log.append(record).await {
+                tracing::warn!(error = %e, "could not write an audit entry");
+            }
+        }
+    });
     let pass = Arc::new(Pass {
         ctx: ctx.clone(),
         canaries,
+        audit,
     });
     let controller = Controller::for_stream(triggers, rollouts)
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
@@ -535,6 +558,8 @@ pub async fn lead(
     let controller = async move {
         controller.await;
         canary_watch.abort();
+        // The passes (and their senders) are gone: let the writer finish what is queued.
+        let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
     };
     let renew = {
         let ctx = ctx.clone();

@@ -68,6 +68,28 @@ pub fn definition() -> CustomResourceDefinition {
 
 /// Apply the CRD (server-side apply, idempotent) and wait until the API server serves it.
 pub async fn install(client: Client, timeout: Duration) -> Result<String, CoreError> {
+    // The namespace of the controller's Lease and of the audit log.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": crate::controller::LEASE_NAMESPACE}
+    });
+    namespaces
+        .patch(
+            crate::controller::LEASE_NAMESPACE,
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .map_err(|e| {
+            CoreError::backend(
+                "kubernetes",
+                format!(
+                    "applying namespace {}: {e}",
+                    crate::controller::LEASE_NAMESPACE
+                ),
+            )
+        })?;
     let crds: Api<CustomResourceDefinition> = Api::all(client);
     let crd = definition();
     let name = crd.metadata.name.clone().unwrap_or_default();

@@ -797,11 +797,15 @@ async fn real_backends(
             None => None,
         }
     };
+    // The audit log lives in the cluster (ConfigMaps in mlops-system).
+    let audit = kube
+        .clone()
+        .map(|c| Arc::new(c) as Arc<dyn mlops_core::ports::AuditPort>);
     let ctx = runtime::Context {
         cluster,
         registry,
         metrics,
-        audit: None,
+        audit,
         clock: Arc::new(Utc::now),
         timeout,
     };

@@ -102,6 +102,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
         }
     }))
     .expect("rollout");
+    let started_at = chrono::Utc::now() - chrono::Duration::seconds(1);
     let uid = api
         .create(&PostParams::default(), &mr)
         .await
@@ -196,6 +197,27 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
                 && e.reporting_instance.as_deref() == Some("ctl-console-test")),
         "the rollback was the controller's"
     );
+
+    // The Audit view reads the cluster's log: the CLI's abort and the controller's rollback, in a
+    // chain verified on screen.
+    let log = cluster.audit_log().clone();
+    wait_until("the controller's rollback in the audit log", 30, || async {
+        log.entries().await.is_ok_and(|all| {
+            all.iter().any(|e| {
+                e.action == "RolledBack"
+                    && e.actor == "ctl-console-test"
+                    && e.target == format!("ml-serving/{name}")
+                    && e.time >= started_at
+            })
+        })
+    })
+    .await;
+    t.keys(&["7"]);
+    t.wait_for("the audit log with the abort and the rollback", |s| {
+        s.contains("hash chain ✓ verified")
+            && s.lines().any(|l| l.contains("abort") && l.contains(name))
+            && s.lines().any(|l| l.contains("RolledBack") && l.contains("ctl-console-test"))
+    });
 
     // The console quits cleanly; the controller releases the lease on SIGTERM.
     t.keys(&["q"]);

@@ -5,7 +5,10 @@
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
-use crate::crd::{FIELD_MANAGER, ModelRollout, ModelRolloutSpec};
+use crate::{
+    adapters::audit::KubeAudit,
+    crd::{FIELD_MANAGER, ModelRollout, ModelRolloutSpec},
+};
 use async_trait::async_trait;
 use chrono::Utc;
 use k8s_openapi::{
@@ -24,8 +27,9 @@ use kube::{
 };
 use mlops_core::{
     CoreError,
+    audit::{AuditEntry, AuditRecord},
     model::{Cluster, ClusterEvent, Deployment, EventKind, Node, Pod, PodPhase, Track},
-    ports::{ChangeStream, ClusterChange, ClusterPort, ClusterSnapshot, Driver},
+    ports::{AuditPort, ChangeStream, ClusterChange, ClusterPort, ClusterSnapshot, Driver},
     rollout::{self, Command, RolloutRecord, RolloutSpec},
 };
 
@@ -46,6 +50,7 @@ pub struct KubeCluster {
     namespace: Option<String>,
     /// The lease identity this process drives rollouts under, when it may.
     driver_id: Option<String>,
+    audit: KubeAudit,
 }
 
 impl KubeCluster {
@@ -105,6 +110,7 @@ impl KubeCluster {
             .map_err(|e| err(&format!("loading context {name:?}"), e))?;
         let client = Client::try_from(config).map_err(|e| err("creating the client", e))?;
         Ok(Self {
+            audit: KubeAudit::new(client.clone()),
             client,
             context: name,
             namespace: namespace.map(str::to_string),
@@ -206,6 +212,7 @@ impl KubeCluster {
         command: &Command,
     ) -> Result<RolloutRecord, CoreError> {
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        let mut audited = false;
         for _ in 0..10 {
             let cr = api.get(name).await.map_err(|e| match e {
                 kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
@@ -217,6 +224,29 @@ impl KubeCluster {
             let record = cr.record(&self.context);
             let status =
                 rollout::record_command(name, &record.spec, &record.status, command, Utc::now())?;
+            // No change without its audit entry: one that cannot be written refuses the command.
+            if !audited {
+                let comment = match command {
+                    Command::Approve { comment, .. } => comment.as_str(),
+                    Command::Abort { reason, .. } | Command::Rollback { reason, .. } => {
+                        reason.as_str()
+                    }
+                    _ => "",
+                };
+                self.audit(
+                    command.verb(),
+                    &format!("{namespace}/{name}"),
+                    comment,
+                    &format!(
+                        "{} → {} at step {}",
+                        record.status.phase,
+                        status.phase,
+                        status.current_step + 1
+                    ),
+                )
+                .await?;
+                audited = true;
+            }
             let mut updated = cr.clone();
             updated.status = Some(status);
             match api
@@ -295,6 +325,27 @@ impl KubeCluster {
         spec: RolloutSpec,
     ) -> Result<RolloutRecord, CoreError> {
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| err(&format!("reading ModelRollout {namespace}/{name}"), e))?
+            .is_none()
+        {
+            self.audit(
+                "start",
+                &format!("{namespace}/{name}"),
+                "",
+                &format!(
+                    "{} v{} → v{}, {} steps, image {}",
+                    spec.model.name,
+                    spec.stable_version,
+                    spec.model.version,
+                    spec.steps.len(),
+                    spec.image
+                ),
+            )
+            .await?;
+        }
         let mut mr = ModelRollout::new(name, ModelRolloutSpec { rollout: spec });
         mr.metadata.namespace = Some(namespace.to_string());
         match api
@@ -674,6 +725,38 @@ impl KubeCluster {
         Box::pin(futures::stream::select(rollouts, lease))
     }
 
+    /// Append to the cluster's audit log as the user the cluster says we are.
+    pub async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        comment: &str,
+        details: &str,
+    ) -> Result<AuditEntry, CoreError> {
+        let actor = self.identity().await?;
+        self.audit_log()
+            .append(AuditRecord {
+                time: Utc::now(),
+                actor,
+                action: action.to_string(),
+                target: target.to_string(),
+                comment: comment.to_string(),
+                details: details.to_string(),
+            })
+            .await
+            .map_err(|e| {
+                err(
+                    &format!("{action} {target}"),
+                    format!("refused: it could not be audited ({e})"),
+                )
+            })
+    }
+
+    /// The cluster's audit log.
+    pub fn audit_log(&self) -> &KubeAudit {
+        &self.audit
+    }
+
     /// This process drives rollouts under the lease identity `id` while no controller holds it;
     /// `driver()` then says `Embedded` when the lease is ours.
     #[must_use]
@@ -903,6 +986,13 @@ fn driver_of(lease: &k8s_openapi::api::coordination::v1::Lease, driver_id: Optio
         Some(holder) if live && driver_id == Some(holder.as_str()) => Driver::Embedded,
         Some(holder) if live && !holder.is_empty() => Driver::Controller { holder },
         _ => Driver::Nobody,
+    }
+}
+
+#[async_trait]
+impl AuditPort for KubeCluster {
+    async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
+        self.audit.entries().await
     }
 }
 

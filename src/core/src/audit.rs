@@ -22,6 +22,25 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+impl AuditEntry {
+    /// The entry that follows `prev` (or starts the chain) in any store of the log.
+    pub fn after(prev: Option<&AuditEntry>, r: AuditRecord) -> AuditEntry {
+        let mut entry = AuditEntry {
+            seq: prev.map_or(1, |p| p.seq + 1),
+            time: r.time,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            comment: r.comment,
+            details: r.details,
+            prev_hash: prev.map_or_else(|| GENESIS.to_string(), |p| p.hash.clone()),
+            hash: String::new(),
+        };
+        entry.hash = digest(&entry);
+        entry
+    }
+}
+
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn digest(e: &AuditEntry) -> String {
@@ -69,22 +88,7 @@ impl AuditLog {
     }
 
     pub fn append(&mut self, r: AuditRecord) -> &AuditEntry {
-        let prev_hash = self
-            .entries
-            .last()
-            .map_or_else(|| GENESIS.to_string(), |e| e.hash.clone());
-        let mut entry = AuditEntry {
-            seq: self.entries.len() as u64 + 1,
-            time: r.time,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            comment: r.comment,
-            details: r.details,
-            prev_hash,
-            hash: String::new(),
-        };
-        entry.hash = digest(&entry);
+        let entry = AuditEntry::after(self.entries.last(), r);
         self.entries.push(entry);
         let last = self.entries.len() - 1;
         &self.entries[last]

@@ -45,8 +45,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(14),
             Constraint::Length(16),
             Constraint::Length(20),
-            Constraint::Length(34),
-            Constraint::Min(20),
+            // What was changed matters more than the comment: it gets the larger share.
+            Constraint::Fill(3),
+            Constraint::Fill(2),
             Constraint::Length(8),
         ],
         bottom: chain,
