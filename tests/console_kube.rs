@@ -216,7 +216,8 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     t.wait_for("the audit log with the abort and the rollback", |s| {
         s.contains("hash chain ✓ verified")
             && s.lines().any(|l| l.contains("abort") && l.contains(name))
-            && s.lines().any(|l| l.contains("RolledBack") && l.contains("ctl-console-test"))
+            && s.lines()
+                .any(|l| l.contains("RolledBack") && l.contains("ctl-console-test"))
     });
 
     // The console quits cleanly; the controller releases the lease on SIGTERM.
