@@ -3,7 +3,7 @@
 //! as the kubeconfig says. ModelRollouts arrive with the rollout controller; until then the
 //! snapshot has none and rollout commands are refused with a clear error.
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use crate::{
     adapters::audit::KubeAudit,
@@ -51,6 +51,7 @@ pub struct KubeCluster {
     /// The lease identity this process drives rollouts under, when it may.
     driver_id: Option<String>,
     audit: KubeAudit,
+    identity: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl KubeCluster {
@@ -111,6 +112,7 @@ impl KubeCluster {
         let client = Client::try_from(config).map_err(|e| err("creating the client", e))?;
         Ok(Self {
             audit: KubeAudit::new(client.clone()),
+            identity: Arc::new(tokio::sync::OnceCell::new()),
             client,
             context: name,
             namespace: namespace.map(str::to_string),
@@ -777,18 +779,24 @@ impl KubeCluster {
             .unwrap_or_else(|| self.client.default_namespace().to_string())
     }
 
-    /// Who the cluster says we are (SelfSubjectReview).
+    /// Who the cluster says we are (SelfSubjectReview). Asked once per client: the credentials
+    /// do not change under it, and the snapshot, every command and its audit entry need it.
     pub async fn identity(&self) -> Result<String, CoreError> {
-        let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
-        let review = api
-            .create(&PostParams::default(), &SelfSubjectReview::default())
+        self.identity
+            .get_or_try_init(|| async {
+                let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
+                let review = api
+                    .create(&PostParams::default(), &SelfSubjectReview::default())
+                    .await
+                    .map_err(|e| err("asking who we are (SelfSubjectReview)", e))?;
+                Ok(review
+                    .status
+                    .and_then(|SelfSubjectReviewStatus { user_info }| user_info)
+                    .and_then(|u| u.username)
+                    .unwrap_or_else(|| "unknown".into()))
+            })
             .await
-            .map_err(|e| err("asking who we are (SelfSubjectReview)", e))?;
-        Ok(review
-            .status
-            .and_then(|SelfSubjectReviewStatus { user_info }| user_info)
-            .and_then(|u| u.username)
-            .unwrap_or_else(|| "unknown".into()))
+            .cloned()
     }
 
     /// Watch a pod until it is Running (or `timeout` passes).
