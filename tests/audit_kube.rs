@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{installed, mlops_cmd};
+use common::{installed, mlops_cmd, mlops_ok};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
     Api,
@@ -60,12 +60,7 @@ async fn commands_are_audited_in_one_verified_chain_even_with_racing_writers() {
             "audit test",
         ],
     ] {
-        let out = mlops_cmd(&args).output().expect("mlops");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        mlops_ok(&args);
         if args[1] == "start" {
             let out = mlops_cmd(&["rollout", "pause", name, "-n", "ml-serving"])
                 .output()

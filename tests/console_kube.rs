@@ -5,31 +5,15 @@
 
 mod common;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{installed, mlops_cmd, seeded, tmux::Tmux};
+use common::{controller, installed, mlops_ok, seeded, tmux::Tmux};
 use kube::{
     Api,
     api::{DeleteParams, ListParams, PostParams},
 };
 use mlops_console::crd::ModelRollout;
 use mlops_core::{ports::Driver, rollout::Phase};
-
-/// A headless controller, stopped with SIGTERM (it releases the lease) when dropped.
-struct Headless(Child);
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
 
 async fn wait_until<F, Fut>(what: &str, secs: u64, mut check: F)
 where
@@ -150,23 +134,11 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     assert_eq!(canary.replicas, 1, "50% of 2 replicas");
 
     // A headless controller starts: it takes the lease from the console, which steps aside.
-    let mut child = mlops_cmd(&["controller", "--id", "ctl-console-test"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("controller");
-    let stdout = child.stdout.take().expect("stdout");
-    let headless = Headless(child);
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .next()
-        .unwrap_or_default();
-    assert!(line.contains("ctl-console-test leads"), "{line}");
+    let headless = controller::start("ctl-console-test");
     t.wait_text("rollouts: controller ctl-console-test");
 
     // An abort from the CLI: the controller carries it out; the console shows it by watch.
-    let out = mlops_cmd(&[
+    mlops_ok(&[
         "rollout",
         "abort",
         name,
@@ -174,14 +146,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
         "ml-serving",
         "--reason",
         "console test",
-    ])
-    .output()
-    .expect("abort");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]);
     t.wait_for("the rolled-back rollout on screen", |s| {
         s.lines()
             .any(|l| l.contains(name) && l.contains("RolledBack"))

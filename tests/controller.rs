@@ -6,8 +6,7 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -21,77 +20,12 @@ use mlops_core::{ports::RegistryPort, rollout::Phase};
 /// The tests here compete for one Lease: they run one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Controller(Child);
-
-impl Controller {
-    /// Die without a word (SIGKILL): the lease stays until it expires.
-    fn die(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Controller {
-    /// Stop as Kubernetes stops a pod (SIGTERM): the controller releases the lease.
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-use common::{installed, mlops_cmd, seeded};
-
-/// Start a controller; its stdout lines come through the receiver.
-fn spawn_controller(id: &str) -> (Controller, std::sync::mpsc::Receiver<String>) {
-    let mut child = mlops_cmd(&["controller", "--id", id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn controller");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (Controller(child), rx)
-}
-
-/// Start a controller and wait until it holds the lease (a previous holder's lease may need to expire).
-fn start_controller(id: &str) -> Controller {
-    start_controller_with(&mut mlops_cmd(&["controller", "--id", id]))
-}
-
-fn start_controller_with(command: &mut Command) -> Controller {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn controller");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the controller takes the lease within 60 s");
-    assert!(line.contains("leads"), "{line}");
-    Controller(child)
-}
+use common::{
+    controller::{
+        spawn as spawn_controller, start as start_controller, start_with as start_controller_with,
+    },
+    installed, mlops_cmd, mlops_ok, seeded,
+};
 
 fn traffic(path: &str, body: &serde_json::Value) {
     let url = format!("{}{path}", common::env().get("MLOPS_TRAFFIC_URL"));
@@ -234,7 +168,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         (1, 1, next)
     );
 
-    let out = mlops_cmd(&[
+    mlops_ok(&[
         "rollout",
         "approve",
         "churn-model-ctl",
@@ -242,14 +176,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         "ml-serving",
         "--comment",
         "controller test",
-    ])
-    .output()
-    .expect("approve");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]);
     let promoted = wait_phase(&api, "churn-model-ctl", Phase::Promoted, 90).await;
     assert_eq!(promoted.status.as_ref().map(|s| s.approvals.len()), Some(1));
     let stable = cluster
@@ -287,7 +214,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
 
     // 1b. Undo the promotion from the CLI: the stable side goes back to the previous version (its
     //     image from the registry's tag) and so does the champion alias.
-    let out = mlops_cmd(&[
+    mlops_ok(&[
         "rollout",
         "rollback",
         "churn-model-ctl",
@@ -295,14 +222,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         "ml-serving",
         "--reason",
         "undo test",
-    ])
-    .output()
-    .expect("rollback");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]);
     wait_phase(&api, "churn-model-ctl", Phase::RolledBack, 60).await;
     let stable = cluster
         .serving("ml-serving", "churn-model")
@@ -380,7 +300,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .expect("create");
     let paused = wait_phase(&api, "fraud-detector-ctl", Phase::Paused, 90).await;
     assert_eq!(paused.status.as_ref().map(|s| s.weight), Some(50));
-    let out = mlops_cmd(&[
+    let out = mlops_ok(&[
         "rollout",
         "abort",
         "fraud-detector-ctl",
@@ -390,14 +310,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         "operator test",
         "-o",
         "json",
-    ])
-    .output()
-    .expect("abort");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]);
     let recorded: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         recorded["status"]["phase"], "RollingBack",

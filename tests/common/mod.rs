@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod controller;
 pub mod tmux;
 
 use std::{collections::HashMap, process::Command, sync::OnceLock};
@@ -117,4 +118,16 @@ pub fn seeded(d: &mlops_core::model::Deployment) -> mlops_core::rollout::Rollout
         replicas: d.replicas,
         ..mlops_core::rollout::RolloutSpec::test()
     }
+}
+
+/// Run `mlops` with `args` and insist that it succeeds; its output.
+pub fn mlops_ok(args: &[&str]) -> std::process::Output {
+    let out = mlops_cmd(args).output().expect("run mlops");
+    assert!(
+        out.status.success(),
+        "mlops {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

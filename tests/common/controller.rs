@@ -1,0 +1,74 @@
+//! `mlops controller` as a child process of a test: started with the test environment, its
+//! stdout lines ("<id> leads …") readable, stopped with SIGTERM (it releases the lease) when
+//! dropped, or killed outright with `die`.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc::Receiver,
+    time::{Duration, Instant},
+};
+
+pub struct Controller(Child);
+
+impl Controller {
+    /// Die without a word (SIGKILL): the lease stays until it expires.
+    pub fn die(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Controller {
+    /// Stop as Kubernetes stops a pod (SIGTERM): the controller releases the lease.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `mlops controller --id ID`; its stdout lines come through the receiver.
+pub fn spawn(id: &str) -> (Controller, Receiver<String>) {
+    spawn_with(&mut super::mlops_cmd(&["controller", "--id", id]))
+}
+
+/// Start a controller command (e.g. with a changed environment).
+pub fn spawn_with(command: &mut Command) -> (Controller, Receiver<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn controller");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Controller(child), rx)
+}
+
+/// Start a controller and wait until it holds the lease (a previous holder's may need to expire).
+pub fn start(id: &str) -> Controller {
+    start_with(&mut super::mlops_cmd(&["controller", "--id", id]))
+}
+
+pub fn start_with(command: &mut Command) -> Controller {
+    let (controller, lines) = spawn_with(command);
+    let line = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the controller takes the lease within 60 s");
+    assert!(line.contains("leads"), "{line}");
+    controller
+}
