@@ -3,13 +3,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use kube::{
-    Api,
-    api::{DeleteParams, PostParams},
-};
-use mlops_console::{adapters::kube::KubeCluster, crd::ModelRollout};
+use common::installed;
+use kube::api::{DeleteParams, PostParams};
+use mlops_console::crd::ModelRollout;
 use mlops_core::ports::ClusterPort;
 
 fn mlops(args: &[&str]) -> (i32, String, String) {
@@ -27,22 +23,6 @@ fn mlops_with_config(config_dir: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
-}
-
-/// The CRD installed through the CLI, and a client for ModelRollouts in `ml-serving`.
-async fn installed() -> (KubeCluster, Api<ModelRollout>) {
-    let (code, _, err) = mlops(&["install"]);
-    assert_eq!(code, 0, "{err}");
-    let env = common::env();
-    let cluster = KubeCluster::connect_file(
-        Path::new(env.get("KUBECONFIG")),
-        Some(env.get("MLOPS_KUBE_CONTEXT")),
-        None,
-    )
-    .await
-    .expect("connect");
-    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), "ml-serving");
-    (cluster, api)
 }
 
 fn rollout(name: &str, first_weight: u32) -> ModelRollout {
