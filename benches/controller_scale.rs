@@ -22,10 +22,84 @@ use kube::{
     api::{DeleteParams, ListParams, PostParams},
 };
 use mlops_console::{
-    adapters::{mlflow::Auth, prometheus::PrometheusMetrics},
+    adapters::{
+        http::Auth,
+        kube::{ModelRollout, crd, lease::Acquired},
+        prometheus::PrometheusMetrics,
+    },
     controller,
-    crd::ModelRollout,
 };
+use tracing_subscriber::{Layer, layer::Context as LayerContext, prelude::*};
+
+/// Pass timings read from the controller's per-pass tracing events (`controller::PASS_TARGET`):
+/// how long each pass took, and how late each requeued pass started.
+#[derive(Default)]
+struct Timings {
+    passes: std::sync::Mutex<Vec<Duration>>,
+    late: std::sync::Mutex<Vec<Duration>>,
+    due: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+}
+
+#[derive(Default)]
+struct PassFields {
+    rollout: String,
+    elapsed_us: Option<u64>,
+    requeue_ms: Option<u64>,
+}
+
+impl tracing::field::Visit for PassFields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        match field.name() {
+            "elapsed_us" => self.elapsed_us = Some(value),
+            "requeue_ms" => self.requeue_ms = Some(value),
+            _ => {}
+        }
+    }
+
+    fn record_u128(&mut self, field: &tracing::field::Field, value: u128) {
+        self.record_u64(field, u64::try_from(value).unwrap_or(u64::MAX));
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "rollout" {
+            self.rollout = format!("{value:?}");
+        }
+    }
+}
+
+struct PassLayer(Arc<Timings>);
+
+impl<S: tracing::Subscriber> Layer<S> for PassLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: LayerContext<'_, S>) {
+        if event.metadata().target() != controller::PASS_TARGET {
+            return;
+        }
+        let now = Instant::now();
+        let mut f = PassFields::default();
+        event.record(&mut f);
+        if let Some(us) = f.elapsed_us {
+            // "pass finished": its duration, and when the next one is due.
+            if let Ok(mut p) = self.0.passes.lock() {
+                p.push(Duration::from_micros(us));
+            }
+            if let (Some(ms), Ok(mut due)) = (f.requeue_ms.filter(|ms| *ms > 0), self.0.due.lock())
+            {
+                due.insert(f.rollout, now + Duration::from_millis(ms));
+            }
+        } else {
+            // "pass started": how long after it was due.
+            let due = self
+                .0
+                .due
+                .lock()
+                .ok()
+                .and_then(|mut d| d.remove(&f.rollout));
+            if let (Some(due), Ok(mut late)) = (due, self.0.late.lock()) {
+                late.push(now.saturating_duration_since(due));
+            }
+        }
+    }
+}
 
 const NS: &str = "mlops-bench";
 const NODES: usize = 10;
@@ -205,33 +279,38 @@ async fn main() {
     .await
     .expect("connect");
     let client = cluster.client();
-    if let Err(e) = mlops_console::crd::install(client.clone(), Duration::from_secs(60)).await {
+    if let Err(e) = crd::install(client.clone(), Duration::from_secs(60)).await {
         panic!("installing the CRD: {e}");
     }
     setup(&client, n).await;
 
-    let timings = Arc::new(controller::Timings::default());
+    let timings = Arc::new(Timings::default());
+    let _ = tracing_subscriber::registry()
+        .with(
+            PassLayer(timings.clone()).with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(controller::PASS_TARGET, tracing::Level::TRACE),
+            ),
+        )
+        .try_init();
     let concurrency: u16 = std::env::var("MLOPS_BENCH_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(controller::DEFAULT_CONCURRENCY);
     let ctx = Arc::new(controller::Context {
         cluster: cluster.clone(),
-        metrics: Some(
+        metrics: Some(Arc::new(
             PrometheusMetrics::new(&var("MLOPS_PROMETHEUS_URL"), Auth::None)
                 .expect("prometheus")
                 .with_cluster(cluster.describe_context()),
-        ),
+        )),
         registry: None,
         id: format!("bench-{}", std::process::id()),
         concurrency,
-        timings: Some(timings.clone()),
     });
+    let lease = cluster.lease(&ctx.id);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !controller::try_lead(&cluster, &ctx.id, true)
-        .await
-        .expect("lease")
-    {
+    while lease.try_acquire_or_renew(true).await.expect("lease") == Acquired::No {
         assert!(
             Instant::now() < deadline,
             "another controller holds the lease"
@@ -239,7 +318,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let driver = tokio::spawn(controller::lead(ctx.clone(), async move {
+    let driver = tokio::spawn(controller::lead(ctx.clone(), lease, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
 

@@ -41,7 +41,7 @@ fn render_views(c: &mut Criterion) {
 /// a filter keystroke applied and drawn (target: well under a 16 ms frame).
 fn rollouts_500(c: &mut Criterion) {
     use mlops_console::app::{Action, update};
-    use mlops_core::ports::ClusterChange;
+    use mlops_core::model::ClusterChange;
     let (mut app, _, ctx) = testing::loaded_demo((200, 50));
     let template = app
         .feeds

@@ -15,7 +15,7 @@ use std::{
 };
 
 use mlops_console::{
-    app::{Action, Payload, state::Source},
+    app::{Action, Payload, feeds::Source},
     testing, ui,
 };
 use ratatui::{Terminal, TerminalOptions, Viewport, backend::CrosstermBackend, layout::Rect};

@@ -1,12 +1,22 @@
-//! mlops-console: the terminal operations console for ML platforms. The binary `mlops` is a thin
-//! CLI over this library; the orchestration core is the `mlops-core` crate.
+//! mlops-console: the terminal operations console for ML platforms. The orchestration core is the
+//! `mlops-core` crate (no terminal code); this crate is the rest of the binary `mlops`:
+//!
+//! - `cli/`: the command line, one file per noun; `wiring`: flags and config resolved once, the
+//!   backends built from them.
+//! - `app/`: the console's state, its one `update` function and the keymap; `ui/`: drawing, one
+//!   file per view; `event_loop`: keys, ticks and fetches in, effects out.
+//! - `config/`: settings and themes (never imports the app).
+//! - `adapters/`: Kubernetes (`kube/`), MLflow, Prometheus and their shared HTTP layer.
+//! - `controller/`: `mlops controller`, the rollout reconcile loop over the kube wing.
 
 pub mod adapters;
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod controller;
-pub mod crd;
+pub mod event_loop;
 pub mod logging;
-pub mod runtime;
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod ui;
+pub mod wiring;

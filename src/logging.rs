@@ -1,4 +1,5 @@
-//! Logs go to a file, never to the terminal the console draws on.
+//! Logs go to a file, never to the terminal the console draws on; `mlops controller` logs to
+//! stderr.
 
 use std::{fs::OpenOptions, path::PathBuf, sync::Mutex};
 
@@ -37,4 +38,13 @@ pub fn init() -> Option<PathBuf> {
         .try_init()
         .is_ok();
     ok.then_some(path)
+}
+
+/// Log to stderr (`mlops controller`, which runs where a log collector reads its output).
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_env("MLOPS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -7,9 +7,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use mlops_core::demo::DemoPlatform;
 
 use crate::{
-    app::{Action, App, Effect, state::BackendInfo, update},
-    config::{Keymap, Theme},
-    runtime::{self, Context},
+    app::{Action, App, Effect, feeds::BackendInfo, keymap::Keymap, update},
+    config::Theme,
+    event_loop::{self, Context},
 };
 
 /// The fixed instant the fixtures' demo starts at.
@@ -66,7 +66,7 @@ pub fn dispatch(app: &mut App, ctx: &Context, action: Action) {
 fn run_effect(ctx: &Context, effect: Effect) -> Action {
     match effect {
         Effect::Fetch(source) => {
-            let result = futures::executor::block_on(runtime::fetch(ctx, &source)).map(Box::new);
+            let result = futures::executor::block_on(event_loop::fetch(ctx, &source)).map(Box::new);
             Action::Loaded(source, result)
         }
         Effect::Command { target, command } => {
@@ -90,7 +90,7 @@ fn run_effect(ctx: &Context, effect: Effect) -> Action {
 
 /// Press a key as the terminal would deliver it: "j", "enter", "esc", ":", "ctrl-c", …
 pub fn press(app: &mut App, ctx: &Context, key: &str) {
-    let k = crate::config::keymap::Key::parse(key).unwrap_or(crate::config::keymap::Key {
+    let k = crate::app::keymap::Key::parse(key).unwrap_or(crate::app::keymap::Key {
         code: crossterm::event::KeyCode::Null,
         mods: crossterm::event::KeyModifiers::NONE,
     });

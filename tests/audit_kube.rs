@@ -11,7 +11,7 @@ use kube::{
     Api,
     api::{DeleteParams, PostParams},
 };
-use mlops_console::adapters::audit::KubeAudit;
+use mlops_console::adapters::kube::KubeAudit;
 use mlops_core::audit::{AuditLog, AuditRecord};
 
 fn record(actor: &str, action: &str) -> AuditRecord {

@@ -12,8 +12,8 @@ use kube::{
     Api,
     api::{DeleteParams, ListParams, PostParams},
 };
-use mlops_console::crd::ModelRollout;
-use mlops_core::{ports::Driver, rollout::Phase};
+use mlops_console::adapters::kube::ModelRollout;
+use mlops_core::{model::Driver, rollout::Phase};
 
 async fn wait_until<F, Fut>(what: &str, secs: u64, mut check: F)
 where
@@ -195,7 +195,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     .await;
     let _ = api.delete(name, &DeleteParams::default()).await;
     cluster
-        .abort_canary("ml-serving", &seeded(&before))
+        .split_replicas("ml-serving", &seeded(&before), before.replicas, 0)
         .await
         .expect("restore fraud-detector");
 }

@@ -14,7 +14,7 @@ use kube::{
     Api,
     api::{DeleteParams, ListParams, PostParams},
 };
-use mlops_console::{adapters::mlflow::MlflowRegistry, crd::ModelRollout};
+use mlops_console::adapters::{kube::ModelRollout, mlflow::MlflowRegistry};
 use mlops_core::{ports::RegistryPort, rollout::Phase};
 
 /// The tests here compete for one Lease: they run one at a time.
@@ -97,7 +97,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
     let (cluster, api) = installed().await;
     let registry = MlflowRegistry::new(
         env.get("MLFLOW_TRACKING_URI"),
-        mlops_console::adapters::mlflow::Auth::None,
+        mlops_console::adapters::http::Auth::None,
     )
     .expect("registry");
     let churn_before = cluster
@@ -120,7 +120,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .driver;
     assert_eq!(
         driver,
-        mlops_core::ports::Driver::Controller { holder: id.clone() },
+        mlops_core::model::Driver::Controller { holder: id.clone() },
         "the console names the lease holder"
     );
 
@@ -335,7 +335,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .await;
     let fraud_back = seeded(&fraud_before);
     cluster
-        .abort_canary("ml-serving", &fraud_back)
+        .split_replicas("ml-serving", &fraud_back, fraud_back.replicas, 0)
         .await
         .expect("restore fraud-detector");
 
@@ -385,7 +385,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
     }
     let back = seeded(&churn_before);
     cluster
-        .promote_stable("ml-serving", &back)
+        .replace_stable("ml-serving", &back, back.model.version, &back.image)
         .await
         .expect("restore churn-model");
     registry
@@ -394,7 +394,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .expect("restore alias");
     let scale_back = seeded(&recsys_before);
     cluster
-        .abort_canary("ml-serving", &scale_back)
+        .split_replicas("ml-serving", &scale_back, scale_back.replicas, 0)
         .await
         .expect("restore recsys-ranker");
 }
@@ -468,7 +468,7 @@ async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or
     let _ = api.delete(name, &DeleteParams::default()).await;
     let back = seeded(&before);
     cluster
-        .abort_canary("ml-serving", &back)
+        .split_replicas("ml-serving", &back, back.replicas, 0)
         .await
         .expect("restore recsys-ranker");
 }
@@ -546,7 +546,7 @@ async fn with_prometheus_down_analysis_is_inconclusive_and_the_rollout_never_adv
     drop(controller);
     let _ = api.delete(name, &DeleteParams::default()).await;
     cluster
-        .abort_canary("ml-serving", &seeded(&before))
+        .split_replicas("ml-serving", &seeded(&before), before.replicas, 0)
         .await
         .expect("restore churn-model");
 }

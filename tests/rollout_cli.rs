@@ -5,7 +5,7 @@ mod common;
 
 use common::installed;
 use kube::api::{DeleteParams, PostParams};
-use mlops_console::crd::ModelRollout;
+use mlops_console::adapters::kube::crd::ModelRollout;
 use mlops_core::ports::ClusterPort;
 
 fn mlops(args: &[&str]) -> (i32, String, String) {

@@ -14,7 +14,7 @@ use std::{
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_console::adapters::{
-    mlflow::Auth,
+    http::Auth,
     prometheus::{DriftWindows, PrometheusMetrics, Series},
 };
 use mlops_core::{CoreError, drift::DriftStatus, ports::MetricsPort};
@@ -251,7 +251,7 @@ async fn poll_feature(
     p: &PrometheusMetrics,
     feature: &str,
     done: impl Fn(f64) -> bool,
-) -> (f64, Vec<mlops_core::ports::FeatureDrift>) {
+) -> (f64, Vec<mlops_core::model::FeatureDrift>) {
     let started = Instant::now();
     loop {
         let all = p.drift().await.expect("drift");

@@ -2,9 +2,9 @@
 //! (so nothing volatile needs filtering).
 
 use mlops_console::{
-    app::{Action, App, state::Source},
-    config::{Keymap, Theme},
-    runtime::Context,
+    app::{Action, App, feeds::Source, keymap::Keymap},
+    config::Theme,
+    event_loop::Context,
     testing::{dispatch, loaded_demo, press, type_text},
     ui,
 };

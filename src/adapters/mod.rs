@@ -1,8 +1,9 @@
-//! Adapters: the real backends behind the core's ports. Kubernetes (kube-rs), MLflow's REST API
-//! and Prometheus's HTTP API. Each one names the backend and the endpoint in every error and
-//! never logs or shows a secret.
+//! Adapters: the real backends behind the core's ports. Kubernetes (`kube/`, kube-rs), MLflow's
+//! REST API (`mlflow/`) and Prometheus's HTTP API (`prometheus/`), the latter two over one HTTP
+//! layer (`http`). Each one names the backend and the endpoint in every error and never logs or
+//! shows a secret.
 
-pub mod audit;
+pub mod http;
 pub mod kube;
 pub mod mlflow;
 pub mod prometheus;

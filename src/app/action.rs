@@ -1,17 +1,16 @@
 //! The one Action enum. Keymaps name the bindable actions in `snake_case`; internal actions are
-//! `#[serde(skip)]` so no keymap can bind them. Actions are data only.
+//! `#[serde(skip)]` so no keymap can bind them. Actions are data only; so are the `Effect`s that
+//! `update` hands back for the event loop to carry out.
 
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use mlops_core::{
-    audit::AuditEntry,
-    model::{Experiment, Gpu, MetricPoint, RegisteredModel, Run},
-    ports::{ClusterChange, ClusterSnapshot, FeatureDrift, RolloutSeries},
-    rollout::RolloutRecord,
+    model::ClusterChange,
+    rollout::{Command, RolloutKey, RolloutRecord},
 };
 use serde::{Deserialize, Serialize};
 
-use super::state::Source;
+use super::feeds::{Payload, Source};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,18 +67,14 @@ pub enum Action {
     ClusterChanged(Box<ClusterChange>),
 }
 
-/// What a fetch brings back.
+/// Something for the event loop to carry out, in a task of its own.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
-    Cluster(ClusterSnapshot),
-    Experiments(Vec<Experiment>),
-    Models(Vec<RegisteredModel>),
-    Runs(Vec<Run>),
-    RunMetrics(Vec<(String, Vec<MetricPoint>)>),
-    Gpus(Vec<Gpu>),
-    Drift(Vec<FeatureDrift>),
-    Audit(Vec<AuditEntry>),
-    Series(RolloutSeries),
+pub enum Effect {
+    Fetch(Source),
+    Command {
+        target: RolloutKey,
+        command: Command,
+    },
 }
 
 impl Action {

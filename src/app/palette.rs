@@ -1,7 +1,8 @@
 //! The `:` command palette: its commands, completion and "did you mean".
 
-use super::action::Action;
-use crate::config::keymap::strsim;
+use std::sync::LazyLock;
+
+use super::{action::Action, keymap::strsim, screens::VIEWS};
 
 pub struct PaletteCommand {
     pub name: &'static str,
@@ -10,68 +11,39 @@ pub struct PaletteCommand {
     pub action: Action,
 }
 
-pub const COMMANDS: &[PaletteCommand] = &[
-    PaletteCommand {
-        name: "overview",
-        aliases: &["home", "o"],
-        help: "rollouts, drift alerts, GPUs, events",
-        action: Action::ShowOverview,
-    },
-    PaletteCommand {
-        name: "experiments",
-        aliases: &["exp", "runs"],
-        help: "experiments and their runs",
-        action: Action::ShowExperiments,
-    },
-    PaletteCommand {
-        name: "lineage",
-        aliases: &["lin", "models"],
-        help: "dataset → run → version → rollout → pods",
-        action: Action::ShowLineage,
-    },
-    PaletteCommand {
-        name: "drift",
-        aliases: &["dr"],
-        help: "live feature drift (KS, PSI, Wasserstein)",
-        action: Action::ShowDrift,
-    },
-    PaletteCommand {
-        name: "gpus",
-        aliases: &["gpu", "nodes"],
-        help: "GPU utilisation and allocation",
-        action: Action::ShowGpus,
-    },
-    PaletteCommand {
-        name: "rollouts",
-        aliases: &["ro", "rollout", "canary"],
-        help: "canary rollouts",
-        action: Action::ShowRollouts,
-    },
-    PaletteCommand {
-        name: "audit",
-        aliases: &["log"],
-        help: "the audit trail",
-        action: Action::ShowAudit,
-    },
-    PaletteCommand {
-        name: "refresh",
-        aliases: &["r"],
-        help: "refresh now",
-        action: Action::Refresh,
-    },
-    PaletteCommand {
-        name: "help",
-        aliases: &["h", "?"],
-        help: "key bindings",
-        action: Action::ToggleHelp,
-    },
-    PaletteCommand {
-        name: "quit",
-        aliases: &["q", "q!", "exit"],
-        help: "leave the console",
-        action: Action::Quit,
-    },
-];
+/// The palette's commands: one per view (from `VIEWS`), then the rest.
+pub static COMMANDS: LazyLock<Vec<PaletteCommand>> = LazyLock::new(|| {
+    let mut commands: Vec<PaletteCommand> = VIEWS
+        .iter()
+        .map(|v| PaletteCommand {
+            name: v.palette,
+            aliases: v.aliases,
+            help: v.help,
+            action: v.show.clone(),
+        })
+        .collect();
+    commands.extend([
+        PaletteCommand {
+            name: "refresh",
+            aliases: &["r"],
+            help: "refresh now",
+            action: Action::Refresh,
+        },
+        PaletteCommand {
+            name: "help",
+            aliases: &["h", "?"],
+            help: "key bindings",
+            action: Action::ToggleHelp,
+        },
+        PaletteCommand {
+            name: "quit",
+            aliases: &["q", "q!", "exit"],
+            help: "leave the console",
+            action: Action::Quit,
+        },
+    ]);
+    commands
+});
 
 /// Commands whose name or an alias starts with `input`, then those that contain it.
 pub fn completions(input: &str) -> Vec<&'static PaletteCommand> {

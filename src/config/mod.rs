@@ -1,29 +1,18 @@
-//! Configuration: settings, themes and keymaps. Defaults are embedded in the binary; user files in
-//! the config directory merge over them per key. Loading never fails and never panics: every
+//! Configuration: settings and themes (the keymap, which names the console's actions, lives in
+//! `app::keymap`). Defaults are embedded in the binary; user files in the config directory merge
+//! over them per key. This module imports nothing from the app. Loading never fails and never panics: every
 //! problem becomes a `ConfigError` naming the file, the line and the bad value, and the console
 //! starts on defaults for whatever was wrong.
 
 pub mod errors;
-pub mod keymap;
 pub mod settings;
 pub mod theme;
 
 use std::path::{Path, PathBuf};
 
 pub use errors::ConfigError;
-pub use keymap::Keymap;
 pub use settings::Settings;
 pub use theme::{ColorDepth, Theme};
-
-/// Everything the console is configured with, plus what was wrong with the files.
-#[derive(Debug, Clone)]
-pub struct LoadedConfig {
-    pub dir: PathBuf,
-    pub settings: Settings,
-    pub theme: Theme,
-    pub keymap: Keymap,
-    pub errors: Vec<ConfigError>,
-}
 
 /// The user's config directory: `$MLOPS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/mlops-console`, else
 /// `~/.config/mlops-console`.
@@ -51,9 +40,8 @@ fn read_optional(path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
     }
 }
 
-/// Load settings, theme and keymap from `dir`, falling back to defaults for anything invalid.
-/// `theme_override` (e.g. from `--theme` or `NO_COLOR`) wins over the settings file.
-pub fn load(dir: &Path, theme_override: Option<&str>, depth: ColorDepth) -> LoadedConfig {
+/// `config.toml` from `dir` (defaults for whatever is invalid), and what was wrong with it.
+pub fn load_settings(dir: &Path) -> (Settings, Vec<ConfigError>) {
     let mut errors = Vec::new();
     let settings_path = dir.join("config.toml");
     let settings = match read_optional(&settings_path, &mut errors) {
@@ -66,31 +54,30 @@ pub fn load(dir: &Path, theme_override: Option<&str>, depth: ColorDepth) -> Load
         },
         None => Settings::default(),
     };
-    let theme_name = theme_override.unwrap_or(&settings.theme).to_string();
-    let theme = theme::load(dir, &theme_name, depth, &mut errors);
-    let keymap = keymap::load(dir, &settings.keymap, &mut errors);
-    LoadedConfig {
-        dir: dir.to_path_buf(),
-        settings,
-        theme,
-        keymap,
-        errors,
-    }
+    (settings, errors)
 }
 
-/// Validate every config file in `dir` and the embedded defaults; returns every error at once.
+/// The theme `name` (embedded, or `themes/NAME.toml` in `dir`) at the terminal's colour depth.
+pub fn load_theme(
+    dir: &Path,
+    name: &str,
+    depth: ColorDepth,
+    errors: &mut Vec<ConfigError>,
+) -> Theme {
+    theme::load(dir, name, depth, errors)
+}
+
+/// Validate `config.toml`, the themes in `dir` and the embedded ones; returns every error at once
+/// (the keymaps are checked by `app::keymap::check`).
 pub fn check(dir: &Path) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     for (name, text) in theme::EMBEDDED {
         let path = PathBuf::from(format!("<embedded>/themes/{name}.toml"));
         theme::parse_file(text, &path, &mut errors);
     }
-    for (name, text) in keymap::EMBEDDED {
-        let path = PathBuf::from(format!("<embedded>/keymaps/{name}.toml"));
-        keymap::parse_file(text, &path, &mut errors);
-    }
-    let loaded = load(dir, None, ColorDepth::TrueColor);
-    errors.extend(loaded.errors);
+    let (settings, settings_errors) = load_settings(dir);
+    errors.extend(settings_errors);
+    load_theme(dir, &settings.theme, ColorDepth::TrueColor, &mut errors);
     // User themes that the settings do not select are still checked.
     if let Ok(entries) = std::fs::read_dir(dir.join("themes")) {
         let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
@@ -103,7 +90,7 @@ pub fn check(dir: &Path) -> Vec<ConfigError> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            if stem == loaded.settings.theme {
+            if stem == settings.theme {
                 continue;
             }
             if let Some(text) = read_optional(&path, &mut errors) {

@@ -17,7 +17,8 @@ use ratatui::{
 
 use crate::app::{
     App,
-    state::{MIN_SIZE, Mode, ViewId},
+    screens::VIEWS,
+    state::{MIN_SIZE, Mode},
 };
 
 pub fn render(app: &App, frame: &mut Frame) {
@@ -77,9 +78,9 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let mut spans = vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")];
     let current = app.view();
-    for (i, v) in ViewId::ALL.iter().enumerate() {
-        let label = format!("{}:{}", i + 1, v.title());
-        let style = if *v == current {
+    for (i, v) in VIEWS.iter().enumerate() {
+        let label = format!("{}:{}", i + 1, v.title);
+        let style = if v.id == current {
             t.accent
                 .patch(Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED))
         } else {

@@ -1,7 +1,7 @@
 //! The status bar: context and identity, each backend's connection state, who drives rollouts,
 //! data freshness, and the latest message. In filter mode it is the filter prompt.
 
-use mlops_core::ports::Driver;
+use mlops_core::model::Driver;
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
@@ -12,7 +12,8 @@ use ratatui::{
 use super::widgets::{age, truncate};
 use crate::app::{
     App,
-    state::{Backend, Level, Mode},
+    feeds::Backend,
+    state::{Level, Mode},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -90,7 +91,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else if let Some(stale) = staleness(app) {
         Span::styled(format!("stale {stale} "), t.warn)
     } else {
-        let live = if crate::app::update::oldest_live_update(app).is_some() {
+        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some() {
             "● live  "
         } else {
             ""
@@ -113,6 +114,6 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
 /// The age of the oldest live data, when it is older than three refresh intervals.
 fn staleness(app: &App) -> Option<String> {
-    let oldest = crate::app::update::oldest_live_update(app)?;
+    let oldest = crate::app::rows::wanted::oldest_live_update(app)?;
     (app.now - oldest >= app.refresh * 3).then(|| age(app.now, oldest))
 }

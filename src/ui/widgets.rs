@@ -11,7 +11,7 @@ use ratatui::{
 
 use crate::app::{
     App,
-    state::{Backend, Feed},
+    feeds::{Backend, Feed},
 };
 
 /// "12s", "5m", "3h", "2d": coarse on purpose, so an idle screen does not change every second.

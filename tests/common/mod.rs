@@ -86,7 +86,7 @@ pub fn mlops_cmd(args: &[&str]) -> Command {
 /// `mlops install` run, then the cluster and its ModelRollouts in `ml-serving`.
 pub async fn installed() -> (
     mlops_console::adapters::kube::KubeCluster,
-    kube::Api<mlops_console::crd::ModelRollout>,
+    kube::Api<mlops_console::adapters::kube::crd::ModelRollout>,
 ) {
     let out = mlops_cmd(&["install"]).output().expect("run mlops install");
     assert!(

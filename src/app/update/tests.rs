@@ -3,7 +3,8 @@
 use crate::{
     app::{
         Action,
-        state::{Level, Mode, ScreenKind, ViewId},
+        screens::{ScreenKind, ViewId},
+        state::{Level, Mode},
     },
     testing::{dispatch, loaded_demo, press, type_text},
 };
@@ -64,22 +65,18 @@ fn drill_down_and_back_keep_breadcrumbs() {
 fn filter_narrows_the_list_and_esc_clears_it() {
     let (mut app, _, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "6");
-    let all = crate::app::select::len(&app, app.screen());
+    let all = crate::app::rows::len(&app, app.screen());
     assert!(all >= 6);
     press(&mut app, &ctx, "/");
     assert_eq!(app.mode, Mode::Filter);
     type_text(&mut app, &ctx, "fraud");
-    assert_eq!(
-        crate::app::select::len(&app, app.screen()),
-        1,
-        "live filter"
-    );
+    assert_eq!(crate::app::rows::len(&app, app.screen()), 1, "live filter");
     press(&mut app, &ctx, "enter");
     assert_eq!(app.mode, Mode::Normal);
     assert_eq!(app.screen().filter, "fraud");
     press(&mut app, &ctx, "esc");
     assert_eq!(app.screen().filter, "");
-    assert_eq!(crate::app::select::len(&app, app.screen()), all);
+    assert_eq!(crate::app::rows::len(&app, app.screen()), all);
 }
 
 #[test]
@@ -143,7 +140,7 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
     let (mut app, platform, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "6");
     // The attention sort puts the rollout waiting for approval first.
-    let first = crate::app::select::rollouts(&app, "")[0].name.clone();
+    let first = crate::app::rows::rollouts(&app, "")[0].name.clone();
     assert_eq!(first, "churn-model-v4");
     press(&mut app, &ctx, "a");
     assert_eq!(app.mode, Mode::Confirm);
@@ -167,16 +164,28 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
             .map(|r| (r.status.phase, r.status.approvals.len()))
     });
     assert_eq!(phase, Some((mlops_core::rollout::Phase::Progressing, 2)));
-    let audit = platform
-        .with_sim(|s| s.audit.entries().last().cloned())
-        .expect("audited");
+    // The approval as the user sent it, then the transition the embedded controller made of it.
+    let last: Vec<(String, String, String)> = platform.with_sim(|s| {
+        let e = s.audit.entries();
+        e[e.len() - 2..]
+            .iter()
+            .map(|a| (a.actor.clone(), a.action.clone(), a.comment.clone()))
+            .collect()
+    });
     assert_eq!(
-        (
-            audit.actor.as_str(),
-            audit.action.as_str(),
-            audit.comment.as_str()
-        ),
-        ("you@demo", "rollout.approve", "eval beats champion")
+        last,
+        [
+            (
+                "you@demo".to_string(),
+                "rollout.approve".to_string(),
+                "eval beats champion".to_string()
+            ),
+            (
+                mlops_core::demo::CONTROLLER.to_string(),
+                "rollout.progressing".to_string(),
+                String::new()
+            )
+        ]
     );
 }
 
@@ -228,17 +237,17 @@ fn a_failing_backend_keeps_old_data_and_reports_the_error() {
         &mut app,
         &ctx,
         Action::Loaded(
-            crate::app::state::Source::Gpus,
+            crate::app::feeds::Source::Gpus,
             Err("connection refused".into()),
         ),
     );
     assert_eq!(app.feeds.gpus.data, before);
     assert_eq!(
-        app.backend_error(crate::app::state::Backend::Metrics),
+        app.backend_error(crate::app::feeds::Backend::Metrics),
         Some("connection refused")
     );
     assert!(
-        app.backend_error(crate::app::state::Backend::Cluster)
+        app.backend_error(crate::app::feeds::Backend::Cluster)
             .is_none(),
         "the rest keeps working"
     );
@@ -261,7 +270,7 @@ fn one_fetch_in_flight_per_source() {
 #[test]
 fn vim_sequences_wait_for_the_second_key() {
     let (mut app, _, ctx) = loaded_demo((120, 40));
-    app.keymap = crate::config::Keymap::embedded("vim");
+    app.keymap = crate::app::keymap::Keymap::embedded("vim");
     press(&mut app, &ctx, "5");
     press(&mut app, &ctx, "G");
     assert_eq!(app.screen().selected, 95);
@@ -283,7 +292,7 @@ fn quit_sets_the_flag() {
 
 #[test]
 fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
-    use crate::app::{Payload, state::Source};
+    use crate::app::{Payload, feeds::Source};
     let (mut app, platform, ctx) = loaded_demo((120, 40));
     let cluster = app.feeds.cluster.data.clone().expect("loaded");
     let gpus = app.feeds.gpus.data.clone().expect("loaded");
@@ -291,7 +300,7 @@ fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
     // Time passes with no fetch answered: the data goes stale.
     app.now = platform.now() + chrono::Duration::seconds(10);
     assert!(
-        crate::app::update::oldest_live_update(&app)
+        crate::app::rows::wanted::oldest_live_update(&app)
             .is_some_and(|u| app.now - u >= app.refresh * 3)
     );
     app.dirty = false;
@@ -316,7 +325,7 @@ fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
 #[test]
 fn watched_changes_apply_to_the_last_snapshot_without_a_fetch() {
     use mlops_core::{
-        ports::{ClusterChange, Driver},
+        model::{ClusterChange, Driver},
         rollout::Phase,
     };
     let (mut app, _, ctx) = loaded_demo((120, 40));

@@ -8,14 +8,14 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, select, state::Backend},
+    app::{App, feeds::Backend, rows},
     ui::widgets::{ListSpec, render_list},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let feed = &app.feeds.audit;
-    let items = select::audit(app, &app.screen().filter);
+    let items = rows::audit(app, &app.screen().filter);
     let chain =
         feed.data
             .as_ref()

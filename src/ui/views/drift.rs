@@ -11,7 +11,7 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, select, state::Backend},
+    app::{App, feeds::Backend, rows},
     ui::widgets::{ListSpec, empty_state, feed_block, render_list, sparkline},
 };
 
@@ -25,7 +25,7 @@ fn status_style(app: &App, s: DriftStatus) -> Style {
 
 pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let items = select::drift(app, &app.screen().filter);
+    let items = rows::drift(app, &app.screen().filter);
     let spec = ListSpec {
         title: format!("Feature drift ({})", items.len()),
         backend: Backend::Metrics,
@@ -138,7 +138,7 @@ fn render_histograms(
     app: &App,
     frame: &mut Frame,
     area: Rect,
-    d: &mlops_core::ports::FeatureDrift,
+    d: &mlops_core::model::FeatureDrift,
 ) {
     let t = &app.theme;
     let total = |c: &[f64]| c.iter().sum::<f64>().max(1.0);

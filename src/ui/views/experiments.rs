@@ -11,12 +11,12 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, select, state::Backend},
+    app::{App, feeds::Backend, rows},
     ui::widgets::{ListSpec, age_coarse, render_list, truncate},
 };
 
 pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
-    let items = select::experiments(app, &app.screen().filter);
+    let items = rows::experiments(app, &app.screen().filter);
     let spec = ListSpec {
         title: format!("Experiments ({})", items.len()),
         backend: Backend::Registry,
@@ -73,9 +73,9 @@ fn metric(v: Option<&f64>) -> String {
 }
 
 pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str) {
-    let empty = crate::app::state::Feed::default();
+    let empty = crate::app::feeds::Feed::default();
     let feed = app.feeds.runs.get(experiment_id).unwrap_or(&empty);
-    let items = select::runs(app, experiment_id, &app.screen().filter);
+    let items = rows::runs(app, experiment_id, &app.screen().filter);
     let spec = ListSpec {
         title: format!("Runs ({})", items.len()),
         backend: Backend::Registry,

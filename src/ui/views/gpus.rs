@@ -10,14 +10,14 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, select, state::Backend},
+    app::{App, feeds::Backend, rows},
     ui::widgets::{ListSpec, bar_spans, render_list, truncate},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let feed = &app.feeds.gpus;
-    let items = select::gpus(app, &app.screen().filter);
+    let items = rows::gpus(app, &app.screen().filter);
     let [summary, table] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
     if let Some(all) = &feed.data {

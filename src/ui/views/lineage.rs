@@ -12,16 +12,15 @@ use ratatui::{
 use crate::{
     app::{
         App,
-        lineage_view::{self, Relation},
-        select,
-        state::Backend,
+        feeds::Backend,
+        rows::{self, lineage::Relation},
     },
     ui::widgets::{ListSpec, age_coarse, render_list},
 };
 
 pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let items = select::model_versions(app, &app.screen().filter);
+    let items = rows::model_versions(app, &app.screen().filter);
     let spec = ListSpec {
         title: format!("Model versions ({})", items.len()),
         backend: Backend::Registry,
@@ -86,7 +85,7 @@ pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
 
 pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let rows = lineage_view::rows(app, app.screen());
+    let rows = rows::lineage::rows(app, app.screen());
     let spec = ListSpec {
         title: "Lineage: data → run → version → image → rollout → deployment → pods".into(),
         backend: Backend::Registry,

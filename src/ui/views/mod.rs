@@ -11,7 +11,7 @@ mod rollouts;
 
 use ratatui::{Frame, layout::Rect};
 
-use crate::app::{App, state::ScreenKind};
+use crate::app::{App, screens::ScreenKind};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     match &app.screen().kind {

@@ -16,7 +16,7 @@ use ratatui::{
 
 use super::rollouts::{phase_style, row as rollout_row};
 use crate::{
-    app::{App, select, state::Backend},
+    app::{App, feeds::Backend, rows},
     ui::widgets::{
         ListSpec, age_coarse, bar_spans, empty_state, feed_block, render_list, truncate,
     },
@@ -35,7 +35,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         // Narrow terminals: the rollouts get the full width, the rest stacks below.
         let rows =
-            u16::try_from(select::rollouts(app, &app.screen().filter).len()).unwrap_or(u16::MAX);
+            u16::try_from(rows::rollouts(app, &app.screen().filter).len()).unwrap_or(u16::MAX);
         let [top, middle, bottom] = Layout::vertical([
             Constraint::Length((rows + 3).clamp(5, area.height / 2)),
             Constraint::Length(7),
@@ -54,7 +54,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
-    let items = select::rollouts(app, &app.screen().filter);
+    let items = rows::rollouts(app, &app.screen().filter);
     let mut counts: BTreeMap<Phase, usize> = BTreeMap::new();
     for r in &items {
         *counts.entry(r.status.phase).or_default() += 1;
@@ -85,7 +85,7 @@ fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
 fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let feed = &app.feeds.drift;
-    let alerts = select::drift_alerts(app);
+    let alerts = rows::drift_alerts(app);
     let (block, greyed) = feed_block(
         app,
         &format!("Drift alerts ({})", alerts.len()),

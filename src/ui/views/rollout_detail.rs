@@ -3,7 +3,8 @@
 
 use mlops_core::{
     analysis::Verdict,
-    ports::RolloutSeries,
+    model::RolloutSeries,
+    rollout::RolloutKey,
     rollout::{Phase, RolloutRecord},
 };
 use ratatui::{
@@ -17,10 +18,7 @@ use ratatui::{
 
 use super::rollouts::{phase_style, verdict_span};
 use crate::{
-    app::{
-        Action, App, select,
-        state::{Backend, RolloutKey},
-    },
+    app::{Action, App, feeds::Backend, rows},
     ui::widgets::{age_coarse, bar_spans, empty_state, feed_block, truncate},
 };
 
@@ -34,7 +32,7 @@ fn boxed<'a>(app: &App, title: &str) -> Block<'a> {
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
     let feed = &app.feeds.cluster;
-    let Some(r) = select::find_rollout(app, key) else {
+    let Some(r) = rows::find_rollout(app, key) else {
         let (block, _) = feed_block(app, &key.name, feed, Backend::Cluster, true);
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -184,7 +182,7 @@ fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
         let b = boxed(app, "Canary vs stable");
         let inner = b.inner(area);
         frame.render_widget(b, area);
-        let empty = crate::app::state::Feed::<RolloutSeries>::default();
+        let empty = crate::app::feeds::Feed::<RolloutSeries>::default();
         frame.render_widget(
             empty_state(
                 app,

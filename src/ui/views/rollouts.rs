@@ -14,7 +14,7 @@ use ratatui::{
 };
 
 use crate::{
-    app::{App, select, state::Backend},
+    app::{App, feeds::Backend, rows},
     ui::widgets::{ListSpec, age_coarse, bar_spans, render_list},
 };
 
@@ -73,7 +73,7 @@ pub fn row<'a>(app: &App, r: &RolloutRecord, wide: bool) -> Row<'a> {
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let items = select::rollouts(app, &app.screen().filter);
+    let items = rows::rollouts(app, &app.screen().filter);
     let spec = ListSpec {
         title: format!("Rollouts ({})", items.len()),
         backend: Backend::Cluster,

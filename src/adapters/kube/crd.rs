@@ -1,0 +1,160 @@
+//! The `ModelRollout` custom resource (`mlops.dev/v1alpha1`): its Rust type, from which the CRD is
+//! generated, and `mlops install`, which applies the CRD to a cluster.
+
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{
+    Api, Client, CustomResource, CustomResourceExt,
+    api::{Patch, PatchParams},
+    runtime::wait::{await_condition, conditions},
+};
+use mlops_core::{
+    CoreError,
+    rollout::{RolloutRecord, RolloutSpec, RolloutStatus},
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::names::{FIELD_MANAGER, SYSTEM_NAMESPACE};
+
+/// A canary release of one registered model version.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "mlops.dev",
+    version = "v1alpha1",
+    kind = "ModelRollout",
+    plural = "modelrollouts",
+    shortname = "mro",
+    namespaced,
+    status = "RolloutStatus",
+    printcolumn = r#"{"name":"Model","type":"string","jsonPath":".spec.model.name"}"#,
+    printcolumn = r#"{"name":"Version","type":"integer","jsonPath":".spec.model.version"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Weight","type":"integer","jsonPath":".status.weight"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+pub struct ModelRolloutSpec {
+    #[serde(flatten)]
+    pub rollout: RolloutSpec,
+}
+
+impl ModelRollout {
+    /// The core's view of this resource, as seen in `cluster`.
+    pub fn record(&self, cluster: &str) -> RolloutRecord {
+        RolloutRecord {
+            name: self.metadata.name.clone().unwrap_or_default(),
+            namespace: self.metadata.namespace.clone().unwrap_or_default(),
+            cluster: cluster.to_string(),
+            created: self
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or_else(chrono::Utc::now, |t| {
+                    chrono::DateTime::<chrono::Utc>::from_timestamp(t.0.as_second(), 0)
+                        .unwrap_or_default()
+                }),
+            spec: self.spec.rollout.clone(),
+            status: self.status.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The CRD as YAML-ready JSON.
+pub fn definition() -> CustomResourceDefinition {
+    ModelRollout::crd()
+}
+
+/// Apply the CRD (server-side apply, idempotent) and wait until the API server serves it.
+pub async fn install(client: Client, timeout: Duration) -> Result<String, CoreError> {
+    // The namespace of the controller's Lease and of the audit log.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": SYSTEM_NAMESPACE}
+    });
+    namespaces
+        .patch(
+            SYSTEM_NAMESPACE,
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .map_err(|e| {
+            CoreError::backend(
+                "kubernetes",
+                format!("applying namespace {SYSTEM_NAMESPACE}: {e}"),
+            )
+        })?;
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let crd = definition();
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    crds.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .map_err(|e| CoreError::backend("kubernetes", format!("applying CRD {name}: {e}")))?;
+    let established = await_condition(crds, &name, conditions::is_crd_established());
+    match tokio::time::timeout(timeout, established).await {
+        Ok(Ok(_)) => Ok(name),
+        Ok(Err(e)) => Err(CoreError::backend(
+            "kubernetes",
+            format!("waiting for CRD {name}: {e}"),
+        )),
+        Err(_) => Err(CoreError::backend(
+            "kubernetes",
+            format!("CRD {name} not established after {}s", timeout.as_secs()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crd_is_namespaced_with_status_subresource_and_structural_steps() {
+        let crd = definition();
+        assert_eq!(
+            crd.metadata.name.as_deref(),
+            Some("modelrollouts.mlops.dev")
+        );
+        assert_eq!(crd.spec.scope, "Namespaced");
+        let v = &crd.spec.versions[0];
+        assert!(
+            v.subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some()
+        );
+        let schema = serde_json::to_value(
+            v.schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref()),
+        )
+        .expect("schema");
+        let spec = &schema["properties"]["spec"];
+        for field in [
+            "model",
+            "steps",
+            "analysis",
+            "approval",
+            "replicas",
+            "stableVersion",
+            "deployment",
+            "image",
+        ] {
+            assert!(
+                spec["properties"].get(field).is_some(),
+                "spec.{field} in the schema: {spec:#}"
+            );
+        }
+        let steps = &spec["properties"]["steps"]["items"];
+        assert!(
+            steps["properties"].get("setWeight").is_some(),
+            "step variants are hoisted for a structural schema: {steps:#}"
+        );
+    }
+}

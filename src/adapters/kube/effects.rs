@@ -1,0 +1,161 @@
+//! The real cluster (with the model registry, when one is configured) as the `Infrastructure` a
+//! rollout's effects change. What each effect takes is decided by the core's `carry_out`; this
+//! file only makes the primitive changes: Deployments, HTTPRoute weights, registry aliases and
+//! tags, Kubernetes Events, audit entries.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use k8s_openapi::{
+    api::core::v1::{Event as K8sEvent, ObjectReference},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time},
+};
+use kube::{Api, api::PostParams};
+use mlops_core::{
+    CoreError,
+    audit::AuditRecord,
+    ports::RegistryPort,
+    rollout::{Infrastructure, RolloutRecord},
+};
+
+use super::{KubeCluster, lease::jiff, names::FIELD_MANAGER};
+
+/// One reconcile pass's view of the world it changes.
+pub struct KubeInfra {
+    pub cluster: KubeCluster,
+    pub registry: Option<Arc<dyn RegistryPort>>,
+    /// Who acts: the controller's lease identity.
+    pub actor: String,
+    /// The ModelRollout the Events are about.
+    pub object: ObjectReference,
+    /// Audit entries go to one writer task, so a pass never waits on the log.
+    pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+}
+
+impl KubeInfra {
+    fn registry(&self) -> Result<&Arc<dyn RegistryPort>, CoreError> {
+        self.registry.as_ref().ok_or_else(|| {
+            CoreError::backend(
+                "controller",
+                "no model registry configured (MLFLOW_TRACKING_URI)",
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl Infrastructure for KubeInfra {
+    fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    fn has_registry(&self) -> bool {
+        self.registry.is_some()
+    }
+
+    async fn split_replicas(
+        &self,
+        r: &RolloutRecord,
+        stable: u32,
+        canary: u32,
+    ) -> Result<(), CoreError> {
+        self.cluster
+            .split_replicas(&r.namespace, &r.spec, stable, canary)
+            .await
+    }
+
+    async fn replace_stable(
+        &self,
+        r: &RolloutRecord,
+        version: u32,
+        image: &str,
+    ) -> Result<(), CoreError> {
+        self.cluster
+            .replace_stable(&r.namespace, &r.spec, version, image)
+            .await
+    }
+
+    async fn route_weights(
+        &self,
+        r: &RolloutRecord,
+        route: &str,
+        canary: u8,
+    ) -> Result<(), CoreError> {
+        self.cluster
+            .set_route_weights(&r.namespace, &r.spec, route, canary)
+            .await
+    }
+
+    async fn version_image(&self, model: &str, version: u32) -> Result<String, CoreError> {
+        let m = self.registry()?.model(model).await?;
+        m.version(version)
+            .and_then(|v| v.image().map(str::to_string))
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "image tag of model version",
+                name: format!("{model} v{version}"),
+            })
+    }
+
+    async fn move_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<Option<u32>, CoreError> {
+        self.registry()?.set_alias(model, alias, version).await
+    }
+
+    async fn tag_version(
+        &self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        self.registry()?
+            .set_version_tag(model, version, key, value)
+            .await
+    }
+
+    async fn record_event(
+        &self,
+        r: &RolloutRecord,
+        reason: &str,
+        message: &str,
+        warning: bool,
+    ) -> Result<(), CoreError> {
+        let api: Api<K8sEvent> = Api::namespaced(self.cluster.client(), &r.namespace);
+        let now = jiff(Utc::now());
+        let event = K8sEvent {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}.", r.name)),
+                namespace: Some(r.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: self.object.clone(),
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            event_time: Some(MicroTime(now)),
+            reporting_component: Some(FIELD_MANAGER.into()),
+            reporting_instance: Some(self.actor.clone()),
+            action: Some(reason.to_string()),
+            count: Some(1),
+            ..K8sEvent::default()
+        };
+        // An Event is a courtesy to `kubectl describe`; failing to record one stops nothing.
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
+            tracing::warn!(error = %e, "could not record an Event");
+        }
+        Ok(())
+    }
+
+    async fn audit(&self, record: AuditRecord) -> Result<(), CoreError> {
+        self.audit
+            .send(record)
+            .map_err(|_| CoreError::backend("controller", "the audit writer has stopped"))
+    }
+}

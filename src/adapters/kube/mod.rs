@@ -1,0 +1,381 @@
+//! The Kubernetes wing: everything the console knows about Kubernetes lives under this folder.
+//!
+//! - `mod.rs`: `KubeCluster`, one cluster reached through a kubeconfig context (TLS verified as
+//!   the kubeconfig says), who we are there (SelfSubjectReview), the read model behind
+//!   `ClusterPort` (nodes, pods, deployments, events, rollouts) and the `AuditPort`.
+//! - `names`: namespaces, the Lease, labels and resources, defined once.
+//! - `crd`: the `ModelRollout` custom resource and `mlops install`.
+//! - `rollouts`: ModelRollouts read, created and commanded (status writes with optimistic
+//!   concurrency).
+//! - `traffic`: replica-ratio splits, promotion of the stable side, HTTPRoute weights.
+//! - `effects`: the cluster (and registry) as the core's `Infrastructure` for rollout effects.
+//! - `lease`: the Lease that decides who drives rollouts.
+//! - `watch`: ModelRollouts and the Lease as a stream of changes.
+//! - `map`: Kubernetes objects mapped to the core's types.
+//! - `audit`: the hash-chained audit log in ConfigMaps.
+
+pub mod audit;
+pub mod crd;
+pub mod effects;
+pub mod lease;
+mod map;
+pub mod names;
+mod rollouts;
+mod traffic;
+mod watch;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use k8s_openapi::api::{
+    apps::v1::Deployment as K8sDeployment,
+    authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus},
+    core::v1::{Event as K8sEvent, Node as K8sNode, Pod as K8sPod},
+};
+use kube::{
+    Api, Client, Config,
+    api::{ListParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    runtime::wait::{await_condition, conditions},
+};
+use mlops_core::{
+    CoreError,
+    audit::{AuditEntry, AuditRecord},
+    model::{Cluster, ClusterEvent, ClusterSnapshot, Deployment, Driver, Node, Pod},
+    ports::{AuditPort, ChangeStream, ClusterPort},
+    rollout::{Command, RolloutRecord},
+};
+
+pub use self::{
+    audit::KubeAudit,
+    crd::ModelRollout,
+    lease::{LeaseLock, LeaseParams},
+    map::map_deployment,
+};
+use self::{
+    map::{map_event, map_node, map_pod},
+    names::MODEL_LABEL,
+};
+
+pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> CoreError {
+    CoreError::backend("kubernetes", format!("{what}: {e}"))
+}
+
+/// One cluster, as a kubeconfig context names it.
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: Client,
+    context: String,
+    namespace: Option<String>,
+    /// The lease identity this process drives rollouts under, when it may.
+    driver_id: Option<String>,
+    audit: KubeAudit,
+    identity: Arc<tokio::sync::OnceCell<String>>,
+    /// The Lease whose holder drives the rollouts.
+    lease: LeaseParams,
+}
+
+impl KubeCluster {
+    /// Connect with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (default: the
+    /// current context); `namespace` limits pods, deployments and events to one namespace.
+    pub async fn connect(
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let kubeconfig = Kubeconfig::read()
+            .map_err(|e| err("reading the kubeconfig (KUBECONFIG or ~/.kube/config)", e))?;
+        Self::from_kubeconfig(kubeconfig, context, namespace).await
+    }
+
+    /// Connect with the kubeconfig file at `path`.
+    pub async fn connect_file(
+        path: &Path,
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
+        Self::from_kubeconfig(kubeconfig, context, namespace).await
+    }
+
+    async fn from_kubeconfig(
+        kubeconfig: Kubeconfig,
+        context: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Self, CoreError> {
+        let name = context
+            .map(str::to_string)
+            .or_else(|| kubeconfig.current_context.clone())
+            .unwrap_or_else(|| "default".into());
+        if let Some(c) = context
+            && !kubeconfig.contexts.iter().any(|n| n.name == c)
+        {
+            let known: Vec<&str> = kubeconfig
+                .contexts
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect();
+            return Err(err(
+                "choosing the context",
+                format!(
+                    "no context {c:?} in the kubeconfig (known: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let options = KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..KubeConfigOptions::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| err(&format!("loading context {name:?}"), e))?;
+        let client = Client::try_from(config).map_err(|e| err("creating the client", e))?;
+        Ok(Self {
+            audit: KubeAudit::new(client.clone()),
+            identity: Arc::new(tokio::sync::OnceCell::new()),
+            client,
+            context: name,
+            namespace: namespace.map(str::to_string),
+            driver_id: None,
+            lease: LeaseParams::default(),
+        })
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    pub async fn nodes(&self) -> Result<Vec<Node>, CoreError> {
+        let api: Api<K8sNode> = Api::all(self.client.clone());
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| err("listing nodes", e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|n| map_node(n, &self.context))
+            .collect())
+    }
+
+    pub async fn pods(&self) -> Result<Vec<Pod>, CoreError> {
+        let api: Api<K8sPod> = self.namespaced();
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| err("listing pods", e))?;
+        Ok(list
+            .items
+            .iter()
+            .map(|p| map_pod(p, &self.context))
+            .collect())
+    }
+
+    pub async fn deployments(&self) -> Result<Vec<Deployment>, CoreError> {
+        let api: Api<K8sDeployment> = self.namespaced();
+        let list = api
+            .list(&ListParams::default().labels(MODEL_LABEL))
+            .await
+            .map_err(|e| err("listing deployments", e))?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|d| map_deployment(d, &self.context))
+            .collect())
+    }
+
+    pub async fn events(&self) -> Result<Vec<ClusterEvent>, CoreError> {
+        let api: Api<K8sEvent> = self.namespaced();
+        let list = api
+            .list(&ListParams::default().limit(500))
+            .await
+            .map_err(|e| err("listing events", e))?;
+        let mut events: Vec<ClusterEvent> = list
+            .items
+            .iter()
+            .map(|e| map_event(e, &self.context))
+            .collect();
+        events.sort_by_key(|e| e.time);
+        Ok(events)
+    }
+
+    /// Append to the cluster's audit log as the user the cluster says we are.
+    pub async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        comment: &str,
+        details: &str,
+    ) -> Result<AuditEntry, CoreError> {
+        let actor = self.identity().await?;
+        self.audit_log()
+            .append(AuditRecord {
+                time: Utc::now(),
+                actor,
+                action: action.to_string(),
+                target: target.to_string(),
+                comment: comment.to_string(),
+                details: details.to_string(),
+            })
+            .await
+            .map_err(|e| {
+                err(
+                    &format!("{action} {target}"),
+                    format!("refused: it could not be audited ({e})"),
+                )
+            })
+    }
+
+    /// The cluster's audit log.
+    pub fn audit_log(&self) -> &KubeAudit {
+        &self.audit
+    }
+
+    /// This process drives rollouts under the lease identity `id` while no controller holds it;
+    /// `driver()` then says `Embedded` when the lease is ours.
+    #[must_use]
+    pub fn with_driver_id(mut self, id: &str) -> Self {
+        self.driver_id = Some(id.to_string());
+        self
+    }
+
+    /// The kubeconfig context this cluster was reached through.
+    pub fn describe_context(&self) -> String {
+        self.context.clone()
+    }
+
+    /// The namespace commands default to: `-n`, else the kubeconfig context's, else `default`.
+    pub fn default_namespace(&self) -> String {
+        self.namespace
+            .clone()
+            .unwrap_or_else(|| self.client.default_namespace().to_string())
+    }
+
+    /// Who the cluster says we are (SelfSubjectReview). Asked once per client: the credentials
+    /// do not change under it, and the snapshot, every command and its audit entry need it.
+    pub async fn identity(&self) -> Result<String, CoreError> {
+        self.identity
+            .get_or_try_init(|| async {
+                let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
+                let review = api
+                    .create(&PostParams::default(), &SelfSubjectReview::default())
+                    .await
+                    .map_err(|e| err("asking who we are (SelfSubjectReview)", e))?;
+                Ok(review
+                    .status
+                    .and_then(|SelfSubjectReviewStatus { user_info }| user_info)
+                    .and_then(|u| u.username)
+                    .unwrap_or_else(|| "unknown".into()))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Watch a pod until it is Running (or `timeout` passes).
+    pub async fn wait_pod_running(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Pod, CoreError> {
+        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let cond = await_condition(api, name, conditions::is_pod_running());
+        match tokio::time::timeout(timeout, cond).await {
+            Err(_) => Err(err(
+                &format!("waiting for pod {namespace}/{name} to run"),
+                format!("not Running after {}s", timeout.as_secs()),
+            )),
+            Ok(Err(e)) => Err(err(&format!("watching pod {namespace}/{name}"), e)),
+            Ok(Ok(None)) => Err(CoreError::NotFound {
+                kind: "pod",
+                name: format!("{namespace}/{name}"),
+            }),
+            Ok(Ok(Some(p))) => Ok(map_pod(&p, &self.context)),
+        }
+    }
+
+    /// Who drives the rollouts: the holder of the Lease, if it is live.
+    pub async fn driver(&self) -> Driver {
+        lease::driver(self.client.clone(), &self.lease, self.driver_id.as_deref()).await
+    }
+
+    /// The Lease that decides who drives rollouts, held as `holder`.
+    pub fn lease(&self, holder: &str) -> LeaseLock {
+        LeaseLock::new(self.client.clone(), holder, self.lease.clone())
+    }
+
+    fn namespaced<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
+    }
+}
+
+#[async_trait]
+impl AuditPort for KubeCluster {
+    async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
+        self.audit.entries().await
+    }
+}
+
+#[async_trait]
+impl ClusterPort for KubeCluster {
+    fn describe(&self) -> String {
+        self.context.clone()
+    }
+
+    fn watch(&self) -> Option<ChangeStream> {
+        Some(self.watch_changes())
+    }
+
+    async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
+        let (nodes, pods, deployments, events, identity, rollouts) = tokio::try_join!(
+            self.nodes(),
+            self.pods(),
+            self.deployments(),
+            self.events(),
+            self.identity(),
+            self.rollouts()
+        )?;
+        let mut regions: Vec<String> = nodes
+            .iter()
+            .map(|n| n.region.clone())
+            .filter(|r| !r.is_empty())
+            .collect();
+        regions.sort();
+        regions.dedup();
+        Ok(ClusterSnapshot {
+            clusters: vec![Cluster {
+                name: self.context.clone(),
+                region: regions.join(","),
+            }],
+            nodes,
+            pods,
+            deployments,
+            rollouts,
+            events,
+            driver: self.driver().await,
+            identity,
+        })
+    }
+
+    async fn rollout_command(
+        &self,
+        _cluster: &str,
+        namespace: &str,
+        name: &str,
+        command: Command,
+    ) -> Result<RolloutRecord, CoreError> {
+        self.send_command(namespace, name, &command).await
+    }
+}

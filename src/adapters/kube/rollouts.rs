@@ -1,0 +1,214 @@
+//! ModelRollouts: listing, reading, creating, and operator commands written to the status.
+
+use chrono::Utc;
+use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
+use kube::{
+    Api,
+    api::{ListParams, PostParams},
+};
+use mlops_core::{
+    CoreError,
+    model::Deployment,
+    rollout::{self, Command, RolloutRecord, RolloutSpec},
+};
+
+use super::{
+    KubeCluster,
+    crd::{ModelRollout, ModelRolloutSpec},
+    err,
+    map::map_deployment,
+    names::FIELD_MANAGER,
+};
+
+impl KubeCluster {
+    /// The ModelRollouts; none (not an error) when the CRD is not installed.
+    pub async fn rollouts(&self) -> Result<Vec<RolloutRecord>, CoreError> {
+        let api: Api<ModelRollout> = self.namespaced();
+        match api.list(&ListParams::default()).await {
+            Ok(list) => Ok(list.items.iter().map(|r| r.record(&self.context)).collect()),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(err("listing ModelRollouts", e)),
+        }
+    }
+
+    /// One ModelRollout.
+    pub async fn rollout(&self, namespace: &str, name: &str) -> Result<RolloutRecord, CoreError> {
+        let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        match api.get(name).await {
+            Ok(r) => Ok(r.record(&self.context)),
+            Err(kube::Error::Api(status)) if status.is_not_found() => Err(CoreError::NotFound {
+                kind: "ModelRollout",
+                name: format!("{namespace}/{name}"),
+            }),
+            Err(e) => Err(err(&format!("reading ModelRollout {namespace}/{name}"), e)),
+        }
+    }
+
+    /// Record an operator's command on a ModelRollout. The core decides whether the rollout's phase
+    /// allows it (and refuses a duplicate approver); only the command's own status change is written
+    /// — an approval, a pause flag, the phase a promote or abort moves to — with the resourceVersion
+    /// it was read at. A conflict (another writer in between) is retried on fresh data, so two
+    /// approvals sent at the same moment are both recorded. `mlops controller` carries out the
+    /// consequences (traffic, registry) on its next reconcile.
+    pub async fn send_command(
+        &self,
+        namespace: &str,
+        name: &str,
+        command: &Command,
+    ) -> Result<RolloutRecord, CoreError> {
+        let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        let mut audited = false;
+        for _ in 0..10 {
+            let cr = api.get(name).await.map_err(|e| match e {
+                kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                    kind: "ModelRollout",
+                    name: format!("{namespace}/{name}"),
+                },
+                e => err(&format!("reading ModelRollout {namespace}/{name}"), e),
+            })?;
+            let record = cr.record(&self.context);
+            let status =
+                rollout::record_command(name, &record.spec, &record.status, command, Utc::now())?;
+            // No change without its audit entry: one that cannot be written refuses the command.
+            if !audited {
+                let comment = match command {
+                    Command::Approve { comment, .. } => comment.as_str(),
+                    Command::Abort { reason, .. } | Command::Rollback { reason, .. } => {
+                        reason.as_str()
+                    }
+                    _ => "",
+                };
+                self.audit(
+                    command.verb(),
+                    &format!("{namespace}/{name}"),
+                    comment,
+                    &format!(
+                        "{} → {} at step {}",
+                        record.status.phase,
+                        status.phase,
+                        status.current_step + 1
+                    ),
+                )
+                .await?;
+                audited = true;
+            }
+            let mut updated = cr.clone();
+            updated.status = Some(status);
+            match api
+                .replace_status(
+                    name,
+                    &PostParams {
+                        field_manager: Some(FIELD_MANAGER.into()),
+                        ..PostParams::default()
+                    },
+                    &updated,
+                )
+                .await
+            {
+                Ok(r) => return Ok(r.record(&self.context)),
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => {
+                    return Err(err(
+                        &format!("writing the status of ModelRollout {namespace}/{name}"),
+                        e,
+                    ));
+                }
+            }
+        }
+        Err(err(
+            &format!("{} ModelRollout {namespace}/{name}", command.verb()),
+            "the status kept changing under us (10 conflicts); try again",
+        ))
+    }
+
+    /// Record an approval by `user` (see `send_command`).
+    pub async fn approve_as(
+        &self,
+        namespace: &str,
+        name: &str,
+        user: &str,
+        comment: &str,
+    ) -> Result<RolloutRecord, CoreError> {
+        self.send_command(
+            namespace,
+            name,
+            &Command::Approve {
+                user: user.to_string(),
+                comment: comment.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// The serving Deployment a rollout starts from: its replicas and the version it serves.
+    pub async fn serving(
+        &self,
+        namespace: &str,
+        deployment: &str,
+    ) -> Result<Deployment, CoreError> {
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let d = api.get(deployment).await.map_err(|e| match e {
+            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                kind: "Deployment",
+                name: format!("{namespace}/{deployment}"),
+            },
+            e => err(&format!("reading Deployment {namespace}/{deployment}"), e),
+        })?;
+        map_deployment(&d, &self.context).ok_or_else(|| {
+            err(
+                &format!("Deployment {namespace}/{deployment}"),
+                "has no mlops.dev/model label: it is not a model server",
+            )
+        })
+    }
+
+    /// Create a ModelRollout; refuses one that exists already.
+    pub async fn create_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec: RolloutSpec,
+    ) -> Result<RolloutRecord, CoreError> {
+        let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| err(&format!("reading ModelRollout {namespace}/{name}"), e))?
+            .is_none()
+        {
+            self.audit(
+                "start",
+                &format!("{namespace}/{name}"),
+                "",
+                &format!(
+                    "{} v{} → v{}, {} steps, image {}",
+                    spec.model.name,
+                    spec.stable_version,
+                    spec.model.version,
+                    spec.steps.len(),
+                    spec.image
+                ),
+            )
+            .await?;
+        }
+        let mut mr = ModelRollout::new(name, ModelRolloutSpec { rollout: spec });
+        mr.metadata.namespace = Some(namespace.to_string());
+        match api
+            .create(
+                &PostParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PostParams::default()
+                },
+                &mr,
+            )
+            .await
+        {
+            Ok(r) => Ok(r.record(&self.context)),
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(err(
+                &format!("creating ModelRollout {namespace}/{name}"),
+                "it exists already",
+            )),
+            Err(e) => Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Traffic: replica-ratio splits between the serving Deployment and its canary, promotion of the
+//! stable side, and Gateway API HTTPRoute weights.
+
+use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
+use kube::{
+    Api,
+    api::{Patch, PatchParams},
+};
+use mlops_core::{CoreError, rollout::RolloutSpec};
+
+use super::{
+    KubeCluster, err,
+    names::{FIELD_MANAGER, MODEL_LABEL, TRACK_LABEL, VERSION_LABEL, canary_name},
+};
+
+impl KubeCluster {
+    /// Split the serving replicas: the stable Deployment is scaled to `stable` and a canary
+    /// Deployment (`<deployment>-canary`, the stable pod template with the rollout's image and
+    /// `mlops.dev/track: canary`) is applied with `canary`. Idempotent.
+    pub async fn split_replicas(
+        &self,
+        namespace: &str,
+        spec: &RolloutSpec,
+        stable: u32,
+        canary: u32,
+    ) -> Result<(), CoreError> {
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let base = self.stable_deployment(&api, namespace, spec).await?;
+        self.apply_canary(&api, namespace, spec, &base, canary)
+            .await?;
+        self.scale(&api, namespace, &spec.deployment, stable).await
+    }
+
+    /// The stable track serves `version` with `image` on all the rollout's replicas; the canary
+    /// goes to zero.
+    pub async fn replace_stable(
+        &self,
+        namespace: &str,
+        spec: &RolloutSpec,
+        version: u32,
+        image: &str,
+    ) -> Result<(), CoreError> {
+        let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
+        let base = self.stable_deployment(&api, namespace, spec).await?;
+        let container = base
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.containers.first())
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let version = version.to_string();
+        let patch = serde_json::json!({
+            "metadata": {"labels": {VERSION_LABEL: version}},
+            "spec": {
+                "replicas": spec.replicas,
+                "template": {
+                    "metadata": {"labels": {VERSION_LABEL: version}},
+                    "spec": {"containers": [{"name": container, "image": image}]}
+                }
+            }
+        });
+        api.patch(
+            &spec.deployment,
+            &PatchParams::default(),
+            &Patch::Strategic(&patch),
+        )
+        .await
+        .map_err(|e| {
+            err(
+                &format!("promoting Deployment {namespace}/{}", spec.deployment),
+                e,
+            )
+        })?;
+        self.apply_canary(&api, namespace, spec, &base, 0).await
+    }
+
+    /// Split an HTTPRoute's traffic: in every rule, the stable Service (named like the serving
+    /// Deployment) gets `100 - weight` and a `<deployment>-canary` Service (created here, selecting
+    /// the canary pods) gets `weight`. Matches and filters of the rules are kept.
+    pub async fn set_route_weights(
+        &self,
+        namespace: &str,
+        spec: &RolloutSpec,
+        route: &str,
+        weight: u8,
+    ) -> Result<(), CoreError> {
+        use kube::{api::DynamicObject, discovery::ApiResource};
+        let gvk = kube::api::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute");
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &ApiResource::from_gvk(&gvk));
+        let r = api.get(route).await.map_err(|e| match e {
+            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                kind: "HTTPRoute",
+                name: format!("{namespace}/{route}"),
+            },
+            e => err(&format!("reading HTTPRoute {namespace}/{route}"), e),
+        })?;
+        let stable = spec.deployment.clone();
+        let canary = canary_name(&stable);
+        let mut rules = r
+            .data
+            .pointer("/spec/rules")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!([]));
+        let mut port = None;
+        for rule in rules.as_array_mut().into_iter().flatten() {
+            let refs = rule
+                .get("backendRefs")
+                .and_then(|b| b.as_array())
+                .cloned()
+                .unwrap_or_default();
+            let stable_ref = refs
+                .iter()
+                .find(|b| b.get("name").and_then(|n| n.as_str()) == Some(stable.as_str()))
+                .cloned();
+            let Some(mut stable_ref) = stable_ref else {
+                continue;
+            };
+            port = port.or_else(|| stable_ref.get("port").and_then(serde_json::Value::as_u64));
+            let mut canary_ref = stable_ref.clone();
+            stable_ref["weight"] = serde_json::json!(100 - u32::from(weight.min(100)));
+            canary_ref["name"] = serde_json::json!(canary);
+            canary_ref["weight"] = serde_json::json!(u32::from(weight.min(100)));
+            let mut others: Vec<serde_json::Value> = refs
+                .into_iter()
+                .filter(|b| !matches!(b.get("name").and_then(|n| n.as_str()), Some(n) if n == stable || n == canary))
+                .collect();
+            others.push(stable_ref);
+            others.push(canary_ref);
+            rule["backendRefs"] = serde_json::Value::Array(others);
+        }
+        let Some(port) = port else {
+            return Err(err(
+                &format!("HTTPRoute {namespace}/{route}"),
+                format!("no rule sends traffic to the Service {stable:?} (with a port)"),
+            ));
+        };
+        // The canary Service: like the stable one, but selecting only canary pods.
+        let services: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(self.client.clone(), namespace);
+        let base = services
+            .get(&stable)
+            .await
+            .map_err(|e| err(&format!("reading Service {namespace}/{stable}"), e))?;
+        let mut selector = base
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .unwrap_or_default();
+        selector.insert(TRACK_LABEL.into(), "canary".into());
+        let ports = base
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.clone())
+            .unwrap_or_default();
+        let svc = serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": canary, "namespace": namespace, "labels": {TRACK_LABEL: "canary", MODEL_LABEL: spec.model.name}},
+            "spec": {"selector": selector, "ports": ports}
+        });
+        services
+            .patch(
+                &canary,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&svc),
+            )
+            .await
+            .map_err(|e| {
+                err(
+                    &format!("applying Service {namespace}/{canary} (port {port})"),
+                    e,
+                )
+            })?;
+        let patch = serde_json::json!({"spec": {"rules": rules}});
+        api.patch(route, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                err(
+                    &format!("setting the weights of HTTPRoute {namespace}/{route}"),
+                    e,
+                )
+            })
+    }
+
+    async fn stable_deployment(
+        &self,
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        spec: &RolloutSpec,
+    ) -> Result<K8sDeployment, CoreError> {
+        let d = api.get(&spec.deployment).await.map_err(|e| match e {
+            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                kind: "Deployment",
+                name: format!("{namespace}/{}", spec.deployment),
+            },
+            e => err(
+                &format!("reading Deployment {namespace}/{}", spec.deployment),
+                e,
+            ),
+        })?;
+        // Canary pods must not be adopted by the stable Deployment: its selector has to tell them apart.
+        let selects_track = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .is_some_and(|m| m.get(TRACK_LABEL).map(String::as_str) == Some("stable"));
+        if !selects_track {
+            return Err(err(
+                &format!("Deployment {namespace}/{}", spec.deployment),
+                "its selector must include mlops.dev/track: stable, or the canary's pods would be counted as its own",
+            ));
+        }
+        Ok(d)
+    }
+
+    async fn apply_canary(
+        &self,
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        spec: &RolloutSpec,
+        base: &K8sDeployment,
+        replicas: u32,
+    ) -> Result<(), CoreError> {
+        let name = canary_name(&spec.deployment);
+        let version = spec.model.version.to_string();
+        let mut template = base
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .unwrap_or_default();
+        let mut labels = template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
+        labels.insert(TRACK_LABEL.into(), "canary".into());
+        labels.insert(VERSION_LABEL.into(), version.clone());
+        template.metadata = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            labels: Some(labels.clone()),
+            ..Default::default()
+        });
+        if let Some(c) = template
+            .spec
+            .as_mut()
+            .and_then(|p| p.containers.first_mut())
+        {
+            c.image = Some(spec.image.clone());
+        }
+        let mut selector = base
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.clone())
+            .unwrap_or_default();
+        selector.insert(TRACK_LABEL.into(), "canary".into());
+        let canary = serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector},
+                "template": template,
+            }
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&canary),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| err(&format!("applying Deployment {namespace}/{name}"), e))
+    }
+
+    async fn scale(
+        &self,
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        name: &str,
+        replicas: u32,
+    ) -> Result<(), CoreError> {
+        let patch = serde_json::json!({"spec": {"replicas": replicas}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                err(
+                    &format!("scaling Deployment {namespace}/{name} to {replicas}"),
+                    e,
+                )
+            })
+    }
+}

@@ -1,0 +1,626 @@
+//! The `MLflow` adapter: experiments, runs, metric histories and the model registry through
+//! `MLflow`'s REST API (`/api/2.0/mlflow/...`), mapped to the core's types.
+//!
+//! Owns the HTTP conversation with one tracking server and the JSON mapping; it must not hold
+//! state beyond a short-lived cache of run counts. Authentication follows `MLflow`'s own clients
+//! (`MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`, else `MLFLOW_TRACKING_TOKEN`); TLS is
+//! verified with reqwest's rustls roots; every request has a timeout. Secrets are never logged or
+//! displayed: [`Auth`]'s `Debug` redacts them and user-info in the URI is moved into [`Auth`].
+//!
+//! `MLflow` has no "count runs" call, so [`RegistryPort::experiments`] counts each experiment's
+//! runs by searching them (in parallel, a few at a time) and caches the counts for
+//! [`RUN_COUNT_TTL`]; a call to [`RegistryPort::runs`] refreshes its experiment's entry.
+//!
+//! Files: `mod.rs` the adapter and its port; `wire` the JSON as MLflow sends it; `map` the
+//! mapping to the core's types; `tests` beside them. The HTTP layer is `adapters::http`.
+
+mod map;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use mlops_core::{
+    CoreError,
+    model::{Experiment, MetricPoint, RegisteredModel, Run},
+    ports::RegistryPort,
+};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use self::{
+    map::{map_experiment, map_metric_point, map_models, map_run},
+    wire::{
+        ApiErrorBody, ExperimentsPage, HistoryPage, ModelVersionsPage, Page, RegisteredModelBody,
+        RegisteredModelsPage, RunGet, RunsPage,
+    },
+};
+use super::http::{Auth, CallError, Endpoint, Failure, snippet, status_text};
+
+/// `runs/search` page size: `MLflow`'s default (its ceiling is 50 000, but a page of 1000 runs
+/// with datasets is already ~6 MB).
+pub const RUNS_PAGE_SIZE: u32 = 1000;
+/// How long [`RegistryPort::experiments`] trusts a run count before searching again.
+pub const RUN_COUNT_TTL: Duration = Duration::from_secs(60);
+/// Experiments whose runs are counted at the same time.
+const COUNT_CONCURRENCY: usize = 4;
+const EXPERIMENTS_PAGE_SIZE: u32 = 1000;
+const REGISTRY_PAGE_SIZE: u32 = 1000;
+/// `MLflow`'s own ceiling for `metrics/get-history`.
+const HISTORY_PAGE_SIZE: u32 = 25_000;
+/// Dataset input tags and source keys that may say where the data lives.
+const REGION_KEYS: [&str; 4] = [
+    "region",
+    "mlops.dev/region",
+    "data_region",
+    "mlflow.data.region",
+];
+
+/// One `MLflow` tracking server behind [`RegistryPort`].
+pub struct MlflowRegistry {
+    endpoint: Endpoint,
+    run_counts: Mutex<HashMap<String, CountEntry>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CountEntry {
+    at: Instant,
+    runs: usize,
+    latest: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for MlflowRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MlflowRegistry")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs found by [`MlflowRegistry::search_runs_paged`], and how many pages it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSearch {
+    pub runs: Vec<Run>,
+    pub pages: usize,
+}
+
+impl MlflowRegistry {
+    /// A client for the tracking server at `uri` (http or https).
+    pub fn new(uri: &str, auth: Auth) -> Result<Self, CoreError> {
+        Ok(Self {
+            endpoint: Endpoint::new("mlflow", "the MLflow tracking URI", uri, auth)?,
+            run_counts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A client configured as `MLflow`'s own clients are: `MLFLOW_TRACKING_URI`, then
+    /// `MLFLOW_TRACKING_USERNAME` + `MLFLOW_TRACKING_PASSWORD` (basic) or `MLFLOW_TRACKING_TOKEN`
+    /// (bearer), basic first as in `mlflow.utils.rest_utils`.
+    pub fn from_env() -> Result<Self, CoreError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
+        let uri = get("MLFLOW_TRACKING_URI").ok_or_else(|| {
+            CoreError::backend(
+                "mlflow",
+                "MLFLOW_TRACKING_URI is not set (e.g. http://127.0.0.1:5000)",
+            )
+        })?;
+        let auth = match (
+            get("MLFLOW_TRACKING_USERNAME"),
+            get("MLFLOW_TRACKING_PASSWORD"),
+            get("MLFLOW_TRACKING_TOKEN"),
+        ) {
+            (Some(username), Some(password), _) => Auth::Basic { username, password },
+            (_, _, Some(token)) => Auth::Bearer(token),
+            (Some(_), None, None) => {
+                return Err(CoreError::backend(
+                    "mlflow",
+                    "MLFLOW_TRACKING_USERNAME is set but MLFLOW_TRACKING_PASSWORD is not",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(CoreError::backend(
+                    "mlflow",
+                    "MLFLOW_TRACKING_PASSWORD is set but MLFLOW_TRACKING_USERNAME is not",
+                ));
+            }
+            (None, None, None) => Auth::None,
+        };
+        Self::new(&uri, auth)
+    }
+
+    /// The per-request timeout (default [`DEFAULT_TIMEOUT`]).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.endpoint = self.endpoint.with_timeout(timeout);
+        self
+    }
+
+    pub fn base_url(&self) -> String {
+        self.endpoint.base_url()
+    }
+
+    /// All active runs of `experiment_ids`, `page_size` per `runs/search` page, every page.
+    /// A run that shows up on two pages (runs created while paging shift the offsets) is kept
+    /// once.
+    pub async fn search_runs_paged(
+        &self,
+        experiment_ids: &[&str],
+        page_size: u32,
+    ) -> Result<RunSearch, CoreError> {
+        if page_size == 0 {
+            return Err(CoreError::backend(
+                self.endpoint.backend(),
+                "runs/search: the page size must be at least 1",
+            ));
+        }
+        let mut runs = Vec::new();
+        let mut seen = HashSet::new();
+        let mut token: Option<String> = None;
+        let mut tokens = HashSet::new();
+        let mut pages = 0;
+        loop {
+            let mut body = json!({
+                "experiment_ids": experiment_ids,
+                "max_results": page_size,
+                "run_view_type": "ACTIVE_ONLY",
+            });
+            if let Some(t) = &token {
+                body["page_token"] = json!(t);
+            }
+            let page: RunsPage = self
+                .call(Method::POST, "runs/search", &[], Some(&body))
+                .await
+                .map_err(CoreError::from)?;
+            pages += 1;
+            for raw in page.runs {
+                let run = map_run(raw).map_err(|m| self.malformed("POST", "runs/search", &m))?;
+                if seen.insert(run.id.clone()) {
+                    runs.push(run);
+                }
+            }
+            match next_token(page.next_page_token, &mut tokens)
+                .map_err(|m| self.malformed("POST", "runs/search", &m))?
+            {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(RunSearch { runs, pages })
+    }
+
+    fn malformed(&self, method: &str, endpoint: &str, message: &str) -> CoreError {
+        self.endpoint
+            .fail(
+                &format!("{method} /api/2.0/mlflow/{endpoint}"),
+                Failure::Malformed(message.to_string()),
+            )
+            .into()
+    }
+
+    /// One request to `/api/2.0/mlflow/{endpoint}`, its JSON answer decoded as `T`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, CallError> {
+        let shown = format!("{method} /api/2.0/mlflow/{endpoint}");
+        let answer = self
+            .endpoint
+            .send(
+                method,
+                &format!("api/2.0/mlflow/{endpoint}"),
+                &shown,
+                query,
+                body,
+            )
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self
+                .endpoint
+                .fail(&shown, api_failure(answer.status, &answer.body)));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            self.endpoint.fail(
+                &shown,
+                Failure::Malformed(format!(
+                    "{e} ({}; body starts: {})",
+                    status_text(answer.status),
+                    snippet(&answer.body)
+                )),
+            )
+        })
+    }
+
+    /// Count the runs of each experiment (cached for [`RUN_COUNT_TTL`]).
+    async fn run_counts(&self, ids: &[String]) -> Result<HashMap<String, CountEntry>, CoreError> {
+        let now = Instant::now();
+        let mut fresh = HashMap::new();
+        let mut stale = Vec::new();
+        {
+            let cache = self
+                .run_counts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for id in ids {
+                match cache.get(id) {
+                    Some(e) if now.duration_since(e.at) < RUN_COUNT_TTL => {
+                        fresh.insert(id.clone(), *e);
+                    }
+                    _ => stale.push(id.clone()),
+                }
+            }
+        }
+        let counted: Vec<(String, CountEntry)> = stream::iter(stale)
+            .map(|id| async move {
+                let search = self.search_runs_paged(&[&id], RUNS_PAGE_SIZE).await?;
+                Ok::<_, CoreError>((id, count_entry(&search.runs)))
+            })
+            .buffer_unordered(COUNT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut cache = self
+            .run_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (id, entry) in counted {
+            cache.insert(id.clone(), entry);
+            fresh.insert(id, entry);
+        }
+        Ok(fresh)
+    }
+
+    fn known_counts(&self) -> HashMap<String, CountEntry> {
+        self.run_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The experiments with every run counted (reads every run; cached for [`RUN_COUNT_TTL`]).
+    pub async fn experiments_with_counts(&self) -> Result<Vec<Experiment>, CoreError> {
+        let listed = self.experiments().await?;
+        let ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
+        self.run_counts(&ids).await?;
+        self.experiments().await
+    }
+
+    fn remember_count(&self, experiment_id: &str, runs: &[Run]) {
+        self.run_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(experiment_id.to_string(), count_entry(runs));
+    }
+
+    async fn experiment_exists(&self, experiment_id: &str) -> Result<bool, CoreError> {
+        match self
+            .call::<serde_json::Value>(
+                Method::GET,
+                "experiments/get",
+                &[("experiment_id", experiment_id)],
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            // MLflow answers a non-numeric id with INVALID_PARAMETER_VALUE: it cannot exist.
+            Err(CallError {
+                failure: Failure::Api { code: Some(c), .. },
+                ..
+            }) if c == "INVALID_PARAMETER_VALUE" => Ok(false),
+            Err(e) => Err(CoreError::from(e)),
+        }
+    }
+
+    async fn all_pages<P: Page + DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        page_size: u32,
+        extra: &[(&str, &str)],
+    ) -> Result<Vec<P::Item>, CoreError> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        let mut tokens = HashSet::new();
+        let size = page_size.to_string();
+        loop {
+            let mut query = vec![("max_results", size.as_str())];
+            query.extend_from_slice(extra);
+            if let Some(t) = &token {
+                query.push(("page_token", t.as_str()));
+            }
+            let page: P = self
+                .call(Method::GET, endpoint, &query, None)
+                .await
+                .map_err(CoreError::from)?;
+            let (page_items, next) = page.split();
+            items.extend(page_items);
+            match next_token(next, &mut tokens).map_err(|m| self.malformed("GET", endpoint, &m))? {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(items)
+    }
+}
+
+fn count_entry(runs: &[Run]) -> CountEntry {
+    CountEntry {
+        at: Instant::now(),
+        runs: runs.len(),
+        latest: runs
+            .iter()
+            .map(|r| r.end.unwrap_or(r.start).max(r.start))
+            .max(),
+    }
+}
+
+/// An error answer as MLflow sends it (`{"error_code", "message"}`), with what to check.
+fn api_failure(status: reqwest::StatusCode, body: &[u8]) -> Failure {
+    let hint = match status.as_u16() {
+        401 => {
+            " (check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN)"
+        }
+        403 => " (the credentials are valid but lack permission)",
+        _ => "",
+    };
+    let (code, message) = match serde_json::from_slice::<ApiErrorBody>(body) {
+        Ok(ApiErrorBody {
+            error_code,
+            message: Some(message),
+        }) => (error_code, message),
+        Ok(ApiErrorBody {
+            error_code: Some(code),
+            message: None,
+        }) => (Some(code), String::new()),
+        _ => (None, snippet(body)),
+    };
+    Failure::Api {
+        status,
+        code,
+        message,
+        hint,
+    }
+}
+
+/// The next page token, or `None` at the end; a token seen before means the server is going in
+/// circles, which would otherwise loop forever.
+fn next_token(token: Option<String>, seen: &mut HashSet<String>) -> Result<Option<String>, String> {
+    match token.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) if !seen.insert(t.clone()) => Err(format!(
+            "the server returned page token {t:?} twice; stopping instead of looping"
+        )),
+        Some(t) => Ok(Some(t)),
+    }
+}
+
+#[async_trait]
+impl RegistryPort for MlflowRegistry {
+    fn describe(&self) -> String {
+        format!(
+            "mlflow {} ({})",
+            self.endpoint.base_url(),
+            self.endpoint.auth_kind()
+        )
+    }
+
+    async fn experiments(&self) -> Result<Vec<Experiment>, CoreError> {
+        let mut raw = Vec::new();
+        let mut token: Option<String> = None;
+        let mut tokens = HashSet::new();
+        loop {
+            let mut body = json!({
+                "max_results": EXPERIMENTS_PAGE_SIZE,
+                "view_type": "ACTIVE_ONLY",
+            });
+            if let Some(t) = &token {
+                body["page_token"] = json!(t);
+            }
+            let page: ExperimentsPage = self
+                .call(Method::POST, "experiments/search", &[], Some(&body))
+                .await
+                .map_err(CoreError::from)?;
+            raw.extend(page.experiments);
+            match next_token(page.next_page_token, &mut tokens)
+                .map_err(|m| self.malformed("POST", "experiments/search", &m))?
+            {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        // Counting means reading every run; the list shows the counts already known (from runs
+        // loaded earlier) and stays fast at any scale. `experiments_with_counts` counts them all.
+        let counts = self.known_counts();
+        raw.into_iter()
+            .map(|e| {
+                let count = counts.get(&e.experiment_id).copied();
+                map_experiment(e, count.map(|c| (c.runs, c.latest)))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| self.malformed("POST", "experiments/search", &m))
+    }
+
+    async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError> {
+        let search = self
+            .search_runs_paged(&[experiment_id], RUNS_PAGE_SIZE)
+            .await?;
+        // MLflow answers an unknown experiment with no runs; the demo (and the UI) expect an
+        // error that says so.
+        if search.runs.is_empty() && !self.experiment_exists(experiment_id).await? {
+            return Err(CoreError::NotFound {
+                kind: "experiment",
+                name: experiment_id.into(),
+            });
+        }
+        self.remember_count(experiment_id, &search.runs);
+        Ok(search.runs)
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Run, CoreError> {
+        let got: RunGet = match self
+            .call(Method::GET, "runs/get", &[("run_id", run_id)], None)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => {
+                return Err(CoreError::NotFound {
+                    kind: "run",
+                    name: run_id.into(),
+                });
+            }
+            Err(e) => return Err(CoreError::from(e)),
+        };
+        map_run(got.run).map_err(|m| self.malformed("GET", "runs/get", &m))
+    }
+
+    async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError> {
+        let mut points = Vec::new();
+        let mut token: Option<String> = None;
+        let mut tokens = HashSet::new();
+        let size = HISTORY_PAGE_SIZE.to_string();
+        loop {
+            let mut query = vec![
+                ("run_id", run_id),
+                ("metric_key", key),
+                ("max_results", size.as_str()),
+            ];
+            if let Some(t) = &token {
+                query.push(("page_token", t.as_str()));
+            }
+            let page: HistoryPage = match self
+                .call(Method::GET, "metrics/get-history", &query, None)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() => {
+                    return Err(CoreError::NotFound {
+                        kind: "run",
+                        name: run_id.into(),
+                    });
+                }
+                Err(e) => return Err(CoreError::from(e)),
+            };
+            for m in page.metrics {
+                points.push(
+                    map_metric_point(&m)
+                        .map_err(|msg| self.malformed("GET", "metrics/get-history", &msg))?,
+                );
+            }
+            match next_token(page.next_page_token, &mut tokens)
+                .map_err(|m| self.malformed("GET", "metrics/get-history", &m))?
+            {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        if points.is_empty() {
+            // MLflow answers both an unknown run and an unknown key with an empty history; say
+            // which one it is, as the demo does.
+            self.run(run_id).await?;
+            return Err(CoreError::NotFound {
+                kind: "metric",
+                name: format!("{key} of run {run_id}"),
+            });
+        }
+        points.sort_by_key(|p| (p.step, p.timestamp));
+        Ok(points)
+    }
+
+    async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError> {
+        let (models, versions) = futures::try_join!(
+            self.all_pages::<RegisteredModelsPage>(
+                "registered-models/search",
+                REGISTRY_PAGE_SIZE,
+                &[]
+            ),
+            self.all_pages::<ModelVersionsPage>("model-versions/search", REGISTRY_PAGE_SIZE, &[]),
+        )?;
+        map_models(models, versions)
+            .map_err(|m| self.malformed("GET", "registered-models/search", &m))
+    }
+
+    async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError> {
+        let filter = format!("name='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"));
+        let extra = [("filter", filter.as_str())];
+        let (model, versions) = futures::try_join!(
+            async {
+                self.call::<RegisteredModelBody>(
+                    Method::GET,
+                    "registered-models/get",
+                    &[("name", name)],
+                    None,
+                )
+                .await
+                .map_err(|e| {
+                    if e.is_not_found() {
+                        CoreError::NotFound {
+                            kind: "registered model",
+                            name: name.to_string(),
+                        }
+                    } else {
+                        CoreError::from(e)
+                    }
+                })
+            },
+            self.all_pages::<ModelVersionsPage>(
+                "model-versions/search",
+                REGISTRY_PAGE_SIZE,
+                &extra
+            ),
+        )?;
+        map_models(vec![model.registered_model], versions)
+            .map_err(|m| self.malformed("GET", "registered-models/get", &m))?
+            .pop()
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "registered model",
+                name: name.to_string(),
+            })
+    }
+
+    /// Point `alias` of `model` at `version` (registry sync after a promotion or rollback).
+    async fn set_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<Option<u32>, CoreError> {
+        let previous = self.model(model).await?.aliases.get(alias).copied();
+        let body = json!({"name": model, "alias": alias, "version": version.to_string()});
+        self.call::<serde_json::Value>(Method::POST, "registered-models/alias", &[], Some(&body))
+            .await
+            .map(|_| previous)
+            .map_err(CoreError::from)
+    }
+
+    /// Set a tag on a model version (e.g. `promoted_by`, `promoted_at`).
+    async fn set_version_tag(
+        &self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        let body =
+            json!({"name": model, "version": version.to_string(), "key": key, "value": value});
+        self.call::<serde_json::Value>(Method::POST, "model-versions/set-tag", &[], Some(&body))
+            .await
+            .map(|_| ())
+            .map_err(CoreError::from)
+    }
+}

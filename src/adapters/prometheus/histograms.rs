@@ -1,0 +1,142 @@
+//! Drift: the model servers' feature histograms, reference window against the current one.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mlops_core::{drift, model::FeatureDrift};
+
+use super::Series;
+use crate::adapters::http::parse_float;
+
+pub(super) type FeatureKey = (String, u32, String);
+
+/// Cumulative bucket counts by upper bound, ascending (`+Inf` last).
+pub(super) type Cumulative = Vec<(f64, f64)>;
+
+pub(super) fn feature_key(s: &Series) -> Option<(FeatureKey, f64)> {
+    let version = s.label("version").parse().ok()?;
+    let le = parse_float(s.label("le"))?;
+    if le.is_nan() {
+        return None;
+    }
+    Some((
+        (
+            s.label("model").to_string(),
+            version,
+            s.label("feature").to_string(),
+        ),
+        le,
+    ))
+}
+
+pub(super) fn sort_cumulative(c: &mut Cumulative) {
+    c.sort_by(|a, b| a.0.total_cmp(&b.0));
+}
+
+/// Per-bin counts from cumulative buckets; `increase()` extrapolates, so a bucket may come out
+/// a hair below the one before it: such differences count as zero.
+pub(super) fn bins_of(c: &Cumulative) -> Vec<f64> {
+    let mut prev = 0.0;
+    c.iter()
+        .map(|&(_, v)| {
+            let n = (v - prev).max(0.0);
+            prev = prev.max(v);
+            n
+        })
+        .collect()
+}
+
+/// Bin edges from the finite upper bounds: the open outer bins get one neighbouring width.
+pub(super) fn edges_of(bounds: &[f64]) -> Vec<f64> {
+    let k = bounds.len();
+    let (lo_w, hi_w) = if k >= 2 {
+        (bounds[1] - bounds[0], bounds[k - 1] - bounds[k - 2])
+    } else {
+        (1.0, 1.0)
+    };
+    let mut edges = Vec::with_capacity(k + 2);
+    if let (Some(first), Some(last)) = (bounds.first(), bounds.last()) {
+        edges.push(first - lo_w);
+        edges.extend_from_slice(bounds);
+        edges.push(last + hi_w);
+    }
+    edges
+}
+
+pub(super) fn map_drift(reference: &[Series], current: &[Series]) -> Vec<FeatureDrift> {
+    let mut refs: BTreeMap<FeatureKey, Cumulative> = BTreeMap::new();
+    for s in reference {
+        if let (Some((key, le)), Some(sample)) = (feature_key(s), s.last()) {
+            refs.entry(key).or_default().push((le, sample.value));
+        }
+    }
+    // Per feature, per evaluation time: the cumulative buckets.
+    let mut curs: BTreeMap<FeatureKey, BTreeMap<DateTime<Utc>, Cumulative>> = BTreeMap::new();
+    for s in current {
+        if let Some((key, le)) = feature_key(s) {
+            let times = curs.entry(key).or_default();
+            for sample in &s.samples {
+                times
+                    .entry(sample.time)
+                    .or_default()
+                    .push((le, sample.value));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (key, times) in curs {
+        let Some(mut reference) = refs.remove(&key) else {
+            tracing::debug!(?key, "no reference window for this feature; drift left out");
+            continue;
+        };
+        sort_cumulative(&mut reference);
+        let bounds: Vec<f64> = reference.iter().map(|b| b.0).collect();
+        if bounds.len() < 2 || bounds.last().is_some_and(|b| b.is_finite()) {
+            tracing::debug!(?key, ?bounds, "buckets without +Inf or a bound; left out");
+            continue;
+        }
+        let reference_counts = bins_of(&reference);
+        if reference_counts.iter().sum::<f64>() <= 0.0 {
+            continue;
+        }
+        let mut psi_history = Vec::new();
+        let mut latest = None;
+        for (_, mut c) in times {
+            sort_cumulative(&mut c);
+            if c.iter().map(|b| b.0).ne(bounds.iter().copied()) {
+                tracing::warn!(
+                    ?key,
+                    "bucket bounds differ between the windows; point skipped"
+                );
+                continue;
+            }
+            let counts = bins_of(&c);
+            if counts.iter().sum::<f64>() <= 0.0 {
+                continue;
+            }
+            if let Ok(psi) = drift::psi_from_counts(&reference_counts, &counts) {
+                psi_history.push(psi);
+            }
+            latest = Some(counts);
+        }
+        let Some(current_counts) = latest else {
+            continue;
+        };
+        let edges = edges_of(&bounds[..bounds.len() - 1]);
+        let Ok(report) = drift::report_from_bins(&edges, &reference_counts, &current_counts) else {
+            continue;
+        };
+        let (model, version, feature) = key;
+        out.push(FeatureDrift {
+            model,
+            version,
+            feature,
+            report,
+            edges,
+            reference_counts,
+            current_counts,
+            psi_history,
+        });
+    }
+    out
+}

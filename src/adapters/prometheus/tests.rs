@@ -1,0 +1,368 @@
+use mlops_core::drift;
+
+use super::*;
+use crate::adapters::http::Failure;
+
+fn ok(body: &str) -> Vec<Series> {
+    parse_response(reqwest::StatusCode::OK, body.as_bytes()).expect("parse")
+}
+
+/// The error of an answer, in words.
+fn parse_err(status: reqwest::StatusCode, body: &[u8]) -> String {
+    parse_response(status, body)
+        .map(|_| ())
+        .map_err(|f: Failure| f.to_string())
+        .expect_err("an error")
+}
+
+fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> Series {
+    Series {
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|&(t, value)| Sample {
+                time: DateTime::from_timestamp(t, 0).expect("time"),
+                value,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn vectors_matrices_and_scalars_parse_with_special_values() {
+    let v = ok(
+        r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"model":"fraud-detector"},"value":[1795874306.481,"137.1"]},
+            {"metric":{},"value":[1795874306.481,"NaN"]}]}}"#,
+    );
+    assert_eq!(v[0].label("model"), "fraud-detector");
+    assert_eq!(v[0].samples[0].time.timestamp_millis(), 1_795_874_306_481);
+    assert!((v[0].samples[0].value - 137.1).abs() < 1e-12);
+    assert!(v[1].samples[0].value.is_nan());
+    let m = ok(
+        r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"le":"+Inf"},"values":[[1,"1"],[2,"+Inf"],[3,"-Inf"]]}]}}"#,
+    );
+    let values: Vec<f64> = m[0].samples.iter().map(|s| s.value).collect();
+    assert_eq!(values, vec![1.0, f64::INFINITY, f64::NEG_INFINITY]);
+    let s = ok(r#"{"status":"success","data":{"resultType":"scalar","result":[5,"+Inf"]}}"#);
+    assert!(s[0].labels.is_empty() && s[0].samples[0].value.is_infinite());
+}
+
+#[test]
+fn errors_say_status_type_and_message() {
+    let err = parse_err(
+        reqwest::StatusCode::BAD_REQUEST,
+        br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unclosed left parenthesis"}"#,
+    );
+    assert_eq!(
+        err,
+        "HTTP 400 Bad Request: bad_data: 1:5: parse error: unclosed left parenthesis"
+    );
+    let err = parse_err(
+        reqwest::StatusCode::BAD_GATEWAY,
+        b"<html>bad gateway</html>",
+    );
+    assert!(err.starts_with("HTTP 502 Bad Gateway: <html>"), "{err}");
+    let err = parse_err(
+        reqwest::StatusCode::OK,
+        b"{\"status\":\"success\",\"data\":{",
+    );
+    assert!(err.starts_with("malformed response"), "{err}");
+    let err = parse_err(
+        reqwest::StatusCode::OK,
+        br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"high"]}]}}"#,
+    );
+    assert!(err.contains("\"high\" is not a number"), "{err}");
+    let err = parse_err(
+        reqwest::StatusCode::OK,
+        br#"{"status":"success","data":{"resultType":"string","result":[1,"abc"]}}"#,
+    );
+    assert!(err.contains("string"), "{err}");
+}
+
+fn dcgm(name: &str, gpu: &str, uuid: &str, pod: &str, value: f64) -> Series {
+    series(
+        &[
+            ("__name__", name),
+            ("gpu", gpu),
+            ("UUID", uuid),
+            ("Hostname", "gpu-node-0"),
+            ("modelName", "NVIDIA H100 80GB HBM3"),
+            ("pod", pod),
+            ("namespace", if pod.is_empty() { "" } else { "ml-serving" }),
+        ],
+        &[(100, value)],
+    )
+}
+
+#[test]
+fn dcgm_gauges_join_per_gpu_and_name_the_model_from_the_pod() {
+    let mut series_in = Vec::new();
+    for (gpu, uuid, pod, util) in [
+        ("0", "GPU-a", "fraud-detector-76f47f449-6d2hs", 0.5),
+        ("1", "GPU-b", "", 0.0),
+        ("2", "GPU-c", "fraud-detector-canary-5d9-x1", 40.0),
+    ] {
+        series_in.push(dcgm(DCGM_UTIL, gpu, uuid, pod, util));
+        series_in.push(dcgm(DCGM_FB_USED, gpu, uuid, pod, 1000.0));
+        series_in.push(dcgm(DCGM_FB_FREE, gpu, uuid, pod, 80_000.0));
+        series_in.push(dcgm(DCGM_POWER, gpu, uuid, pod, 70.0));
+    }
+    let serving = vec![
+        series(
+            &[
+                ("namespace", "ml-serving"),
+                ("model", "fraud-detector"),
+                ("version", "3"),
+                ("track", "stable"),
+            ],
+            &[(100, 1.0)],
+        ),
+        series(
+            &[
+                ("namespace", "ml-serving"),
+                ("model", "fraud-detector"),
+                ("version", "4"),
+                ("track", "canary"),
+            ],
+            &[(100, 1.0)],
+        ),
+        series(
+            &[
+                ("namespace", "ml-serving"),
+                ("model", "fraud"),
+                ("version", "1"),
+                ("track", "stable"),
+            ],
+            &[(100, 1.0)],
+        ),
+    ];
+    let gpus = map_gpus(&series_in, &serving, "prod");
+    assert_eq!(gpus.len(), 3);
+    let a = &gpus[0];
+    assert_eq!(
+        (a.index, a.uuid.as_str(), a.cluster.as_str()),
+        (0, "GPU-a", "prod")
+    );
+    assert_eq!(a.node, "gpu-node-0");
+    assert_eq!(a.product, "NVIDIA H100 80GB HBM3");
+    assert!((a.mem_total_mib - 81_000.0).abs() < 1e-9);
+    assert!(a.temp_c.is_nan(), "a gauge not exported reads NaN");
+    assert_eq!(a.pod.as_deref(), Some("fraud-detector-76f47f449-6d2hs"));
+    assert_eq!(
+        (a.model.as_deref(), a.version),
+        (Some("fraud-detector"), Some(3)),
+        "the longest model prefix wins"
+    );
+    assert!(a.is_allocated_idle());
+    assert!(gpus[1].pod.is_none() && gpus[1].model.is_none() && !gpus[1].is_allocated());
+    assert_eq!(
+        (gpus[2].model.as_deref(), gpus[2].version),
+        (Some("fraud-detector"), Some(4))
+    );
+}
+
+#[test]
+fn exported_pod_labels_win_over_the_exporters_own() {
+    let s = series(
+        &[
+            ("__name__", DCGM_UTIL),
+            ("gpu", "0"),
+            ("UUID", "GPU-x"),
+            ("Hostname", "n"),
+            ("pod", "dcgm-exporter-abc"),
+            ("exported_pod", ""),
+            ("cluster", "eu"),
+        ],
+        &[(1, 3.0)],
+    );
+    let gpus = map_gpus(&[s], &[], "default");
+    assert_eq!(gpus[0].pod, None);
+    assert_eq!(gpus[0].cluster, "eu");
+}
+
+fn bucket(t: &[(i64, f64)], feature: &str, le: &str) -> Series {
+    series(
+        &[
+            ("model", "fraud-detector"),
+            ("version", "3"),
+            ("feature", feature),
+            ("le", le),
+        ],
+        t,
+    )
+}
+
+/// Cumulative buckets with per-bin counts `bins` (the last is the +Inf bin).
+fn buckets(feature: &str, bounds: &[&str], samples: &[(i64, &[f64])]) -> Vec<Series> {
+    let mut les: Vec<&str> = bounds.to_vec();
+    les.push("+Inf");
+    les.iter()
+        .enumerate()
+        .map(|(i, le)| {
+            let points: Vec<(i64, f64)> = samples
+                .iter()
+                .map(|(t, bins)| (*t, bins[..=i].iter().sum()))
+                .collect();
+            bucket(&points, feature, le)
+        })
+        .collect()
+}
+
+#[test]
+fn drift_from_histogram_increases() {
+    let bounds = ["5", "45", "65", "85", "105", "125", "165"];
+    let base = [2.0, 17.0, 15.0, 19.0, 19.0, 15.0, 14.0, 2.0].map(|c| c * 100.0);
+    let shifted = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 22.0].map(|c| c * 100.0);
+    let reference = buckets("amount", &bounds, &[(0, &base)]);
+    let current = buckets("amount", &bounds, &[(100, &base), (200, &shifted)]);
+    let mut out = map_drift(&reference, &current);
+    assert_eq!(out.len(), 1);
+    let d = out.remove(0);
+    assert_eq!(
+        (d.model.as_str(), d.version, d.feature.as_str()),
+        ("fraud-detector", 3, "amount")
+    );
+    assert_eq!(
+        d.edges,
+        vec![-35.0, 5.0, 45.0, 65.0, 85.0, 105.0, 125.0, 165.0, 205.0]
+    );
+    assert_eq!(d.reference_counts, base.to_vec());
+    assert_eq!(
+        d.current_counts,
+        shifted.to_vec(),
+        "the latest point is the current window"
+    );
+    assert_eq!(d.psi_history.len(), 2);
+    assert!(
+        d.psi_history[0].abs() < 1e-12,
+        "same distribution, no drift"
+    );
+    let expected = drift::psi_from_counts(&base, &shifted).expect("psi");
+    assert!((d.report.psi - expected).abs() < 1e-12);
+    assert!((d.psi_history[1] - expected).abs() < 1e-12);
+    assert_eq!(d.report.status, drift::DriftStatus::Drifted);
+    assert!(
+        d.report.ks.statistic > 0.4 && d.report.ks.p_value < 1e-6,
+        "{:?}",
+        d.report.ks
+    );
+    assert!(
+        d.report.wasserstein_normed > 1.0,
+        "{}",
+        d.report.wasserstein_normed
+    );
+    assert!(d.report.js_distance > 0.3 && d.report.js_distance < 2f64.ln().sqrt());
+    assert_eq!(
+        (d.report.reference_len, d.report.current_len),
+        (10_300, 10_000)
+    );
+}
+
+#[test]
+fn same_bins_give_no_drift_and_missing_windows_are_left_out() {
+    let bounds = ["1", "2", "3"];
+    let base = [10.0, 40.0, 40.0, 10.0];
+    let reference = buckets("f", &bounds, &[(0, &base)]);
+    let current = buckets("f", &bounds, &[(100, &base)]);
+    let d = &map_drift(&reference, &current)[0];
+    assert_eq!(d.report.status, drift::DriftStatus::Ok);
+    assert!(d.report.psi.abs() < 1e-12 && d.report.js_distance < 1e-6);
+    assert!(d.report.ks.statistic < 1e-12 && d.report.wasserstein_normed < 1e-12);
+    assert!(
+        map_drift(&[], &current).is_empty(),
+        "no reference, no report"
+    );
+    let empty = buckets("f", &bounds, &[(100, &[0.0; 4])]);
+    assert!(
+        map_drift(&reference, &empty).is_empty(),
+        "no current traffic, no report"
+    );
+}
+
+#[test]
+fn report_from_bins_matches_the_core_on_point_masses() {
+    // With every sample on a bin midpoint, binned KS and Wasserstein are the exact ones.
+    let edges = [0.0, 1.0, 2.0, 3.0];
+    let (r, c) = ([30.0, 40.0, 30.0], [10.0, 40.0, 50.0]);
+    let sample = |counts: &[f64]| -> Vec<f64> {
+        counts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| std::iter::repeat_n(i as f64 + 0.5, *n as usize))
+            .collect()
+    };
+    let report = drift::report_from_bins(&edges, &r, &c).expect("report");
+    let ks = drift::ks_2samp(&sample(&r), &sample(&c)).expect("ks");
+    assert!((report.ks.statistic - ks.statistic).abs() < 1e-12);
+    assert!((report.ks.p_value - ks.p_value).abs() < 1e-9);
+    let w = drift::wasserstein_normed(&sample(&r), &sample(&c)).expect("w");
+    assert!(
+        (report.wasserstein_normed - w).abs() < 1e-9,
+        "{} vs {w}",
+        report.wasserstein_normed
+    );
+    assert!(drift::report_from_bins(&edges[..2], &r, &c).is_err());
+}
+
+#[test]
+fn rollout_names_and_queries() {
+    assert_eq!(
+        parse_rollout_name("fraud-detector-v4"),
+        Some(("fraud-detector", 4))
+    );
+    assert_eq!(
+        parse_rollout_name("my-v2-model-v12"),
+        Some(("my-v2-model", 12))
+    );
+    assert_eq!(parse_rollout_name("fraud-detector"), None);
+    assert_eq!(parse_rollout_name("-v4"), None);
+    let [ce, se, cp, _] = rollout_queries("fraud\"x", 4);
+    assert!(
+        ce.contains(r#"model="fraud\"x",version="4",code=~"5..""#),
+        "{ce}"
+    );
+    assert!(se.contains(r#"track="stable",version!="4""#), "{se}");
+    assert!(cp.starts_with("histogram_quantile(0.99"), "{cp}");
+    let t0 = DateTime::from_timestamp(0, 0).expect("t");
+    let t1 = DateTime::from_timestamp(10, 0).expect("t");
+    let grid = on_grid(&[series(&[], &[(10, 0.5)])], &[t0, t1]);
+    assert!(grid[0].is_nan() && (grid[1] - 0.5).abs() < 1e-12);
+    assert!(on_grid(&[], &[t0]).iter().all(|v| v.is_nan()));
+}
+
+#[test]
+fn env_and_secrets() {
+    let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_string())
+        }
+    };
+    let p = PrometheusMetrics::from_lookup(lookup(&[
+        (
+            "MLOPS_PROMETHEUS_URL",
+            "https://prom.example.com/prometheus",
+        ),
+        ("MLOPS_PROMETHEUS_TOKEN", "tok-secret"),
+    ]))
+    .expect("from env");
+    assert_eq!(*p.endpoint.auth(), Auth::Bearer("tok-secret".into()));
+    for shown in [p.describe(), format!("{p:?}")] {
+        assert!(!shown.contains("tok-secret"), "{shown}");
+    }
+    assert_eq!(p.base_url(), "https://prom.example.com/prometheus");
+    let err = PrometheusMetrics::from_lookup(lookup(&[])).expect_err("unset");
+    assert!(err.to_string().contains("MLOPS_PROMETHEUS_URL is not set"));
+    assert_eq!(
+        unix_seconds(DateTime::from_timestamp_millis(1_500).expect("t")),
+        "1.500"
+    );
+    assert_eq!(promql_string("a\\b\"c"), r#""a\\b\"c""#);
+}

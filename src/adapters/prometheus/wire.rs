@@ -1,0 +1,130 @@
+//! The answer as Prometheus sends it.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+use serde::Deserialize;
+
+use super::{Sample, Series};
+use crate::adapters::http::{Failure, parse_float, snippet, status_text};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Envelope {
+    pub(super) status: String,
+    #[serde(default)]
+    pub(super) data: Option<QueryData>,
+    #[serde(default, rename = "errorType")]
+    pub(super) error_type: Option<String>,
+    #[serde(default)]
+    pub(super) error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+pub(super) enum QueryData {
+    Vector(Vec<RawInstant>),
+    Matrix(Vec<RawRange>),
+    Scalar(RawPoint),
+    String(RawPoint),
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawInstant {
+    #[serde(default)]
+    pub(super) metric: BTreeMap<String, String>,
+    pub(super) value: RawPoint,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRange {
+    #[serde(default)]
+    pub(super) metric: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) values: Vec<RawPoint>,
+}
+
+/// `[1435781451.781, "1"]`
+#[derive(Debug, Deserialize)]
+pub(super) struct RawPoint(f64, String);
+
+impl RawPoint {
+    fn sample(&self) -> Result<Sample, String> {
+        let ms = (self.0 * 1000.0).round();
+        let time = (ms.is_finite())
+            .then(|| DateTime::from_timestamp_millis(ms as i64))
+            .flatten()
+            .ok_or_else(|| format!("sample time {} is not a valid Unix time", self.0))?;
+        let value = parse_float(&self.1)
+            .ok_or_else(|| format!("sample value {:?} is not a number", self.1))?;
+        Ok(Sample { time, value })
+    }
+}
+
+/// Prometheus's answer as series, or what went wrong: HTTP status, `errorType` and `error` when
+/// Prometheus says, else the start of the body.
+pub(super) fn parse_response(
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<Vec<Series>, Failure> {
+    let api = |code: Option<String>, message: String| Failure::Api {
+        status,
+        code,
+        message,
+        hint: match status.as_u16() {
+            401 | 403 => " (check MLOPS_PROMETHEUS_TOKEN)",
+            _ => "",
+        },
+    };
+    let envelope: Envelope = match serde_json::from_slice(body) {
+        Ok(e) => e,
+        Err(e) if status.is_success() => {
+            return Err(Failure::Malformed(format!(
+                "{e} ({}; body starts: {})",
+                status_text(status),
+                snippet(body)
+            )));
+        }
+        Err(_) => return Err(api(None, snippet(body))),
+    };
+    if envelope.status != "success" || !status.is_success() {
+        return Err(api(
+            Some(envelope.error_type.unwrap_or_else(|| "error".into())),
+            envelope.error.unwrap_or_else(|| "(no message)".into()),
+        ));
+    }
+    let malformed = Failure::Malformed;
+    match envelope.data {
+        None => Err(malformed("status success without data".into())),
+        Some(QueryData::Vector(v)) => v
+            .into_iter()
+            .map(|s| {
+                Ok(Series {
+                    samples: vec![s.value.sample().map_err(malformed)?],
+                    labels: s.metric,
+                })
+            })
+            .collect(),
+        Some(QueryData::Matrix(m)) => m
+            .into_iter()
+            .map(|s| {
+                Ok(Series {
+                    samples: s
+                        .values
+                        .iter()
+                        .map(RawPoint::sample)
+                        .collect::<Result<_, _>>()
+                        .map_err(malformed)?,
+                    labels: s.metric,
+                })
+            })
+            .collect(),
+        Some(QueryData::Scalar(p)) => Ok(vec![Series {
+            labels: BTreeMap::new(),
+            samples: vec![p.sample().map_err(malformed)?],
+        }]),
+        Some(QueryData::String(p)) => Err(malformed(format!(
+            "the query gives a string ({:?}), not numbers",
+            p.1
+        ))),
+    }
+}

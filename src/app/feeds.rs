@@ -1,0 +1,330 @@
+//! Where the console's data comes from and what it holds of it: each `Source` (a port call), the
+//! `Payload` it brings back, and one `Feed` per source — the latest data, when it came, the last
+//! error, and whether a fetch is in flight (at most one, one queued). A leaf: it knows the core's
+//! data types and nothing of screens or keys.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use mlops_core::{
+    audit::AuditEntry,
+    model::{
+        ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint, RegisteredModel,
+        RolloutSeries, Run,
+    },
+    rollout::RolloutKey,
+};
+
+/// Where data comes from; at most one fetch per source is in flight, one queued.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    Cluster,
+    Experiments,
+    Models,
+    Gpus,
+    Drift,
+    Audit,
+    Runs(String),
+    Run(String),
+    RunMetrics(String),
+    Series(RolloutKey),
+}
+
+impl Source {
+    /// The backend behind the source, for greying out views.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Source::Cluster | Source::Audit => Backend::Cluster,
+            Source::Experiments
+            | Source::Models
+            | Source::Runs(_)
+            | Source::Run(_)
+            | Source::RunMetrics(_) => Backend::Registry,
+            Source::Gpus | Source::Drift | Source::Series(_) => Backend::Metrics,
+        }
+    }
+}
+
+/// What a fetch brings back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Cluster(ClusterSnapshot),
+    Experiments(Vec<Experiment>),
+    Models(Vec<RegisteredModel>),
+    Runs(Vec<Run>),
+    Run(Run),
+    RunMetrics(Vec<(String, Vec<MetricPoint>)>),
+    Gpus(Vec<Gpu>),
+    Drift(Vec<FeatureDrift>),
+    Audit(Vec<AuditEntry>),
+    Series(RolloutSeries),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Cluster,
+    Registry,
+    Metrics,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::Cluster, Backend::Registry, Backend::Metrics];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Cluster => "k8s",
+            Backend::Registry => "registry",
+            Backend::Metrics => "metrics",
+        }
+    }
+}
+
+/// Static facts about the backends, for the status bar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendInfo {
+    pub cluster: Option<String>,
+    pub registry: Option<String>,
+    pub metrics: Option<String>,
+}
+
+impl BackendInfo {
+    pub fn describe(&self, b: Backend) -> Option<&str> {
+        match b {
+            Backend::Cluster => self.cluster.as_deref(),
+            Backend::Registry => self.registry.as_deref(),
+            Backend::Metrics => self.metrics.as_deref(),
+        }
+    }
+}
+
+/// Each metric of a run with its history.
+pub type MetricHistories = Vec<(String, Vec<MetricPoint>)>;
+
+/// One source's latest data, when it came, and the last error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed<T> {
+    pub data: Option<T>,
+    pub updated: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub in_flight: bool,
+    pub queued: bool,
+    /// When the last fetch started, and how many in a row have failed: a failing source is
+    /// retried after 1, 2, 4 … seconds (at most its refresh period), not on every action.
+    pub attempted: Option<DateTime<Utc>>,
+    pub failures: u32,
+}
+
+impl<T> Default for Feed<T> {
+    fn default() -> Self {
+        Self {
+            data: None,
+            updated: None,
+            error: None,
+            in_flight: false,
+            queued: false,
+            attempted: None,
+            failures: 0,
+        }
+    }
+}
+
+impl<T: PartialEq> Feed<T> {
+    pub fn is_stale(&self, now: DateTime<Utc>, every: Duration) -> bool {
+        self.updated.is_none_or(|u| now - u >= every)
+    }
+
+    /// Whether to fetch now: when due (`force`, or older than `every`; `None`: only once) and
+    /// none is in flight (then one is queued instead).
+    fn begin(&mut self, now: DateTime<Utc>, every: Option<Duration>, force: bool) -> bool {
+        let backing_off = self.failures > 0
+            && self.attempted.is_some_and(|at| {
+                let wait = Duration::seconds(1i64 << self.failures.min(6).saturating_sub(1));
+                now - at < every.map_or(wait, |e| wait.min(e))
+            });
+        let due = force
+            || (!backing_off
+                && match every {
+                    Some(p) => self.is_stale(now, p),
+                    None => self.updated.is_none(),
+                });
+        if !due {
+            return false;
+        }
+        if self.in_flight {
+            self.queued = true;
+            return false;
+        }
+        self.in_flight = true;
+        self.attempted = Some(now);
+        true
+    }
+
+    /// Store a result; returns (changed, fetch again because one was queued). An error keeps
+    /// the last good data: the view greys it out with its age.
+    fn store(&mut self, result: Result<T, String>, now: DateTime<Utc>) -> (bool, bool) {
+        self.in_flight = false;
+        let requeue = std::mem::take(&mut self.queued);
+        let changed = match result {
+            Ok(data) => {
+                self.failures = 0;
+                let changed = self.data.as_ref() != Some(&data) || self.error.is_some();
+                self.data = Some(data);
+                self.error = None;
+                self.updated = Some(now);
+                changed
+            }
+            Err(e) => {
+                self.failures = self.failures.saturating_add(1);
+                let changed = self.error.as_ref() != Some(&e);
+                self.error = Some(e);
+                changed
+            }
+        };
+        (changed, requeue)
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Feeds {
+    pub cluster: Feed<ClusterSnapshot>,
+    pub experiments: Feed<Vec<Experiment>>,
+    pub models: Feed<Vec<RegisteredModel>>,
+    pub gpus: Feed<Vec<Gpu>>,
+    pub drift: Feed<Vec<FeatureDrift>>,
+    pub audit: Feed<Vec<AuditEntry>>,
+    pub runs: HashMap<String, Feed<Vec<Run>>>,
+    pub run: HashMap<String, Feed<Run>>,
+    pub run_metrics: HashMap<String, Feed<MetricHistories>>,
+    pub series: HashMap<RolloutKey, Feed<RolloutSeries>>,
+}
+
+/// Run `$body` with `$feed` bound to the feed of `$source`, whatever its data type.
+macro_rules! with_feed {
+    ($feeds:expr, $source:expr, |$feed:ident| $body:expr) => {
+        match $source {
+            Source::Cluster => {
+                let $feed = &mut $feeds.cluster;
+                $body
+            }
+            Source::Experiments => {
+                let $feed = &mut $feeds.experiments;
+                $body
+            }
+            Source::Models => {
+                let $feed = &mut $feeds.models;
+                $body
+            }
+            Source::Gpus => {
+                let $feed = &mut $feeds.gpus;
+                $body
+            }
+            Source::Drift => {
+                let $feed = &mut $feeds.drift;
+                $body
+            }
+            Source::Audit => {
+                let $feed = &mut $feeds.audit;
+                $body
+            }
+            Source::Runs(id) => {
+                let $feed = $feeds.runs.entry(id.clone()).or_default();
+                $body
+            }
+            Source::Run(id) => {
+                let $feed = $feeds.run.entry(id.clone()).or_default();
+                $body
+            }
+            Source::RunMetrics(id) => {
+                let $feed = $feeds.run_metrics.entry(id.clone()).or_default();
+                $body
+            }
+            Source::Series(k) => {
+                let $feed = $feeds.series.entry(k.clone()).or_default();
+                $body
+            }
+        }
+    };
+}
+
+impl Feeds {
+    /// Whether to fetch `source` now (see `Feed::begin`); marks it in flight when so.
+    pub fn begin(
+        &mut self,
+        source: &Source,
+        now: DateTime<Utc>,
+        every: Option<Duration>,
+        force: bool,
+    ) -> bool {
+        with_feed!(self, source, |f| f.begin(now, every, force))
+    }
+
+    /// Store what a fetch of `source` brought; returns (changed, fetch again). A payload of
+    /// another source's kind is stored as that source's error, never dropped silently.
+    pub fn store(
+        &mut self,
+        source: &Source,
+        result: Result<Payload, String>,
+        now: DateTime<Utc>,
+    ) -> (bool, bool) {
+        let mismatch = |p: &Payload| {
+            let kind = format!("{p:?}");
+            let kind = kind.split('(').next().unwrap_or("?").to_string();
+            format!("internal: a {kind} answer arrived for {source:?}")
+        };
+        macro_rules! put {
+            ($feed:expr, $variant:ident) => {
+                $feed.store(
+                    result.and_then(|p| match p {
+                        Payload::$variant(d) => Ok(d),
+                        other => Err(mismatch(&other)),
+                    }),
+                    now,
+                )
+            };
+        }
+        match source {
+            Source::Cluster => put!(self.cluster, Cluster),
+            Source::Experiments => put!(self.experiments, Experiments),
+            Source::Models => put!(self.models, Models),
+            Source::Gpus => put!(self.gpus, Gpus),
+            Source::Drift => put!(self.drift, Drift),
+            Source::Audit => put!(self.audit, Audit),
+            Source::Runs(id) => put!(self.runs.entry(id.clone()).or_default(), Runs),
+            Source::Run(id) => put!(self.run.entry(id.clone()).or_default(), Run),
+            Source::RunMetrics(id) => {
+                put!(self.run_metrics.entry(id.clone()).or_default(), RunMetrics)
+            }
+            Source::Series(k) => put!(self.series.entry(k.clone()).or_default(), Series),
+        }
+    }
+
+    /// When `source`'s data last arrived.
+    pub fn updated(&self, source: &Source) -> Option<DateTime<Utc>> {
+        match source {
+            Source::Cluster => self.cluster.updated,
+            Source::Experiments => self.experiments.updated,
+            Source::Models => self.models.updated,
+            Source::Gpus => self.gpus.updated,
+            Source::Drift => self.drift.updated,
+            Source::Audit => self.audit.updated,
+            Source::Runs(id) => self.runs.get(id).and_then(|f| f.updated),
+            Source::Run(id) => self.run.get(id).and_then(|f| f.updated),
+            Source::RunMetrics(id) => self.run_metrics.get(id).and_then(|f| f.updated),
+            Source::Series(k) => self.series.get(k).and_then(|f| f.updated),
+        }
+    }
+
+    /// The first error among a backend's sources, if its last fetch failed.
+    pub fn backend_error(&self, b: Backend) -> Option<&str> {
+        let errors: Vec<Option<&String>> = match b {
+            Backend::Cluster => vec![self.cluster.error.as_ref(), self.audit.error.as_ref()],
+            Backend::Registry => {
+                let mut v = vec![self.experiments.error.as_ref(), self.models.error.as_ref()];
+                v.extend(self.runs.values().map(|x| x.error.as_ref()));
+                v
+            }
+            Backend::Metrics => vec![self.gpus.error.as_ref(), self.drift.error.as_ref()],
+        };
+        errors.into_iter().flatten().next().map(String::as_str)
+    }
+}

@@ -1,0 +1,111 @@
+//! Data arriving and going stale: ticks, fetch results, changes pushed by watches.
+
+use chrono::{DateTime, Utc};
+use mlops_core::{audit::AuditLog, model::ClusterChange, rollout::RolloutRecord};
+
+use super::{clamp_selection, force, message_expired};
+use crate::app::{
+    action::Effect,
+    feeds::{Payload, Source},
+    rows::wanted::any_stale,
+    state::App,
+};
+
+/// One second passed: old messages go, ages on screen move on.
+pub(super) fn tick(app: &mut App, now: DateTime<Utc>) {
+    let before = app.now;
+    app.now = now;
+    if message_expired(app, now) {
+        app.message = None;
+        app.dirty = true;
+    }
+    // Ages on screen are shown in minutes or coarser, and staleness in seconds only when stale.
+    if before.timestamp() / 60 != now.timestamp() / 60 || any_stale(app) {
+        app.dirty = true;
+    }
+}
+
+/// A fetch came back: store it (an error keeps the last good data) and fetch again if another
+/// was asked for meanwhile.
+pub(super) fn loaded(
+    app: &mut App,
+    source: &Source,
+    result: Result<Payload, String>,
+    fx: &mut Vec<Effect>,
+) {
+    // The status bar shows staleness: new data that ends it must be drawn even if unchanged.
+    let was_stale = any_stale(app);
+    if let (Source::Audit, Ok(Payload::Audit(entries))) = (source, &result) {
+        // Verifying the chain hashes every entry: once per load, not once per frame.
+        app.audit_chain = Some(AuditLog::verify(entries).map_err(|e| e.to_string()));
+    }
+    let (changed, requeue) = app.feeds.store(source, result, app.now);
+    if changed {
+        clamp_selection(app);
+        app.dirty = true;
+    }
+    if was_stale != any_stale(app) {
+        app.dirty = true;
+    }
+    if requeue {
+        force(app, source.clone(), fx);
+    }
+}
+
+/// Apply a change pushed by a watch to the last snapshot. Before the first snapshot there is
+/// nothing to apply it to: the snapshot brings the same data.
+pub(super) fn cluster_changed(app: &mut App, change: ClusterChange) {
+    let Some(snap) = app.feeds.cluster.data.as_mut() else {
+        return;
+    };
+    let same = |r: &RolloutRecord, cluster: &str, namespace: &str, name: &str| {
+        r.cluster == cluster && r.namespace == namespace && r.name == name
+    };
+    let changed = match change {
+        ClusterChange::Rollouts(mut all) => {
+            all.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            let changed = snap.rollouts != all;
+            snap.rollouts = all;
+            changed
+        }
+        ClusterChange::Rollout(r) => {
+            match snap
+                .rollouts
+                .iter()
+                .position(|x| same(x, &r.cluster, &r.namespace, &r.name))
+            {
+                Some(i) if snap.rollouts[i] == *r => false,
+                Some(i) => {
+                    snap.rollouts[i] = *r;
+                    true
+                }
+                None => {
+                    let at = snap
+                        .rollouts
+                        .partition_point(|x| (&x.namespace, &x.name) < (&r.namespace, &r.name));
+                    snap.rollouts.insert(at, *r);
+                    true
+                }
+            }
+        }
+        ClusterChange::RolloutDeleted {
+            cluster,
+            namespace,
+            name,
+        } => {
+            let before = snap.rollouts.len();
+            snap.rollouts
+                .retain(|x| !same(x, &cluster, &namespace, &name));
+            snap.rollouts.len() != before
+        }
+        ClusterChange::Driver(d) => {
+            let changed = snap.driver != d;
+            snap.driver = d;
+            changed
+        }
+    };
+    if changed {
+        clamp_selection(app);
+        app.dirty = true;
+    }
+}

@@ -1,0 +1,59 @@
+//! `mlops controller`: the rollout reconcile loop, headless and leader-elected.
+
+use std::{process::ExitCode, sync::Arc};
+
+use anyhow::Result;
+use clap::Args;
+use mlops_core::ports::{QueryPort, RegistryPort};
+
+use crate::{
+    controller, logging,
+    wiring::{self, Options},
+};
+
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// This replica's identity in the Lease (default: host name and process id).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Reconcile passes run at once, at most.
+    #[arg(long, default_value_t = controller::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+}
+
+pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
+    logging::init_stderr();
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", wiring::hostname(), std::process::id()));
+    let runtime = wiring::tokio_runtime(2)?;
+    let result = runtime.block_on(async {
+        // The controller acts on every namespace: `-n` does not narrow it.
+        let cluster =
+            crate::adapters::kube::KubeCluster::connect(options.context.as_deref(), None).await?;
+        let metrics = options
+            .metrics(Some(cluster.describe_context()))
+            .transpose()?
+            .map(|m| Arc::new(m) as Arc<dyn QueryPort>);
+        let registry = options
+            .registry()
+            .transpose()?
+            .map(|r| Arc::new(r) as Arc<dyn RegistryPort>);
+        controller::run(controller::Context {
+            cluster,
+            metrics,
+            registry,
+            id,
+            concurrency: args.concurrency,
+        })
+        .await
+    });
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("mlops controller: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

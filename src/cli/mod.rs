@@ -1,0 +1,122 @@
+//! The command line: the clap types, the global flags (declared once, `-o` among them) and the
+//! dispatch to one file per noun (`rollout`, `config`, `install`, `controller`, `console`).
+//! What a verb prints goes through `output`; backends are built by `crate::wiring`.
+
+mod config;
+mod console;
+mod controller;
+mod install;
+pub mod output;
+mod rollout;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+pub use self::output::Output;
+use crate::wiring::{self, Flags};
+
+#[derive(Debug, Parser)]
+#[command(name = "mlops", version, about = "A terminal operations console for ML platforms", long_about = None)]
+pub struct Cli {
+    /// Kubeconfig context to use (as kubectl's --context).
+    #[arg(long, global = true, env = "MLOPS_CONTEXT")]
+    pub context: Option<String>,
+    /// Namespace (as kubectl's -n).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// Prometheus base URL.
+    #[arg(long, global = true, env = "MLOPS_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+    /// Theme: dark, light, high-contrast, colorblind, monochrome, or a user theme.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Refuse every mutation.
+    #[arg(long, global = true)]
+    pub readonly: bool,
+    /// Output of a CLI verb: a table for people, JSON for scripts (each verb says which others
+    /// it takes).
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the console against the embedded, simulated ML platform: no configuration, no network.
+    Demo {
+        /// Seed of the simulation; the same seed gives the same platform.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Run simulated time this many times faster than the wall clock.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
+    /// Install the ModelRollout custom resource definition into the cluster (idempotent).
+    Install,
+    /// Canary rollouts (ModelRollout resources) in the cluster.
+    Rollout {
+        #[command(subcommand)]
+        command: rollout::RolloutCmd,
+    },
+    /// Run the rollout reconcile loop headless (in the cluster, or anywhere with a kubeconfig).
+    /// Several replicas may run: only the holder of the mlops-system/mlops-controller Lease acts.
+    Controller(controller::ControllerArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCmd,
+    },
+}
+
+impl Cli {
+    /// The flags every backend is built from.
+    fn flags(&self) -> Flags {
+        Flags {
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            prometheus_url: self.prometheus_url.clone(),
+            theme: self.theme.clone(),
+            readonly: self.readonly,
+        }
+    }
+}
+
+/// Run the command line; errors are printed here, so `main` only returns the exit code.
+pub fn main(cli: &Cli) -> ExitCode {
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mlops: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether a subcommand changes anything in a cluster.
+fn mutates(cmd: Option<&Cmd>) -> bool {
+    match cmd {
+        Some(Cmd::Install | Cmd::Controller(_)) => true,
+        Some(Cmd::Rollout { command }) => command.mutates(),
+        _ => false,
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode> {
+    let options = wiring::Options::resolve(&cli.flags());
+    if mutates(cli.command.as_ref()) && options.readonly {
+        anyhow::bail!(
+            "read-only mode (--readonly or readonly = true in config.toml): this command would change the cluster"
+        );
+    }
+    match &cli.command {
+        Some(Cmd::Config { command }) => Ok(config::run(command, cli.output)),
+        Some(Cmd::Demo { seed, speed }) => console::demo(&options, *seed, *speed),
+        Some(Cmd::Install) => install::run(&options, cli.output),
+        Some(Cmd::Rollout { command }) => rollout::run(command, &options, cli.output),
+        Some(Cmd::Controller(args)) => controller::run(args, &options),
+        None => console::console(&options),
+    }
+}

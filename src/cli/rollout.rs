@@ -1,0 +1,338 @@
+//! `mlops rollout …`: ModelRollouts on a real cluster — list, get, start, the operator verbs, and
+//! the step templates.
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Result;
+use clap::Subcommand;
+use mlops_core::{
+    CoreError,
+    ports::RegistryPort,
+    rollout::{self, Command, Phase, RolloutRecord},
+};
+
+use super::output::{self, Output};
+use crate::{adapters::kube::KubeCluster, wiring::Options};
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCmd {
+    /// List the step templates `start --template` takes: shipped ones and the user's
+    /// `[templates.NAME]` in config.toml.
+    Templates,
+    /// List rollouts (all namespaces unless -n is given).
+    List,
+    /// Start a canary rollout of a validated model version against its serving Deployment (what a
+    /// CI/CD pipeline calls).
+    Start {
+        /// The registered model.
+        #[arg(long)]
+        model: String,
+        /// The version to roll out.
+        #[arg(long)]
+        version: u32,
+        /// Step template: canary, canary-approval, quick, or one of yours from config.toml
+        /// (`mlops rollout templates` lists them).
+        #[arg(long, default_value = "canary")]
+        template: String,
+        /// Container image; default: the version's `image` tag in the registry (MLFLOW_TRACKING_URI).
+        #[arg(long)]
+        image: Option<String>,
+        /// The serving Deployment; default: the model's name.
+        #[arg(long)]
+        deployment: Option<String>,
+        /// Approvers an approval step needs.
+        #[arg(long, default_value_t = 1)]
+        approvers: u32,
+        /// Follow the rollout; exit 0 only when it is Promoted.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+    /// Approve a rollout waiting at an approval gate, as the user the cluster says you are.
+    Approve {
+        name: String,
+        /// Why: goes to the rollout's approvals and the audit trail.
+        #[arg(long)]
+        comment: String,
+    },
+    /// Skip the current step (a pause, a weight), or with --full go straight to promotion.
+    /// An approval gate cannot be skipped.
+    Promote {
+        name: String,
+        #[arg(long)]
+        full: bool,
+    },
+    /// Abort: all traffic back to stable.
+    Abort {
+        name: String,
+        /// Why: goes to the status and the audit trail.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Roll back a rollout under way.
+    Rollback {
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Hold the rollout where it is.
+    Pause { name: String },
+    /// Let a paused rollout go on.
+    Resume { name: String },
+    /// Show one rollout: spec, status, history.
+    Get { name: String },
+}
+
+impl RolloutCmd {
+    /// Whether the verb changes the cluster (refused under `--readonly`).
+    pub fn mutates(&self) -> bool {
+        !matches!(
+            self,
+            RolloutCmd::List | RolloutCmd::Get { .. } | RolloutCmd::Templates
+        )
+    }
+}
+
+pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCode> {
+    match cmd {
+        RolloutCmd::Templates => {
+            for e in &options.config_errors {
+                eprintln!("warning: {e}");
+            }
+            let all = options.settings.templates();
+            println!(
+                "{}",
+                output::render(output, &all, |all| {
+                    all.iter()
+                        .map(|t| {
+                            let steps: Vec<String> =
+                                t.steps.iter().map(ToString::to_string).collect();
+                            format!(
+                                "{:<18} {:<8} {}\n{:<27} {}",
+                                t.name,
+                                if t.builtin { "shipped" } else { "config" },
+                                t.description,
+                                "",
+                                steps.join(" → ")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::List => cluster_verb(options, async |c| {
+            let rollouts = c.rollouts().await?;
+            Ok(output::render(output, &rollouts, |r| {
+                output::rollout_table(r)
+            }))
+        }),
+        RolloutCmd::Get { name } => cluster_verb(options, async |c| {
+            let r = c.rollout(&c.default_namespace(), name).await?;
+            Ok(output::render(output, &r, output::rollout_detail))
+        }),
+        RolloutCmd::Approve { name, comment } => {
+            if comment.trim().is_empty() {
+                anyhow::bail!("--comment must say why (it goes to the audit trail)");
+            }
+            cluster_verb(options, async |c| {
+                let ns = c.default_namespace();
+                let user = c.identity().await?;
+                let r = c.approve_as(&ns, name, &user, comment).await?;
+                Ok(output::render(output, &r, |r| {
+                    format!(
+                        "{user} approved {ns}/{name}: {}/{} approvals",
+                        r.status.approvals.len(),
+                        r.spec.approval.required
+                    )
+                }))
+            })
+        }
+        RolloutCmd::Promote { .. }
+        | RolloutCmd::Abort { .. }
+        | RolloutCmd::Rollback { .. }
+        | RolloutCmd::Pause { .. }
+        | RolloutCmd::Resume { .. } => operator_verb(cmd, options, output),
+        RolloutCmd::Start {
+            model,
+            version,
+            template,
+            image,
+            deployment,
+            approvers,
+            wait,
+            timeout,
+        } => {
+            let steps = find_template(options, template)?;
+            let deployment = deployment.clone().unwrap_or_else(|| model.clone());
+            cluster_verb(options, async |c| {
+                let ns = c.default_namespace();
+                let image = match image {
+                    Some(i) => i.clone(),
+                    None => image_from_registry(options, model, *version).await?,
+                };
+                let serving = c.serving(&ns, &deployment).await?;
+                let spec = rollout::RolloutSpec {
+                    model: rollout::ModelRef {
+                        name: model.clone(),
+                        version: *version,
+                    },
+                    stable_version: serving.version,
+                    deployment: deployment.clone(),
+                    image,
+                    replicas: serving.replicas.max(1),
+                    http_route: None,
+                    steps,
+                    analysis: rollout::default_analysis(model),
+                    approval: rollout::ApprovalGate {
+                        required: *approvers,
+                    },
+                };
+                rollout::validate(&spec)?;
+                let name = format!("{model}-v{version}");
+                let mut record = c.create_rollout(&ns, &name, spec).await?;
+                if *wait {
+                    record = wait_until_done(&c, &ns, &name, Duration::from_secs(*timeout)).await?;
+                }
+                Ok(output::render(output, &record, |r| {
+                    format!(
+                        "started {ns}/{name}: {} v{} → v{version}, {} steps",
+                        r.spec.model.name,
+                        r.spec.stable_version,
+                        r.spec.steps.len()
+                    )
+                }))
+            })
+        }
+    }
+}
+
+/// The steps of a template by name, from the shipped ones and the user's config.toml.
+fn find_template(options: &Options, name: &str) -> Result<Vec<rollout::Step>> {
+    let all = options.settings.templates();
+    if let Some(t) = all.iter().find(|t| t.name == name) {
+        return Ok(t.steps.clone());
+    }
+    let known: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    let why = format!("unknown template {name:?} (known: {})", known.join(", "));
+    if options.config_errors.is_empty() {
+        anyhow::bail!(why)
+    }
+    let errors: Vec<String> = options
+        .config_errors
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    anyhow::bail!(
+        "{why}; config.toml has errors, so its templates were not read:\n  {}",
+        errors.join("\n  ")
+    )
+}
+
+/// The `image` tag of a model version in the registry.
+async fn image_from_registry(
+    options: &Options,
+    model: &str,
+    version: u32,
+) -> Result<String, CoreError> {
+    let registry = options.require_registry()?;
+    let m = registry.model(model).await?;
+    let v = m.version(version).ok_or_else(|| CoreError::NotFound {
+        kind: "model version",
+        name: format!("{model} v{version}"),
+    })?;
+    v.image().map(str::to_string).ok_or_else(|| {
+        CoreError::backend(
+            "mlflow",
+            format!("{model} v{version} has no `image` tag; pass --image"),
+        )
+    })
+}
+
+/// Follow a rollout until it is Promoted (Ok), or RolledBack/Failed/timed out (an error that says why).
+async fn wait_until_done(
+    c: &KubeCluster,
+    ns: &str,
+    name: &str,
+    limit: Duration,
+) -> Result<RolloutRecord, CoreError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let r = c.rollout(ns, name).await?;
+        match r.status.phase {
+            Phase::Promoted => return Ok(r),
+            Phase::RolledBack | Phase::Failed => {
+                return Err(CoreError::backend(
+                    "rollout",
+                    format!("{ns}/{name} is {}: {}", r.status.phase, r.status.message),
+                ));
+            }
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CoreError::backend(
+                "rollout",
+                format!(
+                    "{ns}/{name} is still {} after {}s (step {}): {}",
+                    r.status.phase,
+                    limit.as_secs(),
+                    r.step_label(),
+                    r.status.message
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(limit)).await;
+    }
+}
+
+/// promote, abort, rollback, pause, resume: recorded in the rollout's status as the cluster's user.
+fn operator_verb(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCode> {
+    let (name, reason) = match cmd {
+        RolloutCmd::Abort { name, reason } | RolloutCmd::Rollback { name, reason } => {
+            if reason.trim().is_empty() {
+                anyhow::bail!("--reason must say why (it goes to the audit trail)");
+            }
+            (name, reason.clone())
+        }
+        RolloutCmd::Promote { name, .. }
+        | RolloutCmd::Pause { name }
+        | RolloutCmd::Resume { name } => (name, String::new()),
+        _ => anyhow::bail!("internal: not an operator verb"),
+    };
+    let command = |user: String| match cmd {
+        RolloutCmd::Promote { full, .. } => Command::Promote { full: *full },
+        RolloutCmd::Abort { .. } => Command::Abort { user, reason },
+        RolloutCmd::Rollback { .. } => Command::Rollback { user, reason },
+        RolloutCmd::Pause { .. } => Command::Pause { user },
+        _ => Command::Resume { user },
+    };
+    cluster_verb(options, async |c| {
+        let ns = c.default_namespace();
+        let user = c.identity().await?;
+        let command = command(user.clone());
+        let verb = command.verb();
+        let r = c.send_command(&ns, name, &command).await?;
+        Ok(output::render(output, &r, |r| {
+            format!(
+                "{user}: {verb} {ns}/{name} recorded; now {} — the controller carries it out",
+                r.status.phase
+            )
+        }))
+    })
+}
+
+/// Run a CLI verb against the cluster: print what it returns, or the error (exit 1).
+fn cluster_verb(
+    options: &Options,
+    verb: impl AsyncFnOnce(KubeCluster) -> Result<String, CoreError>,
+) -> Result<ExitCode> {
+    let runtime = crate::wiring::tokio_runtime(1)?;
+    let result = runtime.block_on(async {
+        let c = options.cluster().await?;
+        verb(c).await
+    });
+    Ok(output::finish(result))
+}

@@ -1,0 +1,233 @@
+//! One reconcile pass over one ModelRollout: observe (canary readiness from the watched canary
+//! Deployments, analysis samples from the metrics store), decide (the core's state machine), carry
+//! out the effects (the core's interpreter on the kube wing's `Infrastructure`) and write the
+//! status with the resourceVersion read.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::PostParams,
+    runtime::{
+        controller::Action,
+        reflector::{ObjectRef, Store},
+    },
+};
+use mlops_core::{
+    CoreError,
+    analysis::Sample,
+    audit::AuditRecord,
+    model::Track,
+    rollout::{self, Observation, RolloutSpec},
+};
+
+use super::Context;
+use crate::adapters::kube::{
+    ModelRollout, effects::KubeInfra, map_deployment, names::FIELD_MANAGER, names::canary_name,
+};
+
+/// The tracing target of one event per pass (`pass started`, `pass finished` with `elapsed_us`
+/// and `requeue_ms`): operators read it in the log, the scale benchmark measures with it.
+pub const PASS_TARGET: &str = "mlops::controller::pass";
+
+/// Why a pass failed; the controller logs it and tries again later.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("writing the status of {rollout}: {source}")]
+    StatusWrite {
+        rollout: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// What a reconcile pass reads besides the rollout: the context and the watched canary
+/// Deployments.
+pub(super) struct Pass {
+    pub ctx: Arc<Context>,
+    pub canaries: Store<K8sDeployment>,
+    /// Transitions for the audit log, written in order by one task so passes never wait on it.
+    pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+}
+
+/// The canary pods for `weight` are all ready, according to the watched canary Deployments (no
+/// API call: this runs on every pass of every rollout).
+fn canary_ready(pass: &Pass, namespace: &str, spec: &RolloutSpec, weight: u8) -> bool {
+    let (_, want) = rollout::replica_split(spec.replicas, weight);
+    let canary = canary_name(&spec.deployment);
+    let d = pass
+        .canaries
+        .get(&ObjectRef::new(&canary).within(namespace))
+        .and_then(|d| map_deployment(&d, &pass.ctx.cluster.describe_context()))
+        .filter(|d| d.track == Track::Canary);
+    match d {
+        Some(d) => d.replicas == want && d.ready_replicas == want,
+        None => want == 0,
+    }
+}
+
+/// One analysis round: each metric's canary and stable query. A store that is down or returns
+/// nothing gives no value, which the core judges inconclusive — never a pass; the store's error
+/// goes into the measurement's reason.
+async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
+    let mut out = Vec::new();
+    for m in &spec.analysis.metrics {
+        let value = |q: Option<String>| async move {
+            let Some(q) = q else {
+                return (None, None);
+            };
+            let Some(store) = ctx.metrics.as_ref() else {
+                return (None, Some("no metrics store configured".to_string()));
+            };
+            match store.value(&q).await {
+                Ok(v) => (v.filter(|v| v.is_finite()), None),
+                Err(e) => {
+                    tracing::warn!(error = %e, "analysis query failed");
+                    let mut e = e.to_string();
+                    if e.len() > 160 {
+                        let cut = (0..=160)
+                            .rev()
+                            .find(|i| e.is_char_boundary(*i))
+                            .unwrap_or(0);
+                        e.truncate(cut);
+                        e.push('…');
+                    }
+                    (None, Some(e))
+                }
+            }
+        };
+        let (canary, canary_error) = value(Some(m.canary_query.clone())).await;
+        let (stable, stable_error) = value(m.stable_query.clone()).await;
+        out.push(Sample {
+            metric: m.name.clone(),
+            canary,
+            stable,
+            error: canary_error.or(stable_error),
+        });
+    }
+    out
+}
+
+pub(super) async fn reconcile(
+    mr: Arc<ModelRollout>,
+    pass: Arc<Pass>,
+) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let key = format!("{}/{}", mr.namespace().unwrap_or_default(), mr.name_any());
+    tracing::trace!(target: PASS_TARGET, rollout = %key, "pass started");
+    let r = reconcile_once(&mr, &pass).await;
+    let requeue_ms = r
+        .as_ref()
+        .ok()
+        .copied()
+        .flatten()
+        .map_or(0, |d| d.as_millis());
+    tracing::debug!(
+        target: PASS_TARGET,
+        rollout = %key,
+        elapsed_us = started.elapsed().as_micros(),
+        requeue_ms,
+        "pass finished"
+    );
+    r.map(|after| after.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// One pass; says when the next is due (`None`: only when the rollout changes).
+async fn reconcile_once(
+    mr: &Arc<ModelRollout>,
+    pass: &Pass,
+) -> Result<Option<Duration>, ReconcileError> {
+    let ctx = &pass.ctx;
+    let ns = mr.namespace().unwrap_or_default();
+    let record = mr.record(&ctx.cluster.describe_context());
+    if record.status.phase.is_terminal() {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
+        Some(measure(ctx, &record.spec).await)
+    } else {
+        None
+    };
+    let obs = Observation {
+        now,
+        canary_ready: canary_ready(pass, &ns, &record.spec, record.status.weight),
+        samples,
+        generation: mr.metadata.generation.unwrap_or(0),
+    };
+    let decision = rollout::reconcile(&record.spec, &record.status, &obs);
+    // Effects first: a crash before the status write repeats them, and they are idempotent.
+    let infra = KubeInfra {
+        cluster: ctx.cluster.clone(),
+        registry: ctx.registry.clone(),
+        actor: ctx.id.clone(),
+        object: mr.object_ref(&()),
+        audit: pass.audit.clone(),
+    };
+    rollout::carry_out(&infra, &record, &decision.effects, now).await?;
+    if decision.status != record.status {
+        let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
+        let mut updated = ModelRollout::clone(mr);
+        updated.status = Some(decision.status.clone());
+        match api
+            .replace_status(
+                &mr.name_any(),
+                &PostParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..PostParams::default()
+                },
+                &updated,
+            )
+            .await
+        {
+            Ok(_) => {}
+            // Someone wrote in between (an approval, a command): reconcile again on fresh data.
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Ok(Some(Duration::from_millis(200)));
+            }
+            Err(source) => {
+                return Err(ReconcileError::StatusWrite {
+                    rollout: format!("{ns}/{}", mr.name_any()),
+                    source,
+                });
+            }
+        }
+    }
+    if decision.status.phase.is_terminal() {
+        Ok(None)
+    } else {
+        Ok(Some(Duration::from_secs(
+            record.spec.analysis.interval_seconds.clamp(1, 5),
+        )))
+    }
+}
+
+pub(super) fn error_policy(_mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc<Pass>) -> Action {
+    tracing::warn!(error = %e, "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The part of a rollout whose change calls for a reconcile pass now (a predicate: `Some` hash).
+/// Our own status writes (a measurement, mostly) need no new pass: the requeue brings the next
+/// one. A new spec or what a command changes (phase, step, approvals, pause, undo) does.
+#[allow(clippy::unnecessary_wraps)]
+pub(super) fn needs_a_pass(mr: &ModelRollout) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    mr.metadata.generation.hash(&mut h);
+    if let Some(s) = &mr.status {
+        (
+            s.phase.as_str(),
+            s.current_step,
+            s.approvals.len(),
+            s.user_paused,
+            s.undo_promotion,
+        )
+            .hash(&mut h);
+    }
+    Some(h.finish())
+}

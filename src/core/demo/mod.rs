@@ -1,0 +1,258 @@
+//! The embedded demo platform: an in-process, deterministic simulation of an ML platform (three
+//! clusters, a model registry with 40 models and 2,000 runs, GPU metrics, drift and canary
+//! rollouts) behind the same ports as the real adapters. No configuration, no network.
+//!
+//! Time is simulated: each port call first advances the simulation to the clock's "now", so an
+//! idle console costs nothing and the same seed and clock readings always give the same platform.
+
+pub mod catalog;
+pub mod rng;
+mod scenarios;
+mod sim;
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Instant,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+pub use self::sim::{CONTROLLER, Sim, WARMUP_SECONDS};
+use crate::{
+    audit::AuditEntry,
+    error::CoreError,
+    model::{
+        ClusterSnapshot, Driver, Experiment, FeatureDrift, Gpu, MetricPoint, RegisteredModel,
+        RolloutSeries, Run,
+    },
+    ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort},
+    rollout::{Command, RolloutRecord},
+};
+
+/// The identity the demo's operator acts as.
+pub const DEMO_USER: &str = "you@demo";
+
+#[derive(Debug, Clone)]
+enum Clock {
+    /// Simulated time runs `speed` times as fast as the wall clock from `started`.
+    Real { started: Instant, speed: f64 },
+    /// Time moves only when told (tests, snapshots).
+    Manual,
+}
+
+struct Inner {
+    sim: Sim,
+    clock: Clock,
+    manual_now: DateTime<Utc>,
+}
+
+/// The demo platform; clone it freely, every clone sees the same simulation.
+#[derive(Clone)]
+pub struct DemoPlatform {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl DemoPlatform {
+    /// A platform whose time follows the wall clock, `speed` times as fast, from `start`.
+    pub fn new(seed: u64, start: DateTime<Utc>, speed: f64) -> Self {
+        Self::with_clock(
+            seed,
+            start,
+            Clock::Real {
+                started: Instant::now(),
+                speed: speed.max(0.0),
+            },
+        )
+    }
+
+    /// A platform whose time moves only through `advance`.
+    pub fn manual(seed: u64, start: DateTime<Utc>) -> Self {
+        Self::with_clock(seed, start, Clock::Manual)
+    }
+
+    fn with_clock(seed: u64, start: DateTime<Utc>, clock: Clock) -> Self {
+        let sim = Sim::new(seed, start);
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                sim,
+                clock,
+                manual_now: start,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves a consistent-enough simulation; keep going.
+        let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = match g.clock {
+            Clock::Real { started, speed } => {
+                let elapsed = started.elapsed().as_secs_f64() * speed;
+                g.sim.start + Duration::milliseconds((elapsed * 1000.0) as i64)
+            }
+            Clock::Manual => g.manual_now,
+        };
+        g.sim.advance_to(now);
+        g
+    }
+
+    /// Move a manual clock forward.
+    pub fn advance(&self, seconds: i64) {
+        {
+            let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            g.manual_now += Duration::seconds(seconds);
+        }
+        drop(self.lock());
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.lock().sim.now
+    }
+
+    /// Run a closure on the simulation (tests and the bench use it to read state directly).
+    pub fn with_sim<T>(&self, f: impl FnOnce(&Sim) -> T) -> T {
+        f(&self.lock().sim)
+    }
+}
+
+#[async_trait]
+impl ClusterPort for DemoPlatform {
+    fn describe(&self) -> String {
+        "demo (3 clusters)".into()
+    }
+
+    async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
+        let g = self.lock();
+        let s = &g.sim;
+        Ok(ClusterSnapshot {
+            clusters: s.clusters.clone(),
+            nodes: s.nodes.clone(),
+            pods: s.pods.clone(),
+            deployments: s.deployments.clone(),
+            rollouts: s.rollouts(),
+            events: s.events.iter().cloned().collect(),
+            driver: Driver::Embedded,
+            identity: DEMO_USER.into(),
+        })
+    }
+
+    async fn rollout_command(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        command: Command,
+    ) -> Result<RolloutRecord, CoreError> {
+        self.lock().sim.command(cluster, namespace, name, &command)
+    }
+}
+
+#[async_trait]
+impl RegistryPort for DemoPlatform {
+    fn describe(&self) -> String {
+        "demo registry".into()
+    }
+
+    async fn experiments(&self) -> Result<Vec<Experiment>, CoreError> {
+        Ok(self.lock().sim.experiments.clone())
+    }
+
+    async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError> {
+        let g = self.lock();
+        if !g.sim.experiments.iter().any(|e| e.id == experiment_id) {
+            return Err(CoreError::NotFound {
+                kind: "experiment",
+                name: experiment_id.into(),
+            });
+        }
+        Ok(g.sim
+            .runs
+            .iter()
+            .filter(|r| r.experiment_id == experiment_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Run, CoreError> {
+        self.lock()
+            .sim
+            .runs
+            .iter()
+            .find(|r| r.id == run_id)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "run",
+                name: run_id.into(),
+            })
+    }
+
+    async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError> {
+        self.lock().sim.metric_history(run_id, key)
+    }
+
+    async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError> {
+        Ok(self.lock().sim.models.clone())
+    }
+
+    async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError> {
+        self.lock().sim.model(name).cloned()
+    }
+
+    async fn set_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<Option<u32>, CoreError> {
+        self.lock().sim.set_alias(model, alias, version)
+    }
+
+    async fn set_version_tag(
+        &self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        self.lock().sim.set_version_tag(model, version, key, value)
+    }
+}
+
+#[async_trait]
+impl MetricsPort for DemoPlatform {
+    fn describe(&self) -> String {
+        "demo metrics".into()
+    }
+
+    async fn gpus(&self) -> Result<Vec<Gpu>, CoreError> {
+        Ok(self.lock().sim.gpus())
+    }
+
+    async fn drift(&self) -> Result<Vec<FeatureDrift>, CoreError> {
+        Ok(self.lock().sim.drift())
+    }
+
+    async fn rollout_series(
+        &self,
+        cluster: &str,
+        rollout: &str,
+    ) -> Result<RolloutSeries, CoreError> {
+        self.lock()
+            .sim
+            .rollout_series(cluster, rollout)
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "rollout",
+                name: format!("{cluster}/{rollout}"),
+            })
+    }
+}
+
+#[async_trait]
+impl AuditPort for DemoPlatform {
+    async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
+        Ok(self.lock().sim.audit.entries().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! The demo's script: the rollouts it starts (when, where, with which steps and how good the canary
+//! is) and the operator commands in its history.
+
+use crate::rollout::{AnalysisStep, Command, PauseStep, Step};
+
+pub(super) struct Scenario {
+    pub(super) cluster: &'static str,
+    pub(super) model: &'static str,
+    pub(super) version: u32,
+    /// Seconds relative to the demo's start at which the rollout is created.
+    pub(super) at: i64,
+    pub(super) steps: Vec<Step>,
+    pub(super) interval: u64,
+    pub(super) failure_limit: u32,
+    pub(super) approvals: u32,
+    pub(super) canary_error: f64,
+    pub(super) canary_latency_ms: f64,
+    /// The Gateway API HTTPRoute whose weights follow the canary (replica ratio alone without).
+    pub(super) route: Option<&'static str>,
+}
+
+pub(super) fn scenarios() -> Vec<Scenario> {
+    let a = |count| Step::Analysis(AnalysisStep { count });
+    vec![
+        Scenario {
+            cluster: "eu-prod",
+            model: "search-embedder",
+            version: 3,
+            at: -19 * 60,
+            steps: vec![
+                Step::SetWeight(10),
+                a(2),
+                Step::SetWeight(50),
+                a(2),
+                Step::SetWeight(100),
+            ],
+            interval: 30,
+            failure_limit: 2,
+            approvals: 1,
+            canary_error: 0.006,
+            canary_latency_ms: 95.0,
+            route: None,
+        },
+        Scenario {
+            cluster: "uae-prod",
+            model: "credit-scorer",
+            version: 9,
+            at: -18 * 60,
+            steps: vec![Step::SetWeight(10), a(5), Step::SetWeight(100)],
+            interval: 30,
+            failure_limit: 3,
+            approvals: 1,
+            canary_error: 0.009,
+            canary_latency_ms: 260.0,
+            route: None,
+        },
+        Scenario {
+            cluster: "eu-prod",
+            model: "churn-model",
+            version: 4,
+            at: -12 * 60,
+            steps: vec![
+                Step::SetWeight(20),
+                a(2),
+                Step::Approval {},
+                Step::SetWeight(50),
+                Step::Pause(PauseStep {
+                    duration_seconds: Some(120),
+                }),
+                Step::SetWeight(100),
+            ],
+            interval: 30,
+            failure_limit: 2,
+            approvals: 2,
+            canary_error: 0.007,
+            canary_latency_ms: 120.0,
+            route: Some("churn-model"),
+        },
+        Scenario {
+            cluster: "uae-prod",
+            model: "pricing-model",
+            version: 5,
+            at: -8 * 60,
+            steps: vec![
+                Step::SetWeight(50),
+                Step::SetWeight(30),
+                Step::SetWeight(100),
+            ],
+            interval: 30,
+            failure_limit: 2,
+            approvals: 1,
+            canary_error: 0.008,
+            canary_latency_ms: 90.0,
+            route: None,
+        },
+        Scenario {
+            cluster: "us-prod",
+            model: "recsys-ranker",
+            version: 12,
+            at: -2 * 60,
+            steps: vec![
+                Step::SetWeight(10),
+                a(3),
+                Step::SetWeight(25),
+                a(3),
+                Step::SetWeight(50),
+                a(3),
+                Step::SetWeight(100),
+            ],
+            interval: 60,
+            failure_limit: 2,
+            approvals: 1,
+            canary_error: 0.007,
+            canary_latency_ms: 140.0,
+            route: Some("recsys-ranker"),
+        },
+        Scenario {
+            cluster: "uae-prod",
+            model: "fraud-detector",
+            version: 7,
+            at: -40,
+            steps: vec![
+                Step::SetWeight(10),
+                a(3),
+                Step::SetWeight(30),
+                a(3),
+                Step::SetWeight(60),
+                Step::SetWeight(100),
+            ],
+            interval: 30,
+            failure_limit: 3,
+            approvals: 1,
+            canary_error: 0.072,
+            canary_latency_ms: 310.0,
+            route: None,
+        },
+    ]
+}
+
+/// Operator commands the demo's history contains: (seconds from start, model, user, command).
+pub(super) fn scripted_commands() -> Vec<(i64, &'static str, Command)> {
+    vec![
+        (
+            -16 * 60,
+            "credit-scorer",
+            Command::Abort {
+                user: "omar.h".into(),
+                reason: "p99 latency regression on eu traffic".into(),
+            },
+        ),
+        (
+            -5 * 60,
+            "churn-model",
+            Command::Approve {
+                user: "dana.k".into(),
+                comment: "offline eval +1.8% AUC vs champion; drift on monthly_charges is seasonal"
+                    .into(),
+            },
+        ),
+    ]
+}

@@ -1,0 +1,380 @@
+//! The simulated platform: its state and how one simulated second passes. Rollouts are driven by
+//! the real state machine in `crate::rollout` with analysis samples drawn from the simulated
+//! traffic, so the demo shows the product's true behaviour.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{
+    catalog::{SERVED, SERVING_NAMESPACE},
+    rng::Rng,
+    scenarios::{Scenario, scenarios, scripted_commands},
+};
+use crate::{
+    audit::AuditLog,
+    drift::{self, DriftReport},
+    error::CoreError,
+    model::{
+        Cluster, ClusterEvent, Deployment, EventKind, Experiment, FeatureDrift, Gpu, MetricPoint,
+        Node, Pod, PodPhase, RegisteredModel, RolloutSeries, Run,
+    },
+    rollout::{self, Command, RolloutRecord},
+};
+
+mod build;
+mod cluster;
+mod metrics;
+mod rollouts;
+
+/// Seconds a new pod stays Pending before it runs, as a kubelet would take.
+const POD_START_SECONDS: i64 = 8;
+const SERIES_EVERY_SECONDS: i64 = 5;
+const SERIES_POINTS: usize = 360;
+const DRIFT_WINDOW_SECONDS: i64 = 15;
+const DRIFT_SAMPLE: usize = 1000;
+const MAX_EVENTS: usize = 300;
+/// How far before "now" the simulation starts, so the demo opens with history.
+pub const WARMUP_SECONDS: i64 = 20 * 60;
+pub const CONTROLLER: &str = "mlops-controller (embedded)";
+
+struct SimRollout {
+    record: RolloutRecord,
+    canary_error: f64,
+    canary_latency_ms: f64,
+    stable_error: f64,
+    stable_latency_ms: f64,
+    series: RolloutSeries,
+}
+
+struct SimFeature {
+    model: String,
+    version: u32,
+    feature: String,
+    mean: f64,
+    sd: f64,
+    drift_sd_per_hour: f64,
+    reference: Vec<f64>,
+    edges: Vec<f64>,
+    reference_counts: Vec<f64>,
+    current_counts: Vec<f64>,
+    current: Vec<f64>,
+    report: Option<DriftReport>,
+    psi_history: VecDeque<f64>,
+}
+
+struct GpuState {
+    gpu: Gpu,
+    target: f64,
+}
+
+pub struct Sim {
+    seed: u64,
+    pub start: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    rng: Rng,
+    pub clusters: Vec<Cluster>,
+    pub nodes: Vec<Node>,
+    pub deployments: Vec<Deployment>,
+    pub pods: Vec<Pod>,
+    pod_started: HashMap<String, DateTime<Utc>>,
+    gpus: Vec<GpuState>,
+    idle_models: Vec<&'static str>,
+    pub experiments: Vec<Experiment>,
+    pub runs: Vec<Run>,
+    pub models: Vec<RegisteredModel>,
+    rollouts: Vec<SimRollout>,
+    pending_scenarios: Vec<Scenario>,
+    pending_commands: Vec<(i64, &'static str, Command)>,
+    pub events: VecDeque<ClusterEvent>,
+    pub audit: AuditLog,
+    /// HTTPRoute backend weights (stable, canary) by (cluster, namespace, route).
+    pub routes: BTreeMap<(String, String, String), (u8, u8)>,
+    features: Vec<SimFeature>,
+    pod_counter: u64,
+}
+
+fn image_of(model: &str, version: u32) -> String {
+    format!("registry.local/ml/{model}:v{version}")
+}
+
+impl Sim {
+    /// Build the platform as it was `WARMUP_SECONDS` before `start`, then run up to `start`.
+    pub fn new(seed: u64, start: DateTime<Utc>) -> Self {
+        let origin = start - Duration::seconds(WARMUP_SECONDS);
+        let mut sim = Sim {
+            seed,
+            start,
+            now: origin,
+            rng: Rng::fork(seed, "sim"),
+            clusters: Vec::new(),
+            nodes: Vec::new(),
+            deployments: Vec::new(),
+            pods: Vec::new(),
+            pod_started: HashMap::new(),
+            gpus: Vec::new(),
+            idle_models: SERVED.iter().filter(|s| s.3).map(|s| s.0).collect(),
+            experiments: Vec::new(),
+            runs: Vec::new(),
+            models: Vec::new(),
+            rollouts: Vec::new(),
+            pending_scenarios: scenarios(),
+            pending_commands: scripted_commands(),
+            events: VecDeque::new(),
+            audit: AuditLog::default(),
+            routes: BTreeMap::new(),
+            features: Vec::new(),
+            pod_counter: 0,
+        };
+        sim.build_infrastructure();
+        sim.build_registry();
+        sim.build_serving();
+        sim.build_features();
+        // Pods that exist at the origin have long been running.
+        for p in &mut sim.pods {
+            p.phase = PodPhase::Running;
+        }
+        sim.sync_ready();
+        sim.advance_to(start);
+        sim
+    }
+
+    /// Step one simulated second at a time up to `t`; a long gap is skipped in bulk.
+    pub fn advance_to(&mut self, t: DateTime<Utc>) {
+        let gap = (t - self.now).num_seconds();
+        if gap > 3 * 3600 {
+            // Jump (e.g. a laptop that slept): keep the last hour of behaviour.
+            self.now = t - Duration::seconds(3600);
+        }
+        while self.now + Duration::seconds(1) <= t {
+            self.now += Duration::seconds(1);
+            self.step();
+        }
+    }
+
+    fn rel(&self) -> i64 {
+        (self.now - self.start).num_seconds()
+    }
+
+    fn step(&mut self) {
+        let rel = self.rel();
+        let due: Vec<Scenario> = {
+            let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_scenarios)
+                .into_iter()
+                .partition(|s| s.at <= rel);
+            self.pending_scenarios = rest;
+            due
+        };
+        for s in due {
+            self.create_rollout(&s);
+        }
+        let commands: Vec<(i64, &str, Command)> = {
+            let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_commands)
+                .into_iter()
+                .partition(|c| c.0 <= rel);
+            self.pending_commands = rest;
+            due
+        };
+        for (_, model, cmd) in commands {
+            if let Some(r) = self
+                .rollouts
+                .iter()
+                .find(|r| r.record.spec.model.name == model)
+            {
+                let (cluster, ns, name) = (
+                    r.record.cluster.clone(),
+                    r.record.namespace.clone(),
+                    r.record.name.clone(),
+                );
+                if let Err(e) = self.command(&cluster, &ns, &name, &cmd) {
+                    self.event(
+                        &cluster,
+                        &name,
+                        "CommandRefused",
+                        &e.to_string(),
+                        EventKind::Warning,
+                    );
+                }
+            }
+        }
+        self.sync_pods();
+        self.reconcile_rollouts();
+        self.move_gpus();
+        if rel.rem_euclid(SERIES_EVERY_SECONDS) == 0 {
+            self.record_series();
+        }
+        if rel.rem_euclid(DRIFT_WINDOW_SECONDS) == 0 {
+            self.refresh_drift();
+        }
+        if rel == -6 * 60 {
+            self.event("us-prod", "node/us-prod-gpu-2", "XidError", "GPU 5: Xid 79 (GPU fallen off the bus); device health check failed once, recovered", EventKind::Warning);
+        }
+    }
+
+    fn event(&mut self, cluster: &str, object: &str, reason: &str, message: &str, kind: EventKind) {
+        self.events.push_back(ClusterEvent {
+            time: self.now,
+            cluster: cluster.into(),
+            namespace: SERVING_NAMESPACE.into(),
+            object: object.into(),
+            reason: reason.into(),
+            message: message.into(),
+            kind,
+        });
+        while self.events.len() > MAX_EVENTS {
+            self.events.pop_front();
+        }
+    }
+
+    pub fn model(&self, name: &str) -> Result<&RegisteredModel, CoreError> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "registered model",
+                name: name.to_string(),
+            })
+    }
+
+    /// Point `model@alias` at `version`; where it pointed before.
+    pub fn set_alias(
+        &mut self,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<Option<u32>, CoreError> {
+        let m = self
+            .models
+            .iter_mut()
+            .find(|m| m.name == model)
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "registered model",
+                name: model.to_string(),
+            })?;
+        if m.version(version).is_none() {
+            return Err(CoreError::NotFound {
+                kind: "model version",
+                name: format!("{model} v{version}"),
+            });
+        }
+        let previous = m.aliases.insert(alias.to_string(), version);
+        // As the registry's convention goes, the challenger that became champion is no longer one.
+        if alias == rollout::CHAMPION_ALIAS && m.aliases.get("challenger") == Some(&version) {
+            m.aliases.remove("challenger");
+        }
+        Ok(previous)
+    }
+
+    pub fn set_version_tag(
+        &mut self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        let v = self
+            .models
+            .iter_mut()
+            .find(|m| m.name == model)
+            .and_then(|m| m.versions.iter_mut().find(|v| v.version == version))
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "model version",
+                name: format!("{model} v{version}"),
+            })?;
+        v.tags.insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    pub fn gpus(&self) -> Vec<Gpu> {
+        self.gpus.iter().map(|g| g.gpu.clone()).collect()
+    }
+
+    pub fn rollouts(&self) -> Vec<RolloutRecord> {
+        self.rollouts.iter().map(|r| r.record.clone()).collect()
+    }
+
+    pub fn rollout_series(&self, cluster: &str, name: &str) -> Option<RolloutSeries> {
+        self.rollouts
+            .iter()
+            .find(|r| r.record.cluster == cluster && r.record.name == name)
+            .map(|r| r.series.clone())
+    }
+
+    pub fn drift(&mut self) -> Vec<FeatureDrift> {
+        for f in &mut self.features {
+            if f.report.is_none() {
+                f.report = Some(
+                    drift::report(&f.reference, &f.current)
+                        .unwrap_or_else(|_| unreachable_report()),
+                );
+            }
+        }
+        self.features
+            .iter()
+            .map(|f| FeatureDrift {
+                model: f.model.clone(),
+                version: f.version,
+                feature: f.feature.clone(),
+                report: f.report.clone().unwrap_or_else(unreachable_report),
+                edges: f.edges.clone(),
+                reference_counts: f.reference_counts.clone(),
+                current_counts: f.current_counts.clone(),
+                psi_history: f.psi_history.iter().copied().collect(),
+            })
+            .collect()
+    }
+
+    /// A run's metric history, regenerated from the seed so 2,000 runs cost no memory for it.
+    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError> {
+        let run = self
+            .runs
+            .iter()
+            .find(|r| r.id == run_id)
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "run",
+                name: run_id.into(),
+            })?;
+        let last = *run.metrics.get(key).ok_or_else(|| CoreError::NotFound {
+            kind: "metric",
+            name: format!("{key} of run {run_id}"),
+        })?;
+        let mut rng = Rng::fork(self.seed, &format!("hist/{run_id}/{key}"));
+        let steps = 30;
+        let first = if key == "loss" || key == "latency_ms" {
+            last * 2.5
+        } else {
+            last * 0.6
+        };
+        Ok((0..steps)
+            .map(|s| {
+                let p = f64::from(s) / f64::from(steps - 1);
+                let ease = 1.0 - (-4.0 * p).exp();
+                let noise = if s == steps - 1 {
+                    0.0
+                } else {
+                    rng.normal() * 0.01 * last.abs()
+                };
+                MetricPoint {
+                    step: i64::from(s),
+                    timestamp: run.start + Duration::seconds(i64::from(s) * 60),
+                    value: first + (last - first) * ease / (1.0 - (-4.0f64).exp()) + noise,
+                }
+            })
+            .collect())
+    }
+}
+
+fn unreachable_report() -> DriftReport {
+    DriftReport {
+        ks: drift::Ks {
+            statistic: 0.0,
+            p_value: 1.0,
+        },
+        psi: 0.0,
+        js_distance: 0.0,
+        wasserstein_normed: 0.0,
+        reference_len: 0,
+        current_len: 0,
+        status: drift::DriftStatus::Ok,
+    }
+}

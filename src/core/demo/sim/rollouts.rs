@@ -1,0 +1,435 @@
+//! Rollouts in the simulation: created from the script, driven by the core's state machine, their
+//! effects carried out on the simulated cluster and registry.
+
+use std::{
+    sync::{Mutex, MutexGuard, PoisonError},
+    task::{Context, Poll, Waker},
+};
+
+use async_trait::async_trait;
+
+use super::{CONTROLLER, Sim, SimRollout, image_of};
+use crate::demo::{catalog::SERVING_NAMESPACE, rng::Rng, scenarios::Scenario};
+use crate::{
+    analysis::{MetricCheck, MetricKind, Sample},
+    audit::AuditRecord,
+    error::CoreError,
+    model::{Deployment, EventKind, RolloutSeries, Track},
+    rollout::{
+        self, AnalysisSpec, ApprovalGate, Command, Effect, Infrastructure, ModelRef, Observation,
+        RolloutRecord, RolloutSpec, RolloutStatus,
+    },
+};
+
+impl Sim {
+    pub(super) fn create_rollout(&mut self, s: &Scenario) {
+        let stable_version = self.champion(s.model);
+        let replicas = self
+            .deployments
+            .iter()
+            .find(|d| d.model == s.model && d.track == Track::Stable)
+            .map_or(2, |d| d.replicas);
+        let q = |track: &str, what: &str| match what {
+            "err" => format!(
+                "sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\"}}[1m]))",
+                s.model, s.model
+            ),
+            _ => format!(
+                "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{}\",track=\"{track}\"}}[1m]))) * 1000",
+                s.model
+            ),
+        };
+        let spec = RolloutSpec {
+            model: ModelRef {
+                name: s.model.into(),
+                version: s.version,
+            },
+            stable_version,
+            deployment: s.model.into(),
+            image: image_of(s.model, s.version),
+            replicas,
+            http_route: s.route.map(str::to_string),
+            steps: s.steps.clone(),
+            analysis: AnalysisSpec {
+                interval_seconds: s.interval,
+                failure_limit: s.failure_limit,
+                metrics: vec![
+                    MetricCheck {
+                        name: "error-rate".into(),
+                        kind: MetricKind::ErrorRate,
+                        canary_query: q("canary", "err"),
+                        stable_query: Some(q("stable", "err")),
+                        max: Some(0.05),
+                        max_ratio_to_stable: Some(2.0),
+                    },
+                    MetricCheck {
+                        name: "latency-p99".into(),
+                        kind: MetricKind::LatencyP99,
+                        canary_query: q("canary", "p99"),
+                        stable_query: Some(q("stable", "p99")),
+                        max: Some(400.0),
+                        max_ratio_to_stable: Some(1.5),
+                    },
+                ],
+            },
+            approval: ApprovalGate {
+                required: s.approvals,
+            },
+        };
+        let name = format!("{}-v{}", s.model, s.version);
+        let mut rng = Rng::fork(self.seed, &name);
+        self.rollouts.push(SimRollout {
+            record: RolloutRecord {
+                name: name.clone(),
+                namespace: SERVING_NAMESPACE.into(),
+                cluster: s.cluster.into(),
+                created: self.now,
+                spec,
+                status: RolloutStatus::default(),
+            },
+            canary_error: s.canary_error,
+            canary_latency_ms: s.canary_latency_ms,
+            stable_error: 0.006 + rng.range(0.0, 0.004),
+            stable_latency_ms: 110.0 + rng.range(0.0, 60.0),
+            series: RolloutSeries::default(),
+        });
+        self.event(
+            s.cluster,
+            &format!("modelrollout/{name}"),
+            "Created",
+            &format!(
+                "rollout of {} v{} created by ci-pipeline",
+                s.model, s.version
+            ),
+            EventKind::Normal,
+        );
+        self.audit.append(AuditRecord {
+            time: self.now,
+            actor: "ci-pipeline".into(),
+            action: "rollout.start".into(),
+            target: format!("{}/{}/{name}", s.cluster, SERVING_NAMESPACE),
+            comment: format!("validated {} v{}", s.model, s.version),
+            details: String::new(),
+        });
+    }
+
+    /// Apply an operator command through the core, then carry out its effects.
+    pub fn command(
+        &mut self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        cmd: &Command,
+    ) -> Result<RolloutRecord, CoreError> {
+        let idx = self
+            .rollouts
+            .iter()
+            .position(|r| {
+                r.record.cluster == cluster
+                    && r.record.namespace == namespace
+                    && r.record.name == name
+            })
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "rollout",
+                name: format!("{cluster}/{namespace}/{name}"),
+            })?;
+        let r = &self.rollouts[idx].record;
+        let decision = rollout::apply_command(name, &r.spec, &r.status, cmd, self.now)?;
+        let (actor, comment) = match cmd {
+            Command::Approve { user, comment } => (user.clone(), comment.clone()),
+            Command::Abort { user, reason } | Command::Rollback { user, reason } => {
+                (user.clone(), reason.clone())
+            }
+            Command::Pause { user } | Command::Resume { user } => (user.clone(), String::new()),
+            Command::Promote { .. } => ("operator".into(), String::new()),
+        };
+        self.audit.append(AuditRecord {
+            time: self.now,
+            actor,
+            action: format!("rollout.{}", cmd.verb().replace(' ', "")),
+            target: format!("{cluster}/{namespace}/{name}"),
+            comment,
+            details: format!("phase {} → {}", r.status.phase, decision.status.phase),
+        });
+        self.rollouts[idx].record.status = decision.status;
+        self.apply_effects(idx, &decision.effects);
+        Ok(self.rollouts[idx].record.clone())
+    }
+
+    fn canary_ready(&self, r: &RolloutRecord) -> bool {
+        let (_, want) = rollout::replica_split(r.spec.replicas, r.status.weight);
+        let canary = self.deployments.iter().find(|d| {
+            d.cluster == r.cluster && d.model == r.spec.model.name && d.track == Track::Canary
+        });
+        match canary {
+            Some(d) => d.replicas == want && d.ready_replicas == want,
+            None => want == 0,
+        }
+    }
+
+    pub(super) fn reconcile_rollouts(&mut self) {
+        for idx in 0..self.rollouts.len() {
+            let r = &self.rollouts[idx];
+            if r.record.status.phase.is_terminal() {
+                continue;
+            }
+            let samples =
+                rollout::analysis_due(&r.record.spec, &r.record.status, self.now).then(|| {
+                    let mut rng = Rng::fork(
+                        self.seed,
+                        &format!("{}/{}", r.record.name, self.now.timestamp()),
+                    );
+                    vec![
+                        Sample {
+                            metric: "error-rate".into(),
+                            canary: Some((r.canary_error * (1.0 + 0.15 * rng.normal())).max(0.0)),
+                            stable: Some((r.stable_error * (1.0 + 0.15 * rng.normal())).max(0.0)),
+                            error: None,
+                        },
+                        Sample {
+                            metric: "latency-p99".into(),
+                            canary: Some(r.canary_latency_ms * (1.0 + 0.05 * rng.normal())),
+                            stable: Some(r.stable_latency_ms * (1.0 + 0.05 * rng.normal())),
+                            error: None,
+                        },
+                    ]
+                });
+            let obs = Observation {
+                now: self.now,
+                canary_ready: self.canary_ready(&r.record),
+                samples,
+                generation: 1,
+            };
+            let decision = rollout::reconcile(&r.record.spec, &r.record.status, &obs);
+            self.rollouts[idx].record.status = decision.status;
+            self.apply_effects(idx, &decision.effects);
+        }
+    }
+
+    /// Carry out a decision's effects through the core's one interpreter, on this simulation.
+    fn apply_effects(&mut self, idx: usize, effects: &[Effect]) {
+        let record = self.rollouts[idx].record.clone();
+        let now = self.now;
+        let infra = SimInfra {
+            sim: Mutex::new(self),
+            cluster: record.cluster.clone(),
+        };
+        let result = match run_now(rollout::carry_out(&infra, &record, effects, now)) {
+            Some(r) => r,
+            None => Err(CoreError::backend(
+                "demo",
+                "an effect did not complete at once",
+            )),
+        };
+        if let Err(e) = result {
+            self.event(
+                &record.cluster,
+                &format!("modelrollout/{}", record.name),
+                "EffectFailed",
+                &e.to_string(),
+                EventKind::Warning,
+            );
+        }
+    }
+
+    pub(super) fn set_replicas(
+        &mut self,
+        cluster: &str,
+        model: &str,
+        track: Track,
+        replicas: u32,
+        version: Option<u32>,
+    ) {
+        if let Some(d) = self
+            .deployments
+            .iter_mut()
+            .find(|d| d.cluster == cluster && d.model == model && d.track == track)
+        {
+            d.replicas = replicas;
+            return;
+        }
+        if replicas == 0 {
+            return;
+        }
+        let version = version.unwrap_or_else(|| self.champion(model));
+        self.deployments.push(Deployment {
+            name: format!("{model}-{}", track.as_str()),
+            namespace: SERVING_NAMESPACE.into(),
+            cluster: cluster.into(),
+            model: model.into(),
+            version,
+            track,
+            replicas,
+            ready_replicas: 0,
+            image: image_of(model, version),
+        });
+    }
+
+    pub(super) fn set_stable_version(
+        &mut self,
+        cluster: &str,
+        model: &str,
+        version: u32,
+        image: &str,
+        replicas: u32,
+    ) {
+        if let Some(d) = self
+            .deployments
+            .iter_mut()
+            .find(|d| d.cluster == cluster && d.model == model && d.track == Track::Stable)
+        {
+            d.version = version;
+            d.image = image.to_string();
+            d.replicas = replicas;
+        }
+        // A rolling update: the old pods go, new ones start.
+        self.pods.retain(|p| {
+            !(p.cluster == cluster
+                && p.model.as_deref() == Some(model)
+                && p.track == Track::Stable
+                && p.version != Some(version))
+        });
+        self.sync_pods();
+    }
+}
+
+/// The simulation as the infrastructure a rollout's effects change: the rollout's cluster, the
+/// registry, the event stream and the audit log.
+struct SimInfra<'a> {
+    sim: Mutex<&'a mut Sim>,
+    cluster: String,
+}
+
+impl<'a> SimInfra<'a> {
+    fn sim(&self) -> MutexGuard<'_, &'a mut Sim> {
+        self.sim.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Infrastructure for SimInfra<'_> {
+    fn actor(&self) -> &str {
+        CONTROLLER
+    }
+
+    fn has_registry(&self) -> bool {
+        true
+    }
+
+    async fn split_replicas(
+        &self,
+        r: &RolloutRecord,
+        stable: u32,
+        canary: u32,
+    ) -> Result<(), CoreError> {
+        let mut sim = self.sim();
+        let model = &r.spec.model.name;
+        sim.set_replicas(&self.cluster, model, Track::Stable, stable, None);
+        sim.set_replicas(
+            &self.cluster,
+            model,
+            Track::Canary,
+            canary,
+            Some(r.spec.model.version),
+        );
+        Ok(())
+    }
+
+    async fn replace_stable(
+        &self,
+        r: &RolloutRecord,
+        version: u32,
+        image: &str,
+    ) -> Result<(), CoreError> {
+        let mut sim = self.sim();
+        let model = &r.spec.model.name;
+        sim.set_replicas(&self.cluster, model, Track::Canary, 0, None);
+        sim.set_stable_version(&self.cluster, model, version, image, r.spec.replicas);
+        Ok(())
+    }
+
+    async fn route_weights(
+        &self,
+        r: &RolloutRecord,
+        route: &str,
+        canary: u8,
+    ) -> Result<(), CoreError> {
+        let canary = canary.min(100);
+        self.sim().routes.insert(
+            (self.cluster.clone(), r.namespace.clone(), route.to_string()),
+            (100 - canary, canary),
+        );
+        Ok(())
+    }
+
+    async fn version_image(&self, model: &str, version: u32) -> Result<String, CoreError> {
+        let sim = self.sim();
+        sim.model(model)?
+            .version(version)
+            .and_then(|v| v.image().map(str::to_string))
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "image tag of model version",
+                name: format!("{model} v{version}"),
+            })
+    }
+
+    async fn move_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<Option<u32>, CoreError> {
+        self.sim().set_alias(model, alias, version)
+    }
+
+    async fn tag_version(
+        &self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        self.sim().set_version_tag(model, version, key, value)
+    }
+
+    async fn record_event(
+        &self,
+        r: &RolloutRecord,
+        reason: &str,
+        message: &str,
+        warning: bool,
+    ) -> Result<(), CoreError> {
+        let kind = if warning {
+            EventKind::Warning
+        } else {
+            EventKind::Normal
+        };
+        self.sim().event(
+            &self.cluster,
+            &format!("modelrollout/{}", r.name),
+            reason,
+            message,
+            kind,
+        );
+        Ok(())
+    }
+
+    async fn audit(&self, mut record: AuditRecord) -> Result<(), CoreError> {
+        // One log for three clusters: a rollout's target names its cluster too.
+        if !record.target.contains('@') {
+            record.target = format!("{}/{}", self.cluster, record.target);
+        }
+        self.sim().audit.append(record);
+        Ok(())
+    }
+}
+
+/// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
+fn run_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}

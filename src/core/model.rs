@@ -1,0 +1,333 @@
+//! Domain types shared by every adapter and view: clusters, nodes, GPUs, pods, deployments,
+//! experiments, runs, datasets, registered models and versions, and what the ports carry
+//! (cluster snapshots and watch changes, live drift, rollout series). Plain data, no behaviour
+//! beyond small derived facts (e.g. whether a GPU is allocated but idle).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{drift::DriftReport, rollout::RolloutRecord};
+
+/// Below this utilisation (percent) an allocated GPU counts as idle.
+pub const IDLE_GPU_UTIL_PCT: f64 = 5.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    pub cluster: String,
+    pub region: String,
+    pub zone: String,
+    pub gpu_capacity: u32,
+    pub gpu_product: Option<String>,
+    pub ready: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Track {
+    Stable,
+    Canary,
+}
+
+impl Track {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Track::Stable => "stable",
+            Track::Canary => "canary",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pod {
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+    pub node: Option<String>,
+    pub phase: PodPhase,
+    pub model: Option<String>,
+    pub version: Option<u32>,
+    pub track: Track,
+    pub gpus: u32,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+    pub model: String,
+    pub version: u32,
+    pub track: Track,
+    pub replicas: u32,
+    pub ready_replicas: u32,
+    pub image: String,
+}
+
+/// One GPU as the metrics store (DCGM exporter) and the cluster (allocation) see it together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gpu {
+    pub cluster: String,
+    pub node: String,
+    pub index: u32,
+    pub uuid: String,
+    pub product: String,
+    pub util_pct: f64,
+    pub mem_used_mib: f64,
+    pub mem_total_mib: f64,
+    pub power_w: f64,
+    pub temp_c: f64,
+    pub pod: Option<String>,
+    pub namespace: Option<String>,
+    pub model: Option<String>,
+    pub version: Option<u32>,
+}
+
+impl Gpu {
+    pub fn is_allocated(&self) -> bool {
+        self.pod.is_some()
+    }
+
+    /// Allocated to a pod but doing (almost) nothing: money spent for no work.
+    pub fn is_allocated_idle(&self) -> bool {
+        self.is_allocated() && self.util_pct < IDLE_GPU_UTIL_PCT
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuSummary {
+    pub total: usize,
+    pub allocated: usize,
+    pub allocated_idle: usize,
+    pub mean_util_pct: f64,
+    pub power_w: f64,
+}
+
+impl GpuSummary {
+    pub fn of(gpus: &[Gpu]) -> Self {
+        let total = gpus.len();
+        let allocated = gpus.iter().filter(|g| g.is_allocated()).count();
+        let allocated_idle = gpus.iter().filter(|g| g.is_allocated_idle()).count();
+        let mean_util_pct = if total == 0 {
+            0.0
+        } else {
+            gpus.iter().map(|g| g.util_pct).sum::<f64>() / total as f64
+        };
+        Self {
+            total,
+            allocated,
+            allocated_idle,
+            mean_util_pct,
+            power_w: gpus.iter().map(|g| g.power_w).sum(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    Normal,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterEvent {
+    pub time: DateTime<Utc>,
+    pub cluster: String,
+    pub namespace: String,
+    pub object: String,
+    pub reason: String,
+    pub message: String,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub id: String,
+    pub name: String,
+    /// How many runs it has; `None` until counted (MLflow has no call that counts runs, so an
+    /// adapter counts them when it loads them).
+    pub run_count: Option<usize>,
+    pub last_update: DateTime<Utc>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Failed,
+    Killed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+}
+
+/// A dataset as logged against a run: the digest identifies its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub struct Dataset {
+    pub name: String,
+    pub digest: String,
+    pub source: String,
+    /// Where the data lives (data residency), e.g. `me-central-1`.
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub experiment_id: String,
+    pub name: String,
+    pub status: RunStatus,
+    pub user: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub params: BTreeMap<String, String>,
+    /// The latest value of each metric.
+    pub metrics: BTreeMap<String, f64>,
+    pub datasets: Vec<Dataset>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub step: i64,
+    pub timestamp: DateTime<Utc>,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub model: String,
+    pub version: u32,
+    pub run_id: Option<String>,
+    pub created: DateTime<Utc>,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ModelVersion {
+    /// The container image this version is served from, from its registry tags.
+    pub fn image(&self) -> Option<&str> {
+        self.tags.get("image").map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredModel {
+    pub name: String,
+    pub description: String,
+    pub aliases: BTreeMap<String, u32>,
+    pub tags: BTreeMap<String, String>,
+    pub versions: Vec<ModelVersion>,
+}
+
+impl RegisteredModel {
+    pub fn latest_version(&self) -> Option<u32> {
+        self.versions.iter().map(|v| v.version).max()
+    }
+
+    pub fn version(&self, version: u32) -> Option<&ModelVersion> {
+        self.versions.iter().find(|v| v.version == version)
+    }
+
+    pub fn aliases_of(&self, version: u32) -> Vec<&str> {
+        self.aliases
+            .iter()
+            .filter(|(_, v)| **v == version)
+            .map(|(a, _)| a.as_str())
+            .collect()
+    }
+}
+
+/// Who drives the rollouts: a controller holding the lease, or this process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Driver {
+    /// `mlops controller` holds the lease; this process only issues commands.
+    Controller { holder: String },
+    /// No controller holds the lease; the embedded core drives the rollouts.
+    Embedded,
+    /// Nothing drives the rollouts: no controller holds the lease and this process does not
+    /// reconcile them (the rollouts only change through commands).
+    Nobody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    pub clusters: Vec<Cluster>,
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+    pub deployments: Vec<Deployment>,
+    pub rollouts: Vec<RolloutRecord>,
+    pub events: Vec<ClusterEvent>,
+    pub driver: Driver,
+    /// The user's identity as the cluster sees it.
+    pub identity: String,
+}
+
+/// A change the cluster pushes through a watch, applied to the last snapshot without refetching it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterChange {
+    /// Every rollout, when a watch (re)starts: replaces the list.
+    Rollouts(Vec<RolloutRecord>),
+    /// One rollout created or changed.
+    Rollout(Box<RolloutRecord>),
+    /// One rollout deleted.
+    RolloutDeleted {
+        cluster: String,
+        namespace: String,
+        name: String,
+    },
+    /// Who drives the rollouts now.
+    Driver(Driver),
+}
+
+/// Live drift of one feature of one model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub model: String,
+    pub version: u32,
+    pub feature: String,
+    pub report: DriftReport,
+    /// Bin edges and counts of the reference and the current window, for the histogram view.
+    pub edges: Vec<f64>,
+    pub reference_counts: Vec<f64>,
+    pub current_counts: Vec<f64>,
+    /// PSI over recent windows, oldest first, for the trend sparkline.
+    pub psi_history: Vec<f64>,
+}
+
+/// Canary-versus-stable series for a rollout's detail view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RolloutSeries {
+    pub times: Vec<DateTime<Utc>>,
+    pub canary_error_rate: Vec<f64>,
+    pub stable_error_rate: Vec<f64>,
+    pub canary_p99_ms: Vec<f64>,
+    pub stable_p99_ms: Vec<f64>,
+}

@@ -1,0 +1,88 @@
+//! The ports through which the core sees the world: traits only (the data they carry is in
+//! `model`). Adapters (the demo platform, Kubernetes, MLflow, Prometheus) implement them; the TUI
+//! and the CLI verbs hold `Arc<dyn …Port>`.
+
+use async_trait::async_trait;
+
+use crate::{
+    audit::AuditEntry,
+    error::CoreError,
+    model::{
+        ClusterChange, ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint,
+        RegisteredModel, RolloutSeries, Run,
+    },
+    rollout::{Command, RolloutRecord},
+};
+
+/// A stream of cluster changes; it retries on its own and ends only when the port goes away.
+pub type ChangeStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = ClusterChange> + Send>>;
+
+#[async_trait]
+pub trait ClusterPort: Send + Sync {
+    /// The context or cluster set this port talks to, for the status bar.
+    fn describe(&self) -> String;
+    /// Changes pushed by the cluster (rollouts, the lease), when the port can watch; the
+    /// snapshot is still fetched periodically for everything else.
+    fn watch(&self) -> Option<ChangeStream> {
+        None
+    }
+    async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError>;
+    /// Apply an operator command to a rollout; returns the rollout as it is afterwards.
+    async fn rollout_command(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        command: Command,
+    ) -> Result<RolloutRecord, CoreError>;
+}
+
+#[async_trait]
+pub trait RegistryPort: Send + Sync {
+    fn describe(&self) -> String;
+    async fn experiments(&self) -> Result<Vec<Experiment>, CoreError>;
+    async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError>;
+    async fn run(&self, run_id: &str) -> Result<Run, CoreError>;
+    async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError>;
+    async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError>;
+    /// One registered model with its versions, aliases and tags.
+    async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError>;
+    /// Point `model@alias` at `version`; says where it pointed before.
+    async fn set_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: u32,
+    ) -> Result<Option<u32>, CoreError>;
+    async fn set_version_tag(
+        &self,
+        model: &str,
+        version: u32,
+        key: &str,
+        value: &str,
+    ) -> Result<(), CoreError>;
+}
+
+#[async_trait]
+pub trait MetricsPort: Send + Sync {
+    fn describe(&self) -> String;
+    async fn gpus(&self) -> Result<Vec<Gpu>, CoreError>;
+    async fn drift(&self) -> Result<Vec<FeatureDrift>, CoreError>;
+    async fn rollout_series(
+        &self,
+        cluster: &str,
+        rollout: &str,
+    ) -> Result<RolloutSeries, CoreError>;
+}
+
+/// Instant queries of the metrics store, for canary analysis.
+#[async_trait]
+pub trait QueryPort: Send + Sync {
+    /// The value of `query` now: the first series' latest sample; `None` when it returns nothing.
+    async fn value(&self, query: &str) -> Result<Option<f64>, CoreError>;
+}
+
+#[async_trait]
+pub trait AuditPort: Send + Sync {
+    async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError>;
+}

@@ -1,0 +1,391 @@
+//! The canary rollout state machine, as pure functions.
+//!
+//! `reconcile(spec, status, observation)` and `apply_command(spec, status, command)` return a new
+//! status and the effects to carry out; they never perform I/O. Effects are declarative ("the canary
+//! weight is 40"), so carrying them out twice after a crash changes nothing twice, and reconciling
+//! the status they produced with the same observation yields no new effects.
+//!
+//! This module holds the types (spec, status, record, effects, commands); the files beside it hold
+//! the functions: `validate` (spec checks), `machine` (reconcile), `command` (operator commands),
+//! `template` (step templates and their compact syntax), `preview` (what a command will change),
+//! `effects` (carrying effects out through an `Infrastructure`).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{self, Measurement, MetricCheck, Sample, Verdict};
+
+mod command;
+mod effects;
+mod machine;
+mod preview;
+mod template;
+#[cfg(any(test, feature = "test-support"))]
+mod testing;
+mod validate;
+
+pub use command::{apply_command, record_command};
+pub use effects::{CHAMPION_ALIAS, Infrastructure, carry_out, target, transition_action};
+pub use machine::{analysis_due, reconcile, replica_split};
+pub use preview::preview;
+pub use template::{STEP_SYNTAX, Template, default_analysis, templates};
+pub use validate::{validate, validate_steps};
+
+/// How many measurements the status keeps (oldest dropped first).
+pub const MAX_MEASUREMENTS: usize = 60;
+/// How many transitions the status keeps.
+pub const MAX_HISTORY: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRef {
+    pub name: String,
+    pub version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseStep {
+    /// Pause for this long; without it, pause until promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisStep {
+    /// Passing measurement rounds needed to leave the step.
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Step {
+    SetWeight(#[schemars(range(max = 100))] u8),
+    Pause(PauseStep),
+    Analysis(AnalysisStep),
+    Approval {},
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::SetWeight(w) => write!(f, "setWeight {w}"),
+            Step::Pause(PauseStep {
+                duration_seconds: Some(d),
+            }) => write!(f, "pause {d}s"),
+            Step::Pause(PauseStep {
+                duration_seconds: None,
+            }) => write!(f, "pause until promoted"),
+            Step::Analysis(a) => write!(f, "analysis ×{}", a.count),
+            Step::Approval {} => write!(f, "approval"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisSpec {
+    pub interval_seconds: u64,
+    pub failure_limit: u32,
+    pub metrics: Vec<MetricCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalGate {
+    pub required: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    pub model: ModelRef,
+    /// The version the stable track serves before the rollout.
+    pub stable_version: u32,
+    /// The serving Deployment the canary is cut from.
+    pub deployment: String,
+    pub image: String,
+    pub replicas: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_route: Option<String>,
+    pub steps: Vec<Step>,
+    pub analysis: AnalysisSpec,
+    pub approval: ApprovalGate,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum Phase {
+    Pending,
+    Progressing,
+    Paused,
+    AwaitingApproval,
+    Promoting,
+    Promoted,
+    RollingBack,
+    RolledBack,
+    Failed,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 9] = [
+        Phase::Pending,
+        Phase::Progressing,
+        Phase::Paused,
+        Phase::AwaitingApproval,
+        Phase::Promoting,
+        Phase::Promoted,
+        Phase::RollingBack,
+        Phase::RolledBack,
+        Phase::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Progressing => "Progressing",
+            Phase::Paused => "Paused",
+            Phase::AwaitingApproval => "AwaitingApproval",
+            Phase::Promoting => "Promoting",
+            Phase::Promoted => "Promoted",
+            Phase::RollingBack => "RollingBack",
+            Phase::RolledBack => "RolledBack",
+            Phase::Failed => "Failed",
+        }
+    }
+
+    /// The rollout is under way: the canary may be taking traffic.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            Phase::Progressing | Phase::Paused | Phase::AwaitingApproval
+        )
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Promoted | Phase::RolledBack | Phase::Failed)
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub user: String,
+    pub time: DateTime<Utc>,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub time: DateTime<Utc>,
+    pub from: Phase,
+    pub to: Phase,
+    pub step: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+    pub last_transition_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    pub phase: Phase,
+    pub current_step: usize,
+    /// The canary's share of traffic, in percent, as last set.
+    pub weight: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_measurement_at: Option<DateTime<Utc>>,
+    pub failures: u32,
+    pub passes_in_step: u32,
+    pub measurements: Vec<Measurement>,
+    pub approvals: Vec<Approval>,
+    pub history: Vec<Transition>,
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Paused by an operator, whatever the step.
+    pub user_paused: bool,
+    /// Rolling back a rollout that had already been promoted: the stable track goes back too.
+    pub undo_promotion: bool,
+    pub message: String,
+}
+
+impl Default for RolloutStatus {
+    fn default() -> Self {
+        Self {
+            phase: Phase::Pending,
+            current_step: 0,
+            weight: 0,
+            step_started_at: None,
+            last_measurement_at: None,
+            failures: 0,
+            passes_in_step: 0,
+            measurements: Vec::new(),
+            approvals: Vec::new(),
+            history: Vec::new(),
+            conditions: Vec::new(),
+            observed_generation: None,
+            user_paused: false,
+            undo_promotion: false,
+            message: String::new(),
+        }
+    }
+}
+
+impl RolloutStatus {
+    /// The verdict of the latest measurement round.
+    pub fn latest_verdict(&self) -> Option<Verdict> {
+        let last = self.measurements.last()?.time;
+        let round: Vec<Measurement> = self
+            .measurements
+            .iter()
+            .filter(|m| m.time == last)
+            .cloned()
+            .collect();
+        analysis::overall(&round)
+    }
+}
+
+/// A rollout as stored in a cluster: identity, spec and status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutRecord {
+    pub name: String,
+    pub namespace: String,
+    pub cluster: String,
+    pub created: DateTime<Utc>,
+    pub spec: RolloutSpec,
+    pub status: RolloutStatus,
+}
+
+/// A rollout's address: the cluster, namespace and name that identify it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RolloutKey {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl RolloutRecord {
+    pub fn key(&self) -> RolloutKey {
+        RolloutKey {
+            cluster: self.cluster.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Whether this is the rollout `key` names.
+    pub fn is(&self, key: &RolloutKey) -> bool {
+        self.cluster == key.cluster && self.namespace == key.namespace && self.name == key.name
+    }
+
+    /// "k/n" for the step column: the step under way, counted from 1.
+    pub fn step_label(&self) -> String {
+        let total = self.spec.steps.len();
+        let current = if self.status.phase.is_terminal() {
+            total
+        } else {
+            (self.status.current_step + 1).min(total)
+        };
+        format!("{current}/{total}")
+    }
+}
+
+/// What the world looks like to the controller at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub now: DateTime<Utc>,
+    /// The canary pods for the current weight are Running and ready.
+    pub canary_ready: bool,
+    /// Measured values, present only when `analysis_due` said so and the driver queried.
+    pub samples: Option<Vec<Sample>>,
+    pub generation: i64,
+}
+
+/// Something the driver must make true in the world. Each is idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "effect")]
+pub enum Effect {
+    /// Send `weight` percent of traffic to the canary (replica ratio or route weights).
+    SetWeight { weight: u8 },
+    /// The stable track now serves the rollout's version; the canary goes to zero.
+    PromoteStable { version: u32 },
+    /// All traffic back to stable, canary scaled to zero.
+    AbortCanary,
+    /// The stable track goes back to `version` (undoing a promotion).
+    RestoreStable { version: u32 },
+    MoveAlias {
+        model: String,
+        alias: String,
+        version: u32,
+    },
+    TagVersion {
+        model: String,
+        version: u32,
+        key: String,
+        value: String,
+    },
+    Event {
+        reason: String,
+        message: String,
+        warning: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: RolloutStatus,
+    pub effects: Vec<Effect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "command")]
+pub enum Command {
+    Promote { full: bool },
+    Approve { user: String, comment: String },
+    Abort { user: String, reason: String },
+    Rollback { user: String, reason: String },
+    Pause { user: String },
+    Resume { user: String },
+}
+
+impl Command {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Promote { full: false } => "promote",
+            Command::Promote { full: true } => "promote --full",
+            Command::Approve { .. } => "approve",
+            Command::Abort { .. } => "abort",
+            Command::Rollback { .. } => "rollback",
+            Command::Pause { .. } => "pause",
+            Command::Resume { .. } => "resume",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! What carrying out a decision will change, in words, for a confirmation dialog.
+
+use super::{Decision, Effect, RolloutSpec, RolloutStatus, replica_split};
+
+/// What carrying out `decision` changes, in words, for a confirmation dialog: phase, step,
+/// traffic and replicas, registry aliases, approvals.
+pub fn preview(
+    spec: &RolloutSpec,
+    before: &RolloutStatus,
+    decision: &Decision,
+    current_champion: Option<u32>,
+) -> Vec<String> {
+    let after = &decision.status;
+    let total = spec.steps.len();
+    let mut lines = Vec::new();
+    if before.phase != after.phase {
+        lines.push(format!("phase: {} → {}", before.phase, after.phase));
+    }
+    if before.current_step != after.current_step && !after.phase.is_terminal() {
+        lines.push(format!(
+            "step: {}/{total} → {}/{total} ({})",
+            (before.current_step + 1).min(total),
+            (after.current_step + 1).min(total),
+            spec.steps
+                .get(after.current_step)
+                .map_or_else(|| "done".to_string(), ToString::to_string)
+        ));
+    }
+    if after.approvals.len() != before.approvals.len() {
+        let who: Vec<&str> = after.approvals.iter().map(|a| a.user.as_str()).collect();
+        lines.push(format!(
+            "approvals: {}/{} → {}/{} ({})",
+            before.approvals.len(),
+            spec.approval.required,
+            after.approvals.len(),
+            spec.approval.required,
+            who.join(", ")
+        ));
+    }
+    let split = |w: u8| replica_split(spec.replicas, w);
+    for e in &decision.effects {
+        match e {
+            Effect::SetWeight { weight } => {
+                let (s0, c0) = split(before.weight);
+                let (s1, c1) = split(*weight);
+                lines.push(format!(
+                    "canary traffic: {}% → {weight}%; replicas stable {s0} → {s1}, canary {c0} → {c1}",
+                    before.weight
+                ));
+            }
+            Effect::AbortCanary => {
+                let (_, c0) = split(before.weight);
+                lines.push(format!(
+                    "canary traffic: {}% → 0%; canary replicas {c0} → 0; stable v{} back to {} replicas",
+                    before.weight, spec.stable_version, spec.replicas
+                ));
+            }
+            Effect::PromoteStable { version } => lines.push(format!(
+                "stable track: v{} → v{version} on {} replicas; canary removed",
+                spec.stable_version, spec.replicas
+            )),
+            Effect::RestoreStable { version } => lines.push(format!(
+                "stable track: v{} → v{version} on {} replicas (undo promotion)",
+                spec.model.version, spec.replicas
+            )),
+            Effect::MoveAlias {
+                model,
+                alias,
+                version,
+            } => lines.push(format!(
+                "registry: {model}@{alias} {} → v{version}",
+                current_champion.map_or_else(|| "unset".to_string(), |v| format!("v{v}"))
+            )),
+            Effect::TagVersion { .. } | Effect::Event { .. } => {}
+        }
+    }
+    if !decision.effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::SetWeight { .. }
+                | Effect::AbortCanary
+                | Effect::PromoteStable { .. }
+                | Effect::RestoreStable { .. }
+        )
+    }) {
+        lines.push(format!("traffic: unchanged (canary {}%)", after.weight));
+    }
+    lines
+}

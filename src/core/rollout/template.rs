@@ -1,0 +1,162 @@
+//! Step templates: the shipped ones, the compact step syntax user templates are written in, and
+//! the default analysis.
+
+use serde::Serialize;
+
+use super::{AnalysisSpec, AnalysisStep, PauseStep, Step};
+use crate::analysis::{self, MetricCheck};
+
+/// A named list of steps `mlops rollout start --template NAME` builds a rollout from: one of the
+/// shipped ones, or one from the user's `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Template {
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<Step>,
+    /// Shipped with the binary (false: from the user's config).
+    pub builtin: bool,
+}
+
+/// The step templates shipped with the binary.
+pub fn templates() -> Vec<Template> {
+    let a = |count| Step::Analysis(AnalysisStep { count });
+    let t = |name: &str, description: &str, steps| Template {
+        name: name.into(),
+        description: description.into(),
+        steps,
+        builtin: true,
+    };
+    vec![
+        t(
+            "canary",
+            "10% → 30% → 60% → 100%, three passing analyses at each weight",
+            vec![
+                Step::SetWeight(10),
+                a(3),
+                Step::SetWeight(30),
+                a(3),
+                Step::SetWeight(60),
+                a(3),
+                Step::SetWeight(100),
+            ],
+        ),
+        t(
+            "canary-approval",
+            "10% with two passing analyses, then an approval gate, 50% for five minutes, 100%",
+            vec![
+                Step::SetWeight(10),
+                a(2),
+                Step::Approval {},
+                Step::SetWeight(50),
+                Step::Pause(PauseStep {
+                    duration_seconds: Some(300),
+                }),
+                Step::SetWeight(100),
+            ],
+        ),
+        t(
+            "quick",
+            "50% with one passing analysis, then 100%",
+            vec![Step::SetWeight(50), a(1), Step::SetWeight(100)],
+        ),
+    ]
+}
+
+/// What a step in a template's compact form may look like, for error messages.
+pub const STEP_SYNTAX: &str =
+    "setWeight N (0-100), pause, pause DURATION (90s, 5m, 1h), analysis N, approval";
+
+impl std::str::FromStr for Step {
+    type Err = String;
+
+    /// The compact form user templates are written in: `setWeight 10`, `pause 5m`,
+    /// `pause` (until promoted), `analysis 3`, `approval`. Keywords ignore case.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let bad = |why: &str| format!("{why} in step {text:?} (a step is one of: {STEP_SYNTAX})");
+        let number = |w: &str| w.trim_end_matches('%').parse::<u64>().ok();
+        let keyword = words.first().map(|w| w.to_ascii_lowercase());
+        match (keyword.as_deref(), &words[words.len().min(1)..]) {
+            (Some("setweight"), [w]) => number(w)
+                .and_then(|n| u8::try_from(n).ok())
+                .filter(|n| *n <= 100)
+                .map(Step::SetWeight)
+                .ok_or_else(|| bad(&format!("weight {w:?} is not a number from 0 to 100"))),
+            (Some("pause"), [] | ["until", "promoted"]) => Ok(Step::Pause(PauseStep {
+                duration_seconds: None,
+            })),
+            (Some("pause"), [d]) => parse_duration(d)
+                .filter(|s| *s > 0)
+                .map(|s| {
+                    Step::Pause(PauseStep {
+                        duration_seconds: Some(s),
+                    })
+                })
+                .ok_or_else(|| bad(&format!("duration {d:?} is not like 90s, 5m or 1h"))),
+            (Some("analysis"), []) => Ok(Step::Analysis(AnalysisStep { count: 1 })),
+            (Some("analysis"), [n]) => number(n)
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .map(|count| Step::Analysis(AnalysisStep { count }))
+                .ok_or_else(|| bad(&format!("count {n:?} is not a number of 1 or more"))),
+            (Some("approval"), []) => Ok(Step::Approval {}),
+            (Some("setweight" | "pause" | "analysis" | "approval"), _) => {
+                Err(bad("wrong number of arguments"))
+            }
+            (Some(other), _) => Err(bad(&format!("unknown step kind {other:?}"))),
+            (None, _) => Err(bad("empty step")),
+        }
+    }
+}
+
+/// `90`, `90s`, `5m`, `1h` → seconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+}
+
+/// The analysis every template uses: error rate and p99 latency of the canary against stable,
+/// from the model servers' request metrics.
+pub fn default_analysis(model: &str) -> AnalysisSpec {
+    let err = |track: &str| {
+        format!(
+            "sum(rate(model_requests_total{{model=\"{model}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{model}\",track=\"{track}\"}}[1m]))"
+        )
+    };
+    let p99 = |track: &str| {
+        format!(
+            "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{model}\",track=\"{track}\"}}[1m]))) * 1000"
+        )
+    };
+    AnalysisSpec {
+        interval_seconds: 30,
+        failure_limit: 2,
+        metrics: vec![
+            MetricCheck {
+                name: "error-rate".into(),
+                kind: analysis::MetricKind::ErrorRate,
+                canary_query: err("canary"),
+                stable_query: Some(err("stable")),
+                max: Some(0.05),
+                max_ratio_to_stable: Some(2.0),
+            },
+            MetricCheck {
+                name: "latency-p99".into(),
+                kind: analysis::MetricKind::LatencyP99,
+                canary_query: p99("canary"),
+                stable_query: Some(p99("stable")),
+                max: Some(1000.0),
+                max_ratio_to_stable: Some(1.5),
+            },
+        ],
+    }
+}

@@ -1,0 +1,134 @@
+//! Checks of a spec before anything moves; each error names the offending field.
+
+use super::{ApprovalGate, ModelRef, RolloutSpec, Step, default_analysis};
+use crate::error::CoreError;
+
+/// Check a spec before anything moves; the error names the offending field.
+pub fn validate(spec: &RolloutSpec) -> Result<(), CoreError> {
+    let invalid = |field: String, message: String| Err(CoreError::InvalidSpec { field, message });
+    if spec.model.name.trim().is_empty() {
+        return invalid(
+            "spec.model.name".into(),
+            "must name a registered model".into(),
+        );
+    }
+    if spec.model.version == 0 {
+        return invalid("spec.model.version".into(), "must be 1 or more".into());
+    }
+    if spec.steps.is_empty() {
+        return invalid("spec.steps".into(), "must have at least one step".into());
+    }
+    if spec.replicas == 0 {
+        return invalid("spec.replicas".into(), "must be 1 or more".into());
+    }
+    let mut previous = 0u8;
+    let mut has_analysis_step = false;
+    for (i, step) in spec.steps.iter().enumerate() {
+        match step {
+            Step::SetWeight(w) => {
+                if *w > 100 {
+                    return invalid(
+                        format!("spec.steps[{i}].setWeight"),
+                        format!("{w} is over 100"),
+                    );
+                }
+                if *w <= previous {
+                    return invalid(
+                        format!("spec.steps[{i}].setWeight"),
+                        format!("{w} is not above the previous weight {previous}"),
+                    );
+                }
+                previous = *w;
+            }
+            Step::Analysis(a) => {
+                has_analysis_step = true;
+                if a.count == 0 {
+                    return invalid(
+                        format!("spec.steps[{i}].analysis.count"),
+                        "must be 1 or more".into(),
+                    );
+                }
+            }
+            Step::Approval {} => {
+                if spec.approval.required == 0 {
+                    return invalid(
+                        "spec.approval.required".into(),
+                        format!("is 0 but spec.steps[{i}] is an approval step"),
+                    );
+                }
+            }
+            Step::Pause(_) => {}
+        }
+    }
+    if has_analysis_step && spec.analysis.metrics.is_empty() {
+        return invalid(
+            "spec.analysis.metrics".into(),
+            "an analysis step needs at least one metric".into(),
+        );
+    }
+    if spec.analysis.failure_limit == 0 {
+        return invalid(
+            "spec.analysis.failureLimit".into(),
+            "must be 1 or more".into(),
+        );
+    }
+    if spec.analysis.interval_seconds == 0 {
+        return invalid(
+            "spec.analysis.intervalSeconds".into(),
+            "must be 1 or more".into(),
+        );
+    }
+    for (i, m) in spec.analysis.metrics.iter().enumerate() {
+        if m.canary_query.trim().is_empty() {
+            return invalid(
+                format!("spec.analysis.metrics[{i}].canaryQuery"),
+                format!("metric {:?} has no query", m.name),
+            );
+        }
+        if m.max.is_none() && m.max_ratio_to_stable.is_none() {
+            return invalid(
+                format!("spec.analysis.metrics[{i}]"),
+                format!(
+                    "metric {:?} has no threshold (max or maxRatioToStable)",
+                    m.name
+                ),
+            );
+        }
+        if m.max_ratio_to_stable.is_some() && m.stable_query.is_none() {
+            return invalid(
+                format!("spec.analysis.metrics[{i}].stableQuery"),
+                format!(
+                    "metric {:?} compares with stable but has no stable query",
+                    m.name
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Check a template's steps as `validate` would check them in a rollout (an approval gate of one,
+/// the default analysis). Errors name `steps[i]`.
+pub fn validate_steps(steps: &[Step]) -> Result<(), CoreError> {
+    let spec = RolloutSpec {
+        model: ModelRef {
+            name: "template".into(),
+            version: 1,
+        },
+        stable_version: 0,
+        deployment: "template".into(),
+        image: "template".into(),
+        replicas: 1,
+        http_route: None,
+        steps: steps.to_vec(),
+        analysis: default_analysis("template"),
+        approval: ApprovalGate { required: 1 },
+    };
+    validate(&spec).map_err(|e| match e {
+        CoreError::InvalidSpec { field, message } => CoreError::InvalidSpec {
+            field: field.trim_start_matches("spec.").to_string(),
+            message,
+        },
+        other => other,
+    })
+}

@@ -1,0 +1,213 @@
+//! The event loop and the effect runner. Keys, ticks, fetch results and signals become Actions for
+//! `update`; effects run in spawned tasks with a timeout and report back as Actions. The screen is
+//! redrawn only when the state says something changed.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use mlops_core::ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort};
+use ratatui::{Terminal, backend::Backend};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::mpsc,
+};
+
+use crate::{
+    app::{Action, App, Effect, Payload, feeds::Source, update},
+    ui,
+};
+
+/// A clock: the wall clock for real backends, the simulation's clock for the demo.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The ports the console talks through, the clock and the per-call timeout.
+#[derive(Clone)]
+pub struct Context {
+    pub cluster: Option<Arc<dyn ClusterPort>>,
+    pub registry: Option<Arc<dyn RegistryPort>>,
+    pub metrics: Option<Arc<dyn MetricsPort>>,
+    pub audit: Option<Arc<dyn AuditPort>>,
+    pub clock: Clock,
+    pub timeout: Duration,
+}
+
+fn not_configured(what: &str) -> String {
+    format!("{what} is not configured")
+}
+
+/// Carry out one fetch through the ports.
+pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
+    let err = |e: mlops_core::CoreError| e.to_string();
+    match source {
+        Source::Cluster => {
+            let c = ctx
+                .cluster
+                .as_ref()
+                .ok_or_else(|| not_configured("the cluster"))?;
+            c.snapshot().await.map(Payload::Cluster).map_err(err)
+        }
+        Source::Audit => {
+            let a = ctx
+                .audit
+                .as_ref()
+                .ok_or_else(|| not_configured("the audit log"))?;
+            a.entries().await.map(Payload::Audit).map_err(err)
+        }
+        Source::Experiments
+        | Source::Models
+        | Source::Runs(_)
+        | Source::Run(_)
+        | Source::RunMetrics(_) => {
+            let r = ctx
+                .registry
+                .as_ref()
+                .ok_or_else(|| not_configured("the model registry"))?;
+            match source {
+                Source::Experiments => r.experiments().await.map(Payload::Experiments).map_err(err),
+                Source::Models => r.models().await.map(Payload::Models).map_err(err),
+                Source::Runs(id) => r.runs(id).await.map(Payload::Runs).map_err(err),
+                Source::Run(id) => r.run(id).await.map(Payload::Run).map_err(err),
+                Source::RunMetrics(id) => {
+                    let run = r.run(id).await.map_err(err)?;
+                    let mut out = Vec::new();
+                    for key in run.metrics.keys() {
+                        out.push((key.clone(), r.metric_history(id, key).await.map_err(err)?));
+                    }
+                    Ok(Payload::RunMetrics(out))
+                }
+                _ => Err("internal: not a registry source".into()),
+            }
+        }
+        Source::Gpus | Source::Drift | Source::Series(_) => {
+            let m = ctx
+                .metrics
+                .as_ref()
+                .ok_or_else(|| not_configured("the metrics store"))?;
+            match source {
+                Source::Gpus => m.gpus().await.map(Payload::Gpus).map_err(err),
+                Source::Drift => m.drift().await.map(Payload::Drift).map_err(err),
+                Source::Series(k) => m
+                    .rollout_series(&k.cluster, &k.name)
+                    .await
+                    .map(Payload::Series)
+                    .map_err(err),
+                _ => Err("internal: not a metrics source".into()),
+            }
+        }
+    }
+}
+
+/// Run an effect in its own task; its result comes back as an Action.
+pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Action>) {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let limit = ctx.timeout;
+        let action = match effect {
+            Effect::Fetch(source) => {
+                let result = match tokio::time::timeout(limit, fetch(&ctx, &source)).await {
+                    Ok(r) => r.map(Box::new),
+                    Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
+                };
+                if let Err(e) = &result {
+                    tracing::warn!(?source, error = %e, "fetch failed");
+                }
+                Action::Loaded(source, result)
+            }
+            Effect::Command { target, command } => {
+                let Some(cluster) = ctx.cluster.clone() else {
+                    let _ = tx.send(Action::CommandDone(Err(not_configured("the cluster"))));
+                    return;
+                };
+                tracing::info!(rollout = %target.name, verb = command.verb(), "rollout command");
+                let r = tokio::time::timeout(
+                    limit,
+                    cluster.rollout_command(
+                        &target.cluster,
+                        &target.namespace,
+                        &target.name,
+                        command,
+                    ),
+                )
+                .await;
+                Action::CommandDone(match r {
+                    Ok(r) => r.map(Box::new).map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "timed out after {}s; the command may still apply — check the rollout",
+                        limit.as_secs()
+                    )),
+                })
+            }
+        };
+        // The loop may have ended; nothing to do then.
+        let _ = tx.send(action);
+    });
+}
+
+/// Run the console until the user quits, the terminal goes away, or SIGTERM/SIGHUP arrives.
+pub async fn run<B: Backend>(terminal: &mut Terminal<B>, mut app: App, ctx: Context) -> Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut events = EventStream::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    // Watches push rollout and lease changes between refreshes.
+    if let Some(stream) = ctx.cluster.as_ref().and_then(|c| c.watch()) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut stream = stream;
+            while let Some(change) = stream.next().await {
+                if tx.send(Action::ClusterChanged(Box::new(change))).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let size = terminal.size().context("reading the terminal size")?;
+    let mut pending = vec![
+        Action::Resize(size.width, size.height),
+        Action::Tick((ctx.clock)()),
+    ];
+    loop {
+        for action in pending.drain(..) {
+            for effect in update(&mut app, action) {
+                spawn_effect(&ctx, effect, tx.clone());
+            }
+        }
+        if app.quit {
+            break;
+        }
+        if app.dirty {
+            terminal
+                .draw(|f| ui::render(&app, f))
+                .context("drawing to the terminal")?;
+            app.dirty = false;
+        }
+        let action = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => Action::Input(k),
+                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(_)) => continue,
+                // The terminal is gone (e.g. the SSH connection dropped): leave quietly.
+                Some(Err(e)) => { tracing::warn!(error = %e, "terminal input failed; leaving"); break; }
+                None => break,
+            },
+            Some(a) = rx.recv() => a,
+            _ = ticker.tick() => Action::Tick((ctx.clock)()),
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: leaving"); break; }
+            _ = sighup.recv() => { tracing::info!("SIGHUP: leaving"); break; }
+        };
+        pending.push(action);
+        // Take whatever else is already waiting before drawing once.
+        while let Ok(a) = rx.try_recv() {
+            pending.push(a);
+        }
+    }
+    Ok(())
+}

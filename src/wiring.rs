@@ -1,0 +1,283 @@
+//! The composition root: command-line flags over `config.toml` over the environment, resolved
+//! once into `Options`; the backends built from them (the real adapters, or the demo platform);
+//! the one tokio runtime builder. Nothing else reads flags, settings or backend variables.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use mlops_core::{
+    CoreError,
+    demo::DemoPlatform,
+    ports::{AuditPort, ClusterPort, MetricsPort, QueryPort, RegistryPort},
+};
+
+use crate::{
+    adapters::{
+        http::Auth,
+        kube::{KubeCluster, names::CONSOLE_PREFIX},
+        mlflow::MlflowRegistry,
+        prometheus::PrometheusMetrics,
+    },
+    app::feeds::BackendInfo,
+    config::{self, ConfigError, Settings},
+    controller,
+    event_loop::{self, Clock},
+};
+
+/// The command-line flags that shape the backends.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    pub prometheus_url: Option<String>,
+    pub theme: Option<String>,
+    pub readonly: bool,
+}
+
+/// Everything resolved once: each setting from the flag, else `config.toml`, else the
+/// environment or the default.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_dir: PathBuf,
+    /// `config.toml` as loaded (defaults for what was wrong), and what was wrong with it.
+    pub settings: Settings,
+    pub config_errors: Vec<ConfigError>,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    /// The MLflow tracking server: `MLFLOW_TRACKING_URI` (with MLflow's auth variables), else
+    /// `[mlflow] tracking_uri`.
+    pub mlflow: Option<MlflowSource>,
+    pub prometheus_url: Option<String>,
+    /// `MLOPS_PROMETHEUS_TOKEN`: a bearer token for Prometheus.
+    pub prometheus_token: Option<String>,
+    pub theme: Option<String>,
+    pub readonly: bool,
+    /// Drive rollouts with the embedded core while no controller holds the lease.
+    pub drive_rollouts: bool,
+    /// Per backend call.
+    pub timeout: Duration,
+    /// Between refreshes of live data.
+    pub refresh: Duration,
+}
+
+/// Where the registry's address and credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MlflowSource {
+    /// `MLFLOW_TRACKING_URI` and MLflow's credential variables.
+    Env,
+    /// `config.toml`.
+    Uri(String),
+}
+
+impl Options {
+    pub fn resolve(flags: &Flags) -> Self {
+        let config_dir = config::config_dir();
+        let (settings, config_errors) = config::load_settings(&config_dir);
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let mlflow = if env("MLFLOW_TRACKING_URI").is_some() {
+            Some(MlflowSource::Env)
+        } else {
+            settings.mlflow.tracking_uri.clone().map(MlflowSource::Uri)
+        };
+        Self {
+            context: flags
+                .context
+                .clone()
+                .or_else(|| settings.kubernetes.context.clone()),
+            namespace: flags
+                .namespace
+                .clone()
+                .or_else(|| settings.kubernetes.namespace.clone()),
+            mlflow,
+            prometheus_url: flags
+                .prometheus_url
+                .clone()
+                .or_else(|| settings.prometheus.url.clone()),
+            prometheus_token: env("MLOPS_PROMETHEUS_TOKEN"),
+            theme: flags.theme.clone(),
+            readonly: flags.readonly || settings.readonly,
+            drive_rollouts: settings.drive_rollouts,
+            timeout: Duration::from_secs(settings.timeout_seconds),
+            refresh: Duration::from_secs(settings.refresh_seconds),
+            config_dir,
+            settings,
+            config_errors,
+        }
+    }
+
+    /// Whether a kubeconfig can be found (or a context was named).
+    pub fn has_cluster(&self) -> bool {
+        self.context.is_some()
+            || std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty())
+            || dirs::home_dir().is_some_and(|h| h.join(".kube").join("config").exists())
+    }
+
+    /// The cluster of the kubeconfig context.
+    pub async fn cluster(&self) -> Result<KubeCluster, CoreError> {
+        KubeCluster::connect(self.context.as_deref(), self.namespace.as_deref()).await
+    }
+
+    /// The model registry, when one is configured.
+    pub fn registry(&self) -> Option<Result<MlflowRegistry, CoreError>> {
+        let registry = match self.mlflow.as_ref()? {
+            MlflowSource::Env => MlflowRegistry::from_env(),
+            MlflowSource::Uri(uri) => MlflowRegistry::new(uri, Auth::None),
+        };
+        Some(registry.map(|r| r.with_timeout(self.timeout)))
+    }
+
+    /// The model registry, or an error that says how to configure one.
+    pub fn require_registry(&self) -> Result<MlflowRegistry, CoreError> {
+        self.registry().unwrap_or_else(|| {
+            Err(CoreError::backend(
+                "mlflow",
+                "MLFLOW_TRACKING_URI is not set (nor [mlflow] tracking_uri in config.toml)",
+            ))
+        })
+    }
+
+    /// The metrics store, when one is configured; `cluster` names the cluster its series
+    /// belong to.
+    pub fn metrics(&self, cluster: Option<String>) -> Option<Result<PrometheusMetrics, CoreError>> {
+        let url = self.prometheus_url.as_ref()?;
+        let auth = self
+            .prometheus_token
+            .clone()
+            .map_or(Auth::None, Auth::Bearer);
+        Some(PrometheusMetrics::new(url, auth).map(|m| {
+            let m = m.with_timeout(self.timeout);
+            match cluster {
+                Some(c) => m.with_cluster(c),
+                None => m,
+            }
+        }))
+    }
+}
+
+/// The one way the binary builds a tokio runtime: a current-thread one for a CLI verb, two
+/// workers for the console and the controller.
+pub fn tokio_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    }
+}
+
+/// This machine's name, for lease identities.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "mlops".into(), |h| h.trim().to_string())
+}
+
+/// What the console runs on.
+pub struct Backends {
+    pub ports: event_loop::Context,
+    pub info: BackendInfo,
+    /// Backends that are configured but could not be set up, in words.
+    pub problems: Vec<String>,
+    /// The controller loop this console runs while no controller holds the lease.
+    pub embedded: Option<controller::Context>,
+}
+
+/// The embedded, simulated platform behind every port.
+pub fn demo(seed: u64, speed: f64, timeout: Duration) -> Backends {
+    let platform = DemoPlatform::new(seed, Utc::now(), speed);
+    let clock_platform = platform.clone();
+    let p = Arc::new(platform);
+    let clock: Clock = Arc::new(move || clock_platform.now());
+    Backends {
+        ports: event_loop::Context {
+            cluster: Some(p.clone()),
+            registry: Some(p.clone()),
+            metrics: Some(p.clone()),
+            audit: Some(p),
+            clock,
+            timeout,
+        },
+        info: BackendInfo {
+            cluster: Some("demo".into()),
+            registry: Some("demo".into()),
+            metrics: Some("demo".into()),
+        },
+        problems: Vec::new(),
+        embedded: None,
+    }
+}
+
+/// The real backends that are configured: the cluster from the kubeconfig, MLflow, Prometheus.
+/// One that fails to set up is left out, with the reason.
+pub async fn real(options: &Options) -> Backends {
+    let mut problems = Vec::new();
+    let mut info = BackendInfo::default();
+    let drive = options.drive_rollouts && !options.readonly;
+    let driver_id = format!(
+        "{CONSOLE_PREFIX}{}@{}-{}",
+        std::env::var("USER").unwrap_or_else(|_| "user".into()),
+        hostname(),
+        std::process::id()
+    );
+    let mut kube = None;
+    if options.has_cluster() {
+        match options.cluster().await {
+            Ok(c) => {
+                info.cluster = Some(ClusterPort::describe(&c));
+                kube = Some(if drive {
+                    c.with_driver_id(&driver_id)
+                } else {
+                    c
+                });
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let registry: Option<Arc<dyn RegistryPort>> = match options.registry() {
+        Some(Ok(r)) => {
+            info.registry = Some(r.base_url());
+            Some(Arc::new(r))
+        }
+        Some(Err(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        None => None,
+    };
+    let mut prometheus: Option<Arc<PrometheusMetrics>> = None;
+    match options.metrics(info.cluster.clone()) {
+        Some(Ok(m)) => {
+            info.metrics = Some(m.base_url());
+            prometheus = Some(Arc::new(m));
+        }
+        Some(Err(e)) => problems.push(e.to_string()),
+        None => {}
+    }
+    let ports = event_loop::Context {
+        cluster: kube.clone().map(|c| Arc::new(c) as Arc<dyn ClusterPort>),
+        registry: registry.clone(),
+        metrics: prometheus.clone().map(|m| m as Arc<dyn MetricsPort>),
+        // The audit log lives in the cluster (ConfigMaps in mlops-system).
+        audit: kube.clone().map(|c| Arc::new(c) as Arc<dyn AuditPort>),
+        clock: Arc::new(Utc::now),
+        timeout: options.timeout,
+    };
+    // The same reconcile loop as `mlops controller`, run by this console while no controller
+    // holds the lease.
+    let embedded = kube.filter(|_| drive).map(|cluster| controller::Context {
+        cluster,
+        metrics: prometheus.map(|m| m as Arc<dyn QueryPort>),
+        registry,
+        id: driver_id,
+        concurrency: controller::DEFAULT_CONCURRENCY,
+    });
+    Backends {
+        ports,
+        info,
+        problems,
+        embedded,
+    }
+}
