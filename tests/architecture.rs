@@ -73,8 +73,6 @@ fn module_of(path: &Path, base: &Path, krate: &str) -> Module {
 
 /// Every path a `use` tree names: `a::{b, c::{d, e}}` → `a::b`, `a::c::d`, `a::c::e`.
 fn expand(tree: &str) -> Vec<String> {
-    let tree: String = tree.chars().filter(|c| !c.is_whitespace()).collect();
-    let mut out = Vec::new();
     fn rec(prefix: &str, t: &str, out: &mut Vec<String>) {
         let Some(open) = t.find('{') else {
             for x in t.split(',').filter(|x| !x.is_empty()) {
@@ -102,6 +100,8 @@ fn expand(tree: &str) -> Vec<String> {
             rec(&format!("{prefix}{head}"), p, out);
         }
     }
+    let tree: String = tree.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut out = Vec::new();
     rec("", &tree, &mut out);
     out
 }

@@ -138,3 +138,14 @@ fn step_templates_in_config_are_checked_and_listed() {
         "{table}"
     );
 }
+
+#[test]
+fn an_output_format_a_verb_does_not_print_is_a_usage_error() {
+    let out = mlops("valid", &["config", "check", "-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("-o \"yaml\": config prints table, json"),
+        "{stderr}"
+    );
+}

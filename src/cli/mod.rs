@@ -35,10 +35,10 @@ pub struct Cli {
     /// Refuse every mutation.
     #[arg(long, global = true)]
     pub readonly: bool,
-    /// Output of a CLI verb: a table for people, JSON for scripts (each verb says which others
-    /// it takes).
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
+    /// Output of a CLI verb: table (for people), json (for scripts), and where a verb takes
+    /// them csv, markdown, tree, or a file (`drift profile`).
+    #[arg(short = 'o', long, global = true, default_value = "table")]
+    pub output: String,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -88,11 +88,24 @@ impl Cli {
 pub fn main(cli: &Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
+        Err(e) if e.is::<output::UsageError>() => {
+            eprintln!("mlops: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("mlops: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `-o` as a table or JSON, the two every verb takes.
+fn table_or_json(cli: &Cli, verb: &str) -> Result<Output> {
+    Ok(Output::pick(
+        &cli.output,
+        &[Output::Table, Output::Json],
+        verb,
+    )?)
 }
 
 /// Whether a subcommand changes anything in a cluster.
@@ -112,10 +125,12 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         );
     }
     match &cli.command {
-        Some(Cmd::Config { command }) => Ok(config::run(command, cli.output)),
+        Some(Cmd::Config { command }) => Ok(config::run(command, table_or_json(cli, "config")?)),
         Some(Cmd::Demo { seed, speed }) => console::demo(&options, *seed, *speed),
-        Some(Cmd::Install) => install::run(&options, cli.output),
-        Some(Cmd::Rollout { command }) => rollout::run(command, &options, cli.output),
+        Some(Cmd::Install) => install::run(&options, table_or_json(cli, "install")?),
+        Some(Cmd::Rollout { command }) => {
+            rollout::run(command, &options, table_or_json(cli, "rollout")?)
+        }
         Some(Cmd::Controller(args)) => controller::run(args, &options),
         None => console::console(&options),
     }

@@ -3,26 +3,66 @@
 
 use std::{fmt::Write as _, process::ExitCode};
 
-use clap::ValueEnum;
 use mlops_core::{CoreError, rollout::RolloutRecord};
 use serde::Serialize;
 
-/// `-o`: how a verb prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `-o`: how a verb prints its result. Each verb says which it takes (`Output::pick`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     Table,
     Json,
+    Csv,
+    Markdown,
+    Tree,
 }
 
-/// `value` as pretty JSON, or the table `table` builds.
+impl Output {
+    pub const ALL: [Output; 5] = [
+        Output::Table,
+        Output::Json,
+        Output::Csv,
+        Output::Markdown,
+        Output::Tree,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Table => "table",
+            Output::Json => "json",
+            Output::Csv => "csv",
+            Output::Markdown => "markdown",
+            Output::Tree => "tree",
+        }
+    }
+
+    /// The format `-o VALUE` names, if `verb` takes it (the error lists the ones it does).
+    pub fn pick(value: &str, accepted: &[Output], verb: &str) -> Result<Output, UsageError> {
+        let wanted = value.trim().to_ascii_lowercase();
+        let names: Vec<&str> = accepted.iter().map(|o| o.name()).collect();
+        accepted
+            .iter()
+            .copied()
+            .find(|o| o.name() == wanted || (wanted == "md" && *o == Output::Markdown))
+            .ok_or_else(|| UsageError(format!("-o {value:?}: {verb} prints {}", names.join(", "))))
+    }
+}
+
+/// A command line that is well-formed for clap but wrong for the verb: exit code 2, like
+/// clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// `value` as pretty JSON, or the text `text` builds (a table, CSV, Markdown or a tree, as the
+/// verb chose from `-o`).
 pub fn render<T: Serialize + ?Sized>(
     output: Output,
     value: &T,
-    table: impl FnOnce(&T) -> String,
+    text: impl FnOnce(&T) -> String,
 ) -> String {
     match output {
         Output::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
-        Output::Table => table(value),
+        Output::Table | Output::Csv | Output::Markdown | Output::Tree => text(value),
     }
 }
 
