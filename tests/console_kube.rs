@@ -169,7 +169,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     wait_until("the controller's rollback in the audit log", 30, || async {
         log.entries().await.is_ok_and(|all| {
             all.iter().any(|e| {
-                e.action == "RolledBack"
+                e.action == "rollout.rolledback"
                     && e.actor == "ctl-console-test"
                     && e.target == format!("ml-serving/{name}")
                     && e.time >= started_at
@@ -182,7 +182,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
         s.contains("hash chain ✓ verified")
             && s.lines().any(|l| l.contains("abort") && l.contains(name))
             && s.lines()
-                .any(|l| l.contains("RolledBack") && l.contains("ctl-console-test"))
+                .any(|l| l.contains("rollout.rolledback") && l.contains("ctl-console-test"))
     });
 
     // The console quits cleanly; the controller releases the lease on SIGTERM.

@@ -206,22 +206,11 @@ impl Sim {
         }
     }
 
-    /// Carry out a decision's effects through the core's one interpreter, on this simulation.
+    /// Carry out a decision's effects on this simulation; a failure becomes a Warning event on
+    /// the rollout, as the controller logs it.
     fn apply_effects(&mut self, idx: usize, effects: &[Effect]) {
         let record = self.rollouts[idx].record.clone();
-        let now = self.now;
-        let infra = SimInfra {
-            sim: Mutex::new(self),
-            cluster: record.cluster.clone(),
-        };
-        let result = match run_now(rollout::carry_out(&infra, &record, effects, now)) {
-            Some(r) => r,
-            None => Err(CoreError::backend(
-                "demo",
-                "an effect did not complete at once",
-            )),
-        };
-        if let Err(e) = result {
+        if let Err(e) = self.carry_out(&record, effects) {
             self.event(
                 &record.cluster,
                 &format!("modelrollout/{}", record.name),
@@ -232,36 +221,64 @@ impl Sim {
         }
     }
 
-    pub(super) fn set_replicas(
+    /// Carry out `effects` of `record` through the core's one interpreter (`rollout::carry_out`),
+    /// with this simulation as the infrastructure: the same code the controller runs on a cluster.
+    pub fn carry_out(
         &mut self,
-        cluster: &str,
-        model: &str,
-        track: Track,
-        replicas: u32,
-        version: Option<u32>,
-    ) {
+        record: &RolloutRecord,
+        effects: &[Effect],
+    ) -> Result<(), CoreError> {
+        let now = self.now;
+        let infra = SimInfra {
+            sim: Mutex::new(self),
+            cluster: record.cluster.clone(),
+        };
+        run_now(rollout::carry_out(&infra, record, effects, now)).unwrap_or_else(|| {
+            Err(CoreError::backend(
+                "demo",
+                "an effect did not complete at once",
+            ))
+        })
+    }
+
+    /// Scale the stable track of `model` in `cluster`.
+    pub(super) fn scale_stable(&mut self, cluster: &str, model: &str, replicas: u32) {
         if let Some(d) = self
             .deployments
             .iter_mut()
-            .find(|d| d.cluster == cluster && d.model == model && d.track == track)
+            .find(|d| d.cluster == cluster && d.model == model && d.track == Track::Stable)
         {
             d.replicas = replicas;
+        }
+    }
+
+    /// The canary Deployment `<deployment>-canary` of a rollout: `replicas` of its version and
+    /// image (as the Kubernetes wing applies it).
+    pub(super) fn apply_canary(&mut self, cluster: &str, rollout: &RolloutSpec, replicas: u32) {
+        let model = rollout.model.name.as_str();
+        if let Some(d) = self
+            .deployments
+            .iter_mut()
+            .find(|d| d.cluster == cluster && d.model == model && d.track == Track::Canary)
+        {
+            d.replicas = replicas;
+            d.version = rollout.model.version;
+            d.image.clone_from(&rollout.image);
             return;
         }
         if replicas == 0 {
             return;
         }
-        let version = version.unwrap_or_else(|| self.champion(model));
         self.deployments.push(Deployment {
-            name: format!("{model}-{}", track.as_str()),
+            name: format!("{}-canary", rollout.deployment),
             namespace: SERVING_NAMESPACE.into(),
             cluster: cluster.into(),
             model: model.into(),
-            version,
-            track,
+            version: rollout.model.version,
+            track: Track::Canary,
             replicas,
             ready_replicas: 0,
-            image: image_of(model, version),
+            image: rollout.image.clone(),
         });
     }
 
@@ -323,15 +340,8 @@ impl Infrastructure for SimInfra<'_> {
         canary: u32,
     ) -> Result<(), CoreError> {
         let mut sim = self.sim();
-        let model = &r.spec.model.name;
-        sim.set_replicas(&self.cluster, model, Track::Stable, stable, None);
-        sim.set_replicas(
-            &self.cluster,
-            model,
-            Track::Canary,
-            canary,
-            Some(r.spec.model.version),
-        );
+        sim.scale_stable(&self.cluster, &r.spec.model.name, stable);
+        sim.apply_canary(&self.cluster, &r.spec, canary);
         Ok(())
     }
 
@@ -343,7 +353,7 @@ impl Infrastructure for SimInfra<'_> {
     ) -> Result<(), CoreError> {
         let mut sim = self.sim();
         let model = &r.spec.model.name;
-        sim.set_replicas(&self.cluster, model, Track::Canary, 0, None);
+        sim.apply_canary(&self.cluster, &r.spec, 0);
         sim.set_stable_version(&self.cluster, model, version, image, r.spec.replicas);
         Ok(())
     }
