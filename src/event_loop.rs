@@ -16,12 +16,30 @@ use tokio::{
 };
 
 use crate::{
-    app::{Action, App, Effect, Payload, feeds::Source, update},
+    app::{Action, App, Effect, Payload, action::Namespace, feeds::Source, update},
     ui,
 };
 
 /// A clock: the wall clock for real backends, the simulation's clock for the demo.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The cluster ports after a context or namespace switch, and how the status bar names them.
+pub struct Switched {
+    pub cluster: Arc<dyn ClusterPort>,
+    pub audit: Arc<dyn AuditPort>,
+    pub describe: String,
+}
+
+/// Connects to another kubeconfig context (`Some`: that one) and/or namespace, as `:ctx` and
+/// `:ns` ask.
+pub type Switcher = Arc<
+    dyn Fn(
+            Option<String>,
+            Namespace,
+        ) -> futures::future::BoxFuture<'static, Result<Switched, String>>
+        + Send
+        + Sync,
+>;
 
 /// The ports the console talks through, the clock and the per-call timeout.
 #[derive(Clone)]
@@ -32,6 +50,8 @@ pub struct Context {
     pub audit: Option<Arc<dyn AuditPort>>,
     pub clock: Clock,
     pub timeout: Duration,
+    /// How to switch contexts and namespaces; `None` where there is nothing to switch (the demo).
+    pub switcher: Option<Switcher>,
 }
 
 fn not_configured(what: &str) -> String {
@@ -116,6 +136,8 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 }
                 Action::Loaded(source, result)
             }
+            // Carried out by the loop itself: it replaces the ports.
+            Effect::Switch { .. } => return,
             Effect::Command { target, command } => {
                 let Some(cluster) = ctx.cluster.clone() else {
                     let _ = tx.send(Action::CommandDone(Err(not_configured("the cluster"))));
@@ -157,18 +179,10 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut ctx = ctx;
     // Watches push rollout and lease changes between refreshes.
-    if let Some(stream) = ctx.cluster.as_ref().and_then(|c| c.watch()) {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut stream = stream;
-            while let Some(change) = stream.next().await {
-                if tx.send(Action::ClusterChanged(Box::new(change))).is_err() {
-                    return;
-                }
-            }
-        });
-    }
+    let mut watch = watch_changes(&ctx, &tx);
+    let (switched_tx, mut switched_rx) = mpsc::unbounded_channel::<Result<Switched, String>>();
     let size = terminal.size().context("reading the terminal size")?;
     let mut pending = vec![
         Action::Resize(size.width, size.height),
@@ -177,7 +191,11 @@ where
     loop {
         for action in pending.drain(..) {
             for effect in update(&mut app, action) {
-                spawn_effect(&ctx, effect, tx.clone());
+                if let Effect::Switch { context, namespace } = effect {
+                    switch(&ctx, context, namespace, &switched_tx);
+                } else {
+                    spawn_effect(&ctx, effect, tx.clone());
+                }
             }
         }
         if app.quit {
@@ -199,6 +217,18 @@ where
                 None => break,
             },
             Some(a) = rx.recv() => a,
+            Some(result) = switched_rx.recv() => match result {
+                Ok(s) => {
+                    ctx.cluster = Some(s.cluster);
+                    ctx.audit = Some(s.audit);
+                    if let Some(w) = watch.take() {
+                        w.abort();
+                    }
+                    watch = watch_changes(&ctx, &tx);
+                    Action::Switched(Ok(s.describe))
+                }
+                Err(e) => Action::Switched(Err(e)),
+            },
             _ = ticker.tick() => Action::Tick((ctx.clock)()),
             _ = sigterm.recv() => { tracing::info!("SIGTERM: leaving"); break; }
             _ = sighup.recv() => { tracing::info!("SIGHUP: leaving"); break; }
@@ -209,5 +239,47 @@ where
             pending.push(a);
         }
     }
+    if let Some(w) = watch {
+        w.abort();
+    }
     Ok(())
+}
+
+/// Follow the cluster's watch (rollouts, the lease) in a task that sends each change as an
+/// Action.
+fn watch_changes(
+    ctx: &Context,
+    tx: &mpsc::UnboundedSender<Action>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let stream = ctx.cluster.as_ref().and_then(|c| c.watch())?;
+    let tx = tx.clone();
+    Some(tokio::spawn(async move {
+        let mut stream = stream;
+        while let Some(change) = stream.next().await {
+            if tx.send(Action::ClusterChanged(Box::new(change))).is_err() {
+                return;
+            }
+        }
+    }))
+}
+
+/// Connect to another context or namespace in a task; the loop swaps the ports when it is done.
+fn switch(
+    ctx: &Context,
+    context: Option<String>,
+    namespace: Namespace,
+    done: &mpsc::UnboundedSender<Result<Switched, String>>,
+) {
+    let Some(switcher) = ctx.switcher.clone() else {
+        let _ = done.send(Err("there is no cluster to switch here".into()));
+        return;
+    };
+    let (done, limit) = (done.clone(), ctx.timeout);
+    tokio::spawn(async move {
+        let result = match tokio::time::timeout(limit, switcher(context, namespace)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {}s", limit.as_secs())),
+        };
+        let _ = done.send(result);
+    });
 }

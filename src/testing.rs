@@ -31,6 +31,7 @@ pub fn demo_context(seed: u64) -> (DemoPlatform, Context) {
         audit: Some(p),
         clock: Arc::new(move || clock_platform.now()),
         timeout: std::time::Duration::from_secs(5),
+        switcher: None,
     };
     (platform, ctx)
 }
@@ -85,6 +86,8 @@ fn run_effect(ctx: &Context, effect: Effect) -> Action {
             );
             Action::CommandDone(r)
         }
+        // The demo has nothing to switch to.
+        Effect::Switch { .. } => Action::Switched(Err("there is no cluster to switch here".into())),
     }
 }
 

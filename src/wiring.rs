@@ -18,7 +18,7 @@ use crate::{
         mlflow::MlflowRegistry,
         prometheus::PrometheusMetrics,
     },
-    app::feeds::BackendInfo,
+    app::{action::Namespace, feeds::BackendInfo},
     config::{self, ConfigError, Settings},
     controller,
     event_loop::{self, Clock},
@@ -199,6 +199,7 @@ pub fn demo(seed: u64, speed: f64, timeout: Duration) -> Backends {
             audit: Some(p),
             clock,
             timeout,
+            switcher: None,
         },
         info: BackendInfo {
             cluster: Some("demo".into()),
@@ -264,6 +265,7 @@ pub async fn real(options: &Options) -> Backends {
         audit: kube.clone().map(|c| Arc::new(c) as Arc<dyn AuditPort>),
         clock: Arc::new(Utc::now),
         timeout: options.timeout,
+        switcher: kube.as_ref().map(|_| switcher(options)),
     };
     // The same reconcile loop as `mlops controller`, run by this console while no controller
     // holds the lease.
@@ -280,4 +282,40 @@ pub async fn real(options: &Options) -> Backends {
         problems,
         embedded,
     }
+}
+
+/// `:ctx` and `:ns`: connect to another kubeconfig context and/or namespace, starting from the
+/// ones in use.
+fn switcher(options: &Options) -> event_loop::Switcher {
+    let current = Arc::new(std::sync::Mutex::new((
+        options.context.clone(),
+        options.namespace.clone(),
+    )));
+    Arc::new(move |context, namespace| {
+        let current = current.clone();
+        Box::pin(async move {
+            let (context0, namespace0) = current.lock().map(|c| c.clone()).unwrap_or_default();
+            let context = context.or(context0);
+            let namespace = match namespace {
+                Namespace::Keep => namespace0,
+                Namespace::All => None,
+                Namespace::One(ns) => Some(ns),
+            };
+            let c = KubeCluster::connect(context.as_deref(), namespace.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Ok(mut cur) = current.lock() {
+                *cur = (context, namespace.clone());
+            }
+            let describe = match &namespace {
+                Some(ns) => format!("{} (namespace {ns})", c.describe_context()),
+                None => c.describe_context(),
+            };
+            Ok(event_loop::Switched {
+                cluster: Arc::new(c.clone()),
+                audit: Arc::new(c),
+                describe,
+            })
+        })
+    })
 }

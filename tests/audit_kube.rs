@@ -78,7 +78,7 @@ async fn commands_are_audited_in_one_verified_chain_even_with_racing_writers() {
         .filter(|e| e.target == format!("ml-serving/{name}"))
         .collect();
     let actions: Vec<&str> = ours.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["start", "abort"], "{ours:#?}");
+    assert_eq!(actions, ["rollout.start", "rollout.abort"], "{ours:#?}");
     let me = cluster.identity().await.expect("identity");
     assert!(ours.iter().all(|e| e.actor == me), "{ours:#?}");
     assert_eq!(ours[1].comment, "audit test");

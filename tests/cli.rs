@@ -149,3 +149,19 @@ fn an_output_format_a_verb_does_not_print_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_dumb_terminal_gets_a_reason_not_a_garbled_screen() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(["demo"])
+        .env("TERM", "dumb")
+        .env("MLOPS_CONFIG_DIR", "/nonexistent")
+        .output()
+        .expect("run mlops");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TERM=dumb") && stderr.contains("CLI verbs"),
+        "{stderr}"
+    );
+}

@@ -179,6 +179,29 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
     ]);
     let promoted = wait_phase(&api, "churn-model-ctl", Phase::Promoted, 90).await;
     assert_eq!(promoted.status.as_ref().map(|s| s.approvals.len()), Some(1));
+    // The approval carries its user and comment into the status history and the audit log, under
+    // the action name the demo uses.
+    let me = cluster.identity().await.expect("identity");
+    let history: Vec<String> = promoted
+        .status
+        .as_ref()
+        .map(|s| s.history.iter().map(|t| t.reason.clone()).collect())
+        .unwrap_or_default();
+    assert!(
+        history
+            .iter()
+            .any(|r| r.contains(&format!("{me}: controller test"))),
+        "{history:#?}"
+    );
+    let audit = cluster.audit_log().entries().await.expect("audit");
+    assert!(
+        audit.iter().any(|e| e.action == "rollout.approve"
+            && e.actor == me
+            && e.comment == "controller test"
+            && e.target == "ml-serving/churn-model-ctl"),
+        "{:#?}",
+        &audit[audit.len().saturating_sub(8)..]
+    );
     let stable = cluster
         .serving("ml-serving", "churn-model")
         .await

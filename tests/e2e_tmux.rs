@@ -82,10 +82,10 @@ fn visit_every_view_filter_help_and_quit() {
     t.wait_text("did you mean :gpus?");
     // Help from the active keymap.
     t.keys(&["?"]);
-    let s = t.wait_text("Help — keys of the active keymap");
+    let s = t.wait_text("Help — Rollouts");
     assert!(s.contains("approve the rollout"), "{s}");
     t.keys(&["Escape"]);
-    t.wait_for("help closed", |s| !s.contains("Help — keys"));
+    t.wait_for("help closed", |s| !s.contains("Help — "));
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }
@@ -145,6 +145,123 @@ fn invalid_config_starts_on_defaults_and_says_so() {
     let t = Tmux::start(&demo_script(), 120, 36, &dir);
     let s = t.wait_text("config error(s)");
     assert!(s.contains("Rollouts"), "the console runs: {s}");
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}
+
+/// The audit row of `action` by `you@demo`, as the Audit view shows it after filtering for it.
+fn audited(t: &Tmux, action: &str, comment: &str) {
+    t.keys(&["7"]);
+    t.wait_text("Audit trail");
+    t.keys(&["/", "C-u"]);
+    t.type_text(&format!("actor:you@demo action:rollout.{action}"));
+    t.keys(&["Enter"]);
+    let s = t.wait_text(&format!("rollout.{action}"));
+    // The detail of the newest matching entry has the whole comment and the user.
+    t.keys(&["Home", "d"]);
+    let d = t.wait_text(comment);
+    assert!(
+        d.contains("you@demo"),
+        "the acting user is audited:\n{d}\n{s}"
+    );
+    assert!(d.contains(&format!("rollout.{action}")), "{d}");
+    t.keys(&["Escape"]);
+    t.wait_text("Audit trail");
+}
+
+/// Opens a rollout's detail from the Rollouts view by filtering for its name.
+fn open_rollout(t: &Tmux, name: &str) {
+    t.keys(&["6"]);
+    t.wait_text("Rollouts (");
+    t.keys(&["/"]);
+    t.keys(&["C-u"]);
+    t.type_text(name);
+    t.keys(&["Enter"]);
+    t.wait_text("Rollouts (1)");
+    t.keys(&["Enter"]);
+    t.wait_text(&format!("Rollouts › {name}"));
+}
+
+/// The release manager's path: approve, promote with a comment, abort, roll back — each found in
+/// the Audit view with the acting user and the comment.
+#[test]
+fn release_manager_approves_promotes_aborts_and_rolls_back_with_an_audit_trail() {
+    let t = Tmux::start(&demo_script(), 120, 36, &empty_config());
+    t.wait_text("Rollouts");
+
+    open_rollout(&t, "churn-model-v4");
+    t.wait_text("AwaitingApproval");
+    t.keys(&["a"]);
+    t.wait_text("Comment (required");
+    t.type_text("offline eval ok CHG-4711");
+    t.keys(&["Enter"]);
+    t.wait_text("approvals 2/2");
+    t.keys(&["P"]);
+    let s = t.wait_text("Confirm: promote --full churn-model-v4");
+    assert!(
+        s.contains("churn-model@champion v3 → v4"),
+        "the preview names the champion it replaces:\n{s}"
+    );
+    t.type_text("ship it CHG-4712");
+    t.keys(&["Enter"]);
+    t.wait_text("phase Promoted");
+
+    open_rollout(&t, "recsys-ranker-v12");
+    t.keys(&["x"]);
+    t.wait_text("Confirm: abort recsys-ranker-v12");
+    t.type_text("error budget burning INC-9");
+    t.keys(&["Enter"]);
+    t.wait_text("you@demo: error budget burning INC-9");
+
+    open_rollout(&t, "search-embedder-v3");
+    t.keys(&["R"]);
+    t.wait_text("Confirm: rollback search-embedder-v3");
+    t.type_text("recall regression INC-10");
+    t.keys(&["Enter"]);
+    t.wait_text("phase RolledBack");
+
+    audited(&t, "approve", "offline eval ok CHG-4711");
+    audited(&t, "promote-full", "ship it CHG-4712");
+    audited(&t, "abort", "error budget burning INC-9");
+    audited(&t, "rollback", "recall regression INC-10");
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}
+
+/// The on-call path: Overview → the failed rollout → its reason in full → the model version's
+/// lineage → the dataset it was trained on.
+#[test]
+fn on_call_goes_from_overview_to_the_failed_rollouts_dataset() {
+    let t = Tmux::start(&demo_script(), 120, 36, &empty_config());
+    let s = t.wait_text("rollouts failing");
+    assert!(s.contains("needs you:"), "{s}");
+    t.keys(&["/"]);
+    t.type_text("phase:Failed");
+    t.keys(&["Enter"]);
+    t.wait_for("only the failed rollout", |s| {
+        s.contains("pricing-model-v5") && !s.contains("churn-model-v4 ")
+    });
+    t.keys(&["Enter"]);
+    let s = t.wait_text("Rollouts › pricing-model-v5");
+    assert!(
+        s.contains(
+            "invalid rollout spec: spec.steps[1].setWeight: 30 is not above the previous weight 50"
+        ),
+        "the reason in full:\n{s}"
+    );
+    assert!(s.contains("6:Rollouts"), "{s}");
+    t.keys(&["J"]);
+    let s = t.wait_text("Lineage › pricing-model v5");
+    assert!(s.contains("pricing-2026-10"), "{s}");
+    t.keys(&["Home", "Enter"]);
+    let s = t.wait_text("Lineage › pricing-model v5 › pricing-2026-10");
+    assert!(s.contains("digest"), "{s}");
+    assert!(s.contains("me-central-1"), "where the data lives:\n{s}");
+    // Back through the history to the rollout.
+    t.keys(&["Escape"]);
+    t.wait_for("back on the lineage", |s| !s.contains("› pricing-2026-10"));
+    t.keys(&["-"]);
+    t.wait_text("Rollouts › pricing-model-v5");
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }

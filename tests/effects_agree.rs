@@ -32,7 +32,7 @@ use mlops_core::{
     ports::RegistryPort,
     rollout::{
         self, ApprovalGate, Command, Effect, ModelRef, Observation, RolloutRecord, RolloutSpec,
-        RolloutStatus, Step,
+        RolloutStatus, Step, Verb,
     },
 };
 
@@ -578,10 +578,7 @@ async fn the_demo_and_the_cluster_carry_out_a_scripted_rollout_alike() {
         &first,
         &spec,
         &status,
-        &Command::Rollback {
-            user: "dana".into(),
-            reason: "regression".into(),
-        },
+        &Command::new(Verb::Rollback, "dana", "regression"),
         Utc::now(),
     )
     .expect("rollback of a promoted rollout");
@@ -610,10 +607,7 @@ async fn the_demo_and_the_cluster_carry_out_a_scripted_rollout_alike() {
         &second,
         &spec,
         &status,
-        &Command::Abort {
-            user: "omar".into(),
-            reason: "latency".into(),
-        },
+        &Command::new(Verb::Abort, "omar", "latency"),
         Utc::now(),
     )
     .expect("abort");

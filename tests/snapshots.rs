@@ -1,6 +1,8 @@
 //! Snapshot tests of every view on ratatui's `TestBackend`, over the demo platform at a fixed time
 //! (so nothing volatile needs filtering).
 
+use std::fmt::Write as _;
+
 use mlops_console::{
     app::{Action, App, feeds::Source, keymap::Keymap},
     config::Theme,
@@ -25,42 +27,112 @@ fn at(keys: &[&str], size: (u16, u16)) -> (App, Context) {
     (app, ctx)
 }
 
-macro_rules! snap {
-    ($name:ident, $keys:expr) => {
-        #[test]
-        fn $name() {
-            let (app, _) = at(&$keys, (120, 36));
-            insta::assert_snapshot!(draw(&app).backend());
+/// Every screen, by the keys that open it from a fresh start.
+const SCREENS: [(&str, &[&str]); 20] = [
+    ("overview", &[]),
+    ("overview_drift_panel", &["o", "j"]),
+    ("experiments", &["2"]),
+    ("runs", &["2", "enter"]),
+    ("run_detail", &["2", "enter", "enter"]),
+    ("lineage", &["3"]),
+    ("lineage_graph", &["3", "enter"]),
+    ("version_detail", &["3", "d"]),
+    ("drift", &["4"]),
+    ("drift_detail", &["4", "enter"]),
+    ("gpus", &["5"]),
+    ("gpu_detail", &["5", "d"]),
+    ("rollouts", &["6"]),
+    ("rollout_detail", &["6", "enter"]),
+    ("rollout_raw", &["6", "y"]),
+    ("audit", &["7"]),
+    ("audit_entry", &["7", "enter"]),
+    ("help", &["6", "?"]),
+    ("palette", &[":", "r"]),
+    ("confirm_approve", &["6", "a"]),
+];
+
+/// The sizes every screen is drawn at: the smallest the console takes, a laptop, a big monitor.
+const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
+
+#[test]
+fn every_screen_at_every_size() {
+    for (name, keys) in SCREENS {
+        for (w, h) in SIZES {
+            let (app, _) = at(keys, (w, h));
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), draw(&app).backend());
         }
-    };
+    }
 }
 
-snap!(overview, []);
-snap!(experiments, ["2"]);
-snap!(runs, ["2", "enter"]);
-snap!(run_detail, ["2", "enter", "enter"]);
-snap!(lineage, ["3"]);
-snap!(lineage_graph, ["3", "enter"]);
-snap!(drift, ["4"]);
-snap!(drift_detail, ["4", "enter"]);
-snap!(gpus, ["5"]);
-snap!(rollouts, ["6"]);
-snap!(rollout_detail, ["6", "enter"]);
-snap!(audit, ["7"]);
-snap!(help, ["6", "?"]);
-snap!(palette, [":", "r"]);
-snap!(confirm_approve, ["6", "a"]);
-
-#[test]
-fn overview_at_80x24() {
-    let (app, _) = at(&[], (80, 24));
-    insta::assert_snapshot!(draw(&app).backend());
+/// Each cell's colours as text: runs of one style on a line, `fg/bg` by name.
+fn colours(terminal: &Terminal<TestBackend>) -> String {
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut run: Option<(String, String)> = None;
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            let style = format!("{:?}/{:?}", c.fg, c.bg);
+            match &mut run {
+                Some((s, text)) if *s == style => text.push_str(c.symbol()),
+                _ => {
+                    if let Some((s, text)) = run.take()
+                        && !text.trim().is_empty()
+                    {
+                        let _ = write!(line, "[{s}]{} ", text.trim_end());
+                    }
+                    run = Some((style, c.symbol().to_string()));
+                }
+            }
+        }
+        if let Some((s, text)) = run
+            && !text.trim().is_empty()
+        {
+            let _ = write!(line, "[{s}]{}", text.trim_end());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
+/// In a 16-colour terminal (TERM=screen) pass, fail, warnings and the selection keep distinct
+/// ANSI hues; nothing meaningful is grey.
 #[test]
-fn rollout_detail_at_200x50() {
-    let (app, _) = at(&["6", "j", "j", "enter"], (200, 50));
-    insta::assert_snapshot!(draw(&app).backend());
+fn colours_at_16_colours() {
+    for (name, keys) in [("overview", &[][..]), ("rollouts", &["6"][..])] {
+        let (mut app, _) = at(keys, (120, 40));
+        app.theme = mlops_console::config::theme::Theme::embedded("dark");
+        app.theme.reduce(mlops_console::config::ColorDepth::Ansi16);
+        let t = draw(&app);
+        let text = colours(&t);
+        assert!(
+            text.contains("[LightRed/") && text.contains("[Green/"),
+            "fail and pass in their own hues"
+        );
+        insta::assert_snapshot!(format!("colours_16_{name}"), text);
+    }
+}
+
+/// With NO_COLOR (the monochrome theme) the charts' two series differ by their markers, the
+/// selection by reversed video.
+#[test]
+fn no_color_keeps_series_and_selection_apart() {
+    let (mut app, _) = at(&["6", "j", "j", "enter"], (120, 40));
+    app.theme = Theme::embedded("monochrome");
+    let t = draw(&app);
+    let text = colours(&t);
+    assert!(
+        !text.contains("Rgb") && !text.contains("Indexed"),
+        "no colour at all"
+    );
+    let screen = format!("{}", t.backend());
+    assert!(
+        screen.contains('•') && screen.contains('⣿'),
+        "two markers in the legend"
+    );
+    insta::assert_snapshot!("no_color_rollout_detail", screen);
 }
 
 #[test]
@@ -71,14 +143,14 @@ fn terminal_too_small() {
 
 #[test]
 fn filtered_rollouts_with_filter_prompt() {
-    let (mut app, ctx) = at(&["6", "/"], (120, 36));
+    let (mut app, ctx) = at(&["6", "/"], (120, 40));
     type_text(&mut app, &ctx, "uae");
     insta::assert_snapshot!(draw(&app).backend());
 }
 
 #[test]
 fn metrics_backend_down_greys_out_its_views_only() {
-    let (mut app, ctx) = at(&[], (120, 36));
+    let (mut app, ctx) = at(&[], (120, 40));
     dispatch(
         &mut app,
         &ctx,
@@ -100,7 +172,7 @@ fn metrics_backend_down_greys_out_its_views_only() {
 
 #[test]
 fn unknown_palette_command_shows_a_message() {
-    let (mut app, ctx) = at(&[":"], (120, 36));
+    let (mut app, ctx) = at(&[":"], (120, 40));
     type_text(&mut app, &ctx, "gpuz");
     press(&mut app, &ctx, "enter");
     insta::assert_snapshot!(draw(&app).backend());
@@ -112,7 +184,7 @@ fn every_theme_renders_every_view() {
     // that the selection is styled differently from plain text.
     for theme in ["dark", "light", "high-contrast", "colorblind", "monochrome"] {
         for view in ["1", "2", "3", "4", "5", "6", "7"] {
-            let (mut app, _) = at(&[view], (120, 36));
+            let (mut app, _) = at(&[view], (120, 40));
             app.theme = Theme::embedded(theme);
             app.keymap = Keymap::embedded("default");
             let t = draw(&app);

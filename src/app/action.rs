@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use mlops_core::{
     model::ClusterChange,
-    rollout::{Command, RolloutKey, RolloutRecord},
+    rollout::{Command, RolloutKey, RolloutRecord, Verb},
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,23 @@ pub enum Action {
     ShowRollouts,
     ShowAudit,
     Refresh,
+    /// `[`: back through the places visited.
+    HistoryBack,
+    /// `]`: forward through the places visited.
+    HistoryForward,
+    /// `-`: the last place visited.
+    HistoryToggle,
+    /// The selected object in full (`d`).
+    Describe,
+    /// The selected object's raw JSON, as the CLI's `-o json` (`y`).
+    ShowRaw,
+    /// The lineage of the model version the selected object belongs to (`J`).
+    JumpToOwner,
+    /// The Overview's next / previous panel (`o` / `O`).
+    NextPanel,
+    PrevPanel,
+    /// The log of status-bar messages (`:messages`).
+    ShowMessages,
     Approve,
     Promote,
     PromoteFull,
@@ -65,6 +82,9 @@ pub enum Action {
     /// Internal: the cluster pushed a change through a watch.
     #[serde(skip)]
     ClusterChanged(Box<ClusterChange>),
+    /// Internal: a context or namespace switch finished (the new cluster's description).
+    #[serde(skip)]
+    Switched(Result<String, String>),
 }
 
 /// Something for the event loop to carry out, in a task of its own.
@@ -75,11 +95,26 @@ pub enum Effect {
         target: RolloutKey,
         command: Command,
     },
+    /// Connect to another kubeconfig context (`Some`) and/or namespace.
+    Switch {
+        context: Option<String>,
+        namespace: Namespace,
+    },
+}
+
+/// Which namespace a switch lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Namespace {
+    /// The one in use.
+    Keep,
+    /// Every namespace.
+    All,
+    One(String),
 }
 
 impl Action {
     /// Every action a keymap may bind, for `config check` and the help overlay.
-    pub const BINDABLE: [Action; 31] = [
+    pub const BINDABLE: [Action; 40] = [
         Action::NoOp,
         Action::Quit,
         Action::Up,
@@ -104,6 +139,15 @@ impl Action {
         Action::ShowRollouts,
         Action::ShowAudit,
         Action::Refresh,
+        Action::HistoryBack,
+        Action::HistoryForward,
+        Action::HistoryToggle,
+        Action::Describe,
+        Action::ShowRaw,
+        Action::JumpToOwner,
+        Action::NextPanel,
+        Action::PrevPanel,
+        Action::ShowMessages,
         Action::Approve,
         Action::Promote,
         Action::PromoteFull,
@@ -112,6 +156,20 @@ impl Action {
         Action::Pause,
         Action::Resume,
     ];
+
+    /// The rollout verb an action sends, if it is one.
+    pub fn verb(&self) -> Option<Verb> {
+        match self {
+            Action::Approve => Some(Verb::Approve),
+            Action::Promote => Some(Verb::Promote),
+            Action::PromoteFull => Some(Verb::PromoteFull),
+            Action::Abort => Some(Verb::Abort),
+            Action::Rollback => Some(Verb::Rollback),
+            Action::Pause => Some(Verb::Pause),
+            Action::Resume => Some(Verb::Resume),
+            _ => None,
+        }
+    }
 
     /// The `snake_case` name keymaps use.
     pub fn name(&self) -> String {
@@ -152,6 +210,15 @@ impl Action {
             Action::ShowRollouts => "Rollouts",
             Action::ShowAudit => "Audit",
             Action::Refresh => "refresh now",
+            Action::HistoryBack => "back through the places visited",
+            Action::HistoryForward => "forward through the places visited",
+            Action::HistoryToggle => "the last place visited",
+            Action::Describe => "the selected object in full",
+            Action::ShowRaw => "the selected object's raw JSON (as -o json)",
+            Action::JumpToOwner => "jump to the model version's lineage",
+            Action::NextPanel => "next panel",
+            Action::PrevPanel => "previous panel",
+            Action::ShowMessages => "the messages of this session",
             Action::Approve => "approve the rollout",
             Action::Promote => "promote to the next step",
             Action::PromoteFull => "promote fully",
@@ -164,7 +231,8 @@ impl Action {
             | Action::Input(_)
             | Action::Loaded(..)
             | Action::CommandDone(_)
-            | Action::ClusterChanged(_) => "",
+            | Action::ClusterChanged(_)
+            | Action::Switched(_) => "",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod feeds;
+pub mod help;
 pub mod keymap;
 pub mod palette;
 pub mod rows;

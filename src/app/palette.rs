@@ -7,8 +7,21 @@ use super::{action::Action, keymap::strsim, screens::VIEWS};
 pub struct PaletteCommand {
     pub name: &'static str,
     pub aliases: &'static [&'static str],
+    /// What may follow the name, for the help (`" [filter]"`, `" NAME"`).
+    pub args: &'static str,
     pub help: &'static str,
-    pub action: Action,
+    pub run: Run,
+}
+
+/// What a palette command does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Run {
+    /// An action; a view's command takes a filter as its argument (`:rollouts churn`).
+    Action(Action),
+    /// Switch the cluster to the kubeconfig context named by the argument.
+    Context,
+    /// Limit the cluster's lists to the namespace named by the argument (`all`: every one).
+    Namespace,
 }
 
 /// The palette's commands: one per view (from `VIEWS`), then the rest.
@@ -18,36 +31,70 @@ pub static COMMANDS: LazyLock<Vec<PaletteCommand>> = LazyLock::new(|| {
         .map(|v| PaletteCommand {
             name: v.palette,
             aliases: v.aliases,
+            args: " [filter]",
             help: v.help,
-            action: v.show.clone(),
+            run: Run::Action(v.show.clone()),
         })
         .collect();
     commands.extend([
         PaletteCommand {
+            name: "messages",
+            aliases: &["msg", "messages"],
+            args: "",
+            help: "the messages of this session",
+            run: Run::Action(Action::ShowMessages),
+        },
+        PaletteCommand {
+            name: "ctx",
+            aliases: &["context"],
+            args: " NAME",
+            help: "switch to a kubeconfig context",
+            run: Run::Context,
+        },
+        PaletteCommand {
+            name: "ns",
+            aliases: &["namespace"],
+            args: " NAME|all",
+            help: "list one namespace (all: every one)",
+            run: Run::Namespace,
+        },
+        PaletteCommand {
             name: "refresh",
             aliases: &["r"],
+            args: "",
             help: "refresh now",
-            action: Action::Refresh,
+            run: Run::Action(Action::Refresh),
         },
         PaletteCommand {
             name: "help",
             aliases: &["h", "?"],
+            args: "",
             help: "key bindings",
-            action: Action::ToggleHelp,
+            run: Run::Action(Action::ToggleHelp),
         },
         PaletteCommand {
             name: "quit",
             aliases: &["q", "q!", "exit"],
+            args: "",
             help: "leave the console",
-            action: Action::Quit,
+            run: Run::Action(Action::Quit),
         },
     ]);
     commands
 });
 
+/// The command and its argument: `rollouts churn` → (`rollouts`, `churn`).
+pub fn split(input: &str) -> (&str, &str) {
+    let input = input.trim();
+    match input.split_once(char::is_whitespace) {
+        Some((cmd, arg)) => (cmd, arg.trim()),
+        None => (input, ""),
+    }
+}
+
 /// Commands whose name or an alias starts with `input`, then those that contain it.
 pub fn completions(input: &str) -> Vec<&'static PaletteCommand> {
-    let input = input.trim().to_ascii_lowercase();
+    let input = split(input).0.to_ascii_lowercase();
     let prefix = |c: &PaletteCommand| {
         c.name.starts_with(&input) || c.aliases.iter().any(|a| a.starts_with(&input))
     };
@@ -62,7 +109,7 @@ pub fn completions(input: &str) -> Vec<&'static PaletteCommand> {
 
 /// The command `input` names exactly, by name or alias.
 pub fn exact(input: &str) -> Option<&'static PaletteCommand> {
-    let input = input.trim().to_ascii_lowercase();
+    let input = split(input).0.to_ascii_lowercase();
     COMMANDS
         .iter()
         .find(|c| c.name == input || c.aliases.contains(&input.as_str()))
@@ -70,7 +117,7 @@ pub fn exact(input: &str) -> Option<&'static PaletteCommand> {
 
 /// The closest command name, for "did you mean".
 pub fn closest(input: &str) -> Option<&'static str> {
-    let input = input.trim().to_ascii_lowercase();
+    let input = split(input).0.to_ascii_lowercase();
     COMMANDS
         .iter()
         .map(|c| (strsim(c.name, &input), c.name))
@@ -91,5 +138,7 @@ mod tests {
         assert_eq!(exact("rollots").map(|c| c.name), None);
         assert_eq!(closest("rollots"), Some("rollouts"));
         assert_eq!(closest("zzzzzzzz"), None);
+        assert_eq!(exact("rollouts churn").map(|c| c.name), Some("rollouts"));
+        assert_eq!(split(" gpus  idle "), ("gpus", "idle"));
     }
 }

@@ -2,9 +2,11 @@
 //! title, keymap section, palette names and the action that shows it. Adding a view is a row here,
 //! its rows in `app/rows` and its drawing in `ui/views`.
 
+use std::collections::HashMap;
+
 use mlops_core::rollout::RolloutKey;
 
-use super::action::Action;
+use super::{action::Action, rows::table::Sort};
 
 /// The top-level views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,6 +174,90 @@ pub enum ScreenKind {
     Rollouts,
     RolloutDetail(RolloutKey),
     Audit,
+    /// One audit entry in full: comment, details, hash and the previous hash.
+    AuditEntry(u64),
+    /// One GPU in full, with its node and what it serves.
+    GpuDetail {
+        cluster: String,
+        node: String,
+        index: u32,
+    },
+    /// One pod in full, opened from `from`'s screens.
+    PodDetail {
+        cluster: String,
+        namespace: String,
+        name: String,
+        from: ViewId,
+    },
+    /// One model version in full: aliases, tags, run, where it is served.
+    VersionDetail {
+        model: String,
+        version: u32,
+    },
+    /// A dataset a model version was trained on: where it lives, the run that read it, and how
+    /// the model's live features drift from it.
+    DatasetDetail {
+        model: String,
+        version: u32,
+        name: String,
+    },
+    /// The raw JSON of an object (the same document as the CLI's `-o json`).
+    Raw {
+        of: RawOf,
+        from: ViewId,
+    },
+    /// The status-bar messages of this session, newest first.
+    Messages {
+        from: ViewId,
+    },
+}
+
+/// An object whose raw document `y` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawOf {
+    Rollout(RolloutKey),
+    AuditEntry(u64),
+    Gpu {
+        cluster: String,
+        node: String,
+        index: u32,
+    },
+    Pod {
+        cluster: String,
+        namespace: String,
+        name: String,
+    },
+    Version {
+        model: String,
+        version: u32,
+    },
+    Run(String),
+    Experiment(String),
+    Dataset {
+        model: String,
+        version: u32,
+        name: String,
+    },
+    Drift {
+        model: String,
+        version: u32,
+        feature: String,
+    },
+}
+
+impl RawOf {
+    /// What the breadcrumb calls it.
+    pub fn label(&self) -> String {
+        match self {
+            RawOf::Rollout(k) => k.name.clone(),
+            RawOf::AuditEntry(seq) => format!("audit #{seq}"),
+            RawOf::Gpu { node, index, .. } => format!("{node} GPU {index}"),
+            RawOf::Pod { name, .. } | RawOf::Dataset { name, .. } => name.clone(),
+            RawOf::Version { model, version } => format!("{model} v{version}"),
+            RawOf::Run(id) | RawOf::Experiment(id) => id.clone(),
+            RawOf::Drift { model, feature, .. } => format!("{model} · {feature}"),
+        }
+    }
 }
 
 impl ScreenKind {
@@ -181,33 +267,79 @@ impl ScreenKind {
             ScreenKind::Experiments | ScreenKind::Runs { .. } | ScreenKind::RunDetail { .. } => {
                 ViewId::Experiments
             }
-            ScreenKind::Lineage | ScreenKind::LineageGraph { .. } => ViewId::Lineage,
+            ScreenKind::Lineage
+            | ScreenKind::LineageGraph { .. }
+            | ScreenKind::VersionDetail { .. }
+            | ScreenKind::DatasetDetail { .. } => ViewId::Lineage,
             ScreenKind::Drift | ScreenKind::DriftDetail { .. } => ViewId::Drift,
-            ScreenKind::Gpus => ViewId::Gpus,
+            ScreenKind::Gpus | ScreenKind::GpuDetail { .. } => ViewId::Gpus,
             ScreenKind::Rollouts | ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
-            ScreenKind::Audit => ViewId::Audit,
+            ScreenKind::Audit | ScreenKind::AuditEntry(_) => ViewId::Audit,
+            ScreenKind::PodDetail { from, .. }
+            | ScreenKind::Raw { from, .. }
+            | ScreenKind::Messages { from } => *from,
         }
     }
 
     /// The breadcrumb for this screen.
     pub fn crumb(&self) -> String {
         match self {
-            ScreenKind::Runs { name, .. } | ScreenKind::RunDetail { name, .. } => name.clone(),
+            ScreenKind::Runs { name, .. }
+            | ScreenKind::RunDetail { name, .. }
+            | ScreenKind::PodDetail { name, .. }
+            | ScreenKind::DatasetDetail { name, .. } => name.clone(),
             ScreenKind::LineageGraph { model, version } => format!("{model} v{version}"),
             ScreenKind::DriftDetail { model, feature } => format!("{model} · {feature}"),
             ScreenKind::RolloutDetail(k) => k.name.clone(),
+            ScreenKind::AuditEntry(seq) => format!("#{seq}"),
+            ScreenKind::GpuDetail { node, index, .. } => format!("{node} GPU {index}"),
+            ScreenKind::VersionDetail { model, version } => format!("{model} v{version} (detail)"),
+            ScreenKind::Raw { of, .. } => format!("{} (raw)", of.label()),
+            ScreenKind::Messages { .. } => "messages".to_string(),
             other => other.view().title().to_string(),
         }
     }
 
     /// Whether the screen is a list (detail screens are not).
     pub fn is_list(&self) -> bool {
-        !matches!(
+        matches!(
             self,
-            ScreenKind::RunDetail { .. }
-                | ScreenKind::DriftDetail { .. }
-                | ScreenKind::RolloutDetail(_)
+            ScreenKind::Overview
+                | ScreenKind::Experiments
+                | ScreenKind::Runs { .. }
+                | ScreenKind::Lineage
+                | ScreenKind::LineageGraph { .. }
+                | ScreenKind::Drift
+                | ScreenKind::Gpus
+                | ScreenKind::Rollouts
+                | ScreenKind::Audit
+                | ScreenKind::Messages { .. }
         )
+    }
+}
+
+/// The Overview's panels, each a list that takes the focus in turn (`o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Panel {
+    #[default]
+    Rollouts,
+    Drift,
+    Gpus,
+    Events,
+}
+
+impl Panel {
+    pub const ALL: [Panel; 4] = [Panel::Rollouts, Panel::Drift, Panel::Gpus, Panel::Events];
+
+    #[must_use]
+    pub fn next(self, forward: bool) -> Panel {
+        let i = Panel::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        let n = Panel::ALL.len();
+        Panel::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
     }
 }
 
@@ -215,9 +347,16 @@ impl ScreenKind {
 pub struct Screen {
     pub kind: ScreenKind,
     pub selected: usize,
+    /// The identity of the selected row: the selection follows it when the list changes order.
+    pub anchor: Option<String>,
     /// The first row shown; kept by `update` so scrolling is stable.
     pub offset: usize,
     pub filter: String,
+    /// A column the user sorted by (`None`: the list's own order).
+    pub sort: Option<Sort>,
+    /// On the Overview: the panel with the focus, and where the others were left.
+    pub panel: Panel,
+    pub panels: HashMap<Panel, (usize, Option<String>)>,
 }
 
 impl Screen {
@@ -225,8 +364,12 @@ impl Screen {
         Self {
             kind,
             selected: 0,
+            anchor: None,
             offset: 0,
             filter: String::new(),
+            sort: None,
+            panel: Panel::Rollouts,
+            panels: HashMap::new(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The console's state: one owner, changed only by `update`. Rendering reads it.
 
+use std::collections::{HashMap, VecDeque};
+
 use chrono::{DateTime, Duration, Utc};
 use mlops_core::rollout::{Command, RolloutKey};
 use ratatui_textarea::TextArea;
@@ -29,10 +31,15 @@ pub enum Level {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
+    /// Counts up through the session: the message's identity in the `:messages` list.
+    pub seq: u64,
     pub text: String,
     pub level: Level,
     pub at: DateTime<Utc>,
 }
+
+/// How many status-bar messages `:messages` keeps.
+pub const MAX_MESSAGES: usize = 500;
 
 /// A mutation waiting for confirmation, with the preview of what it will change.
 #[derive(Debug, Clone)]
@@ -48,7 +55,15 @@ pub struct Confirm {
 }
 
 pub struct App {
+    /// The screens of the view on show: its root, then what was drilled into.
     pub stack: Vec<Screen>,
+    /// Every other view's stack as it was left.
+    pub views: HashMap<ViewId, Vec<Screen>>,
+    /// Places visited (`[`, `]`, `-`), and where in them we are.
+    pub history: Vec<Vec<Screen>>,
+    pub history_pos: usize,
+    /// The place `-` goes back to: the one shown before this one.
+    pub history_last: Option<usize>,
     pub mode: Mode,
     pub palette: TextArea<'static>,
     pub palette_selected: usize,
@@ -57,6 +72,10 @@ pub struct App {
     pub help_scroll: u16,
     pub pending: Vec<Key>,
     pub message: Option<Message>,
+    /// Every message of this session (`:messages`), oldest first.
+    pub messages: VecDeque<Message>,
+    /// The config errors were seen in `:messages`; until then the status bar keeps a marker.
+    pub config_seen: bool,
     pub feeds: Feeds,
     pub keymap: Keymap,
     pub theme: Theme,
@@ -79,6 +98,10 @@ impl App {
     pub fn new(keymap: Keymap, theme: Theme, backends: BackendInfo, now: DateTime<Utc>) -> Self {
         Self {
             stack: vec![Screen::new(ScreenKind::Overview)],
+            views: HashMap::new(),
+            history: Vec::new(),
+            history_pos: 0,
+            history_last: None,
             mode: Mode::Normal,
             palette: TextArea::default(),
             palette_selected: 0,
@@ -87,6 +110,8 @@ impl App {
             help_scroll: 0,
             pending: Vec::new(),
             message: None,
+            messages: VecDeque::new(),
+            config_seen: false,
             feeds: Feeds::default(),
             keymap,
             theme,
@@ -127,26 +152,30 @@ impl App {
     }
 
     pub fn info(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            level: Level::Info,
-            at: self.now,
-        });
+        self.say(Level::Info, text.into());
     }
 
     pub fn warn(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            level: Level::Warn,
-            at: self.now,
-        });
+        self.say(Level::Warn, text.into());
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            level: Level::Error,
+        self.say(Level::Error, text.into());
+    }
+
+    /// Show a message in the status bar and keep it in the `:messages` log.
+    fn say(&mut self, level: Level, text: String) {
+        let seq = self.messages.back().map_or(1, |m| m.seq + 1);
+        let m = Message {
+            seq,
+            text,
+            level,
             at: self.now,
-        });
+        };
+        self.messages.push_back(m.clone());
+        while self.messages.len() > MAX_MESSAGES {
+            self.messages.pop_front();
+        }
+        self.message = Some(m);
     }
 }

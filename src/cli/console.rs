@@ -26,6 +26,11 @@ pub fn console(options: &Options) -> Result<ExitCode> {
 }
 
 fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
+    if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+        anyhow::bail!(
+            "TERM=dumb: this terminal cannot draw the console (no cursor addressing); use the CLI verbs (`mlops rollout list`, `mlops config check`, …) or a terminal that can"
+        );
+    }
     let log = logging::init();
     let depth = ColorDepth::detect();
     let theme_override = options

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use mlops_core::{
     CoreError,
     ports::RegistryPort,
-    rollout::{self, Command, Phase, RolloutRecord},
+    rollout::{self, Command, Phase, RolloutRecord, Verb},
 };
 
 use super::output::{self, Output};
@@ -63,6 +63,9 @@ pub enum RolloutCmd {
         name: String,
         #[arg(long)]
         full: bool,
+        /// Why: goes to the status history and the audit trail.
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// Abort: all traffic back to stable.
     Abort {
@@ -78,9 +81,19 @@ pub enum RolloutCmd {
         reason: String,
     },
     /// Hold the rollout where it is.
-    Pause { name: String },
+    Pause {
+        name: String,
+        /// Why: goes to the status history and the audit trail.
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Let a paused rollout go on.
-    Resume { name: String },
+    Resume {
+        name: String,
+        /// Why: goes to the status history and the audit trail.
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Show one rollout: spec, status, history.
     Get { name: String },
 }
@@ -297,18 +310,20 @@ fn operator_verb(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<
             }
             (name, reason.clone())
         }
-        RolloutCmd::Promote { name, .. }
-        | RolloutCmd::Pause { name }
-        | RolloutCmd::Resume { name } => (name, String::new()),
+        RolloutCmd::Promote { name, comment, .. }
+        | RolloutCmd::Pause { name, comment }
+        | RolloutCmd::Resume { name, comment } => (name, comment.clone().unwrap_or_default()),
         _ => anyhow::bail!("internal: not an operator verb"),
     };
-    let command = |user: String| match cmd {
-        RolloutCmd::Promote { full, .. } => Command::Promote { full: *full },
-        RolloutCmd::Abort { .. } => Command::Abort { user, reason },
-        RolloutCmd::Rollback { .. } => Command::Rollback { user, reason },
-        RolloutCmd::Pause { .. } => Command::Pause { user },
-        _ => Command::Resume { user },
+    let verb = match cmd {
+        RolloutCmd::Promote { full: true, .. } => Verb::PromoteFull,
+        RolloutCmd::Promote { .. } => Verb::Promote,
+        RolloutCmd::Abort { .. } => Verb::Abort,
+        RolloutCmd::Rollback { .. } => Verb::Rollback,
+        RolloutCmd::Pause { .. } => Verb::Pause,
+        _ => Verb::Resume,
     };
+    let command = |user: String| Command::new(verb, user, reason);
     cluster_verb(options, async |c| {
         let ns = c.default_namespace();
         let user = c.identity().await?;

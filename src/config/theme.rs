@@ -315,11 +315,28 @@ impl Theme {
         )
     }
 
-    /// Reduce every colour to what `depth` can show.
+    /// Reduce every colour to what `depth` can show. In 16 colours the semantic styles take
+    /// fixed ANSI hues (ok green, warn yellow, err red, info cyan, canary magenta, stable blue,
+    /// the selection black on cyan), so a failure never reads as grey whatever the palette.
     pub fn reduce(&mut self, depth: ColorDepth) {
         for s in self.all_mut() {
             s.fg = s.fg.and_then(|c| reduce_color(c, depth));
             s.bg = s.bg.and_then(|c| reduce_color(c, depth));
+        }
+        if depth == ColorDepth::Ansi16 {
+            for (style, colour) in [
+                (&mut self.ok, Color::Green),
+                (&mut self.warn, Color::Yellow),
+                (&mut self.err, Color::LightRed),
+                (&mut self.info, Color::Cyan),
+                (&mut self.canary, Color::LightMagenta),
+                (&mut self.stable, Color::LightBlue),
+                (&mut self.bar, Color::Green),
+            ] {
+                style.fg = Some(colour);
+            }
+            self.selection.fg = Some(Color::Black);
+            self.selection.bg = Some(Color::Cyan);
         }
     }
 }
@@ -402,12 +419,71 @@ const ANSI16: [(Color, (u8, u8, u8)); 16] = [
     (Color::White, (255, 255, 255)),
 ];
 
-/// The nearest of the 16 basic colours.
+/// The basic colour of the same hue (greys by lightness): pastels keep their meaning instead of
+/// falling to the grey that is nearest by RGB distance.
 pub fn rgb_to_16(r: u8, g: u8, b: u8) -> Color {
-    ANSI16
-        .iter()
-        .min_by_key(|(_, rgb)| dist((r, g, b), *rgb))
-        .map_or(Color::Reset, |(c, _)| *c)
+    let (rf, gf, bf) = (
+        f64::from(r) / 255.0,
+        f64::from(g) / 255.0,
+        f64::from(b) / 255.0,
+    );
+    let max = rf.max(gf).max(bf);
+    let min = rf.min(gf).min(bf);
+    let light = f64::midpoint(max, min);
+    let chroma = max - min;
+    if chroma < 0.15 {
+        return match light {
+            l if l < 0.2 => Color::Black,
+            l if l < 0.55 => Color::DarkGray,
+            l if l < 0.85 => Color::Gray,
+            _ => Color::White,
+        };
+    }
+    let hue = if (max - rf).abs() < f64::EPSILON {
+        60.0 * ((gf - bf) / chroma).rem_euclid(6.0)
+    } else if (max - gf).abs() < f64::EPSILON {
+        60.0 * ((bf - rf) / chroma + 2.0)
+    } else {
+        60.0 * ((rf - gf) / chroma + 4.0)
+    };
+    let bright = light > 0.55;
+    let pick = |dim: Color, lit: Color| if bright { lit } else { dim };
+    match hue {
+        h if !(15.0..345.0).contains(&h) => pick(Color::Red, Color::LightRed),
+        h if h < 70.0 => pick(Color::Yellow, Color::LightYellow),
+        h if h < 165.0 => pick(Color::Green, Color::LightGreen),
+        h if h < 205.0 => pick(Color::Cyan, Color::LightCyan),
+        h if h < 260.0 => pick(Color::Blue, Color::LightBlue),
+        _ => pick(Color::Magenta, Color::LightMagenta),
+    }
+}
+
+/// The relative luminance (WCAG 2) of a colour as xterm shows it.
+pub fn luminance(c: Color) -> Option<f64> {
+    let (r, g, b) = match c {
+        Color::Rgb(r, g, b) => (r, g, b),
+        Color::Indexed(i) => indexed_rgb(i),
+        other => ANSI16
+            .iter()
+            .find(|(n, _)| *n == other)
+            .map(|(_, rgb)| *rgb)?,
+    };
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    Some(0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b))
+}
+
+/// The WCAG contrast ratio of two colours (1 to 21).
+pub fn contrast(a: Color, b: Color) -> Option<f64> {
+    let (x, y) = (luminance(a)?, luminance(b)?);
+    let (hi, lo) = if x > y { (x, y) } else { (y, x) };
+    Some((hi + 0.05) / (lo + 0.05))
 }
 
 #[cfg(test)]
@@ -437,7 +513,7 @@ mod tests {
     fn depth_fallback() {
         assert_eq!(rgb_to_256(255, 0, 0), 196);
         assert_eq!(rgb_to_256(128, 128, 128), 244);
-        assert_eq!(rgb_to_16(250, 10, 10), Color::LightRed);
+        assert_eq!(rgb_to_16(250, 10, 10), Color::Red);
         assert_eq!(
             ColorDepth::from_env(Some("1"), Some("truecolor"), None),
             ColorDepth::Monochrome
@@ -463,6 +539,83 @@ mod tests {
             t.accent.fg,
             Some(Color::Rgb(..) | Color::Indexed(_))
         ));
+    }
+
+    /// The review's grey-out: in 16 colours, pass, fail, warnings and drift kept one grey.
+    #[test]
+    fn semantic_colours_keep_distinct_hues_in_16_colours() {
+        assert_eq!(
+            rgb_to_16(0xf7, 0x76, 0x8e),
+            Color::LightRed,
+            "dark theme err"
+        );
+        assert_eq!(
+            rgb_to_16(0x9e, 0xce, 0x6a),
+            Color::LightGreen,
+            "dark theme ok"
+        );
+        assert_eq!(
+            rgb_to_16(0xe0, 0xaf, 0x68),
+            Color::LightYellow,
+            "dark theme warn"
+        );
+        assert_eq!(
+            rgb_to_16(0x3b, 0x42, 0x61),
+            Color::DarkGray,
+            "a dark border stays grey"
+        );
+        for (name, _) in EMBEDDED.iter().filter(|(n, _)| *n != "monochrome") {
+            let mut t = Theme::embedded(name);
+            t.reduce(ColorDepth::Ansi16);
+            let hues = [
+                t.ok.fg,
+                t.warn.fg,
+                t.err.fg,
+                t.info.fg,
+                t.canary.fg,
+                t.stable.fg,
+            ];
+            for (i, a) in hues.iter().enumerate() {
+                assert!(
+                    !matches!(a, None | Some(Color::DarkGray | Color::Gray | Color::Black)),
+                    "{name}: a semantic style is grey or missing: {hues:?}"
+                );
+                for b in &hues[i + 1..] {
+                    assert_ne!(a, b, "{name}: two semantic styles share a colour: {hues:?}");
+                }
+            }
+        }
+    }
+
+    /// The selected row is drawn in the selection style over its cells (their own colours give
+    /// way), so its legibility is the selection's contrast: at least 4.5:1 (WCAG AA) in every
+    /// shipped theme, at full colour, in 256 and in 16 colours.
+    #[test]
+    fn the_selection_is_legible_in_every_theme_and_depth() {
+        for (name, _) in EMBEDDED {
+            for depth in [
+                ColorDepth::TrueColor,
+                ColorDepth::Ansi256,
+                ColorDepth::Ansi16,
+            ] {
+                let mut t = Theme::embedded(name);
+                t.reduce(depth);
+                match (t.selection.fg, t.selection.bg) {
+                    (Some(fg), Some(bg)) => {
+                        let ratio = contrast(fg, bg).expect("known colours");
+                        assert!(
+                            ratio >= 4.5,
+                            "{name} at {depth:?}: selection contrast {ratio:.2}"
+                        );
+                    }
+                    // Without colours the selection is reversed video.
+                    _ => assert!(
+                        t.selection.add_modifier.contains(Modifier::REVERSED),
+                        "{name} at {depth:?}: a selection without colours must be reversed"
+                    ),
+                }
+            }
+        }
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub struct Gpu {
     pub namespace: Option<String>,
     pub model: Option<String>,
     pub version: Option<u32>,
+    /// The last XID error the driver reported for this GPU (DCGM's `DCGM_FI_DEV_XID_ERRORS`),
+    /// when it reported one: a GPU fault, whatever the utilisation says.
+    #[serde(default)]
+    pub xid: Option<u32>,
 }
 
 impl Gpu {

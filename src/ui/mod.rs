@@ -4,6 +4,7 @@
 
 mod overlays;
 mod status;
+pub mod table;
 pub mod views;
 pub mod widgets;
 

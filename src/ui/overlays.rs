@@ -8,7 +8,12 @@ use ratatui::{
     widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap},
 };
 
-use crate::app::{App, palette};
+use super::table::shorten;
+use crate::app::{
+    App,
+    help::{self, HelpLine},
+    palette,
+};
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
@@ -32,56 +37,48 @@ fn overlay_block<'a>(app: &App, title: String) -> Block<'a> {
 
 pub fn help(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let context = app.view().context();
-    let mut lines = Vec::new();
-    let mut section = String::new();
-    for (sec, keys, action) in app.keymap.bindings(context) {
-        if sec != section {
-            if !section.is_empty() {
-                lines.push(Line::from(""));
-            }
-            lines.push(Line::from(Span::styled(
-                if sec == "global" {
-                    "everywhere".to_string()
-                } else {
-                    format!("in {}", app.view().title())
-                },
-                t.header,
-            )));
-            section = sec;
-        }
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<16}", keys.join("  ")), t.key),
-            Span::styled(action.description(), t.text),
-        ]));
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        format!(
-            "keymap: {} · theme: {} · ↑↓ scroll · esc close",
-            app.keymap.name, app.theme.name
-        ),
-        t.muted,
-    )));
-    if !app.config_errors.is_empty() {
-        lines.push(Line::from(Span::styled(
-            format!(
-                "{} config error(s): run `mlops config check`",
-                app.config_errors.len()
-            ),
-            t.warn,
-        )));
-    }
-    let width = 64;
-    let height = (lines.len() as u16 + 2).min(area.height);
+    let width = area.width.min(84);
+    let inner_w = usize::from(width.saturating_sub(2));
+    // Keys get what the longest needs, at most 40% of the box; descriptions the rest.
+    let keys_w = help::lines(app)
+        .iter()
+        .filter_map(|l| match l {
+            HelpLine::Entry(k, _) => Some(k.chars().count()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(8)
+        .min(inner_w * 2 / 5);
+    let text_w = inner_w.saturating_sub(keys_w + 3);
+    let lines: Vec<Line> = help::lines(app)
+        .into_iter()
+        .map(|l| match l {
+            HelpLine::Heading(h) => Line::from(Span::styled(shorten(&h, inner_w), t.header)),
+            HelpLine::Entry(k, text) => Line::from(vec![
+                Span::styled(format!("  {:<keys_w$} ", shorten(&k, keys_w)), t.key),
+                Span::styled(shorten(&text, text_w), t.text),
+            ]),
+            HelpLine::Note(n) => Line::from(Span::styled(shorten(&n, inner_w), t.muted)),
+            HelpLine::Blank => Line::from(""),
+        })
+        .collect();
+    let total = lines.len();
+    let visible = help::visible(area.height);
+    let height = u16::try_from(total.min(visible) + 2).unwrap_or(u16::MAX);
     let r = centered(area, width, height);
     frame.render_widget(Clear, r);
+    let shown_to = (usize::from(app.help_scroll) + visible).min(total);
+    let more = if shown_to < total {
+        format!(" ↓ {} more ", total - shown_to)
+    } else {
+        String::new()
+    };
     frame.render_widget(
         Paragraph::new(lines)
-            .block(overlay_block(
-                app,
-                " Help — keys of the active keymap ".into(),
-            ))
+            .block(
+                overlay_block(app, format!(" Help — {} ", app.view().title()))
+                    .title_bottom(Line::from(Span::styled(more, t.muted)).right_aligned()),
+            )
             .scroll((app.help_scroll, 0)),
         r,
     );
@@ -93,9 +90,9 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
     let options = palette::completions(&typed);
     let height = (options.len() as u16 + 4).min(area.height);
     let r = Rect {
-        x: area.x + (area.width.saturating_sub(60)) / 2,
+        x: area.x + (area.width.saturating_sub(76)) / 2,
         y: area.y + 1,
-        width: 60.min(area.width),
+        width: 76.min(area.width),
         height,
     };
     frame.render_widget(Clear, r);
@@ -119,10 +116,17 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
             } else {
                 t.text
             };
+            let name = format!("{}{}", c.name, c.args);
             Line::from(vec![
-                Span::styled(format!(" {:<12}", c.name), style),
-                Span::styled(format!(" {:<16}", c.aliases.join(" ")), t.muted),
-                Span::styled(c.help, t.muted),
+                Span::styled(format!(" {:<20}", shorten(&name, 20)), style),
+                Span::styled(
+                    format!(" {:<12}", shorten(&c.aliases.join(" "), 12)),
+                    t.muted,
+                ),
+                Span::styled(
+                    shorten(c.help, usize::from(list.width).saturating_sub(35)),
+                    t.muted,
+                ),
             ])
         })
         .collect();
@@ -138,6 +142,8 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
 pub fn confirm(app: &App, frame: &mut Frame, area: Rect) {
     let Some(c) = &app.confirm else { return };
     let t = &app.theme;
+    let width = area.width.min(84);
+    let inner_w = width.saturating_sub(2);
     let mut lines = vec![Line::from(Span::styled("This will change:", t.header))];
     for p in &c.preview {
         lines.push(Line::from(vec![
@@ -150,35 +156,42 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect) {
         if c.needs_comment {
             "Comment (required, goes to the audit trail):"
         } else {
-            "Comment (optional):"
+            "Comment (optional, goes to the audit trail):"
         },
         t.header,
     )));
-    let preview_h = lines.len() as u16;
-    let height = preview_h + 6;
-    let r = centered(area, 76, height);
+    // The preview's height is the rows its lines wrap to, so the comment's label always shows.
+    let preview = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let preview_h = u16::try_from(preview.line_count(inner_w)).unwrap_or(u16::MAX);
+    let height = (preview_h + 5).min(area.height);
+    let r = centered(area, width, height);
     frame.render_widget(Clear, r);
     let block = overlay_block(app, format!(" Confirm: {} ", c.title));
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let [p, input, err, hint] = Layout::vertical([
-        Constraint::Length(preview_h),
+        Constraint::Min(1),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(inner);
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), p);
+    // When the terminal is too short for it all, the end of the preview (the label) stays.
+    let overflow = preview_h.saturating_sub(p.height);
+    frame.render_widget(preview.scroll((overflow, 0)), p);
     let mut ta = c.comment.clone();
     ta.set_style(t.selection);
     ta.set_cursor_line_style(t.selection);
     frame.render_widget(&ta, input);
     if let Some(e) = &c.error {
-        frame.render_widget(Paragraph::new(Span::styled(e.clone(), t.err)), err);
+        frame.render_widget(
+            Paragraph::new(Span::styled(e.clone(), t.err)).wrap(Wrap { trim: false }),
+            err,
+        );
     }
     frame.render_widget(
         Paragraph::new(Span::styled(
-            "enter confirm · esc cancel (nothing changes)",
+            "enter confirm · esc or ctrl-c cancel (nothing changes) · ctrl-u clear",
             t.muted,
         )),
         hint,

@@ -1,5 +1,7 @@
 //! The status bar: context and identity, each backend's connection state, who drives rollouts,
-//! data freshness, and the latest message. In filter mode it is the filter prompt.
+//! data freshness, a marker for unread config errors; a message takes the bar after the context
+//! until it expires (all of them stay in `:messages`). In filter mode it is the filter prompt,
+//! with what the filter could not make sense of.
 
 use mlops_core::model::Driver;
 use ratatui::{
@@ -9,7 +11,7 @@ use ratatui::{
     widgets::Paragraph,
 };
 
-use super::widgets::{age, truncate};
+use super::{table::shorten, widgets::age};
 use crate::app::{
     App,
     feeds::Backend,
@@ -26,20 +28,57 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Paragraph::new(Span::styled(" filter /", t.status_key)),
             label,
         );
+        let problems = crate::app::rows::filter_problems(app.screen());
+        let [text, why] = Layout::horizontal([
+            Constraint::Min(10),
+            Constraint::Length(if problems.is_empty() {
+                0
+            } else {
+                input.width / 2
+            }),
+        ])
+        .areas(input);
         let mut ta = app.filter_input.clone();
         ta.set_style(t.status_bar);
         ta.set_cursor_line_style(t.status_bar);
-        frame.render_widget(&ta, input);
+        frame.render_widget(&ta, text);
+        if let Some(p) = problems.first() {
+            frame.render_widget(
+                Paragraph::new(Span::styled(
+                    shorten(&format!("⚠ {p} "), usize::from(why.width)),
+                    t.warn,
+                ))
+                .alignment(ratatui::layout::Alignment::Right),
+                why,
+            );
+        }
         return;
     }
-    let wide = area.width >= 110;
-    let mut left = vec![Span::styled(
+    let context = Span::styled(
         format!(
             " ⎈ {} ",
             app.backends.cluster.as_deref().unwrap_or("no cluster")
         ),
         t.status_key,
-    )];
+    );
+    // A message gets the whole bar after the context, with a separator: nothing overwrites it.
+    if let Some(m) = &app.message {
+        let style = match m.level {
+            Level::Info => t.info,
+            Level::Warn => t.warn,
+            Level::Error => t.err,
+        };
+        let room = usize::from(area.width).saturating_sub(context.content.chars().count() + 4);
+        let line = Line::from(vec![
+            context,
+            Span::styled(" │ ", t.status_bar),
+            Span::styled(shorten(&m.text, room), style),
+        ]);
+        frame.render_widget(Paragraph::new(line).style(t.status_bar), area);
+        return;
+    }
+    let wide = area.width >= 110;
+    let mut left = vec![context];
     if let Some(id) = app
         .feeds
         .cluster
@@ -78,17 +117,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     if app.readonly {
         left.push(Span::styled(" READ-ONLY ", t.warn));
     }
-    let right = if let Some(m) = &app.message {
-        let style = match m.level {
-            Level::Info => t.info,
-            Level::Warn => t.warn,
-            Level::Error => t.err,
-        };
-        Span::styled(
-            format!("{} ", truncate(&m.text, usize::from(area.width) / 2)),
-            style,
-        )
-    } else if let Some(stale) = staleness(app) {
+    // Config errors stay on the bar until `:messages` has shown them.
+    if !app.config_errors.is_empty() && !app.config_seen {
+        left.push(Span::styled(
+            format!(
+                " ⚠ {} config error(s) — :messages ",
+                app.config_errors.len()
+            ),
+            t.warn,
+        ));
+    }
+    let right = if let Some(stale) = staleness(app) {
         Span::styled(format!("stale {stale} "), t.warn)
     } else {
         let live = if crate::app::rows::wanted::oldest_live_update(app).is_some() {

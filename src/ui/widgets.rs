@@ -127,6 +127,16 @@ pub fn feed_block<'a, T>(
     )
 }
 
+/// A titled block that is not fed by a backend (details, messages).
+pub fn titled_block<'a>(app: &App, title: &str, focused: bool) -> Block<'a> {
+    let t = &app.theme;
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(if focused { t.border_focus } else { t.border })
+        .title(Line::from(Span::styled(format!(" {title} "), t.title)))
+}
+
 /// What to show inside a block that has no data: why, and what to do.
 pub fn empty_state<T>(
     app: &App,

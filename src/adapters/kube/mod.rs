@@ -210,22 +210,25 @@ impl KubeCluster {
         details: &str,
     ) -> Result<AuditEntry, CoreError> {
         let actor = self.identity().await?;
+        self.append_audit(AuditRecord {
+            time: Utc::now(),
+            actor,
+            action: action.to_string(),
+            target: target.to_string(),
+            comment: comment.to_string(),
+            details: details.to_string(),
+        })
+        .await
+    }
+
+    /// Append `record` to the cluster's audit log; a command whose entry cannot be written is
+    /// refused.
+    pub async fn append_audit(&self, record: AuditRecord) -> Result<AuditEntry, CoreError> {
+        let what = format!("{} {}", record.action, record.target);
         self.audit_log()
-            .append(AuditRecord {
-                time: Utc::now(),
-                actor,
-                action: action.to_string(),
-                target: target.to_string(),
-                comment: comment.to_string(),
-                details: details.to_string(),
-            })
+            .append(record)
             .await
-            .map_err(|e| {
-                err(
-                    &format!("{action} {target}"),
-                    format!("refused: it could not be audited ({e})"),
-                )
-            })
+            .map_err(|e| err(&what, format!("refused: it could not be audited ({e})")))
     }
 
     /// The cluster's audit log.

@@ -9,7 +9,7 @@ use kube::{
 use mlops_core::{
     CoreError,
     model::Deployment,
-    rollout::{self, Command, RolloutRecord, RolloutSpec},
+    rollout::{self, Command, RolloutRecord, RolloutSpec, Verb},
 };
 
 use super::{
@@ -71,25 +71,8 @@ impl KubeCluster {
                 rollout::record_command(name, &record.spec, &record.status, command, Utc::now())?;
             // No change without its audit entry: one that cannot be written refuses the command.
             if !audited {
-                let comment = match command {
-                    Command::Approve { comment, .. } => comment.as_str(),
-                    Command::Abort { reason, .. } | Command::Rollback { reason, .. } => {
-                        reason.as_str()
-                    }
-                    _ => "",
-                };
-                self.audit(
-                    command.verb(),
-                    &format!("{namespace}/{name}"),
-                    comment,
-                    &format!(
-                        "{} → {} at step {}",
-                        record.status.phase,
-                        status.phase,
-                        status.current_step + 1
-                    ),
-                )
-                .await?;
+                let entry = rollout::command_audit(&record, command, &status, Utc::now());
+                self.append_audit(entry).await?;
                 audited = true;
             }
             let mut updated = cr.clone();
@@ -129,15 +112,8 @@ impl KubeCluster {
         user: &str,
         comment: &str,
     ) -> Result<RolloutRecord, CoreError> {
-        self.send_command(
-            namespace,
-            name,
-            &Command::Approve {
-                user: user.to_string(),
-                comment: comment.to_string(),
-            },
-        )
-        .await
+        self.send_command(namespace, name, &Command::new(Verb::Approve, user, comment))
+            .await
     }
 
     /// The serving Deployment a rollout starts from: its replicas and the version it serves.
@@ -177,7 +153,7 @@ impl KubeCluster {
             .is_none()
         {
             self.audit(
-                "start",
+                rollout::START_ACTION,
                 &format!("{namespace}/{name}"),
                 "",
                 &format!(

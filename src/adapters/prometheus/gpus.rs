@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use mlops_core::model::Gpu;
 
-use super::{DCGM_FB_FREE, DCGM_FB_USED, DCGM_POWER, DCGM_TEMP, DCGM_UTIL, Sample, Series};
+use super::{
+    DCGM_FB_FREE, DCGM_FB_USED, DCGM_POWER, DCGM_TEMP, DCGM_UTIL, DCGM_XID, Sample, Series,
+};
 
 /// The pod label of the workload: `exported_pod` when Prometheus's service discovery put its
 /// own (the exporter's) `pod` label on the series, else `pod`.
@@ -126,6 +128,12 @@ pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &st
                 namespace,
                 model,
                 version,
+                xid: acc
+                    .values
+                    .get(DCGM_XID)
+                    .map(|v| v.value)
+                    .filter(|v| v.is_finite() && *v > 0.0)
+                    .map(|v| v as u32),
             }
         })
         .collect();

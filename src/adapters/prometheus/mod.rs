@@ -69,8 +69,10 @@ const DCGM_FB_USED: &str = "DCGM_FI_DEV_FB_USED";
 const DCGM_FB_FREE: &str = "DCGM_FI_DEV_FB_FREE";
 const DCGM_POWER: &str = "DCGM_FI_DEV_POWER_USAGE";
 const DCGM_TEMP: &str = "DCGM_FI_DEV_GPU_TEMP";
+/// The last XID error (a GPU fault); absent or 0 when there was none.
+const DCGM_XID: &str = "DCGM_FI_DEV_XID_ERRORS";
 /// The five DCGM gauges in one request.
-const DCGM_QUERY: &str = "{__name__=~\"DCGM_FI_DEV_GPU_UTIL|DCGM_FI_DEV_FB_USED|DCGM_FI_DEV_FB_FREE|DCGM_FI_DEV_POWER_USAGE|DCGM_FI_DEV_GPU_TEMP\"}";
+const DCGM_QUERY: &str = "{__name__=~\"DCGM_FI_DEV_GPU_UTIL|DCGM_FI_DEV_FB_USED|DCGM_FI_DEV_FB_FREE|DCGM_FI_DEV_POWER_USAGE|DCGM_FI_DEV_GPU_TEMP|DCGM_FI_DEV_XID_ERRORS\"}";
 /// Which model versions serve where: to name the model behind a GPU's pod.
 const SERVING_QUERY: &str = "group by (namespace, model, version, track) (model_requests_total)";
 

@@ -1,13 +1,199 @@
-//! The `/` filter: which rows a filter text keeps.
+//! The `/` filter, as k9s users type it: every term must match. A term is a word (a
+//! case-insensitive substring of any column), `!word` (no column contains it), `/regex/` (a
+//! regular expression, case-insensitive, over any column; `!/regex/` inverts), or a field term on
+//! one column — `phase:Failed`, `cluster:uae-prod` (substring), `accuracy>0.9`, `psi>=0.1`,
+//! `weight<50`, `version=3` (numbers compared as numbers). A term that cannot be parsed (a bad
+//! regex, an unknown field) is reported, and the list is not filtered by it.
 
-/// Case-insensitive match of every whitespace-separated word of `filter` in any of `fields`.
-pub fn matches(filter: &str, fields: &[&str]) -> bool {
-    filter
-        .split_whitespace()
-        .all(|word| fields.iter().any(|f| contains_ci(f, word)))
+use regex::{Regex, RegexBuilder};
+
+/// Longest filter text kept (a paste of a novel is cut here).
+pub const MAX_FILTER: usize = 256;
+
+#[derive(Debug, Clone)]
+enum Test {
+    Word(String),
+    Regex(Regex),
+    Field {
+        field: String,
+        op: Op,
+        value: String,
+    },
 }
 
-fn contains_ci(haystack: &str, needle: &str) -> bool {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Contains,
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+#[derive(Debug, Clone)]
+struct Term {
+    negate: bool,
+    test: Test,
+}
+
+/// A parsed filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    terms: Vec<Term>,
+    /// What could not be parsed, in words (shown under the list).
+    pub problems: Vec<String>,
+}
+
+/// A row as the filter sees it: its columns' texts by field name, and numbers where a column
+/// has one.
+pub trait Fields {
+    /// Every column's text, for words and regular expressions.
+    fn texts(&self) -> Vec<String>;
+    /// One column by its field name: its text and, for a number, its value.
+    fn field(&self, name: &str) -> Option<(String, Option<f64>)>;
+}
+
+impl Filter {
+    /// Parse the filter text; `fields` are the field names terms may use.
+    pub fn parse(text: &str, fields: &[&str]) -> Self {
+        let mut filter = Filter::default();
+        for raw in split_terms(text) {
+            let (negate, body) = match raw.strip_prefix('!') {
+                Some(rest) if !rest.is_empty() => (true, rest),
+                _ => (false, raw.as_str()),
+            };
+            let test = if body.len() >= 2 && body.starts_with('/') && body.ends_with('/') {
+                match RegexBuilder::new(&body[1..body.len() - 1])
+                    .case_insensitive(true)
+                    .size_limit(1 << 20)
+                    .build()
+                {
+                    Ok(re) => Test::Regex(re),
+                    Err(e) => {
+                        filter
+                            .problems
+                            .push(format!("{body} is not a regular expression: {e}"));
+                        continue;
+                    }
+                }
+            } else if let Some((field, op, value)) = field_term(body) {
+                let known = fields.iter().any(|f| f.eq_ignore_ascii_case(field));
+                if !known {
+                    filter.problems.push(format!(
+                        "{field:?} is not a column here (filter on: {})",
+                        fields.join(", ")
+                    ));
+                    continue;
+                }
+                Test::Field {
+                    field: field.to_ascii_lowercase(),
+                    op,
+                    value: value.to_string(),
+                }
+            } else {
+                Test::Word(body.to_string())
+            };
+            filter.terms.push(Term { negate, test });
+        }
+        filter
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Whether `row` passes every term.
+    pub fn matches(&self, row: &impl Fields) -> bool {
+        if self.terms.is_empty() {
+            return true;
+        }
+        let texts = row.texts();
+        self.terms.iter().all(|t| {
+            let hit = match &t.test {
+                Test::Word(w) => texts.iter().any(|f| contains_ci(f, w)),
+                Test::Regex(re) => texts.iter().any(|f| re.is_match(f)),
+                Test::Field { field, op, value } => row
+                    .field(field)
+                    .is_some_and(|(text, number)| compare(&text, number, *op, value)),
+            };
+            hit != t.negate
+        })
+    }
+}
+
+/// Words split on spaces, except inside `/…/`.
+fn split_terms(text: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut current = String::new();
+    let mut in_regex = false;
+    for c in text.chars().take(MAX_FILTER) {
+        if c == '/' && (current.is_empty() || current == "!") {
+            in_regex = true;
+        } else if c == '/' && in_regex {
+            in_regex = false;
+        }
+        if c.is_whitespace() && !in_regex {
+            if !current.is_empty() {
+                terms.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        terms.push(current);
+    }
+    terms
+}
+
+/// `name:value`, `name=value`, `name>value` … with a field-like name.
+fn field_term(body: &str) -> Option<(&str, Op, &str)> {
+    let at = body.find([':', '=', '<', '>'])?;
+    let (name, rest) = body.split_at(at);
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    {
+        return None;
+    }
+    let (op, value) = if let Some(v) = rest.strip_prefix(">=") {
+        (Op::Ge, v)
+    } else if let Some(v) = rest.strip_prefix("<=") {
+        (Op::Le, v)
+    } else if let Some(v) = rest.strip_prefix('>') {
+        (Op::Gt, v)
+    } else if let Some(v) = rest.strip_prefix('<') {
+        (Op::Lt, v)
+    } else if let Some(v) = rest.strip_prefix("==").or_else(|| rest.strip_prefix('=')) {
+        (Op::Eq, v)
+    } else {
+        (Op::Contains, &rest[1..])
+    };
+    (!value.is_empty()).then_some((name, op, value))
+}
+
+fn compare(text: &str, number: Option<f64>, op: Op, value: &str) -> bool {
+    let wanted: Option<f64> = value.trim_end_matches('%').parse().ok();
+    match (op, number, wanted) {
+        (Op::Contains, _, _) => contains_ci(text, value),
+        (Op::Eq, Some(n), Some(w)) => (n - w).abs() <= f64::EPSILON * n.abs().max(1.0),
+        (Op::Eq, _, _) => text.eq_ignore_ascii_case(value),
+        (Op::Gt, Some(n), Some(w)) => n > w,
+        (Op::Ge, Some(n), Some(w)) => n >= w,
+        (Op::Lt, Some(n), Some(w)) => n < w,
+        (Op::Le, Some(n), Some(w)) => n <= w,
+        // Not numbers: order as text.
+        (Op::Gt, _, _) => text.to_ascii_lowercase() > value.to_ascii_lowercase(),
+        (Op::Ge, _, _) => text.to_ascii_lowercase() >= value.to_ascii_lowercase(),
+        (Op::Lt, _, _) => text.to_ascii_lowercase() < value.to_ascii_lowercase(),
+        (Op::Le, _, _) => text.to_ascii_lowercase() <= value.to_ascii_lowercase(),
+    }
+}
+
+/// Case-insensitive substring (ASCII case; other characters byte-wise).
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
@@ -18,9 +204,40 @@ fn contains_ci(haystack: &str, needle: &str) -> bool {
     h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
+/// The plain word filter: every whitespace-separated word of `filter` in one of `fields`.
+pub fn matches(filter: &str, fields: &[&str]) -> bool {
+    filter
+        .split_whitespace()
+        .all(|word| fields.iter().any(|f| contains_ci(f, word)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct R(Vec<(&'static str, String, Option<f64>)>);
+
+    impl Fields for R {
+        fn texts(&self) -> Vec<String> {
+            self.0.iter().map(|(_, t, _)| t.clone()).collect()
+        }
+        fn field(&self, name: &str) -> Option<(String, Option<f64>)> {
+            self.0
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, t, v)| (t.clone(), *v))
+        }
+    }
+
+    fn row(name: &str, phase: &str, weight: f64) -> R {
+        R(vec![
+            ("name", name.into(), None),
+            ("phase", phase.into(), None),
+            ("weight", format!("{weight}%"), Some(weight)),
+        ])
+    }
+
+    const FIELDS: [&str; 3] = ["name", "phase", "weight"];
 
     #[test]
     fn filter_words_all_match_case_insensitively() {
@@ -31,5 +248,39 @@ mod tests {
             matches("ü", &["Über-ü"]),
             "non-ASCII still matches byte-wise"
         );
+    }
+
+    #[test]
+    fn words_inversion_regex_and_fields() {
+        let failed = row("fraud-detector-v7", "Failed", 0.0);
+        let going = row("churn-model-v4", "Progressing", 50.0);
+        let f = |t: &str| Filter::parse(t, &FIELDS);
+        assert!(f("fraud").matches(&failed) && !f("fraud").matches(&going));
+        assert!(f("!fraud").matches(&going) && !f("!fraud").matches(&failed));
+        assert!(f("/^churn.*v4$/").matches(&going) && !f("/^churn/").matches(&failed));
+        assert!(f("!/^churn/").matches(&failed));
+        assert!(f("phase:failed").matches(&failed) && !f("phase:failed").matches(&going));
+        assert!(f("weight>=50").matches(&going) && !f("weight>=50").matches(&failed));
+        assert!(f("weight<10 phase:fail").matches(&failed));
+        assert!(f("weight=50").matches(&going));
+    }
+
+    #[test]
+    fn bad_terms_are_reported_not_applied() {
+        let f = Filter::parse("/[unclosed/ colour:red fraud", &FIELDS);
+        assert_eq!(f.problems.len(), 2, "{:?}", f.problems);
+        assert!(f.problems[0].contains("not a regular expression"));
+        assert!(f.problems[1].contains("\"colour\" is not a column here"));
+        assert!(
+            f.matches(&row("fraud", "x", 1.0)),
+            "the good term still applies"
+        );
+    }
+
+    #[test]
+    fn a_regex_may_hold_spaces() {
+        let f = Filter::parse("/churn model/", &FIELDS);
+        assert!(f.problems.is_empty());
+        assert!(f.matches(&row("a churn model", "x", 1.0)));
     }
 }

@@ -21,6 +21,8 @@ pub enum Relation {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineageRow {
+    /// The node's id in the graph: the row's identity.
+    pub id: String,
     pub kind: NodeKind,
     pub label: String,
     pub detail: String,
@@ -29,7 +31,7 @@ pub struct LineageRow {
 }
 
 /// The run behind a model version, from whichever feed has it.
-fn find_run<'a>(app: &'a App, run_id: &str) -> Option<&'a mlops_core::model::Run> {
+pub fn find_run<'a>(app: &'a App, run_id: &str) -> Option<&'a mlops_core::model::Run> {
     if let Some(r) = app.feeds.run.get(run_id).and_then(|f| f.data.as_ref()) {
         return Some(r);
     }
@@ -122,9 +124,15 @@ pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
                         _ => None,
                     }
                 }
+                NodeKind::Dataset => Some(ScreenKind::DatasetDetail {
+                    model: model.clone(),
+                    version: *version,
+                    name: n.label.clone(),
+                }),
                 _ => None,
             };
             out.push(LineageRow {
+                id: n.id.clone(),
                 kind,
                 label: n.label.clone(),
                 detail: n.detail.clone(),

@@ -1,20 +1,26 @@
 //! The rows each list screen shows, filtered and sorted. Shared by `update` (selection, drill-down)
-//! and the views (rendering), so both always agree on what row N is. `wanted` says which data the
-//! screen on show needs; `lineage` builds the rows of a lineage graph; `filter` is the `/` filter.
+//! and the views (rendering), so both always agree on what row N is and which object it is.
+//! `columns` says what each list's columns hold; `table` filters and sorts by them; `filter` is
+//! the `/` syntax; `wanted` says which data the screen on show needs; `lineage` builds the rows of
+//! a lineage graph.
 
 use mlops_core::{
     audit::AuditEntry,
     drift::DriftStatus,
-    model::{Experiment, FeatureDrift, Gpu, ModelVersion, RegisteredModel, Run},
+    model::{Experiment, FeatureDrift, Gpu, Run},
     rollout::{Phase, RolloutKey, RolloutRecord},
 };
 
-mod filter;
+pub mod columns;
+pub mod details;
+pub mod filter;
 pub mod lineage;
+pub mod overview;
+pub mod table;
 pub mod wanted;
 
 pub use self::filter::matches;
-use self::lineage::LineageRow;
+use self::{columns::VersionRow, lineage::LineageRow, table::filter_and_sort};
 use super::{
     screens::{Screen, ScreenKind},
     state::App,
@@ -33,47 +39,55 @@ pub fn attention(phase: Phase) -> u8 {
     }
 }
 
-pub fn rollouts<'a>(app: &'a App, filter: &str) -> Vec<&'a RolloutRecord> {
+/// A GPU's state in a word: `IDLE` (allocated but idle), `busy`, `free`.
+pub fn gpu_state(g: &Gpu) -> &'static str {
+    if g.is_allocated_idle() {
+        "IDLE"
+    } else if g.is_allocated() {
+        "busy"
+    } else {
+        "free"
+    }
+}
+
+pub fn rollouts<'a>(app: &'a App, screen: &Screen) -> Vec<&'a RolloutRecord> {
     let Some(snap) = &app.feeds.cluster.data else {
         return Vec::new();
     };
-    let mut v: Vec<&RolloutRecord> = snap
-        .rollouts
-        .iter()
-        .filter(|r| {
-            matches(
-                filter,
-                &[
-                    &r.name,
-                    &r.cluster,
-                    &r.namespace,
-                    r.status.phase.as_str(),
-                    &r.spec.model.name,
-                ],
-            )
-        })
-        .collect();
-    v.sort_by(|a, b| {
+    let mut all: Vec<&RolloutRecord> = snap.rollouts.iter().collect();
+    // The default order: what needs a human first, then the newest.
+    all.sort_by(|a, b| {
         attention(a.status.phase)
             .cmp(&attention(b.status.phase))
             .then(b.created.cmp(&a.created))
     });
-    v
+    filter_and_sort(
+        all,
+        &columns::rollouts(),
+        &screen.filter,
+        screen.sort,
+        &["namespace"],
+    )
+    .0
 }
 
-pub fn experiments<'a>(app: &'a App, filter: &str) -> Vec<&'a Experiment> {
+pub fn experiments<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Experiment> {
     let Some(list) = &app.feeds.experiments.data else {
         return Vec::new();
     };
-    let mut v: Vec<&Experiment> = list
-        .iter()
-        .filter(|e| matches(filter, &[&e.name, &e.id]))
-        .collect();
-    v.sort_by_key(|e| std::cmp::Reverse(e.last_update));
-    v
+    let mut all: Vec<&Experiment> = list.iter().collect();
+    all.sort_by_key(|e| std::cmp::Reverse(e.last_update));
+    filter_and_sort(
+        all,
+        &columns::experiments(),
+        &screen.filter,
+        screen.sort,
+        &[],
+    )
+    .0
 }
 
-pub fn runs<'a>(app: &'a App, experiment_id: &str, filter: &str) -> Vec<&'a Run> {
+pub fn runs<'a>(app: &'a App, experiment_id: &str, screen: &Screen) -> Vec<&'a Run> {
     let Some(list) = app
         .feeds
         .runs
@@ -82,98 +96,100 @@ pub fn runs<'a>(app: &'a App, experiment_id: &str, filter: &str) -> Vec<&'a Run>
     else {
         return Vec::new();
     };
-    let mut v: Vec<&Run> = list
-        .iter()
-        .filter(|r| {
-            filter.is_empty()
-                || matches(
-                    filter,
-                    &[
-                        &r.name,
-                        &r.id,
-                        &r.user,
-                        r.status.as_str(),
-                        r.params.get("optimizer").map_or("", String::as_str),
-                    ],
-                )
-        })
-        .collect();
-    v.sort_by_key(|r| std::cmp::Reverse(r.start));
-    v
+    let mut all: Vec<&Run> = list.iter().collect();
+    all.sort_by_key(|r| std::cmp::Reverse(r.start));
+    filter_and_sort(all, &columns::runs(), &screen.filter, screen.sort, &[]).0
 }
 
-pub fn model_versions<'a>(
-    app: &'a App,
-    filter: &str,
-) -> Vec<(&'a RegisteredModel, &'a ModelVersion)> {
+pub fn model_versions<'a>(app: &'a App, screen: &Screen) -> Vec<VersionRow<'a>> {
     let Some(models) = &app.feeds.models.data else {
         return Vec::new();
     };
-    let mut v = Vec::new();
-    for m in models {
-        for mv in m.versions.iter().rev() {
-            let aliases = m.aliases_of(mv.version).join(" ");
-            if matches(filter, &[&m.name, &format!("v{}", mv.version), &aliases]) {
-                v.push((m, mv));
-            }
-        }
-    }
-    v
+    let all: Vec<VersionRow<'a>> = models
+        .iter()
+        .flat_map(|m| m.versions.iter().rev().map(move |v| (m, v)))
+        .collect();
+    filter_and_sort(
+        &all,
+        &columns::model_versions(),
+        &screen.filter,
+        screen.sort,
+        &[],
+    )
+    .0
+    .into_iter()
+    .copied()
+    .collect()
 }
 
-pub fn drift<'a>(app: &'a App, filter: &str) -> Vec<&'a FeatureDrift> {
+pub fn drift<'a>(app: &'a App, screen: &Screen) -> Vec<&'a FeatureDrift> {
     let Some(list) = &app.feeds.drift.data else {
         return Vec::new();
     };
-    let mut v: Vec<&FeatureDrift> = list
-        .iter()
-        .filter(|d| matches(filter, &[&d.model, &d.feature, d.report.status.as_str()]))
-        .collect();
-    v.sort_by(|a, b| {
+    let mut all: Vec<&FeatureDrift> = list.iter().collect();
+    // The default order: the worst first.
+    all.sort_by(|a, b| {
         b.report
             .status
             .cmp(&a.report.status)
             .then(b.report.psi.total_cmp(&a.report.psi))
     });
-    v
+    filter_and_sort(all, &columns::drift(), &screen.filter, screen.sort, &[]).0
 }
 
+/// Features whose drift is not ok, the worst first.
 pub fn drift_alerts(app: &App) -> Vec<&FeatureDrift> {
-    drift(app, "")
+    drift(app, &Screen::new(ScreenKind::Drift))
         .into_iter()
         .filter(|d| d.report.status != DriftStatus::Ok)
         .collect()
 }
 
-pub fn gpus<'a>(app: &'a App, filter: &str) -> Vec<&'a Gpu> {
+pub fn gpus<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Gpu> {
     let Some(list) = &app.feeds.gpus.data else {
         return Vec::new();
     };
-    list.iter()
-        .filter(|g| {
-            let idle = if g.is_allocated_idle() { "idle" } else { "" };
-            matches(
-                filter,
-                &[
-                    &g.cluster,
-                    &g.node,
-                    g.model.as_deref().unwrap_or("free"),
-                    g.pod.as_deref().unwrap_or(""),
-                    idle,
-                ],
-            )
-        })
-        .collect()
+    filter_and_sort(
+        list,
+        &columns::gpus(),
+        &screen.filter,
+        screen.sort,
+        &["product"],
+    )
+    .0
 }
 
-pub fn audit<'a>(app: &'a App, filter: &str) -> Vec<&'a AuditEntry> {
+pub fn audit<'a>(app: &'a App, screen: &Screen) -> Vec<&'a AuditEntry> {
     let Some(list) = &app.feeds.audit.data else {
         return Vec::new();
     };
-    list.iter()
-        .rev()
-        .filter(|e| matches(filter, &[&e.actor, &e.action, &e.target, &e.comment]))
-        .collect()
+    filter_and_sort(
+        list.iter().rev(),
+        &columns::audit(),
+        &screen.filter,
+        screen.sort,
+        &["details"],
+    )
+    .0
+}
+
+/// What the filter of `screen` could not make sense of, in words.
+pub fn filter_problems(screen: &Screen) -> Vec<String> {
+    let fields: Vec<&str> = match &screen.kind {
+        ScreenKind::Overview | ScreenKind::Rollouts => {
+            let mut f = table::field_names(&columns::rollouts());
+            f.push("namespace");
+            f
+        }
+        ScreenKind::Experiments => table::field_names(&columns::experiments()),
+        ScreenKind::Runs { .. } => table::field_names(&columns::runs()),
+        ScreenKind::Lineage => table::field_names(&columns::model_versions()),
+        ScreenKind::Drift => table::field_names(&columns::drift()),
+        ScreenKind::Gpus => table::field_names(&columns::gpus()),
+        ScreenKind::Audit => table::field_names(&columns::audit()),
+        _ => Vec::new(),
+    };
+    filter::Filter::parse(&screen.filter, &fields).problems
 }
 
 pub fn find_rollout<'a>(app: &'a App, key: &RolloutKey) -> Option<&'a RolloutRecord> {
@@ -186,38 +202,82 @@ pub fn find_rollout<'a>(app: &'a App, key: &RolloutKey) -> Option<&'a RolloutRec
         .find(|r| r.is(key))
 }
 
+/// The identity of every row of a list screen, in order: the selection follows its object across
+/// re-sorts, watch events and verbs.
+pub fn keys(app: &App, screen: &Screen) -> Vec<String> {
+    match &screen.kind {
+        ScreenKind::Overview => overview::keys(app, screen),
+        ScreenKind::Rollouts => rollouts(app, screen)
+            .iter()
+            .map(|r| format!("{}/{}/{}", r.cluster, r.namespace, r.name))
+            .collect(),
+        ScreenKind::Experiments => experiments(app, screen)
+            .iter()
+            .map(|e| e.id.clone())
+            .collect(),
+        ScreenKind::Runs { experiment_id, .. } => runs(app, experiment_id, screen)
+            .iter()
+            .map(|r| r.id.clone())
+            .collect(),
+        ScreenKind::Lineage => model_versions(app, screen)
+            .iter()
+            .map(|(m, v)| format!("{}@{}", m.name, v.version))
+            .collect(),
+        ScreenKind::LineageGraph { .. } => lineage::rows(app, screen)
+            .iter()
+            .map(|r| r.id.clone())
+            .collect(),
+        ScreenKind::Drift => drift(app, screen)
+            .iter()
+            .map(|d| format!("{}/{}/{}", d.model, d.version, d.feature))
+            .collect(),
+        ScreenKind::Gpus => gpus(app, screen)
+            .iter()
+            .map(|g| format!("{}/{}/{}", g.cluster, g.node, g.index))
+            .collect(),
+        ScreenKind::Audit => audit(app, screen)
+            .iter()
+            .map(|e| e.seq.to_string())
+            .collect(),
+        ScreenKind::Messages { .. } => details::messages(app, screen)
+            .iter()
+            .map(|m| m.seq.to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Number of selectable rows on a screen.
 pub fn len(app: &App, screen: &Screen) -> usize {
-    let f = screen.filter.as_str();
     match &screen.kind {
-        ScreenKind::Overview | ScreenKind::Rollouts => rollouts(app, f).len(),
-        ScreenKind::Experiments => experiments(app, f).len(),
-        ScreenKind::Runs { experiment_id, .. } => runs(app, experiment_id, f).len(),
-        ScreenKind::Lineage => model_versions(app, f).len(),
+        ScreenKind::Overview => overview::keys(app, screen).len(),
+        ScreenKind::Rollouts => rollouts(app, screen).len(),
+        ScreenKind::Experiments => experiments(app, screen).len(),
+        ScreenKind::Runs { experiment_id, .. } => runs(app, experiment_id, screen).len(),
+        ScreenKind::Lineage => model_versions(app, screen).len(),
         ScreenKind::LineageGraph { .. } => lineage::rows(app, screen).len(),
-        ScreenKind::Drift => drift(app, f).len(),
-        ScreenKind::Gpus => gpus(app, f).len(),
-        ScreenKind::Audit => audit(app, f).len(),
-        ScreenKind::RunDetail { .. }
-        | ScreenKind::DriftDetail { .. }
-        | ScreenKind::RolloutDetail(_) => 0,
+        ScreenKind::Drift => drift(app, screen).len(),
+        ScreenKind::Gpus => gpus(app, screen).len(),
+        ScreenKind::Audit => audit(app, screen).len(),
+        ScreenKind::Messages { .. } => details::messages(app, screen).len(),
+        _ => 0,
     }
 }
 
 /// The screen that `enter` on the selected row opens.
 pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
-    let f = screen.filter.as_str();
     let i = screen.selected;
     match &screen.kind {
-        ScreenKind::Overview | ScreenKind::Rollouts => rollouts(app, f)
+        ScreenKind::Overview => overview::drill(app, screen),
+        ScreenKind::Rollouts => rollouts(app, screen)
             .get(i)
             .map(|r| ScreenKind::RolloutDetail(r.key())),
-        ScreenKind::Experiments => experiments(app, f).get(i).map(|e| ScreenKind::Runs {
+        ScreenKind::Experiments => experiments(app, screen).get(i).map(|e| ScreenKind::Runs {
             experiment_id: e.id.clone(),
             name: e.name.clone(),
         }),
         ScreenKind::Runs { experiment_id, .. } => {
-            runs(app, experiment_id, f)
+            runs(app, experiment_id, screen)
                 .get(i)
                 .map(|r| ScreenKind::RunDetail {
                     experiment_id: experiment_id.clone(),
@@ -226,29 +286,32 @@ pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
                 })
         }
         ScreenKind::Lineage => {
-            model_versions(app, f)
+            model_versions(app, screen)
                 .get(i)
                 .map(|(m, v)| ScreenKind::LineageGraph {
                     model: m.name.clone(),
                     version: v.version,
                 })
         }
-        ScreenKind::LineageGraph { .. } => lineage::rows(app, screen)
-            .get(i)
-            .and_then(|row: &LineageRow| row.target.clone()),
-        ScreenKind::Drift => drift(app, f).get(i).map(|d| ScreenKind::DriftDetail {
+        ScreenKind::LineageGraph { .. } => {
+            let row: &LineageRow = &lineage::rows(app, screen).into_iter().nth(i)?;
+            row.target
+                .clone()
+                .or_else(|| details::describe(app, screen))
+        }
+        ScreenKind::Drift => drift(app, screen).get(i).map(|d| ScreenKind::DriftDetail {
             model: d.model.clone(),
             feature: d.feature.clone(),
         }),
         ScreenKind::Gpus => {
-            let g = gpus(app, f).into_iter().nth(i)?;
+            let g = gpus(app, screen).into_iter().nth(i)?;
             let model = g.model.clone()?;
             let version = g.version?;
             Some(ScreenKind::LineageGraph { model, version })
         }
-        ScreenKind::Audit
-        | ScreenKind::RunDetail { .. }
-        | ScreenKind::DriftDetail { .. }
-        | ScreenKind::RolloutDetail(_) => None,
+        ScreenKind::Audit => audit(app, screen)
+            .get(i)
+            .map(|e| ScreenKind::AuditEntry(e.seq)),
+        _ => None,
     }
 }

@@ -4,14 +4,24 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::lineage::run_id_of;
-use crate::app::{feeds::Source, screens::ScreenKind, state::App};
+use crate::app::{
+    feeds::Source,
+    screens::{RawOf, ScreenKind},
+    state::App,
+};
 
 /// The sources the current screen (and the status bar) needs.
 pub fn wanted(app: &App) -> Vec<Source> {
     let mut v = vec![Source::Cluster];
     match &app.screen().kind {
-        ScreenKind::Overview => v.extend([Source::Gpus, Source::Drift]),
-        ScreenKind::Experiments => v.push(Source::Experiments),
+        ScreenKind::Overview => v.extend([Source::Gpus, Source::Drift, Source::Models]),
+        ScreenKind::Experiments
+        | ScreenKind::Raw {
+            of: RawOf::Experiment(_),
+            ..
+        } => {
+            v.push(Source::Experiments);
+        }
         ScreenKind::Runs { experiment_id, .. } => v.push(Source::Runs(experiment_id.clone())),
         ScreenKind::RunDetail {
             experiment_id,
@@ -21,21 +31,67 @@ pub fn wanted(app: &App) -> Vec<Source> {
             v.push(Source::Runs(experiment_id.clone()));
             v.push(Source::RunMetrics(run_id.clone()));
         }
-        ScreenKind::Lineage => v.push(Source::Models),
-        ScreenKind::LineageGraph { model, version } => {
+        // A promotion's preview names the champion alias: have the registry loaded.
+        ScreenKind::Lineage
+        | ScreenKind::Rollouts
+        | ScreenKind::Raw {
+            of: RawOf::Version { .. },
+            ..
+        } => {
+            v.push(Source::Models);
+        }
+        ScreenKind::LineageGraph { model, version }
+        | ScreenKind::VersionDetail { model, version } => {
             v.push(Source::Models);
             if let Some(run) = run_id_of(app, model, *version) {
                 v.push(Source::Run(run));
             }
         }
-        ScreenKind::Drift | ScreenKind::DriftDetail { .. } => v.push(Source::Drift),
-        ScreenKind::Gpus => v.push(Source::Gpus),
-        ScreenKind::Rollouts => {}
+        ScreenKind::DatasetDetail { model, version, .. }
+        | ScreenKind::Raw {
+            of: RawOf::Dataset { model, version, .. },
+            ..
+        } => {
+            v.extend([Source::Models, Source::Drift]);
+            if let Some(run) = run_id_of(app, model, *version) {
+                v.push(Source::Run(run));
+            }
+        }
+        ScreenKind::Drift
+        | ScreenKind::DriftDetail { .. }
+        | ScreenKind::Raw {
+            of: RawOf::Drift { .. },
+            ..
+        } => {
+            v.push(Source::Drift);
+        }
+        ScreenKind::Gpus
+        | ScreenKind::GpuDetail { .. }
+        | ScreenKind::PodDetail { .. }
+        | ScreenKind::Raw {
+            of: RawOf::Gpu { .. },
+            ..
+        } => v.push(Source::Gpus),
         ScreenKind::RolloutDetail(k) => {
             v.push(Source::Series(k.clone()));
             v.push(Source::Models);
         }
-        ScreenKind::Audit => v.push(Source::Audit),
+        ScreenKind::Audit
+        | ScreenKind::AuditEntry(_)
+        | ScreenKind::Raw {
+            of: RawOf::AuditEntry(_),
+            ..
+        } => {
+            v.push(Source::Audit);
+        }
+        ScreenKind::Raw {
+            of: RawOf::Run(id), ..
+        } => v.push(Source::Run(id.clone())),
+        ScreenKind::Raw {
+            of: RawOf::Rollout(_) | RawOf::Pod { .. },
+            ..
+        }
+        | ScreenKind::Messages { .. } => {}
     }
     v
 }

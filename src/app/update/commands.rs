@@ -1,17 +1,20 @@
 //! Rollout commands: the preview and confirmation of a verb, then the effect that sends it.
 
-use crossterm::event::{KeyCode, KeyEvent};
-use mlops_core::rollout::{self, Command, RolloutKey, RolloutRecord};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use mlops_core::rollout::{self, Alias, Command, RolloutKey, RolloutRecord, Verb};
 use ratatui_textarea::TextArea;
 
 use super::{force, text_of};
 use crate::app::{
-    action::{Action, Effect},
+    action::Effect,
     feeds::Source,
     rows,
-    screens::ScreenKind,
+    screens::{Panel, ScreenKind},
     state::{App, Confirm, Mode},
 };
+
+/// Longest comment a command takes (it goes into the status and the audit log).
+pub const MAX_COMMENT: usize = 4096;
 
 /// A command came back from the cluster: say what it led to and refresh what it changed.
 pub(super) fn command_done(
@@ -35,7 +38,8 @@ pub(super) fn command_done(
 fn target_rollout(app: &App) -> Option<RolloutKey> {
     match &app.screen().kind {
         ScreenKind::RolloutDetail(k) => Some(k.clone()),
-        ScreenKind::Rollouts | ScreenKind::Overview => rows::rollouts(app, &app.screen().filter)
+        ScreenKind::Overview if app.screen().panel != Panel::Rollouts => None,
+        ScreenKind::Rollouts | ScreenKind::Overview => rows::rollouts(app, app.screen())
             .get(app.screen().selected)
             .map(|r| r.key()),
         _ => None,
@@ -50,9 +54,37 @@ fn identity(app: &App) -> String {
         .map_or_else(|| "unknown".into(), |s| s.identity.clone())
 }
 
-pub(super) fn begin_command(app: &mut App, action: &Action) {
+/// What the console knows of the champion alias of `model`: a preview never claims what was not
+/// loaded.
+fn champion(app: &App, model: &str) -> Alias {
+    match app.feeds.models.data.as_ref() {
+        None => Alias::Unknown,
+        Some(models) => models
+            .iter()
+            .find(|m| m.name == model)
+            .and_then(|m| m.aliases.get(rollout::CHAMPION_ALIAS).copied())
+            .map_or(Alias::Unset, Alias::At),
+    }
+}
+
+/// Ask the core what `command` would do to the rollout `key`, in words; an error when the
+/// rollout's phase refuses it.
+fn preview(app: &App, key: &RolloutKey, command: &Command) -> Result<Vec<String>, String> {
+    let record = rows::find_rollout(app, key)
+        .ok_or_else(|| format!("rollout {} is not loaded yet", key.name))?;
+    let decision =
+        rollout::apply_command(&record.name, &record.spec, &record.status, command, app.now)
+            .map_err(|e| e.to_string())?;
+    Ok(rollout::preview(
+        &record.spec,
+        &record.status,
+        &decision,
+        champion(app, &record.spec.model.name),
+    ))
+}
+
+pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
     app.dirty = true;
-    let verb = action.description();
     if app.readonly {
         app.warn(format!("read-only mode: cannot {verb}"));
         return;
@@ -61,73 +93,48 @@ pub(super) fn begin_command(app: &mut App, action: &Action) {
         app.warn(format!("select a rollout to {verb}"));
         return;
     };
-    let Some(record) = rows::find_rollout(app, &key).cloned() else {
-        app.warn(format!("rollout {} is not loaded yet", key.name));
-        return;
-    };
-    let user = identity(app);
-    let (command, needs_comment) = match action {
-        Action::Approve => (
-            Command::Approve {
-                user,
-                comment: String::new(),
-            },
-            true,
-        ),
-        Action::Promote => (Command::Promote { full: false }, false),
-        Action::PromoteFull => (Command::Promote { full: true }, false),
-        Action::Abort => (
-            Command::Abort {
-                user,
-                reason: String::new(),
-            },
-            true,
-        ),
-        Action::Rollback => (
-            Command::Rollback {
-                user,
-                reason: String::new(),
-            },
-            true,
-        ),
-        Action::Pause => (Command::Pause { user }, false),
-        _ => (Command::Resume { user }, false),
-    };
+    let command = Command::new(verb, identity(app), "");
     // Ask the core what would happen: a refused command is refused before any dialog.
-    match rollout::apply_command(
-        &record.name,
-        &record.spec,
-        &record.status,
-        &command,
-        app.now,
-    ) {
-        Err(e) => app.error(e.to_string()),
-        Ok(decision) => {
-            let champion = app
-                .feeds
-                .models
-                .data
-                .as_ref()
-                .and_then(|ms| ms.iter().find(|m| m.name == record.spec.model.name))
-                .and_then(|m| m.aliases.get("champion").copied());
-            let preview = rollout::preview(&record.spec, &record.status, &decision, champion);
+    match preview(app, &key, &command) {
+        Err(e) => app.error(e),
+        Ok(preview) => {
+            // A promotion moves the champion alias: read it if it is not loaded (the preview
+            // says "unknown" until it arrives, then shows it).
+            if app.feeds.models.data.is_none() && app.backends.registry.is_some() {
+                force(app, Source::Models, fx);
+            }
             let mut comment = TextArea::default();
-            comment.set_placeholder_text(if needs_comment {
+            comment.set_placeholder_text(if verb.needs_comment() {
                 "a comment is required"
             } else {
                 "optional comment"
             });
             app.confirm = Some(Confirm {
-                title: format!("{} {} ({})", command.verb(), record.name, record.cluster),
+                title: format!("{verb} {} ({})", key.name, key.cluster),
                 target: key,
                 command,
                 preview,
                 comment,
-                needs_comment,
+                needs_comment: verb.needs_comment(),
                 error: None,
             });
             app.mode = Mode::Confirm;
         }
+    }
+}
+
+/// New data arrived while a confirmation is open: say what the command would do now.
+pub(super) fn refresh_preview(app: &mut App) {
+    let Some(confirm) = app.confirm.as_ref() else {
+        return;
+    };
+    let result = preview(app, &confirm.target, &confirm.command);
+    if let Some(confirm) = app.confirm.as_mut() {
+        match result {
+            Ok(lines) => confirm.preview = lines,
+            Err(e) => confirm.error = Some(e),
+        }
+        app.dirty = true;
     }
 }
 
@@ -136,11 +143,21 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
         app.mode = Mode::Normal;
         return;
     };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Esc => {
             app.confirm = None;
             app.mode = Mode::Normal;
             app.info("cancelled: nothing changed");
+        }
+        KeyCode::Char('c') if ctrl => {
+            app.confirm = None;
+            app.mode = Mode::Normal;
+            app.info("cancelled: nothing changed");
+        }
+        KeyCode::Char('u') if ctrl => {
+            confirm.comment = TextArea::default();
+            confirm.error = None;
         }
         KeyCode::Enter => {
             let comment = text_of(&confirm.comment).trim().to_string();
@@ -149,13 +166,7 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
                 return;
             }
             let mut command = confirm.command.clone();
-            match &mut command {
-                Command::Approve { comment: c, .. } => c.clone_from(&comment),
-                Command::Abort { reason, .. } | Command::Rollback { reason, .. } => {
-                    reason.clone_from(&comment);
-                }
-                _ => {}
-            }
+            command.comment = comment;
             let target = confirm.target.clone();
             app.info(format!("sending {} to {}…", command.verb(), target.name));
             app.confirm = None;
@@ -163,7 +174,11 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
             fx.push(Effect::Command { target, command });
         }
         _ => {
-            confirm.comment.input(key);
+            if text_of(&confirm.comment).chars().count() < MAX_COMMENT
+                || matches!(key.code, KeyCode::Backspace | KeyCode::Delete)
+            {
+                confirm.comment.input(key);
+            }
             confirm.error = None;
         }
     }

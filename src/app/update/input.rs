@@ -1,15 +1,21 @@
-//! Keys: through the keymap in normal mode, into the text input in the palette and filter.
+//! Keys: through the keymap in normal mode (an unbound `shift`+letter sorts by that column), into
+//! the text input in the palette and filter. In every text input `ctrl-u` clears it and `ctrl-c`
+//! (like `esc`) cancels it; inputs are capped.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use super::{commands::confirm_input, dispatch, navigation::set_filter, text_of};
 use crate::app::{
-    action::{Action, Effect},
+    action::{Action, Effect, Namespace},
     keymap::{Key, Lookup},
-    palette,
+    palette::{self, Run},
+    rows::{self, filter::MAX_FILTER, table::Sort},
     state::{App, Mode},
 };
+
+/// Longest palette line kept.
+pub const MAX_PALETTE: usize = 256;
 
 pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     app.dirty = true;
@@ -37,6 +43,7 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                                 | Action::PageUp
                                 | Action::PageDown
                                 | Action::Top
+                                | Action::Bottom
                                 | Action::ToggleHelp
                                 | Action::Quit
                                 | Action::Back
@@ -53,6 +60,12 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                     // An unknown key after a prefix: try it alone.
                     if several && let Lookup::Action(a) = app.keymap.lookup(context, &[k]) {
                         dispatch(app, a, fx);
+                    } else if !several
+                        && app.mode == Mode::Normal
+                        && let KeyCode::Char(c) = key.code
+                        && c.is_ascii_uppercase()
+                    {
+                        sort_by(app, c);
                     }
                 }
             }
@@ -60,11 +73,40 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
 }
 
+/// `shift` + a column's letter sorts by it; again reverses the order.
+fn sort_by(app: &mut App, key: char) {
+    let found = rows::columns::sortable(app.screen())
+        .into_iter()
+        .find(|(_, _, k)| k.eq_ignore_ascii_case(&key))
+        .map(|(field, header, _)| (field, header));
+    let Some((field, header)) = found else {
+        app.warn(format!(
+            "shift-{} sorts nothing here (? lists the sort keys)",
+            key.to_ascii_lowercase()
+        ));
+        return;
+    };
+    let s = app.screen_mut();
+    let descending = s.sort.is_some_and(|o| o.field == field && !o.descending);
+    s.sort = Some(Sort { field, descending });
+    super::clamp_selection(app);
+    app.info(format!(
+        "sorted by {header} {}",
+        if descending { "↓" } else { "↑" }
+    ));
+}
+
 fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     let text = text_of(&app.palette);
     let options = palette::completions(&text);
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Esc => app.mode = Mode::Normal,
+        KeyCode::Char('c') if ctrl => app.mode = Mode::Normal,
+        KeyCode::Char('u') if ctrl => {
+            app.palette = TextArea::default();
+            app.palette_selected = 0;
+        }
         KeyCode::Up => app.palette_selected = app.palette_selected.saturating_sub(1),
         KeyCode::Down => {
             app.palette_selected = (app.palette_selected + 1).min(options.len().saturating_sub(1));
@@ -90,7 +132,8 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
                 }
             });
             if let Some(c) = chosen {
-                dispatch(app, c.action.clone(), fx);
+                let (_, arg) = palette::split(typed);
+                run_command(app, &c.run, arg, fx);
             } else {
                 let hint = palette::closest(typed).map_or_else(
                     || "type : then tab to see the commands".to_string(),
@@ -100,7 +143,7 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         _ => {
-            if !(key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('m')) {
+            if !(ctrl && key.code == KeyCode::Char('m')) && text.chars().count() < MAX_PALETTE {
                 app.palette.input(key);
                 app.palette_selected = 0;
             }
@@ -108,15 +151,68 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Carry out a palette command with its argument.
+fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
+    match run {
+        Run::Action(action) => {
+            dispatch(app, action.clone(), fx);
+            // `:rollouts churn`: the view, filtered.
+            if !arg.is_empty() && crate::app::screens::ViewId::shown_by(action).is_some() {
+                set_filter(app, arg.chars().take(MAX_FILTER).collect());
+            }
+        }
+        Run::Context | Run::Namespace if app.backends.cluster.as_deref() == Some("demo") => {
+            app.warn(
+                "the demo has one context and namespace; its clusters are a column — filter with cluster:NAME",
+            );
+        }
+        Run::Context if arg.is_empty() => app.warn("say which context: :ctx NAME"),
+        Run::Namespace if arg.is_empty() => app.warn("say which namespace: :ns NAME (or all)"),
+        Run::Context => {
+            app.info(format!("switching to context {arg}…"));
+            fx.push(Effect::Switch {
+                context: Some(arg.to_string()),
+                namespace: Namespace::Keep,
+            });
+        }
+        Run::Namespace => {
+            let namespace = if arg.eq_ignore_ascii_case("all") {
+                app.info("switching to every namespace…");
+                Namespace::All
+            } else {
+                app.info(format!("switching to namespace {arg}…"));
+                Namespace::One(arg.to_string())
+            };
+            fx.push(Effect::Switch {
+                context: None,
+                namespace,
+            });
+        }
+    }
+}
+
 fn filter_input(app: &mut App, key: KeyEvent) {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Esc => {
             app.mode = Mode::Normal;
             set_filter(app, String::new());
         }
+        KeyCode::Char('c') if ctrl => {
+            app.mode = Mode::Normal;
+            set_filter(app, String::new());
+        }
+        KeyCode::Char('u') if ctrl => {
+            app.filter_input = TextArea::default();
+            set_filter(app, String::new());
+        }
         KeyCode::Enter => app.mode = Mode::Normal,
         _ => {
-            app.filter_input.input(key);
+            if text_of(&app.filter_input).chars().count() < MAX_FILTER
+                || matches!(key.code, KeyCode::Backspace | KeyCode::Delete)
+            {
+                app.filter_input.input(key);
+            }
             let text = text_of(&app.filter_input);
             set_filter(app, text);
         }

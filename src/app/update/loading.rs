@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use mlops_core::{audit::AuditLog, model::ClusterChange, rollout::RolloutRecord};
 
-use super::{clamp_selection, force, message_expired};
+use super::{clamp_selection, commands::refresh_preview, force, message_expired};
 use crate::app::{
     action::Effect,
-    feeds::{Payload, Source},
+    feeds::{Feed, Payload, Source},
     rows::wanted::any_stale,
     state::App,
 };
@@ -42,6 +42,9 @@ pub(super) fn loaded(
     let (changed, requeue) = app.feeds.store(source, result, app.now);
     if changed {
         clamp_selection(app);
+        if matches!(source, Source::Models | Source::Cluster) {
+            refresh_preview(app);
+        }
         app.dirty = true;
     }
     if was_stale != any_stale(app) {
@@ -108,4 +111,21 @@ pub(super) fn cluster_changed(app: &mut App, change: ClusterChange) {
         clamp_selection(app);
         app.dirty = true;
     }
+}
+
+/// A context or namespace switch finished: the cluster's data starts over from the new one.
+pub(super) fn switched(app: &mut App, result: Result<String, String>, fx: &mut Vec<Effect>) {
+    match result {
+        Ok(describe) => {
+            app.info(format!("now on {describe}"));
+            app.backends.cluster = Some(describe);
+            app.feeds.cluster = Feed::default();
+            app.feeds.audit = Feed::default();
+            app.feeds.series.clear();
+            app.audit_chain = None;
+            force(app, Source::Cluster, fx);
+        }
+        Err(e) => app.error(format!("switching failed: {e}")),
+    }
+    app.dirty = true;
 }

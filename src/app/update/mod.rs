@@ -17,12 +17,16 @@ use chrono::{DateTime, Utc};
 use self::{
     commands::{begin_command, command_done},
     input::input,
-    loading::{cluster_changed, loaded, tick},
-    navigation::{back, clamp_selection, enter, move_selection, open_filter, set_filter, show},
+    loading::{cluster_changed, loaded, switched, tick},
+    navigation::{
+        back, clamp_selection, enter, history, move_selection, open, open_filter, set_filter, show,
+        switch_panel,
+    },
 };
 use super::{
     action::{Action, Effect},
     feeds::Source,
+    rows,
     rows::wanted::{period, wanted},
     screens::{ScreenKind, ViewId},
     state::{App, Mode},
@@ -66,6 +70,7 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::Loaded(source, result) => loaded(app, &source, result.map(|p| *p), fx),
         Action::CommandDone(result) => command_done(app, result, fx),
         Action::ClusterChanged(change) => cluster_changed(app, *change),
+        Action::Switched(result) => switched(app, result, fx),
         Action::Quit => app.quit = true,
         Action::ToggleHelp => {
             app.mode = if app.mode == Mode::Help {
@@ -92,6 +97,32 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         | Action::Top
         | Action::Bottom => move_selection(app, &action),
         Action::Enter => enter(app),
+        Action::HistoryBack | Action::HistoryForward | Action::HistoryToggle => {
+            history(app, &action);
+        }
+        Action::Describe => match rows::details::describe(app, app.screen()) {
+            Some(kind) => open(app, kind),
+            None => app.warn("nothing selected to describe here"),
+        },
+        Action::ShowRaw => match rows::details::raw_of(app, app.screen()) {
+            Some(of) => {
+                let from = app.view();
+                open(app, ScreenKind::Raw { of, from });
+            }
+            None => app.warn("nothing selected to show as JSON here"),
+        },
+        Action::JumpToOwner => match rows::details::owner(app, app.screen()) {
+            Some(kind) => open(app, kind),
+            None => app.warn("the selected object belongs to no model version"),
+        },
+        Action::NextPanel | Action::PrevPanel => {
+            switch_panel(app, action == Action::NextPanel);
+        }
+        Action::ShowMessages => {
+            app.config_seen = true;
+            let from = app.view();
+            open(app, ScreenKind::Messages { from });
+        }
         Action::NextView | Action::PrevView => {
             let views: Vec<ViewId> = ViewId::all().collect();
             let i = app.view().index();
@@ -116,7 +147,11 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         | Action::Abort
         | Action::Rollback
         | Action::Pause
-        | Action::Resume => begin_command(app, &action),
+        | Action::Resume => {
+            if let Some(verb) = action.verb() {
+                begin_command(app, verb, fx);
+            }
+        }
     }
 }
 
@@ -138,9 +173,15 @@ fn force(app: &mut App, s: Source, fx: &mut Vec<Effect>) {
 
 /// Whether a status message has been on screen long enough.
 fn message_expired(app: &App, now: DateTime<Utc>) -> bool {
-    app.message
-        .as_ref()
-        .is_some_and(|m| now - m.at >= chrono::Duration::seconds(MESSAGE_SECONDS))
+    app.message.as_ref().is_some_and(|m| {
+        // An error stays longer: it is what an operator must not miss.
+        let secs = if m.level == crate::app::state::Level::Error {
+            MESSAGE_SECONDS * 3
+        } else {
+            MESSAGE_SECONDS
+        };
+        now - m.at >= chrono::Duration::seconds(secs)
+    })
 }
 
 /// The text of a one-line input.
@@ -155,3 +196,5 @@ fn is_list(kind: &ScreenKind) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ux_tests;

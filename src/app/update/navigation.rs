@@ -6,22 +6,143 @@ use super::is_list;
 use crate::app::{
     action::Action,
     rows,
-    screens::{Screen, ViewId},
+    screens::{Screen, ScreenKind, ViewId},
     state::{App, Mode},
 };
 
-pub(super) fn show(app: &mut App, view: ViewId) {
-    app.stack = vec![Screen::new(view.screen())];
+/// Most places the history remembers.
+const HISTORY: usize = 50;
+
+/// Go to `stack` (a view's screens), remembering where we were: in the view's own memory (its
+/// drill stack, selection and filter come back when it is shown again) and, when the view
+/// changes, in the history (`[`, `]`, `-`).
+pub(super) fn go(app: &mut App, stack: Vec<Screen>) {
+    let view = app.view();
+    app.views.insert(view, app.stack.clone());
+    if app.history.is_empty() {
+        app.history.push(app.stack.clone());
+        app.history_pos = 0;
+    }
+    let pos = app.history_pos.min(app.history.len() - 1);
+    if stack.first().map(|s| s.kind.view()) == Some(view) {
+        // Drilling in (or back to the top) within a view is not a new place: the history
+        // remembers views, as k9s does, and each view remembers its own drill stack.
+        app.history[pos].clone_from(&stack);
+    } else {
+        app.history[pos].clone_from(&app.stack);
+        app.history.truncate(pos + 1);
+        app.history.push(stack.clone());
+        let mut last = pos;
+        if app.history.len() > HISTORY {
+            app.history.remove(0);
+            last = last.saturating_sub(1);
+        }
+        app.history_pos = app.history.len() - 1;
+        app.history_last = Some(last);
+    }
+    app.stack = stack;
     app.mode = Mode::Normal;
     app.pending.clear();
+    clamp_selection(app);
+    app.dirty = true;
+}
+
+/// Show `view` as it was left (its drill stack, selection and filter); showing the view already
+/// on screen goes back to its top.
+pub(super) fn show(app: &mut App, view: ViewId) {
+    let stack = if view == app.view() {
+        let mut root = app.stack[0].clone();
+        if root.kind != view.screen() {
+            root = Screen::new(view.screen());
+        }
+        vec![root]
+    } else {
+        app.views
+            .get(&view)
+            .cloned()
+            .unwrap_or_else(|| vec![Screen::new(view.screen())])
+    };
+    go(app, stack);
+}
+
+/// Open the screen `kind`: on the current view's stack, or — when it belongs to another view (a
+/// GPU's model version in Lineage) — in that view, so the tab bar and the breadcrumb agree.
+pub(super) fn open(app: &mut App, kind: ScreenKind) {
+    let view = kind.view();
+    let stack = if view == app.view() {
+        let mut stack = app.stack.clone();
+        stack.push(Screen::new(kind));
+        stack
+    } else {
+        let root = view.screen();
+        if kind == root {
+            vec![Screen::new(kind)]
+        } else {
+            vec![Screen::new(root), Screen::new(kind)]
+        }
+    };
+    go(app, stack);
+}
+
+/// The Overview's focus moves to the next (or previous) panel; each keeps its selection.
+pub(super) fn switch_panel(app: &mut App, forward: bool) {
+    if app.screen().kind != ScreenKind::Overview {
+        app.warn("panels are on the Overview");
+        return;
+    }
+    let s = app.screen_mut();
+    let here = s.panel;
+    s.panels.insert(here, (s.selected, s.anchor.clone()));
+    s.panel = here.next(forward);
+    let (selected, anchor) = s.panels.get(&s.panel).cloned().unwrap_or((0, None));
+    s.selected = selected;
+    s.anchor = anchor;
+    s.offset = 0;
+    s.sort = None;
+    clamp_selection(app);
     app.dirty = true;
 }
 
 pub(super) fn enter(app: &mut App) {
-    let Some(kind) = rows::drill(app, app.screen()) else {
+    if let Some(kind) = rows::drill(app, app.screen()) {
+        open(app, kind);
+    }
+}
+
+/// `[` (back), `]` (forward) and `-` (the last place) through the history.
+pub(super) fn history(app: &mut App, action: &Action) {
+    if app.history.is_empty() {
+        app.warn("no history yet");
+        return;
+    }
+    let pos = app.history_pos.min(app.history.len() - 1);
+    let target = match action {
+        Action::HistoryBack => pos.checked_sub(1),
+        Action::HistoryForward => (pos + 1 < app.history.len()).then_some(pos + 1),
+        // `-` toggles between this place and the one shown before it.
+        _ => app
+            .history_last
+            .filter(|&l| l != pos && l < app.history.len())
+            .or(pos.checked_sub(1))
+            .or((pos + 1 < app.history.len()).then_some(pos + 1)),
+    };
+    let Some(target) = target else {
+        app.info(if matches!(action, Action::HistoryForward) {
+            "at the newest place in the history"
+        } else {
+            "at the oldest place in the history"
+        });
         return;
     };
-    app.stack.push(Screen::new(kind));
+    let view = app.view();
+    app.views.insert(view, app.stack.clone());
+    app.history[pos] = app.stack.clone();
+    app.history_pos = target;
+    app.history_last = Some(pos);
+    app.stack = app.history[target].clone();
+    app.mode = Mode::Normal;
+    app.pending.clear();
+    clamp_selection(app);
     app.dirty = true;
 }
 
@@ -60,41 +181,69 @@ pub(super) fn set_filter(app: &mut App, filter: String) {
     let s = app.screen_mut();
     if s.filter != filter {
         s.filter = filter;
+        // The selected row stays selected when the filter keeps it; otherwise the top.
         s.selected = 0;
         s.offset = 0;
     }
+    clamp_selection(app);
     app.dirty = true;
 }
 
+/// Keep the selection on its row's object (found by identity after a re-sort, a watch event or
+/// a verb), inside the list, and visible.
 pub(super) fn clamp_selection(app: &mut App) {
-    let len = rows::len(app, app.screen());
+    let keys = rows::keys(app, app.screen());
     let h = app.list_height();
     let s = app.screen_mut();
-    if len == 0 {
+    if keys.is_empty() {
         s.selected = 0;
         s.offset = 0;
         return;
     }
-    s.selected = s.selected.min(len - 1);
+    if let Some(i) = s
+        .anchor
+        .as_ref()
+        .and_then(|a| keys.iter().position(|k| k == a))
+    {
+        s.selected = i;
+    }
+    s.selected = s.selected.min(keys.len() - 1);
+    s.anchor = Some(keys[s.selected].clone());
     if s.selected < s.offset {
         s.offset = s.selected;
     } else if s.selected >= s.offset + h {
         s.offset = s.selected + 1 - h;
     }
-    s.offset = s.offset.min(len.saturating_sub(1));
+    s.offset = s.offset.min(keys.len().saturating_sub(1));
+}
+
+/// The selection moved: it now follows the row it moved to.
+fn select(app: &mut App, index: usize) {
+    let keys = rows::keys(app, app.screen());
+    let s = app.screen_mut();
+    s.selected = index;
+    s.anchor = keys.get(index).cloned();
 }
 
 pub(super) fn move_selection(app: &mut App, action: &Action) {
     if app.mode == Mode::Help {
+        // Scroll the help itself, within its length; the list underneath stays put.
+        let max = crate::app::help::max_scroll(app);
+        let page = u16::try_from(crate::app::help::visible(app.size.1)).unwrap_or(10);
         app.help_scroll = match action {
             Action::Up => app.help_scroll.saturating_sub(1),
             Action::Down => app.help_scroll.saturating_add(1),
-            Action::PageUp => app.help_scroll.saturating_sub(10),
-            Action::PageDown => app.help_scroll.saturating_add(10),
+            Action::PageUp => app.help_scroll.saturating_sub(page),
+            Action::PageDown => app.help_scroll.saturating_add(page),
             Action::Top => 0,
-            _ => app.help_scroll,
-        };
+            _ => max,
+        }
+        .min(max);
         app.dirty = true;
+        return;
+    }
+    if !app.screen().kind.is_list() {
+        scroll_detail(app, action);
         return;
     }
     let len = rows::len(app, app.screen());
@@ -102,15 +251,39 @@ pub(super) fn move_selection(app: &mut App, action: &Action) {
         return;
     }
     let page = app.list_height().max(1);
-    let s = app.screen_mut();
-    s.selected = match action {
-        Action::Up => s.selected.saturating_sub(1),
-        Action::Down => (s.selected + 1).min(len - 1),
-        Action::PageUp => s.selected.saturating_sub(page),
-        Action::PageDown => (s.selected + page).min(len - 1),
+    let current = app.screen().selected;
+    let index = match action {
+        Action::Up => current.saturating_sub(1),
+        Action::Down => (current + 1).min(len - 1),
+        Action::PageUp => current.saturating_sub(page),
+        Action::PageDown => (current + page).min(len - 1),
         Action::Top => 0,
         _ => len - 1,
     };
+    select(app, index);
     clamp_selection(app);
+    app.dirty = true;
+}
+
+/// A detail screen scrolls its text (`offset` is the first line shown).
+fn scroll_detail(app: &mut App, action: &Action) {
+    let page = app.list_height().max(1);
+    let lines = match &app.screen().kind {
+        crate::app::screens::ScreenKind::Raw { of, .. } => {
+            rows::details::raw_document(app, of).map_or(1, |t| t.lines().count())
+        }
+        _ => 60,
+    };
+    let max = lines.saturating_sub(page);
+    let s = app.screen_mut();
+    s.offset = match action {
+        Action::Up => s.offset.saturating_sub(1),
+        Action::Down => s.offset + 1,
+        Action::PageUp => s.offset.saturating_sub(page),
+        Action::PageDown => s.offset + page,
+        Action::Top => 0,
+        _ => max,
+    }
+    .min(max);
     app.dirty = true;
 }

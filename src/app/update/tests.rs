@@ -140,7 +140,9 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
     let (mut app, platform, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "6");
     // The attention sort puts the rollout waiting for approval first.
-    let first = crate::app::rows::rollouts(&app, "")[0].name.clone();
+    let first = crate::app::rows::rollouts(&app, app.screen())[0]
+        .name
+        .clone();
     assert_eq!(first, "churn-model-v4");
     press(&mut app, &ctx, "a");
     assert_eq!(app.mode, Mode::Confirm);

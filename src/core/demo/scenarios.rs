@@ -1,7 +1,7 @@
 //! The demo's script: the rollouts it starts (when, where, with which steps and how good the canary
 //! is) and the operator commands in its history.
 
-use crate::rollout::{AnalysisStep, Command, PauseStep, Step};
+use crate::rollout::{AnalysisStep, Command, PauseStep, Step, Verb};
 
 pub(super) struct Scenario {
     pub(super) cluster: &'static str,
@@ -143,19 +143,20 @@ pub(super) fn scripted_commands() -> Vec<(i64, &'static str, Command)> {
         (
             -16 * 60,
             "credit-scorer",
-            Command::Abort {
-                user: "omar.h".into(),
-                reason: "p99 latency regression on eu traffic".into(),
-            },
+            Command::new(
+                Verb::Abort,
+                "omar.h",
+                "p99 latency regression on eu traffic",
+            ),
         ),
         (
             -5 * 60,
             "churn-model",
-            Command::Approve {
-                user: "dana.k".into(),
-                comment: "offline eval +1.8% AUC vs champion; drift on monthly_charges is seasonal"
-                    .into(),
-            },
+            Command::new(
+                Verb::Approve,
+                "dana.k",
+                "offline eval +1.8% AUC vs champion; drift on monthly_charges is seasonal",
+            ),
         ),
     ]
 }

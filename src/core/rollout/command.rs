@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Approval, Command, Decision, Phase, RolloutSpec, RolloutStatus, Step, machine::Machine,
+    Approval, Command, Decision, PauseStep, Phase, RolloutRecord, RolloutSpec, RolloutStatus, Step,
+    Verb, effects::target, machine::Machine,
 };
-use crate::error::CoreError;
+use crate::{audit::AuditRecord, error::CoreError};
 
 /// Apply an operator's command, refusing what the current phase does not allow.
 pub fn apply_command(
@@ -55,8 +56,10 @@ fn command_decision(
         now,
     };
     let phase = status.phase;
-    match command {
-        Command::Promote { full } => {
+    let by = command.by();
+    match command.verb {
+        Verb::Promote | Verb::PromoteFull => {
+            let full = command.verb == Verb::PromoteFull;
             if !phase.is_active() {
                 return refuse(
                     "only a Progressing, Paused or AwaitingApproval rollout can be promoted",
@@ -69,50 +72,47 @@ fn command_decision(
             if phase == Phase::AwaitingApproval && !approved {
                 return refuse("it waits for approval; use approve");
             }
-            if *full && gate_ahead && !approved {
+            if full && gate_ahead && !approved {
                 return refuse("an approval step lies ahead; --full cannot skip an approval gate");
             }
             m.status.user_paused = false;
-            if *full {
-                m.transition(Phase::Promoting, "promoted in full by operator");
+            if full {
+                m.transition(Phase::Promoting, format!("promoted in full {by}"));
             } else {
-                m.advance("step skipped by operator");
+                m.advance(&format!("step skipped {by}"));
             }
         }
-        Command::Approve { user, comment } => {
+        Verb::Approve => {
             if phase != Phase::AwaitingApproval {
                 return refuse("only a rollout waiting at an approval step can be approved");
             }
-            if status.approvals.iter().any(|a| a.user == *user) {
+            if status.approvals.iter().any(|a| a.user == command.user) {
                 return Err(CoreError::DuplicateApproval {
                     rollout: name.to_string(),
-                    user: user.clone(),
+                    user: command.user.clone(),
                 });
             }
             m.status.approvals.push(Approval {
-                user: user.clone(),
+                user: command.user.clone(),
                 time: now,
-                comment: comment.clone(),
+                comment: command.comment.clone(),
             });
         }
-        Command::Abort { user, reason } => {
+        Verb::Abort => {
             if !phase.is_active() && phase != Phase::Pending {
                 return refuse("only a rollout under way can be aborted");
             }
-            m.transition(Phase::RollingBack, format!("aborted by {user}: {reason}"));
+            m.transition(Phase::RollingBack, format!("aborted {by}"));
         }
-        Command::Rollback { user, reason } => {
+        Verb::Rollback => {
             if phase == Phase::Promoted {
                 m.status.undo_promotion = true;
             } else if !phase.is_active() {
                 return refuse("only a rollout under way or promoted can be rolled back");
             }
-            m.transition(
-                Phase::RollingBack,
-                format!("rolled back by {user}: {reason}"),
-            );
+            m.transition(Phase::RollingBack, format!("rolled back {by}"));
         }
-        Command::Pause { user } => {
+        Verb::Pause => {
             if !phase.is_active() {
                 return refuse("only a rollout under way can be paused");
             }
@@ -120,14 +120,14 @@ fn command_decision(
                 return refuse("it is already paused by an operator");
             }
             m.status.user_paused = true;
-            m.transition(Phase::Paused, format!("paused by {user}"));
+            m.transition(Phase::Paused, format!("paused {by}"));
         }
-        Command::Resume { user } => {
+        Verb::Resume => {
             if !status.user_paused {
-                return refuse("it is not paused by an operator");
+                return refuse(&not_paused_hint(spec, status, now));
             }
             m.status.user_paused = false;
-            m.transition(Phase::Progressing, format!("resumed by {user}"));
+            m.transition(Phase::Progressing, format!("resumed {by}"));
         }
     }
     if run_on {
@@ -141,4 +141,53 @@ fn command_decision(
         status: m.status,
         effects: m.effects,
     })
+}
+
+/// Why resume is refused: not paused by an operator — and if the rollout is waiting out a
+/// timed pause step, how long is left and what skips it.
+fn not_paused_hint(spec: &RolloutSpec, status: &RolloutStatus, now: DateTime<Utc>) -> String {
+    match spec.steps.get(status.current_step) {
+        Some(Step::Pause(PauseStep {
+            duration_seconds: Some(d),
+        })) if status.phase == Phase::Paused => {
+            let left = status.step_started_at.map_or(*d, |s| {
+                let done = u64::try_from((now - s).num_seconds().max(0)).unwrap_or(0);
+                d.saturating_sub(done)
+            });
+            format!(
+                "it is not paused by an operator: it waits out its {d}s pause step ({left}s left); promote skips the pause"
+            )
+        }
+        Some(Step::Pause(PauseStep {
+            duration_seconds: None,
+        })) if status.phase == Phase::Paused => {
+            "it is not paused by an operator: it waits at a pause step until promoted; promote goes on"
+                .to_string()
+        }
+        _ => "it is not paused by an operator".to_string(),
+    }
+}
+
+/// The audit entry of an operator's command — who sent it, the verb, the rollout, why, and the
+/// phase it leads to — the same on every platform.
+pub fn command_audit(
+    rollout: &RolloutRecord,
+    command: &Command,
+    after: &RolloutStatus,
+    now: DateTime<Utc>,
+) -> AuditRecord {
+    AuditRecord {
+        time: now,
+        actor: command.user.clone(),
+        action: command.verb.audit_action().to_string(),
+        target: target(rollout),
+        comment: command.comment.clone(),
+        details: format!(
+            "{} → {} at step {}/{}",
+            rollout.status.phase,
+            after.phase,
+            (after.current_step + 1).min(rollout.spec.steps.len()),
+            rollout.spec.steps.len()
+        ),
+    }
 }

@@ -27,10 +27,10 @@ mod template;
 mod testing;
 mod validate;
 
-pub use command::{apply_command, record_command};
+pub use command::{apply_command, command_audit, record_command};
 pub use effects::{CHAMPION_ALIAS, Infrastructure, carry_out, target, transition_action};
 pub use machine::{analysis_due, reconcile, replica_split};
-pub use preview::preview;
+pub use preview::{Alias, preview};
 pub use template::{STEP_SYNTAX, Template, default_analysis, templates};
 pub use validate::{validate, validate_steps};
 
@@ -303,13 +303,37 @@ impl RolloutRecord {
         self.cluster == key.cluster && self.namespace == key.namespace && self.name == key.name
     }
 
+    /// Seconds left of a timed pause step the rollout waits out (not an operator's pause).
+    pub fn pause_left(&self, now: DateTime<Utc>) -> Option<u64> {
+        if self.status.phase != Phase::Paused || self.status.user_paused {
+            return None;
+        }
+        let Some(Step::Pause(PauseStep {
+            duration_seconds: Some(d),
+        })) = self.spec.steps.get(self.status.current_step)
+        else {
+            return None;
+        };
+        let done = self.status.step_started_at.map_or(0, |s| {
+            u64::try_from((now - s).num_seconds().max(0)).unwrap_or(0)
+        });
+        Some(d.saturating_sub(done))
+    }
+
     /// "k/n" for the step column: the step under way, counted from 1.
+    /// A finished rollout shows where it stopped: `7/7` when promoted, `2/6` when rolled back
+    /// at its second step, `0/3` when it never started (an invalid spec).
     pub fn step_label(&self) -> String {
         let total = self.spec.steps.len();
-        let current = if self.status.phase.is_terminal() {
-            total
-        } else {
-            (self.status.current_step + 1).min(total)
+        let started = self
+            .status
+            .history
+            .iter()
+            .any(|t| t.to == Phase::Progressing);
+        let current = match self.status.phase {
+            Phase::Promoted => total,
+            Phase::Failed | Phase::Pending if !started => 0,
+            _ => (self.status.current_step + 1).min(total),
         };
         format!("{current}/{total}")
     }
@@ -362,27 +386,103 @@ pub struct Decision {
     pub effects: Vec<Effect>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "command")]
-pub enum Command {
-    Promote { full: bool },
-    Approve { user: String, comment: String },
-    Abort { user: String, reason: String },
-    Rollback { user: String, reason: String },
-    Pause { user: String },
-    Resume { user: String },
+/// The audit action of a rollout's creation (`mlops rollout start`, a pipeline).
+pub const START_ACTION: &str = "rollout.start";
+
+/// What an operator can do to a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verb {
+    /// Skip the current step (a pause, a weight).
+    Promote,
+    /// Go straight to promotion (never past an approval gate).
+    PromoteFull,
+    Approve,
+    Abort,
+    Rollback,
+    Pause,
+    Resume,
+}
+
+impl Verb {
+    pub const ALL: [Verb; 7] = [
+        Verb::Approve,
+        Verb::Promote,
+        Verb::PromoteFull,
+        Verb::Abort,
+        Verb::Rollback,
+        Verb::Pause,
+        Verb::Resume,
+    ];
+
+    /// The verb as the CLI names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Promote => "promote",
+            Verb::PromoteFull => "promote --full",
+            Verb::Approve => "approve",
+            Verb::Abort => "abort",
+            Verb::Rollback => "rollback",
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
+        }
+    }
+
+    /// The action its audit entry records, the same on every platform.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Verb::Promote => "rollout.promote",
+            Verb::PromoteFull => "rollout.promote-full",
+            Verb::Approve => "rollout.approve",
+            Verb::Abort => "rollout.abort",
+            Verb::Rollback => "rollout.rollback",
+            Verb::Pause => "rollout.pause",
+            Verb::Resume => "rollout.resume",
+        }
+    }
+
+    /// Whether the audit trail needs a reason for it.
+    pub fn needs_comment(self) -> bool {
+        matches!(self, Verb::Approve | Verb::Abort | Verb::Rollback)
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An operator's command: the verb, who sends it and why. The user and the comment go into the
+/// rollout's history and the audit log, whatever the verb.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Command {
+    pub verb: Verb,
+    pub user: String,
+    #[serde(default)]
+    pub comment: String,
 }
 
 impl Command {
+    pub fn new(verb: Verb, user: impl Into<String>, comment: impl Into<String>) -> Self {
+        Self {
+            verb,
+            user: user.into(),
+            comment: comment.into(),
+        }
+    }
+
     pub fn verb(&self) -> &'static str {
-        match self {
-            Command::Promote { full: false } => "promote",
-            Command::Promote { full: true } => "promote --full",
-            Command::Approve { .. } => "approve",
-            Command::Abort { .. } => "abort",
-            Command::Rollback { .. } => "rollback",
-            Command::Pause { .. } => "pause",
-            Command::Resume { .. } => "resume",
+        self.verb.as_str()
+    }
+
+    /// "by dana: load test done", or "by dana" without a comment.
+    pub fn by(&self) -> String {
+        if self.comment.trim().is_empty() {
+            format!("by {}", self.user)
+        } else {
+            format!("by {}: {}", self.user, self.comment.trim())
         }
     }
 }

@@ -2,13 +2,25 @@
 
 use super::{Decision, Effect, RolloutSpec, RolloutStatus, replica_split};
 
+/// What the console knows of the alias a promotion moves, when it builds a preview: a preview
+/// never states a fact it has not loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alias {
+    /// The registry has not been read (not configured, down, or not yet loaded).
+    Unknown,
+    /// Read: the alias is not set.
+    Unset,
+    /// Read: the alias points at this version.
+    At(u32),
+}
+
 /// What carrying out `decision` changes, in words, for a confirmation dialog: phase, step,
 /// traffic and replicas, registry aliases, approvals.
 pub fn preview(
     spec: &RolloutSpec,
     before: &RolloutStatus,
     decision: &Decision,
-    current_champion: Option<u32>,
+    champion: Alias,
 ) -> Vec<String> {
     let after = &decision.status;
     let total = spec.steps.len();
@@ -69,7 +81,11 @@ pub fn preview(
                 version,
             } => lines.push(format!(
                 "registry: {model}@{alias} {} → v{version}",
-                current_champion.map_or_else(|| "unset".to_string(), |v| format!("v{v}"))
+                match champion {
+                    Alias::At(v) => format!("v{v}"),
+                    Alias::Unset => "unset".to_string(),
+                    Alias::Unknown => "unknown (the registry is not loaded)".to_string(),
+                }
             )),
             Effect::TagVersion { .. } | Effect::Event { .. } => {}
         }

@@ -104,10 +104,7 @@ fn awaiting_approval() -> (RolloutSpec, RolloutStatus) {
 #[test]
 fn approval_moves_past_the_gate_and_promotes() {
     let (spec, s) = awaiting_approval();
-    let cmd = Command::Approve {
-        user: "alice".into(),
-        comment: "evidence looks good".into(),
-    };
+    let cmd = Command::new(Verb::Approve, "alice", "evidence looks good");
     let d = apply_command("r", &spec, &s, &cmd, t(2)).expect("approve accepted");
     assert_eq!(d.status.approvals.len(), 1);
     assert_eq!(d.status.approvals[0].comment, "evidence looks good");
@@ -131,10 +128,7 @@ fn approval_moves_past_the_gate_and_promotes() {
 fn two_person_rule_needs_distinct_users() {
     let (mut spec, s) = awaiting_approval();
     spec.approval.required = 2;
-    let approve = |user: &str| Command::Approve {
-        user: user.into(),
-        comment: String::new(),
-    };
+    let approve = |user: &str| Command::new(Verb::Approve, user, "");
     let d = apply_command("r", &spec, &s, &approve("alice"), t(2)).expect("first approval");
     assert_eq!(d.status.phase, Phase::AwaitingApproval);
     let dup = apply_command("r", &spec, &d.status, &approve("alice"), t(3));
@@ -146,12 +140,24 @@ fn two_person_rule_needs_distinct_users() {
 #[test]
 fn promote_cannot_bypass_an_approval_gate() {
     let (spec, s) = awaiting_approval();
-    let err = apply_command("r", &spec, &s, &Command::Promote { full: false }, t(2))
-        .expect_err("refused");
+    let err = apply_command(
+        "r",
+        &spec,
+        &s,
+        &Command::new(Verb::Promote, "operator", ""),
+        t(2),
+    )
+    .expect_err("refused");
     assert!(err.to_string().contains("use approve"), "{err}");
     let early = drive(&spec, &RolloutStatus::default(), &obs(0, false));
-    let err = apply_command("r", &spec, &early, &Command::Promote { full: true }, t(1))
-        .expect_err("refused");
+    let err = apply_command(
+        "r",
+        &spec,
+        &early,
+        &Command::new(Verb::PromoteFull, "operator", ""),
+        t(1),
+    )
+    .expect_err("refused");
     assert!(err.to_string().contains("approval gate"), "{err}");
 }
 
@@ -164,8 +170,14 @@ fn promote_full_without_gates_goes_straight_to_promoted() {
         }),
     ]);
     let s = drive(&spec, &RolloutStatus::default(), &obs(0, false));
-    let d =
-        apply_command("r", &spec, &s, &Command::Promote { full: true }, t(1)).expect("accepted");
+    let d = apply_command(
+        "r",
+        &spec,
+        &s,
+        &Command::new(Verb::PromoteFull, "operator", ""),
+        t(1),
+    )
+    .expect("accepted");
     assert_eq!(d.status.phase, Phase::Promoted);
 }
 
@@ -183,8 +195,14 @@ fn indefinite_pause_waits_for_promote() {
     assert_eq!(s.phase, Phase::Paused);
     let s = drive(&spec, &s, &obs(10_000, true));
     assert_eq!(s.phase, Phase::Paused, "still paused much later");
-    let d = apply_command("r", &spec, &s, &Command::Promote { full: false }, t(10_001))
-        .expect("accepted");
+    let d = apply_command(
+        "r",
+        &spec,
+        &s,
+        &Command::new(Verb::Promote, "operator", ""),
+        t(10_001),
+    )
+    .expect("accepted");
     assert_eq!(d.status.current_step, 2);
     assert_eq!(d.status.weight, 100);
 }
@@ -255,18 +273,12 @@ fn illegal_commands_are_refused_with_the_phase() {
         ..RolloutStatus::default()
     };
     for cmd in [
-        Command::Promote { full: false },
-        Command::Promote { full: true },
-        Command::Approve {
-            user: "a".into(),
-            comment: String::new(),
-        },
-        Command::Abort {
-            user: "a".into(),
-            reason: String::new(),
-        },
-        Command::Pause { user: "a".into() },
-        Command::Resume { user: "a".into() },
+        Command::new(Verb::Promote, "operator", ""),
+        Command::new(Verb::PromoteFull, "operator", ""),
+        Command::new(Verb::Approve, "a", ""),
+        Command::new(Verb::Abort, "a", ""),
+        Command::new(Verb::Pause, "a", ""),
+        Command::new(Verb::Resume, "a", ""),
     ] {
         let err = apply_command("fraud-v7", &spec, &rolled_back, &cmd, t(0)).expect_err("refused");
         let text = err.to_string();
@@ -283,10 +295,7 @@ fn abort_and_rollback_of_a_promoted_rollout() {
         "r",
         &spec,
         &s,
-        &Command::Abort {
-            user: "bob".into(),
-            reason: "bad".into(),
-        },
+        &Command::new(Verb::Abort, "bob", "bad"),
         t(1),
     )
     .expect("abort");
@@ -302,10 +311,7 @@ fn abort_and_rollback_of_a_promoted_rollout() {
         "r",
         &spec,
         &promoted,
-        &Command::Rollback {
-            user: "bob".into(),
-            reason: "regression".into(),
-        },
+        &Command::new(Verb::Rollback, "bob", "regression"),
         t(1),
     )
     .expect("rollback");
@@ -323,7 +329,7 @@ fn operator_pause_holds_every_step_until_resume() {
     let spec = RolloutSpec::test();
     let s = drive(&spec, &RolloutStatus::default(), &obs(0, false));
     let d =
-        apply_command("r", &spec, &s, &Command::Pause { user: "a".into() }, t(1)).expect("pause");
+        apply_command("r", &spec, &s, &Command::new(Verb::Pause, "a", ""), t(1)).expect("pause");
     assert_eq!(d.status.phase, Phase::Paused);
     let history_len = d.status.history.len();
     let s = drive(&spec, &d.status, &obs(100, true));
@@ -337,15 +343,9 @@ fn operator_pause_holds_every_step_until_resume() {
         history_len,
         "reconciling a paused rollout adds no history"
     );
-    assert!(apply_command("r", &spec, &s, &Command::Pause { user: "a".into() }, t(101)).is_err());
-    let d = apply_command(
-        "r",
-        &spec,
-        &s,
-        &Command::Resume { user: "a".into() },
-        t(102),
-    )
-    .expect("resume");
+    assert!(apply_command("r", &spec, &s, &Command::new(Verb::Pause, "a", ""), t(101)).is_err());
+    let d = apply_command("r", &spec, &s, &Command::new(Verb::Resume, "a", ""), t(102))
+        .expect("resume");
     let s = drive(&spec, &d.status, &obs(103, true));
     assert_eq!(s.current_step, 1);
 }
@@ -515,10 +515,7 @@ fn bad_steps_say_what_is_wrong_and_what_is_valid() {
 #[test]
 fn recorded_commands_change_only_the_status_and_the_controller_carries_them_out() {
     let (spec, s) = awaiting_approval();
-    let approve = Command::Approve {
-        user: "alice".into(),
-        comment: "ok".into(),
-    };
+    let approve = Command::new(Verb::Approve, "alice", "ok");
     let recorded = record_command("r", &spec, &s, &approve, t(2)).expect("approve");
     assert_eq!(
         (recorded.phase, recorded.approvals.len(), recorded.weight),
@@ -529,10 +526,7 @@ fn recorded_commands_change_only_the_status_and_the_controller_carries_them_out(
     assert_eq!(d.status.weight, 100, "the next reconcile leaves the gate");
     assert!(d.effects.contains(&Effect::SetWeight { weight: 100 }));
 
-    let abort = Command::Abort {
-        user: "bob".into(),
-        reason: "bad".into(),
-    };
+    let abort = Command::new(Verb::Abort, "bob", "bad");
     let recorded = record_command("r", &spec, &s, &abort, t(4)).expect("abort");
     assert_eq!(
         (recorded.phase, recorded.weight),

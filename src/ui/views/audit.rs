@@ -1,21 +1,26 @@
-//! Audit: every mutation, newest first, with the hash chain verified on screen.
+//! Audit: every mutation, newest first, with the hash chain verified on screen; `enter` (or `d`)
+//! opens an entry in full.
 
 use ratatui::{
     Frame,
-    layout::{Constraint, Rect},
+    layout::Rect,
     text::{Line, Span},
-    widgets::{Cell, Row},
+    widgets::Cell,
 };
 
 use crate::{
-    app::{App, feeds::Backend, rows},
-    ui::widgets::{ListSpec, render_list},
+    app::{
+        App,
+        feeds::Backend,
+        rows::{self, columns, table::Elide},
+    },
+    ui::table::{TableSpec, elide, render_table, shorten},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let feed = &app.feeds.audit;
-    let items = rows::audit(app, &app.screen().filter);
+    let items = rows::audit(app, app.screen());
     let chain =
         feed.data
             .as_ref()
@@ -27,51 +32,40 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 )),
                 Err(e) => Line::from(Span::styled(format!(" ✗ {e} "), t.err)),
             });
-    let spec = ListSpec {
+    let spec = TableSpec {
         title: format!("Audit trail ({})", items.len()),
         backend: Backend::Cluster,
         what: "audit entries",
-        header: vec![
-            "   #",
-            "TIME (UTC)",
-            "ACTOR",
-            "ACTION",
-            "TARGET",
-            "COMMENT",
-            "HASH",
-        ],
-        widths: vec![
-            Constraint::Length(4),
-            Constraint::Length(14),
-            Constraint::Length(16),
-            Constraint::Length(20),
-            // What was changed matters more than the comment: it gets the larger share.
-            Constraint::Fill(3),
-            Constraint::Fill(2),
-            Constraint::Length(8),
-        ],
+        columns: columns::audit(),
         bottom: chain,
+        sort: app.screen().sort,
+        focused: true,
     };
-    render_list(app, frame, area, feed, spec, &items, |e| {
-        let style = if e.action.contains("rolledback")
-            || e.action.contains("abort")
-            || e.action.contains("failed")
-        {
-            t.warn
-        } else {
-            t.text
-        };
-        Row::new(vec![
-            Cell::from(format!("{:>4}", e.seq)),
-            Cell::from(e.time.format("%m-%d %H:%M:%S").to_string()),
-            Cell::from(e.actor.clone()),
-            Cell::from(Span::styled(e.action.clone(), style)),
-            Cell::from(e.target.clone()),
-            Cell::from(e.comment.clone()),
-            Cell::from(Span::styled(
-                e.hash.chars().take(8).collect::<String>(),
+    render_table(app, frame, area, feed, spec, &items, |e, c, w| {
+        let w = usize::from(w);
+        match c.field {
+            "action" => {
+                let style = if e.action.contains("rolledback")
+                    || e.action.contains("abort")
+                    || e.action.contains("failed")
+                    || e.action.contains("rollback")
+                {
+                    t.warn
+                } else {
+                    t.text
+                };
+                Some(Cell::from(Span::styled(shorten(&e.action, w), style)))
+            }
+            // A comment from a human; else what the controller recorded, dimmed.
+            "comment" if e.comment.is_empty() => Some(Cell::from(Span::styled(
+                elide(&e.details, w, Elide::End),
                 t.muted,
-            )),
-        ])
+            ))),
+            "hash" => Some(Cell::from(Span::styled(
+                e.hash.chars().take(w).collect::<String>(),
+                t.muted,
+            ))),
+            _ => None,
+        }
     });
 }

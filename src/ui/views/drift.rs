@@ -7,15 +7,22 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     style::Style,
     text::{Line, Span},
-    widgets::{Block, BorderType, Borders, Cell, Paragraph, Row},
+    widgets::{Block, BorderType, Borders, Cell, Paragraph},
 };
 
 use crate::{
-    app::{App, feeds::Backend, rows},
-    ui::widgets::{ListSpec, empty_state, feed_block, render_list, sparkline},
+    app::{
+        App,
+        feeds::Backend,
+        rows::{self, columns},
+    },
+    ui::{
+        table::{TableSpec, render_table, shorten},
+        widgets::{empty_state, feed_block, sparkline},
+    },
 };
 
-fn status_style(app: &App, s: DriftStatus) -> Style {
+pub(super) fn status_style(app: &App, s: DriftStatus) -> Style {
     match s {
         DriftStatus::Ok => app.theme.ok,
         DriftStatus::Warning => app.theme.warn,
@@ -25,52 +32,35 @@ fn status_style(app: &App, s: DriftStatus) -> Style {
 
 pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let items = rows::drift(app, &app.screen().filter);
-    let spec = ListSpec {
+    let items = rows::drift(app, app.screen());
+    let spec = TableSpec {
         title: format!("Feature drift ({})", items.len()),
         backend: Backend::Metrics,
         what: "drift data",
-        header: vec![
-            "MODEL",
-            "VER",
-            "FEATURE",
-            "STATUS",
-            "   PSI",
-            "   KS",
-            "    KS p",
-            " WASS.",
-            "   JS",
-            "PSI TREND",
-        ],
-        widths: vec![
-            Constraint::Length(16),
-            Constraint::Length(4),
-            Constraint::Min(14),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(5),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(5),
-            Constraint::Length(20),
-        ],
+        columns: columns::drift(),
         bottom: None,
+        sort: app.screen().sort,
+        focused: true,
     };
-    render_list(app, frame, area, &app.feeds.drift, spec, &items, |d| {
-        let r = &d.report;
-        Row::new(vec![
-            Cell::from(d.model.clone()),
-            Cell::from(format!("v{}", d.version)),
-            Cell::from(d.feature.clone()),
-            Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
-            Cell::from(format!("{:>6.3}", r.psi)),
-            Cell::from(format!("{:>5.3}", r.ks.statistic)),
-            Cell::from(format!("{:>8.2e}", r.ks.p_value)),
-            Cell::from(format!("{:>6.3}", r.wasserstein_normed)),
-            Cell::from(format!("{:>5.3}", r.js_distance)),
-            Cell::from(Span::styled(sparkline(&d.psi_history, 20), t.accent)),
-        ])
-    });
+    render_table(
+        app,
+        frame,
+        area,
+        &app.feeds.drift,
+        spec,
+        &items,
+        |d, c, w| match c.field {
+            "status" => Some(Cell::from(Span::styled(
+                shorten(d.report.status.as_str(), usize::from(w)),
+                status_style(app, d.report.status),
+            ))),
+            "trend" => Some(Cell::from(Span::styled(
+                sparkline(&d.psi_history, usize::from(w)),
+                t.accent,
+            ))),
+            _ => None,
+        },
+    );
 }
 
 pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feature: &str) {

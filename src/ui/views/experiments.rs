@@ -7,55 +7,40 @@ use ratatui::{
     style::Style,
     symbols,
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Cell, Chart, Dataset, GraphType, Paragraph, Row},
+    widgets::{Axis, Block, BorderType, Borders, Cell, Chart, Dataset, GraphType, Paragraph},
 };
 
 use crate::{
-    app::{App, feeds::Backend, rows},
-    ui::widgets::{ListSpec, age_coarse, render_list, truncate},
+    app::{
+        App,
+        feeds::Backend,
+        rows::{self, columns},
+    },
+    ui::{
+        table::{TableSpec, render_table, shorten},
+        widgets::{age_coarse, truncate},
+    },
 };
 
 pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
-    let items = rows::experiments(app, &app.screen().filter);
-    let spec = ListSpec {
+    let items = rows::experiments(app, app.screen());
+    let spec = TableSpec {
         title: format!("Experiments ({})", items.len()),
         backend: Backend::Registry,
         what: "experiments",
-        header: vec!["EXPERIMENT", "ID", "  RUNS", "UPDATED", "TAGS"],
-        widths: vec![
-            Constraint::Min(20),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(8),
-            Constraint::Min(10),
-        ],
+        columns: columns::experiments(),
         bottom: None,
+        sort: app.screen().sort,
+        focused: true,
     };
-    render_list(
+    render_table(
         app,
         frame,
         area,
         &app.feeds.experiments,
         spec,
         &items,
-        |e| {
-            Row::new(vec![
-                Cell::from(e.name.clone()),
-                Cell::from(e.id.clone()),
-                Cell::from(
-                    e.run_count
-                        .map_or_else(|| "     —".to_string(), |n| format!("{n:>6}")),
-                ),
-                Cell::from(age_coarse(app.now, e.last_update)),
-                Cell::from(
-                    e.tags
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ),
-            ])
-        },
+        |e, c, _| (c.field == "updated").then(|| Cell::from(age_coarse(app.now, e.last_update))),
     );
 }
 
@@ -68,48 +53,28 @@ fn status_style(app: &App, s: RunStatus) -> Style {
     }
 }
 
-fn metric(v: Option<&f64>) -> String {
-    v.map_or_else(|| "—".into(), |v| format!("{v:.4}"))
-}
-
 pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str) {
     let empty = crate::app::feeds::Feed::default();
     let feed = app.feeds.runs.get(experiment_id).unwrap_or(&empty);
-    let items = rows::runs(app, experiment_id, &app.screen().filter);
-    let spec = ListSpec {
+    let items = rows::runs(app, experiment_id, app.screen());
+    let spec = TableSpec {
         title: format!("Runs ({})", items.len()),
         backend: Backend::Registry,
         what: "runs",
-        header: vec![
-            "RUN", "ID", "STATUS", "USER", "STARTED", "ACCURACY", "AUC", "LOSS", "LR", "DEPTH",
-        ],
-        widths: vec![
-            Constraint::Min(16),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(5),
-        ],
+        columns: columns::runs(),
         bottom: None,
+        sort: app.screen().sort,
+        focused: true,
     };
-    render_list(app, frame, area, feed, spec, &items, |r| {
-        Row::new(vec![
-            Cell::from(r.name.clone()),
-            Cell::from(r.id.chars().take(8).collect::<String>()),
-            Cell::from(Span::styled(r.status.as_str(), status_style(app, r.status))),
-            Cell::from(r.user.clone()),
-            Cell::from(age_coarse(app.now, r.start)),
-            Cell::from(metric(r.metrics.get("accuracy"))),
-            Cell::from(metric(r.metrics.get("auc"))),
-            Cell::from(metric(r.metrics.get("loss"))),
-            Cell::from(r.params.get("learning_rate").cloned().unwrap_or_default()),
-            Cell::from(r.params.get("max_depth").cloned().unwrap_or_default()),
-        ])
+    render_table(app, frame, area, feed, spec, &items, |r, c, w| {
+        match c.field {
+            "status" => Some(Cell::from(Span::styled(
+                shorten(r.status.as_str(), usize::from(w)),
+                status_style(app, r.status),
+            ))),
+            "started" => Some(Cell::from(age_coarse(app.now, r.start))),
+            _ => None,
+        }
     });
 }
 

@@ -1,6 +1,8 @@
-//! One file per view. Each draws from the state and the shared selectors in `app::select`.
+//! One file per view. Each draws from the state and the shared rows in `app::rows`; `details`
+//! draws the objects in full (audit entries, GPUs, pods, model versions, raw JSON, messages).
 
 mod audit;
+mod details;
 mod drift;
 mod experiments;
 mod gpus;
@@ -35,5 +37,27 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::Rollouts => rollouts::render(app, frame, area),
         ScreenKind::RolloutDetail(key) => rollout_detail::render(app, frame, area, key),
         ScreenKind::Audit => audit::render(app, frame, area),
+        ScreenKind::AuditEntry(seq) => details::render_audit_entry(app, frame, area, *seq),
+        ScreenKind::GpuDetail {
+            cluster,
+            node,
+            index,
+        } => details::render_gpu(app, frame, area, cluster, node, *index),
+        ScreenKind::PodDetail {
+            cluster,
+            namespace,
+            name,
+            ..
+        } => details::render_pod(app, frame, area, cluster, namespace, name),
+        ScreenKind::VersionDetail { model, version } => {
+            details::render_version(app, frame, area, model, *version);
+        }
+        ScreenKind::DatasetDetail {
+            model,
+            version,
+            name,
+        } => details::render_dataset(app, frame, area, model, *version, name),
+        ScreenKind::Raw { of, .. } => details::render_raw(app, frame, area, of),
+        ScreenKind::Messages { .. } => details::render_messages(app, frame, area),
     }
 }

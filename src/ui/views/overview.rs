@@ -1,9 +1,12 @@
-//! Overview: rollouts by phase (those needing a human first), drift alerts, the GPU summary per
-//! cluster, and recent events — what an on-call engineer needs in five seconds.
+//! Overview: what needs a human, in one line; then four panels that take the focus in turn (`o`):
+//! rollouts (those needing a human first), drift alerts, GPUs that need a look (faults and idle
+//! allocations, with the per-cluster summary on the border), and recent events. `enter` opens the
+//! focused panel's selected item.
 
 use std::collections::BTreeMap;
 
 use mlops_core::{
+    drift::DriftStatus,
     model::{EventKind, GpuSummary},
     rollout::Phase,
 };
@@ -11,31 +14,41 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::Paragraph,
+    widgets::{Cell, Paragraph},
 };
 
-use super::rollouts::{phase_style, row as rollout_row};
+use super::rollouts::{cell as rollout_cell, phase_style};
 use crate::{
-    app::{App, feeds::Backend, rows},
-    ui::widgets::{
-        ListSpec, age_coarse, bar_spans, empty_state, feed_block, render_list, truncate,
+    app::{
+        App,
+        feeds::Backend,
+        rows::{
+            self, columns, overview,
+            table::{Column, Elide, Value, Width},
+        },
+        screens::Panel,
+    },
+    ui::{
+        table::{TableSpec, render_table, shorten},
+        widgets::age_coarse,
     },
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let [needs, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    render_needs_you(app, frame, needs);
     let (rollouts, drift, gpus, events) = if area.width >= 110 {
         let [top, bottom] =
-            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
         let [rollouts, drift] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(top);
         let [gpus, events] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
                 .areas(bottom);
         (rollouts, drift, gpus, events)
     } else {
         // Narrow terminals: the rollouts get the full width, the rest stacks below.
-        let rows =
-            u16::try_from(rows::rollouts(app, &app.screen().filter).len()).unwrap_or(u16::MAX);
+        let rows = u16::try_from(rows::rollouts(app, app.screen()).len()).unwrap_or(u16::MAX);
         let [top, middle, bottom] = Layout::vertical([
             Constraint::Length((rows + 3).clamp(5, area.height / 2)),
             Constraint::Length(7),
@@ -53,8 +66,70 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     render_events(app, frame, events);
 }
 
+/// "needs you: 1 approval waiting on you · 2 drifted features · 4 idle GPUs", or all clear.
+fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let items = overview::needs_you(app);
+    let unknown = overview::needs_you_unknown(app);
+    let mut spans = vec![Span::styled(" needs you: ", t.title)];
+    if items.is_empty() && unknown.is_empty() {
+        spans.push(Span::styled("nothing — all clear", t.ok));
+    }
+    for (i, (what, n, _)) in items.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", t.muted));
+        }
+        let style = if what.contains("approval") || what.contains("idle") {
+            t.warn
+        } else {
+            t.err
+        };
+        spans.push(Span::styled(format!("{n} {what}"), style));
+    }
+    if !unknown.is_empty() {
+        if !items.is_empty() {
+            spans.push(Span::styled(" · ", t.muted));
+        }
+        spans.push(Span::styled(
+            format!("{} not known yet (loading or down)", unknown.join(", ")),
+            t.muted,
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Whether `panel` has the focus: its selection is drawn, `enter` opens its item.
+fn focused(app: &App, panel: Panel) -> bool {
+    app.screen().panel == panel
+}
+
+/// The selection a panel shows: its own when focused, none otherwise.
+fn spec<'a, T>(
+    app: &App,
+    panel: Panel,
+    title: String,
+    backend: Backend,
+    what: &'static str,
+    columns: Vec<Column<T>>,
+    bottom: Option<Line<'a>>,
+) -> TableSpec<'a, T> {
+    TableSpec {
+        title,
+        backend,
+        what,
+        columns,
+        bottom,
+        sort: if focused(app, panel) {
+            app.screen().sort
+        } else {
+            None
+        },
+        focused: focused(app, panel),
+    }
+}
+
 fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
-    let items = rows::rollouts(app, &app.screen().filter);
+    let items = rows::rollouts(app, app.screen());
     let mut counts: BTreeMap<Phase, usize> = BTreeMap::new();
     for r in &items {
         *counts.entry(r.status.phase).or_default() += 1;
@@ -63,161 +138,218 @@ fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|(p, n)| Span::styled(format!(" {n} {p} "), phase_style(app, *p)))
         .collect();
-    let spec = ListSpec {
-        title: "Rollouts".into(),
-        backend: Backend::Cluster,
-        what: "rollouts",
-        header: vec!["ROLLOUT", "PHASE", "CANARY WEIGHT", "STEP", "ANALYSIS"],
-        widths: vec![
-            Constraint::Min(18),
-            Constraint::Length(16),
-            Constraint::Length(16),
-            Constraint::Length(5),
-            Constraint::Length(13),
-        ],
-        bottom: Some(Line::from(summary)),
-    };
-    render_list(app, frame, area, &app.feeds.cluster, spec, &items, |r| {
-        rollout_row(app, r, false)
-    });
+    let cols: Vec<Column<_>> = columns::rollouts()
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.field,
+                "name" | "cluster" | "phase" | "weight" | "step" | "analysis"
+            )
+        })
+        .collect();
+    let s = spec(
+        app,
+        Panel::Rollouts,
+        "Rollouts".into(),
+        Backend::Cluster,
+        "rollouts",
+        cols,
+        Some(Line::from(summary)),
+    );
+    render_table(
+        app,
+        frame,
+        area,
+        &app.feeds.cluster,
+        s,
+        &items,
+        |r, c, w| rollout_cell(app, r, c, w),
+    );
 }
 
 fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let feed = &app.feeds.drift;
-    let alerts = rows::drift_alerts(app);
-    let (block, greyed) = feed_block(
+    let items = overview::alerts(app, app.screen());
+    let cols: Vec<Column<_>> = columns::drift()
+        .into_iter()
+        .filter(|c| matches!(c.field, "model" | "feature" | "status" | "psi"))
+        .collect();
+    let s = spec(
         app,
-        &format!("Drift alerts ({})", alerts.len()),
-        feed,
+        Panel::Drift,
+        format!("Drift alerts ({})", items.len()),
         Backend::Metrics,
-        false,
+        "drift alerts: every monitored feature is within thresholds",
+        cols,
+        None,
     );
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if feed.data.is_none() {
-        frame.render_widget(
-            empty_state(app, feed, Backend::Metrics, "drift data"),
-            inner,
-        );
-        return;
-    }
-    let mut lines: Vec<Line> = alerts
-        .iter()
-        .take(usize::from(inner.height))
-        .map(|d| {
-            let style = if d.report.status == mlops_core::drift::DriftStatus::Drifted {
+    render_table(app, frame, area, &app.feeds.drift, s, &items, |d, c, w| {
+        (c.field == "status").then(|| {
+            let style = if d.report.status == DriftStatus::Drifted {
                 t.err
             } else {
                 t.warn
             };
-            Line::from(vec![
-                Span::styled(format!("{:<8}", d.report.status.as_str()), style),
-                Span::styled(truncate(&d.model, 16), t.text),
-                Span::styled(format!(" {} ", truncate(&d.feature, 16)), t.accent),
-                Span::styled(format!("PSI {:.2}", d.report.psi), t.muted),
-            ])
+            Cell::from(Span::styled(
+                shorten(d.report.status.as_str(), usize::from(w)),
+                style,
+            ))
         })
+    });
+}
+
+fn gpu_columns() -> Vec<Column<mlops_core::model::Gpu>> {
+    let mut cols: Vec<Column<_>> = columns::gpus()
+        .into_iter()
+        .filter(|c| matches!(c.field, "cluster" | "node" | "gpu" | "state" | "model"))
         .collect();
-    if lines.is_empty() {
-        lines.push(Line::from(Span::styled(
-            "no drift: every monitored feature is within thresholds",
-            t.ok,
-        )));
-    }
-    let p = Paragraph::new(lines);
-    frame.render_widget(if greyed { p.style(t.greyed) } else { p }, inner);
+    cols.push(Column {
+        field: "xid",
+        header: "HEALTH",
+        sort_key: None,
+        priority: 0,
+        width: Width::Fixed(7),
+        right: false,
+        elide: Elide::Middle,
+        value: |g| match g.xid {
+            Some(x) => Value::number(f64::from(x), format!("XID {x}")),
+            None => Value::text("ok"),
+        },
+    });
+    cols
 }
 
 fn render_gpus(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let feed = &app.feeds.gpus;
-    let (block, greyed) = feed_block(app, "GPUs", feed, Backend::Metrics, false);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let Some(gpus) = &feed.data else {
-        frame.render_widget(
-            empty_state(app, feed, Backend::Metrics, "GPU metrics"),
-            inner,
-        );
-        return;
-    };
-    let mut clusters: Vec<&str> = gpus.iter().map(|g| g.cluster.as_str()).collect();
-    clusters.dedup();
-    let mut lines = Vec::new();
-    let all = GpuSummary::of(gpus);
-    lines.push(Line::from(vec![
-        Span::styled(format!("{} GPUs  ", all.total), t.text),
-        Span::styled(format!("{} allocated  ", all.allocated), t.info),
-        Span::styled(
-            format!("{} allocated but idle", all.allocated_idle),
-            if all.allocated_idle > 0 { t.warn } else { t.ok },
-        ),
-    ]));
-    lines.push(Line::from(Span::styled(
-        format!("{:.1} kW drawn", all.power_w / 1000.0),
-        t.muted,
-    )));
-    for c in clusters {
-        let subset: Vec<_> = gpus.iter().filter(|g| g.cluster == c).cloned().collect();
-        let s = GpuSummary::of(&subset);
-        let mut spans = vec![Span::styled(format!("{:<9}", truncate(c, 9)), t.text)];
-        spans.extend(bar_spans(app, s.mean_util_pct, 12, t.bar));
-        spans.push(Span::styled(format!(" {:>3.0}% ", s.mean_util_pct), t.text));
-        spans.push(Span::styled(
-            format!("{}/{}", s.allocated, s.total),
-            t.muted,
-        ));
-        if s.allocated_idle > 0 {
-            spans.push(Span::styled(format!(" {} idle", s.allocated_idle), t.warn));
+    let items = overview::attention_gpus(app, app.screen());
+    let summary = app.feeds.gpus.data.as_ref().map(|all| {
+        let s = GpuSummary::of(all);
+        Line::from(vec![
+            Span::styled(
+                format!(" {} GPUs · {} allocated · ", s.total, s.allocated),
+                t.muted,
+            ),
+            Span::styled(
+                format!("{} idle", s.allocated_idle),
+                if s.allocated_idle > 0 { t.warn } else { t.ok },
+            ),
+            Span::styled(
+                format!(
+                    " · {:.0}% util · {:.1} kW ",
+                    s.mean_util_pct,
+                    s.power_w / 1000.0
+                ),
+                t.muted,
+            ),
+        ])
+    });
+    let s = spec(
+        app,
+        Panel::Gpus,
+        format!("GPUs needing a look ({})", items.len()),
+        Backend::Metrics,
+        "idle or faulted GPUs",
+        gpu_columns(),
+        summary,
+    );
+    render_table(app, frame, area, &app.feeds.gpus, s, &items, |g, c, w| {
+        let w = usize::from(w);
+        match c.field {
+            "state" => Some(Cell::from(Span::styled(
+                shorten(rows::gpu_state(g), w),
+                if g.is_allocated_idle() {
+                    t.warn
+                } else {
+                    t.muted
+                },
+            ))),
+            "xid" => Some(match g.xid {
+                Some(x) => Cell::from(Span::styled(shorten(&format!("XID {x}"), w), t.err)),
+                None => Cell::from(Span::styled("ok", t.ok)),
+            }),
+            _ => None,
         }
-        lines.push(Line::from(spans));
-    }
-    let p = Paragraph::new(lines);
-    frame.render_widget(if greyed { p.style(t.greyed) } else { p }, inner);
+    });
+}
+
+fn event_columns() -> Vec<Column<mlops_core::model::ClusterEvent>> {
+    vec![
+        Column {
+            field: "age",
+            header: "AGE",
+            sort_key: None,
+            priority: 1,
+            width: Width::Fixed(4),
+            right: true,
+            elide: Elide::Middle,
+            value: |e| Value::number(e.time.timestamp() as f64, ""),
+        },
+        Column {
+            field: "reason",
+            header: "REASON",
+            sort_key: None,
+            priority: 0,
+            width: Width::Flex { min: 8, max: 16 },
+            right: false,
+            elide: Elide::Middle,
+            value: |e| Value::text(e.reason.clone()),
+        },
+        Column {
+            field: "object",
+            header: "OBJECT",
+            sort_key: None,
+            priority: 2,
+            width: Width::Flex { min: 10, max: 24 },
+            right: false,
+            elide: Elide::Middle,
+            value: |e| Value::text(e.object.trim_start_matches("modelrollout/").to_string()),
+        },
+        Column {
+            field: "message",
+            header: "MESSAGE",
+            sort_key: None,
+            priority: 0,
+            width: Width::Flex { min: 16, max: 0 },
+            right: false,
+            elide: Elide::End,
+            value: |e| Value::text(e.message.clone()),
+        },
+    ]
 }
 
 fn render_events(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let feed = &app.feeds.cluster;
-    let (block, greyed) = feed_block(app, "Recent events", feed, Backend::Cluster, false);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let Some(snap) = &feed.data else {
-        frame.render_widget(empty_state(app, feed, Backend::Cluster, "events"), inner);
-        return;
-    };
-    let width = usize::from(inner.width);
-    let lines: Vec<Line> = snap
-        .events
-        .iter()
-        .rev()
-        .take(usize::from(inner.height))
-        .map(|e| {
+    let items = overview::events(app, app.screen());
+    let s = spec(
+        app,
+        Panel::Events,
+        "Recent events".into(),
+        Backend::Cluster,
+        "events",
+        event_columns(),
+        None,
+    );
+    render_table(
+        app,
+        frame,
+        area,
+        &app.feeds.cluster,
+        s,
+        &items,
+        |e, c, w| {
             let style = if e.kind == EventKind::Warning {
                 t.warn
             } else {
                 t.muted
             };
-            let head = format!(
-                "{:>4} {:<13} ",
-                age_coarse(app.now, e.time),
-                truncate(&e.reason, 13)
-            );
-            let rest = format!(
-                "{} {}",
-                e.object.trim_start_matches("modelrollout/"),
-                e.message
-            );
-            Line::from(vec![
-                Span::styled(head.clone(), style),
-                Span::styled(
-                    truncate(&rest, width.saturating_sub(head.chars().count())),
-                    t.text,
-                ),
-            ])
-        })
-        .collect();
-    let p = Paragraph::new(lines);
-    frame.render_widget(if greyed { p.style(t.greyed) } else { p }, inner);
+            match c.field {
+                "age" => Some(Cell::from(Span::styled(age_coarse(app.now, e.time), style))),
+                "reason" => Some(Cell::from(Span::styled(
+                    shorten(&e.reason, usize::from(w)),
+                    style,
+                ))),
+                _ => None,
+            }
+        },
+    );
 }

@@ -2,10 +2,9 @@
 //! measurements, approvals and events, and the verbs that act on it.
 
 use mlops_core::{
-    analysis::Verdict,
+    analysis::{MetricKind, Verdict},
     model::RolloutSeries,
-    rollout::RolloutKey,
-    rollout::{Phase, RolloutRecord},
+    rollout::{self, Command, Phase, RolloutKey, RolloutRecord, Verb},
 };
 use ratatui::{
     Frame,
@@ -16,10 +15,10 @@ use ratatui::{
     widgets::{Axis, Block, BorderType, Borders, Chart, Dataset, GraphType, Paragraph},
 };
 
-use super::rollouts::{phase_style, verdict_span};
+use super::rollouts::{phase_label, phase_style, verdict_span};
 use crate::{
     app::{Action, App, feeds::Backend, rows},
-    ui::widgets::{age_coarse, bar_spans, empty_state, feed_block, truncate},
+    ui::widgets::{age_coarse, bar_spans, empty_state, feed_block},
 };
 
 fn boxed<'a>(app: &App, title: &str) -> Block<'a> {
@@ -73,29 +72,7 @@ fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
     weight.push(Span::styled(format!(" {}%  ", r.status.weight), t.text));
     weight.push(Span::styled(format!("step {}  ", r.step_label()), t.text));
     weight.push(verdict_span(app, r));
-    let hint = |a: Action, label: &str| {
-        app.keymap
-            .key_for("rollouts", &a)
-            .map(|k| {
-                vec![
-                    Span::styled(k, t.key),
-                    Span::styled(format!(" {label}  "), t.muted),
-                ]
-            })
-            .unwrap_or_default()
-    };
-    let mut keys = Vec::new();
-    for (a, l) in [
-        (Action::Approve, "approve"),
-        (Action::Promote, "promote"),
-        (Action::PromoteFull, "full"),
-        (Action::Abort, "abort"),
-        (Action::Rollback, "rollback"),
-        (Action::Pause, "pause"),
-        (Action::Resume, "resume"),
-    ] {
-        keys.extend(hint(a, l));
-    }
+    let keys = verb_hints(app, r);
     let lines = vec![
         Line::from(vec![
             Span::styled("model ", t.muted),
@@ -115,7 +92,7 @@ fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
         ]),
         Line::from(vec![
             Span::styled("phase ", t.muted),
-            Span::styled(r.status.phase.as_str(), phase_style(app, r.status.phase)),
+            Span::styled(phase_label(app, r), phase_style(app, r.status.phase)),
             Span::styled(format!("  {}", r.status.message), t.text),
         ]),
         Line::from(weight),
@@ -125,16 +102,71 @@ fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
     frame.render_widget(if greyed { p.style(t.greyed) } else { p }, area);
 }
 
+/// The verbs the rollout's phase allows now, with their keys; "read-only" under `--readonly`.
+fn verb_hints<'a>(app: &App, r: &RolloutRecord) -> Vec<Span<'a>> {
+    let t = &app.theme;
+    if app.readonly {
+        return vec![Span::styled("read-only: no verbs", t.warn)];
+    }
+    let allowed: Vec<Span> = Verb::ALL
+        .iter()
+        .filter(|v| {
+            rollout::apply_command(
+                &r.name,
+                &r.spec,
+                &r.status,
+                &Command::new(**v, "you", "check"),
+                app.now,
+            )
+            .is_ok()
+        })
+        .filter_map(|v| {
+            let action = Action::BINDABLE.iter().find(|a| a.verb() == Some(*v))?;
+            let key = app.keymap.key_for("rollouts", action)?;
+            Some(vec![
+                Span::styled(key, t.key),
+                Span::styled(
+                    format!(" {}  ", v.as_str().trim_start_matches("promote ")),
+                    t.muted,
+                ),
+            ])
+        })
+        .flatten()
+        .collect();
+    if allowed.is_empty() {
+        vec![Span::styled(
+            format!("no verbs: a {} rollout takes none", r.status.phase),
+            t.muted,
+        )]
+    } else {
+        allowed
+    }
+}
+
 fn render_steps(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
     let t = &app.theme;
     let done_all = r.status.phase == Phase::Promoted;
+    // An invalid spec names its step: `spec.steps[1].setWeight: …`.
+    let invalid = r
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.kind == "SpecValid" && !c.status)
+        .and_then(|c| {
+            let rest = c.message.split("steps[").nth(1)?;
+            rest.split(']').next()?.parse::<usize>().ok()
+        });
     let lines: Vec<Line> = r
         .spec
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let (mark, style): (&str, Style) = if done_all || i < r.status.current_step {
+            let (mark, style): (&str, Style) = if invalid == Some(i) {
+                ("✗", t.err)
+            } else if invalid.is_some() {
+                ("·", t.muted)
+            } else if done_all || i < r.status.current_step {
                 ("✓", t.ok)
             } else if i == r.status.current_step && r.status.phase.is_active() {
                 ("▶", t.accent)
@@ -202,7 +234,7 @@ fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
         series,
         &series.canary_error_rate,
         &series.stable_error_rate,
-        100.0,
+        MetricKind::ErrorRate,
     );
     chart(
         app,
@@ -212,9 +244,19 @@ fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
         series,
         &series.canary_p99_ms,
         &series.stable_p99_ms,
-        1.0,
+        MetricKind::LatencyP99,
     );
     let _ = t;
+}
+
+/// How a metric's values read: the error rate as a percentage (as the charts and the analysis
+/// table both show it), latency in milliseconds.
+fn fmt_value(kind: MetricKind, v: f64) -> String {
+    match kind {
+        MetricKind::ErrorRate => format!("{:.2}%", v * 100.0),
+        MetricKind::LatencyP99 => format!("{v:.1} ms"),
+        MetricKind::Drift | MetricKind::Custom => format!("{v:.4}"),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -226,9 +268,14 @@ fn chart(
     s: &RolloutSeries,
     canary: &[f64],
     stable: &[f64],
-    scale: f64,
+    kind: MetricKind,
 ) {
     let t = &app.theme;
+    let scale = if kind == MetricKind::ErrorRate {
+        100.0
+    } else {
+        1.0
+    };
     let t0 = s.times.first().map_or(0, chrono::DateTime::timestamp);
     let pts = |v: &[f64]| -> Vec<(f64, f64)> {
         s.times
@@ -239,6 +286,28 @@ fn chart(
             .collect()
     };
     let (c, st) = (pts(canary), pts(stable));
+    let last = |v: &[f64]| {
+        v.iter()
+            .rev()
+            .find(|x| x.is_finite())
+            .map_or_else(|| "—".into(), |x| fmt_value(kind, *x))
+    };
+    // The latest values in the title, each with its series' marker: no legend over the data.
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.border)
+        .title(Line::from(vec![
+            Span::styled(format!(" {title} "), t.title),
+            Span::styled(format!("⣿ canary {} ", last(canary)), t.canary),
+            Span::styled(format!("• stable {} ", last(stable)), t.stable),
+        ]));
+    let inner = block.inner(area);
+    if inner.height < 3 || c.len() + st.len() < 2 {
+        // Too small to plot (or nothing yet): the numbers are in the title.
+        frame.render_widget(block, area);
+        return;
+    }
     let ymax = c
         .iter()
         .chain(&st)
@@ -247,100 +316,125 @@ fn chart(
         .max(1e-6)
         * 1.15;
     let xmax = st.last().or(c.last()).map_or(1.0, |p| p.0).max(1.0);
-    let last = |v: &[(f64, f64)]| {
-        v.last()
-            .map_or_else(|| "—".into(), |p| format!("{:.2}", p.1))
-    };
     let datasets = vec![
+        // Different markers, so the two lines differ without colour too.
         Dataset::default()
-            .name(format!("stable {}", last(&st)))
-            .marker(symbols::Marker::Braille)
+            .marker(symbols::Marker::Dot)
             .graph_type(GraphType::Line)
             .style(t.stable)
             .data(&st),
         Dataset::default()
-            .name(format!("canary {}", last(&c)))
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
             .style(t.canary)
             .data(&c),
     ];
     let minutes = xmax / 60.0;
+    let since = if minutes < 1.0 {
+        "-<1m".to_string()
+    } else {
+        format!("-{minutes:.0}m")
+    };
+    let top = match kind {
+        MetricKind::ErrorRate => format!("{ymax:.2}"),
+        _ => format!("{ymax:.0}"),
+    };
     let chart = Chart::new(datasets)
-        .block(boxed(app, title))
+        .block(block)
         .x_axis(
             Axis::default()
                 .bounds([0.0, xmax])
-                .labels(vec![Span::raw(format!("-{minutes:.0}m")), Span::raw("now")])
+                .labels(vec![Span::raw(since), Span::raw("now")])
                 .style(t.muted),
         )
         .y_axis(
             Axis::default()
                 .bounds([0.0, ymax])
-                .labels(vec![Span::raw("0"), Span::raw(format!("{ymax:.1}"))])
+                .labels(vec![Span::raw("0"), Span::raw(top)])
                 .style(t.muted),
         )
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft))
-        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)));
+        .legend_position(None);
     frame.render_widget(chart, area);
 }
 
 fn render_measurements(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
     let t = &app.theme;
     let rows = usize::from(area.height.saturating_sub(2));
-    let mut lines: Vec<Line> = r
-        .status
-        .measurements
-        .iter()
-        .rev()
-        .take(rows)
-        .map(|m| {
-            let (mark, style) = match m.verdict {
-                Verdict::Pass => ("✓", t.ok),
-                Verdict::Fail => ("✗", t.err),
-                Verdict::Inconclusive => ("?", t.warn),
-            };
-            let v = |x: Option<f64>| x.map_or_else(|| "—".into(), |x| format!("{x:.4}"));
-            Line::from(vec![
-                Span::styled(format!(" {mark} "), style),
-                Span::styled(format!("{} ", m.time.format("%H:%M:%S")), t.muted),
-                Span::styled(format!("{:<12}", m.metric), t.text),
-                Span::styled(format!("canary {:<9}", v(m.canary)), t.canary),
-                Span::styled(format!("stable {:<9}", v(m.stable)), t.stable),
-                Span::styled(truncate(&m.reason, 30), t.muted),
-            ])
-        })
-        .collect();
+    let kind_of = |metric: &str| {
+        r.spec
+            .analysis
+            .metrics
+            .iter()
+            .find(|m| m.name == metric)
+            .map_or(MetricKind::Custom, |m| m.kind)
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    for m in r.status.measurements.iter().rev().take(rows) {
+        let (mark, style) = match m.verdict {
+            Verdict::Pass => ("✓", t.ok),
+            Verdict::Fail => ("✗", t.err),
+            Verdict::Inconclusive => ("?", t.warn),
+        };
+        let kind = kind_of(&m.metric);
+        let v = |x: Option<f64>| x.map_or_else(|| "—".into(), |x| fmt_value(kind, x));
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {mark} "), style),
+            Span::styled(format!("{} ", m.time.format("%H:%M:%S")), t.muted),
+            Span::styled(format!("{} ", m.metric), t.text),
+            Span::styled(format!("canary {} ", v(m.canary)), t.canary),
+            Span::styled(format!("stable {} ", v(m.stable)), t.stable),
+            // The reason in full: it wraps, it is never cut.
+            Span::styled(
+                m.reason.clone(),
+                if m.verdict == Verdict::Pass {
+                    t.muted
+                } else {
+                    style
+                },
+            ),
+        ]));
+    }
     if lines.is_empty() {
         lines.push(Line::from(Span::styled(" no measurements yet", t.muted)));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(boxed(
-            app,
-            &format!(
-                "Analysis (failures {}/{})",
-                r.status.failures, r.spec.analysis.failure_limit
-            ),
-        )),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(boxed(
+                app,
+                &format!(
+                    "Analysis (failures {}/{})",
+                    r.status.failures, r.spec.analysis.failure_limit
+                ),
+            )),
         area,
     );
 }
 
 fn render_approvals_events(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
     let t = &app.theme;
+    let gated = r
+        .spec
+        .steps
+        .iter()
+        .any(|s| matches!(s, mlops_core::rollout::Step::Approval {}));
     let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "approvals {}/{}",
-            r.status.approvals.len(),
-            r.spec.approval.required
-        ),
+        if gated {
+            format!(
+                "approvals {}/{}",
+                r.status.approvals.len(),
+                r.spec.approval.required
+            )
+        } else {
+            "no approval gate".to_string()
+        },
         t.header,
     ))];
     for a in &r.status.approvals {
         lines.push(Line::from(vec![
             Span::styled(format!(" ✓ {} ", a.user), t.ok),
             Span::styled(format!("{} ", a.time.format("%H:%M")), t.muted),
-            Span::styled(truncate(&a.comment, 40), t.text),
+            Span::styled(a.comment.clone(), t.text),
         ]));
     }
     lines.push(Line::from(Span::styled("events", t.header)));
@@ -356,7 +450,7 @@ fn render_approvals_events(app: &App, frame: &mut Frame, area: Rect, r: &Rollout
             lines.push(Line::from(vec![
                 Span::styled(format!(" {} ", e.time.format("%H:%M:%S")), t.muted),
                 Span::styled(
-                    truncate(&e.message, 60),
+                    e.message.clone(),
                     if e.kind == mlops_core::model::EventKind::Warning {
                         t.warn
                     } else {
@@ -367,7 +461,9 @@ fn render_approvals_events(app: &App, frame: &mut Frame, area: Rect, r: &Rollout
         }
     }
     frame.render_widget(
-        Paragraph::new(lines).block(boxed(app, "Approvals & events")),
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(boxed(app, "Approvals & events")),
         area,
     );
 }

@@ -7,15 +7,22 @@ use mlops_core::{
 };
 use ratatui::{
     Frame,
-    layout::{Constraint, Rect},
+    layout::Rect,
     style::Style,
     text::{Line, Span},
-    widgets::{Cell, Row},
+    widgets::Cell,
 };
 
 use crate::{
-    app::{App, feeds::Backend, rows},
-    ui::widgets::{ListSpec, age_coarse, bar_spans, render_list},
+    app::{
+        App,
+        feeds::Backend,
+        rows::{self, columns, table::Column},
+    },
+    ui::{
+        table::{TableSpec, render_table},
+        widgets::{age_coarse, bar_spans},
+    },
 };
 
 pub fn phase_style(app: &App, p: Phase) -> Style {
@@ -25,6 +32,15 @@ pub fn phase_style(app: &App, p: Phase) -> Style {
         Phase::RollingBack | Phase::RolledBack | Phase::Failed => t.err,
         Phase::Promoted => t.ok,
         Phase::Progressing | Phase::Promoting | Phase::Pending => t.info,
+    }
+}
+
+/// The phase as the list shows it: a timed pause step reads `Pausing 85s`, distinct from an
+/// operator's `Paused`.
+pub fn phase_label(app: &App, r: &RolloutRecord) -> String {
+    match r.pause_left(app.now) {
+        Some(left) => format!("Pausing {left}s"),
+        None => r.status.phase.as_str().to_string(),
     }
 }
 
@@ -44,63 +60,62 @@ pub fn verdict_span<'a>(app: &App, r: &RolloutRecord) -> Span<'a> {
     }
 }
 
-pub fn row<'a>(app: &App, r: &RolloutRecord, wide: bool) -> Row<'a> {
+/// One cell of a rollout row, styled, in `width` cells.
+pub fn cell<'a>(
+    app: &App,
+    r: &RolloutRecord,
+    c: &Column<RolloutRecord>,
+    width: u16,
+) -> Option<Cell<'a>> {
     let t = &app.theme;
-    let mut weight = bar_spans(app, f64::from(r.status.weight), 10, t.canary);
-    weight.push(Span::styled(format!(" {:>3}%", r.status.weight), t.text));
-    let mut cells = vec![
-        Cell::from(r.name.clone()),
-        Cell::from(Span::styled(
-            r.status.phase.as_str(),
+    Some(match c.field {
+        "phase" => Cell::from(Span::styled(
+            crate::ui::table::shorten(&phase_label(app, r), usize::from(width)),
             phase_style(app, r.status.phase),
         )),
-        Cell::from(Line::from(weight)),
-        Cell::from(r.step_label()),
-        Cell::from(verdict_span(app, r)),
-    ];
-    if wide {
-        cells.insert(1, Cell::from(r.cluster.clone()));
-        cells.insert(
-            2,
-            Cell::from(format!(
-                "v{} → v{}",
-                r.spec.stable_version, r.spec.model.version
-            )),
-        );
-        cells.push(Cell::from(age_coarse(app.now, r.created)));
-    }
-    Row::new(cells)
+        "weight" => {
+            let pct = format!("{:>3}%", r.status.weight);
+            let bar = usize::from(width).saturating_sub(pct.len() + 1);
+            if bar >= 4 {
+                let mut spans = bar_spans(app, f64::from(r.status.weight), bar, t.canary);
+                spans.push(Span::styled(format!(" {pct}"), t.text));
+                Cell::from(Line::from(spans))
+            } else {
+                Cell::from(Span::styled(pct, t.canary))
+            }
+        }
+        "analysis" => {
+            let s = verdict_span(app, r);
+            let text = crate::ui::table::shorten(&s.content, usize::from(width));
+            Cell::from(Span::styled(text, s.style))
+        }
+        "age" => Cell::from(age_coarse(app.now, r.created)),
+        "model" => Cell::from(crate::ui::table::shorten(
+            &format!("v{} → v{}", r.spec.stable_version, r.spec.model.version),
+            usize::from(width),
+        )),
+        _ => return None,
+    })
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let items = rows::rollouts(app, &app.screen().filter);
-    let spec = ListSpec {
+    let items = rows::rollouts(app, app.screen());
+    let spec = TableSpec {
         title: format!("Rollouts ({})", items.len()),
         backend: Backend::Cluster,
         what: "rollouts",
-        header: vec![
-            "NAME",
-            "CLUSTER",
-            "VERSIONS",
-            "PHASE",
-            "CANARY WEIGHT",
-            "STEP",
-            "ANALYSIS",
-            "AGE",
-        ],
-        widths: vec![
-            Constraint::Min(20),
-            Constraint::Length(9),
-            Constraint::Length(10),
-            Constraint::Length(16),
-            Constraint::Length(16),
-            Constraint::Length(5),
-            Constraint::Length(14),
-            Constraint::Length(4),
-        ],
+        columns: columns::rollouts(),
         bottom: None,
+        sort: app.screen().sort,
+        focused: true,
     };
-    render_list(app, frame, area, &app.feeds.cluster, spec, &items, |r| {
-        row(app, r, true)
-    });
+    render_table(
+        app,
+        frame,
+        area,
+        &app.feeds.cluster,
+        spec,
+        &items,
+        |r, c, w| cell(app, r, c, w),
+    );
 }

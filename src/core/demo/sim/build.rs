@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::Duration;
 
-use super::{DRIFT_SAMPLE, GpuState, Sim, SimFeature, image_of};
+use super::{GpuState, REFERENCE_SAMPLE, Sim, SimFeature, image_of};
 use crate::demo::{
     catalog::{
         ADJECTIVES, ANIMALS, CLUSTERS, CPU_NODES_PER_CLUSTER, EXPERIMENTS, FEATURES,
@@ -66,6 +66,7 @@ impl Sim {
                                 namespace: None,
                                 model: None,
                                 version: None,
+                                xid: None,
                             },
                             target: 0.0,
                         });
@@ -264,7 +265,7 @@ impl Sim {
         for (model, feature, mean, sd, drift_rate) in FEATURES {
             let version = self.champion(model);
             let mut rng = Rng::fork(self.seed, &format!("ref/{model}/{feature}"));
-            let reference: Vec<f64> = (0..DRIFT_SAMPLE)
+            let reference: Vec<f64> = (0..REFERENCE_SAMPLE)
                 .map(|_| mean + sd * rng.normal())
                 .collect();
             let lo = mean - 4.0 * sd;

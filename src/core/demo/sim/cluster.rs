@@ -10,7 +10,7 @@ impl Sim {
     pub(super) fn sync_pods(&mut self) {
         self.deployments
             .retain(|d| d.replicas > 0 || d.track == Track::Stable);
-        let mut rng = Rng::fork(self.seed, &format!("pods/{}", self.now.timestamp()));
+        let mut rng = Rng::fork(self.seed, &format!("pods/{}", self.rel()));
         for d in self.deployments.clone() {
             let mine = |p: &Pod| {
                 p.cluster == d.cluster

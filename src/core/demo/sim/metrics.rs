@@ -11,7 +11,10 @@ impl Sim {
             if r.record.status.phase.is_terminal() && !r.series.times.is_empty() {
                 continue;
             }
-            let mut rng = Rng::fork(self.seed, &format!("series/{i}/{}", now.timestamp()));
+            let mut rng = Rng::fork(
+                self.seed,
+                &format!("series/{i}/{}", (now - self.start).num_seconds()),
+            );
             let canary_live = r.record.status.weight > 0 && r.record.status.phase.is_active();
             r.series.times.push(now);
             r.series
@@ -41,7 +44,7 @@ impl Sim {
     }
 
     pub(super) fn refresh_drift(&mut self) {
-        let window = self.now.timestamp().div_euclid(DRIFT_WINDOW_SECONDS);
+        let window = self.rel().div_euclid(DRIFT_WINDOW_SECONDS);
         let hours_in = ((self.now - self.start).num_seconds() + WARMUP_SECONDS) as f64 / 3600.0;
         for f in &mut self.features {
             let shift = f.drift_sd_per_hour * hours_in * f.sd;

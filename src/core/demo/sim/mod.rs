@@ -32,7 +32,12 @@ const POD_START_SECONDS: i64 = 8;
 const SERIES_EVERY_SECONDS: i64 = 5;
 const SERIES_POINTS: usize = 360;
 const DRIFT_WINDOW_SECONDS: i64 = 15;
+/// Observations per current window.
 const DRIFT_SAMPLE: usize = 1000;
+/// Observations in a feature's reference profile: more than 1,000, so the drift decision is the
+/// normed Wasserstein distance (as Evidently chooses for large references), which does not flap
+/// between windows the way a KS p-value on fresh samples does.
+const REFERENCE_SAMPLE: usize = 5000;
 const MAX_EVENTS: usize = 300;
 /// How far before "now" the simulation starts, so the demo opens with history.
 pub const WARMUP_SECONDS: i64 = 20 * 60;
@@ -152,7 +157,7 @@ impl Sim {
         }
     }
 
-    fn rel(&self) -> i64 {
+    pub(super) fn rel(&self) -> i64 {
         (self.now - self.start).num_seconds()
     }
 
@@ -208,6 +213,14 @@ impl Sim {
         }
         if rel == -6 * 60 {
             self.event("us-prod", "node/us-prod-gpu-2", "XidError", "GPU 5: Xid 79 (GPU fallen off the bus); device health check failed once, recovered", EventKind::Warning);
+            // DCGM keeps reporting the last XID of the GPU.
+            if let Some(g) = self
+                .gpus
+                .iter_mut()
+                .find(|g| g.gpu.node == "us-prod-gpu-2" && g.gpu.index == 5)
+            {
+                g.gpu.xid = Some(79);
+            }
         }
     }
 

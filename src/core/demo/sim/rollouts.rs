@@ -106,7 +106,7 @@ impl Sim {
         self.audit.append(AuditRecord {
             time: self.now,
             actor: "ci-pipeline".into(),
-            action: "rollout.start".into(),
+            action: rollout::START_ACTION.into(),
             target: format!("{}/{}/{name}", s.cluster, SERVING_NAMESPACE),
             comment: format!("validated {} v{}", s.model, s.version),
             details: String::new(),
@@ -135,22 +135,10 @@ impl Sim {
             })?;
         let r = &self.rollouts[idx].record;
         let decision = rollout::apply_command(name, &r.spec, &r.status, cmd, self.now)?;
-        let (actor, comment) = match cmd {
-            Command::Approve { user, comment } => (user.clone(), comment.clone()),
-            Command::Abort { user, reason } | Command::Rollback { user, reason } => {
-                (user.clone(), reason.clone())
-            }
-            Command::Pause { user } | Command::Resume { user } => (user.clone(), String::new()),
-            Command::Promote { .. } => ("operator".into(), String::new()),
-        };
-        self.audit.append(AuditRecord {
-            time: self.now,
-            actor,
-            action: format!("rollout.{}", cmd.verb().replace(' ', "")),
-            target: format!("{cluster}/{namespace}/{name}"),
-            comment,
-            details: format!("phase {} → {}", r.status.phase, decision.status.phase),
-        });
+        let mut entry = rollout::command_audit(r, cmd, &decision.status, self.now);
+        // One log for three clusters: a rollout's target names its cluster too.
+        entry.target = format!("{cluster}/{}", entry.target);
+        self.audit.append(entry);
         self.rollouts[idx].record.status = decision.status;
         self.apply_effects(idx, &decision.effects);
         Ok(self.rollouts[idx].record.clone())
@@ -175,10 +163,8 @@ impl Sim {
             }
             let samples =
                 rollout::analysis_due(&r.record.spec, &r.record.status, self.now).then(|| {
-                    let mut rng = Rng::fork(
-                        self.seed,
-                        &format!("{}/{}", r.record.name, self.now.timestamp()),
-                    );
+                    let mut rng =
+                        Rng::fork(self.seed, &format!("{}/{}", r.record.name, self.rel()));
                     vec![
                         Sample {
                             metric: "error-rate".into(),

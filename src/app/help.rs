@@ -1,0 +1,137 @@
+//! What `?` shows, as data: the keys of the active keymap (everywhere, then this view's), the
+//! columns this view sorts by, the filter syntax, the palette's commands and a legend of every
+//! symbol the screens use. The overlay draws it; `update` bounds its scrolling by its length.
+
+use super::{palette, rows::columns, screens::ViewId, state::App};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelpLine {
+    Heading(String),
+    /// Keys (or a term) and what they do.
+    Entry(String, String),
+    Note(String),
+    Blank,
+}
+
+/// Every line of the help for the screen on show.
+pub fn lines(app: &App) -> Vec<HelpLine> {
+    let view = app.view();
+    let context = view.context();
+    let mut out = Vec::new();
+    let mut section = String::new();
+    for (sec, keys, action) in app.keymap.bindings(context) {
+        if sec != section {
+            if !section.is_empty() {
+                out.push(HelpLine::Blank);
+            }
+            out.push(HelpLine::Heading(if sec == "global" {
+                "everywhere".to_string()
+            } else {
+                format!("in {}", view.title())
+            }));
+            section = sec;
+        }
+        out.push(HelpLine::Entry(
+            keys.join("  "),
+            action.description().to_string(),
+        ));
+    }
+    let sorts: Vec<HelpLine> = columns::sortable(app.screen())
+        .into_iter()
+        .map(|(_, header, k)| {
+            HelpLine::Entry(
+                format!("shift-{}", k.to_ascii_lowercase()),
+                header.to_string(),
+            )
+        })
+        .collect();
+    if !sorts.is_empty() {
+        out.push(HelpLine::Blank);
+        out.push(HelpLine::Heading(
+            "sort (again: reverse; the header shows ↑ or ↓)".into(),
+        ));
+        out.extend(sorts);
+    }
+    out.push(HelpLine::Blank);
+    out.push(HelpLine::Heading(
+        "filter (/): every term must match".into(),
+    ));
+    for (term, what) in [
+        ("fraud uae", "words anywhere in the row"),
+        ("!canary", "rows without the word"),
+        ("/^churn.*v4$/", "a regular expression (!/…/ inverts)"),
+        ("phase:Failed", "a column contains a value"),
+        ("weight>=50 psi>0.1", "numbers compared (> >= < <= =)"),
+        ("esc / ctrl-u", "clear the filter"),
+    ] {
+        out.push(HelpLine::Entry(term.into(), what.into()));
+    }
+    out.push(HelpLine::Blank);
+    out.push(HelpLine::Heading(
+        "commands (:), with tab to complete".into(),
+    ));
+    for c in palette::COMMANDS.iter() {
+        out.push(HelpLine::Entry(
+            format!(":{}{}", c.name, c.args),
+            c.help.to_string(),
+        ));
+    }
+    out.push(HelpLine::Blank);
+    out.push(HelpLine::Heading("symbols".into()));
+    for (sym, what) in [
+        (
+            "✓ pass  ✗ fail  ? inconclusive",
+            "the latest analysis round",
+        ),
+        ("▲ ● ▼", "lineage: upstream, the version, downstream"),
+        (
+            "├ └",
+            "lineage: a node under its parent, the last of its kind",
+        ),
+        ("⏎", "enter opens it"),
+        ("↑ ↓", "the column the list is sorted by"),
+        ("█▏·", "a bar: the filled share, the rest"),
+        ("▁▂▃▅▇", "a trend, oldest to newest"),
+        (
+            "●",
+            "status bar: a backend is up (green), down (red) or not configured (grey)",
+        ),
+        ("IDLE", "a GPU allocated to a pod but under 5% utilisation"),
+        ("XID n", "the GPU driver reported fault n"),
+        (
+            "Pausing 85s",
+            "a timed pause step, unlike an operator's Paused",
+        ),
+        ("⚠", "a backend is down; its data is greyed with its age"),
+    ] {
+        out.push(HelpLine::Entry(sym.into(), what.into()));
+    }
+    out.push(HelpLine::Blank);
+    out.push(HelpLine::Note(format!(
+        "keymap: {} · theme: {} · ↑↓ pgup pgdn home end scroll · esc close",
+        app.keymap.name, app.theme.name
+    )));
+    if !app.config_errors.is_empty() {
+        out.push(HelpLine::Note(format!(
+            "{} config error(s): :messages lists them; `mlops config check` too",
+            app.config_errors.len()
+        )));
+    }
+    out
+}
+
+/// Lines the help overlay shows at once in a terminal `height` rows tall.
+pub fn visible(height: u16) -> usize {
+    usize::from(height.saturating_sub(4)).max(1)
+}
+
+/// The furthest the help can scroll: its last line at the bottom.
+pub fn max_scroll(app: &App) -> u16 {
+    let n = lines(app).len();
+    u16::try_from(n.saturating_sub(visible(app.size.1))).unwrap_or(u16::MAX)
+}
+
+/// The view whose section the help shows.
+pub fn section_view(app: &App) -> ViewId {
+    app.view()
+}
