@@ -8,12 +8,14 @@
 
 mod common;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, panic::AssertUnwindSafe, sync::Arc};
+
+use futures::FutureExt;
 
 use chrono::{TimeZone, Utc};
 use k8s_openapi::api::{
     apps::v1::Deployment as K8sDeployment,
-    core::v1::{Event as K8sEvent, ObjectReference, Service},
+    core::v1::{Event as K8sEvent, ObjectReference, Pod, Service},
 };
 use kube::{
     Api,
@@ -433,11 +435,28 @@ impl Real {
         }
     }
 
+    /// Delete what `set_up` and the rollout made, and wait until the pods are gone (the
+    /// garbage collector removes them after their Deployment).
     async fn tear_down(&self) {
         let client = self.cluster.client();
         let deployments: Api<K8sDeployment> = Api::namespaced(client.clone(), "ml-serving");
         for n in [self.name.clone(), format!("{}-canary", self.name)] {
-            let _ = deployments.delete(&n, &DeleteParams::default()).await;
+            let _ = deployments.delete(&n, &DeleteParams::foreground()).await;
+        }
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "ml-serving");
+        let mine = ListParams::default().labels(&format!("app={}", self.name));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = pods.list(&mine).await.map(|l| l.items.len()).unwrap_or(0);
+            if left == 0 || std::time::Instant::now() > deadline {
+                break;
+            }
+            for p in pods.list(&mine).await.map(|l| l.items).unwrap_or_default() {
+                if let Some(n) = p.metadata.name {
+                    let _ = pods.delete(&n, &DeleteParams::default().grace_period(0)).await;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         let services: Api<Service> = Api::namespaced(client, "ml-serving");
         for n in [self.name.clone(), format!("{}-canary", self.name)] {
@@ -446,7 +465,7 @@ impl Real {
         let _ = routes(&self.cluster)
             .delete(&self.name, &DeleteParams::default())
             .await;
-        let _ = self
+        let gone = self
             .http
             .delete(format!(
                 "{}/api/2.0/mlflow/registered-models/delete",
@@ -454,7 +473,13 @@ impl Real {
             ))
             .json(&serde_json::json!({"name": self.name}))
             .send()
-            .await;
+            .await
+            .map(|r| r.status());
+        assert!(
+            matches!(gone, Ok(s) if s.is_success()),
+            "delete the registered model {}: {gone:?}",
+            self.name
+        );
     }
 }
 
@@ -512,14 +537,25 @@ async fn the_demo_and_the_cluster_carry_out_a_scripted_rollout_alike() {
     // The demo's model is named like the real one, so the aliases and tags compare.
     let demo = Demo::new(&name);
     let spec = spec(&name, &name, &name);
-    let first = format!("{name}-v2");
-    let second = format!("{name}-v2b");
     let mut w = Both {
         demo,
         real,
-        spec: spec.clone(),
-        names: vec![first.clone(), second.clone()],
+        spec,
+        names: vec![format!("{name}-v2"), format!("{name}-v2b")],
     };
+    // The objects and the registered model go away also when an assertion fails: the suites
+    // after this one count the seeded models and pods.
+    let outcome = AssertUnwindSafe(script(&mut w)).catch_unwind().await;
+    w.real.tear_down().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The scripted rollout, step by step.
+async fn script(w: &mut Both) {
+    let spec = w.spec.clone();
+    let (first, second) = (w.names[0].clone(), w.names[1].clone());
 
     // 25% → 50% → 100% → promoted, the machine deciding with the canary always ready.
     let mut status = RolloutStatus::default();
@@ -618,5 +654,4 @@ async fn the_demo_and_the_cluster_carry_out_a_scripted_rollout_alike() {
         (aborted.stable.0, aborted.canary.0, aborted.route),
         (REPLICAS, 0, (100, 0))
     );
-    w.real.tear_down().await;
 }

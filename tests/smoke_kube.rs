@@ -54,11 +54,14 @@ async fn snapshot_has_model_servers_running_on_gpu_nodes_and_knows_who_we_are() 
         .filter(|n| n.gpu_capacity > 0)
         .map(|n| n.name.as_str())
         .collect();
-    // Only the seeded model servers: a sibling test's pod may not be scheduled yet.
+    // Only the seeded model servers: a sibling test's pod may not be scheduled yet, and another
+    // suite's model servers may still be going away.
+    let seeded = ["fraud-detector", "churn-model", "recsys-ranker"];
     let servers: Vec<_> = snap
         .pods
         .iter()
-        .filter(|p| p.model.is_some() && !p.name.starts_with("smoke-"))
+        .filter(|p| p.model.as_deref().is_some_and(|m| seeded.contains(&m)))
+        .filter(|p| !p.name.starts_with("smoke-"))
         .collect();
     assert!(!servers.is_empty());
     for p in &servers {
