@@ -4,6 +4,7 @@
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Result;
+use mlops_core::demo::MAX_SPEED;
 
 use crate::{
     app::{App, feeds::BackendInfo, keymap},
@@ -14,8 +15,8 @@ use crate::{
 
 /// `mlops demo`: the console on the embedded, simulated platform.
 pub fn demo(options: &Options, seed: u64, speed: f64) -> Result<ExitCode> {
-    if !speed.is_finite() || speed < 0.0 {
-        anyhow::bail!("--speed must be a number ≥ 0, got {speed}");
+    if !speed.is_finite() || !(0.0..=MAX_SPEED).contains(&speed) {
+        anyhow::bail!("--speed must be a number from 0 to {MAX_SPEED}, got {speed}");
     }
     run(options, Some((seed, speed)))
 }

@@ -52,7 +52,7 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("mlops controller: {e}");
+            eprintln!("mlops controller: {}", super::output::error_text(&e));
             Ok(ExitCode::FAILURE)
         }
     }

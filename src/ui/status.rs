@@ -85,7 +85,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Level::Error => t.err,
         };
         Span::styled(
-            format!("{} ", truncate(&m.text, usize::from(area.width) / 2)),
+            format!(
+                "{} ",
+                truncate(
+                    &mlops_core::text::line(&m.text),
+                    usize::from(area.width) / 2
+                )
+            ),
             style,
         )
     } else if let Some(stale) = staleness(app) {

@@ -104,6 +104,12 @@ impl KubeCluster {
         context: Option<&str>,
         namespace: Option<&str>,
     ) -> Result<Self, CoreError> {
+        if let Some(c) = context {
+            names::check_context(c)?;
+        }
+        if let Some(ns) = namespace {
+            names::check_namespace(ns)?;
+        }
         let name = context
             .map(str::to_string)
             .or_else(|| kubeconfig.current_context.clone())

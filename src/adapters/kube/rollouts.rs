@@ -17,7 +17,7 @@ use super::{
     crd::{ModelRollout, ModelRolloutSpec},
     err,
     map::map_deployment,
-    names::FIELD_MANAGER,
+    names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
 };
 
 impl KubeCluster {
@@ -33,6 +33,8 @@ impl KubeCluster {
 
     /// One ModelRollout.
     pub async fn rollout(&self, namespace: &str, name: &str) -> Result<RolloutRecord, CoreError> {
+        check_namespace(namespace)?;
+        check_object_name("ModelRollout", name)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         match api.get(name).await {
             Ok(r) => Ok(r.record(&self.context)),
@@ -56,6 +58,8 @@ impl KubeCluster {
         name: &str,
         command: &Command,
     ) -> Result<RolloutRecord, CoreError> {
+        check_namespace(namespace)?;
+        check_object_name("ModelRollout", name)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         let mut audited = false;
         for _ in 0..10 {
@@ -146,6 +150,8 @@ impl KubeCluster {
         namespace: &str,
         deployment: &str,
     ) -> Result<Deployment, CoreError> {
+        check_namespace(namespace)?;
+        check_deployment(deployment)?;
         let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
         let d = api.get(deployment).await.map_err(|e| match e {
             kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
@@ -169,6 +175,9 @@ impl KubeCluster {
         name: &str,
         spec: RolloutSpec,
     ) -> Result<RolloutRecord, CoreError> {
+        check_namespace(namespace)?;
+        check_object_name("ModelRollout", name)?;
+        check_deployment(&spec.deployment)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         if api
             .get_opt(name)

@@ -214,7 +214,7 @@ fn api_errors_carry_status_code_and_message() {
     let text = CoreError::from(e).to_string();
     assert_eq!(
         text,
-        "mlflow http://x: GET /api/2.0/mlflow/runs/get: HTTP 404 Not Found: RESOURCE_DOES_NOT_EXIST: Run with id=nope not found"
+        "mlflow http://x: HTTP 404 Not Found: RESOURCE_DOES_NOT_EXIST: Run with id=nope not found — GET /api/2.0/mlflow/runs/get"
     );
     let html = api_failure(
         reqwest::StatusCode::UNAUTHORIZED,
@@ -324,4 +324,27 @@ fn env_lookup_follows_mlflow_precedence() {
     let err = MlflowRegistry::from_lookup(env(&[("MLFLOW_TRACKING_URI", "databricks://x")]))
         .expect_err("databricks");
     assert!(err.to_string().contains("\"databricks\""), "{err}");
+}
+
+#[test]
+fn model_names_are_checked_before_a_request() {
+    assert!(check_model_name("fraud-detector").is_ok());
+    assert!(
+        check_model_name("Churn Model 2").is_ok(),
+        "MLflow allows spaces"
+    );
+    for bad in [
+        "",
+        "  ",
+        "a/b",
+        "a:b",
+        "..",
+        ".hidden",
+        "x\u{202e}y",
+        "a\u{1b}[2J",
+    ] {
+        let e = check_model_name(bad).expect_err(bad).to_string();
+        assert!(e.contains("invalid model name"), "{e}");
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
 }
