@@ -1,6 +1,7 @@
-//! The event loop and the effect runner. Keys, ticks, fetch results and signals become Actions for
-//! `update`; effects run in spawned tasks with a timeout and report back as Actions. The screen is
-//! redrawn only when the state says something changed.
+//! The event loop and the effect runner. Keys, pastes, ticks, fetch results and signals become
+//! Actions for `update`; effects run in spawned tasks with a timeout and report back as Actions.
+//! The screen is redrawn only when the state says something changed. SIGTERM, SIGINT and SIGHUP
+//! end it at once, whatever calls are pending (they are not waited for).
 
 use std::{sync::Arc, time::Duration};
 
@@ -112,7 +113,10 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                     Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
                 };
                 if let Err(e) = &result {
-                    tracing::warn!(?source, error = %e, "fetch failed");
+                    crate::logging::warn_limited(
+                        &format!("fetch {source:?}"),
+                        &format!("fetch failed: {source:?}: {e}"),
+                    );
                 }
                 Action::Loaded(source, result)
             }
@@ -146,7 +150,22 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
     });
 }
 
-/// Run the console until the user quits, the terminal goes away, or SIGTERM/SIGHUP arrives.
+/// The most bytes of one paste that are kept: more than any text input holds.
+pub const MAX_PASTE: usize = 64 * 1024;
+
+fn cut_paste(mut text: String) -> String {
+    if text.len() > MAX_PASTE {
+        let mut cut = MAX_PASTE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+/// Run the console until the user quits, the terminal goes away, or SIGTERM/SIGINT/SIGHUP
+/// arrives.
 pub async fn run<B: Backend>(terminal: &mut Terminal<B>, mut app: App, ctx: Context) -> Result<()>
 where
     B::Error: Send + Sync + 'static,
@@ -157,6 +176,8 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    // In raw mode ctrl-c is a key; SIGINT comes only from `kill -INT`.
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     // Watches push rollout and lease changes between refreshes.
     if let Some(stream) = ctx.cluster.as_ref().and_then(|c| c.watch()) {
         let tx = tx.clone();
@@ -193,6 +214,9 @@ where
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => Action::Input(k),
                 Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                // Bracketed paste: one insertion, cut to what the input holds (never kept whole
+                // beyond `MAX_PASTE` bytes).
+                Some(Ok(Event::Paste(text))) => Action::Paste(cut_paste(text)),
                 Some(Ok(_)) => continue,
                 // The terminal is gone (e.g. the SSH connection dropped): leave quietly.
                 Some(Err(e)) => { tracing::warn!(error = %e, "terminal input failed; leaving"); break; }
@@ -201,6 +225,7 @@ where
             Some(a) = rx.recv() => a,
             _ = ticker.tick() => Action::Tick((ctx.clock)()),
             _ = sigterm.recv() => { tracing::info!("SIGTERM: leaving"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: leaving"); break; }
             _ = sighup.recv() => { tracing::info!("SIGHUP: leaving"); break; }
         };
         pending.push(action);

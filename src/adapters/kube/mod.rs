@@ -10,6 +10,7 @@
 //! - `traffic`: replica-ratio splits, promotion of the stable side, HTTPRoute weights.
 //! - `effects`: the cluster (and registry) as the core's `Infrastructure` for rollout effects.
 //! - `lease`: the Lease that decides who drives rollouts.
+//! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
 //! - `watch`: ModelRollouts and the Lease as a stream of changes.
 //! - `map`: Kubernetes objects mapped to the core's types.
 //! - `audit`: the hash-chained audit log in ConfigMaps.
@@ -18,6 +19,7 @@ pub mod audit;
 pub mod crd;
 pub mod effects;
 pub mod lease;
+pub mod limits;
 mod map;
 pub mod names;
 mod rollouts;
@@ -58,14 +60,78 @@ use self::{
     names::MODEL_LABEL,
 };
 
-pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> CoreError {
-    CoreError::backend("kubernetes", format!("{what}: {e}"))
+/// A failure of `what` on the cluster, with its whole cause: a client error is followed down
+/// its sources ("client error (Connect)" → "tcp connect error" → "Connection refused").
+/// Per-call timeout unless the caller says otherwise (`timeout_seconds`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) fn err(what: &str, e: impl Cause) -> CoreError {
+    CoreError::backend("kubernetes", format!("{what}: {}", e.cause()))
+}
+
+/// What went wrong, in words.
+pub(crate) trait Cause {
+    fn cause(self) -> String;
+}
+
+impl Cause for &str {
+    fn cause(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cause for String {
+    fn cause(self) -> String {
+        self
+    }
+}
+
+impl Cause for kube::Error {
+    fn cause(self) -> String {
+        error_chain(&self)
+    }
+}
+
+impl Cause for kube::config::KubeconfigError {
+    fn cause(self) -> String {
+        error_chain(&self)
+    }
+}
+
+impl Cause for kube::runtime::wait::Error {
+    fn cause(self) -> String {
+        error_chain(&self)
+    }
+}
+
+impl Cause for serde_json::Error {
+    fn cause(self) -> String {
+        self.to_string()
+    }
+}
+
+/// An error and its sources, each said once.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// One cluster, as a kubeconfig context names it.
 #[derive(Clone)]
 pub struct KubeCluster {
+    /// For requests with one answer: every one bounded by the timeout (see `limits`).
     client: Client,
+    /// For watches, which stay open.
+    watch_client: Client,
     context: String,
     namespace: Option<String>,
     /// The lease identity this process drives rollouts under, when it may.
@@ -83,9 +149,19 @@ impl KubeCluster {
         context: Option<&str>,
         namespace: Option<&str>,
     ) -> Result<Self, CoreError> {
+        Self::connect_with(context, namespace, DEFAULT_TIMEOUT).await
+    }
+
+    /// As `connect`, every call bounded by `timeout` (and setting up, an `exec` credential
+    /// plugin included, too).
+    pub async fn connect_with(
+        context: Option<&str>,
+        namespace: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, CoreError> {
         let kubeconfig = Kubeconfig::read()
             .map_err(|e| err("reading the kubeconfig (KUBECONFIG or ~/.kube/config)", e))?;
-        Self::from_kubeconfig(kubeconfig, context, namespace).await
+        Self::from_kubeconfig(kubeconfig, context, namespace, timeout).await
     }
 
     /// Connect with the kubeconfig file at `path`.
@@ -96,13 +172,14 @@ impl KubeCluster {
     ) -> Result<Self, CoreError> {
         let kubeconfig = Kubeconfig::read_from(path)
             .map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
-        Self::from_kubeconfig(kubeconfig, context, namespace).await
+        Self::from_kubeconfig(kubeconfig, context, namespace, DEFAULT_TIMEOUT).await
     }
 
     async fn from_kubeconfig(
         kubeconfig: Kubeconfig,
         context: Option<&str>,
         namespace: Option<&str>,
+        timeout: Duration,
     ) -> Result<Self, CoreError> {
         if let Some(c) = context {
             names::check_context(c)?;
@@ -137,11 +214,12 @@ impl KubeCluster {
         let config = Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| err(&format!("loading context {name:?}"), e))?;
-        let client = Client::try_from(config).map_err(|e| err("creating the client", e))?;
+        let (client, watch_client) = limits::clients(config, timeout).await?;
         Ok(Self {
             audit: KubeAudit::new(client.clone()),
             identity: Arc::new(tokio::sync::OnceCell::new()),
             client,
+            watch_client,
             context: name,
             namespace: namespace.map(str::to_string),
             driver_id: None,
@@ -149,8 +227,14 @@ impl KubeCluster {
         })
     }
 
+    /// The client for requests with one answer, each bounded by the timeout.
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// The client for watches (no deadline; an idle timeout above the watch timeout).
+    pub fn watch_client(&self) -> Client {
+        self.watch_client.clone()
     }
 
     pub async fn nodes(&self) -> Result<Vec<Node>, CoreError> {
@@ -286,7 +370,7 @@ impl KubeCluster {
         name: &str,
         timeout: Duration,
     ) -> Result<Pod, CoreError> {
-        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let api: Api<K8sPod> = Api::namespaced(self.watch_client.clone(), namespace);
         let cond = await_condition(api, name, conditions::is_pod_running());
         match tokio::time::timeout(timeout, cond).await {
             Err(_) => Err(err(

@@ -136,12 +136,13 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
         app.mode = Mode::Normal;
         return;
     };
+    if super::input::is_cancel(&key) {
+        app.confirm = None;
+        app.mode = Mode::Normal;
+        app.info("cancelled: nothing changed");
+        return;
+    }
     match key.code {
-        KeyCode::Esc => {
-            app.confirm = None;
-            app.mode = Mode::Normal;
-            app.info("cancelled: nothing changed");
-        }
         KeyCode::Enter => {
             let comment = text_of(&confirm.comment).trim().to_string();
             if confirm.needs_comment && comment.is_empty() {
@@ -162,6 +163,7 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
             app.mode = Mode::Normal;
             fx.push(Effect::Command { target, command });
         }
+        _ if super::input::is_full(&confirm.comment, &key, super::input::COMMENT_MAX) => {}
         _ => {
             confirm.comment.input(key);
             confirm.error = None;

@@ -1,7 +1,65 @@
 //! Keys: through the keymap in normal mode, into the text input in the palette and filter.
+//! Text inputs are capped ([`LINE_MAX`], [`COMMENT_MAX`]); `ctrl-c` in one cancels it, as `esc`
+//! does; a paste is one insertion.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
+
+/// The most characters the filter and the command palette hold.
+pub const LINE_MAX: usize = 256;
+/// The most characters an approval, abort or rollback comment holds.
+pub const COMMENT_MAX: usize = 4096;
+
+/// Whether `key` cancels a text input: `esc`, or `ctrl-c`.
+pub(super) fn is_cancel(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Esc
+        || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
+}
+
+/// Whether `key` would add a character to an input that already holds `max`.
+pub(super) fn is_full(t: &TextArea<'_>, key: &KeyEvent, max: usize) -> bool {
+    let adds = matches!(key.code, KeyCode::Char(_))
+        && !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    adds && chars_in(t) >= max
+}
+
+fn chars_in(t: &TextArea<'_>) -> usize {
+    t.lines().iter().map(|l| l.chars().count()).sum()
+}
+
+/// Insert `text` as one line, cut to what is left of `max`.
+fn insert_capped(t: &mut TextArea<'_>, text: &str, max: usize) {
+    let room = max.saturating_sub(chars_in(t));
+    let line: String = mlops_core::text::line(text).chars().take(room).collect();
+    t.insert_str(line);
+}
+
+/// Text pasted into the terminal (bracketed paste): one insertion into the open text input, as
+/// one line, cut to what the input holds. Outside a text input a paste does nothing: pasted text
+/// never runs key bindings.
+pub(in crate::app) fn paste(app: &mut App, text: &str) {
+    match app.mode {
+        Mode::Filter => {
+            insert_capped(&mut app.filter_input, text, LINE_MAX);
+            let text = text_of(&app.filter_input);
+            set_filter(app, text);
+        }
+        Mode::Palette => {
+            insert_capped(&mut app.palette, text, LINE_MAX);
+            app.palette_selected = 0;
+        }
+        Mode::Confirm => {
+            if let Some(confirm) = app.confirm.as_mut() {
+                insert_capped(&mut confirm.comment, text, COMMENT_MAX);
+                confirm.error = None;
+            }
+        }
+        Mode::Normal | Mode::Help => return,
+    }
+    app.dirty = true;
+}
 
 use super::{commands::confirm_input, dispatch, navigation::set_filter, text_of};
 use crate::app::{
@@ -63,8 +121,11 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     let text = text_of(&app.palette);
     let options = palette::completions(&text);
+    if is_cancel(&key) {
+        app.mode = Mode::Normal;
+        return;
+    }
     match key.code {
-        KeyCode::Esc => app.mode = Mode::Normal,
         KeyCode::Up => app.palette_selected = app.palette_selected.saturating_sub(1),
         KeyCode::Down => {
             app.palette_selected = (app.palette_selected + 1).min(options.len().saturating_sub(1));
@@ -100,7 +161,9 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         _ => {
-            if !(key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('m')) {
+            let enter =
+                key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('m');
+            if !(enter || is_full(&app.palette, &key, LINE_MAX)) {
                 app.palette.input(key);
                 app.palette_selected = 0;
             }
@@ -109,12 +172,14 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 }
 
 fn filter_input(app: &mut App, key: KeyEvent) {
+    if is_cancel(&key) {
+        app.mode = Mode::Normal;
+        set_filter(app, String::new());
+        return;
+    }
     match key.code {
-        KeyCode::Esc => {
-            app.mode = Mode::Normal;
-            set_filter(app, String::new());
-        }
         KeyCode::Enter => app.mode = Mode::Normal,
+        _ if is_full(&app.filter_input, &key, LINE_MAX) => {}
         _ => {
             app.filter_input.input(key);
             let text = text_of(&app.filter_input);

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use self::{
     commands::{begin_command, command_done},
-    input::input,
+    input::{input, paste},
     loading::{cluster_changed, loaded, tick},
     navigation::{back, clamp_selection, enter, move_selection, open_filter, set_filter, show},
 };
@@ -63,6 +63,7 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.dirty = true;
         }
         Action::Input(key) => input(app, key, fx),
+        Action::Paste(text) => paste(app, &text),
         Action::Loaded(source, result) => loaded(app, &source, result.map(|p| *p), fx),
         Action::CommandDone(result) => command_done(app, result, fx),
         Action::ClusterChanged(change) => cluster_changed(app, *change),
