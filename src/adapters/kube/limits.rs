@@ -38,10 +38,12 @@ const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(WATCH_TIMEOUT_SECONDS a
 pub async fn clients(config: Config, timeout: Duration) -> Result<(Client, Client), CoreError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     // A thread, not `spawn_blocking`: a plugin that never returns must not hold the runtime's
-    // shutdown.
+    // shutdown. The client spawns its worker on this runtime.
+    let runtime = tokio::runtime::Handle::current();
     let spawned = std::thread::Builder::new()
         .name("kube-client".into())
         .spawn(move || {
+            let _inside = runtime.enter();
             let _ = tx.send(build(config, timeout));
         });
     if let Err(e) = spawned {

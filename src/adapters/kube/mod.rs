@@ -87,8 +87,19 @@ impl Cause for String {
 }
 
 impl Cause for kube::Error {
+    /// The API server's own words for a refusal (`HTTP 403 Forbidden: …`), else the chain.
     fn cause(self) -> String {
-        error_chain(&self)
+        match self {
+            kube::Error::Api(status) => {
+                let code = status.code;
+                let reason = http::StatusCode::from_u16(code)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or(status.reason.as_str());
+                format!("HTTP {code} {reason}: {}", status.message)
+            }
+            e => error_chain(&e),
+        }
     }
 }
 
@@ -170,9 +181,19 @@ impl KubeCluster {
         context: Option<&str>,
         namespace: Option<&str>,
     ) -> Result<Self, CoreError> {
+        Self::connect_file_with(path, context, namespace, DEFAULT_TIMEOUT).await
+    }
+
+    /// As `connect_file`, every call bounded by `timeout`.
+    pub async fn connect_file_with(
+        path: &Path,
+        context: Option<&str>,
+        namespace: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, CoreError> {
         let kubeconfig = Kubeconfig::read_from(path)
             .map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
-        Self::from_kubeconfig(kubeconfig, context, namespace, DEFAULT_TIMEOUT).await
+        Self::from_kubeconfig(kubeconfig, context, namespace, timeout).await
     }
 
     async fn from_kubeconfig(

@@ -470,13 +470,13 @@ impl RegistryPort for MlflowRegistry {
         // Counting means reading every run; the list shows the counts already known (from runs
         // loaded earlier) and stays fast at any scale. `experiments_with_counts` counts them all.
         let counts = self.known_counts();
-        raw.into_iter()
+        Ok(raw
+            .into_iter()
             .map(|e| {
                 let count = counts.get(&e.experiment_id).copied();
                 map_experiment(e, count.map(|c| (c.runs, c.latest)))
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| self.malformed("POST", "experiments/search", &m))
+            .collect())
     }
 
     async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError> {

@@ -126,7 +126,7 @@ fn experiments_take_counts_and_the_latest_run_time() {
     assert_eq!(raw.next_page_token.as_deref(), Some("eyJvZmZzZXQiOiAzfQ=="));
     let e = raw.experiments.into_iter().next().expect("one");
     let latest = DateTime::from_timestamp_millis(5000);
-    let exp = map_experiment(e, Some((42, latest))).expect("map");
+    let exp = map_experiment(e, Some((42, latest)));
     assert_eq!(exp.id, "12");
     assert_eq!(exp.run_count, Some(42));
     assert_eq!(Some(exp.last_update), latest);
@@ -347,4 +347,22 @@ fn model_names_are_checked_before_a_request() {
         assert!(e.contains("invalid model name"), "{e}");
         assert!(!e.contains('\u{1b}'), "{e}");
     }
+}
+
+#[test]
+fn an_experiment_with_an_impossible_time_is_kept() {
+    // creation_time = i64::MAX took the whole Experiments view down.
+    let raw: ExperimentsPage = serde_json::from_str(
+        r#"{"experiments": [{"experiment_id": "1", "name": "odd",
+            "creation_time": 9223372036854775807, "last_update_time": "soon"},
+            {"experiment_id": "2", "name": "fine", "creation_time": 1000}]}"#,
+    )
+    .expect("parse");
+    let mapped: Vec<Experiment> = raw
+        .experiments
+        .into_iter()
+        .map(|e| map_experiment(e, None))
+        .collect();
+    assert_eq!(mapped[0].last_update, DateTime::UNIX_EPOCH);
+    assert_eq!(mapped[1].last_update.timestamp_millis(), 1000);
 }
