@@ -108,9 +108,17 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
         let limit = ctx.timeout;
         let action = match effect {
             Effect::Fetch(source) => {
-                let result = match tokio::time::timeout(limit, fetch(&ctx, &source)).await {
+                // Each call of a fetch is bounded by the timeout (and fails with its cause);
+                // a fetch of several calls (pages, counts) is bounded as a whole too.
+                let whole = limit.saturating_mul(FETCH_CALLS);
+                let result = match tokio::time::timeout(whole, fetch(&ctx, &source)).await {
                     Ok(r) => r.map(Box::new),
-                    Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
+                    Err(_) => Err(format!(
+                        "no complete answer within {} s for this view's data ({} calls of at most {} s each); the backend is slow or keeps paging",
+                        whole.as_secs(),
+                        FETCH_CALLS,
+                        limit.as_secs()
+                    )),
                 };
                 if let Err(e) = &result {
                     crate::logging::warn_limited(
@@ -127,7 +135,7 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 };
                 tracing::info!(rollout = %target.name, verb = command.verb(), "rollout command");
                 let r = tokio::time::timeout(
-                    limit,
+                    limit.saturating_mul(FETCH_CALLS),
                     cluster.rollout_command(
                         &target.cluster,
                         &target.namespace,
@@ -140,7 +148,7 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                     Ok(r) => r.map(Box::new).map_err(|e| e.to_string()),
                     Err(_) => Err(format!(
                         "timed out after {}s; the command may still apply — check the rollout",
-                        limit.as_secs()
+                        limit.saturating_mul(FETCH_CALLS).as_secs()
                     )),
                 })
             }
@@ -149,6 +157,9 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
         let _ = tx.send(action);
     });
 }
+
+/// A fetch (one view's data: pages, counts) may take this many times the per-call timeout.
+pub const FETCH_CALLS: u32 = 3;
 
 /// The most bytes of one paste that are kept: more than any text input holds.
 pub const MAX_PASTE: usize = 64 * 1024;

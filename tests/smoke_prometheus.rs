@@ -390,7 +390,9 @@ async fn failures_name_the_endpoint_the_status_and_the_cause() {
     let closed = PrometheusMetrics::new("http://127.0.0.1:1", Auth::None).expect("client");
     let text = closed.gpus().await.expect_err("refused").to_string();
     assert!(
-        text.starts_with("prometheus http://127.0.0.1:1: ") && text.contains("GET /api/v1/query"),
+        text.starts_with("prometheus: ")
+            && text.contains("GET /api/v1/query")
+            && text.contains("at http://127.0.0.1:1"),
         "{text}"
     );
     assert!(text.to_lowercase().contains("connection refused"), "{text}");

@@ -6,7 +6,7 @@
 //! ([`CONNECT_TIMEOUT`]), an idle-read timeout ([`READ_IDLE_TIMEOUT`]) and one deadline for the
 //! whole call, retries included (the configured timeout, [`DEFAULT_TIMEOUT`]); it reads at most
 //! [`MAX_BODY`] bytes of an answer (a larger `Content-Length` is refused before reading, a longer
-//! stream is cut); it retries a connection failure, a reset or a 429/502/503/504 at most
+//! stream is cut), within the process's budget for answers (`adapters::budget`); it retries a connection failure, a reset or a 429/502/503/504 at most
 //! [`RETRIES`] times, with exponential backoff and jitter, while the deadline leaves time. Every
 //! request it sends is a read or an idempotent write (set an alias, set a tag), so repeating one
 //! is safe. URL paths are joined segment by segment by the `url` crate, which encodes them.
@@ -19,6 +19,8 @@ use std::{
 
 use mlops_core::CoreError;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
+
+use super::budget;
 
 /// The whole of one call (retries included) unless an adapter's `with_timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -271,8 +273,8 @@ impl CallError {
 }
 
 impl From<CallError> for CoreError {
-    /// The cause comes first and the request last (`HTTP 401 … (check …) — POST /api/…`), so a
-    /// reason cut to fit a screen still says what went wrong.
+    /// The cause comes first and the request and server last (`mlflow: HTTP 401 … (check …) —
+    /// POST /api/… at http://…`), so a reason cut to fit a screen still says what went wrong.
     fn from(e: CallError) -> Self {
         let message = format!("{} — {}", e.failure, e.endpoint);
         match &e.failure {
@@ -305,6 +307,8 @@ impl From<CallError> for CoreError {
 pub struct Answer {
     pub status: StatusCode,
     pub body: bytes::Bytes,
+    /// The body's share of the process's budget for answers, held until the answer is dropped.
+    _share: budget::Share,
 }
 
 /// One HTTP API behind a base URL: the client, the credentials and the limits every request
@@ -362,7 +366,7 @@ impl Endpoint {
                 )
             })?;
         Ok(Self {
-            backend: format!("{kind} {}", shown_url(&base)),
+            backend: kind.to_string(),
             http,
             base,
             auth,
@@ -385,7 +389,7 @@ impl Endpoint {
         self
     }
 
-    /// The backend as errors name it: `mlflow http://…`.
+    /// The backend as errors name it: `mlflow`, `prometheus` (the URL ends the message).
     pub fn backend(&self) -> &str {
         &self.backend
     }
@@ -408,11 +412,12 @@ impl Endpoint {
         self.timeout
     }
 
-    /// The error of a request to `endpoint` (as shown: `GET /api/v1/query`).
+    /// The error of a request to `endpoint` (as shown: `GET /api/v1/query`), which the error
+    /// names with the server: `GET /api/v1/query at http://…`.
     pub fn fail(&self, endpoint: &str, failure: Failure) -> CallError {
         CallError {
             backend: self.backend.clone(),
-            endpoint: endpoint.to_string(),
+            endpoint: format!("{endpoint} at {}", shown_url(&self.base)),
             failure,
         }
     }
@@ -536,16 +541,23 @@ impl Endpoint {
                 limit: self.max_body,
             });
         }
-        let mut body = Vec::new();
+        // The chunks as they came (no doubling buffer), joined once at the end.
+        let mut chunks: Vec<bytes::Bytes> = Vec::new();
+        let mut read = 0usize;
+        let mut share = budget::Share::default();
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.max_body {
+                    if read + chunk.len() > self.max_body {
                         return Attempt::Failed(Failure::TooLarge {
                             limit: self.max_body,
                         });
                     }
-                    body.extend_from_slice(&chunk);
+                    if let Err(why) = share.take(chunk.len()) {
+                        return Attempt::Failed(Failure::Transport(why));
+                    }
+                    read += chunk.len();
+                    chunks.push(chunk);
                 }
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => {
@@ -560,9 +572,19 @@ impl Endpoint {
                 }
             }
         }
+        let body = if chunks.len() == 1 {
+            chunks.pop().unwrap_or_default()
+        } else {
+            let mut joined = Vec::with_capacity(read);
+            for c in chunks.drain(..) {
+                joined.extend_from_slice(&c);
+            }
+            bytes::Bytes::from(joined)
+        };
         let answer = Answer {
             status,
-            body: bytes::Bytes::from(body),
+            body,
+            _share: share,
         };
         if matches!(
             status,

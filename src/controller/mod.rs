@@ -48,11 +48,14 @@ pub struct Context {
 /// rollouts on time, few enough not to queue up in the API server.
 pub const DEFAULT_CONCURRENCY: u16 = 16;
 
-/// From SIGTERM (or the console quitting) to the lease released and the process gone: passes in
-/// flight and the audit writer get [`PASSES_GRACE`], the release what is left.
+/// From SIGTERM (or the console quitting) to the lease released and the process gone, at most.
 pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
+/// The part of [`SHUTDOWN_BUDGET`] the loop itself may use: passes in flight and the audit
+/// writer get [`PASSES_GRACE`], releasing the lease what is left; the rest is for the process
+/// to end.
+const STOP_BUDGET: Duration = Duration::from_millis(1500);
 /// How long passes in flight may finish (and queued audit entries be written) after a stop.
-const PASSES_GRACE: Duration = Duration::from_secs(1);
+const PASSES_GRACE: Duration = Duration::from_millis(800);
 
 /// Why leading ended.
 enum Ended {
@@ -114,13 +117,13 @@ async fn lead_until(
         r = tokio::time::timeout(Duration::from_secs(30), canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
         () = &mut stop => {
             canary_watch.abort();
-            release_within(&lease, SHUTDOWN_BUDGET).await;
+            release_within(&lease, STOP_BUDGET).await;
             return Ended::Stopped;
         }
     };
     if !ready {
         canary_watch.abort();
-        release_within(&lease, SHUTDOWN_BUDGET).await;
+        release_within(&lease, STOP_BUDGET).await;
         return Ended::Unrenewable(CoreError::backend(
             "controller",
             "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within 30 s",
@@ -200,7 +203,7 @@ async fn lead_until(
     };
     tokio::select! {
         () = &mut controller => {
-            release_within(&lease, SHUTDOWN_BUDGET).await;
+            release_within(&lease, STOP_BUDGET).await;
             Ended::Stopped
         }
         ended = renew => ended,
@@ -212,7 +215,7 @@ async fn lead_until(
             if tokio::time::timeout(PASSES_GRACE, &mut controller).await.is_err() {
                 tracing::warn!("passes still running {} ms after the stop: cut short", PASSES_GRACE.as_millis());
             }
-            release_within(&lease, SHUTDOWN_BUDGET.saturating_sub(started.elapsed())).await;
+            release_within(&lease, STOP_BUDGET.saturating_sub(started.elapsed())).await;
             Ended::Stopped
         }
     }
@@ -263,7 +266,7 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
                 r = lease.try_acquire_or_renew(true) => r,
                 () = stopped(&mut stop) => {
                     // The attempt may have won just before it was cut: give it back.
-                    release_within(&lease, SHUTDOWN_BUDGET).await;
+                    release_within(&lease, STOP_BUDGET).await;
                     return Ok(());
                 }
             };
@@ -275,7 +278,7 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
                         tokio::select! {
                             () = tokio::time::sleep(renew_every + Duration::from_secs(1)) => {}
                             () = stopped(&mut stop) => {
-                                release_within(&lease, SHUTDOWN_BUDGET).await;
+                                release_within(&lease, STOP_BUDGET).await;
                                 return Ok(());
                             }
                         }
@@ -337,7 +340,7 @@ pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver
         let attempt = tokio::select! {
             r = lease.try_acquire_or_renew(false) => r,
             () = stopped(&mut stop) => {
-                release_within(&lease, SHUTDOWN_BUDGET).await;
+                release_within(&lease, STOP_BUDGET).await;
                 return;
             }
         };

@@ -3,10 +3,12 @@
 //! - the call client, for every request that expects one answer (list, get, create, replace,
 //!   patch): connect, write and idle-read timeouts of the configured timeout, and one deadline
 //!   for the whole exchange, the body included (a server that drips bytes cannot hold a call
-//!   open), and at most [`MAX_BODY`] bytes of an answer;
+//!   open), and at most [`MAX_BODY`] bytes of an answer (lists are read in pages);
 //! - the watch client, for watches, which stay open by design: the connect and write timeouts,
 //!   an idle-read timeout just above the watch timeout the server is asked for
 //!   ([`WATCH_TIMEOUT_SECONDS`]), and at most [`MAX_BODY`] bytes per watch request.
+//!
+//! Both count what they read against the process's budget for answers (`adapters::budget`).
 //!
 //! Building a client runs a kubeconfig's `exec` credential plugin; it runs on a thread of its
 //! own under the connect timeout, so a plugin that hangs cannot hold the console or a CLI verb.
@@ -24,10 +26,13 @@ use mlops_core::CoreError;
 use tower::{BoxError, Layer, Service};
 
 use super::{err, error_chain};
+use crate::adapters::budget;
 
-/// The most bytes of one answer (or of one watch request) that are read: a list of 10,000 pods
-/// is about 100 MB.
-pub const MAX_BODY: usize = 256 * 1024 * 1024;
+/// The most bytes of one answer (or of one watch request) that are read. Lists are read in
+/// pages of [`LIST_PAGE`] objects, so this is far above any one page.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Objects per page of a list.
+pub const LIST_PAGE: u32 = 500;
 /// How long the server keeps a watch open before the watcher starts a new one.
 pub const WATCH_TIMEOUT_SECONDS: u32 = 60;
 /// Silence on a watch longer than this is a dead connection.
@@ -80,6 +85,9 @@ fn build(config: Config, timeout: Duration) -> Result<(Client, Client), CoreErro
                 b.with_layer(&Bounded {
                     deadline,
                     max_body: MAX_BODY,
+                    // A watch's bytes are decoded and let go as they come: only answers that
+                    // are read whole count against the budget.
+                    budgeted: deadline.is_some(),
                 })
                 .build()
             })
@@ -94,6 +102,8 @@ pub struct Bounded {
     /// The whole exchange, when it has one (watches do not).
     pub deadline: Option<Duration>,
     pub max_body: usize,
+    /// Count the body against the process's budget for answers.
+    pub budgeted: bool,
 }
 
 impl<S> Layer<S> for Bounded {
@@ -143,6 +153,7 @@ where
             .map_err(Into::into)?;
             Ok(response.map(|body| BoundedBody {
                 inner: body,
+                share: limits.budgeted.then(budget::Share::default),
                 read: 0,
                 max: limits.max_body,
                 limit: limits.deadline,
@@ -163,6 +174,7 @@ fn timed_out(limit: Option<Duration>) -> BoxError {
 /// A response body that fails once more than `max` bytes arrived or the deadline passed.
 pub struct BoundedBody<B> {
     inner: B,
+    share: Option<budget::Share>,
     read: usize,
     max: usize,
     limit: Option<Duration>,
@@ -190,6 +202,9 @@ where
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
+                    if let Some(Err(why)) = this.share.as_mut().map(|s| s.take(data.len())) {
+                        return Poll::Ready(Some(Err(why.into())));
+                    }
                     this.read = this.read.saturating_add(data.len());
                     if this.read > this.max {
                         return Poll::Ready(Some(Err(format!(

@@ -62,6 +62,41 @@ use self::{
 
 /// A failure of `what` on the cluster, with its whole cause: a client error is followed down
 /// its sources ("client error (Connect)" → "tcp connect error" → "Connection refused").
+/// The most pages one list may take (of `limits::LIST_PAGE` objects each).
+const MAX_PAGES: usize = 1000;
+
+/// Every object of a list, a page of `limits::LIST_PAGE` at a time, so each answer stays small
+/// whatever the cluster holds. A server that keeps sending continue tokens is stopped after
+/// [`MAX_PAGES`] pages, or when it repeats one.
+pub(crate) async fn list_all<K>(api: &Api<K>, params: &ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut page_params = params.clone().limit(limits::LIST_PAGE);
+        if let Some(t) = &token {
+            page_params = page_params.continue_token(t);
+        }
+        let page = api.list(&page_params).await?;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(next) if !next.is_empty() && token.as_deref() != Some(next.as_str()) => {
+                token = Some(next);
+            }
+            _ => return Ok(items),
+        }
+    }
+    Err(kube::Error::Service(
+        format!(
+            "the list did not end after {MAX_PAGES} pages of {} objects",
+            limits::LIST_PAGE
+        )
+        .into(),
+    ))
+}
+
 /// Per-call timeout unless the caller says otherwise (`timeout_seconds`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -260,38 +295,26 @@ impl KubeCluster {
 
     pub async fn nodes(&self) -> Result<Vec<Node>, CoreError> {
         let api: Api<K8sNode> = Api::all(self.client.clone());
-        let list = api
-            .list(&ListParams::default())
+        let list = list_all(&api, &ListParams::default())
             .await
             .map_err(|e| err("listing nodes", e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|n| map_node(n, &self.context))
-            .collect())
+        Ok(list.iter().map(|n| map_node(n, &self.context)).collect())
     }
 
     pub async fn pods(&self) -> Result<Vec<Pod>, CoreError> {
         let api: Api<K8sPod> = self.namespaced();
-        let list = api
-            .list(&ListParams::default())
+        let list = list_all(&api, &ListParams::default())
             .await
             .map_err(|e| err("listing pods", e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|p| map_pod(p, &self.context))
-            .collect())
+        Ok(list.iter().map(|p| map_pod(p, &self.context)).collect())
     }
 
     pub async fn deployments(&self) -> Result<Vec<Deployment>, CoreError> {
         let api: Api<K8sDeployment> = self.namespaced();
-        let list = api
-            .list(&ListParams::default().labels(MODEL_LABEL))
+        let list = list_all(&api, &ListParams::default().labels(MODEL_LABEL))
             .await
             .map_err(|e| err("listing deployments", e))?;
         Ok(list
-            .items
             .iter()
             .filter_map(|d| map_deployment(d, &self.context))
             .collect())

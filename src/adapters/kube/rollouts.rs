@@ -24,8 +24,8 @@ impl KubeCluster {
     /// The ModelRollouts; none (not an error) when the CRD is not installed.
     pub async fn rollouts(&self) -> Result<Vec<RolloutRecord>, CoreError> {
         let api: Api<ModelRollout> = self.namespaced();
-        match api.list(&ListParams::default()).await {
-            Ok(list) => Ok(list.items.iter().map(|r| r.record(&self.context)).collect()),
+        match super::list_all(&api, &ListParams::default()).await {
+            Ok(list) => Ok(list.iter().map(|r| r.record(&self.context)).collect()),
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(err("listing ModelRollouts", e)),
         }
