@@ -277,3 +277,30 @@ fn pastes_and_long_input_are_one_capped_insertion() {
     t.keys(&["q"]);
     assert!(t.wait_text("EXIT=").contains("EXIT=0"));
 }
+
+#[test]
+fn an_unterminated_paste_does_not_swallow_keys() {
+    // H5: a lone `ESC [200~` made crossterm keep every later key (`q` and `ctrl-c` too) as part
+    // of a paste that never ended.
+    let dir = tempfile::tempdir().expect("dir");
+    let t = Tmux::start(
+        &format!(
+            "{} demo --seed 7; echo EXIT=$?; sleep 30",
+            env!("CARGO_BIN_EXE_mlops")
+        ),
+        120,
+        36,
+        &dir.path().display().to_string(),
+    );
+    t.wait_text("Rollouts");
+    let paste_start = ["-t", "e2e", "-H", "1b", "5b", "32", "30", "30", "7e"];
+    t.tmux(&[&["send-keys"][..], &paste_start[..]].concat());
+    // A key right after it still ends up in the paste (delivered, and ignored, after 1 s)...
+    t.keys(&["2"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // ...and the next keys work again.
+    t.keys(&["3"]);
+    t.wait_text("Model versions");
+    t.keys(&["q"]);
+    assert!(t.wait_text("EXIT=").contains("EXIT=0"));
+}
