@@ -143,7 +143,10 @@ async fn lead_until(
     let audit_writer = tokio::spawn(async move {
         while let Some(record) = to_audit.recv().await {
             if let Err(e) = log.append(record).await {
-                tracing::warn!(error = %e, "could not write an audit entry");
+                crate::logging::warn_limited(
+                    "controller.audit",
+                    &format!("could not write an audit entry: {e}"),
+                );
             }
         }
     });
@@ -196,7 +199,10 @@ async fn lead_until(
                             ),
                         ));
                     }
-                    Err(e) => tracing::warn!(error = %e, "renewing the lease"),
+                    Err(e) => crate::logging::warn_limited(
+                        "controller.renew",
+                        &format!("renewing the lease: {e}"),
+                    ),
                 }
             }
         }
