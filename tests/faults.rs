@@ -395,3 +395,37 @@ fn the_console_stays_bounded_and_responsive_when_every_backend_is_hostile() {
     // The review measured 7.9 GB here; the budget for answers is 128 MiB.
     assert!(peak < 450, "the console peaked at {peak} MiB");
 }
+
+#[test]
+fn kubernetes_failures_say_what_failed() {
+    let h = Hostile::start();
+    // A refused port said only "client error (Connect)".
+    let refused = h.dir().join("refused.yaml");
+    std::fs::write(
+        &refused,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: h, cluster: {server: \"https://127.0.0.1:1\"}}]\ncontexts: [{name: h, context: {cluster: h, user: u}}]\ncurrent-context: h\nusers: [{name: u, user: {token: x}}]\n",
+    )
+    .expect("kubeconfig");
+    let r = run_measured(
+        mlops(&["rollout", "list"]).env("KUBECONFIG", &refused),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.stderr());
+    assert!(
+        r.stderr().to_lowercase().contains("connection refused"),
+        "{}",
+        r.stderr()
+    );
+    // A kubeconfig that cannot be read: the views said "not configured — set KUBECONFIG".
+    let config = h.config_dir("console", "");
+    let script = format!(
+        "env -u MLFLOW_TRACKING_URI -u MLOPS_PROMETHEUS_URL -u MLOPS_CONTEXT KUBECONFIG=/nonexistent/kubeconfig {}; echo EXIT=$?; sleep 30",
+        env!("CARGO_BIN_EXE_mlops"),
+    );
+    let t = Tmux::start(&script, 120, 36, &config.display().to_string());
+    t.keys(&["6"]);
+    let s = t.wait_text("reading the kubeconfig");
+    assert!(!s.contains("is not configured"), "{s}");
+    t.keys(&["q"]);
+    assert!(t.wait_text("EXIT=").contains("EXIT=0"));
+}

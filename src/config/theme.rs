@@ -450,6 +450,34 @@ mod tests {
         assert!(parse_color("#ff00").is_err());
         assert!(parse_color("blurple").expect_err("bad").contains("#rrggbb"));
         assert!(parse_color("300").is_err());
+        // `from_str_radix` takes a sign: "#+12345" was accepted.
+        assert!(parse_color("#+12345").is_err());
+        assert!(parse_color("#-12345").is_err());
+    }
+
+    #[test]
+    fn a_theme_inheriting_an_unknown_one_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("themes")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("themes/mine.toml"),
+            "inherits = \"nope\"\n[styles]\nselection = { bg = \"#ff0000\" }\n",
+        )
+        .expect("write");
+        let mut errors = Vec::new();
+        let t = load(dir.path(), "mine", ColorDepth::TrueColor, &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].value.as_str()), (1, "nope"));
+        assert!(
+            errors[0]
+                .message
+                .contains("inherits names no embedded theme")
+        );
+        assert_eq!(
+            t.selection.bg,
+            Some(Color::Rgb(255, 0, 0)),
+            "still applied over dark"
+        );
     }
 
     #[test]
