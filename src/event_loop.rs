@@ -1,6 +1,7 @@
-//! The event loop and the effect runner. Keys, ticks, fetch results and signals become Actions for
-//! `update`; effects run in spawned tasks with a timeout and report back as Actions. The screen is
-//! redrawn only when the state says something changed.
+//! The event loop and the effect runner. Keys, pastes, ticks, fetch results and signals become
+//! Actions for `update`; effects run in spawned tasks with a timeout and report back as Actions.
+//! The screen is redrawn only when the state says something changed. SIGTERM, SIGINT and SIGHUP
+//! end it at once, whatever calls are pending (they are not waited for).
 
 use std::{sync::Arc, time::Duration};
 
@@ -127,12 +128,23 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
         let limit = ctx.timeout;
         let action = match effect {
             Effect::Fetch(source) => {
-                let result = match tokio::time::timeout(limit, fetch(&ctx, &source)).await {
+                // Each call of a fetch is bounded by the timeout (and fails with its cause);
+                // a fetch of several calls (pages, counts) is bounded as a whole too.
+                let whole = limit.saturating_mul(FETCH_CALLS);
+                let result = match tokio::time::timeout(whole, fetch(&ctx, &source)).await {
                     Ok(r) => r.map(Box::new),
-                    Err(_) => Err(format!("timed out after {}s", limit.as_secs())),
+                    Err(_) => Err(format!(
+                        "no complete answer within {} s for this view's data ({} calls of at most {} s each); the backend is slow or keeps paging",
+                        whole.as_secs(),
+                        FETCH_CALLS,
+                        limit.as_secs()
+                    )),
                 };
                 if let Err(e) = &result {
-                    tracing::warn!(?source, error = %e, "fetch failed");
+                    crate::logging::warn_limited(
+                        &format!("fetch {source:?}"),
+                        &format!("fetch failed: {source:?}: {e}"),
+                    );
                 }
                 Action::Loaded(source, result)
             }
@@ -145,7 +157,7 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 };
                 tracing::info!(rollout = %target.name, verb = command.verb(), "rollout command");
                 let r = tokio::time::timeout(
-                    limit,
+                    limit.saturating_mul(FETCH_CALLS),
                     cluster.rollout_command(
                         &target.cluster,
                         &target.namespace,
@@ -158,7 +170,7 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                     Ok(r) => r.map(Box::new).map_err(|e| e.to_string()),
                     Err(_) => Err(format!(
                         "timed out after {}s; the command may still apply — check the rollout",
-                        limit.as_secs()
+                        limit.saturating_mul(FETCH_CALLS).as_secs()
                     )),
                 })
             }
@@ -168,7 +180,25 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
     });
 }
 
-/// Run the console until the user quits, the terminal goes away, or SIGTERM/SIGHUP arrives.
+/// A fetch (one view's data: pages, counts) may take this many times the per-call timeout.
+pub const FETCH_CALLS: u32 = 3;
+
+/// The most bytes of one paste that are kept: more than any text input holds.
+pub const MAX_PASTE: usize = 64 * 1024;
+
+fn cut_paste(mut text: String) -> String {
+    if text.len() > MAX_PASTE {
+        let mut cut = MAX_PASTE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+/// Run the console until the user quits, the terminal goes away, or SIGTERM/SIGINT/SIGHUP
+/// arrives.
 pub async fn run<B: Backend>(terminal: &mut Terminal<B>, mut app: App, ctx: Context) -> Result<()>
 where
     B::Error: Send + Sync + 'static,
@@ -180,6 +210,8 @@ where
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut ctx = ctx;
+    // In raw mode ctrl-c is a key; SIGINT comes only from `kill -INT`.
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     // Watches push rollout and lease changes between refreshes.
     let mut watch = watch_changes(&ctx, &tx);
     let (switched_tx, mut switched_rx) = mpsc::unbounded_channel::<Result<Switched, String>>();
@@ -211,6 +243,9 @@ where
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => Action::Input(k),
                 Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                // Bracketed paste: one insertion, cut to what the input holds (never kept whole
+                // beyond `MAX_PASTE` bytes).
+                Some(Ok(Event::Paste(text))) => Action::Paste(cut_paste(text)),
                 Some(Ok(_)) => continue,
                 // The terminal is gone (e.g. the SSH connection dropped): leave quietly.
                 Some(Err(e)) => { tracing::warn!(error = %e, "terminal input failed; leaving"); break; }
@@ -231,6 +266,7 @@ where
             },
             _ = ticker.tick() => Action::Tick((ctx.clock)()),
             _ = sigterm.recv() => { tracing::info!("SIGTERM: leaving"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: leaving"); break; }
             _ = sighup.recv() => { tracing::info!("SIGHUP: leaving"); break; }
         };
         pending.push(action);

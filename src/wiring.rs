@@ -35,8 +35,8 @@ pub struct Flags {
 }
 
 /// Everything resolved once: each setting from the flag, else `config.toml`, else the
-/// environment or the default.
-#[derive(Debug, Clone)]
+/// environment or the default. `Debug` redacts credentials in URLs.
+#[derive(Clone)]
 pub struct Options {
     pub config_dir: PathBuf,
     /// `config.toml` as loaded (defaults for what was wrong), and what was wrong with it.
@@ -60,13 +60,45 @@ pub struct Options {
     pub refresh: Duration,
 }
 
-/// Where the registry's address and credentials come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &Option<String>| {
+            u.as_deref()
+                .map(|u| mlops_core::text::redact_userinfo(u).into_owned())
+        };
+        f.debug_struct("Options")
+            .field("config_dir", &self.config_dir)
+            .field("config_errors", &self.config_errors.len())
+            .field("context", &self.context)
+            .field("namespace", &self.namespace)
+            .field("mlflow", &self.mlflow)
+            .field("prometheus_url", &url(&self.prometheus_url))
+            .field(
+                "prometheus_token",
+                &self.prometheus_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("readonly", &self.readonly)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the registry's address and credentials come from. `Debug` redacts credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub enum MlflowSource {
     /// `MLFLOW_TRACKING_URI` and MLflow's credential variables.
     Env,
     /// `config.toml`.
     Uri(String),
+}
+
+impl std::fmt::Debug for MlflowSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MlflowSource::Env => f.write_str("Env"),
+            MlflowSource::Uri(u) => write!(f, "Uri({:?})", mlops_core::text::redact_userinfo(u)),
+        }
+    }
 }
 
 impl Options {
@@ -114,7 +146,12 @@ impl Options {
 
     /// The cluster of the kubeconfig context.
     pub async fn cluster(&self) -> Result<KubeCluster, CoreError> {
-        KubeCluster::connect(self.context.as_deref(), self.namespace.as_deref()).await
+        KubeCluster::connect_with(
+            self.context.as_deref(),
+            self.namespace.as_deref(),
+            self.timeout,
+        )
+        .await
     }
 
     /// The model registry, when one is configured.
@@ -224,6 +261,7 @@ pub async fn real(options: &Options) -> Backends {
         std::process::id()
     );
     let mut kube = None;
+    let mut broken_cluster = None;
     if options.has_cluster() {
         match options.cluster().await {
             Ok(c) => {
@@ -234,7 +272,16 @@ pub async fn real(options: &Options) -> Backends {
                     c
                 });
             }
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => {
+                problems.push(e.to_string());
+                // Configured but not usable: the views say why, not "not configured".
+                let name = options
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| "kubeconfig".into());
+                info.cluster = Some(name.clone());
+                broken_cluster = Some(Arc::new(SetupFailed { name, error: e }));
+            }
         }
     }
     let registry: Option<Arc<dyn RegistryPort>> = match options.registry() {
@@ -258,11 +305,17 @@ pub async fn real(options: &Options) -> Backends {
         None => {}
     }
     let ports = event_loop::Context {
-        cluster: kube.clone().map(|c| Arc::new(c) as Arc<dyn ClusterPort>),
+        cluster: kube
+            .clone()
+            .map(|c| Arc::new(c) as Arc<dyn ClusterPort>)
+            .or_else(|| broken_cluster.clone().map(|b| b as Arc<dyn ClusterPort>)),
         registry: registry.clone(),
         metrics: prometheus.clone().map(|m| m as Arc<dyn MetricsPort>),
         // The audit log lives in the cluster (ConfigMaps in mlops-system).
-        audit: kube.clone().map(|c| Arc::new(c) as Arc<dyn AuditPort>),
+        audit: kube
+            .clone()
+            .map(|c| Arc::new(c) as Arc<dyn AuditPort>)
+            .or_else(|| broken_cluster.map(|b| b as Arc<dyn AuditPort>)),
         clock: Arc::new(Utc::now),
         timeout: options.timeout,
         switcher: kube.as_ref().map(|_| switcher(options)),
@@ -318,4 +371,40 @@ fn switcher(options: &Options) -> event_loop::Switcher {
             })
         })
     })
+}
+
+/// A backend that is configured but could not be set up (an unreadable kubeconfig, a context
+/// that is not in it, an `exec` plugin that timed out): every call answers with the reason, so
+/// the views grey out saying why instead of "not configured".
+struct SetupFailed {
+    name: String,
+    error: CoreError,
+}
+
+#[async_trait::async_trait]
+impl ClusterPort for SetupFailed {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn snapshot(&self) -> Result<mlops_core::model::ClusterSnapshot, CoreError> {
+        Err(self.error.clone())
+    }
+
+    async fn rollout_command(
+        &self,
+        _cluster: &str,
+        _namespace: &str,
+        _name: &str,
+        _command: mlops_core::rollout::Command,
+    ) -> Result<mlops_core::rollout::RolloutRecord, CoreError> {
+        Err(self.error.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditPort for SetupFailed {
+    async fn entries(&self) -> Result<Vec<mlops_core::audit::AuditEntry>, CoreError> {
+        Err(self.error.clone())
+    }
 }

@@ -447,13 +447,15 @@ impl Real {
         let mine = ListParams::default().labels(&format!("app={}", self.name));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
-            let left = pods.list(&mine).await.map(|l| l.items.len()).unwrap_or(0);
-            if left == 0 || std::time::Instant::now() > deadline {
+            let left = pods.list(&mine).await.map(|l| l.items).unwrap_or_default();
+            if left.is_empty() || std::time::Instant::now() > deadline {
                 break;
             }
-            for p in pods.list(&mine).await.map(|l| l.items).unwrap_or_default() {
+            for p in left {
                 if let Some(n) = p.metadata.name {
-                    let _ = pods.delete(&n, &DeleteParams::default().grace_period(0)).await;
+                    let _ = pods
+                        .delete(&n, &DeleteParams::default().grace_period(0))
+                        .await;
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;

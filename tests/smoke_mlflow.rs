@@ -290,7 +290,10 @@ async fn transport_failures_name_the_endpoint_and_the_cause() {
     // Nothing listens on port 1.
     let closed = MlflowRegistry::new("http://127.0.0.1:1", Auth::None).expect("registry");
     let text = closed.models().await.expect_err("refused").to_string();
-    assert!(text.contains("mlflow http://127.0.0.1:1"), "{text}");
+    assert!(
+        text.starts_with("mlflow: ") && text.contains("at http://127.0.0.1:1"),
+        "{text}"
+    );
     assert!(text.contains("/api/2.0/mlflow/"), "{text}");
     assert!(text.to_lowercase().contains("connection refused"), "{text}");
 

@@ -390,7 +390,9 @@ async fn failures_name_the_endpoint_the_status_and_the_cause() {
     let closed = PrometheusMetrics::new("http://127.0.0.1:1", Auth::None).expect("client");
     let text = closed.gpus().await.expect_err("refused").to_string();
     assert!(
-        text.contains("prometheus http://127.0.0.1:1: GET /api/v1/query"),
+        text.starts_with("prometheus: ")
+            && text.contains("GET /api/v1/query")
+            && text.contains("at http://127.0.0.1:1"),
         "{text}"
     );
     assert!(text.to_lowercase().contains("connection refused"), "{text}");
@@ -400,7 +402,7 @@ async fn failures_name_the_endpoint_the_status_and_the_cause() {
         PrometheusMetrics::new(common::env().get("MLOPS_TRAFFIC_URL"), Auth::None).expect("client");
     let text = wrong.query("up", None).await.expect_err("404").to_string();
     assert!(
-        text.contains("GET /api/v1/query `up`: HTTP 404 Not Found"),
+        text.contains("HTTP 404 Not Found") && text.contains("GET /api/v1/query `up`"),
         "{text}"
     );
 }

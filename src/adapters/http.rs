@@ -1,14 +1,40 @@
 //! The HTTP layer MLflow and Prometheus share: credentials, base URLs, the client (rustls, TLS
-//! verified), one `Endpoint` that every request goes through (timeout, credentials, the body read),
-//! error texts, and the typed error of one call, mapped into the core's error once.
+//! verified), one `Endpoint` that every request goes through, error texts, and the typed error of
+//! one call, mapped into the core's error once.
+//!
+//! Bounded by construction: every call through [`Endpoint::send`] has a connect timeout
+//! ([`CONNECT_TIMEOUT`]), an idle-read timeout ([`READ_IDLE_TIMEOUT`]) and one deadline for the
+//! whole call, retries included (the configured timeout, [`DEFAULT_TIMEOUT`]); it reads at most
+//! [`MAX_BODY`] bytes of an answer (a larger `Content-Length` is refused before reading, a longer
+//! stream is cut), within the process's budget for answers (`adapters::budget`); it retries a connection failure, a reset or a 429/502/503/504 at most
+//! [`RETRIES`] times, with exponential backoff and jitter, while the deadline leaves time. Every
+//! request it sends is a read or an idempotent write (set an alias, set a tag), so repeating one
+//! is safe. URL paths are joined segment by segment by the `url` crate, which encodes them.
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    hash::BuildHasher,
+    time::{Duration, Instant},
+};
 
 use mlops_core::CoreError;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 
-/// Per-request timeout unless an adapter's `with_timeout` says otherwise.
+use super::budget;
+
+/// The whole of one call (retries included) unless an adapter's `with_timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting (TCP and TLS) to the server, per attempt.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest silence while an answer is read, per attempt.
+pub const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most bytes of one answer that are read: a page of 1000 MLflow runs with datasets is about
+/// 6 MB, 100k DCGM series about 30 MB.
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Retries of one call after the first attempt.
+pub const RETRIES: u32 = 2;
+/// The first backoff; each retry doubles it, with ±50 % jitter.
+pub const BACKOFF: Duration = Duration::from_millis(200);
 /// Longest piece of a response body quoted in an error.
 const BODY_SNIPPET: usize = 300;
 
@@ -190,6 +216,8 @@ pub enum Failure {
     Transport(String),
     /// An answer that is not what the API documents.
     Malformed(String),
+    /// An answer longer than the layer reads (`limit` bytes).
+    TooLarge { limit: usize },
 }
 
 impl fmt::Display for Failure {
@@ -212,6 +240,11 @@ impl fmt::Display for Failure {
             }
             Failure::Transport(m) => f.write_str(m),
             Failure::Malformed(m) => write!(f, "malformed response: {m}"),
+            Failure::TooLarge { limit } => write!(
+                f,
+                "answer larger than {} MiB, the most one response may be; stopped reading (a proxy or server sending without end?)",
+                limit / (1024 * 1024)
+            ),
         }
     }
 }
@@ -220,7 +253,7 @@ impl fmt::Display for Failure {
 /// becomes the core's error (`From<CallError> for CoreError`), so callers can tell "does not
 /// exist" from "refused" from "down".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{backend}: {endpoint}: {failure}")]
+#[error("{backend}: {failure} — {endpoint}")]
 pub struct CallError {
     pub backend: String,
     /// `GET /api/2.0/mlflow/runs/get`, with the query when it helps.
@@ -240,10 +273,12 @@ impl CallError {
 }
 
 impl From<CallError> for CoreError {
+    /// The cause comes first and the request and server last (`mlflow: HTTP 401 … (check …) —
+    /// POST /api/… at http://…`), so a reason cut to fit a screen still says what went wrong.
     fn from(e: CallError) -> Self {
-        let message = format!("{}: {}", e.endpoint, e.failure);
+        let message = format!("{} — {}", e.failure, e.endpoint);
         match &e.failure {
-            Failure::Malformed(_) => CoreError::Malformed {
+            Failure::Malformed(_) | Failure::TooLarge { .. } => CoreError::Malformed {
                 backend: e.backend,
                 message,
             },
@@ -272,9 +307,11 @@ impl From<CallError> for CoreError {
 pub struct Answer {
     pub status: StatusCode,
     pub body: bytes::Bytes,
+    /// The body's share of the process's budget for answers, held until the answer is dropped.
+    _share: budget::Share,
 }
 
-/// One HTTP API behind a base URL: the client, the credentials and the timeout every request
+/// One HTTP API behind a base URL: the client, the credentials and the limits every request
 /// carries. MLflow and Prometheus each hold one.
 #[derive(Clone)]
 pub struct Endpoint {
@@ -282,6 +319,7 @@ pub struct Endpoint {
     base: Url,
     auth: Auth,
     timeout: Duration,
+    max_body: usize,
     backend: String,
 }
 
@@ -291,8 +329,20 @@ impl fmt::Debug for Endpoint {
             .field("base", &shown_url(&self.base))
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
             .finish_non_exhaustive()
     }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(Answer),
+    /// Worth another try: the connection failed or was reset.
+    Retry(Failure),
+    /// Worth another try: the server is busy or restarting (429, 502, 503, 504). When the tries
+    /// are spent the answer goes to the caller, which reads the API's error body itself.
+    Busy(Answer),
+    Failed(Failure),
 }
 
 impl Endpoint {
@@ -303,7 +353,8 @@ impl Endpoint {
         let base = parse_base_url(what, url, &mut auth).map_err(|m| CoreError::backend(kind, m))?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("mlops-console/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(DEFAULT_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_IDLE_TIMEOUT)
             .build()
             .map_err(|e| {
                 CoreError::backend(
@@ -315,21 +366,30 @@ impl Endpoint {
                 )
             })?;
         Ok(Self {
-            backend: format!("{kind} {}", shown_url(&base)),
+            backend: kind.to_string(),
             http,
             base,
             auth,
             timeout: DEFAULT_TIMEOUT,
+            max_body: MAX_BODY,
         })
     }
 
+    /// The deadline of one whole call, retries included.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// The backend as errors name it: `mlflow http://…`.
+    /// The most bytes of one answer that are read (default [`MAX_BODY`]).
+    #[must_use]
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// The backend as errors name it: `mlflow`, `prometheus` (the URL ends the message).
     pub fn backend(&self) -> &str {
         &self.backend
     }
@@ -352,16 +412,32 @@ impl Endpoint {
         self.timeout
     }
 
-    /// The error of a request to `endpoint` (as shown: `GET /api/v1/query`).
+    /// The error of a request to `endpoint` (as shown: `GET /api/v1/query`), which the error
+    /// names with the server: `GET /api/v1/query at http://…`.
     pub fn fail(&self, endpoint: &str, failure: Failure) -> CallError {
         CallError {
             backend: self.backend.clone(),
-            endpoint: endpoint.to_string(),
+            endpoint: format!("{endpoint} at {}", shown_url(&self.base)),
             failure,
         }
     }
 
-    /// One request to `path` (relative to the base URL). `shown` names it in errors.
+    /// The URL of `path` under the base URL: each `/`-separated segment is pushed (and
+    /// percent-encoded) by the `url` crate, never pasted into the URL text.
+    pub fn url(&self, path: &str) -> Result<Url, String> {
+        let mut url = self.base.clone();
+        {
+            let mut segments = url
+                .path_segments_mut()
+                .map_err(|()| format!("{} cannot take a path", shown_url(&self.base)))?;
+            segments.pop_if_empty();
+            segments.extend(path.split('/').filter(|s| !s.is_empty()));
+        }
+        Ok(url)
+    }
+
+    /// One call to `path` (relative to the base URL): at most [`RETRIES`] retries, all within
+    /// the endpoint's timeout, at most `max_body` bytes read. `shown` names it in errors.
     pub async fn send(
         &self,
         method: Method,
@@ -371,29 +447,163 @@ impl Endpoint {
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, CallError> {
         let url = self
-            .base
-            .join(path)
+            .url(path)
             .map_err(|e| self.fail(shown, Failure::Transport(format!("building the URL: {e}"))))?;
-        let mut request = self
-            .http
-            .request(method, url)
-            .timeout(self.timeout)
-            .header(reqwest::header::ACCEPT, "application/json");
-        if !query.is_empty() {
-            request = request.query(query);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response =
-            self.auth.apply(request).send().await.map_err(|e| {
-                self.fail(shown, Failure::Transport(transport_error(e, self.timeout)))
-            })?;
-        let status = response.status();
-        let body = response
-            .bytes()
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut attempt = 0;
+        loop {
+            let request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(reqwest::header::ACCEPT, "application/json");
+            let request = if query.is_empty() {
+                request
+            } else {
+                request.query(query)
+            };
+            let request = match body {
+                Some(body) => request.json(body),
+                None => request,
+            };
+            let outcome = match tokio::time::timeout_at(
+                deadline,
+                self.attempt(self.auth.apply(request), deadline),
+            )
             .await
-            .map_err(|e| self.fail(shown, Failure::Transport(transport_error(e, self.timeout))))?;
-        Ok(Answer { status, body })
+            {
+                Ok(Attempt::Done(answer)) => return Ok(answer),
+                Ok(Attempt::Failed(failure)) => return Err(self.fail(shown, failure)),
+                Ok(Attempt::Retry(failure)) => Err(failure),
+                Ok(Attempt::Busy(answer)) => Ok(answer),
+                Err(_) => return Err(self.fail(shown, Failure::Transport(self.timed_out()))),
+            };
+            let pause = backoff(attempt);
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if attempt >= RETRIES || left <= pause {
+                let tries = attempt + 1;
+                return match outcome {
+                    Ok(answer) => Ok(answer),
+                    Err(Failure::Transport(m)) if tries > 1 => Err(self.fail(
+                        shown,
+                        Failure::Transport(format!(
+                            "{m} ({tries} tries in {:.1} s)",
+                            started.elapsed().as_secs_f64()
+                        )),
+                    )),
+                    Err(f) => Err(self.fail(shown, f)),
+                };
+            }
+            tracing::debug!(
+                backend = %self.backend,
+                endpoint = shown,
+                attempt,
+                status = ?outcome.as_ref().ok().map(|a| a.status),
+                "retrying"
+            );
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
     }
+
+    /// "no answer within 10.0 s (timed out)".
+    fn timed_out(&self) -> String {
+        if self.timeout < Duration::from_secs(1) {
+            format!(
+                "no complete answer within {} ms (timed out)",
+                self.timeout.as_millis()
+            )
+        } else {
+            format!(
+                "no complete answer within {:.1} s (timed out)",
+                self.timeout.as_secs_f64()
+            )
+        }
+    }
+
+    /// One attempt: send, then read at most `max_body` bytes of the answer.
+    async fn attempt(&self, request: RequestBuilder, deadline: tokio::time::Instant) -> Attempt {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut response = match request.timeout(left).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Failed(Failure::Transport(self.timed_out()));
+            }
+            // Connection refused or reset, TLS failed: nothing was answered.
+            Err(e) => return Attempt::Retry(Failure::Transport(transport_error(e, self.timeout))),
+        };
+        let status = response.status();
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_body as u64)
+        {
+            return Attempt::Failed(Failure::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        // The chunks as they came (no doubling buffer), joined once at the end.
+        let mut chunks: Vec<bytes::Bytes> = Vec::new();
+        let mut read = 0usize;
+        let mut share = budget::Share::default();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if read + chunk.len() > self.max_body {
+                        return Attempt::Failed(Failure::TooLarge {
+                            limit: self.max_body,
+                        });
+                    }
+                    if let Err(why) = share.take(chunk.len()) {
+                        return Attempt::Failed(Failure::Transport(why));
+                    }
+                    read += chunk.len();
+                    chunks.push(chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => {
+                    return Attempt::Failed(Failure::Transport(self.timed_out()));
+                }
+                // Reset in the middle of the answer.
+                Err(e) => {
+                    return Attempt::Retry(Failure::Transport(format!(
+                        "{status} but the answer broke off: {}",
+                        transport_error(e, self.timeout)
+                    )));
+                }
+            }
+        }
+        let body = if chunks.len() == 1 {
+            chunks.pop().unwrap_or_default()
+        } else {
+            let mut joined = Vec::with_capacity(read);
+            for c in chunks.drain(..) {
+                joined.extend_from_slice(&c);
+            }
+            bytes::Bytes::from(joined)
+        };
+        let answer = Answer {
+            status,
+            body,
+            _share: share,
+        };
+        if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+        ) {
+            return Attempt::Busy(answer);
+        }
+        Attempt::Done(answer)
+    }
+}
+
+/// The pause before retry `attempt` (0-based): [`BACKOFF`] doubled per retry, ±50 % jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = BACKOFF.saturating_mul(2u32.saturating_pow(attempt));
+    // A random factor in [0.5, 1.5) from the standard library's randomly keyed hasher.
+    let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
+    let factor = 0.5 + (random % 1000) as f64 / 1000.0;
+    base.mul_f64(factor)
 }

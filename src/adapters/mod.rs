@@ -1,8 +1,9 @@
 //! Adapters: the real backends behind the core's ports. Kubernetes (`kube/`, kube-rs), MLflow's
 //! REST API (`mlflow/`) and Prometheus's HTTP API (`prometheus/`), the latter two over one HTTP
 //! layer (`http`). Each one names the backend and the endpoint in every error and never logs or
-//! shows a secret.
+//! shows a secret. `budget` bounds what all their answers hold at once.
 
+pub mod budget;
 pub mod http;
 pub mod kube;
 pub mod mlflow;

@@ -73,6 +73,9 @@ pub enum Action {
     /// Internal: a key for the open text input (palette, filter, comment).
     #[serde(skip)]
     Input(KeyEvent),
+    /// Internal: text pasted into the terminal (bracketed paste), for the open text input.
+    #[serde(skip)]
+    Paste(String),
     /// Internal: a fetch finished.
     #[serde(skip)]
     Loaded(Source, Result<Box<Payload>, String>),
@@ -229,6 +232,7 @@ impl Action {
             Action::Tick(_)
             | Action::Resize(..)
             | Action::Input(_)
+            | Action::Paste(_)
             | Action::Loaded(..)
             | Action::CommandDone(_)
             | Action::ClusterChanged(_)

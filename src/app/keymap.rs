@@ -424,19 +424,19 @@ pub fn load(dir: &Path, name: &str, errors: &mut Vec<ConfigError>) -> Keymap {
                 &mut km,
                 errors,
             ),
-            None => errors.push(ConfigError {
-                file: dir.join("config.toml").display().to_string(),
-                line: 0,
-                column: 0,
-                value: name.into(),
-                message: format!(
-                    "unknown keymap {name:?} (known: default, vim); using \"default\""
+            None => errors.push(ConfigError::about_file(
+                &dir.join("config.toml"),
+                name,
+                format!(
+                    "unknown keymap {:?} (known: default, vim); using \"default\"",
+                    mlops_core::text::truncate(name, 60)
                 ),
-            }),
+            )),
         }
     }
     let user = dir.join("keymap.toml");
-    if let Ok(text) = std::fs::read_to_string(&user) {
+    // Unreadable, not a regular file, too large or not UTF-8: reported, never silently ignored.
+    if let Some(text) = crate::config::read_optional(&user, errors) {
         // Merge into a copy: a file that does not parse at all leaves the keymap untouched.
         let mut candidate = km.clone();
         merge(&text, &user, &mut candidate, errors);

@@ -43,7 +43,7 @@ pub fn run(cmd: &ConfigCmd, output: Output) -> ExitCode {
                         format!("config ok: {} (and the embedded defaults)", dir.display())
                     } else {
                         let mut lines: Vec<String> =
-                            errors.iter().map(ToString::to_string).collect();
+                            errors.iter().map(|e| output::error_text(e)).collect();
                         lines.push(format!(
                             "{} error(s); the console starts on defaults for each of them",
                             errors.len()

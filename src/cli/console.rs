@@ -4,6 +4,8 @@
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Result;
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use mlops_core::demo::MAX_SPEED;
 
 use crate::{
     app::{App, feeds::BackendInfo, keymap},
@@ -14,8 +16,8 @@ use crate::{
 
 /// `mlops demo`: the console on the embedded, simulated platform.
 pub fn demo(options: &Options, seed: u64, speed: f64) -> Result<ExitCode> {
-    if !speed.is_finite() || speed < 0.0 {
-        anyhow::bail!("--speed must be a number ≥ 0, got {speed}");
+    if !speed.is_finite() || !(0.0..=MAX_SPEED).contains(&speed) {
+        anyhow::bail!("--speed must be a number from 0 to {MAX_SPEED}, got {speed}");
     }
     run(options, Some((seed, speed)))
 }
@@ -83,21 +85,26 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
     }
     let result = runtime.block_on(async {
         let mut terminal = ratatui::try_init()?;
+        // Pastes arrive as one event, not as keys that could run bindings.
+        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
         // ratatui's hook restores the terminal and prints the panic; then leave, wherever the
         // panic happened (a spawned task too), rather than draw on a restored terminal.
         let restore_and_print = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
             restore_and_print(info);
             std::process::exit(101);
         }));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let driver = embedded.map(|c| tokio::spawn(controller::drive_embedded(c, stopped)));
         let r = event_loop::run(&mut terminal, app, ports).await;
+        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
         ratatui::restore();
-        // Hand the lease back so a controller or another console need not wait for it to expire.
+        // Hand the lease back so a controller or another console need not wait for it to
+        // expire, but never wait longer than the controller's shutdown budget.
         let _ = stop.send(true);
         if let Some(d) = driver {
-            let _ = tokio::time::timeout(Duration::from_secs(3), d).await;
+            let _ = tokio::time::timeout(controller::SHUTDOWN_BUDGET, d).await;
         }
         r
     });

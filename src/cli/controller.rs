@@ -30,8 +30,12 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
     let runtime = wiring::tokio_runtime(2)?;
     let result = runtime.block_on(async {
         // The controller acts on every namespace: `-n` does not narrow it.
-        let cluster =
-            crate::adapters::kube::KubeCluster::connect(options.context.as_deref(), None).await?;
+        let cluster = crate::adapters::kube::KubeCluster::connect_with(
+            options.context.as_deref(),
+            None,
+            options.timeout,
+        )
+        .await?;
         let metrics = options
             .metrics(Some(cluster.describe_context()))
             .transpose()?
@@ -52,7 +56,7 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("mlops controller: {e}");
+            eprintln!("mlops controller: {}", super::output::error_text(&e));
             Ok(ExitCode::FAILURE)
         }
     }

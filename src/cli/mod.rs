@@ -50,8 +50,8 @@ pub enum Cmd {
         /// Seed of the simulation; the same seed gives the same platform.
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Run simulated time this many times faster than the wall clock.
-        #[arg(long, default_value_t = 1.0)]
+        /// Run simulated time this many times faster than the wall clock (0 to 1000).
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         speed: f64,
     },
     /// Install the ModelRollout custom resource definition into the cluster (idempotent).
@@ -89,11 +89,11 @@ pub fn main(cli: &Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<output::UsageError>() => {
-            eprintln!("mlops: {e:#}");
+            eprintln!("mlops: {}", output::error_text(&format!("{e:#}")));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("mlops: {e:#}");
+            eprintln!("mlops: {}", output::error_text(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -1,9 +1,12 @@
 //! What CLI verbs print: one `-o` format for every verb, JSON through the serializer (exact and
-//! stable), tables for people.
+//! stable), tables for people. Nothing from outside reaches the terminal raw: every field of a
+//! table or detail and every error goes through the core's one sanitiser (`mlops_core::text`);
+//! JSON is escaped by the serializer, and the characters it leaves raw that a terminal would act
+//! on (DEL, C1 controls, bidirectional overrides) are written as `\uXXXX`, which is the same JSON.
 
-use std::{fmt::Write as _, process::ExitCode};
+use std::{borrow::Cow, fmt::Write as _, process::ExitCode};
 
-use mlops_core::{CoreError, rollout::RolloutRecord};
+use mlops_core::{CoreError, rollout::RolloutRecord, text};
 use serde::Serialize;
 
 /// `-o`: how a verb prints its result. Each verb says which it takes (`Output::pick`).
@@ -54,16 +57,49 @@ impl Output {
 pub struct UsageError(pub String);
 
 /// `value` as pretty JSON, or the text `text` builds (a table, CSV, Markdown or a tree, as the
-/// verb chose from `-o`).
+/// verb chose from `-o`). The builder must pass every outside field through [`safe`].
 pub fn render<T: Serialize + ?Sized>(
     output: Output,
     value: &T,
     text: impl FnOnce(&T) -> String,
 ) -> String {
     match output {
-        Output::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
+        Output::Json => json(value),
         Output::Table | Output::Csv | Output::Markdown | Output::Tree => text(value),
     }
+}
+
+/// Pretty JSON that is safe on a terminal and exactly the value: serde_json escapes C0 controls;
+/// DEL, C1 controls and bidirectional controls, which it writes raw, are escaped here (they can
+/// only occur inside strings, so the document parses to the same value).
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    let out = serde_json::to_string_pretty(value).unwrap_or_default();
+    if !out.chars().any(needs_json_escape) {
+        return out;
+    }
+    let mut escaped = String::with_capacity(out.len() + 16);
+    for c in out.chars() {
+        if needs_json_escape(c) {
+            let _ = write!(escaped, "\\u{:04x}", u32::from(c));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+fn needs_json_escape(c: char) -> bool {
+    c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || text::is_bidi_control(c)
+}
+
+/// A field from outside (a server, a file), as one line that is safe on a terminal.
+pub fn safe(s: &str) -> Cow<'_, str> {
+    text::line(s)
+}
+
+/// An error as printed on stderr: safe on a terminal, line breaks kept.
+pub fn error_text(e: &dyn std::fmt::Display) -> String {
+    text::block(&e.to_string()).into_owned()
 }
 
 /// Print what a verb returned (exit 0), or its error (exit 1).
@@ -74,7 +110,7 @@ pub fn finish(result: Result<String, CoreError>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("mlops: {e}");
+            eprintln!("mlops: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
@@ -90,9 +126,9 @@ pub fn rollout_table(rollouts: &[RolloutRecord]) -> String {
         let _ = writeln!(
             out,
             "{:<16} {:<28} {:<22} {:>7} {:<17} {:>5}% {:>5}",
-            r.namespace,
-            r.name,
-            r.spec.model.name,
+            safe(&r.namespace),
+            safe(&r.name),
+            safe(&r.spec.model.name),
             r.spec.model.version,
             r.status.phase.as_str(),
             r.status.weight,
@@ -106,13 +142,13 @@ pub fn rollout_table(rollouts: &[RolloutRecord]) -> String {
 pub fn rollout_detail(r: &RolloutRecord) -> String {
     let mut out = format!(
         "name:     {}/{}\nmodel:    {} v{} (stable v{})\nphase:    {}  {}\nweight:   {}%  step {}\napprovals: {}/{}\n",
-        r.namespace,
-        r.name,
-        r.spec.model.name,
+        safe(&r.namespace),
+        safe(&r.name),
+        safe(&r.spec.model.name),
         r.spec.model.version,
         r.spec.stable_version,
         r.status.phase,
-        r.status.message,
+        safe(&r.status.message),
         r.status.weight,
         r.step_label(),
         r.status.approvals.len(),
@@ -122,12 +158,15 @@ pub fn rollout_detail(r: &RolloutRecord) -> String {
         let _ = writeln!(
             out,
             "condition: {} = {} ({}) {}",
-            c.kind, c.status, c.reason, c.message
+            safe(&c.kind),
+            c.status,
+            safe(&c.reason),
+            safe(&c.message)
         );
     }
     out.push_str("steps:\n");
     for (i, s) in r.spec.steps.iter().enumerate() {
-        let _ = writeln!(out, "  {:>2}. {s}", i + 1);
+        let _ = writeln!(out, "  {:>2}. {}", i + 1, safe(&s.to_string()));
     }
     out.trim_end().to_string()
 }

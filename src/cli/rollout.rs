@@ -12,7 +12,19 @@ use mlops_core::{
 };
 
 use super::output::{self, Output};
-use crate::{adapters::kube::KubeCluster, wiring::Options};
+use crate::{
+    adapters::{
+        kube::{
+            KubeCluster,
+            names::{check_deployment, check_object_name},
+        },
+        mlflow::check_model_name,
+    },
+    wiring::Options,
+};
+
+/// The longest `start --wait --timeout`: a week.
+pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
 
 #[derive(Debug, Subcommand)]
 pub enum RolloutCmd {
@@ -46,8 +58,8 @@ pub enum RolloutCmd {
         /// Follow the rollout; exit 0 only when it is Promoted.
         #[arg(long)]
         wait: bool,
-        /// With --wait: give up after this many seconds.
-        #[arg(long, default_value_t = 3600)]
+        /// With --wait: give up after this many seconds (at most a week).
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
         timeout: u64,
     },
     /// Approve a rollout waiting at an approval gate, as the user the cluster says you are.
@@ -106,13 +118,31 @@ impl RolloutCmd {
             RolloutCmd::List | RolloutCmd::Get { .. } | RolloutCmd::Templates
         )
     }
+
+    /// The rollout a verb names, if it names one.
+    fn rollout_name(&self) -> Option<&str> {
+        match self {
+            RolloutCmd::Approve { name, .. }
+            | RolloutCmd::Promote { name, .. }
+            | RolloutCmd::Abort { name, .. }
+            | RolloutCmd::Rollback { name, .. }
+            | RolloutCmd::Pause { name, .. }
+            | RolloutCmd::Resume { name, .. }
+            | RolloutCmd::Get { name } => Some(name),
+            RolloutCmd::Templates | RolloutCmd::List | RolloutCmd::Start { .. } => None,
+        }
+    }
 }
 
 pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCode> {
+    // Names go into request paths: refuse a bad one before anything is sent.
+    if let Some(name) = cmd.rollout_name() {
+        check_object_name("ModelRollout", name)?;
+    }
     match cmd {
         RolloutCmd::Templates => {
             for e in &options.config_errors {
-                eprintln!("warning: {e}");
+                eprintln!("warning: {}", output::error_text(e));
             }
             let all = options.settings.templates();
             println!(
@@ -124,11 +154,11 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                                 t.steps.iter().map(ToString::to_string).collect();
                             format!(
                                 "{:<18} {:<8} {}\n{:<27} {}",
-                                t.name,
+                                output::safe(&t.name),
                                 if t.builtin { "shipped" } else { "config" },
-                                t.description,
+                                output::safe(&t.description),
                                 "",
-                                steps.join(" → ")
+                                output::safe(&steps.join(" → "))
                             )
                         })
                         .collect::<Vec<_>>()
@@ -157,7 +187,8 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 let r = c.approve_as(&ns, name, &user, comment).await?;
                 Ok(output::render(output, &r, |r| {
                     format!(
-                        "{user} approved {ns}/{name}: {}/{} approvals",
+                        "{} approved {ns}/{name}: {}/{} approvals",
+                        output::safe(&user),
                         r.status.approvals.len(),
                         r.spec.approval.required
                     )
@@ -181,6 +212,27 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
         } => {
             let steps = find_template(options, template)?;
             let deployment = deployment.clone().unwrap_or_else(|| model.clone());
+            // Everything that can be checked here is, before the registry or the cluster is
+            // asked anything.
+            check_model_name(model)?;
+            check_object_name("ModelRollout", &format!("{model}-v{version}"))?;
+            check_deployment(&deployment)?;
+            rollout::validate(&rollout::RolloutSpec {
+                model: rollout::ModelRef {
+                    name: model.clone(),
+                    version: *version,
+                },
+                stable_version: 0,
+                deployment: deployment.clone(),
+                image: image.clone().unwrap_or_else(|| "from-the-registry".into()),
+                replicas: 1,
+                http_route: None,
+                steps: steps.clone(),
+                analysis: rollout::default_analysis(model),
+                approval: rollout::ApprovalGate {
+                    required: *approvers,
+                },
+            })?;
             cluster_verb(options, async |c| {
                 let ns = c.default_namespace();
                 let image = match image {
@@ -213,7 +265,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 Ok(output::render(output, &record, |r| {
                     format!(
                         "started {ns}/{name}: {} v{} → v{version}, {} steps",
-                        r.spec.model.name,
+                        output::safe(&r.spec.model.name),
                         r.spec.stable_version,
                         r.spec.steps.len()
                     )
@@ -272,7 +324,16 @@ async fn wait_until_done(
     name: &str,
     limit: Duration,
 ) -> Result<RolloutRecord, CoreError> {
-    let deadline = tokio::time::Instant::now() + limit;
+    let start = tokio::time::Instant::now();
+    // A limit past what the clock can hold means "no limit", never an overflow.
+    let deadline = start.checked_add(limit);
+    let why = |r: &RolloutRecord| {
+        if r.status.message.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.status.message)
+        }
+    };
     loop {
         let r = c.rollout(ns, name).await?;
         match r.status.phase {
@@ -280,20 +341,20 @@ async fn wait_until_done(
             Phase::RolledBack | Phase::Failed => {
                 return Err(CoreError::backend(
                     "rollout",
-                    format!("{ns}/{name} is {}: {}", r.status.phase, r.status.message),
+                    format!("{ns}/{name} is {}{}", r.status.phase, why(&r)),
                 ));
             }
             _ => {}
         }
-        if tokio::time::Instant::now() >= deadline {
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return Err(CoreError::backend(
                 "rollout",
                 format!(
-                    "{ns}/{name} is still {} after {}s (step {}): {}",
+                    "{ns}/{name} is still {} after {}s (step {}){}",
                     r.status.phase,
                     limit.as_secs(),
                     r.step_label(),
-                    r.status.message
+                    why(&r)
                 ),
             ));
         }
@@ -332,7 +393,8 @@ fn operator_verb(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<
         let r = c.send_command(&ns, name, &command).await?;
         Ok(output::render(output, &r, |r| {
             format!(
-                "{user}: {verb} {ns}/{name} recorded; now {} — the controller carries it out",
+                "{}: {verb} {ns}/{name} recorded; now {} — the controller carries it out",
+                output::safe(&user),
                 r.status.phase
             )
         }))

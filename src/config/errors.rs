@@ -1,6 +1,21 @@
-//! A configuration problem, located: file, line, column and the offending value.
+//! A configuration problem, located: file, line, column and the offending value. What it echoes
+//! is bounded and safe: the value, the file name and the message are cut to a few hundred
+//! characters and credentials in URLs (`https://user:password@…`) are replaced by `***`, so a
+//! huge or secret value is never printed or logged whole.
 
 use std::{fmt, path::Path};
+
+use mlops_core::text;
+
+/// The longest value echoed back.
+pub const SHOWN_VALUE: usize = 200;
+/// The longest file name and message echoed back.
+const SHOWN_TEXT: usize = 1000;
+
+/// `s` cut to `max` characters with URL credentials redacted.
+fn bounded(s: &str, max: usize) -> String {
+    text::truncate(&text::redact_userinfo(s), max).into_owned()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -22,22 +37,27 @@ impl ConfigError {
     ) -> Self {
         let (line, column) = line_col(text, offset);
         Self {
-            file: path.display().to_string(),
+            file: bounded(&path.display().to_string(), SHOWN_TEXT),
             line,
             column,
-            value: value.to_string(),
-            message: message.into(),
+            value: bounded(value, SHOWN_VALUE),
+            message: bounded(&message.into(), SHOWN_TEXT),
+        }
+    }
+
+    /// A problem with the file as a whole (no line): `value` is what was asked for.
+    pub fn about_file(path: &Path, value: &str, message: impl Into<String>) -> Self {
+        Self {
+            file: bounded(&path.display().to_string(), SHOWN_TEXT),
+            line: 0,
+            column: 0,
+            value: bounded(value, SHOWN_VALUE),
+            message: bounded(&message.into(), SHOWN_TEXT),
         }
     }
 
     pub fn io(path: &Path, e: &std::io::Error) -> Self {
-        Self {
-            file: path.display().to_string(),
-            line: 0,
-            column: 0,
-            value: String::new(),
-            message: format!("cannot read: {e}"),
-        }
+        Self::about_file(path, "", format!("cannot read: {e}"))
     }
 
     /// From a TOML syntax or schema error, which carries its own span.
@@ -84,6 +104,35 @@ impl fmt::Display for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_values_are_cut_and_credentials_redacted() {
+        let huge = "b".repeat(1_000_000);
+        let e = ConfigError::at(
+            Path::new(&format!("/cfg/themes/{huge}.toml")),
+            "theme = 1",
+            0,
+            &huge,
+            format!("theme {huge:?} is neither embedded nor a file"),
+        );
+        assert!(
+            e.to_string().len() < 3 * SHOWN_TEXT,
+            "{}",
+            e.to_string().len()
+        );
+        let secret = ConfigError::at(
+            Path::new("config.toml"),
+            "",
+            0,
+            "htps://alice:S3CRETPW@127.0.0.1:1/",
+            "tracking_uri must start with http:// or https://: htps://alice:S3CRETPW@127.0.0.1:1/",
+        );
+        assert!(!secret.to_string().contains("S3CRETPW"), "{secret}");
+        assert!(
+            secret.to_string().contains("htps://***@127.0.0.1:1/"),
+            "{secret}"
+        );
+    }
 
     #[test]
     fn line_and_column_are_one_based() {

@@ -29,8 +29,15 @@ pub fn config_dir() -> PathBuf {
         .join("mlops-console")
 }
 
-fn read_optional(path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
-    match std::fs::read_to_string(path) {
+/// The most bytes of one config file that are read (`config.toml`, `keymap.toml`, a theme).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The text of the config file `path`, or `None` when there is none. Anything else that stops
+/// it from being read is an error naming the file, pushed onto `errors`: only a regular file is
+/// read (a FIFO, a device or a directory is refused, and it is opened without blocking, so a
+/// FIFO cannot stall the console), of at most [`MAX_FILE_BYTES`], in UTF-8.
+pub fn read_optional(path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match read_bounded(path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -38,6 +45,55 @@ fn read_optional(path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
             None
         }
     }
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::{
+        io::{Error, ErrorKind, Read},
+        os::unix::fs::OpenOptionsExt,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, a socket or a device)"
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("it is {what}; a config file must be a regular file"),
+        ));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} KiB, the most a config file may be",
+                MAX_FILE_BYTES / 1024
+            ),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "it is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
 }
 
 /// `config.toml` from `dir` (defaults for whatever is invalid), and what was wrong with it.

@@ -145,6 +145,7 @@ pub fn parse_color(s: &str) -> Result<Color, String> {
     let t = s.trim();
     if let Some(hex) = t.strip_prefix('#') {
         if hex.len() == 6
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
             && let Ok(v) = u32::from_str_radix(hex, 16)
         {
             return Ok(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
@@ -262,24 +263,42 @@ fn embedded(name: &str) -> Option<&'static str> {
 /// The theme `name`: embedded, or a user file merged over its base; defaults on any error.
 pub fn load(dir: &Path, name: &str, depth: ColorDepth, errors: &mut Vec<ConfigError>) -> Theme {
     let user_path: PathBuf = dir.join("themes").join(format!("{name}.toml"));
-    let user_text = std::fs::read_to_string(&user_path).ok();
+    let unreadable = errors.len();
+    let user_text = super::read_optional(&user_path, errors);
     let base_name = match (&user_text, embedded(name)) {
         (_, Some(_)) => name.to_string(),
-        (Some(text), None) => toml::from_str::<RawTheme>(text)
+        (Some(text), None) => match toml::from_str::<RawTheme>(text)
             .ok()
-            .and_then(|r| r.inherits.map(Spanned::into_inner))
-            .unwrap_or_else(|| "dark".into()),
+            .and_then(|r| r.inherits)
+        {
+            Some(base) if embedded(base.get_ref()).is_none() => {
+                errors.push(ConfigError::at(
+                    &user_path,
+                    text,
+                    base.span().start,
+                    base.get_ref(),
+                    format!(
+                        "inherits names no embedded theme (known: {}); using \"dark\"",
+                        EMBEDDED.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+                "dark".into()
+            }
+            Some(base) => base.into_inner(),
+            None => "dark".into(),
+        },
+        // The file is there but could not be read: that error says so.
+        (None, None) if errors.len() > unreadable => "dark".into(),
         (None, None) => {
-            errors.push(ConfigError {
-                file: user_path.display().to_string(),
-                line: 0,
-                column: 0,
-                value: name.into(),
-                message: format!(
-                    "theme {name:?} is neither embedded ({}) nor a file here; using \"dark\"",
+            errors.push(ConfigError::about_file(
+                &user_path,
+                name,
+                format!(
+                    "theme {:?} is neither embedded ({}) nor a file here; using \"dark\"",
+                    mlops_core::text::truncate(name, 60),
                     EMBEDDED.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
                 ),
-            });
+            ));
             "dark".into()
         }
     };
@@ -507,6 +526,34 @@ mod tests {
         assert!(parse_color("#ff00").is_err());
         assert!(parse_color("blurple").expect_err("bad").contains("#rrggbb"));
         assert!(parse_color("300").is_err());
+        // `from_str_radix` takes a sign: "#+12345" was accepted.
+        assert!(parse_color("#+12345").is_err());
+        assert!(parse_color("#-12345").is_err());
+    }
+
+    #[test]
+    fn a_theme_inheriting_an_unknown_one_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("themes")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("themes/mine.toml"),
+            "inherits = \"nope\"\n[styles]\nselection = { bg = \"#ff0000\" }\n",
+        )
+        .expect("write");
+        let mut errors = Vec::new();
+        let t = load(dir.path(), "mine", ColorDepth::TrueColor, &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].value.as_str()), (1, "nope"));
+        assert!(
+            errors[0]
+                .message
+                .contains("inherits names no embedded theme")
+        );
+        assert_eq!(
+            t.selection.bg,
+            Some(Color::Rgb(255, 0, 0)),
+            "still applied over dark"
+        );
     }
 
     #[test]

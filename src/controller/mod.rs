@@ -27,7 +27,8 @@ use mlops_core::{
 pub use self::reconcile::{PASS_TARGET, ReconcileError};
 use self::reconcile::{Pass, error_policy, needs_a_pass, reconcile};
 use crate::adapters::kube::{
-    KubeCluster, LeaseLock, ModelRollout, lease::Acquired, names::TRACK_LABEL,
+    KubeCluster, LeaseLock, ModelRollout, lease::Acquired, limits::WATCH_TIMEOUT_SECONDS,
+    names::TRACK_LABEL,
 };
 
 /// What the controller works with: the cluster, and the stores its effects and analysis need.
@@ -47,18 +48,64 @@ pub struct Context {
 /// rollouts on time, few enough not to queue up in the API server.
 pub const DEFAULT_CONCURRENCY: u16 = 16;
 
+/// From SIGTERM (or the console quitting) to the lease released and the process gone, at most.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
+/// The part of [`SHUTDOWN_BUDGET`] the loop itself may use: passes in flight and the audit
+/// writer get [`PASSES_GRACE`], releasing the lease what is left; the rest is for the process
+/// to end.
+const STOP_BUDGET: Duration = Duration::from_millis(1500);
+/// How long passes in flight may finish (and queued audit entries be written) after a stop.
+const PASSES_GRACE: Duration = Duration::from_millis(800);
+
+/// Why leading ended.
+enum Ended {
+    /// Told to stop; the lease was released.
+    Stopped,
+    /// Someone else holds the lease now.
+    Lost(CoreError),
+    /// The lease could not be renewed for as long as it lasts (the API server unreachable):
+    /// we stopped acting, as another replica may take it over.
+    Unrenewable(CoreError),
+}
+
 /// Reconcile every ModelRollout while we hold the lease. Returns `Ok` when `stop` fires (the
-/// lease is released) and an error when the lease is lost to someone else.
+/// lease is released within [`SHUTDOWN_BUDGET`]) and an error when the lease is lost to someone
+/// else or cannot be renewed for as long as it lasts.
 pub async fn lead(
     ctx: Arc<Context>,
     lease: LeaseLock,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), CoreError> {
+    match lead_until(ctx, lease, stop).await {
+        Ended::Stopped => Ok(()),
+        Ended::Lost(e) | Ended::Unrenewable(e) => Err(e),
+    }
+}
+
+/// Give the lease up, but never for longer than `within`.
+async fn release_within(lease: &LeaseLock, within: Duration) {
+    if tokio::time::timeout(within, lease.release()).await.is_err() {
+        tracing::warn!(
+            holder = lease.holder(),
+            "could not release the lease within {} ms; it expires on its own",
+            within.as_millis()
+        );
+    }
+}
+
+async fn lead_until(
+    ctx: Arc<Context>,
+    lease: LeaseLock,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Ended {
+    tokio::pin!(stop);
     // Canary Deployments, watched: passes read readiness from this cache, not the API server.
     let (canaries, writer) = reflector::store::<K8sDeployment>();
     let canary_watch = watcher(
-        Api::<K8sDeployment>::all(ctx.cluster.client()),
-        watcher::Config::default().labels(&format!("{TRACK_LABEL}=canary")),
+        Api::<K8sDeployment>::all(ctx.cluster.watch_client()),
+        watcher::Config::default()
+            .labels(&format!("{TRACK_LABEL}=canary"))
+            .timeout(WATCH_TIMEOUT_SECONDS),
     )
     .default_backoff()
     .reflect(writer)
@@ -66,21 +113,26 @@ pub async fn lead(
     let canary_watch = tokio::spawn(canary_watch);
     // Not ready in time (no right to list Deployments everywhere, an API server in trouble):
     // give the lease up rather than hold it without acting.
-    if !matches!(
-        tokio::time::timeout(Duration::from_secs(30), canaries.wait_until_ready()).await,
-        Ok(Ok(()))
-    ) {
+    let ready = tokio::select! {
+        r = tokio::time::timeout(Duration::from_secs(30), canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
+        () = &mut stop => {
+            canary_watch.abort();
+            release_within(&lease, STOP_BUDGET).await;
+            return Ended::Stopped;
+        }
+    };
+    if !ready {
         canary_watch.abort();
-        lease.release().await;
-        return Err(CoreError::backend(
+        release_within(&lease, STOP_BUDGET).await;
+        return Ended::Unrenewable(CoreError::backend(
             "controller",
             "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within 30 s",
         ));
     }
     let (rollouts, writer) = reflector::store::<ModelRollout>();
     let triggers = watcher(
-        Api::<ModelRollout>::all(ctx.cluster.client()),
-        watcher::Config::default(),
+        Api::<ModelRollout>::all(ctx.cluster.watch_client()),
+        watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
     )
     .default_backoff()
     .reflect(writer)
@@ -91,7 +143,10 @@ pub async fn lead(
     let audit_writer = tokio::spawn(async move {
         while let Some(record) = to_audit.recv().await {
             if let Err(e) = log.append(record).await {
-                tracing::warn!(error = %e, "could not write an audit entry");
+                crate::logging::warn_limited(
+                    "controller.audit",
+                    &format!("could not write an audit entry: {e}"),
+                );
             }
         }
     });
@@ -100,9 +155,12 @@ pub async fn lead(
         canaries,
         audit,
     });
+    let (shutdown, shutting_down) = tokio::sync::oneshot::channel::<()>();
     let controller = Controller::for_stream(triggers, rollouts)
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
-        .graceful_shutdown_on(stop)
+        .graceful_shutdown_on(async move {
+            let _ = shutting_down.await;
+        })
         .run(reconcile, error_policy, pass)
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -113,38 +171,69 @@ pub async fn lead(
         controller.await;
         canary_watch.abort();
         // The passes (and their senders) are gone: let the writer finish what is queued.
-        let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
+        let _ = audit_writer.await;
     };
+    tokio::pin!(controller);
     let renew = {
         let ctx = ctx.clone();
         let lease = lease.clone();
         async move {
+            let mut renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(lease.params().renew_every).await;
                 match lease.try_acquire_or_renew(false).await {
-                    Ok(Acquired::Yes { .. }) => {}
+                    Ok(Acquired::Yes { .. }) => renewed = tokio::time::Instant::now(),
                     Ok(Acquired::No) => {
-                        return CoreError::backend(
+                        return Ended::Lost(CoreError::backend(
                             "controller",
                             format!("{} lost the lease", ctx.id),
-                        );
+                        ));
                     }
-                    Err(e) => tracing::warn!(error = %e, "renewing the lease"),
+                    Err(e) if renewed.elapsed() >= lease.params().duration => {
+                        return Ended::Unrenewable(CoreError::backend(
+                            "controller",
+                            format!(
+                                "{} could not renew the lease for {} s, so another replica may hold it now: stopped acting ({e})",
+                                ctx.id,
+                                renewed.elapsed().as_secs()
+                            ),
+                        ));
+                    }
+                    Err(e) => crate::logging::warn_limited(
+                        "controller.renew",
+                        &format!("renewing the lease: {e}"),
+                    ),
                 }
             }
         }
     };
     tokio::select! {
-        () = controller => {
-            lease.release().await;
-            Ok(())
+        () = &mut controller => {
+            release_within(&lease, STOP_BUDGET).await;
+            Ended::Stopped
         }
-        e = renew => Err(e),
+        ended = renew => ended,
+        () = &mut stop => {
+            // Passes in flight may finish and the audit writer empty its queue, briefly; then
+            // the lease goes back, so the next replica need not wait for it to expire.
+            let started = tokio::time::Instant::now();
+            let _ = shutdown.send(());
+            if tokio::time::timeout(PASSES_GRACE, &mut controller).await.is_err() {
+                tracing::warn!("passes still running {} ms after the stop: cut short", PASSES_GRACE.as_millis());
+            }
+            release_within(&lease, STOP_BUDGET.saturating_sub(started.elapsed())).await;
+            Ended::Stopped
+        }
     }
 }
 
+/// Until `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// SIGTERM or SIGINT.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -160,8 +249,11 @@ async fn shutdown_signal() {
 }
 
 /// `mlops controller`: wait for the Lease, then reconcile while renewing it, until SIGTERM/SIGINT
-/// (which releases the lease for the next replica). Losing the lease ends the process; its
-/// replacement starts as a follower.
+/// (which releases the lease for the next replica within [`SHUTDOWN_BUDGET`], even with calls
+/// pending). Losing the lease to another replica ends the process; its replacement starts as a
+/// follower. A lease that cannot be renewed (the API server unreachable for as long as the lease
+/// lasts) makes it stop acting and wait, as a follower, to take the lease again. An API server
+/// that cannot be reached while waiting is retried.
 pub async fn run(ctx: Context) -> Result<(), CoreError> {
     let ctx = Arc::new(ctx);
     let lease = ctx.cluster.lease(&ctx.id);
@@ -172,35 +264,61 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
         shutdown_signal().await;
         let _ = tx.send(true);
     });
+    let mut announced = false;
     loop {
-        match lease.try_acquire_or_renew(true).await? {
-            Acquired::Yes { from_console } => {
-                if from_console {
-                    // The console that drove the rollouts stops at its next renewal.
-                    tracing::info!("took the lease from a console; letting it notice");
-                    tokio::time::sleep(renew_every + Duration::from_secs(1)).await;
+        // Follow until the lease is ours.
+        loop {
+            let attempt = tokio::select! {
+                r = lease.try_acquire_or_renew(true) => r,
+                () = stopped(&mut stop) => {
+                    // The attempt may have won just before it was cut: give it back.
+                    release_within(&lease, STOP_BUDGET).await;
+                    return Ok(());
                 }
-                break;
+            };
+            match attempt {
+                Ok(Acquired::Yes { from_console }) => {
+                    if from_console {
+                        // The console that drove the rollouts stops at its next renewal.
+                        tracing::info!("took the lease from a console; letting it notice");
+                        tokio::select! {
+                            () = tokio::time::sleep(renew_every + Duration::from_secs(1)) => {}
+                            () = stopped(&mut stop) => {
+                                release_within(&lease, STOP_BUDGET).await;
+                                return Ok(());
+                            }
+                        }
+                    }
+                    break;
+                }
+                Ok(Acquired::No) => {}
+                Err(e) => crate::logging::warn_limited("controller.lease", &e.to_string()),
             }
-            Acquired::No => {
-                tokio::select! {
-                    () = tokio::time::sleep(renew_every) => {}
-                    _ = stop.wait_for(|s| *s) => return Ok(()),
-                }
+            tokio::select! {
+                () = tokio::time::sleep(renew_every) => {}
+                () = stopped(&mut stop) => return Ok(()),
             }
         }
+        tracing::info!(id = %ctx.id, "leading");
+        if !announced {
+            println!(
+                "{} leads ({}/{})",
+                ctx.id,
+                lease.params().namespace,
+                lease.params().name
+            );
+            announced = true;
+        }
+        let mut until = stop.clone();
+        let stopped = async move {
+            let _ = until.wait_for(|s| *s).await;
+        };
+        match lead_until(ctx.clone(), lease.clone(), stopped).await {
+            Ended::Stopped => return Ok(()),
+            Ended::Lost(e) => return Err(e),
+            Ended::Unrenewable(e) => tracing::warn!(error = %e, "stepping down"),
+        }
     }
-    tracing::info!(id = %ctx.id, "leading");
-    println!(
-        "{} leads ({}/{})",
-        ctx.id,
-        lease.params().namespace,
-        lease.params().name
-    );
-    lead(ctx, lease, async move {
-        let _ = stop.wait_for(|s| *s).await;
-    })
-    .await
 }
 
 /// A console driving rollouts itself while no controller holds the lease: take the lease when it
@@ -210,7 +328,12 @@ pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver
     // The lease covers every namespace: a user who cannot read ModelRollouts in all of them must
     // not take it (and block a console or controller that can).
     let all: Api<ModelRollout> = Api::all(ctx.cluster.client());
-    if let Err(e) = all.list(&kube::api::ListParams::default().limit(1)).await {
+    let one = kube::api::ListParams::default().limit(1);
+    let listed = tokio::select! {
+        r = all.list(&one) => r,
+        () = stopped(&mut stop) => return,
+    };
+    if let Err(e) = listed {
         tracing::info!(error = %e, "cannot list ModelRollouts in every namespace: this console will not drive rollouts");
         return;
     }
@@ -220,16 +343,26 @@ pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver
         if *stop.borrow() {
             return;
         }
-        match lease.try_acquire_or_renew(false).await {
+        let attempt = tokio::select! {
+            r = lease.try_acquire_or_renew(false) => r,
+            () = stopped(&mut stop) => {
+                release_within(&lease, STOP_BUDGET).await;
+                return;
+            }
+        };
+        match attempt {
             Ok(Acquired::Yes { .. }) => {
                 tracing::info!(id = %ctx.id, "no controller holds the lease: this console drives the rollouts");
                 let mut until = stop.clone();
                 let stopped = async move {
                     let _ = until.wait_for(|s| *s).await;
                 };
-                match lead(ctx.clone(), lease.clone(), stopped).await {
-                    Ok(()) => return,
-                    Err(e) => tracing::info!(error = %e, "a controller took over the rollouts"),
+                match lead_until(ctx.clone(), lease.clone(), stopped).await {
+                    Ended::Stopped => return,
+                    Ended::Lost(e) => {
+                        tracing::info!(error = %e, "a controller took over the rollouts");
+                    }
+                    Ended::Unrenewable(e) => tracing::warn!(error = %e, "stepping down"),
                 }
             }
             Ok(Acquired::No) => {}
@@ -237,7 +370,7 @@ pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver
         }
         tokio::select! {
             () = tokio::time::sleep(lease.params().renew_every) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            () = stopped(&mut stop) => return,
         }
     }
 }

@@ -86,7 +86,10 @@ async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
             match store.value(&q).await {
                 Ok(v) => (v.filter(|v| v.is_finite()), None),
                 Err(e) => {
-                    tracing::warn!(error = %e, "analysis query failed");
+                    crate::logging::warn_limited(
+                        &format!("analysis {q}"),
+                        &format!("analysis query failed: {e}"),
+                    );
                     let mut e = e.to_string();
                     if e.len() > 160 {
                         let cut = (0..=160)
@@ -206,8 +209,18 @@ async fn reconcile_once(
     }
 }
 
-pub(super) fn error_policy(_mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc<Pass>) -> Action {
-    tracing::warn!(error = %e, "reconcile failed");
+#[allow(clippy::needless_pass_by_value)] // the signature kube-runtime calls
+pub(super) fn error_policy(mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc<Pass>) -> Action {
+    // Retried every 5 s: written once a minute per rollout unless the cause changes.
+    let target = format!(
+        "{}/{}",
+        mr.metadata.namespace.as_deref().unwrap_or_default(),
+        mr.metadata.name.as_deref().unwrap_or_default()
+    );
+    crate::logging::warn_limited(
+        &format!("reconcile {target}"),
+        &format!("reconcile of {target} failed: {e}"),
+    );
     Action::requeue(Duration::from_secs(5))
 }
 

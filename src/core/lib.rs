@@ -14,5 +14,6 @@ pub mod lineage;
 pub mod model;
 pub mod ports;
 pub mod rollout;
+pub mod text;
 
 pub use error::CoreError;

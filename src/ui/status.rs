@@ -72,7 +72,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let line = Line::from(vec![
             context,
             Span::styled(" │ ", t.status_bar),
-            Span::styled(shorten(&m.text, room), style),
+            Span::styled(shorten(&mlops_core::text::line(&m.text), room), style),
         ]);
         frame.render_widget(Paragraph::new(line).style(t.status_bar), area);
         return;

@@ -103,7 +103,7 @@ pub fn feed_block<'a, T>(
             format!(
                 "⚠ {} down: {} · {last} ",
                 backend.label(),
-                truncate(err, 60)
+                truncate(&mlops_core::text::line(err), 60)
             ),
             t.err,
         ));
@@ -155,7 +155,11 @@ pub fn empty_state<T>(
         ]
     } else if let Some(e) = &feed.error {
         vec![Line::from(Span::styled(
-            format!("{} unavailable: {e}", backend.label()),
+            format!(
+                "{} unavailable: {}",
+                backend.label(),
+                mlops_core::text::line(e)
+            ),
             t.err,
         ))]
     } else if feed.data.is_none() {

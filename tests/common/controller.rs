@@ -12,6 +12,11 @@ use std::{
 pub struct Controller(Child);
 
 impl Controller {
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(None))
+    }
+
     /// Die without a word (SIGKILL): the lease stays until it expires.
     pub fn die(mut self) {
         let _ = self.0.kill();
@@ -44,9 +49,13 @@ pub fn spawn(id: &str) -> (Controller, Receiver<String>) {
 
 /// Start a controller command (e.g. with a changed environment).
 pub fn spawn_with(command: &mut Command) -> (Controller, Receiver<String>) {
+    spawn_logging(command.stderr(Stdio::null()))
+}
+
+/// Start a controller command whose stderr (its log) the caller has set.
+pub fn spawn_logging(command: &mut Command) -> (Controller, Receiver<String>) {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("spawn controller");
     let stdout = child.stdout.take().expect("stdout");
@@ -65,7 +74,12 @@ pub fn start(id: &str) -> Controller {
 }
 
 pub fn start_with(command: &mut Command) -> Controller {
-    let (controller, lines) = spawn_with(command);
+    start_logging(command.stderr(Stdio::null()))
+}
+
+/// As `start_with`, with the stderr (the log) the caller has set.
+pub fn start_logging(command: &mut Command) -> Controller {
+    let (controller, lines) = spawn_logging(command);
     let line = lines
         .recv_timeout(Duration::from_secs(60))
         .expect("the controller takes the lease within 60 s");

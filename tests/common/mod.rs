@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod controller;
+pub mod hostile;
 pub mod tmux;
 
 use std::{collections::HashMap, process::Command, sync::OnceLock};

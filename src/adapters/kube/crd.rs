@@ -7,7 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::{
     Api, Client, CustomResource, CustomResourceExt,
     api::{Patch, PatchParams},
-    runtime::wait::{await_condition, conditions},
+    runtime::wait::{Condition, conditions},
 };
 use mlops_core::{
     CoreError,
@@ -96,17 +96,26 @@ pub async fn install(client: Client, timeout: Duration) -> Result<String, CoreEr
     )
     .await
     .map_err(|e| CoreError::backend("kubernetes", format!("applying CRD {name}: {e}")))?;
-    let established = await_condition(crds, &name, conditions::is_crd_established());
-    match tokio::time::timeout(timeout, established).await {
-        Ok(Ok(_)) => Ok(name),
-        Ok(Err(e)) => Err(CoreError::backend(
-            "kubernetes",
-            format!("waiting for CRD {name}: {e}"),
-        )),
-        Err(_) => Err(CoreError::backend(
-            "kubernetes",
-            format!("CRD {name} not established after {}s", timeout.as_secs()),
-        )),
+    // Polled with bounded calls rather than watched: a watch on the call client would be cut
+    // by its deadline.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let established = conditions::is_crd_established();
+    loop {
+        let last = match crds.get_opt(&name).await {
+            Ok(crd) if established.matches_object(crd.as_ref()) => return Ok(name),
+            Ok(_) => "not established yet".to_string(),
+            Err(e) => super::error_chain(&e),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CoreError::backend(
+                "kubernetes",
+                format!(
+                    "CRD {name} not established after {}s ({last})",
+                    timeout.as_secs()
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

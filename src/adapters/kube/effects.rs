@@ -148,7 +148,10 @@ impl Infrastructure for KubeInfra {
         };
         // An Event is a courtesy to `kubectl describe`; failing to record one stops nothing.
         if let Err(e) = api.create(&PostParams::default(), &event).await {
-            tracing::warn!(error = %e, "could not record an Event");
+            crate::logging::warn_limited(
+                "kube.event",
+                &format!("could not record an Event: {}", super::error_chain(&e)),
+            );
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! - `traffic`: replica-ratio splits, promotion of the stable side, HTTPRoute weights.
 //! - `effects`: the cluster (and registry) as the core's `Infrastructure` for rollout effects.
 //! - `lease`: the Lease that decides who drives rollouts.
+//! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
 //! - `watch`: ModelRollouts and the Lease as a stream of changes.
 //! - `map`: Kubernetes objects mapped to the core's types.
 //! - `audit`: the hash-chained audit log in ConfigMaps.
@@ -18,6 +19,7 @@ pub mod audit;
 pub mod crd;
 pub mod effects;
 pub mod lease;
+pub mod limits;
 mod map;
 pub mod names;
 mod rollouts;
@@ -58,14 +60,124 @@ use self::{
     names::MODEL_LABEL,
 };
 
-pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> CoreError {
-    CoreError::backend("kubernetes", format!("{what}: {e}"))
+/// A failure of `what` on the cluster, with its whole cause: a client error is followed down
+/// its sources ("client error (Connect)" → "tcp connect error" → "Connection refused").
+/// The most pages one list may take (of `limits::LIST_PAGE` objects each).
+const MAX_PAGES: usize = 1000;
+
+/// Every object of a list, a page of `limits::LIST_PAGE` at a time, so each answer stays small
+/// whatever the cluster holds. A server that keeps sending continue tokens is stopped after
+/// [`MAX_PAGES`] pages, or when it repeats one.
+pub(crate) async fn list_all<K>(api: &Api<K>, params: &ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut page_params = params.clone().limit(limits::LIST_PAGE);
+        if let Some(t) = &token {
+            page_params = page_params.continue_token(t);
+        }
+        let page = api.list(&page_params).await?;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(next) if !next.is_empty() && token.as_deref() != Some(next.as_str()) => {
+                token = Some(next);
+            }
+            _ => return Ok(items),
+        }
+    }
+    Err(kube::Error::Service(
+        format!(
+            "the list did not end after {MAX_PAGES} pages of {} objects",
+            limits::LIST_PAGE
+        )
+        .into(),
+    ))
+}
+
+/// Per-call timeout unless the caller says otherwise (`timeout_seconds`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) fn err(what: &str, e: impl Cause) -> CoreError {
+    CoreError::backend("kubernetes", format!("{what}: {}", e.cause()))
+}
+
+/// What went wrong, in words.
+pub(crate) trait Cause {
+    fn cause(self) -> String;
+}
+
+impl Cause for &str {
+    fn cause(self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cause for String {
+    fn cause(self) -> String {
+        self
+    }
+}
+
+impl Cause for kube::Error {
+    /// The API server's own words for a refusal (`HTTP 403 Forbidden: …`), else the chain.
+    fn cause(self) -> String {
+        match self {
+            kube::Error::Api(status) => {
+                let code = status.code;
+                let reason = http::StatusCode::from_u16(code)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or(status.reason.as_str());
+                format!("HTTP {code} {reason}: {}", status.message)
+            }
+            e => error_chain(&e),
+        }
+    }
+}
+
+impl Cause for kube::config::KubeconfigError {
+    fn cause(self) -> String {
+        error_chain(&self)
+    }
+}
+
+impl Cause for kube::runtime::wait::Error {
+    fn cause(self) -> String {
+        error_chain(&self)
+    }
+}
+
+impl Cause for serde_json::Error {
+    fn cause(self) -> String {
+        self.to_string()
+    }
+}
+
+/// An error and its sources, each said once.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// One cluster, as a kubeconfig context names it.
 #[derive(Clone)]
 pub struct KubeCluster {
+    /// For requests with one answer: every one bounded by the timeout (see `limits`).
     client: Client,
+    /// For watches, which stay open.
+    watch_client: Client,
     context: String,
     namespace: Option<String>,
     /// The lease identity this process drives rollouts under, when it may.
@@ -83,9 +195,19 @@ impl KubeCluster {
         context: Option<&str>,
         namespace: Option<&str>,
     ) -> Result<Self, CoreError> {
+        Self::connect_with(context, namespace, DEFAULT_TIMEOUT).await
+    }
+
+    /// As `connect`, every call bounded by `timeout` (and setting up, an `exec` credential
+    /// plugin included, too).
+    pub async fn connect_with(
+        context: Option<&str>,
+        namespace: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, CoreError> {
         let kubeconfig = Kubeconfig::read()
             .map_err(|e| err("reading the kubeconfig (KUBECONFIG or ~/.kube/config)", e))?;
-        Self::from_kubeconfig(kubeconfig, context, namespace).await
+        Self::from_kubeconfig(kubeconfig, context, namespace, timeout).await
     }
 
     /// Connect with the kubeconfig file at `path`.
@@ -94,16 +216,33 @@ impl KubeCluster {
         context: Option<&str>,
         namespace: Option<&str>,
     ) -> Result<Self, CoreError> {
+        Self::connect_file_with(path, context, namespace, DEFAULT_TIMEOUT).await
+    }
+
+    /// As `connect_file`, every call bounded by `timeout`.
+    pub async fn connect_file_with(
+        path: &Path,
+        context: Option<&str>,
+        namespace: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, CoreError> {
         let kubeconfig = Kubeconfig::read_from(path)
             .map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
-        Self::from_kubeconfig(kubeconfig, context, namespace).await
+        Self::from_kubeconfig(kubeconfig, context, namespace, timeout).await
     }
 
     async fn from_kubeconfig(
         kubeconfig: Kubeconfig,
         context: Option<&str>,
         namespace: Option<&str>,
+        timeout: Duration,
     ) -> Result<Self, CoreError> {
+        if let Some(c) = context {
+            names::check_context(c)?;
+        }
+        if let Some(ns) = namespace {
+            names::check_namespace(ns)?;
+        }
         let name = context
             .map(str::to_string)
             .or_else(|| kubeconfig.current_context.clone())
@@ -131,11 +270,12 @@ impl KubeCluster {
         let config = Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| err(&format!("loading context {name:?}"), e))?;
-        let client = Client::try_from(config).map_err(|e| err("creating the client", e))?;
+        let (client, watch_client) = limits::clients(config, timeout).await?;
         Ok(Self {
             audit: KubeAudit::new(client.clone()),
             identity: Arc::new(tokio::sync::OnceCell::new()),
             client,
+            watch_client,
             context: name,
             namespace: namespace.map(str::to_string),
             driver_id: None,
@@ -143,44 +283,38 @@ impl KubeCluster {
         })
     }
 
+    /// The client for requests with one answer, each bounded by the timeout.
     pub fn client(&self) -> Client {
         self.client.clone()
     }
 
+    /// The client for watches (no deadline; an idle timeout above the watch timeout).
+    pub fn watch_client(&self) -> Client {
+        self.watch_client.clone()
+    }
+
     pub async fn nodes(&self) -> Result<Vec<Node>, CoreError> {
         let api: Api<K8sNode> = Api::all(self.client.clone());
-        let list = api
-            .list(&ListParams::default())
+        let list = list_all(&api, &ListParams::default())
             .await
             .map_err(|e| err("listing nodes", e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|n| map_node(n, &self.context))
-            .collect())
+        Ok(list.iter().map(|n| map_node(n, &self.context)).collect())
     }
 
     pub async fn pods(&self) -> Result<Vec<Pod>, CoreError> {
         let api: Api<K8sPod> = self.namespaced();
-        let list = api
-            .list(&ListParams::default())
+        let list = list_all(&api, &ListParams::default())
             .await
             .map_err(|e| err("listing pods", e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|p| map_pod(p, &self.context))
-            .collect())
+        Ok(list.iter().map(|p| map_pod(p, &self.context)).collect())
     }
 
     pub async fn deployments(&self) -> Result<Vec<Deployment>, CoreError> {
         let api: Api<K8sDeployment> = self.namespaced();
-        let list = api
-            .list(&ListParams::default().labels(MODEL_LABEL))
+        let list = list_all(&api, &ListParams::default().labels(MODEL_LABEL))
             .await
             .map_err(|e| err("listing deployments", e))?;
         Ok(list
-            .items
             .iter()
             .filter_map(|d| map_deployment(d, &self.context))
             .collect())
@@ -283,7 +417,7 @@ impl KubeCluster {
         name: &str,
         timeout: Duration,
     ) -> Result<Pod, CoreError> {
-        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let api: Api<K8sPod> = Api::namespaced(self.watch_client.clone(), namespace);
         let cond = await_condition(api, name, conditions::is_pod_running());
         match tokio::time::timeout(timeout, cond).await {
             Err(_) => Err(err(

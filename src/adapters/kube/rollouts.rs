@@ -17,15 +17,15 @@ use super::{
     crd::{ModelRollout, ModelRolloutSpec},
     err,
     map::map_deployment,
-    names::FIELD_MANAGER,
+    names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
 };
 
 impl KubeCluster {
     /// The ModelRollouts; none (not an error) when the CRD is not installed.
     pub async fn rollouts(&self) -> Result<Vec<RolloutRecord>, CoreError> {
         let api: Api<ModelRollout> = self.namespaced();
-        match api.list(&ListParams::default()).await {
-            Ok(list) => Ok(list.items.iter().map(|r| r.record(&self.context)).collect()),
+        match super::list_all(&api, &ListParams::default()).await {
+            Ok(list) => Ok(list.iter().map(|r| r.record(&self.context)).collect()),
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(err("listing ModelRollouts", e)),
         }
@@ -33,6 +33,8 @@ impl KubeCluster {
 
     /// One ModelRollout.
     pub async fn rollout(&self, namespace: &str, name: &str) -> Result<RolloutRecord, CoreError> {
+        check_namespace(namespace)?;
+        check_object_name("ModelRollout", name)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         match api.get(name).await {
             Ok(r) => Ok(r.record(&self.context)),
@@ -56,6 +58,8 @@ impl KubeCluster {
         name: &str,
         command: &Command,
     ) -> Result<RolloutRecord, CoreError> {
+        check_namespace(namespace)?;
+        check_object_name("ModelRollout", name)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         let mut audited = false;
         for _ in 0..10 {
@@ -122,6 +126,8 @@ impl KubeCluster {
         namespace: &str,
         deployment: &str,
     ) -> Result<Deployment, CoreError> {
+        check_namespace(namespace)?;
+        check_deployment(deployment)?;
         let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
         let d = api.get(deployment).await.map_err(|e| match e {
             kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
@@ -145,6 +151,9 @@ impl KubeCluster {
         name: &str,
         spec: RolloutSpec,
     ) -> Result<RolloutRecord, CoreError> {
+        check_namespace(namespace)?;
+        check_object_name("ModelRollout", name)?;
+        check_deployment(&spec.deployment)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         if api
             .get_opt(name)

@@ -10,7 +10,10 @@ use mlops_core::{CoreError, rollout::RolloutSpec};
 
 use super::{
     KubeCluster, err,
-    names::{FIELD_MANAGER, MODEL_LABEL, TRACK_LABEL, VERSION_LABEL, canary_name},
+    names::{
+        FIELD_MANAGER, MODEL_LABEL, TRACK_LABEL, VERSION_LABEL, canary_name, check_deployment,
+        check_namespace, check_object_name,
+    },
 };
 
 impl KubeCluster {
@@ -89,6 +92,9 @@ impl KubeCluster {
         let gvk = kube::api::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute");
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), namespace, &ApiResource::from_gvk(&gvk));
+        check_namespace(namespace)?;
+        check_object_name("HTTPRoute", route)?;
+        check_deployment(&spec.deployment)?;
         let r = api.get(route).await.map_err(|e| match e {
             kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
                 kind: "HTTPRoute",
@@ -190,6 +196,9 @@ impl KubeCluster {
         namespace: &str,
         spec: &RolloutSpec,
     ) -> Result<K8sDeployment, CoreError> {
+        // Names from a spec in the cluster go into request paths: check them first.
+        check_namespace(namespace)?;
+        check_deployment(&spec.deployment)?;
         let d = api.get(&spec.deployment).await.map_err(|e| match e {
             kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
                 kind: "Deployment",

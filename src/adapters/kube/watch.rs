@@ -12,16 +12,20 @@ use mlops_core::{
     rollout::RolloutRecord,
 };
 
-use super::{KubeCluster, crd::ModelRollout, lease::driver_of};
+use super::{KubeCluster, crd::ModelRollout, lease::driver_of, limits::WATCH_TIMEOUT_SECONDS};
 
 impl KubeCluster {
     /// Watch ModelRollouts (in the namespace, or all) and the Lease; each change comes out as
     /// a `ClusterChange`. The watches retry with backoff on their own.
     pub(super) fn watch_changes(&self) -> ChangeStream {
         let context = self.context.clone();
+        let rollouts: Api<ModelRollout> = match &self.namespace {
+            Some(ns) => Api::namespaced(self.watch_client.clone(), ns),
+            None => Api::all(self.watch_client.clone()),
+        };
         let rollouts = watcher(
-            self.namespaced::<ModelRollout>(),
-            watcher::Config::default(),
+            rollouts,
+            watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
         )
         .default_backoff()
         .scan(Vec::new(), move |init: &mut Vec<RolloutRecord>, ev| {
@@ -52,10 +56,12 @@ impl KubeCluster {
         })
         .filter_map(futures::future::ready);
         let driver_id = self.driver_id.clone();
-        let leases: Api<Lease> = Api::namespaced(self.client.clone(), &self.lease.namespace);
+        let leases: Api<Lease> = Api::namespaced(self.watch_client.clone(), &self.lease.namespace);
         let lease = watcher(
             leases,
-            watcher::Config::default().fields(&format!("metadata.name={}", self.lease.name)),
+            watcher::Config::default()
+                .fields(&format!("metadata.name={}", self.lease.name))
+                .timeout(WATCH_TIMEOUT_SECONDS),
         )
         .default_backoff()
         .filter_map(move |ev| {

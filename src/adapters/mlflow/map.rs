@@ -19,12 +19,18 @@ use super::{
 pub(super) fn map_experiment(
     e: RawExperiment,
     count: Option<(usize, Option<DateTime<Utc>>)>,
-) -> Result<Experiment, String> {
-    let context = |m: String| format!("experiment {}: {m}", e.experiment_id);
-    let updated = match e.last_update_time.as_ref().or(e.creation_time.as_ref()) {
-        Some(n) => Some(millis("last_update_time", n).map_err(context)?),
-        None => None,
-    };
+) -> Experiment {
+    // A time that is not one (out of range, not a number) says nothing about when the
+    // experiment was last worked on: it is left out, not a reason to drop every experiment.
+    let updated = e
+        .last_update_time
+        .as_ref()
+        .and_then(|n| millis("last_update_time", n).ok())
+        .or_else(|| {
+            e.creation_time
+                .as_ref()
+                .and_then(|n| millis("creation_time", n).ok())
+        });
     let (run_count, latest_run) = match count {
         Some((n, latest)) => (Some(n), latest),
         None => (None, None),
@@ -36,13 +42,13 @@ pub(super) fn map_experiment(
         .chain(latest_run)
         .max()
         .unwrap_or(DateTime::UNIX_EPOCH);
-    Ok(Experiment {
+    Experiment {
         id: e.experiment_id,
         name: e.name,
         run_count,
         last_update,
         tags: key_values(e.tags),
-    })
+    }
 }
 
 pub(super) fn run_status(s: &str) -> Result<RunStatus, String> {

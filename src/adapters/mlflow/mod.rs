@@ -66,6 +66,29 @@ const REGION_KEYS: [&str; 4] = [
     "mlflow.data.region",
 ];
 
+/// A registered model's name as MLflow accepts it (not blank, no '/' or ':', not starting with
+/// '.', no control characters, at most 256 characters), checked before it goes into a request.
+pub fn check_model_name(name: &str) -> Result<(), CoreError> {
+    let printable = !name
+        .chars()
+        .any(|c| c.is_control() || mlops_core::text::is_bidi_control(c));
+    if !name.trim().is_empty()
+        && name.chars().count() <= 256
+        && !name.contains(['/', ':'])
+        && !name.starts_with('.')
+        && printable
+    {
+        return Ok(());
+    }
+    let shown = mlops_core::text::truncate(&mlops_core::text::line(name), 80).into_owned();
+    Err(CoreError::Rejected {
+        backend: "mlflow".into(),
+        message: format!(
+            "invalid model name {shown:?}: a registered model's name is not blank, has no '/' or ':', does not start with '.', has no control characters and at most 256 characters"
+        ),
+    })
+}
+
 /// One `MLflow` tracking server behind [`RegistryPort`].
 pub struct MlflowRegistry {
     endpoint: Endpoint,
@@ -447,13 +470,13 @@ impl RegistryPort for MlflowRegistry {
         // Counting means reading every run; the list shows the counts already known (from runs
         // loaded earlier) and stays fast at any scale. `experiments_with_counts` counts them all.
         let counts = self.known_counts();
-        raw.into_iter()
+        Ok(raw
+            .into_iter()
             .map(|e| {
                 let count = counts.get(&e.experiment_id).copied();
                 map_experiment(e, count.map(|c| (c.runs, c.latest)))
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| self.malformed("POST", "experiments/search", &m))
+            .collect())
     }
 
     async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError> {
@@ -556,6 +579,7 @@ impl RegistryPort for MlflowRegistry {
     }
 
     async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError> {
+        check_model_name(name)?;
         let filter = format!("name='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"));
         let extra = [("filter", filter.as_str())];
         let (model, versions) = futures::try_join!(
@@ -600,6 +624,7 @@ impl RegistryPort for MlflowRegistry {
         alias: &str,
         version: u32,
     ) -> Result<Option<u32>, CoreError> {
+        check_model_name(model)?;
         let previous = self.model(model).await?.aliases.get(alias).copied();
         let body = json!({"name": model, "alias": alias, "version": version.to_string()});
         self.call::<serde_json::Value>(Method::POST, "registered-models/alias", &[], Some(&body))
@@ -616,6 +641,7 @@ impl RegistryPort for MlflowRegistry {
         key: &str,
         value: &str,
     ) -> Result<(), CoreError> {
+        check_model_name(model)?;
         let body =
             json!({"name": model, "version": version.to_string(), "key": key, "value": value});
         self.call::<serde_json::Value>(Method::POST, "model-versions/set-tag", &[], Some(&body))

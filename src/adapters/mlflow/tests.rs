@@ -126,7 +126,7 @@ fn experiments_take_counts_and_the_latest_run_time() {
     assert_eq!(raw.next_page_token.as_deref(), Some("eyJvZmZzZXQiOiAzfQ=="));
     let e = raw.experiments.into_iter().next().expect("one");
     let latest = DateTime::from_timestamp_millis(5000);
-    let exp = map_experiment(e, Some((42, latest))).expect("map");
+    let exp = map_experiment(e, Some((42, latest)));
     assert_eq!(exp.id, "12");
     assert_eq!(exp.run_count, Some(42));
     assert_eq!(Some(exp.last_update), latest);
@@ -214,7 +214,7 @@ fn api_errors_carry_status_code_and_message() {
     let text = CoreError::from(e).to_string();
     assert_eq!(
         text,
-        "mlflow http://x: GET /api/2.0/mlflow/runs/get: HTTP 404 Not Found: RESOURCE_DOES_NOT_EXIST: Run with id=nope not found"
+        "mlflow http://x: HTTP 404 Not Found: RESOURCE_DOES_NOT_EXIST: Run with id=nope not found — GET /api/2.0/mlflow/runs/get"
     );
     let html = api_failure(
         reqwest::StatusCode::UNAUTHORIZED,
@@ -324,4 +324,45 @@ fn env_lookup_follows_mlflow_precedence() {
     let err = MlflowRegistry::from_lookup(env(&[("MLFLOW_TRACKING_URI", "databricks://x")]))
         .expect_err("databricks");
     assert!(err.to_string().contains("\"databricks\""), "{err}");
+}
+
+#[test]
+fn model_names_are_checked_before_a_request() {
+    assert!(check_model_name("fraud-detector").is_ok());
+    assert!(
+        check_model_name("Churn Model 2").is_ok(),
+        "MLflow allows spaces"
+    );
+    for bad in [
+        "",
+        "  ",
+        "a/b",
+        "a:b",
+        "..",
+        ".hidden",
+        "x\u{202e}y",
+        "a\u{1b}[2J",
+    ] {
+        let e = check_model_name(bad).expect_err(bad).to_string();
+        assert!(e.contains("invalid model name"), "{e}");
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+}
+
+#[test]
+fn an_experiment_with_an_impossible_time_is_kept() {
+    // creation_time = i64::MAX took the whole Experiments view down.
+    let raw: ExperimentsPage = serde_json::from_str(
+        r#"{"experiments": [{"experiment_id": "1", "name": "odd",
+            "creation_time": 9223372036854775807, "last_update_time": "soon"},
+            {"experiment_id": "2", "name": "fine", "creation_time": 1000}]}"#,
+    )
+    .expect("parse");
+    let mapped: Vec<Experiment> = raw
+        .experiments
+        .into_iter()
+        .map(|e| map_experiment(e, None))
+        .collect();
+    assert_eq!(mapped[0].last_update, DateTime::UNIX_EPOCH);
+    assert_eq!(mapped[1].last_update.timestamp_millis(), 1000);
 }

@@ -55,8 +55,11 @@ pub(super) fn model_of_pod(
     (Some(model.to_string()), version)
 }
 
+/// The largest value a DCGM gauge is believed (MiB, W, °C, %): more is a broken exporter.
+const MAX_GAUGE: f64 = 1e7;
+
 /// Join the DCGM gauges per GPU (by `UUID`, else `Hostname`+`gpu`). A gauge the exporter does
-/// not export reads NaN.
+/// not export, or one that reads NaN, infinite, negative or absurdly large, reads NaN.
 pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &str) -> Vec<Gpu> {
     struct Acc<'a> {
         labels: &'a Series,
@@ -93,7 +96,16 @@ pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &st
         .into_values()
         .map(|acc| {
             let s = acc.labels;
-            let value = |name: &str| acc.values.get(name).map_or(f64::NAN, |v| v.value);
+            // A gauge that cannot be true (NaN, infinite, negative, absurdly large) reads as
+            // missing, like one the exporter does not export.
+            let value = |name: &str| {
+                acc.values
+                    .get(name)
+                    .map(|v| v.value)
+                    .filter(|v| v.is_finite() && (0.0..=MAX_GAUGE).contains(v))
+                    .filter(|v| name != DCGM_UTIL || *v <= 100.0)
+                    .unwrap_or(f64::NAN)
+            };
             let pod = Some(workload_label(s, "pod").to_string()).filter(|p| !p.is_empty());
             let namespace =
                 Some(workload_label(s, "namespace").to_string()).filter(|n| !n.is_empty());

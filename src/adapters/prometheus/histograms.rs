@@ -63,10 +63,18 @@ pub(super) fn edges_of(bounds: &[f64]) -> Vec<f64> {
     edges
 }
 
+fn is_count(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
 pub(super) fn map_drift(reference: &[Series], current: &[Series]) -> Vec<FeatureDrift> {
     let mut refs: BTreeMap<FeatureKey, Cumulative> = BTreeMap::new();
     for s in reference {
-        if let (Some((key, le)), Some(sample)) = (feature_key(s), s.last()) {
+        // A bucket count that is not a count (NaN, infinite, negative) is left out: drift is
+        // never computed, nor an alert raised, from it.
+        if let (Some((key, le)), Some(sample)) = (feature_key(s), s.last())
+            && is_count(sample.value)
+        {
             refs.entry(key).or_default().push((le, sample.value));
         }
     }
@@ -75,7 +83,7 @@ pub(super) fn map_drift(reference: &[Series], current: &[Series]) -> Vec<Feature
     for s in current {
         if let Some((key, le)) = feature_key(s) {
             let times = curs.entry(key).or_default();
-            for sample in &s.samples {
+            for sample in s.samples.iter().filter(|p| is_count(p.value)) {
                 times
                     .entry(sample.time)
                     .or_default()

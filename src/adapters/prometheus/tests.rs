@@ -366,3 +366,45 @@ fn env_and_secrets() {
     );
     assert_eq!(promql_string("a\\b\"c"), r#""a\\b\"c""#);
 }
+
+#[test]
+fn impossible_samples_and_gauges_read_as_missing() {
+    // One sample at time 1e300 among good ones took the whole GPUs view down.
+    let out = ok(
+        r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"gpu":"0"},"value":[1e300,"1"]},
+            {"metric":{"gpu":"1"},"value":[1700000000,"2"]}]}}"#,
+    );
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].label("gpu"), "1");
+    // NaN, infinite, negative and absurd gauges are missing, not "NaN%" or "inf%".
+    let mut series_in = Vec::new();
+    for (gpu, util) in [
+        ("0", f64::NAN),
+        ("1", f64::INFINITY),
+        ("2", -5.0),
+        ("3", 1e308),
+    ] {
+        series_in.push(dcgm(DCGM_UTIL, gpu, &format!("GPU-{gpu}"), "", util));
+        series_in.push(dcgm(DCGM_POWER, gpu, &format!("GPU-{gpu}"), "", util));
+    }
+    series_in.push(dcgm(DCGM_UTIL, "4", "GPU-4", "", 55.0));
+    let gpus = map_gpus(&series_in, &[], "c");
+    assert_eq!(gpus.len(), 5);
+    for g in &gpus[..4] {
+        assert!(g.util_pct.is_nan() && g.power_w.is_nan(), "{g:?}");
+    }
+    assert!((gpus[4].util_pct - 55.0).abs() < 1e-9);
+}
+
+#[test]
+fn drift_ignores_buckets_that_are_not_counts() {
+    let reference = buckets("x", &["1", "2"], &[(100, &[f64::NAN, f64::INFINITY, -3.0])]);
+    let current = buckets("x", &["1", "2"], &[(200, &[f64::NAN, 1.0, 2.0])]);
+    for d in map_drift(&reference, &current) {
+        assert!(
+            d.report.psi.is_finite() && d.psi_history.iter().all(|p| p.is_finite()),
+            "{d:?}"
+        );
+    }
+}

@@ -48,15 +48,16 @@ pub(super) struct RawRange {
 pub(super) struct RawPoint(f64, String);
 
 impl RawPoint {
-    fn sample(&self) -> Result<Sample, String> {
-        let ms = (self.0 * 1000.0).round();
-        let time = (ms.is_finite())
-            .then(|| DateTime::from_timestamp_millis(ms as i64))
-            .flatten()
-            .ok_or_else(|| format!("sample time {} is not a valid Unix time", self.0))?;
+    /// The sample; `None` for one whose time is not a valid Unix time (one such sample is left
+    /// out rather than failing the whole answer); an error for a value that is not a number.
+    fn sample(&self) -> Result<Option<Sample>, String> {
         let value = parse_float(&self.1)
             .ok_or_else(|| format!("sample value {:?} is not a number", self.1))?;
-        Ok(Sample { time, value })
+        let ms = (self.0 * 1000.0).round();
+        let time = (ms.is_finite() && ms.abs() < 1e15)
+            .then(|| DateTime::from_timestamp_millis(ms as i64))
+            .flatten();
+        Ok(time.map(|time| Sample { time, value }))
     }
 }
 
@@ -95,32 +96,34 @@ pub(super) fn parse_response(
     let malformed = Failure::Malformed;
     match envelope.data {
         None => Err(malformed("status success without data".into())),
-        Some(QueryData::Vector(v)) => v
-            .into_iter()
-            .map(|s| {
-                Ok(Series {
-                    samples: vec![s.value.sample().map_err(malformed)?],
-                    labels: s.metric,
-                })
-            })
-            .collect(),
+        Some(QueryData::Vector(v)) => {
+            let mut out = Vec::with_capacity(v.len());
+            for s in v {
+                if let Some(sample) = s.value.sample().map_err(malformed)? {
+                    out.push(Series {
+                        samples: vec![sample],
+                        labels: s.metric,
+                    });
+                }
+            }
+            Ok(out)
+        }
         Some(QueryData::Matrix(m)) => m
             .into_iter()
             .map(|s| {
+                let mut samples = Vec::with_capacity(s.values.len());
+                for p in &s.values {
+                    samples.extend(p.sample().map_err(malformed)?);
+                }
                 Ok(Series {
-                    samples: s
-                        .values
-                        .iter()
-                        .map(RawPoint::sample)
-                        .collect::<Result<_, _>>()
-                        .map_err(malformed)?,
+                    samples,
                     labels: s.metric,
                 })
             })
             .collect(),
         Some(QueryData::Scalar(p)) => Ok(vec![Series {
             labels: BTreeMap::new(),
-            samples: vec![p.sample().map_err(malformed)?],
+            samples: p.sample().map_err(malformed)?.into_iter().collect(),
         }]),
         Some(QueryData::String(p)) => Err(malformed(format!(
             "the query gives a string ({:?}), not numbers",

@@ -13,9 +13,6 @@ use crate::app::{
     state::{App, Confirm, Mode},
 };
 
-/// Longest comment a command takes (it goes into the status and the audit log).
-pub const MAX_COMMENT: usize = 4096;
-
 /// A command came back from the cluster: say what it led to and refresh what it changed.
 pub(super) fn command_done(
     app: &mut App,
@@ -143,18 +140,14 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
         app.mode = Mode::Normal;
         return;
     };
+    if super::input::is_cancel(&key) {
+        app.confirm = None;
+        app.mode = Mode::Normal;
+        app.info("cancelled: nothing changed");
+        return;
+    }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Esc => {
-            app.confirm = None;
-            app.mode = Mode::Normal;
-            app.info("cancelled: nothing changed");
-        }
-        KeyCode::Char('c') if ctrl => {
-            app.confirm = None;
-            app.mode = Mode::Normal;
-            app.info("cancelled: nothing changed");
-        }
         KeyCode::Char('u') if ctrl => {
             confirm.comment = TextArea::default();
             confirm.error = None;
@@ -173,12 +166,9 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
             app.mode = Mode::Normal;
             fx.push(Effect::Command { target, command });
         }
+        _ if super::input::is_full(&confirm.comment, &key, super::input::COMMENT_MAX) => {}
         _ => {
-            if text_of(&confirm.comment).chars().count() < MAX_COMMENT
-                || matches!(key.code, KeyCode::Backspace | KeyCode::Delete)
-            {
-                confirm.comment.input(key);
-            }
+            confirm.comment.input(key);
             confirm.error = None;
         }
     }

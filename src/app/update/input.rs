@@ -1,9 +1,66 @@
 //! Keys: through the keymap in normal mode (an unbound `shift`+letter sorts by that column), into
-//! the text input in the palette and filter. In every text input `ctrl-u` clears it and `ctrl-c`
-//! (like `esc`) cancels it; inputs are capped.
+//! the text input in the palette and filter. Text inputs are capped ([`LINE_MAX`],
+//! [`COMMENT_MAX`]); in every one `ctrl-u` clears it and `ctrl-c` (like `esc`) cancels it; a paste
+//! is one insertion.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
+
+/// The most characters the filter and the command palette hold.
+pub const LINE_MAX: usize = 256;
+/// The most characters an approval, abort or rollback comment holds.
+pub const COMMENT_MAX: usize = 4096;
+
+/// Whether `key` cancels a text input: `esc`, or `ctrl-c`.
+pub(super) fn is_cancel(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Esc
+        || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
+}
+
+/// Whether `key` would add a character to an input that already holds `max`.
+pub(super) fn is_full(t: &TextArea<'_>, key: &KeyEvent, max: usize) -> bool {
+    let adds = matches!(key.code, KeyCode::Char(_))
+        && !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    adds && chars_in(t) >= max
+}
+
+fn chars_in(t: &TextArea<'_>) -> usize {
+    t.lines().iter().map(|l| l.chars().count()).sum()
+}
+
+/// Insert `text` as one line, cut to what is left of `max`.
+fn insert_capped(t: &mut TextArea<'_>, text: &str, max: usize) {
+    let room = max.saturating_sub(chars_in(t));
+    let line: String = mlops_core::text::line(text).chars().take(room).collect();
+    t.insert_str(line);
+}
+
+/// Text pasted into the terminal (bracketed paste): one insertion into the open text input, as
+/// one line, cut to what the input holds. Outside a text input a paste does nothing: pasted text
+/// never runs key bindings.
+pub(in crate::app) fn paste(app: &mut App, text: &str) {
+    match app.mode {
+        Mode::Filter => {
+            insert_capped(&mut app.filter_input, text, LINE_MAX);
+            let text = text_of(&app.filter_input);
+            set_filter(app, text);
+        }
+        Mode::Palette => {
+            insert_capped(&mut app.palette, text, LINE_MAX);
+            app.palette_selected = 0;
+        }
+        Mode::Confirm => {
+            if let Some(confirm) = app.confirm.as_mut() {
+                insert_capped(&mut confirm.comment, text, COMMENT_MAX);
+                confirm.error = None;
+            }
+        }
+        Mode::Normal | Mode::Help => return,
+    }
+    app.dirty = true;
+}
 
 use super::{commands::confirm_input, dispatch, navigation::set_filter, text_of};
 use crate::app::{
@@ -13,9 +70,6 @@ use crate::app::{
     rows::{self, filter::MAX_FILTER, table::Sort},
     state::{App, Mode},
 };
-
-/// Longest palette line kept.
-pub const MAX_PALETTE: usize = 256;
 
 pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     app.dirty = true;
@@ -99,10 +153,12 @@ fn sort_by(app: &mut App, key: char) {
 fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     let text = text_of(&app.palette);
     let options = palette::completions(&text);
+    if is_cancel(&key) {
+        app.mode = Mode::Normal;
+        return;
+    }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Esc => app.mode = Mode::Normal,
-        KeyCode::Char('c') if ctrl => app.mode = Mode::Normal,
         KeyCode::Char('u') if ctrl => {
             app.palette = TextArea::default();
             app.palette_selected = 0;
@@ -143,7 +199,7 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         _ => {
-            if !(ctrl && key.code == KeyCode::Char('m')) && text.chars().count() < MAX_PALETTE {
+            if !(ctrl && key.code == KeyCode::Char('m') || is_full(&app.palette, &key, LINE_MAX)) {
                 app.palette.input(key);
                 app.palette_selected = 0;
             }
@@ -192,27 +248,21 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
 }
 
 fn filter_input(app: &mut App, key: KeyEvent) {
+    if is_cancel(&key) {
+        app.mode = Mode::Normal;
+        set_filter(app, String::new());
+        return;
+    }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
-        KeyCode::Esc => {
-            app.mode = Mode::Normal;
-            set_filter(app, String::new());
-        }
-        KeyCode::Char('c') if ctrl => {
-            app.mode = Mode::Normal;
-            set_filter(app, String::new());
-        }
         KeyCode::Char('u') if ctrl => {
             app.filter_input = TextArea::default();
             set_filter(app, String::new());
         }
         KeyCode::Enter => app.mode = Mode::Normal,
+        _ if is_full(&app.filter_input, &key, LINE_MAX) => {}
         _ => {
-            if text_of(&app.filter_input).chars().count() < MAX_FILTER
-                || matches!(key.code, KeyCode::Backspace | KeyCode::Delete)
-            {
-                app.filter_input.input(key);
-            }
+            app.filter_input.input(key);
             let text = text_of(&app.filter_input);
             set_filter(app, text);
         }

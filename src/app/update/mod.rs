@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use self::{
     commands::{begin_command, command_done},
-    input::input,
+    input::{input, paste},
     loading::{cluster_changed, loaded, switched, tick},
     navigation::{
         back, clamp_selection, enter, history, move_selection, open, open_filter, set_filter, show,
@@ -67,6 +67,7 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.dirty = true;
         }
         Action::Input(key) => input(app, key, fx),
+        Action::Paste(text) => paste(app, &text),
         Action::Loaded(source, result) => loaded(app, &source, result.map(|p| *p), fx),
         Action::CommandDone(result) => command_done(app, result, fx),
         Action::ClusterChanged(change) => cluster_changed(app, *change),

@@ -33,6 +33,28 @@ use crate::{
 /// The identity the demo's operator acts as.
 pub const DEMO_USER: &str = "you@demo";
 
+/// The fastest the demo's time may run: each simulated second is a step of the simulation, so
+/// this is also the most steps per wall-clock second.
+pub const MAX_SPEED: f64 = 1000.0;
+
+/// How far the demo's clock may run ahead of its start: far beyond any session, far below where
+/// date arithmetic would overflow. The clock stops there rather than panic.
+const MAX_SPAN_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// The simulated time `elapsed_seconds` of wall-clock time after `start`, at `speed`: never
+/// before `start`, never more than [`MAX_SPAN_SECONDS`] after it, whatever the inputs.
+fn simulated_now(start: DateTime<Utc>, elapsed_seconds: f64, speed: f64) -> DateTime<Utc> {
+    let seconds = elapsed_seconds * speed;
+    let seconds = if seconds.is_nan() {
+        0.0
+    } else {
+        seconds.clamp(0.0, MAX_SPAN_SECONDS)
+    };
+    Duration::try_milliseconds((seconds * 1000.0) as i64)
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(start)
+}
+
 #[derive(Debug, Clone)]
 enum Clock {
     /// Simulated time runs `speed` times as fast as the wall clock from `started`.
@@ -61,7 +83,11 @@ impl DemoPlatform {
             start,
             Clock::Real {
                 started: Instant::now(),
-                speed: speed.max(0.0),
+                speed: if speed.is_nan() {
+                    0.0
+                } else {
+                    speed.clamp(0.0, MAX_SPEED)
+                },
             },
         )
     }
@@ -87,8 +113,7 @@ impl DemoPlatform {
         let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let now = match g.clock {
             Clock::Real { started, speed } => {
-                let elapsed = started.elapsed().as_secs_f64() * speed;
-                g.sim.start + Duration::milliseconds((elapsed * 1000.0) as i64)
+                simulated_now(g.sim.start, started.elapsed().as_secs_f64(), speed)
             }
             Clock::Manual => g.manual_now,
         };
@@ -100,7 +125,11 @@ impl DemoPlatform {
     pub fn advance(&self, seconds: i64) {
         {
             let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            g.manual_now += Duration::seconds(seconds);
+            if let Some(t) =
+                Duration::try_seconds(seconds).and_then(|d| g.manual_now.checked_add_signed(d))
+            {
+                g.manual_now = t;
+            }
         }
         drop(self.lock());
     }

@@ -1,4 +1,4 @@
-use chrono::TimeZone;
+use chrono::{Datelike, TimeZone};
 
 use super::*;
 use crate::{audit::AuditLog, model::PodPhase, rollout::Phase};
@@ -92,4 +92,22 @@ fn failing_canary_rolls_back_and_healthy_one_promotes() {
     assert_eq!(canary_pods, 0, "canary scaled to zero");
     p.advance(15 * 60);
     assert_eq!(phase_of(&p, "recsys-ranker"), Phase::Promoted);
+}
+
+#[test]
+fn a_huge_speed_never_overflows_the_clock() {
+    // `mlops demo --speed 1e15` panicked before the first frame ("DateTime + TimeDelta
+    // overflowed"); 1e12 panicked after 8 s.
+    for speed in [1e15, 1e308, f64::INFINITY, f64::NAN, -1.0] {
+        let p = DemoPlatform::new(7, start(), speed);
+        assert!(p.now() >= start(), "speed {speed}");
+    }
+    let far = simulated_now(start(), 8.3, 1e12);
+    assert!(far > start() && far.year() < 2200, "{far}");
+    assert_eq!(simulated_now(start(), f64::MAX, f64::MAX), far);
+    assert_eq!(simulated_now(start(), 1.0, f64::NAN), start());
+    assert_eq!(
+        simulated_now(start(), 2.0, 3.0),
+        start() + Duration::seconds(6)
+    );
 }

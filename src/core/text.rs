@@ -1,0 +1,254 @@
+//! Text from outside — servers, files, the command line — made safe to put on a terminal, and
+//! bounded. This is the one sanitiser: the CLI's tables, details and error output and the TUI's
+//! status bar and error reasons all go through [`line`] or [`block`]; JSON output does not (its
+//! serializer escapes what a terminal would act on).
+//!
+//! What it removes: escape sequences (CSI, OSC, DCS, SOS, PM, APC and the short `ESC x` ones,
+//! also their one-byte C1 forms) are replaced whole by one `�`, so a server cannot retitle,
+//! clear or recolour the terminal and the reader still sees that something was there; other
+//! control characters (C0, DEL, C1) and the bidirectional overrides, embeddings, isolates and
+//! marks (which reorder what is drawn, as in "Trojan Source") become `�`. Tabs become a space;
+//! line breaks become a space in [`line`] and stay in [`block`].
+//!
+//! It owns no terminal code and knows nothing of widths: callers cut to what fits.
+
+use std::borrow::Cow;
+
+/// What a removed escape sequence or control character is shown as.
+pub const REPLACEMENT: char = '\u{FFFD}';
+
+/// `s` as one terminal line: escape sequences and control characters replaced, line breaks as
+/// spaces.
+pub fn line(s: &str) -> Cow<'_, str> {
+    clean(s, false)
+}
+
+/// `s` as terminal text that may span lines: as [`line`], but `\n` is kept (and `\r\n` becomes
+/// `\n`).
+pub fn block(s: &str) -> Cow<'_, str> {
+    clean(s, true)
+}
+
+/// At most `max` characters of `s`, ending in `…` when it was cut (the `…` counts).
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some(_) if max == 0 => Cow::Borrowed(""),
+        Some(_) => {
+            let cut = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+            Cow::Owned(format!("{}…", &s[..cut]))
+        }
+    }
+}
+
+/// At most `max` bytes of `s` (cut at a character boundary), ending in `…` when cut; for log
+/// lines and other byte budgets.
+pub fn truncate_bytes(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let budget = max.saturating_sub('…'.len_utf8());
+    let mut cut = budget.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Cow::Owned(format!("{}…", &s[..cut]))
+}
+
+/// `s` with the user-info of every URL in it (`scheme://user:password@host`) replaced by
+/// `***`, so a credential put into a URL is never printed or logged.
+pub fn redact_userinfo(s: &str) -> Cow<'_, str> {
+    if !s.contains("://") {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let mut changed = false;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends at the first '/', '?', '#' or character that cannot be in a URL.
+        let end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '"')
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        if let Some(userinfo_end) = authority.rfind('@') {
+            out.push_str("***");
+            out.push_str(&authority[userinfo_end..]);
+            changed = true;
+        } else {
+            out.push_str(authority);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Whether a character reorders or hides what a terminal draws: bidirectional overrides,
+/// embeddings, isolates and marks.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Whether `s` holds nothing [`line`] would change.
+fn is_clean(s: &str, keep_newlines: bool) -> bool {
+    s.chars()
+        .all(|c| !(c.is_control() || is_bidi_control(c)) || (keep_newlines && c == '\n'))
+}
+
+fn clean(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    if is_clean(s, keep_newlines) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\t' => out.push(' '),
+            '\n' => out.push(if keep_newlines { '\n' } else { ' ' }),
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    continue;
+                }
+                out.push(if keep_newlines { '\n' } else { ' ' });
+            }
+            '\u{1b}' => {
+                skip_escape(&mut chars);
+                out.push(REPLACEMENT);
+            }
+            // C1 forms of CSI and of the string sequences.
+            '\u{9b}' => {
+                skip_csi(&mut chars);
+                out.push(REPLACEMENT);
+            }
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => {
+                skip_string(&mut chars);
+                out.push(REPLACEMENT);
+            }
+            c if c.is_control() || is_bidi_control(c) => out.push(REPLACEMENT),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+/// The rest of an escape sequence after `ESC` (ECMA-48).
+fn skip_escape(chars: &mut Chars<'_>) {
+    match chars.peek().copied() {
+        Some('[') => {
+            chars.next();
+            skip_csi(chars);
+        }
+        Some(']' | 'P' | 'X' | '^' | '_') => {
+            chars.next();
+            skip_string(chars);
+        }
+        Some(c) if ('\u{20}'..='\u{2f}').contains(&c) => {
+            // nF: intermediates, then one final byte.
+            while chars
+                .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+                .is_some()
+            {}
+            chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+        }
+        Some(c) if ('\u{30}'..='\u{7e}').contains(&c) => {
+            chars.next();
+        }
+        _ => {}
+    }
+}
+
+/// Parameters and intermediates of a control sequence, then its final byte.
+fn skip_csi(chars: &mut Chars<'_>) {
+    while chars
+        .next_if(|c| ('\u{20}'..='\u{3f}').contains(c))
+        .is_some()
+    {}
+    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
+}
+
+/// A control string (OSC, DCS, …) up to and including its terminator: BEL, `ESC \` or ST.
+fn skip_string(chars: &mut Chars<'_>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                chars.next_if_eq(&'\\');
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed() {
+        assert!(matches!(line("exp-1 ünïcødé 🚀"), Cow::Borrowed(_)));
+        assert!(matches!(block("a\nb"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escape_sequences_go_whole() {
+        let hostile = "exp1-\u{1b}]0;PWNED-TITLE\u{7}\u{1b}[2J\u{1b}[31mRED\u{1b}[0m";
+        assert_eq!(line(hostile), "exp1-���RED�");
+        // OSC ended by ST, DCS, a C1 CSI, a short escape, one cut short at the end.
+        assert_eq!(line("a\u{1b}]8;;http://x\u{1b}\\b"), "a�b");
+        assert_eq!(line("a\u{1b}Pq#0\u{1b}\\b"), "a�b");
+        assert_eq!(line("a\u{9b}31mb"), "a�b");
+        assert_eq!(line("a\u{1b}cb"), "a�b");
+        assert_eq!(line("a\u{1b}(Bb"), "a�b");
+        assert_eq!(line("a\u{1b}[12"), "a�");
+        assert_eq!(line("a\u{1b}"), "a�");
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_replaced() {
+        assert_eq!(line("a\u{7}b\u{0}c\u{7f}d\u{85}e"), "a�b�c�d�e");
+        assert_eq!(line("user\u{202E}gnp.exe"), "user�gnp.exe");
+        assert_eq!(line("x\u{2066}y\u{2069}"), "x�y�");
+        assert_eq!(line("a\tb\r\nc\nd"), "a b c d");
+        assert_eq!(block("a\tb\r\nc\nd\re"), "a b\nc\nd\ne");
+    }
+
+    #[test]
+    fn truncation_counts_characters_and_bytes() {
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("ééééé", 3), "éé…");
+        assert_eq!(truncate("abc", 0), "");
+        assert_eq!(truncate_bytes("abcdef", 6), "abcdef");
+        let cut = truncate_bytes("éééééé", 8);
+        assert!(cut.len() <= 8, "{cut}");
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn userinfo_is_redacted_wherever_a_url_is() {
+        assert_eq!(
+            redact_userinfo("tracking_uri: \"htps://alice:S3CRETPW@127.0.0.1:1/\""),
+            "tracking_uri: \"htps://***@127.0.0.1:1/\""
+        );
+        assert_eq!(
+            redact_userinfo("a http://u@h/x and https://p:q@h2?x"),
+            "a http://***@h/x and https://***@h2?x"
+        );
+        assert!(matches!(
+            redact_userinfo("http://127.0.0.1:5000/a@b"),
+            Cow::Borrowed(_)
+        ));
+    }
+}
