@@ -7,6 +7,9 @@
 //! correction; `SciPy`'s `ks_2samp` uses an exact method for small samples, so p-values agree to
 //! about two decimals there and closely for large samples.
 
+pub mod kolmogorov;
+pub mod ks;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
