@@ -112,6 +112,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// P(D_{n,n} ≥ h/n): 2 Σ_k (−1)^(k−1) C(2n, n − kh) / C(2n, n), each ratio a product of h
 /// factors and the sum nested (Horner) to avoid cancellation.
 fn outside_square(n: u64, h: u64) -> f64 {
+    let (n, h) = (n as i64, h as i64);
     let mut p = 0.0;
     let mut k = n / h;
     loop {

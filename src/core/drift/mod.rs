@@ -1,21 +1,73 @@
-//! Drift statistics, computed the way Evidently computes them so the numbers match:
-//! two-sample Kolmogorov–Smirnov, Population Stability Index and Jensen–Shannon distance on
-//! Sturges-binned shares (Evidently's `get_binned_data`), and the normed Wasserstein distance
-//! (distance ÷ the reference's standard deviation).
+//! Drift statistics and decisions, computed the way Evidently 0.7 and SciPy compute them so the
+//! numbers and the verdicts match (tests/drift_peers.rs checks them against both).
 //!
-//! The KS p-value uses the asymptotic Kolmogorov distribution with Stephens' small-sample
-//! correction; `SciPy`'s `ks_2samp` uses an exact method for small samples, so p-values agree to
-//! about two decimals there and closely for large samples.
+//! # What is implemented, and where it was read
+//!
+//! From SciPy 1.17.1 (`scipy/stats/_stats_py.py` `ks_2samp`, `_compute_prob_outside_square`,
+//! `_attempt_exact_2kssamp`; `scipy/stats/_stats_pythran.py` `_compute_outer_prob_inside_method`;
+//! `scipy/stats/_ksstats.py` `_kolmogn`, `_kolmogn_DMTW`, `_kolmogn_PelzGood`; xsf
+//! `include/xsf/cephes/kolmogorov.h` `_smirnov`), in [`ks`] and [`kolmogorov`]:
+//!
+//! * `ks_2samp(method="auto")`: exact when max(n₁, n₂) ≤ 10 000, else asymptotic. The asymptotic
+//!   p-value is `kstwo.sf(D, round(n₁n₂/(n₁+n₂)))` — the exact one-sample distribution of D_n
+//!   at the effective size, not `kstwobign` (the n → ∞ limit, used only by `method="asymp"`
+//!   of the one-sample `kstest`).
+//!
+//! From Evidently 0.7.23 (`evidently/legacy/calculations/stattests/registry.py`
+//! `_get_default_stattest`; `ks_stattest.py`, `wasserstein_distance_norm.py`, `jensenshannon.py`,
+//! `chisquare_stattest.py`, `z_stattest.py`, `psi.py`, `utils.py` `get_binned_data`;
+//! `evidently/legacy/calculations/data_drift.py` `get_one_column_drift`, `get_dataset_drift`;
+//! `evidently/core/datasets.py` `infer_column_type`), in [`method`], [`column`], [`stattests`]:
+//!
+//! * missing values (and ±∞) are dropped before anything else; "reference rows" below are the
+//!   reference's non-missing values;
+//! * method choice: reference ≤ 1000 rows — numeric with more than 5 unique values (reference
+//!   and current pooled) → `ks`; otherwise (numeric ≤ 5 unique, or categorical) → `chisquare`
+//!   when more than 2 unique, `z` when 2 or fewer. Reference > 1000 rows — numeric with more
+//!   than 5 unique → `wasserstein`, otherwise (numeric ≤ 5, or categorical) → `jensenshannon`;
+//! * default thresholds: 0.05 for `ks`, `chisquare`, `z`; 0.1 for `wasserstein`,
+//!   `jensenshannon`, `psi`;
+//! * decisions: `ks` drifts when p ≤ threshold; `chisquare` and `z` when p < threshold;
+//!   the distances when distance ≥ threshold. The score is the p-value or the distance;
+//! * `wasserstein`: `wasserstein_distance(ref, cur) / max(np.std(ref), 0.001)`;
+//! * `jensenshannon` and `psi` bin as `get_binned_data`: a numeric column whose reference has
+//!   more than 20 unique values gets Sturges bins over both samples pooled
+//!   (`np.histogram_bin_edges(…, "sturges")`), shares = counts ÷ each sample's size; every other
+//!   column gets one bin per value seen in either sample. PSI fills empty bins with 0.0001, or
+//!   with the smallest occupied share ÷ 10⁶ when that is ≤ 0.0001; Jensen–Shannon fills
+//!   nothing (`scipy.spatial.distance.jensenshannon`, natural log);
+//! * `chisquare`: the current counts against the reference counts × n_cur/n_ref over the union
+//!   of categories, `scipy.stats.chisquare`, k − 1 degrees of freedom;
+//! * `z`: categories sorted, the first is 0 and all others 1; the two-proportion z and
+//!   p = 2(1 − Φ(|z|)); p = 1 when both samples hold the same single value;
+//! * dataset drift: drifted columns ÷ columns ≥ `drift_share` (default 0.5);
+//! * column types (Evidently's `infer_column_type` on the reference): floats are numeric;
+//!   integers are categorical when they have at most 10 unique values (and no missing value,
+//!   which pandas would turn into floats), numeric otherwise; text is categorical.
+//!
+//! Beyond Evidently: samples may arrive binned ([`report_from_bins`], live histograms and
+//! reference profiles, [`profile`]); PSI, Jensen–Shannon and chi-square are exact on such bins,
+//! KS and Wasserstein are approximations there (see [`report_from_bins`]).
 
+pub mod column;
+pub mod engine;
 pub mod kolmogorov;
 pub mod ks;
+pub mod method;
+pub mod profile;
+pub mod sort;
+pub mod stattests;
+pub mod table;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::{
+    column::{Sample, Verdict, compare},
+    engine::{ColumnDrift, DatasetDrift, DriftOptions, Missing, compare_tables},
+    method::{Kind, Method},
+    stattests::histogram,
+};
 use crate::error::CoreError;
-
-/// Evidently's floor for an empty bin's share, so logarithms stay finite.
-const EMPTY_BIN_SHARE: f64 = 0.0001;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ks {
@@ -40,7 +92,7 @@ impl DriftStatus {
     }
 }
 
-/// The statistics of one feature, reference versus current.
+/// The statistics of one numeric feature, reference versus current (the live Drift view).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftReport {
     pub ks: Ks,
@@ -52,37 +104,50 @@ pub struct DriftReport {
     pub status: DriftStatus,
 }
 
-/// Thresholds as Evidently's defaults: KS p < 0.05, PSI ≥ 0.1, Wasserstein (normed) ≥ 0.1.
-/// Drifted when the method Evidently would pick for this size says so; warning when PSI passes
-/// half its threshold.
+/// Every statistic of a numeric feature; the status is the verdict of the method Evidently
+/// would choose (KS p ≤ 0.05 up to 1000 reference values, normed Wasserstein ≥ 0.1 above, the
+/// categorical tests for five or fewer unique values), a warning when PSI passes half its 0.1
+/// threshold.
 pub fn report(reference: &[f64], current: &[f64]) -> Result<DriftReport, CoreError> {
-    let ks = ks_2samp(reference, current)?;
-    let psi = psi(reference, current)?;
-    let js_distance = jensen_shannon(reference, current)?;
-    let wasserstein_normed = wasserstein_normed(reference, current)?;
-    let status = status_of(reference.len(), ks.p_value, wasserstein_normed, psi);
+    let a = finite_sorted("reference", reference)?;
+    let b = finite_sorted("current", current)?;
+    let k = ks::ks_sorted(&a, &b);
+    let ks = Ks {
+        statistic: k.statistic,
+        p_value: k.p_value,
+    };
+    let (r, c) = (Sample::Numeric(a.clone()), Sample::Numeric(b.clone()));
+    let psi = compare(&r, &c, Some(Method::Psi), None)?.score;
+    let js_distance = compare(&r, &c, Some(Method::JensenShannon), None)?.score;
+    let wasserstein_normed = stattests::wasserstein_normed_sorted(&a, &b);
+    let unique = column::distinct_up_to(a.iter().chain(&b), method::FEW_VALUES + 1);
+    let drifted = match Method::choose(Kind::Numeric, a.len(), unique) {
+        Method::Ks => Method::Ks.drifted(ks.p_value, Method::Ks.default_threshold()),
+        Method::Wasserstein => Method::Wasserstein.drifted(wasserstein_normed, 0.1),
+        other => compare(&r, &c, Some(other), None)?.drifted,
+    };
     Ok(DriftReport {
         ks,
         psi,
         js_distance,
         wasserstein_normed,
-        reference_len: reference.len(),
-        current_len: current.len(),
-        status,
+        reference_len: a.len(),
+        current_len: b.len(),
+        status: status_of(drifted, psi),
     })
 }
 
 fn finite_sorted(name: &str, data: &[f64]) -> Result<Vec<f64>, CoreError> {
     finite(name, data)?;
     let mut v = data.to_vec();
-    v.sort_by(f64::total_cmp);
+    sort::sort_f64(&mut v);
     Ok(v)
 }
 
-#[allow(clippy::float_cmp)] // exact: a zero distance over a zero spread is no drift
-/// The drift statistics of two count vectors over the same bins — e.g. Prometheus histogram buckets. PSI and
-/// Jensen–Shannon are exact on the bins; KS is measured at the bin bounds (a lower bound of the
-/// raw-sample statistic); Wasserstein puts each bin's mass at its midpoint (approximate).
+/// The drift statistics of two count vectors over the same bins — e.g. Prometheus histogram
+/// buckets, or a reference profile's quantile bins. PSI and Jensen–Shannon are exact on the
+/// bins; KS is measured at the bin bounds (a lower bound of the raw-sample statistic) with the
+/// asymptotic p-value; Wasserstein puts each bin's mass at its midpoint (approximate).
 pub fn report_from_bins(
     edges: &[f64],
     reference: &[f64],
@@ -110,9 +175,10 @@ pub fn report_from_bins(
         statistic: d,
         p_value: ks_p_value(d, n, m),
     };
-
-    // Jensen–Shannon on the floored shares, as on the Sturges bins.
-    let js_distance = js_from_shares(&shares(reference), &shares(current));
+    let js_distance = stattests::jensen_shannon_of_shares(
+        &stattests::shares(reference),
+        &stattests::shares(current),
+    );
 
     // Wasserstein with each bin's mass at its midpoint.
     let mids: Vec<f64> = edges
@@ -132,17 +198,14 @@ pub fn report_from_bins(
         .map(|(x, c)| c * (x - mean).powi(2))
         .sum::<f64>()
         / n;
-    let sd = var.sqrt();
-    let wasserstein_normed = if sd > 0.0 {
-        w1 / sd
-    } else if w1 == 0.0 {
-        0.0
-    } else {
-        f64::INFINITY
-    };
+    let wasserstein_normed = w1 / var.sqrt().max(stattests::WASSERSTEIN_MIN_NORM);
 
     let reference_len = n.round() as usize;
-    let status = status_of(reference_len, ks.p_value, wasserstein_normed, psi);
+    let drifted = if reference_len <= method::SMALL_REFERENCE {
+        Method::Ks.drifted(ks.p_value, Method::Ks.default_threshold())
+    } else {
+        Method::Wasserstein.drifted(wasserstein_normed, Method::Wasserstein.default_threshold())
+    };
     Ok(DriftReport {
         ks,
         psi,
@@ -150,18 +213,12 @@ pub fn report_from_bins(
         wasserstein_normed,
         reference_len,
         current_len: m.round() as usize,
-        status,
+        status: status_of(drifted, psi),
     })
 }
 
-/// Evidently's rule: KS p < 0.05 for up to 1000 reference rows, normed Wasserstein ≥ 0.1 above;
-/// a warning when PSI passes half its 0.1 threshold.
-fn status_of(reference_len: usize, ks_p: f64, wasserstein_normed: f64, psi: f64) -> DriftStatus {
-    let drifted = if reference_len <= 1000 {
-        ks_p < 0.05
-    } else {
-        wasserstein_normed >= 0.1
-    };
+/// Drifted by the chosen method; otherwise a warning when PSI passes half its 0.1 threshold.
+fn status_of(drifted: bool, psi: f64) -> DriftStatus {
     if drifted {
         DriftStatus::Drifted
     } else if psi >= 0.05 {
@@ -171,115 +228,21 @@ fn status_of(reference_len: usize, ks_p: f64, wasserstein_normed: f64, psi: f64)
     }
 }
 
-/// The asymptotic two-sided p-value of a KS statistic `d` for samples of sizes `n` and `m`.
+/// The asymptotic two-sided p-value of a KS statistic `d` for samples of sizes `n` and `m`, as
+/// SciPy's `ks_2samp` computes it above 10 000 values.
 pub fn ks_p_value(d: f64, n: f64, m: f64) -> f64 {
-    let en = (n * m / (n + m)).sqrt();
-    kolmogorov_q((en + 0.12 + 0.11 / en) * d)
+    ks::asymptotic_p(d, n, m)
 }
 
-/// Two-sample Kolmogorov–Smirnov test, two-sided.
+/// Two-sample Kolmogorov–Smirnov test, two-sided, as `scipy.stats.ks_2samp`.
 pub fn ks_2samp(a: &[f64], b: &[f64]) -> Result<Ks, CoreError> {
     let a = finite_sorted("reference", a)?;
     let b = finite_sorted("current", b)?;
-    let (n, m) = (a.len(), b.len());
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut d: f64 = 0.0;
-    while i < n && j < m {
-        let x = a[i].min(b[j]);
-        while i < n && a[i] <= x {
-            i += 1;
-        }
-        while j < m && b[j] <= x {
-            j += 1;
-        }
-        d = d.max((i as f64 / n as f64 - j as f64 / m as f64).abs());
-    }
-    let p_value = ks_p_value(d, n as f64, m as f64);
+    let k = ks::ks_sorted(&a, &b);
     Ok(Ks {
-        statistic: d,
-        p_value,
+        statistic: k.statistic,
+        p_value: k.p_value,
     })
-}
-
-/// The survival function of the Kolmogorov distribution, Q(λ) = 2 Σ (-1)^{k-1} e^{-2k²λ²}.
-fn kolmogorov_q(lambda: f64) -> f64 {
-    if lambda < 1e-3 {
-        return 1.0;
-    }
-    let mut sum = 0.0;
-    let mut sign = 1.0;
-    let mut previous_term: f64 = 0.0;
-    for k in 1..=100 {
-        let k = f64::from(k);
-        let term = sign * 2.0 * (-2.0 * k * k * lambda * lambda).exp();
-        sum += term;
-        if term.abs() <= 1e-12 * previous_term.abs() || term.abs() <= 1e-300 {
-            return sum.clamp(0.0, 1.0);
-        }
-        sign = -sign;
-        previous_term = term;
-    }
-    // Did not converge: only for λ so small the p-value is 1.
-    1.0
-}
-
-#[allow(clippy::float_cmp)] // exact: equal extremes mean one value, which needs a bin of its own
-/// Sturges bin edges over both samples together, as `numpy.histogram_bin_edges(…, "sturges")`.
-fn sturges_edges(a: &[f64], b: &[f64]) -> Vec<f64> {
-    let n = a.len() + b.len();
-    let (lo, hi) = a
-        .iter()
-        .chain(b)
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(*v), hi.max(*v))
-        });
-    let (lo, hi) = if lo == hi {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    };
-    let bins = ((n as f64).log2() + 1.0).ceil().max(1.0) as usize;
-    (0..=bins)
-        .map(|i| lo + (hi - lo) * i as f64 / bins as f64)
-        .collect()
-}
-
-#[allow(clippy::float_cmp)] // exact: numpy closes the last bin on exactly the upper edge
-/// Counts per bin with numpy's rule: bins are half-open except the last, which is closed.
-pub fn histogram(data: &[f64], edges: &[f64]) -> Vec<f64> {
-    let bins = edges.len().saturating_sub(1);
-    let mut counts = vec![0.0; bins];
-    if bins == 0 {
-        return counts;
-    }
-    let (lo, hi) = (edges[0], edges[bins]);
-    for &v in data {
-        if v < lo || v > hi {
-            continue;
-        }
-        let idx = if v == hi {
-            bins - 1
-        } else {
-            // First edge greater than v, minus one.
-            edges
-                .partition_point(|e| *e <= v)
-                .saturating_sub(1)
-                .min(bins - 1)
-        };
-        counts[idx] += 1.0;
-    }
-    counts
-}
-
-fn shares(counts: &[f64]) -> Vec<f64> {
-    let total: f64 = counts.iter().sum();
-    counts
-        .iter()
-        .map(|c| {
-            let s = if total > 0.0 { c / total } else { 0.0 };
-            if s == 0.0 { EMPTY_BIN_SHARE } else { s }
-        })
-        .collect()
 }
 
 fn finite(name: &str, data: &[f64]) -> Result<(), CoreError> {
@@ -295,18 +258,8 @@ fn finite(name: &str, data: &[f64]) -> Result<(), CoreError> {
     }
 }
 
-/// Shares per Sturges bin; binning needs no sorting, so this stays linear.
-fn binned(reference: &[f64], current: &[f64]) -> Result<(Vec<f64>, Vec<f64>), CoreError> {
-    finite("reference", reference)?;
-    finite("current", current)?;
-    let edges = sturges_edges(reference, current);
-    Ok((
-        shares(&histogram(reference, &edges)),
-        shares(&histogram(current, &edges)),
-    ))
-}
-
-/// PSI from two already-binned count vectors of the same bins (e.g. Prometheus histograms).
+/// PSI from two already-binned count vectors of the same bins (e.g. Prometheus histograms),
+/// empty bins filled as Evidently fills them.
 pub fn psi_from_counts(reference: &[f64], current: &[f64]) -> Result<f64, CoreError> {
     if reference.len() != current.len() || reference.is_empty() {
         return Err(CoreError::Statistics(format!(
@@ -315,72 +268,48 @@ pub fn psi_from_counts(reference: &[f64], current: &[f64]) -> Result<f64, CoreEr
             current.len()
         )));
     }
-    let (r, c) = (shares(reference), shares(current));
-    Ok(r.iter().zip(&c).map(|(r, c)| (r - c) * (r / c).ln()).sum())
+    Ok(stattests::psi_of_counts(reference, current))
 }
 
-/// Population Stability Index on Sturges bins.
+/// Population Stability Index as Evidently's `psi` test computes it on raw samples.
 pub fn psi(reference: &[f64], current: &[f64]) -> Result<f64, CoreError> {
-    let (r, c) = binned(reference, current)?;
-    Ok(r.iter().zip(&c).map(|(r, c)| (r - c) * (r / c).ln()).sum())
+    finite("reference", reference)?;
+    finite("current", current)?;
+    Ok(compare(
+        &Sample::Numeric(reference.to_vec()),
+        &Sample::Numeric(current.to_vec()),
+        Some(Method::Psi),
+        None,
+    )?
+    .score)
 }
 
-/// Jensen–Shannon distance (natural log), as `scipy.spatial.distance.jensenshannon`.
+/// Jensen–Shannon distance (natural log) as Evidently's `jensenshannon` test computes it.
 pub fn jensen_shannon(reference: &[f64], current: &[f64]) -> Result<f64, CoreError> {
-    let (p, q) = binned(reference, current)?;
-    Ok(js_from_shares(&p, &q))
-}
-
-/// Jensen–Shannon distance (natural log) of two share vectors over the same bins.
-fn js_from_shares(p: &[f64], q: &[f64]) -> f64 {
-    let (sp, sq): (f64, f64) = (p.iter().sum(), q.iter().sum());
-    let mut js = 0.0;
-    for (p, q) in p.iter().zip(q) {
-        let (p, q) = (p / sp, q / sq);
-        let m = f64::midpoint(p, q);
-        if p > 0.0 {
-            js += 0.5 * p * (p / m).ln();
-        }
-        if q > 0.0 {
-            js += 0.5 * q * (q / m).ln();
-        }
-    }
-    js.max(0.0).sqrt()
+    finite("reference", reference)?;
+    finite("current", current)?;
+    Ok(compare(
+        &Sample::Numeric(reference.to_vec()),
+        &Sample::Numeric(current.to_vec()),
+        Some(Method::JensenShannon),
+        None,
+    )?
+    .score)
 }
 
 /// First Wasserstein distance between the two empirical distributions.
 pub fn wasserstein(a: &[f64], b: &[f64]) -> Result<f64, CoreError> {
     let a = finite_sorted("reference", a)?;
     let b = finite_sorted("current", b)?;
-    let mut all: Vec<f64> = a.iter().chain(&b).copied().collect();
-    all.sort_by(f64::total_cmp);
-    let (n, m) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut distance = 0.0;
-    for w in all.windows(2) {
-        let x = w[0];
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
-        distance += (i as f64 / n - j as f64 / m).abs() * (w[1] - w[0]);
-    }
-    Ok(distance)
+    Ok(stattests::wasserstein_sorted(&a, &b))
 }
 
-/// Wasserstein distance divided by the reference's (population) standard deviation.
+/// Wasserstein distance ÷ max(the reference's population standard deviation, 0.001), as
+/// Evidently's `wasserstein` test.
 pub fn wasserstein_normed(reference: &[f64], current: &[f64]) -> Result<f64, CoreError> {
-    let d = wasserstein(reference, current)?;
-    let n = reference.len() as f64;
-    let mean = reference.iter().sum::<f64>() / n;
-    let var = reference.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    let sd = var.sqrt();
-    if sd == 0.0 {
-        return Ok(if d == 0.0 { 0.0 } else { f64::INFINITY });
-    }
-    Ok(d / sd)
+    let a = finite_sorted("reference", reference)?;
+    let b = finite_sorted("current", current)?;
+    Ok(stattests::wasserstein_normed_sorted(&a, &b))
 }
 
 #[cfg(test)]
