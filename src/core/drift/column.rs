@@ -108,9 +108,7 @@ pub fn compare(
                 Method::choose(Kind::Categorical, reference.len(), pooled.len())
             });
             if !method.accepts(Kind::Categorical) {
-                return Err(CoreError::Statistics(format!(
-                    "{method} needs numbers; this column is categorical"
-                )));
+                return Err(CoreError::Statistics(method.refusal(Kind::Categorical)));
             }
             let (s, p) = on_counts(method, &pooled);
             (s, p, method)
@@ -203,6 +201,9 @@ fn numeric(
     method: Option<Method>,
 ) -> Result<(f64, f64, Method), CoreError> {
     let method = match method {
+        Some(m) if !m.accepts(Kind::Numeric) => {
+            return Err(CoreError::Statistics(m.refusal(Kind::Numeric)));
+        }
         Some(m) => m,
         None => {
             let unique = distinct_up_to(r.iter().chain(c), super::method::FEW_VALUES + 1);
@@ -331,5 +332,8 @@ mod tests {
         let err = compare(&cats(&[("a", 1)]), &cats(&[("a", 1)]), Some(Method::Ks), None)
             .expect_err("ks on categories");
         assert!(err.to_string().contains("ks needs numbers"), "{err}");
+        let n = Sample::Numeric(vec![1.0, 2.0]);
+        let err = compare(&n, &n, Some(Method::ChiSquare), None).expect_err("chi on numbers");
+        assert!(err.to_string().contains("chisquare compares categories"), "{err}");
     }
 }

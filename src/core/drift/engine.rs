@@ -246,9 +246,7 @@ fn compare_column(
     if let Some(m) = method
         && !m.accepts(kind)
     {
-        out.problem = Some(format!(
-            "{m} needs numbers and this column is categorical (--categorical, or integers with at most 10 unique values)"
-        ));
+        out.problem = Some(m.refusal(kind));
         return out;
     }
     let (rs, cs) = match kind {

@@ -104,10 +104,28 @@ impl Method {
         }
     }
 
-    /// Whether the method takes a column of this kind: KS and Wasserstein need numbers; the
-    /// others count values, so any column will do.
+    /// Whether the method may be asked for on a column of this kind, as Evidently registers
+    /// them: KS and Wasserstein for numbers, chi-square and Z for categories, PSI and
+    /// Jensen–Shannon for both. (The automatic choice still gives chi-square and Z to numeric
+    /// columns with few values, as Evidently's does.)
     pub fn accepts(self, kind: Kind) -> bool {
-        kind == Kind::Numeric || !matches!(self, Method::Ks | Method::Wasserstein)
+        match self {
+            Method::Ks | Method::Wasserstein => kind == Kind::Numeric,
+            Method::ChiSquare | Method::Z => kind == Kind::Categorical,
+            Method::JensenShannon | Method::Psi => true,
+        }
+    }
+
+    /// Why the method does not fit a column of this kind.
+    pub fn refusal(self, kind: Kind) -> String {
+        match kind {
+            Kind::Categorical => format!(
+                "{self} needs numbers and this column is categorical (text, --categorical, or integers with at most 10 unique values)"
+            ),
+            Kind::Numeric => format!(
+                "{self} compares categories and this column is numeric (compare it as categories with --categorical)"
+            ),
+        }
     }
 
     /// Evidently's default for a column: by the reference's size (non-missing values), the

@@ -296,6 +296,11 @@ fn numeric_against_bins(
     method: Option<Method>,
     threshold: Option<f64>,
 ) -> Result<(super::Verdict, Option<String>), CoreError> {
+    if let Some(m) = method
+        && !m.accepts(Kind::Numeric)
+    {
+        return Err(CoreError::Statistics(m.refusal(Kind::Numeric)));
+    }
     let unique_current = distinct_up_to(values.iter(), FEW_VALUES + 1);
     let method = method.unwrap_or_else(|| {
         // Pooled unique values: the profile's, plus what the current adds (a lower bound).
