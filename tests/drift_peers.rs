@@ -26,13 +26,16 @@ const STATISTIC_RTOL: f64 = 1e-9;
 const P_VALUE_ATOL: f64 = 1e-6;
 
 fn python() -> String {
-    std::env::var("MLOPS_DRIFT_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
-        panic!(
-            "MLOPS_DRIFT_PYTHON is not set: it names the python of the venv with Evidently and \
+    std::env::var("MLOPS_DRIFT_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "MLOPS_DRIFT_PYTHON is not set: it names the python of the venv with Evidently and \
              SciPy that these tests compare against. Build it with \
              `export MLOPS_DRIFT_PYTHON=$(tests/env/drift/venv.sh)` (tests/run does this)."
-        )
-    })
+            )
+        })
 }
 
 fn env_dir() -> PathBuf {
@@ -213,7 +216,10 @@ fn differences(job: &Job, ours: &DatasetDrift, theirs: &Value) -> Vec<String> {
         };
         let method = c.method.map(Method::as_str);
         if method != t["method"].as_str() {
-            out.push(format!("{at}: method {method:?}, Evidently {}", t["method"]));
+            out.push(format!(
+                "{at}: method {method:?}, Evidently {}",
+                t["method"]
+            ));
             continue;
         }
         let kind = c.kind.map(Kind::as_str);
@@ -223,15 +229,27 @@ fn differences(job: &Job, ours: &DatasetDrift, theirs: &Value) -> Vec<String> {
             _ => None,
         };
         if kind != inferred {
-            out.push(format!("{at}: kind {kind:?}, Evidently infers {}", t["inferred"]));
+            out.push(format!(
+                "{at}: kind {kind:?}, Evidently infers {}",
+                t["inferred"]
+            ));
         }
         if c.drifted != t["drifted"].as_bool().expect("drifted") {
-            out.push(format!("{at}: drifted {}, Evidently {}", c.drifted, t["drifted"]));
+            out.push(format!(
+                "{at}: drifted {}, Evidently {}",
+                c.drifted, t["drifted"]
+            ));
         }
         if c.threshold != t["threshold"].as_f64() {
-            out.push(format!("{at}: threshold {:?}, Evidently {}", c.threshold, t["threshold"]));
+            out.push(format!(
+                "{at}: threshold {:?}, Evidently {}",
+                c.threshold, t["threshold"]
+            ));
         }
-        for (ours_rows, key) in [(c.reference_rows, "reference_rows"), (c.current_rows, "current_rows")] {
+        for (ours_rows, key) in [
+            (c.reference_rows, "reference_rows"),
+            (c.current_rows, "current_rows"),
+        ] {
             if Some(ours_rows as u64) != t[key].as_u64() {
                 out.push(format!("{at}: {key} {ours_rows}, pandas {}", t[key]));
             }
@@ -278,7 +296,11 @@ fn differences(job: &Job, ours: &DatasetDrift, theirs: &Value) -> Vec<String> {
         ));
     }
     if Some(ours.drifted_columns as u64) != theirs["drifted_columns"].as_u64()
-        || !close(ours.share, theirs["share"].as_f64().unwrap_or(f64::NAN), 1e-12)
+        || !close(
+            ours.share,
+            theirs["share"].as_f64().unwrap_or(f64::NAN),
+            1e-12,
+        )
         || Some(ours.dataset_drift) != theirs["dataset_drift"].as_bool()
     {
         out.push(format!(
@@ -321,10 +343,18 @@ fn engine_and_cli_agree_with_evidently_and_scipy() {
         let printed: Value = serde_json::from_slice(&out.stdout).expect("mlops drift -o json");
         let library = serde_json::to_value(o).expect("json");
         if printed != library {
-            problems.push(format!("{} {:?}: the CLI printed something else", job.scenario, job.method));
+            problems.push(format!(
+                "{} {:?}: the CLI printed something else",
+                job.scenario, job.method
+            ));
         }
     }
-    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     let columns: usize = ours.iter().map(DatasetDrift::compared).sum();
     println!(
         "{} jobs, {columns} columns: Evidently {} / SciPy {} agree",
@@ -338,16 +368,29 @@ fn engine_and_cli_agree_with_evidently_and_scipy() {
         .iter()
         .flat_map(|d| d.columns.iter().filter_map(|c| c.method))
         .collect();
-    assert_eq!(methods, Method::ALL.into_iter().collect(), "methods exercised");
+    assert_eq!(
+        methods,
+        Method::ALL.into_iter().collect(),
+        "methods exercised"
+    );
     let ks_sizes: Vec<(usize, usize)> = ours
         .iter()
         .flat_map(|d| &d.columns)
         .filter(|c| c.method == Some(Method::Ks))
         .map(|c| (c.reference_rows, c.current_rows))
         .collect();
-    assert!(ks_sizes.iter().any(|(r, c)| r == c), "exact KS, equal sizes");
-    assert!(ks_sizes.iter().any(|(r, c)| r != c && r.max(c) <= &10_000), "exact KS, unequal sizes");
-    assert!(ks_sizes.iter().any(|(r, c)| r.max(c) > &10_000), "asymptotic KS");
+    assert!(
+        ks_sizes.iter().any(|(r, c)| r == c),
+        "exact KS, equal sizes"
+    );
+    assert!(
+        ks_sizes.iter().any(|(r, c)| r != c && r.max(c) <= &10_000),
+        "exact KS, unequal sizes"
+    );
+    assert!(
+        ks_sizes.iter().any(|(r, c)| r.max(c) > &10_000),
+        "asymptotic KS"
+    );
 }
 
 #[test]
@@ -358,7 +401,8 @@ fn missing_python_fails_loudly_with_the_fix() {
         .env_remove("MLOPS_DRIFT_PYTHON")
         .output()
         .expect("rerun");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("MLOPS_DRIFT_PYTHON is not set"), "{text}");
 }

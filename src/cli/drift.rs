@@ -202,7 +202,8 @@ fn write_profile(
 }
 
 fn is_profile(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 fn read_table(path: &Path, categorical: &BTreeSet<String>) -> Result<Table> {

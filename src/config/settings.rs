@@ -153,42 +153,40 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
             .and_then(|rest| rest.find(&format!("{key} ")).or_else(|| rest.find(key)))
             .map_or(from, |i| from + i)
     };
-    let mut check = |section: String,
-                     method: &Option<String>,
-                     threshold: Option<f64>,
-                     share: Option<f64>| {
-        if let Some(m) = method
-            && m != "auto"
-            && let Err(e) = m.parse::<Method>()
-        {
-            let at = locate(&section, "method");
-            errors.push(ConfigError::at(path, text, at, m, e));
-        }
-        if let Some(t) = threshold
-            && !(t.is_finite() && t > 0.0)
-        {
-            let at = locate(&section, "threshold");
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at,
-                &t.to_string(),
-                "a drift threshold must be a number above 0",
-            ));
-        }
-        if let Some(v) = share
-            && !(v > 0.0 && v <= 1.0)
-        {
-            let at = locate(&section, "share");
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at,
-                &v.to_string(),
-                "share must be above 0 and at most 1",
-            ));
-        }
-    };
+    let mut check =
+        |section: String, method: &Option<String>, threshold: Option<f64>, share: Option<f64>| {
+            if let Some(m) = method
+                && m != "auto"
+                && let Err(e) = m.parse::<Method>()
+            {
+                let at = locate(&section, "method");
+                errors.push(ConfigError::at(path, text, at, m, e));
+            }
+            if let Some(t) = threshold
+                && !(t.is_finite() && t > 0.0)
+            {
+                let at = locate(&section, "threshold");
+                errors.push(ConfigError::at(
+                    path,
+                    text,
+                    at,
+                    &t.to_string(),
+                    "a drift threshold must be a number above 0",
+                ));
+            }
+            if let Some(v) = share
+                && !(v > 0.0 && v <= 1.0)
+            {
+                let at = locate(&section, "share");
+                errors.push(ConfigError::at(
+                    path,
+                    text,
+                    at,
+                    &v.to_string(),
+                    "share must be above 0 and at most 1",
+                ));
+            }
+        };
     check("[drift]".into(), &d.method, d.threshold, Some(d.share));
     for (name, f) in &d.features {
         check(format!("features.{name}]"), &f.method, f.threshold, None);
@@ -475,15 +473,24 @@ mod tests {
         let text = "[drift]\nshare = 0.3\nmethod = \"auto\"\nthreshold = 0.2\n[drift.features.amount]\nmethod = \"psi\"\n[drift.models.fraud-detector]\nshare = 0.6\n[drift.models.fraud-detector.features.amount]\nthreshold = 0.25\n[drift.models.fraud-detector.features.age]\nmethod = \"ks\"\n";
         let s = parse(text, Path::new("c.toml")).expect("valid");
         let global = s.drift.options(None);
-        assert_eq!((global.share, global.method, global.threshold), (0.3, None, Some(0.2)));
+        assert_eq!(
+            (global.share, global.method, global.threshold),
+            (0.3, None, Some(0.2))
+        );
         assert_eq!(global.features["amount"].method, Some(Method::Psi));
         let fraud = s.drift.options(Some("fraud-detector"));
         assert!((fraud.share - 0.6).abs() < 1e-12);
         let amount = fraud.features["amount"];
-        assert_eq!((amount.method, amount.threshold), (Some(Method::Psi), Some(0.25)));
+        assert_eq!(
+            (amount.method, amount.threshold),
+            (Some(Method::Psi), Some(0.25))
+        );
         assert_eq!(fraud.features["age"].method, Some(Method::Ks));
         let other = s.drift.options(Some("churn-model"));
-        assert_eq!(other.share, 0.3, "an unknown model gets the global settings");
+        assert_eq!(
+            other.share, 0.3,
+            "an unknown model gets the global settings"
+        );
     }
 
     #[test]
@@ -492,12 +499,18 @@ mod tests {
         let errs = parse(text, Path::new("c.toml")).expect_err("invalid");
         let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(errs.len(), 3, "{shown:#?}");
-        assert!(shown[0].starts_with("c.toml:2:1: share must be above 0"), "{shown:#?}");
+        assert!(
+            shown[0].starts_with("c.toml:2:1: share must be above 0"),
+            "{shown:#?}"
+        );
         assert!(
             shown[1].starts_with("c.toml:5:1: unknown drift method \"kss\": one of auto, ks,"),
             "{shown:#?}"
         );
-        assert!(shown[2].starts_with("c.toml:6:1: a drift threshold"), "{shown:#?}");
+        assert!(
+            shown[2].starts_with("c.toml:6:1: a drift threshold"),
+            "{shown:#?}"
+        );
         let errs = parse("[drift]\nmethdo = \"ks\"\n", Path::new("c.toml")).expect_err("unknown");
         assert_eq!(errs[0].line, 2, "{}", errs[0]);
     }

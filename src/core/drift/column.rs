@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     ks::ks_sorted,
     method::{Kind, Method},
-    sort::sort_f64,
     stattests::{
-        chisquare, fill_empty, histogram, jensen_shannon_of_shares, psi_of_shares,
-        sturges_edges, wasserstein_normed_sorted, z_test,
+        chisquare, fill_empty, histogram, jensen_shannon_of_shares, psi_of_shares, sturges_edges,
+        wasserstein_normed_unsorted, z_test,
     },
 };
 use crate::error::CoreError;
@@ -195,11 +194,7 @@ fn divide(counts: &[f64], total: f64) -> Vec<f64> {
     counts.iter().map(|c| c / total).collect()
 }
 
-fn numeric(
-    r: &[f64],
-    c: &[f64],
-    method: Option<Method>,
-) -> Result<(f64, f64, Method), CoreError> {
+fn numeric(r: &[f64], c: &[f64], method: Option<Method>) -> Result<(f64, f64, Method), CoreError> {
     let method = match method {
         Some(m) if !m.accepts(Kind::Numeric) => {
             return Err(CoreError::Statistics(m.refusal(Kind::Numeric)));
@@ -210,18 +205,14 @@ fn numeric(
             Method::choose(Kind::Numeric, r.len(), unique)
         }
     };
-    let sorted = |v: &[f64]| {
-        let mut v = v.to_vec();
-        sort_f64(&mut v);
-        v
-    };
+    let sorted = sorted_copy;
     Ok(match method {
         Method::Ks => {
             let ks = ks_sorted(&sorted(r), &sorted(c));
             (ks.statistic, ks.p_value, method)
         }
         Method::Wasserstein => {
-            let d = wasserstein_normed_sorted(&sorted(r), &sorted(c));
+            let d = wasserstein_normed_unsorted(r, c);
             (d, d, method)
         }
         Method::JensenShannon | Method::Psi
@@ -245,6 +236,13 @@ fn numeric(
             (s, p, method)
         }
     })
+}
+
+/// `values` sorted ascending (no NaN: missing values were dropped before).
+pub fn sorted_copy(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_unstable_by(f64::total_cmp);
+    v
 }
 
 /// Counts per distinct value of two sorted samples, in ascending order of value.
@@ -329,11 +327,19 @@ mod tests {
 
     #[test]
     fn numeric_methods_refuse_categories() {
-        let err = compare(&cats(&[("a", 1)]), &cats(&[("a", 1)]), Some(Method::Ks), None)
-            .expect_err("ks on categories");
+        let err = compare(
+            &cats(&[("a", 1)]),
+            &cats(&[("a", 1)]),
+            Some(Method::Ks),
+            None,
+        )
+        .expect_err("ks on categories");
         assert!(err.to_string().contains("ks needs numbers"), "{err}");
         let n = Sample::Numeric(vec![1.0, 2.0]);
         let err = compare(&n, &n, Some(Method::ChiSquare), None).expect_err("chi on numbers");
-        assert!(err.to_string().contains("chisquare compares categories"), "{err}");
+        assert!(
+            err.to_string().contains("chisquare compares categories"),
+            "{err}"
+        );
     }
 }

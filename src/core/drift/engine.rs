@@ -121,8 +121,7 @@ pub fn compare_tables(reference: &Table, current: &Table, options: &DriftOptions
     let names: Vec<String> = match &options.columns {
         Some(list) => list.clone(),
         None => {
-            let mut names: Vec<String> =
-                reference.columns.iter().map(|c| c.name.clone()).collect();
+            let mut names: Vec<String> = reference.columns.iter().map(|c| c.name.clone()).collect();
             for c in &current.columns {
                 if reference.column(&c.name).is_none() {
                     names.push(c.name.clone());
@@ -315,24 +314,52 @@ mod tests {
         let mut c = String::from("x,empty,mixed,const,only_cur,cat\n");
         for i in 0..40 {
             r.push_str(&format!("{i},,{i},5,1,{}\n", ["a", "b", "c"][i % 3]));
-            let text = if i == 7 { "seven".to_string() } else { i.to_string() };
-            c.push_str(&format!("{},,{text},5,1,{}\n", i + 20, ["a", "b", "c"][i % 2]));
+            let text = if i == 7 {
+                "seven".to_string()
+            } else {
+                i.to_string()
+            };
+            c.push_str(&format!(
+                "{},,{text},5,1,{}\n",
+                i + 20,
+                ["a", "b", "c"][i % 2]
+            ));
         }
-        let d = compare_tables(&table("ref.csv", &r), &table("cur.csv", &c), &DriftOptions::default());
+        let d = compare_tables(
+            &table("ref.csv", &r),
+            &table("cur.csv", &c),
+            &DriftOptions::default(),
+        );
         let by = |n: &str| d.columns.iter().find(|c| c.column == n).expect(n);
         assert_eq!(by("x").method, Some(Method::Ks));
         assert!(by("x").drifted);
-        assert_eq!(by("empty").problem.as_deref(), Some("all 40 values missing in ref.csv"));
+        assert_eq!(
+            by("empty").problem.as_deref(),
+            Some("all 40 values missing in ref.csv")
+        );
         assert!(
-            by("mixed").problem.as_deref().is_some_and(|p| p.contains("cur.csv:9: \"seven\"")),
+            by("mixed")
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("cur.csv:9: \"seven\"")),
             "{:?}",
             by("mixed")
         );
         // Integers with one value: categorical, the Z-test, p = 1.
         assert_eq!(by("const").method, Some(Method::Z));
         assert_eq!(by("const").score, Some(1.0));
-        assert!(by("only_ref").problem.as_deref().is_some_and(|p| p.starts_with("only in ref.csv")));
-        assert!(by("only_cur").problem.as_deref().is_some_and(|p| p.starts_with("only in cur.csv")));
+        assert!(
+            by("only_ref")
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with("only in ref.csv"))
+        );
+        assert!(
+            by("only_cur")
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.starts_with("only in cur.csv"))
+        );
         assert_eq!(by("cat").method, Some(Method::ChiSquare));
         assert_eq!(d.compared(), 3);
         assert_eq!(d.drifted_columns, 2, "{d:#?}");
@@ -341,8 +368,14 @@ mod tests {
 
     #[test]
     fn overrides_per_column_win() {
-        let r = table("r", "a,b\n1.5,2.5\n2.5,3.5\n3.5,4.5\n4.5,5.5\n5.5,6.5\n6.5,7.5\n");
-        let c = table("c", "a,b\n1.5,2.5\n2.5,3.5\n3.5,4.5\n4.5,5.5\n5.5,6.5\n7.5,9.5\n");
+        let r = table(
+            "r",
+            "a,b\n1.5,2.5\n2.5,3.5\n3.5,4.5\n4.5,5.5\n5.5,6.5\n6.5,7.5\n",
+        );
+        let c = table(
+            "c",
+            "a,b\n1.5,2.5\n2.5,3.5\n3.5,4.5\n4.5,5.5\n5.5,6.5\n7.5,9.5\n",
+        );
         let mut o = DriftOptions {
             method: Some(Method::Psi),
             ..DriftOptions::default()

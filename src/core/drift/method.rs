@@ -193,13 +193,20 @@ mod tests {
             (C, 5000, 30, JensenShannon),
         ];
         for (kind, rows, unique, want) in cases {
-            assert_eq!(Method::choose(kind, rows, unique), want, "{kind} {rows} {unique}");
+            assert_eq!(
+                Method::choose(kind, rows, unique),
+                want,
+                "{kind} {rows} {unique}"
+            );
         }
     }
 
     #[test]
     fn comparisons_follow_each_test() {
-        assert!(Method::Ks.drifted(0.05, 0.05), "KS drifts at p == threshold");
+        assert!(
+            Method::Ks.drifted(0.05, 0.05),
+            "KS drifts at p == threshold"
+        );
         assert!(!Method::ChiSquare.drifted(0.05, 0.05));
         assert!(!Method::Z.drifted(0.05, 0.05));
         assert!(Method::Psi.drifted(0.1, 0.1));

@@ -55,7 +55,6 @@ pub mod kolmogorov;
 pub mod ks;
 pub mod method;
 pub mod profile;
-pub mod sort;
 pub mod stattests;
 pub mod table;
 
@@ -139,9 +138,7 @@ pub fn report(reference: &[f64], current: &[f64]) -> Result<DriftReport, CoreErr
 
 fn finite_sorted(name: &str, data: &[f64]) -> Result<Vec<f64>, CoreError> {
     finite(name, data)?;
-    let mut v = data.to_vec();
-    sort::sort_f64(&mut v);
-    Ok(v)
+    Ok(column::sorted_copy(data))
 }
 
 /// The drift statistics of two count vectors over the same bins — e.g. Prometheus histogram

@@ -31,7 +31,6 @@ use super::{
     engine::{ColumnDrift, DatasetDrift, DriftOptions, Missing},
     method::{FEW_VALUES, Kind, Method},
     report_from_bins,
-    sort::sort_f64,
     stattests::{jensen_shannon_of_shares, psi_of_counts, shares},
     table::{Table, Values},
 };
@@ -79,8 +78,7 @@ pub fn profile(table: &Table, bins: usize, options: &DriftOptions) -> Profile {
             let categorical = options.categorical.contains(&c.name) || c.looks_categorical();
             match (&c.values, categorical) {
                 (Values::Numbers { values, .. }, false) => {
-                    let mut sorted = values.clone();
-                    sort_f64(&mut sorted);
+                    let sorted = super::column::sorted_copy(values);
                     let unique = count_unique(&sorted);
                     let edges = quantile_edges(&sorted, bins);
                     let counts = super::stattests::histogram(&sorted, &edges);
@@ -139,8 +137,7 @@ pub fn parse(text: &str, name: &str) -> Result<Profile, CoreError> {
         )));
     }
     for c in &p.columns {
-        if c.kind == Kind::Numeric && (c.edges.len() < 2 || c.edges.len() != c.counts.len() + 1)
-        {
+        if c.kind == Kind::Numeric && (c.edges.len() < 2 || c.edges.len() != c.counts.len() + 1) {
             return Err(CoreError::Statistics(format!(
                 "{name}: column {:?}: {} edges for {} counts",
                 c.column,
@@ -191,9 +188,7 @@ pub fn bin_counts(values: &[f64], edges: &[f64]) -> Vec<f64> {
         return counts;
     }
     for v in values {
-        let i = edges[1..bins]
-            .partition_point(|e| e <= v)
-            .min(bins - 1);
+        let i = edges[1..bins].partition_point(|e| e <= v).min(bins - 1);
         counts[i] += 1.0;
     }
     counts
@@ -205,7 +200,12 @@ pub fn compare_profile(profile: &Profile, current: &Table, options: &DriftOption
     let columns: Vec<ColumnDrift> = profile
         .columns
         .iter()
-        .filter(|p| options.columns.as_ref().is_none_or(|l| l.contains(&p.column)))
+        .filter(|p| {
+            options
+                .columns
+                .as_ref()
+                .is_none_or(|l| l.contains(&p.column))
+        })
         .map(|p| column_against_profile(p, current, options, &reference_name))
         .collect();
     let compared = columns.iter().filter(|c| c.method.is_some()).count();
@@ -256,12 +256,19 @@ fn column_against_profile(
     if p.rows == 0 || c.rows() == 0 {
         out.problem = Some(format!(
             "no values in {}",
-            if p.rows == 0 { reference_name } else { &current.name }
+            if p.rows == 0 {
+                reference_name
+            } else {
+                &current.name
+            }
         ));
         return out;
     }
     let own = options.features.get(&p.column).copied().unwrap_or_default();
-    let (method, threshold) = (own.method.or(options.method), own.threshold.or(options.threshold));
+    let (method, threshold) = (
+        own.method.or(options.method),
+        own.threshold.or(options.threshold),
+    );
     let result = match (p.kind, c.numbers()) {
         (Kind::Categorical, _) => compare(
             &Sample::Categorical(p.categories.clone()),
@@ -342,7 +349,11 @@ fn numeric_against_bins(
                 Some(method),
                 threshold,
             )?;
-            (v.statistic, v.score, Some("on the profile's quantile bins".into()))
+            (
+                v.statistic,
+                v.score,
+                Some("on the profile's quantile bins".into()),
+            )
         }
         Method::Ks => {
             let r = report_from_bins(&p.edges, &p.counts, &counts)?;
@@ -352,7 +363,11 @@ fn numeric_against_bins(
         Method::Wasserstein => {
             let r = report_from_bins(&p.edges, &p.counts, &counts)?;
             let note = "approximate: each bin's mass at its midpoint";
-            (r.wasserstein_normed, r.wasserstein_normed, Some(note.into()))
+            (
+                r.wasserstein_normed,
+                r.wasserstein_normed,
+                Some(note.into()),
+            )
         }
     };
     let threshold = threshold.unwrap_or_else(|| method.default_threshold());
@@ -392,7 +407,11 @@ mod tests {
         let mut s = String::from("amount,plan,flag\n");
         for i in 0..rows {
             let x = (i as f64 * 0.618_033_988_7).fract() * 100.0 + shift;
-            s.push_str(&format!("{x:.3},{},{}\n", ["basic", "pro", "team"][i % 3], i % 2));
+            s.push_str(&format!(
+                "{x:.3},{},{}\n",
+                ["basic", "pro", "team"][i % 3],
+                i % 2
+            ));
         }
         s
     }
@@ -432,6 +451,9 @@ mod tests {
 
     #[test]
     fn outer_bins_take_values_beyond_the_edges() {
-        assert_eq!(bin_counts(&[-5.0, 0.0, 1.5, 2.0, 9.0], &[0.0, 1.0, 2.0]), vec![2.0, 3.0]);
+        assert_eq!(
+            bin_counts(&[-5.0, 0.0, 1.5, 2.0, 9.0], &[0.0, 1.0, 2.0]),
+            vec![2.0, 3.0]
+        );
     }
 }

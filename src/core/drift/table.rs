@@ -269,7 +269,10 @@ mod tests {
         let a = t.column("a").expect("a");
         assert_eq!(a.numbers(), Some(&[1.0, 2.0, 3.0][..]));
         assert_eq!(a.missing, 1);
-        assert!(!a.looks_categorical(), "a missing cell makes pandas read floats");
+        assert!(
+            !a.looks_categorical(),
+            "a missing cell makes pandas read floats"
+        );
         let b = t.column("b").expect("b");
         assert_eq!(b.missing, 1);
         assert_eq!(b.categories().get("x"), Some(&2));
@@ -302,15 +305,26 @@ mod tests {
         let t = read("a,b\n1,2\n3\n4,5,6\n7,8\n");
         assert_eq!(t.rows, 2);
         assert_eq!(t.problems.len(), 2, "{:?}", t.problems);
-        assert!(t.problems[0].starts_with("t.csv:3: 1 fields"), "{:?}", t.problems);
+        assert!(
+            t.problems[0].starts_with("t.csv:3: 1 fields"),
+            "{:?}",
+            t.problems
+        );
     }
 
     #[test]
     fn unreadable_input_names_file_and_line() {
         let bytes: &[u8] = b"a,b\n1,2\n\xff\xfe,3\n";
         let err = read_csv(bytes, "bad.csv", &BTreeSet::new()).expect_err("utf8");
-        assert!(err.to_string().starts_with("bad.csv:3: cannot read CSV: not UTF-8"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("bad.csv:3: cannot read CSV: not UTF-8"),
+            "{err}"
+        );
         let err = read_csv(&b""[..], "empty.csv", &BTreeSet::new()).expect_err("empty");
-        assert!(err.to_string().contains("empty.csv: no header line"), "{err}");
+        assert!(
+            err.to_string().contains("empty.csv: no header line"),
+            "{err}"
+        );
     }
 }
