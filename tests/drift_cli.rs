@@ -3,7 +3,7 @@
 //! config overrides per model and feature. (Agreement of the numbers with Evidently and SciPy is
 //! tests/drift_peers.rs.)
 
-use std::{path::Path, process::Command};
+use std::{fmt::Write as _, path::Path, process::Command};
 
 use serde_json::Value;
 
@@ -32,11 +32,12 @@ fn data(shift: f64) -> String {
     let mut s = String::from("amount,plan,flag\n");
     for i in 0..300 {
         let x = (f64::from(i) * 0.618_033_988_7).fract() * 100.0 + shift;
-        s.push_str(&format!(
-            "{x:.3},{},{}\n",
+        let _ = writeln!(
+            s,
+            "{x:.3},{},{}",
             ["basic", "pro", "team"][i as usize % 3],
             i % 2
-        ));
+        );
     }
     s
 }

@@ -277,10 +277,8 @@ fn differences(job: &Job, ours: &DatasetDrift, theirs: &Value) -> Vec<String> {
                     out.push(format!("{at}: statistic {ours_stat:e}, SciPy {s:e}"));
                 }
             }
-            Value::String(inf) if inf == "inf" => {
-                if ours_stat != f64::INFINITY {
-                    out.push(format!("{at}: statistic {ours_stat:e}, SciPy inf"));
-                }
+            Value::String(inf) if inf == "inf" && ours_stat != f64::INFINITY => {
+                out.push(format!("{at}: statistic {ours_stat:e}, SciPy inf"));
             }
             // Distances: the score is the statistic, compared above.
             _ => {}

@@ -284,6 +284,7 @@ pub fn distinct_up_to<'a>(values: impl Iterator<Item = &'a f64>, cap: usize) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 

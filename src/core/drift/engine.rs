@@ -118,17 +118,16 @@ impl DatasetDrift {
 
 /// Compare every column of `current` with `reference`.
 pub fn compare_tables(reference: &Table, current: &Table, options: &DriftOptions) -> DatasetDrift {
-    let names: Vec<String> = match &options.columns {
-        Some(list) => list.clone(),
-        None => {
-            let mut names: Vec<String> = reference.columns.iter().map(|c| c.name.clone()).collect();
-            for c in &current.columns {
-                if reference.column(&c.name).is_none() {
-                    names.push(c.name.clone());
-                }
+    let names: Vec<String> = if let Some(list) = &options.columns {
+        list.clone()
+    } else {
+        let mut names: Vec<String> = reference.columns.iter().map(|c| c.name.clone()).collect();
+        for c in &current.columns {
+            if reference.column(&c.name).is_none() {
+                names.push(c.name.clone());
             }
-            names
         }
+        names
     };
     let columns: Vec<ColumnDrift> = names
         .iter()
@@ -265,7 +264,7 @@ fn compare_column(
             out.score = Some(v.score);
             out.threshold = Some(v.threshold);
             out.drifted = v.drifted;
-            out.note = note(&rs, &v.method, v.score, &reference.name);
+            out.note = note(&rs, v.method, v.score, &reference.name);
         }
         Err(e) => out.problem = Some(e.to_string()),
     }
@@ -279,12 +278,12 @@ fn mixed(numeric: &Table, text: &Table, first_text: &(u64, String)) -> String {
     )
 }
 
-fn note(reference: &Sample, method: &Method, score: f64, reference_name: &str) -> Option<String> {
+fn note(reference: &Sample, method: Method, score: f64, reference_name: &str) -> Option<String> {
     let mut notes = Vec::new();
     match reference {
         Sample::Numeric(v) if distinct_up_to(v.iter(), 2) == 1 => {
             notes.push(format!("constant in {reference_name} (zero variance)"));
-            if *method == Method::Wasserstein {
+            if method == Method::Wasserstein {
                 notes.push("the distance is divided by Evidently's floor of 0.001".into());
             }
         }
@@ -300,6 +299,7 @@ fn note(reference: &Sample, method: &Method, score: f64, reference_name: &str) -
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
     use crate::drift::table::read_csv;

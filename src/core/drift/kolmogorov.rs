@@ -283,6 +283,7 @@ fn pelz_good_cdf(n: u64, x: f64) -> f64 {
         .sum()
 }
 
+#[allow(clippy::float_cmp)] // exact: n·x on a whole number is xsf's own special case
 /// P(D_n⁺ ≥ x): the one-sided Smirnov statistic's survival function (SciPy's
 /// `scipy.special.smirnov(n, x)`), by the Birnbaum–Tingey sum
 /// x Σ_{v=0}^{⌊n(1−x)⌋} C(n, v) (x + v/n)^(v−1) (1 − x − v/n)^(n−v), each term in logarithms.
@@ -341,6 +342,7 @@ pub fn smirnov_sf(n: u64, x: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 

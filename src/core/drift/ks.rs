@@ -135,8 +135,8 @@ fn outside_square(n: u64, h: u64) -> f64 {
 /// and is 1 outside the band.
 fn outside_band(m: u64, n: u64, g: u64, h: u64) -> f64 {
     let (m, n) = if m >= n { (m, n) } else { (n, m) };
-    let (mg, ng) = ((m / g) as i128, (n / g) as i128);
-    let (h, n_len) = (h as i128, n as usize + 1);
+    let (mg, ng) = (i128::from(m / g), i128::from(n / g));
+    let (h, n_len) = (i128::from(h), n as usize + 1);
     // Cells never written are outside every band seen so far: 1.
     let mut q = vec![1.0f64; n_len];
     let first_hi = (ceil_div(h, mg) as usize).min(n_len);
@@ -145,7 +145,7 @@ fn outside_band(m: u64, n: u64, g: u64, h: u64) -> f64 {
     }
     let (mut lo, mut hi) = (0usize, first_hi);
     for x in 1..=m {
-        let xi = x as i128;
+        let xi = i128::from(x);
         lo = ((floor_div(ng * xi - h, mg) + 1).max(0) as usize).min(n as usize);
         hi = (ceil_div(ng * xi + h, mg) as usize).min(n_len);
         if hi <= lo {
@@ -172,6 +172,7 @@ fn ceil_div(a: i128, b: i128) -> i128 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 

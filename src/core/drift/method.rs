@@ -170,6 +170,7 @@ impl FromStr for Method {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 

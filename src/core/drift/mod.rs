@@ -310,6 +310,7 @@ pub fn wasserstein_normed(reference: &[f64], current: &[f64]) -> Result<f64, Cor
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 

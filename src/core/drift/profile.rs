@@ -76,39 +76,36 @@ pub fn profile(table: &Table, bins: usize, options: &DriftOptions) -> Profile {
         .filter(|c| options.columns.as_ref().is_none_or(|l| l.contains(&c.name)))
         .map(|c| {
             let categorical = options.categorical.contains(&c.name) || c.looks_categorical();
-            match (&c.values, categorical) {
-                (Values::Numbers { values, .. }, false) => {
-                    let sorted = super::column::sorted_copy(values);
-                    let unique = count_unique(&sorted);
-                    let edges = quantile_edges(&sorted, bins);
-                    let counts = super::stattests::histogram(&sorted, &edges);
-                    ColumnProfile {
-                        column: c.name.clone(),
-                        kind: Kind::Numeric,
-                        rows: values.len(),
-                        missing: c.missing,
-                        unique,
-                        edges,
-                        counts,
-                        categories: if unique <= BINNED_ABOVE_UNIQUE {
-                            Sample::categories_of(values)
-                        } else {
-                            BTreeMap::new()
-                        },
-                    }
+            if let (Values::Numbers { values, .. }, false) = (&c.values, categorical) {
+                let sorted = super::column::sorted_copy(values);
+                let unique = count_unique(&sorted);
+                let edges = quantile_edges(&sorted, bins);
+                let counts = super::stattests::histogram(&sorted, &edges);
+                ColumnProfile {
+                    column: c.name.clone(),
+                    kind: Kind::Numeric,
+                    rows: values.len(),
+                    missing: c.missing,
+                    unique,
+                    edges,
+                    counts,
+                    categories: if unique <= BINNED_ABOVE_UNIQUE {
+                        Sample::categories_of(values)
+                    } else {
+                        BTreeMap::new()
+                    },
                 }
-                _ => {
-                    let categories = c.categories();
-                    ColumnProfile {
-                        column: c.name.clone(),
-                        kind: Kind::Categorical,
-                        rows: c.rows(),
-                        missing: c.missing,
-                        unique: categories.len(),
-                        edges: Vec::new(),
-                        counts: Vec::new(),
-                        categories,
-                    }
+            } else {
+                let categories = c.categories();
+                ColumnProfile {
+                    column: c.name.clone(),
+                    kind: Kind::Categorical,
+                    rows: c.rows(),
+                    missing: c.missing,
+                    unique: categories.len(),
+                    edges: Vec::new(),
+                    counts: Vec::new(),
+                    categories,
                 }
             }
         })
@@ -393,6 +390,7 @@ fn indexed(counts: &[f64]) -> BTreeMap<String, u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use std::collections::BTreeSet;
 

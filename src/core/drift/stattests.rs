@@ -357,7 +357,7 @@ pub fn jensen_shannon_of_shares(p: &[f64], q: &[f64]) -> f64 {
             right += q * (q / m).ln();
         }
     }
-    ((left + right) / 2.0).max(0.0).sqrt()
+    f64::midpoint(left, right).max(0.0).sqrt()
 }
 
 /// Pearson's chi-square of the current counts against the reference's scaled to the current
@@ -409,6 +409,7 @@ pub fn normal_cdf(x: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 

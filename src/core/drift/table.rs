@@ -255,6 +255,7 @@ fn csv_error(name: &str, e: &csv::Error) -> CoreError {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
 
