@@ -63,6 +63,31 @@ pub fn ks_sorted(a: &[f64], b: &[f64]) -> KsResult {
     }
 }
 
+/// The p-value `ks_2samp(method="auto")` gives statistic `d` for samples of sizes `n1` and `n2`:
+/// exact up to 10 000 values (sizes that are whole numbers), else asymptotic. For binned data,
+/// where D is known but not the samples.
+#[allow(clippy::float_cmp)] // exact: whole counts are whole numbers
+pub fn p_value(d: f64, n1: f64, n2: f64) -> f64 {
+    let whole = |n: f64| n >= 1.0 && n.fract() == 0.0;
+    if whole(n1) && whole(n2) && n1.max(n2) <= MAX_EXACT_N as f64 {
+        let (n1, n2) = (n1 as u64, n2 as u64);
+        let g = gcd(n1, n2);
+        let lcm = (n1 / g) * n2;
+        let h = (d * lcm as f64).round() as u64;
+        let p = if h == 0 {
+            1.0
+        } else if n1 == n2 {
+            outside_square(n1, h)
+        } else {
+            outside_band(n1, n2, g, h)
+        };
+        if (0.0..=1.0).contains(&p) {
+            return p;
+        }
+    }
+    asymptotic_p(d, n1, n2)
+}
+
 /// The asymptotic two-sided p-value of statistic `d` for samples of sizes `n1` and `n2`:
 /// `kstwo.sf(d, round(n1 n2 / (n1 + n2)))`.
 pub fn asymptotic_p(d: f64, n1: f64, n2: f64) -> f64 {

@@ -144,7 +144,8 @@ fn finite_sorted(name: &str, data: &[f64]) -> Result<Vec<f64>, CoreError> {
 /// The drift statistics of two count vectors over the same bins — e.g. Prometheus histogram
 /// buckets, or a reference profile's quantile bins. PSI and Jensen–Shannon are exact on the
 /// bins; KS is measured at the bin bounds (a lower bound of the raw-sample statistic) with the
-/// asymptotic p-value; Wasserstein puts each bin's mass at its midpoint (approximate).
+/// p-value `ks_2samp` would give that statistic and these counts (exact up to 10 000 whole
+/// counts, else asymptotic); Wasserstein puts each bin's mass at its midpoint (approximate).
 pub fn report_from_bins(
     edges: &[f64],
     reference: &[f64],
@@ -170,7 +171,7 @@ pub fn report_from_bins(
     }
     let ks = Ks {
         statistic: d,
-        p_value: ks_p_value(d, n, m),
+        p_value: ks::p_value(d, n, m),
     };
     let js_distance = stattests::jensen_shannon_of_shares(
         &stattests::shares(reference),

@@ -354,7 +354,7 @@ fn numeric_against_bins(
         }
         Method::Ks => {
             let r = report_from_bins(&p.edges, &p.counts, &counts)?;
-            let note = "approximate: KS at the profile's bin bounds, asymptotic p-value";
+            let note = "approximate: KS at the profile's bin bounds";
             (r.ks.statistic, r.ks.p_value, Some(note.into()))
         }
         Method::Wasserstein => {
