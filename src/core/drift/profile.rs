@@ -62,7 +62,7 @@ pub struct ColumnProfile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edges: Vec<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub counts: Vec<f64>,
+    pub counts: Vec<u64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub categories: BTreeMap<String, u64>,
 }
@@ -80,7 +80,10 @@ pub fn profile(table: &Table, bins: usize, options: &DriftOptions) -> Profile {
                 let sorted = super::column::sorted_copy(values);
                 let unique = count_unique(&sorted);
                 let edges = quantile_edges(&sorted, bins);
-                let counts = super::stattests::histogram(&sorted, &edges);
+                let counts = super::stattests::histogram(&sorted, &edges)
+                    .into_iter()
+                    .map(|c| c as u64)
+                    .collect();
                 ColumnProfile {
                     column: c.name.clone(),
                     kind: Kind::Numeric,
@@ -330,18 +333,19 @@ fn numeric_against_bins(
         return Ok((v, None));
     }
     let counts = bin_counts(values, &p.edges);
+    let reference: Vec<f64> = p.counts.iter().map(|c| *c as f64).collect();
     let (statistic, score, note) = match method {
         Method::Psi => {
-            let d = psi_of_counts(&p.counts, &counts);
+            let d = psi_of_counts(&reference, &counts);
             (d, d, None)
         }
         Method::JensenShannon => {
-            let d = jensen_shannon_of_shares(&shares(&p.counts), &shares(&counts));
+            let d = jensen_shannon_of_shares(&shares(&reference), &shares(&counts));
             (d, d, None)
         }
         Method::ChiSquare | Method::Z => {
             let v = compare(
-                &Sample::Categorical(indexed(&p.counts)),
+                &Sample::Categorical(indexed(&reference)),
                 &Sample::Categorical(indexed(&counts)),
                 Some(method),
                 threshold,
@@ -353,12 +357,12 @@ fn numeric_against_bins(
             )
         }
         Method::Ks => {
-            let r = report_from_bins(&p.edges, &p.counts, &counts)?;
+            let r = report_from_bins(&p.edges, &reference, &counts)?;
             let note = "approximate: KS at the profile's bin bounds";
             (r.ks.statistic, r.ks.p_value, Some(note.into()))
         }
         Method::Wasserstein => {
-            let r = report_from_bins(&p.edges, &p.counts, &counts)?;
+            let r = report_from_bins(&p.edges, &reference, &counts)?;
             let note = "approximate: each bin's mass at its midpoint";
             (
                 r.wasserstein_normed,
@@ -419,7 +423,7 @@ mod tests {
         let r = table("ref.csv", &data(0.0, 500));
         let p = profile(&r, 10, &DriftOptions::default());
         assert_eq!(p.columns[0].edges.len(), 11);
-        assert_eq!(p.columns[0].counts.iter().sum::<f64>(), 500.0);
+        assert_eq!(p.columns[0].counts.iter().sum::<u64>(), 500);
         let text = serde_json::to_string(&p).expect("json");
         let back = parse(&text, "p.json").expect("parse");
         assert_eq!(back, p);
