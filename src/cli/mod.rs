@@ -1,10 +1,11 @@
 //! The command line: the clap types, the global flags (declared once, `-o` among them) and the
-//! dispatch to one file per noun (`rollout`, `config`, `install`, `controller`, `console`).
+//! dispatch to one file per noun (`rollout`, `drift`, `config`, `install`, `controller`, `console`).
 //! What a verb prints goes through `output`; backends are built by `crate::wiring`.
 
 mod config;
 mod console;
 mod controller;
+pub mod drift;
 mod install;
 pub mod output;
 mod rollout;
@@ -64,6 +65,9 @@ pub enum Cmd {
     /// Run the rollout reconcile loop headless (in the cluster, or anywhere with a kubeconfig).
     /// Several replicas may run: only the holder of the mlops-system/mlops-controller Lease acts.
     Controller(controller::ControllerArgs),
+    /// Data drift of a current CSV against a reference CSV or profile, decided as Evidently does;
+    /// `drift profile` writes a reference profile.
+    Drift(drift::DriftArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -132,6 +136,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             rollout::run(command, &options, table_or_json(cli, "rollout")?)
         }
         Some(Cmd::Controller(args)) => controller::run(args, &options),
+        Some(Cmd::Drift(args)) => drift::run(args, &options, &cli.output),
         None => console::console(&options),
     }
 }

@@ -2,7 +2,13 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use mlops_core::rollout::{self, Step, Template};
+use mlops_core::{
+    drift::{
+        Method,
+        engine::{ColumnOptions, DriftOptions},
+    },
+    rollout::{self, Step, Template},
+};
 use serde::Deserialize;
 
 use super::errors::ConfigError;
@@ -28,6 +34,183 @@ pub struct Settings {
     /// User step templates for `mlops rollout start --template NAME`, by name. A user template
     /// with a shipped template's name replaces it.
     pub templates: BTreeMap<String, TemplateSettings>,
+    /// `[drift]`: methods, thresholds and the dataset share for `mlops drift`.
+    pub drift: DriftSettings,
+}
+
+/// `[drift]`: the defaults of `mlops drift` and per-model, per-feature overrides.
+///
+/// ```toml
+/// [drift]
+/// share = 0.5            # dataset drift when this share of columns drifted
+/// method = "auto"        # or ks, wasserstein, jensenshannon, chisquare, z, psi
+/// threshold = 0.1        # every column's threshold (default: the method's own)
+/// bins = 10              # quantile bins per numeric column in `drift profile`
+/// [drift.features.amount]
+/// method = "psi"
+/// [drift.models.fraud-detector.features.amount]
+/// method = "psi"
+/// threshold = 0.2
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftSettings {
+    pub share: f64,
+    pub method: Option<String>,
+    pub threshold: Option<f64>,
+    pub bins: usize,
+    pub features: BTreeMap<String, FeatureDriftSettings>,
+    pub models: BTreeMap<String, ModelDriftSettings>,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        Self {
+            share: mlops_core::drift::method::DEFAULT_SHARE,
+            method: None,
+            threshold: None,
+            bins: mlops_core::drift::profile::DEFAULT_BINS,
+            features: BTreeMap::new(),
+            models: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[drift.features.NAME]`, `[drift.models.MODEL.features.NAME]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeatureDriftSettings {
+    pub method: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+/// `[drift.models.MODEL]`: the model's own defaults and features; they win over `[drift]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelDriftSettings {
+    pub share: Option<f64>,
+    pub method: Option<String>,
+    pub threshold: Option<f64>,
+    pub features: BTreeMap<String, FeatureDriftSettings>,
+}
+
+impl DriftSettings {
+    /// The core's options for `model` (the global ones when `None`): the model's settings over
+    /// `[drift]`, its features over `[drift.features]`. Only valid settings are here (`parse`
+    /// checked them), so methods parse; `auto` is `None`.
+    pub fn options(&self, model: Option<&str>) -> DriftOptions {
+        let method = |m: &Option<String>| m.as_deref().and_then(|m| m.parse::<Method>().ok());
+        let mut features: BTreeMap<String, ColumnOptions> = self
+            .features
+            .iter()
+            .map(|(k, f)| {
+                (
+                    k.clone(),
+                    ColumnOptions {
+                        method: method(&f.method),
+                        threshold: f.threshold,
+                    },
+                )
+            })
+            .collect();
+        let mut options = DriftOptions {
+            method: method(&self.method),
+            threshold: self.threshold,
+            share: self.share,
+            ..DriftOptions::default()
+        };
+        if let Some(m) = model.and_then(|m| self.models.get(m)) {
+            if m.method.is_some() {
+                options.method = method(&m.method);
+            }
+            options.threshold = m.threshold.or(options.threshold);
+            options.share = m.share.unwrap_or(options.share);
+            for (k, f) in &m.features {
+                let base = features.get(k).copied().unwrap_or_default();
+                features.insert(
+                    k.clone(),
+                    ColumnOptions {
+                        method: method(&f.method).or(base.method),
+                        threshold: f.threshold.or(base.threshold),
+                    },
+                );
+            }
+        }
+        options.features = features;
+        options
+    }
+}
+
+/// Check `[drift]`: methods by name (or `auto`), thresholds above 0, shares in (0, 1], bins
+/// from 1 to 1000; each error at the offending value.
+fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let d = &s.drift;
+    let start = text.find("[drift").unwrap_or(0);
+    // The position of `key = value` after the header `section` (or after [drift]).
+    let locate = |section: &str, key: &str| -> usize {
+        let from = text.find(section).unwrap_or(start);
+        text.get(from..)
+            .and_then(|rest| rest.find(&format!("{key} ")).or_else(|| rest.find(key)))
+            .map_or(from, |i| from + i)
+    };
+    let mut check =
+        |section: String, method: &Option<String>, threshold: Option<f64>, share: Option<f64>| {
+            if let Some(m) = method
+                && m != "auto"
+                && let Err(e) = m.parse::<Method>()
+            {
+                let at = locate(&section, "method");
+                errors.push(ConfigError::at(path, text, at, m, e));
+            }
+            if let Some(t) = threshold
+                && !(t.is_finite() && t > 0.0)
+            {
+                let at = locate(&section, "threshold");
+                errors.push(ConfigError::at(
+                    path,
+                    text,
+                    at,
+                    &t.to_string(),
+                    "a drift threshold must be a number above 0",
+                ));
+            }
+            if let Some(v) = share
+                && !(v > 0.0 && v <= 1.0)
+            {
+                let at = locate(&section, "share");
+                errors.push(ConfigError::at(
+                    path,
+                    text,
+                    at,
+                    &v.to_string(),
+                    "share must be above 0 and at most 1",
+                ));
+            }
+        };
+    check("[drift]".into(), &d.method, d.threshold, Some(d.share));
+    for (name, f) in &d.features {
+        check(format!("features.{name}]"), &f.method, f.threshold, None);
+    }
+    for (model, m) in &d.models {
+        check(format!("models.{model}]"), &m.method, m.threshold, m.share);
+        for (name, f) in &m.features {
+            check(
+                format!("models.{model}.features.{name}]"),
+                &f.method,
+                f.threshold,
+                None,
+            );
+        }
+    }
+    if d.bins == 0 || d.bins > 1000 {
+        errors.push(ConfigError::at(
+            path,
+            text,
+            locate("[drift]", "bins"),
+            &d.bins.to_string(),
+            "bins must be between 1 and 1000",
+        ));
+    }
 }
 
 /// `[templates.NAME]`: steps in the compact form (`setWeight 10`, `analysis 3`, `approval`,
@@ -94,6 +277,7 @@ impl Default for Settings {
             mlflow: MlflowSettings::default(),
             prometheus: PrometheusSettings::default(),
             templates: BTreeMap::new(),
+            drift: DriftSettings::default(),
         }
     }
 }
@@ -256,6 +440,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
         }
     }
     check_templates(&s, path, text, &mut errors);
+    check_drift(&s, path, text, &mut errors);
     if errors.is_empty() {
         Ok(s)
     } else {
@@ -347,5 +532,52 @@ mod tests {
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[1].line, 3);
         assert_eq!(errs[1].value, "localhost:9090");
+    }
+
+    #[test]
+    fn drift_settings_merge_per_model_and_feature() {
+        let text = "[drift]\nshare = 0.3\nmethod = \"auto\"\nthreshold = 0.2\n[drift.features.amount]\nmethod = \"psi\"\n[drift.models.fraud-detector]\nshare = 0.6\n[drift.models.fraud-detector.features.amount]\nthreshold = 0.25\n[drift.models.fraud-detector.features.age]\nmethod = \"ks\"\n";
+        let s = parse(text, Path::new("c.toml")).expect("valid");
+        let global = s.drift.options(None);
+        assert_eq!(
+            (global.share, global.method, global.threshold),
+            (0.3, None, Some(0.2))
+        );
+        assert_eq!(global.features["amount"].method, Some(Method::Psi));
+        let fraud = s.drift.options(Some("fraud-detector"));
+        assert!((fraud.share - 0.6).abs() < 1e-12);
+        let amount = fraud.features["amount"];
+        assert_eq!(
+            (amount.method, amount.threshold),
+            (Some(Method::Psi), Some(0.25))
+        );
+        assert_eq!(fraud.features["age"].method, Some(Method::Ks));
+        let other = s.drift.options(Some("churn-model"));
+        assert!(
+            (other.share - 0.3).abs() < 1e-12,
+            "an unknown model gets the global settings"
+        );
+    }
+
+    #[test]
+    fn bad_drift_settings_are_located() {
+        let text = "[drift]\nshare = 1.5\n\n[drift.models.fraud-detector.features.amount]\nmethod = \"kss\"\nthreshold = -1.0\n";
+        let errs = parse(text, Path::new("c.toml")).expect_err("invalid");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 3, "{shown:#?}");
+        assert!(
+            shown[0].starts_with("c.toml:2:1: share must be above 0"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].starts_with("c.toml:5:1: unknown drift method \"kss\": one of auto, ks,"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[2].starts_with("c.toml:6:1: a drift threshold"),
+            "{shown:#?}"
+        );
+        let errs = parse("[drift]\nmethdo = \"ks\"\n", Path::new("c.toml")).expect_err("unknown");
+        assert_eq!(errs[0].line, 2, "{}", errs[0]);
     }
 }

@@ -1,0 +1,291 @@
+//! `mlops drift --reference REF --current CUR` and `mlops drift profile REF.csv -o FILE.json`:
+//! data drift of two CSV files (or of a CSV file against a reference profile) with the core's
+//! engine, which decides as Evidently does. Exit 0 whether or not drift was found; with
+//! `--fail-on-drift`, dataset drift exits 3; unreadable input exits 1; a bad flag 2.
+
+use std::{
+    collections::BTreeSet,
+    fmt::Write as _,
+    fs::File,
+    io::BufReader,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use mlops_core::drift::{
+    DatasetDrift, DriftOptions, Method,
+    engine::compare_tables,
+    profile::{self, Profile},
+    table::{Table, read_csv},
+};
+
+use super::output::{self, Output, UsageError};
+use crate::wiring::Options;
+
+/// Exit code of `--fail-on-drift` when the dataset drifted.
+pub const DRIFT_EXIT: u8 = 3;
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct DriftArgs {
+    #[command(subcommand)]
+    pub command: Option<DriftCmd>,
+    #[command(flatten)]
+    pub compare: CompareArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference data: a CSV file with a header line, or a reference profile (`.json`,
+    /// from `mlops drift profile`).
+    #[arg(long, required = true)]
+    pub reference: Option<PathBuf>,
+    /// The current data: a CSV file with a header line.
+    #[arg(long, required = true)]
+    pub current: Option<PathBuf>,
+    /// auto (Evidently's choice per column), ks, wasserstein, jensenshannon, chisquare, z, psi.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Every column's threshold (default: the method's own, 0.05 for tests, 0.1 for distances).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// The share of drifted columns at which the dataset has drifted (default 0.5).
+    #[arg(long)]
+    pub share: Option<f64>,
+    #[command(flatten)]
+    pub select: Select,
+    /// Apply the overrides of this model from config.toml (`[drift.models.NAME]`).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Exit 3 when the dataset drifted (for pipelines).
+    #[arg(long)]
+    pub fail_on_drift: bool,
+}
+
+/// Which columns, and which are categories.
+#[derive(Debug, Args)]
+pub struct Select {
+    /// Columns to compare as categories whatever they hold (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Only these columns (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriftCmd {
+    /// Write the reference profile of a CSV file (per column: kind, quantile bins or category
+    /// counts, rows, missing); `-o FILE.json` writes it to a file, otherwise to stdout.
+    Profile {
+        /// The reference data (CSV with a header line).
+        input: PathBuf,
+        /// Quantile bins per numeric column (default: `[drift] bins`, 10).
+        #[arg(long)]
+        bins: Option<usize>,
+        #[command(flatten)]
+        select: Select,
+    },
+}
+
+pub fn run(args: &DriftArgs, options: &Options, output: &str) -> Result<ExitCode> {
+    for e in &options.config_errors {
+        eprintln!("warning: {e}");
+    }
+    match &args.command {
+        Some(DriftCmd::Profile {
+            input,
+            bins,
+            select,
+        }) => write_profile(input, *bins, select, options, output),
+        None => compare(&args.compare, options, output),
+    }
+}
+
+fn compare(args: &CompareArgs, options: &Options, output: &str) -> Result<ExitCode> {
+    let output = Output::pick(output, &[Output::Table, Output::Json], "drift")?;
+    let mut drift = options.settings.drift.options(args.model.as_deref());
+    match args.method.as_deref().map(str::trim) {
+        None => {}
+        Some("auto") => drift.method = None,
+        Some(m) => {
+            drift.method = Some(
+                m.parse::<Method>()
+                    .map_err(|e| UsageError(format!("--method: {e}")))?,
+            );
+        }
+    }
+    if let Some(t) = args.threshold {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(UsageError(format!("--threshold {t}: a number above 0")).into());
+        }
+        drift.threshold = Some(t);
+    }
+    if let Some(s) = args.share {
+        if !(s > 0.0 && s <= 1.0) {
+            return Err(UsageError(format!("--share {s}: above 0 and at most 1")).into());
+        }
+        drift.share = s;
+    }
+    apply(&args.select, &mut drift);
+    let (Some(reference), Some(current)) = (&args.reference, &args.current) else {
+        return Err(UsageError("--reference and --current are both needed".into()).into());
+    };
+    let current = read_table(current, &drift.categorical)?;
+    let result = if is_profile(reference) {
+        let profile = read_profile(reference)?;
+        profile::compare_profile(&profile, &current, &drift)
+    } else {
+        let reference = read_table(reference, &drift.categorical)?;
+        compare_tables(&reference, &current, &drift)
+    };
+    println!("{}", output::render(output, &result, drift_table));
+    Ok(if args.fail_on_drift && result.dataset_drift {
+        ExitCode::from(DRIFT_EXIT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn apply(select: &Select, drift: &mut DriftOptions) {
+    drift.categorical = select
+        .categorical
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let columns: Vec<String> = select
+        .columns
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if !columns.is_empty() {
+        drift.columns = Some(columns);
+    }
+}
+
+fn write_profile(
+    input: &Path,
+    bins: Option<usize>,
+    select: &Select,
+    options: &Options,
+    output: &str,
+) -> Result<ExitCode> {
+    let bins = bins.unwrap_or(options.settings.drift.bins);
+    if bins == 0 || bins > 1000 {
+        return Err(UsageError(format!("--bins {bins}: between 1 and 1000")).into());
+    }
+    let mut drift = DriftOptions::default();
+    apply(select, &mut drift);
+    let table = read_table(input, &drift.categorical)?;
+    for p in &table.problems {
+        eprintln!("warning: {p}");
+    }
+    let profile = profile::profile(&table, bins, &drift);
+    let json = serde_json::to_string_pretty(&profile)?;
+    match output.trim() {
+        "table" | "json" | "-" => println!("{json}"),
+        path => {
+            std::fs::write(path, json + "\n").with_context(|| format!("cannot write {path}"))?;
+            eprintln!(
+                "profile of {} ({} columns, {} rows) written to {path}",
+                input.display(),
+                profile.columns.len(),
+                profile.rows
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_profile(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+fn read_table(path: &Path, categorical: &BTreeSet<String>) -> Result<Table> {
+    let name = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    Ok(read_csv(BufReader::new(file), &name, categorical)?)
+}
+
+fn read_profile(path: &Path) -> Result<Profile> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    Ok(profile::parse(&text, &name)?)
+}
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v.is_nan() => "nan".into(),
+        Some(v) if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e6) => format!("{v:.3e}"),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
+/// `mlops drift` for people: one line per column, then problems and the verdict.
+pub fn drift_table(d: &DatasetDrift) -> String {
+    let mut out = format!(
+        "{:<24} {:<11} {:<13} {:>10} {:>10} {:>9} {:<7} {:>9} {:>9} {:>11}\n",
+        "COLUMN",
+        "KIND",
+        "METHOD",
+        "STATISTIC",
+        "SCORE",
+        "THRESHOLD",
+        "DRIFT",
+        "REF ROWS",
+        "CUR ROWS",
+        "MISSING R/C"
+    );
+    for c in &d.columns {
+        let drift = match (c.method, c.drifted) {
+            (None, _) => "-",
+            (Some(_), true) => "DRIFT",
+            (Some(_), false) => "ok",
+        };
+        let _ = writeln!(
+            out,
+            "{:<24} {:<11} {:<13} {:>10} {:>10} {:>9} {:<7} {:>9} {:>9} {:>11}",
+            c.column,
+            c.kind.map_or("-", |k| k.as_str()),
+            c.method.map_or("-", |m| m.as_str()),
+            number(c.statistic),
+            number(c.score),
+            number(c.threshold),
+            drift,
+            c.reference_rows,
+            c.current_rows,
+            format!("{}/{}", c.missing.reference, c.missing.current),
+        );
+    }
+    for c in &d.columns {
+        if let Some(p) = &c.problem {
+            let _ = writeln!(out, "{}: not compared: {p}", c.column);
+        }
+        if let Some(n) = &c.note {
+            let _ = writeln!(out, "{}: note: {n}", c.column);
+        }
+    }
+    for p in &d.problems {
+        let _ = writeln!(out, "{p}");
+    }
+    let _ = write!(
+        out,
+        "{} of {} compared columns drifted (share {:.3}, dataset drift at {:.3}): {}",
+        d.drifted_columns,
+        d.compared(),
+        d.share,
+        d.drift_share,
+        if d.dataset_drift {
+            "DATASET DRIFT"
+        } else {
+            "no dataset drift"
+        }
+    );
+    out
+}

@@ -1,0 +1,461 @@
+//! Reference profiles: what drift needs to know of a reference dataset without the dataset —
+//! per column its kind, rows and missing cells, and its distribution as quantile bins (numeric)
+//! or counts per category. `mlops drift profile REF.csv -o FILE.json` writes one; a model
+//! version's profile is the reference for drift of live (binned) data.
+//!
+//! The format (JSON, `format: "mlops-drift-profile/1"`):
+//!
+//! ```json
+//! {"format": "mlops-drift-profile/1", "source": "ref.csv", "rows": 1000,
+//!  "columns": [
+//!    {"column": "amount", "kind": "numeric", "rows": 990, "missing": 10, "unique": 812,
+//!     "edges": [0.5, 3.1, …, 98.0], "counts": [99, 99, …, 99]},
+//!    {"column": "plan", "kind": "categorical", "rows": 1000, "missing": 0, "unique": 3,
+//!     "categories": {"basic": 500, "pro": 400, "team": 100}}]}
+//! ```
+//!
+//! `edges` are the reference's quantiles at 0, 1/b, …, 1 (linear interpolation, duplicates
+//! dropped), `counts` the reference values per bin (half-open bins, the last closed). A numeric
+//! column with at most 20 unique values also keeps `categories` (each value's count, labelled as
+//! written by [`super::column::format_number`]), so few-valued columns are compared exactly as
+//! on raw data. Against a profile, PSI, Jensen–Shannon, chi-square and the Z-test are exact on
+//! these bins or categories; KS (at the bin bounds) and Wasserstein (mass at bin midpoints) are
+//! approximations, and say so in the column's note.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    column::{BINNED_ABOVE_UNIQUE, Sample, compare, distinct_up_to},
+    engine::{ColumnDrift, DatasetDrift, DriftOptions, Missing},
+    method::{FEW_VALUES, Kind, Method},
+    report_from_bins,
+    stattests::{jensen_shannon_of_shares, psi_of_counts, shares},
+    table::{Table, Values},
+};
+use crate::error::CoreError;
+
+pub const FORMAT: &str = "mlops-drift-profile/1";
+/// Quantile bins per numeric column unless asked otherwise.
+pub const DEFAULT_BINS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub format: String,
+    /// Where it was made from (a file name).
+    pub source: String,
+    /// Data rows of the source.
+    pub rows: usize,
+    pub columns: Vec<ColumnProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub column: String,
+    pub kind: Kind,
+    /// Non-missing values.
+    pub rows: usize,
+    pub missing: usize,
+    /// Unique non-missing values.
+    pub unique: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub categories: BTreeMap<String, u64>,
+}
+
+/// The profile of a table, `bins` quantile bins per numeric column.
+pub fn profile(table: &Table, bins: usize, options: &DriftOptions) -> Profile {
+    let bins = bins.max(1);
+    let columns = table
+        .columns
+        .iter()
+        .filter(|c| options.columns.as_ref().is_none_or(|l| l.contains(&c.name)))
+        .map(|c| {
+            let categorical = options.categorical.contains(&c.name) || c.looks_categorical();
+            if let (Values::Numbers { values, .. }, false) = (&c.values, categorical) {
+                let sorted = super::column::sorted_copy(values);
+                let unique = count_unique(&sorted);
+                let edges = quantile_edges(&sorted, bins);
+                let counts = super::stattests::histogram(&sorted, &edges)
+                    .into_iter()
+                    .map(|c| c as u64)
+                    .collect();
+                ColumnProfile {
+                    column: c.name.clone(),
+                    kind: Kind::Numeric,
+                    rows: values.len(),
+                    missing: c.missing,
+                    unique,
+                    edges,
+                    counts,
+                    categories: if unique <= BINNED_ABOVE_UNIQUE {
+                        Sample::categories_of(values)
+                    } else {
+                        BTreeMap::new()
+                    },
+                }
+            } else {
+                let categories = c.categories();
+                ColumnProfile {
+                    column: c.name.clone(),
+                    kind: Kind::Categorical,
+                    rows: c.rows(),
+                    missing: c.missing,
+                    unique: categories.len(),
+                    edges: Vec::new(),
+                    counts: Vec::new(),
+                    categories,
+                }
+            }
+        })
+        .collect();
+    Profile {
+        format: FORMAT.into(),
+        source: table.name.clone(),
+        rows: table.rows,
+        columns,
+    }
+}
+
+/// Read a profile, checking its format.
+pub fn parse(text: &str, name: &str) -> Result<Profile, CoreError> {
+    let p: Profile = serde_json::from_str(text).map_err(|e| {
+        CoreError::Statistics(format!(
+            "{name}:{}:{}: not a drift profile: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if p.format != FORMAT {
+        return Err(CoreError::Statistics(format!(
+            "{name}: profile format {:?}, this version reads {FORMAT:?}",
+            p.format
+        )));
+    }
+    for c in &p.columns {
+        if c.kind == Kind::Numeric && (c.edges.len() < 2 || c.edges.len() != c.counts.len() + 1) {
+            return Err(CoreError::Statistics(format!(
+                "{name}: column {:?}: {} edges for {} counts",
+                c.column,
+                c.edges.len(),
+                c.counts.len()
+            )));
+        }
+    }
+    Ok(p)
+}
+
+fn count_unique(sorted: &[f64]) -> usize {
+    if sorted.is_empty() {
+        return 0;
+    }
+    1 + sorted.windows(2).filter(|w| w[0] < w[1]).count()
+}
+
+/// Quantiles at i/bins (numpy's default linear interpolation), strictly increasing.
+fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
+    if sorted.is_empty() {
+        return Vec::new();
+    }
+    let last = (sorted.len() - 1) as f64;
+    let mut edges: Vec<f64> = Vec::with_capacity(bins + 1);
+    for i in 0..=bins {
+        let pos = last * i as f64 / bins as f64;
+        let lo = pos.floor() as usize;
+        let hi = (lo + 1).min(sorted.len() - 1);
+        let q = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+        if edges.last().is_none_or(|e| q > *e) {
+            edges.push(q);
+        }
+    }
+    if edges.len() == 1 {
+        let v = edges[0];
+        edges = vec![v - 0.5, v + 0.5];
+    }
+    edges
+}
+
+/// Counts of `values` in the profile's bins; values beyond the outer edges fall in the outer
+/// bins (live data may leave the reference's range).
+pub fn bin_counts(values: &[f64], edges: &[f64]) -> Vec<f64> {
+    let bins = edges.len().saturating_sub(1);
+    let mut counts = vec![0.0; bins];
+    if bins == 0 {
+        return counts;
+    }
+    for v in values {
+        let i = edges[1..bins].partition_point(|e| e <= v).min(bins - 1);
+        counts[i] += 1.0;
+    }
+    counts
+}
+
+/// Drift of `current` against a reference profile.
+pub fn compare_profile(profile: &Profile, current: &Table, options: &DriftOptions) -> DatasetDrift {
+    let reference_name = format!("profile of {}", profile.source);
+    let columns: Vec<ColumnDrift> = profile
+        .columns
+        .iter()
+        .filter(|p| {
+            options
+                .columns
+                .as_ref()
+                .is_none_or(|l| l.contains(&p.column))
+        })
+        .map(|p| column_against_profile(p, current, options, &reference_name))
+        .collect();
+    let compared = columns.iter().filter(|c| c.method.is_some()).count();
+    let drifted_columns = columns.iter().filter(|c| c.drifted).count();
+    let share = if compared == 0 {
+        0.0
+    } else {
+        drifted_columns as f64 / compared as f64
+    };
+    DatasetDrift {
+        columns,
+        drifted_columns,
+        share,
+        dataset_drift: compared > 0 && share >= options.share,
+        drift_share: options.share,
+        problems: current.problems.clone(),
+    }
+}
+
+fn column_against_profile(
+    p: &ColumnProfile,
+    current: &Table,
+    options: &DriftOptions,
+    reference_name: &str,
+) -> ColumnDrift {
+    let c = current.column(&p.column);
+    let mut out = ColumnDrift {
+        column: p.column.clone(),
+        kind: Some(p.kind),
+        method: None,
+        statistic: None,
+        score: None,
+        threshold: None,
+        drifted: false,
+        reference_rows: p.rows,
+        current_rows: c.map_or(0, super::table::TableColumn::rows),
+        missing: Missing {
+            reference: p.missing,
+            current: c.map_or(0, |c| c.missing),
+        },
+        problem: None,
+        note: None,
+    };
+    let Some(c) = c else {
+        out.problem = Some(format!("not a column of {}", current.name));
+        return out;
+    };
+    if p.rows == 0 || c.rows() == 0 {
+        out.problem = Some(format!(
+            "no values in {}",
+            if p.rows == 0 {
+                reference_name
+            } else {
+                &current.name
+            }
+        ));
+        return out;
+    }
+    let own = options.features.get(&p.column).copied().unwrap_or_default();
+    let (method, threshold) = (
+        own.method.or(options.method),
+        own.threshold.or(options.threshold),
+    );
+    let result = match (p.kind, c.numbers()) {
+        (Kind::Categorical, _) => compare(
+            &Sample::Categorical(p.categories.clone()),
+            &Sample::Categorical(c.categories()),
+            method,
+            threshold,
+        )
+        .map(|v| (v, None)),
+        (Kind::Numeric, None) => Err(CoreError::Statistics(format!(
+            "numeric in {reference_name} but text in {}",
+            current.name
+        ))),
+        (Kind::Numeric, Some(values)) => numeric_against_bins(p, values, method, threshold),
+    };
+    match result {
+        Ok((v, note)) => {
+            out.method = Some(v.method);
+            out.statistic = Some(v.statistic);
+            out.score = Some(v.score);
+            out.threshold = Some(v.threshold);
+            out.drifted = v.drifted;
+            out.note = note;
+        }
+        Err(e) => out.problem = Some(e.to_string()),
+    }
+    out
+}
+
+fn numeric_against_bins(
+    p: &ColumnProfile,
+    values: &[f64],
+    method: Option<Method>,
+    threshold: Option<f64>,
+) -> Result<(super::Verdict, Option<String>), CoreError> {
+    if let Some(m) = method
+        && !m.accepts(Kind::Numeric)
+    {
+        return Err(CoreError::Statistics(m.refusal(Kind::Numeric)));
+    }
+    let unique_current = distinct_up_to(values.iter(), FEW_VALUES + 1);
+    let method = method.unwrap_or_else(|| {
+        // Pooled unique values: the profile's, plus what the current adds (a lower bound).
+        let pooled = if p.categories.is_empty() {
+            p.unique
+        } else {
+            Sample::categories_of(values)
+                .keys()
+                .chain(p.categories.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
+        Method::choose(Kind::Numeric, p.rows, pooled.max(unique_current))
+    });
+    // Few-valued columns: exact, as categories.
+    if !p.categories.is_empty() && !matches!(method, Method::Ks | Method::Wasserstein) {
+        let v = compare(
+            &Sample::Categorical(p.categories.clone()),
+            &Sample::Categorical(Sample::categories_of(values)),
+            Some(method),
+            threshold,
+        )?;
+        return Ok((v, None));
+    }
+    let counts = bin_counts(values, &p.edges);
+    let reference: Vec<f64> = p.counts.iter().map(|c| *c as f64).collect();
+    let (statistic, score, note) = match method {
+        Method::Psi => {
+            let d = psi_of_counts(&reference, &counts);
+            (d, d, None)
+        }
+        Method::JensenShannon => {
+            let d = jensen_shannon_of_shares(&shares(&reference), &shares(&counts));
+            (d, d, None)
+        }
+        Method::ChiSquare | Method::Z => {
+            let v = compare(
+                &Sample::Categorical(indexed(&reference)),
+                &Sample::Categorical(indexed(&counts)),
+                Some(method),
+                threshold,
+            )?;
+            (
+                v.statistic,
+                v.score,
+                Some("on the profile's quantile bins".into()),
+            )
+        }
+        Method::Ks => {
+            let r = report_from_bins(&p.edges, &reference, &counts)?;
+            let note = "approximate: KS at the profile's bin bounds";
+            (r.ks.statistic, r.ks.p_value, Some(note.into()))
+        }
+        Method::Wasserstein => {
+            let r = report_from_bins(&p.edges, &reference, &counts)?;
+            let note = "approximate: each bin's mass at its midpoint";
+            (
+                r.wasserstein_normed,
+                r.wasserstein_normed,
+                Some(note.into()),
+            )
+        }
+    };
+    let threshold = threshold.unwrap_or_else(|| method.default_threshold());
+    Ok((
+        super::Verdict {
+            method,
+            statistic,
+            score,
+            threshold,
+            drifted: method.drifted(score, threshold),
+        },
+        note,
+    ))
+}
+
+fn indexed(counts: &[f64]) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c > 0.0)
+        .map(|(i, c)| (format!("{i:04}"), *c as u64))
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::drift::{engine::compare_tables, table::read_csv};
+
+    fn table(name: &str, text: &str) -> Table {
+        read_csv(text.as_bytes(), name, &BTreeSet::new()).expect("csv")
+    }
+
+    fn data(shift: f64, rows: usize) -> String {
+        let mut s = String::from("amount,plan,flag\n");
+        for i in 0..rows {
+            let x = (i as f64 * 0.618_033_988_7).fract() * 100.0 + shift;
+            s.push_str(&format!(
+                "{x:.3},{},{}\n",
+                ["basic", "pro", "team"][i % 3],
+                i % 2
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn profile_round_trips_and_keeps_categorical_results_exact() {
+        let r = table("ref.csv", &data(0.0, 500));
+        let p = profile(&r, 10, &DriftOptions::default());
+        assert_eq!(p.columns[0].edges.len(), 11);
+        assert_eq!(p.columns[0].counts.iter().sum::<u64>(), 500);
+        let text = serde_json::to_string(&p).expect("json");
+        let back = parse(&text, "p.json").expect("parse");
+        assert_eq!(back, p);
+
+        let c = table("cur.csv", &data(20.0, 400));
+        let raw = compare_tables(&r, &c, &DriftOptions::default());
+        let binned = compare_profile(&p, &c, &DriftOptions::default());
+        assert_eq!(binned.columns[0].method, Some(Method::Ks));
+        assert!(binned.columns[0].drifted && raw.columns[0].drifted);
+        for i in 1..3 {
+            assert_eq!(binned.columns[i].method, raw.columns[i].method);
+            assert_eq!(binned.columns[i].score, raw.columns[i].score, "{i}");
+        }
+    }
+
+    #[test]
+    fn bad_profiles_are_named() {
+        let err = parse("{\"format\": \"x\"", "p.json").expect_err("truncated");
+        assert!(err.to_string().starts_with("p.json:1:"), "{err}");
+        let err = parse(
+            "{\"format\": \"other/2\", \"source\": \"s\", \"rows\": 0, \"columns\": []}",
+            "p.json",
+        )
+        .expect_err("format");
+        assert!(err.to_string().contains("other/2"), "{err}");
+    }
+
+    #[test]
+    fn outer_bins_take_values_beyond_the_edges() {
+        assert_eq!(
+            bin_counts(&[-5.0, 0.0, 1.5, 2.0, 9.0], &[0.0, 1.0, 2.0]),
+            vec![2.0, 3.0]
+        );
+    }
+}
