@@ -251,8 +251,10 @@ fn on_call_goes_from_overview_to_the_failed_rollouts_dataset() {
     );
     assert!(s.contains("6:Rollouts"), "{s}");
     t.keys(&["J"]);
-    let s = t.wait_text("Lineage › pricing-model v5");
-    assert!(s.contains("pricing-2026-10"), "{s}");
+    // The graph fills in as the run it came from is read: the dataset comes with it.
+    t.wait_for("the lineage with its dataset", |s| {
+        s.contains("Lineage › pricing-model v5") && s.contains("pricing-2026-10")
+    });
     t.keys(&["Home", "Enter"]);
     let s = t.wait_text("Lineage › pricing-model v5 › pricing-2026-10");
     assert!(s.contains("digest"), "{s}");
