@@ -193,6 +193,17 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         })
         .unwrap_or_default();
     assert_eq!(approvals, vec![(me.clone(), "controller test".to_string())]);
+    let history: Vec<String> = promoted
+        .status
+        .as_ref()
+        .map(|s| s.history.iter().map(|t| t.reason.clone()).collect())
+        .unwrap_or_default();
+    assert!(
+        history
+            .iter()
+            .any(|r| r.contains(&format!("approved by {me}: controller test"))),
+        "{history:#?}"
+    );
     let audit = cluster.audit_log().entries().await.expect("audit");
     assert!(
         audit.iter().any(|e| e.action == "rollout.approve"

@@ -97,6 +97,13 @@ fn command_decision(
                 time: now,
                 comment: command.comment.clone(),
             });
+            // Who approved and why goes into the history as every verb does; the next pass
+            // moves on once the gate has its approvals.
+            let need = m.spec.approval.required;
+            m.transition(
+                Phase::AwaitingApproval,
+                format!("approved {by} ({}/{need})", m.status.approvals.len()),
+            );
         }
         Verb::Abort => {
             if !phase.is_active() && phase != Phase::Pending {

@@ -108,6 +108,15 @@ fn approval_moves_past_the_gate_and_promotes() {
     let d = apply_command("r", &spec, &s, &cmd, t(2)).expect("approve accepted");
     assert_eq!(d.status.approvals.len(), 1);
     assert_eq!(d.status.approvals[0].comment, "evidence looks good");
+    // Who approved and why is in the history, as for every verb.
+    assert!(
+        d.status
+            .history
+            .iter()
+            .any(|h| h.reason == "approved by alice: evidence looks good (1/1)"),
+        "{:#?}",
+        d.status.history
+    );
     assert_eq!(d.status.current_step, 2);
     assert_eq!(d.status.weight, 100);
     let d = reconcile(&spec, &d.status, &obs(3, true));
