@@ -304,3 +304,30 @@ fn an_unterminated_paste_does_not_swallow_keys() {
     t.keys(&["q"]);
     assert!(t.wait_text("EXIT=").contains("EXIT=0"));
 }
+
+#[test]
+fn a_burst_of_typed_keys_does_not_freeze_the_console() {
+    // 10,000 characters typed at once (a paste into a terminal without bracketed paste, or
+    // `tmux send-keys`) into the filter: crossterm read 1 KiB of it, and the rest sat unread in
+    // the tty until another key came, so `esc` and `q` did nothing.
+    let dir = tempfile::tempdir().expect("dir");
+    let t = Tmux::start(
+        &format!(
+            "{} demo --seed 7; echo EXIT=$?; sleep 30",
+            env!("CARGO_BIN_EXE_mlops")
+        ),
+        120,
+        36,
+        &dir.path().display().to_string(),
+    );
+    t.wait_text("Rollouts");
+    t.keys(&["6", "/"]);
+    t.wait_text("filter /");
+    t.type_text(&"x".repeat(10_000));
+    t.wait_text("Rollouts (0)");
+    // The keys after the burst are read without waiting for more input.
+    t.keys(&["Escape"]);
+    t.wait_text("Rollouts (6)");
+    t.keys(&["q"]);
+    assert!(t.wait_text("EXIT=").contains("EXIT=0"));
+}

@@ -38,6 +38,8 @@ pub(crate) struct UnixInternalEventSource {
     parser: Parser,
     tty_buffer: [u8; TTY_BUFFER_SIZE],
     tty_fd: FileDesc<'static>,
+    /// A drain stopped at its cap with input possibly left (mlops-console patch).
+    tty_pending: bool,
     signals: Signals,
     #[cfg(feature = "event-stream")]
     waker: Waker,
@@ -68,11 +70,67 @@ impl UnixInternalEventSource {
             parser: Parser::default(),
             tty_buffer: [0u8; TTY_BUFFER_SIZE],
             tty_fd: input_fd,
+            tty_pending: false,
             signals,
             #[cfg(feature = "event-stream")]
             waker,
         })
     }
+
+    /// Read what the tty holds into the parser (mlops-console patch). Upstream read one
+    /// buffer and returned the first event, leaving the rest of a burst of typed input (more
+    /// than 1 KiB: a paste into a terminal without bracketed paste, `tmux send-keys`) unread
+    /// in the tty; the edge-triggered poll never reported it again, so no key reached the
+    /// program until new input came. The tty is blocking, so a read happens only after a full
+    /// buffer when a level-triggered check says more is there; at most DRAIN_MAX bytes per
+    /// call, the rest on the next call (`tty_pending`).
+    fn drain_tty(&mut self) {
+        let mut read_total = 0;
+        self.tty_pending = false;
+        loop {
+            match self.tty_fd.read(&mut self.tty_buffer) {
+                Ok(read_count) => {
+                    if read_count > 0 {
+                        self.parser.advance(
+                            &self.tty_buffer[..read_count],
+                            read_count == TTY_BUFFER_SIZE,
+                        );
+                    }
+                    read_total += read_count;
+                    // A short read took all there was; reading again would wait for the next
+                    // key (inside an unfinished paste too: the poll gives up on it).
+                    if read_count < TTY_BUFFER_SIZE || !tty_readable(self.tty_fd.raw_fd()) {
+                        return;
+                    }
+                    if read_total >= DRAIN_MAX {
+                        self.tty_pending = true;
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // WouldBlock: nothing more now; another error: the next poll reports it again.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// The most bytes one drain of the tty reads (mlops-console patch).
+const DRAIN_MAX: usize = 64 * TTY_BUFFER_SIZE;
+
+/// Whether `fd` has input now: a level-triggered poll(2) that does not wait (mlops-console
+/// patch).
+fn tty_readable(fd: std::os::unix::io::RawFd) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    // SAFETY: the tty's descriptor stays open for as long as the event source lives.
+    let fd = unsafe { std::os::unix::io::BorrowedFd::borrow_raw(fd) };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+        && fds[0].revents().contains(PollFlags::IN)
 }
 
 impl EventSource for UnixInternalEventSource {
@@ -84,6 +142,14 @@ impl EventSource for UnixInternalEventSource {
         let timeout = PollTimeout::new(timeout);
 
         loop {
+            // mlops-console patch: input left in the tty by a drain that stopped at its cap gets
+            // no new readiness event (the poll is edge-triggered): read it without waiting.
+            if self.tty_pending && tty_readable(self.tty_fd.raw_fd()) {
+                self.drain_tty();
+                if let Some(event) = self.parser.next() {
+                    return Ok(Some(event));
+                }
+            }
             // Inside an unfinished paste, wake up to give up on it (mlops-console patch).
             let wait = if self.parser.in_paste() {
                 Some(timeout.leftover().map_or(PASTE_IDLE, |l| l.min(PASTE_IDLE)))
@@ -115,41 +181,13 @@ impl EventSource for UnixInternalEventSource {
                 continue;
             }
 
-            for token in self.events.iter().map(|x| x.token()) {
+            let tokens: Vec<Token> = self.events.iter().map(|x| x.token()).collect();
+            for token in tokens {
                 match token {
                     TTY_TOKEN => {
-                        loop {
-                            match self.tty_fd.read(&mut self.tty_buffer) {
-                                Ok(read_count) => {
-                                    if read_count > 0 {
-                                        self.parser.advance(
-                                            &self.tty_buffer[..read_count],
-                                            read_count == TTY_BUFFER_SIZE,
-                                        );
-                                    }
-                                    // mlops-console patch: all there was is read; the tty is
-                                    // blocking, so reading again inside an unfinished paste would
-                                    // wait for the next key. Poll instead, which gives up on the
-                                    // paste after PASTE_IDLE.
-                                    if read_count < TTY_BUFFER_SIZE && self.parser.in_paste() {
-                                        break;
-                                    }
-                                }
-                                Err(e) => {
-                                    // No more data to read at the moment. We will receive another event
-                                    if e.kind() == io::ErrorKind::WouldBlock {
-                                        break;
-                                    }
-                                    // once more data is available to read.
-                                    else if e.kind() == io::ErrorKind::Interrupted {
-                                        continue;
-                                    }
-                                }
-                            };
-
-                            if let Some(event) = self.parser.next() {
-                                return Ok(Some(event));
-                            }
+                        self.drain_tty();
+                        if let Some(event) = self.parser.next() {
+                            return Ok(Some(event));
                         }
                     }
                     SIGNAL_TOKEN => {
