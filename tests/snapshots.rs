@@ -171,6 +171,31 @@ fn metrics_backend_down_greys_out_its_views_only() {
 }
 
 #[test]
+fn a_registry_refusing_us_says_why_in_full_at_80x24() {
+    // The reason was one line, cut at 80 columns before what to check.
+    let (mut app, ctx) = at(&["2"], (80, 24));
+    app.feeds.experiments.data = None;
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(
+            Source::Experiments,
+            Err(
+                "mlflow: HTTP 401 Unauthorized: UNAUTHENTICATED: You are not authenticated. \
+                 Please see https://www.mlflow.org/docs/latest/auth/index.html on how to \
+                 authenticate. (check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or \
+                 MLFLOW_TRACKING_TOKEN) — GET /api/2.0/mlflow/experiments/search at \
+                 http://127.0.0.1:5000"
+                    .into(),
+            ),
+        ),
+    );
+    let screen = format!("{:?}", draw(&app).backend());
+    assert!(screen.contains("MLFLOW_TRACKING_TOKEN"), "{screen}");
+    insta::assert_snapshot!(draw(&app).backend());
+}
+
+#[test]
 fn unknown_palette_command_shows_a_message() {
     let (mut app, ctx) = at(&[":"], (120, 40));
     type_text(&mut app, &ctx, "gpuz");

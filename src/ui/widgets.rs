@@ -170,7 +170,9 @@ pub fn empty_state<T>(
     } else {
         vec![Line::from(Span::styled(format!("no {what}"), t.muted))]
     };
-    Paragraph::new(text)
+    // The reason wraps: at 80 columns its end (often the cause and what to check) is the part
+    // that matters.
+    Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: false })
 }
 
 pub fn configure_hint(b: Backend) -> &'static str {
