@@ -196,6 +196,11 @@ fn numbers_that_overflowed_are_refused_before_anything_happens() {
             "--speed {speed}: {err}"
         );
     }
+    // A negative seed was "unexpected argument '-1'"; now the value is named as wrong.
+    let out = mlops(&["demo", "--seed", "-1"]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value '-1' for '--seed"), "{err}");
     // C1: `start --wait --timeout u64::MAX` panicked after creating the rollout.
     let out = mlops(&[
         "rollout",

@@ -100,6 +100,12 @@ impl Key {
         } else {
             let mut chars = rest.chars();
             match (chars.next(), chars.next()) {
+                (Some(c), None) if c.is_control() => {
+                    return Err(format!(
+                        "{} is a control character, not a key; write ctrl-/alt- and a letter, or a name like esc, tab, enter",
+                        c.escape_unicode()
+                    ));
+                }
                 (Some(c), None) => KeyCode::Char(c),
                 _ => return Err("a key is one character or a name like enter, esc, tab, space, up, pageup, f1, with ctrl-/alt-/shift- in front".into()),
             }
@@ -301,6 +307,9 @@ fn merge(text: &str, path: &Path, into: &mut Keymap, errors: &mut Vec<ConfigErro
         }
     };
     for (section, bindings) in raw {
+        // The same key written two ways in one section ("P" and "shift-p"): which one wins
+        // would depend on the order of a map; say so.
+        let mut written: BTreeMap<Sequence, (String, usize)> = BTreeMap::new();
         if !contexts().any(|c| c == section.get_ref().as_str()) {
             errors.push(ConfigError::at(
                 path,
@@ -355,6 +364,20 @@ fn merge(text: &str, path: &Path, into: &mut Keymap, errors: &mut Vec<ConfigErro
                 ));
                 continue;
             };
+            if let Some((first, at)) = written.get(&seq) {
+                errors.push(ConfigError::at(
+                    path,
+                    text,
+                    keys.span().start,
+                    keys.get_ref(),
+                    format!(
+                        "the same key as \"{first}\" (line {}) in this section; bind it once",
+                        line_of(text, *at)
+                    ),
+                ));
+                continue;
+            }
+            written.insert(seq.clone(), (keys.get_ref().clone(), keys.span().start));
             let map = into.sections.entry(section.get_ref().clone()).or_default();
             if act == Action::NoOp && section.get_ref() == "global" {
                 map.remove(&seq);
@@ -363,6 +386,11 @@ fn merge(text: &str, path: &Path, into: &mut Keymap, errors: &mut Vec<ConfigErro
             }
         }
     }
+}
+
+/// The line (from 1) of byte `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.get(..at).map_or(0, |t| t.matches('\n').count()) + 1
 }
 
 fn suggest(name: &str) -> Option<String> {
@@ -451,6 +479,29 @@ mod tests {
 
     fn k(s: &str) -> Key {
         Key::parse(s).expect("valid key")
+    }
+
+    #[test]
+    fn a_key_written_twice_or_a_control_character_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("keymap.toml"),
+            "[rollouts]\nP = \"abort\"\n\"shift-p\" = \"promote\"\n\"\\u0000\" = \"quit\"\n",
+        )
+        .expect("write");
+        let mut errors = Vec::new();
+        load(dir.path(), "default", &mut errors);
+        let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 2, "{msgs:#?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("the same key as") && m.contains("bind it once")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("control character")),
+            "{msgs:#?}"
+        );
     }
 
     #[test]

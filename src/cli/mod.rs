@@ -49,7 +49,7 @@ pub enum Cmd {
     /// Run the console against the embedded, simulated ML platform: no configuration, no network.
     Demo {
         /// Seed of the simulation; the same seed gives the same platform.
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, default_value_t = 7, allow_negative_numbers = true)]
         seed: u64,
         /// Run simulated time this many times faster than the wall clock (0 to 1000).
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
