@@ -1,5 +1,6 @@
 //! The command line: the clap types, the global flags (declared once, `-o` among them) and the
-//! dispatch to one file per noun (`rollout`, `drift`, `config`, `install`, `controller`, `console`).
+//! dispatch to one file per noun (`rollout`, `drift`, `registry` for models and runs, `config`,
+//! `install`, `controller`, `console`).
 //! What a verb prints goes through `output`; backends are built by `crate::wiring`.
 
 mod config;
@@ -8,6 +9,7 @@ mod controller;
 pub mod drift;
 mod install;
 pub mod output;
+mod registry;
 mod rollout;
 
 use std::process::ExitCode;
@@ -68,6 +70,16 @@ pub enum Cmd {
     /// Data drift of a current CSV against a reference CSV or profile, decided as Evidently does;
     /// `drift profile` writes a reference profile.
     Drift(drift::DriftArgs),
+    /// Registered models in the model registry (MLflow).
+    Models {
+        #[command(subcommand)]
+        command: registry::ModelsCmd,
+    },
+    /// Experiment runs: search with MLflow's filter and ordering, compare side by side.
+    Runs {
+        #[command(subcommand)]
+        command: registry::RunsCmd,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -137,6 +149,19 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         }
         Some(Cmd::Controller(args)) => controller::run(args, &options),
         Some(Cmd::Drift(args)) => drift::run(args, &options, &cli.output),
+        Some(Cmd::Models { command }) => {
+            registry::models(command, &options, table_or_json(cli, "models")?)
+        }
+        Some(Cmd::Runs { command }) => {
+            let formats: &[Output] = match command {
+                registry::RunsCmd::Compare { .. } => {
+                    &[Output::Table, Output::Json, Output::Csv, Output::Markdown]
+                }
+                registry::RunsCmd::Search { .. } => &[Output::Table, Output::Json],
+            };
+            let output = Output::pick(&cli.output, formats, "runs")?;
+            registry::runs(command, &options, output)
+        }
         None => console::console(&options),
     }
 }

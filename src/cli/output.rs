@@ -97,6 +97,11 @@ pub fn safe(s: &str) -> Cow<'_, str> {
     text::line(s)
 }
 
+/// `s` made safe and cut to `max` characters (ending in `…` when cut), for a table cell.
+pub fn cut(s: &str, max: usize) -> String {
+    text::truncate(&text::line(s), max).into_owned()
+}
+
 /// An error as printed on stderr: safe on a terminal, line breaks kept.
 pub fn error_text(e: &dyn std::fmt::Display) -> String {
     text::block(&e.to_string()).into_owned()

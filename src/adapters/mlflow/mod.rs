@@ -41,8 +41,8 @@ use serde_json::json;
 use self::{
     map::{map_experiment, map_metric_point, map_models, map_run},
     wire::{
-        ApiErrorBody, ExperimentsPage, HistoryPage, ModelVersionsPage, Page, RegisteredModelBody,
-        RegisteredModelsPage, RunGet, RunsPage,
+        ApiErrorBody, ExperimentGet, ExperimentsPage, HistoryPage, ModelVersionsPage, Page,
+        RegisteredModelBody, RegisteredModelsPage, RunGet, RunsPage,
     },
 };
 use super::http::{Auth, CallError, Endpoint, Failure, snippet, status_text};
@@ -115,6 +115,17 @@ impl fmt::Debug for MlflowRegistry {
 pub struct RunSearch {
     pub runs: Vec<Run>,
     pub pages: usize,
+}
+
+/// What `runs/search` is asked: MLflow's own filter and order syntax, passed to the server.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    pub experiment_ids: Vec<String>,
+    /// `metrics.accuracy > 0.9 and params.optimizer = 'adam'`
+    pub filter: Option<String>,
+    /// `metrics.loss ASC`, `attributes.start_time DESC`
+    pub order_by: Vec<String>,
+    pub page_size: u32,
 }
 
 impl MlflowRegistry {
@@ -223,6 +234,126 @@ impl MlflowRegistry {
             }
         }
         Ok(RunSearch { runs, pages })
+    }
+
+    /// One page of `runs/search` with MLflow's own `filter` and `order_by`, evaluated by the
+    /// server (an invalid filter comes back as the server's message); the token of the next
+    /// page, if there is one.
+    pub async fn search_runs_page(
+        &self,
+        query: &RunQuery,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Run>, Option<String>), CoreError> {
+        if query.page_size == 0 {
+            return Err(CoreError::backend(
+                self.endpoint.backend(),
+                "runs/search: the page size must be at least 1",
+            ));
+        }
+        let mut body = json!({
+            "experiment_ids": query.experiment_ids,
+            "max_results": query.page_size,
+            "run_view_type": "ACTIVE_ONLY",
+        });
+        if let Some(f) = query.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            body["filter"] = json!(f);
+        }
+        if !query.order_by.is_empty() {
+            body["order_by"] = json!(query.order_by);
+        }
+        if let Some(t) = page_token {
+            body["page_token"] = json!(t);
+        }
+        let page: RunsPage = self
+            .call(Method::POST, "runs/search", &[], Some(&body))
+            .await
+            .map_err(CoreError::from)?;
+        let runs = page
+            .runs
+            .into_iter()
+            .map(|raw| map_run(raw).map_err(|m| self.malformed("POST", "runs/search", &m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = page.next_page_token.filter(|t| !t.is_empty());
+        Ok((runs, next))
+    }
+
+    /// Runs matching `query`, pages followed until `max` runs or the last page; a run that
+    /// shows up on two pages is kept once, and a page token that comes back is an error.
+    pub async fn search_runs(&self, query: &RunQuery, max: usize) -> Result<RunSearch, CoreError> {
+        let mut runs = Vec::new();
+        let mut seen = HashSet::new();
+        let mut tokens = HashSet::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        while runs.len() < max {
+            let (page, next) = self.search_runs_page(query, token.as_deref()).await?;
+            pages += 1;
+            for run in page {
+                if runs.len() < max && seen.insert(run.id.clone()) {
+                    runs.push(run);
+                }
+            }
+            match next_token(next, &mut tokens)
+                .map_err(|m| self.malformed("POST", "runs/search", &m))?
+            {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(RunSearch { runs, pages })
+    }
+
+    /// The experiment named `name` (or with that id, when `name` is all digits).
+    pub async fn experiment_named(&self, name: &str) -> Result<Experiment, CoreError> {
+        let not_found = || CoreError::NotFound {
+            kind: "experiment",
+            name: name.to_string(),
+        };
+        let (endpoint, key) = if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            ("experiments/get", "experiment_id")
+        } else {
+            ("experiments/get-by-name", "experiment_name")
+        };
+        let got: ExperimentGet = self
+            .call(Method::GET, endpoint, &[(key, name)], None)
+            .await
+            .map_err(|e| {
+                if e.is_not_found() {
+                    not_found()
+                } else {
+                    CoreError::from(e)
+                }
+            })?;
+        Ok(map_experiment(got.experiment, None))
+    }
+
+    /// Registered models matching MLflow's registered-model `filter` (`name LIKE 'fraud%'`),
+    /// evaluated by the server, with their versions.
+    pub async fn search_models(&self, filter: &str) -> Result<Vec<RegisteredModel>, CoreError> {
+        let models = self
+            .all_pages::<RegisteredModelsPage>(
+                "registered-models/search",
+                REGISTRY_PAGE_SIZE,
+                &[("filter", filter)],
+            )
+            .await?;
+        let mut versions = Vec::new();
+        for m in &models {
+            let f = format!(
+                "name='{}'",
+                m.name.replace('\\', "\\\\").replace('\'', "\\'")
+            );
+            versions.extend(
+                self.all_pages::<ModelVersionsPage>(
+                    "model-versions/search",
+                    REGISTRY_PAGE_SIZE,
+                    &[("filter", f.as_str())],
+                )
+                .await?,
+            );
+        }
+        map_models(models, versions)
+            .map_err(|m| self.malformed("GET", "registered-models/search", &m))
     }
 
     fn malformed(&self, method: &str, endpoint: &str, message: &str) -> CoreError {

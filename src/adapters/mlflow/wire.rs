@@ -65,6 +65,11 @@ pub(super) struct ExperimentsPage {
 }
 
 #[derive(Debug, Deserialize)]
+pub(super) struct ExperimentGet {
+    pub(super) experiment: RawExperiment,
+}
+
+#[derive(Debug, Deserialize)]
 pub(super) struct RawExperiment {
     pub(super) experiment_id: String,
     pub(super) name: String,
