@@ -1,11 +1,13 @@
 //! The command line: the clap types, the global flags (declared once, `-o` among them) and the
-//! dispatch to one file per noun (`rollout`, `drift`, `config`, `install`, `controller`, `console`).
+//! dispatch to one file per noun (`rollout`, `drift`, `gpu`, `config`, `install`, `controller`,
+//! `console`).
 //! What a verb prints goes through `output`; backends are built by `crate::wiring`.
 
 mod config;
 mod console;
 mod controller;
 pub mod drift;
+pub mod gpu;
 mod install;
 pub mod output;
 mod rollout;
@@ -68,6 +70,10 @@ pub enum Cmd {
     /// Data drift of a current CSV against a reference CSV or profile, decided as Evidently does;
     /// `drift profile` writes a reference profile.
     Drift(drift::DriftArgs),
+    /// GPUs per node from the DCGM exporter's metrics, joined with the cluster's allocation:
+    /// utilisation, memory, power, temperature, the model version on each GPU, allocatable vs
+    /// requested, allocated-but-idle GPUs and the GPU-hours they waste, canary vs stable.
+    Gpu(gpu::GpuArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -137,6 +143,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         }
         Some(Cmd::Controller(args)) => controller::run(args, &options),
         Some(Cmd::Drift(args)) => drift::run(args, &options, &cli.output),
+        Some(Cmd::Gpu(args)) => gpu::run(args, &options, table_or_json(cli, "gpu")?),
         None => console::console(&options),
     }
 }
