@@ -79,21 +79,22 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled(format!(" {} GPUs · ", s.total), t.text),
             Span::styled(format!("{} allocated · ", s.allocated), t.info),
         ];
-        // What the cluster says next to what the exporter says: requests against allocatable.
-        if let Some(cluster) = &app.feeds.cluster.data {
-            let (requested, allocatable) =
-                gpu::requested_of_allocatable(&cluster.nodes, &cluster.pods);
-            spans.push(Span::styled(
-                format!("{requested}/{allocatable} requested/allocatable · "),
-                t.info,
-            ));
-        }
         spans.push(Span::styled(
             format!("{} allocated but idle (<5% util) · ", s.allocated_idle),
             if s.allocated_idle > 0 { t.warn } else { t.ok },
         ));
         if faults > 0 {
             spans.push(Span::styled(format!("{faults} with XID faults · "), t.err));
+        }
+        // What the cluster allocated, next to what the exporter sees (after idle and faults,
+        // which matter more when the line is cut).
+        if let Some(cluster) = &app.feeds.cluster.data {
+            let (requested, allocatable) =
+                gpu::requested_of_allocatable(&cluster.nodes, &cluster.pods);
+            spans.push(Span::styled(
+                format!("{requested}/{allocatable} req · "),
+                t.info,
+            ));
         }
         spans.push(Span::styled(
             format!(
