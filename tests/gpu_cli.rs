@@ -121,6 +121,8 @@ fn kubectl(args: &[&str]) -> Value {
 struct Cluster {
     nodes: BTreeMap<String, (u64, u64)>,
     pods: BTreeMap<(String, String), (Option<String>, Option<u64>)>,
+    /// Per (model, version, track): pods with GPU requests on GPU nodes, and their requests.
+    versions: BTreeMap<(String, Option<u64>, String), (u64, u64)>,
 }
 
 fn cluster() -> Cluster {
@@ -137,6 +139,7 @@ fn cluster() -> Cluster {
         );
     }
     let mut pods = BTreeMap::new();
+    let mut versions: BTreeMap<(String, Option<u64>, String), (u64, u64)> = BTreeMap::new();
     for p in kubectl(&["get", "pods", "-A"])["items"]
         .as_array()
         .expect("items")
@@ -173,9 +176,28 @@ fn cluster() -> Cluster {
         if let Some(n) = nodes.get_mut(node) {
             n.1 += requested;
         }
+        if let Some(model) = labels["mlops.dev/model"].as_str()
+            && requested > 0
+        {
+            let track = match labels["mlops.dev/track"].as_str() {
+                Some("canary") => "canary",
+                _ => "stable",
+            };
+            let version = labels["mlops.dev/version"]
+                .as_str()
+                .and_then(|v| v.trim_start_matches('v').parse().ok());
+            let v = versions
+                .entry((model.to_string(), version, track.to_string()))
+                .or_default();
+            *v = (v.0 + 1, v.1 + requested);
+        }
     }
     nodes.retain(|_, (a, r)| *a > 0 || *r > 0);
-    Cluster { nodes, pods }
+    Cluster {
+        nodes,
+        pods,
+        versions,
+    }
 }
 
 fn f(v: &Value) -> f64 {
@@ -370,11 +392,28 @@ fn gpu_json_equals_prometheus_and_the_cluster() {
         "the traffic process keeps some allocated GPUs idle"
     );
     // Canary and stable per version: the requests of the cluster's pods by their labels.
-    let versions = report["versions"].as_array().expect("versions");
+    // Every pod with GPU requests is on a GPU node here, so the versions are the cluster's.
+    let versions: BTreeMap<(String, Option<u64>, String), (u64, u64)> = report["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter(|v| v["pods"].as_u64() > Some(0))
+        .map(|v| {
+            (
+                (
+                    v["model"].as_str().expect("model").to_string(),
+                    v["version"].as_u64(),
+                    v["track"].as_str().expect("track").to_string(),
+                ),
+                (
+                    v["pods"].as_u64().expect("pods"),
+                    v["requested"].as_u64().expect("requested"),
+                ),
+            )
+        })
+        .collect();
     assert!(!versions.is_empty(), "{report}");
-    for v in versions {
-        assert!(v["track"] == "stable" || v["track"] == "canary", "{v}");
-    }
+    assert_eq!(versions, cluster.versions, "canary and stable per version");
 }
 
 #[test]
