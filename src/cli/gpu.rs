@@ -200,7 +200,7 @@ pub fn gpu_table(r: &GpuReport) -> String {
         }
         let _ = writeln!(
             out,
-            "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<34} {:<24} {:>7} {:<6} {:<4} {:>7}",
+            "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<40} {:<24} {:>7} {:<6} {:<4} {:>7}",
             "GPU",
             "UUID",
             "UTIL",
@@ -217,18 +217,15 @@ pub fn gpu_table(r: &GpuReport) -> String {
         for g in &n.gpus {
             let _ = writeln!(
                 out,
-                "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<34} {:<24} {:>7} {:<6} {:<4} {:>7.2}",
+                "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<40} {:<24} {:>7} {:<6} {:<4} {:>7.2}",
                 g.index,
                 safe(&g.uuid.chars().take(14).collect::<String>()),
                 number(g.utilization, "%"),
                 format!("{}/{}", gib(g.memory_used_bytes), gib(g.memory_total_bytes)),
                 number(g.power_watts, "W"),
                 number(g.temperature_celsius, "C"),
-                safe(&match (&g.namespace, &g.pod) {
-                    (Some(ns), Some(p)) => format!("{ns}/{p}"),
-                    (None, Some(p)) => p.clone(),
-                    _ => "-".into(),
-                }),
+                // The namespace is in `-o json`; the pod's name alone keeps the column narrow.
+                safe(g.pod.as_deref().unwrap_or("-")),
                 safe(g.model.as_deref().unwrap_or("-")),
                 g.version.map_or_else(|| "-".into(), |v| format!("v{v}")),
                 g.track.map_or("-", |t| t.as_str()),
