@@ -1,12 +1,13 @@
 //! The command line: the clap types, the global flags (declared once, `-o` among them) and the
-//! dispatch to one file per noun (`rollout`, `drift`, `registry` for models and runs, `config`,
-//! `install`, `controller`, `console`).
+//! dispatch to one file per noun (`rollout`, `drift`, `gpu`, `registry` for models and runs,
+//! `config`, `install`, `controller`, `console`).
 //! What a verb prints goes through `output`; backends are built by `crate::wiring`.
 
 mod config;
 mod console;
 mod controller;
 pub mod drift;
+pub mod gpu;
 mod install;
 pub mod output;
 mod registry;
@@ -80,6 +81,10 @@ pub enum Cmd {
         #[command(subcommand)]
         command: registry::RunsCmd,
     },
+    /// GPUs per node from the DCGM exporter's metrics, joined with the cluster's allocation:
+    /// utilisation, memory, power, temperature, the model version on each GPU, allocatable vs
+    /// requested, allocated-but-idle GPUs and the GPU-hours they waste, canary vs stable.
+    Gpu(gpu::GpuArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -162,6 +167,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             let output = Output::pick(&cli.output, formats, "runs")?;
             registry::runs(command, &options, output)
         }
+        Some(Cmd::Gpu(args)) => gpu::run(args, &options, table_or_json(cli, "gpu")?),
         None => console::console(&options),
     }
 }

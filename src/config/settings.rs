@@ -1,12 +1,13 @@
 //! `config.toml`: which theme and keymap, backends, refresh and safety settings.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use mlops_core::{
     drift::{
         Method,
         engine::{ColumnOptions, DriftOptions},
     },
+    gpu::IdlePolicy,
     rollout::{self, Step, Template},
 };
 use serde::Deserialize;
@@ -36,6 +37,87 @@ pub struct Settings {
     pub templates: BTreeMap<String, TemplateSettings>,
     /// `[drift]`: methods, thresholds and the dataset share for `mlops drift`.
     pub drift: DriftSettings,
+    /// `[gpu]`: when an allocated GPU is idle, and the window its waste is counted over.
+    pub gpu: GpuSettings,
+}
+
+/// `[gpu]`: the idle policy of `mlops gpu`.
+///
+/// ```toml
+/// [gpu]
+/// idle_util_pct = 5.0    # an allocated GPU under this utilisation (percent) is idle
+/// idle_window = "1h"     # idle GPU-hours are counted over this window
+/// idle_step = "1m"       # the resolution of the utilisation history
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpuSettings {
+    pub idle_util_pct: f64,
+    pub idle_window: String,
+    pub idle_step: String,
+}
+
+impl Default for GpuSettings {
+    fn default() -> Self {
+        Self {
+            idle_util_pct: mlops_core::model::IDLE_GPU_UTIL_PCT,
+            idle_window: "1h".into(),
+            idle_step: "1m".into(),
+        }
+    }
+}
+
+impl GpuSettings {
+    /// The core's idle policy, or what is wrong with the settings.
+    pub fn policy(&self) -> Result<IdlePolicy, String> {
+        let duration = |key: &str, text: &str| {
+            rollout::parse_duration(text.trim())
+                .map(Duration::from_secs)
+                .ok_or_else(|| format!("{key} is a duration like 90s, 5m or 1h"))
+        };
+        let policy = IdlePolicy {
+            util_pct: self.idle_util_pct,
+            window: duration("idle_window", &self.idle_window)?,
+            step: duration("idle_step", &self.idle_step)?,
+        };
+        match policy.problem() {
+            Some(p) => Err(p),
+            None => Ok(policy),
+        }
+    }
+}
+
+/// Check `[gpu]`: durations that parse, a threshold in (0, 100], a window of whole steps;
+/// each error at its value.
+fn check_gpu(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
+    let g = &s.gpu;
+    let Err(problem) = g.policy() else {
+        return;
+    };
+    let start = text.find("[gpu]").unwrap_or(0);
+    let locate = |key: &str| {
+        text.get(start..)
+            .and_then(|rest| rest.find(key))
+            .map_or(start, |i| start + i)
+    };
+    // Blame the setting the problem is about; a window that does not fit the steps, the step
+    // when the file sets one (else the window).
+    let step_set = text
+        .get(start..)
+        .is_some_and(|rest| rest.contains("idle_step"));
+    let (key, value) = if problem.starts_with("idle_window") {
+        ("idle_window", g.idle_window.clone())
+    } else if problem.starts_with("idle_step")
+        || problem.contains("step must")
+        || (problem.contains("window (") && step_set)
+    {
+        ("idle_step", g.idle_step.clone())
+    } else if problem.contains("window (") {
+        ("idle_window", g.idle_window.clone())
+    } else {
+        ("idle_util_pct", g.idle_util_pct.to_string())
+    };
+    errors.push(ConfigError::at(path, text, locate(key), &value, problem));
 }
 
 /// `[drift]`: the defaults of `mlops drift` and per-model, per-feature overrides.
@@ -278,6 +360,7 @@ impl Default for Settings {
             prometheus: PrometheusSettings::default(),
             templates: BTreeMap::new(),
             drift: DriftSettings::default(),
+            gpu: GpuSettings::default(),
         }
     }
 }
@@ -441,6 +524,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
     }
     check_templates(&s, path, text, &mut errors);
     check_drift(&s, path, text, &mut errors);
+    check_gpu(&s, path, text, &mut errors);
     if errors.is_empty() {
         Ok(s)
     } else {
@@ -578,6 +662,50 @@ mod tests {
             "{shown:#?}"
         );
         let errs = parse("[drift]\nmethdo = \"ks\"\n", Path::new("c.toml")).expect_err("unknown");
+        assert_eq!(errs[0].line, 2, "{}", errs[0]);
+    }
+
+    #[test]
+    fn gpu_settings_give_the_idle_policy_and_bad_ones_are_located() {
+        let s = parse(
+            "[gpu]\nidle_util_pct = 10.0\nidle_window = \"6h\"\nidle_step = \"30s\"\n",
+            Path::new("c.toml"),
+        )
+        .expect("valid");
+        let p = s.gpu.policy().expect("a policy");
+        assert_eq!(
+            (p.util_pct, p.window.as_secs(), p.step.as_secs()),
+            (10.0, 6 * 3600, 30)
+        );
+        assert_eq!(Settings::default().gpu.policy().map(|p| p.points()), Ok(60));
+        let cases = [
+            ("[gpu]\nidle_util_pct = 0.0\n", 2, "0", "idle threshold"),
+            (
+                "[gpu]\nidle_window = \"1 hour\"\n",
+                2,
+                "1 hour",
+                "idle_window is a duration",
+            ),
+            (
+                "[gpu]\nidle_step = \"7m\"\n",
+                2,
+                "7m",
+                "whole number of steps",
+            ),
+            ("\n[gpu]\nidle_step = \"0s\"\n", 3, "0s", "at least 1s"),
+        ];
+        for (text, line, value, says) in cases {
+            let errs = parse(text, Path::new("c.toml")).expect_err(text);
+            assert_eq!(errs.len(), 1, "{text}");
+            let shown = errs[0].to_string();
+            assert!(shown.contains(says), "{shown}");
+            assert_eq!(
+                (errs[0].line, errs[0].value.as_str()),
+                (line, value),
+                "{shown}"
+            );
+        }
+        let errs = parse("[gpu]\nidle = 1\n", Path::new("c.toml")).expect_err("unknown key");
         assert_eq!(errs[0].line, 2, "{}", errs[0]);
     }
 }

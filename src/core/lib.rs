@@ -10,6 +10,7 @@ pub mod audit;
 pub mod demo;
 pub mod drift;
 pub mod error;
+pub mod gpu;
 pub mod lineage;
 pub mod model;
 pub mod ports;

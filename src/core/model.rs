@@ -97,6 +97,9 @@ pub struct Gpu {
     pub temp_c: f64,
     pub pod: Option<String>,
     pub namespace: Option<String>,
+    /// The container of `pod` that holds the GPU, when the exporter says.
+    #[serde(default)]
+    pub container: Option<String>,
     pub model: Option<String>,
     pub version: Option<u32>,
     /// The last XID error the driver reported for this GPU (DCGM's `DCGM_FI_DEV_XID_ERRORS`),

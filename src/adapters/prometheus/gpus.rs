@@ -1,20 +1,73 @@
-//! GPUs: the DCGM exporter's gauges, joined with which model version serves on each GPU's pod.
+//! GPUs: the DCGM exporter's gauges, joined with which model version serves on each GPU's pod,
+//! and each GPU's utilisation history for the idle figures.
+//!
+//! Label spellings differ between exporter versions and scrape setups: the node is `Hostname`
+//! (dcgm-exporter) or `hostname`, else `node` or `instance`; the workload is `pod` / `namespace` /
+//! `container` (dcgm-exporter 2.x and later) or `pod_name` / `pod_namespace` / `container_name`
+//! (1.x), each possibly `exported_…` when Prometheus's service discovery put the exporter's own
+//! label under the plain name.
 
 use std::collections::{BTreeMap, HashMap};
 
-use mlops_core::model::Gpu;
+use mlops_core::{
+    gpu::{UtilHistory, gpu_key},
+    model::Gpu,
+};
 
 use super::{
     DCGM_FB_FREE, DCGM_FB_USED, DCGM_POWER, DCGM_TEMP, DCGM_UTIL, DCGM_XID, Sample, Series,
 };
 
-/// The pod label of the workload: `exported_pod` when Prometheus's service discovery put its
-/// own (the exporter's) `pod` label on the series, else `pod`.
+/// The first of `names` that the series carries with a value, else "".
+fn first_label<'a>(s: &'a Series, names: &[&str]) -> &'a str {
+    names
+        .iter()
+        .map(|n| s.label(n))
+        .find(|v| !v.is_empty())
+        .unwrap_or_default()
+}
+
+/// A workload label (`pod`, `namespace`, `container`) in any spelling. `exported_NAME` (or
+/// `exported_OLD`) wins whenever it is there, even empty: Prometheus's service discovery then put
+/// the exporter's own pod under NAME. Else NAME, else the older exporter's OLD.
 pub(super) fn workload_label<'a>(s: &'a Series, name: &str) -> &'a str {
-    match s.labels.get(&format!("exported_{name}")) {
-        Some(v) => v,
-        None => s.label(name),
-    }
+    let old = match name {
+        "pod" => "pod_name",
+        "namespace" => "pod_namespace",
+        "container" => "container_name",
+        other => other,
+    };
+    [format!("exported_{name}"), format!("exported_{old}")]
+        .iter()
+        .find_map(|n| s.labels.get(n).map(String::as_str))
+        .unwrap_or_else(|| first_label(s, &[name, old]))
+}
+
+/// The node a DCGM series was read on.
+pub(super) fn node_label(s: &Series) -> &str {
+    first_label(s, &["Hostname", "hostname", "node", "instance"])
+}
+
+/// The key that joins one GPU's series: its UUID, else node and index.
+fn key_of(s: &Series) -> String {
+    gpu_key(s.label("UUID"), node_label(s), s.label("gpu"))
+}
+
+fn some(v: &str) -> Option<String> {
+    Some(v.to_string()).filter(|v| !v.is_empty())
+}
+
+/// One history per utilisation series of a range query: a GPU whose pod changed in the window
+/// has one per pod.
+pub(super) fn map_util_history(util: &[Series]) -> Vec<UtilHistory> {
+    util.iter()
+        .map(|s| UtilHistory {
+            key: key_of(s),
+            pod: some(workload_label(s, "pod")),
+            namespace: some(workload_label(s, "namespace")),
+            values: s.samples.iter().map(|p| p.value).collect(),
+        })
+        .collect()
 }
 
 /// The model version a pod serves, from its name: the longest model of the serving series (in
@@ -58,7 +111,7 @@ pub(super) fn model_of_pod(
 /// The largest value a DCGM gauge is believed (MiB, W, °C, %): more is a broken exporter.
 const MAX_GAUGE: f64 = 1e7;
 
-/// Join the DCGM gauges per GPU (by `UUID`, else `Hostname`+`gpu`). A gauge the exporter does
+/// Join the DCGM gauges per GPU (by `UUID`, else node and `gpu`). A gauge the exporter does
 /// not export, or one that reads NaN, infinite, negative or absurdly large, reads NaN.
 pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &str) -> Vec<Gpu> {
     struct Acc<'a> {
@@ -69,14 +122,7 @@ pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &st
     for s in dcgm {
         let Some(sample) = s.last() else { continue };
         let name = s.label("__name__");
-        let node = [s.label("Hostname"), s.label("node"), s.label("instance")]
-            .into_iter()
-            .find(|v| !v.is_empty())
-            .unwrap_or_default();
-        let key = match s.label("UUID") {
-            "" => format!("{node}/{}", s.label("gpu")),
-            uuid => uuid.to_string(),
-        };
+        let key = key_of(s);
         let acc = by_gpu.entry(key).or_insert_with(|| Acc {
             labels: s,
             values: HashMap::new(),
@@ -106,9 +152,8 @@ pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &st
                     .filter(|v| name != DCGM_UTIL || *v <= 100.0)
                     .unwrap_or(f64::NAN)
             };
-            let pod = Some(workload_label(s, "pod").to_string()).filter(|p| !p.is_empty());
-            let namespace =
-                Some(workload_label(s, "namespace").to_string()).filter(|n| !n.is_empty());
+            let pod = some(workload_label(s, "pod"));
+            let namespace = some(workload_label(s, "namespace"));
             let (mut model, mut version) = (
                 Some(s.label("model").to_string()).filter(|m| !m.is_empty()),
                 s.label("version").parse().ok(),
@@ -123,11 +168,7 @@ pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &st
                     "" => default_cluster.to_string(),
                     c => c.to_string(),
                 },
-                node: [s.label("Hostname"), s.label("node"), s.label("instance")]
-                    .into_iter()
-                    .find(|v| !v.is_empty())
-                    .unwrap_or_default()
-                    .to_string(),
+                node: node_label(s).to_string(),
                 index: s.label("gpu").parse().unwrap_or(0),
                 uuid: s.label("UUID").to_string(),
                 product: s.label("modelName").to_string(),
@@ -138,6 +179,7 @@ pub(super) fn map_gpus(dcgm: &[Series], serving: &[Series], default_cluster: &st
                 temp_c: value(DCGM_TEMP),
                 pod,
                 namespace,
+                container: some(workload_label(s, "container")),
                 model,
                 version,
                 xid: acc

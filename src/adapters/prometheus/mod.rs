@@ -35,6 +35,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_core::{
     CoreError,
+    gpu::{IdlePolicy, UtilHistory},
     model::{FeatureDrift, Gpu, RolloutSeries},
     ports::{MetricsPort, QueryPort},
 };
@@ -47,7 +48,7 @@ mod tests;
 mod wire;
 
 use self::{
-    gpus::map_gpus,
+    gpus::{map_gpus, map_util_history},
     histograms::map_drift,
     series::{on_grid, parse_rollout_name, rollout_queries},
     wire::parse_response,
@@ -261,6 +262,29 @@ impl PrometheusMetrics {
             .map_err(|failure| self.endpoint.fail(&shown, failure).into())
     }
 
+    /// The GPUs as the DCGM gauges say at `at` (default: the server's now).
+    pub async fn gpus_at(&self, at: Option<DateTime<Utc>>) -> Result<Vec<Gpu>, CoreError> {
+        let (dcgm, serving) =
+            futures::try_join!(self.query(DCGM_QUERY, at), self.query(SERVING_QUERY, at))?;
+        Ok(map_gpus(&dcgm, &serving, &self.cluster))
+    }
+
+    /// Each GPU's utilisation over the policy's window ending at `end`: one range query of
+    /// `DCGM_FI_DEV_GPU_UTIL` over `(end - window, end]`, one point per step (the window's
+    /// `window / step` instants, each standing for the step before it).
+    pub async fn gpu_util_history(
+        &self,
+        end: DateTime<Utc>,
+        policy: &IdlePolicy,
+    ) -> Result<Vec<UtilHistory>, CoreError> {
+        if let Some(problem) = policy.problem() {
+            return Err(self.error("query_range", DCGM_UTIL, &problem));
+        }
+        let start = end - delta(policy.window) + delta(policy.step);
+        let util = self.query_range(DCGM_UTIL, start, end, policy.step).await?;
+        Ok(map_util_history(&util))
+    }
+
     /// [`MetricsPort::drift`] as of `now`.
     pub async fn drift_at(&self, now: DateTime<Utc>) -> Result<Vec<FeatureDrift>, CoreError> {
         let w = self.windows;
@@ -348,11 +372,7 @@ impl MetricsPort for PrometheusMetrics {
     }
 
     async fn gpus(&self) -> Result<Vec<Gpu>, CoreError> {
-        let (dcgm, serving) = futures::try_join!(
-            self.query(DCGM_QUERY, None),
-            self.query(SERVING_QUERY, None)
-        )?;
-        Ok(map_gpus(&dcgm, &serving, &self.cluster))
+        self.gpus_at(None).await
     }
 
     async fn drift(&self) -> Result<Vec<FeatureDrift>, CoreError> {

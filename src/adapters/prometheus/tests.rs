@@ -408,3 +408,131 @@ fn drift_ignores_buckets_that_are_not_counts() {
         );
     }
 }
+
+/// dcgm-exporter 1.x and some relabelling setups: `hostname`, `pod_name`, `pod_namespace`,
+/// `container_name`.
+fn old_style(name: &str, value: f64, extra: &[(&str, &str)]) -> Series {
+    let mut labels = vec![
+        ("__name__", name),
+        ("gpu", "2"),
+        ("hostname", "gpu-node-b"),
+        ("pod_name", "fraud-detector-5d9c-x2"),
+        ("pod_namespace", "ml-serving"),
+        ("container_name", "server"),
+    ];
+    labels.extend_from_slice(extra);
+    series(&labels, &[(100, value)])
+}
+
+#[test]
+fn lowercase_hostname_and_older_pod_labels_name_node_and_workload() {
+    let gpus = map_gpus(
+        &[
+            old_style(DCGM_UTIL, 42.0, &[]),
+            old_style(DCGM_FB_USED, 1000.0, &[]),
+            old_style(DCGM_FB_FREE, 3000.0, &[]),
+        ],
+        &[],
+        "c",
+    );
+    assert_eq!(
+        gpus.len(),
+        1,
+        "one GPU without a UUID, keyed by node and index"
+    );
+    let g = &gpus[0];
+    assert_eq!(
+        (g.node.as_str(), g.index, g.uuid.as_str()),
+        ("gpu-node-b", 2, "")
+    );
+    assert_eq!(
+        (
+            g.pod.as_deref(),
+            g.namespace.as_deref(),
+            g.container.as_deref()
+        ),
+        (
+            Some("fraud-detector-5d9c-x2"),
+            Some("ml-serving"),
+            Some("server")
+        )
+    );
+    assert!((g.util_pct - 42.0).abs() < 1e-12);
+    assert!((g.mem_total_mib - 4000.0).abs() < 1e-12);
+}
+
+#[test]
+fn current_labels_win_over_older_ones_and_exported_ones_over_both() {
+    // Both spellings: the current one wins.
+    let both = old_style(
+        DCGM_UTIL,
+        1.0,
+        &[
+            ("Hostname", "gpu-node-a"),
+            ("pod", "churn-model-1"),
+            ("namespace", "prod"),
+            ("container", "main"),
+        ],
+    );
+    let g = &map_gpus(&[both], &[], "c")[0];
+    assert_eq!(
+        (
+            g.node.as_str(),
+            g.pod.as_deref(),
+            g.namespace.as_deref(),
+            g.container.as_deref()
+        ),
+        (
+            "gpu-node-a",
+            Some("churn-model-1"),
+            Some("prod"),
+            Some("main")
+        )
+    );
+    // Service discovery renamed the older exporter's labels: `exported_pod_name` wins.
+    let exported = old_style(
+        DCGM_UTIL,
+        1.0,
+        &[
+            ("exported_pod_name", "recsys-ranker-7"),
+            ("exported_pod_namespace", "ranking"),
+        ],
+    );
+    let g = &map_gpus(&[exported], &[], "c")[0];
+    assert_eq!(
+        (g.pod.as_deref(), g.namespace.as_deref()),
+        (Some("recsys-ranker-7"), Some("ranking"))
+    );
+}
+
+#[test]
+fn util_history_is_keyed_like_the_gauges_in_every_label_spelling() {
+    let mut range = old_style(DCGM_UTIL, 0.0, &[]);
+    range.samples.push(Sample {
+        time: DateTime::from_timestamp(160, 0).expect("time"),
+        value: f64::NAN,
+    });
+    let unallocated = series(
+        &[
+            ("__name__", DCGM_UTIL),
+            ("gpu", "0"),
+            ("UUID", "GPU-z"),
+            ("Hostname", "gpu-node-a"),
+        ],
+        &[(100, 0.0)],
+    );
+    let history = map_util_history(&[range.clone(), unallocated]);
+    let gauges = map_gpus(&[range], &[], "c");
+    assert_eq!(
+        history[0].key,
+        mlops_core::gpu::gpu_key(&gauges[0].uuid, &gauges[0].node, "2")
+    );
+    assert_eq!(history[0].pod.as_deref(), Some("fraud-detector-5d9c-x2"));
+    assert_eq!(history[0].namespace.as_deref(), Some("ml-serving"));
+    assert_eq!(history[0].values.len(), 2);
+    assert!(history[0].values[1].is_nan(), "kept, and the core skips it");
+    assert_eq!(
+        (history[1].key.as_str(), history[1].pod.as_deref()),
+        ("GPU-z", None)
+    );
+}

@@ -110,7 +110,7 @@ impl std::str::FromStr for Step {
 }
 
 /// `90`, `90s`, `5m`, `1h` → seconds.
-fn parse_duration(text: &str) -> Option<u64> {
+pub fn parse_duration(text: &str) -> Option<u64> {
     let (digits, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),

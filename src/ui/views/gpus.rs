@@ -1,7 +1,11 @@
 //! GPUs: every GPU with utilisation, memory, power, temperature and health (XID faults), joined
-//! with the pod and model version it is allocated to; allocated-but-idle GPUs are flagged.
+//! with the pod and model version it is allocated to; allocated-but-idle GPUs are flagged; the
+//! summary line sets the cluster's requested GPUs against its allocatable ones.
 
-use mlops_core::model::{Gpu, GpuSummary};
+use mlops_core::{
+    gpu,
+    model::{Gpu, GpuSummary},
+};
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
@@ -74,13 +78,23 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let mut spans = vec![
             Span::styled(format!(" {} GPUs · ", s.total), t.text),
             Span::styled(format!("{} allocated · ", s.allocated), t.info),
-            Span::styled(
-                format!("{} allocated but idle (<5% util) · ", s.allocated_idle),
-                if s.allocated_idle > 0 { t.warn } else { t.ok },
-            ),
         ];
+        spans.push(Span::styled(
+            format!("{} allocated but idle (<5% util) · ", s.allocated_idle),
+            if s.allocated_idle > 0 { t.warn } else { t.ok },
+        ));
         if faults > 0 {
             spans.push(Span::styled(format!("{faults} with XID faults · "), t.err));
+        }
+        // What the cluster allocated, next to what the exporter sees (after idle and faults,
+        // which matter more when the line is cut).
+        if let Some(cluster) = &app.feeds.cluster.data {
+            let (requested, allocatable) =
+                gpu::requested_of_allocatable(&cluster.nodes, &cluster.pods);
+            spans.push(Span::styled(
+                format!("{requested}/{allocatable} req · "),
+                t.info,
+            ));
         }
         spans.push(Span::styled(
             format!(

@@ -64,6 +64,7 @@ impl Sim {
                                 temp_c: 31.0,
                                 pod: None,
                                 namespace: None,
+                                container: None,
                                 model: None,
                                 version: None,
                                 xid: None,

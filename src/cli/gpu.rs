@@ -1,0 +1,310 @@
+//! `mlops gpu [--cluster C] [--node N]`: every node's GPUs from the DCGM gauges in Prometheus,
+//! joined with the cluster's allocation (allocatable and requested `nvidia.com/gpu`, the model
+//! version behind each pod), allocated-but-idle GPUs with the GPU-hours they wasted over the idle
+//! window, and canary versus stable GPU use per model version. The joining and counting is the
+//! core's (`mlops_core::gpu`); this file fetches and prints.
+
+use std::{collections::BTreeSet, fmt::Write as _, process::ExitCode, time::Duration};
+
+use anyhow::Result;
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::Args;
+use mlops_core::{
+    CoreError,
+    gpu::{self, Allocation, GpuFilter, GpuReport, IdlePolicy},
+    model::{Gpu, Node},
+    ports::ClusterPort,
+    rollout,
+};
+
+use super::output::{self, Output, UsageError, safe};
+use crate::wiring::{self, Options};
+
+/// How far back the gauges are read: a scrape still being written is not half-seen (and a
+/// second look at the same instant gives the same answer).
+const SETTLE: TimeDelta = TimeDelta::seconds(1);
+
+#[derive(Debug, Args)]
+pub struct GpuArgs {
+    /// Only this cluster (the kubeconfig context, or the `cluster` label of the DCGM series).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Only this node.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// An allocated GPU under this utilisation (percent) is idle (default: `[gpu]
+    /// idle_util_pct`, 5).
+    #[arg(long)]
+    pub idle_util_pct: Option<f64>,
+    /// Count idle GPU-hours over this window, e.g. 30m, 6h (default: `[gpu] idle_window`, 1h).
+    #[arg(long)]
+    pub idle_window: Option<String>,
+}
+
+pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode> {
+    for e in &options.config_errors {
+        eprintln!("warning: {e}");
+    }
+    let policy = policy(args, options)?;
+    let filter = GpuFilter {
+        cluster: args.cluster.clone(),
+        node: args.node.clone(),
+    };
+    let runtime = wiring::tokio_runtime(1)?;
+    let report = runtime.block_on(fetch(options, policy, &filter))?;
+    println!("{}", output::render(output, &report, gpu_table));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `[gpu]` from config.toml with the flags over it.
+fn policy(args: &GpuArgs, options: &Options) -> Result<IdlePolicy> {
+    // Settings with errors were replaced by defaults when loaded, so this parses.
+    let mut policy = options.settings.gpu.policy().unwrap_or_default();
+    if let Some(pct) = args.idle_util_pct {
+        policy.util_pct = pct;
+    }
+    if let Some(w) = &args.idle_window {
+        let secs = rollout::parse_duration(w.trim()).ok_or_else(|| {
+            UsageError(format!(
+                "--idle-window {w:?}: a duration like 90s, 30m or 6h"
+            ))
+        })?;
+        policy.window = Duration::from_secs(secs);
+        // A window shorter than the configured step is measured in steps of a tenth of it.
+        if policy.window < policy.step {
+            policy.step = Duration::from_secs((secs / 10).max(1));
+        }
+    }
+    if let Some(problem) = policy.problem() {
+        return Err(UsageError(format!("the idle policy: {problem}")).into());
+    }
+    Ok(policy)
+}
+
+/// The instant of the window's end: `at` rounded down to whole steps, so runs a few seconds
+/// apart see the same instants.
+fn window_end(at: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
+    let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX).max(1);
+    let ms = at.timestamp_millis().div_euclid(step_ms) * step_ms;
+    DateTime::from_timestamp_millis(ms).unwrap_or(at)
+}
+
+async fn fetch(
+    options: &Options,
+    policy: IdlePolicy,
+    filter: &GpuFilter,
+) -> Result<GpuReport, CoreError> {
+    // Requested GPUs are counted over every namespace, whatever -n says.
+    let cluster = if options.has_cluster() {
+        let mut all = options.clone();
+        all.namespace = None;
+        Some(all.cluster().await?)
+    } else {
+        None
+    };
+    let name = cluster.as_ref().map(ClusterPort::describe);
+    let metrics = options.metrics(name).unwrap_or_else(|| {
+        Err(CoreError::backend(
+            "prometheus",
+            "no Prometheus: set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
+        ))
+    })?;
+    let now = Utc::now() - SETTLE;
+    let at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+    let end = window_end(at, policy.step);
+    let allocation = async {
+        match &cluster {
+            Some(c) => futures::try_join!(c.nodes(), c.pods()),
+            None => Ok((Vec::new(), Vec::new())),
+        }
+    };
+    let (gpus, history, (nodes, pods)) = futures::try_join!(
+        metrics.gpus_at(Some(at)),
+        metrics.gpu_util_history(end, &policy),
+        allocation
+    )?;
+    check_filter(filter, &gpus, &nodes)?;
+    Ok(gpu::report(
+        &gpus,
+        &history,
+        Allocation {
+            nodes: &nodes,
+            pods: &pods,
+        },
+        policy,
+        at,
+        end,
+        filter,
+    ))
+}
+
+/// A `--cluster` or `--node` that names nothing is a mistake, not an empty answer.
+fn check_filter(filter: &GpuFilter, gpus: &[Gpu], nodes: &[Node]) -> Result<(), CoreError> {
+    let known = |of_gpu: fn(&Gpu) -> &str, of_node: fn(&Node) -> &str| {
+        gpus.iter()
+            .map(of_gpu)
+            .chain(nodes.iter().map(of_node))
+            .map(str::to_string)
+            .collect::<BTreeSet<String>>()
+    };
+    let check = |wanted: Option<&String>, kind: &'static str, known: BTreeSet<String>| match wanted
+    {
+        Some(w) if !known.contains(w) => {
+            let list: Vec<String> = known.into_iter().take(20).collect();
+            Err(CoreError::NotFound {
+                kind,
+                name: format!("{w} (known: {})", list.join(", ")),
+            })
+        }
+        _ => Ok(()),
+    };
+    check(
+        filter.cluster.as_ref(),
+        "cluster",
+        known(|g| g.cluster.as_str(), |n| n.cluster.as_str()),
+    )?;
+    check(
+        filter.node.as_ref(),
+        "node",
+        known(|g| g.node.as_str(), |n| n.name.as_str()),
+    )
+}
+
+fn number(v: Option<f64>, unit: &str) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.0}{unit}"))
+}
+
+fn gib(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "-".into(),
+        |b| format!("{:.1}", b as f64 / (1024.0 * 1024.0 * 1024.0)),
+    )
+}
+
+/// `mlops gpu` for people: per node its allocation and GPUs, then per version canary and stable.
+pub fn gpu_table(r: &GpuReport) -> String {
+    let mut out = String::new();
+    let count = |v: Option<u32>| v.map_or_else(|| "?".into(), |v| v.to_string());
+    for n in &r.nodes {
+        let _ = writeln!(
+            out,
+            "{} ({}): {} allocatable, {} requested, {} reporting",
+            safe(&n.name),
+            safe(&n.cluster),
+            count(n.allocatable),
+            count(n.requested),
+            n.gpus.len()
+        );
+        if n.gpus.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<40} {:<24} {:>7} {:<6} {:<4} {:>7}",
+            "GPU",
+            "UUID",
+            "UTIL",
+            "MEM GiB",
+            "POWER",
+            "TEMP",
+            "POD",
+            "MODEL",
+            "VERSION",
+            "TRACK",
+            "IDLE",
+            "IDLE-H"
+        );
+        for g in &n.gpus {
+            let _ = writeln!(
+                out,
+                "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<40} {:<24} {:>7} {:<6} {:<4} {:>7.2}",
+                g.index,
+                safe(&g.uuid.chars().take(14).collect::<String>()),
+                number(g.utilization, "%"),
+                format!("{}/{}", gib(g.memory_used_bytes), gib(g.memory_total_bytes)),
+                number(g.power_watts, "W"),
+                number(g.temperature_celsius, "C"),
+                // The namespace is in `-o json`; the pod's name alone keeps the column narrow.
+                safe(g.pod.as_deref().unwrap_or("-")),
+                safe(g.model.as_deref().unwrap_or("-")),
+                g.version.map_or_else(|| "-".into(), |v| format!("v{v}")),
+                g.track.map_or("-", |t| t.as_str()),
+                if g.idle { "IDLE" } else { "" },
+                g.idle_gpu_hours,
+            );
+        }
+    }
+    if !r.versions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<24} {:>7} {:<6} {:>4} {:>9} {:>4} {:>8} {:>4} {:>7}",
+            "MODEL", "VERSION", "TRACK", "PODS", "REQUESTED", "GPUS", "UTIL", "IDLE", "IDLE-H"
+        );
+        for v in &r.versions {
+            let _ = writeln!(
+                out,
+                "{:<24} {:>7} {:<6} {:>4} {:>9} {:>4} {:>8} {:>4} {:>7.2}",
+                safe(&v.model),
+                v.version.map_or_else(|| "-".into(), |v| format!("v{v}")),
+                v.track.as_str(),
+                v.pods,
+                v.requested,
+                v.gpus,
+                number(v.mean_utilization, "%"),
+                v.idle_gpus,
+                v.idle_gpu_hours
+            );
+        }
+    }
+    let w = &r.idle_window;
+    let _ = write!(
+        out,
+        "\n{} allocated GPUs idle (under {}% for the last {}), {:.2} GPU-hours wasted in that window",
+        r.idle_gpus,
+        w.util_threshold_pct,
+        human(w.window_seconds),
+        r.idle_gpu_hours
+    );
+    out.trim_start().to_string()
+}
+
+fn human(secs: u64) -> String {
+    match secs {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_ends_on_whole_steps() {
+        let at = DateTime::from_timestamp_millis(1_000_059_999).expect("time");
+        assert_eq!(
+            window_end(at, Duration::from_secs(60)).timestamp_millis(),
+            1_000_020_000
+        );
+    }
+
+    #[test]
+    fn an_empty_report_prints_the_summary() {
+        let now = Utc::now();
+        let r = gpu::report(
+            &[],
+            &[],
+            Allocation::default(),
+            IdlePolicy::default(),
+            now,
+            now,
+            &GpuFilter::default(),
+        );
+        let text = gpu_table(&r);
+        assert!(
+            text.starts_with("0 allocated GPUs idle (under 5% for the last 1h)"),
+            "{text}"
+        );
+    }
+}
