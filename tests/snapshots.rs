@@ -28,7 +28,7 @@ fn at(keys: &[&str], size: (u16, u16)) -> (App, Context) {
 }
 
 /// Every screen, by the keys that open it from a fresh start.
-const SCREENS: [(&str, &[&str]); 20] = [
+const SCREENS: [(&str, &[&str]); 21] = [
     ("overview", &[]),
     ("overview_drift_panel", &["o", "j"]),
     ("experiments", &["2"]),
@@ -49,6 +49,7 @@ const SCREENS: [(&str, &[&str]); 20] = [
     ("help", &["6", "?"]),
     ("palette", &[":", "r"]),
     ("confirm_approve", &["6", "a"]),
+    ("confirm_abort", &["6", "j", "j", "x"]),
 ];
 
 /// The sizes every screen is drawn at: the smallest the console takes, a laptop, a big monitor.
@@ -193,6 +194,32 @@ fn a_registry_refusing_us_says_why_in_full_at_80x24() {
     let screen = format!("{:?}", draw(&app).backend());
     assert!(screen.contains("MLFLOW_TRACKING_TOKEN"), "{screen}");
     insta::assert_snapshot!(draw(&app).backend());
+}
+
+#[test]
+fn a_wrapping_preview_keeps_the_comment_label() {
+    // M3: the dialog was sized by preview lines, not wrapped rows: a line that wrapped pushed
+    // the "Comment (required…)" label out.
+    for size in SIZES {
+        let (app, _) = at(&["6", "j", "j", "x"], size);
+        let screen = format!("{:?}", draw(&app).backend());
+        assert!(
+            screen.contains("Confirm: abort fraud-detector-v7"),
+            "{screen}"
+        );
+        assert!(screen.contains("Comment (required"), "{size:?}:\n{screen}");
+    }
+}
+
+#[test]
+fn palette_columns_never_run_into_each_other() {
+    // L2: the aliases were cut in the middle and ran into the help ("ro …t canarycanary").
+    for size in SIZES {
+        let (app, _) = at(&[":"], size);
+        let screen = format!("{:?}", draw(&app).backend());
+        assert!(!screen.contains("canarycanary"), "{screen}");
+        assert!(screen.contains("ro rollout … canary rollouts"), "{screen}");
+    }
 }
 
 #[test]

@@ -128,7 +128,13 @@ pub fn visible(height: u16) -> usize {
 /// The furthest the help can scroll: its last line at the bottom.
 pub fn max_scroll(app: &App) -> u16 {
     let n = lines(app).len();
-    u16::try_from(n.saturating_sub(visible(app.size.1))).unwrap_or(u16::MAX)
+    u16::try_from(n.saturating_sub(visible(body_height(app)))).unwrap_or(u16::MAX)
+}
+
+/// The rows the help is drawn in: the terminal less the tab bar, the breadcrumb and the status
+/// bar.
+pub fn body_height(app: &App) -> u16 {
+    app.size.1.saturating_sub(3)
 }
 
 /// The view whose section the help shows.

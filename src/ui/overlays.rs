@@ -119,12 +119,9 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
             let name = format!("{}{}", c.name, c.args);
             Line::from(vec![
                 Span::styled(format!(" {:<20}", shorten(&name, 20)), style),
+                Span::styled(format!(" {:<12} ", whole_words(&c.aliases, 12)), t.muted),
                 Span::styled(
-                    format!(" {:<12}", shorten(&c.aliases.join(" "), 12)),
-                    t.muted,
-                ),
-                Span::styled(
-                    shorten(c.help, usize::from(list.width).saturating_sub(35)),
+                    shorten(c.help, usize::from(list.width).saturating_sub(36)),
                     t.muted,
                 ),
             ])
@@ -137,6 +134,30 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
         )));
     }
     frame.render_widget(Paragraph::new(lines), list);
+}
+
+/// As many of `words` as fit in `width` characters, whole, then `…` if some were left out.
+fn whole_words(words: &[&str], width: usize) -> String {
+    let mut out = String::new();
+    for (i, w) in words.iter().enumerate() {
+        let sep = usize::from(!out.is_empty());
+        let rest = words.len() - i - 1;
+        // Room for this word, and for " …" after it when more follow.
+        let need = out.chars().count() + sep + w.chars().count() + if rest > 0 { 2 } else { 0 };
+        if need > width {
+            if !out.is_empty() {
+                out.push_str(" …");
+            } else {
+                out.push('…');
+            }
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 pub fn confirm(app: &App, frame: &mut Frame, area: Rect) {

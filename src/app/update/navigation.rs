@@ -229,7 +229,8 @@ pub(super) fn move_selection(app: &mut App, action: &Action) {
     if app.mode == Mode::Help {
         // Scroll the help itself, within its length; the list underneath stays put.
         let max = crate::app::help::max_scroll(app);
-        let page = u16::try_from(crate::app::help::visible(app.size.1)).unwrap_or(10);
+        let body = crate::app::help::body_height(app);
+        let page = u16::try_from(crate::app::help::visible(body)).unwrap_or(10);
         app.help_scroll = match action {
             Action::Up => app.help_scroll.saturating_sub(1),
             Action::Down => app.help_scroll.saturating_add(1),

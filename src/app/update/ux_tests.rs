@@ -534,6 +534,19 @@ fn l1_help_scrolling_is_bounded_and_end_stays_in_help() {
         press(&mut app, &ctx, "pagedown");
     }
     assert_eq!(app.help_scroll, bottom, "no scrolling into an empty box");
+    // At the bottom the help's last line is on screen and nothing is said to be below.
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| crate::ui::render(&app, f)).expect("draw");
+    let screen = format!("{:?}", terminal.backend());
+    let last = match crate::app::help::lines(&app).last() {
+        Some(
+            crate::app::help::HelpLine::Entry(_, text) | crate::app::help::HelpLine::Note(text),
+        ) => text.chars().take(20).collect::<String>(),
+        other => panic!("the help ends with {other:?}"),
+    };
+    assert!(screen.contains(&last), "{last:?} on screen:\n{screen}");
+    assert!(!screen.contains("more "), "{screen}");
 }
 
 /// L4 (and L3 with vim): `ctrl-u` clears the filter input, `ctrl-c` cancels filter, palette and

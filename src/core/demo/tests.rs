@@ -111,3 +111,54 @@ fn a_huge_speed_never_overflows_the_clock() {
         start() + Duration::seconds(6)
     );
 }
+
+#[test]
+fn the_same_seed_gives_the_same_platform_whenever_it_starts() {
+    // M7: the history depended on the wall-clock start: credit-scorer-v9 failed its analysis in
+    // some starts and was aborted in others.
+    let at = |minutes: i64| {
+        start()
+            + chrono::Duration::minutes(minutes)
+            + chrono::Duration::milliseconds(minutes * 7919)
+    };
+    let worlds: Vec<_> = [0, 37, 613, 1441]
+        .into_iter()
+        .map(|m| {
+            let t0 = at(m);
+            let p = DemoPlatform::manual(7, t0);
+            p.with_sim(|s| {
+                let rollouts: Vec<_> = s
+                    .rollouts()
+                    .into_iter()
+                    .map(|r| {
+                        let reasons: Vec<String> =
+                            r.status.history.iter().map(|h| h.reason.clone()).collect();
+                        (r.name, r.status.phase, r.status.weight, reasons)
+                    })
+                    .collect();
+                // Events as (age relative to the start, reason, message).
+                let events: Vec<_> = s
+                    .events
+                    .iter()
+                    .map(|e| {
+                        (
+                            (t0 - e.time).num_seconds(),
+                            e.reason.clone(),
+                            e.message.clone(),
+                        )
+                    })
+                    .collect();
+                (rollouts, events)
+            })
+        })
+        .collect();
+    for w in &worlds[1..] {
+        assert_eq!(w, &worlds[0]);
+    }
+    assert!(
+        worlds[0]
+            .0
+            .iter()
+            .any(|(name, phase, _, _)| name == "credit-scorer-v9" && *phase == Phase::RolledBack)
+    );
+}
