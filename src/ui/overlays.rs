@@ -119,7 +119,7 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
             let name = format!("{}{}", c.name, c.args);
             Line::from(vec![
                 Span::styled(format!(" {:<20}", shorten(&name, 20)), style),
-                Span::styled(format!(" {:<12} ", whole_words(&c.aliases, 12)), t.muted),
+                Span::styled(format!(" {:<12} ", whole_words(c.aliases, 12)), t.muted),
                 Span::styled(
                     shorten(c.help, usize::from(list.width).saturating_sub(36)),
                     t.muted,
@@ -145,10 +145,10 @@ fn whole_words(words: &[&str], width: usize) -> String {
         // Room for this word, and for " …" after it when more follow.
         let need = out.chars().count() + sep + w.chars().count() + if rest > 0 { 2 } else { 0 };
         if need > width {
-            if !out.is_empty() {
-                out.push_str(" …");
-            } else {
+            if out.is_empty() {
                 out.push('…');
+            } else {
+                out.push_str(" …");
             }
             return out;
         }
