@@ -212,6 +212,26 @@ fn a_wrapping_preview_keeps_the_comment_label() {
 }
 
 #[test]
+fn needs_you_keeps_every_count_at_80_columns() {
+    // M1: at 80×24 the line was cut after the drifted features: idle GPUs and XID faults fell off.
+    let (app, _) = at(&[], (80, 24));
+    let screen = format!("{:?}", draw(&app).backend());
+    let line = screen
+        .lines()
+        .find(|l| l.contains("needs you:"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    for part in [
+        "1 to approve",
+        "2 failing",
+        "2 drifted",
+        "4 idle GPUs",
+        "1 XID fault",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+}
+
+#[test]
 fn palette_columns_never_run_into_each_other() {
     // L2: the aliases were cut in the middle and ran into the help ("ro …t canarycanary").
     for size in SIZES {

@@ -75,10 +75,20 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
     if items.is_empty() && unknown.is_empty() {
         spans.push(Span::styled("nothing — all clear", t.ok));
     }
+    // On a narrow terminal every item keeps its count in a word or two, rather than the last
+    // ones (idle GPUs, XID faults) falling off the edge.
+    let full: usize = 12
+        + items
+            .iter()
+            .map(|(what, n, _)| n.to_string().len() + 1 + what.chars().count())
+            .sum::<usize>()
+        + 3 * items.len().saturating_sub(1);
+    let compact = full > usize::from(area.width);
     for (i, (what, n, _)) in items.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" · ", t.muted));
         }
+        let what = if compact { short(what) } else { what.as_str() };
         let style = if what.contains("approval") || what.contains("idle") {
             t.warn
         } else {
@@ -96,6 +106,27 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A needs-you item in a word or two, for a narrow terminal.
+fn short(what: &str) -> &str {
+    if what.contains("approval") {
+        "to approve"
+    } else if what.contains("failing") {
+        "failing"
+    } else if what.contains("drifted") {
+        "drifted"
+    } else if what.contains("idle") {
+        what
+    } else if what.contains("XID") {
+        if what.starts_with("GPUs") {
+            "XID faults"
+        } else {
+            "XID fault"
+        }
+    } else {
+        what
+    }
 }
 
 /// Whether `panel` has the focus: its selection is drawn, `enter` opens its item.
