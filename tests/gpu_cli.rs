@@ -55,7 +55,8 @@ fn bad_flags_exit_2_and_missing_backends_say_which() {
         err.contains("prometheus") && err.contains("MLOPS_PROMETHEUS_URL"),
         "{err}"
     );
-    // A Prometheus nothing listens on: the error names the store and the request.
+    // A Prometheus nothing listens on: the error names the store, the request and the server.
+    // The queries go out together, so whichever fails first is named.
     let (code, _, err) = bare(&[
         "gpu",
         "--prometheus-url",
@@ -65,7 +66,10 @@ fn bad_flags_exit_2_and_missing_backends_say_which() {
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("prometheus") && err.contains("DCGM_FI_DEV"),
+        err.contains("prometheus")
+            && err.contains("Connection refused")
+            && err.contains("GET /api/v1/query")
+            && err.contains("http://127.0.0.1:9"),
         "{err}"
     );
 }
