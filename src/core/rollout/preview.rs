@@ -49,6 +49,15 @@ pub fn preview(
             who.join(", ")
         ));
     }
+    // A pause by an operator holds the rollout where it is, whatever its phase says.
+    let here = format!("step {}/{total}", (after.current_step + 1).min(total));
+    match (before.user_paused, after.user_paused) {
+        (false, true) => lines.push(format!(
+            "hold: at {here} until someone resumes; no step, analysis or timed pause moves on"
+        )),
+        (true, false) => lines.push(format!("hold: released; {here} goes on")),
+        _ => {}
+    }
     let split = |w: u8| replica_split(spec.replicas, w);
     for e in &decision.effects {
         match e {

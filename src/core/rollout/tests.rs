@@ -550,3 +550,32 @@ fn recorded_commands_change_only_the_status_and_the_controller_carries_them_out(
         "refusals are the same"
     );
 }
+
+#[test]
+fn pause_and_resume_previews_say_what_holds() {
+    // M9: an operator's pause previewed only as "traffic: unchanged".
+    let spec = RolloutSpec::test();
+    let s = drive(&spec, &RolloutStatus::default(), &obs(0, false));
+    let pause =
+        apply_command("r", &spec, &s, &Command::new(Verb::Pause, "a", ""), t(1)).expect("pause");
+    let lines = preview(&spec, &s, &pause, Alias::Unknown);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("hold: at step 1/") && l.contains("until someone resumes")),
+        "{lines:#?}"
+    );
+    let resume = apply_command(
+        "r",
+        &spec,
+        &pause.status,
+        &Command::new(Verb::Resume, "a", ""),
+        t(2),
+    )
+    .expect("resume");
+    let lines = preview(&spec, &pause.status, &resume, Alias::Unknown);
+    assert!(
+        lines.iter().any(|l| l.starts_with("hold: released")),
+        "{lines:#?}"
+    );
+}
