@@ -140,7 +140,7 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
         app.mode = Mode::Normal;
         return;
     };
-    if super::input::is_cancel(&key) {
+    if super::text_input::is_cancel(&key) {
         app.confirm = None;
         app.mode = Mode::Normal;
         app.info("cancelled: nothing changed");
@@ -166,7 +166,8 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
             app.mode = Mode::Normal;
             fx.push(Effect::Command { target, command });
         }
-        _ if super::input::is_full(&confirm.comment, &key, super::input::COMMENT_MAX) => {}
+        _ if super::text_input::is_full(&confirm.comment, &key, super::text_input::COMMENT_MAX) => {
+        }
         _ => {
             confirm.comment.input(key);
             confirm.error = None;

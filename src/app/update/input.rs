@@ -1,41 +1,11 @@
 //! Keys: through the keymap in normal mode (an unbound `shift`+letter sorts by that column), into
-//! the text input in the palette and filter. Text inputs are capped ([`LINE_MAX`],
-//! [`COMMENT_MAX`]); in every one `ctrl-u` clears it and `ctrl-c` (like `esc`) cancels it; a paste
+//! the text input in the palette and filter. Text inputs are capped (`text_input`); in every one `ctrl-u` clears it and `ctrl-c` (like `esc`) cancels it; a paste
 //! is one insertion.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-/// The most characters the filter and the command palette hold.
-pub const LINE_MAX: usize = 256;
-/// The most characters an approval, abort or rollback comment holds.
-pub const COMMENT_MAX: usize = 4096;
-
-/// Whether `key` cancels a text input: `esc`, or `ctrl-c`.
-pub(super) fn is_cancel(key: &KeyEvent) -> bool {
-    key.code == KeyCode::Esc
-        || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
-}
-
-/// Whether `key` would add a character to an input that already holds `max`.
-pub(super) fn is_full(t: &TextArea<'_>, key: &KeyEvent, max: usize) -> bool {
-    let adds = matches!(key.code, KeyCode::Char(_))
-        && !key
-            .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-    adds && chars_in(t) >= max
-}
-
-fn chars_in(t: &TextArea<'_>) -> usize {
-    t.lines().iter().map(|l| l.chars().count()).sum()
-}
-
-/// Insert `text` as one line, cut to what is left of `max`.
-fn insert_capped(t: &mut TextArea<'_>, text: &str, max: usize) {
-    let room = max.saturating_sub(chars_in(t));
-    let line: String = mlops_core::text::line(text).chars().take(room).collect();
-    t.insert_str(line);
-}
+use super::text_input::{COMMENT_MAX, LINE_MAX, insert_capped, is_cancel, is_full};
 
 /// Text pasted into the terminal (bracketed paste): one insertion into the open text input, as
 /// one line, cut to what the input holds. Outside a text input a paste does nothing: pasted text

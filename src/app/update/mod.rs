@@ -11,6 +11,7 @@ mod commands;
 mod input;
 mod loading;
 mod navigation;
+mod text_input;
 
 use chrono::{DateTime, Utc};
 
