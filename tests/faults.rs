@@ -425,7 +425,8 @@ fn kubernetes_failures_say_what_failed() {
     let t = Tmux::start(&script, 120, 36, &config.display().to_string());
     t.keys(&["6"]);
     let s = t.wait_text("reading the kubeconfig");
-    assert!(!s.contains("is not configured"), "{s}");
+    // Prometheus and MLflow are not configured here and may say so; the cluster may not.
+    assert!(!s.contains("k8s is not configured"), "{s}");
     t.keys(&["q"]);
     assert!(t.wait_text("EXIT=").contains("EXIT=0"));
 }
