@@ -150,23 +150,37 @@ fn invalid_config_starts_on_defaults_and_says_so() {
 }
 
 /// The audit row of `action` by `you@demo`, as the Audit view shows it after filtering for it.
+///
+/// Each wait is for what only the new screen shows, never for text the previous screen has too:
+/// a wait that passes on a stale screen lets the next key arrive early, and an `Escape` read in
+/// the same burst as the key after it is the terminal's Alt+key, not two keys.
 fn audited(t: &Tmux, action: &str, comment: &str) {
+    let filter = format!("actor:you@demo action:rollout.{action}");
     t.keys(&["7"]);
     t.wait_text("Audit trail");
     t.keys(&["/", "C-u"]);
-    t.type_text(&format!("actor:you@demo action:rollout.{action}"));
+    t.wait_text("filter /");
+    t.type_text(&filter);
     t.keys(&["Enter"]);
-    let s = t.wait_text(&format!("rollout.{action}"));
+    // Applied: the prompt is gone and the breadcrumb carries the filter.
+    let s = t.wait_for("the filter applied", |s| {
+        s.contains(&format!("/{filter}")) && !s.contains(" filter /") && s.contains("Audit trail (")
+    });
+    assert!(s.contains(&format!("rollout.{action}")), "{s}");
     // The detail of the newest matching entry has the whole comment and the user.
     t.keys(&["Home", "d"]);
-    let d = t.wait_text(comment);
+    let d = t.wait_for("the entry's detail", |s| {
+        s.contains("Audit entry #") && s.contains(comment)
+    });
     assert!(
         d.contains("you@demo"),
         "the acting user is audited:\n{d}\n{s}"
     );
     assert!(d.contains(&format!("rollout.{action}")), "{d}");
     t.keys(&["Escape"]);
-    t.wait_text("Audit trail");
+    t.wait_for("the detail closed", |s| {
+        s.contains("Audit trail (") && !s.contains("Audit entry #")
+    });
 }
 
 /// Opens a rollout's detail from the Rollouts view by filtering for its name.
