@@ -344,7 +344,10 @@ async fn main() {
         let list = match rollouts.list(&ListParams::default()).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("  {:>5.0?} listing the rollouts failed: {e}", started.elapsed());
+                eprintln!(
+                    "  {:>5.0?} listing the rollouts failed: {e}",
+                    started.elapsed()
+                );
                 continue;
             }
         };

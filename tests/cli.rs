@@ -165,3 +165,95 @@ fn a_dumb_terminal_gets_a_reason_not_a_garbled_screen() {
         "{stderr}"
     );
 }
+
+/// A reader that went away (`mlops rollout templates | head -0`) ends the output quietly: no
+/// panic, no "Broken pipe" on stderr.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(["rollout", "templates", "-o", "json"])
+        .env(
+            "MLOPS_CONFIG_DIR",
+            format!("{}/tests/fixtures/config/valid", env!("CARGO_MANIFEST_DIR")),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mlops");
+    // Close the reading end before mlops writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+#[test]
+fn audit_verify_names_the_edited_line_of_an_export_offline() {
+    // An export (as `mlops audit export` writes it) of three entries, from the core's own chain.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("audit.jsonl");
+    let mut log = mlops_core::audit::AuditLog::default();
+    for (actor, action) in [
+        ("alice", "rollout.start"),
+        ("bob", "rollout.approve"),
+        ("carol", "rollout.promote"),
+    ] {
+        log.append(mlops_core::audit::AuditRecord {
+            time: chrono::Utc::now(),
+            actor: actor.into(),
+            action: action.into(),
+            target: "ml-serving/churn-model-v4".into(),
+            comment: "CHG-1".into(),
+            details: String::new(),
+        });
+    }
+    let lines: Vec<String> = log
+        .entries()
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let verify = |args: &[&str]| {
+        let mut all = vec!["audit", "verify", file.to_str().expect("utf-8")];
+        all.extend_from_slice(args);
+        mlops("valid", &all)
+    };
+    let ok = verify(&[]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("✓ the hash chain verifies"));
+    // Edit the approver of line 2 by hand.
+    let edited = lines
+        .join("\n")
+        .replacen("\"actor\":\"bob\"", "\"actor\":\"mallory\"", 1);
+    std::fs::write(&file, edited).expect("write");
+    let bad = verify(&["-o", "json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("json report");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["findings"][0]["seq"], 2, "{report}");
+    assert_eq!(report["findings"][0]["line"], 2, "{report}");
+    assert_eq!(report["findings"][0]["problem"], "edited", "{report}");
+    assert_eq!(
+        report["findings"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    // A line that is not an entry is named.
+    std::fs::write(&file, format!("{}\nnot json\n", lines[0])).expect("write");
+    let garbage = verify(&[]);
+    assert_eq!(garbage.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&garbage.stderr)
+            .contains("audit.jsonl: line 2: not an audit entry"),
+        "{}",
+        String::from_utf8_lossy(&garbage.stderr)
+    );
+}

@@ -19,7 +19,7 @@ pub fn run(cmd: &ConfigCmd, output: Output) -> ExitCode {
     let dir = config::config_dir();
     match cmd {
         ConfigCmd::Path => {
-            println!("{}", dir.display());
+            output::print(&dir.display().to_string());
             ExitCode::SUCCESS
         }
         ConfigCmd::Check => {
@@ -36,22 +36,19 @@ pub fn run(cmd: &ConfigCmd, output: Output) -> ExitCode {
                     "value": e.value, "message": e.message,
                 })).collect::<Vec<_>>(),
             });
-            println!(
-                "{}",
-                output::render(output, &doc, |_| {
-                    if errors.is_empty() {
-                        format!("config ok: {} (and the embedded defaults)", dir.display())
-                    } else {
-                        let mut lines: Vec<String> =
-                            errors.iter().map(|e| output::error_text(e)).collect();
-                        lines.push(format!(
-                            "{} error(s); the console starts on defaults for each of them",
-                            errors.len()
-                        ));
-                        lines.join("\n")
-                    }
-                })
-            );
+            output::print(&output::render(output, &doc, |_| {
+                if errors.is_empty() {
+                    format!("config ok: {} (and the embedded defaults)", dir.display())
+                } else {
+                    let mut lines: Vec<String> =
+                        errors.iter().map(|e| output::error_text(e)).collect();
+                    lines.push(format!(
+                        "{} error(s); the console starts on defaults for each of them",
+                        errors.len()
+                    ));
+                    lines.join("\n")
+                }
+            }));
             if errors.is_empty() {
                 ExitCode::SUCCESS
             } else {

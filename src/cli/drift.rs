@@ -141,7 +141,7 @@ fn compare(args: &CompareArgs, options: &Options, output: &str) -> Result<ExitCo
         let reference = read_table(reference, &drift.categorical)?;
         compare_tables(&reference, &current, &drift)
     };
-    println!("{}", output::render(output, &result, drift_table));
+    output::print(&output::render(output, &result, drift_table));
     Ok(if args.fail_on_drift && result.dataset_drift {
         ExitCode::from(DRIFT_EXIT)
     } else {
@@ -187,7 +187,7 @@ fn write_profile(
     let profile = profile::profile(&table, bins, &drift);
     let json = serde_json::to_string_pretty(&profile)?;
     match output.trim() {
-        "table" | "json" | "-" => println!("{json}"),
+        "table" | "json" | "-" => output::print(&json),
         path => {
             std::fs::write(path, json + "\n").with_context(|| format!("cannot write {path}"))?;
             eprintln!(

@@ -52,7 +52,7 @@ pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode
     };
     let runtime = wiring::tokio_runtime(1)?;
     let report = runtime.block_on(fetch(options, policy, &filter))?;
-    println!("{}", output::render(output, &report, gpu_table));
+    output::print(&output::render(output, &report, gpu_table));
     Ok(ExitCode::SUCCESS)
 }
 

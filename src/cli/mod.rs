@@ -3,6 +3,7 @@
 //! `config`, `install`, `controller`, `console`).
 //! What a verb prints goes through `output`; backends are built by `crate::wiring`.
 
+mod audit;
 mod config;
 mod console;
 mod controller;
@@ -17,9 +18,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use mlops_core::CoreError;
 
 pub use self::output::Output;
-use crate::wiring::{self, Flags};
+use crate::{
+    adapters::{kube::KubeCluster, mlflow::MlflowRegistry},
+    wiring::{self, Flags},
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "mlops", version, about = "A terminal operations console for ML platforms", long_about = None)]
@@ -58,8 +63,11 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         speed: f64,
     },
-    /// Install the ModelRollout custom resource definition into the cluster (idempotent).
-    Install,
+    /// Install into the cluster (idempotent): the ModelRollout CRD, the roles (mlops-viewer,
+    /// mlops-operator, mlops-release-manager), the controller's ServiceAccount and role, and the
+    /// admission policies that make the API server enforce each command's verb and the
+    /// two-person rule.
+    Install(install::InstallArgs),
     /// Canary rollouts (ModelRollout resources) in the cluster.
     Rollout {
         #[command(subcommand)]
@@ -85,6 +93,12 @@ pub enum Cmd {
     /// utilisation, memory, power, temperature, the model version on each GPU, allocatable vs
     /// requested, allocated-but-idle GPUs and the GPU-hours they waste, canary vs stable.
     Gpu(gpu::GpuArgs),
+    /// The cluster's hash-chained audit log: list it, export it (JSON Lines), verify it (or an
+    /// exported file, offline).
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCmd,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -132,7 +146,8 @@ fn table_or_json(cli: &Cli, verb: &str) -> Result<Output> {
 /// Whether a subcommand changes anything in a cluster.
 fn mutates(cmd: Option<&Cmd>) -> bool {
     match cmd {
-        Some(Cmd::Install | Cmd::Controller(_)) => true,
+        Some(Cmd::Install(args)) => !args.dry_run,
+        Some(Cmd::Controller(_)) => true,
         Some(Cmd::Rollout { command }) => command.mutates(),
         _ => false,
     }
@@ -148,7 +163,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Cmd::Config { command }) => Ok(config::run(command, table_or_json(cli, "config")?)),
         Some(Cmd::Demo { seed, speed }) => console::demo(&options, *seed, *speed),
-        Some(Cmd::Install) => install::run(&options, table_or_json(cli, "install")?),
+        Some(Cmd::Install(args)) => install::run(args, &options, table_or_json(cli, "install")?),
         Some(Cmd::Rollout { command }) => {
             rollout::run(command, &options, table_or_json(cli, "rollout")?)
         }
@@ -168,6 +183,41 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             registry::runs(command, &options, output)
         }
         Some(Cmd::Gpu(args)) => gpu::run(args, &options, table_or_json(cli, "gpu")?),
+        Some(Cmd::Audit { command }) => {
+            let output = match command {
+                // JSON Lines is the export's one format.
+                audit::AuditCmd::Export { .. } => Output::Json,
+                _ => table_or_json(cli, "audit")?,
+            };
+            audit::run(command, &options, output)
+        }
         None => console::console(&options),
     }
+}
+
+/// Run one asynchronous verb on the one runtime: connect to a backend, call `verb` with it, and
+/// print what it returns (or the error, exit 1).
+fn run_verb<B>(
+    connect: impl AsyncFnOnce() -> Result<B, CoreError>,
+    verb: impl AsyncFnOnce(B) -> Result<String, CoreError>,
+) -> Result<ExitCode> {
+    let runtime = wiring::tokio_runtime(1)?;
+    let result = runtime.block_on(async { verb(connect().await?).await });
+    Ok(output::finish(result))
+}
+
+/// A verb against the cluster.
+fn cluster_verb(
+    options: &wiring::Options,
+    verb: impl AsyncFnOnce(KubeCluster) -> Result<String, CoreError>,
+) -> Result<ExitCode> {
+    run_verb(async || options.cluster().await, verb)
+}
+
+/// A verb against the model registry.
+fn registry_verb(
+    options: &wiring::Options,
+    verb: impl AsyncFnOnce(MlflowRegistry) -> Result<String, CoreError>,
+) -> Result<ExitCode> {
+    run_verb(async || options.require_registry(), verb)
 }

@@ -73,7 +73,15 @@ pub fn render<T: Serialize + ?Sized>(
 /// DEL, C1 controls and bidirectional controls, which it writes raw, are escaped here (they can
 /// only occur inside strings, so the document parses to the same value).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
-    let out = serde_json::to_string_pretty(value).unwrap_or_default();
+    escape_json(serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
+/// [`json`] on one line (JSON Lines: `audit export`).
+pub fn json_line<T: Serialize + ?Sized>(value: &T) -> String {
+    escape_json(serde_json::to_string(value).unwrap_or_default())
+}
+
+fn escape_json(out: String) -> String {
     if !out.chars().any(needs_json_escape) {
         return out;
     }
@@ -90,6 +98,17 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
 
 fn needs_json_escape(c: char) -> bool {
     c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) || text::is_bidi_control(c)
+}
+
+/// Print a verb's result and a newline on stdout. A reader that went away (`mlops audit export |
+/// head`) ends the output quietly, as it does for any Unix tool — never a panic.
+pub fn print(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
 }
 
 /// A field from outside (a server, a file), as one line that is safe on a terminal.
@@ -111,7 +130,7 @@ pub fn error_text(e: &dyn std::fmt::Display) -> String {
 pub fn finish(result: Result<String, CoreError>) -> ExitCode {
     match result {
         Ok(out) => {
-            println!("{out}");
+            print(&out);
             ExitCode::SUCCESS
         }
         Err(e) => {

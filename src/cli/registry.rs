@@ -7,17 +7,16 @@ use std::{collections::BTreeSet, fmt::Write as _, process::ExitCode};
 use anyhow::Result;
 use clap::Subcommand;
 use mlops_core::{
-    CoreError,
     model::{RegisteredModel, Run},
     ports::RegistryPort,
 };
 use serde::Serialize;
 
-use super::output::{self, Output, safe};
-use crate::{
-    adapters::mlflow::{MlflowRegistry, RunQuery},
-    wiring::Options,
+use super::{
+    output::{self, Output, safe},
+    registry_verb,
 };
+use crate::{adapters::mlflow::RunQuery, wiring::Options};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCmd {
@@ -121,19 +120,6 @@ pub fn runs(cmd: &RunsCmd, options: &Options, output: Output) -> Result<ExitCode
             })
         }
     })
-}
-
-/// Run a verb against the registry: print what it returns, or the error (exit 1).
-fn registry_verb(
-    options: &Options,
-    verb: impl AsyncFnOnce(MlflowRegistry) -> Result<String, CoreError>,
-) -> Result<ExitCode> {
-    let runtime = crate::wiring::tokio_runtime(1)?;
-    let result = runtime.block_on(async {
-        let r = options.require_registry()?;
-        verb(r).await
-    });
-    Ok(output::finish(result))
 }
 
 #[derive(Debug, Serialize)]

@@ -11,7 +11,10 @@ use mlops_core::{
     rollout::{self, Command, Phase, RolloutRecord, Verb},
 };
 
-use super::output::{self, Output};
+use super::{
+    cluster_verb,
+    output::{self, Output},
+};
 use crate::{
     adapters::{
         kube::{
@@ -145,26 +148,22 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 eprintln!("warning: {}", output::error_text(e));
             }
             let all = options.settings.templates();
-            println!(
-                "{}",
-                output::render(output, &all, |all| {
-                    all.iter()
-                        .map(|t| {
-                            let steps: Vec<String> =
-                                t.steps.iter().map(ToString::to_string).collect();
-                            format!(
-                                "{:<18} {:<8} {}\n{:<27} {}",
-                                output::safe(&t.name),
-                                if t.builtin { "shipped" } else { "config" },
-                                output::safe(&t.description),
-                                "",
-                                output::safe(&steps.join(" → "))
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                })
-            );
+            output::print(&output::render(output, &all, |all| {
+                all.iter()
+                    .map(|t| {
+                        let steps: Vec<String> = t.steps.iter().map(ToString::to_string).collect();
+                        format!(
+                            "{:<18} {:<8} {}\n{:<27} {}",
+                            output::safe(&t.name),
+                            if t.builtin { "shipped" } else { "config" },
+                            output::safe(&t.description),
+                            "",
+                            output::safe(&steps.join(" → "))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }));
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::List => cluster_verb(options, async |c| {
@@ -399,17 +398,4 @@ fn operator_verb(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<
             )
         }))
     })
-}
-
-/// Run a CLI verb against the cluster: print what it returns, or the error (exit 1).
-fn cluster_verb(
-    options: &Options,
-    verb: impl AsyncFnOnce(KubeCluster) -> Result<String, CoreError>,
-) -> Result<ExitCode> {
-    let runtime = crate::wiring::tokio_runtime(1)?;
-    let result = runtime.block_on(async {
-        let c = options.cluster().await?;
-        verb(c).await
-    });
-    Ok(output::finish(result))
 }

@@ -18,6 +18,13 @@ pub enum CoreError {
     /// The same user tried to approve twice.
     #[error("{user} has already approved rollout {rollout}")]
     DuplicateApproval { rollout: String, user: String },
+    /// A command a governance rule does not allow (the two-person rule).
+    #[error("{command} of rollout {rollout} refused: {reason}")]
+    Refused {
+        rollout: String,
+        command: String,
+        reason: String,
+    },
     /// Something asked for by name does not exist.
     #[error("{kind} {name:?} not found")]
     NotFound { kind: &'static str, name: String },

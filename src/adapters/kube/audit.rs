@@ -3,8 +3,15 @@
 //! is a create: two writers that race for the same number cannot both win, and the loser
 //! re-reads the head and chains after it. Nothing here updates or deletes an entry, so RBAC can
 //! grant `create`, `get` and `list` on these ConfigMaps and nothing more.
+//!
+//! Each entry also carries the UTC day it was written as a label (`mlops.dev/audit-day`), so a
+//! time window is listed by a label selector on its days — the API server sends only those
+//! entries — instead of reading the whole log. Entries written before the label existed have
+//! none and are always listed with a window.
 
 use std::{collections::BTreeMap, sync::Arc};
+
+use chrono::{DateTime, NaiveDate, Utc};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -22,6 +29,11 @@ use super::{
 };
 
 const KEY: &str = "entry.json";
+/// The UTC day an entry was written (`2026-11-30`).
+pub const DAY_LABEL: &str = "mlops.dev/audit-day";
+/// Longer windows than this many days list the whole log (a selector naming every day would
+/// be longer than the log is slow).
+const MAX_WINDOW_DAYS: i64 = 92;
 
 fn name(seq: u64) -> String {
     format!("mlops-audit-{seq:010}")
@@ -94,7 +106,10 @@ impl KubeAudit {
                 metadata: ObjectMeta {
                     name: Some(name(entry.seq)),
                     namespace: Some(SYSTEM_NAMESPACE.into()),
-                    labels: Some(BTreeMap::from([(AUDIT_LABEL.into(), "entry".into())])),
+                    labels: Some(BTreeMap::from([
+                        (AUDIT_LABEL.into(), "entry".into()),
+                        (DAY_LABEL.into(), entry.time.format("%Y-%m-%d").to_string()),
+                    ])),
                     ..ObjectMeta::default()
                 },
                 data: Some(BTreeMap::from([(KEY.into(), json)])),
@@ -118,10 +133,45 @@ impl KubeAudit {
 
     /// Every entry, oldest first.
     pub async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
+        self.list(&format!("{AUDIT_LABEL}=entry")).await
+    }
+
+    /// The entries written in `[since, until)`, oldest first. A window of up to
+    /// [`MAX_WINDOW_DAYS`] days reads only the entries of its days (and any without a day label).
+    pub async fn entries_between(
+        &self,
+        since: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AuditEntry>, CoreError> {
+        let inside =
+            |e: &AuditEntry| since.is_none_or(|s| e.time >= s) && until.is_none_or(|u| e.time < u);
+        let mut out = match since.map(|s| days(s, until.unwrap_or_else(Utc::now))) {
+            Some(days) if !days.is_empty() && days.len() <= MAX_WINDOW_DAYS as usize => {
+                let mut out = self
+                    .list(&format!(
+                        "{AUDIT_LABEL}=entry,{DAY_LABEL} in ({})",
+                        days.join(",")
+                    ))
+                    .await?;
+                out.extend(
+                    self.list(&format!("{AUDIT_LABEL}=entry,!{DAY_LABEL}"))
+                        .await?,
+                );
+                out
+            }
+            // The window ends before it begins.
+            Some(days) if days.is_empty() => Vec::new(),
+            _ => self.entries().await?,
+        };
+        out.retain(inside);
+        out.sort_by_key(|e| e.seq);
+        Ok(out)
+    }
+
+    /// The entries matching `selector`, every page, oldest first.
+    async fn list(&self, selector: &str) -> Result<Vec<AuditEntry>, CoreError> {
         let mut out = Vec::new();
-        let mut params = ListParams::default()
-            .labels(&format!("{AUDIT_LABEL}=entry"))
-            .limit(500);
+        let mut params = ListParams::default().labels(selector).limit(500);
         loop {
             let page = match self.api.list(&params).await {
                 Ok(p) => p,
@@ -141,6 +191,18 @@ impl KubeAudit {
     }
 }
 
+/// The UTC days from `since` to `until`, both included (`until` before `since`: none).
+fn days(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+    let first: NaiveDate = since.date_naive();
+    let last: NaiveDate = until.date_naive();
+    first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .take(MAX_WINDOW_DAYS as usize + 1)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect()
+}
+
 /// One stored entry; a malformed one is named, never skipped (the chain check would miss it).
 fn parse(cm: &ConfigMap) -> Result<AuditEntry, CoreError> {
     let name = cm.metadata.name.clone().unwrap_or_default();
@@ -157,6 +219,21 @@ fn parse(cm: &ConfigMap) -> Result<AuditEntry, CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_lists_its_days() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).expect("time").to_utc();
+        assert_eq!(
+            days(at("2026-11-29T23:00:00Z"), at("2026-12-01T00:30:00Z")),
+            vec!["2026-11-29", "2026-11-30", "2026-12-01"]
+        );
+        assert!(days(at("2026-11-29T23:00:00Z"), at("2026-11-28T00:00:00Z")).is_empty());
+        assert_eq!(
+            days(at("2025-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z")).len(),
+            MAX_WINDOW_DAYS as usize + 1,
+            "a long window is cut short, so it lists the whole log"
+        );
+    }
 
     #[test]
     fn a_malformed_entry_is_named() {

@@ -22,6 +22,7 @@ pub mod lease;
 pub mod limits;
 mod map;
 pub mod names;
+pub mod rbac;
 mod rollouts;
 mod traffic;
 mod watch;
@@ -408,6 +409,51 @@ impl KubeCluster {
             })
             .await
             .cloned()
+    }
+
+    /// Whether the cluster lets us use `verb` on the ModelRollouts of `namespace` (the custom
+    /// command verbs of `rbac`, or `create`): a SelfSubjectAccessReview, so the answer is the
+    /// API server's own. `Err(reason)`: a sentence naming who we are, the verb and the namespace.
+    pub async fn may(&self, verb: &str, namespace: &str) -> Result<Result<(), String>, CoreError> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some("mlops.dev".into()),
+                    resource: Some("modelrollouts".into()),
+                    verb: Some(verb.into()),
+                    namespace: Some(namespace.into()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let answer = api
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| {
+                err(
+                    &format!("asking whether we may {verb} (SelfSubjectAccessReview)"),
+                    e,
+                )
+            })?;
+        let status = answer.status.unwrap_or_default();
+        if status.allowed {
+            return Ok(Ok(()));
+        }
+        let who = self.identity().await.unwrap_or_else(|_| "unknown".into());
+        let why = status
+            .reason
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        Ok(Err(format!(
+            "you ({who}) cannot {verb} modelrollouts in {namespace}{why}"
+        )))
     }
 
     /// Watch a pod until it is Running (or `timeout` passes).

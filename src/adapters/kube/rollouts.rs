@@ -18,6 +18,7 @@ use super::{
     err,
     map::map_deployment,
     names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
+    rbac::AUTHOR_ANNOTATION,
 };
 
 impl KubeCluster {
@@ -71,35 +72,48 @@ impl KubeCluster {
                 e => err(&format!("reading ModelRollout {namespace}/{name}"), e),
             })?;
             let record = cr.record(&self.context);
+            if command.verb == Verb::Approve {
+                let author = cr
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(AUTHOR_ANNOTATION))
+                    .map(String::as_str);
+                // An admin's approval of a rollout created before authors were recorded is the
+                // server's to refuse or allow (admins hold every verb); a known author is not a
+                // second person.
+                if author.is_some() {
+                    rollout::check_two_person(name, author, &command.user)?;
+                }
+            }
             let status =
                 rollout::record_command(name, &record.spec, &record.status, command, Utc::now())?;
+            let mut updated = cr.clone();
+            updated.status = Some(status.clone());
+            let write = async |dry_run: bool| {
+                let params = PostParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    dry_run,
+                };
+                api.replace_status(name, &params, &updated).await
+            };
             // No change without its audit entry: one that cannot be written refuses the command.
+            // The server is asked first (a dry run: RBAC and the admission policies answer), so
+            // a command it refuses is not recorded as done.
             if !audited {
+                match write(true).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                    Err(e) => return Err(refused(namespace, name, command, e)),
+                }
                 let entry = rollout::command_audit(&record, command, &status, Utc::now());
                 self.append_audit(entry).await?;
                 audited = true;
             }
-            let mut updated = cr.clone();
-            updated.status = Some(status);
-            match api
-                .replace_status(
-                    name,
-                    &PostParams {
-                        field_manager: Some(FIELD_MANAGER.into()),
-                        ..PostParams::default()
-                    },
-                    &updated,
-                )
-                .await
-            {
+            match write(false).await {
                 Ok(r) => return Ok(r.record(&self.context)),
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
-                Err(e) => {
-                    return Err(err(
-                        &format!("writing the status of ModelRollout {namespace}/{name}"),
-                        e,
-                    ));
-                }
+                Err(e) => return Err(refused(namespace, name, command, e)),
             }
         }
         Err(err(
@@ -178,6 +192,12 @@ impl KubeCluster {
         }
         let mut mr = ModelRollout::new(name, ModelRolloutSpec { rollout: spec });
         mr.metadata.namespace = Some(namespace.to_string());
+        // Who started it: the two-person rule keeps them from approving it (the cluster's
+        // admission policy checks that this names the creator).
+        mr.metadata.annotations = Some(std::collections::BTreeMap::from([(
+            AUTHOR_ANNOTATION.to_string(),
+            self.identity().await?,
+        )]));
         match api
             .create(
                 &PostParams {
@@ -195,5 +215,21 @@ impl KubeCluster {
             )),
             Err(e) => Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
         }
+    }
+}
+
+/// A command the API server did not take: its own words (RBAC's "forbidden", the admission
+/// policy's message), with the rollout and the verb.
+fn refused(namespace: &str, name: &str, command: &Command, e: kube::Error) -> CoreError {
+    match e {
+        kube::Error::Api(s) if s.code == 403 || s.code == 422 => CoreError::Refused {
+            rollout: format!("{namespace}/{name}"),
+            command: command.verb().to_string(),
+            reason: format!("the cluster refused it: {}", s.message),
+        },
+        e => err(
+            &format!("writing the status of ModelRollout {namespace}/{name}"),
+            e,
+        ),
     }
 }

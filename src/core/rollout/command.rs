@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Approval, Command, Decision, PauseStep, Phase, RolloutRecord, RolloutSpec, RolloutStatus, Step,
-    Verb, effects::target, machine::Machine,
+    Approval, Command, CommandRecord, Decision, PauseStep, Phase, RolloutRecord, RolloutSpec,
+    RolloutStatus, Step, Verb, effects::target, machine::Machine,
 };
 use crate::{audit::AuditRecord, error::CoreError};
 
@@ -137,6 +137,11 @@ fn command_decision(
             m.transition(Phase::Progressing, format!("resumed {by}"));
         }
     }
+    m.status.last_command = Some(CommandRecord {
+        verb: command.verb.rbac_verb().to_string(),
+        user: command.user.clone(),
+        time: now,
+    });
     if run_on {
         // Let the machine take the command's consequences at once (e.g. leave a satisfied gate).
         m.run(false);
@@ -148,6 +153,27 @@ fn command_decision(
         status: m.status,
         effects: m.effects,
     })
+}
+
+/// The two-person rule: nobody approves a rollout they started. `author` is who created it, as
+/// the cluster recorded it; a rollout whose author is not known cannot be approved under the rule.
+pub fn check_two_person(name: &str, author: Option<&str>, approver: &str) -> Result<(), CoreError> {
+    let refuse = |reason: String| {
+        Err(CoreError::Refused {
+            rollout: name.to_string(),
+            command: Verb::Approve.as_str().to_string(),
+            reason,
+        })
+    };
+    match author.map(str::trim).filter(|a| !a.is_empty()) {
+        None => refuse(
+            "two-person rule: who started it cannot be determined (no mlops.dev/author annotation), so nobody can approve it as a second person".into(),
+        ),
+        Some(a) if a == approver => refuse(format!(
+            "two-person rule: {approver} started it and cannot also approve it"
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Why resume is refused: not paused by an operator — and if the rollout is waiting out a

@@ -27,7 +27,7 @@ mod template;
 mod testing;
 mod validate;
 
-pub use command::{apply_command, command_audit, record_command};
+pub use command::{apply_command, check_two_person, command_audit, record_command};
 pub use effects::{CHAMPION_ALIAS, Infrastructure, carry_out, target, transition_action};
 pub use machine::{analysis_due, reconcile, replica_split};
 pub use preview::{Alias, preview};
@@ -231,6 +231,21 @@ pub struct RolloutStatus {
     /// Rolling back a rollout that had already been promoted: the stable track goes back too.
     pub undo_promotion: bool,
     pub message: String,
+    /// The last operator command written into this status: which RBAC verb it is, who sent it,
+    /// when. The cluster's admission policy checks each status write by a person against it
+    /// (the change must be that command, sent by that user, who holds that verb).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_command: Option<CommandRecord>,
+}
+
+/// An operator command as recorded in the status (`status.lastCommand`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRecord {
+    /// The RBAC verb on `modelrollouts` (`Verb::rbac_verb`).
+    pub verb: String,
+    pub user: String,
+    pub time: DateTime<Utc>,
 }
 
 impl Default for RolloutStatus {
@@ -251,6 +266,7 @@ impl Default for RolloutStatus {
             user_paused: false,
             undo_promotion: false,
             message: String::new(),
+            last_command: None,
         }
     }
 }
@@ -438,6 +454,20 @@ impl Verb {
             Verb::Rollback => "rollout.rollback",
             Verb::Pause => "rollout.pause",
             Verb::Resume => "rollout.resume",
+        }
+    }
+
+    /// The custom RBAC verb on `modelrollouts` (group `mlops.dev`) that allows it: roles grant
+    /// these, the console asks for them (SelfSubjectAccessReview), and the cluster's admission
+    /// policy requires them of each status write. Both promotes are `promote`.
+    pub fn rbac_verb(self) -> &'static str {
+        match self {
+            Verb::Promote | Verb::PromoteFull => "promote",
+            Verb::Approve => "approve",
+            Verb::Abort => "abort",
+            Verb::Rollback => "rollback",
+            Verb::Pause => "pause",
+            Verb::Resume => "resume",
         }
     }
 
