@@ -128,12 +128,16 @@ fn sighup_restores_the_terminal_and_leaves_no_process() {
 
 #[test]
 fn too_small_then_resized() {
-    let t = Tmux::start(&demo_script(), 60, 20, &empty_config());
-    t.wait_text("Terminal too small");
-    t.tmux(&["resize-window", "-t", "e2e", "-x", "100", "-y", "30"]);
-    t.wait_text("Drift alerts");
-    t.keys(&["q"]);
-    assert_restored(&t, "0");
+    // Several times: tmux 3.3 left part of the last frame on the shell's screen after a resize
+    // in about one run of ten, until the console blanked the alternate screen on the way out.
+    for _ in 0..5 {
+        let t = Tmux::start(&demo_script(), 60, 20, &empty_config());
+        t.wait_text("Terminal too small");
+        t.tmux(&["resize-window", "-t", "e2e", "-x", "100", "-y", "30"]);
+        t.wait_text("Drift alerts");
+        t.keys(&["q"]);
+        assert_restored(&t, "0");
+    }
 }
 
 #[test]

@@ -287,6 +287,17 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
         as_olga.may("approve", &ns).await.expect("ssar"),
         Err(format!("you (olga) cannot approve modelrollouts in {ns}"))
     );
+    // The console's snapshot carries the same answers, so the TUI shows approve disabled.
+    let snapshot = mlops_core::ports::ClusterPort::snapshot(&as_olga)
+        .await
+        .expect("snapshot as olga");
+    let denied = snapshot.denied.get(&ns).cloned().unwrap_or_default();
+    assert_eq!(
+        denied.get("approve").map(String::as_str),
+        Some(format!("you (olga) cannot approve modelrollouts in {ns}").as_str()),
+        "{denied:?}"
+    );
+    assert!(!denied.contains_key("abort"), "{denied:?}");
     // An operator cannot pass an approval off as another command.
     let sneaky = approval_written_directly(&api, "gate", "olga", "abort").await;
     let e = Api::<ModelRollout>::namespaced(as_olga.client(), &ns)

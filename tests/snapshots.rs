@@ -136,6 +136,40 @@ fn no_color_keeps_series_and_selection_apart() {
     insta::assert_snapshot!("no_color_rollout_detail", screen);
 }
 
+/// Verbs the cluster denies the user are shown disabled in the rollout's detail.
+#[test]
+fn rollout_detail_with_verbs_the_cluster_denies() {
+    let (mut app, _) = at(
+        &[
+            "6", "/", "c", "h", "u", "r", "n", "-", "m", "o", "d", "e", "l", "-", "v", "4",
+            "enter", "enter",
+        ],
+        (120, 40),
+    );
+    let denied: std::collections::BTreeMap<String, String> = ["approve", "promote"]
+        .iter()
+        .map(|v| {
+            (
+                v.to_string(),
+                format!("you (you@demo) cannot {v} modelrollouts"),
+            )
+        })
+        .collect();
+    if let Some(s) = app.feeds.cluster.data.as_mut() {
+        let namespaces: Vec<String> = s.rollouts.iter().map(|r| r.namespace.clone()).collect();
+        for ns in namespaces {
+            s.denied.insert(ns, denied.clone());
+        }
+    }
+    let screen = format!("{}", draw(&app).backend());
+    assert!(screen.contains("approve (not allowed)"), "{screen}");
+    assert!(
+        screen.contains("x abort"),
+        "what is allowed is offered: {screen}"
+    );
+    insta::assert_snapshot!("rollout_detail_denied_verbs", screen);
+}
+
 #[test]
 fn terminal_too_small() {
     let (app, _) = at(&[], (60, 20));

@@ -98,6 +98,17 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let driver = embedded.map(|c| tokio::spawn(controller::drive_embedded(c, stopped)));
         let r = event_loop::run(&mut terminal, app, ports).await;
+        // Leave a blank alternate screen with the cursor at the top: a terminal that keeps the
+        // alternate screen's lines when it is resized (tmux 3.3, after the window grew, shrinks
+        // the alternate screen back to the primary screen's size on exit, pushing its top lines
+        // into the history it then pulls back) would otherwise show part of the last frame on
+        // the user's shell screen. Erased below the cursor, not cleared whole: tmux's
+        // scroll-on-clear keeps a whole-screen clear in that history too.
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            crossterm::cursor::MoveTo(0, 0),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::FromCursorDown)
+        );
         let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
         ratatui::restore();
         // Hand the lease back so a controller or another console need not wait for it to

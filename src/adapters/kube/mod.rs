@@ -27,7 +27,7 @@ mod rollouts;
 mod traffic;
 mod watch;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -47,7 +47,7 @@ use mlops_core::{
     audit::{AuditEntry, AuditRecord},
     model::{Cluster, ClusterEvent, ClusterSnapshot, Deployment, Driver, Node, Pod},
     ports::{AuditPort, ChangeStream, ClusterPort},
-    rollout::{Command, RolloutRecord},
+    rollout::{Command, RolloutRecord, Verb},
 };
 
 pub use self::{
@@ -185,9 +185,17 @@ pub struct KubeCluster {
     driver_id: Option<String>,
     audit: KubeAudit,
     identity: Arc<tokio::sync::OnceCell<String>>,
+    /// Answers of `may` per (namespace, verb), with when they were asked.
+    access: Arc<std::sync::Mutex<AccessCache>>,
     /// The Lease whose holder drives the rollouts.
     lease: LeaseParams,
 }
+
+/// Answers of `may`: (namespace, verb) → when asked, and the answer.
+type AccessCache =
+    std::collections::HashMap<(String, String), (std::time::Instant, Result<(), String>)>;
+/// How long an answer of `may` is used before it is asked again.
+const ACCESS_TTL: Duration = Duration::from_secs(60);
 
 impl KubeCluster {
     /// Connect with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (default: the
@@ -275,6 +283,7 @@ impl KubeCluster {
         Ok(Self {
             audit: KubeAudit::new(client.clone()),
             identity: Arc::new(tokio::sync::OnceCell::new()),
+            access: Arc::default(),
             client,
             watch_client,
             context: name,
@@ -456,6 +465,55 @@ impl KubeCluster {
         )))
     }
 
+    /// The command verbs we may not use in each namespace that has rollouts, asked of the
+    /// server (`may`) at most once a minute per namespace and verb. A question that fails is
+    /// left out: the server still decides when the command is sent.
+    async fn denied(
+        &self,
+        rollouts: &[RolloutRecord],
+    ) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut namespaces: Vec<&str> = rollouts.iter().map(|r| r.namespace.as_str()).collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        let mut verbs: Vec<&str> = Verb::ALL.iter().map(|v| v.rbac_verb()).collect();
+        verbs.sort_unstable();
+        verbs.dedup();
+        let now = std::time::Instant::now();
+        let asks = namespaces
+            .iter()
+            .flat_map(|ns| verbs.iter().map(move |v| (*ns, *v)));
+        let answers = futures::future::join_all(asks.map(|(ns, verb)| async move {
+            let key = (ns.to_string(), verb.to_string());
+            let cached = self
+                .access
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&key).cloned())
+                .filter(|(at, _)| now.duration_since(*at) < ACCESS_TTL);
+            let answer = match cached {
+                Some((_, answer)) => answer,
+                None => match self.may(verb, ns).await {
+                    Ok(answer) => {
+                        if let Ok(mut c) = self.access.lock() {
+                            c.insert(key.clone(), (now, answer.clone()));
+                        }
+                        answer
+                    }
+                    Err(_) => Ok(()),
+                },
+            };
+            (key, answer)
+        }))
+        .await;
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for ((ns, verb), answer) in answers {
+            if let Err(why) = answer {
+                out.entry(ns).or_default().insert(verb, why);
+            }
+        }
+        out
+    }
+
     /// Watch a pod until it is Running (or `timeout` passes).
     pub async fn wait_pod_running(
         &self,
@@ -537,7 +595,9 @@ impl ClusterPort for KubeCluster {
             .collect();
         regions.sort();
         regions.dedup();
+        let denied = self.denied(&rollouts).await;
         Ok(ClusterSnapshot {
+            denied,
             clusters: vec![Cluster {
                 name: self.context.clone(),
                 region: regions.join(","),

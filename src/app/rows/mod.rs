@@ -192,6 +192,23 @@ pub fn filter_problems(screen: &Screen) -> Vec<String> {
     filter::Filter::parse(&screen.filter, &fields).problems
 }
 
+/// Why the cluster does not let the user `verb` the rollouts of `namespace`, when it does not
+/// (asked of the cluster with each snapshot; nothing is denied in the demo).
+pub fn denied<'a>(
+    app: &'a App,
+    namespace: &str,
+    verb: mlops_core::rollout::Verb,
+) -> Option<&'a str> {
+    app.feeds
+        .cluster
+        .data
+        .as_ref()?
+        .denied
+        .get(namespace)?
+        .get(verb.rbac_verb())
+        .map(String::as_str)
+}
+
 pub fn find_rollout<'a>(app: &'a App, key: &RolloutKey) -> Option<&'a RolloutRecord> {
     app.feeds
         .cluster

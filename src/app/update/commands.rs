@@ -90,6 +90,11 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
         app.warn(format!("select a rollout to {verb}"));
         return;
     };
+    // What the cluster does not allow is not offered: its reason instead of a dialog.
+    if let Some(why) = rows::denied(app, &key.namespace, verb) {
+        app.error(why.to_string());
+        return;
+    }
     let command = Command::new(verb, identity(app), "");
     // Ask the core what would happen: a refused command is refused before any dialog.
     match preview(app, &key, &command) {

@@ -214,6 +214,40 @@ fn refused_commands_never_open_a_dialog_and_readonly_refuses_all() {
     );
 }
 
+/// A verb the cluster does not let the user use is refused with the cluster's reason before any
+/// dialog (the reason comes with each snapshot, from SelfSubjectAccessReview on a real cluster).
+#[test]
+fn a_verb_the_cluster_denies_is_refused_with_its_reason() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "/");
+    type_text(&mut app, &ctx, "churn-model-v4");
+    press(&mut app, &ctx, "enter");
+    let ns = crate::app::rows::rollouts(&app, app.screen())
+        .first()
+        .map(|r| r.namespace.clone())
+        .expect("the rollout");
+    let why = format!("you (you@demo) cannot approve modelrollouts in {ns}");
+    if let Some(s) = app.feeds.cluster.data.as_mut() {
+        s.denied
+            .entry(ns.clone())
+            .or_default()
+            .insert("approve".into(), why.clone());
+    }
+    press(&mut app, &ctx, "a");
+    assert_eq!(app.mode, Mode::Normal, "no dialog");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.level == Level::Error && m.text == why),
+        "{:?}",
+        app.message
+    );
+    // What it does allow still opens its dialog.
+    press(&mut app, &ctx, "x");
+    assert_eq!(app.mode, Mode::Confirm);
+}
+
 #[test]
 fn esc_in_confirm_cancels_without_change() {
     let (mut app, platform, ctx) = loaded_demo((120, 40));

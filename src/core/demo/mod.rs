@@ -162,6 +162,8 @@ impl ClusterPort for DemoPlatform {
             events: s.events.iter().cloned().collect(),
             driver: Driver::Embedded,
             identity: DEMO_USER.into(),
+            // The demo's user may do everything.
+            denied: std::collections::BTreeMap::new(),
         })
     }
 

@@ -123,12 +123,17 @@ fn verb_hints<'a>(app: &App, r: &RolloutRecord) -> Vec<Span<'a>> {
         .filter_map(|v| {
             let action = Action::BINDABLE.iter().find(|a| a.verb() == Some(*v))?;
             let key = app.keymap.key_for("rollouts", action)?;
+            let name = v.as_str().trim_start_matches("promote ");
+            // The phase allows it but the cluster does not let this user: shown, disabled.
+            if rows::denied(app, &r.namespace, *v).is_some() {
+                return Some(vec![Span::styled(
+                    format!("{key} {name} (not allowed)  "),
+                    t.greyed,
+                )]);
+            }
             Some(vec![
                 Span::styled(key, t.key),
-                Span::styled(
-                    format!(" {}  ", v.as_str().trim_start_matches("promote ")),
-                    t.muted,
-                ),
+                Span::styled(format!(" {name}  "), t.muted),
             ])
         })
         .flatten()
