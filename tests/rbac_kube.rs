@@ -129,6 +129,27 @@ async fn connect(kubeconfig: &Path) -> KubeCluster {
         .expect("connect")
 }
 
+/// A new namespace `PREFIX-PID` (as the admin), the namespaces API and its ModelRollouts API.
+async fn namespace(
+    prefix: &str,
+) -> (
+    String,
+    Api<k8s_openapi::api::core::v1::Namespace>,
+    Api<ModelRollout>,
+) {
+    let admin = common::installed().await.0;
+    let ns = format!("{prefix}-{}", std::process::id());
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.client());
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    let api = Api::namespaced(admin.client(), &ns);
+    (ns, namespaces, api)
+}
+
 /// Put a rollout at its approval gate (as the admin, whom the policies do not check).
 async fn at_gate(api: &Api<ModelRollout>, name: &str) {
     let mut mr = api.get(name).await.expect("get");
@@ -182,16 +203,7 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
     let rita = user(dir.path(), "rita", "mlops-release-managers");
     let remy = user(dir.path(), "remy", "mlops-release-managers");
 
-    let admin = common::installed().await.0;
-    let ns = format!("mlops-rbac-{}", std::process::id());
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.client());
-    let namespace: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
-    namespaces
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
-    let api: Api<ModelRollout> = Api::namespaced(admin.client(), &ns);
+    let (ns, namespaces, api) = namespace("mlops-rbac").await;
 
     // Rita starts two rollouts; the author annotation names her (the server checks it).
     let as_rita = connect(&rita).await;
@@ -385,5 +397,85 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
     let (code, _, err) = mlops_as(&vic, &["audit", "list", "--limit", "1"]);
     assert_eq!(code, 0, "{err}");
 
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+}
+
+/// Identity from the enterprise: a kubeconfig whose user is an `exec` credential plugin (as
+/// kubelogin hands over an OIDC token) — here a script printing a bearer token the test cluster
+/// knows as `dana` in the operators' group. The console is dana, may what operators may, and
+/// never prints the token.
+#[tokio::test]
+async fn an_exec_credential_plugin_identifies_the_user_and_its_token_is_never_shown() {
+    let env = common::env();
+    let admin_kubeconfig = PathBuf::from(env.get("KUBECONFIG"));
+    let (code, out, err) = mlops_as(&admin_kubeconfig, &["install", "-o", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let token_file = format!("{}/pki/dana-token", env.get("MLOPS_K8S_STATE_DIR"));
+    let token = std::fs::read_to_string(&token_file)
+        .expect("dana's token (tests/env/k8s/start)")
+        .trim()
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("credential-plugin.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"}}}}\\n' \"$(cat {token_file})\"\n"
+        ),
+    )
+    .expect("plugin");
+    let _ = Command::new("chmod")
+        .args(["+x", plugin.to_str().expect("utf-8")])
+        .status();
+    let kubeconfig = dir.path().join("dana.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: dana\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\ncontexts:\n- name: dana\n  context:\n    cluster: test\n    user: dana\ncurrent-context: dana\n",
+            env.get("MLOPS_KUBE_SERVER"),
+            env.get("MLOPS_KUBE_CA_FILE"),
+            plugin.display()
+        ),
+    )
+    .expect("kubeconfig");
+
+    let dana = connect(&kubeconfig).await;
+    assert_eq!(dana.identity().await.expect("identity"), "dana");
+    let (ns, namespaces, api) = namespace("mlops-exec").await;
+    assert_eq!(dana.may("pause", &ns).await.expect("ssar"), Ok(()));
+    let mut mr = rollout(&ns, "gate");
+    mr.metadata.annotations =
+        Some([("mlops.dev/author".to_string(), "someone".to_string())].into());
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("rollout");
+    at_gate(&api, "gate").await;
+    let (code, out, err) = mlops_as(
+        &kubeconfig,
+        &[
+            "rollout",
+            "approve",
+            "gate",
+            "-n",
+            &ns,
+            "--comment",
+            "not mine to approve",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("you (dana) cannot approve modelrollouts in {ns}")),
+        "{err}"
+    );
+    assert!(
+        !out.contains(&token) && !err.contains(&token),
+        "the token is never printed:\n{out}\n{err}"
+    );
+    let (code, out, err) = mlops_as(
+        &kubeconfig,
+        &["audit", "list", "--actor", "dana", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(&token) && !err.contains(&token));
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
 }
