@@ -11,6 +11,7 @@ pub mod drift;
 pub mod gpu;
 mod install;
 pub mod output;
+mod policy;
 mod registry;
 mod rollout;
 
@@ -99,6 +100,11 @@ pub enum Cmd {
         #[command(subcommand)]
         command: audit::AuditCmd,
     },
+    /// Policy gates (policy.toml) for a model version on a cluster.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCmd,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -183,6 +189,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             registry::runs(command, &options, output)
         }
         Some(Cmd::Gpu(args)) => gpu::run(args, &options, table_or_json(cli, "gpu")?),
+        Some(Cmd::Policy { command }) => {
+            policy::run(command, &options, table_or_json(cli, "policy")?)
+        }
         Some(Cmd::Audit { command }) => {
             let output = match command {
                 // JSON Lines is the export's one format.

@@ -61,6 +61,9 @@ pub enum RolloutCmd {
         /// Follow the rollout; exit 0 only when it is Promoted.
         #[arg(long)]
         wait: bool,
+        /// The change ticket (CHG-123), where policy.toml requires one.
+        #[arg(long)]
+        change: Option<String>,
         /// With --wait: give up after this many seconds (at most a week).
         #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
         timeout: u64,
@@ -208,6 +211,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             approvers,
             wait,
             timeout,
+            change,
         } => {
             let steps = find_template(options, template)?;
             let deployment = deployment.clone().unwrap_or_else(|| model.clone());
@@ -238,6 +242,27 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     Some(i) => i.clone(),
                     None => image_from_registry(options, model, *version).await?,
                 };
+                let name = format!("{model}-v{version}");
+                // The policy gates (policy.toml), before anything changes.
+                if let Some(v) =
+                    super::policy::verdict(options, &c, &ns, model, *version, change.as_deref())
+                        .await?
+                {
+                    let refuse = |reason: String| CoreError::Refused {
+                        rollout: format!("{ns}/{name}"),
+                        command: "start".into(),
+                        reason,
+                    };
+                    if let Some(why) = v.refusal() {
+                        return Err(refuse(why));
+                    }
+                    if let Some(regions) = &v.pinned_regions {
+                        return Err(refuse(format!(
+                            "its data residency allows only {} of this cluster's regions, and pinning pods to regions is not built yet: refused rather than risk a pod outside them",
+                            regions.join(", ")
+                        )));
+                    }
+                }
                 let serving = c.serving(&ns, &deployment).await?;
                 let spec = rollout::RolloutSpec {
                     model: rollout::ModelRef {
@@ -256,7 +281,6 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     },
                 };
                 rollout::validate(&spec)?;
-                let name = format!("{model}-v{version}");
                 let mut record = c.create_rollout(&ns, &name, spec).await?;
                 if *wait {
                     record = wait_until_done(&c, &ns, &name, Duration::from_secs(*timeout)).await?;

@@ -5,6 +5,7 @@
 //! starts on defaults for whatever was wrong.
 
 pub mod errors;
+pub mod policy;
 pub mod settings;
 pub mod theme;
 
@@ -154,6 +155,7 @@ pub fn check(dir: &Path) -> Vec<ConfigError> {
             }
         }
     }
+    errors.extend(policy::load(dir).1);
     errors.dedup();
     errors
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod gpu;
 pub mod lineage;
 pub mod model;
+pub mod policy;
 pub mod ports;
 pub mod rollout;
 pub mod text;

@@ -1,0 +1,175 @@
+//! `mlops policy check MODEL@VERSION`: the policy gates of `policy.toml` for a model version on a
+//! cluster, each with its evidence; `rollout start` runs the same check and refuses on failure.
+
+use std::{fmt::Write as _, process::ExitCode};
+
+use anyhow::Result;
+use mlops_core::{
+    CoreError,
+    policy::{self, Facts, Verdict},
+    ports::RegistryPort,
+};
+
+use super::output::{self, Output, UsageError, safe};
+use crate::{adapters::kube::KubeCluster, config, wiring::Options};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCmd {
+    /// Evaluate the gates for MODEL@VERSION on a cluster: validation tag, evaluation metric
+    /// against the champion, data residency against the cluster's node regions, change ticket.
+    /// Exit 1 when a gate fails.
+    Check {
+        /// The model version, as MODEL@VERSION (`fraud-detector@4`).
+        target: String,
+        /// The cluster: a kubeconfig context (default: --context, or the current context).
+        #[arg(long)]
+        cluster: Option<String>,
+        /// The change ticket the command would carry.
+        #[arg(long)]
+        change: Option<String>,
+    },
+}
+
+fn model_at_version(target: &str) -> Result<(String, u32), UsageError> {
+    target
+        .rsplit_once('@')
+        .and_then(|(m, v)| Some((m.to_string(), v.trim_start_matches('v').parse().ok()?)))
+        .filter(|(m, _)| !m.is_empty())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{target:?}: expected MODEL@VERSION, e.g. fraud-detector@4"
+            ))
+        })
+}
+
+pub fn run(cmd: &PolicyCmd, options: &Options, out: Output) -> Result<ExitCode> {
+    let PolicyCmd::Check {
+        target,
+        cluster,
+        change,
+    } = cmd;
+    let (model, version) = model_at_version(target)?;
+    let mut options = options.clone();
+    if cluster.is_some() {
+        options.context.clone_from(cluster);
+    }
+    let runtime = crate::wiring::tokio_runtime(1)?;
+    let result = runtime.block_on(async {
+        let c = options.cluster().await?;
+        let ns = c.default_namespace();
+        verdict(&options, &c, &ns, &model, version, change.as_deref()).await
+    });
+    match result {
+        Ok(Some(v)) => {
+            let allowed = v.allowed;
+            output::print(&output::render(out, &v, checklist));
+            Ok(if allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Ok(None) => Ok(output::finish(Ok(output::render(
+            out,
+            &serde_json::json!({"model": model, "version": version, "allowed": true, "checks": [], "policy": null}),
+            |_| "no policy.toml in the config directory: no gates apply".to_string(),
+        )))),
+        Err(e) => Ok(output::finish(Err(e))),
+    }
+}
+
+/// The verdict as a checklist.
+pub fn checklist(v: &Verdict) -> String {
+    let mut s = format!(
+        "{} v{} on {}: {}",
+        safe(&v.model),
+        v.version,
+        safe(&v.cluster),
+        if v.allowed { "allowed" } else { "refused" }
+    );
+    for c in &v.checks {
+        let _ = write!(
+            s,
+            "\n  {} {:<18} {}",
+            if c.ok { "✓" } else { "✗" },
+            c.gate,
+            safe(&c.evidence)
+        );
+    }
+    if let Some(r) = &v.pinned_regions {
+        let _ = write!(s, "\n  pods must run in: {}", safe(&r.join(", ")));
+    }
+    s
+}
+
+/// The gates of the config directory's `policy.toml` for `model` v`version` in `namespace` of the
+/// cluster `c`; `None` when there is no policy file. A policy file with errors is an error.
+pub async fn verdict(
+    options: &Options,
+    c: &KubeCluster,
+    namespace: &str,
+    model: &str,
+    version: u32,
+    change: Option<&str>,
+) -> Result<Option<Verdict>, CoreError> {
+    let (file, errors) = config::policy::load(&options.config_dir);
+    if let Some(e) = errors.first() {
+        return Err(CoreError::backend(
+            "policy",
+            format!(
+                "{e} (and {} more); fix policy.toml (mlops config check)",
+                errors.len() - 1
+            ),
+        ));
+    }
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let cluster = c.describe_context();
+    let rules = file.for_target(&cluster, namespace);
+    let registry = options.require_registry()?;
+    let m = registry.model(model).await?;
+    let v = m.version(version).ok_or_else(|| CoreError::NotFound {
+        kind: "model version",
+        name: format!("{model} v{version}"),
+    })?;
+    let metric_of = async |run: Option<&String>| -> Result<Option<f64>, CoreError> {
+        let (Some(rule), Some(run)) = (rules.metric.as_ref(), run) else {
+            return Ok(None);
+        };
+        Ok(registry.run(run).await?.metrics.get(&rule.name).copied())
+    };
+    let version_metric = metric_of(v.run_id.as_ref()).await?;
+    let champion = match m
+        .aliases
+        .get(mlops_core::rollout::CHAMPION_ALIAS)
+        .copied()
+        .filter(|c| *c != version)
+    {
+        Some(cv) => Some((
+            cv,
+            metric_of(m.version(cv).and_then(|x| x.run_id.as_ref())).await?,
+        )),
+        None => None,
+    };
+    let mut regions: Vec<String> = c
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| n.region)
+        .filter(|r| !r.is_empty())
+        .collect();
+    regions.sort();
+    regions.dedup();
+    let facts = Facts {
+        model: model.to_string(),
+        version,
+        version_tags: v.tags.clone(),
+        version_metric,
+        champion,
+        cluster,
+        cluster_regions: regions,
+        change: change.map(str::to_string),
+    };
+    Ok(Some(policy::evaluate(&rules, &facts)))
+}
