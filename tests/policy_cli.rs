@@ -225,6 +225,37 @@ fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
     set_residency(None);
 }
 
+/// Where the policy requires a change ticket, an approval without one is refused before anything
+/// is sent; with one it goes on to the cluster (which does not know this rollout).
+#[test]
+fn an_approval_needs_the_change_ticket_the_policy_requires() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("policy.toml"), POLICY).expect("policy");
+    let approve = [
+        "rollout",
+        "approve",
+        "no-such-rollout",
+        "-n",
+        "policy-gates",
+        "--comment",
+        "ok",
+    ];
+    let (code, _, err) = mlops(dir.path(), &approve);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("approve of rollout policy-gates/no-such-rollout refused: policy.toml requires a change ticket"),
+        "{err}"
+    );
+    let mut with_ticket = approve.to_vec();
+    with_ticket.extend(["--change", "CHG-5"]);
+    let (code, _, err) = mlops(dir.path(), &with_ticket);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("not found") && !err.contains("change ticket"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_bad_policy_file_is_named_with_its_line() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -74,6 +74,10 @@ pub enum RolloutCmd {
         /// Why: goes to the rollout's approvals and the audit trail.
         #[arg(long)]
         comment: String,
+        /// The change ticket (CHG-123), recorded with the approval; required where
+        /// policy.toml says `change_ticket = true`.
+        #[arg(long)]
+        change: Option<String>,
     },
     /// Skip the current step (a pause, a weight), or with --full go straight to promotion.
     /// An approval gate cannot be skipped.
@@ -179,14 +183,45 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             let r = c.rollout(&c.default_namespace(), name).await?;
             Ok(output::render(output, &r, output::rollout_detail))
         }),
-        RolloutCmd::Approve { name, comment } => {
+        RolloutCmd::Approve {
+            name,
+            comment,
+            change,
+        } => {
             if comment.trim().is_empty() {
                 anyhow::bail!("--comment must say why (it goes to the audit trail)");
             }
             cluster_verb(options, async |c| {
                 let ns = c.default_namespace();
+                let ticket = change.as_deref().map(str::trim).filter(|t| !t.is_empty());
+                // The change-ticket gate of policy.toml, for this cluster and namespace.
+                let (policy, errors) = crate::config::policy::load(&options.config_dir);
+                if let Some(e) = errors.first() {
+                    return Err(CoreError::backend(
+                        "policy",
+                        format!("{e}; fix policy.toml (mlops config check)"),
+                    ));
+                }
+                if ticket.is_none()
+                    && policy
+                        .is_some_and(|p| p.for_target(&c.describe_context(), &ns).change_ticket)
+                {
+                    return Err(CoreError::Refused {
+                        rollout: format!("{ns}/{name}"),
+                        command: "approve".into(),
+                        reason: format!(
+                            "policy.toml requires a change ticket on {} in {ns}: give --change CHG-…",
+                            c.describe_context()
+                        ),
+                    });
+                }
+                // The ticket is recorded with the approval and in the audit trail.
+                let comment = match ticket {
+                    Some(t) => format!("{t}: {}", comment.trim()),
+                    None => comment.clone(),
+                };
                 let user = c.identity().await?;
-                let r = c.approve_as(&ns, name, &user, comment).await?;
+                let r = c.approve_as(&ns, name, &user, &comment).await?;
                 Ok(output::render(output, &r, |r| {
                     format!(
                         "{} approved {ns}/{name}: {}/{} approvals",
