@@ -195,7 +195,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     .await;
     let _ = api.delete(name, &DeleteParams::default()).await;
     cluster
-        .split_replicas("ml-serving", &seeded(&before), before.replicas, 0)
+        .split_replicas("ml-serving", &seeded(&before), before.replicas, 0, &[])
         .await
         .expect("restore fraud-detector");
 }

@@ -369,7 +369,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .await;
     let fraud_back = seeded(&fraud_before);
     cluster
-        .split_replicas("ml-serving", &fraud_back, fraud_back.replicas, 0)
+        .split_replicas("ml-serving", &fraud_back, fraud_back.replicas, 0, &[])
         .await
         .expect("restore fraud-detector");
 
@@ -419,7 +419,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
     }
     let back = seeded(&churn_before);
     cluster
-        .replace_stable("ml-serving", &back, back.model.version, &back.image)
+        .replace_stable("ml-serving", &back, back.model.version, &back.image, &[])
         .await
         .expect("restore churn-model");
     registry
@@ -428,7 +428,7 @@ async fn the_controller_promotes_an_approved_canary_and_rolls_back_a_degraded_on
         .expect("restore alias");
     let scale_back = seeded(&recsys_before);
     cluster
-        .split_replicas("ml-serving", &scale_back, scale_back.replicas, 0)
+        .split_replicas("ml-serving", &scale_back, scale_back.replicas, 0, &[])
         .await
         .expect("restore recsys-ranker");
 }
@@ -502,7 +502,7 @@ async fn a_second_replica_waits_then_takes_over_and_resumes_without_repeating_or
     let _ = api.delete(name, &DeleteParams::default()).await;
     let back = seeded(&before);
     cluster
-        .split_replicas("ml-serving", &back, back.replicas, 0)
+        .split_replicas("ml-serving", &back, back.replicas, 0, &[])
         .await
         .expect("restore recsys-ranker");
 }
@@ -580,7 +580,7 @@ async fn with_prometheus_down_analysis_is_inconclusive_and_the_rollout_never_adv
     drop(controller);
     let _ = api.delete(name, &DeleteParams::default()).await;
     cluster
-        .split_replicas("ml-serving", &seeded(&before), before.replicas, 0)
+        .split_replicas("ml-serving", &seeded(&before), before.replicas, 0, &[])
         .await
         .expect("restore churn-model");
 }

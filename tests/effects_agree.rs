@@ -333,6 +333,7 @@ impl Real {
                 ..ObjectReference::default()
             },
             audit: self.audit_tx.clone(),
+            regions: Vec::new(),
         }
     }
 

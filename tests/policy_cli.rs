@@ -90,8 +90,8 @@ fn accuracy(version: u32) -> f64 {
         .expect("accuracy")
 }
 
-#[test]
-fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
+#[tokio::test]
+async fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("policy.toml"), POLICY).expect("policy");
     let config = dir.path();
@@ -196,8 +196,98 @@ fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["pinned_regions"], serde_json::json!(["me-central-1"]));
-    // Pinning is not built yet: start refuses rather than risk a pod in eu-west-1.
     let (code, _, err) = mlops(
+        config,
+        &["rollout", "get", "fraud-detector-v4", "-n", "policy-gates"],
+    );
+    assert_eq!(code, 1, "the refused start created nothing: {err}");
+    pinned_to_the_resident_region(config).await;
+    set_residency(None);
+}
+
+/// A serving Deployment `fraud-detector` (v3, 4 replicas) in `namespace`, as a model server is.
+fn serving(namespace: &str) -> k8s_openapi::api::apps::v1::Deployment {
+    let labels = serde_json::json!({"app.kubernetes.io/name": "fraud-detector",
+        "mlops.dev/model": "fraud-detector", "mlops.dev/version": "3", "mlops.dev/track": "stable"});
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "fraud-detector", "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "fraud-detector", "mlops.dev/track": "stable"}},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                "name": "server", "image": "registry.mlops.invalid/models/fraud-detector:v3"}]}}
+        }
+    }))
+    .expect("deployment")
+}
+
+/// The regions of the nodes the pods of `namespace` matching `selector` run on, once `want` of
+/// them are scheduled.
+async fn regions_of_pods(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+    want: usize,
+) -> Vec<String> {
+    use k8s_openapi::api::core::v1::{Node, Pod};
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), namespace);
+    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let list = pods
+            .list(&kube::api::ListParams::default().labels(selector))
+            .await
+            .expect("pods");
+        let placed: Vec<String> = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+            .collect();
+        if placed.len() >= want {
+            let mut regions = Vec::new();
+            for n in placed {
+                let node = nodes.get(&n).await.expect("node");
+                regions.push(
+                    node.metadata
+                        .labels
+                        .and_then(|l| l.get("topology.kubernetes.io/region").cloned())
+                        .unwrap_or_default(),
+                );
+            }
+            return regions;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{want} pods {selector} in {namespace} not scheduled: {} are",
+            placed.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Resident to the UAE on a cluster with nodes in the UAE and in Ireland: `rollout start` pins the
+/// rollout to me-central-1, and the canary and then the promoted stable pods — placed by the
+/// real scheduler among kwok nodes of both regions — land only there.
+async fn pinned_to_the_resident_region(config: &std::path::Path) {
+    use kube::api::{Api, PostParams};
+    use mlops_console::adapters::kube::{crd::ModelRollout, effects};
+    use mlops_core::rollout::{self, Effect};
+    let admin = common::installed().await.0;
+    let ns = format!("policy-pin-{}", std::process::id());
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.client());
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.client(), &ns)
+        .create(&PostParams::default(), &serving(&ns))
+        .await
+        .expect("serving deployment");
+    let (code, out, err) = mlops(
         config,
         &[
             "rollout",
@@ -207,22 +297,79 @@ fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
             "--version",
             "4",
             "-n",
-            "policy-gates",
+            &ns,
             "--change",
             "CHG-77",
+            "--image",
+            "registry.mlops.invalid/models/fraud-detector:v4",
         ],
     );
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("pinning pods to regions is not built yet"),
-        "{err}"
+    assert_eq!(code, 0, "{out}{err}");
+    let mr = Api::<ModelRollout>::namespaced(admin.client(), &ns)
+        .get("fraud-detector-v4")
+        .await
+        .expect("the rollout");
+    assert_eq!(
+        effects::pinned_regions(&mr),
+        vec!["me-central-1".to_string()]
     );
-    let (code, _, err) = mlops(
-        config,
-        &["rollout", "get", "fraud-detector-v4", "-n", "policy-gates"],
+    // What the controller does with it: the core's interpreter on the kube wing, with the
+    // rollout's regions (as `reconcile` builds it).
+    let (audit, _keep) = tokio::sync::mpsc::unbounded_channel();
+    let infra = effects::KubeInfra {
+        cluster: admin.clone(),
+        registry: None,
+        actor: "policy-test".into(),
+        object: kube::Resource::object_ref(&mr, &()),
+        audit,
+        regions: effects::pinned_regions(&mr),
+    };
+    let record = mr.record(&admin.describe_context());
+    rollout::carry_out(
+        &infra,
+        &record,
+        &[Effect::SetWeight { weight: 50 }],
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("canary at 50%");
+    let canary = regions_of_pods(&admin.client(), &ns, "mlops.dev/track=canary", 2).await;
+    assert_eq!(canary, vec!["me-central-1"; 2], "canary pods");
+    let d = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.client(), &ns)
+        .get("fraud-detector-canary")
+        .await
+        .expect("canary deployment");
+    let affinity = serde_json::to_value(
+        d.spec
+            .and_then(|s| s.template.spec)
+            .and_then(|p| p.affinity),
+    )
+    .expect("json");
+    assert_eq!(
+        affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"][0]["values"],
+        serde_json::json!(["me-central-1"]),
+        "{affinity}"
     );
-    assert_eq!(code, 1, "nothing was created: {err}");
-    set_residency(None);
+    rollout::carry_out(
+        &infra,
+        &record,
+        &[Effect::PromoteStable { version: 4 }],
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("promoted");
+    let stable = regions_of_pods(
+        &admin.client(),
+        &ns,
+        "mlops.dev/track=stable,mlops.dev/version=4",
+        4,
+    )
+    .await;
+    assert_eq!(stable, vec!["me-central-1"; 4], "promoted stable pods");
+    let _ = namespaces
+        .delete(&ns, &kube::api::DeleteParams::default())
+        .await;
 }
 
 /// Where the policy requires a change ticket, an approval without one is refused before anything

@@ -68,10 +68,10 @@ async fn weights_abort_and_promote_move_real_pods() {
         ..RolloutSpec::test()
     };
 
-    c.split_replicas("ml-serving", &spec, 1, 1)
+    c.split_replicas("ml-serving", &spec, 1, 1, &[])
         .await
         .expect("50%");
-    c.split_replicas("ml-serving", &spec, 1, 1)
+    c.split_replicas("ml-serving", &spec, 1, 1, &[])
         .await
         .expect("the same split again changes nothing");
     let ds = wait_ready(&c, 1, 1).await;
@@ -101,12 +101,12 @@ async fn weights_abort_and_promote_move_real_pods() {
         "{p:?}"
     );
 
-    c.split_replicas("ml-serving", &spec, spec.replicas, 0)
+    c.split_replicas("ml-serving", &spec, spec.replicas, 0, &[])
         .await
         .expect("abort");
     wait_ready(&c, 2, 0).await;
 
-    c.replace_stable("ml-serving", &spec, spec.model.version, &spec.image)
+    c.replace_stable("ml-serving", &spec, spec.model.version, &spec.image, &[])
         .await
         .expect("promote");
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -143,7 +143,7 @@ async fn weights_abort_and_promote_move_real_pods() {
         image: before.image.clone(),
         ..spec
     };
-    c.replace_stable("ml-serving", &back, back.model.version, &back.image)
+    c.replace_stable("ml-serving", &back, back.model.version, &back.image, &[])
         .await
         .expect("restore");
     let restored = c
@@ -164,7 +164,7 @@ async fn a_missing_serving_deployment_is_named() {
         ..RolloutSpec::test()
     };
     let err = c
-        .split_replicas("ml-serving", &spec, 9, 1)
+        .split_replicas("ml-serving", &spec, 9, 1, &[])
         .await
         .expect_err("missing");
     assert!(
@@ -199,7 +199,7 @@ async fn a_serving_deployment_whose_selector_would_adopt_canary_pods_is_refused(
         deployment: name.clone(),
         ..RolloutSpec::test()
     };
-    let result = c.split_replicas("ml-serving", &spec, 9, 1).await;
+    let result = c.split_replicas("ml-serving", &spec, 9, 1, &[]).await;
     api.delete(&name, &DeleteParams::default())
         .await
         .expect("clean up");

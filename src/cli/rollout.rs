@@ -278,6 +278,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     None => image_from_registry(options, model, *version).await?,
                 };
                 let name = format!("{model}-v{version}");
+                let mut pinned = Vec::new();
                 // The policy gates (policy.toml), before anything changes.
                 if let Some(v) =
                     super::policy::verdict(options, &c, &ns, model, *version, change.as_deref())
@@ -291,12 +292,9 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     if let Some(why) = v.refusal() {
                         return Err(refuse(why));
                     }
-                    if let Some(regions) = &v.pinned_regions {
-                        return Err(refuse(format!(
-                            "its data residency allows only {} of this cluster's regions, and pinning pods to regions is not built yet: refused rather than risk a pod outside them",
-                            regions.join(", ")
-                        )));
-                    }
+                    // Residency on a multi-region cluster: the pods are pinned to the regions
+                    // allowed (the canary's and, once promoted, the stable's).
+                    pinned = v.pinned_regions.unwrap_or_default();
                 }
                 let serving = c.serving(&ns, &deployment).await?;
                 let spec = rollout::RolloutSpec {
@@ -316,7 +314,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     },
                 };
                 rollout::validate(&spec)?;
-                let mut record = c.create_rollout(&ns, &name, spec).await?;
+                let mut record = c.create_pinned_rollout(&ns, &name, spec, &pinned).await?;
                 if *wait {
                     record = wait_until_done(&c, &ns, &name, Duration::from_secs(*timeout)).await?;
                 }

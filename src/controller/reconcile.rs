@@ -170,6 +170,7 @@ async fn reconcile_once(
         actor: ctx.id.clone(),
         object: mr.object_ref(&()),
         audit: pass.audit.clone(),
+        regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
     rollout::carry_out(&infra, &record, &decision.effects, now).await?;
     if decision.status != record.status {

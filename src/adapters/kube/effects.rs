@@ -31,6 +31,25 @@ pub struct KubeInfra {
     pub object: ObjectReference,
     /// Audit entries go to one writer task, so a pass never waits on the log.
     pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+    /// The regions the rollout's pods must run in (data residency), from its
+    /// `mlops.dev/regions` annotation; empty: anywhere.
+    pub regions: Vec<String>,
+}
+
+/// The regions a ModelRollout pins its pods to (`rbac::REGIONS_ANNOTATION`); empty: anywhere.
+pub fn pinned_regions(mr: &super::ModelRollout) -> Vec<String> {
+    mr.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(super::rbac::REGIONS_ANNOTATION))
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl KubeInfra {
@@ -61,7 +80,7 @@ impl Infrastructure for KubeInfra {
         canary: u32,
     ) -> Result<(), CoreError> {
         self.cluster
-            .split_replicas(&r.namespace, &r.spec, stable, canary)
+            .split_replicas(&r.namespace, &r.spec, stable, canary, &self.regions)
             .await
     }
 
@@ -72,7 +91,7 @@ impl Infrastructure for KubeInfra {
         image: &str,
     ) -> Result<(), CoreError> {
         self.cluster
-            .replace_stable(&r.namespace, &r.spec, version, image)
+            .replace_stable(&r.namespace, &r.spec, version, image, &self.regions)
             .await
     }
 

@@ -28,6 +28,9 @@ use super::{
 
 /// The annotation that names who created a rollout (set by the console; enforced on the server).
 pub const AUTHOR_ANNOTATION: &str = "mlops.dev/author";
+/// The annotation that pins a rollout's pods to regions (`me-central-1,me-central-2`): set when
+/// it is created, from the data-residency gate of `policy.toml`; immutable like the author.
+pub const REGIONS_ANNOTATION: &str = "mlops.dev/regions";
 /// The verb only the controller holds: its status writes are not commands.
 pub const RECONCILE_VERB: &str = "reconcile";
 /// The controller's ServiceAccount in `mlops-system`.
@@ -201,12 +204,14 @@ fn command_policy() -> Value {
 }
 
 /// The ValidatingAdmissionPolicy on the author annotation: set to the creator, never changed.
+fn annotation(object: &str, key: &str) -> String {
+    format!(
+        "has({object}.metadata.annotations) && '{key}' in {object}.metadata.annotations ? {object}.metadata.annotations['{key}'] : ''"
+    )
+}
+
 fn author_policy() -> Value {
-    let author = |o: &str| {
-        format!(
-            "has({o}.metadata.annotations) && '{AUTHOR_ANNOTATION}' in {o}.metadata.annotations ? {o}.metadata.annotations['{AUTHOR_ANNOTATION}'] : ''"
-        )
-    };
+    let author = |o: &str| annotation(o, AUTHOR_ANNOTATION);
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": "mlops-rollout-author", "labels": {"app.kubernetes.io/part-of": "mlops"}},
@@ -227,6 +232,11 @@ fn author_policy() -> Value {
                 {
                     "expression": format!("request.operation != 'UPDATE' || variables.author == ({})", author("oldObject")),
                     "message": format!("annotation {AUTHOR_ANNOTATION} cannot be changed"),
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("request.operation != 'UPDATE' || ({}) == ({})", annotation("object", REGIONS_ANNOTATION), annotation("oldObject", REGIONS_ANNOTATION)),
+                    "message": format!("annotation {REGIONS_ANNOTATION} (where residency pins the pods) cannot be changed"),
                     "reason": "Forbidden",
                 },
             ],

@@ -18,7 +18,7 @@ use super::{
     err,
     map::map_deployment,
     names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
-    rbac::AUTHOR_ANNOTATION,
+    rbac::{AUTHOR_ANNOTATION, REGIONS_ANNOTATION},
 };
 
 impl KubeCluster {
@@ -165,6 +165,17 @@ impl KubeCluster {
         name: &str,
         spec: RolloutSpec,
     ) -> Result<RolloutRecord, CoreError> {
+        self.create_pinned_rollout(namespace, name, spec, &[]).await
+    }
+
+    /// Create a ModelRollout whose pods run only in `regions` (data residency; none: anywhere).
+    pub async fn create_pinned_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec: RolloutSpec,
+        regions: &[String],
+    ) -> Result<RolloutRecord, CoreError> {
         check_namespace(namespace)?;
         check_object_name("ModelRollout", name)?;
         check_deployment(&spec.deployment)?;
@@ -194,10 +205,14 @@ impl KubeCluster {
         mr.metadata.namespace = Some(namespace.to_string());
         // Who started it: the two-person rule keeps them from approving it (the cluster's
         // admission policy checks that this names the creator).
-        mr.metadata.annotations = Some(std::collections::BTreeMap::from([(
+        let mut annotations = std::collections::BTreeMap::from([(
             AUTHOR_ANNOTATION.to_string(),
             self.identity().await?,
-        )]));
+        )]);
+        if !regions.is_empty() {
+            annotations.insert(REGIONS_ANNOTATION.to_string(), regions.join(","));
+        }
+        mr.metadata.annotations = Some(annotations);
         match api
             .create(
                 &PostParams {

@@ -26,10 +26,11 @@ impl KubeCluster {
         spec: &RolloutSpec,
         stable: u32,
         canary: u32,
+        regions: &[String],
     ) -> Result<(), CoreError> {
         let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
         let base = self.stable_deployment(&api, namespace, spec).await?;
-        self.apply_canary(&api, namespace, spec, &base, canary)
+        self.apply_canary(&api, namespace, spec, &base, canary, regions)
             .await?;
         self.scale(&api, namespace, &spec.deployment, stable).await
     }
@@ -42,6 +43,7 @@ impl KubeCluster {
         spec: &RolloutSpec,
         version: u32,
         image: &str,
+        regions: &[String],
     ) -> Result<(), CoreError> {
         let api: Api<K8sDeployment> = Api::namespaced(self.client.clone(), namespace);
         let base = self.stable_deployment(&api, namespace, spec).await?;
@@ -53,7 +55,7 @@ impl KubeCluster {
             .map(|c| c.name.clone())
             .unwrap_or_default();
         let version = version.to_string();
-        let patch = serde_json::json!({
+        let mut patch = serde_json::json!({
             "metadata": {"labels": {VERSION_LABEL: version}},
             "spec": {
                 "replicas": spec.replicas,
@@ -63,6 +65,10 @@ impl KubeCluster {
                 }
             }
         });
+        // The promoted version's pods stay where its data may be served.
+        if !regions.is_empty() {
+            patch["spec"]["template"]["spec"]["affinity"] = region_affinity(regions);
+        }
         api.patch(
             &spec.deployment,
             &PatchParams::default(),
@@ -75,7 +81,8 @@ impl KubeCluster {
                 e,
             )
         })?;
-        self.apply_canary(&api, namespace, spec, &base, 0).await
+        self.apply_canary(&api, namespace, spec, &base, 0, regions)
+            .await
     }
 
     /// Split an HTTPRoute's traffic: in every rule, the stable Service (named like the serving
@@ -231,6 +238,7 @@ impl KubeCluster {
         spec: &RolloutSpec,
         base: &K8sDeployment,
         replicas: u32,
+        regions: &[String],
     ) -> Result<(), CoreError> {
         let name = canary_name(&spec.deployment);
         let version = spec.model.version.to_string();
@@ -263,7 +271,7 @@ impl KubeCluster {
             .and_then(|s| s.selector.match_labels.clone())
             .unwrap_or_default();
         selector.insert(TRACK_LABEL.into(), "canary".into());
-        let canary = serde_json::json!({
+        let mut canary = serde_json::json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": name, "namespace": namespace, "labels": labels},
@@ -273,6 +281,10 @@ impl KubeCluster {
                 "template": template,
             }
         });
+        // Data residency: the canary's pods run only in the allowed regions.
+        if !regions.is_empty() {
+            canary["spec"]["template"]["spec"]["affinity"] = region_affinity(regions);
+        }
         api.patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -301,4 +313,16 @@ impl KubeCluster {
                 )
             })
     }
+}
+
+/// A required node affinity to `regions` (node label `topology.kubernetes.io/region`): the
+/// scheduler places the pods on nodes there or nowhere.
+fn region_affinity(regions: &[String]) -> serde_json::Value {
+    serde_json::json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{
+            "key": "topology.kubernetes.io/region",
+            "operator": "In",
+            "values": regions,
+        }]}]
+    }}})
 }
