@@ -205,17 +205,21 @@ async fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
     set_residency(None);
 }
 
-/// A serving Deployment `fraud-detector` (v3, 4 replicas) in `namespace`, as a model server is.
+/// A serving Deployment `fraud-detector` (v3, 4 replicas) in `namespace`, as a model server is —
+/// but its pods carry no `mlops.dev/model` label, so the traffic process (which serves every pod
+/// with one) does not add this test's pods to the metrics other tests read.
 fn serving(namespace: &str) -> k8s_openapi::api::apps::v1::Deployment {
     let labels = serde_json::json!({"app.kubernetes.io/name": "fraud-detector",
         "mlops.dev/model": "fraud-detector", "mlops.dev/version": "3", "mlops.dev/track": "stable"});
+    let pod_labels = serde_json::json!({"app.kubernetes.io/name": "fraud-detector",
+        "mlops.dev/version": "3", "mlops.dev/track": "stable"});
     serde_json::from_value(serde_json::json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "fraud-detector", "namespace": namespace, "labels": labels},
         "spec": {
             "replicas": 4,
             "selector": {"matchLabels": {"app.kubernetes.io/name": "fraud-detector", "mlops.dev/track": "stable"}},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+            "template": {"metadata": {"labels": pod_labels}, "spec": {"containers": [{
                 "name": "server", "image": "registry.mlops.invalid/models/fraud-detector:v3"}]}}
         }
     }))

@@ -5,6 +5,8 @@
 //! starts on defaults for whatever was wrong.
 
 pub mod errors;
+#[cfg(test)]
+mod fuzz;
 pub mod policy;
 pub mod settings;
 pub mod theme;

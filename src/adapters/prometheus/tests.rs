@@ -536,3 +536,24 @@ fn util_history_is_keyed_like_the_gauges_in_every_label_spelling() {
         ("GPU-z", None)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Any answer body — bytes, or Prometheus's envelope around any result — parses or fails
+    /// with a reason, never a panic.
+    #[test]
+    fn any_answer_is_parsed_or_refused_without_a_panic(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        kind in proptest::sample::select(vec!["vector", "matrix", "scalar", "string", "streams", ""]),
+        result in "[\\[\\]{}\",:0-9a-z.eE+ -]{0,120}",
+        code in proptest::sample::select(vec![200u16, 400, 422, 500, 503]),
+    ) {
+        let status = reqwest::StatusCode::from_u16(code).unwrap_or(reqwest::StatusCode::OK);
+        let _ = parse_response(status, &bytes);
+        let body = format!(r#"{{"status":"success","data":{{"resultType":"{kind}","result":{result}}}}}"#);
+        let _ = parse_response(status, body.as_bytes());
+        let body = format!(r#"{{"status":"success","data":{{"resultType":"{kind}","result":[{{"metric":{{"__name__":"x"}},"value":{result}}}]}}}}"#);
+        let _ = parse_response(status, body.as_bytes());
+    }
+}

@@ -29,21 +29,28 @@ pub fn analysis_due(spec: &RolloutSpec, status: &RolloutStatus, now: DateTime<Ut
 
 /// Replicas for (stable, canary) that approximate `weight` percent on the canary.
 pub fn replica_split(total: u32, weight: u8) -> (u32, u32) {
-    let weight = u32::from(weight.min(100));
-    if weight == 0 {
+    let weight = u64::from(weight.min(100));
+    if weight == 0 || total == 0 {
         return (total, 0);
     }
     if weight == 100 {
         return (0, total);
     }
-    let canary = (total * weight)
+    // In u64: replicas from the cluster may be anything up to u32::MAX.
+    let canary = (u64::from(total) * weight)
         .div_ceil(100)
-        .clamp(1, total.saturating_sub(1).max(1));
-    (total - canary, canary)
+        .clamp(1, u64::from(total.saturating_sub(1).max(1)));
+    let canary = u32::try_from(canary).unwrap_or(total);
+    (total.saturating_sub(canary), canary)
 }
 
+/// `s` seconds; a duration longer than time itself (a pause of u64::MAX seconds from the
+/// cluster) is the longest there is, never a panic.
 fn seconds(s: u64) -> Duration {
-    Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+    i64::try_from(s)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .unwrap_or(Duration::MAX)
 }
 
 /// One run of the machine over a copy of the status; `command` drives it too.

@@ -20,6 +20,8 @@ use crate::analysis::{self, Measurement, MetricCheck, Sample, Verdict};
 
 mod command;
 mod effects;
+#[cfg(test)]
+mod fuzz;
 mod machine;
 mod preview;
 mod template;

@@ -579,3 +579,39 @@ fn pause_and_resume_previews_say_what_holds() {
         "{lines:#?}"
     );
 }
+
+/// Found by the property tests: replicas and pause lengths from the cluster at their limits
+/// overflowed (a panic in debug builds, a wrong split in release).
+#[test]
+fn replica_splits_and_pauses_at_their_limits() {
+    assert_eq!(
+        replica_split(u32::MAX, 50),
+        (u32::MAX / 2, u32::MAX / 2 + 1)
+    );
+    assert_eq!(replica_split(0, 50), (0, 0));
+    assert_eq!(replica_split(1, 50), (0, 1));
+    let spec = RolloutSpec::test().with_steps(vec![Step::Pause(PauseStep {
+        duration_seconds: Some(u64::MAX),
+    })]);
+    let status = RolloutStatus {
+        phase: Phase::Progressing,
+        step_started_at: Some(t(0)),
+        ..RolloutStatus::default()
+    };
+    let d = reconcile(
+        &spec,
+        &status,
+        &Observation {
+            now: t(10),
+            canary_ready: true,
+            samples: None,
+            generation: 0,
+        },
+    );
+    assert_eq!(
+        d.status.phase,
+        Phase::Paused,
+        "still pausing: {}",
+        d.status.message
+    );
+}
