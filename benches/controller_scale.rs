@@ -5,7 +5,8 @@
 //! real Prometheus) → setWeight 100 → promotion.
 //!
 //! Run with the test environment up: `eval "$(tests/env/up)"; cargo bench --bench controller_scale`
-//! (`MLOPS_BENCH_ROLLOUTS`, default 500). Nothing else may hold the controller lease meanwhile.
+//! (`MLOPS_BENCH_ROLLOUTS`, default 500; `MLOPS_BENCH_CONCURRENCY`; `MLOPS_BENCH_TIMEOUT_SECONDS`,
+//! the per-call deadline, default 10). Nothing else may hold the controller lease meanwhile.
 
 use std::{
     path::Path,
@@ -271,10 +272,17 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let cluster = mlops_console::adapters::kube::KubeCluster::connect_file(
+    // The per-call deadline of every Kubernetes call (as `timeout_seconds` in config.toml; 10 s
+    // by default): `MLOPS_BENCH_TIMEOUT_SECONDS` to see what the deadline does under load.
+    let timeout = std::env::var("MLOPS_BENCH_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_secs);
+    let cluster = mlops_console::adapters::kube::KubeCluster::connect_file_with(
         Path::new(&var("KUBECONFIG")),
         Some(&var("MLOPS_KUBE_CONTEXT")),
         None,
+        timeout,
     )
     .await
     .expect("connect");
