@@ -279,14 +279,7 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
     use mlops_console::adapters::kube::{crd::ModelRollout, effects};
     use mlops_core::rollout::{self, Effect};
     let admin = common::installed().await.0;
-    let ns = format!("policy-pin-{}", std::process::id());
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.client());
-    let namespace: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
-    namespaces
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
+    let (ns, namespaces) = common::new_namespace("policy-pin").await;
     Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.client(), &ns)
         .create(&PostParams::default(), &serving(&ns))
         .await

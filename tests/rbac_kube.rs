@@ -137,16 +137,8 @@ async fn namespace(
     Api<k8s_openapi::api::core::v1::Namespace>,
     Api<ModelRollout>,
 ) {
-    let admin = common::installed().await.0;
-    let ns = format!("{prefix}-{}", std::process::id());
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.client());
-    let namespace: k8s_openapi::api::core::v1::Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
-    namespaces
-        .create(&PostParams::default(), &namespace)
-        .await
-        .expect("namespace");
-    let api = Api::namespaced(admin.client(), &ns);
+    let (ns, namespaces) = common::new_namespace(prefix).await;
+    let api = Api::namespaced(common::installed().await.0.client(), &ns);
     (ns, namespaces, api)
 }
 

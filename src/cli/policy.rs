@@ -102,6 +102,21 @@ pub fn checklist(v: &Verdict) -> String {
     s
 }
 
+/// The config directory's `policy.toml`: `None` without one; a file with errors is an error.
+pub fn load_policy(options: &Options) -> Result<Option<config::policy::PolicyFile>, CoreError> {
+    let (file, errors) = config::policy::load(&options.config_dir);
+    match errors.first() {
+        Some(e) => Err(CoreError::backend(
+            "policy",
+            format!(
+                "{e} ({} problem(s)); fix policy.toml (mlops config check)",
+                errors.len()
+            ),
+        )),
+        None => Ok(file),
+    }
+}
+
 /// The gates of the config directory's `policy.toml` for `model` v`version` in `namespace` of the
 /// cluster `c`; `None` when there is no policy file. A policy file with errors is an error.
 pub async fn verdict(
@@ -112,27 +127,14 @@ pub async fn verdict(
     version: u32,
     change: Option<&str>,
 ) -> Result<Option<Verdict>, CoreError> {
-    let (file, errors) = config::policy::load(&options.config_dir);
-    if let Some(e) = errors.first() {
-        return Err(CoreError::backend(
-            "policy",
-            format!(
-                "{e} (and {} more); fix policy.toml (mlops config check)",
-                errors.len() - 1
-            ),
-        ));
-    }
-    let Some(file) = file else {
+    let Some(file) = load_policy(options)? else {
         return Ok(None);
     };
     let cluster = c.describe_context();
     let rules = file.for_target(&cluster, namespace);
     let registry = options.require_registry()?;
     let m = registry.model(model).await?;
-    let v = m.version(version).ok_or_else(|| CoreError::NotFound {
-        kind: "model version",
-        name: format!("{model} v{version}"),
-    })?;
+    let v = m.require_version(version)?;
     let metric_of = async |run: Option<&String>| -> Result<Option<f64>, CoreError> {
         let (Some(rule), Some(run)) = (rules.metric.as_ref(), run) else {
             return Ok(None);

@@ -195,13 +195,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 let ns = c.default_namespace();
                 let ticket = change.as_deref().map(str::trim).filter(|t| !t.is_empty());
                 // The change-ticket gate of policy.toml, for this cluster and namespace.
-                let (policy, errors) = crate::config::policy::load(&options.config_dir);
-                if let Some(e) = errors.first() {
-                    return Err(CoreError::backend(
-                        "policy",
-                        format!("{e}; fix policy.toml (mlops config check)"),
-                    ));
-                }
+                let policy = super::policy::load_policy(options)?;
                 if ticket.is_none()
                     && policy
                         .is_some_and(|p| p.for_target(&c.describe_context(), &ns).change_ticket)
@@ -361,10 +355,7 @@ async fn image_from_registry(
 ) -> Result<String, CoreError> {
     let registry = options.require_registry()?;
     let m = registry.model(model).await?;
-    let v = m.version(version).ok_or_else(|| CoreError::NotFound {
-        kind: "model version",
-        name: format!("{model} v{version}"),
-    })?;
+    let v = m.require_version(version)?;
     v.image().map(str::to_string).ok_or_else(|| {
         CoreError::backend(
             "mlflow",

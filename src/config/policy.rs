@@ -24,7 +24,6 @@ pub struct Rules {
     pub max_regression: Option<f64>,
     /// The version tag listing the countries its training data must stay in.
     pub residency_tag: Option<String>,
-    pub two_person: Option<bool>,
     pub change_ticket: Option<bool>,
 }
 
@@ -39,7 +38,6 @@ impl Rules {
             higher_is_better,
             max_regression,
             residency_tag,
-            two_person,
             change_ticket
         );
     }
@@ -81,7 +79,6 @@ impl PolicyFile {
             }),
             residency_tag: r.residency_tag,
             regions: self.regions.clone(),
-            two_person: r.two_person.unwrap_or(false),
             change_ticket: r.change_ticket.unwrap_or(false),
         }
     }
@@ -207,7 +204,6 @@ validation_tag = "validation_status=approved"
 metric = "accuracy"
 max_regression = 0.01
 residency_tag = "data.residency"
-two_person = true
 
 [clusters."uae-prod"]
 change_ticket = true
@@ -220,7 +216,7 @@ validation_tag = "validation_status=any"
     fn sections_override_the_default_from_cluster_to_namespace() {
         let p = parse(GOOD, Path::new("policy.toml")).expect("valid");
         let eu = p.for_target("eu-prod", "ml-serving");
-        assert!(!eu.change_ticket && eu.two_person);
+        assert!(!eu.change_ticket);
         let uae = p.for_target("uae-prod", "ml-serving");
         assert!(uae.change_ticket);
         assert_eq!(

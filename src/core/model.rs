@@ -263,6 +263,15 @@ impl RegisteredModel {
         self.versions.iter().find(|v| v.version == version)
     }
 
+    /// The version, or `NotFound` naming the model and the version.
+    pub fn require_version(&self, version: u32) -> Result<&ModelVersion, crate::CoreError> {
+        self.version(version)
+            .ok_or_else(|| crate::CoreError::NotFound {
+                kind: "model version",
+                name: format!("{} v{version}", self.name),
+            })
+    }
+
     pub fn aliases_of(&self, version: u32) -> Vec<&str> {
         self.aliases
             .iter()

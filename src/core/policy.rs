@@ -2,7 +2,8 @@
 //! before it is promoted. The core decides from facts the adapters gathered (the version's tags,
 //! its run's evaluation metric, the champion's, the cluster's node regions); `policy.toml` says
 //! which gates apply where (`config::policy`). Each gate is a check with the evidence it was
-//! decided on, shown as a checklist in the console and by `mlops policy check`.
+//! decided on, shown as a checklist by `mlops policy check`. The two-person rule is not a gate
+//! here: the cluster's admission policy enforces it on every approval (`adapters::kube::rbac`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,8 +21,6 @@ pub struct Policy {
     pub residency_tag: Option<String>,
     /// Region (as node label `topology.kubernetes.io/region`) → ISO country code.
     pub regions: BTreeMap<String, String>,
-    /// Nobody approves a rollout they started.
-    pub two_person: bool,
     /// A change ticket (`--change CHG-123`) is required to start and to approve.
     pub change_ticket: bool,
 }
@@ -129,13 +128,6 @@ pub fn evaluate(policy: &Policy, facts: &Facts) -> Verdict {
             Some(t) if !t.is_empty() => check("change ticket", true, t.to_string()),
             _ => check("change ticket", false, "required here: give --change CHG-…"),
         });
-    }
-    if policy.two_person {
-        checks.push(check(
-            "two-person rule",
-            true,
-            "the approver must not be the author (checked at approval, also by the cluster)",
-        ));
     }
     Verdict {
         model: facts.model.clone(),
@@ -283,7 +275,6 @@ mod tests {
                 .iter()
                 .map(|(r, c)| ((*r).to_string(), (*c).to_string()))
                 .collect(),
-            two_person: true,
             change_ticket: true,
         }
     }
@@ -308,7 +299,7 @@ mod tests {
     fn every_gate_passes_with_its_evidence() {
         let v = evaluate(&policy(), &facts());
         assert!(v.allowed, "{v:?}");
-        assert_eq!(v.checks.len(), 5);
+        assert_eq!(v.checks.len(), 4);
         assert!(v.refusal().is_none());
         assert_eq!(v.pinned_regions, None);
     }

@@ -132,3 +132,20 @@ pub fn mlops_ok(args: &[&str]) -> std::process::Output {
     );
     out
 }
+
+/// A new namespace `PREFIX-PID`, created as the admin; the namespaces API to delete it with.
+pub async fn new_namespace(
+    prefix: &str,
+) -> (String, kube::Api<k8s_openapi::api::core::v1::Namespace>) {
+    let admin = installed().await.0;
+    let ns = format!("{prefix}-{}", std::process::id());
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(admin.client());
+    let namespace: k8s_openapi::api::core::v1::Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
+    namespaces
+        .create(&kube::api::PostParams::default(), &namespace)
+        .await
+        .expect("namespace");
+    (ns, namespaces)
+}
