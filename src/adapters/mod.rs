@@ -4,6 +4,8 @@
 //! shows a secret. `budget` bounds what all their answers hold at once.
 
 pub mod budget;
+#[cfg(test)]
+pub mod fuzz;
 pub mod http;
 pub mod kube;
 pub mod mlflow;

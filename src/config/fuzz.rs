@@ -1,4 +1,4 @@
-//! Property tests: any text in config.toml, policy.toml or a theme file is read or refused with
+//! Property tests: any text in config.toml, policy.toml, keymap.toml or a theme file is read or refused with
 //! located errors, never a panic.
 
 use std::path::Path;
@@ -13,6 +13,8 @@ fn tomlish() -> impl Strategy<Value = String> {
         "[a-z_]{1,16} = \"[^\"\n]{0,20}\"",
         "[a-z_]{1,16} = (true|false)",
         "\"[a-z0-9 -]{0,12}\" = \"[A-Za-z]{0,4}\"",
+        "\\[(global|overview|rollouts|drift|audit|nope)\\]",
+        "\"((ctrl|alt|shift)-)*([a-z0-9:/?]|f[0-9]{1,3}|enter|esc|tab|space|pageup)( [a-z]){0,3}\" = \"[a-z_]{1,14}\"",
         ".{0,30}",
     ];
     proptest::collection::vec(line, 0..12).prop_map(|l| l.join("\n"))
@@ -32,5 +34,8 @@ proptest! {
         }
         let mut errors = Vec::new();
         super::theme::parse_file(&text, path, &mut errors);
+        let mut errors = Vec::new();
+        crate::app::keymap::parse_file(&text, path, &mut errors);
+        prop_assert!(errors.iter().all(|e| e.file == "x.toml"));
     }
 }

@@ -69,7 +69,7 @@ pub(super) fn map_pod(p: &K8sPod, cluster: &str) -> Pod {
                         .and_then(|r| r.get(GPU_RESOURCE)),
                 )
             })
-            .sum()
+            .fold(0u32, u32::saturating_add)
     });
     let phase = match p.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Pending") => PodPhase::Pending,
@@ -189,6 +189,18 @@ mod tests {
             (p.model.as_deref(), p.version, p.track, p.gpus, p.phase),
             (Some("fraud"), Some(3), Track::Canary, 1, PodPhase::Running)
         );
+        let greedy: K8sPod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "g"},
+            "spec": {"containers": [
+                {"name": "a", "resources": {"requests": {GPU_RESOURCE: "4294967295"}}},
+                {"name": "b", "resources": {"requests": {GPU_RESOURCE: "4294967295"}}}]}
+        }))
+        .expect("pod json");
+        assert_eq!(
+            map_pod(&greedy, "ctx").gpus,
+            u32::MAX,
+            "a sum past u32 saturates"
+        );
         let bad: K8sPod = serde_json::from_value(serde_json::json!({"metadata": {"name": "x", "labels": {"mlops.dev/version": "seven"}}})).expect("json");
         let p = map_pod(&bad, "ctx");
         assert_eq!(
@@ -196,5 +208,97 @@ mod tests {
             (None, PodPhase::Unknown, 0),
             "bad labels are ignored, not fatal"
         );
+    }
+}
+
+/// Property tests: whatever values the API server (or whoever wrote the object) put where a node,
+/// pod, Deployment or Event has values, the mapping gives a value, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::adapters::fuzz::edited;
+
+    const NODE: &str = r#"{"metadata": {"name": "gpu-1", "labels": {"topology.kubernetes.io/region": "me-central-1", "topology.kubernetes.io/zone": "a", "nvidia.com/gpu.product": "H100"}},
+        "status": {"allocatable": {"nvidia.com/gpu": "8"}, "conditions": [{"type": "Ready", "status": "True"}]}}"#;
+    const NODE_LEAVES: [&str; 7] = [
+        "/metadata/name",
+        "/metadata/labels",
+        "/metadata/labels/topology.kubernetes.io~1region",
+        "/status/allocatable/nvidia.com~1gpu",
+        "/status/conditions",
+        "/status/conditions/0/status",
+        "/status",
+    ];
+    const POD: &str = r#"{"metadata": {"name": "p", "namespace": "ml", "labels": {"mlops.dev/model": "fraud", "mlops.dev/version": "3", "mlops.dev/track": "canary"}},
+        "spec": {"nodeName": "gpu-1", "containers": [
+            {"name": "s", "image": "img:3", "resources": {"requests": {"nvidia.com/gpu": "1"}}},
+            {"name": "t", "image": "img:3", "resources": {"requests": {"nvidia.com/gpu": "1"}}}]},
+        "status": {"phase": "Running"}}"#;
+    const POD_LEAVES: [&str; 9] = [
+        "/metadata/labels",
+        "/metadata/labels/mlops.dev~1version",
+        "/metadata/labels/mlops.dev~1track",
+        "/spec/nodeName",
+        "/spec/containers",
+        "/spec/containers/0/resources/requests/nvidia.com~1gpu",
+        "/spec/containers/1/resources/requests/nvidia.com~1gpu",
+        "/spec/containers/0/image",
+        "/status/phase",
+    ];
+    const DEPLOYMENT: &str = r#"{"metadata": {"name": "fraud-canary", "namespace": "ml", "labels": {"mlops.dev/model": "fraud", "mlops.dev/version": "v3", "mlops.dev/track": "canary"}},
+        "spec": {"replicas": 2, "selector": {}, "template": {"spec": {"containers": [{"name": "s", "image": "img:3"}]}}},
+        "status": {"readyReplicas": 2}}"#;
+    const DEPLOYMENT_LEAVES: [&str; 7] = [
+        "/metadata/labels",
+        "/metadata/labels/mlops.dev~1model",
+        "/metadata/labels/mlops.dev~1version",
+        "/spec/replicas",
+        "/spec/template/spec/containers",
+        "/status/readyReplicas",
+        "/status",
+    ];
+    const EVENT: &str = r#"{"metadata": {"name": "e", "namespace": "ml", "creationTimestamp": "2026-11-30T10:00:00Z"},
+        "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "Scheduled", "message": "ok", "type": "Normal",
+        "lastTimestamp": "2026-11-30T10:00:00Z", "eventTime": "2026-11-30T10:00:00.000000Z"}"#;
+    const EVENT_LEAVES: [&str; 7] = [
+        "/lastTimestamp",
+        "/eventTime",
+        "/metadata/creationTimestamp",
+        "/involvedObject/kind",
+        "/involvedObject/name",
+        "/type",
+        "/message",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_node_json_is_mapped_without_a_panic(v in edited(NODE, &NODE_LEAVES)) {
+            if let Ok(n) = serde_json::from_value::<K8sNode>(v) {
+                let _ = map_node(&n, "ctx");
+            }
+        }
+
+        #[test]
+        fn any_pod_json_is_mapped_without_a_panic(v in edited(POD, &POD_LEAVES)) {
+            if let Ok(p) = serde_json::from_value::<K8sPod>(v) {
+                let _ = map_pod(&p, "ctx");
+            }
+        }
+
+        #[test]
+        fn any_deployment_json_is_mapped_without_a_panic(v in edited(DEPLOYMENT, &DEPLOYMENT_LEAVES)) {
+            if let Ok(d) = serde_json::from_value::<K8sDeployment>(v) {
+                let _ = map_deployment(&d, "ctx");
+            }
+        }
+
+        #[test]
+        fn any_event_json_is_mapped_without_a_panic(v in edited(EVENT, &EVENT_LEAVES)) {
+            if let Ok(e) = serde_json::from_value::<K8sEvent>(v) {
+                let _ = map_event(&e, "ctx");
+            }
+        }
     }
 }

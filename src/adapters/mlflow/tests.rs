@@ -367,29 +367,6 @@ fn an_experiment_with_an_impossible_time_is_kept() {
     assert_eq!(mapped[1].last_update.timestamp_millis(), 1000);
 }
 
-/// Any JSON value, a few levels deep.
-fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-    use proptest::prelude::*;
-    let leaf = prop_oneof![
-        Just(serde_json::Value::Null),
-        any::<bool>().prop_map(serde_json::Value::from),
-        any::<i64>().prop_map(serde_json::Value::from),
-        any::<u64>().prop_map(serde_json::Value::from),
-        any::<f64>().prop_map(serde_json::Value::from),
-        ".{0,12}".prop_map(serde_json::Value::from),
-        Just(serde_json::Value::from("NaN")),
-        Just(serde_json::Value::from("-Infinity")),
-        Just(serde_json::Value::from("99999999999999999999999")),
-    ];
-    leaf.prop_recursive(3, 16, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-            proptest::collection::btree_map(".{0,6}", inner, 0..4)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
 /// The places in a run whose values a server (or whoever wrote the run) decides.
 const RUN_LEAVES: [&str; 14] = [
     "/info/start_time",
@@ -415,17 +392,8 @@ proptest::proptest! {
     /// never a panic.
     #[test]
     fn any_run_json_is_mapped_or_refused_without_a_panic(
-        edits in proptest::collection::vec(
-            (proptest::sample::select(RUN_LEAVES.to_vec()), any_json()),
-            1..4,
-        ),
+        run in crate::adapters::fuzz::edited(RUN, &RUN_LEAVES),
     ) {
-        let mut run: serde_json::Value = serde_json::from_str(RUN).expect("the sample run");
-        for (path, value) in edits {
-            if let Some(slot) = run.pointer_mut(path) {
-                *slot = value;
-            }
-        }
         if let Ok(raw) = serde_json::from_value::<RawRun>(run) {
             let _ = map_run(raw);
         }
