@@ -13,7 +13,7 @@ use mlops_core::{
 
 use crate::{
     adapters::{
-        http::Auth,
+        http::{Auth, Tls},
         kube::{KubeCluster, names::CONSOLE_PREFIX},
         mlflow::MlflowRegistry,
         prometheus::PrometheusMetrics,
@@ -50,6 +50,13 @@ pub struct Options {
     pub prometheus_url: Option<String>,
     /// `MLOPS_PROMETHEUS_TOKEN`: a bearer token for Prometheus.
     pub prometheus_token: Option<String>,
+    /// How MLflow's certificate is checked: `MLFLOW_TRACKING_SERVER_CERT_PATH` /
+    /// `MLFLOW_TRACKING_INSECURE_TLS` (MLflow's own variables), else `[mlflow] ca_file` /
+    /// `insecure_skip_tls_verify`; or why that cannot be used.
+    pub mlflow_tls: Result<Tls, String>,
+    /// The same for Prometheus: `MLOPS_PROMETHEUS_CA_FILE` /
+    /// `MLOPS_PROMETHEUS_INSECURE_SKIP_TLS_VERIFY`, else `[prometheus]`.
+    pub prometheus_tls: Result<Tls, String>,
     pub theme: Option<String>,
     pub readonly: bool,
     /// Drive rollouts with the embedded core while no controller holds the lease.
@@ -77,6 +84,8 @@ impl std::fmt::Debug for Options {
                 "prometheus_token",
                 &self.prometheus_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("mlflow_tls", &self.mlflow_tls)
+            .field("prometheus_tls", &self.prometheus_tls)
             .field("readonly", &self.readonly)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -126,6 +135,32 @@ impl Options {
                 .clone()
                 .or_else(|| settings.prometheus.url.clone()),
             prometheus_token: env("MLOPS_PROMETHEUS_TOKEN"),
+            mlflow_tls: tls_setting(
+                &env,
+                (
+                    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+                    "MLFLOW_TRACKING_INSECURE_TLS",
+                ),
+                "mlflow",
+                (
+                    settings.mlflow.ca_file.as_deref(),
+                    settings.mlflow.insecure_skip_tls_verify,
+                ),
+                &config_dir,
+            ),
+            prometheus_tls: tls_setting(
+                &env,
+                (
+                    "MLOPS_PROMETHEUS_CA_FILE",
+                    "MLOPS_PROMETHEUS_INSECURE_SKIP_TLS_VERIFY",
+                ),
+                "prometheus",
+                (
+                    settings.prometheus.ca_file.as_deref(),
+                    settings.prometheus.insecure_skip_tls_verify,
+                ),
+                &config_dir,
+            ),
             theme: flags.theme.clone(),
             readonly: flags.readonly || settings.readonly,
             drive_rollouts: settings.drive_rollouts,
@@ -135,6 +170,25 @@ impl Options {
             settings,
             config_errors,
         }
+    }
+
+    /// What to warn about on every start: backends whose certificates are not checked.
+    pub fn tls_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(tls) = &self.mlflow_tls {
+            let url = match &self.mlflow {
+                Some(MlflowSource::Uri(u)) => u.clone(),
+                Some(MlflowSource::Env) => std::env::var("MLFLOW_TRACKING_URI").unwrap_or_default(),
+                None => String::new(),
+            };
+            if !url.is_empty() {
+                out.extend(tls.warning("MLflow", &url));
+            }
+        }
+        if let (Ok(tls), Some(url)) = (&self.prometheus_tls, &self.prometheus_url) {
+            out.extend(tls.warning("Prometheus", url));
+        }
+        out
     }
 
     /// Whether a kubeconfig can be found (or a context was named).
@@ -160,7 +214,15 @@ impl Options {
             MlflowSource::Env => MlflowRegistry::from_env(),
             MlflowSource::Uri(uri) => MlflowRegistry::new(uri, Auth::None),
         };
-        Some(registry.map(|r| r.with_timeout(self.timeout)))
+        let tls = self
+            .mlflow_tls
+            .clone()
+            .map_err(|m| CoreError::backend("mlflow", m));
+        Some(
+            registry
+                .and_then(|r| r.with_tls(&tls?))
+                .map(|r| r.with_timeout(self.timeout)),
+        )
     }
 
     /// The model registry, or an error that says how to configure one.
@@ -181,14 +243,74 @@ impl Options {
             .prometheus_token
             .clone()
             .map_or(Auth::None, Auth::Bearer);
-        Some(PrometheusMetrics::new(url, auth).map(|m| {
-            let m = m.with_timeout(self.timeout);
-            match cluster {
-                Some(c) => m.with_cluster(c),
-                None => m,
-            }
-        }))
+        let tls = self
+            .prometheus_tls
+            .clone()
+            .map_err(|m| CoreError::backend("prometheus", m));
+        Some(
+            PrometheusMetrics::new(url, auth)
+                .and_then(|m| m.with_tls(&tls?))
+                .map(|m| {
+                    let m = m.with_timeout(self.timeout);
+                    match cluster {
+                        Some(c) => m.with_cluster(c),
+                        None => m,
+                    }
+                }),
+        )
     }
+}
+
+/// A backend's certificate check from its environment variables (`vars`: CA file, skip), else
+/// its `config.toml` section's `ca_file` / `insecure_skip_tls_verify`. A relative `ca_file` is
+/// relative to the config directory. Asking for both, or a skip value that is not a yes or no,
+/// is an error that names the setting.
+fn tls_setting(
+    env: &dyn Fn(&str) -> Option<String>,
+    vars: (&str, &str),
+    section: &str,
+    config: (Option<&str>, bool),
+    config_dir: &std::path::Path,
+) -> Result<Tls, String> {
+    let (ca_var, skip_var) = vars;
+    let skip_env = match env(skip_var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(v) if matches!(v.as_str(), "true" | "1" | "yes") => Some(true),
+        Some(v) if matches!(v.as_str(), "false" | "0" | "no") => Some(false),
+        Some(v) => {
+            return Err(format!(
+                "{skip_var}={:?} is neither true nor false",
+                mlops_core::text::truncate(&v, 40)
+            ));
+        }
+    };
+    let ca_env = env(ca_var);
+    let (ca_file, skip, source) = if ca_env.is_some() || skip_env.is_some() {
+        let source = match (&ca_env, skip_env) {
+            (Some(_), Some(true)) => format!("{ca_var} and {skip_var}"),
+            (_, Some(true)) => skip_var.to_string(),
+            _ => ca_var.to_string(),
+        };
+        (ca_env.map(PathBuf::from), skip_env.unwrap_or(false), source)
+    } else {
+        let (ca, skip) = config;
+        let source = if skip {
+            format!("[{section}] insecure_skip_tls_verify in config.toml")
+        } else {
+            format!("[{section}] ca_file in config.toml")
+        };
+        (ca.map(|c| config_dir.join(c)), skip, source)
+    };
+    if ca_file.is_some() && skip {
+        return Err(format!(
+            "{source}: a CA file is for checking the certificate, skipping the check ignores it; set one of them"
+        ));
+    }
+    Ok(Tls {
+        ca_file,
+        insecure_skip_verify: skip,
+        source,
+    })
 }
 
 /// The one way the binary builds a tokio runtime: a current-thread one for a CLI verb, two

@@ -14,6 +14,7 @@
 use std::{
     fmt,
     hash::BuildHasher,
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -81,6 +82,83 @@ impl Auth {
             Auth::Bearer(token) => request.bearer_auth(token),
         }
     }
+}
+
+/// How an endpoint checks the server's certificate. The default verifies it against the system's
+/// roots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// A PEM file of CA certificates trusted in addition to the system's (a private CA).
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. Only ever set explicitly, and warned about on every start.
+    pub insecure_skip_verify: bool,
+    /// The setting that asked for it, named in errors and warnings.
+    pub source: String,
+}
+
+impl Tls {
+    /// The warning shown on every start while verification is off for `backend` at `url`.
+    pub fn warning(&self, backend: &str, url: &str) -> Option<String> {
+        self.insecure_skip_verify.then(|| {
+            format!(
+                "TLS verification is OFF for {backend} at {} ({}): its certificate is not checked, so anyone on the way can read and change what it answers",
+                mlops_core::text::redact_userinfo(url),
+                self.source
+            )
+        })
+    }
+}
+
+/// Where the CA of `backend`'s certificate is given.
+fn ca_setting(backend: &str) -> String {
+    match backend {
+        "mlflow" => "MLFLOW_TRACKING_SERVER_CERT_PATH or [mlflow] ca_file".into(),
+        "prometheus" => "MLOPS_PROMETHEUS_CA_FILE or [prometheus] ca_file".into(),
+        other => format!("[{other}] ca_file"),
+    }
+}
+
+/// The client every request of one endpoint goes through: rustls, the system's roots plus
+/// `tls.ca_file`, or no verification where `tls` says so.
+fn client(kind: &str, tls: &Tls) -> Result<reqwest::Client, CoreError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("mlops-console/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_IDLE_TIMEOUT);
+    if let Some(path) = &tls.ca_file {
+        let shown = path.display();
+        let pem = std::fs::read(path).map_err(|e| {
+            CoreError::backend(
+                kind,
+                format!("the CA file {shown} ({}) cannot be read: {e}", tls.source),
+            )
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                CoreError::backend(
+                    kind,
+                    format!(
+                        "the CA file {shown} ({}) holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        tls.source
+                    ),
+                )
+            })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if tls.insecure_skip_verify {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| {
+        CoreError::backend(
+            kind,
+            format!(
+                "creating the HTTP client: {}",
+                transport_error(e, DEFAULT_TIMEOUT)
+            ),
+        )
+    })
 }
 
 /// Parse a base URL (http or https only), moving any user-info into `auth` so that the URL
@@ -321,6 +399,8 @@ pub struct Endpoint {
     timeout: Duration,
     max_body: usize,
     backend: String,
+    /// Certificates are not checked (shown in `auth_kind`).
+    insecure: bool,
 }
 
 impl fmt::Debug for Endpoint {
@@ -351,28 +431,22 @@ impl Endpoint {
     pub fn new(kind: &str, what: &str, url: &str, auth: Auth) -> Result<Self, CoreError> {
         let mut auth = auth;
         let base = parse_base_url(what, url, &mut auth).map_err(|m| CoreError::backend(kind, m))?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("mlops-console/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_IDLE_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                CoreError::backend(
-                    kind,
-                    format!(
-                        "creating the HTTP client: {}",
-                        transport_error(e, DEFAULT_TIMEOUT)
-                    ),
-                )
-            })?;
         Ok(Self {
             backend: kind.to_string(),
-            http,
+            http: client(kind, &Tls::default())?,
             base,
             auth,
             timeout: DEFAULT_TIMEOUT,
             max_body: MAX_BODY,
+            insecure: false,
         })
+    }
+
+    /// The same endpoint with its certificate checked as `tls` says.
+    pub fn with_tls(mut self, tls: &Tls) -> Result<Self, CoreError> {
+        self.http = client(&self.backend, tls)?;
+        self.insecure = tls.insecure_skip_verify;
+        Ok(self)
     }
 
     /// The deadline of one whole call, retries included.
@@ -404,8 +478,13 @@ impl Endpoint {
         &self.auth
     }
 
-    pub fn auth_kind(&self) -> &'static str {
-        self.auth.kind()
+    /// The kind of credentials, and that certificates are not checked where that is so.
+    pub fn auth_kind(&self) -> String {
+        if self.insecure {
+            format!("{}, TLS not verified", self.auth.kind())
+        } else {
+            self.auth.kind().to_string()
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -529,8 +608,18 @@ impl Endpoint {
             Err(e) if e.is_timeout() => {
                 return Attempt::Failed(Failure::Transport(self.timed_out()));
             }
-            // Connection refused or reset, TLS failed: nothing was answered.
-            Err(e) => return Attempt::Retry(Failure::Transport(transport_error(e, self.timeout))),
+            // Connection refused or reset: nothing was answered; worth another try.
+            Err(e) => {
+                let text = transport_error(e, self.timeout);
+                // A certificate that is not trusted stays so: said at once, with the remedy.
+                if text.contains("certificate") {
+                    return Attempt::Failed(Failure::Transport(format!(
+                        "{text} (a private CA: trust it with {})",
+                        ca_setting(&self.backend)
+                    )));
+                }
+                return Attempt::Retry(Failure::Transport(text));
+            }
         };
         let status = response.status();
         if response

@@ -78,8 +78,18 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         ));
         app.config_errors = errors;
     }
+    let insecure = if demo.is_none() {
+        options.tls_warnings()
+    } else {
+        Vec::new()
+    };
+    for w in &insecure {
+        tracing::warn!(warning = %w, "tls");
+    }
     if let Some(p) = problems.first() {
         app.error(p.clone());
+    } else if let Some(w) = insecure.first() {
+        app.warn(w.clone());
     } else if demo.is_none() && app.backends == BackendInfo::default() {
         app.info("no backends configured — set KUBECONFIG, MLFLOW_TRACKING_URI, MLOPS_PROMETHEUS_URL, or try `mlops demo`");
     }

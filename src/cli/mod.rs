@@ -166,6 +166,13 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             "read-only mode (--readonly or readonly = true in config.toml): this command would change the cluster"
         );
     }
+    // The console shows these itself; the demo has no backends.
+    if !matches!(cli.command, None | Some(Cmd::Demo { .. })) {
+        for w in options.tls_warnings() {
+            tracing::warn!(warning = %w, "tls");
+            eprintln!("mlops: warning: {w}");
+        }
+    }
     match &cli.command {
         Some(Cmd::Config { command }) => Ok(config::run(command, table_or_json(cli, "config")?)),
         Some(Cmd::Demo { seed, speed }) => console::demo(&options, *seed, *speed),

@@ -317,6 +317,10 @@ pub struct KubeSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct MlflowSettings {
     pub tracking_uri: Option<String>,
+    /// A PEM file of CAs that sign the server's certificate (relative to the config directory).
+    pub ca_file: Option<String>,
+    /// Accept any certificate; warned about on every start.
+    pub insecure_skip_tls_verify: bool,
 }
 
 /// `Debug` redacts credentials in the URL.
@@ -324,6 +328,10 @@ pub struct MlflowSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusSettings {
     pub url: Option<String>,
+    /// A PEM file of CAs that sign the server's certificate (relative to the config directory).
+    pub ca_file: Option<String>,
+    /// Accept any certificate; warned about on every start.
+    pub insecure_skip_tls_verify: bool,
 }
 
 fn redacted(url: Option<&String>) -> Option<String> {
@@ -334,6 +342,8 @@ impl std::fmt::Debug for MlflowSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MlflowSettings")
             .field("tracking_uri", &redacted(self.tracking_uri.as_ref()))
+            .field("ca_file", &self.ca_file)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
             .finish()
     }
 }
@@ -342,6 +352,8 @@ impl std::fmt::Debug for PrometheusSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusSettings")
             .field("url", &redacted(self.url.as_ref()))
+            .field("ca_file", &self.ca_file)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
             .finish()
     }
 }
@@ -519,6 +531,32 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
                 text.find(u.as_str()).unwrap_or_else(|| locate(key)),
                 u,
                 format!("{key} must start with http:// or https://"),
+            ));
+        }
+    }
+    for (section, ca_file, insecure) in [
+        (
+            "mlflow",
+            &s.mlflow.ca_file,
+            s.mlflow.insecure_skip_tls_verify,
+        ),
+        (
+            "prometheus",
+            &s.prometheus.ca_file,
+            s.prometheus.insecure_skip_tls_verify,
+        ),
+    ] {
+        if let Some(ca) = ca_file
+            && insecure
+        {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                text.find(ca.as_str()).unwrap_or_else(|| locate("ca_file")),
+                ca,
+                format!(
+                    "[{section}] sets both ca_file and insecure_skip_tls_verify: a CA file is for checking the certificate, skipping the check ignores it; keep one"
+                ),
             ));
         }
     }

@@ -45,7 +45,7 @@ use self::{
         RegisteredModelBody, RegisteredModelsPage, RunGet, RunsPage,
     },
 };
-use super::http::{Auth, CallError, Endpoint, Failure, snippet, status_text};
+use super::http::{Auth, CallError, Endpoint, Failure, Tls, snippet, status_text};
 
 /// `runs/search` page size: `MLflow`'s default (its ceiling is 50 000, but a page of 1000 runs
 /// with datasets is already ~6 MB).
@@ -174,6 +174,12 @@ impl MlflowRegistry {
             (None, None, None) => Auth::None,
         };
         Self::new(&uri, auth)
+    }
+
+    /// Certificates checked as `tls` says: a private CA, or (explicitly) not at all.
+    pub fn with_tls(mut self, tls: &Tls) -> Result<Self, CoreError> {
+        self.endpoint = self.endpoint.with_tls(tls)?;
+        Ok(self)
     }
 
     /// The per-request timeout (default [`DEFAULT_TIMEOUT`]).

@@ -53,7 +53,7 @@ use self::{
     series::{on_grid, parse_rollout_name, rollout_queries},
     wire::parse_response,
 };
-use super::http::{Auth, Endpoint, Failure};
+use super::http::{Auth, Endpoint, Failure, Tls};
 
 /// Per-request timeout unless [`PrometheusMetrics::with_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -172,6 +172,12 @@ impl PrometheusMetrics {
         })?;
         let auth = get("MLOPS_PROMETHEUS_TOKEN").map_or(Auth::None, Auth::Bearer);
         Self::new(&url, auth)
+    }
+
+    /// Certificates checked as `tls` says: a private CA, or (explicitly) not at all.
+    pub fn with_tls(mut self, tls: &Tls) -> Result<Self, CoreError> {
+        self.endpoint = self.endpoint.with_tls(tls)?;
+        Ok(self)
     }
 
     /// The per-request timeout (default [`DEFAULT_TIMEOUT`]).
