@@ -23,17 +23,7 @@ fn user(dir: &Path, name: &str, group: &str) -> PathBuf {
     let crt = dir.join(format!("{name}.crt"));
     let ext = dir.join("client.ext");
     std::fs::write(&ext, "extendedKeyUsage=clientAuth\n").expect("ext");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| common::openssl(dir, args);
     let p = |p: &Path| p.to_str().expect("utf-8").to_string();
     run(&[
         "genpkey",

@@ -17,18 +17,7 @@ use serde_json::Value;
 
 /// A CA and a certificate for 127.0.0.1 signed by it, in `dir`: (ca.crt, server.crt, server.key).
 fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| common::openssl(dir, args);
     run(&[
         "req",
         "-x509",

@@ -149,3 +149,17 @@ pub async fn new_namespace(
         .expect("namespace");
     (ns, namespaces)
 }
+
+/// `openssl ARGS` in `dir`, which must succeed.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
