@@ -9,7 +9,10 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
-use mlops_core::ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort};
+use mlops_core::{
+    ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort},
+    rollout,
+};
 use ratatui::{Terminal, backend::Backend};
 use tokio::{
     signal::unix::{SignalKind, signal},
@@ -151,23 +154,14 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
             // Carried out by the loop itself: it replaces the ports.
             Effect::Switch { .. } => return,
             Effect::Command { target, command } => {
-                let Some(cluster) = ctx.cluster.clone() else {
-                    let _ = tx.send(Action::CommandDone(Err(not_configured("the cluster"))));
-                    return;
-                };
                 tracing::info!(rollout = %target.name, verb = command.verb(), "rollout command");
                 let r = tokio::time::timeout(
                     limit.saturating_mul(FETCH_CALLS),
-                    cluster.rollout_command(
-                        &target.cluster,
-                        &target.namespace,
-                        &target.name,
-                        command,
-                    ),
+                    send_command(&ctx, &target, command),
                 )
                 .await;
                 Action::CommandDone(match r {
-                    Ok(r) => r.map(Box::new).map_err(|e| e.to_string()),
+                    Ok(r) => r.map(Box::new),
                     Err(_) => Err(format!(
                         "timed out after {}s; the command may still apply — check the rollout",
                         limit.saturating_mul(FETCH_CALLS).as_secs()
@@ -178,6 +172,34 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
         // The loop may have ended; nothing to do then.
         let _ = tx.send(action);
     });
+}
+
+/// An operator's command on a rollout, as the console sends it: recorded (and audited) by the
+/// cluster, then left as tags on the model version where a registry is configured — a registry
+/// that cannot take them is logged, not a failure, since the command is done by then.
+pub async fn send_command(
+    ctx: &Context,
+    target: &rollout::RolloutKey,
+    command: rollout::Command,
+) -> Result<rollout::RolloutRecord, String> {
+    let Some(cluster) = ctx.cluster.clone() else {
+        return Err(not_configured("the cluster"));
+    };
+    let tags_of = command.clone();
+    let r = cluster
+        .rollout_command(&target.cluster, &target.namespace, &target.name, command)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(registry) = ctx.registry.clone() {
+        let tags = rollout::command_tags(&r, &tags_of);
+        if let Err(e) = rollout::tag_version(registry.as_ref(), &r, &tags).await {
+            crate::logging::warn_limited(
+                "command.tags",
+                &format!("the registry did not take the command's tags: {e}"),
+            );
+        }
+    }
+    Ok(r)
 }
 
 /// A fetch (one view's data: pages, counts) may take this many times the per-call timeout.

@@ -70,22 +70,10 @@ fn run_effect(ctx: &Context, effect: Effect) -> Action {
             let result = futures::executor::block_on(event_loop::fetch(ctx, &source)).map(Box::new);
             Action::Loaded(source, result)
         }
-        Effect::Command { target, command } => {
-            let r = ctx.cluster.as_ref().map_or_else(
-                || Err("no cluster".to_string()),
-                |c| {
-                    futures::executor::block_on(c.rollout_command(
-                        &target.cluster,
-                        &target.namespace,
-                        &target.name,
-                        command,
-                    ))
-                    .map(Box::new)
-                    .map_err(|e| e.to_string())
-                },
-            );
-            Action::CommandDone(r)
-        }
+        Effect::Command { target, command } => Action::CommandDone(
+            futures::executor::block_on(event_loop::send_command(ctx, &target, command))
+                .map(Box::new),
+        ),
         // The demo has nothing to switch to.
         Effect::Switch { .. } => Action::Switched(Err("there is no cluster to switch here".into())),
     }

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 const POLICY: &str = r#"
 [regions]
 "me-central-1" = "AE"
@@ -31,22 +29,7 @@ fn mlops(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// MLflow's REST API, as curl sends it.
-fn mlflow(method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
-    let uri = common::env().get("MLFLOW_TRACKING_URI");
-    let mut c = Command::new("curl");
-    c.args(["-sS", "-X", method, &format!("{uri}{path}")]);
-    if let Some(b) = body {
-        c.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
-    }
-    let out = c.output().expect("curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
+use common::mlflow;
 
 fn set_residency(value: Option<&str>) {
     let key =
@@ -309,6 +292,50 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
     assert_eq!(
         effects::pinned_regions(&mr),
         vec!["me-central-1".to_string()]
+    );
+    // The start's audit entry carries the change ticket and the policy's evidence; the model
+    // version's tags say who started it where.
+    let target = format!("{ns}/fraud-detector-v4");
+    let (code, out, err) = mlops(
+        config,
+        &[
+            "audit",
+            "list",
+            "--target",
+            &target,
+            "--action",
+            "rollout.start",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let entries: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let entry = &entries[0];
+    assert_eq!(entry["comment"], "CHG-77", "{out}");
+    let details = entry["details"].as_str().unwrap_or_default();
+    assert!(
+        details.contains(
+            "pinned to me-central-1; policy passed: validation ✓ tag validation_status=passed"
+        ) && details.contains("data residency ✓")
+            && details.contains("change ticket ✓ CHG-77"),
+        "{details}"
+    );
+    let version = mlflow(
+        "GET",
+        "/api/2.0/mlflow/model-versions/get?name=fraud-detector&version=4",
+        None,
+    );
+    let start = version["model_version"]["tags"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["key"] == "mlops.action.start"))
+        .and_then(|t| t["value"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        start.starts_with("rollout.start by mlops-admin at ")
+            && start.contains(&format!(": CHG-77 (rollout {target} on ")),
+        "{start}"
     );
     // What the controller does with it: the core's interpreter on the kube wing, with the
     // rollout's regions (as `reconcile` builds it).

@@ -173,6 +173,72 @@ async fn approvals_are_recorded_by_the_cli_and_two_at_once_are_both_kept() {
         doc["status"]["approvals"][0]["comment"],
         "eval beats champion"
     );
+    // The approval is in the audit log, an Event on the rollout that names its entry, and the
+    // model version's tags in the registry.
+    let (code, out, err) = mlops(&[
+        "audit",
+        "list",
+        "--target",
+        &format!("ml-serving/{name}"),
+        "--action",
+        "rollout.approve",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let entries: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let entry = entries
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_else(|| panic!("an audit entry of the approval: {out}"));
+    assert_eq!(entry["actor"], "mlops-admin");
+    let seq = entry["seq"].as_u64().expect("seq");
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(cluster.client(), "ml-serving");
+    let listed = events
+        .list(&kube::api::ListParams::default().fields(&format!("involvedObject.name={name}")))
+        .await
+        .expect("events");
+    let event = listed
+        .items
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("ApproveCommand"))
+        .unwrap_or_else(|| panic!("an ApproveCommand Event on {name}: {:?}", listed.items));
+    let message = event.message.clone().unwrap_or_default();
+    assert!(
+        message
+            .starts_with("rollout.approve by mlops-admin: eval beats champion (AwaitingApproval")
+            && message.ends_with(&format!("audit #{seq})")),
+        "{message}"
+    );
+    assert_eq!(event.involved_object.kind.as_deref(), Some("ModelRollout"));
+    let version = common::mlflow(
+        "GET",
+        "/api/2.0/mlflow/model-versions/get?name=churn-model&version=8",
+        None,
+    );
+    let tags = version["model_version"]["tags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|t| t["key"] == key)
+            .and_then(|t| t["value"].as_str())
+            .map_or_else(
+                || panic!("tag {key} on churn-model v8: {tags:?}"),
+                str::to_string,
+            )
+    };
+    let approve = tag("mlops.action.approve");
+    assert!(
+        approve.starts_with("rollout.approve by mlops-admin at ")
+            && approve.contains(": eval beats champion (rollout ml-serving/")
+            && approve.contains(&name),
+        "{approve}"
+    );
+
     let (code, _, err) = mlops(&[
         "rollout",
         "approve",

@@ -597,3 +597,23 @@ mod tests {
         );
     }
 }
+
+/// Property test: any text in keymap.toml is read or refused with errors located in that file,
+/// never a panic.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_keymap_text_is_read_or_refused_with_a_location(
+            text in crate::config::fuzz::tomlish(),
+        ) {
+            let mut errors = Vec::new();
+            super::parse_file(&text, std::path::Path::new("x.toml"), &mut errors);
+            prop_assert!(errors.iter().all(|e| e.file == "x.toml"));
+        }
+    }
+}

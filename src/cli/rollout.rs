@@ -216,6 +216,9 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 };
                 let user = c.identity().await?;
                 let r = c.approve_as(&ns, name, &user, &comment).await?;
+                let tags =
+                    rollout::command_tags(&r, &Command::new(Verb::Approve, user.clone(), comment));
+                tag_in_registry(options, &r, &tags).await;
                 Ok(output::render(output, &r, |r| {
                     format!(
                         "{} approved {ns}/{name}: {}/{} approvals",
@@ -273,6 +276,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 };
                 let name = format!("{model}-v{version}");
                 let mut pinned = Vec::new();
+                let mut evidence = String::new();
                 // The policy gates (policy.toml), before anything changes.
                 if let Some(v) =
                     super::policy::verdict(options, &c, &ns, model, *version, change.as_deref())
@@ -288,6 +292,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     }
                     // Residency on a multi-region cluster: the pods are pinned to the regions
                     // allowed (the canary's and, once promoted, the stable's).
+                    evidence = v.evidence();
                     pinned = v.pinned_regions.unwrap_or_default();
                 }
                 let serving = c.serving(&ns, &deployment).await?;
@@ -308,7 +313,19 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     },
                 };
                 rollout::validate(&spec)?;
-                let mut record = c.create_pinned_rollout(&ns, &name, spec, &pinned).await?;
+                let ticket = change.as_deref().map(str::trim).unwrap_or_default();
+                let mut record = c
+                    .create_pinned_rollout(&ns, &name, spec, &pinned, ticket, &evidence)
+                    .await?;
+                let user = c.identity().await?;
+                let tags = rollout::action_tags(
+                    rollout::START_ACTION,
+                    &user,
+                    chrono::Utc::now(),
+                    ticket,
+                    &record,
+                );
+                tag_in_registry(options, &record, &tags).await;
                 if *wait {
                     record = wait_until_done(&c, &ns, &name, Duration::from_secs(*timeout)).await?;
                 }
@@ -322,6 +339,27 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 }))
             })
         }
+    }
+}
+
+/// Leave an action's tags on the rollout's model version, where a registry is configured. The
+/// action is done and audited by then: a registry that cannot take the tags is a warning, not a
+/// failure.
+async fn tag_in_registry(options: &Options, r: &RolloutRecord, tags: &[(String, String)]) {
+    let Some(registry) = options.registry() else {
+        return;
+    };
+    let result = match registry {
+        Ok(registry) => rollout::tag_version(&registry, r, tags).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        eprintln!(
+            "mlops: warning: done and audited, but the tags of {} v{} were not set in the registry: {}",
+            output::safe(&r.spec.model.name),
+            r.spec.model.version,
+            output::error_text(&e.to_string())
+        );
     }
 }
 
@@ -438,6 +476,7 @@ fn operator_verb(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<
         let command = command(user.clone());
         let verb = command.verb();
         let r = c.send_command(&ns, name, &command).await?;
+        tag_in_registry(options, &r, &rollout::command_tags(&r, &command)).await;
         Ok(output::render(output, &r, |r| {
             format!(
                 "{}: {verb} {ns}/{name} recorded; now {} — the controller carries it out",

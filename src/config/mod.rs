@@ -6,7 +6,7 @@
 
 pub mod errors;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 pub mod policy;
 pub mod settings;
 pub mod theme;

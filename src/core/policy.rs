@@ -92,6 +92,27 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// Every gate and its evidence in one line, for the audit trail:
+    /// `policy passed: validation ✓ tag validation_status=passed; residency ✓ …`.
+    pub fn evidence(&self) -> String {
+        let checks: Vec<String> = self
+            .checks
+            .iter()
+            .map(|c| format!("{} {} {}", c.gate, if c.ok { "✓" } else { "✗" }, c.evidence))
+            .collect();
+        format!(
+            "policy {}: {}",
+            if self.allowed { "passed" } else { "failed" },
+            if checks.is_empty() {
+                "no gates apply".to_string()
+            } else {
+                checks.join("; ")
+            }
+        )
+    }
+}
+
 fn check(gate: &'static str, ok: bool, evidence: impl Into<String>) -> Check {
     Check {
         gate,

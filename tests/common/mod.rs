@@ -163,3 +163,20 @@ pub fn openssl(dir: &std::path::Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// MLflow's REST API, as curl sends it.
+pub fn mlflow(method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    let uri = env().get("MLFLOW_TRACKING_URI");
+    let mut c = Command::new("curl");
+    c.args(["-sS", "-X", method, &format!("{uri}{path}")]);
+    if let Some(b) = body {
+        c.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
+    }
+    let out = c.output().expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}

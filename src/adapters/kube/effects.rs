@@ -6,12 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use k8s_openapi::{
-    api::core::v1::{Event as K8sEvent, ObjectReference},
-    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time},
-};
-use kube::{Api, api::PostParams};
+use k8s_openapi::api::core::v1::ObjectReference;
 use mlops_core::{
     CoreError,
     audit::AuditRecord,
@@ -19,7 +14,7 @@ use mlops_core::{
     rollout::{Infrastructure, RolloutRecord},
 };
 
-use super::{KubeCluster, lease::jiff, names::FIELD_MANAGER};
+use super::KubeCluster;
 
 /// One reconcile pass's view of the world it changes.
 pub struct KubeInfra {
@@ -144,34 +139,16 @@ impl Infrastructure for KubeInfra {
         message: &str,
         warning: bool,
     ) -> Result<(), CoreError> {
-        let api: Api<K8sEvent> = Api::namespaced(self.cluster.client(), &r.namespace);
-        let now = jiff(Utc::now());
-        let event = K8sEvent {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{}.", r.name)),
-                namespace: Some(r.namespace.clone()),
-                ..ObjectMeta::default()
-            },
-            involved_object: self.object.clone(),
-            reason: Some(reason.to_string()),
-            message: Some(message.to_string()),
-            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-            first_timestamp: Some(Time(now)),
-            last_timestamp: Some(Time(now)),
-            event_time: Some(MicroTime(now)),
-            reporting_component: Some(FIELD_MANAGER.into()),
-            reporting_instance: Some(self.actor.clone()),
-            action: Some(reason.to_string()),
-            count: Some(1),
-            ..K8sEvent::default()
-        };
-        // An Event is a courtesy to `kubectl describe`; failing to record one stops nothing.
-        if let Err(e) = api.create(&PostParams::default(), &event).await {
-            crate::logging::warn_limited(
-                "kube.event",
-                &format!("could not record an Event: {}", super::error_chain(&e)),
-            );
-        }
+        self.cluster
+            .post_event(
+                &r.namespace,
+                &self.object,
+                reason,
+                message,
+                warning,
+                &self.actor,
+            )
+            .await;
         Ok(())
     }
 

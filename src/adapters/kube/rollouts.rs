@@ -1,9 +1,15 @@
 //! ModelRollouts: listing, reading, creating, and operator commands written to the status.
 
 use chrono::Utc;
-use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
+use k8s_openapi::{
+    api::{
+        apps::v1::Deployment as K8sDeployment,
+        core::v1::{Event as K8sEvent, ObjectReference},
+    },
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time},
+};
 use kube::{
-    Api,
+    Api, Resource,
     api::{ListParams, PostParams},
 };
 use mlops_core::{
@@ -16,6 +22,7 @@ use super::{
     KubeCluster,
     crd::{ModelRollout, ModelRolloutSpec},
     err,
+    lease::jiff,
     map::map_deployment,
     names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
     rbac::{AUTHOR_ANNOTATION, REGIONS_ANNOTATION},
@@ -62,7 +69,7 @@ impl KubeCluster {
         check_namespace(namespace)?;
         check_object_name("ModelRollout", name)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
-        let mut audited = false;
+        let mut audited = None;
         for _ in 0..10 {
             let cr = api.get(name).await.map_err(|e| match e {
                 kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
@@ -100,18 +107,31 @@ impl KubeCluster {
             // No change without its audit entry: one that cannot be written refuses the command.
             // The server is asked first (a dry run: RBAC and the admission policies answer), so
             // a command it refuses is not recorded as done.
-            if !audited {
+            if audited.is_none() {
                 match write(true).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 409 => continue,
                     Err(e) => return Err(refused(namespace, name, command, e)),
                 }
                 let entry = rollout::command_audit(&record, command, &status, Utc::now());
-                self.append_audit(entry).await?;
-                audited = true;
+                audited = Some(self.append_audit(entry).await?);
             }
             match write(false).await {
-                Ok(r) => return Ok(r.record(&self.context)),
+                Ok(r) => {
+                    // The command as an Event on the rollout, as its audit entry says it.
+                    if let Some(entry) = &audited {
+                        self.post_event(
+                            namespace,
+                            &r.object_ref(&()),
+                            command.verb.event_reason(),
+                            &rollout::command_event(entry),
+                            matches!(command.verb, Verb::Abort | Verb::Rollback),
+                            &command.user,
+                        )
+                        .await;
+                    }
+                    return Ok(r.record(&self.context));
+                }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(refused(namespace, name, command, e)),
             }
@@ -165,16 +185,20 @@ impl KubeCluster {
         name: &str,
         spec: RolloutSpec,
     ) -> Result<RolloutRecord, CoreError> {
-        self.create_pinned_rollout(namespace, name, spec, &[]).await
+        self.create_pinned_rollout(namespace, name, spec, &[], "", "")
+            .await
     }
 
-    /// Create a ModelRollout whose pods run only in `regions` (data residency; none: anywhere).
+    /// Create a ModelRollout whose pods run only in `regions` (data residency; none: anywhere);
+    /// its audit entry carries `comment` (the change ticket) and `evidence` (the policy gates).
     pub async fn create_pinned_rollout(
         &self,
         namespace: &str,
         name: &str,
         spec: RolloutSpec,
         regions: &[String],
+        comment: &str,
+        evidence: &str,
     ) -> Result<RolloutRecord, CoreError> {
         check_namespace(namespace)?;
         check_object_name("ModelRollout", name)?;
@@ -186,12 +210,22 @@ impl KubeCluster {
             .map_err(|e| err(&format!("reading ModelRollout {namespace}/{name}"), e))?
             .is_none()
         {
+            let pinned = if regions.is_empty() {
+                String::new()
+            } else {
+                format!(", pinned to {}", regions.join(","))
+            };
+            let evidence = if evidence.is_empty() {
+                String::new()
+            } else {
+                format!("; {evidence}")
+            };
             self.audit(
                 rollout::START_ACTION,
                 &format!("{namespace}/{name}"),
-                "",
+                comment,
                 &format!(
-                    "{} v{} → v{}, {} steps, image {}",
+                    "{} v{} → v{}, {} steps, image {}{pinned}{evidence}",
                     spec.model.name,
                     spec.stable_version,
                     spec.model.version,
@@ -229,6 +263,49 @@ impl KubeCluster {
                 "it exists already",
             )),
             Err(e) => Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
+        }
+    }
+}
+
+impl KubeCluster {
+    /// An Event about `object` (for `kubectl describe` and `kubectl get events`), reported by
+    /// `instance`. A courtesy: failing to record one stops nothing, it is logged.
+    pub async fn post_event(
+        &self,
+        namespace: &str,
+        object: &ObjectReference,
+        reason: &str,
+        message: &str,
+        warning: bool,
+        instance: &str,
+    ) {
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
+        let now = jiff(Utc::now());
+        let event = K8sEvent {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{}.", object.name.as_deref().unwrap_or("mlops"))),
+                namespace: Some(namespace.to_string()),
+                ..ObjectMeta::default()
+            },
+            involved_object: object.clone(),
+            reason: Some(reason.to_string()),
+            // The API server keeps at most 1 KiB of a message.
+            message: Some(mlops_core::text::truncate_bytes(message, 1000).into_owned()),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            event_time: Some(MicroTime(now)),
+            reporting_component: Some(FIELD_MANAGER.into()),
+            reporting_instance: Some(instance.to_string()),
+            action: Some(reason.to_string()),
+            count: Some(1),
+            ..K8sEvent::default()
+        };
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
+            crate::logging::warn_limited(
+                "kube.event",
+                &format!("could not record an Event: {}", super::error_chain(&e)),
+            );
         }
     }
 }

@@ -189,6 +189,20 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
             )
         ]
     );
+    // And the model version in the registry says who approved it, when and why.
+    let tag = platform.with_sim(|s| {
+        s.models
+            .iter()
+            .find(|m| m.name == "churn-model")
+            .and_then(|m| m.versions.iter().find(|v| v.version == 4))
+            .and_then(|v| v.tags.get("mlops.action.approve").cloned())
+    });
+    let tag = tag.unwrap_or_default();
+    assert!(
+        tag.starts_with("rollout.approve by you@demo at ")
+            && tag.contains(": eval beats champion (rollout "),
+        "{tag}"
+    );
 }
 
 #[test]

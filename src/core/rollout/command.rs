@@ -7,7 +7,10 @@ use super::{
     Approval, Command, CommandRecord, Decision, PauseStep, Phase, RolloutRecord, RolloutSpec,
     RolloutStatus, Step, Verb, effects::target, machine::Machine,
 };
-use crate::{audit::AuditRecord, error::CoreError};
+use crate::{
+    audit::{AuditEntry, AuditRecord},
+    error::CoreError,
+};
 
 /// Apply an operator's command, refusing what the current phase does not allow.
 pub fn apply_command(
@@ -199,6 +202,86 @@ fn not_paused_hint(spec: &RolloutSpec, status: &RolloutStatus, now: DateTime<Utc
         }
         _ => "it is not paused by an operator".to_string(),
     }
+}
+
+/// The message of the Event a command leaves on its rollout: its audit entry in one line.
+pub fn command_event(entry: &AuditEntry) -> String {
+    let comment = if entry.comment.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", entry.comment)
+    };
+    format!(
+        "{} by {}{comment} ({}; audit #{})",
+        entry.action, entry.actor, entry.details, entry.seq
+    )
+}
+
+/// The model-version tags an action on `rollout` leaves in the registry: `mlops.last_action`
+/// and `mlops.action.VERB` (the last of each verb), each saying who, when, why and what came of
+/// it. MLflow keeps at most 5000 characters of a tag's value.
+pub fn action_tags(
+    action: &str,
+    actor: &str,
+    time: DateTime<Utc>,
+    comment: &str,
+    rollout: &RolloutRecord,
+) -> [(String, String); 2] {
+    let verb = action.rsplit('.').next().unwrap_or(action);
+    let comment = if comment.is_empty() {
+        String::new()
+    } else {
+        format!(": {comment}")
+    };
+    let text = format!(
+        "{action} by {actor} at {}{comment} (rollout {} on {}; now {} at step {}/{})",
+        time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        target(rollout),
+        rollout.cluster,
+        rollout.status.phase,
+        (rollout.status.current_step + 1).min(rollout.spec.steps.len()),
+        rollout.spec.steps.len()
+    );
+    let text = crate::text::truncate(&text, 4000).into_owned();
+    [
+        ("mlops.last_action".to_string(), text.clone()),
+        (format!("mlops.action.{verb}"), text),
+    ]
+}
+
+/// The tags of `command` once recorded on `rollout` (see `action_tags`).
+pub fn command_tags(rollout: &RolloutRecord, command: &Command) -> [(String, String); 2] {
+    let time = rollout
+        .status
+        .last_command
+        .as_ref()
+        .map_or_else(Utc::now, |c| c.time);
+    action_tags(
+        command.verb.audit_action(),
+        &command.user,
+        time,
+        &command.comment,
+        rollout,
+    )
+}
+
+/// Leave `tags` on the rollout's model version in the registry.
+pub async fn tag_version(
+    registry: &dyn crate::ports::RegistryPort,
+    rollout: &RolloutRecord,
+    tags: &[(String, String)],
+) -> Result<(), CoreError> {
+    for (key, value) in tags {
+        registry
+            .set_version_tag(
+                &rollout.spec.model.name,
+                rollout.spec.model.version,
+                key,
+                value,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The audit entry of an operator's command — who sent it, the verb, the rollout, why, and the

@@ -29,7 +29,10 @@ mod template;
 mod testing;
 mod validate;
 
-pub use command::{apply_command, check_two_person, command_audit, record_command};
+pub use command::{
+    action_tags, apply_command, check_two_person, command_audit, command_event, command_tags,
+    record_command, tag_version,
+};
 pub use effects::{CHAMPION_ALIAS, Infrastructure, carry_out, target, transition_action};
 pub use machine::{analysis_due, reconcile, replica_split};
 pub use preview::{Alias, preview};
@@ -456,6 +459,19 @@ impl Verb {
             Verb::Rollback => "rollout.rollback",
             Verb::Pause => "rollout.pause",
             Verb::Resume => "rollout.resume",
+        }
+    }
+
+    /// The reason of the Kubernetes Event a command leaves on its rollout.
+    pub fn event_reason(self) -> &'static str {
+        match self {
+            Verb::Promote => "PromoteCommand",
+            Verb::PromoteFull => "PromoteFullCommand",
+            Verb::Approve => "ApproveCommand",
+            Verb::Abort => "AbortCommand",
+            Verb::Rollback => "RollbackCommand",
+            Verb::Pause => "PauseCommand",
+            Verb::Resume => "ResumeCommand",
         }
     }
 
