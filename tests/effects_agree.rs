@@ -142,6 +142,7 @@ impl Demo {
             created: self.sim.now,
             spec: spec.clone(),
             status: status.clone(),
+            policy: None,
         }
     }
 
@@ -345,6 +346,7 @@ impl Real {
             created: Utc::now(),
             spec: spec.clone(),
             status: status.clone(),
+            policy: None,
         }
     }
 
@@ -572,6 +574,7 @@ async fn script(w: &mut Both) {
                 canary_ready: true,
                 samples: None,
                 generation: 1,
+                gates: mlops_core::rollout::Gates::None,
             },
         );
         status = decision.status;
@@ -637,6 +640,7 @@ async fn script(w: &mut Both) {
             canary_ready: false,
             samples: None,
             generation: 1,
+            gates: mlops_core::rollout::Gates::None,
         },
     );
     status = started.status;

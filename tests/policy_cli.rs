@@ -185,6 +185,7 @@ async fn gates_are_decided_on_the_registry_and_the_clusters_regions() {
     );
     assert_eq!(code, 1, "the refused start created nothing: {err}");
     pinned_to_the_resident_region(config).await;
+    decided_again_before_promotion(config).await;
     set_residency(None);
 }
 
@@ -267,24 +268,7 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
         .create(&PostParams::default(), &serving(&ns))
         .await
         .expect("serving deployment");
-    let (code, out, err) = mlops(
-        config,
-        &[
-            "rollout",
-            "start",
-            "--model",
-            "fraud-detector",
-            "--version",
-            "4",
-            "-n",
-            &ns,
-            "--change",
-            "CHG-77",
-            "--image",
-            "registry.mlops.invalid/models/fraud-detector:v4",
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    start_v4(config, &ns, "CHG-77");
     let mr = Api::<ModelRollout>::namespaced(admin.client(), &ns)
         .get("fraud-detector-v4")
         .await
@@ -391,6 +375,182 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
     )
     .await;
     assert_eq!(stable, vec!["me-central-1"; 4], "promoted stable pods");
+    let _ = namespaces
+        .delete(&ns, &kube::api::DeleteParams::default())
+        .await;
+}
+
+/// `mlops rollout start` of fraud-detector v4 in `ns` with the change ticket `ticket`: it starts.
+fn start_v4(config: &std::path::Path, ns: &str, ticket: &str) {
+    let (code, out, err) = mlops(
+        config,
+        &[
+            "rollout",
+            "start",
+            "--model",
+            "fraud-detector",
+            "--version",
+            "4",
+            "-n",
+            ns,
+            "--change",
+            ticket,
+            "--image",
+            "registry.mlops.invalid/models/fraud-detector:v4",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+fn set_validation(value: &str) {
+    mlflow(
+        "POST",
+        "/api/2.0/mlflow/model-versions/set-tag",
+        Some(serde_json::json!({"name": "fraud-detector", "version": "4",
+            "key": "validation_status", "value": value})),
+    );
+}
+
+/// `rollout start` of fraud-detector v4 in `ns` under the policy, then put at the end of its
+/// steps (Promoting), as if its canary had gone through them.
+async fn started_and_promoting(
+    config: &std::path::Path,
+    api: &kube::Api<mlops_console::adapters::kube::crd::ModelRollout>,
+    ns: &str,
+) {
+    start_v4(config, ns, "CHG-78");
+    let mut mr = api.get("fraud-detector-v4").await.expect("the rollout");
+    assert!(mr.record("c").policy.is_some(), "started under the policy");
+    let steps = mr.spec.rollout.steps.len();
+    mr.status = Some(mlops_core::rollout::RolloutStatus {
+        phase: mlops_core::rollout::Phase::Promoting,
+        current_step: steps,
+        weight: 50,
+        ..mlops_core::rollout::RolloutStatus::default()
+    });
+    api.replace_status("fraud-detector-v4", &kube::api::PostParams::default(), &mr)
+        .await
+        .expect("status: Promoting");
+}
+
+/// The phase the real controller brings the rollout to (waits up to 90 s for `want`).
+async fn controller_brings(
+    api: &kube::Api<mlops_console::adapters::kube::crd::ModelRollout>,
+    want: mlops_core::rollout::Phase,
+) -> mlops_core::rollout::RolloutStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let status = api
+            .get("fraud-detector-v4")
+            .await
+            .expect("the rollout")
+            .status
+            .unwrap_or_default();
+        if status.phase == want {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not {want} within 90 s: {status:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// Leaves fraud-detector as the other tests expect it, whatever happens: v4 validated, v3 the
+/// champion.
+struct Restore;
+impl Drop for Restore {
+    fn drop(&mut self) {
+        set_validation("passed");
+        mlflow(
+            "POST",
+            "/api/2.0/mlflow/registered-models/alias",
+            Some(
+                serde_json::json!({"name": "fraud-detector", "alias": "champion", "version": "3"}),
+            ),
+        );
+    }
+}
+
+/// The real `mlops controller` decides the gates again before it promotes: a version whose
+/// validation was revoked since its start is rolled back, naming the gate; a version that still
+/// passes is promoted, with the evidence in the PolicyGates condition.
+async fn decided_again_before_promotion(config: &std::path::Path) {
+    use mlops_console::adapters::kube::crd::ModelRollout;
+    use mlops_core::rollout::{POLICY_CONDITION, Phase};
+    let admin = common::installed().await.0;
+    let (ns, namespaces) = common::new_namespace("policy-promote").await;
+    kube::Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.client(), &ns)
+        .create(&kube::api::PostParams::default(), &serving(&ns))
+        .await
+        .expect("serving deployment");
+    let api = kube::Api::<ModelRollout>::namespaced(admin.client(), &ns);
+    let _restore = Restore;
+    let controller = || common::controller::spawn(&format!("policy-test-{}", std::process::id()));
+
+    // Validation revoked after the start: rolled back before anything is promoted. The
+    // controller starts once the rollout waits in Promoting.
+    started_and_promoting(config, &api, &ns).await;
+    set_validation("revoked");
+    let running = controller();
+    let status = controller_brings(&api, Phase::RolledBack).await;
+    drop(running);
+    set_validation("passed");
+    let why = status
+        .history
+        .iter()
+        .find(|h| h.to == Phase::RollingBack)
+        .map(|h| h.reason.clone())
+        .unwrap_or_default();
+    assert!(
+        why.contains("policy gates failed before promotion")
+            && why.contains("validation: tag validation_status=revoked, not passed"),
+        "{why}"
+    );
+    let gates = status
+        .conditions
+        .iter()
+        .find(|c| c.kind == POLICY_CONDITION)
+        .expect("the PolicyGates condition");
+    assert!(!gates.status, "{gates:?}");
+
+    // Still passing: promoted, the evidence in the condition.
+    api.delete("fraud-detector-v4", &kube::api::DeleteParams::default())
+        .await
+        .expect("delete");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api
+        .get_opt("fraud-detector-v4")
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollout is not gone"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    started_and_promoting(config, &api, &ns).await;
+    let running = controller();
+    let status = controller_brings(&api, Phase::Promoted).await;
+    drop(running);
+    let gates = status
+        .conditions
+        .iter()
+        .find(|c| c.kind == POLICY_CONDITION)
+        .expect("the PolicyGates condition");
+    assert!(
+        gates.status
+            && gates
+                .message
+                .starts_with("policy passed: validation ✓ tag validation_status=passed")
+            && gates.message.contains("data residency ✓")
+            && gates.message.contains("change ticket ✓ CHG-78"),
+        "{gates:?}"
+    );
     let _ = namespaces
         .delete(&ns, &kube::api::DeleteParams::default())
         .await;

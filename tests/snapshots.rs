@@ -170,6 +170,53 @@ fn rollout_detail_with_verbs_the_cluster_denies() {
     insta::assert_snapshot!("rollout_detail_denied_verbs", screen);
 }
 
+/// A rollout started under a policy shows its gates as a checklist with their evidence, and how
+/// they were found again before promotion.
+#[test]
+fn rollout_detail_with_its_policy_gates() {
+    use mlops_core::policy::{Check, Policy, Recorded, Verdict};
+    let (mut app, _) = at(
+        &[
+            "6", "/", "c", "h", "u", "r", "n", "-", "m", "o", "d", "e", "l", "-", "v", "4",
+            "enter", "enter",
+        ],
+        (120, 40),
+    );
+    let check = |gate: &str, evidence: &str| Check {
+        gate: gate.into(),
+        ok: true,
+        evidence: evidence.into(),
+    };
+    let recorded = Recorded {
+        rules: Policy::default(),
+        change: Some("CHG-78".into()),
+        start: Verdict {
+            model: "churn-model".into(),
+            version: 4,
+            cluster: "demo".into(),
+            allowed: true,
+            checks: vec![
+                check("validation", "tag validation_status=passed"),
+                check("data residency", "resident to AE; pinned to me-central-1"),
+                check("change ticket", "CHG-78"),
+            ],
+            pinned_regions: Some(vec!["me-central-1".into()]),
+        },
+    };
+    if let Some(s) = app.feeds.cluster.data.as_mut() {
+        for r in s.rollouts.iter_mut().filter(|r| r.name == "churn-model-v4") {
+            r.policy = Some(recorded.clone());
+        }
+    }
+    let screen = format!("{}", draw(&app).backend());
+    assert!(
+        screen.contains("Policy gates") && screen.contains("✓ data residency"),
+        "{screen}"
+    );
+    assert!(screen.contains("tag validation_status=passed"), "{screen}");
+    insta::assert_snapshot!("rollout_detail_policy_gates", screen);
+}
+
 #[test]
 fn terminal_too_small() {
     let (app, _) = at(&[], (60, 20));

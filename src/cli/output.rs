@@ -192,5 +192,18 @@ pub fn rollout_detail(r: &RolloutRecord) -> String {
     for (i, s) in r.spec.steps.iter().enumerate() {
         let _ = writeln!(out, "  {:>2}. {}", i + 1, safe(&s.to_string()));
     }
+    if let Some(p) = &r.policy {
+        let ticket = p
+            .change
+            .as_deref()
+            .map(|c| format!(" ({})", safe(c)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "policy at start{ticket}:");
+        for c in &p.start.checks {
+            let mark = if c.ok { "✓" } else { "✗" };
+            let _ = writeln!(out, "  {mark} {}  {}", safe(&c.gate), safe(&c.evidence));
+        }
+        out.push_str("  (decided again before promotion: condition PolicyGates)\n");
+    }
     out.trim_end().to_string()
 }

@@ -6,8 +6,7 @@ use std::{fmt::Write as _, process::ExitCode};
 use anyhow::Result;
 use mlops_core::{
     CoreError,
-    policy::{self, Facts, Verdict},
-    ports::RegistryPort,
+    policy::{self, Verdict},
 };
 
 use super::output::{self, Output, UsageError, safe};
@@ -60,7 +59,8 @@ pub fn run(cmd: &PolicyCmd, options: &Options, out: Output) -> Result<ExitCode> 
         verdict(&options, &c, &ns, &model, version, change.as_deref()).await
     });
     match result {
-        Ok(Some(v)) => {
+        Ok(Some(recorded)) => {
+            let v = recorded.start;
             let allowed = v.allowed;
             output::print(&output::render(out, &v, checklist));
             Ok(if allowed {
@@ -118,7 +118,8 @@ pub fn load_policy(options: &Options) -> Result<Option<config::policy::PolicyFil
 }
 
 /// The gates of the config directory's `policy.toml` for `model` v`version` in `namespace` of the
-/// cluster `c`; `None` when there is no policy file. A policy file with errors is an error.
+/// cluster `c` — the rules that apply there and their verdict now; `None` when there is no
+/// policy file. A policy file with errors is an error.
 pub async fn verdict(
     options: &Options,
     c: &KubeCluster,
@@ -126,52 +127,27 @@ pub async fn verdict(
     model: &str,
     version: u32,
     change: Option<&str>,
-) -> Result<Option<Verdict>, CoreError> {
+) -> Result<Option<policy::Recorded>, CoreError> {
     let Some(file) = load_policy(options)? else {
         return Ok(None);
     };
     let cluster = c.describe_context();
     let rules = file.for_target(&cluster, namespace);
     let registry = options.require_registry()?;
-    let m = registry.model(model).await?;
-    let v = m.require_version(version)?;
-    let metric_of = async |run: Option<&String>| -> Result<Option<f64>, CoreError> {
-        let (Some(rule), Some(run)) = (rules.metric.as_ref(), run) else {
-            return Ok(None);
-        };
-        Ok(registry.run(run).await?.metrics.get(&rule.name).copied())
-    };
-    let version_metric = metric_of(v.run_id.as_ref()).await?;
-    let champion = match m
-        .aliases
-        .get(mlops_core::rollout::CHAMPION_ALIAS)
-        .copied()
-        .filter(|c| *c != version)
-    {
-        Some(cv) => Some((
-            cv,
-            metric_of(m.version(cv).and_then(|x| x.run_id.as_ref())).await?,
-        )),
-        None => None,
-    };
-    let mut regions: Vec<String> = c
-        .nodes()
-        .await?
-        .into_iter()
-        .map(|n| n.region)
-        .filter(|r| !r.is_empty())
-        .collect();
-    regions.sort();
-    regions.dedup();
-    let facts = Facts {
-        model: model.to_string(),
-        version,
-        version_tags: v.tags.clone(),
-        version_metric,
-        champion,
-        cluster,
-        cluster_regions: regions,
+    let regions = c.nodes().await?.into_iter().map(|n| n.region).collect();
+    let facts = policy::facts(
+        &registry,
+        &rules,
+        (model, version),
+        &cluster,
+        regions,
+        change,
+    )
+    .await?;
+    let start = policy::evaluate(&rules, &facts);
+    Ok(Some(policy::Recorded {
+        rules,
         change: change.map(str::to_string),
-    };
-    Ok(Some(policy::evaluate(&rules, &facts)))
+        start,
+    }))
 }

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     adapters::{
         kube::{
-            KubeCluster,
+            KubeCluster, StartNote,
             names::{check_deployment, check_object_name},
         },
         mlflow::check_model_name,
@@ -275,25 +275,27 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     None => image_from_registry(options, model, *version).await?,
                 };
                 let name = format!("{model}-v{version}");
-                let mut pinned = Vec::new();
-                let mut evidence = String::new();
+                let ticket = change.as_deref().map(str::trim).unwrap_or_default();
+                let mut note = StartNote {
+                    change: ticket.to_string(),
+                    ..StartNote::default()
+                };
                 // The policy gates (policy.toml), before anything changes.
-                if let Some(v) =
+                if let Some(recorded) =
                     super::policy::verdict(options, &c, &ns, model, *version, change.as_deref())
                         .await?
                 {
-                    let refuse = |reason: String| CoreError::Refused {
-                        rollout: format!("{ns}/{name}"),
-                        command: "start".into(),
-                        reason,
-                    };
-                    if let Some(why) = v.refusal() {
-                        return Err(refuse(why));
+                    if let Some(why) = recorded.start.refusal() {
+                        return Err(CoreError::Refused {
+                            rollout: format!("{ns}/{name}"),
+                            command: "start".into(),
+                            reason: why,
+                        });
                     }
                     // Residency on a multi-region cluster: the pods are pinned to the regions
                     // allowed (the canary's and, once promoted, the stable's).
-                    evidence = v.evidence();
-                    pinned = v.pinned_regions.unwrap_or_default();
+                    note.regions = recorded.start.pinned_regions.clone().unwrap_or_default();
+                    note.policy = Some(recorded);
                 }
                 let serving = c.serving(&ns, &deployment).await?;
                 let spec = rollout::RolloutSpec {
@@ -313,10 +315,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     },
                 };
                 rollout::validate(&spec)?;
-                let ticket = change.as_deref().map(str::trim).unwrap_or_default();
-                let mut record = c
-                    .create_pinned_rollout(&ns, &name, spec, &pinned, ticket, &evidence)
-                    .await?;
+                let mut record = c.create_pinned_rollout(&ns, &name, spec, &note).await?;
                 let user = c.identity().await?;
                 let tags = rollout::action_tags(
                     rollout::START_ACTION,

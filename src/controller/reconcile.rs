@@ -20,12 +20,14 @@ use mlops_core::{
     analysis::Sample,
     audit::AuditRecord,
     model::Track,
-    rollout::{self, Observation, RolloutSpec},
+    policy,
+    rollout::{self, Gates, Observation, RolloutRecord, RolloutSpec},
 };
 
 use super::Context;
 use crate::adapters::kube::{
     ModelRollout, effects::KubeInfra, map_deployment, names::FIELD_MANAGER, names::canary_name,
+    rbac::POLICY_ANNOTATION,
 };
 
 /// The tracing target of one event per pass (`pass started`, `pass finished` with `elapsed_us`
@@ -115,6 +117,54 @@ async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
     out
 }
 
+/// The policy gates of a rollout started under a policy (its annotation `mlops.dev/policy`),
+/// decided again on fresh facts — the registry's tags and metrics, the cluster's node regions —
+/// when it is about to be promoted. What cannot be decided keeps it waiting, never promoted.
+async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gates {
+    let Some(raw) = mr
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POLICY_ANNOTATION))
+    else {
+        return Gates::None;
+    };
+    if !rollout::gates_due(&record.status) {
+        return Gates::Unchecked;
+    }
+    let recorded: policy::Recorded = match serde_json::from_str(raw) {
+        Ok(r) => r,
+        Err(e) => {
+            return Gates::Unknown(format!(
+                "its annotation {POLICY_ANNOTATION} cannot be read: {e}"
+            ));
+        }
+    };
+    let Some(registry) = ctx.registry.as_ref() else {
+        return Gates::Unknown(
+            "the controller has no model registry to decide them with (MLFLOW_TRACKING_URI)".into(),
+        );
+    };
+    let regions = match ctx.cluster.nodes().await {
+        Ok(nodes) => nodes.into_iter().map(|n| n.region).collect(),
+        Err(e) => return Gates::Unknown(format!("the cluster's node regions: {e}")),
+    };
+    let model = (record.spec.model.name.as_str(), record.spec.model.version);
+    match policy::facts(
+        registry.as_ref(),
+        &recorded.rules,
+        model,
+        &recorded.start.cluster,
+        regions,
+        recorded.change.as_deref(),
+    )
+    .await
+    {
+        Ok(facts) => Gates::Decided(policy::evaluate(&recorded.rules, &facts)),
+        Err(e) => Gates::Unknown(e.to_string()),
+    }
+}
+
 pub(super) async fn reconcile(
     mr: Arc<ModelRollout>,
     pass: Arc<Pass>,
@@ -161,6 +211,7 @@ async fn reconcile_once(
         canary_ready: canary_ready(pass, &ns, &record.spec, record.status.weight),
         samples,
         generation: mr.metadata.generation.unwrap_or(0),
+        gates: gates(ctx, mr, &record).await,
     };
     let decision = rollout::reconcile(&record.spec, &record.status, &obs);
     // Effects first: a crash before the status write repeats them, and they are idempotent.

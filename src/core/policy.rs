@@ -7,10 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::{error::CoreError, ports::RegistryPort, rollout::CHAMPION_ALIAS};
 
 /// The gates for one cluster and namespace (the file's sections merged).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
     /// `KEY=VALUE` the version must carry as a tag (e.g. `validation_status=approved`).
     pub validation_tag: Option<(String, String)>,
@@ -25,7 +27,7 @@ pub struct Policy {
     pub change_ticket: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRule {
     pub name: String,
     pub higher_is_better: bool,
@@ -51,15 +53,15 @@ pub struct Facts {
 }
 
 /// One gate: passed or not, and why, in words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
-    pub gate: &'static str,
+    pub gate: String,
     pub ok: bool,
     pub evidence: String,
 }
 
 /// The verdict of every gate, and where the version's pods may run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub model: String,
     pub version: u32,
@@ -115,10 +117,68 @@ impl Verdict {
 
 fn check(gate: &'static str, ok: bool, evidence: impl Into<String>) -> Check {
     Check {
-        gate,
+        gate: gate.to_string(),
         ok,
         evidence: evidence.into(),
     }
+}
+
+/// What a rollout carries of the policy it was started under (the annotation
+/// `mlops.dev/policy`, which the cluster keeps from changing): the rules that applied to its
+/// cluster and namespace, the change ticket given, and the verdict at the start. Whoever drives
+/// the rollout decides the same rules again, on fresh facts, before promoting it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub rules: Policy,
+    #[serde(default)]
+    pub change: Option<String>,
+    pub start: Verdict,
+}
+
+/// The facts the gates of `rules` are decided on, from the registry: the version's tags, its
+/// run's metric and the champion's; `regions` are the cluster's node regions.
+pub async fn facts(
+    registry: &dyn RegistryPort,
+    rules: &Policy,
+    (model, version): (&str, u32),
+    cluster: &str,
+    mut regions: Vec<String>,
+    change: Option<&str>,
+) -> Result<Facts, CoreError> {
+    let m = registry.model(model).await?;
+    let v = m.require_version(version)?;
+    let metric_of = async |run: Option<&String>| -> Result<Option<f64>, CoreError> {
+        let (Some(rule), Some(run)) = (rules.metric.as_ref(), run) else {
+            return Ok(None);
+        };
+        Ok(registry.run(run).await?.metrics.get(&rule.name).copied())
+    };
+    let version_metric = metric_of(v.run_id.as_ref()).await?;
+    let champion = match m
+        .aliases
+        .get(CHAMPION_ALIAS)
+        .copied()
+        .filter(|c| *c != version)
+    {
+        Some(cv) => Some((
+            cv,
+            metric_of(m.version(cv).and_then(|x| x.run_id.as_ref())).await?,
+        )),
+        None => None,
+    };
+    regions.retain(|r| !r.is_empty());
+    regions.sort();
+    regions.dedup();
+    Ok(Facts {
+        model: model.to_string(),
+        version,
+        version_tags: v.tags.clone(),
+        version_metric,
+        champion,
+        cluster: cluster.to_string(),
+        cluster_regions: regions,
+        change: change.map(str::to_string),
+    })
 }
 
 /// Decide every gate of `policy` on `facts`.

@@ -56,6 +56,13 @@ impl ModelRollout {
                 }),
             spec: self.spec.rollout.clone(),
             status: self.status.clone().unwrap_or_default(),
+            // Unreadable: none here; the controller refuses to promote on it (`Gates::Unknown`).
+            policy: self
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(super::rbac::POLICY_ANNOTATION))
+                .and_then(|j| serde_json::from_str(j).ok()),
         }
     }
 }

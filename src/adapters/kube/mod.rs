@@ -55,6 +55,7 @@ pub use self::{
     crd::ModelRollout,
     lease::{LeaseLock, LeaseParams},
     map::map_deployment,
+    rollouts::StartNote,
 };
 use self::{
     map::{map_event, map_node, map_pod},

@@ -31,6 +31,9 @@ pub const AUTHOR_ANNOTATION: &str = "mlops.dev/author";
 /// The annotation that pins a rollout's pods to regions (`me-central-1,me-central-2`): set when
 /// it is created, from the data-residency gate of `policy.toml`; immutable like the author.
 pub const REGIONS_ANNOTATION: &str = "mlops.dev/regions";
+/// The annotation with the policy a rollout was started under (`policy::Recorded` as JSON): its
+/// gates are decided again before promotion; immutable like the author.
+pub const POLICY_ANNOTATION: &str = "mlops.dev/policy";
 /// The verb only the controller holds: its status writes are not commands.
 pub const RECONCILE_VERB: &str = "reconcile";
 /// The controller's ServiceAccount in `mlops-system`.
@@ -237,6 +240,11 @@ fn author_policy() -> Value {
                 {
                     "expression": format!("request.operation != 'UPDATE' || ({}) == ({})", annotation("object", REGIONS_ANNOTATION), annotation("oldObject", REGIONS_ANNOTATION)),
                     "message": format!("annotation {REGIONS_ANNOTATION} (where residency pins the pods) cannot be changed"),
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("request.operation != 'UPDATE' || ({}) == ({})", annotation("object", POLICY_ANNOTATION), annotation("oldObject", POLICY_ANNOTATION)),
+                    "message": format!("annotation {POLICY_ANNOTATION} (the policy the rollout started under) cannot be changed"),
                     "reason": "Forbidden",
                 },
             ],

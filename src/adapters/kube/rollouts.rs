@@ -15,6 +15,7 @@ use kube::{
 use mlops_core::{
     CoreError,
     model::Deployment,
+    policy,
     rollout::{self, Command, RolloutRecord, RolloutSpec, Verb},
 };
 
@@ -25,8 +26,19 @@ use super::{
     lease::jiff,
     map::map_deployment,
     names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
-    rbac::{AUTHOR_ANNOTATION, REGIONS_ANNOTATION},
+    rbac::{AUTHOR_ANNOTATION, POLICY_ANNOTATION, REGIONS_ANNOTATION},
 };
+
+/// What `rollout start` records with a new rollout besides its spec.
+#[derive(Debug, Clone, Default)]
+pub struct StartNote {
+    /// The regions its pods must run in (data residency); empty: anywhere.
+    pub regions: Vec<String>,
+    /// The change ticket: the comment of its audit entry.
+    pub change: String,
+    /// The policy it starts under: checked again before it is promoted.
+    pub policy: Option<policy::Recorded>,
+}
 
 impl KubeCluster {
     /// The ModelRollouts; none (not an error) when the CRD is not installed.
@@ -185,21 +197,21 @@ impl KubeCluster {
         name: &str,
         spec: RolloutSpec,
     ) -> Result<RolloutRecord, CoreError> {
-        self.create_pinned_rollout(namespace, name, spec, &[], "", "")
+        self.create_pinned_rollout(namespace, name, spec, &StartNote::default())
             .await
     }
 
-    /// Create a ModelRollout whose pods run only in `regions` (data residency; none: anywhere);
-    /// its audit entry carries `comment` (the change ticket) and `evidence` (the policy gates).
+    /// Create a ModelRollout with what `note` says: the regions its pods run in, the policy it
+    /// starts under (both annotations the cluster keeps from changing), and the change ticket
+    /// and policy evidence of its audit entry.
     pub async fn create_pinned_rollout(
         &self,
         namespace: &str,
         name: &str,
         spec: RolloutSpec,
-        regions: &[String],
-        comment: &str,
-        evidence: &str,
+        note: &StartNote,
     ) -> Result<RolloutRecord, CoreError> {
+        let regions = &note.regions;
         check_namespace(namespace)?;
         check_object_name("ModelRollout", name)?;
         check_deployment(&spec.deployment)?;
@@ -215,15 +227,15 @@ impl KubeCluster {
             } else {
                 format!(", pinned to {}", regions.join(","))
             };
-            let evidence = if evidence.is_empty() {
-                String::new()
-            } else {
-                format!("; {evidence}")
-            };
+            let evidence = note
+                .policy
+                .as_ref()
+                .map(|p| format!("; {}", p.start.evidence()))
+                .unwrap_or_default();
             self.audit(
                 rollout::START_ACTION,
                 &format!("{namespace}/{name}"),
-                comment,
+                &note.change,
                 &format!(
                     "{} v{} → v{}, {} steps, image {}{pinned}{evidence}",
                     spec.model.name,
@@ -245,6 +257,11 @@ impl KubeCluster {
         )]);
         if !regions.is_empty() {
             annotations.insert(REGIONS_ANNOTATION.to_string(), regions.join(","));
+        }
+        if let Some(policy) = &note.policy {
+            let json = serde_json::to_string(policy)
+                .map_err(|e| err("encoding the rollout's policy", e))?;
+            annotations.insert(POLICY_ANNOTATION.to_string(), json);
         }
         mr.metadata.annotations = Some(annotations);
         match api

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Approval, Command, CommandRecord, Decision, PauseStep, Phase, RolloutRecord, RolloutSpec,
-    RolloutStatus, Step, Verb, effects::target, machine::Machine,
+    Approval, Command, CommandRecord, Decision, Gates, PauseStep, Phase, RolloutRecord,
+    RolloutSpec, RolloutStatus, Step, Verb, effects::target, machine::Machine,
 };
 use crate::{
     audit::{AuditEntry, AuditRecord},
@@ -147,7 +147,9 @@ fn command_decision(
     });
     if run_on {
         // Let the machine take the command's consequences at once (e.g. leave a satisfied gate).
-        m.run(false);
+        // No policy is decided here: a promotion waits in Promoting for the driver's check
+        // where the rollout carries one (the driver's next pass decides it).
+        m.run(false, &Gates::None);
     } else {
         // Only the status change is recorded; effects are the reconcile loop's to carry out.
         m.effects.clear();

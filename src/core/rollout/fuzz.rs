@@ -102,6 +102,29 @@ fn samples() -> impl Strategy<Value = Option<Vec<Sample>>> {
     ))
 }
 
+/// Any verdict of the policy gates, as the driver may observe them.
+fn gates() -> impl Strategy<Value = super::Gates> {
+    prop_oneof![
+        Just(super::Gates::None),
+        Just(super::Gates::Unchecked),
+        ".{0,40}".prop_map(super::Gates::Unknown),
+        (any::<bool>(), ".{0,40}").prop_map(|(ok, evidence)| {
+            super::Gates::Decided(crate::policy::Verdict {
+                model: "m".into(),
+                version: 1,
+                cluster: "c".into(),
+                allowed: ok,
+                checks: vec![crate::policy::Check {
+                    gate: "validation".into(),
+                    ok,
+                    evidence,
+                }],
+                pinned_regions: None,
+            })
+        }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -113,11 +136,13 @@ proptest! {
         samples in samples(),
         now in time(),
         generation in any::<i64>(),
+        gates in gates(),
     ) {
         let now = now.unwrap_or_else(Utc::now);
         let _ = validate(&spec);
         let _ = analysis_due(&spec, &status, now);
-        let obs = Observation { now, canary_ready, samples, generation };
+        let _ = super::gates_due(&status);
+        let obs = Observation { now, canary_ready, samples, generation, gates };
         let decision = reconcile(&spec, &status, &obs);
         let record = RolloutRecord {
             name: "r".into(),
@@ -126,6 +151,7 @@ proptest! {
             created: now,
             spec: spec.clone(),
             status: status.clone(),
+            policy: None,
         };
         for verb in Verb::ALL {
             let command = Command::new(verb, "someone", "why");

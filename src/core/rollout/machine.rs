@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    Condition, Decision, Effect, MAX_HISTORY, MAX_MEASUREMENTS, Observation, PauseStep, Phase,
-    RolloutSpec, RolloutStatus, Step, Transition, validate,
+    Condition, Decision, Effect, Gates, MAX_HISTORY, MAX_MEASUREMENTS, Observation,
+    POLICY_CONDITION, PauseStep, Phase, RolloutSpec, RolloutStatus, Step, Transition, validate,
 };
 use crate::{
     analysis::{self, Sample, Verdict},
@@ -132,7 +132,7 @@ impl Machine<'_> {
     }
 
     /// Run the state machine until it waits on the world.
-    pub(super) fn run(&mut self, canary_ready: bool) {
+    pub(super) fn run(&mut self, canary_ready: bool, gates: &Gates) {
         // Each pass either waits (returns) or moves one step/phase; bound the loop by the spec's size.
         for _ in 0..self.spec.steps.len() + 4 {
             match self.status.phase {
@@ -148,6 +148,12 @@ impl Machine<'_> {
                 }
                 Phase::Promoted | Phase::RolledBack | Phase::Failed => return,
                 Phase::Promoting => {
+                    if !self.gates_allow(gates) {
+                        if self.status.phase == Phase::RollingBack {
+                            continue;
+                        }
+                        return;
+                    }
                     let version = self.spec.model.version;
                     self.status.weight = 100;
                     self.effects.push(Effect::PromoteStable { version });
@@ -202,6 +208,55 @@ impl Machine<'_> {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// Whether the policy gates let the rollout be promoted now. A failed gate rolls it back,
+    /// naming the gate; gates not yet decided (or not decidable) keep it waiting in Promoting.
+    fn gates_allow(&mut self, gates: &Gates) -> bool {
+        match gates {
+            Gates::None => true,
+            Gates::Unchecked => false,
+            Gates::Unknown(why) => {
+                let message = format!("not promoted until the policy gates can be decided: {why}");
+                set_condition(
+                    &mut self.status,
+                    POLICY_CONDITION,
+                    false,
+                    "Undecided",
+                    &message,
+                    self.now,
+                );
+                false
+            }
+            Gates::Decided(v) if v.allowed => {
+                let evidence = v.evidence();
+                set_condition(
+                    &mut self.status,
+                    POLICY_CONDITION,
+                    true,
+                    "Passed",
+                    &evidence,
+                    self.now,
+                );
+                true
+            }
+            Gates::Decided(v) => {
+                let why = v.refusal().unwrap_or_else(|| v.evidence());
+                set_condition(
+                    &mut self.status,
+                    POLICY_CONDITION,
+                    false,
+                    "Failed",
+                    &why,
+                    self.now,
+                );
+                self.transition(
+                    Phase::RollingBack,
+                    format!("policy gates failed before promotion: {why}"),
+                );
+                false
             }
         }
     }
@@ -332,7 +387,7 @@ pub fn reconcile(spec: &RolloutSpec, status: &RolloutStatus, obs: &Observation) 
     {
         m.record(samples);
     }
-    m.run(obs.canary_ready);
+    m.run(obs.canary_ready, &obs.gates);
     Decision {
         status: m.status,
         effects: m.effects,

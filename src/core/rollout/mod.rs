@@ -300,6 +300,9 @@ pub struct RolloutRecord {
     pub created: DateTime<Utc>,
     pub spec: RolloutSpec,
     pub status: RolloutStatus,
+    /// The policy it was started under, with the verdict at its start; `None`: no policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::Recorded>,
 }
 
 /// A rollout's address: the cluster, namespace and name that identify it.
@@ -369,6 +372,32 @@ pub struct Observation {
     /// Measured values, present only when `analysis_due` said so and the driver queried.
     pub samples: Option<Vec<Sample>>,
     pub generation: i64,
+    /// The policy gates, decided again when `gates_due` said so.
+    pub gates: Gates,
+}
+
+/// The policy gates of a rollout as whoever drives it found them before promoting it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Gates {
+    /// The rollout was started under no policy: nothing to check.
+    #[default]
+    None,
+    /// It carries a policy, not decided in this pass (the driver decides it when `gates_due`).
+    Unchecked,
+    /// Decided on fresh facts.
+    Decided(crate::policy::Verdict),
+    /// The facts could not be gathered or the recorded policy cannot be read: the rollout waits
+    /// — it is never promoted unchecked.
+    Unknown(String),
+}
+
+/// The status condition that says how the policy gates were found before promotion.
+pub const POLICY_CONDITION: &str = "PolicyGates";
+
+/// Whether the driver must decide the policy gates of a rollout that carries a policy for this
+/// pass: it is about to be promoted.
+pub fn gates_due(status: &RolloutStatus) -> bool {
+    status.phase == Phase::Promoting
 }
 
 /// Something the driver must make true in the world. Each is idempotent.

@@ -16,6 +16,7 @@ fn obs(secs: i64, ready: bool) -> Observation {
         canary_ready: ready,
         samples: None,
         generation: 1,
+        gates: crate::rollout::Gates::None,
     }
 }
 
@@ -606,6 +607,7 @@ fn replica_splits_and_pauses_at_their_limits() {
             canary_ready: true,
             samples: None,
             generation: 0,
+            gates: crate::rollout::Gates::None,
         },
     );
     assert_eq!(
@@ -613,5 +615,131 @@ fn replica_splits_and_pauses_at_their_limits() {
         Phase::Paused,
         "still pausing: {}",
         d.status.message
+    );
+}
+
+fn verdict(allowed: bool) -> crate::policy::Verdict {
+    crate::policy::Verdict {
+        model: "m".into(),
+        version: 2,
+        cluster: "prod".into(),
+        allowed,
+        checks: vec![crate::policy::Check {
+            gate: "validation".into(),
+            ok: allowed,
+            evidence: if allowed {
+                "tag validation_status=passed".into()
+            } else {
+                "tag validation_status=revoked, not passed".into()
+            },
+        }],
+        pinned_regions: None,
+    }
+}
+
+#[test]
+fn a_rollout_under_a_policy_waits_in_promoting_until_its_gates_are_decided() {
+    let spec = RolloutSpec::test().with_steps(vec![Step::SetWeight(10)]);
+    let s = drive(&spec, &RolloutStatus::default(), &obs(0, false));
+    // The canary is ready and the last step done: the rollout reaches Promoting and waits
+    // there, with nothing promoted, until the driver decides the gates.
+    let unchecked = Observation {
+        gates: Gates::Unchecked,
+        ..obs(1, true)
+    };
+    let d = reconcile(&spec, &s, &unchecked);
+    assert_eq!(d.status.phase, Phase::Promoting);
+    assert!(
+        !d.effects
+            .iter()
+            .any(|e| matches!(e, Effect::PromoteStable { .. })),
+        "{:?}",
+        d.effects
+    );
+    assert!(gates_due(&d.status));
+    // Gates that cannot be decided (the registry is down) keep it waiting, saying why.
+    let unknown = reconcile(
+        &spec,
+        &d.status,
+        &Observation {
+            gates: Gates::Unknown("mlflow: connection refused".into()),
+            ..obs(2, true)
+        },
+    );
+    assert_eq!(unknown.status.phase, Phase::Promoting);
+    assert!(unknown.effects.is_empty());
+    let c = unknown
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.kind == POLICY_CONDITION)
+        .expect("condition");
+    assert!(
+        !c.status && c.message.contains("connection refused"),
+        "{c:?}"
+    );
+    // Passed: promoted, with the evidence in the condition.
+    let passed = reconcile(
+        &spec,
+        &unknown.status,
+        &Observation {
+            gates: Gates::Decided(verdict(true)),
+            ..obs(3, true)
+        },
+    );
+    assert_eq!(passed.status.phase, Phase::Promoted);
+    assert!(passed.effects.contains(&Effect::PromoteStable {
+        version: spec.model.version
+    }));
+    let c = passed
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.kind == POLICY_CONDITION)
+        .expect("condition");
+    assert!(c.status && c.message.contains("validation ✓"), "{c:?}");
+}
+
+#[test]
+fn a_gate_that_fails_before_promotion_rolls_the_canary_back_naming_it() {
+    let spec = RolloutSpec::test().with_steps(vec![Step::SetWeight(10)]);
+    let s = drive(&spec, &RolloutStatus::default(), &obs(0, false));
+    let s = reconcile(
+        &spec,
+        &s,
+        &Observation {
+            gates: Gates::Unchecked,
+            ..obs(1, true)
+        },
+    )
+    .status;
+    let d = reconcile(
+        &spec,
+        &s,
+        &Observation {
+            gates: Gates::Decided(verdict(false)),
+            ..obs(2, true)
+        },
+    );
+    assert_eq!(d.status.phase, Phase::RolledBack);
+    assert!(d.effects.contains(&Effect::AbortCanary), "{:?}", d.effects);
+    assert!(
+        !d.effects
+            .iter()
+            .any(|e| matches!(e, Effect::PromoteStable { .. })),
+        "{:?}",
+        d.effects
+    );
+    let why = d
+        .status
+        .history
+        .iter()
+        .find(|h| h.to == Phase::RollingBack)
+        .map(|h| h.reason.clone())
+        .unwrap_or_default();
+    assert!(
+        why.contains("policy gates failed before promotion")
+            && why.contains("validation: tag validation_status=revoked"),
+        "{why}"
     );
 }

@@ -50,7 +50,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
     render_head(app, frame, head, r);
     let [steps, charts] =
         Layout::horizontal([Constraint::Length(34), Constraint::Min(30)]).areas(middle);
-    render_steps(app, frame, steps, r);
+    match &r.policy {
+        Some(policy) => {
+            let failed = r.status.conditions.iter().filter(|c| !c.status).count();
+            let needed = u16::try_from(r.spec.steps.len() + failed + 3).unwrap_or(u16::MAX);
+            let [steps, gates] =
+                Layout::vertical([Constraint::Length(needed), Constraint::Min(4)]).areas(steps);
+            render_steps(app, frame, steps, r);
+            render_policy(app, frame, gates, r, policy);
+        }
+        None => render_steps(app, frame, steps, r),
+    }
     render_charts(app, frame, charts, key);
     let [measures, side] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
@@ -206,6 +216,55 @@ fn render_steps(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
         Paragraph::new(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .block(boxed(app, "Steps")),
+        area,
+    );
+}
+
+/// The policy the rollout started under as a checklist — each gate with its evidence at the
+/// start — and how the gates were found again before promotion.
+fn render_policy(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    r: &RolloutRecord,
+    policy: &mlops_core::policy::Recorded,
+) {
+    let t = &app.theme;
+    let mut lines = vec![Line::from(Span::styled(
+        match &policy.change {
+            Some(c) => format!("at start · {c}"),
+            None => "at start".to_string(),
+        },
+        t.muted,
+    ))];
+    for c in &policy.start.checks {
+        let (mark, style) = if c.ok { ("✓", t.ok) } else { ("✗", t.err) };
+        lines.push(Line::from(Span::styled(
+            format!("{mark} {}", c.gate),
+            style,
+        )));
+        lines.push(Line::from(Span::styled(
+            format!("  {}", c.evidence),
+            t.muted,
+        )));
+    }
+    let again = r
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.kind == rollout::POLICY_CONDITION);
+    lines.push(match again {
+        Some(c) if c.status => Line::from(Span::styled("before promotion: ✓ passed", t.ok)),
+        Some(c) if c.reason == "Failed" => {
+            Line::from(Span::styled("before promotion: ✗ failed", t.err))
+        }
+        Some(_) => Line::from(Span::styled("before promotion: undecided", t.warn)),
+        None => Line::from(Span::styled("before promotion: checked again", t.muted)),
+    });
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(boxed(app, "Policy gates")),
         area,
     );
 }

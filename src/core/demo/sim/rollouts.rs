@@ -86,6 +86,7 @@ impl Sim {
                 created: self.now,
                 spec,
                 status: RolloutStatus::default(),
+                policy: None,
             },
             canary_error: s.canary_error,
             canary_latency_ms: s.canary_latency_ms,
@@ -185,6 +186,7 @@ impl Sim {
                 canary_ready: self.canary_ready(&r.record),
                 samples,
                 generation: 1,
+                gates: crate::rollout::Gates::None,
             };
             let decision = rollout::reconcile(&r.record.spec, &r.record.status, &obs);
             self.rollouts[idx].record.status = decision.status;
