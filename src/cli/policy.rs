@@ -135,7 +135,7 @@ pub async fn verdict(
     let rules = file.for_target(&cluster, namespace);
     let registry = options.require_registry()?;
     let regions = c.nodes().await?.into_iter().map(|n| n.region).collect();
-    let facts = policy::facts(
+    let facts = mlops_core::policy_facts::gather(
         &registry,
         &rules,
         (model, version),

@@ -150,7 +150,7 @@ async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gate
         Err(e) => return Gates::Unknown(format!("the cluster's node regions: {e}")),
     };
     let model = (record.spec.model.name.as_str(), record.spec.model.version);
-    match policy::facts(
+    match mlops_core::policy_facts::gather(
         registry.as_ref(),
         &recorded.rules,
         model,

@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod lineage;
 pub mod model;
 pub mod policy;
+pub mod policy_facts;
 pub mod ports;
 pub mod rollout;
 pub mod text;

@@ -9,8 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{error::CoreError, ports::RegistryPort, rollout::CHAMPION_ALIAS};
-
 /// The gates for one cluster and namespace (the file's sections merged).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
@@ -133,52 +131,6 @@ pub struct Recorded {
     #[serde(default)]
     pub change: Option<String>,
     pub start: Verdict,
-}
-
-/// The facts the gates of `rules` are decided on, from the registry: the version's tags, its
-/// run's metric and the champion's; `regions` are the cluster's node regions.
-pub async fn facts(
-    registry: &dyn RegistryPort,
-    rules: &Policy,
-    (model, version): (&str, u32),
-    cluster: &str,
-    mut regions: Vec<String>,
-    change: Option<&str>,
-) -> Result<Facts, CoreError> {
-    let m = registry.model(model).await?;
-    let v = m.require_version(version)?;
-    let metric_of = async |run: Option<&String>| -> Result<Option<f64>, CoreError> {
-        let (Some(rule), Some(run)) = (rules.metric.as_ref(), run) else {
-            return Ok(None);
-        };
-        Ok(registry.run(run).await?.metrics.get(&rule.name).copied())
-    };
-    let version_metric = metric_of(v.run_id.as_ref()).await?;
-    let champion = match m
-        .aliases
-        .get(CHAMPION_ALIAS)
-        .copied()
-        .filter(|c| *c != version)
-    {
-        Some(cv) => Some((
-            cv,
-            metric_of(m.version(cv).and_then(|x| x.run_id.as_ref())).await?,
-        )),
-        None => None,
-    };
-    regions.retain(|r| !r.is_empty());
-    regions.sort();
-    regions.dedup();
-    Ok(Facts {
-        model: model.to_string(),
-        version,
-        version_tags: v.tags.clone(),
-        version_metric,
-        champion,
-        cluster: cluster.to_string(),
-        cluster_regions: regions,
-        change: change.map(str::to_string),
-    })
 }
 
 /// Decide every gate of `policy` on `facts`.
