@@ -379,6 +379,87 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
     let (code, _, err) = mlops_as(&vic, &["audit", "list", "--limit", "1"]);
     assert_eq!(code, 0, "{err}");
 
+    // A rollout started under a policy that requires change tickets: the server refuses an
+    // approval whose comment does not start with one, however it is sent.
+    let policy = mlops_core::policy::Recorded {
+        rules: mlops_core::policy::Policy {
+            change_ticket: true,
+            ..mlops_core::policy::Policy::default()
+        },
+        change: Some("CHG-9".into()),
+        start: mlops_core::policy::Verdict {
+            model: "churn-model".into(),
+            version: 8,
+            cluster: "test".into(),
+            allowed: true,
+            checks: Vec::new(),
+            pinned_regions: None,
+        },
+    };
+    as_rita
+        .create_pinned_rollout(
+            &ns,
+            "ticketed",
+            rollout(&ns, "ticketed").spec.rollout,
+            &mlops_console::adapters::kube::StartNote {
+                change: "CHG-9".into(),
+                policy: Some(policy),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("rita starts a rollout under the policy");
+    at_gate(&api, "ticketed").await;
+    let as_remy = connect(&remy).await;
+    let e = as_remy
+        .approve_as(&ns, "ticketed", "remy", "looks fine")
+        .await
+        .expect_err("an approval without a ticket, sent past the CLI");
+    assert!(
+        e.to_string()
+            .contains("requires a change ticket with every approval"),
+        "{e}"
+    );
+    let (code, _, err) = mlops_as(
+        &remy,
+        &[
+            "rollout",
+            "approve",
+            "ticketed",
+            "-n",
+            &ns,
+            "--comment",
+            "looks fine",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("started under requires a change ticket"),
+        "{err}"
+    );
+    let (code, out, err) = mlops_as(
+        &remy,
+        &[
+            "rollout",
+            "approve",
+            "ticketed",
+            "-n",
+            &ns,
+            "--comment",
+            "looks fine",
+            "--change",
+            "CHG-9",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let comment = api
+        .get("ticketed")
+        .await
+        .expect("ticketed")
+        .status
+        .and_then(|s| s.approvals.last().map(|a| a.comment.clone()));
+    assert_eq!(comment.as_deref(), Some("CHG-9: looks fine"));
+
     let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
 }
 

@@ -51,6 +51,9 @@ pub struct Confirm {
     pub comment: TextArea<'static>,
     /// The comment is required (approve, abort, rollback).
     pub needs_comment: bool,
+    /// The comment must start with a change ticket (an approval of a rollout whose policy
+    /// requires one).
+    pub needs_ticket: bool,
     pub error: Option<String>,
 }
 

@@ -194,20 +194,35 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             cluster_verb(options, async |c| {
                 let ns = c.default_namespace();
                 let ticket = change.as_deref().map(str::trim).filter(|t| !t.is_empty());
-                // The change-ticket gate of policy.toml, for this cluster and namespace.
+                let refuse = |reason: String| CoreError::Refused {
+                    rollout: format!("{ns}/{name}"),
+                    command: "approve".into(),
+                    reason,
+                };
+                if let Some(t) = ticket {
+                    mlops_core::policy::check_ticket(t).map_err(refuse)?;
+                }
+                // The change-ticket gate: of the policy the rollout started under (which the
+                // cluster enforces too), and of policy.toml for this cluster and namespace.
+                let started_under = c
+                    .rollout(&ns, name)
+                    .await?
+                    .policy
+                    .is_some_and(|p| p.rules.change_ticket);
                 let policy = super::policy::load_policy(options)?;
+                if ticket.is_none() && started_under {
+                    return Err(refuse(
+                        "the policy this rollout started under requires a change ticket: give --change CHG-…".into(),
+                    ));
+                }
                 if ticket.is_none()
                     && policy
                         .is_some_and(|p| p.for_target(&c.describe_context(), &ns).change_ticket)
                 {
-                    return Err(CoreError::Refused {
-                        rollout: format!("{ns}/{name}"),
-                        command: "approve".into(),
-                        reason: format!(
-                            "policy.toml requires a change ticket on {} in {ns}: give --change CHG-…",
-                            c.describe_context()
-                        ),
-                    });
+                    return Err(refuse(format!(
+                        "policy.toml requires a change ticket on {} in {ns}: give --change CHG-…",
+                        c.describe_context()
+                    )));
                 }
                 // The ticket is recorded with the approval and in the audit trail.
                 let comment = match ticket {
@@ -276,6 +291,15 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 };
                 let name = format!("{model}-v{version}");
                 let ticket = change.as_deref().map(str::trim).unwrap_or_default();
+                if !ticket.is_empty() {
+                    mlops_core::policy::check_ticket(ticket).map_err(|reason| {
+                        CoreError::Refused {
+                            rollout: format!("{ns}/{name}"),
+                            command: "start".into(),
+                            reason,
+                        }
+                    })?;
+                }
                 let mut note = StartNote {
                     change: ticket.to_string(),
                     ..StartNote::default()

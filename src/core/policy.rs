@@ -113,6 +113,35 @@ impl Verdict {
     }
 }
 
+/// What an approval's comment starts with where a change ticket is required: the ticket, a colon
+/// and a space (`CHG-123: why`). RE2 syntax: the cluster's admission policy checks the same.
+pub const TICKET_COMMENT_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}[0-9]: ";
+
+/// A change ticket as the trackers number them (`CHG-123`, `CHG0030001`, `OPS-42`): letters,
+/// digits and `_./-`, ending in a digit, at most 64 characters.
+pub fn check_ticket(ticket: &str) -> Result<(), String> {
+    let ok = (2..=64).contains(&ticket.len())
+        && ticket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && ticket.ends_with(|c: char| c.is_ascii_digit())
+        && ticket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} is not a change ticket: letters, digits and _./- ending in a digit, such as CHG-123 or CHG0030001",
+            crate::text::truncate(ticket, 70)
+        ))
+    }
+}
+
+/// The change ticket an approval's comment starts with (`CHG-123: why`), if it does.
+pub fn comment_ticket(comment: &str) -> Option<&str> {
+    let (ticket, _) = comment.split_once(": ")?;
+    check_ticket(ticket).ok().map(|()| ticket)
+}
+
 fn check(gate: &'static str, ok: bool, evidence: impl Into<String>) -> Check {
     Check {
         gate: gate.to_string(),
@@ -294,6 +323,19 @@ fn residency(policy: &Policy, tag: &str, facts: &Facts) -> (Check, Option<Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_tickets_are_numbered_as_trackers_number_them() {
+        for ok in ["CHG-123", "CHG0030001", "OPS-42", "a/b.c_d-9"] {
+            assert_eq!(check_ticket(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "7", "CHG-", "-12", "CHG 12", "CHG-12;rm", "CHG-12\n"] {
+            assert!(check_ticket(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(comment_ticket("CHG-5: eval beats champion"), Some("CHG-5"));
+        assert_eq!(comment_ticket("eval: beats champion"), None);
+        assert_eq!(comment_ticket("CHG-5 eval"), None);
+    }
 
     fn policy() -> Policy {
         Policy {

@@ -168,6 +168,7 @@ fn command_policy() -> Value {
                 var("time", "has(object.status) && has(object.status.lastCommand) ? string(object.status.lastCommand.time) : ''".into()),
                 var("oldTime", "has(oldObject.status) && has(oldObject.status.lastCommand) ? string(oldObject.status.lastCommand.time) : ''".into()),
                 var("implied", IMPLIED_VERB.into()),
+                var("ticketRequired", format!("({}).contains('\"change_ticket\":true')", annotation("object", POLICY_ANNOTATION))),
                 var("author", format!("has(object.metadata.annotations) && '{AUTHOR_ANNOTATION}' in object.metadata.annotations ? object.metadata.annotations['{AUTHOR_ANNOTATION}'] : ''")),
             ],
             "validations": [
@@ -194,6 +195,11 @@ fn command_policy() -> Value {
                 {
                     "expression": "variables.verb != 'approve' || object.status.approvals[size(object.status.approvals) - 1].user == request.userInfo.username",
                     "messageExpression": "'an approval is recorded in the name of whoever sends it (' + request.userInfo.username + ')'",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("variables.verb != 'approve' || !variables.ticketRequired || object.status.approvals[size(object.status.approvals) - 1].comment.matches('{}')", mlops_core::policy::TICKET_COMMENT_PATTERN),
+                    "message": "the policy this rollout started under requires a change ticket with every approval: start the comment with it (CHG-123: why)",
                     "reason": "Forbidden",
                 },
                 {

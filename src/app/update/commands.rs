@@ -105,8 +105,14 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
             if app.feeds.models.data.is_none() && app.backends.registry.is_some() {
                 force(app, Source::Models, fx);
             }
+            let needs_ticket = verb == Verb::Approve
+                && rows::find_rollout(app, &key)
+                    .and_then(|r| r.policy.as_ref())
+                    .is_some_and(|p| p.rules.change_ticket);
             let mut comment = TextArea::default();
-            comment.set_placeholder_text(if verb.needs_comment() {
+            comment.set_placeholder_text(if needs_ticket {
+                "CHG-123: why (this rollout's policy requires a change ticket)"
+            } else if verb.needs_comment() {
                 "a comment is required"
             } else {
                 "optional comment"
@@ -118,6 +124,7 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
                 preview,
                 comment,
                 needs_comment: verb.needs_comment(),
+                needs_ticket,
                 error: None,
             });
             app.mode = Mode::Confirm;
@@ -161,6 +168,13 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
             let comment = text_of(&confirm.comment).trim().to_string();
             if confirm.needs_comment && comment.is_empty() {
                 confirm.error = Some("a comment is required for the audit trail".into());
+                return;
+            }
+            if confirm.needs_ticket && mlops_core::policy::comment_ticket(&comment).is_none() {
+                confirm.error = Some(
+                    "this rollout's policy requires a change ticket: start the comment with it (CHG-123: why)"
+                        .into(),
+                );
                 return;
             }
             let mut command = confirm.command.clone();

@@ -206,6 +206,54 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
 }
 
 #[test]
+fn an_approval_under_a_ticket_policy_needs_the_ticket_in_its_comment() {
+    let (mut app, platform, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "6");
+    let recorded = mlops_core::policy::Recorded {
+        rules: mlops_core::policy::Policy {
+            change_ticket: true,
+            ..mlops_core::policy::Policy::default()
+        },
+        change: Some("CHG-9".into()),
+        start: mlops_core::policy::Verdict {
+            model: "churn-model".into(),
+            version: 4,
+            cluster: "eu-prod".into(),
+            allowed: true,
+            checks: Vec::new(),
+            pinned_regions: None,
+        },
+    };
+    if let Some(s) = app.feeds.cluster.data.as_mut() {
+        for r in s.rollouts.iter_mut().filter(|r| r.name == "churn-model-v4") {
+            r.policy = Some(recorded.clone());
+        }
+    }
+    press(&mut app, &ctx, "a");
+    assert_eq!(app.mode, Mode::Confirm);
+    type_text(&mut app, &ctx, "eval beats champion");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode, Mode::Confirm, "no ticket, no approval");
+    let error = app
+        .confirm
+        .as_ref()
+        .and_then(|c| c.error.clone())
+        .unwrap_or_default();
+    assert!(error.contains("requires a change ticket"), "{error}");
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, "CHG-9: eval beats champion");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode, Mode::Normal);
+    let comment = platform.with_sim(|s| {
+        s.rollouts()
+            .into_iter()
+            .find(|r| r.name == "churn-model-v4")
+            .and_then(|r| r.status.approvals.last().map(|a| a.comment.clone()))
+    });
+    assert_eq!(comment.as_deref(), Some("CHG-9: eval beats champion"));
+}
+
+#[test]
 fn refused_commands_never_open_a_dialog_and_readonly_refuses_all() {
     let (mut app, _, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "6");
