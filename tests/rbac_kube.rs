@@ -189,7 +189,7 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
 
     // Rita starts two rollouts; the author annotation names her (the server checks it).
     let as_rita = connect(&rita).await;
-    for name in ["gate", "live"] {
+    for name in ["gate", "live", "done"] {
         as_rita
             .create_rollout(&ns, name, rollout(&ns, name).spec.rollout)
             .await
@@ -273,6 +273,41 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
     assert_eq!(
         api.get("live").await.expect("live").status.map(|s| s.phase),
         Some(Phase::RollingBack)
+    );
+    // … and roll back a promoted one, but a viewer may not.
+    let mut done = api.get("done").await.expect("done");
+    done.status = Some(RolloutStatus {
+        phase: Phase::Promoted,
+        current_step: 3,
+        weight: 100,
+        ..RolloutStatus::default()
+    });
+    api.replace_status("done", &PostParams::default(), &done)
+        .await
+        .expect("done status");
+    let rollback = [
+        "rollout",
+        "rollback",
+        "done",
+        "-n",
+        &ns,
+        "--reason",
+        "INC-43 regression",
+    ];
+    let (code, _, err) = mlops_as(&vic, &rollback);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the cluster refused it"), "{err}");
+    let (code, out, err) = mlops_as(&olga, &rollback);
+    assert_eq!(code, 0, "{out}{err}");
+    let done = api
+        .get("done")
+        .await
+        .expect("done")
+        .status
+        .unwrap_or_default();
+    assert_eq!(
+        (done.phase, done.undo_promotion),
+        (Phase::RollingBack, true)
     );
     // The console asks the server the same question before offering a verb.
     let as_olga = connect(&olga).await;
