@@ -584,3 +584,63 @@ async fn with_prometheus_down_analysis_is_inconclusive_and_the_rollout_never_adv
         .await
         .expect("restore churn-model");
 }
+
+/// Canary-vs-stable drift as an analysis metric: the traffic process shifts one input feature of
+/// the canary track only; the controller measures the largest PSI of the canary's feature
+/// histograms against the stable's, fails the analysis on it and rolls the canary back, naming
+/// the feature.
+#[tokio::test]
+async fn a_canary_whose_inputs_drift_from_the_stables_fails_analysis_and_rolls_back() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, api) = installed().await;
+    let before = cluster
+        .serving("ml-serving", "fraud-detector")
+        .await
+        .expect("seeded fraud-detector");
+    let name = "fraud-detector-drift";
+    let _ = api.delete(name, &DeleteParams::default()).await;
+    traffic("/control/reset", &serde_json::json!({}));
+    traffic(
+        "/control/drift",
+        &serde_json::json!({"model": "fraud-detector", "feature": "amount", "shift": 4, "track": "canary"}),
+    );
+    let _controller = start_controller(&format!("drift-{}", std::process::id()));
+    let mut s = spec(
+        "fraud-detector",
+        before.version + 2,
+        before.version,
+        "registry.mlops.invalid/models/fraud-detector:drift",
+        &serde_json::json!([{"setWeight": 50}, {"analysis": {"count": 30}}, {"setWeight": 100}]),
+        (1, 2),
+    );
+    s["analysis"]["metrics"] = serde_json::json!([mlops_core::rollout::drift_check("fraud-detector", 0.25)]);
+    let mr: ModelRollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": name, "namespace": "ml-serving"},
+        "spec": s,
+    }))
+    .expect("rollout");
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("create");
+    let rolled_back = wait_phase(&api, name, Phase::RolledBack, 240).await;
+    traffic("/control/reset", &serde_json::json!({}));
+    let st = rolled_back.status.expect("status");
+    let failed: Vec<_> = st
+        .measurements
+        .iter()
+        .filter(|m| m.metric == "drift" && m.verdict == mlops_core::analysis::Verdict::Fail)
+        .collect();
+    assert!(failed.len() >= 2, "{:#?}", st.measurements);
+    assert!(
+        failed.iter().all(|m| m.canary.is_some_and(|psi| psi > 0.25)
+            && m.reason.contains("> max 0.2500 (PSI of amount, canary vs stable)")),
+        "{failed:#?}"
+    );
+    let _ = api.delete(name, &DeleteParams::default()).await;
+    let back = seeded(&before);
+    cluster
+        .split_replicas("ml-serving", &back, back.replicas, 0, &[])
+        .await
+        .expect("restore fraud-detector");
+}

@@ -6,11 +6,7 @@
 
 mod common;
 
-use std::{
-    io::{Read, Write},
-    net::TcpStream,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_console::adapters::{
@@ -27,38 +23,7 @@ fn prometheus() -> PrometheusMetrics {
         .expect("prometheus")
 }
 
-/// A plain HTTP/1.1 request to the traffic process (std only, so a `Drop` can use it).
-fn traffic(method: &str, path: &str, body: &str) -> serde_json::Value {
-    let url = common::env().get("MLOPS_TRAFFIC_URL");
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host).expect("connect to the traffic process");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    let (head, json) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{method} {path}: {head}\n{json}"
-    );
-    serde_json::from_str(json).expect("JSON")
-}
-
-/// Resets the traffic process's rules when dropped.
-struct ResetTraffic;
-
-impl Drop for ResetTraffic {
-    fn drop(&mut self) {
-        traffic("POST", "/control/reset", "{}");
-    }
-}
+use common::{ResetTraffic, traffic};
 
 fn history_range() -> (DateTime<Utc>, DateTime<Utc>) {
     let state = traffic("GET", "/control/state", "");

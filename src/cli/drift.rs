@@ -77,6 +77,11 @@ pub struct Select {
 
 #[derive(Debug, Subcommand)]
 pub enum DriftCmd {
+    /// Live drift from Prometheus: each model version's input features over the current window
+    /// against their reference window (the model servers' feature-value histograms), and each
+    /// model's canary against its stable track. Exit 0 whether or not drift was found; with
+    /// `--fail-on-drift`, a drifted feature exits 3.
+    Live(super::drift_live::LiveArgs),
     /// Write the reference profile of a CSV file (per column: kind, quantile bins or category
     /// counts, rows, missing); `-o FILE.json` writes it to a file, otherwise to stdout.
     Profile {
@@ -100,6 +105,7 @@ pub fn run(args: &DriftArgs, options: &Options, output: &str) -> Result<ExitCode
             bins,
             select,
         }) => write_profile(input, *bins, select, options, output),
+        Some(DriftCmd::Live(live)) => super::drift_live::run(live, options, output),
         None => compare(&args.compare, options, output),
     }
 }

@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod controller;
 pub mod drift;
+pub mod drift_live;
 pub mod gpu;
 mod install;
 pub mod output;

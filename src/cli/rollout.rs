@@ -64,6 +64,10 @@ pub enum RolloutCmd {
         /// The change ticket (CHG-123), where policy.toml requires one.
         #[arg(long)]
         change: Option<String>,
+        /// Also fail the analysis when the canary's input features drift from the stable's:
+        /// the largest PSI over the features above this (0.1 moderate, 0.25 significant).
+        #[arg(long, value_parser = parse_psi)]
+        max_drift: Option<f64>,
         /// With --wait: give up after this many seconds (at most a week).
         #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
         timeout: u64,
@@ -202,19 +206,10 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 if let Some(t) = ticket {
                     mlops_core::policy::check_ticket(t).map_err(refuse)?;
                 }
-                // The change-ticket gate: of the policy the rollout started under (which the
-                // cluster enforces too), and of policy.toml for this cluster and namespace.
-                let started_under = c
-                    .rollout(&ns, name)
-                    .await?
-                    .policy
-                    .is_some_and(|p| p.rules.change_ticket);
+                // The change-ticket gate: of policy.toml for this cluster and namespace (before
+                // anything is asked of the cluster), then of the policy the rollout started
+                // under (which the cluster enforces too).
                 let policy = super::policy::load_policy(options)?;
-                if ticket.is_none() && started_under {
-                    return Err(refuse(
-                        "the policy this rollout started under requires a change ticket: give --change CHG-…".into(),
-                    ));
-                }
                 if ticket.is_none()
                     && policy
                         .is_some_and(|p| p.for_target(&c.describe_context(), &ns).change_ticket)
@@ -223,6 +218,16 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                         "policy.toml requires a change ticket on {} in {ns}: give --change CHG-…",
                         c.describe_context()
                     )));
+                }
+                if ticket.is_none()
+                    && c.rollout(&ns, name)
+                        .await?
+                        .policy
+                        .is_some_and(|p| p.rules.change_ticket)
+                {
+                    return Err(refuse(
+                        "the policy this rollout started under requires a change ticket: give --change CHG-…".into(),
+                    ));
                 }
                 // The ticket is recorded with the approval and in the audit trail.
                 let comment = match ticket {
@@ -259,7 +264,15 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             wait,
             timeout,
             change,
+            max_drift,
         } => {
+            let analysis = || {
+                let mut a = rollout::default_analysis(model);
+                if let Some(max) = max_drift {
+                    a.metrics.push(rollout::drift_check(model, *max));
+                }
+                a
+            };
             let steps = find_template(options, template)?;
             let deployment = deployment.clone().unwrap_or_else(|| model.clone());
             // Everything that can be checked here is, before the registry or the cluster is
@@ -278,7 +291,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                 replicas: 1,
                 http_route: None,
                 steps: steps.clone(),
-                analysis: rollout::default_analysis(model),
+                analysis: analysis(),
                 approval: rollout::ApprovalGate {
                     required: *approvers,
                 },
@@ -333,7 +346,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
                     replicas: serving.replicas.max(1),
                     http_route: None,
                     steps,
-                    analysis: rollout::default_analysis(model),
+                    analysis: analysis(),
                     approval: rollout::ApprovalGate {
                         required: *approvers,
                     },
@@ -383,6 +396,16 @@ async fn tag_in_registry(options: &Options, r: &RolloutRecord, tags: &[(String, 
             r.spec.model.version,
             output::error_text(&e.to_string())
         );
+    }
+}
+
+/// A PSI threshold: a positive number.
+fn parse_psi(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a PSI threshold: a positive number such as 0.25"
+        )),
     }
 }
 

@@ -17,7 +17,8 @@ use kube::{
 };
 use mlops_core::{
     CoreError,
-    analysis::Sample,
+    analysis::{MetricKind, Sample},
+    drift,
     audit::AuditRecord,
     model::Track,
     policy,
@@ -78,6 +79,10 @@ fn canary_ready(pass: &Pass, namespace: &str, spec: &RolloutSpec, weight: u8) ->
 async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
     let mut out = Vec::new();
     for m in &spec.analysis.metrics {
+        if m.kind == MetricKind::Drift {
+            out.push(measure_drift(ctx, m).await);
+            continue;
+        }
         let value = |q: Option<String>| async move {
             let Some(q) = q else {
                 return (None, None);
@@ -162,6 +167,54 @@ async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gate
     {
         Ok(facts) => Gates::Decided(policy::evaluate(&recorded.rules, &facts)),
         Err(e) => Gates::Unknown(e.to_string()),
+    }
+}
+
+/// A drift metric: its queries give the canary's and the stable's feature-value histogram
+/// buckets (`sum by (feature, le) (increase(model_feature_value_bucket{…,track="canary"}[5m]))`);
+/// the value is the largest PSI of a feature's canary distribution against its stable one, the
+/// feature named with it. No stable query, or no feature with traffic on both tracks: no value.
+async fn measure_drift(ctx: &Context, m: &mlops_core::analysis::MetricCheck) -> Sample {
+    let sample = |canary: Option<f64>, note: String| Sample {
+        metric: m.name.clone(),
+        canary,
+        stable: None,
+        error: Some(note),
+    };
+    let Some(store) = ctx.metrics.as_ref() else {
+        return sample(None, "no metrics store configured".into());
+    };
+    let Some(stable_query) = m.stable_query.as_ref() else {
+        return sample(None, "a drift metric needs the stable track's histogram query".into());
+    };
+    let buckets = |rows: Vec<(std::collections::BTreeMap<String, String>, f64)>| {
+        rows.into_iter()
+            .filter_map(|(labels, v)| {
+                Some(drift::live::Bucket {
+                    feature: labels.get("feature")?.clone(),
+                    le: labels.get("le")?.parse().ok()?,
+                    cumulative: v,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let (canary, stable) = match futures::try_join!(
+        store.vector(&m.canary_query),
+        store.vector(stable_query)
+    ) {
+        Ok((c, s)) => (buckets(c), buckets(s)),
+        Err(e) => {
+            crate::logging::warn_limited(
+                &format!("analysis {}", m.name),
+                &format!("drift query failed: {e}"),
+            );
+            return sample(None, mlops_core::text::truncate(&e.to_string(), 160).into_owned());
+        }
+    };
+    match drift::live::canary_vs_stable(&canary, &stable) {
+        Ok(Some((feature, psi))) => sample(Some(psi), format!("PSI of {feature}, canary vs stable")),
+        Ok(None) => sample(None, "no feature with observations on both tracks yet".into()),
+        Err(e) => sample(None, e.to_string()),
     }
 }
 

@@ -57,7 +57,8 @@ pub struct Sample {
     pub metric: String,
     pub canary: Option<f64>,
     pub stable: Option<f64>,
-    /// Why a value is missing, when the store said (e.g. it is down).
+    /// Why a value is missing, when the store said (e.g. it is down); with a value, what it
+    /// was measured on, when that matters (the feature that drifted most).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -87,6 +88,14 @@ pub fn evaluate(check: &MetricCheck, sample: &Sample, time: DateTime<Utc>) -> Me
 }
 
 fn judge(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
+    let (verdict, reason) = judge_value(check, sample);
+    match (&sample.error, sample.canary.filter(|v| v.is_finite())) {
+        (Some(note), Some(_)) => (verdict, format!("{reason} ({note})")),
+        _ => (verdict, reason),
+    }
+}
+
+fn judge_value(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
     let Some(canary) = sample.canary.filter(|v| v.is_finite()) else {
         return (
             Verdict::Inconclusive,

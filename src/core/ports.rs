@@ -80,6 +80,11 @@ pub trait MetricsPort: Send + Sync {
 pub trait QueryPort: Send + Sync {
     /// The value of `query` now: the first series' latest sample; `None` when it returns nothing.
     async fn value(&self, query: &str) -> Result<Option<f64>, CoreError>;
+    /// Every series of `query` now: its labels and latest sample (histogram buckets, say).
+    async fn vector(
+        &self,
+        query: &str,
+    ) -> Result<Vec<(std::collections::BTreeMap<String, String>, f64)>, CoreError>;
 }
 
 #[async_trait]

@@ -180,3 +180,38 @@ pub fn mlflow(method: &str, path: &str, body: Option<serde_json::Value>) -> serd
     );
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
+
+/// A plain HTTP/1.1 request to the traffic process (std only, so a `Drop` can use it).
+pub fn traffic(method: &str, path: &str, body: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let url = env().get("MLOPS_TRAFFIC_URL");
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to the traffic process");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let (head, json) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{method} {path}: {head}\n{json}"
+    );
+    serde_json::from_str(json).expect("JSON")
+}
+
+/// Resets the traffic process's rules when dropped.
+pub struct ResetTraffic;
+
+impl Drop for ResetTraffic {
+    fn drop(&mut self) {
+        traffic("POST", "/control/reset", "{}");
+    }
+}
+

@@ -34,6 +34,7 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_core::{
+    drift::live::{self, Bucket},
     CoreError,
     gpu::{IdlePolicy, UtilHistory},
     model::{FeatureDrift, Gpu, RolloutSeries},
@@ -318,6 +319,45 @@ impl PrometheusMetrics {
     }
 }
 
+impl PrometheusMetrics {
+    /// Per model with both tracks serving: the feature whose canary distribution is furthest
+    /// from the stable's over the last `window` (largest PSI, the stable the reference), as a
+    /// rollout's drift check measures it. One query for every model.
+    pub async fn canary_vs_stable(
+        &self,
+        window: Duration,
+    ) -> Result<Vec<(String, String, f64)>, CoreError> {
+        let query = format!(
+            "sum by (model, track, feature, le) (increase(model_feature_value_bucket[{}s]))",
+            window.as_secs().max(1)
+        );
+        let mut by_model: BTreeMap<String, (Vec<Bucket>, Vec<Bucket>)> = BTreeMap::new();
+        for s in self.query(&query, None).await? {
+            let (Some(p), Ok(le)) = (s.last(), s.label("le").parse::<f64>()) else {
+                continue;
+            };
+            let bucket = Bucket {
+                feature: s.label("feature").to_string(),
+                le,
+                cumulative: p.value,
+            };
+            let tracks = by_model.entry(s.label("model").to_string()).or_default();
+            match s.label("track") {
+                "canary" => tracks.0.push(bucket),
+                "stable" | "" => tracks.1.push(bucket),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for (model, (canary, stable)) in by_model {
+            if let Some((feature, psi)) = live::canary_vs_stable(&canary, &stable)? {
+                out.push((model, feature, psi));
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
@@ -364,6 +404,18 @@ impl QueryPort for PrometheusMetrics {
             .first()
             .and_then(Series::last)
             .map(|p| p.value))
+    }
+
+    async fn vector(&self, query: &str) -> Result<Vec<(BTreeMap<String, String>, f64)>, CoreError> {
+        Ok(self
+            .query(query, None)
+            .await?
+            .into_iter()
+            .filter_map(|s| {
+                let v = s.last()?.value;
+                Some((s.labels, v))
+            })
+            .collect())
     }
 }
 

@@ -53,6 +53,7 @@ pub mod column;
 pub mod engine;
 pub mod kolmogorov;
 pub mod ks;
+pub mod live;
 pub mod method;
 pub mod profile;
 pub mod stattests;

@@ -1,0 +1,184 @@
+//! `mlops drift live`: drift as the model servers see it now, from Prometheus — each model
+//! version's input features over the current window against the reference window before it, and
+//! each model's canary track against its stable one (the measure a rollout's drift check uses).
+
+use std::{fmt::Write as _, process::ExitCode, time::Duration};
+
+use anyhow::Result;
+use chrono::Utc;
+use clap::Args;
+use mlops_core::{
+    CoreError,
+    drift::DriftStatus,
+    model::FeatureDrift,
+    ports::MetricsPort,
+    rollout,
+};
+use serde::Serialize;
+
+use super::output::{self, Output, UsageError, safe};
+use crate::{adapters::prometheus::DriftWindows, wiring::Options};
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The current window (default 15m); the reference is the five hours that end an hour ago.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Exit 3 when a feature drifted (for pipelines and alerts).
+    #[arg(long)]
+    pub fail_on_drift: bool,
+}
+
+/// One feature of one model version: its statistics over the current window against the
+/// reference window.
+#[derive(Debug, Serialize)]
+struct Feature {
+    model: String,
+    version: u32,
+    feature: String,
+    status: &'static str,
+    psi: f64,
+    js_distance: f64,
+    wasserstein_normed: f64,
+    ks_statistic: f64,
+    ks_p_value: f64,
+    reference_rows: usize,
+    current_rows: usize,
+    /// PSI over recent windows, oldest first.
+    psi_history: Vec<f64>,
+}
+
+/// A model's canary against its stable track: the feature furthest apart.
+#[derive(Debug, Serialize)]
+struct CanaryVsStable {
+    model: String,
+    feature: String,
+    psi: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Live {
+    at: chrono::DateTime<Utc>,
+    window_seconds: u64,
+    features: Vec<Feature>,
+    drifted: usize,
+    canary_vs_stable: Vec<CanaryVsStable>,
+}
+
+fn feature(d: FeatureDrift) -> Feature {
+    Feature {
+        status: d.report.status.as_str(),
+        psi: d.report.psi,
+        js_distance: d.report.js_distance,
+        wasserstein_normed: d.report.wasserstein_normed,
+        ks_statistic: d.report.ks.statistic,
+        ks_p_value: d.report.ks.p_value,
+        reference_rows: d.report.reference_len,
+        current_rows: d.report.current_len,
+        psi_history: d.psi_history,
+        model: d.model,
+        version: d.version,
+        feature: d.feature,
+    }
+}
+
+pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode> {
+    let output = Output::pick(output, &[Output::Table, Output::Json], "drift live")?;
+    let window = match &args.window {
+        None => Duration::from_secs(15 * 60),
+        Some(w) => rollout::parse_duration(w.trim())
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| UsageError(format!("--window {w:?}: a duration like 90s, 15m or 1h")))?,
+    };
+    let runtime = crate::wiring::tokio_runtime(1)?;
+    let result = runtime.block_on(async {
+        let metrics = options.metrics(None).unwrap_or_else(|| {
+            Err(CoreError::backend(
+                "prometheus",
+                "no Prometheus: set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
+            ))
+        })?;
+        let metrics = metrics.with_drift_windows(DriftWindows {
+            current: window,
+            history_step: window.min(Duration::from_secs(5 * 60)),
+            ..DriftWindows::default()
+        });
+        let (features, canary) =
+            futures::try_join!(metrics.drift(), metrics.canary_vs_stable(window))?;
+        let wanted = |m: &str| args.model.as_deref().is_none_or(|w| w == m);
+        let mut features: Vec<Feature> = features
+            .into_iter()
+            .filter(|d| wanted(&d.model))
+            .map(feature)
+            .collect();
+        features.sort_by(|a, b| b.psi.total_cmp(&a.psi));
+        let canary_vs_stable = canary
+            .into_iter()
+            .filter(|(m, _, _)| wanted(m))
+            .map(|(model, feature, psi)| CanaryVsStable {
+                model,
+                feature,
+                psi,
+            })
+            .collect();
+        Ok::<_, CoreError>(Live {
+            at: Utc::now(),
+            window_seconds: window.as_secs(),
+            drifted: features
+                .iter()
+                .filter(|f| f.status == DriftStatus::Drifted.as_str())
+                .count(),
+            features,
+            canary_vs_stable,
+        })
+    });
+    match result {
+        Ok(live) => {
+            output::print(&output::render(output, &live, table));
+            Ok(if args.fail_on_drift && live.drifted > 0 {
+                ExitCode::from(super::drift::DRIFT_EXIT)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e) => Ok(output::finish(Err(e))),
+    }
+}
+
+fn table(l: &Live) -> String {
+    let mut s = format!(
+        "{:<22} {:>4} {:<20} {:<8} {:>8} {:>8} {:>10}\n",
+        "MODEL", "VER", "FEATURE", "STATUS", "PSI", "JS", "ROWS"
+    );
+    for f in &l.features {
+        let _ = writeln!(
+            s,
+            "{:<22} {:>4} {:<20} {:<8} {:>8.4} {:>8.4} {:>10}",
+            safe(&f.model),
+            f.version,
+            safe(&f.feature),
+            f.status,
+            f.psi,
+            f.js_distance,
+            f.current_rows
+        );
+    }
+    let _ = write!(
+        s,
+        "{} of {} features drifted over the last {} s",
+        l.drifted,
+        l.features.len(),
+        l.window_seconds
+    );
+    if !l.canary_vs_stable.is_empty() {
+        s.push_str("\ncanary vs stable:");
+        for c in &l.canary_vs_stable {
+            let _ = write!(s, "\n  {}  {} PSI {:.4}", safe(&c.model), safe(&c.feature), c.psi);
+        }
+    }
+    s
+}

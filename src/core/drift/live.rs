@@ -1,0 +1,137 @@
+//! Canary against stable on live histograms: per feature, the canary track's bucket counts
+//! against the stable track's over the same window (PSI, the stable track the reference) — the
+//! drift metric of a rollout's analysis (`MetricKind::Drift`).
+
+use std::collections::BTreeMap;
+
+use crate::error::CoreError;
+
+/// One cumulative bucket of a feature-value histogram (`model_feature_value_bucket`): the
+/// observations of `feature` at or below `le`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub feature: String,
+    pub le: f64,
+    pub cumulative: f64,
+}
+
+/// Per feature, bin counts from cumulative buckets sorted by bound; a bucket a hair below the
+/// one before it (`increase()` extrapolates) counts as zero. A count that is not one (NaN,
+/// infinite, negative) leaves its feature out.
+fn bins(buckets: &[Bucket]) -> BTreeMap<String, (Vec<f64>, Vec<f64>)> {
+    let mut by_feature: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut bad = std::collections::BTreeSet::new();
+    for b in buckets {
+        if b.le.is_nan() || !b.cumulative.is_finite() || b.cumulative < 0.0 {
+            bad.insert(b.feature.clone());
+            continue;
+        }
+        by_feature
+            .entry(b.feature.clone())
+            .or_default()
+            .push((b.le, b.cumulative));
+    }
+    by_feature
+        .into_iter()
+        .filter(|(f, _)| !bad.contains(f))
+        .map(|(f, mut c)| {
+            c.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let bounds = c.iter().map(|b| b.0).collect();
+            let mut prev = 0.0_f64;
+            let counts = c
+                .iter()
+                .map(|&(_, v)| {
+                    let n = (v - prev).max(0.0);
+                    prev = prev.max(v);
+                    n
+                })
+                .collect();
+            (f, (bounds, counts))
+        })
+        .collect()
+}
+
+/// The largest PSI, over the features both tracks report with the same buckets and some
+/// observations, of the canary's distribution against the stable's; and that feature. `None`
+/// when no feature can be compared (no traffic on a track yet).
+pub fn canary_vs_stable(
+    canary: &[Bucket],
+    stable: &[Bucket],
+) -> Result<Option<(String, f64)>, CoreError> {
+    let canary = bins(canary);
+    let stable = bins(stable);
+    let mut worst: Option<(String, f64)> = None;
+    for (feature, (bounds, reference)) in &stable {
+        let Some((canary_bounds, current)) = canary.get(feature) else {
+            continue;
+        };
+        if canary_bounds != bounds
+            || reference.iter().sum::<f64>() <= 0.0
+            || current.iter().sum::<f64>() <= 0.0
+        {
+            continue;
+        }
+        let psi = super::psi_from_counts(reference, current)?;
+        if worst.as_ref().is_none_or(|(_, w)| psi > *w) {
+            worst = Some((feature.clone(), psi));
+        }
+    }
+    Ok(worst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(feature: &str, counts: &[f64]) -> Vec<Bucket> {
+        let mut cum = 0.0;
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                cum += c;
+                Bucket {
+                    feature: feature.into(),
+                    le: if i + 1 == counts.len() {
+                        f64::INFINITY
+                    } else {
+                        i as f64
+                    },
+                    cumulative: cum,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_feature_that_drifted_most_is_named_with_its_psi() {
+        let stable = [hist("amount", &[10.0, 40.0, 40.0, 10.0]), hist("age", &[25.0; 4])].concat();
+        let canary = [hist("amount", &[40.0, 40.0, 10.0, 10.0]), hist("age", &[25.0; 4])].concat();
+        let (feature, psi) = canary_vs_stable(&canary, &stable)
+            .expect("computed")
+            .expect("a feature");
+        assert_eq!(feature, "amount");
+        let want = crate::drift::psi_from_counts(&[10.0, 40.0, 40.0, 10.0], &[40.0, 40.0, 10.0, 10.0])
+            .expect("psi");
+        assert!((psi - want).abs() < 1e-12 && psi > 0.25, "{psi}");
+        // The same distributions: no drift.
+        let (_, same) = canary_vs_stable(&stable, &stable)
+            .expect("computed")
+            .expect("a feature");
+        assert!(same.abs() < 1e-12, "{same}");
+    }
+
+    #[test]
+    fn nothing_to_compare_without_traffic_on_both_tracks_or_with_bad_counts() {
+        let stable = hist("amount", &[10.0, 40.0, 40.0, 10.0]);
+        assert_eq!(canary_vs_stable(&[], &stable).expect("ok"), None);
+        assert_eq!(canary_vs_stable(&hist("amount", &[0.0; 4]), &stable).expect("ok"), None);
+        let mut nan = hist("amount", &[1.0; 4]);
+        nan[1].cumulative = f64::NAN;
+        assert_eq!(canary_vs_stable(&nan, &stable).expect("ok"), None);
+        // Different buckets on the two tracks are not compared.
+        let mut other = hist("amount", &[1.0; 4]);
+        other[0].le = -5.0;
+        assert_eq!(canary_vs_stable(&other, &stable).expect("ok"), None);
+    }
+}
