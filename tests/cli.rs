@@ -83,6 +83,29 @@ fn a_negative_speed_is_refused() {
 }
 
 #[test]
+fn bad_drift_flags_are_usage_errors_naming_the_value() {
+    let out = mlops(
+        "valid",
+        &[
+            "rollout",
+            "start",
+            "--model",
+            "m",
+            "--version",
+            "2",
+            "--max-drift=0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a PSI threshold"), "{stderr}");
+    let out = mlops("valid", &["drift", "live", "--window", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--window \"soon\": a duration"), "{stderr}");
+}
+
+#[test]
 fn readonly_refuses_mutating_verbs_before_touching_a_cluster() {
     for args in [
         vec!["--readonly", "install"],

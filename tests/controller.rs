@@ -600,20 +600,22 @@ async fn a_canary_whose_inputs_drift_from_the_stables_fails_analysis_and_rolls_b
     let name = "fraud-detector-drift";
     let _ = api.delete(name, &DeleteParams::default()).await;
     traffic("/control/reset", &serde_json::json!({}));
-    traffic(
-        "/control/drift",
-        &serde_json::json!({"model": "fraud-detector", "feature": "amount", "shift": 4, "track": "canary"}),
-    );
     let _controller = start_controller(&format!("drift-{}", std::process::id()));
+    // A version of its own: a canary of another run in the last five minutes is not this one.
+    let version = before.version + 100 + std::process::id() % 1000;
     let mut s = spec(
         "fraud-detector",
-        before.version + 2,
+        version,
         before.version,
         "registry.mlops.invalid/models/fraud-detector:drift",
         &serde_json::json!([{"setWeight": 50}, {"analysis": {"count": 30}}, {"setWeight": 100}]),
         (1, 2),
     );
-    s["analysis"]["metrics"] = serde_json::json!([mlops_core::rollout::drift_check("fraud-detector", 0.25)]);
+    s["analysis"]["metrics"] = serde_json::json!([mlops_core::rollout::drift_check(
+        "fraud-detector",
+        version,
+        0.25
+    )]);
     let mr: ModelRollout = serde_json::from_value(serde_json::json!({
         "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
         "metadata": {"name": name, "namespace": "ml-serving"},
@@ -623,6 +625,38 @@ async fn a_canary_whose_inputs_drift_from_the_stables_fails_analysis_and_rolls_b
     api.create(&PostParams::default(), &mr)
         .await
         .expect("create");
+    // Without drift the check passes on the real traffic (no false alarm from a small sample)…
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = api.get(name).await.expect("get").status.unwrap_or_default();
+        let drift: Vec<_> = st
+            .measurements
+            .iter()
+            .filter(|m| m.metric == "drift")
+            .collect();
+        assert!(
+            drift
+                .iter()
+                .all(|m| m.verdict != mlops_core::analysis::Verdict::Fail),
+            "a false alarm before any drift: {drift:#?}"
+        );
+        if drift
+            .iter()
+            .any(|m| m.verdict == mlops_core::analysis::Verdict::Pass)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the drift check never passed: {st:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // … then the canary's `amount` shifts by four standard deviations; the stable's stays.
+    traffic(
+        "/control/drift",
+        &serde_json::json!({"model": "fraud-detector", "feature": "amount", "shift": 4, "track": "canary"}),
+    );
     let rolled_back = wait_phase(&api, name, Phase::RolledBack, 240).await;
     traffic("/control/reset", &serde_json::json!({}));
     let st = rolled_back.status.expect("status");
@@ -634,7 +668,8 @@ async fn a_canary_whose_inputs_drift_from_the_stables_fails_analysis_and_rolls_b
     assert!(failed.len() >= 2, "{:#?}", st.measurements);
     assert!(
         failed.iter().all(|m| m.canary.is_some_and(|psi| psi > 0.25)
-            && m.reason.contains("> max 0.2500 (PSI of amount, canary vs stable)")),
+            && m.reason
+                .contains("> max 0.2500 (PSI of amount, canary vs stable)")),
         "{failed:#?}"
     );
     let _ = api.delete(name, &DeleteParams::default()).await;

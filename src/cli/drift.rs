@@ -24,9 +24,6 @@ use mlops_core::drift::{
 use super::output::{self, Output, UsageError};
 use crate::wiring::Options;
 
-/// Exit code of `--fail-on-drift` when the dataset drifted.
-pub const DRIFT_EXIT: u8 = 3;
-
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct DriftArgs {
@@ -149,7 +146,7 @@ fn compare(args: &CompareArgs, options: &Options, output: &str) -> Result<ExitCo
     };
     output::print(&output::render(output, &result, drift_table));
     Ok(if args.fail_on_drift && result.dataset_drift {
-        ExitCode::from(DRIFT_EXIT)
+        ExitCode::from(output::DRIFT_EXIT)
     } else {
         ExitCode::SUCCESS
     })

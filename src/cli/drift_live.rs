@@ -7,13 +7,7 @@ use std::{fmt::Write as _, process::ExitCode, time::Duration};
 use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
-use mlops_core::{
-    CoreError,
-    drift::DriftStatus,
-    model::FeatureDrift,
-    ports::MetricsPort,
-    rollout,
-};
+use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift, ports::MetricsPort, rollout};
 use serde::Serialize;
 
 use super::output::{self, Output, UsageError, safe};
@@ -35,7 +29,7 @@ pub struct LiveArgs {
 /// One feature of one model version: its statistics over the current window against the
 /// reference window.
 #[derive(Debug, Serialize)]
-struct Feature {
+struct LiveFeature {
     model: String,
     version: u32,
     feature: String,
@@ -63,13 +57,13 @@ struct CanaryVsStable {
 struct Live {
     at: chrono::DateTime<Utc>,
     window_seconds: u64,
-    features: Vec<Feature>,
+    features: Vec<LiveFeature>,
     drifted: usize,
     canary_vs_stable: Vec<CanaryVsStable>,
 }
 
-fn feature(d: FeatureDrift) -> Feature {
-    Feature {
+fn feature(d: FeatureDrift) -> LiveFeature {
+    LiveFeature {
         status: d.report.status.as_str(),
         psi: d.report.psi,
         js_distance: d.report.js_distance,
@@ -110,7 +104,7 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
         let (features, canary) =
             futures::try_join!(metrics.drift(), metrics.canary_vs_stable(window))?;
         let wanted = |m: &str| args.model.as_deref().is_none_or(|w| w == m);
-        let mut features: Vec<Feature> = features
+        let mut features: Vec<LiveFeature> = features
             .into_iter()
             .filter(|d| wanted(&d.model))
             .map(feature)
@@ -140,7 +134,7 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
         Ok(live) => {
             output::print(&output::render(output, &live, table));
             Ok(if args.fail_on_drift && live.drifted > 0 {
-                ExitCode::from(super::drift::DRIFT_EXIT)
+                ExitCode::from(output::DRIFT_EXIT)
             } else {
                 ExitCode::SUCCESS
             })
@@ -177,7 +171,13 @@ fn table(l: &Live) -> String {
     if !l.canary_vs_stable.is_empty() {
         s.push_str("\ncanary vs stable:");
         for c in &l.canary_vs_stable {
-            let _ = write!(s, "\n  {}  {} PSI {:.4}", safe(&c.model), safe(&c.feature), c.psi);
+            let _ = write!(
+                s,
+                "\n  {}  {} PSI {:.4}",
+                safe(&c.model),
+                safe(&c.feature),
+                c.psi
+            );
         }
     }
     s

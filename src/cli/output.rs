@@ -56,6 +56,9 @@ impl Output {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Exit code of `--fail-on-drift` when drift was found (`mlops drift`, `mlops drift live`).
+pub const DRIFT_EXIT: u8 = 3;
+
 /// `value` as pretty JSON, or the text `text` builds (a table, CSV, Markdown or a tree, as the
 /// verb chose from `-o`). The builder must pass every outside field through [`safe`].
 pub fn render<T: Serialize + ?Sized>(

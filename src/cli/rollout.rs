@@ -269,7 +269,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             let analysis = || {
                 let mut a = rollout::default_analysis(model);
                 if let Some(max) = max_drift {
-                    a.metrics.push(rollout::drift_check(model, *max));
+                    a.metrics.push(rollout::drift_check(model, *version, *max));
                 }
                 a
             };

@@ -18,8 +18,8 @@ use kube::{
 use mlops_core::{
     CoreError,
     analysis::{MetricKind, Sample},
-    drift,
     audit::AuditRecord,
+    drift,
     model::Track,
     policy,
     rollout::{self, Gates, Observation, RolloutRecord, RolloutSpec},
@@ -185,7 +185,10 @@ async fn measure_drift(ctx: &Context, m: &mlops_core::analysis::MetricCheck) -> 
         return sample(None, "no metrics store configured".into());
     };
     let Some(stable_query) = m.stable_query.as_ref() else {
-        return sample(None, "a drift metric needs the stable track's histogram query".into());
+        return sample(
+            None,
+            "a drift metric needs the stable track's histogram query".into(),
+        );
     };
     let buckets = |rows: Vec<(std::collections::BTreeMap<String, String>, f64)>| {
         rows.into_iter()
@@ -198,22 +201,28 @@ async fn measure_drift(ctx: &Context, m: &mlops_core::analysis::MetricCheck) -> 
             })
             .collect::<Vec<_>>()
     };
-    let (canary, stable) = match futures::try_join!(
-        store.vector(&m.canary_query),
-        store.vector(stable_query)
-    ) {
-        Ok((c, s)) => (buckets(c), buckets(s)),
-        Err(e) => {
-            crate::logging::warn_limited(
-                &format!("analysis {}", m.name),
-                &format!("drift query failed: {e}"),
-            );
-            return sample(None, mlops_core::text::truncate(&e.to_string(), 160).into_owned());
-        }
-    };
+    let (canary, stable) =
+        match futures::try_join!(store.vector(&m.canary_query), store.vector(stable_query)) {
+            Ok((c, s)) => (buckets(c), buckets(s)),
+            Err(e) => {
+                crate::logging::warn_limited(
+                    &format!("analysis {}", m.name),
+                    &format!("drift query failed: {e}"),
+                );
+                return sample(
+                    None,
+                    mlops_core::text::truncate(&e.to_string(), 160).into_owned(),
+                );
+            }
+        };
     match drift::live::canary_vs_stable(&canary, &stable) {
-        Ok(Some((feature, psi))) => sample(Some(psi), format!("PSI of {feature}, canary vs stable")),
-        Ok(None) => sample(None, "no feature with observations on both tracks yet".into()),
+        Ok(Some((feature, psi))) => {
+            sample(Some(psi), format!("PSI of {feature}, canary vs stable"))
+        }
+        Ok(None) => sample(
+            None,
+            "no feature with observations on both tracks yet".into(),
+        ),
         Err(e) => sample(None, e.to_string()),
     }
 }

@@ -214,4 +214,3 @@ impl Drop for ResetTraffic {
         traffic("POST", "/control/reset", "{}");
     }
 }
-

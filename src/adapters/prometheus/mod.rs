@@ -34,8 +34,8 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_core::{
-    drift::live::{self, Bucket},
     CoreError,
+    drift::live::{self, Bucket},
     gpu::{IdlePolicy, UtilHistory},
     model::{FeatureDrift, Gpu, RolloutSeries},
     ports::{MetricsPort, QueryPort},

@@ -51,9 +51,13 @@ fn bins(buckets: &[Bucket]) -> BTreeMap<String, (Vec<f64>, Vec<f64>)> {
         .collect()
 }
 
-/// The largest PSI, over the features both tracks report with the same buckets and some
-/// observations, of the canary's distribution against the stable's; and that feature. `None`
-/// when no feature can be compared (no traffic on a track yet).
+/// The fewest observations of a feature on each track before it is compared: below that, PSI
+/// measures the sample's noise (about bins ÷ observations), not drift.
+pub const MIN_OBSERVATIONS: f64 = 200.0;
+
+/// The largest PSI, over the features both tracks report with the same buckets and at least
+/// [`MIN_OBSERVATIONS`] each, of the canary's distribution against the stable's; and that
+/// feature. `None` when no feature can be compared yet (too little traffic on a track).
 pub fn canary_vs_stable(
     canary: &[Bucket],
     stable: &[Bucket],
@@ -66,8 +70,8 @@ pub fn canary_vs_stable(
             continue;
         };
         if canary_bounds != bounds
-            || reference.iter().sum::<f64>() <= 0.0
-            || current.iter().sum::<f64>() <= 0.0
+            || reference.iter().sum::<f64>() < MIN_OBSERVATIONS
+            || current.iter().sum::<f64>() < MIN_OBSERVATIONS
         {
             continue;
         }
@@ -105,14 +109,25 @@ mod tests {
 
     #[test]
     fn the_feature_that_drifted_most_is_named_with_its_psi() {
-        let stable = [hist("amount", &[10.0, 40.0, 40.0, 10.0]), hist("age", &[25.0; 4])].concat();
-        let canary = [hist("amount", &[40.0, 40.0, 10.0, 10.0]), hist("age", &[25.0; 4])].concat();
+        let stable = [
+            hist("amount", &[100.0, 400.0, 400.0, 100.0]),
+            hist("age", &[250.0; 4]),
+        ]
+        .concat();
+        let canary = [
+            hist("amount", &[400.0, 400.0, 100.0, 100.0]),
+            hist("age", &[250.0; 4]),
+        ]
+        .concat();
         let (feature, psi) = canary_vs_stable(&canary, &stable)
             .expect("computed")
             .expect("a feature");
         assert_eq!(feature, "amount");
-        let want = crate::drift::psi_from_counts(&[10.0, 40.0, 40.0, 10.0], &[40.0, 40.0, 10.0, 10.0])
-            .expect("psi");
+        let want = crate::drift::psi_from_counts(
+            &[100.0, 400.0, 400.0, 100.0],
+            &[400.0, 400.0, 100.0, 100.0],
+        )
+        .expect("psi");
         assert!((psi - want).abs() < 1e-12 && psi > 0.25, "{psi}");
         // The same distributions: no drift.
         let (_, same) = canary_vs_stable(&stable, &stable)
@@ -123,14 +138,22 @@ mod tests {
 
     #[test]
     fn nothing_to_compare_without_traffic_on_both_tracks_or_with_bad_counts() {
-        let stable = hist("amount", &[10.0, 40.0, 40.0, 10.0]);
+        let stable = hist("amount", &[100.0, 400.0, 400.0, 100.0]);
         assert_eq!(canary_vs_stable(&[], &stable).expect("ok"), None);
-        assert_eq!(canary_vs_stable(&hist("amount", &[0.0; 4]), &stable).expect("ok"), None);
-        let mut nan = hist("amount", &[1.0; 4]);
+        assert_eq!(
+            canary_vs_stable(&hist("amount", &[0.0; 4]), &stable).expect("ok"),
+            None
+        );
+        // Too few observations to tell drift from noise.
+        assert_eq!(
+            canary_vs_stable(&hist("amount", &[40.0, 0.0, 0.0, 9.0]), &stable).expect("ok"),
+            None
+        );
+        let mut nan = hist("amount", &[100.0; 4]);
         nan[1].cumulative = f64::NAN;
         assert_eq!(canary_vs_stable(&nan, &stable).expect("ok"), None);
         // Different buckets on the two tracks are not compared.
-        let mut other = hist("amount", &[1.0; 4]);
+        let mut other = hist("amount", &[100.0; 4]);
         other[0].le = -5.0;
         assert_eq!(canary_vs_stable(&other, &stable).expect("ok"), None);
     }

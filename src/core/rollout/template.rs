@@ -161,20 +161,21 @@ pub fn default_analysis(model: &str) -> AnalysisSpec {
     }
 }
 
-/// The drift check of a rollout's analysis: the canary's input features against the stable's,
-/// from the model servers' feature-value histograms over the last five minutes; fails when the
-/// largest PSI over the features is above `max_psi` (0.1 moderate, 0.25 significant).
-pub fn drift_check(model: &str, max_psi: f64) -> MetricCheck {
-    let buckets = |track: &str| {
-        format!(
-            "sum by (feature, le) (increase(model_feature_value_bucket{{model=\"{model}\",track=\"{track}\"}}[5m]))"
-        )
+/// The drift check of a rollout's analysis: the canary's input features (version `version`)
+/// against the stable track's, from the model servers' feature-value histograms over the last
+/// five minutes; fails when the largest PSI over the features is above `max_psi` (0.1 moderate,
+/// 0.25 significant).
+pub fn drift_check(model: &str, version: u32, max_psi: f64) -> MetricCheck {
+    let buckets = |selector: String| {
+        format!("sum by (feature, le) (increase(model_feature_value_bucket{{{selector}}}[5m]))")
     };
     MetricCheck {
         name: "drift".into(),
         kind: analysis::MetricKind::Drift,
-        canary_query: buckets("canary"),
-        stable_query: Some(buckets("stable")),
+        canary_query: buckets(format!(
+            "model=\"{model}\",version=\"{version}\",track=\"canary\""
+        )),
+        stable_query: Some(buckets(format!("model=\"{model}\",track=\"stable\""))),
         max: Some(max_psi),
         max_ratio_to_stable: None,
     }
