@@ -11,6 +11,7 @@ pub mod drift;
 pub mod drift_live;
 pub mod gpu;
 mod install;
+mod lineage;
 pub mod output;
 mod policy;
 mod registry;
@@ -95,6 +96,10 @@ pub enum Cmd {
     /// utilisation, memory, power, temperature, the model version on each GPU, allocatable vs
     /// requested, allocated-but-idle GPUs and the GPU-hours they waste, canary vs stable.
     Gpu(gpu::GpuArgs),
+    /// The lineage of a model version, alias, dataset or Deployment, joined from the registry
+    /// and the cluster (dataset → run → model version → image → rollout → Deployment → pods),
+    /// and where the two disagree. `-o tree` (default) or `-o json`.
+    Lineage(lineage::LineageArgs),
     /// The cluster's hash-chained audit log: list it, export it (JSON Lines), verify it (or an
     /// exported file, offline).
     Audit {
@@ -197,6 +202,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             registry::runs(command, &options, output)
         }
         Some(Cmd::Gpu(args)) => gpu::run(args, &options, table_or_json(cli, "gpu")?),
+        Some(Cmd::Lineage(args)) => lineage::run(args, &options, &cli.output),
         Some(Cmd::Policy { command }) => {
             policy::run(command, &options, table_or_json(cli, "policy")?)
         }

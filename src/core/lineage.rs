@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    model::{Deployment, Pod, RegisteredModel, Run},
+    model::{Deployment, Pod, RegisteredModel, Run, Track},
     rollout::RolloutRecord,
 };
 
@@ -111,6 +111,128 @@ impl LineageGraph {
             .filter(|i| self.nodes[*i].kind == kind)
             .collect()
     }
+}
+
+impl LineageGraph {
+    /// Add `other`'s nodes and edges (a node with the same id is the same node).
+    pub fn merge(&mut self, other: &LineageGraph) {
+        let index: Vec<usize> = other
+            .nodes
+            .iter()
+            .map(|n| {
+                self.find(&n.id).unwrap_or_else(|| {
+                    self.nodes.push(n.clone());
+                    self.nodes.len() - 1
+                })
+            })
+            .collect();
+        for &(a, b) in &other.edges {
+            self.link(index[a], index[b]);
+        }
+    }
+}
+
+/// One disagreement between the registry and a cluster, with the ids of the nodes it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// `alias_not_served`, `alias_moved_on`, `image_differs`, `failed_validation_served`.
+    pub kind: &'static str,
+    pub message: String,
+    pub nodes: Vec<String>,
+}
+
+/// The tag a version's validation result is read from, and the value that passes.
+pub const VALIDATION_TAG: (&str, &str) = ("validation_status", "passed");
+
+fn version_id(model: &str, version: u32) -> String {
+    format!("{}:{model}/{version}", NodeKind::ModelVersion.as_str())
+}
+
+fn deployment_id(d: &Deployment) -> String {
+    format!(
+        "{}:{}/{}/{}",
+        NodeKind::Deployment.as_str(),
+        d.cluster,
+        d.namespace,
+        d.name
+    )
+}
+
+/// Where the registry and the clusters disagree about `model`, from what the clusters serve
+/// (`deployments` with replicas): the champion alias on a version no cluster serves while some
+/// serve the model; a stable track serving a version the champion alias has moved on from; a
+/// Deployment whose image is not the one recorded for its version (its `image` tag); a served
+/// version whose validation tag says it did not pass.
+pub fn mismatches(model: &RegisteredModel, deployments: &[Deployment]) -> Vec<Mismatch> {
+    let served: Vec<&Deployment> = deployments
+        .iter()
+        .filter(|d| d.model == model.name && d.replicas > 0)
+        .collect();
+    let mut out = Vec::new();
+    let champion = model.aliases.get(crate::rollout::CHAMPION_ALIAS).copied();
+    if let Some(c) = champion
+        && !served.is_empty()
+        && !served.iter().any(|d| d.version == c)
+    {
+        out.push(Mismatch {
+            kind: "alias_not_served",
+            message: format!(
+                "{}@{} points at v{c}, which no cluster serves",
+                model.name,
+                crate::rollout::CHAMPION_ALIAS
+            ),
+            nodes: vec![version_id(&model.name, c)],
+        });
+    }
+    for d in &served {
+        let where_ = format!("{}/{}/{}", d.cluster, d.namespace, d.name);
+        if let Some(c) = champion
+            && d.track == Track::Stable
+            && d.version != c
+        {
+            out.push(Mismatch {
+                kind: "alias_moved_on",
+                message: format!(
+                    "{where_} serves {} v{} on the stable track; {}@{} has moved on to v{c}",
+                    model.name,
+                    d.version,
+                    model.name,
+                    crate::rollout::CHAMPION_ALIAS
+                ),
+                nodes: vec![deployment_id(d), version_id(&model.name, d.version)],
+            });
+        }
+        let Some(v) = model.version(d.version) else {
+            continue;
+        };
+        if let Some(recorded) = v.image()
+            && !d.image.is_empty()
+            && d.image != recorded
+        {
+            out.push(Mismatch {
+                kind: "image_differs",
+                message: format!(
+                    "{where_} runs {}, not {recorded} as recorded for {} v{}",
+                    d.image, model.name, d.version
+                ),
+                nodes: vec![deployment_id(d), version_id(&model.name, d.version)],
+            });
+        }
+        let (key, passed) = VALIDATION_TAG;
+        if let Some(result) = v.tags.get(key)
+            && result != passed
+        {
+            out.push(Mismatch {
+                kind: "failed_validation_served",
+                message: format!(
+                    "{where_} serves {} v{}, whose validation says {key}={result}",
+                    model.name, d.version
+                ),
+                nodes: vec![deployment_id(d), version_id(&model.name, d.version)],
+            });
+        }
+    }
+    out
 }
 
 /// Everything the graph of one model version is built from.
@@ -317,5 +439,33 @@ mod tests {
             "the pod traces back to its training data"
         );
         assert_eq!(g.of_kind(NodeKind::Pod).len(), 2);
+        assert!(
+            mismatches(&model, &deployments).is_empty(),
+            "the registry and the cluster agree"
+        );
+        // The champion moves on to v4 (not served), v3's image and validation disagree.
+        let mut moved = model.clone();
+        moved.aliases.insert("champion".into(), 4);
+        let mut v3 = moved.versions[0].clone();
+        v3.tags.insert("image".into(), "reg/fraud:3-rebuilt".into());
+        v3.tags.insert("validation_status".into(), "failed".into());
+        moved.versions = vec![v3];
+        let kinds: Vec<&str> = mismatches(&moved, &deployments)
+            .iter()
+            .map(|m| m.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "alias_not_served",
+                "alias_moved_on",
+                "image_differs",
+                "failed_validation_served"
+            ]
+        );
+        // Merging a graph into itself adds nothing.
+        let mut twice = g.clone();
+        twice.merge(&g);
+        assert_eq!(twice, g);
     }
 }

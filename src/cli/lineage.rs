@@ -1,0 +1,468 @@
+//! `mlops lineage MODEL@VERSION | MODEL@ALIAS | dataset:DIGEST | deployment:NS/NAME`: the lineage
+//! graph joined from the registry and the cluster — datasets → runs (and their experiments) →
+//! model versions (and their aliases) → images → rollouts → Deployments → pods — and where the
+//! two disagree. `-o tree` (the default) prints it as a tree from the start node; `-o json` as
+//! `{"nodes":[{"id","kind","name","attributes"}],"edges":[{"from","to","relation"}],
+//! "mismatches":[{"kind","message","nodes"}]}`.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+    process::ExitCode,
+};
+
+use anyhow::Result;
+use mlops_core::{
+    CoreError,
+    lineage::{self, LineageGraph, LineageInputs, Mismatch, NodeKind},
+    model::{Deployment, Pod, RegisteredModel},
+    ports::RegistryPort,
+    rollout::RolloutRecord,
+};
+use serde::Serialize;
+
+use super::output::{self, Output, UsageError, safe};
+use crate::{
+    adapters::mlflow::{MlflowRegistry, RunQuery},
+    wiring::Options,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct LineageArgs {
+    /// Where to start: MODEL@VERSION (fraud-detector@3), MODEL@ALIAS (fraud-detector@champion),
+    /// dataset:DIGEST, or deployment:NAMESPACE/NAME.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Version(String, u32),
+    Alias(String, String),
+    Dataset(String),
+    Deployment(String, String),
+}
+
+fn parse(target: &str) -> Result<Target, UsageError> {
+    let t = target.trim();
+    let bad = || {
+        UsageError(format!(
+            "{:?}: expected MODEL@VERSION, MODEL@ALIAS, dataset:DIGEST or deployment:NAMESPACE/NAME",
+            mlops_core::text::truncate(t, 80)
+        ))
+    };
+    if let Some(digest) = t.strip_prefix("dataset:") {
+        let ok = !digest.is_empty() && digest.chars().all(|c| c.is_ascii_alphanumeric());
+        return ok
+            .then(|| Target::Dataset(digest.to_string()))
+            .ok_or_else(bad);
+    }
+    if let Some(rest) = t.strip_prefix("deployment:") {
+        let (ns, name) = rest.split_once('/').ok_or_else(bad)?;
+        return (!ns.is_empty() && !name.is_empty())
+            .then(|| Target::Deployment(ns.to_string(), name.to_string()))
+            .ok_or_else(bad);
+    }
+    let (model, at) = t.rsplit_once('@').ok_or_else(bad)?;
+    if model.is_empty() || at.is_empty() {
+        return Err(bad());
+    }
+    Ok(match at.trim_start_matches('v').parse::<u32>() {
+        Ok(v) => Target::Version(model.to_string(), v),
+        Err(_) => Target::Alias(model.to_string(), at.to_string()),
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct Node {
+    id: String,
+    kind: &'static str,
+    name: String,
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Edge {
+    from: String,
+    to: String,
+    relation: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Graph {
+    start: String,
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+    mismatches: Vec<Mismatch>,
+}
+
+fn kind_name(k: NodeKind) -> &'static str {
+    match k {
+        NodeKind::Dataset => "dataset",
+        NodeKind::Run => "run",
+        NodeKind::ModelVersion => "model_version",
+        NodeKind::Image => "image",
+        NodeKind::Rollout => "rollout",
+        NodeKind::Deployment => "deployment",
+        NodeKind::Pod => "pod",
+    }
+}
+
+fn relation(from: NodeKind, to: NodeKind) -> &'static str {
+    match (from, to) {
+        (NodeKind::Dataset, _) => "trained",
+        (NodeKind::Run, _) => "logged",
+        (NodeKind::ModelVersion, _) => "packaged_as",
+        (NodeKind::Image, NodeKind::Rollout) => "rolled_out_by",
+        (_, NodeKind::Pod) => "runs",
+        _ => "deployed_as",
+    }
+}
+
+/// What the cluster serves and rolls out, over every namespace.
+struct Cluster {
+    rollouts: Vec<RolloutRecord>,
+    deployments: Vec<Deployment>,
+    pods: Vec<Pod>,
+}
+
+pub fn run(args: &LineageArgs, options: &Options, output: &str) -> Result<ExitCode> {
+    let out = Output::pick(
+        output,
+        &[Output::Tree, Output::Table, Output::Json],
+        "lineage",
+    )?;
+    let target = parse(&args.target)?;
+    let runtime = crate::wiring::tokio_runtime(1)?;
+    let result = runtime.block_on(async {
+        let registry = options.require_registry()?;
+        let mut all = options.clone();
+        all.namespace = None;
+        let c = all.cluster().await?;
+        let (rollouts, deployments, pods) =
+            futures::try_join!(c.rollouts(), c.deployments(), c.pods())?;
+        let cluster = Cluster {
+            rollouts,
+            deployments,
+            pods,
+        };
+        build(&registry, &cluster, &target).await
+    });
+    Ok(output::finish(result.map(|g| {
+        output::render(
+            if out == Output::Json {
+                out
+            } else {
+                Output::Tree
+            },
+            &g,
+            tree,
+        )
+    })))
+}
+
+/// The versions the walk covers (model, version) and the id of the node it starts from.
+async fn versions_of(
+    registry: &MlflowRegistry,
+    cluster: &Cluster,
+    target: &Target,
+) -> Result<(Vec<(RegisteredModel, u32)>, String), CoreError> {
+    match target {
+        Target::Version(m, v) => {
+            let model = registry.model(m).await?;
+            model.require_version(*v)?;
+            Ok((vec![(model, *v)], format!("model version:{m}/{v}")))
+        }
+        Target::Alias(m, a) => {
+            let model = registry.model(m).await?;
+            let v = model
+                .aliases
+                .get(a)
+                .copied()
+                .ok_or_else(|| CoreError::NotFound {
+                    kind: "alias",
+                    name: format!(
+                        "{m}@{a} (aliases: {})",
+                        model.aliases.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                })?;
+            Ok((vec![(model, v)], format!("alias:{m}@{a}")))
+        }
+        Target::Deployment(ns, name) => {
+            let d = cluster
+                .deployments
+                .iter()
+                .find(|d| &d.namespace == ns && &d.name == name)
+                .ok_or_else(|| CoreError::NotFound {
+                    kind: "model-serving Deployment (label mlops.dev/model)",
+                    name: format!("{ns}/{name}"),
+                })?;
+            let model = registry.model(&d.model).await?;
+            let start = format!("deployment:{}/{}/{}", d.cluster, d.namespace, d.name);
+            Ok((vec![(model, d.version)], start))
+        }
+        Target::Dataset(digest) => {
+            let experiments: Vec<String> = registry
+                .experiments()
+                .await?
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
+            let mut runs = BTreeSet::new();
+            for ids in experiments.chunks(100) {
+                let query = RunQuery {
+                    experiment_ids: ids.to_vec(),
+                    filter: Some(format!("dataset.digest = '{digest}'")),
+                    order_by: Vec::new(),
+                    page_size: 1000,
+                };
+                let mut token: Option<String> = None;
+                loop {
+                    let (page, next) = registry.search_runs_page(&query, token.as_deref()).await?;
+                    runs.extend(page.into_iter().map(|r| r.id));
+                    match next {
+                        Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                        _ => break,
+                    }
+                }
+            }
+            if runs.is_empty() {
+                return Err(CoreError::NotFound {
+                    kind: "run trained on dataset",
+                    name: format!("digest {digest}"),
+                });
+            }
+            let mut out = Vec::new();
+            for model in registry.models().await? {
+                let versions: Vec<u32> = model
+                    .versions
+                    .iter()
+                    .filter(|v| v.run_id.as_ref().is_some_and(|r| runs.contains(r)))
+                    .map(|v| v.version)
+                    .collect();
+                for v in versions {
+                    out.push((model.clone(), v));
+                }
+            }
+            Ok((out, format!("dataset-digest:{digest}")))
+        }
+    }
+}
+
+async fn build(
+    registry: &MlflowRegistry,
+    cluster: &Cluster,
+    target: &Target,
+) -> Result<Graph, CoreError> {
+    let (versions, start) = versions_of(registry, cluster, target).await?;
+    let mut g = LineageGraph::default();
+    let mut extra: Vec<Node> = Vec::new();
+    let mut extra_edges: Vec<Edge> = Vec::new();
+    let mut mismatches: Vec<Mismatch> = Vec::new();
+    let mut seen_models = BTreeSet::new();
+    for (model, version) in &versions {
+        let mv = model.require_version(*version)?;
+        let run = match &mv.run_id {
+            Some(id) => Some(registry.run(id).await?),
+            None => None,
+        };
+        let part = lineage::for_version(&LineageInputs {
+            model,
+            version: *version,
+            run: run.as_ref(),
+            rollouts: &cluster.rollouts,
+            deployments: &cluster.deployments,
+            pods: &cluster.pods,
+        });
+        g.merge(&part);
+        let version_node = format!("model version:{}/{version}", model.name);
+        for alias in model.aliases_of(*version) {
+            let id = format!("alias:{}@{alias}", model.name);
+            extra.push(Node {
+                id: id.clone(),
+                kind: "alias",
+                name: format!("{}@{alias}", model.name),
+                attributes: BTreeMap::new(),
+            });
+            extra_edges.push(Edge {
+                from: id,
+                to: version_node.clone(),
+                relation: "points_at",
+            });
+        }
+        if let Some(run) = &run {
+            let id = format!("experiment:{}", run.experiment_id);
+            extra.push(Node {
+                id: id.clone(),
+                kind: "experiment",
+                name: run.experiment_id.clone(),
+                attributes: BTreeMap::new(),
+            });
+            extra_edges.push(Edge {
+                from: id,
+                to: format!("run:{}", run.id),
+                relation: "contains",
+            });
+        }
+        if seen_models.insert(model.name.clone()) {
+            mismatches.extend(lineage::mismatches(model, &cluster.deployments));
+        }
+    }
+    let mut nodes: Vec<Node> = g
+        .nodes
+        .iter()
+        .map(|n| Node {
+            id: n.id.clone(),
+            kind: kind_name(n.kind),
+            name: n.label.clone(),
+            attributes: BTreeMap::from([("detail".to_string(), n.detail.clone())]),
+        })
+        .collect();
+    let mut edges: Vec<Edge> = g
+        .edges
+        .iter()
+        .map(|&(a, b)| Edge {
+            from: g.nodes[a].id.clone(),
+            to: g.nodes[b].id.clone(),
+            relation: relation(g.nodes[a].kind, g.nodes[b].kind),
+        })
+        .collect();
+    for n in extra {
+        if !nodes.iter().any(|x| x.id == n.id) {
+            nodes.push(n);
+        }
+    }
+    edges.extend(extra_edges);
+    // A dataset start names the digest: every dataset node with it.
+    let start = match target {
+        Target::Dataset(digest) => nodes
+            .iter()
+            .find(|n| n.kind == "dataset" && n.id.ends_with(&format!("@{digest}")))
+            .map_or(start, |n| n.id.clone()),
+        _ => start,
+    };
+    Ok(Graph {
+        start,
+        nodes,
+        edges,
+        mismatches,
+    })
+}
+
+/// Print the nodes reached from `id` along the edges, downstream or upstream, each once.
+fn walk(
+    g: &Graph,
+    id: &str,
+    down: bool,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+    s: &mut String,
+    name: &dyn Fn(&str) -> String,
+) {
+    let next: Vec<&Edge> = g
+        .edges
+        .iter()
+        .filter(|e| if down { e.from == id } else { e.to == id })
+        .collect();
+    for e in next {
+        let other = if down { &e.to } else { &e.from };
+        if !seen.insert(other.clone()) {
+            continue;
+        }
+        let arrow = if down { "→" } else { "←" };
+        let _ = writeln!(
+            s,
+            "{}{arrow} {} ({})",
+            "  ".repeat(depth),
+            name(other),
+            e.relation
+        );
+        walk(g, other, down, depth + 1, seen, s, name);
+    }
+}
+
+/// The graph as a tree from its start: downstream (what it became and where it runs) and
+/// upstream (what it came from), then the mismatches.
+fn tree(g: &Graph) -> String {
+    let name = |id: &str| {
+        g.nodes.iter().find(|n| n.id == id).map_or_else(
+            || safe(id).into_owned(),
+            |n| {
+                let detail = n.attributes.get("detail").filter(|d| !d.is_empty());
+                match detail {
+                    Some(d) => format!("{} {}  {}", n.kind, safe(&n.name), safe(d)),
+                    None => format!("{} {}", n.kind, safe(&n.name)),
+                }
+            },
+        )
+    };
+    let mut s = name(&g.start);
+    s.push('\n');
+    let mut seen = BTreeSet::from([g.start.clone()]);
+    walk(g, &g.start, true, 1, &mut seen, &mut s, &name);
+    // Upstream: of the start, and of the model versions it leads to (an alias's or a
+    // Deployment's version came from a run, trained on datasets).
+    let mut from: Vec<String> = vec![g.start.clone()];
+    from.extend(
+        g.nodes
+            .iter()
+            .filter(|n| n.kind == "model_version" && seen.contains(&n.id))
+            .map(|n| n.id.clone()),
+    );
+    for id in from {
+        if id != g.start {
+            let _ = writeln!(s, "{} came from:", name(&id));
+        }
+        walk(g, &id, false, 1, &mut seen, &mut s, &name);
+    }
+    if g.mismatches.is_empty() {
+        s.push_str("no mismatches between the registry and the cluster");
+    } else {
+        let _ = write!(s, "{} mismatch(es):", g.mismatches.len());
+        for m in &g.mismatches {
+            let _ = write!(s, "\n  ✗ {}: {}", m.kind, safe(&m.message));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_read_or_refused_naming_the_forms() {
+        assert_eq!(
+            parse("fraud-detector@3").ok(),
+            Some(Target::Version("fraud-detector".into(), 3))
+        );
+        assert_eq!(
+            parse("fraud-detector@v3").ok(),
+            Some(Target::Version("fraud-detector".into(), 3))
+        );
+        assert_eq!(
+            parse("fraud-detector@champion").ok(),
+            Some(Target::Alias("fraud-detector".into(), "champion".into()))
+        );
+        assert_eq!(
+            parse("dataset:550defdb").ok(),
+            Some(Target::Dataset("550defdb".into()))
+        );
+        assert_eq!(
+            parse("deployment:ml-serving/fraud-detector").ok(),
+            Some(Target::Deployment(
+                "ml-serving".into(),
+                "fraud-detector".into()
+            ))
+        );
+        for bad in [
+            "fraud-detector",
+            "@3",
+            "dataset:",
+            "dataset:x' or 1=1",
+            "deployment:x",
+        ] {
+            let e = parse(bad).expect_err(bad);
+            assert!(e.0.contains("expected MODEL@VERSION"), "{e}");
+        }
+    }
+}
