@@ -75,8 +75,17 @@ impl Drop for Restore {
     fn drop(&mut self) {
         set_champion(3);
         set_tag(3, "image", &self.image);
-        if let Some(v) = &self.validation {
-            set_tag(3, "validation_status", v);
+        match &self.validation {
+            Some(v) => set_tag(3, "validation_status", v),
+            None => {
+                mlflow(
+                    "DELETE",
+                    "/api/2.0/mlflow/model-versions/delete-tag",
+                    Some(
+                        json!({"name": "fraud-detector", "version": "3", "key": "validation_status"}),
+                    ),
+                );
+            }
         }
     }
 }
