@@ -433,6 +433,27 @@ async fn started_and_promoting(
         .expect("status: Promoting");
 }
 
+/// fraud-detector-v4 deleted, and gone.
+async fn deleted(api: &kube::Api<mlops_console::adapters::kube::crd::ModelRollout>) {
+    api.delete("fraud-detector-v4", &kube::api::DeleteParams::default())
+        .await
+        .expect("delete");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api
+        .get_opt("fraud-detector-v4")
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollout is not gone"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// The phase the real controller brings the rollout to (waits up to 90 s for `want`).
 async fn controller_brings(
     api: &kube::Api<mlops_console::adapters::kube::crd::ModelRollout>,
@@ -463,6 +484,7 @@ struct Restore;
 impl Drop for Restore {
     fn drop(&mut self) {
         set_validation("passed");
+        set_residency(None);
         mlflow(
             "POST",
             "/api/2.0/mlflow/registered-models/alias",
@@ -515,24 +537,30 @@ async fn decided_again_before_promotion(config: &std::path::Path) {
         .expect("the PolicyGates condition");
     assert!(!gates.status, "{gates:?}");
 
+    // Residency that no longer holds (the version's data now resident to SA): rolled back
+    // before promotion, the cluster's regions and their countries named.
+    deleted(&api).await;
+    started_and_promoting(config, &api, &ns).await;
+    set_residency(Some("SA"));
+    let running = controller();
+    let status = controller_brings(&api, Phase::RolledBack).await;
+    drop(running);
+    set_residency(Some("AE"));
+    let why = status
+        .history
+        .iter()
+        .find(|h| h.to == Phase::RollingBack)
+        .map(|h| h.reason.clone())
+        .unwrap_or_default();
+    assert!(
+        why.contains("policy gates failed before promotion")
+            && why.contains("data residency: trained on data resident to SA")
+            && why.contains("eu-west-1 (IE), me-central-1 (AE)"),
+        "{why}"
+    );
+
     // Still passing: promoted, the evidence in the condition.
-    api.delete("fraud-detector-v4", &kube::api::DeleteParams::default())
-        .await
-        .expect("delete");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while api
-        .get_opt("fraud-detector-v4")
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the rollout is not gone"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    deleted(&api).await;
     started_and_promoting(config, &api, &ns).await;
     let running = controller();
     let status = controller_brings(&api, Phase::Promoted).await;
