@@ -433,6 +433,16 @@ async fn started_and_promoting(
         .expect("status: Promoting");
 }
 
+/// Why the rollout rolled back: the reason of its transition to RollingBack.
+fn rollback_reason(status: &mlops_core::rollout::RolloutStatus) -> String {
+    status
+        .history
+        .iter()
+        .find(|h| h.to == mlops_core::rollout::Phase::RollingBack)
+        .map(|h| h.reason.clone())
+        .unwrap_or_default()
+}
+
 /// fraud-detector-v4 deleted, and gone.
 async fn deleted(api: &kube::Api<mlops_console::adapters::kube::crd::ModelRollout>) {
     api.delete("fraud-detector-v4", &kube::api::DeleteParams::default())
@@ -519,12 +529,7 @@ async fn decided_again_before_promotion(config: &std::path::Path) {
     let status = controller_brings(&api, Phase::RolledBack).await;
     drop(running);
     set_validation("passed");
-    let why = status
-        .history
-        .iter()
-        .find(|h| h.to == Phase::RollingBack)
-        .map(|h| h.reason.clone())
-        .unwrap_or_default();
+    let why = rollback_reason(&status);
     assert!(
         why.contains("policy gates failed before promotion")
             && why.contains("validation: tag validation_status=revoked, not passed"),
@@ -546,12 +551,7 @@ async fn decided_again_before_promotion(config: &std::path::Path) {
     let status = controller_brings(&api, Phase::RolledBack).await;
     drop(running);
     set_residency(Some("AE"));
-    let why = status
-        .history
-        .iter()
-        .find(|h| h.to == Phase::RollingBack)
-        .map(|h| h.reason.clone())
-        .unwrap_or_default();
+    let why = rollback_reason(&status);
     assert!(
         why.contains("policy gates failed before promotion")
             && why.contains("data residency: trained on data resident to SA")

@@ -57,6 +57,28 @@ async fn install_then_list_and_get_rollouts_as_json_and_enforce_the_schema() {
         (doc["crd"].as_str(), doc["established"].as_bool()),
         (Some("modelrollouts.mlops.dev"), Some(true))
     );
+    // The install is on the record: who applied which roles and policies.
+    let (code, out, err) = mlops(&[
+        "audit",
+        "list",
+        "--action",
+        "mlops.install",
+        "--actor",
+        "mlops-admin",
+        "--limit",
+        "1",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let entries: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let details = entries[0]["details"].as_str().unwrap_or_default();
+    assert!(
+        details.starts_with("modelrollouts.mlops.dev established; applied ")
+            && details.contains("mlops-release-manager")
+            && details.contains("mlops-rollout-commands"),
+        "{out}"
+    );
     // A second install (inside `installed`) is idempotent.
     let (cluster, api) = installed().await;
     let name = format!("churn-model-v8-{}", std::process::id());

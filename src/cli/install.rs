@@ -19,6 +19,9 @@ pub struct InstallArgs {
     pub dry_run: bool,
 }
 
+/// The audit action of `mlops install`.
+pub const INSTALL_ACTION: &str = "mlops.install";
+
 /// The CRD and everything else, as one `List`.
 pub fn manifests() -> serde_json::Value {
     let mut crd = serde_json::to_value(crd::definition()).unwrap_or_default();
@@ -42,6 +45,16 @@ pub fn run(args: &InstallArgs, options: &Options, output: Output) -> Result<Exit
         let c = options.cluster().await?;
         let name = crd::install(c.client(), Duration::from_secs(60)).await?;
         let applied = rbac::install(c.client()).await?;
+        // What changed who may do what is on the record too (the log's namespace exists now).
+        let mut details = format!("{name} established; applied {}: ", applied.len());
+        details.push_str(&applied.join(", "));
+        c.audit(
+            INSTALL_ACTION,
+            &c.describe_context(),
+            "",
+            &mlops_core::text::truncate(&details, 2000),
+        )
+        .await?;
         let doc = serde_json::json!({"crd": name, "established": true, "applied": applied});
         Ok(output::render(output, &doc, |_| {
             let mut s = format!("installed {name} (established)");
