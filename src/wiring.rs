@@ -235,6 +235,16 @@ impl Options {
         })
     }
 
+    /// The metrics store, or an error that says how to configure one.
+    pub fn require_metrics(&self, cluster: Option<String>) -> Result<PrometheusMetrics, CoreError> {
+        self.metrics(cluster).unwrap_or_else(|| {
+            Err(CoreError::backend(
+                "prometheus",
+                "no Prometheus: set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
+            ))
+        })
+    }
+
     /// The metrics store, when one is configured; `cluster` names the cluster its series
     /// belong to.
     pub fn metrics(&self, cluster: Option<String>) -> Option<Result<PrometheusMetrics, CoreError>> {

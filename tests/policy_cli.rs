@@ -18,15 +18,7 @@ change_ticket = true
 "#;
 
 fn mlops(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = common::mlops_cmd(args)
-        .env("MLOPS_CONFIG_DIR", config)
-        .output()
-        .expect("run mlops");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    common::outcome(common::mlops_cmd(args).env("MLOPS_CONFIG_DIR", config))
 }
 
 use common::mlflow;

@@ -83,15 +83,10 @@ fn user(dir: &Path, name: &str, group: &str) -> PathBuf {
 
 /// `mlops ARGS` as the user of `kubeconfig`: (exit code, stdout, stderr).
 fn mlops_as(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = common::mlops_cmd(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env_remove("MLOPS_CONTEXT")
-        .output()
-        .expect("run mlops");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
+    common::outcome(
+        common::mlops_cmd(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("MLOPS_CONTEXT"),
     )
 }
 
@@ -416,21 +411,14 @@ async fn each_role_may_do_what_the_server_allows_and_the_cli_quotes_its_refusals
 
     // A rollout started under a policy that requires change tickets: the server refuses an
     // approval whose comment does not start with one, however it is sent.
-    let policy = mlops_core::policy::Recorded {
-        rules: mlops_core::policy::Policy {
+    let policy = mlops_core::policy::Recorded::test(
+        mlops_core::policy::Policy {
             change_ticket: true,
             ..mlops_core::policy::Policy::default()
         },
-        change: Some("CHG-9".into()),
-        start: mlops_core::policy::Verdict {
-            model: "churn-model".into(),
-            version: 8,
-            cluster: "test".into(),
-            allowed: true,
-            checks: Vec::new(),
-            pinned_regions: None,
-        },
-    };
+        "CHG-9",
+        Vec::new(),
+    );
     as_rita
         .create_pinned_rollout(
             &ns,

@@ -14,15 +14,7 @@ fn mlops(args: &[&str]) -> (i32, String, String) {
 }
 
 fn mlops_with_config(config_dir: &str, args: &[&str]) -> (i32, String, String) {
-    let out = common::mlops_cmd(args)
-        .env("MLOPS_CONFIG_DIR", config_dir)
-        .output()
-        .expect("run mlops");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    common::outcome(common::mlops_cmd(args).env("MLOPS_CONFIG_DIR", config_dir))
 }
 
 fn rollout(name: &str, first_weight: u32) -> ModelRollout {

@@ -174,7 +174,7 @@ fn rollout_detail_with_verbs_the_cluster_denies() {
 /// they were found again before promotion.
 #[test]
 fn rollout_detail_with_its_policy_gates() {
-    use mlops_core::policy::{Check, Policy, Recorded, Verdict};
+    use mlops_core::policy::{Check, Policy, Recorded};
     let (mut app, _) = at(
         &[
             "6", "/", "c", "h", "u", "r", "n", "-", "m", "o", "d", "e", "l", "-", "v", "4",
@@ -187,22 +187,15 @@ fn rollout_detail_with_its_policy_gates() {
         ok: true,
         evidence: evidence.into(),
     };
-    let recorded = Recorded {
-        rules: Policy::default(),
-        change: Some("CHG-78".into()),
-        start: Verdict {
-            model: "churn-model".into(),
-            version: 4,
-            cluster: "demo".into(),
-            allowed: true,
-            checks: vec![
-                check("validation", "tag validation_status=passed"),
-                check("data residency", "resident to AE; pinned to me-central-1"),
-                check("change ticket", "CHG-78"),
-            ],
-            pinned_regions: Some(vec!["me-central-1".into()]),
-        },
-    };
+    let recorded = Recorded::test(
+        Policy::default(),
+        "CHG-78",
+        vec![
+            check("validation", "tag validation_status=passed"),
+            check("data residency", "resident to AE; pinned to me-central-1"),
+            check("change ticket", "CHG-78"),
+        ],
+    );
     if let Some(s) = app.feeds.cluster.data.as_mut() {
         for r in s.rollouts.iter_mut().filter(|r| r.name == "churn-model-v4") {
             r.policy = Some(recorded.clone());

@@ -90,12 +90,7 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
     };
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {
-        let metrics = options.metrics(None).unwrap_or_else(|| {
-            Err(CoreError::backend(
-                "prometheus",
-                "no Prometheus: set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
-            ))
-        })?;
+        let metrics = options.require_metrics(None)?;
         let metrics = metrics.with_drift_windows(DriftWindows {
             current: window,
             history_step: window.min(Duration::from_secs(5 * 60)),

@@ -103,12 +103,7 @@ async fn fetch(
         None
     };
     let name = cluster.as_ref().map(ClusterPort::describe);
-    let metrics = options.metrics(name).unwrap_or_else(|| {
-        Err(CoreError::backend(
-            "prometheus",
-            "no Prometheus: set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
-        ))
-    })?;
+    let metrics = options.require_metrics(name)?;
     let now = Utc::now() - SETTLE;
     let at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let end = window_end(at, policy.step);

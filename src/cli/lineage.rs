@@ -170,7 +170,7 @@ async fn versions_of(
         Target::Version(m, v) => {
             let model = registry.model(m).await?;
             model.require_version(*v)?;
-            Ok((vec![(model, *v)], format!("model version:{m}/{v}")))
+            Ok((vec![(model, *v)], lineage::version_id(m, *v)))
         }
         Target::Alias(m, a) => {
             let model = registry.model(m).await?;
@@ -197,7 +197,7 @@ async fn versions_of(
                     name: format!("{ns}/{name}"),
                 })?;
             let model = registry.model(&d.model).await?;
-            let start = format!("deployment:{}/{}/{}", d.cluster, d.namespace, d.name);
+            let start = lineage::deployment_id(d);
             Ok((vec![(model, d.version)], start))
         }
         Target::Dataset(digest) => {
@@ -274,7 +274,7 @@ async fn build(
             pods: &cluster.pods,
         });
         g.merge(&part);
-        let version_node = format!("model version:{}/{version}", model.name);
+        let version_node = lineage::version_id(&model.name, *version);
         for alias in model.aliases_of(*version) {
             let id = format!("alias:{}@{alias}", model.name);
             extra.push(Node {

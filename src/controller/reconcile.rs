@@ -137,13 +137,14 @@ async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gate
     if !rollout::gates_due(&record.status) {
         return Gates::Unchecked;
     }
-    let recorded: policy::Recorded = match serde_json::from_str(raw) {
-        Ok(r) => r,
-        Err(e) => {
-            return Gates::Unknown(format!(
-                "its annotation {POLICY_ANNOTATION} cannot be read: {e}"
-            ));
-        }
+    // `record` carries the policy when its annotation reads; else say why it does not.
+    let Some(recorded) = record.policy.as_ref() else {
+        let why = serde_json::from_str::<policy::Recorded>(raw)
+            .err()
+            .map_or_else(String::new, |e| e.to_string());
+        return Gates::Unknown(format!(
+            "its annotation {POLICY_ANNOTATION} cannot be read: {why}"
+        ));
     };
     let Some(registry) = ctx.registry.as_ref() else {
         return Gates::Unknown(
@@ -191,14 +192,8 @@ async fn measure_drift(ctx: &Context, m: &mlops_core::analysis::MetricCheck) -> 
         );
     };
     let buckets = |rows: Vec<(std::collections::BTreeMap<String, String>, f64)>| {
-        rows.into_iter()
-            .filter_map(|(labels, v)| {
-                Some(drift::live::Bucket {
-                    feature: labels.get("feature")?.clone(),
-                    le: labels.get("le")?.parse().ok()?,
-                    cumulative: v,
-                })
-            })
+        rows.iter()
+            .filter_map(|(labels, v)| drift::live::Bucket::from_series(labels, *v))
             .collect::<Vec<_>>()
     };
     let (canary, stable) =

@@ -144,11 +144,13 @@ pub struct Mismatch {
 /// The tag a version's validation result is read from, and the value that passes.
 pub const VALIDATION_TAG: (&str, &str) = ("validation_status", "passed");
 
-fn version_id(model: &str, version: u32) -> String {
+/// The id of a model version's node.
+pub fn version_id(model: &str, version: u32) -> String {
     format!("{}:{model}/{version}", NodeKind::ModelVersion.as_str())
 }
 
-fn deployment_id(d: &Deployment) -> String {
+/// The id of a Deployment's node.
+pub fn deployment_id(d: &Deployment) -> String {
     format!(
         "{}:{}/{}/{}",
         NodeKind::Deployment.as_str(),

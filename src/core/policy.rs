@@ -113,6 +113,25 @@ impl Verdict {
     }
 }
 
+impl Recorded {
+    /// For tests and fixtures: started under `rules` with the ticket `change`, every gate in
+    /// `checks` as given.
+    pub fn test(rules: Policy, change: &str, checks: Vec<Check>) -> Self {
+        Self {
+            rules,
+            change: Some(change.to_string()),
+            start: Verdict {
+                model: "fraud-detector".into(),
+                version: 7,
+                cluster: "test".into(),
+                allowed: checks.iter().all(|c| c.ok),
+                checks,
+                pinned_regions: None,
+            },
+        }
+    }
+}
+
 /// What an approval's comment starts with where a change ticket is required: the ticket, a colon
 /// and a space (`CHG-123: why`). RE2 syntax: the cluster's admission policy checks the same.
 pub const TICKET_COMMENT_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}[0-9]: ";

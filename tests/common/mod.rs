@@ -214,3 +214,13 @@ impl Drop for ResetTraffic {
         traffic("POST", "/control/reset", "{}");
     }
 }
+
+/// Run a prepared `mlops` command: (exit code, stdout, stderr).
+pub fn outcome(command: &mut Command) -> (i32, String, String) {
+    let out = command.output().expect("run mlops");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -332,17 +332,13 @@ impl PrometheusMetrics {
             window.as_secs().max(1)
         );
         let mut by_model: BTreeMap<String, (Vec<Bucket>, Vec<Bucket>)> = BTreeMap::new();
-        for s in self.query(&query, None).await? {
-            let (Some(p), Ok(le)) = (s.last(), s.label("le").parse::<f64>()) else {
+        for (labels, value) in self.vector(&query).await? {
+            let Some(bucket) = Bucket::from_series(&labels, value) else {
                 continue;
             };
-            let bucket = Bucket {
-                feature: s.label("feature").to_string(),
-                le,
-                cumulative: p.value,
-            };
-            let tracks = by_model.entry(s.label("model").to_string()).or_default();
-            match s.label("track") {
+            let label = |k: &str| labels.get(k).map_or("", String::as_str);
+            let tracks = by_model.entry(label("model").to_string()).or_default();
+            match label("track") {
                 "canary" => tracks.0.push(bucket),
                 "stable" | "" => tracks.1.push(bucket),
                 _ => {}

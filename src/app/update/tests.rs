@@ -209,21 +209,14 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
 fn an_approval_under_a_ticket_policy_needs_the_ticket_in_its_comment() {
     let (mut app, platform, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "6");
-    let recorded = mlops_core::policy::Recorded {
-        rules: mlops_core::policy::Policy {
+    let recorded = mlops_core::policy::Recorded::test(
+        mlops_core::policy::Policy {
             change_ticket: true,
             ..mlops_core::policy::Policy::default()
         },
-        change: Some("CHG-9".into()),
-        start: mlops_core::policy::Verdict {
-            model: "churn-model".into(),
-            version: 4,
-            cluster: "eu-prod".into(),
-            allowed: true,
-            checks: Vec::new(),
-            pinned_regions: None,
-        },
-    };
+        "CHG-9",
+        Vec::new(),
+    );
     if let Some(s) = app.feeds.cluster.data.as_mut() {
         for r in s.rollouts.iter_mut().filter(|r| r.name == "churn-model-v4") {
             r.policy = Some(recorded.clone());

@@ -15,6 +15,18 @@ pub struct Bucket {
     pub cumulative: f64,
 }
 
+impl Bucket {
+    /// A bucket from one series of a histogram query (labels `feature` and `le`, `+Inf` for the
+    /// last) and its value; `None` when a label is missing or `le` is not a number.
+    pub fn from_series(labels: &BTreeMap<String, String>, cumulative: f64) -> Option<Self> {
+        Some(Self {
+            feature: labels.get("feature")?.clone(),
+            le: labels.get("le")?.parse().ok()?,
+            cumulative,
+        })
+    }
+}
+
 /// Per feature, bin counts from cumulative buckets sorted by bound; a bucket a hair below the
 /// one before it (`increase()` extrapolates) counts as zero. A count that is not one (NaN,
 /// infinite, negative) leaves its feature out.
@@ -134,6 +146,26 @@ mod tests {
             .expect("computed")
             .expect("a feature");
         assert!(same.abs() < 1e-12, "{same}");
+    }
+
+    #[test]
+    fn buckets_are_read_from_prometheus_labels() {
+        let labels = |le: &str| {
+            BTreeMap::from([
+                ("feature".to_string(), "amount".to_string()),
+                ("le".to_string(), le.to_string()),
+            ])
+        };
+        assert_eq!(
+            Bucket::from_series(&labels("+Inf"), 3.0).map(|b| b.le),
+            Some(f64::INFINITY)
+        );
+        assert_eq!(
+            Bucket::from_series(&labels("0.5"), 3.0).map(|b| b.le),
+            Some(0.5)
+        );
+        assert_eq!(Bucket::from_series(&labels("x"), 3.0), None);
+        assert_eq!(Bucket::from_series(&BTreeMap::new(), 3.0), None);
     }
 
     #[test]
