@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use mlops_core::{
+    model::RunQuery,
     ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort},
     rollout,
 };
@@ -20,7 +21,12 @@ use tokio::{
 };
 
 use crate::{
-    app::{Action, App, Effect, Payload, action::Namespace, feeds::Source, update},
+    app::{
+        Action, App, Effect, Payload,
+        action::Namespace,
+        feeds::{RunsKey, Source},
+        update,
+    },
     ui,
 };
 
@@ -54,12 +60,35 @@ pub struct Context {
     pub audit: Option<Arc<dyn AuditPort>>,
     pub clock: Clock,
     pub timeout: Duration,
+    /// Runs asked for per page as a runs list scrolls.
+    pub runs_page_size: u32,
     /// How to switch contexts and namespaces; `None` where there is nothing to switch (the demo).
     pub switcher: Option<Switcher>,
 }
 
 fn not_configured(what: &str) -> String {
     format!("{what} is not configured")
+}
+
+/// One page of a runs search; the server's refusal of the search (an invalid filter) is its
+/// answer, not a failure of the registry.
+async fn runs_page(
+    r: &dyn RegistryPort,
+    key: &RunsKey,
+    token: Option<&str>,
+    page_size: u32,
+) -> Result<Payload, String> {
+    let query = RunQuery {
+        experiment_ids: vec![key.experiment_id.clone()],
+        filter: Some(key.filter.clone()).filter(|f| !f.trim().is_empty()),
+        order_by: key.order_by.clone(),
+        page_size: page_size.max(1),
+    };
+    match r.runs_page(&query, token).await {
+        Ok(page) => Ok(Payload::Runs(Ok(page))),
+        Err(mlops_core::CoreError::Rejected { message, .. }) => Ok(Payload::Runs(Err(message))),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Carry out one fetch through the ports.
@@ -83,6 +112,7 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
         Source::Experiments
         | Source::Models
         | Source::Runs(_)
+        | Source::RunsPage(..)
         | Source::Run(_)
         | Source::RunMetrics(_) => {
             let r = ctx
@@ -92,7 +122,10 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
             match source {
                 Source::Experiments => r.experiments().await.map(Payload::Experiments).map_err(err),
                 Source::Models => r.models().await.map(Payload::Models).map_err(err),
-                Source::Runs(id) => r.runs(id).await.map(Payload::Runs).map_err(err),
+                Source::Runs(k) => runs_page(r.as_ref(), k, None, ctx.runs_page_size).await,
+                Source::RunsPage(k, token) => {
+                    runs_page(r.as_ref(), k, Some(token), ctx.runs_page_size).await
+                }
                 Source::Run(id) => r.run(id).await.map(Payload::Run).map_err(err),
                 Source::RunMetrics(id) => {
                     let run = r.run(id).await.map_err(err)?;
@@ -124,6 +157,30 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
     }
 }
 
+/// Write `contents` to `path` atomically: a file beside it, then renamed over it, so a reader
+/// never sees half an export and a failed write leaves what was there.
+pub fn export(path: &std::path::Path, contents: &str) -> Result<String, String> {
+    use std::io::Write as _;
+    let shown = path.display();
+    let fail = |e: std::io::Error| format!("cannot export to {shown}: {e}");
+    let Some(name) = path.file_name() else {
+        return Err(format!("cannot export to {shown}: that is not a file name"));
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(format!("exported the comparison to {shown}"))
+}
+
 /// Run an effect in its own task; its result comes back as an Action.
 pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Action>) {
     let ctx = ctx.clone();
@@ -153,6 +210,11 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
             }
             // Carried out by the loop itself: it replaces the ports.
             Effect::Switch { .. } => return,
+            Effect::Export { path, contents } => Action::Exported(
+                tokio::task::spawn_blocking(move || export(&path, &contents))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("export failed: {e}"))),
+            ),
             Effect::Command { target, command } => {
                 tracing::info!(rollout = %target.name, verb = command.verb(), "rollout command");
                 let r = tokio::time::timeout(

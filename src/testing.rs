@@ -31,6 +31,7 @@ pub fn demo_context(seed: u64) -> (DemoPlatform, Context) {
         audit: Some(p),
         clock: Arc::new(move || clock_platform.now()),
         timeout: std::time::Duration::from_secs(5),
+        runs_page_size: crate::config::settings::RUNS_PAGE_SIZE,
         switcher: None,
     };
     (platform, ctx)
@@ -74,6 +75,7 @@ fn run_effect(ctx: &Context, effect: Effect) -> Action {
             futures::executor::block_on(event_loop::send_command(ctx, &target, command))
                 .map(Box::new),
         ),
+        Effect::Export { path, contents } => Action::Exported(event_loop::export(&path, &contents)),
         // The demo has nothing to switch to.
         Effect::Switch { .. } => Action::Switched(Err("there is no cluster to switch here".into())),
     }

@@ -235,6 +235,11 @@ impl Options {
         })
     }
 
+    /// Which way each metric improves in run comparisons (`[compare]`).
+    pub fn directions(&self) -> mlops_core::compare::Directions {
+        self.settings.compare.directions()
+    }
+
     /// The metrics store, or an error that says how to configure one.
     pub fn require_metrics(&self, cluster: Option<String>) -> Result<PrometheusMetrics, CoreError> {
         self.metrics(cluster).unwrap_or_else(|| {
@@ -368,6 +373,7 @@ pub fn demo(seed: u64, speed: f64, timeout: Duration) -> Backends {
             audit: Some(p),
             clock,
             timeout,
+            runs_page_size: crate::config::settings::RUNS_PAGE_SIZE,
             switcher: None,
         },
         info: BackendInfo {
@@ -450,6 +456,7 @@ pub async fn real(options: &Options) -> Backends {
             .or_else(|| broken_cluster.map(|b| b as Arc<dyn AuditPort>)),
         clock: Arc::new(Utc::now),
         timeout: options.timeout,
+        runs_page_size: options.settings.mlflow.runs_page_size(),
         switcher: kube.as_ref().map(|_| switcher(options)),
     };
     // The same reconcile loop as `mlops controller`, run by this console while no controller

@@ -28,12 +28,19 @@ fn at(keys: &[&str], size: (u16, u16)) -> (App, Context) {
 }
 
 /// Every screen, by the keys that open it from a fresh start.
-const SCREENS: [(&str, &[&str]); 21] = [
+const SCREENS: [(&str, &[&str]); 25] = [
     ("overview", &[]),
     ("overview_drift_panel", &["o", "j"]),
     ("experiments", &["2"]),
     ("runs", &["2", "enter"]),
     ("run_detail", &["2", "enter", "enter"]),
+    ("runs_marked", &["2", "enter", "space", "space", "space"]),
+    ("runs_sorted_by_loss", &["2", "enter", "L"]),
+    ("compare", &["2", "enter", "space", "space", "space", "c"]),
+    (
+        "compare_diff_only",
+        &["2", "enter", "space", "space", "space", "c", "=", "j", "j"],
+    ),
     ("lineage", &["3"]),
     ("lineage_graph", &["3", "enter"]),
     ("version_detail", &["3", "d"]),
@@ -208,6 +215,21 @@ fn rollout_detail_with_its_policy_gates() {
     );
     assert!(screen.contains("tag validation_status=passed"), "{screen}");
     insta::assert_snapshot!("rollout_detail_policy_gates", screen);
+}
+
+/// The runs filter prompt, then the server's answer to a filter it refuses, in place.
+#[test]
+fn runs_filter_prompt_and_a_refused_filter() {
+    let (mut app, ctx) = at(&["2", "enter", "f"], (100, 30));
+    type_text(&mut app, &ctx, "metrics.loss < 0.3");
+    insta::assert_snapshot!("runs_filter_prompt", draw(&app).backend());
+    press(&mut app, &ctx, "enter");
+    insta::assert_snapshot!("runs_filtered_by_the_server", draw(&app).backend());
+    press(&mut app, &ctx, "f");
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, "metrics.loss <<< 1");
+    press(&mut app, &ctx, "enter");
+    insta::assert_snapshot!("runs_refused_filter", draw(&app).backend());
 }
 
 #[test]

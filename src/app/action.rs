@@ -64,6 +64,18 @@ pub enum Action {
     Rollback,
     Pause,
     Resume,
+    /// Runs view: filter the runs with MLflow's syntax, on the server (`f`).
+    FilterRuns,
+    /// Runs view: mark or unmark the selected run for comparison (`space`).
+    ToggleMark,
+    /// Runs view: forget every mark (`M`).
+    ClearMarks,
+    /// Runs view: compare the marked runs (`c`).
+    CompareRuns,
+    /// Compare view: show only what differs between the runs, or everything (`=`).
+    ToggleDiffOnly,
+    /// Compare view: write the comparison to a file (`e`; .csv, .md or .json).
+    ExportComparison,
     /// Internal: one second passed.
     #[serde(skip)]
     Tick(DateTime<Utc>),
@@ -88,6 +100,9 @@ pub enum Action {
     /// Internal: a context or namespace switch finished (the new cluster's description).
     #[serde(skip)]
     Switched(Result<String, String>),
+    /// Internal: an export was written (where) or not (why).
+    #[serde(skip)]
+    Exported(Result<String, String>),
 }
 
 /// Something for the event loop to carry out, in a task of its own.
@@ -97,6 +112,11 @@ pub enum Effect {
     Command {
         target: RolloutKey,
         command: Command,
+    },
+    /// Write `contents` to `path` atomically (a comparison's export).
+    Export {
+        path: std::path::PathBuf,
+        contents: String,
     },
     /// Connect to another kubeconfig context (`Some`) and/or namespace.
     Switch {
@@ -117,7 +137,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind, for `config check` and the help overlay.
-    pub const BINDABLE: [Action; 40] = [
+    pub const BINDABLE: [Action; 46] = [
         Action::NoOp,
         Action::Quit,
         Action::Up,
@@ -158,6 +178,12 @@ impl Action {
         Action::Rollback,
         Action::Pause,
         Action::Resume,
+        Action::FilterRuns,
+        Action::ToggleMark,
+        Action::ClearMarks,
+        Action::CompareRuns,
+        Action::ToggleDiffOnly,
+        Action::ExportComparison,
     ];
 
     /// The rollout verb an action sends, if it is one.
@@ -229,6 +255,12 @@ impl Action {
             Action::Rollback => "roll back",
             Action::Pause => "pause the rollout",
             Action::Resume => "resume the rollout",
+            Action::FilterRuns => "filter runs on the server (MLflow syntax)",
+            Action::ToggleMark => "mark the run for comparison",
+            Action::ClearMarks => "clear the marks",
+            Action::CompareRuns => "compare the marked runs",
+            Action::ToggleDiffOnly => "only what differs / everything",
+            Action::ExportComparison => "export the comparison (.csv, .md, .json)",
             Action::Tick(_)
             | Action::Resize(..)
             | Action::Input(_)
@@ -236,7 +268,8 @@ impl Action {
             | Action::Loaded(..)
             | Action::CommandDone(_)
             | Action::ClusterChanged(_)
-            | Action::Switched(_) => "",
+            | Action::Switched(_)
+            | Action::Exported(_) => "",
         }
     }
 }

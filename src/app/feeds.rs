@@ -10,7 +10,7 @@ use mlops_core::{
     audit::AuditEntry,
     model::{
         ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint, RegisteredModel,
-        RolloutSeries, Run,
+        RolloutSeries, Run, RunPage,
     },
     rollout::RolloutKey,
 };
@@ -24,7 +24,10 @@ pub enum Source {
     Gpus,
     Drift,
     Audit,
-    Runs(String),
+    /// The first page of a runs search (a refresh keeps the pages loaded after it).
+    Runs(RunsKey),
+    /// The page after `token` of a runs search, appended to its list.
+    RunsPage(RunsKey, String),
     Run(String),
     RunMetrics(String),
     Series(RolloutKey),
@@ -38,10 +41,79 @@ impl Source {
             Source::Experiments
             | Source::Models
             | Source::Runs(_)
+            | Source::RunsPage(..)
             | Source::Run(_)
             | Source::RunMetrics(_) => Backend::Registry,
             Source::Gpus | Source::Drift | Source::Series(_) => Backend::Metrics,
         }
+    }
+}
+
+/// A runs search as the Runs view asks it: one experiment, MLflow's filter and order, both
+/// evaluated by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RunsKey {
+    pub experiment_id: String,
+    pub filter: String,
+    pub order_by: Vec<String>,
+}
+
+/// The runs of a search loaded so far, in the server's order, and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunList {
+    pub runs: Vec<Run>,
+    pub next: Option<String>,
+    /// Pages read since the first.
+    pub pages: usize,
+    /// The server refused the search (its message): the filter is wrong, the registry is up.
+    pub rejected: Option<String>,
+}
+
+impl RunList {
+    /// A first page, over what was loaded before: runs of later pages stay (and where the list
+    /// continues), so a refresh never takes away what the user scrolled to.
+    fn refreshed(old: Option<&RunList>, page: Result<RunPage, String>) -> RunList {
+        let page = match page {
+            Ok(p) => p,
+            Err(rejected) => {
+                return RunList {
+                    rejected: Some(rejected),
+                    ..RunList::default()
+                };
+            }
+        };
+        let mut list = RunList {
+            next: page.next_page_token,
+            pages: 1,
+            runs: page.runs,
+            rejected: None,
+        };
+        if let Some(old) = old.filter(|o| o.pages > 1 && o.rejected.is_none()) {
+            let fresh: std::collections::HashSet<String> =
+                list.runs.iter().map(|r| r.id.clone()).collect();
+            list.runs
+                .extend(old.runs.iter().filter(|r| !fresh.contains(&r.id)).cloned());
+            list.next.clone_from(&old.next);
+            list.pages = old.pages;
+        }
+        list
+    }
+
+    /// The page that starts at `token` appended, when the list still continues there (a page
+    /// of an earlier search is dropped); a run already listed is kept once. Returns how many
+    /// runs were added.
+    fn append(&mut self, token: &str, page: RunPage) -> usize {
+        if self.next.as_deref() != Some(token) {
+            return 0;
+        }
+        let have: std::collections::HashSet<String> =
+            self.runs.iter().map(|r| r.id.clone()).collect();
+        let before = self.runs.len();
+        self.runs
+            .extend(page.runs.into_iter().filter(|r| !have.contains(&r.id)));
+        self.next = page.next_page_token;
+        self.pages += 1;
+        self.runs.len() - before
     }
 }
 
@@ -51,7 +123,9 @@ pub enum Payload {
     Cluster(ClusterSnapshot),
     Experiments(Vec<Experiment>),
     Models(Vec<RegisteredModel>),
-    Runs(Vec<Run>),
+    /// A page of runs, or the server's refusal of the search (an invalid filter): an answer,
+    /// not an outage.
+    Runs(Result<RunPage, String>),
     Run(Run),
     RunMetrics(Vec<(String, Vec<MetricPoint>)>),
     Gpus(Vec<Gpu>),
@@ -192,7 +266,9 @@ pub struct Feeds {
     pub gpus: Feed<Vec<Gpu>>,
     pub drift: Feed<Vec<FeatureDrift>>,
     pub audit: Feed<Vec<AuditEntry>>,
-    pub runs: HashMap<String, Feed<Vec<Run>>>,
+    pub runs: HashMap<RunsKey, Feed<RunList>>,
+    /// Pages after the first, each fetched once: how many runs each added.
+    pub runs_pages: HashMap<(RunsKey, String), Feed<usize>>,
     pub run: HashMap<String, Feed<Run>>,
     pub run_metrics: HashMap<String, Feed<MetricHistories>>,
     pub series: HashMap<RolloutKey, Feed<RolloutSeries>>,
@@ -226,8 +302,15 @@ macro_rules! with_feed {
                 let $feed = &mut $feeds.audit;
                 $body
             }
-            Source::Runs(id) => {
-                let $feed = $feeds.runs.entry(id.clone()).or_default();
+            Source::Runs(k) => {
+                let $feed = $feeds.runs.entry(k.clone()).or_default();
+                $body
+            }
+            Source::RunsPage(k, token) => {
+                let $feed = $feeds
+                    .runs_pages
+                    .entry((k.clone(), token.clone()))
+                    .or_default();
                 $body
             }
             Source::Run(id) => {
@@ -289,7 +372,34 @@ impl Feeds {
             Source::Gpus => put!(self.gpus, Gpus),
             Source::Drift => put!(self.drift, Drift),
             Source::Audit => put!(self.audit, Audit),
-            Source::Runs(id) => put!(self.runs.entry(id.clone()).or_default(), Runs),
+            Source::Runs(k) => {
+                let feed = self.runs.entry(k.clone()).or_default();
+                let list = result.and_then(|p| match p {
+                    Payload::Runs(page) => Ok(RunList::refreshed(feed.data.as_ref(), page)),
+                    other => Err(mismatch(&other)),
+                });
+                feed.store(list, now)
+            }
+            Source::RunsPage(k, token) => {
+                let page = result.and_then(|p| match p {
+                    Payload::Runs(Ok(page)) => Ok(page),
+                    Payload::Runs(Err(rejected)) => Err(rejected),
+                    other => Err(mismatch(&other)),
+                });
+                let added = page.map(|page| {
+                    self.runs
+                        .get_mut(k)
+                        .and_then(|f| f.data.as_mut())
+                        .map_or(0, |list| list.append(token, page))
+                });
+                let changed = added.as_ref().is_ok_and(|n| *n > 0);
+                let feed = self
+                    .runs_pages
+                    .entry((k.clone(), token.clone()))
+                    .or_default();
+                let (page_changed, requeue) = feed.store(added, now);
+                (changed || page_changed, requeue)
+            }
             Source::Run(id) => put!(self.run.entry(id.clone()).or_default(), Run),
             Source::RunMetrics(id) => {
                 put!(self.run_metrics.entry(id.clone()).or_default(), RunMetrics)
@@ -307,7 +417,11 @@ impl Feeds {
             Source::Gpus => self.gpus.updated,
             Source::Drift => self.drift.updated,
             Source::Audit => self.audit.updated,
-            Source::Runs(id) => self.runs.get(id).and_then(|f| f.updated),
+            Source::Runs(k) => self.runs.get(k).and_then(|f| f.updated),
+            Source::RunsPage(k, t) => self
+                .runs_pages
+                .get(&(k.clone(), t.clone()))
+                .and_then(|f| f.updated),
             Source::Run(id) => self.run.get(id).and_then(|f| f.updated),
             Source::RunMetrics(id) => self.run_metrics.get(id).and_then(|f| f.updated),
             Source::Series(k) => self.series.get(k).and_then(|f| f.updated),
@@ -321,6 +435,7 @@ impl Feeds {
             Backend::Registry => {
                 let mut v = vec![self.experiments.error.as_ref(), self.models.error.as_ref()];
                 v.extend(self.runs.values().map(|x| x.error.as_ref()));
+                v.extend(self.runs_pages.values().map(|x| x.error.as_ref()));
                 v
             }
             Backend::Metrics => vec![self.gpus.error.as_ref(), self.drift.error.as_ref()],

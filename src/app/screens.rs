@@ -154,6 +154,13 @@ pub enum ScreenKind {
     Runs {
         experiment_id: String,
         name: String,
+        /// MLflow's filter, evaluated by the server (`f`); empty: every run.
+        filter: String,
+    },
+    /// The marked runs side by side (`c`); `diff_only` hides what every run has alike (`=`).
+    Compare {
+        runs: Vec<String>,
+        diff_only: bool,
     },
     RunDetail {
         experiment_id: String,
@@ -233,6 +240,8 @@ pub enum RawOf {
     },
     Run(String),
     Experiment(String),
+    /// The comparison of these runs (as `mlops runs compare -o json`).
+    Comparison(Vec<String>),
     Dataset {
         model: String,
         version: u32,
@@ -255,6 +264,7 @@ impl RawOf {
             RawOf::Pod { name, .. } | RawOf::Dataset { name, .. } => name.clone(),
             RawOf::Version { model, version } => format!("{model} v{version}"),
             RawOf::Run(id) | RawOf::Experiment(id) => id.clone(),
+            RawOf::Comparison(runs) => format!("comparison of {} runs", runs.len()),
             RawOf::Drift { model, feature, .. } => format!("{model} · {feature}"),
         }
     }
@@ -264,9 +274,10 @@ impl ScreenKind {
     pub fn view(&self) -> ViewId {
         match self {
             ScreenKind::Overview => ViewId::Overview,
-            ScreenKind::Experiments | ScreenKind::Runs { .. } | ScreenKind::RunDetail { .. } => {
-                ViewId::Experiments
-            }
+            ScreenKind::Experiments
+            | ScreenKind::Runs { .. }
+            | ScreenKind::RunDetail { .. }
+            | ScreenKind::Compare { .. } => ViewId::Experiments,
             ScreenKind::Lineage
             | ScreenKind::LineageGraph { .. }
             | ScreenKind::VersionDetail { .. }
@@ -296,6 +307,7 @@ impl ScreenKind {
             ScreenKind::VersionDetail { model, version } => format!("{model} v{version} (detail)"),
             ScreenKind::Raw { of, .. } => format!("{} (raw)", of.label()),
             ScreenKind::Messages { .. } => "messages".to_string(),
+            ScreenKind::Compare { runs, .. } => format!("compare {} runs", runs.len()),
             other => other.view().title().to_string(),
         }
     }
@@ -307,6 +319,7 @@ impl ScreenKind {
             ScreenKind::Overview
                 | ScreenKind::Experiments
                 | ScreenKind::Runs { .. }
+                | ScreenKind::Compare { .. }
                 | ScreenKind::Lineage
                 | ScreenKind::LineageGraph { .. }
                 | ScreenKind::Drift

@@ -20,7 +20,29 @@ pub enum Mode {
     Filter,
     Help,
     Confirm,
+    /// A one-line question at the bottom (`prompt`): the runs filter, an export's path.
+    Prompt,
 }
+
+/// What a prompt's answer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// MLflow's filter for the Runs view, evaluated by the server.
+    RunsFilter,
+    /// Where to write the comparison on show (`.csv`, `.md` or `.json`).
+    Export,
+}
+
+/// A one-line question and the answer typed so far.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub label: &'static str,
+    pub input: TextArea<'static>,
+}
+
+/// The most runs a comparison holds.
+pub const MAX_MARKS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -92,6 +114,11 @@ pub struct App {
     pub dirty: bool,
     /// The audit chain's verdict for the loaded entries (verified when they load).
     pub audit_chain: Option<Result<(), String>>,
+    pub prompt: Option<Prompt>,
+    /// Runs marked for comparison (`space` in the Runs view), in the order marked.
+    pub marks: Vec<mlops_core::model::Run>,
+    /// Which way each metric improves (`[compare]` in config.toml).
+    pub directions: mlops_core::compare::Directions,
 }
 
 /// The smallest terminal the console draws in.
@@ -127,6 +154,9 @@ impl App {
             quit: false,
             dirty: true,
             audit_chain: None,
+            prompt: None,
+            marks: Vec::new(),
+            directions: mlops_core::compare::Directions::default(),
         }
     }
 

@@ -59,13 +59,15 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         tracing::warn!(problem = %p, "backend");
     }
     let Backends {
-        ports,
+        mut ports,
         info,
         problems,
         embedded,
     } = backends;
+    ports.runs_page_size = options.settings.mlflow.runs_page_size();
     let mut app = App::new(keymap, theme, info, (ports.clock)());
     app.readonly = options.readonly;
+    app.directions = options.directions();
     app.refresh = if demo.is_some() {
         chrono::Duration::seconds(1)
     } else {

@@ -2,11 +2,12 @@
 //! read from MLflow (`MLFLOW_TRACKING_URI` or `[mlflow]` in config.toml). Filters and orderings
 //! are MLflow's own syntax, evaluated by the server, whose message comes back when one is wrong.
 
-use std::{collections::BTreeSet, fmt::Write as _, process::ExitCode};
+use std::{fmt::Write as _, process::ExitCode};
 
 use anyhow::Result;
 use clap::Subcommand;
 use mlops_core::{
+    compare::{Comparison, number},
     model::{RegisteredModel, Run},
     ports::RegistryPort,
 };
@@ -111,7 +112,7 @@ pub fn runs(cmd: &RunsCmd, options: &Options, output: Output) -> Result<ExitCode
             for id in run_ids {
                 runs.push(r.run(id).await?);
             }
-            let c = Comparison::of(&runs);
+            let c = Comparison::of(&runs, &options.directions());
             Ok(match output {
                 Output::Json => output::json(&c),
                 Output::Csv => c.csv(*diff_only),
@@ -242,233 +243,4 @@ fn runs_table(runs: &[Run]) -> String {
     }
     let _ = write!(out, "{} run(s)", runs.len());
     out
-}
-
-/// A metric value in at most 12 characters, never cut and never rounded to a wrong zero.
-fn number(v: f64) -> String {
-    let plain = format!("{v:.4}");
-    if v == 0.0 || (v.abs() >= 1e-3 && plain.len() <= 12) {
-        plain
-    } else {
-        format!("{v:.4e}")
-    }
-}
-
-/// `runs compare`: the runs, and the names of the params and metrics whose values differ.
-#[derive(Debug, Serialize)]
-struct Comparison {
-    runs: Vec<Compared>,
-    differing_params: Vec<String>,
-    differing_metrics: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Compared {
-    id: String,
-    name: String,
-    experiment_id: String,
-    params: std::collections::BTreeMap<String, String>,
-    /// The latest value of each metric.
-    metrics: std::collections::BTreeMap<String, f64>,
-}
-
-impl Comparison {
-    fn of(runs: &[Run]) -> Self {
-        let param_names: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
-        let metric_names: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
-        // A name differs when a run lacks it or the values are not all equal.
-        let differing_params = param_names
-            .into_iter()
-            .filter(|k| {
-                let first = runs[0].params.get(*k);
-                runs.iter().any(|r| r.params.get(*k) != first)
-            })
-            .cloned()
-            .collect();
-        let differing_metrics = metric_names
-            .into_iter()
-            .filter(|k| {
-                let first = runs[0].metrics.get(*k).map(|v| v.to_bits());
-                runs.iter()
-                    .any(|r| r.metrics.get(*k).map(|v| v.to_bits()) != first)
-            })
-            .cloned()
-            .collect();
-        Self {
-            runs: runs
-                .iter()
-                .map(|r| Compared {
-                    id: r.id.clone(),
-                    name: r.name.clone(),
-                    experiment_id: r.experiment_id.clone(),
-                    params: r.params.clone(),
-                    metrics: r.metrics.clone(),
-                })
-                .collect(),
-            differing_params,
-            differing_metrics,
-        }
-    }
-
-    /// Rows of (kind, name, one value per run), params first; with `diff_only` only the
-    /// differing ones.
-    fn rows(&self, diff_only: bool) -> Vec<(&'static str, String, Vec<String>)> {
-        let params: BTreeSet<&String> = self.runs.iter().flat_map(|r| r.params.keys()).collect();
-        let metrics: BTreeSet<&String> = self.runs.iter().flat_map(|r| r.metrics.keys()).collect();
-        let mut rows = Vec::new();
-        for k in params {
-            if diff_only && !self.differing_params.contains(k) {
-                continue;
-            }
-            let values = self
-                .runs
-                .iter()
-                .map(|r| r.params.get(k).cloned().unwrap_or_default())
-                .collect();
-            rows.push(("param", k.clone(), values));
-        }
-        for k in metrics {
-            if diff_only && !self.differing_metrics.contains(k) {
-                continue;
-            }
-            let values = self
-                .runs
-                .iter()
-                .map(|r| r.metrics.get(k).map(|v| number(*v)).unwrap_or_default())
-                .collect();
-            rows.push(("metric", k.clone(), values));
-        }
-        rows
-    }
-
-    fn headers(&self) -> Vec<String> {
-        self.runs
-            .iter()
-            .map(|r| {
-                if r.name.is_empty() {
-                    r.id.chars().take(12).collect()
-                } else {
-                    r.name.clone()
-                }
-            })
-            .collect()
-    }
-
-    fn table(&self, diff_only: bool) -> String {
-        let mut out = format!("{:<7} {:<24}", "", "");
-        for h in self.headers() {
-            let _ = write!(out, " {:>16}", output::cut(&h, 16));
-        }
-        out.push('\n');
-        for (kind, name, values) in self.rows(diff_only) {
-            let differs = self.differing_params.contains(&name) && kind == "param"
-                || self.differing_metrics.contains(&name) && kind == "metric";
-            let _ = write!(
-                out,
-                "{:<7} {:<24}",
-                kind,
-                output::cut(&format!("{}{name}", if differs { "≠ " } else { "" }), 24)
-            );
-            for v in values {
-                let _ = write!(out, " {:>16}", output::cut(&v, 16));
-            }
-            out.push('\n');
-        }
-        let _ = write!(
-            out,
-            "{} param(s) and {} metric(s) differ",
-            self.differing_params.len(),
-            self.differing_metrics.len()
-        );
-        out
-    }
-
-    fn csv(&self, diff_only: bool) -> String {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header = vec!["kind".to_string(), "name".to_string()];
-        header.extend(self.runs.iter().map(|r| r.id.clone()));
-        let _ = w.write_record(&header);
-        for (kind, name, values) in self.rows(diff_only) {
-            let mut rec = vec![kind.to_string(), name];
-            rec.extend(values);
-            let _ = w.write_record(rec.iter().map(|c| output::safe(c).into_owned()));
-        }
-        String::from_utf8(w.into_inner().unwrap_or_default())
-            .unwrap_or_default()
-            .trim_end()
-            .to_string()
-    }
-
-    fn markdown(&self, diff_only: bool) -> String {
-        let cell = |s: &str| output::safe(s).replace('|', "\\|");
-        let mut out = String::from("| | name |");
-        for h in self.headers() {
-            let _ = write!(out, " {} |", cell(&h));
-        }
-        out.push_str("\n|---|---|");
-        for _ in &self.runs {
-            out.push_str("---:|");
-        }
-        out.push('\n');
-        for (kind, name, values) in self.rows(diff_only) {
-            let _ = write!(out, "| {kind} | {} |", cell(&name));
-            for v in values {
-                let _ = write!(out, " {} |", cell(&v));
-            }
-            out.push('\n');
-        }
-        out.trim_end().to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(id: &str, params: &[(&str, &str)], metrics: &[(&str, f64)]) -> Run {
-        Run {
-            id: id.into(),
-            experiment_id: "1".into(),
-            name: format!("run-{id}"),
-            status: mlops_core::model::RunStatus::Finished,
-            user: "dana".into(),
-            start: chrono::DateTime::UNIX_EPOCH,
-            end: None,
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            datasets: Vec::new(),
-            tags: std::collections::BTreeMap::default(),
-        }
-    }
-
-    #[test]
-    fn differing_names_are_those_a_run_lacks_or_holds_otherwise() {
-        let a = run("a", &[("lr", "0.1"), ("opt", "adam")], &[("loss", 0.3)]);
-        let b = run(
-            "b",
-            &[("lr", "0.1"), ("opt", "sgd"), ("seed", "1")],
-            &[("loss", 0.3), ("acc", 0.9)],
-        );
-        let c = Comparison::of(&[a, b]);
-        assert_eq!(c.differing_params, vec!["opt", "seed"]);
-        assert_eq!(c.differing_metrics, vec!["acc"]);
-        let diff = c.table(true);
-        assert!(diff.contains("≠ opt") && !diff.contains(" lr "), "{diff}");
-        assert!(c.table(false).contains("lr"));
-        let csv = c.csv(true);
-        assert_eq!(csv.lines().next(), Some("kind,name,a,b"));
-        assert!(csv.contains("param,opt,adam,sgd"), "{csv}");
-        assert!(c.markdown(false).starts_with("| | name | run-a | run-b |"));
-    }
-
-    #[test]
-    fn numbers_keep_their_meaning() {
-        assert_eq!(number(0.312_345_67), "0.3123");
-        assert_eq!(number(1.5e-9), "1.5000e-9");
-        assert_eq!(number(0.0), "0.0000");
-        assert_eq!(number(123_456_789_012.0), "1.2346e11");
-    }
 }

@@ -39,6 +39,8 @@ pub struct Settings {
     pub drift: DriftSettings,
     /// `[gpu]`: when an allocated GPU is idle, and the window its waste is counted over.
     pub gpu: GpuSettings,
+    /// `[compare]`: which way each metric improves in run comparisons.
+    pub compare: CompareSettings,
 }
 
 /// `[gpu]`: the idle policy of `mlops gpu`.
@@ -321,6 +323,42 @@ pub struct MlflowSettings {
     pub ca_file: Option<String>,
     /// Accept any certificate; warned about on every start.
     pub insecure_skip_tls_verify: bool,
+    /// Runs the console asks MLflow for per page as a runs list scrolls (1 to 1000; default
+    /// 100).
+    pub runs_page_size: Option<u32>,
+}
+
+/// Runs per page in the console's runs list when `[mlflow] runs_page_size` is not set.
+pub const RUNS_PAGE_SIZE: u32 = 100;
+
+impl MlflowSettings {
+    pub fn runs_page_size(&self) -> u32 {
+        self.runs_page_size.unwrap_or(RUNS_PAGE_SIZE)
+    }
+}
+
+/// `[compare]`: which way a metric improves in run comparisons, by parts of its name
+/// (case-insensitive), over the built-in list (`loss`, `err`, `rmse` … lower; others higher).
+///
+/// ```toml
+/// [compare]
+/// lower_is_better = ["p99", "cost"]
+/// higher_is_better = ["loss_reduction"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompareSettings {
+    pub lower_is_better: Vec<String>,
+    pub higher_is_better: Vec<String>,
+}
+
+impl CompareSettings {
+    pub fn directions(&self) -> mlops_core::compare::Directions {
+        mlops_core::compare::Directions {
+            lower: self.lower_is_better.clone(),
+            higher: self.higher_is_better.clone(),
+        }
+    }
 }
 
 /// `Debug` redacts credentials in the URL.
@@ -344,6 +382,7 @@ impl std::fmt::Debug for MlflowSettings {
             .field("tracking_uri", &redacted(self.tracking_uri.as_ref()))
             .field("ca_file", &self.ca_file)
             .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field("runs_page_size", &self.runs_page_size)
             .finish()
     }
 }
@@ -373,6 +412,7 @@ impl Default for Settings {
             templates: BTreeMap::new(),
             drift: DriftSettings::default(),
             gpu: GpuSettings::default(),
+            compare: CompareSettings::default(),
         }
     }
 }
@@ -560,6 +600,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
             ));
         }
     }
+    if let Some(n) = s.mlflow.runs_page_size
+        && !(1..=1000).contains(&n)
+    {
+        errors.push(ConfigError::at(
+            path,
+            text,
+            locate("runs_page_size"),
+            &n.to_string(),
+            "runs_page_size must be between 1 and 1000 (MLflow's largest page)",
+        ));
+    }
     check_templates(&s, path, text, &mut errors);
     check_drift(&s, path, text, &mut errors);
     check_gpu(&s, path, text, &mut errors);
@@ -654,6 +705,22 @@ mod tests {
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[1].line, 3);
         assert_eq!(errs[1].value, "localhost:9090");
+    }
+
+    #[test]
+    fn the_runs_page_size_and_metric_directions_are_read_and_bad_sizes_located() {
+        let text = "[mlflow]\nruns_page_size = 50\n[compare]\nlower_is_better = [\"p99\"]\n";
+        let s = parse(text, Path::new("c.toml")).expect("valid");
+        assert_eq!(s.mlflow.runs_page_size(), 50);
+        assert_eq!(
+            s.compare.directions().of("latency_p99"),
+            mlops_core::compare::Direction::Lower
+        );
+        assert_eq!(Settings::default().mlflow.runs_page_size(), RUNS_PAGE_SIZE);
+        let errs =
+            parse("[mlflow]\nruns_page_size = 5000\n", Path::new("c.toml")).expect_err("too big");
+        assert_eq!(errs[0].line, 2);
+        assert!(errs[0].message.contains("between 1 and 1000"), "{errs:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod compare;
 pub mod demo;
 pub mod drift;
 pub mod error;

@@ -221,6 +221,25 @@ pub struct Run {
     pub tags: BTreeMap<String, String>,
 }
 
+/// What a runs search asks the registry: MLflow's own filter and order syntax, evaluated by the
+/// server, one page of `page_size` runs at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RunQuery {
+    pub experiment_ids: Vec<String>,
+    /// `metrics.accuracy > 0.9 and params.optimizer = 'adam'`
+    pub filter: Option<String>,
+    /// `metrics.loss ASC`, `attributes.start_time DESC`
+    pub order_by: Vec<String>,
+    pub page_size: u32,
+}
+
+/// One page of a runs search, and the token of the next page if there is one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    pub next_page_token: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     pub step: i64,

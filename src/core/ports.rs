@@ -9,7 +9,7 @@ use crate::{
     error::CoreError,
     model::{
         ClusterChange, ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint,
-        RegisteredModel, RolloutSeries, Run,
+        RegisteredModel, RolloutSeries, Run, RunPage, RunQuery,
     },
     rollout::{Command, RolloutRecord},
 };
@@ -42,6 +42,13 @@ pub trait RegistryPort: Send + Sync {
     fn describe(&self) -> String;
     async fn experiments(&self) -> Result<Vec<Experiment>, CoreError>;
     async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError>;
+    /// One page of a runs search (`page_token`: where the previous page ended), filtered and
+    /// ordered by the registry.
+    async fn runs_page(
+        &self,
+        query: &RunQuery,
+        page_token: Option<&str>,
+    ) -> Result<RunPage, CoreError>;
     async fn run(&self, run_id: &str) -> Result<Run, CoreError>;
     async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError>;
     async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError>;

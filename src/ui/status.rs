@@ -21,6 +21,22 @@ use crate::app::{
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     frame.render_widget(Paragraph::new("").style(t.status_bar), area);
+    if app.mode == Mode::Prompt
+        && let Some(p) = &app.prompt
+    {
+        let width = u16::try_from(p.label.chars().count() + 2).unwrap_or(20);
+        let [label, input] =
+            Layout::horizontal([Constraint::Length(width), Constraint::Min(1)]).areas(area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!(" {} ", p.label), t.status_key)),
+            label,
+        );
+        let mut ta = p.input.clone();
+        ta.set_style(t.status_bar);
+        ta.set_cursor_line_style(t.status_bar);
+        frame.render_widget(&ta, input);
+        return;
+    }
     if app.mode == Mode::Filter {
         let [label, input] =
             Layout::horizontal([Constraint::Length(9), Constraint::Min(1)]).areas(area);

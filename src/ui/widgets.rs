@@ -291,6 +291,46 @@ pub fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
+/// Curves over the training step, one per series (styles cycle), on a step axis from 0 to the
+/// last step; the caller adds the value axis.
+pub fn step_chart<'a>(
+    app: &App,
+    block: ratatui::widgets::Block<'a>,
+    series: &'a [(String, Vec<(f64, f64)>)],
+    styles: &[ratatui::style::Style],
+) -> ratatui::widgets::Chart<'a> {
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let t = &app.theme;
+    let max_step = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let datasets: Vec<Dataset> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, pts))| {
+            Dataset::default()
+                .name(mlops_core::text::line(name).into_owned())
+                .marker(ratatui::symbols::Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(
+                    styles
+                        .get(i % styles.len().max(1))
+                        .copied()
+                        .unwrap_or_default(),
+                )
+                .data(pts)
+        })
+        .collect();
+    Chart::new(datasets).block(block).x_axis(
+        Axis::default()
+            .title(Span::styled("step", t.muted))
+            .bounds([0.0, max_step])
+            .labels(vec![Span::raw("0"), Span::raw(format!("{max_step:.0}"))])
+            .style(t.muted),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use mlops_core::{
     CoreError,
-    model::{Experiment, MetricPoint, RegisteredModel, Run},
+    model::{Experiment, MetricPoint, RegisteredModel, Run, RunPage},
     ports::RegistryPort,
 };
 use reqwest::Method;
@@ -117,16 +117,7 @@ pub struct RunSearch {
     pub pages: usize,
 }
 
-/// What `runs/search` is asked: MLflow's own filter and order syntax, passed to the server.
-#[derive(Debug, Clone, Default)]
-pub struct RunQuery {
-    pub experiment_ids: Vec<String>,
-    /// `metrics.accuracy > 0.9 and params.optimizer = 'adam'`
-    pub filter: Option<String>,
-    /// `metrics.loss ASC`, `attributes.start_time DESC`
-    pub order_by: Vec<String>,
-    pub page_size: u32,
-}
+pub use mlops_core::model::RunQuery;
 
 impl MlflowRegistry {
     /// A client for the tracking server at `uri` (http or https).
@@ -630,6 +621,18 @@ impl RegistryPort for MlflowRegistry {
         }
         self.remember_count(experiment_id, &search.runs);
         Ok(search.runs)
+    }
+
+    async fn runs_page(
+        &self,
+        query: &RunQuery,
+        page_token: Option<&str>,
+    ) -> Result<RunPage, CoreError> {
+        let (runs, next_page_token) = self.search_runs_page(query, page_token).await?;
+        Ok(RunPage {
+            runs,
+            next_page_token,
+        })
     }
 
     async fn run(&self, run_id: &str) -> Result<Run, CoreError> {

@@ -223,6 +223,20 @@ fn param(r: &Run, key: &str) -> Value {
     }
 }
 
+/// The key MLflow orders runs by for a column of `runs()`: the Runs view sorts on the server,
+/// so the order holds across pages not yet loaded.
+pub fn run_order(field: &str) -> Option<String> {
+    Some(match field {
+        "name" => "attributes.run_name".into(),
+        "status" => "attributes.status".into(),
+        "user" => "attributes.user_id".into(),
+        "started" => "attributes.start_time".into(),
+        "accuracy" | "auc" | "loss" => format!("metrics.`{field}`"),
+        "learning_rate" | "max_depth" | "optimizer" => format!("params.`{field}`"),
+        _ => return None,
+    })
+}
+
 pub fn runs() -> Vec<Column<Run>> {
     vec![
         Column {

@@ -133,9 +133,7 @@ pub fn raw_of(app: &App, screen: &Screen) -> Option<RawOf> {
         ScreenKind::Experiments => super::experiments(app, screen)
             .get(i)
             .map(|e| RawOf::Experiment(e.id.clone())),
-        ScreenKind::Runs { experiment_id, .. } => runs(app, experiment_id, screen)
-            .get(i)
-            .map(|r| RawOf::Run(r.id.clone())),
+        ScreenKind::Runs { .. } => runs(app, screen).get(i).map(|r| RawOf::Run(r.id.clone())),
         ScreenKind::RunDetail { run_id, .. } => Some(RawOf::Run(run_id.clone())),
         ScreenKind::DatasetDetail {
             model,
@@ -166,6 +164,7 @@ pub fn raw_of(app: &App, screen: &Screen) -> Option<RawOf> {
             })
         }
         ScreenKind::Raw { of, .. } => Some(of.clone()),
+        ScreenKind::Compare { runs, .. } => Some(RawOf::Comparison(runs.clone())),
         ScreenKind::Messages { .. } => None,
     }
 }
@@ -224,17 +223,13 @@ pub fn raw_document(app: &App, of: &RawOf) -> Result<String, String> {
                 .run
                 .get(id)
                 .and_then(|f| f.data.as_ref())
-                .or_else(|| {
-                    app.feeds
-                        .runs
-                        .values()
-                        .filter_map(|f| f.data.as_ref())
-                        .flat_map(|v| v.iter())
-                        .find(|r| r.id == *id)
-                })
+                .or_else(|| super::lineage::find_run(app, id))
                 .ok_or_else(missing)?;
             json(serde_json::to_string_pretty(run))
         }
+        RawOf::Comparison(ids) => super::comparison_of(app, ids)
+            .map(|c| c.json())
+            .ok_or_else(missing),
         RawOf::Experiment(id) => json(serde_json::to_string_pretty(
             app.feeds
                 .experiments

@@ -39,7 +39,7 @@ pub fn find_run<'a>(app: &'a App, run_id: &str) -> Option<&'a mlops_core::model:
         .runs
         .values()
         .filter_map(|f| f.data.as_ref())
-        .flat_map(|v| v.iter())
+        .flat_map(|v| v.runs.iter())
         .find(|r| r.id == run_id)
 }
 

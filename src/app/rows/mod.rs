@@ -22,6 +22,7 @@ pub mod wanted;
 pub use self::filter::matches;
 use self::{columns::VersionRow, lineage::LineageRow, table::filter_and_sort};
 use super::{
+    feeds::{Feed, RunList, RunsKey},
     screens::{Screen, ScreenKind},
     state::App,
 };
@@ -87,18 +88,77 @@ pub fn experiments<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Experiment> {
     .0
 }
 
-pub fn runs<'a>(app: &'a App, experiment_id: &str, screen: &Screen) -> Vec<&'a Run> {
-    let Some(list) = app
-        .feeds
-        .runs
-        .get(experiment_id)
-        .and_then(|f| f.data.as_ref())
+/// The runs search a Runs screen shows: its experiment, its server filter (`f`), and the
+/// column it is sorted by as MLflow's order. The server sorts, so the order holds across pages
+/// not loaded yet; unsorted, the newest first.
+pub fn runs_key(screen: &Screen) -> Option<RunsKey> {
+    let ScreenKind::Runs {
+        experiment_id,
+        filter,
+        ..
+    } = &screen.kind
     else {
+        return None;
+    };
+    let order_by = screen
+        .sort
+        .and_then(|s| {
+            columns::run_order(s.field)
+                .map(|k| format!("{k} {}", if s.descending { "DESC" } else { "ASC" }))
+        })
+        .into_iter()
+        .collect();
+    Some(RunsKey {
+        experiment_id: experiment_id.clone(),
+        filter: filter.trim().to_string(),
+        order_by,
+    })
+}
+
+/// The runs `ids` as loaded (a run not loaded yet is left out until it is).
+fn loaded_runs<'a>(app: &'a App, ids: &[String]) -> Vec<&'a Run> {
+    ids.iter()
+        .filter_map(|id| {
+            lineage::find_run(app, id).or_else(|| app.marks.iter().find(|m| m.id == *id))
+        })
+        .collect()
+}
+
+/// The comparison of the runs `ids`; `None` until every one has loaded.
+pub fn comparison_of(app: &App, ids: &[String]) -> Option<mlops_core::compare::Comparison> {
+    let loaded: Vec<Run> = loaded_runs(app, ids).into_iter().cloned().collect();
+    (loaded.len() == ids.len() && !loaded.is_empty())
+        .then(|| mlops_core::compare::Comparison::of(&loaded, &app.directions))
+}
+
+/// The comparison a Compare screen shows; `None` until its runs have loaded.
+pub fn comparison(app: &App, screen: &Screen) -> Option<mlops_core::compare::Comparison> {
+    match &screen.kind {
+        ScreenKind::Compare { runs, .. } => comparison_of(app, runs),
+        _ => None,
+    }
+}
+
+/// The rows of a Compare screen: params then metrics, only the differing ones when asked.
+pub fn compare_rows(app: &App, screen: &Screen) -> Vec<mlops_core::compare::Row> {
+    let ScreenKind::Compare { diff_only, .. } = &screen.kind else {
         return Vec::new();
     };
-    let mut all: Vec<&Run> = list.iter().collect();
-    all.sort_by_key(|r| std::cmp::Reverse(r.start));
-    filter_and_sort(all, &columns::runs(), &screen.filter, screen.sort, &[]).0
+    comparison(app, screen).map_or_else(Vec::new, |c| c.rows(*diff_only))
+}
+
+/// What the Runs screen's search has loaded so far.
+pub fn run_list<'a>(app: &'a App, screen: &Screen) -> Option<&'a Feed<RunList>> {
+    runs_key(screen).and_then(|k| app.feeds.runs.get(&k))
+}
+
+/// The loaded runs of the Runs screen in the server's order; `/` narrows them.
+pub fn runs<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Run> {
+    let Some(list) = run_list(app, screen).and_then(|f| f.data.as_ref()) else {
+        return Vec::new();
+    };
+    let all: Vec<&Run> = list.runs.iter().collect();
+    filter_and_sort(all, &columns::runs(), &screen.filter, None, &[]).0
 }
 
 pub fn model_versions<'a>(app: &'a App, screen: &Screen) -> Vec<VersionRow<'a>> {
@@ -232,10 +292,7 @@ pub fn keys(app: &App, screen: &Screen) -> Vec<String> {
             .iter()
             .map(|e| e.id.clone())
             .collect(),
-        ScreenKind::Runs { experiment_id, .. } => runs(app, experiment_id, screen)
-            .iter()
-            .map(|r| r.id.clone())
-            .collect(),
+        ScreenKind::Runs { .. } => runs(app, screen).iter().map(|r| r.id.clone()).collect(),
         ScreenKind::Lineage => model_versions(app, screen)
             .iter()
             .map(|(m, v)| format!("{}@{}", m.name, v.version))
@@ -260,6 +317,10 @@ pub fn keys(app: &App, screen: &Screen) -> Vec<String> {
             .iter()
             .map(|m| m.seq.to_string())
             .collect(),
+        ScreenKind::Compare { .. } => compare_rows(app, screen)
+            .iter()
+            .map(|r| format!("{}/{}", r.kind, r.name))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -270,13 +331,14 @@ pub fn len(app: &App, screen: &Screen) -> usize {
         ScreenKind::Overview => overview::keys(app, screen).len(),
         ScreenKind::Rollouts => rollouts(app, screen).len(),
         ScreenKind::Experiments => experiments(app, screen).len(),
-        ScreenKind::Runs { experiment_id, .. } => runs(app, experiment_id, screen).len(),
+        ScreenKind::Runs { .. } => runs(app, screen).len(),
         ScreenKind::Lineage => model_versions(app, screen).len(),
         ScreenKind::LineageGraph { .. } => lineage::rows(app, screen).len(),
         ScreenKind::Drift => drift(app, screen).len(),
         ScreenKind::Gpus => gpus(app, screen).len(),
         ScreenKind::Audit => audit(app, screen).len(),
         ScreenKind::Messages { .. } => details::messages(app, screen).len(),
+        ScreenKind::Compare { .. } => compare_rows(app, screen).len(),
         _ => 0,
     }
 }
@@ -292,15 +354,14 @@ pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
         ScreenKind::Experiments => experiments(app, screen).get(i).map(|e| ScreenKind::Runs {
             experiment_id: e.id.clone(),
             name: e.name.clone(),
+            filter: String::new(),
         }),
         ScreenKind::Runs { experiment_id, .. } => {
-            runs(app, experiment_id, screen)
-                .get(i)
-                .map(|r| ScreenKind::RunDetail {
-                    experiment_id: experiment_id.clone(),
-                    run_id: r.id.clone(),
-                    name: r.name.clone(),
-                })
+            runs(app, screen).get(i).map(|r| ScreenKind::RunDetail {
+                experiment_id: experiment_id.clone(),
+                run_id: r.id.clone(),
+                name: r.name.clone(),
+            })
         }
         ScreenKind::Lineage => {
             model_versions(app, screen)

@@ -22,14 +22,36 @@ pub fn wanted(app: &App) -> Vec<Source> {
         } => {
             v.push(Source::Experiments);
         }
-        ScreenKind::Runs { experiment_id, .. } => v.push(Source::Runs(experiment_id.clone())),
-        ScreenKind::RunDetail {
-            experiment_id,
-            run_id,
+        ScreenKind::Runs { .. } => {
+            let screen = app.screen();
+            if let Some(key) = super::runs_key(screen) {
+                v.push(Source::Runs(key.clone()));
+                // The next page once the selection comes within a screenful of the end of
+                // what is loaded: scrolling reads pages as it goes, never all at once.
+                let next = app
+                    .feeds
+                    .runs
+                    .get(&key)
+                    .and_then(|f| f.data.as_ref())
+                    .and_then(|l| l.next.clone());
+                if let Some(token) = next
+                    && screen.selected + app.list_height() >= super::runs(app, screen).len()
+                {
+                    v.push(Source::RunsPage(key, token));
+                }
+            }
+        }
+        ScreenKind::RunDetail { run_id, .. } => {
+            v.push(Source::Run(run_id.clone()));
+            v.push(Source::RunMetrics(run_id.clone()));
+        }
+        ScreenKind::Compare { runs, .. }
+        | ScreenKind::Raw {
+            of: RawOf::Comparison(runs),
             ..
         } => {
-            v.push(Source::Runs(experiment_id.clone()));
-            v.push(Source::RunMetrics(run_id.clone()));
+            v.extend(runs.iter().map(|id| Source::Run(id.clone())));
+            v.extend(runs.iter().map(|id| Source::RunMetrics(id.clone())));
         }
         // A promotion's preview names the champion alias: have the registry loaded.
         ScreenKind::Lineage
@@ -106,7 +128,7 @@ pub fn period(app: &App, s: &Source) -> Option<Duration> {
         Source::Experiments | Source::Models | Source::Runs(_) | Source::Run(_) => {
             Some((app.refresh * 6).max(Duration::seconds(30)))
         }
-        Source::RunMetrics(_) => None,
+        Source::RunMetrics(_) | Source::RunsPage(..) => None,
     }
 }
 

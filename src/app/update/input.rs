@@ -27,6 +27,7 @@ pub(in crate::app) fn paste(app: &mut App, text: &str) {
                 confirm.error = None;
             }
         }
+        Mode::Prompt => super::runs::prompt_paste(app, text),
         Mode::Normal | Mode::Help => return,
     }
     app.dirty = true;
@@ -47,6 +48,7 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Mode::Palette => palette_input(app, key, fx),
         Mode::Filter => filter_input(app, key),
         Mode::Confirm => confirm_input(app, key, fx),
+        Mode::Prompt => super::runs::prompt_input(app, key, fx),
         Mode::Normal | Mode::Help => {
             if app.mode == Mode::Help && matches!(key.code, KeyCode::Esc) {
                 app.mode = Mode::Normal;

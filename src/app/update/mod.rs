@@ -11,6 +11,7 @@ mod commands;
 mod input;
 mod loading;
 mod navigation;
+mod runs;
 mod text_input;
 
 use chrono::{DateTime, Utc};
@@ -73,6 +74,19 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::CommandDone(result) => command_done(app, result, fx),
         Action::ClusterChanged(change) => cluster_changed(app, *change),
         Action::Switched(result) => switched(app, result, fx),
+        Action::Exported(result) => {
+            match result {
+                Ok(done) => app.info(done),
+                Err(why) => app.error(why),
+            }
+            app.dirty = true;
+        }
+        Action::FilterRuns => runs::filter_runs(app),
+        Action::ToggleMark => runs::toggle_mark(app),
+        Action::ClearMarks => runs::clear_marks(app),
+        Action::CompareRuns => runs::compare(app),
+        Action::ToggleDiffOnly => runs::toggle_diff_only(app),
+        Action::ExportComparison => runs::export(app),
         Action::Quit => app.quit = true,
         Action::ToggleHelp => {
             app.mode = if app.mode == Mode::Help {
@@ -196,6 +210,8 @@ fn is_list(kind: &ScreenKind) -> bool {
     kind.is_list()
 }
 
+#[cfg(test)]
+mod runs_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

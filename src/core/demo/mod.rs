@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod rng;
 mod scenarios;
+mod search;
 mod sim;
 
 use std::{
@@ -24,7 +25,7 @@ use crate::{
     error::CoreError,
     model::{
         ClusterSnapshot, Driver, Experiment, FeatureDrift, Gpu, MetricPoint, RegisteredModel,
-        RolloutSeries, Run,
+        RolloutSeries, Run, RunPage, RunQuery,
     },
     ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort},
     rollout::{Command, RolloutRecord},
@@ -202,6 +203,25 @@ impl RegistryPort for DemoPlatform {
             .filter(|r| r.experiment_id == experiment_id)
             .cloned()
             .collect())
+    }
+
+    async fn runs_page(
+        &self,
+        query: &RunQuery,
+        page_token: Option<&str>,
+    ) -> Result<RunPage, CoreError> {
+        let g = self.lock();
+        if let Some(unknown) = query
+            .experiment_ids
+            .iter()
+            .find(|id| !g.sim.experiments.iter().any(|e| e.id == **id))
+        {
+            return Err(CoreError::NotFound {
+                kind: "experiment",
+                name: unknown.clone(),
+            });
+        }
+        search::page(&g.sim.runs, query, page_token)
     }
 
     async fn run(&self, run_id: &str) -> Result<Run, CoreError> {

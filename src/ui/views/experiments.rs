@@ -1,13 +1,14 @@
 //! Experiments → runs → one run: params, metrics, datasets and metric curves.
 
+use std::fmt::Write as _;
+
 use mlops_core::model::{MetricPoint, RunStatus};
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     style::Style,
-    symbols,
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Cell, Chart, Dataset, GraphType, Paragraph},
+    widgets::{Axis, Block, BorderType, Borders, Cell, Paragraph},
 };
 
 use crate::{
@@ -15,10 +16,11 @@ use crate::{
         App,
         feeds::Backend,
         rows::{self, columns},
+        screens::ScreenKind,
     },
     ui::{
         table::{TableSpec, render_table, shorten},
-        widgets::{age_coarse, truncate},
+        widgets::{age_coarse, step_chart, truncate},
     },
 };
 
@@ -53,12 +55,68 @@ fn status_style(app: &App, s: RunStatus) -> Style {
     }
 }
 
-pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str) {
+pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
     let empty = crate::app::feeds::Feed::default();
-    let feed = app.feeds.runs.get(experiment_id).unwrap_or(&empty);
-    let items = rows::runs(app, experiment_id, app.screen());
+    let feed = rows::run_list(app, app.screen()).unwrap_or(&empty);
+    let list = feed.data.as_ref();
+    let items = rows::runs(app, app.screen());
+    let loaded = list.map_or(0, |l| l.runs.len());
+    let more = list.is_some_and(|l| l.next.is_some());
+    let filter = match &app.screen().kind {
+        ScreenKind::Runs { filter, .. } => filter.trim(),
+        _ => "",
+    };
+    // How many are loaded, and whether the server has more (read as the list scrolls).
+    let mut title = if list.is_none() {
+        "Runs".to_string()
+    } else if items.len() == loaded {
+        format!(
+            "Runs ({loaded}{})",
+            if more { "+ · more as you scroll" } else { "" }
+        )
+    } else {
+        format!(
+            "Runs ({} of {loaded}{} loaded)",
+            items.len(),
+            if more { "+" } else { "" }
+        )
+    };
+    if !filter.is_empty() {
+        let _ = write!(title, " · server filter: {}", truncate(filter, 48));
+    }
+    if !app.marks.is_empty() {
+        let _ = write!(title, " · {} marked", app.marks.len());
+    }
+    if let Some(rejected) = list.and_then(|l| l.rejected.as_deref()) {
+        // The server refused the filter: its message in place of the rows; the registry is up.
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_type(BorderType::Rounded)
+            .border_style(t.border_focus)
+            .title(Span::styled(format!(" {title} "), t.title));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let lines = vec![
+            Line::from(Span::styled("the server refused this filter:", t.warn)),
+            Line::from(Span::styled(
+                mlops_core::text::line(rejected).into_owned(),
+                t.err,
+            )),
+            Line::from(""),
+            Line::from(Span::styled(
+                "f edits it (MLflow syntax: metrics.loss < 0.3 and params.optimizer = 'adam'); an empty filter shows every run",
+                t.muted,
+            )),
+        ];
+        frame.render_widget(
+            Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+            inner,
+        );
+        return;
+    }
     let spec = TableSpec {
-        title: format!("Runs ({})", items.len()),
+        title,
         backend: Backend::Registry,
         what: "runs",
         columns: columns::runs(),
@@ -68,6 +126,10 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str
     };
     render_table(app, frame, area, feed, spec, &items, |r, c, w| {
         match c.field {
+            "name" if app.marks.iter().any(|m| m.id == r.id) => Some(Cell::from(Span::styled(
+                shorten(&format!("● {}", r.name), usize::from(w)),
+                t.accent,
+            ))),
             "status" => Some(Cell::from(Span::styled(
                 shorten(r.status.as_str(), usize::from(w)),
                 status_style(app, r.status),
@@ -78,14 +140,9 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str
     });
 }
 
-pub fn render_run(app: &App, frame: &mut Frame, area: Rect, experiment_id: &str, run_id: &str) {
+pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
     let t = &app.theme;
-    let run = app
-        .feeds
-        .runs
-        .get(experiment_id)
-        .and_then(|f| f.data.as_ref())
-        .and_then(|rs| rs.iter().find(|r| r.id == run_id));
+    let run = rows::lineage::find_run(app, run_id);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -198,31 +255,7 @@ fn render_curves(
             )
         })
         .collect();
-    let max_step = data
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
-    let datasets: Vec<Dataset> = data
-        .iter()
-        .enumerate()
-        .map(|(i, (name, pts))| {
-            Dataset::default()
-                .name(name.clone())
-                .marker(symbols::Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(styles[i % styles.len()])
-                .data(pts)
-        })
-        .collect();
-    let chart = Chart::new(datasets)
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .title(Span::styled("step", t.muted))
-                .bounds([0.0, max_step])
-                .labels(vec![Span::raw("0"), Span::raw(format!("{max_step:.0}"))])
-                .style(t.muted),
-        )
+    let chart = step_chart(app, block, &data, &styles)
         .y_axis(
             Axis::default()
                 .title(Span::styled("min–max", t.muted))

@@ -2,6 +2,7 @@
 //! draws the objects in full (audit entries, GPUs, pods, model versions, raw JSON, messages).
 
 mod audit;
+mod compare;
 mod details;
 mod drift;
 mod experiments;
@@ -19,14 +20,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     match &app.screen().kind {
         ScreenKind::Overview => overview::render(app, frame, area),
         ScreenKind::Experiments => experiments::render_experiments(app, frame, area),
-        ScreenKind::Runs { experiment_id, .. } => {
-            experiments::render_runs(app, frame, area, experiment_id);
-        }
-        ScreenKind::RunDetail {
-            experiment_id,
-            run_id,
-            ..
-        } => experiments::render_run(app, frame, area, experiment_id, run_id),
+        ScreenKind::Runs { .. } => experiments::render_runs(app, frame, area),
+        ScreenKind::RunDetail { run_id, .. } => experiments::render_run(app, frame, area, run_id),
+        ScreenKind::Compare { diff_only, .. } => compare::render(app, frame, area, *diff_only),
         ScreenKind::Lineage => lineage::render_versions(app, frame, area),
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
         ScreenKind::Drift => drift::render_features(app, frame, area),

@@ -1,0 +1,241 @@
+//! The Runs view's own verbs and the Compare view: MLflow's filter typed into a prompt (`f`,
+//! evaluated by the server), marks (`space`, `M`), the comparison of the marked runs (`c`), its
+//! diff-only toggle (`=`) and its export to a file (`e`), written by the event loop.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::{
+    navigation::open,
+    text_input::{LINE_MAX, insert_capped, is_cancel, is_full},
+    text_of,
+};
+use crate::app::{
+    action::Effect,
+    rows,
+    screens::ScreenKind,
+    state::{App, MAX_MARKS, Mode, Prompt, PromptKind},
+};
+
+/// The most characters an export path holds.
+const PATH_MAX: usize = 4096;
+
+fn open_prompt(app: &mut App, kind: PromptKind, label: &'static str, text: String) {
+    let mut input = TextArea::from([text]);
+    input.move_cursor(ratatui_textarea::CursorMove::End);
+    app.prompt = Some(Prompt { kind, label, input });
+    app.mode = Mode::Prompt;
+    app.dirty = true;
+}
+
+/// `f`: MLflow's filter for the runs on show, prefilled with the one in use.
+pub(super) fn filter_runs(app: &mut App) {
+    let ScreenKind::Runs { filter, .. } = &app.screen().kind else {
+        app.warn("f filters runs on the server: open an experiment's runs first");
+        return;
+    };
+    let current = filter.clone();
+    open_prompt(app, PromptKind::RunsFilter, "MLflow filter ›", current);
+}
+
+/// `space`: mark the selected run for comparison, or unmark it.
+pub(super) fn toggle_mark(app: &mut App) {
+    if !matches!(app.screen().kind, ScreenKind::Runs { .. }) {
+        app.warn("space marks runs: open an experiment's runs first");
+        return;
+    }
+    let Some(run) = rows::runs(app, app.screen())
+        .get(app.screen().selected)
+        .map(|r| (*r).clone())
+    else {
+        app.warn("no run selected");
+        return;
+    };
+    if let Some(i) = app.marks.iter().position(|m| m.id == run.id) {
+        app.marks.remove(i);
+        app.info(format!(
+            "unmarked {} ({} marked)",
+            run.name,
+            app.marks.len()
+        ));
+    } else if app.marks.len() >= MAX_MARKS {
+        app.warn(format!(
+            "{MAX_MARKS} runs are marked, the most a comparison holds: unmark one (space) or clear them (M)"
+        ));
+    } else {
+        let name = run.name.clone();
+        app.marks.push(run);
+        app.info(format!(
+            "marked {name} ({} marked; c compares)",
+            app.marks.len()
+        ));
+    }
+    // The next run, as a file manager does, so a row of runs is marked with `space space …`.
+    let len = rows::len(app, app.screen());
+    let s = app.screen_mut();
+    if s.selected + 1 < len {
+        s.selected += 1;
+        s.anchor = None;
+    }
+    app.dirty = true;
+}
+
+/// `M`: forget every mark.
+pub(super) fn clear_marks(app: &mut App) {
+    let n = app.marks.len();
+    app.marks.clear();
+    app.info(format!("cleared {n} mark(s)"));
+}
+
+/// `c`: the marked runs side by side (2 to 20).
+pub(super) fn compare(app: &mut App) {
+    match app.marks.len() {
+        0 | 1 => app.warn("mark 2 to 20 runs with space, then c compares them"),
+        _ => {
+            let runs = app.marks.iter().map(|r| r.id.clone()).collect();
+            open(
+                app,
+                ScreenKind::Compare {
+                    runs,
+                    diff_only: false,
+                },
+            );
+        }
+    }
+}
+
+/// `=`: only what differs between the compared runs, or everything.
+pub(super) fn toggle_diff_only(app: &mut App) {
+    let ScreenKind::Compare { diff_only, .. } = &mut app.screen_mut().kind else {
+        app.warn("= is for the comparison of runs (mark runs with space, then c)");
+        return;
+    };
+    *diff_only = !*diff_only;
+    let on = *diff_only;
+    let s = app.screen_mut();
+    s.selected = 0;
+    s.offset = 0;
+    s.anchor = None;
+    app.info(if on {
+        "showing only what differs"
+    } else {
+        "showing every param and metric"
+    });
+}
+
+/// `e`: where to write the comparison.
+pub(super) fn export(app: &mut App) {
+    if !matches!(app.screen().kind, ScreenKind::Compare { .. }) {
+        app.warn("e exports a comparison of runs (mark runs with space, then c)");
+        return;
+    }
+    open_prompt(
+        app,
+        PromptKind::Export,
+        "export to (.csv .md .json) ›",
+        "comparison.csv".into(),
+    );
+}
+
+/// A key for the open prompt: `enter` answers, `esc` cancels.
+pub(super) fn prompt_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let Some(prompt) = app.prompt.as_mut() else {
+        app.mode = Mode::Normal;
+        return;
+    };
+    if is_cancel(&key) {
+        app.prompt = None;
+        app.mode = Mode::Normal;
+        return;
+    }
+    let max = match prompt.kind {
+        PromptKind::RunsFilter => LINE_MAX,
+        PromptKind::Export => PATH_MAX,
+    };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('u') if ctrl => prompt.input = TextArea::default(),
+        KeyCode::Char('m') if ctrl => {}
+        KeyCode::Enter => {
+            let kind = prompt.kind;
+            let text = text_of(&prompt.input).trim().to_string();
+            app.prompt = None;
+            app.mode = Mode::Normal;
+            answer(app, kind, &text, fx);
+        }
+        _ if is_full(&prompt.input, &key, max) => {}
+        _ => {
+            prompt.input.input(key);
+        }
+    }
+}
+
+/// Text pasted into the open prompt.
+pub(super) fn prompt_paste(app: &mut App, text: &str) {
+    if let Some(p) = app.prompt.as_mut() {
+        let max = match p.kind {
+            PromptKind::RunsFilter => LINE_MAX,
+            PromptKind::Export => PATH_MAX,
+        };
+        insert_capped(&mut p.input, text, max);
+    }
+}
+
+fn answer(app: &mut App, kind: PromptKind, text: &str, fx: &mut Vec<Effect>) {
+    match kind {
+        PromptKind::RunsFilter => {
+            let s = app.screen_mut();
+            let ScreenKind::Runs { filter, .. } = &mut s.kind else {
+                return;
+            };
+            if *filter == text {
+                return;
+            }
+            text.clone_into(filter);
+            s.selected = 0;
+            s.offset = 0;
+            s.anchor = None;
+            if text.is_empty() {
+                app.info("server filter cleared: every run");
+            } else {
+                app.info(format!("runs filtered by the server: {text}"));
+            }
+        }
+        PromptKind::Export => {
+            let Some(comparison) = rows::comparison(app, app.screen()) else {
+                app.warn("the runs of this comparison have not loaded yet");
+                return;
+            };
+            let diff_only = matches!(
+                app.screen().kind,
+                ScreenKind::Compare {
+                    diff_only: true,
+                    ..
+                }
+            );
+            let path = PathBuf::from(text);
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            let contents = match ext.as_deref() {
+                Some("csv") => comparison.csv(diff_only),
+                Some("md" | "markdown") => comparison.markdown(diff_only),
+                Some("json") => comparison.json(),
+                _ => {
+                    app.warn(format!(
+                        "{text:?}: say the format with the file's extension: .csv, .md or .json"
+                    ));
+                    return;
+                }
+            };
+            app.info(format!("exporting to {text}…"));
+            fx.push(Effect::Export {
+                path,
+                contents: contents + "\n",
+            });
+        }
+    }
+}

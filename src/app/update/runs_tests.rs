@@ -1,0 +1,365 @@
+//! The Runs view over the demo registry, as a user drives it: pages read as the list scrolls,
+//! the server's order and filter, marks, the comparison and its export.
+
+use std::collections::BTreeSet;
+
+use mlops_core::model::Run;
+
+use crate::{
+    app::{
+        App, Payload,
+        feeds::{RunList, RunsKey, Source},
+        rows,
+        screens::ScreenKind,
+        state::Mode,
+    },
+    event_loop::Context,
+    testing::{loaded_demo, press, type_text},
+};
+
+/// Every run of the experiment the Runs screen shows, as the registry holds them.
+fn all_runs(app: &App, ctx: &Context) -> Vec<Run> {
+    let ScreenKind::Runs { experiment_id, .. } = &app.screen().kind else {
+        panic!("not on the Runs screen");
+    };
+    let registry = ctx.registry.as_ref().expect("registry");
+    futures::executor::block_on(registry.runs(experiment_id)).expect("runs")
+}
+
+fn loaded(app: &App) -> usize {
+    rows::run_list(app, app.screen())
+        .and_then(|f| f.data.as_ref())
+        .map_or(0, |l| l.runs.len())
+}
+
+fn more(app: &App) -> bool {
+    rows::run_list(app, app.screen())
+        .and_then(|f| f.data.as_ref())
+        .is_some_and(|l| l.next.is_some())
+}
+
+/// The demo's biggest experiment, its runs on screen.
+fn runs_screen() -> (App, Context) {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "2");
+    // The experiment with the most runs: more than one page.
+    let biggest = rows::experiments(&app, app.screen())
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, e)| e.run_count.unwrap_or(0))
+        .map(|(i, _)| i)
+        .expect("experiments");
+    for _ in 0..biggest {
+        press(&mut app, &ctx, "j");
+    }
+    press(&mut app, &ctx, "enter");
+    (app, ctx)
+}
+
+#[test]
+fn scrolling_reads_pages_as_it_goes_until_every_run_is_listed_once() {
+    let (mut app, ctx) = runs_screen();
+    let truth = all_runs(&app, &ctx);
+    assert!(
+        truth.len() > 200,
+        "{} runs: want several pages",
+        truth.len()
+    );
+    // The first page only, and the server says there is more.
+    assert_eq!(loaded(&app), 100);
+    assert!(more(&app));
+    // A screenful down does not read another page yet.
+    press(&mut app, &ctx, "pagedown");
+    assert_eq!(loaded(&app), 100);
+    // Near the end of what is loaded, the next page comes.
+    let mut pages = vec![loaded(&app)];
+    for _ in 0..100 {
+        press(&mut app, &ctx, "end");
+        if pages.last() != Some(&loaded(&app)) {
+            pages.push(loaded(&app));
+        }
+        if !more(&app) {
+            break;
+        }
+    }
+    assert!(pages.len() >= 3, "pages: {pages:?}");
+    assert!(
+        pages.windows(2).all(|w| w[1] - w[0] <= 100),
+        "one page at a time: {pages:?}"
+    );
+    let ids: Vec<&str> = rows::runs(&app, app.screen())
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(ids.len(), truth.len());
+    assert_eq!(
+        ids.iter().copied().collect::<BTreeSet<_>>(),
+        truth.iter().map(|r| r.id.as_str()).collect::<BTreeSet<_>>(),
+        "each run exactly once"
+    );
+    // Newest first, across pages.
+    let starts: Vec<_> = rows::runs(&app, app.screen())
+        .iter()
+        .map(|r| r.start)
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]));
+}
+
+#[test]
+fn a_sort_key_orders_on_the_server_so_the_first_row_is_the_best_of_all_pages() {
+    let (mut app, ctx) = runs_screen();
+    let truth = all_runs(&app, &ctx);
+    let lowest = truth
+        .iter()
+        .filter_map(|r| r.metrics.get("loss").copied())
+        .fold(f64::INFINITY, f64::min);
+    press(&mut app, &ctx, "L");
+    let first = rows::runs(&app, app.screen())[0].metrics["loss"];
+    assert!(
+        (first - lowest).abs() < 1e-12,
+        "first {first}, lowest {lowest}"
+    );
+    assert_eq!(loaded(&app), 100, "still one page");
+    press(&mut app, &ctx, "L");
+    let highest = truth
+        .iter()
+        .filter_map(|r| r.metrics.get("loss").copied())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let first = rows::runs(&app, app.screen())[0].metrics["loss"];
+    assert!((first - highest).abs() < 1e-12);
+}
+
+#[test]
+fn the_server_filters_and_a_filter_it_refuses_is_said_in_place_with_the_registry_up() {
+    let (mut app, ctx) = runs_screen();
+    let truth = all_runs(&app, &ctx);
+    let want = truth
+        .iter()
+        .filter(|r| r.metrics.get("loss").is_some_and(|l| *l < 0.3))
+        .count();
+    assert!(want > 0 && want < truth.len());
+    press(&mut app, &ctx, "f");
+    assert_eq!(app.mode, Mode::Prompt);
+    type_text(&mut app, &ctx, "metrics.loss < 0.3");
+    press(&mut app, &ctx, "enter");
+    for _ in 0..50 {
+        press(&mut app, &ctx, "end");
+    }
+    let shown = rows::runs(&app, app.screen());
+    assert_eq!(shown.len(), want);
+    assert!(shown.iter().all(|r| r.metrics["loss"] < 0.3));
+
+    // A filter the server refuses: its message, no rows, and the registry is not "down".
+    press(&mut app, &ctx, "f");
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, "metrics.loss <<< 1");
+    press(&mut app, &ctx, "enter");
+    let list = rows::run_list(&app, app.screen())
+        .and_then(|f| f.data.as_ref())
+        .expect("an answer");
+    assert!(
+        list.rejected
+            .as_deref()
+            .is_some_and(|m| m.contains("Invalid clause")),
+        "{list:?}"
+    );
+    assert!(rows::runs(&app, app.screen()).is_empty());
+    assert_eq!(
+        app.backend_error(crate::app::feeds::Backend::Registry),
+        None
+    );
+
+    // An empty filter: every run again; esc leaves the filter as it was.
+    press(&mut app, &ctx, "f");
+    press(&mut app, &ctx, "ctrl-u");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(loaded(&app), 100);
+    press(&mut app, &ctx, "f");
+    type_text(&mut app, &ctx, "params.optimizer = 'sgd'");
+    press(&mut app, &ctx, "esc");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(matches!(&app.screen().kind, ScreenKind::Runs { filter, .. } if filter.is_empty()));
+}
+
+#[test]
+fn marked_runs_compare_side_by_side_and_export_to_every_format() {
+    let (mut app, ctx) = runs_screen();
+    press(&mut app, &ctx, "c");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("mark 2 to 20")),
+        "{:?}",
+        app.message
+    );
+    let picked: Vec<String> = rows::runs(&app, app.screen())
+        .iter()
+        .take(3)
+        .map(|r| r.id.clone())
+        .collect();
+    for _ in 0..3 {
+        press(&mut app, &ctx, "space");
+    }
+    assert_eq!(
+        app.marks.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        picked
+    );
+    // space again on a marked run unmarks it.
+    press(&mut app, &ctx, "k");
+    press(&mut app, &ctx, "space");
+    assert_eq!(app.marks.len(), 2);
+    press(&mut app, &ctx, "k");
+    press(&mut app, &ctx, "space");
+    assert_eq!(app.marks.len(), 3);
+
+    press(&mut app, &ctx, "c");
+    let ScreenKind::Compare { runs, diff_only } = app.screen().kind.clone() else {
+        panic!("compare: {:?}", app.screen().kind)
+    };
+    assert!(!diff_only);
+    assert_eq!(runs.len(), 3);
+    let c = rows::comparison(&app, app.screen()).expect("loaded");
+    let every = rows::len(&app, app.screen());
+    press(&mut app, &ctx, "=");
+    let differing = rows::len(&app, app.screen());
+    assert_eq!(
+        differing,
+        c.differing_params.len() + c.differing_metrics.len()
+    );
+    assert!(differing <= every);
+    // The histories of every compared run were asked for.
+    for id in &runs {
+        assert!(
+            app.feeds
+                .run_metrics
+                .get(id)
+                .is_some_and(|f| f.data.is_some())
+        );
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (file, check) in [
+        ("cmp.csv", "kind,name,"),
+        ("cmp.md", "| | name |"),
+        ("cmp.json", "\"differing_params\""),
+    ] {
+        let path = dir.path().join(file);
+        press(&mut app, &ctx, "e");
+        assert_eq!(app.mode, Mode::Prompt);
+        press(&mut app, &ctx, "ctrl-u");
+        type_text(&mut app, &ctx, &path.display().to_string());
+        press(&mut app, &ctx, "enter");
+        let text = std::fs::read_to_string(&path).expect("written");
+        assert!(text.contains(check), "{file}: {text}");
+        assert!(
+            app.message
+                .as_ref()
+                .is_some_and(|m| m.text.contains("exported")),
+            "{:?}",
+            app.message
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cmp.json")).expect("json"))
+            .expect("valid JSON");
+    assert_eq!(
+        json["differing_params"].as_array().expect("array").len(),
+        c.differing_params.len()
+    );
+    let csv = std::fs::read_to_string(dir.path().join("cmp.csv")).expect("csv");
+    assert_eq!(
+        csv.lines().next(),
+        Some(format!("kind,name,{}", runs.join(",")).as_str())
+    );
+    // Diff-only: the CSV holds only the differing rows.
+    assert_eq!(csv.lines().count(), 1 + differing);
+
+    // A path without a known extension is refused; a directory that does not exist is an error,
+    // and nothing is left behind.
+    press(&mut app, &ctx, "e");
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, "cmp.txt");
+    press(&mut app, &ctx, "enter");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains(".csv, .md or .json"))
+    );
+    let missing = dir.path().join("nope/cmp.csv");
+    press(&mut app, &ctx, "e");
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, &missing.display().to_string());
+    press(&mut app, &ctx, "enter");
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("cannot export")),
+        "{:?}",
+        app.message
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 3);
+
+    // y: the comparison as `mlops runs compare -o json`.
+    press(&mut app, &ctx, "y");
+    let doc =
+        rows::details::raw_document(&app, &crate::app::screens::RawOf::Comparison(runs.clone()))
+            .expect("raw");
+    assert!(doc.contains("\"best\""));
+}
+
+#[test]
+fn no_more_than_twenty_runs_are_marked() {
+    let (mut app, ctx) = runs_screen();
+    for _ in 0..25 {
+        press(&mut app, &ctx, "space");
+    }
+    assert_eq!(app.marks.len(), crate::app::state::MAX_MARKS);
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("the most"))
+    );
+    press(&mut app, &ctx, "M");
+    assert!(app.marks.is_empty());
+}
+
+/// A refresh of the first page keeps the pages read after it (the user's scroll stays), takes
+/// the first page's new values, and a page of a superseded list is dropped.
+#[test]
+fn a_refresh_keeps_later_pages_and_a_stale_page_is_dropped() {
+    let (mut app, ctx) = runs_screen();
+    for _ in 0..3 {
+        press(&mut app, &ctx, "end");
+    }
+    let key: RunsKey = rows::runs_key(app.screen()).expect("key");
+    let before: RunList = app.feeds.runs[&key].data.clone().expect("list");
+    assert!(before.pages > 1);
+    let mut first = before.runs[..100].to_vec();
+    first[0].name = "renamed".into();
+    let now = app.now;
+    let page = mlops_core::model::RunPage {
+        runs: first,
+        next_page_token: Some("100".into()),
+    };
+    app.feeds.begin(&Source::Runs(key.clone()), now, None, true);
+    app.feeds.store(
+        &Source::Runs(key.clone()),
+        Ok(Payload::Runs(Ok(page.clone()))),
+        now,
+    );
+    let after = app.feeds.runs[&key].data.clone().expect("list");
+    assert_eq!(after.runs.len(), before.runs.len());
+    assert_eq!(after.runs[0].name, "renamed");
+    assert_eq!(after.next, before.next);
+    // A page that starts where this list no longer continues is not appended.
+    app.feeds.store(
+        &Source::RunsPage(key.clone(), "7".into()),
+        Ok(Payload::Runs(Ok(page))),
+        now,
+    );
+    assert_eq!(
+        app.feeds.runs[&key].data.as_ref().expect("list").runs.len(),
+        before.runs.len()
+    );
+    let _ = ctx;
+}

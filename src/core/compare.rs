@@ -1,0 +1,414 @@
+//! Runs side by side: each run's params and latest metrics, which names differ between them, and
+//! the best run per metric (lower is better for losses and errors, higher otherwise; the user's
+//! config may say otherwise per name). The CLI's `runs compare` and the console's Compare view
+//! both read this, and both export it as CSV, Markdown or JSON from here.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+};
+
+use serde::Serialize;
+
+use crate::{model::Run, text};
+
+/// Parts of a metric's name that mean lower is better, unless the config says otherwise.
+pub const LOWER_IS_BETTER: [&str; 11] = [
+    "loss",
+    "err",
+    "rmse",
+    "mae",
+    "mse",
+    "mape",
+    "latency",
+    "perplexity",
+    "wer",
+    "cer",
+    "duration",
+];
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Lower,
+    Higher,
+}
+
+/// The user's word on directions: parts of names (case-insensitive) that are lower-is-better or
+/// higher-is-better, over the built-in list. Higher wins where both match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directions {
+    pub lower: Vec<String>,
+    pub higher: Vec<String>,
+}
+
+impl Directions {
+    pub fn of(&self, metric: &str) -> Direction {
+        let name = metric.to_lowercase();
+        let has = |p: &str| !p.is_empty() && name.contains(&p.to_lowercase());
+        if self.higher.iter().any(|p| has(p)) {
+            Direction::Higher
+        } else if self.lower.iter().any(|p| has(p)) || LOWER_IS_BETTER.iter().any(|p| has(p)) {
+            Direction::Lower
+        } else {
+            Direction::Higher
+        }
+    }
+}
+
+/// The runs, and the names of the params and metrics whose values differ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub runs: Vec<Compared>,
+    pub differing_params: Vec<String>,
+    pub differing_metrics: Vec<String>,
+    /// Per metric: which way is better and the id of the best run (ties: the first).
+    pub best: BTreeMap<String, Best>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Compared {
+    pub id: String,
+    pub name: String,
+    pub experiment_id: String,
+    pub params: BTreeMap<String, String>,
+    /// The latest value of each metric.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Best {
+    pub direction: Direction,
+    pub run_id: String,
+    pub value: f64,
+}
+
+/// One row of a comparison: a param or a metric, one value per run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub kind: &'static str,
+    pub name: String,
+    pub values: Vec<Option<String>>,
+    pub differs: bool,
+    /// For a metric: the index of the best run.
+    pub best: Option<usize>,
+}
+
+impl Comparison {
+    pub fn of(runs: &[Run], directions: &Directions) -> Self {
+        let param_names: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+        let metric_names: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+        // A name differs when a run lacks it or the values are not all equal.
+        let differing_params = param_names
+            .into_iter()
+            .filter(|k| {
+                let first = runs.first().and_then(|r| r.params.get(*k));
+                runs.iter().any(|r| r.params.get(*k) != first)
+            })
+            .cloned()
+            .collect();
+        let differing_metrics = metric_names
+            .iter()
+            .filter(|k| {
+                let first = runs
+                    .first()
+                    .and_then(|r| r.metrics.get(**k))
+                    .map(|v| v.to_bits());
+                runs.iter()
+                    .any(|r| r.metrics.get(**k).map(|v| v.to_bits()) != first)
+            })
+            .map(|k| (*k).clone())
+            .collect();
+        let best = metric_names
+            .into_iter()
+            .filter_map(|k| {
+                let direction = directions.of(k);
+                let mut best: Option<(&Run, f64)> = None;
+                for r in runs {
+                    let Some(&v) = r.metrics.get(k).filter(|v| v.is_finite()) else {
+                        continue;
+                    };
+                    let better = best.is_none_or(|(_, b)| match direction {
+                        Direction::Lower => v < b,
+                        Direction::Higher => v > b,
+                    });
+                    if better {
+                        best = Some((r, v));
+                    }
+                }
+                best.map(|(r, value)| {
+                    (
+                        k.clone(),
+                        Best {
+                            direction,
+                            run_id: r.id.clone(),
+                            value,
+                        },
+                    )
+                })
+            })
+            .collect();
+        Self {
+            runs: runs
+                .iter()
+                .map(|r| Compared {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    experiment_id: r.experiment_id.clone(),
+                    params: r.params.clone(),
+                    metrics: r.metrics.clone(),
+                })
+                .collect(),
+            differing_params,
+            differing_metrics,
+            best,
+        }
+    }
+
+    /// Rows, params first; with `diff_only` only the differing ones.
+    pub fn rows(&self, diff_only: bool) -> Vec<Row> {
+        let params: BTreeSet<&String> = self.runs.iter().flat_map(|r| r.params.keys()).collect();
+        let metrics: BTreeSet<&String> = self.runs.iter().flat_map(|r| r.metrics.keys()).collect();
+        let mut rows = Vec::new();
+        for k in params {
+            let differs = self.differing_params.contains(k);
+            if diff_only && !differs {
+                continue;
+            }
+            rows.push(Row {
+                kind: "param",
+                name: k.clone(),
+                values: self.runs.iter().map(|r| r.params.get(k).cloned()).collect(),
+                differs,
+                best: None,
+            });
+        }
+        for k in metrics {
+            let differs = self.differing_metrics.contains(k);
+            if diff_only && !differs {
+                continue;
+            }
+            let best = self
+                .best
+                .get(k)
+                .and_then(|b| self.runs.iter().position(|r| r.id == b.run_id));
+            rows.push(Row {
+                kind: "metric",
+                name: k.clone(),
+                values: self
+                    .runs
+                    .iter()
+                    .map(|r| r.metrics.get(k).map(|v| number(*v)))
+                    .collect(),
+                differs,
+                best,
+            });
+        }
+        rows
+    }
+
+    /// A short label per run: its name, or the start of its id.
+    pub fn headers(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .map(|r| {
+                if r.name.is_empty() {
+                    r.id.chars().take(12).collect()
+                } else {
+                    r.name.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// A plain-text table for a terminal: `≠` marks a differing name, `*` the best value.
+    pub fn table(&self, diff_only: bool) -> String {
+        let cut = |s: &str, n: usize| text::truncate(&text::line(s), n).into_owned();
+        let mut out = format!("{:<7} {:<24}", "", "");
+        for h in self.headers() {
+            let _ = write!(out, " {:>16}", cut(&h, 16));
+        }
+        out.push('\n');
+        for row in self.rows(diff_only) {
+            let mark = if row.differs { "≠ " } else { "" };
+            let _ = write!(
+                out,
+                "{:<7} {:<24}",
+                row.kind,
+                cut(&format!("{mark}{}", row.name), 24)
+            );
+            for (i, v) in row.values.iter().enumerate() {
+                let star = if row.best == Some(i) { "*" } else { "" };
+                let v = format!("{star}{}", v.as_deref().unwrap_or(""));
+                let _ = write!(out, " {:>16}", cut(&v, 16));
+            }
+            out.push('\n');
+        }
+        let _ = write!(
+            out,
+            "{} param(s) and {} metric(s) differ; * best",
+            self.differing_params.len(),
+            self.differing_metrics.len()
+        );
+        out
+    }
+
+    /// CSV: `kind,name,<run id>…`, one row per param and metric.
+    pub fn csv(&self, diff_only: bool) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["kind".to_string(), "name".to_string()];
+        header.extend(self.runs.iter().map(|r| r.id.clone()));
+        let _ = w.write_record(&header);
+        for row in self.rows(diff_only) {
+            let mut rec = vec![row.kind.to_string(), row.name];
+            rec.extend(row.values.into_iter().map(Option::unwrap_or_default));
+            let _ = w.write_record(rec.iter().map(|c| text::line(c).into_owned()));
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default())
+            .unwrap_or_default()
+            .trim_end()
+            .to_string()
+    }
+
+    /// A Markdown table; the best value of each metric in bold.
+    pub fn markdown(&self, diff_only: bool) -> String {
+        let cell = |s: &str| text::line(s).replace('|', "\\|");
+        let mut out = String::from("| | name |");
+        for h in self.headers() {
+            let _ = write!(out, " {} |", cell(&h));
+        }
+        out.push_str("\n|---|---|");
+        for _ in &self.runs {
+            out.push_str("---:|");
+        }
+        out.push('\n');
+        for row in self.rows(diff_only) {
+            let _ = write!(out, "| {} | {} |", row.kind, cell(&row.name));
+            for (i, v) in row.values.iter().enumerate() {
+                let v = cell(v.as_deref().unwrap_or(""));
+                if row.best == Some(i) {
+                    let _ = write!(out, " **{v}** |");
+                } else {
+                    let _ = write!(out, " {v} |");
+                }
+            }
+            out.push('\n');
+        }
+        out.trim_end().to_string()
+    }
+
+    /// JSON, as `runs compare -o json`.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// A metric value in at most 12 characters, never cut and never rounded to a wrong zero.
+pub fn number(v: f64) -> String {
+    let plain = format!("{v:.4}");
+    if v == 0.0 || (v.abs() >= 1e-3 && plain.len() <= 12) {
+        plain
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RunStatus;
+
+    fn run(id: &str, params: &[(&str, &str)], metrics: &[(&str, f64)]) -> Run {
+        Run {
+            id: id.into(),
+            experiment_id: "1".into(),
+            name: format!("run-{id}"),
+            status: RunStatus::Finished,
+            user: "dana".into(),
+            start: chrono::DateTime::UNIX_EPOCH,
+            end: None,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            datasets: Vec::new(),
+            tags: BTreeMap::default(),
+        }
+    }
+
+    #[test]
+    fn differing_names_are_those_a_run_lacks_or_holds_otherwise() {
+        let a = run("a", &[("lr", "0.1"), ("opt", "adam")], &[("loss", 0.3)]);
+        let b = run(
+            "b",
+            &[("lr", "0.1"), ("opt", "sgd"), ("seed", "1")],
+            &[("loss", 0.3), ("acc", 0.9)],
+        );
+        let c = Comparison::of(&[a, b], &Directions::default());
+        assert_eq!(c.differing_params, vec!["opt", "seed"]);
+        assert_eq!(c.differing_metrics, vec!["acc"]);
+        let diff = c.table(true);
+        assert!(diff.contains("≠ opt") && !diff.contains(" lr "), "{diff}");
+        assert!(c.table(false).contains("lr"));
+        let csv = c.csv(true);
+        assert_eq!(csv.lines().next(), Some("kind,name,a,b"));
+        assert!(csv.contains("param,opt,adam,sgd"), "{csv}");
+        assert!(c.markdown(false).starts_with("| | name | run-a | run-b |"));
+    }
+
+    #[test]
+    fn the_best_run_per_metric_follows_its_direction() {
+        let a = run(
+            "a",
+            &[],
+            &[("val_loss", 0.30), ("auc", 0.91), ("p99", 120.0)],
+        );
+        let b = run(
+            "b",
+            &[],
+            &[("val_loss", 0.25), ("auc", 0.88), ("p99", 90.0)],
+        );
+        let c = Comparison::of(&[a.clone(), b.clone()], &Directions::default());
+        assert_eq!(c.best["val_loss"].run_id, "b");
+        assert_eq!(c.best["val_loss"].direction, Direction::Lower);
+        assert_eq!(c.best["auc"].run_id, "a");
+        // p99 is higher-is-better by default; the config says it is a latency.
+        assert_eq!(c.best["p99"].run_id, "a");
+        let mine = Directions {
+            lower: vec!["P99".into()],
+            higher: Vec::new(),
+        };
+        let c = Comparison::of(&[a, b], &mine);
+        assert_eq!(c.best["p99"].run_id, "b");
+        let md = c.markdown(false);
+        assert!(
+            md.contains("| metric | val_loss | 0.3000 | **0.2500** |"),
+            "{md}"
+        );
+        assert!(c.json().contains("\"best\""));
+        // Higher wins where both lists match.
+        let both = Directions {
+            lower: Vec::new(),
+            higher: vec!["loss_reduction".into()],
+        };
+        assert_eq!(both.of("loss_reduction"), Direction::Higher);
+    }
+
+    #[test]
+    fn a_value_that_is_not_finite_is_never_best() {
+        let a = run("a", &[], &[("loss", f64::NAN)]);
+        let b = run("b", &[], &[("loss", 0.5)]);
+        let c = Comparison::of(&[a, b], &Directions::default());
+        assert_eq!(c.best["loss"].run_id, "b");
+    }
+
+    #[test]
+    fn numbers_keep_their_meaning() {
+        assert_eq!(number(0.312_345_67), "0.3123");
+        assert_eq!(number(1.5e-9), "1.5000e-9");
+        assert_eq!(number(0.0), "0.0000");
+        assert_eq!(number(123_456_789_012.0), "1.2346e11");
+    }
+}
