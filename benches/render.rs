@@ -94,5 +94,50 @@ fn rollouts_500(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render_views, rollouts_500);
+/// The Compare view of 20 runs, each with a 2,500-point history of every metric, once the data
+/// has arrived: the comparison is worked out and every history drawn in each frame (target:
+/// under 20 ms).
+fn compare_20_runs(c: &mut Criterion) {
+    use mlops_core::model::MetricPoint;
+    let (mut app, _, ctx) = testing::loaded_demo((200, 50));
+    testing::press(&mut app, &ctx, "2");
+    testing::press(&mut app, &ctx, "enter");
+    for _ in 0..20 {
+        testing::press(&mut app, &ctx, "space");
+    }
+    assert_eq!(app.marks.len(), 20);
+    testing::press(&mut app, &ctx, "c");
+    let start = app.now;
+    for (i, run) in app.marks.clone().iter().enumerate() {
+        let histories = run
+            .metrics
+            .keys()
+            .map(|k| {
+                let points = (0..2500)
+                    .map(|step| MetricPoint {
+                        step,
+                        timestamp: start,
+                        value: (step as f64 / 400.0).ln_1p() * (1.0 + i as f64 / 40.0),
+                    })
+                    .collect();
+                (k.clone(), points)
+            })
+            .collect();
+        let feed = app.feeds.run_metrics.entry(run.id.clone()).or_default();
+        feed.data = Some(histories);
+    }
+    // The selection on the first metric row, so the chart draws 20 histories.
+    for _ in 0..12 {
+        testing::press(&mut app, &ctx, "j");
+    }
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
+    c.bench_function("compare_20_runs_2500_points_200x50", |b| {
+        b.iter(|| {
+            terminal.clear().expect("clear");
+            terminal.draw(|f| ui::render(&app, f)).expect("draw");
+        });
+    });
+}
+
+criterion_group!(benches, render_views, rollouts_500, compare_20_runs);
 criterion_main!(benches);
