@@ -240,6 +240,37 @@ fn lineage_goes_from_data_to_pods_and_back_and_names_every_mismatch() {
     assert!(text.starts_with("alias fraud-detector@champion"), "{text}");
     assert!(text.contains("✗ alias_not_served"), "{text}");
 
+    // The console lists the same mismatches under the model versions and counts them on the
+    // Overview, from the same real registry and cluster.
+    let env = common::env();
+    let config = tempfile::tempdir().expect("config dir");
+    let script = format!(
+        "KUBECONFIG={} MLOPS_CONTEXT={} MLFLOW_TRACKING_URI={} {}; echo EXIT=$?; sleep 60",
+        env.get("KUBECONFIG"),
+        env.get("MLOPS_KUBE_CONTEXT"),
+        env.get("MLFLOW_TRACKING_URI"),
+        env!("CARGO_BIN_EXE_mlops")
+    );
+    let t = common::tmux::Tmux::start(&script, 200, 50, config.path().to_str().expect("utf-8"));
+    t.keys(&["3"]);
+    let screen = t.wait_text("Registry and cluster disagree");
+    for kind in [
+        "alias_not_served",
+        "alias_moved_on",
+        "image_differs",
+        "failed_validation_served",
+    ] {
+        assert!(screen.contains(kind), "{kind}:\n{screen}");
+    }
+    assert!(
+        screen.contains("fraud-detector@champion points at v4"),
+        "{screen}"
+    );
+    t.keys(&["1"]);
+    t.wait_text("registry/cluster mismatch");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0");
+
     // Bad targets: a usage error, an unknown alias, a digest nothing used.
     let (code, _, err) = lineage("fraud-detector");
     assert_eq!(code, 2, "{err}");

@@ -232,6 +232,74 @@ fn runs_filter_prompt_and_a_refused_filter() {
     insta::assert_snapshot!("runs_refused_filter", draw(&app).backend());
 }
 
+/// The registry and the cluster disagree: the champion alias moved to a version no cluster
+/// serves, and a served version's recorded image is not the one running. The Lineage view lists
+/// them under the versions, the version's graph those of its own, the Overview counts them.
+#[test]
+fn registry_and_cluster_mismatches_in_lineage_and_overview() {
+    let (mut app, ctx) = at(&["3"], (120, 40));
+    // The demo's scenario already serves a canary whose validation failed.
+    let before = draw(&app).backend().to_string();
+    assert!(before.contains("failed_validation_served"), "{before}");
+    let snapshot = app.feeds.cluster.data.clone().expect("cluster");
+    let served = snapshot
+        .deployments
+        .iter()
+        .find(|d| d.replicas > 0 && d.track == mlops_core::model::Track::Stable)
+        .expect("a served stable track")
+        .clone();
+    let serving: Vec<u32> = snapshot
+        .deployments
+        .iter()
+        .filter(|d| d.model == served.model && d.replicas > 0)
+        .map(|d| d.version)
+        .collect();
+    let models = app.feeds.models.data.as_mut().expect("models");
+    let model = models
+        .iter_mut()
+        .find(|m| m.name == served.model)
+        .expect("the served model");
+    let unserved = model
+        .versions
+        .iter()
+        .map(|v| v.version)
+        .find(|v| !serving.contains(v))
+        .expect("a version no cluster serves");
+    model.aliases.insert("champion".into(), unserved);
+    if let Some(v) = model
+        .versions
+        .iter_mut()
+        .find(|v| v.version == served.version)
+    {
+        v.tags
+            .insert("image".into(), "registry.example/other:0.0.1".into());
+    }
+    let name = served.model.clone();
+    let screen = draw(&app).backend().to_string();
+    for kind in ["alias_not_served", "alias_moved_on", "image_differs"] {
+        assert!(screen.contains(kind), "{kind}:\n{screen}");
+    }
+    insta::assert_snapshot!("lineage_with_mismatches", draw(&app).backend());
+    // The served version's graph: only the mismatches about that version.
+    press(&mut app, &ctx, "/");
+    type_text(
+        &mut app,
+        &ctx,
+        &format!("{name} version={}", served.version),
+    );
+    press(&mut app, &ctx, "enter");
+    press(&mut app, &ctx, "enter");
+    let graph = draw(&app).backend().to_string();
+    assert!(graph.contains("image_differs"), "{graph}");
+    assert!(!graph.contains("alias_not_served"), "{graph}");
+    press(&mut app, &ctx, "1");
+    let overview = draw(&app).backend().to_string();
+    assert!(
+        overview.contains("registry/cluster mismatches") || overview.contains("mismatch"),
+        "{overview}"
+    );
+}
+
 #[test]
 fn terminal_too_small() {
     let (app, _) = at(&[], (60, 20));

@@ -43,6 +43,18 @@ pub fn find_run<'a>(app: &'a App, run_id: &str) -> Option<&'a mlops_core::model:
         .find(|r| r.id == run_id)
 }
 
+/// Where the registry and the clusters disagree, over every model (`lineage::mismatches`, the
+/// same as `mlops lineage`): empty until both the registry and the cluster have answered.
+pub fn mismatches(app: &App) -> Vec<mlops_core::lineage::Mismatch> {
+    let (Some(models), Some(snapshot)) = (&app.feeds.models.data, &app.feeds.cluster.data) else {
+        return Vec::new();
+    };
+    models
+        .iter()
+        .flat_map(|m| mlops_core::lineage::mismatches(m, &snapshot.deployments))
+        .collect()
+}
+
 pub fn run_id_of(app: &App, model: &str, version: u32) -> Option<String> {
     app.feeds
         .models

@@ -190,6 +190,7 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
     let gpus = app.feeds.gpus.data.as_deref().unwrap_or_default();
     let idle = gpus.iter().filter(|g| g.is_allocated_idle()).count();
     let xid = gpus.iter().filter(|g| g.xid.is_some()).count();
+    let mismatched = super::lineage::mismatches(app).len();
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {
             one.to_string()
@@ -222,6 +223,15 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
             plural(xid, "GPU with an XID fault", "GPUs with XID faults"),
             xid,
             ViewId::Gpus,
+        ),
+        (
+            plural(
+                mismatched,
+                "registry/cluster mismatch",
+                "registry/cluster mismatches",
+            ),
+            mismatched,
+            ViewId::Lineage,
         ),
     ]
     .into_iter()

@@ -4,9 +4,9 @@
 use mlops_core::lineage::NodeKind;
 use ratatui::{
     Frame,
-    layout::{Constraint, Rect},
-    text::Span,
-    widgets::{Cell, Row},
+    layout::{Constraint, Layout, Rect},
+    text::{Line, Span},
+    widgets::{Cell, Paragraph, Row},
 };
 
 use crate::{
@@ -17,12 +17,50 @@ use crate::{
     },
     ui::{
         table::{TableSpec, render_table, shorten},
-        widgets::{ListSpec, age_coarse, render_list},
+        widgets::{ListSpec, age_coarse, render_list, titled_block},
     },
 };
 
+/// The registry/cluster mismatches that concern `only` (a node id), or every one: a box under the
+/// list, so an on-call engineer sees them where the versions are. Returns the area left above.
+fn render_mismatches(app: &App, frame: &mut Frame, area: Rect, only: Option<&str>) -> Rect {
+    let t = &app.theme;
+    let found: Vec<_> = rows::lineage::mismatches(app)
+        .into_iter()
+        .filter(|m| only.is_none_or(|id| m.nodes.iter().any(|n| n == id)))
+        .collect();
+    if found.is_empty() {
+        return area;
+    }
+    // Each message wraps (its middle names the Deployment and the version); at most 8 lines.
+    let width = usize::from(area.width.saturating_sub(2)).max(20);
+    let lines: Vec<Line> = found
+        .iter()
+        .map(|m| {
+            Line::from(vec![
+                Span::styled(format!("⚠ {}: ", m.kind), t.warn),
+                Span::styled(mlops_core::text::line(&m.message).into_owned(), t.text),
+            ])
+        })
+        .collect();
+    let needed: usize = lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum();
+    let shown = u16::try_from(needed.min(8)).unwrap_or(8);
+    let [rest, boxed] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(shown + 2)]).areas(area);
+    let block = titled_block(
+        app,
+        &format!("Registry and cluster disagree ({})", found.len()),
+        false,
+    )
+    .border_style(t.warn);
+    let lines = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    frame.render_widget(lines.block(block), boxed);
+    rest
+}
+
 pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
+    let area = render_mismatches(app, frame, area, None);
     let items = rows::model_versions(app, app.screen());
     let spec = TableSpec {
         title: format!("Model versions ({})", items.len()),
@@ -77,6 +115,15 @@ pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
 
 pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
+    let area = match &app.screen().kind {
+        crate::app::screens::ScreenKind::LineageGraph { model, version } => render_mismatches(
+            app,
+            frame,
+            area,
+            Some(&mlops_core::lineage::version_id(model, *version)),
+        ),
+        _ => area,
+    };
     let rows = rows::lineage::rows(app, app.screen());
     let spec = ListSpec {
         title: "Lineage: data → run → version → image → rollout → deployment → pods".into(),
