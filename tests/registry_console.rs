@@ -105,11 +105,11 @@ impl Server {
         })
     }
 
-    fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+    fn post(&self, path: &str, body: &serde_json::Value) -> serde_json::Value {
         block(async {
             reqwest::Client::new()
                 .post(format!("{}/api/2.0/mlflow/{path}", self.url()))
-                .json(&body)
+                .json(body)
                 .send()
                 .await
                 .expect(path)
@@ -139,7 +139,7 @@ impl Drop for Server {
 fn run(s: &Server, experiment: &str, name: &str) {
     let made = s.post(
         "runs/create",
-        json!({"experiment_id": experiment, "run_name": name}),
+        &json!({"experiment_id": experiment, "run_name": name}),
     );
     let id = made["run"]["info"]["run_id"]
         .as_str()
@@ -147,7 +147,7 @@ fn run(s: &Server, experiment: &str, name: &str) {
         .to_string();
     s.post(
         "runs/log-batch",
-        json!({"run_id": id, "metrics": [{"key": "loss", "value": 0.5, "timestamp": 0, "step": 0}]}),
+        &json!({"run_id": id, "metrics": [{"key": "loss", "value": 0.5, "timestamp": 0, "step": 0}]}),
     );
 }
 
@@ -156,7 +156,7 @@ fn the_console_recovers_when_mlflow_restarts_under_it() {
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
     let mut server = Server::start(dir.path(), port);
-    let exp = server.post("experiments/create", json!({"name": "restart-exp"}))["experiment_id"]
+    let exp = server.post("experiments/create", &json!({"name": "restart-exp"}))["experiment_id"]
         .as_str()
         .expect("experiment")
         .to_string();
@@ -205,17 +205,19 @@ fn a_wrong_password_is_said_once_clearly_and_retried_with_backoff() {
     let backend = auth.trim_start_matches("http://").trim_end_matches('/');
     let dir = tempfile::tempdir().expect("dir");
     let count_file = dir.path().join("count");
-    let mut proxy = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/env/count_proxy.py"
-        ))
-        .args([backend, count_file.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("count proxy");
+    let mut proxy = Reaped(
+        Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/env/count_proxy.py"
+            ))
+            .args([backend, count_file.to_str().expect("utf-8")])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("count proxy"),
+    );
     let mut line = String::new();
-    BufReader::new(proxy.stdout.take().expect("stdout"))
+    BufReader::new(proxy.0.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("port");
     let port: u16 = line.trim().parse().expect("a port");
@@ -253,5 +255,14 @@ fn a_wrong_password_is_said_once_clearly_and_retried_with_backoff() {
     assert!(calls >= 1, "it does retry");
     t.keys(&["q"]);
     t.wait_text("EXIT=0");
-    let _ = proxy.kill();
+}
+
+/// A helper process killed and waited for when the test ends, also when it fails.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
