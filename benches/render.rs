@@ -107,29 +107,30 @@ fn compare_20_runs(c: &mut Criterion) {
     }
     assert_eq!(app.marks.len(), 20);
     testing::press(&mut app, &ctx, "c");
-    let start = app.now;
-    for (i, run) in app.marks.clone().iter().enumerate() {
-        let histories = run
-            .metrics
-            .keys()
-            .map(|k| {
-                let points = (0..2500)
-                    .map(|step| MetricPoint {
-                        step,
-                        timestamp: start,
-                        value: (step as f64 / 400.0).ln_1p() * (1.0 + i as f64 / 40.0),
-                    })
-                    .collect();
-                (k.clone(), points)
-            })
-            .collect();
-        let feed = app.feeds.run_metrics.entry(run.id.clone()).or_default();
-        feed.data = Some(histories);
-    }
     // The selection on the first metric row, so the chart draws 20 histories.
     for _ in 0..12 {
         testing::press(&mut app, &ctx, "j");
     }
+    let metric =
+        mlops_console::app::rows::compare_chart_metric(&app, app.screen()).expect("a metric row");
+    let start = app.now;
+    let ids: Vec<String> = app.marks.iter().map(|r| r.id.clone()).collect();
+    let histories = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let points = (0..2500)
+                .map(|step| MetricPoint {
+                    step,
+                    timestamp: start,
+                    value: (step as f64 / 400.0).ln_1p() * (1.0 + i as f64 / 40.0),
+                })
+                .collect();
+            (id.clone(), points)
+        })
+        .collect();
+    let feed = app.feeds.histories.entry((metric, ids)).or_default();
+    feed.data = Some(histories);
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
     c.bench_function("compare_20_runs_2500_points_200x50", |b| {
         b.iter(|| {

@@ -70,6 +70,9 @@ fn not_configured(what: &str) -> String {
     format!("{what} is not configured")
 }
 
+/// Points a run a comparison chart asks for: more than a 200-column chart's 400 braille dots.
+pub const HISTORY_POINTS: usize = 500;
+
 /// One page of a runs search; the server's refusal of the search (an invalid filter) is its
 /// answer, not a failure of the registry.
 async fn runs_page(
@@ -114,7 +117,8 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
         | Source::Runs(_)
         | Source::RunsPage(..)
         | Source::Run(_)
-        | Source::RunMetrics(_) => {
+        | Source::RunMetrics(_)
+        | Source::Histories(..) => {
             let r = ctx
                 .registry
                 .as_ref()
@@ -127,6 +131,11 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
                     runs_page(r.as_ref(), k, Some(token), ctx.runs_page_size).await
                 }
                 Source::Run(id) => r.run(id).await.map(Payload::Run).map_err(err),
+                Source::Histories(metric, runs) => r
+                    .metric_histories(runs, metric, HISTORY_POINTS)
+                    .await
+                    .map(Payload::Histories)
+                    .map_err(err),
                 Source::RunMetrics(id) => {
                     let run = r.run(id).await.map_err(err)?;
                     let mut out = Vec::new();

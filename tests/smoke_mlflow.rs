@@ -330,3 +330,54 @@ async fn the_experiment_list_does_not_read_every_run_but_learns_counts_from_load
         .and_then(|e| e.run_count);
     assert_eq!(counted, Some(runs.len()), "loading the runs counts them");
 }
+
+/// `get-history-bulk-interval` through the port: one metric's history of many runs (more than
+/// the server's 100 a call), sampled by the server; the sample keeps each run's first and last
+/// step, and asked for enough points it is the whole history `get-history` gives.
+#[tokio::test]
+async fn histories_of_many_runs_are_sampled_by_the_server() {
+    let r = registry();
+    let experiments = r.experiments_with_counts().await.expect("experiments");
+    let biggest = experiments
+        .iter()
+        .filter(|e| e.id != "0")
+        .max_by_key(|e| e.run_count.unwrap_or(0))
+        .expect("experiments");
+    let runs = r.runs(&biggest.id).await.expect("runs");
+    let with_loss: Vec<String> = runs
+        .iter()
+        .filter(|x| x.metrics.contains_key("loss"))
+        .map(|x| x.id.clone())
+        .take(150)
+        .collect();
+    assert!(with_loss.len() > 100, "{} runs log loss", with_loss.len());
+    let sampled = r
+        .metric_histories(&with_loss, "loss", 3)
+        .await
+        .expect("bulk interval");
+    assert_eq!(
+        sampled.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        with_loss.iter().collect::<Vec<_>>(),
+        "every run, in the order asked"
+    );
+    for (id, points) in sampled.iter().take(5) {
+        let full = r.metric_history(id, "loss").await.expect("history");
+        assert!(!points.is_empty(), "{id}");
+        assert!(points.len() <= full.len());
+        assert_eq!(points.first().map(|p| p.step), full.first().map(|p| p.step));
+        assert_eq!(points.last().map(|p| p.step), full.last().map(|p| p.step));
+        let steps: BTreeSet<i64> = full.iter().map(|p| p.step).collect();
+        assert!(points.iter().all(|p| steps.contains(&p.step)), "{id}");
+        let whole = r
+            .metric_histories(std::slice::from_ref(id), "loss", 1000)
+            .await
+            .expect("bulk interval");
+        assert_eq!(whole[0].1, full, "{id}: enough points is the whole history");
+    }
+    // A metric no run logged: empty histories, not an error.
+    let none = r
+        .metric_histories(&with_loss[..2], "no-such-metric", 10)
+        .await
+        .expect("bulk interval");
+    assert!(none.iter().all(|(_, p)| p.is_empty()));
+}

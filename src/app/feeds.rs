@@ -30,6 +30,8 @@ pub enum Source {
     RunsPage(RunsKey, String),
     Run(String),
     RunMetrics(String),
+    /// One metric's history of each of these runs, sampled for a chart (the Compare view).
+    Histories(String, Vec<String>),
     Series(RolloutKey),
 }
 
@@ -43,7 +45,8 @@ impl Source {
             | Source::Runs(_)
             | Source::RunsPage(..)
             | Source::Run(_)
-            | Source::RunMetrics(_) => Backend::Registry,
+            | Source::RunMetrics(_)
+            | Source::Histories(..) => Backend::Registry,
             Source::Gpus | Source::Drift | Source::Series(_) => Backend::Metrics,
         }
     }
@@ -128,6 +131,8 @@ pub enum Payload {
     Runs(Result<RunPage, String>),
     Run(Run),
     RunMetrics(Vec<(String, Vec<MetricPoint>)>),
+    /// Each run's history of one metric: (run id, points).
+    Histories(Vec<(String, Vec<MetricPoint>)>),
     Gpus(Vec<Gpu>),
     Drift(Vec<FeatureDrift>),
     Audit(Vec<AuditEntry>),
@@ -271,6 +276,8 @@ pub struct Feeds {
     pub runs_pages: HashMap<(RunsKey, String), Feed<usize>>,
     pub run: HashMap<String, Feed<Run>>,
     pub run_metrics: HashMap<String, Feed<MetricHistories>>,
+    /// Keyed by (metric, run ids): each run's sampled history of the metric.
+    pub histories: HashMap<(String, Vec<String>), Feed<MetricHistories>>,
     pub series: HashMap<RolloutKey, Feed<RolloutSeries>>,
 }
 
@@ -319,6 +326,13 @@ macro_rules! with_feed {
             }
             Source::RunMetrics(id) => {
                 let $feed = $feeds.run_metrics.entry(id.clone()).or_default();
+                $body
+            }
+            Source::Histories(metric, runs) => {
+                let $feed = $feeds
+                    .histories
+                    .entry((metric.clone(), runs.clone()))
+                    .or_default();
                 $body
             }
             Source::Series(k) => {
@@ -404,6 +418,12 @@ impl Feeds {
             Source::RunMetrics(id) => {
                 put!(self.run_metrics.entry(id.clone()).or_default(), RunMetrics)
             }
+            Source::Histories(metric, runs) => put!(
+                self.histories
+                    .entry((metric.clone(), runs.clone()))
+                    .or_default(),
+                Histories
+            ),
             Source::Series(k) => put!(self.series.entry(k.clone()).or_default(), Series),
         }
     }
@@ -424,6 +444,10 @@ impl Feeds {
                 .and_then(|f| f.updated),
             Source::Run(id) => self.run.get(id).and_then(|f| f.updated),
             Source::RunMetrics(id) => self.run_metrics.get(id).and_then(|f| f.updated),
+            Source::Histories(m, r) => self
+                .histories
+                .get(&(m.clone(), r.clone()))
+                .and_then(|f| f.updated),
             Source::Series(k) => self.series.get(k).and_then(|f| f.updated),
         }
     }

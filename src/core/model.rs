@@ -221,6 +221,19 @@ pub struct Run {
     pub tags: BTreeMap<String, String>,
 }
 
+/// At most `max` of `points`, evenly spread, the first and the last always kept: a history
+/// thinned for a chart that cannot show more.
+pub fn thin(points: Vec<MetricPoint>, max: usize) -> Vec<MetricPoint> {
+    let n = points.len();
+    if n <= max || max < 2 {
+        return if max == 0 { Vec::new() } else { points };
+    }
+    // Index i of the kept points: round(i * (n - 1) / (max - 1)), strictly increasing.
+    (0..max)
+        .map(|i| points[(i * (n - 1) + (max - 1) / 2) / (max - 1)])
+        .collect()
+}
+
 /// What a runs search asks the registry: MLflow's own filter and order syntax, evaluated by the
 /// server, one page of `page_size` runs at a time.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -369,4 +382,30 @@ pub struct RolloutSeries {
     pub stable_error_rate: Vec<f64>,
     pub canary_p99_ms: Vec<f64>,
     pub stable_p99_ms: Vec<f64>,
+}
+
+#[cfg(test)]
+mod thin_tests {
+    use super::*;
+
+    fn points(n: i64) -> Vec<MetricPoint> {
+        (0..n)
+            .map(|step| MetricPoint {
+                step,
+                timestamp: chrono::DateTime::UNIX_EPOCH,
+                value: step as f64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn thinning_keeps_the_ends_and_spreads_the_rest() {
+        let t = thin(points(2500), 500);
+        assert_eq!(t.len(), 500);
+        assert_eq!(t[0].step, 0);
+        assert_eq!(t[499].step, 2499);
+        assert!(t.windows(2).all(|w| w[0].step < w[1].step));
+        assert_eq!(thin(points(10), 500).len(), 10);
+        assert!(thin(points(10), 0).is_empty());
+    }
 }

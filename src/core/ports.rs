@@ -51,6 +51,27 @@ pub trait RegistryPort: Send + Sync {
     ) -> Result<RunPage, CoreError>;
     async fn run(&self, run_id: &str) -> Result<Run, CoreError>;
     async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError>;
+    /// Each run's history of `key` for a chart: at most `max_points` points a run, spread over
+    /// its steps (first and last kept). A run that never logged `key` has an empty history.
+    /// By default every history is read whole and thinned here; a registry that samples on the
+    /// server (MLflow's `get-history-bulk-interval`) overrides it.
+    async fn metric_histories(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        max_points: usize,
+    ) -> Result<Vec<(String, Vec<MetricPoint>)>, CoreError> {
+        let mut out = Vec::with_capacity(run_ids.len());
+        for id in run_ids {
+            let points = match self.metric_history(id, key).await {
+                Ok(p) => p,
+                Err(CoreError::NotFound { kind: "metric", .. }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            out.push((id.clone(), crate::model::thin(points, max_points)));
+        }
+        Ok(out)
+    }
     async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError>;
     /// One registered model with its versions, aliases and tags.
     async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError>;

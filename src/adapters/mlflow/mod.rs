@@ -119,6 +119,35 @@ pub struct RunSearch {
 
 pub use mlops_core::model::RunQuery;
 
+/// Runs per `get-history-bulk-interval` call (MLflow's limit).
+const BULK_INTERVAL_RUNS: usize = 100;
+/// Bytes of run ids per `get-history-bulk-interval` call: the ids go in the query string, and
+/// MLflow's gunicorn refuses a request line over 4,094 bytes (100 ids of 32 hex digits are 4,100).
+const BULK_INTERVAL_QUERY_BYTES: usize = 3000;
+
+/// `run_ids` in calls of at most 100 runs and 3,000 bytes of ids each.
+fn bulk_chunks(run_ids: &[String]) -> Vec<&[String]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, id) in run_ids.iter().enumerate() {
+        let cost = id.len() + "&run_ids=".len();
+        if i > start
+            && (i - start == BULK_INTERVAL_RUNS || bytes + cost > BULK_INTERVAL_QUERY_BYTES)
+        {
+            chunks.push(&run_ids[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += cost;
+    }
+    if start < run_ids.len() {
+        chunks.push(&run_ids[start..]);
+    }
+    chunks
+}
+/// The most points a run `get-history-bulk-interval` is asked for.
+const BULK_INTERVAL_MAX_POINTS: usize = 1000;
+
 impl MlflowRegistry {
     /// A client for the tracking server at `uri` (http or https).
     pub fn new(uri: &str, auth: Auth) -> Result<Self, CoreError> {
@@ -703,6 +732,49 @@ impl RegistryPort for MlflowRegistry {
         }
         points.sort_by_key(|p| (p.step, p.timestamp));
         Ok(points)
+    }
+
+    /// `get-history-bulk-interval`: the server samples each history to `max_points`, 100 runs
+    /// a call.
+    async fn metric_histories(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        max_points: usize,
+    ) -> Result<Vec<(String, Vec<MetricPoint>)>, CoreError> {
+        let endpoint = "metrics/get-history-bulk-interval";
+        let mut by_run: HashMap<String, Vec<MetricPoint>> = HashMap::new();
+        let max = max_points.clamp(1, BULK_INTERVAL_MAX_POINTS).to_string();
+        for chunk in bulk_chunks(run_ids) {
+            let mut query: Vec<(&str, &str)> =
+                chunk.iter().map(|id| ("run_ids", id.as_str())).collect();
+            query.push(("metric_key", key));
+            query.push(("max_results", max.as_str()));
+            let page: HistoryPage = self
+                .call(Method::GET, endpoint, &query, None)
+                .await
+                .map_err(CoreError::from)?;
+            for m in page.metrics {
+                let Some(run) = m.run_id.clone().filter(|r| chunk.contains(r)) else {
+                    return Err(self.malformed(
+                        "GET",
+                        endpoint,
+                        "a point without the run_id of one of the runs asked for",
+                    ));
+                };
+                let point =
+                    map_metric_point(&m).map_err(|msg| self.malformed("GET", endpoint, &msg))?;
+                by_run.entry(run).or_default().push(point);
+            }
+        }
+        Ok(run_ids
+            .iter()
+            .map(|id| {
+                let mut points = by_run.remove(id).unwrap_or_default();
+                points.sort_by_key(|p| (p.step, p.timestamp));
+                (id.clone(), points)
+            })
+            .collect())
     }
 
     async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError> {

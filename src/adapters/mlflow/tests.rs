@@ -399,3 +399,23 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn bulk_history_calls_stay_under_the_servers_request_line_limit() {
+    let ids: Vec<String> = (0..250).map(|i| format!("{i:032x}")).collect();
+    let chunks = super::bulk_chunks(&ids);
+    assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 250);
+    for c in &chunks {
+        assert!(c.len() <= 100);
+        let query: usize = c.iter().map(|id| id.len() + "&run_ids=".len()).sum();
+        assert!(query <= 3000, "{query} bytes");
+    }
+    assert_eq!(chunks.concat(), ids, "every id once, in order");
+    assert!(super::bulk_chunks(&[]).is_empty());
+    let short: Vec<String> = (0..150).map(|i| i.to_string()).collect();
+    assert_eq!(
+        super::bulk_chunks(&short)[0].len(),
+        100,
+        "at most 100 runs a call"
+    );
+}

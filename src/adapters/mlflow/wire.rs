@@ -136,6 +136,9 @@ pub(super) struct RawMetric {
     pub(super) timestamp: Option<Number>,
     #[serde(default)]
     pub(super) step: Option<Number>,
+    /// Set in `get-history-bulk-interval` answers, which mix runs.
+    #[serde(default)]
+    pub(super) run_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -147,6 +147,16 @@ pub fn compare_rows(app: &App, screen: &Screen) -> Vec<mlops_core::compare::Row>
     comparison(app, screen).map_or_else(Vec::new, |c| c.rows(*diff_only))
 }
 
+/// The metric a Compare screen charts: the selected row's, or the first metric when a param is
+/// selected.
+pub fn compare_chart_metric(app: &App, screen: &Screen) -> Option<String> {
+    let rows = compare_rows(app, screen);
+    rows.get(screen.selected)
+        .filter(|r| r.kind == "metric")
+        .or_else(|| rows.iter().find(|r| r.kind == "metric"))
+        .map(|r| r.name.clone())
+}
+
 /// What the Runs screen's search has loaded so far.
 pub fn run_list<'a>(app: &'a App, screen: &Screen) -> Option<&'a Feed<RunList>> {
     runs_key(screen).and_then(|k| app.feeds.runs.get(&k))

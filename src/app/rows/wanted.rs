@@ -45,14 +45,17 @@ pub fn wanted(app: &App) -> Vec<Source> {
             v.push(Source::Run(run_id.clone()));
             v.push(Source::RunMetrics(run_id.clone()));
         }
-        ScreenKind::Compare { runs, .. }
-        | ScreenKind::Raw {
+        ScreenKind::Compare { runs, .. } => {
+            v.extend(runs.iter().map(|id| Source::Run(id.clone())));
+            // The chart's metric: one call for every run's sampled history of it.
+            if let Some(metric) = super::compare_chart_metric(app, app.screen()) {
+                v.push(Source::Histories(metric, runs.clone()));
+            }
+        }
+        ScreenKind::Raw {
             of: RawOf::Comparison(runs),
             ..
-        } => {
-            v.extend(runs.iter().map(|id| Source::Run(id.clone())));
-            v.extend(runs.iter().map(|id| Source::RunMetrics(id.clone())));
-        }
+        } => v.extend(runs.iter().map(|id| Source::Run(id.clone()))),
         // A promotion's preview names the champion alias: have the registry loaded.
         ScreenKind::Lineage
         | ScreenKind::Rollouts
@@ -125,9 +128,11 @@ pub fn period(app: &App, s: &Source) -> Option<Duration> {
         Source::Cluster | Source::Gpus | Source::Drift | Source::Audit | Source::Series(_) => {
             Some(app.refresh)
         }
-        Source::Experiments | Source::Models | Source::Runs(_) | Source::Run(_) => {
-            Some((app.refresh * 6).max(Duration::seconds(30)))
-        }
+        Source::Experiments
+        | Source::Models
+        | Source::Runs(_)
+        | Source::Run(_)
+        | Source::Histories(..) => Some((app.refresh * 6).max(Duration::seconds(30))),
         Source::RunMetrics(_) | Source::RunsPage(..) => None,
     }
 }

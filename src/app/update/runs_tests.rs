@@ -227,15 +227,20 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
         c.differing_params.len() + c.differing_metrics.len()
     );
     assert!(differing <= every);
-    // The histories of every compared run were asked for.
-    for id in &runs {
-        assert!(
-            app.feeds
-                .run_metrics
-                .get(id)
-                .is_some_and(|f| f.data.is_some())
-        );
-    }
+    // The charted metric's history of every compared run, in one call.
+    let metric = rows::compare_chart_metric(&app, app.screen()).expect("a metric");
+    let histories = app.feeds.histories[&(metric, runs.clone())]
+        .data
+        .clone()
+        .expect("histories");
+    assert_eq!(
+        histories
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>(),
+        runs
+    );
+    assert!(histories.iter().all(|(_, points)| !points.is_empty()));
 
     let dir = tempfile::tempdir().expect("tempdir");
     for (file, check) in [

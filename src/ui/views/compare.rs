@@ -49,12 +49,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, diff_only: bool) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);
     render_table(app, frame, top, &c, &rows_all, diff_only);
-    // The selected row's metric, or the first metric when a param is selected.
-    let metric = rows_all
-        .get(screen.selected)
-        .filter(|r| r.kind == "metric")
-        .or_else(|| rows_all.iter().find(|r| r.kind == "metric"))
-        .map(|r| r.name.clone());
+    let metric = rows::compare_chart_metric(app, screen);
     if let Some(m) = metric {
         render_histories(app, frame, bottom, &c, &m);
     } else {
@@ -191,27 +186,23 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
         t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
     ];
     let headers = c.headers();
+    let ids: Vec<String> = c.runs.iter().map(|r| r.id.clone()).collect();
+    let feed = app.feeds.histories.get(&(metric.to_string(), ids));
+    let histories = feed.and_then(|f| f.data.as_ref());
+    let waiting = if histories.is_none() { c.runs.len() } else { 0 };
     let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut waiting = 0;
     for (run, label) in c.runs.iter().zip(&headers) {
-        let Some(histories) = app
-            .feeds
-            .run_metrics
-            .get(&run.id)
-            .and_then(|f| f.data.as_ref())
+        let Some((_, points)) = histories.and_then(|h| h.iter().find(|(id, _)| *id == run.id))
         else {
-            waiting += 1;
             continue;
         };
-        if let Some((_, points)) = histories.iter().find(|(k, _)| k == metric) {
-            let pts: Vec<(f64, f64)> = points
-                .iter()
-                .filter(|p| p.value.is_finite())
-                .map(|p| (p.step as f64, p.value))
-                .collect();
-            if !pts.is_empty() {
-                series.push((label.clone(), pts));
-            }
+        let pts: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.value.is_finite())
+            .map(|p| (p.step as f64, p.value))
+            .collect();
+        if !pts.is_empty() {
+            series.push((label.clone(), pts));
         }
     }
     let mut title = format!("{metric} history of {} runs", series.len());
@@ -226,7 +217,9 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
     if series.is_empty() {
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let text = if waiting > 0 {
+        let text = if let Some(e) = feed.and_then(|f| f.error.as_deref()) {
+            format!("history unavailable: {}", mlops_core::text::line(e))
+        } else if waiting > 0 {
             "loading metric histories…".to_string()
         } else {
             format!("no run has a history of {metric}")
