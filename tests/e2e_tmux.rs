@@ -251,7 +251,10 @@ fn release_manager_approves_promotes_aborts_and_rolls_back_with_an_audit_trail()
 #[test]
 fn on_call_goes_from_overview_to_the_failed_rollouts_dataset() {
     let t = Tmux::start(&demo_script(), 120, 36, &empty_config());
-    let s = t.wait_text("rollouts failing");
+    let s = t.wait_for("the failing rollouts counted", |s| {
+        s.lines()
+            .any(|l| l.contains("needs you:") && l.contains(" failing"))
+    });
     assert!(s.contains("needs you:"), "{s}");
     t.keys(&["/"]);
     t.type_text("phase:Failed");

@@ -143,6 +143,12 @@ async fn a_run_its_datasets_and_its_metric_history_are_real() {
             d.source.starts_with("s3://"),
             "the uri out of MLflow's JSON source: {d:?}"
         );
+        // The schema and profile as the seeder logged them: the model's features and a label.
+        let schema = d.schema_summary().expect("a schema");
+        assert!(schema.contains("label (long)"), "{schema}");
+        assert!(schema.contains("(double)"), "{schema}");
+        let profile = d.profile_summary().expect("a profile");
+        assert!(profile.contains("num_rows="), "{profile}");
     }
 
     let history = r.metric_history(&run.id, "loss").await.expect("history");

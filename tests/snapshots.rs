@@ -382,7 +382,7 @@ fn needs_you_keeps_every_count_at_80_columns() {
     let screen = format!("{:?}", draw(&app).backend());
     let line = screen
         .lines()
-        .find(|l| l.contains("needs you:"))
+        .find(|l| l.contains("1 to approve"))
         .unwrap_or_else(|| panic!("{screen}"));
     for part in [
         "1 to approve",
@@ -390,6 +390,7 @@ fn needs_you_keeps_every_count_at_80_columns() {
         "2 drifted",
         "4 idle GPUs",
         "1 XID fault",
+        "1 mismatch",
     ] {
         assert!(line.contains(part), "{part} in {line}");
     }

@@ -370,6 +370,8 @@ mod tests {
                 digest: "9f2c1a7e".into(),
                 source: "s3://x".into(),
                 region: "me-central-1".into(),
+                schema: None,
+                profile: None,
             }],
             tags: BTreeMap::new(),
         };

@@ -203,6 +203,58 @@ pub struct Dataset {
     pub source: String,
     /// Where the data lives (data residency), e.g. `me-central-1`.
     pub region: String,
+    /// The schema as logged with the dataset (JSON text, e.g. MLflow's `{"mlflow_colspec": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The profile as logged with the dataset (JSON text, e.g. `{"num_rows": 5000}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+impl Dataset {
+    /// The schema in a line: `3 columns: amount (double), age (long), …`, or the text as logged
+    /// when it is not MLflow's column spec.
+    pub fn schema_summary(&self) -> Option<String> {
+        let text = self.schema.as_deref()?;
+        let parsed: Option<serde_json::Value> = serde_json::from_str(text).ok();
+        let cols = parsed
+            .as_ref()
+            .and_then(|v| v.get("mlflow_colspec"))
+            .and_then(serde_json::Value::as_array);
+        Some(match cols {
+            Some(cols) => {
+                let named: Vec<String> = cols
+                    .iter()
+                    .map(|c| {
+                        let field =
+                            |k: &str| c.get(k).and_then(serde_json::Value::as_str).unwrap_or("?");
+                        format!("{} ({})", field("name"), field("type"))
+                    })
+                    .collect();
+                let n = named.len();
+                let columns = if n == 1 { "column" } else { "columns" };
+                format!("{n} {columns}: {}", named.join(", "))
+            }
+            None => text.to_string(),
+        })
+    }
+
+    /// The profile in a line: `num_rows=5000, …` for an object, the text as logged otherwise.
+    pub fn profile_summary(&self) -> Option<String> {
+        let text = self.profile.as_deref()?;
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(m)) => Some(
+                m.iter()
+                    .map(|(k, v)| match v {
+                        serde_json::Value::String(s) => format!("{k}={s}"),
+                        other => format!("{k}={other}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            _ => Some(text.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,5 +459,43 @@ mod thin_tests {
         assert!(t.windows(2).all(|w| w[0].step < w[1].step));
         assert_eq!(thin(points(10), 500).len(), 10);
         assert!(thin(points(10), 0).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod dataset_tests {
+    use super::*;
+
+    fn dataset(schema: Option<&str>, profile: Option<&str>) -> Dataset {
+        Dataset {
+            name: "d".into(),
+            digest: "1".into(),
+            source: "s3://b/d".into(),
+            region: String::new(),
+            schema: schema.map(str::to_string),
+            profile: profile.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn schema_and_profile_read_in_a_line_or_as_logged() {
+        let d = dataset(
+            Some(
+                r#"{"mlflow_colspec": [{"type": "double", "name": "amount"}, {"type": "long", "name": "label"}]}"#,
+            ),
+            Some(r#"{"num_rows": 5000, "source": "x"}"#),
+        );
+        assert_eq!(
+            d.schema_summary().as_deref(),
+            Some("2 columns: amount (double), label (long)")
+        );
+        assert_eq!(
+            d.profile_summary().as_deref(),
+            Some("num_rows=5000, source=x")
+        );
+        let odd = dataset(Some("not json"), Some("[1, 2]"));
+        assert_eq!(odd.schema_summary().as_deref(), Some("not json"));
+        assert_eq!(odd.profile_summary().as_deref(), Some("[1, 2]"));
+        assert_eq!(dataset(None, None).schema_summary(), None);
     }
 }

@@ -129,7 +129,11 @@ pub(super) fn map_dataset(input: RawDatasetInput) -> Dataset {
         digest,
         source_type,
         source,
+        schema,
+        profile,
     } = input.dataset;
+    // MLflow logs `{}` (or nothing) when a dataset has no schema or profile.
+    let logged = |s: String| Some(s).filter(|s| !matches!(s.trim(), "" | "{}" | "null"));
     let tags = key_values(input.tags);
     let parsed = serde_json::from_str::<serde_json::Value>(&source)
         .ok()
@@ -164,6 +168,8 @@ pub(super) fn map_dataset(input: RawDatasetInput) -> Dataset {
         digest,
         source,
         region,
+        schema: logged(schema),
+        profile: logged(profile),
     }
 }
 

@@ -50,18 +50,24 @@ fn a_run_maps_with_datasets_metrics_and_optional_end() {
                 digest: "c5588e72".into(),
                 source: "s3://bucket/fraud/train/".into(),
                 region: String::new(),
+                schema: None,
+                profile: None,
             },
             Dataset {
                 name: "fraud-eval".into(),
                 digest: "65a8f5e4".into(),
                 source: "s3://bucket/fraud/eval/".into(),
                 region: "me-central-1".into(),
+                schema: None,
+                profile: None,
             },
             Dataset {
                 name: "fraud-holdout".into(),
                 digest: "a9".into(),
                 source: "s3://b/h/".into(),
                 region: "eu-west-1".into(),
+                schema: None,
+                profile: None,
             },
         ]
     );
@@ -418,4 +424,25 @@ fn bulk_history_calls_stay_under_the_servers_request_line_limit() {
         100,
         "at most 100 runs a call"
     );
+}
+
+#[test]
+fn a_datasets_schema_and_profile_are_kept_as_logged() {
+    let input: super::wire::RawDatasetInput = serde_json::from_value(serde_json::json!({
+        "tags": [],
+        "dataset": {"name": "d", "digest": "ab", "source_type": "s3",
+                    "source": "{\"uri\": \"s3://b/d/\"}",
+                    "schema": "{\"mlflow_colspec\": [{\"type\": \"double\", \"name\": \"x\"}]}",
+                    "profile": "{\"num_rows\": 7}"}
+    }))
+    .expect("wire");
+    let d = super::map::map_dataset(input);
+    assert_eq!(d.schema_summary().as_deref(), Some("1 column: x (double)"));
+    assert_eq!(d.profile_summary().as_deref(), Some("num_rows=7"));
+    let bare: super::wire::RawDatasetInput = serde_json::from_value(serde_json::json!({
+        "dataset": {"name": "d", "digest": "ab", "source_type": "s3", "source": ""}
+    }))
+    .expect("wire");
+    let d = super::map::map_dataset(bare);
+    assert_eq!((d.schema, d.profile), (None, None));
 }

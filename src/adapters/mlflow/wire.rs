@@ -161,6 +161,8 @@ pub(super) struct RawDataset {
     pub(super) digest: String,
     pub(super) source_type: String,
     pub(super) source: String,
+    pub(super) schema: String,
+    pub(super) profile: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -401,6 +401,18 @@ pub fn render_dataset(
         ("source", d.source.clone(), None),
         ("region", d.region.clone(), Some(t.accent)),
         (
+            "schema",
+            d.schema_summary()
+                .unwrap_or_else(|| "— (none logged)".into()),
+            None,
+        ),
+        (
+            "profile",
+            d.profile_summary()
+                .unwrap_or_else(|| "— (none logged)".into()),
+            None,
+        ),
+        (
             "read by",
             format!("run {} ({}, {})", run.name, run.id, run.status.as_str()),
             None,

@@ -71,22 +71,39 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let items = overview::needs_you(app);
     let unknown = overview::needs_you_unknown(app);
-    let mut spans = vec![Span::styled(" needs you: ", t.title)];
+    // On a narrow terminal every item keeps its count in a word or two, rather than the last
+    // ones (idle GPUs, XID faults, mismatches) falling off the edge; narrower still, the label
+    // shrinks to a sign and the separators to commas.
+    let length = |label: usize, short_words: bool, sep: usize| {
+        label
+            + items
+                .iter()
+                .map(|(what, n, _)| {
+                    let what = if short_words {
+                        short(what)
+                    } else {
+                        what.as_str()
+                    };
+                    n.to_string().len() + 1 + what.chars().count()
+                })
+                .sum::<usize>()
+            + sep * items.len().saturating_sub(1)
+    };
+    let width = usize::from(area.width);
+    let compact = length(12, false, 3) > width;
+    let tight = compact && length(12, true, 3) > width;
+    let (label, sep) = if tight {
+        (" ⚠ ", ", ")
+    } else {
+        (" needs you: ", " · ")
+    };
+    let mut spans = vec![Span::styled(label, t.title)];
     if items.is_empty() && unknown.is_empty() {
         spans.push(Span::styled("nothing — all clear", t.ok));
     }
-    // On a narrow terminal every item keeps its count in a word or two, rather than the last
-    // ones (idle GPUs, XID faults) falling off the edge.
-    let full: usize = 12
-        + items
-            .iter()
-            .map(|(what, n, _)| n.to_string().len() + 1 + what.chars().count())
-            .sum::<usize>()
-        + 3 * items.len().saturating_sub(1);
-    let compact = full > usize::from(area.width);
     for (i, (what, n, _)) in items.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::styled(" · ", t.muted));
+            spans.push(Span::styled(sep, t.muted));
         }
         let what = if compact { short(what) } else { what.as_str() };
         let style = if what.contains("approval") || what.contains("idle") {
@@ -124,6 +141,10 @@ fn short(what: &str) -> &str {
         } else {
             "XID fault"
         }
+    } else if what.contains("mismatches") {
+        "mismatches"
+    } else if what.contains("mismatch") {
+        "mismatch"
     } else {
         what
     }

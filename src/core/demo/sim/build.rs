@@ -108,6 +108,8 @@ impl Sim {
                         digest: rng.hex(8),
                         source: format!("s3://ml-data-{region}/{name}/2026-{:02}/", 8 + m),
                         region: (*region).into(),
+                        schema: None,
+                        profile: None,
                     })
                     .collect(),
             );
