@@ -300,6 +300,24 @@ fn registry_and_cluster_mismatches_in_lineage_and_overview() {
     );
 }
 
+/// The GPUs view's per-node box says, for every GPU node, the requests of the pods that hold
+/// GPUs there against its allocatable GPUs — the numbers `mlops gpu` reports.
+#[test]
+fn gpu_nodes_show_requested_of_allocatable() {
+    let (app, _) = at(&["5"], (200, 50));
+    let screen = draw(&app).backend().to_string();
+    let cluster = app.feeds.cluster.data.as_ref().expect("cluster");
+    let requested = mlops_core::gpu::requested_per_node(&cluster.pods);
+    let mut full = 0;
+    for n in cluster.nodes.iter().filter(|n| n.gpu_capacity > 0) {
+        let r = requested.get(n.name.as_str()).copied().unwrap_or(0);
+        full += usize::from(r == n.gpu_capacity);
+        let item = format!("{} {r}/{}", n.name, n.gpu_capacity);
+        assert!(screen.contains(&item), "{item} in\n{screen}");
+    }
+    assert!(full > 0, "the demo has full nodes");
+}
+
 #[test]
 fn terminal_too_small() {
     let (app, _) = at(&[], (60, 20));

@@ -21,7 +21,7 @@ use crate::{
     },
     ui::{
         table::{TableSpec, render_table, shorten},
-        widgets::bar_spans,
+        widgets::{bar_spans, titled_block},
     },
 };
 
@@ -66,6 +66,62 @@ pub fn cell<'a>(app: &App, g: &Gpu, c: &Column<Gpu>, width: u16) -> Option<Cell<
     }
 }
 
+/// Under the GPUs, every GPU node's `nvidia.com/gpu` requested of allocatable, from the
+/// cluster (the same numbers as `mlops gpu`'s `requested` / `allocatable`): which nodes are
+/// full, which have room. Returns the area left above it.
+fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
+    let t = &app.theme;
+    let Some(cluster) = &app.feeds.cluster.data else {
+        return area;
+    };
+    let requested = gpu::requested_per_node(&cluster.pods);
+    let mut nodes: Vec<_> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.gpu_capacity > 0)
+        .collect();
+    if nodes.is_empty() {
+        return area;
+    }
+    nodes.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+    // Whole items a line, as many as fit; a node and its numbers never split.
+    let inner = usize::from(area.width.saturating_sub(2)).max(1);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for n in &nodes {
+        let r = requested.get(n.name.as_str()).copied().unwrap_or(0);
+        let style = match r.cmp(&n.gpu_capacity) {
+            std::cmp::Ordering::Greater => t.err,
+            std::cmp::Ordering::Equal => t.warn,
+            std::cmp::Ordering::Less => t.ok,
+        };
+        let item = format!("{} {r}/{}", n.name, n.gpu_capacity);
+        let len = item.chars().count();
+        if used > 0 && used + 3 + len > inner {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            used = 0;
+        }
+        if used > 0 {
+            spans.push(Span::styled(" · ", t.muted));
+            used += 3;
+        }
+        spans.push(Span::styled(item, style));
+        used += len;
+    }
+    lines.push(Line::from(spans));
+    let shown = u16::try_from(lines.len().min(4)).unwrap_or(4);
+    let [rest, boxed] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(shown + 2)]).areas(area);
+    let block = titled_block(
+        app,
+        &format!("GPUs requested of allocatable, per node ({})", nodes.len()),
+        false,
+    );
+    frame.render_widget(Paragraph::new(lines).block(block), boxed);
+    rest
+}
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let feed = &app.feeds.gpus;
@@ -106,6 +162,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ));
         frame.render_widget(Paragraph::new(Line::from(spans)), summary);
     }
+    let table = render_nodes(app, frame, table);
     let spec = TableSpec {
         title: format!("GPUs ({})", items.len()),
         backend: Backend::Metrics,
