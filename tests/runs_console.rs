@@ -139,6 +139,12 @@ async fn runs_page_in_as_the_list_scrolls_and_the_server_filters_them() {
     t.wait_text("Compare 3 runs");
     // Each run's history of the metric, overlaid, once they have loaded.
     t.wait_text("accuracy history of 3 runs");
+    // The params that differ against the metric, one line a run.
+    t.keys(&["p"]);
+    let s = t.wait_text("parallel coordinates");
+    assert!(s.contains("accuracy"), "{s}");
+    t.keys(&["p"]);
+    t.wait_text("accuracy history of 3 runs");
     let out = config.path().join("cmp.csv");
     t.keys(&["e", "C-u"]);
     t.type_text(&out.display().to_string());

@@ -28,7 +28,7 @@ fn at(keys: &[&str], size: (u16, u16)) -> (App, Context) {
 }
 
 /// Every screen, by the keys that open it from a fresh start.
-const SCREENS: [(&str, &[&str]); 25] = [
+const SCREENS: [(&str, &[&str]); 26] = [
     ("overview", &[]),
     ("overview_drift_panel", &["o", "j"]),
     ("experiments", &["2"]),
@@ -37,6 +37,10 @@ const SCREENS: [(&str, &[&str]); 25] = [
     ("runs_marked", &["2", "enter", "space", "space", "space"]),
     ("runs_sorted_by_loss", &["2", "enter", "L"]),
     ("compare", &["2", "enter", "space", "space", "space", "c"]),
+    (
+        "compare_parallel",
+        &["2", "enter", "space", "space", "space", "c", "p"],
+    ),
     (
         "compare_diff_only",
         &["2", "enter", "space", "space", "space", "c", "=", "j", "j"],

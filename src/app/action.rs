@@ -76,6 +76,8 @@ pub enum Action {
     ToggleDiffOnly,
     /// Compare view: write the comparison to a file (`e`; .csv, .md or .json).
     ExportComparison,
+    /// Compare view: params against the metric (parallel coordinates), or its histories (`p`).
+    ToggleParallel,
     /// Internal: one second passed.
     #[serde(skip)]
     Tick(DateTime<Utc>),
@@ -137,7 +139,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind, for `config check` and the help overlay.
-    pub const BINDABLE: [Action; 46] = [
+    pub const BINDABLE: [Action; 47] = [
         Action::NoOp,
         Action::Quit,
         Action::Up,
@@ -184,6 +186,7 @@ impl Action {
         Action::CompareRuns,
         Action::ToggleDiffOnly,
         Action::ExportComparison,
+        Action::ToggleParallel,
     ];
 
     /// The rollout verb an action sends, if it is one.
@@ -261,6 +264,7 @@ impl Action {
             Action::CompareRuns => "compare the marked runs",
             Action::ToggleDiffOnly => "only what differs / everything",
             Action::ExportComparison => "export the comparison (.csv, .md, .json)",
+            Action::ToggleParallel => "comparison: params → metric / histories",
             Action::Tick(_)
             | Action::Resize(..)
             | Action::Input(_)

@@ -157,10 +157,12 @@ pub enum ScreenKind {
         /// MLflow's filter, evaluated by the server (`f`); empty: every run.
         filter: String,
     },
-    /// The marked runs side by side (`c`); `diff_only` hides what every run has alike (`=`).
+    /// The marked runs side by side (`c`); `diff_only` hides what every run has alike (`=`),
+    /// `parallel` charts the params against a metric instead of its histories (`p`).
     Compare {
         runs: Vec<String>,
         diff_only: bool,
+        parallel: bool,
     },
     RunDetail {
         experiment_id: String,

@@ -304,6 +304,133 @@ impl Comparison {
     }
 }
 
+/// One axis of a parallel-coordinates plot: a param or the chosen metric, and how its values
+/// were placed on 0–1 (numbers by their range, other values by their sorted order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub name: String,
+    /// The value at the bottom and at the top of the axis, as shown.
+    pub low: String,
+    pub high: String,
+}
+
+/// Runs as lines across the params that differ between them, ending at a metric: which params
+/// go with a better metric, at a glance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parallel {
+    pub axes: Vec<Axis>,
+    /// Per run (in the comparison's order): its position on each axis, 0–1; `None` where the
+    /// run has no value.
+    pub lines: Vec<Vec<Option<f64>>>,
+}
+
+impl Comparison {
+    /// The params that differ, then `metric`, each run placed on every axis; `None` when
+    /// `metric` is not one of the runs' metrics.
+    pub fn parallel(&self, metric: &str) -> Option<Parallel> {
+        if !self.runs.iter().any(|r| r.metrics.contains_key(metric)) {
+            return None;
+        }
+        let mut columns: Vec<(String, Vec<Option<String>>)> = self
+            .differing_params
+            .iter()
+            .map(|p| {
+                (
+                    p.clone(),
+                    self.runs.iter().map(|r| r.params.get(p).cloned()).collect(),
+                )
+            })
+            .collect();
+        columns.push((
+            metric.to_string(),
+            self.runs
+                .iter()
+                .map(|r| r.metrics.get(metric).map(ToString::to_string))
+                .collect(),
+        ));
+        let mut axes = Vec::new();
+        let mut placed: Vec<Vec<Option<f64>>> = Vec::new();
+        for (name, values) in columns {
+            let numbers: Option<Vec<Option<f64>>> = values
+                .iter()
+                .map(|v| match v {
+                    None => Some(None),
+                    Some(s) => s.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some),
+                })
+                .collect();
+            if let Some(numbers) = numbers {
+                let present: Vec<f64> = numbers.iter().flatten().copied().collect();
+                let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let span = hi - lo;
+                placed.push(
+                    numbers
+                        .iter()
+                        .map(|v| v.map(|x| if span > 0.0 { (x - lo) / span } else { 0.5 }))
+                        .collect(),
+                );
+                // The ends as the runs logged them (`64`, `0.01`), not reformatted.
+                let as_logged = |target: f64| {
+                    values
+                        .iter()
+                        .flatten()
+                        .find(|s| s.parse::<f64>().ok() == Some(target))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                axes.push(Axis {
+                    name,
+                    low: as_logged(lo),
+                    high: as_logged(hi),
+                });
+            } else {
+                let mut kinds: Vec<&String> = values.iter().flatten().collect();
+                kinds.sort();
+                kinds.dedup();
+                let n = kinds.len();
+                placed.push(
+                    values
+                        .iter()
+                        .map(|v| {
+                            v.as_ref()
+                                .and_then(|s| kinds.iter().position(|k| *k == s))
+                                .map(|i| {
+                                    if n > 1 {
+                                        i as f64 / (n - 1) as f64
+                                    } else {
+                                        0.5
+                                    }
+                                })
+                        })
+                        .collect(),
+                );
+                axes.push(Axis {
+                    name,
+                    low: kinds.first().map(|s| (*s).clone()).unwrap_or_default(),
+                    high: kinds.last().map(|s| (*s).clone()).unwrap_or_default(),
+                });
+            }
+        }
+        // The metric's ends as the table shows metrics.
+        let logged: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.metrics.get(metric).copied())
+            .filter(|v| v.is_finite())
+            .collect();
+        if let Some(axis) = axes.last_mut()
+            && !logged.is_empty()
+        {
+            axis.low = number(logged.iter().copied().fold(f64::INFINITY, f64::min));
+            axis.high = number(logged.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        }
+        let lines = (0..self.runs.len())
+            .map(|i| placed.iter().map(|axis| axis[i]).collect())
+            .collect();
+        Some(Parallel { axes, lines })
+    }
+}
+
 /// A metric value in at most 12 characters, never cut and never rounded to a wrong zero.
 pub fn number(v: f64) -> String {
     let plain = format!("{v:.4}");
@@ -402,6 +529,40 @@ mod tests {
         let b = run("b", &[], &[("loss", 0.5)]);
         let c = Comparison::of(&[a, b], &Directions::default());
         assert_eq!(c.best["loss"].run_id, "b");
+    }
+
+    #[test]
+    fn parallel_coordinates_place_each_run_on_the_differing_params_and_the_metric() {
+        let a = run(
+            "a",
+            &[("lr", "0.1"), ("opt", "adam"), ("seed", "1")],
+            &[("loss", 0.3)],
+        );
+        let b = run(
+            "b",
+            &[("lr", "0.3"), ("opt", "sgd"), ("seed", "1")],
+            &[("loss", 0.5)],
+        );
+        let c = run("c", &[("lr", "0.2"), ("opt", "adam")], &[("loss", 0.4)]);
+        let cmp = Comparison::of(&[a, b, c], &Directions::default());
+        let p = cmp.parallel("loss").expect("loss is a metric");
+        let names: Vec<&str> = p.axes.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["lr", "opt", "seed", "loss"]);
+        // lr 0.1 / 0.3 / 0.2 → 0, 1, 0.5; opt by sorted value; seed missing on c.
+        assert_eq!(p.lines[0][0], Some(0.0));
+        assert_eq!(p.lines[1][0], Some(1.0));
+        assert!((p.lines[2][0].expect("lr") - 0.5).abs() < 1e-12);
+        assert_eq!((p.lines[0][1], p.lines[1][1]), (Some(0.0), Some(1.0)));
+        assert_eq!(p.axes[1].low, "adam");
+        assert_eq!(p.axes[1].high, "sgd");
+        assert_eq!(p.lines[2][2], None, "c has no seed");
+        assert_eq!(p.lines[0][2], Some(0.5), "one value: the middle");
+        assert_eq!(p.axes[3].low, "0.3000");
+        assert_eq!(
+            (p.axes[0].low.as_str(), p.axes[0].high.as_str()),
+            ("0.1", "0.3")
+        );
+        assert!(cmp.parallel("nope").is_none());
     }
 
     #[test]

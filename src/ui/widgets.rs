@@ -291,20 +291,14 @@ pub fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-/// Curves over the training step, one per series (styles cycle), on a step axis from 0 to the
-/// last step; the caller adds the value axis.
-pub fn step_chart<'a>(
-    app: &App,
+/// Curves, one per series (styles cycle), with their names for a legend; the caller adds the
+/// axes.
+pub fn line_chart<'a>(
     block: ratatui::widgets::Block<'a>,
     series: &'a [(String, Vec<(f64, f64)>)],
     styles: &[ratatui::style::Style],
 ) -> ratatui::widgets::Chart<'a> {
-    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
-    let t = &app.theme;
-    let max_step = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
+    use ratatui::widgets::{Chart, Dataset, GraphType};
     let datasets: Vec<Dataset> = series
         .iter()
         .enumerate()
@@ -322,8 +316,24 @@ pub fn step_chart<'a>(
                 .data(pts)
         })
         .collect();
-    Chart::new(datasets).block(block).x_axis(
-        Axis::default()
+    Chart::new(datasets).block(block)
+}
+
+/// Curves over the training step, one per series (styles cycle), on a step axis from 0 to the
+/// last step; the caller adds the value axis.
+pub fn step_chart<'a>(
+    app: &App,
+    block: ratatui::widgets::Block<'a>,
+    series: &'a [(String, Vec<(f64, f64)>)],
+    styles: &[ratatui::style::Style],
+) -> ratatui::widgets::Chart<'a> {
+    let t = &app.theme;
+    let max_step = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    line_chart(block, series, styles).x_axis(
+        ratatui::widgets::Axis::default()
             .title(Span::styled("step", t.muted))
             .bounds([0.0, max_step])
             .labels(vec![Span::raw("0"), Span::raw(format!("{max_step:.0}"))])

@@ -87,6 +87,7 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::CompareRuns => runs::compare(app),
         Action::ToggleDiffOnly => runs::toggle_diff_only(app),
         Action::ExportComparison => runs::export(app),
+        Action::ToggleParallel => runs::toggle_parallel(app),
         Action::Quit => app.quit = true,
         Action::ToggleHelp => {
             app.mode = if app.mode == Mode::Help {

@@ -100,6 +100,7 @@ pub(super) fn compare(app: &mut App) {
                 ScreenKind::Compare {
                     runs,
                     diff_only: false,
+                    parallel: false,
                 },
             );
         }
@@ -122,6 +123,21 @@ pub(super) fn toggle_diff_only(app: &mut App) {
         "showing only what differs"
     } else {
         "showing every param and metric"
+    });
+}
+
+/// `p`: the params against the chart's metric (parallel coordinates), or its histories.
+pub(super) fn toggle_parallel(app: &mut App) {
+    let ScreenKind::Compare { parallel, .. } = &mut app.screen_mut().kind else {
+        app.warn("p is for the comparison of runs (mark runs with space, then c)");
+        return;
+    };
+    *parallel = !*parallel;
+    let on = *parallel;
+    app.info(if on {
+        "params against the metric: parallel coordinates"
+    } else {
+        "the metric's history of each run"
     });
 }
 
@@ -215,7 +231,11 @@ fn answer(app: &mut App, kind: PromptKind, text: &str, fx: &mut Vec<Effect>) {
                     ..
                 }
             );
-            let path = PathBuf::from(text);
+            // `~/…` is the user's home, as a shell would have it.
+            let path = match (text.strip_prefix("~/"), std::env::var_os("HOME")) {
+                (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+                _ => PathBuf::from(text),
+            };
             let ext = path
                 .extension()
                 .and_then(|e| e.to_str())

@@ -213,7 +213,10 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
     assert_eq!(app.marks.len(), 3);
 
     press(&mut app, &ctx, "c");
-    let ScreenKind::Compare { runs, diff_only } = app.screen().kind.clone() else {
+    let ScreenKind::Compare {
+        runs, diff_only, ..
+    } = app.screen().kind.clone()
+    else {
         panic!("compare: {:?}", app.screen().kind)
     };
     assert!(!diff_only);
@@ -303,6 +306,39 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
         app.message
     );
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 3);
+
+    // p: the params against the metric, and back.
+    press(&mut app, &ctx, "p");
+    assert!(matches!(
+        app.screen().kind,
+        ScreenKind::Compare { parallel: true, .. }
+    ));
+    let c = rows::comparison(&app, app.screen()).expect("loaded");
+    let metric = rows::compare_chart_metric(&app, app.screen()).expect("a metric");
+    let p = c.parallel(&metric).expect("parallel");
+    assert_eq!(p.axes.len(), c.differing_params.len() + 1);
+    assert_eq!(p.lines.len(), runs.len());
+    press(&mut app, &ctx, "p");
+    assert!(matches!(
+        app.screen().kind,
+        ScreenKind::Compare {
+            parallel: false,
+            ..
+        }
+    ));
+
+    // `~/` is the home directory.
+    if let Some(home) = std::env::var_os("HOME") {
+        let name = format!("mlops-compare-test-{}.md", std::process::id());
+        press(&mut app, &ctx, "e");
+        press(&mut app, &ctx, "ctrl-u");
+        type_text(&mut app, &ctx, &format!("~/{name}"));
+        press(&mut app, &ctx, "enter");
+        let written = std::path::PathBuf::from(home).join(&name);
+        let text = std::fs::read_to_string(&written).expect("written under home");
+        let _ = std::fs::remove_file(&written);
+        assert!(text.starts_with("| | name |"), "{text}");
+    }
 
     // y: the comparison as `mlops runs compare -o json`.
     press(&mut app, &ctx, "y");

@@ -17,7 +17,7 @@ use crate::{
     app::{App, rows},
     ui::{
         table::shorten,
-        widgets::{step_chart, titled_block, window},
+        widgets::{line_chart, step_chart, titled_block, window},
     },
 };
 
@@ -25,7 +25,7 @@ use crate::{
 const KIND: u16 = 6;
 const NAME: u16 = 22;
 
-pub fn render(app: &App, frame: &mut Frame, area: Rect, diff_only: bool) {
+pub fn render(app: &App, frame: &mut Frame, area: Rect, diff_only: bool, parallel: bool) {
     let t = &app.theme;
     let screen = app.screen();
     let Some(c) = rows::comparison(app, screen) else {
@@ -50,7 +50,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, diff_only: bool) {
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);
     render_table(app, frame, top, &c, &rows_all, diff_only);
     let metric = rows::compare_chart_metric(app, screen);
-    if let Some(m) = metric {
+    if let Some(m) = metric.as_deref().filter(|_| parallel) {
+        render_parallel(app, frame, bottom, &c, m);
+    } else if let Some(m) = metric {
         render_histories(app, frame, bottom, &c, &m);
     } else {
         let block = titled_block(app, "History", false);
@@ -79,9 +81,9 @@ fn render_table(
         c.differing_metrics.len(),
     );
     let keys = if diff_only {
-        " only what differs (= everything) · e export · ↑↓ best "
+        " only what differs (= everything) · p params→metric · e export · ↑↓ best "
     } else {
-        " everything (= only what differs) · e export · ↑↓ best "
+        " everything (= only what differs) · p params→metric · e export · ↑↓ best "
     };
     let width = usize::from(area.width.saturating_sub(4));
     let block = Block::default()
@@ -248,6 +250,79 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
                     Span::raw(mlops_core::compare::number(lo)),
                     Span::raw(mlops_core::compare::number(hi)),
                 ])
+                .style(t.muted),
+        )
+        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 1)));
+    frame.render_widget(chart, area);
+}
+
+/// The marked runs as lines across the params that differ, ending at `metric` (parallel
+/// coordinates): each axis spans its own values, bottom to top, as the line under the chart says.
+fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, metric: &str) {
+    let t = &app.theme;
+    let styles: [Style; 8] = [
+        t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
+    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.border)
+        .title(Span::styled(
+            format!(" params → {metric}, parallel coordinates (p: histories) "),
+            t.title,
+        ));
+    let Some(p) = c.parallel(metric) else {
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("no run logged {metric}"), t.muted)),
+            inner,
+        );
+        return;
+    };
+    let ranges = p
+        .axes
+        .iter()
+        .map(|a| format!("{} {}–{}", a.name, a.low, a.high))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let width = usize::from(area.width.saturating_sub(4));
+    let block = block.title_bottom(Span::styled(
+        shorten(&format!(" {ranges} "), width),
+        t.muted,
+    ));
+    let series: Vec<(String, Vec<(f64, f64)>)> = c
+        .headers()
+        .into_iter()
+        .zip(&p.lines)
+        .map(|(name, line)| {
+            let points = line
+                .iter()
+                .enumerate()
+                .filter_map(|(i, y)| y.map(|y| (i as f64, y)))
+                .collect();
+            (name, points)
+        })
+        .collect();
+    let last = p.axes.len().saturating_sub(1).max(1) as f64;
+    let label_width = width / p.axes.len().max(1);
+    let chart = line_chart(block, &series, &styles)
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, last])
+                .labels(
+                    p.axes
+                        .iter()
+                        .map(|a| Span::raw(shorten(&a.name, label_width.max(3))))
+                        .collect::<Vec<_>>(),
+                )
+                .style(t.muted),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, 1.0])
+                .labels(vec![Span::raw("low"), Span::raw("high")])
                 .style(t.muted),
         )
         .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))

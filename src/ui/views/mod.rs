@@ -22,7 +22,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::Experiments => experiments::render_experiments(app, frame, area),
         ScreenKind::Runs { .. } => experiments::render_runs(app, frame, area),
         ScreenKind::RunDetail { run_id, .. } => experiments::render_run(app, frame, area, run_id),
-        ScreenKind::Compare { diff_only, .. } => compare::render(app, frame, area, *diff_only),
+        ScreenKind::Compare {
+            diff_only,
+            parallel,
+            ..
+        } => compare::render(app, frame, area, *diff_only, *parallel),
         ScreenKind::Lineage => lineage::render_versions(app, frame, area),
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
         ScreenKind::Drift => drift::render_features(app, frame, area),
