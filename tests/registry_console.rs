@@ -239,6 +239,10 @@ fn a_wrong_password_is_said_once_clearly_and_retried_with_backoff() {
     t.keys(&["2"]);
     let s = t.wait_text("401");
     assert!(
+        s.contains("registry refused us"),
+        "a refusal, not an outage: {s}"
+    );
+    assert!(
         s.contains("MLFLOW_TRACKING_USERNAME") || s.contains("credentials"),
         "the message says what to check: {s}"
     );

@@ -101,8 +101,9 @@ pub fn feed_block<'a, T>(
         );
         spans.push(Span::styled(
             format!(
-                "⚠ {} down: {} · {last} ",
+                "⚠ {} {}: {} · {last} ",
                 backend.label(),
+                if refused(err) { "refused us" } else { "down" },
                 truncate(&mlops_core::text::line(err), 60)
             ),
             t.err,
@@ -138,6 +139,12 @@ pub fn titled_block<'a>(app: &App, title: &str, focused: bool) -> Block<'a> {
 }
 
 /// What to show inside a block that has no data: why, and what to do.
+/// Whether a backend's error is a refusal of who we are (HTTP 401 or 403): the server is up, the
+/// credentials or permissions are what to check — not "down".
+fn refused(err: &str) -> bool {
+    err.contains("HTTP 401") || err.contains("HTTP 403")
+}
+
 pub fn empty_state<T>(
     app: &App,
     feed: &Feed<T>,
@@ -156,8 +163,13 @@ pub fn empty_state<T>(
     } else if let Some(e) = &feed.error {
         vec![Line::from(Span::styled(
             format!(
-                "{} unavailable: {}",
+                "{} {}: {}",
                 backend.label(),
+                if refused(e) {
+                    "refused us"
+                } else {
+                    "unavailable"
+                },
                 mlops_core::text::line(e)
             ),
             t.err,

@@ -98,7 +98,14 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let lines = vec![
-            Line::from(Span::styled("the server refused this filter:", t.warn)),
+            Line::from(Span::styled(
+                if filter.is_empty() {
+                    "the server refused this search:"
+                } else {
+                    "the server refused this filter:"
+                },
+                t.warn,
+            )),
             Line::from(Span::styled(
                 mlops_core::text::line(rejected).into_owned(),
                 t.err,
