@@ -299,7 +299,7 @@ fn registry_and_cluster_mismatches_in_lineage_and_overview() {
     press(&mut app, &ctx, "1");
     let overview = draw(&app).backend().to_string();
     assert!(
-        overview.contains("registry/cluster mismatches") || overview.contains("mismatch"),
+        overview.contains("4 registry/cluster mismatches") || overview.contains("4 mismatches"),
         "{overview}"
     );
 }

@@ -402,5 +402,4 @@ fn a_refresh_keeps_later_pages_and_a_stale_page_is_dropped() {
         app.feeds.runs[&key].data.as_ref().expect("list").runs.len(),
         before.runs.len()
     );
-    let _ = ctx;
 }
