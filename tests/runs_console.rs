@@ -1,7 +1,7 @@
 //! The Runs view on the real MLflow server, in a real terminal: the biggest seeded experiment is
 //! read page by page as the list scrolls (50 runs a page here) until every run is listed, a
 //! filter is evaluated by the server, one it refuses shows the server's own message in place,
-//! and marked runs compare side by side and export to a file.
+//! the columns are chosen from the runs' own metrics and params, and marked runs compare side by side and export to a file.
 
 mod common;
 
@@ -135,6 +135,24 @@ async fn runs_page_in_as_the_list_scrolls_and_the_server_filters_them() {
     // export the comparison.
     t.keys(&["f", "C-u", "Enter"]);
     t.wait_for("every run", |s| shown(s) == Some((total, false)));
+    // The columns: every metric and param the seeded runs have is offered; the last param
+    // (random_seed, not shown unchosen: the first six differing params are) is added.
+    t.keys(&["o"]);
+    let s = t.wait_text("Columns (");
+    for offered in [
+        "metric accuracy",
+        "param  learning_rate",
+        "param  random_seed",
+    ] {
+        assert!(s.contains(offered), "{offered}:\n{s}");
+    }
+    assert!(s.contains("[ ] param  random_seed"), "{s}");
+    t.keys(&["G", "Space", "Enter"]);
+    t.wait_text("params.random_seed (for every session");
+    t.keys(&["o"]);
+    t.wait_text("[x] param  random_seed");
+    t.keys(&["Escape"]);
+    t.wait_for("the chooser closed", |s| !s.contains("Columns ("));
     t.keys(&["Space", "Space", "Space", "c"]);
     t.wait_text("Compare 3 runs");
     // Each run's history of the metric, overlaid, once they have loaded.
@@ -144,6 +162,12 @@ async fn runs_page_in_as_the_list_scrolls_and_the_server_filters_them() {
     let s = t.wait_text("parallel coordinates");
     assert!(s.contains("accuracy"), "{s}");
     t.keys(&["p"]);
+    t.wait_text("accuracy history of 3 runs");
+    // A scatter: the first param (batch_size, sorted first) across, accuracy up.
+    t.keys(&["Home", "x"]);
+    let s = t.wait_text("against params.batch_size");
+    assert!(s.contains("x params.batch_size"), "{s}");
+    t.keys(&["x"]);
     t.wait_text("accuracy history of 3 runs");
     let out = config.path().join("cmp.csv");
     t.keys(&["e", "C-u"]);

@@ -28,18 +28,27 @@ fn at(keys: &[&str], size: (u16, u16)) -> (App, Context) {
 }
 
 /// Every screen, by the keys that open it from a fresh start.
-const SCREENS: [(&str, &[&str]); 26] = [
+const SCREENS: [(&str, &[&str]); 28] = [
     ("overview", &[]),
     ("overview_drift_panel", &["o", "j"]),
     ("experiments", &["2"]),
     ("runs", &["2", "enter"]),
     ("run_detail", &["2", "enter", "enter"]),
     ("runs_marked", &["2", "enter", "space", "space", "space"]),
-    ("runs_sorted_by_loss", &["2", "enter", "L"]),
+    // The demo's metrics take A (accuracy), C (auc), F (f1) and L (latency_ms): loss is O.
+    ("runs_sorted_by_loss", &["2", "enter", "O"]),
+    ("runs_column_chooser", &["2", "enter", "o", "j", "space"]),
     ("compare", &["2", "enter", "space", "space", "space", "c"]),
     (
         "compare_parallel",
         &["2", "enter", "space", "space", "space", "c", "p"],
+    ),
+    // learning_rate (the third row) as the x axis, loss (the last) as the y axis.
+    (
+        "compare_scatter",
+        &[
+            "2", "enter", "space", "space", "space", "c", "j", "j", "x", "end",
+        ],
     ),
     (
         "compare_diff_only",

@@ -78,6 +78,10 @@ pub enum Action {
     ExportComparison,
     /// Compare view: params against the metric (parallel coordinates), or its histories (`p`).
     ToggleParallel,
+    /// Runs view: choose which metrics and params are the table's columns (`o`).
+    ChooseColumns,
+    /// Compare view: the selected row becomes a scatter's x axis (`x`).
+    ScatterAgainst,
     /// Internal: one second passed.
     #[serde(skip)]
     Tick(DateTime<Utc>),
@@ -139,7 +143,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind, for `config check` and the help overlay.
-    pub const BINDABLE: [Action; 47] = [
+    pub const BINDABLE: [Action; 49] = [
         Action::NoOp,
         Action::Quit,
         Action::Up,
@@ -187,6 +191,8 @@ impl Action {
         Action::ToggleDiffOnly,
         Action::ExportComparison,
         Action::ToggleParallel,
+        Action::ChooseColumns,
+        Action::ScatterAgainst,
     ];
 
     /// The rollout verb an action sends, if it is one.
@@ -265,6 +271,8 @@ impl Action {
             Action::ToggleDiffOnly => "only what differs / everything",
             Action::ExportComparison => "export the comparison (.csv, .md, .json)",
             Action::ToggleParallel => "comparison: params → metric / histories",
+            Action::ChooseColumns => "choose the metrics and params shown as columns",
+            Action::ScatterAgainst => "comparison: scatter the selected row against this one",
             Action::Tick(_)
             | Action::Resize(..)
             | Action::Input(_)

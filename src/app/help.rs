@@ -36,7 +36,7 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
             action.description().to_string(),
         ));
     }
-    let sorts: Vec<HelpLine> = columns::sortable(app.screen())
+    let sorts: Vec<HelpLine> = columns::sortable(app, app.screen())
         .into_iter()
         .map(|(_, header, k)| {
             HelpLine::Entry(

@@ -158,11 +158,13 @@ pub enum ScreenKind {
         filter: String,
     },
     /// The marked runs side by side (`c`); `diff_only` hides what every run has alike (`=`),
-    /// `parallel` charts the params against a metric instead of its histories (`p`).
+    /// `parallel` charts the params against a metric instead of its histories (`p`);
+    /// `scatter_x` plots the selected row against this param or metric (`x`).
     Compare {
         runs: Vec<String>,
         diff_only: bool,
         parallel: bool,
+        scatter_x: Option<mlops_core::model::RunField>,
     },
     RunDetail {
         experiment_id: String,

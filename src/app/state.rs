@@ -22,6 +22,8 @@ pub enum Mode {
     Confirm,
     /// A one-line question at the bottom (`prompt`): the runs filter, an export's path.
     Prompt,
+    /// The Runs table's column chooser (`column_picker`).
+    Columns,
 }
 
 /// What a prompt's answer is for.
@@ -119,6 +121,21 @@ pub struct App {
     pub marks: Vec<mlops_core::model::Run>,
     /// Which way each metric improves (`[compare]` in config.toml).
     pub directions: mlops_core::compare::Directions,
+    /// The metrics and params the user chose as the Runs table's columns (`o`), by experiment.
+    pub run_columns: HashMap<String, Vec<mlops_core::model::RunField>>,
+    /// `[experiments] run_columns` in config.toml: the columns of an experiment not chosen yet.
+    pub default_run_columns: Vec<mlops_core::model::RunField>,
+    /// The column chooser while it is open (`Mode::Columns`).
+    pub column_picker: Option<ColumnPicker>,
+}
+
+/// The Runs table's column chooser: every metric and param of the loaded runs, ticked when
+/// shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnPicker {
+    pub experiment_id: String,
+    pub options: Vec<(mlops_core::model::RunField, bool)>,
+    pub selected: usize,
 }
 
 /// The smallest terminal the console draws in.
@@ -157,6 +174,9 @@ impl App {
             prompt: None,
             marks: Vec::new(),
             directions: mlops_core::compare::Directions::default(),
+            run_columns: HashMap::new(),
+            default_run_columns: Vec::new(),
+            column_picker: None,
         }
     }
 

@@ -68,6 +68,7 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
     let mut app = App::new(keymap, theme, info, (ports.clock)());
     app.readonly = options.readonly;
     app.directions = options.directions();
+    app.default_run_columns = options.settings.experiments.run_columns();
     app.refresh = if demo.is_some() {
         chrono::Duration::seconds(1)
     } else {

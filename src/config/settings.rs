@@ -41,6 +41,31 @@ pub struct Settings {
     pub gpu: GpuSettings,
     /// `[compare]`: which way each metric improves in run comparisons.
     pub compare: CompareSettings,
+    /// `[experiments]`: the Runs table's columns.
+    pub experiments: ExperimentsSettings,
+}
+
+/// `[experiments]`: the metrics and params the Runs table shows as columns until `o` chooses
+/// others (without it: the first page's metrics and the params that differ between its runs).
+///
+/// ```toml
+/// [experiments]
+/// run_columns = ["metrics.val_loss", "metrics.accuracy", "params.learning_rate"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentsSettings {
+    pub run_columns: Vec<String>,
+}
+
+impl ExperimentsSettings {
+    /// The columns as fields (`parse` has refused a config with a column that is not one).
+    pub fn run_columns(&self) -> Vec<mlops_core::model::RunField> {
+        self.run_columns
+            .iter()
+            .filter_map(|c| mlops_core::model::RunField::parse(c).ok())
+            .collect()
+    }
 }
 
 /// `[gpu]`: the idle policy of `mlops gpu`.
@@ -413,6 +438,7 @@ impl Default for Settings {
             drift: DriftSettings::default(),
             gpu: GpuSettings::default(),
             compare: CompareSettings::default(),
+            experiments: ExperimentsSettings::default(),
         }
     }
 }
@@ -611,6 +637,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
             "runs_page_size must be between 1 and 1000 (MLflow's largest page)",
         ));
     }
+    for c in &s.experiments.run_columns {
+        if let Err(why) = mlops_core::model::RunField::parse(c) {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                text.find(&format!("\"{c}\""))
+                    .map_or_else(|| locate("run_columns"), |i| i + 1),
+                c,
+                format!("[experiments] run_columns: {why}"),
+            ));
+        }
+    }
     check_templates(&s, path, text, &mut errors);
     check_drift(&s, path, text, &mut errors);
     check_gpu(&s, path, text, &mut errors);
@@ -705,6 +743,24 @@ mod tests {
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[1].line, 3);
         assert_eq!(errs[1].value, "localhost:9090");
+    }
+
+    #[test]
+    fn run_columns_are_read_and_a_bad_one_is_located() {
+        let text = "[experiments]\nrun_columns = [\"metrics.loss\", \"params.lr\"]\n";
+        let s = parse(text, Path::new("c.toml")).expect("parses");
+        assert_eq!(
+            s.experiments.run_columns(),
+            [
+                mlops_core::model::RunField::Metric("loss".into()),
+                mlops_core::model::RunField::Param("lr".into())
+            ]
+        );
+        let text = "[experiments]\nrun_columns = [\"metrics.loss\", \"tags.team\"]\n";
+        let errs = parse(text, Path::new("c.toml")).expect_err("tags");
+        let shown = errs[0].to_string();
+        assert!(shown.contains("c.toml:2"), "{shown}");
+        assert!(shown.contains("neither metrics nor params"), "{shown}");
     }
 
     #[test]

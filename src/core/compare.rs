@@ -10,7 +10,10 @@ use std::{
 
 use serde::Serialize;
 
-use crate::{model::Run, text};
+use crate::{
+    model::{Run, RunField},
+    text,
+};
 
 /// Parts of a metric's name that mean lower is better, unless the config says otherwise.
 pub const LOWER_IS_BETTER: [&str; 11] = [
@@ -93,6 +96,17 @@ pub struct Row {
     pub differs: bool,
     /// For a metric: the index of the best run.
     pub best: Option<usize>,
+}
+
+impl Row {
+    /// The param or metric the row is.
+    pub fn field(&self) -> RunField {
+        if self.kind == "param" {
+            RunField::Param(self.name.clone())
+        } else {
+            RunField::Metric(self.name.clone())
+        }
+    }
 }
 
 impl Comparison {
@@ -351,83 +365,140 @@ impl Comparison {
         let mut axes = Vec::new();
         let mut placed: Vec<Vec<Option<f64>>> = Vec::new();
         for (name, values) in columns {
-            let numbers: Option<Vec<Option<f64>>> = values
-                .iter()
-                .map(|v| match v {
-                    None => Some(None),
-                    Some(s) => s.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some),
-                })
-                .collect();
-            if let Some(numbers) = numbers {
-                let present: Vec<f64> = numbers.iter().flatten().copied().collect();
-                let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let span = hi - lo;
-                placed.push(
-                    numbers
-                        .iter()
-                        .map(|v| v.map(|x| if span > 0.0 { (x - lo) / span } else { 0.5 }))
-                        .collect(),
-                );
-                // The ends as the runs logged them (`64`, `0.01`), not reformatted.
-                let as_logged = |target: f64| {
-                    values
-                        .iter()
-                        .flatten()
-                        .find(|s| s.parse::<f64>().ok() == Some(target))
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                axes.push(Axis {
-                    name,
-                    low: as_logged(lo),
-                    high: as_logged(hi),
-                });
-            } else {
-                let mut kinds: Vec<&String> = values.iter().flatten().collect();
-                kinds.sort();
-                kinds.dedup();
-                let n = kinds.len();
-                placed.push(
-                    values
-                        .iter()
-                        .map(|v| {
-                            v.as_ref()
-                                .and_then(|s| kinds.iter().position(|k| *k == s))
-                                .map(|i| {
-                                    if n > 1 {
-                                        i as f64 / (n - 1) as f64
-                                    } else {
-                                        0.5
-                                    }
-                                })
-                        })
-                        .collect(),
-                );
-                axes.push(Axis {
-                    name,
-                    low: kinds.first().map(|s| (*s).clone()).unwrap_or_default(),
-                    high: kinds.last().map(|s| (*s).clone()).unwrap_or_default(),
-                });
-            }
+            let (at, axis) = place(name, &values);
+            placed.push(at);
+            axes.push(axis);
         }
-        // The metric's ends as the table shows metrics.
+        if let Some(axis) = axes.last_mut() {
+            self.metric_ends(metric, axis);
+        }
+        let lines = (0..self.runs.len())
+            .map(|i| placed.iter().map(|axis| axis[i]).collect())
+            .collect();
+        Some(Parallel { axes, lines })
+    }
+}
+
+/// Each value's place on 0–1 and the axis they were placed on: numbers by their range (every
+/// value alike: the middle), other values by their sorted order; `None` stays `None`.
+fn place(name: String, values: &[Option<String>]) -> (Vec<Option<f64>>, Axis) {
+    let numbers: Option<Vec<Option<f64>>> = values
+        .iter()
+        .map(|v| match v {
+            None => Some(None),
+            Some(s) => s.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some),
+        })
+        .collect();
+    if let Some(numbers) = numbers {
+        let present: Vec<f64> = numbers.iter().flatten().copied().collect();
+        let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let span = hi - lo;
+        let at = numbers
+            .iter()
+            .map(|v| v.map(|x| if span > 0.0 { (x - lo) / span } else { 0.5 }))
+            .collect();
+        // The ends as the runs logged them (`64`, `0.01`), not reformatted.
+        let as_logged = |target: f64| {
+            values
+                .iter()
+                .flatten()
+                .find(|s| s.parse::<f64>().ok() == Some(target))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let axis = Axis {
+            name,
+            low: as_logged(lo),
+            high: as_logged(hi),
+        };
+        return (at, axis);
+    }
+    let mut kinds: Vec<&String> = values.iter().flatten().collect();
+    kinds.sort();
+    kinds.dedup();
+    let n = kinds.len();
+    let at = values
+        .iter()
+        .map(|v| {
+            v.as_ref()
+                .and_then(|s| kinds.iter().position(|k| *k == s))
+                .map(|i| {
+                    if n > 1 {
+                        i as f64 / (n - 1) as f64
+                    } else {
+                        0.5
+                    }
+                })
+        })
+        .collect();
+    let axis = Axis {
+        name,
+        low: kinds.first().map(|s| (*s).clone()).unwrap_or_default(),
+        high: kinds.last().map(|s| (*s).clone()).unwrap_or_default(),
+    };
+    (at, axis)
+}
+
+/// One param or metric against another: each run a point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scatter {
+    pub x: Axis,
+    pub y: Axis,
+    /// Per run (in the comparison's order): its place on both axes, 0–1; `None` where the run
+    /// lacks either value.
+    pub points: Vec<Option<(f64, f64)>>,
+}
+
+impl Comparison {
+    /// A metric axis's ends written as the table writes metrics.
+    fn metric_ends(&self, metric: &str, axis: &mut Axis) {
         let logged: Vec<f64> = self
             .runs
             .iter()
             .filter_map(|r| r.metrics.get(metric).copied())
             .filter(|v| v.is_finite())
             .collect();
-        if let Some(axis) = axes.last_mut()
-            && !logged.is_empty()
-        {
+        if !logged.is_empty() {
             axis.low = number(logged.iter().copied().fold(f64::INFINITY, f64::min));
             axis.high = number(logged.iter().copied().fold(f64::NEG_INFINITY, f64::max));
         }
-        let lines = (0..self.runs.len())
-            .map(|i| placed.iter().map(|axis| axis[i]).collect())
+    }
+
+    /// Every run's value of `field` (a metric's latest value as logged), `None` where it has none.
+    pub fn values(&self, field: &RunField) -> Vec<Option<String>> {
+        self.runs
+            .iter()
+            .map(|r| match field {
+                RunField::Param(k) => r.params.get(k).cloned(),
+                RunField::Metric(k) => r.metrics.get(k).map(ToString::to_string),
+            })
+            .collect()
+    }
+
+    /// `y` against `x`, each run a point (numbers by their range, other values by their sorted
+    /// order); `None` when no run has both.
+    pub fn scatter(&self, x: &RunField, y: &RunField) -> Option<Scatter> {
+        let (xs, mut x_axis) = place(x.spec(), &self.values(x));
+        let (ys, mut y_axis) = place(y.spec(), &self.values(y));
+        let points: Vec<Option<(f64, f64)>> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(a, b)| Some(((*a)?, (*b)?)))
             .collect();
-        Some(Parallel { axes, lines })
+        if points.iter().all(Option::is_none) {
+            return None;
+        }
+        for (field, axis) in [(x, &mut x_axis), (y, &mut y_axis)] {
+            if let RunField::Metric(k) = field {
+                self.metric_ends(k, axis);
+            }
+        }
+        Some(Scatter {
+            x: x_axis,
+            y: y_axis,
+            points,
+        })
     }
 }
 
@@ -529,6 +600,36 @@ mod tests {
         let b = run("b", &[], &[("loss", 0.5)]);
         let c = Comparison::of(&[a, b], &Directions::default());
         assert_eq!(c.best["loss"].run_id, "b");
+    }
+
+    #[test]
+    fn a_scatter_places_each_run_by_both_values_and_skips_runs_without_one() {
+        let a = run("a", &[("lr", "0.1"), ("opt", "adam")], &[("loss", 0.3)]);
+        let b = run("b", &[("lr", "0.01"), ("opt", "sgd")], &[("loss", 0.5)]);
+        let c = run("c", &[("lr", "0.05"), ("opt", "adam")], &[]);
+        let d = run("d", &[("lr", "0.02"), ("opt", "sgd")], &[("loss", 0.4)]);
+        let cmp = Comparison::of(&[a, b, c, d], &Directions::default());
+        let lr = RunField::Param("lr".into());
+        let loss = RunField::Metric("loss".into());
+        let s = cmp.scatter(&lr, &loss).expect("points");
+        assert_eq!((s.x.low.as_str(), s.x.high.as_str()), ("0.01", "0.1"));
+        assert_eq!((s.y.low.as_str(), s.y.high.as_str()), ("0.3000", "0.5000"));
+        assert_eq!(s.x.name, "params.lr");
+        let close = |p: Option<(f64, f64)>, x: f64, y: f64| {
+            let (px, py) = p.expect("a point");
+            (px - x).abs() < 1e-12 && (py - y).abs() < 1e-12
+        };
+        assert!(close(s.points[0], 1.0, 0.0));
+        assert!(close(s.points[1], 0.0, 1.0));
+        assert_eq!(s.points[2], None, "c logged no loss");
+        assert!(close(s.points[3], 0.01 / 0.09, 0.5));
+        // A param that is not a number: by its sorted values.
+        let s = cmp
+            .scatter(&RunField::Param("opt".into()), &loss)
+            .expect("points");
+        assert_eq!((s.x.low.as_str(), s.x.high.as_str()), ("adam", "sgd"));
+        assert!(close(s.points[1], 1.0, 1.0));
+        assert_eq!(cmp.scatter(&lr, &RunField::Metric("auc".into())), None);
     }
 
     #[test]

@@ -305,6 +305,59 @@ pub struct RunPage {
     pub next_page_token: Option<String>,
 }
 
+/// A run's metric or param by name, as MLflow's filter and order name them: `metrics.loss`,
+/// `params.optimizer`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RunField {
+    Metric(String),
+    Param(String),
+}
+
+impl RunField {
+    /// `metrics.loss`, `params.optimizer` (MLflow's singular `metric.`/`param.` and backquoted
+    /// names too).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let spec = spec.trim();
+        let (kind, key) = spec.split_once('.').ok_or_else(|| {
+            format!("{spec:?} is not a metric or param: write metrics.NAME or params.NAME")
+        })?;
+        let key = key.trim().trim_matches('`').trim();
+        if key.is_empty() {
+            return Err(format!("{spec:?} names no {}", kind.trim()));
+        }
+        match kind.trim() {
+            "metrics" | "metric" => Ok(Self::Metric(key.to_string())),
+            "params" | "param" => Ok(Self::Param(key.to_string())),
+            other => Err(format!(
+                "{spec:?}: {other:?} is neither metrics nor params (write metrics.NAME or params.NAME)"
+            )),
+        }
+    }
+
+    /// `metrics.loss`: how it is written in config and in the console.
+    pub fn spec(&self) -> String {
+        match self {
+            Self::Metric(k) => format!("metrics.{k}"),
+            Self::Param(k) => format!("params.{k}"),
+        }
+    }
+
+    /// The name alone: `loss`.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Metric(k) | Self::Param(k) => k,
+        }
+    }
+
+    /// MLflow's `order_by` key: ``metrics.`loss` ``, quoted so any name works.
+    pub fn order_key(&self) -> String {
+        match self {
+            Self::Metric(k) => format!("metrics.`{k}`"),
+            Self::Param(k) => format!("params.`{k}`"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     pub step: i64,
@@ -497,5 +550,31 @@ mod dataset_tests {
         assert_eq!(odd.schema_summary().as_deref(), Some("not json"));
         assert_eq!(odd.profile_summary().as_deref(), Some("[1, 2]"));
         assert_eq!(dataset(None, None).schema_summary(), None);
+    }
+}
+
+#[cfg(test)]
+mod run_field_tests {
+    use super::*;
+
+    #[test]
+    fn fields_parse_both_spellings_and_bad_ones_say_why() {
+        assert_eq!(
+            RunField::parse("metrics.loss"),
+            Ok(RunField::Metric("loss".into()))
+        );
+        assert_eq!(
+            RunField::parse(" param.`max depth` "),
+            Ok(RunField::Param("max depth".into()))
+        );
+        assert_eq!(
+            RunField::Param("max depth".into()).order_key(),
+            "params.`max depth`"
+        );
+        let e = RunField::parse("tags.x").expect_err("tags");
+        assert!(e.contains("neither metrics nor params"), "{e}");
+        let e = RunField::parse("loss").expect_err("no kind");
+        assert!(e.contains("metrics.NAME"), "{e}");
+        assert!(RunField::parse("metrics.").is_err());
     }
 }

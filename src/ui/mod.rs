@@ -44,6 +44,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Mode::Help => overlays::help(app, frame, body),
         Mode::Palette => overlays::palette(app, frame, body),
         Mode::Confirm => overlays::confirm(app, frame, body),
+        Mode::Columns => overlays::columns(app, frame, body),
         Mode::Filter | Mode::Prompt | Mode::Normal => {}
     }
 }

@@ -218,3 +218,52 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect) {
         hint,
     );
 }
+
+/// The Runs table's column chooser: every metric and param of the loaded runs, ticked when
+/// shown, the selected one highlighted; scrolls with the selection.
+pub fn columns(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let Some(picker) = &app.column_picker else {
+        return;
+    };
+    let rows = u16::try_from(picker.options.len()).unwrap_or(u16::MAX);
+    let r = centered(area, 56, rows.saturating_add(2).max(5));
+    frame.render_widget(Clear, r);
+    let shown = picker.options.iter().filter(|(_, on)| *on).count();
+    let block = overlay_block(app, format!(" Columns ({shown} chosen) ")).title_bottom(
+        Line::from(Span::styled(
+            " space ticks · enter shows · esc leaves ",
+            t.muted,
+        ))
+        .right_aligned(),
+    );
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let height = usize::from(inner.height);
+    let offset = picker.selected.saturating_sub(height.saturating_sub(1));
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = picker
+        .options
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, (field, on))| {
+            let style = if i == picker.selected {
+                t.selection
+            } else {
+                t.text
+            };
+            let (kind, kind_style) = match field {
+                mlops_core::model::RunField::Metric(_) => ("metric", t.accent),
+                mlops_core::model::RunField::Param(_) => ("param ", t.muted),
+            };
+            Line::from(vec![
+                Span::styled(if *on { " [x] " } else { " [ ] " }, style),
+                Span::styled(format!("{kind} "), kind_style),
+                Span::styled(shorten(field.key(), width.saturating_sub(13)), style),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}

@@ -44,7 +44,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Paragraph::new(Span::styled(" filter /", t.status_key)),
             label,
         );
-        let problems = crate::app::rows::filter_problems(app.screen());
+        let problems = crate::app::rows::filter_problems(app, app.screen());
         let [text, why] = Layout::horizontal([
             Constraint::Min(10),
             Constraint::Length(if problems.is_empty() {

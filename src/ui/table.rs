@@ -330,7 +330,7 @@ mod tests {
             width,
             right: false,
             elide: Elide::Middle,
-            value: |()| Value::text(""),
+            value: Box::new(|()| Value::text("")),
         };
         let columns = vec![
             col("name", 0, Width::Flex { min: 10, max: 0 }),
@@ -375,7 +375,7 @@ mod tests {
             width,
             right: false,
             elide,
-            value: |()| Value::text(""),
+            value: Box::new(|()| Value::text("")),
         };
         let columns = vec![
             col("target", Width::Flex { min: 12, max: 44 }, Elide::Middle),

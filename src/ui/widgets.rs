@@ -310,15 +310,47 @@ pub fn line_chart<'a>(
     series: &'a [(String, Vec<(f64, f64)>)],
     styles: &[ratatui::style::Style],
 ) -> ratatui::widgets::Chart<'a> {
-    use ratatui::widgets::{Chart, Dataset, GraphType};
+    chart(
+        block,
+        series,
+        styles,
+        ratatui::widgets::GraphType::Line,
+        ratatui::symbols::Marker::Braille,
+    )
+}
+
+/// Points, one series per legend entry (styles cycle), drawn as dots a cell wide so one point
+/// is seen; the caller adds the axes.
+pub fn scatter_chart<'a>(
+    block: ratatui::widgets::Block<'a>,
+    series: &'a [(String, Vec<(f64, f64)>)],
+    styles: &[ratatui::style::Style],
+) -> ratatui::widgets::Chart<'a> {
+    chart(
+        block,
+        series,
+        styles,
+        ratatui::widgets::GraphType::Scatter,
+        ratatui::symbols::Marker::Dot,
+    )
+}
+
+fn chart<'a>(
+    block: ratatui::widgets::Block<'a>,
+    series: &'a [(String, Vec<(f64, f64)>)],
+    styles: &[ratatui::style::Style],
+    graph: ratatui::widgets::GraphType,
+    marker: ratatui::symbols::Marker,
+) -> ratatui::widgets::Chart<'a> {
+    use ratatui::widgets::{Chart, Dataset};
     let datasets: Vec<Dataset> = series
         .iter()
         .enumerate()
         .map(|(i, (name, pts))| {
             Dataset::default()
                 .name(mlops_core::text::line(name).into_owned())
-                .marker(ratatui::symbols::Marker::Braille)
-                .graph_type(GraphType::Line)
+                .marker(marker)
+                .graph_type(graph)
                 .style(
                     styles
                         .get(i % styles.len().max(1))

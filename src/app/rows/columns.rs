@@ -7,15 +7,18 @@
 
 use mlops_core::{
     audit::AuditEntry,
-    model::{Experiment, FeatureDrift, Gpu, ModelVersion, RegisteredModel, Run},
+    model::{Experiment, FeatureDrift, Gpu, ModelVersion, RegisteredModel},
     rollout::RolloutRecord,
 };
 
 use super::table::{Column, Elide, Value, Width};
-use crate::app::screens::{Panel, Screen, ScreenKind};
+use crate::app::{
+    screens::{Panel, Screen, ScreenKind},
+    state::App,
+};
 
 /// The columns `screen` can be sorted by: (field, header, the letter pressed with `shift`).
-pub fn sortable(screen: &Screen) -> Vec<(&'static str, &'static str, char)> {
+pub fn sortable(app: &App, screen: &Screen) -> Vec<(&'static str, &'static str, char)> {
     fn keys<T>(cols: &[Column<T>]) -> Vec<(&'static str, &'static str, char)> {
         cols.iter()
             .filter_map(|c| c.sort_key.map(|k| (c.field, c.header, k)))
@@ -25,17 +28,13 @@ pub fn sortable(screen: &Screen) -> Vec<(&'static str, &'static str, char)> {
         ScreenKind::Overview if screen.panel == Panel::Rollouts => keys(&rollouts()),
         ScreenKind::Rollouts => keys(&rollouts()),
         ScreenKind::Experiments => keys(&experiments()),
-        ScreenKind::Runs { .. } => keys(&runs()),
+        ScreenKind::Runs { .. } => keys(&super::run_columns::columns(app, screen)),
         ScreenKind::Lineage => keys(&model_versions()),
         ScreenKind::Drift => keys(&drift()),
         ScreenKind::Gpus => keys(&gpus()),
         ScreenKind::Audit => keys(&audit()),
         _ => Vec::new(),
     }
-}
-
-fn ts(t: chrono::DateTime<chrono::Utc>) -> Value {
-    Value::number(t.timestamp() as f64, t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 pub fn rollouts() -> Vec<Column<RolloutRecord>> {
@@ -48,7 +47,7 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Flex { min: 14, max: 0 },
             right: false,
             elide: Elide::Middle,
-            value: |r| Value::text(r.name.clone()),
+            value: Box::new(|r| Value::text(r.name.clone())),
         },
         Column {
             field: "cluster",
@@ -58,7 +57,7 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Flex { min: 8, max: 14 },
             right: false,
             elide: Elide::Middle,
-            value: |r| Value::text(r.cluster.clone()),
+            value: Box::new(|r| Value::text(r.cluster.clone())),
         },
         Column {
             field: "model",
@@ -68,7 +67,7 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Fixed(10),
             right: false,
             elide: Elide::Middle,
-            value: |r| {
+            value: Box::new(|r| {
                 Value::number(
                     f64::from(r.spec.model.version),
                     format!(
@@ -76,7 +75,7 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
                         r.spec.model.name, r.spec.stable_version, r.spec.model.version
                     ),
                 )
-            },
+            }),
         },
         Column {
             field: "phase",
@@ -86,12 +85,12 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Fixed(16),
             right: false,
             elide: Elide::Middle,
-            value: |r| {
+            value: Box::new(|r| {
                 Value::number(
                     f64::from(super::attention(r.status.phase)),
                     r.status.phase.as_str(),
                 )
-            },
+            }),
         },
         Column {
             field: "weight",
@@ -101,7 +100,9 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Flex { min: 4, max: 16 },
             right: false,
             elide: Elide::Middle,
-            value: |r| Value::number(f64::from(r.status.weight), format!("{}%", r.status.weight)),
+            value: Box::new(|r| {
+                Value::number(f64::from(r.status.weight), format!("{}%", r.status.weight))
+            }),
         },
         Column {
             field: "step",
@@ -111,7 +112,7 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Fixed(5),
             right: true,
             elide: Elide::Middle,
-            value: |r| Value::number(r.status.current_step as f64, r.step_label()),
+            value: Box::new(|r| Value::number(r.status.current_step as f64, r.step_label())),
         },
         Column {
             field: "analysis",
@@ -121,13 +122,13 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Fixed(12),
             right: false,
             elide: Elide::Middle,
-            value: |r| {
+            value: Box::new(|r| {
                 let v = r.status.latest_verdict();
                 Value::number(
                     f64::from(r.status.failures),
                     v.map_or("—", mlops_core::analysis::Verdict::as_str),
                 )
-            },
+            }),
         },
         Column {
             field: "age",
@@ -137,7 +138,7 @@ pub fn rollouts() -> Vec<Column<RolloutRecord>> {
             width: Width::Fixed(4),
             right: true,
             elide: Elide::Middle,
-            value: |r| ts(r.created),
+            value: Box::new(|r| Value::time(r.created)),
         },
     ]
 }
@@ -152,7 +153,7 @@ pub fn experiments() -> Vec<Column<Experiment>> {
             width: Width::Flex { min: 16, max: 0 },
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.name.clone()),
+            value: Box::new(|e| Value::text(e.name.clone())),
         },
         Column {
             field: "id",
@@ -162,7 +163,7 @@ pub fn experiments() -> Vec<Column<Experiment>> {
             width: Width::Fixed(6),
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.id.clone()),
+            value: Box::new(|e| Value::text(e.id.clone())),
         },
         Column {
             field: "runs",
@@ -172,10 +173,10 @@ pub fn experiments() -> Vec<Column<Experiment>> {
             width: Width::Fixed(6),
             right: true,
             elide: Elide::Middle,
-            value: |e| match e.run_count {
+            value: Box::new(|e| match e.run_count {
                 Some(n) => Value::number(n as f64, n.to_string()),
                 None => Value::text("?"),
-            },
+            }),
         },
         Column {
             field: "updated",
@@ -185,7 +186,7 @@ pub fn experiments() -> Vec<Column<Experiment>> {
             width: Width::Fixed(8),
             right: false,
             elide: Elide::Middle,
-            value: |e| ts(e.last_update),
+            value: Box::new(|e| Value::time(e.last_update)),
         },
         Column {
             field: "tags",
@@ -195,7 +196,7 @@ pub fn experiments() -> Vec<Column<Experiment>> {
             width: Width::Flex { min: 10, max: 0 },
             right: false,
             elide: Elide::End,
-            value: |e| {
+            value: Box::new(|e| {
                 Value::text(
                     e.tags
                         .iter()
@@ -203,141 +204,7 @@ pub fn experiments() -> Vec<Column<Experiment>> {
                         .collect::<Vec<_>>()
                         .join(" "),
                 )
-            },
-        },
-    ]
-}
-
-fn metric(r: &Run, key: &str) -> Value {
-    match r.metrics.get(key) {
-        Some(v) => Value::number(*v, format!("{v:.4}")),
-        None => Value::text("—"),
-    }
-}
-
-fn param(r: &Run, key: &str) -> Value {
-    let text = r.params.get(key).cloned().unwrap_or_else(|| "—".into());
-    match text.parse::<f64>() {
-        Ok(n) => Value::number(n, text),
-        Err(_) => Value::text(text),
-    }
-}
-
-/// The key MLflow orders runs by for a column of `runs()`: the Runs view sorts on the server,
-/// so the order holds across pages not yet loaded.
-pub fn run_order(field: &str) -> Option<String> {
-    Some(match field {
-        "name" => "attributes.run_name".into(),
-        "status" => "attributes.status".into(),
-        "user" => "attributes.user_id".into(),
-        "started" => "attributes.start_time".into(),
-        "accuracy" | "auc" | "loss" => format!("metrics.`{field}`"),
-        "learning_rate" | "max_depth" | "optimizer" => format!("params.`{field}`"),
-        _ => return None,
-    })
-}
-
-pub fn runs() -> Vec<Column<Run>> {
-    vec![
-        Column {
-            field: "name",
-            header: "RUN",
-            sort_key: Some('N'),
-            priority: 0,
-            width: Width::Flex { min: 14, max: 0 },
-            right: false,
-            elide: Elide::Middle,
-            value: |r| Value::text(r.name.clone()),
-        },
-        Column {
-            field: "status",
-            header: "STATUS",
-            sort_key: Some('T'),
-            priority: 1,
-            width: Width::Fixed(8),
-            right: false,
-            elide: Elide::Middle,
-            value: |r| Value::text(r.status.as_str()),
-        },
-        Column {
-            field: "user",
-            header: "USER",
-            sort_key: Some('U'),
-            priority: 4,
-            width: Width::Fixed(8),
-            right: false,
-            elide: Elide::Middle,
-            value: |r| Value::text(r.user.clone()),
-        },
-        Column {
-            field: "accuracy",
-            header: "ACCURACY",
-            sort_key: Some('A'),
-            priority: 2,
-            width: Width::Fixed(8),
-            right: true,
-            elide: Elide::Middle,
-            value: |r| metric(r, "accuracy"),
-        },
-        Column {
-            field: "auc",
-            header: "AUC",
-            sort_key: Some('C'),
-            priority: 2,
-            width: Width::Fixed(7),
-            right: true,
-            elide: Elide::Middle,
-            value: |r| metric(r, "auc"),
-        },
-        Column {
-            field: "loss",
-            header: "LOSS",
-            sort_key: Some('L'),
-            priority: 2,
-            width: Width::Fixed(8),
-            right: true,
-            elide: Elide::Middle,
-            value: |r| metric(r, "loss"),
-        },
-        Column {
-            field: "learning_rate",
-            header: "LR",
-            sort_key: Some('R'),
-            priority: 3,
-            width: Width::Fixed(8),
-            right: true,
-            elide: Elide::Middle,
-            value: |r| param(r, "learning_rate"),
-        },
-        Column {
-            field: "max_depth",
-            header: "DEPTH",
-            sort_key: Some('D'),
-            priority: 3,
-            width: Width::Fixed(5),
-            right: true,
-            elide: Elide::Middle,
-            value: |r| param(r, "max_depth"),
-        },
-        Column {
-            field: "optimizer",
-            header: "OPTIMIZER",
-            sort_key: Some('O'),
-            priority: 5,
-            width: Width::Fixed(9),
-            right: false,
-            elide: Elide::Middle,
-            value: |r| param(r, "optimizer"),
-        },
-        Column {
-            field: "started",
-            header: "STARTED",
-            sort_key: Some('S'),
-            priority: 4,
-            width: Width::Fixed(5),
-            right: true,
-            elide: Elide::Middle,
-            value: |r| ts(r.start),
+            }),
         },
     ]
 }
@@ -355,7 +222,7 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Flex { min: 14, max: 24 },
             right: false,
             elide: Elide::Middle,
-            value: |(m, _)| Value::text(m.name.clone()),
+            value: Box::new(|(m, _)| Value::text(m.name.clone())),
         },
         Column {
             field: "version",
@@ -365,7 +232,9 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Fixed(7),
             right: true,
             elide: Elide::Middle,
-            value: |(_, v)| Value::number(f64::from(v.version), format!("v{}", v.version)),
+            value: Box::new(|(_, v)| {
+                Value::number(f64::from(v.version), format!("v{}", v.version))
+            }),
         },
         Column {
             field: "alias",
@@ -375,7 +244,7 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Flex { min: 10, max: 22 },
             right: false,
             elide: Elide::Middle,
-            value: |(m, v)| Value::text(m.aliases_of(v.version).join(" ")),
+            value: Box::new(|(m, v)| Value::text(m.aliases_of(v.version).join(" "))),
         },
         Column {
             field: "validation",
@@ -385,14 +254,14 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Fixed(10),
             right: false,
             elide: Elide::Middle,
-            value: |(_, v)| {
+            value: Box::new(|(_, v)| {
                 Value::text(
                     v.tags
                         .get("validation_status")
                         .cloned()
                         .unwrap_or_else(|| "—".into()),
                 )
-            },
+            }),
         },
         Column {
             field: "run",
@@ -402,7 +271,7 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Fixed(7),
             right: false,
             elide: Elide::Middle,
-            value: |(_, v)| Value::text(v.run_id.clone().unwrap_or_else(|| "—".into())),
+            value: Box::new(|(_, v)| Value::text(v.run_id.clone().unwrap_or_else(|| "—".into()))),
         },
         Column {
             field: "created",
@@ -412,7 +281,7 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Fixed(8),
             right: false,
             elide: Elide::Middle,
-            value: |(_, v)| ts(v.created),
+            value: Box::new(|(_, v)| Value::time(v.created)),
         },
         Column {
             field: "image",
@@ -422,7 +291,7 @@ pub fn model_versions<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Flex { min: 10, max: 0 },
             right: false,
             elide: Elide::End,
-            value: |(_, v)| Value::text(v.image().unwrap_or("—")),
+            value: Box::new(|(_, v)| Value::text(v.image().unwrap_or("—"))),
         },
     ]
 }
@@ -437,7 +306,7 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Flex { min: 10, max: 20 },
             right: false,
             elide: Elide::Middle,
-            value: |d| Value::text(d.model.clone()),
+            value: Box::new(|d| Value::text(d.model.clone())),
         },
         Column {
             field: "version",
@@ -447,7 +316,7 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(4),
             right: true,
             elide: Elide::Middle,
-            value: |d| Value::number(f64::from(d.version), format!("v{}", d.version)),
+            value: Box::new(|d| Value::number(f64::from(d.version), format!("v{}", d.version))),
         },
         Column {
             field: "feature",
@@ -457,7 +326,7 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Flex { min: 10, max: 0 },
             right: false,
             elide: Elide::Middle,
-            value: |d| Value::text(d.feature.clone()),
+            value: Box::new(|d| Value::text(d.feature.clone())),
         },
         Column {
             field: "status",
@@ -467,7 +336,9 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(8),
             right: false,
             elide: Elide::Middle,
-            value: |d| Value::number(f64::from(d.report.status as u8), d.report.status.as_str()),
+            value: Box::new(|d| {
+                Value::number(f64::from(d.report.status as u8), d.report.status.as_str())
+            }),
         },
         Column {
             field: "psi",
@@ -477,7 +348,7 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(6),
             right: true,
             elide: Elide::Middle,
-            value: |d| Value::number(d.report.psi, format!("{:.3}", d.report.psi)),
+            value: Box::new(|d| Value::number(d.report.psi, format!("{:.3}", d.report.psi))),
         },
         Column {
             field: "ks",
@@ -487,12 +358,12 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(5),
             right: true,
             elide: Elide::Middle,
-            value: |d| {
+            value: Box::new(|d| {
                 Value::number(
                     d.report.ks.statistic,
                     format!("{:.3}", d.report.ks.statistic),
                 )
-            },
+            }),
         },
         Column {
             field: "p",
@@ -502,7 +373,9 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(7),
             right: true,
             elide: Elide::Middle,
-            value: |d| Value::number(d.report.ks.p_value, format!("{:.2e}", d.report.ks.p_value)),
+            value: Box::new(|d| {
+                Value::number(d.report.ks.p_value, format!("{:.2e}", d.report.ks.p_value))
+            }),
         },
         Column {
             field: "wasserstein",
@@ -512,12 +385,12 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(6),
             right: true,
             elide: Elide::Middle,
-            value: |d| {
+            value: Box::new(|d| {
                 Value::number(
                     d.report.wasserstein_normed,
                     format!("{:.3}", d.report.wasserstein_normed),
                 )
-            },
+            }),
         },
         Column {
             field: "js",
@@ -527,7 +400,9 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Fixed(5),
             right: true,
             elide: Elide::Middle,
-            value: |d| Value::number(d.report.js_distance, format!("{:.3}", d.report.js_distance)),
+            value: Box::new(|d| {
+                Value::number(d.report.js_distance, format!("{:.3}", d.report.js_distance))
+            }),
         },
         Column {
             field: "trend",
@@ -537,7 +412,7 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             width: Width::Flex { min: 9, max: 20 },
             right: false,
             elide: Elide::End,
-            value: |_| Value::text(""),
+            value: Box::new(|_| Value::text("")),
         },
     ]
 }
@@ -552,7 +427,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Flex { min: 7, max: 10 },
             right: false,
             elide: Elide::Middle,
-            value: |g| Value::text(g.cluster.clone()),
+            value: Box::new(|g| Value::text(g.cluster.clone())),
         },
         Column {
             field: "node",
@@ -562,7 +437,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Flex { min: 9, max: 18 },
             right: false,
             elide: Elide::Middle,
-            value: |g| Value::text(g.node.clone()),
+            value: Box::new(|g| Value::text(g.node.clone())),
         },
         Column {
             field: "gpu",
@@ -572,7 +447,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Fixed(3),
             right: true,
             elide: Elide::Middle,
-            value: |g| Value::number(f64::from(g.index), g.index.to_string()),
+            value: Box::new(|g| Value::number(f64::from(g.index), g.index.to_string())),
         },
         Column {
             field: "util",
@@ -582,7 +457,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Flex { min: 6, max: 17 },
             right: false,
             elide: Elide::Middle,
-            value: |g| Value::number(g.util_pct, format!("{:.1}%", g.util_pct)),
+            value: Box::new(|g| Value::number(g.util_pct, format!("{:.1}%", g.util_pct))),
         },
         Column {
             field: "memory",
@@ -592,7 +467,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Fixed(10),
             right: true,
             elide: Elide::Middle,
-            value: |g| {
+            value: Box::new(|g| {
                 Value::number(
                     g.mem_used_mib,
                     format!(
@@ -601,7 +476,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
                         g.mem_total_mib / 1024.0
                     ),
                 )
-            },
+            }),
         },
         Column {
             field: "power",
@@ -611,7 +486,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Fixed(5),
             right: true,
             elide: Elide::Middle,
-            value: |g| Value::number(g.power_w, format!("{:.0}W", g.power_w)),
+            value: Box::new(|g| Value::number(g.power_w, format!("{:.0}W", g.power_w))),
         },
         Column {
             field: "temp",
@@ -621,7 +496,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Fixed(5),
             right: true,
             elide: Elide::Middle,
-            value: |g| Value::number(g.temp_c, format!("{:.0}°C", g.temp_c)),
+            value: Box::new(|g| Value::number(g.temp_c, format!("{:.0}°C", g.temp_c))),
         },
         Column {
             field: "state",
@@ -631,7 +506,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Fixed(6),
             right: false,
             elide: Elide::Middle,
-            value: |g| Value::text(super::gpu_state(g)),
+            value: Box::new(|g| Value::text(super::gpu_state(g))),
         },
         Column {
             field: "model",
@@ -641,13 +516,13 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Flex { min: 10, max: 26 },
             right: false,
             elide: Elide::Middle,
-            value: |g| {
+            value: Box::new(|g| {
                 Value::text(match (&g.model, g.version) {
                     (Some(m), Some(v)) => format!("{m} v{v}"),
                     (Some(m), None) => m.clone(),
                     _ => "—".into(),
                 })
-            },
+            }),
         },
         Column {
             field: "pod",
@@ -657,7 +532,7 @@ pub fn gpus() -> Vec<Column<Gpu>> {
             width: Width::Flex { min: 10, max: 0 },
             right: false,
             elide: Elide::Middle,
-            value: |g| Value::text(g.pod.clone().unwrap_or_default()),
+            value: Box::new(|g| Value::text(g.pod.clone().unwrap_or_default())),
         },
     ]
 }
@@ -672,7 +547,7 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Fixed(4),
             right: true,
             elide: Elide::Middle,
-            value: |e| Value::number(e.seq as f64, e.seq.to_string()),
+            value: Box::new(|e| Value::number(e.seq as f64, e.seq.to_string())),
         },
         Column {
             field: "time",
@@ -682,12 +557,12 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Fixed(14),
             right: false,
             elide: Elide::Middle,
-            value: |e| {
+            value: Box::new(|e| {
                 Value::number(
                     e.time.timestamp() as f64,
                     e.time.format("%m-%d %H:%M:%S").to_string(),
                 )
-            },
+            }),
         },
         Column {
             field: "actor",
@@ -697,7 +572,7 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Flex { min: 8, max: 18 },
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.actor.clone()),
+            value: Box::new(|e| Value::text(e.actor.clone())),
         },
         Column {
             field: "action",
@@ -707,7 +582,7 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Flex { min: 14, max: 24 },
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.action.clone()),
+            value: Box::new(|e| Value::text(e.action.clone())),
         },
         Column {
             field: "target",
@@ -717,7 +592,7 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Flex { min: 12, max: 44 },
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.target.clone()),
+            value: Box::new(|e| Value::text(e.target.clone())),
         },
         Column {
             field: "comment",
@@ -727,13 +602,13 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Flex { min: 12, max: 0 },
             right: false,
             elide: Elide::End,
-            value: |e| {
+            value: Box::new(|e| {
                 Value::text(if e.comment.is_empty() {
                     e.details.clone()
                 } else {
                     e.comment.clone()
                 })
-            },
+            }),
         },
         Column {
             field: "hash",
@@ -743,7 +618,7 @@ pub fn audit() -> Vec<Column<AuditEntry>> {
             width: Width::Fixed(8),
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.hash.chars().take(8).collect::<String>()),
+            value: Box::new(|e| Value::text(e.hash.chars().take(8).collect::<String>())),
         },
     ]
 }

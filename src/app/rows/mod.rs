@@ -16,6 +16,7 @@ pub mod details;
 pub mod filter;
 pub mod lineage;
 pub mod overview;
+pub mod run_columns;
 pub mod table;
 pub mod wanted;
 
@@ -103,7 +104,7 @@ pub fn runs_key(screen: &Screen) -> Option<RunsKey> {
     let order_by = screen
         .sort
         .and_then(|s| {
-            columns::run_order(s.field)
+            run_columns::run_order(s.field)
                 .map(|k| format!("{k} {}", if s.descending { "DESC" } else { "ASC" }))
         })
         .into_iter()
@@ -164,11 +165,22 @@ pub fn run_list<'a>(app: &'a App, screen: &Screen) -> Option<&'a Feed<RunList>> 
 
 /// The loaded runs of the Runs screen in the server's order; `/` narrows them.
 pub fn runs<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Run> {
-    let Some(list) = run_list(app, screen).and_then(|f| f.data.as_ref()) else {
-        return Vec::new();
-    };
-    let all: Vec<&Run> = list.runs.iter().collect();
-    filter_and_sort(all, &columns::runs(), &screen.filter, None, &[]).0
+    let all = loaded_runs_of(app, screen);
+    filter_and_sort(
+        all,
+        &run_columns::columns(app, screen),
+        &screen.filter,
+        None,
+        &[],
+    )
+    .0
+}
+
+/// Every loaded run of the Runs screen, in the server's order, before `/` narrows them.
+pub fn loaded_runs_of<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Run> {
+    run_list(app, screen)
+        .and_then(|f| f.data.as_ref())
+        .map_or_else(Vec::new, |list| list.runs.iter().collect())
 }
 
 pub fn model_versions<'a>(app: &'a App, screen: &Screen) -> Vec<VersionRow<'a>> {
@@ -244,7 +256,7 @@ pub fn audit<'a>(app: &'a App, screen: &Screen) -> Vec<&'a AuditEntry> {
 }
 
 /// What the filter of `screen` could not make sense of, in words.
-pub fn filter_problems(screen: &Screen) -> Vec<String> {
+pub fn filter_problems(app: &App, screen: &Screen) -> Vec<String> {
     let fields: Vec<&str> = match &screen.kind {
         ScreenKind::Overview | ScreenKind::Rollouts => {
             let mut f = table::field_names(&columns::rollouts());
@@ -252,7 +264,7 @@ pub fn filter_problems(screen: &Screen) -> Vec<String> {
             f
         }
         ScreenKind::Experiments => table::field_names(&columns::experiments()),
-        ScreenKind::Runs { .. } => table::field_names(&columns::runs()),
+        ScreenKind::Runs { .. } => table::field_names(&run_columns::columns(app, screen)),
         ScreenKind::Lineage => table::field_names(&columns::model_versions()),
         ScreenKind::Drift => table::field_names(&columns::drift()),
         ScreenKind::Gpus => table::field_names(&columns::gpus()),

@@ -40,6 +40,11 @@ impl Value {
         }
     }
 
+    /// A time: sorts by when, reads `2026-11-30 16:03`.
+    pub fn time(t: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::number(t.timestamp() as f64, t.format("%Y-%m-%d %H:%M").to_string())
+    }
+
     pub fn number(number: f64, text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
@@ -62,7 +67,27 @@ pub struct Column<T> {
     pub right: bool,
     /// Where a text too long for the column is cut.
     pub elide: Elide,
-    pub value: fn(&T) -> Value,
+    /// What the column holds in a row. The shipped columns are plain functions (a `Box` of one
+    /// does not allocate); a column the user chose (a run's metric) holds its name.
+    pub value: Box<dyn Fn(&T) -> Value>,
+}
+
+/// `name` as a `&'static str`, kept once for the life of the process: the columns a user
+/// chooses (metric and param names) are named like the shipped ones, so sorting and field
+/// filters treat both alike. Each distinct name is kept once, so the memory is bounded by the
+/// names the user has seen, not by how often a list is drawn.
+pub fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(n) = names.get(name) {
+        return n;
+    }
+    let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(kept);
+    kept
 }
 
 /// Where a text too long for its column loses characters.

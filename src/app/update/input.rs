@@ -28,7 +28,7 @@ pub(in crate::app) fn paste(app: &mut App, text: &str) {
             }
         }
         Mode::Prompt => super::runs::prompt_paste(app, text),
-        Mode::Normal | Mode::Help => return,
+        Mode::Normal | Mode::Help | Mode::Columns => return,
     }
     app.dirty = true;
 }
@@ -49,6 +49,7 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         Mode::Filter => filter_input(app, key),
         Mode::Confirm => confirm_input(app, key, fx),
         Mode::Prompt => super::runs::prompt_input(app, key, fx),
+        Mode::Columns => super::runs::columns_input(app, key),
         Mode::Normal | Mode::Help => {
             if app.mode == Mode::Help && matches!(key.code, KeyCode::Esc) {
                 app.mode = Mode::Normal;
@@ -101,7 +102,7 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 
 /// `shift` + a column's letter sorts by it; again reverses the order.
 fn sort_by(app: &mut App, key: char) {
-    let found = rows::columns::sortable(app.screen())
+    let found = rows::columns::sortable(app, app.screen())
         .into_iter()
         .find(|(_, _, k)| k.eq_ignore_ascii_case(&key))
         .map(|(field, header, _)| (field, header));

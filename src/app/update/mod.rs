@@ -88,6 +88,8 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::ToggleDiffOnly => runs::toggle_diff_only(app),
         Action::ExportComparison => runs::export(app),
         Action::ToggleParallel => runs::toggle_parallel(app),
+        Action::ChooseColumns => runs::choose_columns(app),
+        Action::ScatterAgainst => runs::scatter(app),
         Action::Quit => app.quit = true,
         Action::ToggleHelp => {
             app.mode = if app.mode == Mode::Help {

@@ -16,7 +16,7 @@ use crate::app::{
     action::Effect,
     rows,
     screens::ScreenKind,
-    state::{App, MAX_MARKS, Mode, Prompt, PromptKind},
+    state::{App, ColumnPicker, MAX_MARKS, Mode, Prompt, PromptKind},
 };
 
 /// The most characters an export path holds.
@@ -101,6 +101,7 @@ pub(super) fn compare(app: &mut App) {
                     runs,
                     diff_only: false,
                     parallel: false,
+                    scatter_x: None,
                 },
             );
         }
@@ -128,17 +129,149 @@ pub(super) fn toggle_diff_only(app: &mut App) {
 
 /// `p`: the params against the chart's metric (parallel coordinates), or its histories.
 pub(super) fn toggle_parallel(app: &mut App) {
-    let ScreenKind::Compare { parallel, .. } = &mut app.screen_mut().kind else {
+    let ScreenKind::Compare {
+        parallel,
+        scatter_x,
+        ..
+    } = &mut app.screen_mut().kind
+    else {
         app.warn("p is for the comparison of runs (mark runs with space, then c)");
         return;
     };
     *parallel = !*parallel;
+    *scatter_x = None;
     let on = *parallel;
     app.info(if on {
         "params against the metric: parallel coordinates"
     } else {
         "the metric's history of each run"
     });
+}
+
+/// `x`: the selected param or metric becomes the x axis of a scatter, the row selected next its
+/// y axis; `x` on the x axis's own row goes back to the histories.
+pub(super) fn scatter(app: &mut App) {
+    if !matches!(app.screen().kind, ScreenKind::Compare { .. }) {
+        app.warn("x is for the comparison of runs (mark runs with space, then c)");
+        return;
+    }
+    let Some(row) = rows::compare_rows(app, app.screen())
+        .into_iter()
+        .nth(app.screen().selected)
+    else {
+        app.warn("no param or metric selected");
+        return;
+    };
+    let field = row.field();
+    let ScreenKind::Compare {
+        parallel,
+        scatter_x,
+        ..
+    } = &mut app.screen_mut().kind
+    else {
+        return;
+    };
+    *parallel = false;
+    if scatter_x.as_ref() == Some(&field) {
+        *scatter_x = None;
+        app.info("the metric's history of each run");
+    } else {
+        let spec = field.spec();
+        *scatter_x = Some(field);
+        app.info(format!(
+            "scatter against {spec}: the selected row is the y axis (x on {spec} again: histories)"
+        ));
+    }
+}
+
+/// `o`: which metrics and params are the Runs table's columns: every one the loaded runs
+/// have, ticked when shown.
+pub(super) fn choose_columns(app: &mut App) {
+    let ScreenKind::Runs { experiment_id, .. } = &app.screen().kind else {
+        app.warn("o chooses the Runs table's columns: open an experiment's runs first");
+        return;
+    };
+    let experiment_id = experiment_id.clone();
+    let shown = rows::run_columns::chosen(app, app.screen());
+    let mut offered = rows::run_columns::available(&rows::loaded_runs_of(app, app.screen()));
+    // A column chosen before that no loaded run has stays offered, so it can be taken away.
+    for f in &shown {
+        if !offered.contains(f) {
+            offered.push(f.clone());
+        }
+    }
+    offered.sort();
+    if offered.is_empty() {
+        app.warn(
+            "no run has loaded yet: the columns offered are the metrics and params of the runs",
+        );
+        return;
+    }
+    let options = offered
+        .into_iter()
+        .map(|f| {
+            let on = shown.contains(&f);
+            (f, on)
+        })
+        .collect();
+    app.column_picker = Some(ColumnPicker {
+        experiment_id,
+        options,
+        selected: 0,
+    });
+    app.mode = Mode::Columns;
+    app.dirty = true;
+}
+
+/// A key for the column chooser: move, `space` ticks, `enter` shows the ticked ones, `esc`
+/// leaves the columns as they were.
+pub(super) fn columns_input(app: &mut App, key: KeyEvent) {
+    let Some(picker) = app.column_picker.as_mut() else {
+        app.mode = Mode::Normal;
+        return;
+    };
+    if is_cancel(&key) || key.code == KeyCode::Char('q') {
+        app.column_picker = None;
+        app.mode = Mode::Normal;
+        return;
+    }
+    let last = picker.options.len().saturating_sub(1);
+    match key.code {
+        KeyCode::Up | KeyCode::Char('k') => picker.selected = picker.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => picker.selected = (picker.selected + 1).min(last),
+        KeyCode::PageUp => picker.selected = picker.selected.saturating_sub(10),
+        KeyCode::PageDown => picker.selected = (picker.selected + 10).min(last),
+        KeyCode::Home | KeyCode::Char('g') => picker.selected = 0,
+        KeyCode::End | KeyCode::Char('G') => picker.selected = last,
+        KeyCode::Char(' ') => {
+            if let Some((_, on)) = picker.options.get_mut(picker.selected) {
+                *on = !*on;
+            }
+        }
+        KeyCode::Enter => {
+            let picker = app.column_picker.take().expect("open");
+            app.mode = Mode::Normal;
+            let chosen: Vec<_> = picker
+                .options
+                .into_iter()
+                .filter_map(|(f, on)| on.then_some(f))
+                .collect();
+            let names: Vec<String> = chosen
+                .iter()
+                .map(mlops_core::model::RunField::spec)
+                .collect();
+            app.info(if names.is_empty() {
+                "columns: the run's name, status, user and start only".to_string()
+            } else {
+                format!(
+                    "columns: {} (for every session: [experiments] run_columns in config.toml)",
+                    names.join(", ")
+                )
+            });
+            app.run_columns.insert(picker.experiment_id, chosen);
+        }
+        _ => {}
+    }
 }
 
 /// `e`: where to write the comparison.

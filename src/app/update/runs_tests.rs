@@ -113,14 +113,20 @@ fn a_sort_key_orders_on_the_server_so_the_first_row_is_the_best_of_all_pages() {
         .iter()
         .filter_map(|r| r.metrics.get("loss").copied())
         .fold(f64::INFINITY, f64::min);
-    press(&mut app, &ctx, "L");
+    // The letter the help lists for the loss column.
+    let (_, _, letter) = rows::columns::sortable(&app, app.screen())
+        .into_iter()
+        .find(|(field, _, _)| *field == "metrics.loss")
+        .expect("loss is a column");
+    let letter = letter.to_string();
+    press(&mut app, &ctx, &letter);
     let first = rows::runs(&app, app.screen())[0].metrics["loss"];
     assert!(
         (first - lowest).abs() < 1e-12,
         "first {first}, lowest {lowest}"
     );
     assert_eq!(loaded(&app), 100, "still one page");
-    press(&mut app, &ctx, "L");
+    press(&mut app, &ctx, &letter);
     let highest = truth
         .iter()
         .filter_map(|r| r.metrics.get("loss").copied())
@@ -323,9 +329,41 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
         app.screen().kind,
         ScreenKind::Compare {
             parallel: false,
+            scatter_x: None,
             ..
         }
     ));
+
+    // x: the selected row is the scatter's x axis; x again on it, the histories.
+    press(&mut app, &ctx, "home");
+    let first = rows::compare_rows(&app, app.screen())[0].clone();
+    press(&mut app, &ctx, "x");
+    let want = first.field();
+    assert!(
+        matches!(&app.screen().kind, ScreenKind::Compare { scatter_x: Some(x), parallel: false, .. } if *x == want),
+        "{:?}",
+        app.screen().kind
+    );
+    press(&mut app, &ctx, "x");
+    assert!(matches!(
+        app.screen().kind,
+        ScreenKind::Compare {
+            scatter_x: None,
+            ..
+        }
+    ));
+    // p leaves the scatter for the parallel coordinates.
+    press(&mut app, &ctx, "x");
+    press(&mut app, &ctx, "p");
+    assert!(matches!(
+        app.screen().kind,
+        ScreenKind::Compare {
+            scatter_x: None,
+            parallel: true,
+            ..
+        }
+    ));
+    press(&mut app, &ctx, "p");
 
     // `~/` is the home directory.
     if let Some(home) = std::env::var_os("HOME") {
@@ -401,5 +439,118 @@ fn a_refresh_keeps_later_pages_and_a_stale_page_is_dropped() {
     assert_eq!(
         app.feeds.runs[&key].data.as_ref().expect("list").runs.len(),
         before.runs.len()
+    );
+}
+
+/// The fields of the Runs table's columns, as drawn.
+fn column_fields(app: &App) -> Vec<&'static str> {
+    rows::run_columns::columns(app, app.screen())
+        .iter()
+        .map(|c| c.field)
+        .collect()
+}
+
+#[test]
+fn o_chooses_the_metrics_and_params_shown_and_they_sort_on_the_server() {
+    let (mut app, ctx) = runs_screen();
+    let truth = all_runs(&app, &ctx);
+    // Unchosen: the first page's metrics, and params that differ between its runs.
+    let before = column_fields(&app);
+    assert!(before.contains(&"metrics.loss"), "{before:?}");
+    assert!(before.contains(&"params.learning_rate"), "{before:?}");
+    press(&mut app, &ctx, "o");
+    assert_eq!(app.mode, Mode::Columns);
+    let picker = app.column_picker.clone().expect("open");
+    // Every metric and param any loaded run has is offered, ticked when shown.
+    let offered: BTreeSet<String> = picker.options.iter().map(|(f, _)| f.spec()).collect();
+    for r in rows::loaded_runs_of(&app, app.screen()) {
+        for k in r.params.keys() {
+            assert!(offered.contains(&format!("params.{k}")), "params.{k}");
+        }
+    }
+    for (f, on) in &picker.options {
+        assert_eq!(*on, before.contains(&f.spec().as_str()), "{}", f.spec());
+    }
+    // Untick everything, tick n_estimators and loss, apply.
+    for i in 0..picker.options.len() {
+        app.column_picker.as_mut().expect("open").selected = i;
+        if app.column_picker.as_ref().expect("open").options[i].1 {
+            press(&mut app, &ctx, "space");
+        }
+    }
+    for want in ["params.n_estimators", "metrics.loss"] {
+        let i = picker
+            .options
+            .iter()
+            .position(|(f, _)| f.spec() == want)
+            .expect(want);
+        app.column_picker.as_mut().expect("open").selected = i;
+        press(&mut app, &ctx, "space");
+    }
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(
+        column_fields(&app),
+        [
+            "name",
+            "status",
+            "metrics.loss",
+            "params.n_estimators",
+            "user",
+            "started"
+        ]
+    );
+    // The new column sorts by its letter, on the server: the first row is the largest of all.
+    let (_, header, letter) = rows::columns::sortable(&app, app.screen())
+        .into_iter()
+        .find(|(f, _, _)| *f == "params.n_estimators")
+        .expect("sortable");
+    assert_eq!(header, "N_ESTIMATORS");
+    press(&mut app, &ctx, &letter.to_string());
+    press(&mut app, &ctx, &letter.to_string());
+    let key = rows::runs_key(app.screen()).expect("key");
+    assert_eq!(key.order_by, ["params.`n_estimators` DESC"]);
+    // MLflow orders params as text: so does the check.
+    let top = truth
+        .iter()
+        .filter_map(|r| r.params.get("n_estimators"))
+        .max()
+        .expect("some");
+    assert_eq!(
+        &rows::runs(&app, app.screen())[0].params["n_estimators"],
+        top
+    );
+    // `/` filters the loaded runs by the chosen column by its name.
+    press(&mut app, &ctx, "/");
+    type_text(&mut app, &ctx, "params.n_estimators:800");
+    press(&mut app, &ctx, "enter");
+    let shown = rows::runs(&app, app.screen());
+    assert!(!shown.is_empty());
+    assert!(shown.iter().all(|r| r.params["n_estimators"] == "800"));
+    assert!(rows::filter_problems(&app, app.screen()).is_empty());
+    // Esc leaves the columns as they were.
+    press(&mut app, &ctx, "o");
+    press(&mut app, &ctx, "space");
+    press(&mut app, &ctx, "esc");
+    assert_eq!(column_fields(&app).len(), 6);
+}
+
+#[test]
+fn configured_columns_are_the_default_and_o_outside_runs_says_where() {
+    let (mut app, ctx) = runs_screen();
+    app.default_run_columns = vec![mlops_core::model::RunField::Param("optimizer".into())];
+    assert_eq!(
+        column_fields(&app),
+        ["name", "status", "params.optimizer", "user", "started"]
+    );
+    press(&mut app, &ctx, "esc");
+    press(&mut app, &ctx, "o");
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        app.messages
+            .back()
+            .is_some_and(|m| m.text.contains("open an experiment's runs first")),
+        "{:?}",
+        app.messages.back()
     );
 }

@@ -319,7 +319,7 @@ fn m11_filter_terms_match_what_the_columns_show() {
     );
     set(&mut app, "/(unclosed/");
     assert!(
-        !rows::filter_problems(app.screen()).is_empty(),
+        !rows::filter_problems(&app, app.screen()).is_empty(),
         "a bad regular expression is reported"
     );
     assert_eq!(
@@ -328,11 +328,11 @@ fn m11_filter_terms_match_what_the_columns_show() {
         "an unknown field is left out (and reported), the other terms apply"
     );
     assert!(
-        rows::filter_problems(app.screen())
+        rows::filter_problems(&app, app.screen())
             .iter()
             .any(|p| p.contains("nosuchfield")),
         "{:?}",
-        rows::filter_problems(app.screen())
+        rows::filter_problems(&app, app.screen())
     );
     // Runs: the params and metrics on screen are searchable.
     press(&mut app, &ctx, "2");
@@ -379,7 +379,7 @@ fn sort_keys_sort_reverse_and_are_never_shadowed() {
         let km = Keymap::embedded(name);
         for view in ViewId::all() {
             let screen = Screen::new(view.screen());
-            let keys = columns::sortable(&screen);
+            let keys = columns::sortable(&app, &screen);
             let mut seen = std::collections::HashSet::new();
             for (_, header, k) in keys {
                 assert!(seen.insert(k), "{view:?}: two columns sort on {k}");

@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use mlops_core::compare::{Comparison, Direction, Row as CompareRow};
+use mlops_core::{
+    compare::{Comparison, Direction, Row as CompareRow},
+    model::RunField,
+};
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
@@ -17,7 +20,7 @@ use crate::{
     app::{App, rows},
     ui::{
         table::shorten,
-        widgets::{line_chart, step_chart, titled_block, window},
+        widgets::{line_chart, scatter_chart, step_chart, titled_block, window},
     },
 };
 
@@ -25,7 +28,14 @@ use crate::{
 const KIND: u16 = 6;
 const NAME: u16 = 22;
 
-pub fn render(app: &App, frame: &mut Frame, area: Rect, diff_only: bool, parallel: bool) {
+pub fn render(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    diff_only: bool,
+    parallel: bool,
+    scatter_x: Option<&RunField>,
+) {
     let t = &app.theme;
     let screen = app.screen();
     let Some(c) = rows::comparison(app, screen) else {
@@ -50,7 +60,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, diff_only: bool, paralle
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(6)]).areas(area);
     render_table(app, frame, top, &c, &rows_all, diff_only);
     let metric = rows::compare_chart_metric(app, screen);
-    if let Some(m) = metric.as_deref().filter(|_| parallel) {
+    if let Some(x) = scatter_x {
+        // The y axis: the selected row, or the first metric when the x axis is selected.
+        let y = rows_all
+            .get(screen.selected)
+            .map(CompareRow::field)
+            .filter(|f| f != x)
+            .or_else(|| {
+                rows_all
+                    .iter()
+                    .map(CompareRow::field)
+                    .find(|f| f != x && matches!(f, RunField::Metric(_)))
+            });
+        render_scatter(app, frame, bottom, &c, x, y.as_ref());
+    } else if let Some(m) = metric.as_deref().filter(|_| parallel) {
         render_parallel(app, frame, bottom, &c, m);
     } else if let Some(m) = metric {
         render_histories(app, frame, bottom, &c, &m);
@@ -81,9 +104,9 @@ fn render_table(
         c.differing_metrics.len(),
     );
     let keys = if diff_only {
-        " only what differs (= everything) · p params→metric · e export · ↑↓ best "
+        " only what differs (= everything) · p params→metric · x scatter · e export · ↑↓ best "
     } else {
-        " everything (= only what differs) · p params→metric · e export · ↑↓ best "
+        " everything (= only what differs) · p params→metric · x scatter · e export · ↑↓ best "
     };
     let width = usize::from(area.width.saturating_sub(4));
     let block = Block::default()
@@ -323,6 +346,76 @@ fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, met
             Axis::default()
                 .bounds([0.0, 1.0])
                 .labels(vec![Span::raw("low"), Span::raw("high")])
+                .style(t.muted),
+        )
+        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 1)));
+    frame.render_widget(chart, area);
+}
+
+/// The compared runs as points, `y` against `x`, each run its colour in the legend; each axis
+/// spans its own values (numbers by their range, other values by their sorted order), as the
+/// line under the chart says.
+fn render_scatter(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    c: &Comparison,
+    x: &RunField,
+    y: Option<&RunField>,
+) {
+    let t = &app.theme;
+    let styles: [Style; 8] = [
+        t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
+    ];
+    let title = match y {
+        Some(y) => format!(" {} against {} (x again: histories) ", y.spec(), x.spec()),
+        None => format!(" against {} (x again: histories) ", x.spec()),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.border)
+        .title(Span::styled(title, t.title));
+    let Some(s) = y.and_then(|y| c.scatter(x, y)) else {
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let why = match y {
+            Some(y) => format!("no run has both {} and {}", x.spec(), y.spec()),
+            None => "select another param or metric for the y axis".to_string(),
+        };
+        frame.render_widget(Paragraph::new(Span::styled(why, t.muted)), inner);
+        return;
+    };
+    let width = usize::from(area.width.saturating_sub(4));
+    let ranges = format!(
+        " x {} {}–{} · y {} {}–{} ",
+        s.x.name, s.x.low, s.x.high, s.y.name, s.y.low, s.y.high
+    );
+    let block = block.title_bottom(Span::styled(shorten(&ranges, width), t.muted));
+    let series: Vec<(String, Vec<(f64, f64)>)> = c
+        .headers()
+        .into_iter()
+        .zip(&s.points)
+        .filter_map(|(name, p)| p.map(|p| (name, vec![p])))
+        .collect();
+    let chart = scatter_chart(block, &series, &styles)
+        .x_axis(
+            Axis::default()
+                .bounds([-0.05, 1.05])
+                .labels(vec![
+                    Span::raw(s.x.low.clone()),
+                    Span::raw(s.x.high.clone()),
+                ])
+                .style(t.muted),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([-0.05, 1.05])
+                .labels(vec![
+                    Span::raw(s.y.low.clone()),
+                    Span::raw(s.y.high.clone()),
+                ])
                 .style(t.muted),
         )
         .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))

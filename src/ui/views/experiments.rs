@@ -126,7 +126,7 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
         title,
         backend: Backend::Registry,
         what: "runs",
-        columns: columns::runs(),
+        columns: rows::run_columns::columns(app, app.screen()),
         bottom: None,
         sort: app.screen().sort,
         focused: true,

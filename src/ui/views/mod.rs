@@ -25,8 +25,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::Compare {
             diff_only,
             parallel,
+            scatter_x,
             ..
-        } => compare::render(app, frame, area, *diff_only, *parallel),
+        } => compare::render(app, frame, area, *diff_only, *parallel, scatter_x.as_ref()),
         ScreenKind::Lineage => lineage::render_versions(app, frame, area),
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
         ScreenKind::Drift => drift::render_features(app, frame, area),

@@ -263,10 +263,10 @@ fn gpu_columns() -> Vec<Column<mlops_core::model::Gpu>> {
         width: Width::Fixed(7),
         right: false,
         elide: Elide::Middle,
-        value: |g| match g.xid {
+        value: Box::new(|g| match g.xid {
             Some(x) => Value::number(f64::from(x), format!("XID {x}")),
             None => Value::text("ok"),
-        },
+        }),
     });
     cols
 }
@@ -334,7 +334,7 @@ fn event_columns() -> Vec<Column<mlops_core::model::ClusterEvent>> {
             width: Width::Fixed(4),
             right: true,
             elide: Elide::Middle,
-            value: |e| Value::number(e.time.timestamp() as f64, ""),
+            value: Box::new(|e| Value::number(e.time.timestamp() as f64, "")),
         },
         Column {
             field: "reason",
@@ -344,7 +344,7 @@ fn event_columns() -> Vec<Column<mlops_core::model::ClusterEvent>> {
             width: Width::Flex { min: 8, max: 16 },
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.reason.clone()),
+            value: Box::new(|e| Value::text(e.reason.clone())),
         },
         Column {
             field: "object",
@@ -354,7 +354,9 @@ fn event_columns() -> Vec<Column<mlops_core::model::ClusterEvent>> {
             width: Width::Flex { min: 10, max: 24 },
             right: false,
             elide: Elide::Middle,
-            value: |e| Value::text(e.object.trim_start_matches("modelrollout/").to_string()),
+            value: Box::new(|e| {
+                Value::text(e.object.trim_start_matches("modelrollout/").to_string())
+            }),
         },
         Column {
             field: "message",
@@ -364,7 +366,7 @@ fn event_columns() -> Vec<Column<mlops_core::model::ClusterEvent>> {
             width: Width::Flex { min: 16, max: 0 },
             right: false,
             elide: Elide::End,
-            value: |e| Value::text(e.message.clone()),
+            value: Box::new(|e| Value::text(e.message.clone())),
         },
     ]
 }
