@@ -1,7 +1,8 @@
 //! The Runs view on an experiment of 10,000 runs in the real MLflow: the time from `enter` on the
 //! experiment to its first page drawn, the time and memory to scroll to the end (a page read each
-//! time the selection nears the end of what is loaded), and, as the peer, loading every run at
-//! once as the console did before (`RegistryPort::runs`).
+//! time the selection nears the end of what is loaded, pages far behind dropped), the time to
+//! scroll back to the top (those pages read again), and, as the peer, loading every run at once
+//! as the console did before (`RegistryPort::runs`).
 //!
 //! Run with the test environment up: `eval "$(tests/env/up)"; cargo bench --bench runs_paging`.
 //! The first run seeds the experiment `bench-runs-10k` through MLflow's REST API (about two
@@ -173,9 +174,11 @@ fn key(rt: &tokio::runtime::Runtime, app: &mut App, ctx: &Context, k: &str) {
 }
 
 fn loaded(app: &App) -> (usize, bool) {
-    mlops_console::app::rows::run_list(app, app.screen())
-        .and_then(|f| f.data.as_ref())
-        .map_or((0, false), |l| (l.runs.len(), l.next.is_some()))
+    list(app).map_or((0, false), |l| (l.runs.len(), l.next.is_some()))
+}
+
+fn list(app: &App) -> Option<&mlops_console::app::feeds::RunList> {
+    mlops_console::app::rows::run_list(app, app.screen()).and_then(|f| f.data.as_ref())
 }
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
@@ -242,6 +245,7 @@ fn main() {
     let t = Instant::now();
     let mut presses = 0;
     let mut peak = rss_before;
+    let first_run = list(&app).expect("list").runs[0].id.clone();
     while loaded(&app).1 {
         key(&rt, &mut app, &ctx, "end");
         terminal.draw(|f| ui::render(&app, f)).expect("draw");
@@ -250,7 +254,25 @@ fn main() {
     }
     let scrolled = t.elapsed();
     let rss_after = rss_kib();
-    let total = loaded(&app).0;
+    let held = loaded(&app).0;
+    let total = list(&app).expect("list").read();
+    // And back to the top: the pages dropped on the way down are read again, in front.
+    let t = Instant::now();
+    let mut back = 0;
+    while list(&app).expect("list").first > 0 {
+        key(&rt, &mut app, &ctx, "home");
+        terminal.draw(|f| ui::render(&app, f)).expect("draw");
+        back += 1;
+        peak = peak.max(rss_kib());
+        assert!(back < 10 * total, "stuck scrolling back");
+    }
+    let scrolled_back = t.elapsed();
+    assert_eq!(
+        list(&app).expect("list").runs[0].id,
+        first_run,
+        "the first run again"
+    );
+    let rss_back = rss_kib();
     let mut draws = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
@@ -319,15 +341,20 @@ fn main() {
         scrolled.as_secs_f64()
     );
     println!(
-        "  RSS: {} KiB before, {} KiB after ({} KiB for {total} runs, {:.2} KiB a run; peak {} KiB)",
+        "  back to the top: {} pages read again in {:.1} s ({back} presses of home)",
+        total.div_ceil(100).saturating_sub(held.div_ceil(100)),
+        scrolled_back.as_secs_f64()
+    );
+    println!(
+        "  RSS: {} KiB before, {} KiB at the end ({} KiB more, {held} of {total} runs held; {} KiB back at the top; peak {} KiB)",
         rss_before,
         rss_after,
         rss_after.saturating_sub(rss_before),
-        rss_after.saturating_sub(rss_before) as f64 / total as f64,
+        rss_back,
         peak
     );
     println!(
-        "  a full frame with every run loaded: p50 {:.2} ms",
+        "  a full frame with {held} runs held: p50 {:.2} ms",
         ms(percentile(&mut draws, 0.5))
     );
 }

@@ -118,6 +118,7 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
         | Source::RunsPage(..)
         | Source::Run(_)
         | Source::RunMetrics(_)
+        | Source::LoggedModels(..)
         | Source::Histories(..) => {
             let r = ctx
                 .registry
@@ -127,14 +128,21 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
                 Source::Experiments => r.experiments().await.map(Payload::Experiments).map_err(err),
                 Source::Models => r.models().await.map(Payload::Models).map_err(err),
                 Source::Runs(k) => runs_page(r.as_ref(), k, None, ctx.runs_page_size).await,
+                // "" reads the first page again (scrolled back to after it was dropped).
                 Source::RunsPage(k, token) => {
-                    runs_page(r.as_ref(), k, Some(token), ctx.runs_page_size).await
+                    let token = Some(token.as_str()).filter(|t| !t.is_empty());
+                    runs_page(r.as_ref(), k, token, ctx.runs_page_size).await
                 }
                 Source::Run(id) => r.run(id).await.map(Payload::Run).map_err(err),
                 Source::Histories(metric, runs) => r
                     .metric_histories(runs, metric, HISTORY_POINTS)
                     .await
                     .map(Payload::Histories)
+                    .map_err(err),
+                Source::LoggedModels(experiment, run) => r
+                    .logged_models(experiment, Some(run))
+                    .await
+                    .map(Payload::LoggedModels)
                     .map_err(err),
                 Source::RunMetrics(id) => {
                     let run = r.run(id).await.map_err(err)?;

@@ -88,6 +88,48 @@ fn models_list_and_get_read_the_seeded_registry() {
         table.contains("@champion") && table.contains("fraud-detector:v3"),
         "{table}"
     );
+    // The models runs logged (MLflow 3), by experiment and by run.
+    let version = &one["versions"][0];
+    let run = version["run_id"].as_str().expect("a source run");
+    let logged = json_of(&mlops_ok(&[
+        "models",
+        "logged",
+        "--experiment",
+        "fraud-detection",
+        "--run",
+        run,
+        "-o",
+        "json",
+    ]));
+    assert_eq!(logged["experiment"]["name"], json!("fraud-detection"), "{logged}");
+    let models = logged["logged_models"].as_array().expect("an array");
+    assert!(
+        models.iter().any(|m| m["name"] == json!("fraud-detector")
+            && m["source_run_id"] == json!(run)
+            && m["status"] == json!("READY")),
+        "{logged}"
+    );
+    let table = String::from_utf8(
+        mlops_ok(&["models", "logged", "--experiment", "fraud-detection"]).stdout,
+    )
+    .expect("utf-8");
+    assert!(table.starts_with("NAME") && table.contains(run), "{table}");
+    let out = mlops_cmd(&[
+        "models",
+        "logged",
+        "--experiment",
+        "fraud-detection",
+        "--run",
+        "0123456789abcdef0123456789abcdef",
+    ])
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0123456789abcdef0123456789abcdef"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A model that does not exist: exit 1, named.
     let out = mlops_cmd(&["models", "get", "no-such-model"])
         .output()

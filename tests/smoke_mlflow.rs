@@ -240,6 +240,50 @@ async fn models_carry_aliases_version_tags_and_runs() {
         .await
         .expect("the version's run");
     assert_eq!(source.status, RunStatus::Finished);
+
+    // The model the source run logged (MLflow 3's logged models), found by its run.
+    let logged = r
+        .logged_models(&source.experiment_id, Some(&source.id))
+        .await
+        .expect("logged models");
+    assert!(
+        logged.iter().any(|m| m.name == "fraud-detector"
+            && m.status == "READY"
+            && m.source_run_id.as_deref() == Some(source.id.as_str())
+            && m.id.starts_with("m-")),
+        "{logged:?}"
+    );
+    // Every run a version came from logged one; a run that logged none has none.
+    let all = r
+        .logged_models(&source.experiment_id, None)
+        .await
+        .expect("logged models");
+    let sources: std::collections::BTreeSet<&str> = fraud
+        .versions
+        .iter()
+        .filter_map(|v| v.run_id.as_deref())
+        .collect();
+    let logged_by: std::collections::BTreeSet<&str> = all
+        .iter()
+        .filter(|m| m.name == "fraud-detector")
+        .filter_map(|m| m.source_run_id.as_deref())
+        .collect();
+    assert_eq!(logged_by, sources);
+    assert!(
+        all.windows(2).all(|w| w[0].created >= w[1].created),
+        "newest first"
+    );
+    let runs = r.runs(&source.experiment_id).await.expect("runs");
+    let other = runs
+        .iter()
+        .find(|x| !sources.contains(x.id.as_str()))
+        .expect("a run no version came from");
+    assert!(
+        r.logged_models(&source.experiment_id, Some(&other.id))
+            .await
+            .expect("logged models")
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -28,7 +28,7 @@ fn at(keys: &[&str], size: (u16, u16)) -> (App, Context) {
 }
 
 /// Every screen, by the keys that open it from a fresh start.
-const SCREENS: [(&str, &[&str]); 28] = [
+const SCREENS: [(&str, &[&str]); 29] = [
     ("overview", &[]),
     ("overview_drift_panel", &["o", "j"]),
     ("experiments", &["2"]),
@@ -55,6 +55,8 @@ const SCREENS: [(&str, &[&str]); 28] = [
         &["2", "enter", "space", "space", "space", "c", "=", "j", "j"],
     ),
     ("lineage", &["3"]),
+    // The source run of fraud-detector v7, from its lineage: the model it logged.
+    ("run_logged_models", &["3", "enter", "k", "enter"]),
     ("lineage_graph", &["3", "enter"]),
     ("version_detail", &["3", "d"]),
     ("drift", &["4"]),

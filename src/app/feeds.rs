@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use mlops_core::{
     audit::AuditEntry,
     model::{
-        ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint, RegisteredModel,
+        ClusterSnapshot, Experiment, FeatureDrift, Gpu, LoggedModel, MetricPoint, RegisteredModel,
         RolloutSeries, Run, RunPage,
     },
     rollout::RolloutKey,
@@ -30,6 +30,8 @@ pub enum Source {
     RunsPage(RunsKey, String),
     Run(String),
     RunMetrics(String),
+    /// The models a run logged: (experiment id, run id).
+    LoggedModels(String, String),
     /// One metric's history of each of these runs, sampled for a chart (the Compare view).
     Histories(String, Vec<String>),
     Series(RolloutKey),
@@ -46,6 +48,7 @@ impl Source {
             | Source::RunsPage(..)
             | Source::Run(_)
             | Source::RunMetrics(_)
+            | Source::LoggedModels(..)
             | Source::Histories(..) => Backend::Registry,
             Source::Gpus | Source::Drift | Source::Series(_) => Backend::Metrics,
         }
@@ -61,20 +64,74 @@ pub struct RunsKey {
     pub order_by: Vec<String>,
 }
 
-/// The runs of a search loaded so far, in the server's order, and where the next page starts.
+/// The most pages of a runs search held at once (2,000 runs at the default page size): pages
+/// scrolled far past are dropped and read again when scrolled back to, so memory stays bounded
+/// however large the experiment.
+pub const RUNS_WINDOW_PAGES: usize = 20;
+
+/// A page of a runs search read so far: the token that reads it ("" for the first) and how
+/// many runs it added.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageMark {
+    pub token: String,
+    pub len: usize,
+}
+
+/// A window onto a runs search, in the server's order: the pages held, where they sit among
+/// the pages read, and where the next page starts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunList {
+    /// The runs of the pages held (`held` pages from page `first`).
     pub runs: Vec<Run>,
+    /// The token of the page after the last one read; `None` at the end of the search.
     pub next: Option<String>,
-    /// Pages read since the first.
-    pub pages: usize,
+    /// Every page read so far, in order.
+    pub pages: Vec<PageMark>,
+    /// The first page held, and how many are.
+    pub first: usize,
+    pub held: usize,
     /// The server refused the search (its message): the filter is wrong, the registry is up.
     pub rejected: Option<String>,
 }
 
+/// What a page did to a list: runs added, and the tokens of pages dropped from it (read again
+/// when scrolled back to).
+#[derive(Debug, Default)]
+pub struct PageEffect {
+    pub added: usize,
+    pub dropped: Vec<String>,
+}
+
 impl RunList {
+    /// The runs before the first page held (dropped to bound memory).
+    pub fn skipped(&self) -> usize {
+        self.pages[..self.first].iter().map(|p| p.len).sum()
+    }
+
+    /// How many runs the pages read so far hold.
+    pub fn read(&self) -> usize {
+        self.pages.iter().map(|p| p.len).sum()
+    }
+
+    /// The token of the page before the first one held, when one was dropped.
+    pub fn previous(&self) -> Option<&str> {
+        self.first
+            .checked_sub(1)
+            .map(|i| self.pages[i].token.as_str())
+    }
+
+    /// The token of the page after the last one held: one read before and dropped, or the
+    /// next one of the search.
+    pub fn following(&self) -> Option<&str> {
+        match self.pages.get(self.first + self.held) {
+            Some(p) => Some(p.token.as_str()),
+            None => self.next.as_deref(),
+        }
+    }
+
     /// A first page, over what was loaded before: runs of later pages stay (and where the list
-    /// continues), so a refresh never takes away what the user scrolled to.
+    /// continues), so a refresh never takes away what the user scrolled to. Scrolled past the
+    /// first page, the list stays as it is.
     fn refreshed(old: Option<&RunList>, page: Result<RunPage, String>) -> RunList {
         let page = match page {
             Ok(p) => p,
@@ -85,38 +142,115 @@ impl RunList {
                 };
             }
         };
+        let Some(old) = old.filter(|o| o.rejected.is_none() && !o.pages.is_empty()) else {
+            return RunList {
+                pages: vec![PageMark {
+                    token: String::new(),
+                    len: page.runs.len(),
+                }],
+                held: 1,
+                next: page.next_page_token,
+                runs: page.runs,
+                first: 0,
+                rejected: None,
+            };
+        };
+        if old.first > 0 {
+            return old.clone();
+        }
+        let fresh: std::collections::HashSet<&str> =
+            page.runs.iter().map(|r| r.id.as_str()).collect();
         let mut list = RunList {
-            next: page.next_page_token,
-            pages: 1,
-            runs: page.runs,
+            pages: vec![PageMark {
+                token: String::new(),
+                len: page.runs.len(),
+            }],
+            runs: page.runs.clone(),
+            first: 0,
+            held: old.held,
+            next: if old.pages.len() > 1 {
+                old.next.clone()
+            } else {
+                page.next_page_token.clone()
+            },
             rejected: None,
         };
-        if let Some(old) = old.filter(|o| o.pages > 1 && o.rejected.is_none()) {
-            let fresh: std::collections::HashSet<String> =
-                list.runs.iter().map(|r| r.id.clone()).collect();
-            list.runs
-                .extend(old.runs.iter().filter(|r| !fresh.contains(&r.id)).cloned());
-            list.next.clone_from(&old.next);
-            list.pages = old.pages;
+        // The later pages, less runs the new first page now holds (they moved up).
+        let mut at = old.pages[0].len;
+        for (i, mark) in old.pages.iter().enumerate().skip(1) {
+            let mut kept = 0;
+            if i < old.held {
+                for r in old.runs.get(at..at + mark.len).unwrap_or_default() {
+                    if !fresh.contains(r.id.as_str()) {
+                        list.runs.push(r.clone());
+                        kept += 1;
+                    }
+                }
+                at += mark.len;
+            } else {
+                kept = mark.len;
+            }
+            list.pages.push(PageMark {
+                token: mark.token.clone(),
+                len: kept,
+            });
         }
         list
     }
 
-    /// The page that starts at `token` appended, when the list still continues there (a page
-    /// of an earlier search is dropped); a run already listed is kept once. Returns how many
-    /// runs were added.
-    fn append(&mut self, token: &str, page: RunPage) -> usize {
-        if self.next.as_deref() != Some(token) {
-            return 0;
+    /// The page `token` reads, placed where it belongs: after the last page held (the next
+    /// one, or one dropped before) or before the first (scrolling back). A page of an earlier
+    /// search, or one already held, is ignored; a run already held is kept once. Past
+    /// `window` pages, those at the other end are dropped.
+    fn place(&mut self, token: &str, page: RunPage, window: usize) -> PageEffect {
+        let mut effect = PageEffect::default();
+        let at_end = self.following() == Some(token);
+        let at_start = !at_end && self.previous() == Some(token);
+        if !at_end && !at_start {
+            return effect;
         }
         let have: std::collections::HashSet<String> =
             self.runs.iter().map(|r| r.id.clone()).collect();
-        let before = self.runs.len();
-        self.runs
-            .extend(page.runs.into_iter().filter(|r| !have.contains(&r.id)));
-        self.next = page.next_page_token;
-        self.pages += 1;
-        self.runs.len() - before
+        let new: Vec<Run> = page
+            .runs
+            .into_iter()
+            .filter(|r| !have.contains(&r.id))
+            .collect();
+        effect.added = new.len();
+        if at_end {
+            let index = self.first + self.held;
+            self.runs.extend(new);
+            if index == self.pages.len() {
+                self.pages.push(PageMark {
+                    token: token.to_string(),
+                    len: effect.added,
+                });
+                self.next = page.next_page_token;
+            } else {
+                self.pages[index].len = effect.added;
+            }
+            self.held += 1;
+            while self.held > window.max(2) {
+                let n = self.pages[self.first].len.min(self.runs.len());
+                self.runs.drain(..n);
+                effect.dropped.push(self.pages[self.first].token.clone());
+                self.first += 1;
+                self.held -= 1;
+            }
+        } else {
+            self.first -= 1;
+            self.pages[self.first].len = effect.added;
+            self.runs.splice(0..0, new);
+            self.held += 1;
+            while self.held > window.max(2) {
+                let last = self.first + self.held - 1;
+                let n = self.pages[last].len.min(self.runs.len());
+                self.runs.truncate(self.runs.len() - n);
+                effect.dropped.push(self.pages[last].token.clone());
+                self.held -= 1;
+            }
+        }
+        effect
     }
 }
 
@@ -131,6 +265,7 @@ pub enum Payload {
     Runs(Result<RunPage, String>),
     Run(Run),
     RunMetrics(Vec<(String, Vec<MetricPoint>)>),
+    LoggedModels(Vec<LoggedModel>),
     /// Each run's history of one metric: (run id, points).
     Histories(Vec<(String, Vec<MetricPoint>)>),
     Gpus(Vec<Gpu>),
@@ -272,10 +407,14 @@ pub struct Feeds {
     pub drift: Feed<Vec<FeatureDrift>>,
     pub audit: Feed<Vec<AuditEntry>>,
     pub runs: HashMap<RunsKey, Feed<RunList>>,
-    /// Pages after the first, each fetched once: how many runs each added.
+    /// Pages after the first, each fetched once while held: how many runs each added.
     pub runs_pages: HashMap<(RunsKey, String), Feed<usize>>,
+    /// The most pages a runs list holds; 0: `RUNS_WINDOW_PAGES`.
+    pub runs_window: usize,
     pub run: HashMap<String, Feed<Run>>,
     pub run_metrics: HashMap<String, Feed<MetricHistories>>,
+    /// Keyed by (experiment id, run id).
+    pub logged_models: HashMap<(String, String), Feed<Vec<LoggedModel>>>,
     /// Keyed by (metric, run ids): each run's sampled history of the metric.
     pub histories: HashMap<(String, Vec<String>), Feed<MetricHistories>>,
     pub series: HashMap<RolloutKey, Feed<RolloutSeries>>,
@@ -326,6 +465,13 @@ macro_rules! with_feed {
             }
             Source::RunMetrics(id) => {
                 let $feed = $feeds.run_metrics.entry(id.clone()).or_default();
+                $body
+            }
+            Source::LoggedModels(e, r) => {
+                let $feed = $feeds
+                    .logged_models
+                    .entry((e.clone(), r.clone()))
+                    .or_default();
                 $body
             }
             Source::Histories(metric, runs) => {
@@ -400,24 +546,40 @@ impl Feeds {
                     Payload::Runs(Err(rejected)) => Err(rejected),
                     other => Err(mismatch(&other)),
                 });
-                let added = page.map(|page| {
+                let window = self.runs_window();
+                let effect = page.map(|page| {
                     self.runs
                         .get_mut(k)
                         .and_then(|f| f.data.as_mut())
-                        .map_or(0, |list| list.append(token, page))
+                        .map(|list| list.place(token, page, window))
+                        .unwrap_or_default()
                 });
-                let changed = added.as_ref().is_ok_and(|n| *n > 0);
+                let changed = effect
+                    .as_ref()
+                    .is_ok_and(|e| e.added > 0 || !e.dropped.is_empty());
+                // A dropped page is read again when scrolled back to.
+                if let Ok(e) = &effect {
+                    for t in &e.dropped {
+                        self.runs_pages.remove(&(k.clone(), t.clone()));
+                    }
+                }
                 let feed = self
                     .runs_pages
                     .entry((k.clone(), token.clone()))
                     .or_default();
-                let (page_changed, requeue) = feed.store(added, now);
+                let (page_changed, requeue) = feed.store(effect.map(|e| e.added), now);
                 (changed || page_changed, requeue)
             }
             Source::Run(id) => put!(self.run.entry(id.clone()).or_default(), Run),
             Source::RunMetrics(id) => {
                 put!(self.run_metrics.entry(id.clone()).or_default(), RunMetrics)
             }
+            Source::LoggedModels(e, r) => put!(
+                self.logged_models
+                    .entry((e.clone(), r.clone()))
+                    .or_default(),
+                LoggedModels
+            ),
             Source::Histories(metric, runs) => put!(
                 self.histories
                     .entry((metric.clone(), runs.clone()))
@@ -425,6 +587,15 @@ impl Feeds {
                 Histories
             ),
             Source::Series(k) => put!(self.series.entry(k.clone()).or_default(), Series),
+        }
+    }
+
+    /// The most pages a runs list holds.
+    pub fn runs_window(&self) -> usize {
+        if self.runs_window == 0 {
+            RUNS_WINDOW_PAGES
+        } else {
+            self.runs_window
         }
     }
 
@@ -444,6 +615,10 @@ impl Feeds {
                 .and_then(|f| f.updated),
             Source::Run(id) => self.run.get(id).and_then(|f| f.updated),
             Source::RunMetrics(id) => self.run_metrics.get(id).and_then(|f| f.updated),
+            Source::LoggedModels(e, r) => self
+                .logged_models
+                .get(&(e.clone(), r.clone()))
+                .and_then(|f| f.updated),
             Source::Histories(m, r) => self
                 .histories
                 .get(&(m.clone(), r.clone()))

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use mlops_core::{
     compare::{Comparison, number},
-    model::{RegisteredModel, Run},
+    model::{LoggedModel, RegisteredModel, Run},
     ports::RegistryPort,
 };
 use serde::Serialize;
@@ -29,6 +29,15 @@ pub enum ModelsCmd {
     },
     /// One registered model: its versions (status, source run, image), aliases and tags.
     Get { name: String },
+    /// The models runs logged (MLflow 3's logged models), newest first: registered or not.
+    Logged {
+        /// The experiment's name (or its numeric id).
+        #[arg(long)]
+        experiment: String,
+        /// Only the models this run logged.
+        #[arg(long)]
+        run: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +83,24 @@ pub fn models(cmd: &ModelsCmd, options: &Options, output: Output) -> Result<Exit
         ModelsCmd::Get { name } => {
             let model = r.model(name).await?;
             Ok(output::render(output, &model, model_detail))
+        }
+        ModelsCmd::Logged { experiment, run } => {
+            let e = r.experiment_named(experiment).await?;
+            if let Some(id) = run {
+                // An unknown run is said as such, not as an empty list.
+                r.run(id).await?;
+            }
+            let logged_models = r.logged_models(&e.id, run.as_deref()).await?;
+            let result = LoggedResult {
+                experiment: ExperimentRef {
+                    id: e.id,
+                    name: e.name,
+                },
+                logged_models,
+            };
+            Ok(output::render(output, &result, |l| {
+                logged_table(&l.logged_models)
+            }))
         }
     })
 }
@@ -127,6 +154,37 @@ pub fn runs(cmd: &RunsCmd, options: &Options, output: Output) -> Result<ExitCode
 struct ExperimentRef {
     id: String,
     name: String,
+}
+
+/// `models logged -o json`.
+#[derive(Debug, Serialize)]
+struct LoggedResult {
+    experiment: ExperimentRef,
+    logged_models: Vec<LoggedModel>,
+}
+
+fn logged_table(models: &[LoggedModel]) -> String {
+    if models.is_empty() {
+        return "no logged models (MLflow 3 logs one per log_model call; older servers have none)"
+            .to_string();
+    }
+    let mut out = format!(
+        "{:<24} {:<8} {:<10} {:<16} {:<34} ID\n",
+        "NAME", "STATUS", "TYPE", "CREATED", "RUN"
+    );
+    for m in models {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<8} {:<10} {:<16} {:<34} {}",
+            safe(&m.name),
+            safe(&m.status),
+            safe(m.model_type.as_deref().unwrap_or("—")),
+            m.created.format("%Y-%m-%d %H:%M"),
+            safe(m.source_run_id.as_deref().unwrap_or("—")),
+            safe(&m.id),
+        );
+    }
+    out.trim_end().to_string()
 }
 
 /// `runs search -o json`.

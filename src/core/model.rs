@@ -382,6 +382,25 @@ impl ModelVersion {
     }
 }
 
+/// A model a run logged (MLflow 3's logged models): what the run produced, before and apart
+/// from any registered version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    pub id: String,
+    pub name: String,
+    pub experiment_id: String,
+    pub source_run_id: Option<String>,
+    pub model_type: Option<String>,
+    /// `READY`, `PENDING`, `UPLOAD_FAILED` (MLflow's `LOGGED_MODEL_` prefix taken off).
+    pub status: String,
+    pub artifact_uri: String,
+    pub created: DateTime<Utc>,
+    pub params: BTreeMap<String, String>,
+    /// The latest value of each metric logged against the model.
+    pub metrics: BTreeMap<String, f64>,
+    pub tags: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisteredModel {
     pub name: String,

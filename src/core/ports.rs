@@ -72,6 +72,13 @@ pub trait RegistryPort: Send + Sync {
         }
         Ok(out)
     }
+    /// The models logged in an experiment (only those `run_id` logged, when given), newest
+    /// first; none from a registry without logged models (MLflow before 3).
+    async fn logged_models(
+        &self,
+        experiment_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<crate::model::LoggedModel>, CoreError>;
     async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError>;
     /// One registered model with its versions, aliases and tags.
     async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError>;

@@ -12,8 +12,10 @@
 //! [`RUN_COUNT_TTL`]; a call to [`RegistryPort::runs`] refreshes its experiment's entry.
 //!
 //! Files: `mod.rs` the adapter and its port; `wire` the JSON as MLflow sends it; `map` the
-//! mapping to the core's types; `tests` beside them. The HTTP layer is `adapters::http`.
+//! mapping to the core's types; `logged` MLflow 3's logged models (wire, mapping and search);
+//! `tests` beside them. The HTTP layer is `adapters::http`.
 
+mod logged;
 mod map;
 #[cfg(test)]
 mod tests;
@@ -788,6 +790,14 @@ impl RegistryPort for MlflowRegistry {
         )?;
         map_models(models, versions)
             .map_err(|m| self.malformed("GET", "registered-models/search", &m))
+    }
+
+    async fn logged_models(
+        &self,
+        experiment_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<mlops_core::model::LoggedModel>, CoreError> {
+        self.search_logged_models(experiment_id, run_id).await
     }
 
     async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError> {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::lineage::run_id_of;
 use crate::app::{
-    feeds::Source,
+    feeds::{RunList, Source},
     screens::{RawOf, ScreenKind},
     state::App,
 };
@@ -27,23 +27,32 @@ pub fn wanted(app: &App) -> Vec<Source> {
             if let Some(key) = super::runs_key(screen) {
                 v.push(Source::Runs(key.clone()));
                 // The next page once the selection comes within a screenful of the end of
-                // what is loaded: scrolling reads pages as it goes, never all at once.
-                let next = app
-                    .feeds
-                    .runs
-                    .get(&key)
-                    .and_then(|f| f.data.as_ref())
-                    .and_then(|l| l.next.clone());
-                if let Some(token) = next
-                    && screen.selected + app.list_height() >= super::runs(app, screen).len()
+                // what is held, the page before once it comes within a screenful of the start:
+                // scrolling reads pages as it goes, never all at once.
+                let list = app.feeds.runs.get(&key).and_then(|f| f.data.as_ref());
+                let near = app.list_height();
+                if let Some(token) = list.and_then(RunList::following)
+                    && screen.selected + near >= super::runs(app, screen).len()
                 {
-                    v.push(Source::RunsPage(key, token));
+                    v.push(Source::RunsPage(key.clone(), token.to_string()));
+                }
+                if let Some(token) = list.and_then(RunList::previous)
+                    && screen.selected < near
+                {
+                    v.push(Source::RunsPage(key, token.to_string()));
                 }
             }
         }
         ScreenKind::RunDetail { run_id, .. } => {
             v.push(Source::Run(run_id.clone()));
             v.push(Source::RunMetrics(run_id.clone()));
+            // The models it logged, once the run (and so its experiment) is known.
+            if let Some(run) = super::lineage::find_run(app, run_id) {
+                v.push(Source::LoggedModels(
+                    run.experiment_id.clone(),
+                    run_id.clone(),
+                ));
+            }
         }
         ScreenKind::Compare { runs, .. } => {
             v.extend(runs.iter().map(|id| Source::Run(id.clone())));
@@ -132,6 +141,7 @@ pub fn period(app: &App, s: &Source) -> Option<Duration> {
         | Source::Models
         | Source::Runs(_)
         | Source::Run(_)
+        | Source::LoggedModels(..)
         | Source::Histories(..) => Some((app.refresh * 6).max(Duration::seconds(30))),
         Source::RunMetrics(_) | Source::RunsPage(..) => None,
     }

@@ -6,8 +6,8 @@ use mlops_core::{audit::AuditLog, model::ClusterChange, rollout::RolloutRecord};
 use super::{clamp_selection, commands::refresh_preview, force, message_expired};
 use crate::app::{
     action::Effect,
-    feeds::{Feed, Payload, Source},
-    rows::wanted::any_stale,
+    feeds::{Feed, Payload, RunList, RunsKey, Source},
+    rows::{self, wanted::any_stale},
     state::App,
 };
 
@@ -39,7 +39,21 @@ pub(super) fn loaded(
         // Verifying the chain hashes every entry: once per load, not once per frame.
         app.audit_chain = Some(AuditLog::verify(entries).map_err(|e| e.to_string()));
     }
+    let key = match source {
+        Source::Runs(k) | Source::RunsPage(k, _) => Some(k.clone()),
+        _ => None,
+    };
+    let skipped = |app: &App| {
+        key.as_ref()
+            .and_then(|k| app.feeds.runs.get(k))
+            .and_then(|f| f.data.as_ref())
+            .map_or(0, RunList::skipped)
+    };
+    let before = skipped(app);
     let (changed, requeue) = app.feeds.store(source, result, app.now);
+    if let Some(k) = &key {
+        keep_runs_in_place(app, k, skipped(app).cast_signed() - before.cast_signed());
+    }
     if changed {
         clamp_selection(app);
         if matches!(source, Source::Models | Source::Cluster) {
@@ -53,6 +67,25 @@ pub(super) fn loaded(
     if requeue {
         force(app, source.clone(), fx);
     }
+}
+
+/// Pages of the runs list `key` were dropped before what is held (`moved` > 0) or read back
+/// in front of it (`moved` < 0): every screen on that list keeps the same run selected and the
+/// same runs on screen.
+fn keep_runs_in_place(app: &mut App, key: &RunsKey, moved: isize) {
+    if moved == 0 {
+        return;
+    }
+    let shift = |n: usize| n.saturating_add_signed(-moved);
+    let screens = app.stack.iter_mut().chain(app.views.values_mut().flatten());
+    for s in screens {
+        if rows::runs_key(s).as_ref() == Some(key) {
+            s.selected = shift(s.selected);
+            s.offset = shift(s.offset);
+            s.anchor = None;
+        }
+    }
+    app.dirty = true;
 }
 
 /// Apply a change pushed by a watch to the last snapshot. Before the first snapshot there is

@@ -241,6 +241,14 @@ impl RegistryPort for DemoPlatform {
         self.lock().sim.metric_history(run_id, key)
     }
 
+    async fn logged_models(
+        &self,
+        experiment_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Vec<crate::model::LoggedModel>, CoreError> {
+        Ok(self.lock().sim.logged_models(experiment_id, run_id))
+    }
+
     async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError> {
         Ok(self.lock().sim.models.clone())
     }

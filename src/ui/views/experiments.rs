@@ -61,7 +61,9 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
     let feed = rows::run_list(app, app.screen()).unwrap_or(&empty);
     let list = feed.data.as_ref();
     let items = rows::runs(app, app.screen());
-    let loaded = list.map_or(0, |l| l.runs.len());
+    let held = list.map_or(0, |l| l.runs.len());
+    let loaded = list.map_or(0, crate::app::feeds::RunList::read);
+    let skipped = list.map_or(0, crate::app::feeds::RunList::skipped);
     let more = list.is_some_and(|l| l.next.is_some());
     let filter = match &app.screen().kind {
         ScreenKind::Runs { filter, .. } => filter.trim(),
@@ -70,18 +72,22 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
     // How many are loaded, and whether the server has more (read as the list scrolls).
     let mut title = if list.is_none() {
         "Runs".to_string()
-    } else if items.len() == loaded {
+    } else if items.len() == held {
         format!(
             "Runs ({loaded}{})",
             if more { "+ · more as you scroll" } else { "" }
         )
     } else {
         format!(
-            "Runs ({} of {loaded}{} loaded)",
+            "Runs ({} of {held}{} loaded)",
             items.len(),
-            if more { "+" } else { "" }
+            if more || held < loaded { "+" } else { "" }
         )
     };
+    // Pages scrolled far past are dropped (memory stays bounded) and read again on the way back.
+    if held < loaded {
+        let _ = write!(title, " · {}–{} held", skipped + 1, skipped + held);
+    }
     if !filter.is_empty() {
         let _ = write!(title, " · server filter: {}", truncate(filter, 48));
     }
@@ -205,6 +211,39 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
             Span::styled(format!("  {}", truncate(&d.name, 22)), t.accent),
             Span::styled(format!(" {} {}", d.digest, d.region), t.muted),
         ]));
+    }
+    // The models it logged (MLflow 3): what it produced, registered or not.
+    lines.push(Line::from(Span::styled("logged models", t.header)));
+    let logged = app
+        .feeds
+        .logged_models
+        .get(&(run.experiment_id.clone(), run.id.clone()));
+    match logged.map(|f| (f.data.as_ref(), f.error.as_deref())) {
+        Some((Some(models), _)) if !models.is_empty() => {
+            for m in models {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {}", truncate(&m.name, 26)), t.accent),
+                    Span::styled(
+                        format!(
+                            " {}{}",
+                            m.status,
+                            m.model_type
+                                .as_deref()
+                                .map(|k| format!(" · {k}"))
+                                .unwrap_or_default()
+                        ),
+                        t.muted,
+                    ),
+                ]));
+                lines.push(Line::from(Span::styled(format!("    {}", m.id), t.muted)));
+            }
+        }
+        Some((Some(_), _)) => lines.push(Line::from(Span::styled("  none", t.muted))),
+        Some((None, Some(e))) => lines.push(Line::from(Span::styled(
+            format!("  unavailable: {}", mlops_core::text::line(e)),
+            t.warn,
+        ))),
+        _ => lines.push(Line::from(Span::styled("  loading…", t.muted))),
     }
     frame.render_widget(
         Paragraph::new(lines).block(block.clone().title(Span::styled(" Run ", t.title))),

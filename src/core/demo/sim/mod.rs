@@ -16,8 +16,8 @@ use crate::{
     drift::{self, DriftReport},
     error::CoreError,
     model::{
-        Cluster, ClusterEvent, Deployment, EventKind, Experiment, FeatureDrift, Gpu, MetricPoint,
-        Node, Pod, PodPhase, RegisteredModel, RolloutSeries, Run,
+        Cluster, ClusterEvent, Deployment, EventKind, Experiment, FeatureDrift, Gpu, LoggedModel,
+        MetricPoint, Node, Pod, PodPhase, RegisteredModel, RolloutSeries, Run,
     },
     rollout::{self, Command, RolloutRecord},
 };
@@ -237,6 +237,45 @@ impl Sim {
         while self.events.len() > MAX_EVENTS {
             self.events.pop_front();
         }
+    }
+
+    /// The models the runs of `experiment_id` logged (by `run_id` only, when given): one for
+    /// each run a registered version came from, as MLflow 3 logs a model before registering it;
+    /// newest first.
+    pub fn logged_models(&self, experiment_id: &str, run_id: Option<&str>) -> Vec<LoggedModel> {
+        let mut found: BTreeMap<String, LoggedModel> = BTreeMap::new();
+        for m in &self.models {
+            for v in &m.versions {
+                let Some(run) = v
+                    .run_id
+                    .as_deref()
+                    .filter(|id| run_id.is_none_or(|want| want == *id))
+                    .and_then(|id| self.runs.iter().find(|r| r.id == id))
+                    .filter(|r| r.experiment_id == experiment_id)
+                else {
+                    continue;
+                };
+                let id = format!("m-{}-{}", m.name, &run.id[..run.id.len().min(12)]);
+                found.entry(id.clone()).or_insert_with(|| LoggedModel {
+                    artifact_uri: format!(
+                        "mlflow-artifacts:/{experiment_id}/models/{id}/artifacts"
+                    ),
+                    name: m.name.clone(),
+                    experiment_id: experiment_id.to_string(),
+                    source_run_id: Some(run.id.clone()),
+                    model_type: v.tags.get("framework").cloned(),
+                    status: "READY".into(),
+                    created: run.end.unwrap_or(run.start),
+                    params: run.params.clone(),
+                    metrics: run.metrics.clone(),
+                    tags: BTreeMap::new(),
+                    id,
+                });
+            }
+        }
+        let mut out: Vec<LoggedModel> = found.into_values().collect();
+        out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        out
     }
 
     pub fn model(&self, name: &str) -> Result<&RegisteredModel, CoreError> {
