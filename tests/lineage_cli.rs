@@ -266,6 +266,18 @@ fn lineage_goes_from_data_to_pods_and_back_and_names_every_mismatch() {
         screen.contains("fraud-detector@champion points at v4"),
         "{screen}"
     );
+    // A version's source run, from its lineage: the model it logged, read from the real
+    // server's logged models.
+    t.keys(&["/"]);
+    t.type_text("fraud-detector");
+    t.keys(&["Enter", "Enter"]);
+    t.wait_text("Lineage: data → run");
+    t.keys(&["k", "Enter"]);
+    let s = t.wait_text("READY · xgboost");
+    assert!(
+        s.contains("logged models") && s.contains("fraud-detector"),
+        "{s}"
+    );
     t.keys(&["1"]);
     t.wait_text("registry/cluster mismatch");
     t.keys(&["q"]);

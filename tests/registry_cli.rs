@@ -101,7 +101,11 @@ fn models_list_and_get_read_the_seeded_registry() {
         "-o",
         "json",
     ]));
-    assert_eq!(logged["experiment"]["name"], json!("fraud-detection"), "{logged}");
+    assert_eq!(
+        logged["experiment"]["name"],
+        json!("fraud-detection"),
+        "{logged}"
+    );
     let models = logged["logged_models"].as_array().expect("an array");
     assert!(
         models.iter().any(|m| m["name"] == json!("fraud-detector")

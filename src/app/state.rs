@@ -125,6 +125,9 @@ pub struct App {
     pub run_columns: HashMap<String, Vec<mlops_core::model::RunField>>,
     /// `[experiments] run_columns` in config.toml: the columns of an experiment not chosen yet.
     pub default_run_columns: Vec<mlops_core::model::RunField>,
+    /// The comparison on show, worked out after the last action for the frames drawn until the
+    /// next (`rows::comparison_of`); cleared while an action is handled.
+    pub compared: Option<(Vec<String>, mlops_core::compare::Comparison)>,
     /// The column chooser while it is open (`Mode::Columns`).
     pub column_picker: Option<ColumnPicker>,
 }
@@ -177,6 +180,7 @@ impl App {
             run_columns: HashMap::new(),
             default_run_columns: Vec::new(),
             column_picker: None,
+            compared: None,
         }
     }
 

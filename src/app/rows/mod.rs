@@ -125,15 +125,47 @@ fn loaded_runs<'a>(app: &'a App, ids: &[String]) -> Vec<&'a Run> {
         .collect()
 }
 
-/// The comparison of the runs `ids`; `None` until every one has loaded.
-pub fn comparison_of(app: &App, ids: &[String]) -> Option<mlops_core::compare::Comparison> {
+/// The comparison of the runs `ids`; `None` until every one has loaded. Drawing a frame asks
+/// for it several times (rows, keys, chart, table): the one worked out after the last action
+/// (`App::compared`) is used when it is of these runs.
+pub fn comparison_of<'a>(
+    app: &'a App,
+    ids: &[String],
+) -> Option<std::borrow::Cow<'a, mlops_core::compare::Comparison>> {
+    if let Some((cached, c)) = &app.compared
+        && cached == ids
+    {
+        return Some(std::borrow::Cow::Borrowed(c));
+    }
+    compare_fresh(app, ids).map(std::borrow::Cow::Owned)
+}
+
+fn compare_fresh(app: &App, ids: &[String]) -> Option<mlops_core::compare::Comparison> {
     let loaded: Vec<Run> = loaded_runs(app, ids).into_iter().cloned().collect();
     (loaded.len() == ids.len() && !loaded.is_empty())
         .then(|| mlops_core::compare::Comparison::of(&loaded, &app.directions))
 }
 
+/// The comparison the screen on show needs, worked out once after an action for the frames
+/// drawn until the next one; `None` off the Compare screen (or its raw JSON).
+pub fn comparison_to_keep(app: &App) -> Option<(Vec<String>, mlops_core::compare::Comparison)> {
+    let ids = match &app.screen().kind {
+        ScreenKind::Compare { runs, .. }
+        | ScreenKind::Raw {
+            of: super::screens::RawOf::Comparison(runs),
+            ..
+        } => runs.clone(),
+        _ => return None,
+    };
+    let c = compare_fresh(app, &ids)?;
+    Some((ids, c))
+}
+
 /// The comparison a Compare screen shows; `None` until its runs have loaded.
-pub fn comparison(app: &App, screen: &Screen) -> Option<mlops_core::compare::Comparison> {
+pub fn comparison<'a>(
+    app: &'a App,
+    screen: &Screen,
+) -> Option<std::borrow::Cow<'a, mlops_core::compare::Comparison>> {
     match &screen.kind {
         ScreenKind::Compare { runs, .. } => comparison_of(app, runs),
         _ => None,

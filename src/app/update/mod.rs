@@ -39,7 +39,11 @@ const MESSAGE_SECONDS: i64 = 6;
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let mut fx = Vec::new();
+    // While the action is handled, the comparison is worked out from the data as it changes;
+    // after it, once, for the frames drawn until the next.
+    app.compared = None;
     dispatch(app, action, &mut fx);
+    app.compared = rows::comparison_to_keep(app);
     // Whatever the action was, the screen now on show gets its data.
     for s in wanted(app) {
         fetch_if_stale(app, s, &mut fx);

@@ -227,7 +227,9 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
     };
     assert!(!diff_only);
     assert_eq!(runs.len(), 3);
-    let c = rows::comparison(&app, app.screen()).expect("loaded");
+    let c = rows::comparison(&app, app.screen())
+        .expect("loaded")
+        .into_owned();
     let every = rows::len(&app, app.screen());
     press(&mut app, &ctx, "=");
     let differing = rows::len(&app, app.screen());
@@ -319,7 +321,9 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
         app.screen().kind,
         ScreenKind::Compare { parallel: true, .. }
     ));
-    let c = rows::comparison(&app, app.screen()).expect("loaded");
+    let c = rows::comparison(&app, app.screen())
+        .expect("loaded")
+        .into_owned();
     let metric = rows::compare_chart_metric(&app, app.screen()).expect("a metric");
     let p = c.parallel(&metric).expect("parallel");
     assert_eq!(p.axes.len(), c.differing_params.len() + 1);
@@ -605,4 +609,45 @@ fn pages_far_behind_are_dropped_and_read_again_on_the_way_back() {
     assert_eq!(up, down, "the same runs in the same order");
     assert_eq!(list(&app).first, 0, "back at the first page");
     assert_eq!(app.screen().selected, 0);
+}
+
+/// The comparison is worked out once after an action for the frames drawn until the next, and
+/// again when the compared runs' data changes: never a stale one.
+#[test]
+fn the_comparison_kept_for_drawing_follows_the_data() {
+    let (mut app, ctx) = runs_screen();
+    for _ in 0..2 {
+        press(&mut app, &ctx, "space");
+    }
+    press(&mut app, &ctx, "c");
+    let ScreenKind::Compare { runs, .. } = app.screen().kind.clone() else {
+        panic!("compare")
+    };
+    let (ids, kept) = app.compared.clone().expect("kept after the action");
+    assert_eq!(ids, runs);
+    assert!(matches!(
+        rows::comparison(&app, app.screen()),
+        Some(std::borrow::Cow::Borrowed(_))
+    ));
+    // A compared run comes back with another loss: the next comparison has it.
+    let mut run = app
+        .feeds
+        .run
+        .get(&runs[0])
+        .and_then(|f| f.data.clone())
+        .expect("loaded");
+    run.metrics.insert("loss".into(), 123.0);
+    crate::app::update(
+        &mut app,
+        crate::app::Action::Loaded(
+            Source::Run(runs[0].clone()),
+            Ok(Box::new(Payload::Run(run))),
+        ),
+    );
+    let (_, now) = app.compared.clone().expect("kept");
+    assert_ne!(now, kept);
+    assert!((now.runs[0].metrics["loss"] - 123.0).abs() < 1e-12);
+    // Off the Compare screen nothing is kept.
+    press(&mut app, &ctx, "esc");
+    assert!(app.compared.is_none());
 }
