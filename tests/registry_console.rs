@@ -207,11 +207,8 @@ fn a_wrong_password_is_said_once_clearly_and_retried_with_backoff() {
     let count_file = dir.path().join("count");
     let mut proxy = Reaped(
         Command::new("python3")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/env/count_proxy.py"
-            ))
-            .args([backend, count_file.to_str().expect("utf-8")])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/env/proxy.py"))
+            .args([backend, "--count", count_file.to_str().expect("utf-8")])
             .stdout(Stdio::piped())
             .spawn()
             .expect("count proxy"),

@@ -1,5 +1,5 @@
 //! TLS to MLflow and Prometheus: the real services of `tests/env/up` behind a TLS proxy
-//! (`tests/env/tls_proxy.py`) whose certificate this test's own CA signs. Verified by default (an
+//! (`tests/env/proxy.py --tls`) whose certificate this test's own CA signs. Verified by default (an
 //! unknown CA is refused), trusted with a CA file (MLflow's `MLFLOW_TRACKING_SERVER_CERT_PATH`,
 //! `MLOPS_PROMETHEUS_CA_FILE`, or `ca_file` in config.toml), and unverified only when asked,
 //! with a warning on every start of the CLI and the console.
@@ -105,12 +105,10 @@ fn proxy(cert: &Path, key: &Path, url: &str) -> Proxy {
         .expect("host:port")
         .to_string();
     let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/env/tls_proxy.py"
-        ))
-        .args([cert, key])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/env/proxy.py"))
         .arg(&backend)
+        .arg("--tls")
+        .args([cert, key])
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3");

@@ -258,6 +258,11 @@ pub fn columns(app: &App, frame: &mut Frame, area: Rect) {
                 mlops_core::model::RunField::Metric(_) => ("metric", t.accent),
                 mlops_core::model::RunField::Param(_) => ("param ", t.muted),
             };
+            let kind_style = if i == picker.selected {
+                style
+            } else {
+                kind_style
+            };
             Line::from(vec![
                 Span::styled(if *on { " [x] " } else { " [ ] " }, style),
                 Span::styled(format!("{kind} "), kind_style),
