@@ -16,7 +16,7 @@ use crate::{
         http::{Auth, Tls},
         kube::{KubeCluster, names::CONSOLE_PREFIX},
         mlflow::MlflowRegistry,
-        prometheus::PrometheusMetrics,
+        prometheus::{ProfiledDrift, PrometheusMetrics},
     },
     app::{action::Namespace, feeds::BackendInfo},
     config::{self, ConfigError, Settings},
@@ -448,7 +448,12 @@ pub async fn real(options: &Options) -> Backends {
             .map(|c| Arc::new(c) as Arc<dyn ClusterPort>)
             .or_else(|| broken_cluster.clone().map(|b| b as Arc<dyn ClusterPort>)),
         registry: registry.clone(),
-        metrics: prometheus.clone().map(|m| m as Arc<dyn MetricsPort>),
+        // Live drift against each version's training data profile in the registry, when there
+        // is a registry; against the reference window otherwise.
+        metrics: prometheus.clone().map(|m| match &registry {
+            Some(r) => Arc::new(ProfiledDrift::new(m, r.clone())) as Arc<dyn MetricsPort>,
+            None => m as Arc<dyn MetricsPort>,
+        }),
         // The audit log lives in the cluster (ConfigMaps in mlops-system).
         audit: kube
             .clone()

@@ -1,6 +1,8 @@
-//! `mlops drift live` on the real Prometheus and traffic process: a shift injected into one live
-//! feature shows as that feature drifted within the window, the others stay put, and
-//! `--fail-on-drift` turns it into exit 3. The traffic process is reset when the test ends.
+//! `mlops drift live` on the real Prometheus, MLflow and traffic process: each served version's
+//! live features are compared with its training data profile from the registry; a shift
+//! injected into one live feature shows as that feature drifted within the window, the others
+//! stay put, and `--fail-on-drift` turns it into exit 3. The traffic process is reset when the
+//! test ends.
 
 mod common;
 
@@ -86,6 +88,33 @@ fn a_shift_of_a_live_feature_shows_in_drift_live_within_the_window() {
         "{amount:#}"
     );
     assert!(before["canary_vs_stable"].is_array(), "{before:#}");
+    // The reference is the data v3 was trained on: the drift profile logged with its source
+    // run's training dataset in the real MLflow (800,000 rows), not an earlier window.
+    assert!(
+        amount["reference"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("profile fraud-detection-train@")),
+        "{amount:#}"
+    );
+    assert!(
+        before["profiles"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|x| x["model"] == "fraud-detector" && x["version"] == 3)),
+        "{before:#}"
+    );
+    assert!(
+        before["warnings"].as_array().is_some_and(Vec::is_empty),
+        "{before:#}"
+    );
+    // Asked for, the window before is the reference instead.
+    let (code, window) = live(&["--reference", "window"]);
+    assert_eq!(code, 0, "{window:#}");
+    assert_eq!(
+        feature(&window, "amount")["reference"],
+        "window",
+        "{window:#}"
+    );
+    assert!(window["profiles"].as_array().is_some_and(Vec::is_empty));
 
     traffic(
         "POST",
@@ -114,4 +143,28 @@ fn a_shift_of_a_live_feature_shows_in_drift_live_within_the_window() {
     );
     let (code, _) = live(&["--fail-on-drift"]);
     assert_eq!(code, 3, "--fail-on-drift exits 3 on drift");
+}
+
+/// The console's Drift view on the same real Prometheus and MLflow compares with the same
+/// reference: a version's detail names its training data profile.
+#[test]
+fn the_drift_view_compares_with_the_training_data_profile_too() {
+    let env = common::env();
+    let config = tempfile::tempdir().expect("config dir");
+    let script = format!(
+        "MLOPS_PROMETHEUS_URL={} MLFLOW_TRACKING_URI={} {}; echo EXIT=$?; sleep 60",
+        env.get("MLOPS_PROMETHEUS_URL"),
+        env.get("MLFLOW_TRACKING_URI"),
+        env!("CARGO_BIN_EXE_mlops")
+    );
+    let t = common::tmux::Tmux::start(&script, 160, 45, config.path().to_str().expect("utf-8"));
+    t.keys(&["4"]);
+    t.wait_text("fraud-detector");
+    t.keys(&["/"]);
+    t.type_text("fraud-detector amount");
+    t.keys(&["Enter", "Enter"]);
+    let s = t.wait_text("training data fraud-detection-train@");
+    assert!(s.contains("Drift › fraud-detector"), "{s}");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0");
 }

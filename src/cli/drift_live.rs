@@ -1,17 +1,22 @@
 //! `mlops drift live`: drift as the model servers see it now, from Prometheus — each model
-//! version's input features over the current window against the reference window before it, and
-//! each model's canary track against its stable one (the measure a rollout's drift check uses).
+//! version's input features over the current window against the data it was trained on (the
+//! drift profile logged with its source run's dataset in the registry) or, for a version without
+//! one, against the reference window before it; and each model's canary track against its stable
+//! one (the measure a rollout's drift check uses).
 
 use std::{fmt::Write as _, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
-use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift, ports::MetricsPort, rollout};
+use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift, rollout};
 use serde::Serialize;
 
 use super::output::{self, Output, UsageError, safe};
-use crate::{adapters::prometheus::DriftWindows, wiring::Options};
+use crate::{
+    adapters::prometheus::{DriftWindows, ProfiledDrift, VersionProfiles},
+    wiring::Options,
+};
 
 #[derive(Debug, Args)]
 pub struct LiveArgs {
@@ -24,6 +29,11 @@ pub struct LiveArgs {
     /// Exit 3 when a feature drifted (for pipelines and alerts).
     #[arg(long)]
     pub fail_on_drift: bool,
+    /// What the live window is compared with: `profile` (the version's training data profile
+    /// in the registry, the window where a version has none) or `window` (always the reference
+    /// window).
+    #[arg(long, default_value = "profile", value_parser = ["profile", "window"])]
+    pub reference: String,
 }
 
 /// One feature of one model version: its statistics over the current window against the
@@ -43,6 +53,16 @@ struct LiveFeature {
     current_rows: usize,
     /// PSI over recent windows, oldest first.
     psi_history: Vec<f64>,
+    /// `window`, or `profile DATASET@DIGEST`.
+    reference: String,
+}
+
+/// A version whose training data profile was found in the registry.
+#[derive(Debug, Serialize)]
+struct VersionProfile {
+    model: String,
+    version: u32,
+    dataset: String,
 }
 
 /// A model's canary against its stable track: the feature furthest apart.
@@ -60,6 +80,11 @@ struct Live {
     features: Vec<LiveFeature>,
     drifted: usize,
     canary_vs_stable: Vec<CanaryVsStable>,
+    /// The versions compared with their training data profile.
+    profiles: Vec<VersionProfile>,
+    /// Why a version's profile could not be read (the registry down, a profile that is not
+    /// one); those versions are compared with the reference window.
+    warnings: Vec<String>,
 }
 
 fn feature(d: FeatureDrift) -> LiveFeature {
@@ -73,6 +98,7 @@ fn feature(d: FeatureDrift) -> LiveFeature {
         reference_rows: d.report.reference_len,
         current_rows: d.report.current_len,
         psi_history: d.psi_history,
+        reference: d.reference,
         model: d.model,
         version: d.version,
         feature: d.feature,
@@ -96,8 +122,38 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
             history_step: window.min(Duration::from_secs(5 * 60)),
             ..DriftWindows::default()
         });
-        let (features, canary) =
-            futures::try_join!(metrics.drift(), metrics.canary_vs_stable(window))?;
+        let metrics = std::sync::Arc::new(metrics);
+        // The versions' training data profiles from the registry, when one is configured.
+        let registry = match options.registry() {
+            Some(Ok(r)) if args.reference == "profile" => Some(Ok(r)),
+            Some(Err(e)) if args.reference == "profile" => Some(Err(e)),
+            _ => None,
+        };
+        let drift = async {
+            match registry {
+                Some(Ok(r)) => {
+                    ProfiledDrift::new(metrics.clone(), std::sync::Arc::new(r))
+                        .drift_with_profiles()
+                        .await
+                }
+                Some(Err(e)) => metrics
+                    .drift_against(Utc::now(), &VersionProfiles::new())
+                    .await
+                    .map(|d| {
+                        (
+                            d,
+                            VersionProfiles::new(),
+                            vec![format!("no training data profiles: {e}")],
+                        )
+                    }),
+                None => metrics
+                    .drift_against(Utc::now(), &VersionProfiles::new())
+                    .await
+                    .map(|d| (d, VersionProfiles::new(), Vec::new())),
+            }
+        };
+        let ((features, profiles, warnings), canary) =
+            futures::try_join!(drift, metrics.canary_vs_stable(window))?;
         let wanted = |m: &str| args.model.as_deref().is_none_or(|w| w == m);
         let mut features: Vec<LiveFeature> = features
             .into_iter()
@@ -123,6 +179,16 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
                 .count(),
             features,
             canary_vs_stable,
+            profiles: profiles
+                .iter()
+                .filter(|((model, _), _)| wanted(model))
+                .map(|((model, version), (dataset, _))| VersionProfile {
+                    model: model.clone(),
+                    version: *version,
+                    dataset: dataset.clone(),
+                })
+                .collect(),
+            warnings,
         })
     });
     match result {
@@ -140,20 +206,21 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
 
 fn table(l: &Live) -> String {
     let mut s = format!(
-        "{:<22} {:>4} {:<20} {:<8} {:>8} {:>8} {:>10}\n",
-        "MODEL", "VER", "FEATURE", "STATUS", "PSI", "JS", "ROWS"
+        "{:<22} {:>4} {:<20} {:<8} {:>8} {:>8} {:>10} {}\n",
+        "MODEL", "VER", "FEATURE", "STATUS", "PSI", "JS", "ROWS", "AGAINST"
     );
     for f in &l.features {
         let _ = writeln!(
             s,
-            "{:<22} {:>4} {:<20} {:<8} {:>8.4} {:>8.4} {:>10}",
+            "{:<22} {:>4} {:<20} {:<8} {:>8.4} {:>8.4} {:>10} {}",
             safe(&f.model),
             f.version,
             safe(&f.feature),
             f.status,
             f.psi,
             f.js_distance,
-            f.current_rows
+            f.current_rows,
+            f.reference.split(' ').next().unwrap_or_default()
         );
     }
     let _ = write!(
@@ -163,6 +230,24 @@ fn table(l: &Live) -> String {
         l.features.len(),
         l.window_seconds
     );
+    if l.profiles.is_empty() {
+        s.push_str("\nreference: the window before (no version has a training data profile)");
+    } else {
+        s.push_str("\nreference: the training data profile of");
+        for p in &l.profiles {
+            let _ = write!(
+                s,
+                "\n  {} v{}  {}",
+                safe(&p.model),
+                p.version,
+                safe(&p.dataset)
+            );
+        }
+        s.push_str("\n  (other versions: the window before)");
+    }
+    for w in &l.warnings {
+        let _ = write!(s, "\nwarning: {}", safe(w));
+    }
     if !l.canary_vs_stable.is_empty() {
         s.push_str("\ncanary vs stable:");
         for c in &l.canary_vs_stable {

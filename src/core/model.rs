@@ -247,6 +247,15 @@ impl Dataset {
                 m.iter()
                     .map(|(k, v)| match v {
                         serde_json::Value::String(s) => format!("{k}={s}"),
+                        // A drift profile's columns: their names, not their bins.
+                        serde_json::Value::Array(items) if k == "columns" => format!(
+                            "columns=[{}]",
+                            items
+                                .iter()
+                                .filter_map(|c| c.get("column").and_then(|n| n.as_str()))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
                         other => format!("{k}={other}"),
                     })
                     .collect::<Vec<_>>()
@@ -496,6 +505,10 @@ pub struct FeatureDrift {
     pub current_counts: Vec<f64>,
     /// PSI over recent windows, oldest first, for the trend sparkline.
     pub psi_history: Vec<f64>,
+    /// What the live window was compared with: `window` (an earlier window of the same
+    /// servers) or `profile <dataset>` (the version's training data profile in the registry).
+    #[serde(default)]
+    pub reference: String,
 }
 
 /// Canary-versus-stable series for a rollout's detail view.
@@ -564,6 +577,16 @@ mod dataset_tests {
         assert_eq!(
             d.profile_summary().as_deref(),
             Some("num_rows=5000, source=x")
+        );
+        let drift = dataset(
+            None,
+            Some(
+                r#"{"num_rows": 9, "format": "mlops-drift-profile/1", "columns": [{"column": "amount", "edges": [0, 1], "counts": [9]}, {"column": "age"}]}"#,
+            ),
+        );
+        assert_eq!(
+            drift.profile_summary().as_deref(),
+            Some("columns=[amount age], format=mlops-drift-profile/1, num_rows=9")
         );
         let odd = dataset(Some("not json"), Some("[1, 2]"));
         assert_eq!(odd.schema_summary().as_deref(), Some("not json"));

@@ -67,7 +67,54 @@ fn is_count(v: f64) -> bool {
     v.is_finite() && v >= 0.0
 }
 
-pub(super) fn map_drift(reference: &[Series], current: &[Series]) -> Vec<FeatureDrift> {
+/// Reference profiles by model version: where each came from (shown), and the profile.
+pub type VersionProfiles = BTreeMap<(String, u32), (String, drift::profile::Profile)>;
+
+/// What a feature's current window is compared with: its version's profile where it has a
+/// numeric column of that name, else the reference window. (bounds with `+Inf` last, counts per
+/// bucket, and what it is.)
+fn reference_for(
+    key: &FeatureKey,
+    window: Option<Cumulative>,
+    first_current: Option<&Cumulative>,
+    profiles: &VersionProfiles,
+) -> Option<(Vec<f64>, Vec<f64>, String)> {
+    let valid =
+        |bounds: &[f64]| bounds.len() >= 2 && bounds.last().is_some_and(|b| b.is_infinite());
+    if let Some((source, profile)) = profiles.get(&(key.0.clone(), key.1))
+        && let Some(column) = profile.columns.iter().find(|c| c.column == key.2)
+        && let Some(first) = first_current
+    {
+        let mut first = first.clone();
+        sort_cumulative(&mut first);
+        let bounds: Vec<f64> = first.iter().map(|b| b.0).collect();
+        if valid(&bounds)
+            && let Some(counts) = drift::live::rebin(column, &bounds[..bounds.len() - 1])
+            && counts.iter().sum::<f64>() > 0.0
+        {
+            return Some((bounds, counts, format!("profile {source}")));
+        }
+        tracing::debug!(
+            ?key,
+            "the profile's column does not fit the live buckets; the window is the reference"
+        );
+    }
+    let mut reference = window?;
+    sort_cumulative(&mut reference);
+    let bounds: Vec<f64> = reference.iter().map(|b| b.0).collect();
+    if !valid(&bounds) {
+        tracing::debug!(?key, ?bounds, "buckets without +Inf or a bound; left out");
+        return None;
+    }
+    let counts = bins_of(&reference);
+    (counts.iter().sum::<f64>() > 0.0).then(|| (bounds, counts, "window".to_string()))
+}
+
+pub(super) fn map_drift(
+    reference: &[Series],
+    current: &[Series],
+    profiles: &VersionProfiles,
+) -> Vec<FeatureDrift> {
     let mut refs: BTreeMap<FeatureKey, Cumulative> = BTreeMap::new();
     for s in reference {
         // A bucket count that is not a count (NaN, infinite, negative) is left out: drift is
@@ -93,20 +140,13 @@ pub(super) fn map_drift(reference: &[Series], current: &[Series]) -> Vec<Feature
     }
     let mut out = Vec::new();
     for (key, times) in curs {
-        let Some(mut reference) = refs.remove(&key) else {
-            tracing::debug!(?key, "no reference window for this feature; drift left out");
+        let window = refs.remove(&key);
+        let Some((bounds, reference_counts, source)) =
+            reference_for(&key, window, times.values().next_back(), profiles)
+        else {
+            tracing::debug!(?key, "no reference for this feature; drift left out");
             continue;
         };
-        sort_cumulative(&mut reference);
-        let bounds: Vec<f64> = reference.iter().map(|b| b.0).collect();
-        if bounds.len() < 2 || bounds.last().is_some_and(|b| b.is_finite()) {
-            tracing::debug!(?key, ?bounds, "buckets without +Inf or a bound; left out");
-            continue;
-        }
-        let reference_counts = bins_of(&reference);
-        if reference_counts.iter().sum::<f64>() <= 0.0 {
-            continue;
-        }
         let mut psi_history = Vec::new();
         let mut latest = None;
         for (_, mut c) in times {
@@ -144,6 +184,7 @@ pub(super) fn map_drift(reference: &[Series], current: &[Series]) -> Vec<Feature
             reference_counts,
             current_counts,
             psi_history,
+            reference: source,
         });
     }
     out

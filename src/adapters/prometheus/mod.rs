@@ -4,7 +4,9 @@
 //! from `model_requests_total` / `model_request_duration_seconds_bucket`.
 //!
 //! Owns the HTTP conversation with one Prometheus and the mapping of its answers; it must not
-//! talk to the cluster (a GPU's model and version come from the metrics alone). TLS is verified,
+//! talk to the cluster (a GPU's model and version come from the metrics alone). `profiled`
+//! wraps it to compare live features with each version's training data profile, read through
+//! the registry port (never the MLflow adapter itself). TLS is verified,
 //! every request has a timeout, the optional bearer token (`MLOPS_PROMETHEUS_TOKEN`) is never
 //! shown.
 //!
@@ -43,6 +45,12 @@ use mlops_core::{
 
 mod gpus;
 mod histograms;
+mod profiled;
+
+pub use self::{
+    histograms::VersionProfiles,
+    profiled::{PROFILES_TTL, ProfiledDrift},
+};
 mod series;
 #[cfg(test)]
 mod tests;
@@ -294,6 +302,16 @@ impl PrometheusMetrics {
 
     /// [`MetricsPort::drift`] as of `now`.
     pub async fn drift_at(&self, now: DateTime<Utc>) -> Result<Vec<FeatureDrift>, CoreError> {
+        self.drift_against(now, &VersionProfiles::new()).await
+    }
+
+    /// Drift as of `now`, each version's features against its profile in `profiles` where it
+    /// has one (the data it was trained on), else against the reference window.
+    pub async fn drift_against(
+        &self,
+        now: DateTime<Utc>,
+        profiles: &VersionProfiles,
+    ) -> Result<Vec<FeatureDrift>, CoreError> {
         let w = self.windows;
         let reference_len = w.reference_start_ago.saturating_sub(w.reference_end_ago);
         if reference_len.is_zero() || w.current.is_zero() || w.history_step.is_zero() {
@@ -315,7 +333,7 @@ impl PrometheusMetrics {
             self.query(&reference_query, Some(now - delta(w.reference_end_ago))),
             self.query_range(&current_query, start, now, w.history_step),
         )?;
-        Ok(map_drift(&reference, &current))
+        Ok(map_drift(&reference, &current, profiles))
     }
 }
 

@@ -220,7 +220,7 @@ fn drift_from_histogram_increases() {
     let shifted = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 22.0].map(|c| c * 100.0);
     let reference = buckets("amount", &bounds, &[(0, &base)]);
     let current = buckets("amount", &bounds, &[(100, &base), (200, &shifted)]);
-    let mut out = map_drift(&reference, &current);
+    let mut out = map_drift(&reference, &current, &VersionProfiles::new());
     assert_eq!(out.len(), 1);
     let d = out.remove(0);
     assert_eq!(
@@ -269,19 +269,70 @@ fn same_bins_give_no_drift_and_missing_windows_are_left_out() {
     let base = [10.0, 40.0, 40.0, 10.0];
     let reference = buckets("f", &bounds, &[(0, &base)]);
     let current = buckets("f", &bounds, &[(100, &base)]);
-    let d = &map_drift(&reference, &current)[0];
+    let d = &map_drift(&reference, &current, &VersionProfiles::new())[0];
     assert_eq!(d.report.status, drift::DriftStatus::Ok);
     assert!(d.report.psi.abs() < 1e-12 && d.report.js_distance < 1e-6);
     assert!(d.report.ks.statistic < 1e-12 && d.report.wasserstein_normed < 1e-12);
     assert!(
-        map_drift(&[], &current).is_empty(),
+        map_drift(&[], &current, &VersionProfiles::new()).is_empty(),
         "no reference, no report"
     );
     let empty = buckets("f", &bounds, &[(100, &[0.0; 4])]);
     assert!(
-        map_drift(&reference, &empty).is_empty(),
+        map_drift(&reference, &empty, &VersionProfiles::new()).is_empty(),
         "no current traffic, no report"
     );
+}
+
+/// A version with a profile in the registry is compared with it (spread over the live
+/// buckets), not with the reference window; a feature the profile lacks keeps the window.
+#[test]
+fn a_versions_profile_is_the_reference_where_it_has_the_feature() {
+    let bounds = ["1", "2", "3"];
+    let live = [10.0, 40.0, 40.0, 10.0];
+    let current = [
+        buckets("f", &bounds, &[(100, &live)]),
+        buckets("g", &bounds, &[(100, &live)]),
+    ]
+    .concat();
+    let reference = [
+        buckets("f", &bounds, &[(0, &live)]),
+        buckets("g", &bounds, &[(0, &live)]),
+    ]
+    .concat();
+    // The training data: f lies between 0 and 4, evenly — unlike the live traffic.
+    let profile = drift::profile::Profile {
+        format: drift::profile::FORMAT.into(),
+        source: "train".into(),
+        rows: 400,
+        columns: vec![drift::profile::ColumnProfile {
+            column: "f".into(),
+            kind: drift::method::Kind::Numeric,
+            rows: 400,
+            missing: 0,
+            unique: 400,
+            edges: vec![0.0, 2.0, 4.0],
+            counts: vec![200, 200],
+            categories: std::collections::BTreeMap::new(),
+        }],
+    };
+    let profiles = VersionProfiles::from([(
+        ("fraud-detector".to_string(), 3),
+        ("fraud-train@abc".to_string(), profile),
+    )]);
+    let out = map_drift(&reference, &current, &profiles);
+    let f = out.iter().find(|d| d.feature == "f").expect("f");
+    let g = out.iter().find(|d| d.feature == "g").expect("g");
+    assert_eq!(f.reference, "profile fraud-train@abc");
+    assert_eq!(f.reference_counts, vec![100.0, 100.0, 100.0, 100.0]);
+    let expected = drift::psi_from_counts(&[100.0; 4], &live).expect("psi");
+    assert!((f.report.psi - expected).abs() < 1e-12 && f.report.psi > 0.1);
+    assert_eq!(g.reference, "window");
+    assert!(g.report.psi.abs() < 1e-12);
+    // Without a reference window, a profiled feature is still compared.
+    let out = map_drift(&[], &current, &profiles);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].feature, "f");
 }
 
 #[test]
@@ -401,7 +452,7 @@ fn impossible_samples_and_gauges_read_as_missing() {
 fn drift_ignores_buckets_that_are_not_counts() {
     let reference = buckets("x", &["1", "2"], &[(100, &[f64::NAN, f64::INFINITY, -3.0])]);
     let current = buckets("x", &["1", "2"], &[(200, &[f64::NAN, 1.0, 2.0])]);
-    for d in map_drift(&reference, &current) {
+    for d in map_drift(&reference, &current, &VersionProfiles::new()) {
         assert!(
             d.report.psi.is_finite() && d.psi_history.iter().all(|p| p.is_finite()),
             "{d:?}"

@@ -63,6 +63,43 @@ fn bins(buckets: &[Bucket]) -> BTreeMap<String, (Vec<f64>, Vec<f64>)> {
         .collect()
 }
 
+/// A reference profile's numeric column spread over a live histogram's buckets: each profile
+/// bin's count laid evenly over its range (a bin of one value, at that value), summed per
+/// bucket — bucket `j` holds what lies in (`bounds[j-1]`, `bounds[j]`], the last bucket
+/// (`+Inf`) everything above the last bound. `bounds` are the finite upper bounds, ascending.
+/// `None` for a column without bins (categorical) or with edges and counts that disagree.
+pub fn rebin(column: &super::profile::ColumnProfile, bounds: &[f64]) -> Option<Vec<f64>> {
+    let (edges, counts) = (&column.edges, &column.counts);
+    if counts.is_empty()
+        || edges.len() != counts.len() + 1
+        || edges.windows(2).any(|w| w[1] < w[0] || w[0].is_nan())
+        || bounds.windows(2).any(|w| w[1] <= w[0])
+    {
+        return None;
+    }
+    let mut out = vec![0.0; bounds.len() + 1];
+    // The share of [lo, hi] at or below x.
+    let below = |lo: f64, hi: f64, x: f64| {
+        if hi <= lo {
+            if x >= lo { 1.0 } else { 0.0 }
+        } else {
+            ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+        }
+    };
+    for (i, &n) in counts.iter().enumerate() {
+        let (lo, hi) = (edges[i], edges[i + 1]);
+        let n = n as f64;
+        let mut before = 0.0;
+        for (j, &b) in bounds.iter().enumerate() {
+            let upto = below(lo, hi, b);
+            out[j] += n * (upto - before);
+            before = upto;
+        }
+        out[bounds.len()] += n * (1.0 - before);
+    }
+    Some(out)
+}
+
 /// The fewest observations of a feature on each track before it is compared: below that, PSI
 /// measures the sample's noise (about bins ÷ observations), not drift.
 pub const MIN_OBSERVATIONS: f64 = 200.0;
@@ -117,6 +154,43 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    fn column(edges: &[f64], counts: &[u64]) -> crate::drift::profile::ColumnProfile {
+        crate::drift::profile::ColumnProfile {
+            column: "amount".into(),
+            kind: crate::drift::method::Kind::Numeric,
+            rows: usize::try_from(counts.iter().sum::<u64>()).expect("small"),
+            missing: 0,
+            unique: 100,
+            edges: edges.to_vec(),
+            counts: counts.to_vec(),
+            categories: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_profile_is_spread_over_live_buckets_keeping_every_count() {
+        // Bins [0,10) 100, [10,20) 300; buckets ≤5, ≤10, ≤15, +Inf.
+        let c = column(&[0.0, 10.0, 20.0], &[100, 300]);
+        let r = rebin(&c, &[5.0, 10.0, 15.0]).expect("numeric");
+        let want = [50.0, 50.0, 150.0, 150.0];
+        assert!(
+            r.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9),
+            "{r:?}"
+        );
+        // Buckets beyond the profile's range get nothing; the total is kept.
+        let r = rebin(&c, &[-5.0, 30.0]).expect("numeric");
+        assert!((r[0]).abs() < 1e-9 && (r[1] - 400.0).abs() < 1e-9 && r[2].abs() < 1e-9);
+        // A bin of one value sits at that value.
+        let r = rebin(&column(&[3.0, 3.0, 5.0], &[10, 10]), &[3.0, 4.0]).expect("numeric");
+        assert!(
+            (r[0] - 10.0).abs() < 1e-9 && (r[1] - 5.0).abs() < 1e-9,
+            "{r:?}"
+        );
+        // Edges and counts that disagree, or a categorical column: no bins.
+        assert!(rebin(&column(&[0.0, 1.0], &[1, 2]), &[0.5]).is_none());
+        assert!(rebin(&column(&[], &[]), &[0.5]).is_none());
     }
 
     #[test]

@@ -94,8 +94,15 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feat
             Span::styled(r.status.as_str(), status_style(app, r.status)),
             Span::styled(
                 format!(
-                    "   reference n={}  current n={}",
-                    r.reference_len, r.current_len
+                    "   reference{} n={}  current n={}",
+                    // What the live window is compared with: the training data's profile,
+                    // or the window before.
+                    d.reference
+                        .strip_prefix("profile ")
+                        .map(|p| format!(" (training data {p})"))
+                        .unwrap_or_default(),
+                    r.reference_len,
+                    r.current_len
                 ),
                 t.muted,
             ),

@@ -372,6 +372,7 @@ impl Sim {
                 reference_counts: f.reference_counts.clone(),
                 current_counts: f.current_counts.clone(),
                 psi_history: f.psi_history.iter().copied().collect(),
+                reference: "window".into(),
             })
             .collect()
     }
