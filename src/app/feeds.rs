@@ -69,6 +69,19 @@ pub struct RunsKey {
 /// however large the experiment.
 pub const RUNS_WINDOW_PAGES: usize = 20;
 
+/// The fewest runs a list keeps when it drops pages: many screenfuls, so that a page dropped at
+/// one end never leaves the selection near the other (which would read it back, and drop the
+/// first again, forever).
+pub const RUNS_WINDOW_MIN_ROWS: usize = 1000;
+
+/// How much of a runs search is held: at most `pages` pages, but never fewer than `rows` runs
+/// after dropping one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub pages: usize,
+    pub rows: usize,
+}
+
 /// A page of a runs search read so far: the token that reads it ("" for the first) and how
 /// many runs it added.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -202,7 +215,7 @@ impl RunList {
     /// one, or one dropped before) or before the first (scrolling back). A page of an earlier
     /// search, or one already held, is ignored; a run already held is kept once. Past
     /// `window` pages, those at the other end are dropped.
-    fn place(&mut self, token: &str, page: RunPage, window: usize) -> PageEffect {
+    fn place(&mut self, token: &str, page: RunPage, window: Window) -> PageEffect {
         let mut effect = PageEffect::default();
         let at_end = self.following() == Some(token);
         let at_start = !at_end && self.previous() == Some(token);
@@ -230,7 +243,9 @@ impl RunList {
                 self.pages[index].len = effect.added;
             }
             self.held += 1;
-            while self.held > window.max(2) {
+            while self.held > window.pages.max(2)
+                && self.runs.len() - self.pages[self.first].len.min(self.runs.len()) >= window.rows
+            {
                 let n = self.pages[self.first].len.min(self.runs.len());
                 self.runs.drain(..n);
                 effect.dropped.push(self.pages[self.first].token.clone());
@@ -242,7 +257,13 @@ impl RunList {
             self.pages[self.first].len = effect.added;
             self.runs.splice(0..0, new);
             self.held += 1;
-            while self.held > window.max(2) {
+            while self.held > window.pages.max(2)
+                && self.runs.len()
+                    - self.pages[self.first + self.held - 1]
+                        .len
+                        .min(self.runs.len())
+                    >= window.rows
+            {
                 let last = self.first + self.held - 1;
                 let n = self.pages[last].len.min(self.runs.len());
                 self.runs.truncate(self.runs.len() - n);
@@ -411,6 +432,11 @@ pub struct Feeds {
     pub runs_pages: HashMap<(RunsKey, String), Feed<usize>>,
     /// The most pages a runs list holds; 0: `RUNS_WINDOW_PAGES`.
     pub runs_window: usize,
+    /// The fewest runs a list keeps when dropping pages; `None`: `RUNS_WINDOW_MIN_ROWS`.
+    pub runs_window_rows: Option<usize>,
+    /// A `/` filter narrows the list being stored: nothing is dropped (the rows it leaves may
+    /// be too few to keep the selection away from both ends).
+    pub runs_hold_all: bool,
     pub run: HashMap<String, Feed<Run>>,
     pub run_metrics: HashMap<String, Feed<MetricHistories>>,
     /// Keyed by (experiment id, run id).
@@ -590,12 +616,17 @@ impl Feeds {
         }
     }
 
-    /// The most pages a runs list holds.
-    pub fn runs_window(&self) -> usize {
-        if self.runs_window == 0 {
-            RUNS_WINDOW_PAGES
-        } else {
-            self.runs_window
+    /// How much of a runs list is held.
+    pub fn runs_window(&self) -> Window {
+        Window {
+            pages: if self.runs_hold_all {
+                usize::MAX
+            } else if self.runs_window == 0 {
+                RUNS_WINDOW_PAGES
+            } else {
+                self.runs_window
+            },
+            rows: self.runs_window_rows.unwrap_or(RUNS_WINDOW_MIN_ROWS),
         }
     }
 

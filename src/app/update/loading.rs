@@ -8,6 +8,7 @@ use crate::app::{
     action::Effect,
     feeds::{Feed, Payload, RunList, RunsKey, Source},
     rows::{self, wanted::any_stale},
+    screens::{Screen, ViewId},
     state::App,
 };
 
@@ -50,9 +51,20 @@ pub(super) fn loaded(
             .map_or(0, RunList::skipped)
     };
     let before = skipped(app);
+    let selected = key
+        .as_ref()
+        .map(|k| selected_runs(app, k))
+        .unwrap_or_default();
+    // Under a `/` filter the list keeps every page it reads (see `Feeds::runs_hold_all`).
+    app.feeds.runs_hold_all = key.as_ref().is_some_and(|k| {
+        app.stack
+            .iter()
+            .chain(app.views.values().flatten())
+            .any(|s| rows::runs_key(s).as_ref() == Some(k) && !s.filter.trim().is_empty())
+    });
     let (changed, requeue) = app.feeds.store(source, result, app.now);
-    if let Some(k) = &key {
-        keep_runs_in_place(app, k, skipped(app).cast_signed() - before.cast_signed());
+    if skipped(app) != before {
+        keep_runs_in_place(app, &selected);
     }
     if changed {
         clamp_selection(app);
@@ -69,19 +81,50 @@ pub(super) fn loaded(
     }
 }
 
-/// Pages of the runs list `key` were dropped before what is held (`moved` > 0) or read back
-/// in front of it (`moved` < 0): every screen on that list keeps the same run selected and the
-/// same runs on screen.
-fn keep_runs_in_place(app: &mut App, key: &RunsKey, moved: isize) {
-    if moved == 0 {
-        return;
+/// A screen on a runs list: where it is (its view's stack, or the one on show), its place in
+/// that stack, the run it has selected and that run's row on screen.
+type SelectedRun = (Option<ViewId>, usize, String, usize);
+
+/// Every screen on the runs list `key`, with the run it has selected.
+fn selected_runs(app: &App, key: &RunsKey) -> Vec<SelectedRun> {
+    let on = |view: Option<ViewId>, screens: &[Screen]| -> Vec<SelectedRun> {
+        screens
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| rows::runs_key(s).as_ref() == Some(key))
+            .filter_map(|(i, s)| {
+                let id = rows::runs(app, s).get(s.selected)?.id.clone();
+                Some((view, i, id, s.selected.saturating_sub(s.offset)))
+            })
+            .collect()
+    };
+    let mut all = on(None, &app.stack);
+    for (view, screens) in &app.views {
+        all.extend(on(Some(*view), screens));
     }
-    let shift = |n: usize| n.saturating_add_signed(-moved);
-    let screens = app.stack.iter_mut().chain(app.views.values_mut().flatten());
-    for s in screens {
-        if rows::runs_key(s).as_ref() == Some(key) {
-            s.selected = shift(s.selected);
-            s.offset = shift(s.offset);
+    all
+}
+
+/// Pages of a runs list were dropped before what is held or read back in front of it: every
+/// screen on that list keeps the same run selected, on the same row of the screen — counted in
+/// the rows it shows, so a `/` filter on the loaded runs changes nothing.
+fn keep_runs_in_place(app: &mut App, selected: &[SelectedRun]) {
+    for (view, i, id, row) in selected {
+        let screen = match view {
+            None => app.stack.get(*i),
+            Some(v) => app.views.get(v).and_then(|s| s.get(*i)),
+        };
+        let Some(at) = screen.and_then(|s| rows::runs(app, s).iter().position(|r| r.id == *id))
+        else {
+            continue;
+        };
+        let screen = match view {
+            None => app.stack.get_mut(*i),
+            Some(v) => app.views.get_mut(v).and_then(|s| s.get_mut(*i)),
+        };
+        if let Some(s) = screen {
+            s.selected = at;
+            s.offset = at.saturating_sub(*row);
             s.anchor = None;
         }
     }

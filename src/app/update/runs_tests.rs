@@ -565,6 +565,7 @@ fn configured_columns_are_the_default_and_o_outside_runs_says_where() {
 fn pages_far_behind_are_dropped_and_read_again_on_the_way_back() {
     let (mut app, ctx) = runs_screen();
     app.feeds.runs_window = 2;
+    app.feeds.runs_window_rows = Some(0);
     let truth = all_runs(&app, &ctx);
     let list = |app: &App| {
         rows::run_list(app, app.screen())
@@ -650,4 +651,70 @@ fn the_comparison_kept_for_drawing_follows_the_data() {
     // Off the Compare screen nothing is kept.
     press(&mut app, &ctx, "esc");
     assert!(app.compared.is_none());
+}
+
+/// The same with a `/` filter on the loaded runs: scrolled far enough to drop pages first,
+/// then filtered, the selection stays on its run as pages come back (counted in the rows the
+/// filter leaves), nothing more is dropped while the filter narrows the list (too few rows
+/// could leave the selection near both ends and read pages back and forth forever), and every
+/// run the filter keeps passes once each way.
+#[test]
+fn a_filter_on_the_loaded_runs_keeps_the_selection_as_pages_come_and_go() {
+    let (mut app, ctx) = runs_screen();
+    app.feeds.runs_window = 2;
+    app.feeds.runs_window_rows = Some(0);
+    let truth = all_runs(&app, &ctx);
+    // To the end unfiltered: the first pages are dropped.
+    for _ in 0..100 {
+        press(&mut app, &ctx, "end");
+        if !more(&app) {
+            break;
+        }
+    }
+    let skipped = |app: &App| {
+        rows::run_list(app, app.screen())
+            .and_then(|f| f.data.as_ref())
+            .map_or(0, RunList::skipped)
+    };
+    assert!(skipped(&app) > 0);
+    press(&mut app, &ctx, "/");
+    type_text(&mut app, &ctx, "status:FINISHED");
+    press(&mut app, &ctx, "enter");
+    let want: BTreeSet<&str> = truth
+        .iter()
+        .filter(|r| r.status.as_str() == "FINISHED")
+        .map(|r| r.id.as_str())
+        .collect();
+    let selected = |app: &App| {
+        rows::runs(app, app.screen())
+            .get(app.screen().selected)
+            .map(|r| r.id.clone())
+    };
+    press(&mut app, &ctx, "end");
+    // Up to the top: the dropped pages come back in front, the selection walks through every
+    // finished run once.
+    let mut up: Vec<String> = selected(&app).into_iter().collect();
+    for _ in 0..truth.len() + 50 {
+        press(&mut app, &ctx, "k");
+        if let Some(id) = selected(&app)
+            && up.last() != Some(&id)
+        {
+            up.push(id);
+        }
+    }
+    assert_eq!(skipped(&app), 0, "back at the first page");
+    assert_eq!(up.len(), want.len(), "each finished run once on the way up");
+    assert_eq!(up.iter().map(String::as_str).collect::<BTreeSet<_>>(), want);
+    // And down again: nothing was dropped under the filter, the same runs in reverse.
+    let mut down: Vec<String> = selected(&app).into_iter().collect();
+    for _ in 0..truth.len() + 50 {
+        press(&mut app, &ctx, "j");
+        if let Some(id) = selected(&app)
+            && down.last() != Some(&id)
+        {
+            down.push(id);
+        }
+    }
+    down.reverse();
+    assert_eq!(down, up, "the same runs in the same order");
 }
