@@ -16,7 +16,7 @@ use crate::{
         http::{Auth, Tls},
         kube::{KubeCluster, names::CONSOLE_PREFIX},
         mlflow::MlflowRegistry,
-        prometheus::{ProfiledDrift, PrometheusMetrics},
+        prometheus::{DriftWindows, ProfiledDrift, PrometheusMetrics},
     },
     app::{action::Namespace, feeds::BackendInfo},
     config::{self, ConfigError, Settings},
@@ -266,7 +266,11 @@ impl Options {
             PrometheusMetrics::new(url, auth)
                 .and_then(|m| m.with_tls(&tls?))
                 .map(|m| {
-                    let m = m.with_timeout(self.timeout);
+                    let m = m
+                        .with_timeout(self.timeout)
+                        .with_drift_windows(DriftWindows::current(
+                            self.settings.drift.live_window(),
+                        ));
                     match cluster {
                         Some(c) => m.with_cluster(c),
                         None => m,

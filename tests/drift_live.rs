@@ -161,7 +161,7 @@ fn the_drift_view_compares_with_the_training_data_profile_too() {
     t.keys(&["4"]);
     t.wait_text("fraud-detector");
     t.keys(&["/"]);
-    t.type_text("fraud-detector amount");
+    t.type_text("fraud-detector amount profile");
     t.keys(&["Enter", "Enter"]);
     let s = t.wait_text("training data fraud-detection-train@");
     assert!(s.contains("Drift › fraud-detector"), "{s}");

@@ -74,6 +74,75 @@ fn bad_flags_exit_2_and_missing_backends_say_which() {
     );
 }
 
+/// `--demo`: the demo platform's GPUs without any backend, through the same report — every
+/// field of the JSON there, the demo's idle allocations found with the GPU-hours they wasted over
+/// the simulated window, the same seed the same answer, filters and their mistakes as against a
+/// cluster.
+#[test]
+fn the_demo_platform_answers_without_backends() {
+    let run = |args: &[&str]| {
+        let mut all = vec!["gpu", "--demo", "-o", "json"];
+        all.extend_from_slice(args);
+        let (code, out, err) = bare(&all);
+        assert_eq!(code, 0, "{out}{err}");
+        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let report = run(&["--idle-window", "30m"]);
+    let nodes = report["nodes"].as_array().expect("nodes");
+    assert!(nodes.len() >= 10, "the demo's GPU nodes: {report:#}");
+    let gpus: Vec<&Value> = nodes
+        .iter()
+        .flat_map(|n| n["gpus"].as_array().expect("gpus"))
+        .collect();
+    for key in [
+        "uuid",
+        "utilization",
+        "memory_used_bytes",
+        "memory_total_bytes",
+        "power_watts",
+        "temperature_celsius",
+        "idle",
+        "idle_gpu_hours",
+    ] {
+        assert!(gpus.iter().all(|g| !g[key].is_null()), "{key}: {report:#}");
+    }
+    for n in nodes {
+        assert!(
+            n["allocatable"].as_u64().is_some() && n["requested"].as_u64().is_some(),
+            "{n:#}"
+        );
+    }
+    // The demo serves some models on GPUs that do nothing: found, with the hours they wasted.
+    let idle: Vec<&&Value> = gpus.iter().filter(|g| g["idle"] == true).collect();
+    assert!(!idle.is_empty(), "{report:#}");
+    for g in &idle {
+        assert!(!g["pod"].is_null() && !g["model"].is_null(), "{g:#}");
+        let hours = g["idle_gpu_hours"].as_f64().expect("hours");
+        assert!(
+            hours > 0.0 && hours <= 0.5 + 1e-9,
+            "30 minutes at most: {g:#}"
+        );
+    }
+    assert!(
+        report["idle_gpu_hours"].as_f64().is_some_and(|h| h > 0.0),
+        "{report:#}"
+    );
+    // The same seed gives the same GPUs; a node filter keeps to it; an unknown one is named.
+    let again = run(&["--idle-window", "30m"]);
+    assert_eq!(
+        report["nodes"][0]["gpus"][0]["uuid"], again["nodes"][0]["gpus"][0]["uuid"],
+        "same seed, same platform"
+    );
+    let first = nodes[0]["name"].as_str().expect("name");
+    let one = run(&["--idle-window", "30m", "--node", first]);
+    assert_eq!(one["nodes"].as_array().map(Vec::len), Some(1), "{one:#}");
+    let (code, _, err) = bare(&["gpu", "--demo", "--node", "no-such-node"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no-such-node"), "{err}");
+    let (code, _, err) = bare(&["gpu", "--seed", "3"]);
+    assert_eq!(code, 2, "--seed without --demo: {err}");
+}
+
 // ---- the real backends ----
 
 fn prometheus(path: &str, params: &[(&str, String)]) -> Vec<Value> {

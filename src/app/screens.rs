@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use mlops_core::rollout::RolloutKey;
+use mlops_core::{model::FeatureDrift, rollout::RolloutKey};
 
 use super::{action::Action, rows::table::Sort};
 
@@ -146,6 +146,34 @@ impl ViewId {
     }
 }
 
+/// One drift row: a version's feature against its reference, or (`canary`) a model's canary
+/// track against its stable track — both can exist for the canary's version at once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DriftKey {
+    pub model: String,
+    pub version: u32,
+    pub feature: String,
+    pub canary: bool,
+}
+
+impl DriftKey {
+    pub fn of(d: &FeatureDrift) -> Self {
+        Self {
+            model: d.model.clone(),
+            version: d.version,
+            feature: d.feature.clone(),
+            canary: d.is_canary_vs_stable(),
+        }
+    }
+
+    pub fn is(&self, d: &FeatureDrift) -> bool {
+        d.model == self.model
+            && d.version == self.version
+            && d.feature == self.feature
+            && d.is_canary_vs_stable() == self.canary
+    }
+}
+
 /// What a screen on the navigation stack shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScreenKind {
@@ -177,10 +205,7 @@ pub enum ScreenKind {
         version: u32,
     },
     Drift,
-    DriftDetail {
-        model: String,
-        feature: String,
-    },
+    DriftDetail(DriftKey),
     Gpus,
     Rollouts,
     RolloutDetail(RolloutKey),
@@ -251,11 +276,7 @@ pub enum RawOf {
         version: u32,
         name: String,
     },
-    Drift {
-        model: String,
-        version: u32,
-        feature: String,
-    },
+    Drift(DriftKey),
 }
 
 impl RawOf {
@@ -269,7 +290,7 @@ impl RawOf {
             RawOf::Version { model, version } => format!("{model} v{version}"),
             RawOf::Run(id) | RawOf::Experiment(id) => id.clone(),
             RawOf::Comparison(runs) => format!("comparison of {} runs", runs.len()),
-            RawOf::Drift { model, feature, .. } => format!("{model} · {feature}"),
+            RawOf::Drift(k) => ScreenKind::DriftDetail(k.clone()).crumb(),
         }
     }
 }
@@ -286,7 +307,7 @@ impl ScreenKind {
             | ScreenKind::LineageGraph { .. }
             | ScreenKind::VersionDetail { .. }
             | ScreenKind::DatasetDetail { .. } => ViewId::Lineage,
-            ScreenKind::Drift | ScreenKind::DriftDetail { .. } => ViewId::Drift,
+            ScreenKind::Drift | ScreenKind::DriftDetail(_) => ViewId::Drift,
             ScreenKind::Gpus | ScreenKind::GpuDetail { .. } => ViewId::Gpus,
             ScreenKind::Rollouts | ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
             ScreenKind::Audit | ScreenKind::AuditEntry(_) => ViewId::Audit,
@@ -304,7 +325,10 @@ impl ScreenKind {
             | ScreenKind::PodDetail { name, .. }
             | ScreenKind::DatasetDetail { name, .. } => name.clone(),
             ScreenKind::LineageGraph { model, version } => format!("{model} v{version}"),
-            ScreenKind::DriftDetail { model, feature } => format!("{model} · {feature}"),
+            ScreenKind::DriftDetail(k) if k.canary => {
+                format!("{} v{} canary · {}", k.model, k.version, k.feature)
+            }
+            ScreenKind::DriftDetail(k) => format!("{} · {}", k.model, k.feature),
             ScreenKind::RolloutDetail(k) => k.name.clone(),
             ScreenKind::AuditEntry(seq) => format!("#{seq}"),
             ScreenKind::GpuDetail { node, index, .. } => format!("{node} GPU {index}"),

@@ -130,6 +130,8 @@ pub struct App {
     pub compared: Option<(Vec<String>, mlops_core::compare::Comparison)>,
     /// The column chooser while it is open (`Mode::Columns`).
     pub column_picker: Option<ColumnPicker>,
+    /// `[drift] alert_after`: windows in a row a live drift status must hold to alert.
+    pub drift_alert_after: usize,
 }
 
 /// The Runs table's column chooser: every metric and param of the loaded runs, ticked when
@@ -179,6 +181,7 @@ impl App {
             directions: mlops_core::compare::Directions::default(),
             run_columns: HashMap::new(),
             default_run_columns: Vec::new(),
+            drift_alert_after: crate::config::settings::DEFAULT_ALERT_AFTER,
             column_picker: None,
             compared: None,
         }

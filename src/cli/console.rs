@@ -69,6 +69,7 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
     app.readonly = options.readonly;
     app.directions = options.directions();
     app.default_run_columns = options.settings.experiments.run_columns();
+    app.drift_alert_after = options.settings.drift.alert_after;
     app.refresh = if demo.is_some() {
         chrono::Duration::seconds(1)
     } else {

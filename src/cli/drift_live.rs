@@ -23,7 +23,8 @@ pub struct LiveArgs {
     /// Only this model.
     #[arg(long)]
     pub model: Option<String>,
-    /// The current window (default 15m); the reference is the five hours that end an hour ago.
+    /// The current window (default `[drift] live_window`, 15m); the reference is the five hours
+    /// that end an hour ago.
     #[arg(long)]
     pub window: Option<String>,
     /// Exit 3 when a feature drifted (for pipelines and alerts).
@@ -53,7 +54,11 @@ struct LiveFeature {
     current_rows: usize,
     /// PSI over recent windows, oldest first.
     psi_history: Vec<f64>,
-    /// `window`, or `profile DATASET@DIGEST`.
+    /// The status of each recent window, oldest first (the last is `status`).
+    status_history: Vec<&'static str>,
+    /// The status held for `[drift] alert_after` windows in a row: what an alert says.
+    alert: &'static str,
+    /// `window`, `profile DATASET@DIGEST`, or `stable vN` (a canary against its stable).
     reference: String,
 }
 
@@ -65,12 +70,48 @@ struct VersionProfile {
     dataset: String,
 }
 
-/// A model's canary against its stable track: the feature furthest apart.
+/// A model's canary track against its stable track over the same window (the measure a
+/// rollout's drift check gates on): the feature furthest apart, and every feature compared.
 #[derive(Debug, Serialize)]
 struct CanaryVsStable {
     model: String,
+    /// The canary's version.
+    version: u32,
+    /// `stable vN`: the stable track's versions.
+    reference: String,
+    /// The feature with the largest PSI, its PSI and status.
     feature: String,
     psi: f64,
+    status: &'static str,
+    features: Vec<LiveFeature>,
+}
+
+/// Canary-vs-stable rows grouped by model, each model's features worst first.
+fn by_model(rows: Vec<FeatureDrift>, alert_after: usize) -> Vec<CanaryVsStable> {
+    let mut models: std::collections::BTreeMap<String, Vec<LiveFeature>> =
+        std::collections::BTreeMap::new();
+    for d in rows {
+        models
+            .entry(d.model.clone())
+            .or_default()
+            .push(feature(d, alert_after));
+    }
+    models
+        .into_iter()
+        .filter_map(|(model, mut features)| {
+            features.sort_by(|a, b| b.psi.total_cmp(&a.psi));
+            let worst = features.first()?;
+            Some(CanaryVsStable {
+                version: worst.version,
+                reference: worst.reference.clone(),
+                feature: worst.feature.clone(),
+                psi: worst.psi,
+                status: worst.status,
+                model,
+                features,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -87,8 +128,10 @@ struct Live {
     warnings: Vec<String>,
 }
 
-fn feature(d: FeatureDrift) -> LiveFeature {
+fn feature(d: FeatureDrift, alert_after: usize) -> LiveFeature {
     LiveFeature {
+        alert: d.alert(alert_after).as_str(),
+        status_history: d.status_history.iter().map(|s| s.as_str()).collect(),
         status: d.report.status.as_str(),
         psi: d.report.psi,
         js_distance: d.report.js_distance,
@@ -108,7 +151,7 @@ fn feature(d: FeatureDrift) -> LiveFeature {
 pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode> {
     let output = Output::pick(output, &[Output::Table, Output::Json], "drift live")?;
     let window = match &args.window {
-        None => Duration::from_secs(15 * 60),
+        None => options.settings.drift.live_window(),
         Some(w) => rollout::parse_duration(w.trim())
             .filter(|s| *s > 0)
             .map(Duration::from_secs)
@@ -117,59 +160,38 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {
         let metrics = options.require_metrics(None)?;
-        let metrics = metrics.with_drift_windows(DriftWindows {
-            current: window,
-            history_step: window.min(Duration::from_secs(5 * 60)),
-            ..DriftWindows::default()
-        });
+        let metrics = metrics.with_drift_windows(DriftWindows::current(window));
         let metrics = std::sync::Arc::new(metrics);
-        // The versions' training data profiles from the registry, when one is configured.
-        let registry = match options.registry() {
-            Some(Ok(r)) if args.reference == "profile" => Some(Ok(r)),
-            Some(Err(e)) if args.reference == "profile" => Some(Err(e)),
-            _ => None,
-        };
-        let drift = async {
-            match registry {
+        // The versions' training data profiles from the registry, when one is configured and
+        // asked for.
+        let (features, profiles, warnings) =
+            match options.registry().filter(|_| args.reference == "profile") {
                 Some(Ok(r)) => {
                     ProfiledDrift::new(metrics.clone(), std::sync::Arc::new(r))
                         .drift_with_profiles()
-                        .await
+                        .await?
                 }
-                Some(Err(e)) => metrics
-                    .drift_against(Utc::now(), &VersionProfiles::new())
-                    .await
-                    .map(|d| {
-                        (
-                            d,
-                            VersionProfiles::new(),
-                            vec![format!("no training data profiles: {e}")],
-                        )
-                    }),
-                None => metrics
-                    .drift_against(Utc::now(), &VersionProfiles::new())
-                    .await
-                    .map(|d| (d, VersionProfiles::new(), Vec::new())),
-            }
-        };
-        let ((features, profiles, warnings), canary) =
-            futures::try_join!(drift, metrics.canary_vs_stable(window))?;
+                unprofiled => {
+                    let warnings = match unprofiled {
+                        Some(Err(e)) => vec![format!("no training data profiles: {e}")],
+                        _ => Vec::new(),
+                    };
+                    let d = metrics
+                        .drift_against(Utc::now(), &VersionProfiles::new())
+                        .await?;
+                    (d, VersionProfiles::new(), warnings)
+                }
+            };
         let wanted = |m: &str| args.model.as_deref().is_none_or(|w| w == m);
-        let mut features: Vec<LiveFeature> = features
+        let (canary, versions): (Vec<FeatureDrift>, Vec<FeatureDrift>) = features
             .into_iter()
             .filter(|d| wanted(&d.model))
-            .map(feature)
-            .collect();
+            .partition(FeatureDrift::is_canary_vs_stable);
+        let after = options.settings.drift.alert_after;
+        let mut features: Vec<LiveFeature> =
+            versions.into_iter().map(|d| feature(d, after)).collect();
         features.sort_by(|a, b| b.psi.total_cmp(&a.psi));
-        let canary_vs_stable = canary
-            .into_iter()
-            .filter(|(m, _, _)| wanted(m))
-            .map(|(model, feature, psi)| CanaryVsStable {
-                model,
-                feature,
-                psi,
-            })
-            .collect();
+        let canary_vs_stable = by_model(canary, after);
         Ok::<_, CoreError>(Live {
             at: Utc::now(),
             window_seconds: window.as_secs(),
@@ -206,17 +228,18 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
 
 fn table(l: &Live) -> String {
     let mut s = format!(
-        "{:<22} {:>4} {:<20} {:<8} {:>8} {:>8} {:>10} {}\n",
-        "MODEL", "VER", "FEATURE", "STATUS", "PSI", "JS", "ROWS", "AGAINST"
+        "{:<22} {:>4} {:<20} {:<8} {:<8} {:>8} {:>8} {:>10} {}\n",
+        "MODEL", "VER", "FEATURE", "STATUS", "ALERT", "PSI", "JS", "ROWS", "AGAINST"
     );
     for f in &l.features {
         let _ = writeln!(
             s,
-            "{:<22} {:>4} {:<20} {:<8} {:>8.4} {:>8.4} {:>10} {}",
+            "{:<22} {:>4} {:<20} {:<8} {:<8} {:>8.4} {:>8.4} {:>10} {}",
             safe(&f.model),
             f.version,
             safe(&f.feature),
             f.status,
+            f.alert,
             f.psi,
             f.js_distance,
             f.current_rows,
@@ -253,10 +276,13 @@ fn table(l: &Live) -> String {
         for c in &l.canary_vs_stable {
             let _ = write!(
                 s,
-                "\n  {}  {} PSI {:.4}",
+                "\n  {} v{} against {}  worst {} PSI {:.4} {}",
                 safe(&c.model),
+                c.version,
+                safe(&c.reference),
                 safe(&c.feature),
-                c.psi
+                c.psi,
+                c.status
             );
         }
     }

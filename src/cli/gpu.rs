@@ -11,9 +11,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
 use mlops_core::{
     CoreError,
-    gpu::{self, Allocation, GpuFilter, GpuReport, IdlePolicy},
+    demo::DemoPlatform,
+    gpu::{self, Allocation, GpuFilter, GpuReport, IdlePolicy, UtilHistory},
     model::{Gpu, Node},
-    ports::ClusterPort,
+    ports::{ClusterPort, MetricsPort},
     rollout,
 };
 
@@ -39,6 +40,13 @@ pub struct GpuArgs {
     /// Count idle GPU-hours over this window, e.g. 30m, 6h (default: `[gpu] idle_window`, 1h).
     #[arg(long)]
     pub idle_window: Option<String>,
+    /// The demo platform's GPUs (`mlops demo`'s) instead of a cluster and Prometheus: the
+    /// platform runs through the idle window up to now, a step at a time.
+    #[arg(long)]
+    pub demo: bool,
+    /// Seed of the demo platform (with --demo; the same seed as `mlops demo --seed`).
+    #[arg(long, default_value_t = 7, requires = "demo")]
+    pub seed: u64,
 }
 
 pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode> {
@@ -51,7 +59,11 @@ pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode
         node: args.node.clone(),
     };
     let runtime = wiring::tokio_runtime(1)?;
-    let report = runtime.block_on(fetch(options, policy, &filter))?;
+    let report = if args.demo {
+        runtime.block_on(demo_fetch(args.seed, policy, &filter))?
+    } else {
+        runtime.block_on(fetch(options, policy, &filter))?
+    };
     output::print(&output::render(output, &report, gpu_table));
     Ok(ExitCode::SUCCESS)
 }
@@ -128,6 +140,55 @@ async fn fetch(
         },
         policy,
         at,
+        end,
+        filter,
+    ))
+}
+
+/// `--demo`: the demo platform started one idle window ago and run to now a step at a time;
+/// each step's utilisation is one point of each GPU's history, as each step of Prometheus's range
+/// query is. The same core report as against a real cluster and Prometheus.
+async fn demo_fetch(
+    seed: u64,
+    policy: IdlePolicy,
+    filter: &GpuFilter,
+) -> Result<GpuReport, CoreError> {
+    let step = i64::try_from(policy.step.as_secs().max(1)).unwrap_or(60);
+    let end = window_end(Utc::now(), policy.step);
+    let steps = (policy.window.as_secs() / policy.step.as_secs().max(1)).max(1);
+    let start = end - TimeDelta::seconds(step) * i32::try_from(steps).unwrap_or(i32::MAX);
+    let demo = DemoPlatform::manual(seed, start);
+    let mut history: std::collections::BTreeMap<_, Vec<f64>> = std::collections::BTreeMap::new();
+    for _ in 0..steps {
+        demo.advance(step);
+        for g in MetricsPort::gpus(&demo).await? {
+            let key = gpu::gpu_key(&g.uuid, &g.node, &g.index.to_string());
+            history
+                .entry((key, g.pod, g.namespace))
+                .or_default()
+                .push(g.util_pct);
+        }
+    }
+    let history: Vec<UtilHistory> = history
+        .into_iter()
+        .map(|((key, pod, namespace), values)| UtilHistory {
+            key,
+            pod,
+            namespace,
+            values,
+        })
+        .collect();
+    let (gpus, cluster) = futures::try_join!(MetricsPort::gpus(&demo), demo.snapshot())?;
+    check_filter(filter, &gpus, &cluster.nodes)?;
+    Ok(gpu::report(
+        &gpus,
+        &history,
+        Allocation {
+            nodes: &cluster.nodes,
+            pods: &cluster.pods,
+        },
+        policy,
+        end,
         end,
         filter,
     ))

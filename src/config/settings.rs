@@ -155,6 +155,8 @@ fn check_gpu(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError
 /// method = "auto"        # or ks, wasserstein, jensenshannon, chisquare, z, psi
 /// threshold = 0.1        # every column's threshold (default: the method's own)
 /// bins = 10              # quantile bins per numeric column in `drift profile`
+/// alert_after = 3        # live drift alerts once a status held this many windows in a row
+/// live_window = "15m"    # live drift: the current window of the console and `drift live`
 /// [drift.features.amount]
 /// method = "psi"
 /// [drift.models.fraud-detector.features.amount]
@@ -168,8 +170,31 @@ pub struct DriftSettings {
     pub method: Option<String>,
     pub threshold: Option<f64>,
     pub bins: usize,
+    /// Live drift: a feature alerts (the Overview, the needs-you line) only once its status has
+    /// held for this many windows in a row, as a Prometheus alert's `for:`.
+    pub alert_after: usize,
+    /// Live drift: the current window (the console's Drift view, `mlops drift live`).
+    pub live_window: String,
     pub features: BTreeMap<String, FeatureDriftSettings>,
     pub models: BTreeMap<String, ModelDriftSettings>,
+}
+
+/// Windows in a row a live drift status must hold before it alerts: one window in twenty
+/// drifting by chance (a KS test at p ≤ 0.05) alerts three in a row about once in 8,000.
+pub const DEFAULT_ALERT_AFTER: usize = 3;
+
+impl DriftSettings {
+    /// `live_window` as a duration; 15 minutes where it is not one (`config check` says so).
+    pub fn live_window(&self) -> std::time::Duration {
+        parse_live_window(&self.live_window).unwrap_or(std::time::Duration::from_secs(15 * 60))
+    }
+}
+
+/// A live drift window: a duration from a second to a day.
+fn parse_live_window(text: &str) -> Option<std::time::Duration> {
+    mlops_core::rollout::parse_duration(text.trim())
+        .filter(|s| (1..=86_400).contains(s))
+        .map(std::time::Duration::from_secs)
 }
 
 impl Default for DriftSettings {
@@ -179,6 +204,8 @@ impl Default for DriftSettings {
             method: None,
             threshold: None,
             bins: mlops_core::drift::profile::DEFAULT_BINS,
+            alert_after: DEFAULT_ALERT_AFTER,
+            live_window: "15m".into(),
             features: BTreeMap::new(),
             models: BTreeMap::new(),
         }
@@ -310,6 +337,24 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
                 None,
             );
         }
+    }
+    if parse_live_window(&d.live_window).is_none() {
+        errors.push(ConfigError::at(
+            path,
+            text,
+            locate("[drift]", "live_window"),
+            &d.live_window,
+            "live_window must be a duration from 1s to 24h, like \"15m\"",
+        ));
+    }
+    if d.alert_after == 0 || d.alert_after > 60 {
+        errors.push(ConfigError::at(
+            path,
+            text,
+            locate("[drift]", "alert_after"),
+            &d.alert_after.to_string(),
+            "alert_after must be between 1 and 60 windows",
+        ));
     }
     if d.bins == 0 || d.bins > 1000 {
         errors.push(ConfigError::at(
@@ -824,6 +869,28 @@ mod tests {
         );
         let errs = parse("[drift]\nmethdo = \"ks\"\n", Path::new("c.toml")).expect_err("unknown");
         assert_eq!(errs[0].line, 2, "{}", errs[0]);
+        // The live drift settings: a window that is not a duration, an alert after no window.
+        let errs = parse(
+            "[drift]\nlive_window = \"soon\"\nalert_after = 0\n",
+            Path::new("c.toml"),
+        )
+        .expect_err("invalid");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert!(
+            shown[0].starts_with("c.toml:2:1: live_window must be a duration"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].starts_with("c.toml:3:1: alert_after must be between 1 and 60"),
+            "{shown:#?}"
+        );
+        let s = parse(
+            "[drift]\nlive_window = \"2m\"\nalert_after = 5\n",
+            Path::new("c.toml"),
+        )
+        .expect("valid");
+        assert_eq!(s.drift.live_window(), std::time::Duration::from_secs(120));
+        assert_eq!(s.drift.alert_after, 5);
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{drift::DriftReport, rollout::RolloutRecord};
+use crate::{
+    drift::{DriftReport, DriftStatus},
+    rollout::RolloutRecord,
+};
 
 /// Below this utilisation (percent) an allocated GPU counts as idle.
 pub const IDLE_GPU_UTIL_PCT: f64 = 5.0;
@@ -505,10 +508,73 @@ pub struct FeatureDrift {
     pub current_counts: Vec<f64>,
     /// PSI over recent windows, oldest first, for the trend sparkline.
     pub psi_history: Vec<f64>,
+    /// The status of each recent window, oldest first (the last is the current window's): what
+    /// an alert must hold for ([`FeatureDrift::alert`]).
+    #[serde(default)]
+    pub status_history: Vec<DriftStatus>,
     /// What the live window was compared with: `window` (an earlier window of the same
-    /// servers) or `profile <dataset>` (the version's training data profile in the registry).
+    /// servers), `profile <dataset>` (the version's training data profile in the registry) or
+    /// `stable v<N>` (a canary track against the stable track over the same window; `version`
+    /// is then the canary's).
     #[serde(default)]
     pub reference: String,
+}
+
+impl FeatureDrift {
+    /// A canary track compared with its stable track (`reference` is `stable vN`), rather than
+    /// a version with its training data or an earlier window.
+    pub fn is_canary_vs_stable(&self) -> bool {
+        self.reference == "stable" || self.reference.starts_with("stable ")
+    }
+
+    /// What an alert on this feature says, over its recent windows: an alert of a level
+    /// (`drifted`, `warning`) fires once the windows have been at that level or worse
+    /// `windows` times in a row, and resolves only once they have been below it `windows`
+    /// times in a row — a Prometheus alert's `for:` and `keep_firing_for:`. One window
+    /// drifting on its own (a test's 5 % false positives, a burst) does not raise it, and one
+    /// window back under the threshold does not clear it, so a feature near its threshold does
+    /// not flap. A row without a history (an older source) is its current status.
+    pub fn alert(&self, windows: usize) -> DriftStatus {
+        let n = windows.max(1);
+        if self.status_history.is_empty() {
+            return self.report.status;
+        }
+        let firing = |level: DriftStatus| {
+            let (mut on, mut run) = (false, 0usize);
+            for s in &self.status_history {
+                // How long the windows have been on the other side of `level` than the alert.
+                if (*s >= level) == on {
+                    run = 0;
+                } else {
+                    run += 1;
+                    if run >= n {
+                        on = !on;
+                        run = 0;
+                    }
+                }
+            }
+            on
+        };
+        if firing(DriftStatus::Drifted) {
+            DriftStatus::Drifted
+        } else if firing(DriftStatus::Warning) {
+            DriftStatus::Warning
+        } else {
+            DriftStatus::Ok
+        }
+    }
+
+    /// What the row was compared with, in a word or two for a table: `window`, `profile` or
+    /// `stable v3`.
+    pub fn against(&self) -> &str {
+        if self.reference.starts_with("profile") {
+            "profile"
+        } else if self.reference.is_empty() {
+            "window"
+        } else {
+            &self.reference
+        }
+    }
 }
 
 /// Canary-versus-stable series for a rollout's detail view.
@@ -544,6 +610,73 @@ mod thin_tests {
         assert!(t.windows(2).all(|w| w[0].step < w[1].step));
         assert_eq!(thin(points(10), 500).len(), 10);
         assert!(thin(points(10), 0).is_empty());
+    }
+
+    fn with_history(history: &str) -> FeatureDrift {
+        let status = |c| match c {
+            'd' => DriftStatus::Drifted,
+            'w' => DriftStatus::Warning,
+            _ => DriftStatus::Ok,
+        };
+        let status_history: Vec<DriftStatus> = history.chars().map(status).collect();
+        FeatureDrift {
+            model: "m".into(),
+            version: 1,
+            feature: "f".into(),
+            report: crate::drift::DriftReport {
+                ks: crate::drift::Ks {
+                    statistic: 0.0,
+                    p_value: 1.0,
+                },
+                psi: 0.0,
+                js_distance: 0.0,
+                wasserstein_normed: 0.0,
+                reference_len: 1,
+                current_len: 1,
+                status: status_history
+                    .last()
+                    .copied()
+                    .unwrap_or(DriftStatus::Drifted),
+            },
+            edges: Vec::new(),
+            reference_counts: Vec::new(),
+            current_counts: Vec::new(),
+            psi_history: Vec::new(),
+            status_history,
+            reference: "stable v3".into(),
+        }
+    }
+
+    #[test]
+    fn an_alert_fires_after_windows_in_a_row_and_resolves_after_as_many_below() {
+        let alert = |h: &str| with_history(h).alert(3);
+        assert_eq!(alert("oood"), DriftStatus::Ok, "one window: pending");
+        assert_eq!(alert("odod"), DriftStatus::Ok, "never three in a row");
+        assert_eq!(alert("oddd"), DriftStatus::Drifted);
+        assert_eq!(
+            alert("ddwd"),
+            DriftStatus::Warning,
+            "drifted broken by a warning"
+        );
+        assert_eq!(
+            alert("dddodo"),
+            DriftStatus::Drifted,
+            "one window below keeps it"
+        );
+        assert_eq!(alert("dddooo"), DriftStatus::Ok, "three below resolve it");
+        assert_eq!(
+            alert("dddoow"),
+            DriftStatus::Warning,
+            "drifted resolved; warnings held"
+        );
+        assert_eq!(with_history("od").alert(1), DriftStatus::Drifted);
+        assert_eq!(
+            with_history("").alert(3),
+            DriftStatus::Drifted,
+            "no history"
+        );
+        assert!(with_history("").is_canary_vs_stable());
+        assert_eq!(with_history("").against(), "stable v3");
     }
 }
 

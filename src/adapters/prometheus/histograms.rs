@@ -33,6 +33,20 @@ pub(super) fn sort_cumulative(c: &mut Cumulative) {
     c.sort_by(|a, b| a.0.total_cmp(&b.0));
 }
 
+/// Sorted by bound, with the buckets of one bound summed: the series of one feature split by a
+/// label summed away here (a version seen on both tracks in the window, say).
+pub(super) fn merge_cumulative(c: &mut Cumulative) {
+    sort_cumulative(c);
+    c.dedup_by(|later, kept| {
+        if later.0.total_cmp(&kept.0).is_eq() {
+            kept.1 += later.1;
+            true
+        } else {
+            false
+        }
+    });
+}
+
 /// Per-bin counts from cumulative buckets; `increase()` extrapolates, so a bucket may come out
 /// a hair below the one before it: such differences count as zero.
 pub(super) fn bins_of(c: &Cumulative) -> Vec<f64> {
@@ -138,6 +152,11 @@ pub(super) fn map_drift(
             }
         }
     }
+    for times in curs.values_mut() {
+        for c in times.values_mut() {
+            merge_cumulative(c);
+        }
+    }
     let mut out = Vec::new();
     for (key, times) in curs {
         let window = refs.remove(&key);
@@ -147,10 +166,11 @@ pub(super) fn map_drift(
             tracing::debug!(?key, "no reference for this feature; drift left out");
             continue;
         };
+        let edges = edges_of(&bounds[..bounds.len() - 1]);
         let mut psi_history = Vec::new();
+        let mut status_history = Vec::new();
         let mut latest = None;
-        for (_, mut c) in times {
-            sort_cumulative(&mut c);
+        for (_, c) in times {
             if c.iter().map(|b| b.0).ne(bounds.iter().copied()) {
                 tracing::warn!(
                     ?key,
@@ -165,12 +185,14 @@ pub(super) fn map_drift(
             if let Ok(psi) = drift::psi_from_counts(&reference_counts, &counts) {
                 psi_history.push(psi);
             }
+            if let Ok(s) = drift::status_from_bins(&edges, &reference_counts, &counts) {
+                status_history.push(s);
+            }
             latest = Some(counts);
         }
         let Some(current_counts) = latest else {
             continue;
         };
-        let edges = edges_of(&bounds[..bounds.len() - 1]);
         let Ok(report) = drift::report_from_bins(&edges, &reference_counts, &current_counts) else {
             continue;
         };
@@ -184,8 +206,131 @@ pub(super) fn map_drift(
             reference_counts,
             current_counts,
             psi_history,
+            status_history,
             reference: source,
         });
+    }
+    out
+}
+
+/// One feature of one model on the two tracks: cumulative buckets per evaluation time, and how
+/// many observations each version had in the latest window.
+#[derive(Default)]
+struct OnTracks {
+    canary: BTreeMap<DateTime<Utc>, Cumulative>,
+    stable: BTreeMap<DateTime<Utc>, Cumulative>,
+    canary_versions: BTreeMap<(u32, DateTime<Utc>), f64>,
+    stable_versions: BTreeMap<(u32, DateTime<Utc>), f64>,
+}
+
+/// The versions seen at `now`, by how many observations they had, most first.
+fn most_observed(seen: &BTreeMap<(u32, DateTime<Utc>), f64>, now: DateTime<Utc>) -> Vec<u32> {
+    let mut v: Vec<(u32, f64)> = seen
+        .iter()
+        .filter(|((_, at), _)| *at == now)
+        .map(|((k, _), n)| (*k, *n))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    v.into_iter().map(|(k, _)| k).collect()
+}
+
+/// Canary against stable from the current window's series split by `track` (`canary`, and
+/// `stable` or none): per model serving both tracks and feature, the stable's histogram the
+/// reference and the canary's the current, the PSI of each evaluation time the history. A
+/// feature with too few observations on a track, or whose tracks' buckets differ, is left out.
+pub(super) fn map_tracks(current: &[Series]) -> Vec<FeatureDrift> {
+    let mut by: BTreeMap<(String, String), OnTracks> = BTreeMap::new();
+    for s in current {
+        let Some(((model, version, feature), le)) = feature_key(s) else {
+            continue;
+        };
+        let canary = match s.label("track") {
+            "canary" => true,
+            "stable" | "" => false,
+            _ => continue,
+        };
+        let t = by.entry((model, feature)).or_default();
+        let (times, seen) = if canary {
+            (&mut t.canary, &mut t.canary_versions)
+        } else {
+            (&mut t.stable, &mut t.stable_versions)
+        };
+        for sample in s.samples.iter().filter(|p| is_count(p.value)) {
+            times
+                .entry(sample.time)
+                .or_default()
+                .push((le, sample.value));
+        }
+        if le.is_infinite()
+            && let Some(last) = s.last().filter(|p| is_count(p.value))
+        {
+            *seen.entry((version, last.time)).or_default() += last.value;
+        }
+    }
+    // The latest evaluation time of the query: a canary is compared only while it serves.
+    let now = by
+        .values()
+        .flat_map(|t| t.stable.keys().chain(t.canary.keys()))
+        .max()
+        .copied();
+    let Some(now) = now else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ((model, feature), mut t) in by {
+        let Some(&canary_version) = most_observed(&t.canary_versions, now).first() else {
+            continue;
+        };
+        let mut psi_history = Vec::new();
+        let mut statuses = Vec::new();
+        let mut latest = None;
+        for (time, canary) in &mut t.canary {
+            let Some(stable) = t.stable.get_mut(time) else {
+                continue;
+            };
+            merge_cumulative(canary);
+            merge_cumulative(stable);
+            let bounds: Vec<f64> = stable.iter().map(|b| b.0).collect();
+            if canary.iter().map(|b| b.0).ne(bounds.iter().copied())
+                || bounds.len() < 2
+                || !bounds.last().is_some_and(|b| b.is_infinite())
+            {
+                continue;
+            }
+            let (s, c) = (bins_of(stable), bins_of(canary));
+            if !drift::live::comparable(&s, &c) {
+                continue;
+            }
+            if let Ok(psi) = drift::psi_from_counts(&s, &c) {
+                psi_history.push(psi);
+            }
+            let edges = edges_of(&bounds[..bounds.len() - 1]);
+            if let Ok(status) = drift::status_from_bins(&edges, &s, &c) {
+                statuses.push(status);
+            }
+            latest = Some((*time, bounds, s, c));
+        }
+        let Some((time, bounds, stable_counts, canary_counts)) = latest else {
+            continue;
+        };
+        // Too little traffic on a track in the latest window: nothing to say about it now.
+        if time != now {
+            continue;
+        }
+        // The latest window's status is the row's own.
+        statuses.pop();
+        let row = drift::live::TrackWindow {
+            model: model.clone(),
+            feature,
+            canary_version,
+            stable_versions: most_observed(&t.stable_versions, now),
+            edges: edges_of(&bounds[..bounds.len() - 1]),
+            stable_counts,
+            canary_counts,
+            psi_history,
+            status_history: statuses,
+        };
+        out.extend(row.into_drift());
     }
     out
 }

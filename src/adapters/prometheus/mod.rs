@@ -37,7 +37,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use mlops_core::{
     CoreError,
-    drift::live::{self, Bucket},
     gpu::{IdlePolicy, UtilHistory},
     model::{FeatureDrift, Gpu, RolloutSeries},
     ports::{MetricsPort, QueryPort},
@@ -58,7 +57,7 @@ mod wire;
 
 use self::{
     gpus::{map_gpus, map_util_history},
-    histograms::map_drift,
+    histograms::{map_drift, map_tracks},
     series::{on_grid, parse_rollout_name, rollout_queries},
     wire::parse_response,
 };
@@ -97,6 +96,19 @@ pub struct DriftWindows {
     /// `psi_history` covers the last `history`, one point every `history_step`.
     pub history: Duration,
     pub history_step: Duration,
+}
+
+impl DriftWindows {
+    /// A current window of `current` (the default's 15 minutes, or `[drift] live_window`): the
+    /// history one point per window, or every five minutes for a longer one; the reference as
+    /// the default's.
+    pub fn current(current: Duration) -> Self {
+        Self {
+            current,
+            history_step: current.min(Duration::from_secs(5 * 60)),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for DriftWindows {
@@ -320,54 +332,24 @@ impl PrometheusMetrics {
                 format!("drift windows must not be empty: {w:?}"),
             ));
         }
-        let increase = |window: Duration| {
+        let increase = |by: &str, window: Duration| {
             format!(
-                "sum by (model, version, feature, le) (increase(model_feature_value_bucket[{}s]))",
+                "sum by ({by}) (increase(model_feature_value_bucket[{}s]))",
                 window.as_secs().max(1)
             )
         };
         let steps = (w.history.as_secs() / w.history_step.as_secs().max(1)).max(1);
         let start = now - delta(w.history_step) * i32::try_from(steps).unwrap_or(i32::MAX);
-        let (reference_query, current_query) = (increase(reference_len), increase(w.current));
+        // The current window split by track too: summed over tracks it is each version's,
+        // and per track each model's canary against its stable.
+        let reference_query = increase("model, version, feature, le", reference_len);
+        let current_query = increase("model, version, track, feature, le", w.current);
         let (reference, current) = futures::try_join!(
             self.query(&reference_query, Some(now - delta(w.reference_end_ago))),
             self.query_range(&current_query, start, now, w.history_step),
         )?;
-        Ok(map_drift(&reference, &current, profiles))
-    }
-}
-
-impl PrometheusMetrics {
-    /// Per model with both tracks serving: the feature whose canary distribution is furthest
-    /// from the stable's over the last `window` (largest PSI, the stable the reference), as a
-    /// rollout's drift check measures it. One query for every model.
-    pub async fn canary_vs_stable(
-        &self,
-        window: Duration,
-    ) -> Result<Vec<(String, String, f64)>, CoreError> {
-        let query = format!(
-            "sum by (model, track, feature, le) (increase(model_feature_value_bucket[{}s]))",
-            window.as_secs().max(1)
-        );
-        let mut by_model: BTreeMap<String, (Vec<Bucket>, Vec<Bucket>)> = BTreeMap::new();
-        for (labels, value) in self.vector(&query).await? {
-            let Some(bucket) = Bucket::from_series(&labels, value) else {
-                continue;
-            };
-            let label = |k: &str| labels.get(k).map_or("", String::as_str);
-            let tracks = by_model.entry(label("model").to_string()).or_default();
-            match label("track") {
-                "canary" => tracks.0.push(bucket),
-                "stable" | "" => tracks.1.push(bucket),
-                _ => {}
-            }
-        }
-        let mut out = Vec::new();
-        for (model, (canary, stable)) in by_model {
-            if let Some((feature, psi)) = live::canary_vs_stable(&canary, &stable)? {
-                out.push((model, feature, psi));
-            }
-        }
+        let mut out = map_drift(&reference, &current, profiles);
+        out.extend(map_tracks(&current));
         Ok(out)
     }
 }

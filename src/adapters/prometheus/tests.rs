@@ -608,3 +608,82 @@ proptest::proptest! {
         let _ = parse_response(status, body.as_bytes());
     }
 }
+
+/// Cumulative buckets of `fraud-detector` `amount` for one version on one track.
+fn on_track(version: &str, track: &str, bins: &[f64], times: &[i64]) -> Vec<Series> {
+    let mut cum = 0.0;
+    let les = ["1", "2", "3", "+Inf"];
+    les.iter()
+        .zip(bins)
+        .map(|(le, n)| {
+            cum += n;
+            let points: Vec<(i64, f64)> = times.iter().map(|t| (*t, cum)).collect();
+            series(
+                &[
+                    ("model", "fraud-detector"),
+                    ("version", version),
+                    ("track", track),
+                    ("feature", "amount"),
+                    ("le", le),
+                ],
+                &points,
+            )
+        })
+        .collect()
+}
+
+/// The current window split by track gives each model's canary against its stable (the
+/// stable's histogram the reference, PSI per point the history), and each version's own
+/// drift summed over the tracks it was on.
+#[test]
+fn the_canary_track_is_compared_with_the_stable_track() {
+    let stable = [100.0, 400.0, 400.0, 100.0];
+    let canary = [300.0, 400.0, 200.0, 100.0];
+    let mut current = on_track("3", "stable", &stable, &[100, 200]);
+    current.extend(on_track("4", "canary", &canary, &[100, 200]));
+    let rows = map_tracks(&current);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let d = &rows[0];
+    assert!(d.is_canary_vs_stable());
+    assert_eq!((d.version, d.reference.as_str()), (4, "stable v3"));
+    assert_eq!(d.reference_counts, stable.to_vec());
+    assert_eq!(d.current_counts, canary.to_vec());
+    let want = drift::psi_from_counts(&stable, &canary).expect("psi");
+    assert!((d.report.psi - want).abs() < 1e-12);
+    assert_eq!(d.psi_history.len(), 2);
+    assert_eq!(d.report.status, drift::DriftStatus::Drifted, "PSI {want}");
+
+    // Alike tracks: no drift. Too little canary traffic: nothing to compare yet.
+    let mut alike = on_track("3", "stable", &stable, &[100]);
+    alike.extend(on_track("4", "canary", &stable.map(|n| n / 4.0), &[100]));
+    assert_eq!(map_tracks(&alike)[0].report.status, drift::DriftStatus::Ok);
+    let mut thin = on_track("3", "stable", &stable, &[100]);
+    thin.extend(on_track("4", "canary", &[10.0, 40.0, 40.0, 10.0], &[100]));
+    assert!(map_tracks(&thin).is_empty(), "100 canary observations");
+    // No canary track: no row.
+    assert!(map_tracks(&on_track("3", "stable", &stable, &[100])).is_empty());
+
+    // A version seen on both tracks in the window (promoted in it) is one version's drift.
+    let mut promoted = on_track("4", "canary", &[1.0, 4.0, 4.0, 1.0], &[100]);
+    promoted.extend(on_track("4", "stable", &[9.0, 36.0, 36.0, 9.0], &[100]));
+    let reference = on_track("4", "stable", &stable, &[0]);
+    let own = map_drift(&reference, &promoted, &VersionProfiles::new());
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].current_counts, vec![10.0, 40.0, 40.0, 10.0]);
+    assert!(!own[0].is_canary_vs_stable());
+}
+
+/// A canary that stopped serving earlier in the history is not compared now: its last point
+/// is not the query's latest.
+#[test]
+fn a_canary_gone_before_the_latest_point_has_no_row() {
+    let stable = [100.0, 400.0, 400.0, 100.0];
+    let mut current = on_track("3", "stable", &stable, &[100, 200]);
+    current.extend(on_track(
+        "4",
+        "canary",
+        &[300.0, 400.0, 200.0, 100.0],
+        &[100],
+    ));
+    assert!(map_tracks(&current).is_empty());
+}

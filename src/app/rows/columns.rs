@@ -329,6 +329,16 @@ pub fn drift() -> Vec<Column<FeatureDrift>> {
             value: Box::new(|d| Value::text(d.feature.clone())),
         },
         Column {
+            field: "against",
+            header: "AGAINST",
+            sort_key: Some('A'),
+            priority: 1,
+            width: Width::Flex { min: 9, max: 12 },
+            right: false,
+            elide: Elide::End,
+            value: Box::new(|d| Value::text(d.against().to_string())),
+        },
+        Column {
             field: "status",
             header: "STATUS",
             sort_key: Some('T'),

@@ -9,7 +9,7 @@ use mlops_core::{
 
 use super::{audit, drift, gpus, lineage, model_versions, overview, rollouts, runs};
 use crate::app::{
-    screens::{Panel, RawOf, Screen, ScreenKind},
+    screens::{DriftKey, Panel, RawOf, Screen, ScreenKind},
     state::{App, Message},
 };
 
@@ -75,11 +75,9 @@ pub fn raw_of(app: &App, screen: &Screen) -> Option<RawOf> {
             Panel::Rollouts => rollouts(app, screen)
                 .get(i)
                 .map(|r| RawOf::Rollout(r.key())),
-            Panel::Drift => overview::alerts(app, screen).get(i).map(|d| RawOf::Drift {
-                model: d.model.clone(),
-                version: d.version,
-                feature: d.feature.clone(),
-            }),
+            Panel::Drift => overview::alerts(app, screen)
+                .get(i)
+                .map(|d| RawOf::Drift(DriftKey::of(d))),
             Panel::Gpus => overview::attention_gpus(app, screen)
                 .get(i)
                 .map(|g| RawOf::Gpu {
@@ -144,25 +142,10 @@ pub fn raw_of(app: &App, screen: &Screen) -> Option<RawOf> {
             version: *version,
             name: name.clone(),
         }),
-        ScreenKind::Drift => drift(app, screen).get(i).map(|d| RawOf::Drift {
-            model: d.model.clone(),
-            version: d.version,
-            feature: d.feature.clone(),
-        }),
-        ScreenKind::DriftDetail { model, feature } => {
-            let d = app
-                .feeds
-                .drift
-                .data
-                .as_ref()?
-                .iter()
-                .find(|d| d.model == *model && d.feature == *feature)?;
-            Some(RawOf::Drift {
-                model: model.clone(),
-                version: d.version,
-                feature: feature.clone(),
-            })
-        }
+        ScreenKind::Drift => drift(app, screen)
+            .get(i)
+            .map(|d| RawOf::Drift(DriftKey::of(d))),
+        ScreenKind::DriftDetail(k) => Some(RawOf::Drift(k.clone())),
         ScreenKind::Raw { of, .. } => Some(of.clone()),
         ScreenKind::Compare { runs, .. } => Some(RawOf::Comparison(runs.clone())),
         ScreenKind::Messages { .. } => None,
@@ -238,21 +221,8 @@ pub fn raw_document(app: &App, of: &RawOf) -> Result<String, String> {
                 .and_then(|es| es.iter().find(|e| e.id == *id))
                 .ok_or_else(missing)?,
         )),
-        RawOf::Drift {
-            model,
-            version,
-            feature,
-        } => json(serde_json::to_string_pretty(
-            app.feeds
-                .drift
-                .data
-                .as_ref()
-                .and_then(|ds| {
-                    ds.iter().find(|d| {
-                        d.model == *model && d.version == *version && d.feature == *feature
-                    })
-                })
-                .ok_or_else(missing)?,
+        RawOf::Drift(k) => json(serde_json::to_string_pretty(
+            super::find_drift(app, k).ok_or_else(missing)?,
         )),
     }
 }
@@ -287,14 +257,7 @@ pub fn owner(app: &App, screen: &Screen) -> Option<ScreenKind> {
         ScreenKind::Drift => drift(app, screen)
             .get(i)
             .map(|d| lineage(&d.model, d.version)),
-        ScreenKind::DriftDetail { model, feature } => app
-            .feeds
-            .drift
-            .data
-            .as_ref()?
-            .iter()
-            .find(|d| d.model == *model && d.feature == *feature)
-            .map(|d| lineage(&d.model, d.version)),
+        ScreenKind::DriftDetail(k) => Some(lineage(&k.model, k.version)),
         ScreenKind::Gpus => {
             let g = gpus(app, screen).into_iter().nth(i)?;
             Some(lineage(g.model.as_deref()?, g.version?))

@@ -24,7 +24,7 @@ pub use self::filter::matches;
 use self::{columns::VersionRow, lineage::LineageRow, table::filter_and_sort};
 use super::{
     feeds::{Feed, RunList, RunsKey},
-    screens::{Screen, ScreenKind},
+    screens::{DriftKey, Screen, ScreenKind},
     state::App,
 };
 
@@ -251,12 +251,22 @@ pub fn drift<'a>(app: &'a App, screen: &Screen) -> Vec<&'a FeatureDrift> {
     filter_and_sort(all, &columns::drift(), &screen.filter, screen.sort, &[]).0
 }
 
-/// Features whose drift is not ok, the worst first.
+/// The drift row a key names.
+pub fn find_drift<'a>(app: &'a App, key: &DriftKey) -> Option<&'a FeatureDrift> {
+    app.feeds.drift.data.as_ref()?.iter().find(|d| key.is(d))
+}
+
+/// Features whose drift alerts — not ok for `[drift] alert_after` windows in a row — the worst
+/// alert first.
 pub fn drift_alerts(app: &App) -> Vec<&FeatureDrift> {
-    drift(app, &Screen::new(ScreenKind::Drift))
+    let after = app.drift_alert_after;
+    let mut alerts: Vec<&FeatureDrift> = drift(app, &Screen::new(ScreenKind::Drift))
         .into_iter()
-        .filter(|d| d.report.status != DriftStatus::Ok)
-        .collect()
+        .filter(|d| d.alert(after) != DriftStatus::Ok)
+        .collect();
+    // Stable: within an alert status, the Drift view's order (worst window first).
+    alerts.sort_by_key(|d| std::cmp::Reverse(d.alert(after)));
+    alerts
 }
 
 pub fn gpus<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Gpu> {
@@ -431,10 +441,9 @@ pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
                 .clone()
                 .or_else(|| details::describe(app, screen))
         }
-        ScreenKind::Drift => drift(app, screen).get(i).map(|d| ScreenKind::DriftDetail {
-            model: d.model.clone(),
-            feature: d.feature.clone(),
-        }),
+        ScreenKind::Drift => drift(app, screen)
+            .get(i)
+            .map(|d| ScreenKind::DriftDetail(DriftKey::of(d))),
         ScreenKind::Gpus => {
             let g = gpus(app, screen).into_iter().nth(i)?;
             let model = g.model.clone()?;

@@ -11,7 +11,7 @@ use mlops_core::{
 
 use super::{drift_alerts, gpus, matches, rollouts};
 use crate::app::{
-    screens::{Panel, Screen, ScreenKind, ViewId},
+    screens::{DriftKey, Panel, Screen, ScreenKind, ViewId},
     state::App,
 };
 
@@ -98,10 +98,9 @@ pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
         Panel::Rollouts => rollouts(app, screen)
             .get(i)
             .map(|r| ScreenKind::RolloutDetail(r.key())),
-        Panel::Drift => alerts(app, screen).get(i).map(|d| ScreenKind::DriftDetail {
-            model: d.model.clone(),
-            feature: d.feature.clone(),
-        }),
+        Panel::Drift => alerts(app, screen)
+            .get(i)
+            .map(|d| ScreenKind::DriftDetail(DriftKey::of(d))),
         Panel::Gpus => attention_gpus(app, screen)
             .get(i)
             .map(|g| ScreenKind::GpuDetail {
@@ -183,9 +182,15 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
                 || (r.status.phase.is_active() && r.status.latest_verdict() == Some(Verdict::Fail))
         })
         .count();
-    let drifted = drift_alerts(app)
+    let drifted_rows: Vec<&FeatureDrift> = drift_alerts(app)
+        .into_iter()
+        .filter(|d| d.alert(app.drift_alert_after) == DriftStatus::Drifted)
+        .collect();
+    let drifted = drifted_rows.len();
+    // Of them, canaries' features that differ from their stable's over the same window.
+    let canary = drifted_rows
         .iter()
-        .filter(|d| d.report.status == DriftStatus::Drifted)
+        .filter(|d| d.is_canary_vs_stable())
         .count();
     let gpus = app.feeds.gpus.data.as_deref().unwrap_or_default();
     let idle = gpus.iter().filter(|g| g.is_allocated_idle()).count();
@@ -214,7 +219,12 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
             ViewId::Rollouts,
         ),
         (
-            plural(drifted, "drifted feature", "drifted features"),
+            plural(drifted, "drifted feature", "drifted features")
+                + &(if canary > 0 {
+                    format!(" ({canary} canary vs stable)")
+                } else {
+                    String::new()
+                }),
             drifted,
             ViewId::Drift,
         ),

@@ -92,9 +92,9 @@ pub fn wanted(app: &App) -> Vec<Source> {
             }
         }
         ScreenKind::Drift
-        | ScreenKind::DriftDetail { .. }
+        | ScreenKind::DriftDetail(_)
         | ScreenKind::Raw {
-            of: RawOf::Drift { .. },
+            of: RawOf::Drift(_),
             ..
         } => {
             v.push(Source::Drift);

@@ -413,7 +413,7 @@ fn history_goes_back_forward_and_toggles() {
     press(&mut app, &ctx, "-");
     assert_eq!(app.view(), ViewId::Drift);
     press(&mut app, &ctx, "enter");
-    assert!(matches!(app.screen().kind, ScreenKind::DriftDetail { .. }));
+    assert!(matches!(app.screen().kind, ScreenKind::DriftDetail(_)));
     press(&mut app, &ctx, "-");
     assert_eq!(
         app.view(),
@@ -474,7 +474,7 @@ fn overview_panels_focus_and_open_their_items() {
     press(&mut app, &ctx, "o");
     assert_eq!(app.screen().panel, Panel::Drift);
     press(&mut app, &ctx, "enter");
-    assert!(matches!(app.screen().kind, ScreenKind::DriftDetail { .. }));
+    assert!(matches!(app.screen().kind, ScreenKind::DriftDetail(_)));
     assert_eq!(app.view(), ViewId::Drift);
     press(&mut app, &ctx, "1");
     assert_eq!(app.screen().panel, Panel::Drift, "the focus is remembered");

@@ -139,6 +139,12 @@ impl DemoPlatform {
         self.lock().sim.now
     }
 
+    /// The drift rows now, as the metrics port gives them (for tests without a runtime).
+    #[cfg(test)]
+    pub(crate) fn drift_now(&self) -> Vec<FeatureDrift> {
+        self.lock().sim.drift()
+    }
+
     /// Run a closure on the simulation (tests and the bench use it to read state directly).
     pub fn with_sim<T>(&self, f: impl FnOnce(&Sim) -> T) -> T {
         f(&self.lock().sim)

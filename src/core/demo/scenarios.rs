@@ -17,6 +17,9 @@ pub(super) struct Scenario {
     pub(super) canary_latency_ms: f64,
     /// The Gateway API HTTPRoute whose weights follow the canary (replica ratio alone without).
     pub(super) route: Option<&'static str>,
+    /// Input features the canary sees differently from the stable (its own feature pipeline):
+    /// the shift of each, in the feature's standard deviations.
+    pub(super) canary_inputs: &'static [(&'static str, f64)],
 }
 
 pub(super) fn scenarios() -> Vec<Scenario> {
@@ -40,6 +43,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_error: 0.006,
             canary_latency_ms: 95.0,
             route: None,
+            canary_inputs: &[],
         },
         Scenario {
             cluster: "uae-prod",
@@ -53,6 +57,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_error: 0.009,
             canary_latency_ms: 260.0,
             route: None,
+            canary_inputs: &[],
         },
         Scenario {
             cluster: "eu-prod",
@@ -75,6 +80,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_error: 0.007,
             canary_latency_ms: 120.0,
             route: Some("churn-model"),
+            canary_inputs: &[],
         },
         Scenario {
             cluster: "uae-prod",
@@ -92,6 +98,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_error: 0.008,
             canary_latency_ms: 90.0,
             route: None,
+            canary_inputs: &[],
         },
         Scenario {
             cluster: "us-prod",
@@ -113,6 +120,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_error: 0.007,
             canary_latency_ms: 140.0,
             route: Some("recsys-ranker"),
+            canary_inputs: &[],
         },
         Scenario {
             cluster: "uae-prod",
@@ -133,6 +141,8 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_error: 0.072,
             canary_latency_ms: 310.0,
             route: None,
+            // The canary reads merchant_risk from the new feature store.
+            canary_inputs: &[("merchant_risk", 0.8)],
         },
     ]
 }

@@ -162,3 +162,77 @@ fn the_same_seed_gives_the_same_platform_whenever_it_starts() {
             .any(|(name, phase, _, _)| name == "credit-scorer-v9" && *phase == Phase::RolledBack)
     );
 }
+
+#[test]
+fn a_live_canary_is_compared_with_its_stable_over_the_same_window() {
+    let p = DemoPlatform::manual(7, start());
+    p.advance(15);
+    let rows = p.drift_now();
+    let canary: Vec<_> = rows.iter().filter(|d| d.is_canary_vs_stable()).collect();
+    // fraud-detector v7's canary reads merchant_risk from a new feature store; its other
+    // inputs are the stable's.
+    let risk = canary
+        .iter()
+        .find(|d| d.model == "fraud-detector" && d.feature == "merchant_risk")
+        .expect("fraud-detector's canary row");
+    assert_eq!((risk.version, risk.reference.as_str()), (7, "stable v6"));
+    assert_eq!(risk.report.status, crate::drift::DriftStatus::Drifted);
+    for d in canary.iter().filter(|d| d.feature != "merchant_risk") {
+        assert!(
+            d.report.status != crate::drift::DriftStatus::Drifted && d.report.psi < 0.1,
+            "{d:?}"
+        );
+    }
+    assert!(
+        canary
+            .iter()
+            .any(|d| d.model == "churn-model" && d.version == 4),
+        "every live canary of a monitored model: {canary:?}"
+    );
+    // Once the canary is gone (fraud-detector's rolls back), so is its comparison.
+    p.advance(120);
+    assert_eq!(phase_of(&p, "fraud-detector"), Phase::RolledBack);
+    let rows = p.drift_now();
+    assert!(
+        !rows
+            .iter()
+            .any(|d| d.is_canary_vs_stable() && d.model == "fraud-detector"),
+        "{rows:?}"
+    );
+}
+
+/// Issue 9's L13: near the threshold one window's verdict flips by chance, and an alert that
+/// followed each window flapped with it. Alerts fire after three windows in a row at their level
+/// and resolve after three in a row below it, so they change far less often than the windows.
+#[test]
+fn an_alert_holds_for_windows_in_a_row_so_it_does_not_flap_with_each_window() {
+    let p = DemoPlatform::manual(7, start());
+    let drifted = |alert: bool| {
+        p.drift_now()
+            .into_iter()
+            .filter(|d| !d.is_canary_vs_stable())
+            .filter(|d| {
+                let status = if alert { d.alert(3) } else { d.report.status };
+                status == crate::drift::DriftStatus::Drifted
+            })
+            .map(|d| format!("{} {}", d.model, d.feature))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (mut windows, mut alerts) = (drifted(false), drifted(true));
+    let (mut window_flips, mut alert_flips) = (0, 0);
+    for _ in 0..120 {
+        p.advance(15);
+        let (w, a) = (drifted(false), drifted(true));
+        window_flips += usize::from(w != windows);
+        alert_flips += usize::from(a != alerts);
+        (windows, alerts) = (w, a);
+    }
+    assert!(
+        alerts.contains("churn-model monthly_charges"),
+        "the feature drifting for real alerts: {alerts:?}"
+    );
+    assert!(
+        alert_flips * 3 <= window_flips,
+        "alerts changed {alert_flips} times, windows {window_flips}"
+    );
+}

@@ -118,10 +118,7 @@ pub fn canary_vs_stable(
         let Some((canary_bounds, current)) = canary.get(feature) else {
             continue;
         };
-        if canary_bounds != bounds
-            || reference.iter().sum::<f64>() < MIN_OBSERVATIONS
-            || current.iter().sum::<f64>() < MIN_OBSERVATIONS
-        {
+        if canary_bounds != bounds || !comparable(reference, current) {
             continue;
         }
         let psi = super::psi_from_counts(reference, current)?;
@@ -130,6 +127,69 @@ pub fn canary_vs_stable(
         }
     }
     Ok(worst)
+}
+
+/// Enough observations on both tracks to compare them: at least [`MIN_OBSERVATIONS`] each.
+pub fn comparable(stable: &[f64], canary: &[f64]) -> bool {
+    stable.iter().sum::<f64>() >= MIN_OBSERVATIONS && canary.iter().sum::<f64>() >= MIN_OBSERVATIONS
+}
+
+/// What a canary-vs-stable drift row says it was compared with: `stable v3` (the versions on
+/// the stable track, most observed first).
+pub fn stable_reference(versions: &[u32]) -> String {
+    if versions.is_empty() {
+        return "stable".into();
+    }
+    let listed: Vec<String> = versions.iter().map(|v| format!("v{v}")).collect();
+    format!("stable {}", listed.join(","))
+}
+
+/// One feature of a model's canary track against its stable track over the same window: the
+/// stable's histogram the reference, the canary's the current — the measure a rollout's drift
+/// check gates on, as a drift row (`reference` says `stable vN`) with the full report, for the
+/// Drift view, the Overview's alerts and `mlops drift live`.
+#[derive(Debug, Clone)]
+pub struct TrackWindow {
+    pub model: String,
+    pub feature: String,
+    /// The version on the canary track.
+    pub canary_version: u32,
+    /// The versions on the stable track, most observed first.
+    pub stable_versions: Vec<u32>,
+    /// Bin edges (one more than the counts).
+    pub edges: Vec<f64>,
+    pub stable_counts: Vec<f64>,
+    pub canary_counts: Vec<f64>,
+    /// PSI of the canary against the stable in recent windows, oldest first.
+    pub psi_history: Vec<f64>,
+    /// The status of the earlier windows, oldest first; the current window's is appended.
+    pub status_history: Vec<super::DriftStatus>,
+}
+
+impl TrackWindow {
+    /// The drift row; `None` while either track has too few observations to compare
+    /// ([`MIN_OBSERVATIONS`]) or the bins do not fit the edges.
+    pub fn into_drift(self) -> Option<crate::model::FeatureDrift> {
+        if !comparable(&self.stable_counts, &self.canary_counts) {
+            return None;
+        }
+        let report =
+            super::report_from_bins(&self.edges, &self.stable_counts, &self.canary_counts).ok()?;
+        let mut status_history = self.status_history;
+        status_history.push(report.status);
+        Some(crate::model::FeatureDrift {
+            status_history,
+            reference: stable_reference(&self.stable_versions),
+            model: self.model,
+            version: self.canary_version,
+            feature: self.feature,
+            report,
+            edges: self.edges,
+            reference_counts: self.stable_counts,
+            current_counts: self.canary_counts,
+            psi_history: self.psi_history,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,27 @@ pub fn report_from_bins(
     reference: &[f64],
     current: &[f64],
 ) -> Result<DriftReport, CoreError> {
+    binned(edges, reference, current, true)
+}
+
+/// The status [`report_from_bins`] gives these counts, without what deciding it does not need:
+/// the KS p-value (exact, and costly, up to 10 000 counts) is only computed where the method is
+/// KS — for every window of a drift history.
+pub fn status_from_bins(
+    edges: &[f64],
+    reference: &[f64],
+    current: &[f64],
+) -> Result<DriftStatus, CoreError> {
+    binned(edges, reference, current, false).map(|r| r.status)
+}
+
+/// The binned statistics; without `p_value`, the KS p-value is NaN unless the decision needs it.
+fn binned(
+    edges: &[f64],
+    reference: &[f64],
+    current: &[f64],
+    p_value: bool,
+) -> Result<DriftReport, CoreError> {
     if edges.len() != reference.len() + 1 {
         return Err(CoreError::Statistics(format!(
             "{} bins need {} edges, got {}",
@@ -170,9 +191,14 @@ pub fn report_from_bins(
         fc += c / m;
         d = d.max((fr - fc).abs());
     }
+    let reference_len = n.round() as usize;
     let ks = Ks {
         statistic: d,
-        p_value: ks::p_value(d, n, m),
+        p_value: if p_value || reference_len <= method::SMALL_REFERENCE {
+            ks::p_value(d, n, m)
+        } else {
+            f64::NAN
+        },
     };
     let js_distance = stattests::jensen_shannon_of_shares(
         &stattests::shares(reference),
@@ -199,7 +225,6 @@ pub fn report_from_bins(
         / n;
     let wasserstein_normed = w1 / var.sqrt().max(stattests::WASSERSTEIN_MIN_NORM);
 
-    let reference_len = n.round() as usize;
     let drifted = if reference_len <= method::SMALL_REFERENCE {
         Method::Ks.drifted(ks.p_value, Method::Ks.default_threshold())
     } else {

@@ -15,6 +15,7 @@ use crate::{
         App,
         feeds::Backend,
         rows::{self, columns},
+        screens::{DriftKey, ScreenKind},
     },
     ui::{
         table::{TableSpec, render_table, shorten},
@@ -63,20 +64,12 @@ pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feature: &str) {
+pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, key: &DriftKey) {
     let t = &app.theme;
     let feed = &app.feeds.drift;
-    let d = feed
-        .data
-        .as_ref()
-        .and_then(|v| v.iter().find(|d| d.model == model && d.feature == feature));
-    let (block, _) = feed_block(
-        app,
-        &format!("{model} · {feature}"),
-        feed,
-        Backend::Metrics,
-        true,
-    );
+    let d = rows::find_drift(app, key);
+    let title = ScreenKind::DriftDetail(key.clone()).crumb();
+    let (block, _) = feed_block(app, &title, feed, Backend::Metrics, true);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(d) = d else {
@@ -93,17 +86,25 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feat
             Span::styled("status ", t.muted),
             Span::styled(r.status.as_str(), status_style(app, r.status)),
             Span::styled(
-                format!(
-                    "   reference{} n={}  current n={}",
-                    // What the live window is compared with: the training data's profile,
-                    // or the window before.
-                    d.reference
-                        .strip_prefix("profile ")
-                        .map(|p| format!(" (training data {p})"))
-                        .unwrap_or_default(),
-                    r.reference_len,
-                    r.current_len
-                ),
+                if d.is_canary_vs_stable() {
+                    // A canary track against the stable track over the same window.
+                    format!(
+                        "   {} n={}  canary v{} n={}  (same window)",
+                        d.reference, r.reference_len, d.version, r.current_len
+                    )
+                } else {
+                    format!(
+                        "   reference{} n={}  current n={}",
+                        // What the live window is compared with: the training data's
+                        // profile, or the window before.
+                        d.reference
+                            .strip_prefix("profile ")
+                            .map(|p| format!(" (training data {p})"))
+                            .unwrap_or_default(),
+                        r.reference_len,
+                        r.current_len
+                    )
+                },
                 t.muted,
             ),
         ]),
@@ -120,14 +121,50 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, model: &str, feat
         Line::from(vec![
             Span::styled("PSI trend ", t.muted),
             Span::styled(sparkline(&d.psi_history, 60), t.accent),
+            Span::styled("   alert ", t.muted),
+            alert_span(app, d),
         ]),
-        Line::from(vec![
-            Span::styled("█ reference  ", t.stable),
-            Span::styled("█ current", t.canary),
-        ]),
+        if d.is_canary_vs_stable() {
+            Line::from(vec![
+                Span::styled("█ stable  ", t.stable),
+                Span::styled("█ canary", t.canary),
+            ])
+        } else {
+            Line::from(vec![
+                Span::styled("█ reference  ", t.stable),
+                Span::styled("█ current", t.canary),
+            ])
+        },
     ];
     frame.render_widget(Paragraph::new(lines), stats);
     render_histograms(app, frame, hist, d);
+}
+
+/// The alert as `[drift] alert_after` windows in a row decide it: firing with its status, or
+/// pending (the current window not ok, but not for long enough yet), or none.
+fn alert_span<'a>(app: &App, d: &mlops_core::model::FeatureDrift) -> Span<'a> {
+    let after = app.drift_alert_after;
+    let alert = d.alert(after);
+    let windows = if after == 1 { "window" } else { "windows" };
+    if alert != DriftStatus::Ok {
+        Span::styled(
+            format!("{} ({after} {windows} in a row)", alert.as_str()),
+            status_style(app, alert),
+        )
+    } else if d.report.status != DriftStatus::Ok {
+        let held = d
+            .status_history
+            .iter()
+            .rev()
+            .take_while(|s| **s != DriftStatus::Ok)
+            .count();
+        Span::styled(
+            format!("pending ({held} of {after} {windows})"),
+            app.theme.warn,
+        )
+    } else {
+        Span::styled("none", app.theme.muted)
+    }
 }
 
 /// Two horizontal bars per bin: reference above current, scaled to the largest share.

@@ -31,9 +31,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::Lineage => lineage::render_versions(app, frame, area),
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
         ScreenKind::Drift => drift::render_features(app, frame, area),
-        ScreenKind::DriftDetail { model, feature } => {
-            drift::render_detail(app, frame, area, model, feature);
-        }
+        ScreenKind::DriftDetail(key) => drift::render_detail(app, frame, area, key),
         ScreenKind::Gpus => gpus::render(app, frame, area),
         ScreenKind::Rollouts => rollouts::render(app, frame, area),
         ScreenKind::RolloutDetail(key) => rollout_detail::render(app, frame, area, key),

@@ -224,7 +224,23 @@ fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
     let items = overview::alerts(app, app.screen());
     let cols: Vec<Column<_>> = columns::drift()
         .into_iter()
-        .filter(|c| matches!(c.field, "model" | "feature" | "status" | "psi"))
+        .filter(|c| matches!(c.field, "model" | "feature" | "against" | "status" | "psi"))
+        .map(|mut c| {
+            // Always shown, in a word: a canary's row (against its stable) must not pass for
+            // the version's own.
+            if c.field == "against" {
+                c.priority = 0;
+                c.width = Width::Fixed(7);
+                c.value = Box::new(|d| {
+                    Value::text(if d.is_canary_vs_stable() {
+                        "stable"
+                    } else {
+                        d.against()
+                    })
+                });
+            }
+            c
+        })
         .collect();
     let s = spec(
         app,
@@ -237,15 +253,14 @@ fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
     );
     render_table(app, frame, area, &app.feeds.drift, s, &items, |d, c, w| {
         (c.field == "status").then(|| {
-            let style = if d.report.status == DriftStatus::Drifted {
+            // The alert's status: what held for the last windows, not one window's.
+            let alert = d.alert(app.drift_alert_after);
+            let style = if alert == DriftStatus::Drifted {
                 t.err
             } else {
                 t.warn
             };
-            Cell::from(Span::styled(
-                shorten(d.report.status.as_str(), usize::from(w)),
-                style,
-            ))
+            Cell::from(Span::styled(shorten(alert.as_str(), usize::from(w)), style))
         })
     });
 }

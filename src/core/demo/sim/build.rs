@@ -281,13 +281,12 @@ impl Sim {
                 mean,
                 sd,
                 drift_sd_per_hour: drift_rate,
-                current: reference.clone(),
-                reference,
                 edges,
                 current_counts: reference_counts.clone(),
                 reference_counts,
                 report: None,
                 psi_history: VecDeque::new(),
+                status_history: VecDeque::new(),
             });
         }
         self.refresh_drift();

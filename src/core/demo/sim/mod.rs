@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     audit::AuditLog,
-    drift::{self, DriftReport},
+    drift::{self, DriftReport, DriftStatus},
     error::CoreError,
     model::{
         Cluster, ClusterEvent, Deployment, EventKind, Experiment, FeatureDrift, Gpu, LoggedModel,
@@ -50,6 +50,7 @@ struct SimRollout {
     stable_error: f64,
     stable_latency_ms: f64,
     series: RolloutSeries,
+    canary_inputs: &'static [(&'static str, f64)],
 }
 
 struct SimFeature {
@@ -59,14 +60,16 @@ struct SimFeature {
     mean: f64,
     sd: f64,
     drift_sd_per_hour: f64,
-    reference: Vec<f64>,
     edges: Vec<f64>,
     reference_counts: Vec<f64>,
     current_counts: Vec<f64>,
-    current: Vec<f64>,
     report: Option<DriftReport>,
     psi_history: VecDeque<f64>,
+    status_history: VecDeque<DriftStatus>,
 }
+
+/// A canary feature's PSI and status in the windows it could be compared in, oldest first.
+type CanaryHistory = (VecDeque<f64>, VecDeque<DriftStatus>);
 
 struct GpuState {
     gpu: Gpu,
@@ -96,6 +99,10 @@ pub struct Sim {
     /// HTTPRoute backend weights (stable, canary) by (cluster, namespace, route).
     pub routes: BTreeMap<(String, String, String), (u8, u8)>,
     features: Vec<SimFeature>,
+    /// Each live canary's features against its stable's over the same window, and the PSI and
+    /// status history of each (model, canary version, feature).
+    canary_drift: Vec<FeatureDrift>,
+    canary_history: BTreeMap<(String, u32, String), CanaryHistory>,
     pod_counter: u64,
 }
 
@@ -129,6 +136,8 @@ impl Sim {
             audit: AuditLog::default(),
             routes: BTreeMap::new(),
             features: Vec::new(),
+            canary_drift: Vec::new(),
+            canary_history: BTreeMap::new(),
             pod_counter: 0,
         };
         sim.build_infrastructure();
@@ -352,13 +361,13 @@ impl Sim {
             .map(|r| r.series.clone())
     }
 
+    /// Every monitored feature's latest window against its reference, and each live canary's
+    /// against its stable.
     pub fn drift(&mut self) -> Vec<FeatureDrift> {
         for f in &mut self.features {
             if f.report.is_none() {
-                f.report = Some(
-                    drift::report(&f.reference, &f.current)
-                        .unwrap_or_else(|_| unreachable_report()),
-                );
+                f.report =
+                    drift::report_from_bins(&f.edges, &f.reference_counts, &f.current_counts).ok();
             }
         }
         self.features
@@ -372,8 +381,10 @@ impl Sim {
                 reference_counts: f.reference_counts.clone(),
                 current_counts: f.current_counts.clone(),
                 psi_history: f.psi_history.iter().copied().collect(),
+                status_history: f.status_history.iter().copied().collect(),
                 reference: "window".into(),
             })
+            .chain(self.canary_drift.iter().cloned())
             .collect()
     }
 

@@ -90,6 +90,7 @@ impl Sim {
             },
             canary_error: s.canary_error,
             canary_latency_ms: s.canary_latency_ms,
+            canary_inputs: s.canary_inputs,
             stable_error: 0.006 + rng.range(0.0, 0.004),
             stable_latency_ms: 110.0 + rng.range(0.0, 60.0),
             series: RolloutSeries::default(),
