@@ -99,8 +99,7 @@ fn reference_for(
         && let Some(column) = profile.columns.iter().find(|c| c.column == key.2)
         && let Some(first) = first_current
     {
-        let mut first = first.clone();
-        sort_cumulative(&mut first);
+        // Merged and sorted by bound already (`map_drift`).
         let bounds: Vec<f64> = first.iter().map(|b| b.0).collect();
         if valid(&bounds)
             && let Some(counts) = drift::live::rebin(column, &bounds[..bounds.len() - 1])

@@ -1,7 +1,5 @@
 //! What the simulated metrics store records: canary-vs-stable series and live drift windows.
 
-use std::f64::consts::SQRT_2;
-
 use chrono::Duration;
 
 use super::{DRIFT_SAMPLE, DRIFT_WINDOW_SECONDS, SERIES_POINTS, Sim, WARMUP_SECONDS};
@@ -166,7 +164,7 @@ impl Sim {
 /// size gives, for one draw per bin instead of one per value (the canaries' traffic is thousands
 /// of values a window).
 fn sampled_counts(rng: &mut Rng, n: usize, mean: f64, sd: f64, edges: &[f64]) -> Vec<f64> {
-    let cdf = |x: f64| 0.5 * (1.0 + statrs::function::erf::erf((x - mean) / (sd * SQRT_2)));
+    let cdf = |x: f64| drift::stattests::normal_cdf((x - mean) / sd);
     edges
         .windows(2)
         .map(|w| {
