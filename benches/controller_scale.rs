@@ -33,12 +33,16 @@ use mlops_console::{
 use tracing_subscriber::{Layer, layer::Context as LayerContext, prelude::*};
 
 /// Pass timings read from the controller's per-pass tracing events (`controller::PASS_TARGET`):
-/// how long each pass took, and how late each requeued pass started.
+/// how long each pass took, how late each requeued pass started, and how long each rollout
+/// waited for its first pass after it was created.
 #[derive(Default)]
 struct Timings {
     passes: std::sync::Mutex<Vec<Duration>>,
     late: std::sync::Mutex<Vec<Duration>>,
     due: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    /// Rollouts not passed yet, by `namespace/name`: when their create was sent.
+    created: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    first: std::sync::Mutex<Vec<Duration>>,
 }
 
 #[derive(Default)]
@@ -97,6 +101,15 @@ impl<S: tracing::Subscriber> Layer<S> for PassLayer {
                 .and_then(|mut d| d.remove(&f.rollout));
             if let (Some(due), Ok(mut late)) = (due, self.0.late.lock()) {
                 late.push(now.saturating_duration_since(due));
+            }
+            let created = self
+                .0
+                .created
+                .lock()
+                .ok()
+                .and_then(|mut c| c.remove(&f.rollout));
+            if let (Some(created), Ok(mut first)) = (created, self.0.first.lock()) {
+                first.push(now.saturating_duration_since(created));
             }
         }
     }
@@ -334,7 +347,11 @@ async fn main() {
     let started = Instant::now();
     each((0..n).collect(), 16, |i| {
         let rollouts = rollouts.clone();
+        let timings = timings.clone();
         async move {
+            if let Ok(mut c) = timings.created.lock() {
+                c.insert(format!("{NS}/bench-model-{i:03}-v2"), Instant::now());
+            }
             rollouts
                 .create(&PostParams::default(), &rollout(i))
                 .await
@@ -404,6 +421,16 @@ async fn main() {
         quantile(&late, 0.90),
         quantile(&late, 0.99),
         late.last().copied().unwrap_or_default()
+    );
+    let mut first = timings.first.lock().map(|t| t.clone()).unwrap_or_default();
+    first.sort();
+    println!(
+        "first pass after the create: p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?} ({} of {n} passed)",
+        quantile(&first, 0.50),
+        quantile(&first, 0.90),
+        quantile(&first, 0.99),
+        first.last().copied().unwrap_or_default(),
+        first.len()
     );
     match all_done {
         Some((d, phases)) => println!("all {n} finished after {d:.1?}: {phases:?}"),

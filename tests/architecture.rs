@@ -295,3 +295,38 @@ fn the_detector_sees_a_cycle() {
         ["crate::a::B", "crate::a::C", "crate::d"]
     );
 }
+
+/// A source file's own lines: tests in a sibling file (`tests.rs`, `*_tests.rs`, `tests/`) do
+/// not count, nor an inline `#[cfg(test)] mod tests` at the end of a file.
+fn own_lines(text: &str) -> usize {
+    let end = text.find("#[cfg(test)]\nmod tests {").unwrap_or(text.len());
+    text[..end].lines().count()
+}
+
+/// No source file grows past ~800 lines of its own (issue 8): a file that does should be split
+/// at its seams, as `adapters/mlflow/` is (search, counts, logged, wire, map).
+#[test]
+fn no_source_file_over_800_lines() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let is_tests = |p: &Path| {
+        p.components().any(|c| c.as_os_str() == "tests")
+            || p.file_stem()
+                .is_some_and(|s| s == "tests" || s.to_string_lossy().ends_with("_tests"))
+    };
+    let mut long: Vec<(usize, String)> = files
+        .iter()
+        .filter(|p| !is_tests(p))
+        .filter_map(|p| {
+            let n = own_lines(&std::fs::read_to_string(p).ok()?);
+            (n > 800).then(|| (n, p.display().to_string()))
+        })
+        .collect();
+    long.sort();
+    assert!(files.len() > 100, "the source tree was not found");
+    assert!(long.is_empty(), "files over 800 lines: {long:?}");
+    assert_eq!(
+        own_lines("fn a() {}\n#[cfg(test)]\nmod tests {\nfn b() {}\n}\n"),
+        1
+    );
+}

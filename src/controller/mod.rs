@@ -4,6 +4,7 @@
 //! status. Several replicas can run: only the holder of the Lease reconciles. A console with no
 //! controller runs the same loop (`drive_embedded`).
 
+mod fair;
 mod reconcile;
 
 use std::{sync::Arc, time::Duration};
@@ -13,7 +14,7 @@ use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
 use kube::{
     Api,
     runtime::{
-        Controller, PredicateConfig, WatchStreamExt,
+        PredicateConfig, WatchStreamExt,
         reflector::{self},
         watcher,
     },
@@ -156,17 +157,22 @@ async fn lead_until(
         audit,
     });
     let (shutdown, shutting_down) = tokio::sync::oneshot::channel::<()>();
-    let controller = Controller::for_stream(triggers, rollouts)
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
-        .graceful_shutdown_on(async move {
+    let controller = fair::run(
+        triggers,
+        rollouts,
+        ctx.concurrency,
+        async move {
             let _ = shutting_down.await;
-        })
-        .run(reconcile, error_policy, pass)
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "controller");
-            }
-        });
+        },
+        reconcile,
+        error_policy,
+        pass,
+    )
+    .for_each(|r| async move {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "controller");
+        }
+    });
     let controller = async move {
         controller.await;
         canary_watch.abort();

@@ -11,26 +11,30 @@
 //! runs by searching them (in parallel, a few at a time) and caches the counts for
 //! [`RUN_COUNT_TTL`]; a call to [`RegistryPort::runs`] refreshes its experiment's entry.
 //!
-//! Files: `mod.rs` the adapter and its port; `wire` the JSON as MLflow sends it; `map` the
-//! mapping to the core's types; `logged` MLflow 3's logged models (wire, mapping and search);
-//! `tests` beside them. The HTTP layer is `adapters::http`.
+//! Files: `mod.rs` the adapter and its port; `search` runs through `runs/search`; `counts` the
+//! cached run counts; `wire` the JSON as MLflow sends it; `map` the mapping to the core's types;
+//! `logged` MLflow 3's logged models (wire, mapping and search); `tests` beside them. The HTTP
+//! layer is `adapters::http`.
 
+mod counts;
 mod logged;
 mod map;
+mod search;
 #[cfg(test)]
 mod tests;
 mod wire;
+
+use self::counts::CountEntry;
+pub use self::{counts::RUN_COUNT_TTL, search::RunSearch};
 
 use std::{
     collections::{HashMap, HashSet},
     fmt,
     sync::Mutex,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt, stream};
 use mlops_core::{
     CoreError,
     model::{Experiment, MetricPoint, RegisteredModel, Run, RunPage},
@@ -44,7 +48,7 @@ use self::{
     map::{map_experiment, map_metric_point, map_models, map_run},
     wire::{
         ApiErrorBody, ExperimentGet, ExperimentsPage, HistoryPage, ModelVersionsPage, Page,
-        RegisteredModelBody, RegisteredModelsPage, RunGet, RunsPage,
+        RegisteredModelBody, RegisteredModelsPage, RunGet,
     },
 };
 use super::http::{Auth, CallError, Endpoint, Failure, Tls, snippet, status_text};
@@ -52,10 +56,6 @@ use super::http::{Auth, CallError, Endpoint, Failure, Tls, snippet, status_text}
 /// `runs/search` page size: `MLflow`'s default (its ceiling is 50 000, but a page of 1000 runs
 /// with datasets is already ~6 MB).
 pub const RUNS_PAGE_SIZE: u32 = 1000;
-/// How long [`RegistryPort::experiments`] trusts a run count before searching again.
-pub const RUN_COUNT_TTL: Duration = Duration::from_secs(60);
-/// Experiments whose runs are counted at the same time.
-const COUNT_CONCURRENCY: usize = 4;
 const EXPERIMENTS_PAGE_SIZE: u32 = 1000;
 const REGISTRY_PAGE_SIZE: u32 = 1000;
 /// `MLflow`'s own ceiling for `metrics/get-history`.
@@ -97,26 +97,12 @@ pub struct MlflowRegistry {
     run_counts: Mutex<HashMap<String, CountEntry>>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct CountEntry {
-    at: Instant,
-    runs: usize,
-    latest: Option<DateTime<Utc>>,
-}
-
 impl fmt::Debug for MlflowRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MlflowRegistry")
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
-}
-
-/// Runs found by [`MlflowRegistry::search_runs_paged`], and how many pages it took.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunSearch {
-    pub runs: Vec<Run>,
-    pub pages: usize,
 }
 
 pub use mlops_core::model::RunQuery;
@@ -213,122 +199,6 @@ impl MlflowRegistry {
 
     pub fn base_url(&self) -> String {
         self.endpoint.base_url()
-    }
-
-    /// All active runs of `experiment_ids`, `page_size` per `runs/search` page, every page.
-    /// A run that shows up on two pages (runs created while paging shift the offsets) is kept
-    /// once.
-    pub async fn search_runs_paged(
-        &self,
-        experiment_ids: &[&str],
-        page_size: u32,
-    ) -> Result<RunSearch, CoreError> {
-        if page_size == 0 {
-            return Err(CoreError::backend(
-                self.endpoint.backend(),
-                "runs/search: the page size must be at least 1",
-            ));
-        }
-        let mut runs = Vec::new();
-        let mut seen = HashSet::new();
-        let mut token: Option<String> = None;
-        let mut tokens = HashSet::new();
-        let mut pages = 0;
-        loop {
-            let mut body = json!({
-                "experiment_ids": experiment_ids,
-                "max_results": page_size,
-                "run_view_type": "ACTIVE_ONLY",
-            });
-            if let Some(t) = &token {
-                body["page_token"] = json!(t);
-            }
-            let page: RunsPage = self
-                .call(Method::POST, "runs/search", &[], Some(&body))
-                .await
-                .map_err(CoreError::from)?;
-            pages += 1;
-            for raw in page.runs {
-                let run = map_run(raw).map_err(|m| self.malformed("POST", "runs/search", &m))?;
-                if seen.insert(run.id.clone()) {
-                    runs.push(run);
-                }
-            }
-            match next_token(page.next_page_token, &mut tokens)
-                .map_err(|m| self.malformed("POST", "runs/search", &m))?
-            {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        Ok(RunSearch { runs, pages })
-    }
-
-    /// One page of `runs/search` with MLflow's own `filter` and `order_by`, evaluated by the
-    /// server (an invalid filter comes back as the server's message); the token of the next
-    /// page, if there is one.
-    pub async fn search_runs_page(
-        &self,
-        query: &RunQuery,
-        page_token: Option<&str>,
-    ) -> Result<(Vec<Run>, Option<String>), CoreError> {
-        if query.page_size == 0 {
-            return Err(CoreError::backend(
-                self.endpoint.backend(),
-                "runs/search: the page size must be at least 1",
-            ));
-        }
-        let mut body = json!({
-            "experiment_ids": query.experiment_ids,
-            "max_results": query.page_size,
-            "run_view_type": "ACTIVE_ONLY",
-        });
-        if let Some(f) = query.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-            body["filter"] = json!(f);
-        }
-        if !query.order_by.is_empty() {
-            body["order_by"] = json!(query.order_by);
-        }
-        if let Some(t) = page_token {
-            body["page_token"] = json!(t);
-        }
-        let page: RunsPage = self
-            .call(Method::POST, "runs/search", &[], Some(&body))
-            .await
-            .map_err(CoreError::from)?;
-        let runs = page
-            .runs
-            .into_iter()
-            .map(|raw| map_run(raw).map_err(|m| self.malformed("POST", "runs/search", &m)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = page.next_page_token.filter(|t| !t.is_empty());
-        Ok((runs, next))
-    }
-
-    /// Runs matching `query`, pages followed until `max` runs or the last page; a run that
-    /// shows up on two pages is kept once, and a page token that comes back is an error.
-    pub async fn search_runs(&self, query: &RunQuery, max: usize) -> Result<RunSearch, CoreError> {
-        let mut runs = Vec::new();
-        let mut seen = HashSet::new();
-        let mut tokens = HashSet::new();
-        let mut token: Option<String> = None;
-        let mut pages = 0;
-        while runs.len() < max {
-            let (page, next) = self.search_runs_page(query, token.as_deref()).await?;
-            pages += 1;
-            for run in page {
-                if runs.len() < max && seen.insert(run.id.clone()) {
-                    runs.push(run);
-                }
-            }
-            match next_token(next, &mut tokens)
-                .map_err(|m| self.malformed("POST", "runs/search", &m))?
-            {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        Ok(RunSearch { runs, pages })
     }
 
     /// The experiment named `name` (or with that id, when `name` is all digits).
@@ -429,66 +299,6 @@ impl MlflowRegistry {
         })
     }
 
-    /// Count the runs of each experiment (cached for [`RUN_COUNT_TTL`]).
-    async fn run_counts(&self, ids: &[String]) -> Result<HashMap<String, CountEntry>, CoreError> {
-        let now = Instant::now();
-        let mut fresh = HashMap::new();
-        let mut stale = Vec::new();
-        {
-            let cache = self
-                .run_counts
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for id in ids {
-                match cache.get(id) {
-                    Some(e) if now.duration_since(e.at) < RUN_COUNT_TTL => {
-                        fresh.insert(id.clone(), *e);
-                    }
-                    _ => stale.push(id.clone()),
-                }
-            }
-        }
-        let counted: Vec<(String, CountEntry)> = stream::iter(stale)
-            .map(|id| async move {
-                let search = self.search_runs_paged(&[&id], RUNS_PAGE_SIZE).await?;
-                Ok::<_, CoreError>((id, count_entry(&search.runs)))
-            })
-            .buffer_unordered(COUNT_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let mut cache = self
-            .run_counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (id, entry) in counted {
-            cache.insert(id.clone(), entry);
-            fresh.insert(id, entry);
-        }
-        Ok(fresh)
-    }
-
-    fn known_counts(&self) -> HashMap<String, CountEntry> {
-        self.run_counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The experiments with every run counted (reads every run; cached for [`RUN_COUNT_TTL`]).
-    pub async fn experiments_with_counts(&self) -> Result<Vec<Experiment>, CoreError> {
-        let listed = self.experiments().await?;
-        let ids: Vec<String> = listed.iter().map(|e| e.id.clone()).collect();
-        self.run_counts(&ids).await?;
-        self.experiments().await
-    }
-
-    fn remember_count(&self, experiment_id: &str, runs: &[Run]) {
-        self.run_counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(experiment_id.to_string(), count_entry(runs));
-    }
-
     async fn experiment_exists(&self, experiment_id: &str) -> Result<bool, CoreError> {
         match self
             .call::<serde_json::Value>(
@@ -538,17 +348,6 @@ impl MlflowRegistry {
             }
         }
         Ok(items)
-    }
-}
-
-fn count_entry(runs: &[Run]) -> CountEntry {
-    CountEntry {
-        at: Instant::now(),
-        runs: runs.len(),
-        latest: runs
-            .iter()
-            .map(|r| r.end.unwrap_or(r.start).max(r.start))
-            .max(),
     }
 }
 

@@ -1,6 +1,8 @@
 use mlops_core::model::{Dataset, ModelVersion, RunStatus};
 
-use super::wire::{RawModelVersion, RawRun};
+use chrono::DateTime;
+
+use super::wire::{RawModelVersion, RawRun, RunsPage};
 use super::*;
 
 const RUN: &str = r#"{
