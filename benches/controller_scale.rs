@@ -72,6 +72,19 @@ impl tracing::field::Visit for PassFields {
     }
 }
 
+/// Take `key`'s instant out of `from` and record how long ago it was in `into`.
+fn since(
+    from: &std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    key: &str,
+    now: Instant,
+    into: &std::sync::Mutex<Vec<Duration>>,
+) {
+    let then = from.lock().ok().and_then(|mut m| m.remove(key));
+    if let (Some(then), Ok(mut into)) = (then, into.lock()) {
+        into.push(now.saturating_duration_since(then));
+    }
+}
+
 struct PassLayer(Arc<Timings>);
 
 impl<S: tracing::Subscriber> Layer<S> for PassLayer {
@@ -92,25 +105,9 @@ impl<S: tracing::Subscriber> Layer<S> for PassLayer {
                 due.insert(f.rollout, now + Duration::from_millis(ms));
             }
         } else {
-            // "pass started": how long after it was due.
-            let due = self
-                .0
-                .due
-                .lock()
-                .ok()
-                .and_then(|mut d| d.remove(&f.rollout));
-            if let (Some(due), Ok(mut late)) = (due, self.0.late.lock()) {
-                late.push(now.saturating_duration_since(due));
-            }
-            let created = self
-                .0
-                .created
-                .lock()
-                .ok()
-                .and_then(|mut c| c.remove(&f.rollout));
-            if let (Some(created), Ok(mut first)) = (created, self.0.first.lock()) {
-                first.push(now.saturating_duration_since(created));
-            }
+            // "pass started": how long after it was due, and after the rollout's create.
+            since(&self.0.due, &f.rollout, now, &self.0.late);
+            since(&self.0.created, &f.rollout, now, &self.0.first);
         }
     }
 }

@@ -21,31 +21,15 @@ use kube::{
         watcher,
     },
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-/// The slots passes wait for; unbounded for a concurrency of 0.
-#[derive(Clone)]
-struct Slots(Option<Arc<Semaphore>>);
-
-impl Slots {
-    fn new(concurrency: u16) -> Self {
-        Self((concurrency > 0).then(|| Arc::new(Semaphore::new(usize::from(concurrency)))))
-    }
-
-    /// A slot, once the passes that fell due before this one have theirs; `Err` once closed.
-    async fn enter(&self) -> Result<Option<OwnedSemaphorePermit>, ()> {
-        match &self.0 {
-            None => Ok(None),
-            Some(s) => s.clone().acquire_owned().await.map(Some).map_err(|_| ()),
-        }
-    }
-
-    /// Passes still waiting for a slot give up (a stop: they are not started).
-    fn close(&self) {
-        if let Some(s) = &self.0 {
-            s.close();
-        }
-    }
+/// The slots passes wait for, in the order they asked (tokio's semaphore is fair); a
+/// concurrency of 0 is as many as a semaphore holds.
+fn slots(concurrency: u16) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(match concurrency {
+        0 => Semaphore::MAX_PERMITS,
+        n => usize::from(n),
+    }))
 }
 
 /// Run `reconcile` for every object `triggers` and its requeues call for, at most `concurrency`
@@ -70,7 +54,7 @@ where
     Fut: Future<Output = Result<Action, E>> + Send + 'static,
     E: std::error::Error + Send + 'static,
 {
-    let slots = Slots::new(concurrency);
+    let slots = slots(concurrency);
     let closing = slots.clone();
     let reconcile = Arc::new(reconcile);
     Controller::for_stream(triggers, cache.clone())
@@ -86,7 +70,8 @@ where
                 let cache = cache.clone();
                 let reconcile = reconcile.clone();
                 async move {
-                    let Ok(_slot) = slots.enter().await else {
+                    // Closed by a stop: this pass is not started.
+                    let Ok(_slot) = slots.acquire_owned().await else {
                         return Ok(Action::await_change());
                     };
                     match cache.get(&ObjectRef::from_obj(&obj)) {

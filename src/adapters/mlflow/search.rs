@@ -27,45 +27,13 @@ impl MlflowRegistry {
         experiment_ids: &[&str],
         page_size: u32,
     ) -> Result<RunSearch, CoreError> {
-        if page_size == 0 {
-            return Err(CoreError::backend(
-                self.endpoint.backend(),
-                "runs/search: the page size must be at least 1",
-            ));
-        }
-        let mut runs = Vec::new();
-        let mut seen = HashSet::new();
-        let mut token: Option<String> = None;
-        let mut tokens = HashSet::new();
-        let mut pages = 0;
-        loop {
-            let mut body = json!({
-                "experiment_ids": experiment_ids,
-                "max_results": page_size,
-                "run_view_type": "ACTIVE_ONLY",
-            });
-            if let Some(t) = &token {
-                body["page_token"] = json!(t);
-            }
-            let page: RunsPage = self
-                .call(Method::POST, "runs/search", &[], Some(&body))
-                .await
-                .map_err(CoreError::from)?;
-            pages += 1;
-            for raw in page.runs {
-                let run = map_run(raw).map_err(|m| self.malformed("POST", "runs/search", &m))?;
-                if seen.insert(run.id.clone()) {
-                    runs.push(run);
-                }
-            }
-            match next_token(page.next_page_token, &mut tokens)
-                .map_err(|m| self.malformed("POST", "runs/search", &m))?
-            {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        Ok(RunSearch { runs, pages })
+        let query = RunQuery {
+            experiment_ids: experiment_ids.iter().map(|id| (*id).to_string()).collect(),
+            filter: None,
+            order_by: Vec::new(),
+            page_size,
+        };
+        self.search_runs(&query, usize::MAX).await
     }
 
     /// One page of `runs/search` with MLflow's own `filter` and `order_by`, evaluated by the
