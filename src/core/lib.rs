@@ -20,4 +20,4 @@ pub mod ports;
 pub mod rollout;
 pub mod text;
 
-pub use error::CoreError;
+pub use error::{CoreError, ErrorKind};
