@@ -105,7 +105,7 @@ fn compare_20_runs(c: &mut Criterion) {
     for _ in 0..20 {
         testing::press(&mut app, &ctx, "space");
     }
-    assert_eq!(app.marks.len(), 20);
+    assert_eq!(app.runs.marks.len(), 20);
     testing::press(&mut app, &ctx, "c");
     // The selection on the first metric row, so the chart draws 20 histories.
     for _ in 0..12 {
@@ -114,7 +114,7 @@ fn compare_20_runs(c: &mut Criterion) {
     let metric =
         mlops_console::app::rows::compare_chart_metric(&app, app.screen()).expect("a metric row");
     let start = app.now;
-    let ids: Vec<String> = app.marks.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = app.runs.marks.iter().map(|r| r.id.clone()).collect();
     let histories = ids
         .iter()
         .enumerate()

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use mlops_core::{
+    CoreError,
     model::RunQuery,
     ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort},
     rollout,
@@ -66,8 +67,8 @@ pub struct Context {
     pub switcher: Option<Switcher>,
 }
 
-fn not_configured(what: &str) -> String {
-    format!("{what} is not configured")
+fn not_configured(what: &str) -> CoreError {
+    CoreError::not_configured(what, "")
 }
 
 /// Points a run a comparison chart asks for: more than a 200-column chart's 400 braille dots.
@@ -80,7 +81,7 @@ async fn runs_page(
     key: &RunsKey,
     token: Option<&str>,
     page_size: u32,
-) -> Result<Payload, String> {
+) -> Result<Payload, CoreError> {
     let query = RunQuery {
         experiment_ids: vec![key.experiment_id.clone()],
         filter: Some(key.filter.clone()).filter(|f| !f.trim().is_empty()),
@@ -89,28 +90,27 @@ async fn runs_page(
     };
     match r.runs_page(&query, token).await {
         Ok(page) => Ok(Payload::Runs(Ok(page))),
-        Err(mlops_core::CoreError::Rejected { message, .. }) => Ok(Payload::Runs(Err(message))),
-        Err(e) => Err(e.to_string()),
+        Err(e @ CoreError::Rejected { .. }) => Ok(Payload::Runs(Err(e))),
+        Err(e) => Err(e),
     }
 }
 
 /// Carry out one fetch through the ports.
-pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
-    let err = |e: mlops_core::CoreError| e.to_string();
+pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, CoreError> {
     match source {
         Source::Cluster => {
             let c = ctx
                 .cluster
                 .as_ref()
                 .ok_or_else(|| not_configured("the cluster"))?;
-            c.snapshot().await.map(Payload::Cluster).map_err(err)
+            c.snapshot().await.map(Payload::Cluster)
         }
         Source::Audit => {
             let a = ctx
                 .audit
                 .as_ref()
                 .ok_or_else(|| not_configured("the audit log"))?;
-            a.entries().await.map(Payload::Audit).map_err(err)
+            a.entries().await.map(Payload::Audit)
         }
         Source::Experiments
         | Source::Models
@@ -125,34 +125,35 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
                 .as_ref()
                 .ok_or_else(|| not_configured("the model registry"))?;
             match source {
-                Source::Experiments => r.experiments().await.map(Payload::Experiments).map_err(err),
-                Source::Models => r.models().await.map(Payload::Models).map_err(err),
+                Source::Experiments => r.experiments().await.map(Payload::Experiments),
+                Source::Models => r.models().await.map(Payload::Models),
                 Source::Runs(k) => runs_page(r.as_ref(), k, None, ctx.runs_page_size).await,
                 // "" reads the first page again (scrolled back to after it was dropped).
                 Source::RunsPage(k, token) => {
                     let token = Some(token.as_str()).filter(|t| !t.is_empty());
                     runs_page(r.as_ref(), k, token, ctx.runs_page_size).await
                 }
-                Source::Run(id) => r.run(id).await.map(Payload::Run).map_err(err),
+                Source::Run(id) => r.run(id).await.map(Payload::Run),
                 Source::Histories(metric, runs) => r
                     .metric_histories(runs, metric, HISTORY_POINTS)
                     .await
-                    .map(Payload::Histories)
-                    .map_err(err),
+                    .map(Payload::Histories),
                 Source::LoggedModels(experiment, run) => r
                     .logged_models(experiment, Some(run))
                     .await
-                    .map(Payload::LoggedModels)
-                    .map_err(err),
+                    .map(Payload::LoggedModels),
                 Source::RunMetrics(id) => {
-                    let run = r.run(id).await.map_err(err)?;
+                    let run = r.run(id).await?;
                     let mut out = Vec::new();
                     for key in run.metrics.keys() {
-                        out.push((key.clone(), r.metric_history(id, key).await.map_err(err)?));
+                        out.push((key.clone(), r.metric_history(id, key).await?));
                     }
                     Ok(Payload::RunMetrics(out))
                 }
-                _ => Err("internal: not a registry source".into()),
+                _ => Err(CoreError::backend(
+                    "console",
+                    "internal: not a registry source",
+                )),
             }
         }
         Source::Gpus | Source::Drift | Source::Series(_) => {
@@ -161,14 +162,16 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, String> {
                 .as_ref()
                 .ok_or_else(|| not_configured("the metrics store"))?;
             match source {
-                Source::Gpus => m.gpus().await.map(Payload::Gpus).map_err(err),
-                Source::Drift => m.drift().await.map(Payload::Drift).map_err(err),
+                Source::Gpus => m.gpus().await.map(Payload::Gpus),
+                Source::Drift => m.drift().await.map(Payload::Drift),
                 Source::Series(k) => m
                     .rollout_series(&k.cluster, &k.name)
                     .await
-                    .map(Payload::Series)
-                    .map_err(err),
-                _ => Err("internal: not a metrics source".into()),
+                    .map(Payload::Series),
+                _ => Err(CoreError::backend(
+                    "console",
+                    "internal: not a metrics source",
+                )),
             }
         }
     }
@@ -210,12 +213,15 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 let whole = limit.saturating_mul(FETCH_CALLS);
                 let result = match tokio::time::timeout(whole, fetch(&ctx, &source)).await {
                     Ok(r) => r.map(Box::new),
-                    Err(_) => Err(format!(
-                        "no complete answer within {} s for this view's data ({} calls of at most {} s each); the backend is slow or keeps paging",
-                        whole.as_secs(),
-                        FETCH_CALLS,
-                        limit.as_secs()
-                    )),
+                    Err(_) => Err(CoreError::Unavailable {
+                        backend: source.backend().label().to_string(),
+                        message: format!(
+                            "no complete answer within {} s for this view's data ({} calls of at most {} s each); the backend is slow or keeps paging",
+                            whole.as_secs(),
+                            FETCH_CALLS,
+                            limit.as_secs()
+                        ),
+                    }),
                 };
                 if let Err(e) = &result {
                     crate::logging::warn_limited(
@@ -241,10 +247,13 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 .await;
                 Action::CommandDone(match r {
                     Ok(r) => r.map(Box::new),
-                    Err(_) => Err(format!(
-                        "timed out after {}s; the command may still apply — check the rollout",
-                        limit.saturating_mul(FETCH_CALLS).as_secs()
-                    )),
+                    Err(_) => Err(CoreError::Unavailable {
+                        backend: Source::Cluster.backend().label().to_string(),
+                        message: format!(
+                            "timed out after {}s; the command may still apply — check the rollout",
+                            limit.saturating_mul(FETCH_CALLS).as_secs()
+                        ),
+                    }),
                 })
             }
         };
@@ -260,15 +269,14 @@ pub async fn send_command(
     ctx: &Context,
     target: &rollout::RolloutKey,
     command: rollout::Command,
-) -> Result<rollout::RolloutRecord, String> {
+) -> Result<rollout::RolloutRecord, CoreError> {
     let Some(cluster) = ctx.cluster.clone() else {
         return Err(not_configured("the cluster"));
     };
     let tags_of = command.clone();
     let r = cluster
         .rollout_command(&target.cluster, &target.namespace, &target.name, command)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if let Some(registry) = ctx.registry.clone() {
         let tags = rollout::command_tags(&r, &tags_of);
         if let Err(e) = rollout::tag_version(registry.as_ref(), &r, &tags).await {

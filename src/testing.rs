@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use mlops_core::demo::DemoPlatform;
 
 use crate::{
-    app::{Action, App, Effect, feeds::BackendInfo, keymap::Keymap, update},
+    app::{Action, App, Effect, feeds::BackendInfo, keymap::Keymap, state::Prefs, update},
     config::Theme,
     event_loop::{self, Context},
 };
@@ -44,13 +44,9 @@ pub fn demo_app(size: (u16, u16)) -> App {
         registry: Some("demo".into()),
         metrics: Some("demo".into()),
     };
-    let mut app = App::new(
-        Keymap::embedded("default"),
-        Theme::embedded("dark"),
-        info,
-        fixed_start(),
-    );
-    app.refresh = chrono::Duration::seconds(1);
+    let mut prefs = Prefs::new(Keymap::embedded("default"), Theme::embedded("dark"));
+    prefs.refresh = chrono::Duration::seconds(1);
+    let mut app = App::new(prefs, info, fixed_start());
     app.size = size;
     app
 }
@@ -122,4 +118,20 @@ pub fn loaded_demo(size: (u16, u16)) -> (App, DemoPlatform, Context) {
     dispatch(&mut app, &ctx, Action::Resize(size.0, size.1));
     dispatch(&mut app, &ctx, Action::Tick(now));
     (app, platform, ctx)
+}
+
+/// How far the help is scrolled (0 when it is not open).
+pub fn help_scroll(app: &App) -> u16 {
+    match app.overlay {
+        Some(crate::app::state::Overlay::Help { scroll }) => scroll,
+        _ => 0,
+    }
+}
+
+/// What is typed in the palette ("" when it is not open).
+pub fn palette_text(app: &App) -> String {
+    match &app.overlay {
+        Some(crate::app::state::Overlay::Palette { input, .. }) => input.lines().join(""),
+        _ => String::new(),
+    }
 }

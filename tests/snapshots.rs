@@ -126,8 +126,10 @@ fn colours(terminal: &Terminal<TestBackend>) -> String {
 fn colours_at_16_colours() {
     for (name, keys) in [("overview", &[][..]), ("rollouts", &["6"][..])] {
         let (mut app, _) = at(keys, (120, 40));
-        app.theme = mlops_console::config::theme::Theme::embedded("dark");
-        app.theme.reduce(mlops_console::config::ColorDepth::Ansi16);
+        app.prefs.theme = mlops_console::config::theme::Theme::embedded("dark");
+        app.prefs
+            .theme
+            .reduce(mlops_console::config::ColorDepth::Ansi16);
         let t = draw(&app);
         let text = colours(&t);
         assert!(
@@ -143,7 +145,7 @@ fn colours_at_16_colours() {
 #[test]
 fn no_color_keeps_series_and_selection_apart() {
     let (mut app, _) = at(&["6", "j", "j", "enter"], (120, 40));
-    app.theme = Theme::embedded("monochrome");
+    app.prefs.theme = Theme::embedded("monochrome");
     let t = draw(&app);
     let text = colours(&t);
     assert!(
@@ -354,7 +356,10 @@ fn metrics_backend_down_greys_out_its_views_only() {
         &ctx,
         Action::Loaded(
             Source::Gpus,
-            Err("Prometheus at http://127.0.0.1:9090: connection refused".into()),
+            Err(mlops_core::CoreError::Unavailable {
+                backend: "Prometheus at http://127.0.0.1:9090".into(),
+                message: "connection refused".into(),
+            }),
         ),
     );
     dispatch(
@@ -362,7 +367,10 @@ fn metrics_backend_down_greys_out_its_views_only() {
         &ctx,
         Action::Loaded(
             Source::Drift,
-            Err("Prometheus at http://127.0.0.1:9090: connection refused".into()),
+            Err(mlops_core::CoreError::Unavailable {
+                backend: "Prometheus at http://127.0.0.1:9090".into(),
+                message: "connection refused".into(),
+            }),
         ),
     );
     insta::assert_snapshot!(draw(&app).backend());
@@ -378,14 +386,15 @@ fn a_registry_refusing_us_says_why_in_full_at_80x24() {
         &ctx,
         Action::Loaded(
             Source::Experiments,
-            Err(
-                "mlflow: HTTP 401 Unauthorized: UNAUTHENTICATED: You are not authenticated. \
+            Err(mlops_core::CoreError::Denied {
+                backend: "mlflow".into(),
+                message: "HTTP 401 Unauthorized: UNAUTHENTICATED: You are not authenticated. \
                  Please see https://www.mlflow.org/docs/latest/auth/index.html on how to \
                  authenticate. (check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or \
                  MLFLOW_TRACKING_TOKEN) — GET /api/2.0/mlflow/experiments/search at \
                  http://127.0.0.1:5000"
                     .into(),
-            ),
+            }),
         ),
     );
     let screen = format!("{:?}", draw(&app).backend());
@@ -455,8 +464,8 @@ fn every_theme_renders_every_view() {
     for theme in ["dark", "light", "high-contrast", "colorblind", "monochrome"] {
         for view in ["1", "2", "3", "4", "5", "6", "7"] {
             let (mut app, _) = at(&[view], (120, 40));
-            app.theme = Theme::embedded(theme);
-            app.keymap = Keymap::embedded("default");
+            app.prefs.theme = Theme::embedded(theme);
+            app.prefs.keymap = Keymap::embedded("default");
             let t = draw(&app);
             let buf = t.backend().buffer();
             assert!(
@@ -464,7 +473,7 @@ fn every_theme_renders_every_view() {
                 "{theme}/{view} drew something"
             );
             assert_ne!(
-                app.theme.selection, app.theme.text,
+                app.prefs.theme.selection, app.prefs.theme.text,
                 "{theme}: selection must stand out"
             );
         }

@@ -5,12 +5,16 @@
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use mlops_core::{
+    CoreError,
     model::ClusterChange,
     rollout::{Command, RolloutKey, RolloutRecord, Verb},
 };
 use serde::{Deserialize, Serialize};
 
-use super::feeds::{Payload, Source};
+use super::{
+    feeds::{Payload, Source},
+    screens::{VIEWS, ViewId},
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,13 +36,10 @@ pub enum Action {
     ToggleHelp,
     NextView,
     PrevView,
-    ShowOverview,
-    ShowExperiments,
-    ShowLineage,
-    ShowDrift,
-    ShowGpus,
-    ShowRollouts,
-    ShowAudit,
+    /// Show a view as it was left (`show_<view>` in keymaps: `show_rollouts`). Named through
+    /// the `VIEWS` table, so a new view needs no new action.
+    #[serde(skip)]
+    Show(ViewId),
     Refresh,
     /// `[`: back through the places visited.
     HistoryBack,
@@ -96,10 +97,10 @@ pub enum Action {
     Paste(String),
     /// Internal: a fetch finished.
     #[serde(skip)]
-    Loaded(Source, Result<Box<Payload>, String>),
+    Loaded(Source, Result<Box<Payload>, CoreError>),
     /// Internal: a rollout command finished.
     #[serde(skip)]
-    CommandDone(Result<Box<RolloutRecord>, String>),
+    CommandDone(Result<Box<RolloutRecord>, CoreError>),
     /// Internal: the cluster pushed a change through a watch.
     #[serde(skip)]
     ClusterChanged(Box<ClusterChange>),
@@ -142,8 +143,8 @@ pub enum Namespace {
 }
 
 impl Action {
-    /// Every action a keymap may bind, for `config check` and the help overlay.
-    pub const BINDABLE: [Action; 49] = [
+    /// Every action a keymap may bind but `Show`, in the order the help lists them.
+    const PLAIN: [Action; 42] = [
         Action::NoOp,
         Action::Quit,
         Action::Up,
@@ -160,13 +161,6 @@ impl Action {
         Action::ToggleHelp,
         Action::NextView,
         Action::PrevView,
-        Action::ShowOverview,
-        Action::ShowExperiments,
-        Action::ShowLineage,
-        Action::ShowDrift,
-        Action::ShowGpus,
-        Action::ShowRollouts,
-        Action::ShowAudit,
         Action::Refresh,
         Action::HistoryBack,
         Action::HistoryForward,
@@ -195,6 +189,19 @@ impl Action {
         Action::ScatterAgainst,
     ];
 
+    /// Every action a keymap may bind, for `config check` and the help overlay: the view
+    /// switches (one per row of `VIEWS`) after `prev_view`, as the help lists them.
+    pub fn bindable() -> Vec<Action> {
+        let at = Self::PLAIN
+            .iter()
+            .position(|a| *a == Action::PrevView)
+            .map_or(0, |i| i + 1);
+        let mut all = Self::PLAIN[..at].to_vec();
+        all.extend(VIEWS.iter().map(|v| Action::Show(v.id)));
+        all.extend_from_slice(&Self::PLAIN[at..]);
+        all
+    }
+
     /// The rollout verb an action sends, if it is one.
     pub fn verb(&self) -> Option<Verb> {
         match self {
@@ -211,6 +218,9 @@ impl Action {
 
     /// The `snake_case` name keymaps use.
     pub fn name(&self) -> String {
+        if let Action::Show(view) = self {
+            return format!("show_{}", view.info().palette);
+        }
         serde_json::to_value(self)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -218,7 +228,10 @@ impl Action {
     }
 
     pub fn from_name(name: &str) -> Option<Action> {
-        Self::BINDABLE.iter().find(|a| a.name() == name).cloned()
+        if let Some(view) = name.strip_prefix("show_").and_then(ViewId::named) {
+            return Some(Action::Show(view));
+        }
+        Self::PLAIN.iter().find(|a| a.name() == name).cloned()
     }
 
     /// One line for the help overlay. All help texts live here.
@@ -240,13 +253,7 @@ impl Action {
             Action::ToggleHelp => "this help",
             Action::NextView => "next view",
             Action::PrevView => "previous view",
-            Action::ShowOverview => "Overview",
-            Action::ShowExperiments => "Experiments",
-            Action::ShowLineage => "Lineage",
-            Action::ShowDrift => "Drift",
-            Action::ShowGpus => "GPUs",
-            Action::ShowRollouts => "Rollouts",
-            Action::ShowAudit => "Audit",
+            Action::Show(view) => view.title(),
             Action::Refresh => "refresh now",
             Action::HistoryBack => "back through the places visited",
             Action::HistoryForward => "forward through the places visited",
@@ -292,10 +299,15 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for a in &Action::BINDABLE {
+        for a in &Action::bindable() {
             assert_eq!(Action::from_name(&a.name()).as_ref(), Some(a));
         }
-        assert_eq!(Action::ShowGpus.name(), "show_gpus");
+        assert_eq!(Action::Show(ViewId::Gpus).name(), "show_gpus");
+        assert_eq!(
+            Action::from_name("show_rollouts"),
+            Some(Action::Show(ViewId::Rollouts))
+        );
+        assert_eq!(Action::from_name("show_nothing"), None);
         assert_eq!(
             Action::from_name("tick"),
             None,

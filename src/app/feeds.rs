@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use mlops_core::{
+    CoreError,
     audit::AuditEntry,
     model::{
         ClusterSnapshot, Experiment, FeatureDrift, Gpu, LoggedModel, MetricPoint, RegisteredModel,
@@ -103,8 +104,9 @@ pub struct RunList {
     /// The first page held, and how many are.
     pub first: usize,
     pub held: usize,
-    /// The server refused the search (its message): the filter is wrong, the registry is up.
-    pub rejected: Option<String>,
+    /// The server refused the search (`CoreError::Rejected`, with its message): the filter is
+    /// wrong, the registry is up.
+    pub rejected: Option<CoreError>,
 }
 
 /// What a page did to a list: runs added, and the tokens of pages dropped from it (read again
@@ -145,7 +147,7 @@ impl RunList {
     /// A first page, over what was loaded before: runs of later pages stay (and where the list
     /// continues), so a refresh never takes away what the user scrolled to. Scrolled past the
     /// first page, the list stays as it is.
-    fn refreshed(old: Option<&RunList>, page: Result<RunPage, String>) -> RunList {
+    fn refreshed(old: Option<&RunList>, page: Result<RunPage, CoreError>) -> RunList {
         let page = match page {
             Ok(p) => p,
             Err(rejected) => {
@@ -281,9 +283,9 @@ pub enum Payload {
     Cluster(ClusterSnapshot),
     Experiments(Vec<Experiment>),
     Models(Vec<RegisteredModel>),
-    /// A page of runs, or the server's refusal of the search (an invalid filter): an answer,
-    /// not an outage.
-    Runs(Result<RunPage, String>),
+    /// A page of runs, or the server's refusal of the search (an invalid filter,
+    /// `CoreError::Rejected`): an answer, not an outage.
+    Runs(Result<RunPage, CoreError>),
     Run(Run),
     RunMetrics(Vec<(String, Vec<MetricPoint>)>),
     LoggedModels(Vec<LoggedModel>),
@@ -335,12 +337,24 @@ impl BackendInfo {
 /// Each metric of a run with its history.
 pub type MetricHistories = Vec<(String, Vec<MetricPoint>)>;
 
+/// A version no other change of any feed has had: rows worked out from a feed are kept for as
+/// long as its version is the same (`rows::memo`).
+pub fn next_version() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// One source's latest data, when it came, and the last error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feed<T> {
+    /// Changed through `store` or `data_mut`, which move `version` on; never assigned
+    /// directly once rows may have been worked out from it.
     pub data: Option<T>,
+    /// Moves on whenever the data or the error changes.
+    pub version: u64,
     pub updated: Option<DateTime<Utc>>,
-    pub error: Option<String>,
+    /// Why the last fetch failed, typed: the views decide from its kind (`CoreError::kind`).
+    pub error: Option<CoreError>,
     pub in_flight: bool,
     pub queued: bool,
     /// When the last fetch started, and how many in a row have failed: a failing source is
@@ -353,6 +367,7 @@ impl<T> Default for Feed<T> {
     fn default() -> Self {
         Self {
             data: None,
+            version: 0,
             updated: None,
             error: None,
             in_flight: false,
@@ -360,6 +375,20 @@ impl<T> Default for Feed<T> {
             attempted: None,
             failures: 0,
         }
+    }
+}
+
+impl<T> Feed<T> {
+    /// The data to change in place; the change moves the version on.
+    pub fn data_mut(&mut self) -> Option<&mut T> {
+        self.version = next_version();
+        self.data.as_mut()
+    }
+
+    /// Replace the data (as a fetch would, without its bookkeeping).
+    pub fn set(&mut self, data: T) {
+        self.version = next_version();
+        self.data = Some(data);
     }
 }
 
@@ -396,7 +425,7 @@ impl<T: PartialEq> Feed<T> {
 
     /// Store a result; returns (changed, fetch again because one was queued). An error keeps
     /// the last good data: the view greys it out with its age.
-    fn store(&mut self, result: Result<T, String>, now: DateTime<Utc>) -> (bool, bool) {
+    fn store(&mut self, result: Result<T, CoreError>, now: DateTime<Utc>) -> (bool, bool) {
         self.in_flight = false;
         let requeue = std::mem::take(&mut self.queued);
         let changed = match result {
@@ -415,6 +444,9 @@ impl<T: PartialEq> Feed<T> {
                 changed
             }
         };
+        if changed {
+            self.version = next_version();
+        }
         (changed, requeue)
     }
 }
@@ -532,13 +564,16 @@ impl Feeds {
     pub fn store(
         &mut self,
         source: &Source,
-        result: Result<Payload, String>,
+        result: Result<Payload, CoreError>,
         now: DateTime<Utc>,
     ) -> (bool, bool) {
         let mismatch = |p: &Payload| {
             let kind = format!("{p:?}");
             let kind = kind.split('(').next().unwrap_or("?").to_string();
-            format!("internal: a {kind} answer arrived for {source:?}")
+            CoreError::Malformed {
+                backend: "console".into(),
+                message: format!("internal: a {kind} answer arrived for {source:?}"),
+            }
         };
         macro_rules! put {
             ($feed:expr, $variant:ident) => {
@@ -574,11 +609,18 @@ impl Feeds {
                 });
                 let window = self.runs_window();
                 let effect = page.map(|page| {
-                    self.runs
-                        .get_mut(k)
-                        .and_then(|f| f.data.as_mut())
+                    let Some(feed) = self.runs.get_mut(k) else {
+                        return PageEffect::default();
+                    };
+                    let effect = feed
+                        .data
+                        .as_mut()
                         .map(|list| list.place(token, page, window))
-                        .unwrap_or_default()
+                        .unwrap_or_default();
+                    if effect.added > 0 || !effect.dropped.is_empty() {
+                        feed.version = next_version();
+                    }
+                    effect
                 });
                 let changed = effect
                     .as_ref()
@@ -658,9 +700,36 @@ impl Feeds {
         }
     }
 
+    /// The newest version of any feed: rows worked out from several feeds are kept while it
+    /// is the same.
+    pub fn generation(&self) -> u64 {
+        let maps = self
+            .runs
+            .values()
+            .map(|f| f.version)
+            .chain(self.runs_pages.values().map(|f| f.version))
+            .chain(self.run.values().map(|f| f.version))
+            .chain(self.run_metrics.values().map(|f| f.version))
+            .chain(self.logged_models.values().map(|f| f.version))
+            .chain(self.histories.values().map(|f| f.version))
+            .chain(self.series.values().map(|f| f.version));
+        [
+            self.cluster.version,
+            self.experiments.version,
+            self.models.version,
+            self.gpus.version,
+            self.drift.version,
+            self.audit.version,
+        ]
+        .into_iter()
+        .chain(maps)
+        .max()
+        .unwrap_or(0)
+    }
+
     /// The first error among a backend's sources, if its last fetch failed.
-    pub fn backend_error(&self, b: Backend) -> Option<&str> {
-        let errors: Vec<Option<&String>> = match b {
+    pub fn backend_error(&self, b: Backend) -> Option<&CoreError> {
+        let errors: Vec<Option<&CoreError>> = match b {
             Backend::Cluster => vec![self.cluster.error.as_ref(), self.audit.error.as_ref()],
             Backend::Registry => {
                 let mut v = vec![self.experiments.error.as_ref(), self.models.error.as_ref()];
@@ -670,6 +739,6 @@ impl Feeds {
             }
             Backend::Metrics => vec![self.gpus.error.as_ref(), self.drift.error.as_ref()],
         };
-        errors.into_iter().flatten().next().map(String::as_str)
+        errors.into_iter().flatten().next()
     }
 }

@@ -2,7 +2,7 @@
 //! columns this view sorts by, the filter syntax, the palette's commands and a legend of every
 //! symbol the screens use. The overlay draws it; `update` bounds its scrolling by its length.
 
-use super::{palette, rows::columns, screens::ViewId, state::App};
+use super::{palette, rows, screens::ViewId, state::App};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HelpLine {
@@ -19,7 +19,7 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
     let context = view.context();
     let mut out = Vec::new();
     let mut section = String::new();
-    for (sec, keys, action) in app.keymap.bindings(context) {
+    for (sec, keys, action) in app.prefs.keymap.bindings(context) {
         if sec != section {
             if !section.is_empty() {
                 out.push(HelpLine::Blank);
@@ -36,7 +36,7 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
             action.description().to_string(),
         ));
     }
-    let sorts: Vec<HelpLine> = columns::sortable(app, app.screen())
+    let sorts: Vec<HelpLine> = rows::sortable(app, app.screen())
         .into_iter()
         .map(|(_, header, k)| {
             HelpLine::Entry(
@@ -109,12 +109,12 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
     out.push(HelpLine::Blank);
     out.push(HelpLine::Note(format!(
         "keymap: {} · theme: {} · ↑↓ pgup pgdn home end scroll · esc close",
-        app.keymap.name, app.theme.name
+        app.prefs.keymap.name, app.prefs.theme.name
     )));
-    if !app.config_errors.is_empty() {
+    if !app.prefs.config_errors.is_empty() {
         out.push(HelpLine::Note(format!(
             "{} config error(s): :messages lists them; `mlops config check` too",
-            app.config_errors.len()
+            app.prefs.config_errors.len()
         )));
     }
     out

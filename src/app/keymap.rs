@@ -229,6 +229,7 @@ impl Keymap {
 
     /// The bindings for the help overlay: (section, keys, action), unbound keys left out.
     pub fn bindings(&self, context: &str) -> Vec<(String, Vec<String>, Action)> {
+        let all = Action::bindable();
         let mut out = Vec::new();
         for section in [context, "global"] {
             let Some(map) = self.sections.get(section) else {
@@ -254,7 +255,7 @@ impl Keymap {
                     None => by_action.push((action.clone(), vec![sequence_label(seq)])),
                 }
             }
-            by_action.sort_by_key(|(a, _)| Action::BINDABLE.iter().position(|b| b == a));
+            by_action.sort_by_key(|(a, _)| all.iter().position(|b| b == a));
             out.extend(
                 by_action
                     .into_iter()
@@ -394,7 +395,7 @@ fn line_of(text: &str, at: usize) -> usize {
 }
 
 fn suggest(name: &str) -> Option<String> {
-    Action::BINDABLE
+    Action::bindable()
         .iter()
         .map(Action::name)
         .map(|n| (strsim(&n, name), n))

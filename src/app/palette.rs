@@ -33,7 +33,7 @@ pub static COMMANDS: LazyLock<Vec<PaletteCommand>> = LazyLock::new(|| {
             aliases: v.aliases,
             args: " [filter]",
             help: v.help,
-            run: Run::Action(v.show.clone()),
+            run: Run::Action(Action::Show(v.id)),
         })
         .collect();
     commands.extend([

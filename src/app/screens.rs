@@ -1,12 +1,14 @@
 //! The views and the screens on the navigation stack. `VIEWS` is the one table of views: its id,
-//! title, keymap section, palette names and the action that shows it. Adding a view is a row here,
-//! its rows in `app/rows` and its drawing in `ui/views`.
+//! title, keymap section, palette names and help. A view is this table's row, its model in
+//! `app/rows/<view>.rs` (chosen by `rows::model`) and its drawing in `ui/views/<view>.rs`
+//! (chosen by `ui::views::render`); every view's top screen is `ScreenKind::Root(id)`.
 
 use std::collections::HashMap;
 
 use mlops_core::{model::FeatureDrift, rollout::RolloutKey};
 
-use super::{action::Action, rows::table::Sort};
+use super::rows::filter::FilterText;
+use super::rows::table::Sort;
 
 /// The top-level views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,15 +29,12 @@ pub struct ViewInfo {
     pub title: &'static str,
     /// The keymap section for the view's own keys.
     pub context: &'static str,
-    /// The palette command (`:rollouts`) and its aliases.
+    /// The palette command (`:rollouts`) and its aliases; `show_<palette>` is the action that
+    /// shows the view in keymaps (bound to `1`…`7` by default).
     pub palette: &'static str,
     pub aliases: &'static [&'static str],
-    /// The action that shows the view (bound to `1`…`7` by default).
-    pub show: Action,
     /// The palette's one-line description.
     pub help: &'static str,
-    /// The screen the view opens on.
-    pub screen: ScreenKind,
 }
 
 /// Every view, in tab order.
@@ -46,9 +45,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "overview",
         palette: "overview",
         aliases: &["home", "o"],
-        show: Action::ShowOverview,
         help: "rollouts, drift alerts, GPUs, events",
-        screen: ScreenKind::Overview,
     },
     ViewInfo {
         id: ViewId::Experiments,
@@ -56,9 +53,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "experiments",
         palette: "experiments",
         aliases: &["exp", "runs"],
-        show: Action::ShowExperiments,
         help: "experiments and their runs",
-        screen: ScreenKind::Experiments,
     },
     ViewInfo {
         id: ViewId::Lineage,
@@ -66,9 +61,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "lineage",
         palette: "lineage",
         aliases: &["lin", "models"],
-        show: Action::ShowLineage,
         help: "dataset → run → version → rollout → pods",
-        screen: ScreenKind::Lineage,
     },
     ViewInfo {
         id: ViewId::Drift,
@@ -76,9 +69,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "drift",
         palette: "drift",
         aliases: &["dr"],
-        show: Action::ShowDrift,
         help: "live feature drift (KS, PSI, Wasserstein)",
-        screen: ScreenKind::Drift,
     },
     ViewInfo {
         id: ViewId::Gpus,
@@ -86,9 +77,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "gpus",
         palette: "gpus",
         aliases: &["gpu", "nodes"],
-        show: Action::ShowGpus,
         help: "GPU utilisation and allocation",
-        screen: ScreenKind::Gpus,
     },
     ViewInfo {
         id: ViewId::Rollouts,
@@ -96,9 +85,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "rollouts",
         palette: "rollouts",
         aliases: &["ro", "rollout", "canary"],
-        show: Action::ShowRollouts,
         help: "canary rollouts",
-        screen: ScreenKind::Rollouts,
     },
     ViewInfo {
         id: ViewId::Audit,
@@ -106,9 +93,7 @@ pub const VIEWS: [ViewInfo; 7] = [
         context: "audit",
         palette: "audit",
         aliases: &["log"],
-        show: Action::ShowAudit,
         help: "the audit trail",
-        screen: ScreenKind::Audit,
     },
 ];
 
@@ -131,13 +116,14 @@ impl ViewId {
         self.info().context
     }
 
+    /// The screen the view opens on.
     pub fn screen(self) -> ScreenKind {
-        self.info().screen.clone()
+        ScreenKind::Root(self)
     }
 
-    /// The view an action shows, if it shows one.
-    pub fn shown_by(action: &Action) -> Option<ViewId> {
-        VIEWS.iter().find(|v| v.show == *action).map(|v| v.id)
+    /// The view whose palette name is `name`.
+    pub fn named(name: &str) -> Option<ViewId> {
+        VIEWS.iter().find(|v| v.palette == name).map(|v| v.id)
     }
 
     /// Its place in the tab order.
@@ -177,8 +163,8 @@ impl DriftKey {
 /// What a screen on the navigation stack shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScreenKind {
-    Overview,
-    Experiments,
+    /// A view's top screen: its list (the Overview's panels).
+    Root(ViewId),
     Runs {
         experiment_id: String,
         name: String,
@@ -199,17 +185,12 @@ pub enum ScreenKind {
         run_id: String,
         name: String,
     },
-    Lineage,
     LineageGraph {
         model: String,
         version: u32,
     },
-    Drift,
     DriftDetail(DriftKey),
-    Gpus,
-    Rollouts,
     RolloutDetail(RolloutKey),
-    Audit,
     /// One audit entry in full: comment, details, hash and the previous hash.
     AuditEntry(u64),
     /// One GPU in full, with its node and what it serves.
@@ -298,19 +279,17 @@ impl RawOf {
 impl ScreenKind {
     pub fn view(&self) -> ViewId {
         match self {
-            ScreenKind::Overview => ViewId::Overview,
-            ScreenKind::Experiments
-            | ScreenKind::Runs { .. }
-            | ScreenKind::RunDetail { .. }
-            | ScreenKind::Compare { .. } => ViewId::Experiments,
-            ScreenKind::Lineage
-            | ScreenKind::LineageGraph { .. }
+            ScreenKind::Root(v) => *v,
+            ScreenKind::Runs { .. } | ScreenKind::RunDetail { .. } | ScreenKind::Compare { .. } => {
+                ViewId::Experiments
+            }
+            ScreenKind::LineageGraph { .. }
             | ScreenKind::VersionDetail { .. }
             | ScreenKind::DatasetDetail { .. } => ViewId::Lineage,
-            ScreenKind::Drift | ScreenKind::DriftDetail(_) => ViewId::Drift,
-            ScreenKind::Gpus | ScreenKind::GpuDetail { .. } => ViewId::Gpus,
-            ScreenKind::Rollouts | ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
-            ScreenKind::Audit | ScreenKind::AuditEntry(_) => ViewId::Audit,
+            ScreenKind::DriftDetail(_) => ViewId::Drift,
+            ScreenKind::GpuDetail { .. } => ViewId::Gpus,
+            ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
+            ScreenKind::AuditEntry(_) => ViewId::Audit,
             ScreenKind::PodDetail { from, .. }
             | ScreenKind::Raw { from, .. }
             | ScreenKind::Messages { from } => *from,
@@ -320,6 +299,7 @@ impl ScreenKind {
     /// The breadcrumb for this screen.
     pub fn crumb(&self) -> String {
         match self {
+            ScreenKind::Root(v) => v.title().to_string(),
             ScreenKind::Runs { name, .. }
             | ScreenKind::RunDetail { name, .. }
             | ScreenKind::PodDetail { name, .. }
@@ -336,7 +316,6 @@ impl ScreenKind {
             ScreenKind::Raw { of, .. } => format!("{} (raw)", of.label()),
             ScreenKind::Messages { .. } => "messages".to_string(),
             ScreenKind::Compare { runs, .. } => format!("compare {} runs", runs.len()),
-            other => other.view().title().to_string(),
         }
     }
 
@@ -344,18 +323,17 @@ impl ScreenKind {
     pub fn is_list(&self) -> bool {
         matches!(
             self,
-            ScreenKind::Overview
-                | ScreenKind::Experiments
+            ScreenKind::Root(_)
                 | ScreenKind::Runs { .. }
                 | ScreenKind::Compare { .. }
-                | ScreenKind::Lineage
                 | ScreenKind::LineageGraph { .. }
-                | ScreenKind::Drift
-                | ScreenKind::Gpus
-                | ScreenKind::Rollouts
-                | ScreenKind::Audit
                 | ScreenKind::Messages { .. }
         )
+    }
+
+    /// Whether this is the top screen of `view`.
+    pub fn is_root(&self, view: ViewId) -> bool {
+        *self == ScreenKind::Root(view)
     }
 }
 
@@ -392,7 +370,8 @@ pub struct Screen {
     pub anchor: Option<String>,
     /// The first row shown; kept by `update` so scrolling is stable.
     pub offset: usize,
-    pub filter: String,
+    /// The `/` filter: its text, parsed once when it changes.
+    pub filter: FilterText,
     /// A column the user sorted by (`None`: the list's own order).
     pub sort: Option<Sort>,
     /// On the Overview: the panel with the focus, and where the others were left.
@@ -407,7 +386,7 @@ impl Screen {
             selected: 0,
             anchor: None,
             offset: 0,
-            filter: String::new(),
+            filter: FilterText::default(),
             sort: None,
             panel: Panel::Rollouts,
             panels: HashMap::new(),

@@ -8,7 +8,7 @@ use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use mlops_core::demo::MAX_SPEED;
 
 use crate::{
-    app::{App, feeds::BackendInfo, keymap},
+    app::{App, feeds::BackendInfo, keymap, state::Prefs},
     config::{self, ColorDepth},
     controller, event_loop, logging,
     wiring::{self, Backends, Options},
@@ -27,6 +27,9 @@ pub fn console(options: &Options) -> Result<ExitCode> {
     run(options, None)
 }
 
+/// How often the demo's live data is fetched: its simulated platform answers at once.
+const DEMO_REFRESH: chrono::Duration = chrono::Duration::seconds(1);
+
 fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
     if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
         anyhow::bail!(
@@ -34,22 +37,7 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         );
     }
     let log = logging::init();
-    let depth = ColorDepth::detect();
-    let theme_override = options
-        .theme
-        .clone()
-        .or_else(|| (depth == ColorDepth::Monochrome).then(|| "monochrome".to_string()));
-    let mut errors = options.config_errors.clone();
-    let theme = config::load_theme(
-        &options.config_dir,
-        theme_override.as_deref().unwrap_or(&options.settings.theme),
-        depth,
-        &mut errors,
-    );
-    let keymap = keymap::load(&options.config_dir, &options.settings.keymap, &mut errors);
-    for e in &errors {
-        tracing::warn!(error = %e, "config");
-    }
+    let prefs = prefs(options, demo.is_some());
     let runtime = wiring::tokio_runtime(2)?;
     let backends = match demo {
         Some((seed, speed)) => wiring::demo(seed, speed, options.timeout),
@@ -65,66 +53,14 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         embedded,
     } = backends;
     ports.runs_page_size = options.settings.mlflow.runs_page_size();
-    let mut app = App::new(keymap, theme, info, (ports.clock)());
-    app.readonly = options.readonly;
-    app.directions = options.directions();
-    app.default_run_columns = options.settings.experiments.run_columns();
-    app.drift_alert_after = options.settings.drift.alert_after;
-    app.refresh = if demo.is_some() {
-        chrono::Duration::seconds(1)
-    } else {
-        chrono::Duration::from_std(options.refresh).unwrap_or(chrono::Duration::seconds(5))
-    };
-    if !errors.is_empty() {
-        app.warn(format!(
-            "{} config error(s) — running on defaults for those; see `mlops config check`",
-            errors.len()
-        ));
-        app.config_errors = errors;
-    }
-    let insecure = if demo.is_none() {
-        options.tls_warnings()
-    } else {
-        Vec::new()
-    };
-    for w in &insecure {
-        tracing::warn!(warning = %w, "tls");
-    }
-    if let Some(p) = problems.first() {
-        app.error(p.clone());
-    } else if let Some(w) = insecure.first() {
-        app.warn(w.clone());
-    } else if demo.is_none() && app.backends == BackendInfo::default() {
-        app.info("no backends configured — set KUBECONFIG, MLFLOW_TRACKING_URI, MLOPS_PROMETHEUS_URL, or try `mlops demo`");
-    }
+    let mut app = App::new(prefs, info, (ports.clock)());
+    greet(&mut app, options, demo.is_some(), &problems);
     let result = runtime.block_on(async {
-        let mut terminal = ratatui::try_init()?;
-        // Pastes arrive as one event, not as keys that could run bindings.
-        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
-        // ratatui's hook restores the terminal and prints the panic; then leave, wherever the
-        // panic happened (a spawned task too), rather than draw on a restored terminal.
-        let restore_and_print = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
-            restore_and_print(info);
-            std::process::exit(101);
-        }));
+        let mut tui = Tui::enter()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let driver = embedded.map(|c| tokio::spawn(controller::drive_embedded(c, stopped)));
-        let r = event_loop::run(&mut terminal, app, ports).await;
-        // Leave a blank alternate screen with the cursor at the top: a terminal that keeps the
-        // alternate screen's lines when it is resized (tmux 3.3, after the window grew, shrinks
-        // the alternate screen back to the primary screen's size on exit, pushing its top lines
-        // into the history it then pulls back) would otherwise show part of the last frame on
-        // the user's shell screen. Erased below the cursor, not cleared whole: tmux's
-        // scroll-on-clear keeps a whole-screen clear in that history too.
-        let _ = crossterm::execute!(
-            std::io::stdout(),
-            crossterm::cursor::MoveTo(0, 0),
-            crossterm::terminal::Clear(crossterm::terminal::ClearType::FromCursorDown)
-        );
-        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
-        ratatui::restore();
+        let r = event_loop::run(&mut tui.terminal, app, ports).await;
+        drop(tui);
         // Hand the lease back so a controller or another console need not wait for it to
         // expire, but never wait longer than the controller's shutdown budget.
         let _ = stop.send(true);
@@ -143,4 +79,106 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         return Err(e);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the user chose, read once from the options: the theme (monochrome where the terminal
+/// has no colours), the keymap, and the rest of the preferences; config errors are kept to
+/// show.
+fn prefs(options: &Options, demo: bool) -> Prefs {
+    let depth = ColorDepth::detect();
+    let theme_override = options
+        .theme
+        .clone()
+        .or_else(|| (depth == ColorDepth::Monochrome).then(|| "monochrome".to_string()));
+    let mut errors = options.config_errors.clone();
+    let theme = config::load_theme(
+        &options.config_dir,
+        theme_override.as_deref().unwrap_or(&options.settings.theme),
+        depth,
+        &mut errors,
+    );
+    let keymap = keymap::load(&options.config_dir, &options.settings.keymap, &mut errors);
+    for e in &errors {
+        tracing::warn!(error = %e, "config");
+    }
+    let mut prefs = Prefs::new(keymap, theme);
+    prefs.readonly = options.readonly;
+    prefs.directions = options.directions();
+    prefs.default_run_columns = options.settings.experiments.run_columns();
+    prefs.drift_alert_after = options.settings.drift.alert_after;
+    prefs.refresh = if demo {
+        DEMO_REFRESH
+    } else {
+        chrono::Duration::from_std(options.refresh).unwrap_or(prefs.refresh)
+    };
+    prefs.config_errors = errors;
+    prefs
+}
+
+/// The first message on the status bar: a backend that could not be set up, an insecure TLS
+/// setting, config errors, or how to configure backends when none is.
+fn greet(app: &mut App, options: &Options, demo: bool, problems: &[String]) {
+    if !app.prefs.config_errors.is_empty() {
+        app.warn(format!(
+            "{} config error(s) — running on defaults for those; see `mlops config check`",
+            app.prefs.config_errors.len()
+        ));
+    }
+    let insecure = if demo {
+        Vec::new()
+    } else {
+        options.tls_warnings()
+    };
+    for w in &insecure {
+        tracing::warn!(warning = %w, "tls");
+    }
+    if let Some(p) = problems.first() {
+        app.error(p.clone());
+    } else if let Some(w) = insecure.first() {
+        app.warn(w.clone());
+    } else if !demo && app.backends == BackendInfo::default() {
+        app.info("no backends configured — set KUBECONFIG, MLFLOW_TRACKING_URI, MLOPS_PROMETHEUS_URL, or try `mlops demo`");
+    }
+}
+
+/// The terminal while the console runs: raw mode, the alternate screen and bracketed paste,
+/// given back when dropped — on every way out of the loop — and by the panic hook (a panic
+/// anywhere, a spawned task too, restores the terminal, prints the panic and leaves rather
+/// than draw on a restored terminal).
+struct Tui {
+    terminal: ratatui::DefaultTerminal,
+}
+
+impl Tui {
+    fn enter() -> Result<Self> {
+        let terminal = ratatui::try_init()?;
+        // Pastes arrive as one event, not as keys that could run bindings.
+        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+        // ratatui's hook restores the terminal and prints the panic.
+        let restore_and_print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+            restore_and_print(info);
+            std::process::exit(101);
+        }));
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        // Leave a blank alternate screen with the cursor at the top: a terminal that keeps the
+        // alternate screen's lines when it is resized (tmux 3.3, after the window grew, shrinks
+        // the alternate screen back to the primary screen's size on exit, pushing its top
+        // lines into the history it then pulls back) would otherwise show part of the last
+        // frame on the user's shell screen. Erased below the cursor, not cleared whole: tmux's
+        // scroll-on-clear keeps a whole-screen clear in that history too.
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            crossterm::cursor::MoveTo(0, 0),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::FromCursorDown)
+        );
+        let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+        ratatui::restore();
+    }
 }

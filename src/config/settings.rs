@@ -183,6 +183,9 @@ pub struct DriftSettings {
 /// drifting by chance (a KS test at p ≤ 0.05) alerts three in a row about once in 8,000.
 pub const DEFAULT_ALERT_AFTER: usize = 3;
 
+/// How often live data is fetched again unless `refresh_seconds` says otherwise.
+pub const DEFAULT_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl DriftSettings {
     /// `live_window` as a duration; 15 minutes where it is not one (`config check` says so).
     pub fn live_window(&self) -> std::time::Duration {
@@ -474,7 +477,7 @@ impl Default for Settings {
             keymap: "default".into(),
             readonly: false,
             drive_rollouts: true,
-            refresh_seconds: 5,
+            refresh_seconds: DEFAULT_REFRESH.as_secs(),
             timeout_seconds: 10,
             kubernetes: KubeSettings::default(),
             mlflow: MlflowSettings::default(),

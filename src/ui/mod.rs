@@ -19,12 +19,12 @@ use ratatui::{
 use crate::app::{
     App,
     screens::VIEWS,
-    state::{MIN_SIZE, Mode},
+    state::{MIN_SIZE, Overlay},
 };
 
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    frame.render_widget(Block::default().style(app.theme.text), area);
+    frame.render_widget(Block::default().style(app.prefs.theme.text), area);
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         too_small(app, frame, area);
         return;
@@ -40,25 +40,27 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_crumbs(app, frame, crumbs);
     views::render(app, frame, body);
     status::render(app, frame, status);
-    match app.mode {
-        Mode::Help => overlays::help(app, frame, body),
-        Mode::Palette => overlays::palette(app, frame, body),
-        Mode::Confirm => overlays::confirm(app, frame, body),
-        Mode::Columns => overlays::columns(app, frame, body),
-        Mode::Filter | Mode::Prompt | Mode::Normal => {}
+    match &app.overlay {
+        Some(Overlay::Help { scroll }) => overlays::help(app, frame, body, *scroll),
+        Some(Overlay::Palette { input, selected }) => {
+            overlays::palette(app, frame, body, input, *selected);
+        }
+        Some(Overlay::Confirm(c)) => overlays::confirm(app, frame, body, c),
+        Some(Overlay::Columns(picker)) => overlays::columns(app, frame, body, picker),
+        Some(Overlay::Filter { .. } | Overlay::Prompt(_)) | None => {}
     }
 }
 
 fn too_small(app: &App, frame: &mut Frame, area: Rect) {
     let text = vec![
-        Line::from(Span::styled("Terminal too small", app.theme.warn)),
+        Line::from(Span::styled("Terminal too small", app.prefs.theme.warn)),
         Line::from(format!(
             "{}×{} — mlops needs at least {}×{}",
             area.width, area.height, MIN_SIZE.0, MIN_SIZE.1
         )),
         Line::from(Span::styled(
             "resize the window, or press q to quit",
-            app.theme.muted,
+            app.prefs.theme.muted,
         )),
     ];
     let y = area.height.saturating_sub(3) / 2;
@@ -77,7 +79,7 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let mut spans = vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")];
     let current = app.view();
     for (i, v) in VIEWS.iter().enumerate() {
@@ -95,13 +97,13 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let mut spans = vec![Span::raw(" ")];
-    for (i, s) in app.stack.iter().enumerate() {
+    for (i, s) in app.nav.stack.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" › ", t.muted));
         }
-        let style = if i + 1 == app.stack.len() {
+        let style = if i + 1 == app.nav.stack.len() {
             t.breadcrumb.patch(t.title)
         } else {
             t.breadcrumb
@@ -109,7 +111,7 @@ fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(s.kind.crumb(), style));
     }
     let filter = &app.screen().filter;
-    if !filter.is_empty() && app.mode != Mode::Filter {
+    if !filter.is_empty() && !matches!(app.overlay, Some(Overlay::Filter { .. })) {
         spans.push(Span::styled(format!("   /{filter}"), t.warn));
     }
     if !app.pending.is_empty() {

@@ -8,11 +8,14 @@ use ratatui::{
     widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap},
 };
 
+use ratatui_textarea::TextArea;
+
 use super::table::shorten;
 use crate::app::{
     App,
     help::{self, HelpLine},
     palette,
+    state::{ColumnPicker, Confirm},
 };
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -30,13 +33,13 @@ fn overlay_block<'a>(app: &App, title: String) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
-        .border_style(app.theme.border_focus)
-        .title(Span::styled(title, app.theme.title))
-        .style(app.theme.overlay)
+        .border_style(app.prefs.theme.border_focus)
+        .title(Span::styled(title, app.prefs.theme.title))
+        .style(app.prefs.theme.overlay)
 }
 
-pub fn help(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+pub fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
+    let t = &app.prefs.theme;
     let width = area.width.min(84);
     let inner_w = usize::from(width.saturating_sub(2));
     // Keys get what the longest needs, at most 40% of the box; descriptions the rest.
@@ -67,7 +70,7 @@ pub fn help(app: &App, frame: &mut Frame, area: Rect) {
     let height = u16::try_from(total.min(visible) + 2).unwrap_or(u16::MAX);
     let r = centered(area, width, height);
     frame.render_widget(Clear, r);
-    let shown_to = (usize::from(app.help_scroll) + visible).min(total);
+    let shown_to = (usize::from(scroll) + visible).min(total);
     let more = if shown_to < total {
         format!(" ↓ {} more ", total - shown_to)
     } else {
@@ -79,14 +82,20 @@ pub fn help(app: &App, frame: &mut Frame, area: Rect) {
                 overlay_block(app, format!(" Help — {} ", app.view().title()))
                     .title_bottom(Line::from(Span::styled(more, t.muted)).right_aligned()),
             )
-            .scroll((app.help_scroll, 0)),
+            .scroll((scroll, 0)),
         r,
     );
 }
 
-pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    let typed = app.palette.lines().join(" ");
+pub fn palette(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    typed_input: &TextArea<'static>,
+    selected: usize,
+) {
+    let t = &app.prefs.theme;
+    let typed = typed_input.lines().join(" ");
     let options = palette::completions(&typed);
     let height = (options.len() as u16 + 4).min(area.height);
     let r = Rect {
@@ -103,7 +112,7 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
     let [colon, text] =
         Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
     frame.render_widget(Paragraph::new(Span::styled(": ", t.key)), colon);
-    let mut ta = app.palette.clone();
+    let mut ta = typed_input.clone();
     ta.set_style(t.overlay);
     ta.set_cursor_line_style(t.overlay);
     frame.render_widget(&ta, text);
@@ -111,11 +120,7 @@ pub fn palette(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let style = if i == app.palette_selected {
-                t.selection
-            } else {
-                t.text
-            };
+            let style = if i == selected { t.selection } else { t.text };
             let name = format!("{}{}", c.name, c.args);
             Line::from(vec![
                 Span::styled(format!(" {:<20}", shorten(&name, 20)), style),
@@ -160,9 +165,8 @@ fn whole_words(words: &[&str], width: usize) -> String {
     out
 }
 
-pub fn confirm(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(c) = &app.confirm else { return };
-    let t = &app.theme;
+pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &Confirm) {
+    let t = &app.prefs.theme;
     let width = area.width.min(84);
     let inner_w = width.saturating_sub(2);
     let mut lines = vec![Line::from(Span::styled("This will change:", t.header))];
@@ -221,11 +225,8 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect) {
 
 /// The Runs table's column chooser: every metric and param of the loaded runs, ticked when
 /// shown, the selected one highlighted; scrolls with the selection.
-pub fn columns(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    let Some(picker) = &app.column_picker else {
-        return;
-    };
+pub fn columns(app: &App, frame: &mut Frame, area: Rect, picker: &ColumnPicker) {
+    let t = &app.prefs.theme;
     let rows = u16::try_from(picker.options.len()).unwrap_or(u16::MAX);
     let r = centered(area, 56, rows.saturating_add(2).max(5));
     frame.render_widget(Clear, r);

@@ -11,90 +11,139 @@ use ratatui::{
     widgets::Paragraph,
 };
 
+use ratatui_textarea::TextArea;
+
 use super::{table::shorten, widgets::age};
 use crate::app::{
     App,
     feeds::Backend,
-    state::{Level, Mode},
+    state::{Level, Message, Overlay, Prompt},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
-    frame.render_widget(Paragraph::new("").style(t.status_bar), area);
-    if app.mode == Mode::Prompt
-        && let Some(p) = &app.prompt
-    {
-        let width = u16::try_from(p.label.chars().count() + 2).unwrap_or(20);
-        let [label, input] =
-            Layout::horizontal([Constraint::Length(width), Constraint::Min(1)]).areas(area);
-        frame.render_widget(
-            Paragraph::new(Span::styled(format!(" {} ", p.label), t.status_key)),
-            label,
-        );
-        let mut ta = p.input.clone();
-        ta.set_style(t.status_bar);
-        ta.set_cursor_line_style(t.status_bar);
-        frame.render_widget(&ta, input);
-        return;
+    frame.render_widget(Paragraph::new("").style(app.prefs.theme.status_bar), area);
+    match &app.overlay {
+        Some(Overlay::Prompt(p)) => prompt(app, frame, area, p),
+        Some(Overlay::Filter { input }) => filter(app, frame, area, input),
+        _ => match &app.message {
+            Some(m) => message(app, frame, area, m),
+            None => normal(app, frame, area),
+        },
     }
-    if app.mode == Mode::Filter {
-        let [label, input] =
-            Layout::horizontal([Constraint::Length(9), Constraint::Min(1)]).areas(area);
+}
+
+/// A one-line question at the bottom: its label, then the answer being typed.
+fn prompt(app: &App, frame: &mut Frame, area: Rect, p: &Prompt) {
+    let t = &app.prefs.theme;
+    let width = u16::try_from(p.label.chars().count() + 2).unwrap_or(20);
+    let [label, input] =
+        Layout::horizontal([Constraint::Length(width), Constraint::Min(1)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(format!(" {} ", p.label), t.status_key)),
+        label,
+    );
+    let mut ta = p.input.clone();
+    ta.set_style(t.status_bar);
+    ta.set_cursor_line_style(t.status_bar);
+    frame.render_widget(&ta, input);
+}
+
+/// The filter being typed, with what it could not make sense of on the right.
+fn filter(app: &App, frame: &mut Frame, area: Rect, typed: &TextArea<'static>) {
+    let t = &app.prefs.theme;
+    let [label, input] =
+        Layout::horizontal([Constraint::Length(9), Constraint::Min(1)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(" filter /", t.status_key)),
+        label,
+    );
+    let problems = crate::app::rows::filter_problems(app, app.screen());
+    let [text, why] = Layout::horizontal([
+        Constraint::Min(10),
+        Constraint::Length(if problems.is_empty() {
+            0
+        } else {
+            input.width / 2
+        }),
+    ])
+    .areas(input);
+    let mut ta = typed.clone();
+    ta.set_style(t.status_bar);
+    ta.set_cursor_line_style(t.status_bar);
+    frame.render_widget(&ta, text);
+    if let Some(p) = problems.first() {
         frame.render_widget(
-            Paragraph::new(Span::styled(" filter /", t.status_key)),
-            label,
+            Paragraph::new(Span::styled(
+                shorten(&format!("⚠ {p} "), usize::from(why.width)),
+                t.warn,
+            ))
+            .alignment(ratatui::layout::Alignment::Right),
+            why,
         );
-        let problems = crate::app::rows::filter_problems(app, app.screen());
-        let [text, why] = Layout::horizontal([
-            Constraint::Min(10),
-            Constraint::Length(if problems.is_empty() {
-                0
-            } else {
-                input.width / 2
-            }),
-        ])
-        .areas(input);
-        let mut ta = app.filter_input.clone();
-        ta.set_style(t.status_bar);
-        ta.set_cursor_line_style(t.status_bar);
-        frame.render_widget(&ta, text);
-        if let Some(p) = problems.first() {
-            frame.render_widget(
-                Paragraph::new(Span::styled(
-                    shorten(&format!("⚠ {p} "), usize::from(why.width)),
-                    t.warn,
-                ))
-                .alignment(ratatui::layout::Alignment::Right),
-                why,
-            );
-        }
-        return;
     }
-    let context = Span::styled(
+}
+
+/// The context the console talks to, first on the bar.
+fn context(app: &App) -> Span<'static> {
+    Span::styled(
         format!(
             " ⎈ {} ",
             app.backends.cluster.as_deref().unwrap_or("no cluster")
         ),
-        t.status_key,
-    );
-    // A message gets the whole bar after the context, with a separator: nothing overwrites it.
-    if let Some(m) = &app.message {
-        let style = match m.level {
-            Level::Info => t.info,
-            Level::Warn => t.warn,
-            Level::Error => t.err,
+        app.prefs.theme.status_key,
+    )
+}
+
+/// A message gets the whole bar after the context, with a separator: nothing overwrites it.
+fn message(app: &App, frame: &mut Frame, area: Rect, m: &Message) {
+    let t = &app.prefs.theme;
+    let context = context(app);
+    let style = match m.level {
+        Level::Info => t.info,
+        Level::Warn => t.warn,
+        Level::Error => t.err,
+    };
+    let room = usize::from(area.width).saturating_sub(context.content.chars().count() + 4);
+    let line = Line::from(vec![
+        context,
+        Span::styled(" │ ", t.status_bar),
+        Span::styled(shorten(&mlops_core::text::line(&m.text), room), style),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(t.status_bar), area);
+}
+
+/// The bar with nothing to say: who and where, each backend's state, who drives rollouts,
+/// read-only and config markers on the left; freshness and the main keys on the right.
+fn normal(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.prefs.theme;
+    let left = left_spans(app, area.width >= 110);
+    let right = if let Some(stale) = staleness(app) {
+        Span::styled(format!("stale {stale} "), t.warn)
+    } else {
+        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some() {
+            "● live  "
+        } else {
+            ""
         };
-        let room = usize::from(area.width).saturating_sub(context.content.chars().count() + 4);
-        let line = Line::from(vec![
-            context,
-            Span::styled(" │ ", t.status_bar),
-            Span::styled(shorten(&mlops_core::text::line(&m.text), room), style),
-        ]);
-        frame.render_widget(Paragraph::new(line).style(t.status_bar), area);
-        return;
-    }
-    let wide = area.width >= 110;
-    let mut left = vec![context];
+        Span::styled(format!("{live}? help  : command  / filter "), t.status_bar)
+    };
+    let right_width = u16::try_from(right.content.chars().count())
+        .unwrap_or(u16::MAX)
+        .min(area.width / 2 + 1);
+    let [l, r] =
+        Layout::horizontal([Constraint::Min(1), Constraint::Length(right_width)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)).style(t.status_bar), l);
+    frame.render_widget(
+        Paragraph::new(Line::from(right))
+            .style(t.status_bar)
+            .alignment(ratatui::layout::Alignment::Right),
+        r,
+    );
+}
+
+fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
+    let t = &app.prefs.theme;
+    let mut left = vec![context(app)];
     if let Some(id) = app
         .feeds
         .cluster
@@ -130,45 +179,24 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         };
         left.push(Span::styled(driver, t.status_bar));
     }
-    if app.readonly {
+    if app.prefs.readonly {
         left.push(Span::styled(" READ-ONLY ", t.warn));
     }
     // Config errors stay on the bar until `:messages` has shown them.
-    if !app.config_errors.is_empty() && !app.config_seen {
+    if !app.prefs.config_errors.is_empty() && !app.config_seen {
         left.push(Span::styled(
             format!(
                 " ⚠ {} config error(s) — :messages ",
-                app.config_errors.len()
+                app.prefs.config_errors.len()
             ),
             t.warn,
         ));
     }
-    let right = if let Some(stale) = staleness(app) {
-        Span::styled(format!("stale {stale} "), t.warn)
-    } else {
-        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some() {
-            "● live  "
-        } else {
-            ""
-        };
-        Span::styled(format!("{live}? help  : command  / filter "), t.status_bar)
-    };
-    let right_width = u16::try_from(right.content.chars().count())
-        .unwrap_or(u16::MAX)
-        .min(area.width / 2 + 1);
-    let [l, r] =
-        Layout::horizontal([Constraint::Min(1), Constraint::Length(right_width)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(left)).style(t.status_bar), l);
-    frame.render_widget(
-        Paragraph::new(Line::from(right))
-            .style(t.status_bar)
-            .alignment(ratatui::layout::Alignment::Right),
-        r,
-    );
+    left
 }
 
 /// The age of the oldest live data, when it is older than three refresh intervals.
 fn staleness(app: &App) -> Option<String> {
     let oldest = crate::app::rows::wanted::oldest_live_update(app)?;
-    (app.now - oldest >= app.refresh * 3).then(|| age(app.now, oldest))
+    (app.now - oldest >= app.prefs.refresh * 3).then(|| age(app.now, oldest))
 }

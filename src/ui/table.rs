@@ -1,4 +1,4 @@
-//! Lists as responsive tables: the columns a list defines (`app::rows::columns`) laid out in the
+//! Lists as responsive tables: the columns a list defines (`app::rows::<view>::columns`) laid out in the
 //! width there is — the least important dropped first, numbers formatted to fit (never cut), names
 //! shortened with `…` where the distinguishing part stays visible — with the sort indicator in the
 //! header and the selected row drawn in the selection style (its cells' own colours give way, so
@@ -203,7 +203,7 @@ pub fn render_table<'a, T>(
     items: &[&T],
     cell: impl Fn(&T, &Column<T>, u16) -> Option<Cell<'a>>,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let (mut block, greyed) = feed_block(app, &spec.title, feed, spec.backend, spec.focused);
     if let Some(bottom) = spec.bottom {
         block = block.title_bottom(bottom);

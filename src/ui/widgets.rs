@@ -1,6 +1,7 @@
 //! Small drawing helpers shared by the views: ages, bars, sparklines, feed state, tables.
 
 use chrono::{DateTime, Utc};
+use mlops_core::{CoreError, ErrorKind};
 use ratatui::{
     Frame,
     layout::{Constraint, Rect},
@@ -55,7 +56,10 @@ pub fn bar(pct: f64, width: usize) -> (String, String) {
 
 pub fn bar_spans<'a>(app: &App, pct: f64, width: usize, fill: Style) -> Vec<Span<'a>> {
     let (f, e) = bar(pct, width);
-    vec![Span::styled(f, fill), Span::styled(e, app.theme.bar_empty)]
+    vec![
+        Span::styled(f, fill),
+        Span::styled(e, app.prefs.theme.bar_empty),
+    ]
 }
 
 /// A sparkline of `values` in block characters, scaled to their own maximum.
@@ -91,7 +95,7 @@ pub fn feed_block<'a, T>(
     backend: Backend,
     focused: bool,
 ) -> (Block<'a>, bool) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let mut spans = vec![Span::styled(format!(" {title} "), t.title)];
     let down = feed.error.is_some();
     if let Some(err) = &feed.error {
@@ -104,7 +108,7 @@ pub fn feed_block<'a, T>(
                 "⚠ {} {}: {} · {last} ",
                 backend.label(),
                 if refused(err) { "refused us" } else { "down" },
-                truncate(&mlops_core::text::line(err), 60)
+                truncate(&mlops_core::text::line(&err.to_string()), 60)
             ),
             t.err,
         ));
@@ -130,7 +134,7 @@ pub fn feed_block<'a, T>(
 
 /// A titled block that is not fed by a backend (details, messages).
 pub fn titled_block<'a>(app: &App, title: &str, focused: bool) -> Block<'a> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -139,10 +143,11 @@ pub fn titled_block<'a>(app: &App, title: &str, focused: bool) -> Block<'a> {
 }
 
 /// What to show inside a block that has no data: why, and what to do.
-/// Whether a backend's error is a refusal of who we are (HTTP 401 or 403): the server is up, the
-/// credentials or permissions are what to check — not "down".
-fn refused(err: &str) -> bool {
-    err.contains("HTTP 401") || err.contains("HTTP 403")
+/// Whether a backend's error is a refusal of who we are (missing or wrong credentials, no
+/// permission): the server is up, the credentials or permissions are what to check — not
+/// "down". Decided from the error's kind, never from its text.
+fn refused(err: &CoreError) -> bool {
+    err.kind() == ErrorKind::Denied
 }
 
 pub fn empty_state<T>(
@@ -151,7 +156,7 @@ pub fn empty_state<T>(
     backend: Backend,
     what: &str,
 ) -> Paragraph<'static> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let text = if app.backends.describe(backend).is_none() {
         vec![
             Line::from(Span::styled(
@@ -170,7 +175,7 @@ pub fn empty_state<T>(
                 } else {
                     "unavailable"
                 },
-                mlops_core::text::line(e)
+                mlops_core::text::line(&e.to_string())
             ),
             t.err,
         ))]
@@ -217,7 +222,7 @@ pub struct ListTable<'a> {
 
 impl ListTable<'_> {
     pub fn render(self, app: &App, frame: &mut Frame, area: Rect, block: Block<'_>) {
-        let t = &app.theme;
+        let t = &app.prefs.theme;
         let header = Row::new(self.header.iter().map(|h| Cell::from(*h))).style(t.header);
         let rows: Vec<Row> = self
             .rows
@@ -371,7 +376,7 @@ pub fn step_chart<'a>(
     series: &'a [(String, Vec<(f64, f64)>)],
     styles: &[ratatui::style::Style],
 ) -> ratatui::widgets::Chart<'a> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let max_step = series
         .iter()
         .flat_map(|(_, v)| v.iter().map(|p| p.0))

@@ -54,9 +54,52 @@ pub trait Fields {
     fn field(&self, name: &str) -> Option<(String, Option<f64>)>;
 }
 
+/// The `/` filter of a screen: the text as typed, and the filter parsed from it (its regular
+/// expressions compiled) once, when the text changes.
+#[derive(Debug, Clone, Default)]
+pub struct FilterText {
+    text: String,
+    parsed: std::sync::Arc<Filter>,
+}
+
+impl FilterText {
+    pub fn new(text: impl Into<String>) -> Self {
+        let text: String = text.into().chars().take(MAX_FILTER).collect();
+        let parsed = std::sync::Arc::new(Filter::parse(&text));
+        Self { text, parsed }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    pub fn parsed(&self) -> &Filter {
+        &self.parsed
+    }
+}
+
+impl PartialEq for FilterText {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for FilterText {}
+
+impl std::fmt::Display for FilterText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 impl Filter {
-    /// Parse the filter text; `fields` are the field names terms may use.
-    pub fn parse(text: &str, fields: &[&str]) -> Self {
+    /// Parse the filter text. Field terms are checked against a list's fields by `problems`
+    /// and `applicable`, so the same parse serves every list.
+    pub fn parse(text: &str) -> Self {
         let mut filter = Filter::default();
         for raw in split_terms(text) {
             let (negate, body) = match raw.strip_prefix('!') {
@@ -66,6 +109,9 @@ impl Filter {
             let test = if body.len() >= 2 && body.starts_with('/') && body.ends_with('/') {
                 match RegexBuilder::new(&body[1..body.len() - 1])
                     .case_insensitive(true)
+                    // A row's cells are searched as lines of one text: `^` and `$` anchor at
+                    // each cell, and `.` does not run from one cell into the next.
+                    .multi_line(true)
                     .size_limit(1 << 20)
                     .build()
                 {
@@ -78,29 +124,65 @@ impl Filter {
                     }
                 }
             } else if let Some((field, op, value)) = field_term(body) {
-                let known = fields.iter().any(|f| f.eq_ignore_ascii_case(field));
-                if !known {
-                    filter.problems.push(format!(
-                        "{field:?} is not a column here (filter on: {})",
-                        fields.join(", ")
-                    ));
-                    continue;
-                }
                 Test::Field {
                     field: field.to_ascii_lowercase(),
                     op,
                     value: value.to_string(),
                 }
             } else {
-                Test::Word(body.to_string())
+                Test::Word(body.to_ascii_lowercase())
             };
             filter.terms.push(Term { negate, test });
         }
         filter
     }
 
+    /// What could not be made sense of, for a list whose fields are `fields`: terms that did
+    /// not parse, and field terms naming no field of the list.
+    pub fn problems(&self, fields: &[&str]) -> Vec<String> {
+        let mut out = self.problems.clone();
+        for t in &self.terms {
+            if let Test::Field { field, .. } = &t.test
+                && !fields.iter().any(|f| f.eq_ignore_ascii_case(field))
+            {
+                out.push(format!(
+                    "{field:?} is not a column here (filter on: {})",
+                    fields.join(", ")
+                ));
+            }
+        }
+        out
+    }
+
+    /// The terms that apply to a list whose fields are `fields`: a field term naming another
+    /// field is reported (`problems`), and the list is not filtered by it.
+    #[must_use]
+    pub fn applicable(&self, fields: &[&str]) -> Filter {
+        Filter {
+            terms: self
+                .terms
+                .iter()
+                .filter(|t| match &t.test {
+                    Test::Field { field, .. } => {
+                        fields.iter().any(|f| f.eq_ignore_ascii_case(field))
+                    }
+                    _ => true,
+                })
+                .cloned()
+                .collect(),
+            problems: Vec::new(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
+    }
+
+    /// Whether any term searches a row's whole text (words and regular expressions).
+    pub fn needs_text(&self) -> bool {
+        self.terms
+            .iter()
+            .any(|t| matches!(t.test, Test::Word(_) | Test::Regex(_)))
     }
 
     /// Whether `row` passes every term.
@@ -108,14 +190,27 @@ impl Filter {
         if self.terms.is_empty() {
             return true;
         }
-        let texts = row.texts();
+        let mut text = row.texts().join("\n");
+        text.make_ascii_lowercase();
+        self.matches_row(&text, &|name| row.field(name))
+    }
+
+    /// Whether a row passes every term, given its cells' texts joined by newlines and
+    /// lowercased (`text`) and its fields by name (a text and, for a number, its value).
+    pub fn matches_row(
+        &self,
+        text: &str,
+        field: &dyn Fn(&str) -> Option<(String, Option<f64>)>,
+    ) -> bool {
         self.terms.iter().all(|t| {
             let hit = match &t.test {
-                Test::Word(w) => texts.iter().any(|f| contains_ci(f, w)),
-                Test::Regex(re) => texts.iter().any(|f| re.is_match(f)),
-                Test::Field { field, op, value } => row
-                    .field(field)
-                    .is_some_and(|(text, number)| compare(&text, number, *op, value)),
+                Test::Word(w) => text.contains(w.as_str()),
+                Test::Regex(re) => re.is_match(text),
+                Test::Field {
+                    field: name,
+                    op,
+                    value,
+                } => field(name).is_some_and(|(text, number)| compare(&text, number, *op, value)),
             };
             hit != t.negate
         })
@@ -254,7 +349,7 @@ mod tests {
     fn words_inversion_regex_and_fields() {
         let failed = row("fraud-detector-v7", "Failed", 0.0);
         let going = row("churn-model-v4", "Progressing", 50.0);
-        let f = |t: &str| Filter::parse(t, &FIELDS);
+        let f = |t: &str| Filter::parse(t).applicable(&FIELDS);
         assert!(f("fraud").matches(&failed) && !f("fraud").matches(&going));
         assert!(f("!fraud").matches(&going) && !f("!fraud").matches(&failed));
         assert!(f("/^churn.*v4$/").matches(&going) && !f("/^churn/").matches(&failed));
@@ -267,20 +362,23 @@ mod tests {
 
     #[test]
     fn bad_terms_are_reported_not_applied() {
-        let f = Filter::parse("/[unclosed/ colour:red fraud", &FIELDS);
-        assert_eq!(f.problems.len(), 2, "{:?}", f.problems);
-        assert!(f.problems[0].contains("not a regular expression"));
-        assert!(f.problems[1].contains("\"colour\" is not a column here"));
+        let parsed = Filter::parse("/[unclosed/ colour:red fraud");
+        let problems = parsed.problems(&FIELDS);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("not a regular expression"));
+        assert!(problems[1].contains("\"colour\" is not a column here"));
+        let f = parsed.applicable(&FIELDS);
         assert!(
             f.matches(&row("fraud", "x", 1.0)),
             "the good term still applies"
         );
+        assert!(!f.matches(&row("churn", "x", 1.0)), "and still filters");
     }
 
     #[test]
     fn a_regex_may_hold_spaces() {
-        let f = Filter::parse("/churn model/", &FIELDS);
-        assert!(f.problems.is_empty());
+        let f = Filter::parse("/churn model/");
+        assert!(f.problems(&FIELDS).is_empty());
         assert!(f.matches(&row("a churn model", "x", 1.0)));
     }
 }

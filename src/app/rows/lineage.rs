@@ -1,14 +1,26 @@
-//! The rows of a lineage screen: the graph of one model version laid out upstream → downstream,
-//! each row knowing which screen `enter` opens.
+//! The Lineage view's model: every model version in the registry (its list and columns), and
+//! the graph of one version laid out upstream → downstream, each row knowing which screen
+//! `enter` opens; a version's and a dataset's detail.
+
+use std::rc::Rc;
 
 use mlops_core::{
     lineage::{self, LineageInputs, NodeKind},
+    model::{ModelVersion, RegisteredModel},
     rollout::RolloutKey,
 };
 
-use super::filter::matches;
+use super::{
+    SortKey, ViewModel, field_names,
+    filter::matches,
+    lineage_of, list_keys,
+    memo::{Key, List},
+    sort_keys,
+    table::{Column, Elide, Value, Width},
+};
 use crate::app::{
-    screens::{Screen, ScreenKind},
+    feeds::Source,
+    screens::{RawOf, Screen, ScreenKind, ViewId},
     state::App,
 };
 
@@ -67,10 +79,23 @@ pub fn run_id_of(app: &App, model: &str, version: u32) -> Option<String> {
         .clone()
 }
 
-pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
+/// The rows of a lineage graph screen, worked out once per (data, filter).
+pub fn rows(app: &App, screen: &Screen) -> Rc<Vec<LineageRow>> {
     let ScreenKind::LineageGraph { model, version } = &screen.kind else {
-        return Vec::new();
+        return Rc::default();
     };
+    let key = Key {
+        data: app.feeds.generation(),
+        filter: format!("{model}@{version} {}", screen.filter.text()),
+        sort: None,
+        extra: 0,
+    };
+    app.memo.get("lineage-graph", "rows", &key, || {
+        graph_rows(app, screen, model, version)
+    })
+}
+
+fn graph_rows(app: &App, screen: &Screen, model: &str, version: &u32) -> Vec<LineageRow> {
     let Some(m) = app
         .feeds
         .models
@@ -106,7 +131,7 @@ pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
     for kind in NodeKind::ORDER {
         for i in g.of_kind(kind) {
             let n = &g.nodes[i];
-            if !matches(&screen.filter, &[&n.label, &n.detail, kind.as_str()]) {
+            if !matches(screen.filter.text(), &[&n.label, &n.detail, kind.as_str()]) {
                 continue;
             }
             let relation = if Some(i) == focus {
@@ -137,7 +162,7 @@ pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
                     }
                 }
                 NodeKind::Dataset => Some(ScreenKind::DatasetDetail {
-                    model: model.clone(),
+                    model: model.to_string(),
                     version: *version,
                     name: n.label.clone(),
                 }),
@@ -154,4 +179,288 @@ pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
         }
     }
     out
+}
+
+/// A model version with its registered model.
+pub type VersionRow<'a> = (&'a RegisteredModel, &'a ModelVersion);
+
+/// Every version of every registered model, the newest of each model first.
+fn versions(app: &App) -> Vec<VersionRow<'_>> {
+    app.feeds
+        .models
+        .data
+        .as_deref()
+        .map_or_else(Vec::new, |models| {
+            models
+                .iter()
+                .flat_map(|m| m.versions.iter().rev().map(move |v| (m, v)))
+                .collect()
+        })
+}
+
+fn list<'a, 'c>(
+    app: &App,
+    items: &'c [VersionRow<'a>],
+    columns: &'c [Column<VersionRow<'a>>],
+) -> List<'c, 'c, VersionRow<'a>> {
+    List {
+        name: "versions",
+        data: app.feeds.models.version,
+        extra: 0,
+        items,
+        columns,
+        fields: &[],
+        order: None,
+    }
+}
+
+/// The model versions `screen` lists, filtered and sorted.
+pub fn model_versions<'a>(app: &'a App, screen: &Screen) -> Vec<VersionRow<'a>> {
+    let items = versions(app);
+    let columns = columns();
+    let list = list(app, &items, &columns);
+    list.visible(&app.memo, &screen.filter, screen.sort)
+        .iter()
+        .map(|&i| items[i as usize])
+        .collect()
+}
+
+pub fn find_version<'a>(
+    app: &'a App,
+    model: &str,
+    version: u32,
+) -> Option<(&'a RegisteredModel, &'a ModelVersion)> {
+    let m = app
+        .feeds
+        .models
+        .data
+        .as_ref()?
+        .iter()
+        .find(|m| m.name == model)?;
+    Some((m, m.version(version)?))
+}
+
+/// The model version a screen of the view is about: its own, or the selected row's.
+fn selected_version(app: &App, screen: &Screen) -> Option<(String, u32)> {
+    match &screen.kind {
+        ScreenKind::VersionDetail { model, version }
+        | ScreenKind::LineageGraph { model, version }
+        | ScreenKind::DatasetDetail { model, version, .. } => Some((model.clone(), *version)),
+        _ => model_versions(app, screen)
+            .get(screen.selected)
+            .map(|(m, v)| (m.name.clone(), v.version)),
+    }
+}
+
+fn split3(s: &str) -> Option<(String, String, String)> {
+    let mut parts = s.splitn(3, '/');
+    Some((
+        parts.next()?.to_string(),
+        parts.next()?.to_string(),
+        parts.next()?.to_string(),
+    ))
+}
+
+/// What `d` opens on a graph's row: the version's detail, a pod's, or what `enter` opens.
+fn describe_graph_row(app: &App, screen: &Screen, model: &str, version: u32) -> Option<ScreenKind> {
+    let row = rows(app, screen).get(screen.selected)?.clone();
+    match row.kind {
+        NodeKind::ModelVersion => Some(ScreenKind::VersionDetail {
+            model: model.to_string(),
+            version,
+        }),
+        NodeKind::Pod => {
+            let (cluster, namespace, name) = split3(row.id.trim_start_matches("pod:"))?;
+            Some(ScreenKind::PodDetail {
+                cluster,
+                namespace,
+                name,
+                from: ViewId::Lineage,
+            })
+        }
+        _ => row.target,
+    }
+}
+
+/// The Lineage view.
+pub struct Model;
+
+impl ViewModel for Model {
+    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+        match &screen.kind {
+            ScreenKind::Root(_) => {
+                let items = versions(app);
+                let columns = columns();
+                list_keys(app, screen, &list(app, &items, &columns), |(m, v)| {
+                    format!("{}@{}", m.name, v.version)
+                })
+            }
+            ScreenKind::LineageGraph { .. } => {
+                Rc::new(rows(app, screen).iter().map(|r| r.id.clone()).collect())
+            }
+            _ => Rc::default(),
+        }
+    }
+
+    fn drill(&self, app: &App, screen: &Screen) -> Option<ScreenKind> {
+        match &screen.kind {
+            ScreenKind::Root(_) => selected_version(app, screen).map(|(m, v)| lineage_of(&m, v)),
+            ScreenKind::LineageGraph { .. } => {
+                let row = rows(app, screen).get(screen.selected)?.clone();
+                row.target.or_else(|| self.describe(app, screen))
+            }
+            _ => None,
+        }
+    }
+
+    fn describe(&self, app: &App, screen: &Screen) -> Option<ScreenKind> {
+        match &screen.kind {
+            ScreenKind::Root(_) => selected_version(app, screen)
+                .map(|(model, version)| ScreenKind::VersionDetail { model, version }),
+            ScreenKind::LineageGraph { model, version } => {
+                describe_graph_row(app, screen, model, *version)
+            }
+            _ => None,
+        }
+    }
+
+    fn raw(&self, app: &App, screen: &Screen) -> Option<RawOf> {
+        match &screen.kind {
+            ScreenKind::DatasetDetail {
+                model,
+                version,
+                name,
+            } => Some(RawOf::Dataset {
+                model: model.clone(),
+                version: *version,
+                name: name.clone(),
+            }),
+            _ => selected_version(app, screen)
+                .map(|(model, version)| RawOf::Version { model, version }),
+        }
+    }
+
+    fn owner(&self, app: &App, screen: &Screen) -> Option<(String, u32)> {
+        match screen.kind {
+            ScreenKind::LineageGraph { .. } => None,
+            _ => selected_version(app, screen),
+        }
+    }
+
+    fn sortable(&self, _app: &App, screen: &Screen) -> Vec<SortKey> {
+        if screen.kind == ScreenKind::Root(ViewId::Lineage) {
+            sort_keys(&columns())
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn fields(&self, _app: &App, screen: &Screen) -> Vec<&'static str> {
+        if screen.kind == ScreenKind::Root(ViewId::Lineage) {
+            field_names(&columns(), &[])
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn wanted(&self, app: &App, screen: &Screen, out: &mut Vec<Source>) {
+        out.push(Source::Models);
+        match &screen.kind {
+            ScreenKind::LineageGraph { model, version }
+            | ScreenKind::VersionDetail { model, version } => {
+                out.extend(run_id_of(app, model, *version).map(Source::Run));
+            }
+            ScreenKind::DatasetDetail { model, version, .. } => {
+                out.push(Source::Drift);
+                out.extend(run_id_of(app, model, *version).map(Source::Run));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The columns of the model versions list.
+#[allow(clippy::too_many_lines)] // data: one literal per column
+pub fn columns<'a>() -> Vec<Column<VersionRow<'a>>> {
+    vec![
+        Column {
+            field: "model",
+            header: "MODEL",
+            sort_key: Some('M'),
+            priority: 0,
+            width: Width::Flex { min: 14, max: 24 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|(m, _)| Value::text(m.name.clone())),
+        },
+        Column {
+            field: "version",
+            header: "VERSION",
+            sort_key: Some('V'),
+            priority: 0,
+            width: Width::Fixed(7),
+            right: true,
+            elide: Elide::Middle,
+            value: Box::new(|(_, v)| {
+                Value::number(f64::from(v.version), format!("v{}", v.version))
+            }),
+        },
+        Column {
+            field: "alias",
+            header: "ALIASES",
+            sort_key: Some('A'),
+            priority: 1,
+            width: Width::Flex { min: 10, max: 22 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|(m, v)| Value::text(m.aliases_of(v.version).join(" "))),
+        },
+        Column {
+            field: "validation",
+            header: "VALIDATION",
+            sort_key: Some('L'),
+            priority: 2,
+            width: Width::Fixed(10),
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|(_, v)| {
+                Value::text(
+                    v.tags
+                        .get("validation_status")
+                        .cloned()
+                        .unwrap_or_else(|| "—".into()),
+                )
+            }),
+        },
+        Column {
+            field: "run",
+            header: "RUN",
+            sort_key: Some('R'),
+            priority: 4,
+            width: Width::Fixed(7),
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|(_, v)| Value::text(v.run_id.clone().unwrap_or_else(|| "—".into()))),
+        },
+        Column {
+            field: "created",
+            header: "CREATED",
+            sort_key: Some('C'),
+            priority: 3,
+            width: Width::Fixed(8),
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|(_, v)| Value::time(v.created)),
+        },
+        Column {
+            field: "image",
+            header: "IMAGE",
+            sort_key: Some('I'),
+            priority: 5,
+            width: Width::Flex { min: 10, max: 0 },
+            right: false,
+            elide: Elide::End,
+            value: Box::new(|(_, v)| Value::text(v.image().unwrap_or("—"))),
+        },
+    ]
 }

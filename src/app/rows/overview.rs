@@ -1,6 +1,8 @@
-//! The Overview's panels as lists: rollouts that need a human first, drift alerts, GPUs that need
-//! a look (allocated but idle, or faulted), and recent events; and the one-line "needs you"
-//! summary.
+//! The Overview's model: its panels as lists — rollouts that need a human first, drift alerts,
+//! GPUs that need a look (allocated but idle, or faulted), and recent events — each taking the
+//! focus in turn; and the one-line "needs you" summary.
+
+use std::rc::Rc;
 
 use mlops_core::{
     analysis::Verdict,
@@ -9,20 +11,49 @@ use mlops_core::{
     rollout::{Phase, RolloutKey},
 };
 
-use super::{drift_alerts, gpus, matches, rollouts};
+use super::{
+    SortKey, ViewModel, drift_alerts, field_names, gpus, matches, memo::Key, rollouts, sort_keys,
+};
 use crate::app::{
-    screens::{DriftKey, Panel, Screen, ScreenKind, ViewId},
+    feeds::Source,
+    screens::{DriftKey, Panel, RawOf, Screen, ScreenKind, ViewId},
     state::App,
 };
 
+/// The memo's key for a panel's rows worked out from every feed under the screen's filter.
+fn panel_key(app: &App, screen: &Screen) -> Key {
+    Key {
+        data: app.feeds.generation(),
+        filter: screen.filter.text().to_string(),
+        sort: None,
+        extra: u64::from(app.prefs.drift_alert_after as u32),
+    }
+}
+
 /// GPUs that need a look: allocated but idle, or with an XID fault; faults first.
 pub fn attention_gpus<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Gpu> {
-    let mut v: Vec<&Gpu> = gpus(app, &filtered(screen, ScreenKind::Gpus))
-        .into_iter()
-        .filter(|g| g.xid.is_some() || g.is_allocated_idle())
-        .collect();
-    v.sort_by_key(|g| (g.xid.is_none(), g.cluster.clone(), g.node.clone(), g.index));
-    v
+    let all = gpus(app, &filtered(screen, ViewId::Gpus));
+    let order = app
+        .memo
+        .get("overview-gpus", "rows", &panel_key(app, screen), || {
+            let mut v: Vec<u32> = (0..u32::try_from(all.len()).unwrap_or(u32::MAX))
+                .filter(|&i| {
+                    let g = all[i as usize];
+                    g.xid.is_some() || g.is_allocated_idle()
+                })
+                .collect();
+            v.sort_by(|&a, &b| {
+                let (a, b) = (all[a as usize], all[b as usize]);
+                (a.xid.is_none(), &a.cluster, &a.node, a.index).cmp(&(
+                    b.xid.is_none(),
+                    &b.cluster,
+                    &b.node,
+                    b.index,
+                ))
+            });
+            v
+        });
+    order.iter().map(|&i| all[i as usize]).collect()
 }
 
 /// Recent events, newest first.
@@ -30,16 +61,21 @@ pub fn events<'a>(app: &'a App, screen: &Screen) -> Vec<&'a ClusterEvent> {
     let Some(snap) = &app.feeds.cluster.data else {
         return Vec::new();
     };
-    snap.events
-        .iter()
-        .rev()
-        .filter(|e| {
-            matches(
-                &screen.filter,
-                &[&e.reason, &e.object, &e.message, &e.cluster],
-            )
-        })
-        .collect()
+    let order = app
+        .memo
+        .get("overview-events", "rows", &panel_key(app, screen), || {
+            (0..u32::try_from(snap.events.len()).unwrap_or(u32::MAX))
+                .rev()
+                .filter(|&i| {
+                    let e = &snap.events[i as usize];
+                    matches(
+                        screen.filter.text(),
+                        &[&e.reason, &e.object, &e.message, &e.cluster],
+                    )
+                })
+                .collect::<Vec<u32>>()
+        });
+    order.iter().map(|&i| &snap.events[i as usize]).collect()
 }
 
 pub fn alerts<'a>(app: &'a App, screen: &Screen) -> Vec<&'a FeatureDrift> {
@@ -47,7 +83,7 @@ pub fn alerts<'a>(app: &'a App, screen: &Screen) -> Vec<&'a FeatureDrift> {
         .into_iter()
         .filter(|d| {
             matches(
-                &screen.filter,
+                screen.filter.text(),
                 &[&d.model, &d.feature, d.report.status.as_str()],
             )
         })
@@ -55,39 +91,104 @@ pub fn alerts<'a>(app: &'a App, screen: &Screen) -> Vec<&'a FeatureDrift> {
 }
 
 /// The Overview's screen with the filter, as another view's list would see it.
-fn filtered(screen: &Screen, kind: ScreenKind) -> Screen {
-    let mut s = Screen::new(kind);
+fn filtered(screen: &Screen, view: ViewId) -> Screen {
+    let mut s = Screen::new(ScreenKind::Root(view));
     s.filter.clone_from(&screen.filter);
     s
 }
 
 /// The identities of the focused panel's rows.
-pub fn keys(app: &App, screen: &Screen) -> Vec<String> {
+pub fn keys(app: &App, screen: &Screen) -> Rc<Vec<String>> {
     match screen.panel {
-        Panel::Rollouts => rollouts(app, screen)
-            .iter()
-            .map(|r| format!("{}/{}/{}", r.cluster, r.namespace, r.name))
-            .collect(),
-        Panel::Drift => alerts(app, screen)
-            .iter()
-            .map(|d| format!("{}/{}/{}", d.model, d.version, d.feature))
-            .collect(),
-        Panel::Gpus => attention_gpus(app, screen)
-            .iter()
-            .map(|g| format!("{}/{}/{}", g.cluster, g.node, g.index))
-            .collect(),
-        Panel::Events => events(app, screen)
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}|{}|{}|{}",
-                    e.time.timestamp(),
-                    e.cluster,
-                    e.object,
-                    e.reason
-                )
-            })
-            .collect(),
+        Panel::Rollouts => rollouts::keys(app, screen),
+        Panel::Drift => Rc::new(
+            alerts(app, screen)
+                .iter()
+                .map(|d| super::drift::key_of(d))
+                .collect(),
+        ),
+        Panel::Gpus => Rc::new(
+            attention_gpus(app, screen)
+                .iter()
+                .map(|g| super::gpus::key_of(g))
+                .collect(),
+        ),
+        Panel::Events => Rc::new(
+            events(app, screen)
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}|{}|{}|{}",
+                        e.time.timestamp(),
+                        e.cluster,
+                        e.object,
+                        e.reason
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The Overview.
+pub struct Model;
+
+impl ViewModel for Model {
+    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+        keys(app, screen)
+    }
+
+    fn drill(&self, app: &App, screen: &Screen) -> Option<ScreenKind> {
+        drill(app, screen)
+    }
+
+    fn raw(&self, app: &App, screen: &Screen) -> Option<RawOf> {
+        let i = screen.selected;
+        match screen.panel {
+            Panel::Rollouts => rollouts(app, screen)
+                .get(i)
+                .map(|r| RawOf::Rollout(r.key())),
+            Panel::Drift => alerts(app, screen)
+                .get(i)
+                .map(|d| RawOf::Drift(DriftKey::of(d))),
+            Panel::Gpus => attention_gpus(app, screen)
+                .get(i)
+                .map(|g| super::gpus::raw_of(g)),
+            Panel::Events => None,
+        }
+    }
+
+    fn owner(&self, app: &App, screen: &Screen) -> Option<(String, u32)> {
+        let i = screen.selected;
+        match screen.panel {
+            Panel::Rollouts => rollouts(app, screen)
+                .get(i)
+                .map(|r| (r.spec.model.name.clone(), r.spec.model.version)),
+            Panel::Drift => alerts(app, screen)
+                .get(i)
+                .map(|d| (d.model.clone(), d.version)),
+            Panel::Gpus => {
+                let g = attention_gpus(app, screen).into_iter().nth(i)?;
+                Some((g.model.clone()?, g.version?))
+            }
+            Panel::Events => None,
+        }
+    }
+
+    fn sortable(&self, _app: &App, screen: &Screen) -> Vec<SortKey> {
+        if screen.panel == Panel::Rollouts {
+            sort_keys(&rollouts::columns())
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn fields(&self, _app: &App, _screen: &Screen) -> Vec<&'static str> {
+        field_names(&rollouts::columns(), &["namespace"])
+    }
+
+    fn wanted(&self, _app: &App, _screen: &Screen, out: &mut Vec<Source>) {
+        out.extend([Source::Gpus, Source::Drift, Source::Models]);
     }
 }
 
@@ -103,11 +204,7 @@ pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
             .map(|d| ScreenKind::DriftDetail(DriftKey::of(d))),
         Panel::Gpus => attention_gpus(app, screen)
             .get(i)
-            .map(|g| ScreenKind::GpuDetail {
-                cluster: g.cluster.clone(),
-                node: g.node.clone(),
-                index: g.index,
-            }),
+            .map(|g| super::gpus::detail_of(g)),
         Panel::Events => {
             let e = events(app, screen).into_iter().nth(i)?;
             event_target(app, e)
@@ -135,11 +232,7 @@ pub fn event_target(app: &App, e: &ClusterEvent) -> Option<ScreenKind> {
             gs.iter()
                 .find(|g| g.node == node && index.is_none_or(|i| g.index == i))
         });
-        return gpu.map(|g| ScreenKind::GpuDetail {
-            cluster: g.cluster.clone(),
-            node: g.node.clone(),
-            index: g.index,
-        });
+        return gpu.map(super::gpus::detail_of);
     }
     None
 }
@@ -167,7 +260,7 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
         .as_ref()
         .map(|s| s.identity.as_str())
         .unwrap_or_default();
-    let all_rollouts = rollouts(app, &Screen::new(ScreenKind::Rollouts));
+    let all_rollouts = rollouts(app, &Screen::new(ScreenKind::Root(ViewId::Rollouts)));
     let approvals = all_rollouts
         .iter()
         .filter(|r| {
@@ -184,7 +277,7 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
         .count();
     let drifted_rows: Vec<&FeatureDrift> = drift_alerts(app)
         .into_iter()
-        .filter(|d| d.alert(app.drift_alert_after) == DriftStatus::Drifted)
+        .filter(|d| d.alert(app.prefs.drift_alert_after) == DriftStatus::Drifted)
         .collect();
     let drifted = drifted_rows.len();
     // Of them, canaries' features that differ from their stable's over the same window.

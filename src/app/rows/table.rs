@@ -1,10 +1,7 @@
 //! Columns of a list, as data: what each one holds (for sorting and field filters), the key that
 //! sorts by it, and how much it matters when the terminal is narrow. The views draw the cells;
-//! `ui::widgets::fit_columns` drops the least important columns first.
-
-use std::cmp::Ordering;
-
-use super::filter::{Fields, Filter};
+//! `ui::table::fit_columns` drops the least important columns first; `memo` filters and sorts
+//! by them.
 
 /// How a column takes width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,83 +97,8 @@ pub enum Elide {
 }
 
 /// A list's order: by one column, ascending or descending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Sort {
     pub field: &'static str,
     pub descending: bool,
-}
-
-/// A row with the columns that describe it, as the filter sees it.
-pub struct Described<'a, T> {
-    pub item: &'a T,
-    pub columns: &'a [Column<T>],
-}
-
-impl<T> Fields for Described<'_, T> {
-    fn texts(&self) -> Vec<String> {
-        self.columns
-            .iter()
-            .map(|c| (c.value)(self.item).text)
-            .collect()
-    }
-
-    fn field(&self, name: &str) -> Option<(String, Option<f64>)> {
-        self.columns
-            .iter()
-            .find(|c| c.field.eq_ignore_ascii_case(name))
-            .map(|c| {
-                let v = (c.value)(self.item);
-                (v.text, v.number)
-            })
-    }
-}
-
-/// The field names of `columns`, for the filter's error messages.
-pub fn field_names<T>(columns: &[Column<T>]) -> Vec<&'static str> {
-    columns.iter().map(|c| c.field).collect()
-}
-
-/// Keep the items `filter` (the screen's text) passes, in `sort`'s order (stable: ties keep the
-/// list's own order). Also says what was wrong with the filter.
-pub fn filter_and_sort<'a, T>(
-    items: impl IntoIterator<Item = &'a T>,
-    columns: &[Column<T>],
-    filter: &str,
-    sort: Option<Sort>,
-    extra: &[&str],
-) -> (Vec<&'a T>, Vec<String>) {
-    let mut names = field_names(columns);
-    names.extend_from_slice(extra);
-    let parsed = Filter::parse(filter, &names);
-    let mut v: Vec<&T> = items
-        .into_iter()
-        .filter(|item| {
-            parsed.matches(&Described {
-                item: *item,
-                columns,
-            })
-        })
-        .collect();
-    if let Some(sort) = sort
-        && let Some(col) = columns.iter().find(|c| c.field == sort.field)
-    {
-        v.sort_by(|a, b| {
-            let (x, y) = ((col.value)(a), (col.value)(b));
-            let o = match (x.number, y.number) {
-                (Some(p), Some(q)) => p.total_cmp(&q),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => x.text.to_lowercase().cmp(&y.text.to_lowercase()),
-            };
-            if sort.descending { o.reverse() } else { o }
-        });
-    }
-    (v, parsed.problems)
-}
-
-/// The column `shift`+`key` sorts by, if any.
-pub fn column_for_key<T>(columns: &[Column<T>], key: char) -> Option<&Column<T>> {
-    columns
-        .iter()
-        .find(|c| c.sort_key.is_some_and(|k| k.eq_ignore_ascii_case(&key)))
 }

@@ -9,14 +9,14 @@ use crate::app::{
     action::Effect,
     feeds::Source,
     rows,
-    screens::{Panel, ScreenKind},
-    state::{App, Confirm, Mode},
+    screens::{Panel, ScreenKind, ViewId},
+    state::{App, Confirm, Overlay},
 };
 
 /// A command came back from the cluster: say what it led to and refresh what it changed.
 pub(super) fn command_done(
     app: &mut App,
-    result: Result<Box<RolloutRecord>, String>,
+    result: Result<Box<RolloutRecord>, mlops_core::CoreError>,
     fx: &mut Vec<Effect>,
 ) {
     match result {
@@ -24,7 +24,7 @@ pub(super) fn command_done(
             "{}: now {} — {}",
             r.name, r.status.phase, r.status.message
         )),
-        Err(e) => app.error(e),
+        Err(e) => app.error(e.to_string()),
     }
     force(app, Source::Cluster, fx);
     force(app, Source::Audit, fx);
@@ -33,11 +33,12 @@ pub(super) fn command_done(
 
 /// The rollout a verb applies to: the one in the detail view, or the selected row.
 fn target_rollout(app: &App) -> Option<RolloutKey> {
-    match &app.screen().kind {
+    let screen = app.screen();
+    match &screen.kind {
         ScreenKind::RolloutDetail(k) => Some(k.clone()),
-        ScreenKind::Overview if app.screen().panel != Panel::Rollouts => None,
-        ScreenKind::Rollouts | ScreenKind::Overview => rows::rollouts(app, app.screen())
-            .get(app.screen().selected)
+        ScreenKind::Root(ViewId::Overview) if screen.panel != Panel::Rollouts => None,
+        ScreenKind::Root(ViewId::Rollouts | ViewId::Overview) => rows::rollouts(app, screen)
+            .get(screen.selected)
             .map(|r| r.key()),
         _ => None,
     }
@@ -82,7 +83,7 @@ fn preview(app: &App, key: &RolloutKey, command: &Command) -> Result<Vec<String>
 
 pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
     app.dirty = true;
-    if app.readonly {
+    if app.prefs.readonly {
         app.warn(format!("read-only mode: cannot {verb}"));
         return;
     }
@@ -117,7 +118,7 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
             } else {
                 "optional comment"
             });
-            app.confirm = Some(Confirm {
+            app.overlay = Some(Overlay::Confirm(Box::new(Confirm {
                 title: format!("{verb} {} ({})", key.name, key.cluster),
                 target: key,
                 command,
@@ -126,19 +127,18 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
                 needs_comment: verb.needs_comment(),
                 needs_ticket,
                 error: None,
-            });
-            app.mode = Mode::Confirm;
+            })));
         }
     }
 }
 
 /// New data arrived while a confirmation is open: say what the command would do now.
 pub(super) fn refresh_preview(app: &mut App) {
-    let Some(confirm) = app.confirm.as_ref() else {
+    let Some(Overlay::Confirm(confirm)) = &app.overlay else {
         return;
     };
     let result = preview(app, &confirm.target, &confirm.command);
-    if let Some(confirm) = app.confirm.as_mut() {
+    if let Some(Overlay::Confirm(confirm)) = &mut app.overlay {
         match result {
             Ok(lines) => confirm.preview = lines,
             Err(e) => confirm.error = Some(e),
@@ -148,13 +148,11 @@ pub(super) fn refresh_preview(app: &mut App) {
 }
 
 pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let Some(confirm) = app.confirm.as_mut() else {
-        app.mode = Mode::Normal;
+    let Some(Overlay::Confirm(confirm)) = &mut app.overlay else {
         return;
     };
     if super::text_input::is_cancel(&key) {
-        app.confirm = None;
-        app.mode = Mode::Normal;
+        app.overlay = None;
         app.info("cancelled: nothing changed");
         return;
     }
@@ -181,8 +179,7 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
             command.comment = comment;
             let target = confirm.target.clone();
             app.info(format!("sending {} to {}…", command.verb(), target.name));
-            app.confirm = None;
-            app.mode = Mode::Normal;
+            app.overlay = None;
             fx.push(Effect::Command { target, command });
         }
         _ if super::text_input::is_full(&confirm.comment, &key, super::text_input::COMMENT_MAX) => {

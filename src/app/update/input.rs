@@ -11,24 +11,22 @@ use super::text_input::{COMMENT_MAX, LINE_MAX, insert_capped, is_cancel, is_full
 /// one line, cut to what the input holds. Outside a text input a paste does nothing: pasted text
 /// never runs key bindings.
 pub(in crate::app) fn paste(app: &mut App, text: &str) {
-    match app.mode {
-        Mode::Filter => {
-            insert_capped(&mut app.filter_input, text, LINE_MAX);
-            let text = text_of(&app.filter_input);
+    match &mut app.overlay {
+        Some(Overlay::Filter { input }) => {
+            insert_capped(input, text, LINE_MAX);
+            let text = text_of(input);
             set_filter(app, text);
         }
-        Mode::Palette => {
-            insert_capped(&mut app.palette, text, LINE_MAX);
-            app.palette_selected = 0;
+        Some(Overlay::Palette { input, selected }) => {
+            insert_capped(input, text, LINE_MAX);
+            *selected = 0;
         }
-        Mode::Confirm => {
-            if let Some(confirm) = app.confirm.as_mut() {
-                insert_capped(&mut confirm.comment, text, COMMENT_MAX);
-                confirm.error = None;
-            }
+        Some(Overlay::Confirm(confirm)) => {
+            insert_capped(&mut confirm.comment, text, COMMENT_MAX);
+            confirm.error = None;
         }
-        Mode::Prompt => super::runs::prompt_paste(app, text),
-        Mode::Normal | Mode::Help | Mode::Columns => return,
+        Some(Overlay::Prompt(prompt)) => super::runs::prompt_paste(prompt, text),
+        None | Some(Overlay::Help { .. } | Overlay::Columns(_)) => return,
     }
     app.dirty = true;
 }
@@ -39,62 +37,65 @@ use crate::app::{
     keymap::{Key, Lookup},
     palette::{self, Run},
     rows::{self, filter::MAX_FILTER, table::Sort},
-    state::{App, Mode},
+    state::{App, Overlay},
 };
 
 pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     app.dirty = true;
-    match app.mode {
-        Mode::Palette => palette_input(app, key, fx),
-        Mode::Filter => filter_input(app, key),
-        Mode::Confirm => confirm_input(app, key, fx),
-        Mode::Prompt => super::runs::prompt_input(app, key, fx),
-        Mode::Columns => super::runs::columns_input(app, key),
-        Mode::Normal | Mode::Help => {
-            if app.mode == Mode::Help && matches!(key.code, KeyCode::Esc) {
-                app.mode = Mode::Normal;
-                return;
+    match &app.overlay {
+        Some(Overlay::Palette { .. }) => palette_input(app, key, fx),
+        Some(Overlay::Filter { .. }) => filter_input(app, key),
+        Some(Overlay::Confirm(_)) => confirm_input(app, key, fx),
+        Some(Overlay::Prompt(_)) => super::runs::prompt_input(app, key, fx),
+        Some(Overlay::Columns(_)) => super::runs::columns_input(app, key),
+        Some(Overlay::Help { .. }) if matches!(key.code, KeyCode::Esc) => app.overlay = None,
+        None | Some(Overlay::Help { .. }) => keymap_input(app, key, fx),
+    }
+}
+
+/// The actions the help leaves itself open for: scrolling and closing.
+fn keeps_help_open(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+            | Action::ToggleHelp
+            | Action::Quit
+            | Action::Back
+    )
+}
+
+/// A key outside a text input: through the keymap (sequences wait for their next key); an
+/// unbound `shift`+letter sorts by that column.
+fn keymap_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
+    let k = Key::from_event(&key);
+    app.pending.push(k);
+    let context = app.view().context();
+    match app.prefs.keymap.lookup(context, &app.pending) {
+        Lookup::Action(a) => {
+            app.pending.clear();
+            if app.help_open() && !keeps_help_open(&a) {
+                app.overlay = None;
             }
-            let k = Key::from_event(&key);
-            app.pending.push(k);
-            let context = app.view().context();
-            match app.keymap.lookup(context, &app.pending) {
-                Lookup::Action(a) => {
-                    app.pending.clear();
-                    // Help stays open only for scrolling and closing.
-                    if app.mode == Mode::Help
-                        && !matches!(
-                            a,
-                            Action::Up
-                                | Action::Down
-                                | Action::PageUp
-                                | Action::PageDown
-                                | Action::Top
-                                | Action::Bottom
-                                | Action::ToggleHelp
-                                | Action::Quit
-                                | Action::Back
-                        )
-                    {
-                        app.mode = Mode::Normal;
-                    }
-                    dispatch(app, a, fx);
-                }
-                Lookup::Pending => {}
-                Lookup::None => {
-                    let several = app.pending.len() > 1;
-                    app.pending.clear();
-                    // An unknown key after a prefix: try it alone.
-                    if several && let Lookup::Action(a) = app.keymap.lookup(context, &[k]) {
-                        dispatch(app, a, fx);
-                    } else if !several
-                        && app.mode == Mode::Normal
-                        && let KeyCode::Char(c) = key.code
-                        && c.is_ascii_uppercase()
-                    {
-                        sort_by(app, c);
-                    }
-                }
+            dispatch(app, a, fx);
+        }
+        Lookup::Pending => {}
+        Lookup::None => {
+            let several = app.pending.len() > 1;
+            app.pending.clear();
+            // An unknown key after a prefix: try it alone.
+            if several && let Lookup::Action(a) = app.prefs.keymap.lookup(context, &[k]) {
+                dispatch(app, a, fx);
+            } else if !several
+                && app.overlay.is_none()
+                && let KeyCode::Char(c) = key.code
+                && c.is_ascii_uppercase()
+            {
+                sort_by(app, c);
             }
         }
     }
@@ -102,7 +103,7 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 
 /// `shift` + a column's letter sorts by it; again reverses the order.
 fn sort_by(app: &mut App, key: char) {
-    let found = rows::columns::sortable(app, app.screen())
+    let found = rows::sortable(app, app.screen())
         .into_iter()
         .find(|(_, _, k)| k.eq_ignore_ascii_case(&key))
         .map(|(field, header, _)| (field, header));
@@ -124,59 +125,72 @@ fn sort_by(app: &mut App, key: char) {
 }
 
 fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let text = text_of(&app.palette);
+    let Some(Overlay::Palette { input, selected }) = &mut app.overlay else {
+        return;
+    };
+    let text = text_of(input);
     let options = palette::completions(&text);
     if is_cancel(&key) {
-        app.mode = Mode::Normal;
+        app.overlay = None;
         return;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Char('u') if ctrl => {
-            app.palette = TextArea::default();
-            app.palette_selected = 0;
+            *input = TextArea::default();
+            *selected = 0;
         }
-        KeyCode::Up => app.palette_selected = app.palette_selected.saturating_sub(1),
+        KeyCode::Up => *selected = selected.saturating_sub(1),
         KeyCode::Down => {
-            app.palette_selected = (app.palette_selected + 1).min(options.len().saturating_sub(1));
+            *selected = (*selected + 1).min(options.len().saturating_sub(1));
         }
         KeyCode::Tab => {
-            if let Some(c) = options.get(app.palette_selected) {
-                app.palette = TextArea::from([c.name.to_string()]);
-                app.palette.move_cursor(ratatui_textarea::CursorMove::End);
-                app.palette_selected = 0;
+            if let Some(c) = options.get(*selected) {
+                *input = TextArea::from([c.name.to_string()]);
+                input.move_cursor(ratatui_textarea::CursorMove::End);
+                *selected = 0;
             }
         }
         KeyCode::Enter => {
-            app.mode = Mode::Normal;
-            let typed = text.trim();
-            if typed.is_empty() {
-                return;
-            }
-            let chosen = palette::exact(typed).or_else(|| {
-                if options.len() == 1 {
-                    options.first().copied()
-                } else {
-                    None
-                }
-            });
-            if let Some(c) = chosen {
-                let (_, arg) = palette::split(typed);
-                run_command(app, &c.run, arg, fx);
-            } else {
-                let hint = palette::closest(typed).map_or_else(
-                    || "type : then tab to see the commands".to_string(),
-                    |c| format!("did you mean :{c}?"),
-                );
-                app.warn(format!("unknown command \":{typed}\" — {hint}"));
-            }
+            app.overlay = None;
+            run_typed(app, &text, &options, fx);
         }
         _ => {
-            if !(ctrl && key.code == KeyCode::Char('m') || is_full(&app.palette, &key, LINE_MAX)) {
-                app.palette.input(key);
-                app.palette_selected = 0;
+            if !(ctrl && key.code == KeyCode::Char('m') || is_full(input, &key, LINE_MAX)) {
+                input.input(key);
+                *selected = 0;
             }
         }
+    }
+}
+
+/// `enter` in the palette: the command typed (or the only completion), with its argument.
+fn run_typed(
+    app: &mut App,
+    text: &str,
+    options: &[&palette::PaletteCommand],
+    fx: &mut Vec<Effect>,
+) {
+    let typed = text.trim();
+    if typed.is_empty() {
+        return;
+    }
+    let chosen = palette::exact(typed).or_else(|| {
+        if options.len() == 1 {
+            options.first().copied()
+        } else {
+            None
+        }
+    });
+    if let Some(c) = chosen {
+        let (_, arg) = palette::split(typed);
+        run_command(app, &c.run, arg, fx);
+    } else {
+        let hint = palette::closest(typed).map_or_else(
+            || "type : then tab to see the commands".to_string(),
+            |c| format!("did you mean :{c}?"),
+        );
+        app.warn(format!("unknown command \":{typed}\" — {hint}"));
     }
 }
 
@@ -186,7 +200,7 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
         Run::Action(action) => {
             dispatch(app, action.clone(), fx);
             // `:rollouts churn`: the view, filtered.
-            if !arg.is_empty() && crate::app::screens::ViewId::shown_by(action).is_some() {
+            if !arg.is_empty() && matches!(action, Action::Show(_)) {
                 set_filter(app, arg.chars().take(MAX_FILTER).collect());
             }
         }
@@ -221,22 +235,25 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
 }
 
 fn filter_input(app: &mut App, key: KeyEvent) {
+    let Some(Overlay::Filter { input }) = &mut app.overlay else {
+        return;
+    };
     if is_cancel(&key) {
-        app.mode = Mode::Normal;
+        app.overlay = None;
         set_filter(app, String::new());
         return;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Char('u') if ctrl => {
-            app.filter_input = TextArea::default();
+            *input = TextArea::default();
             set_filter(app, String::new());
         }
-        KeyCode::Enter => app.mode = Mode::Normal,
-        _ if is_full(&app.filter_input, &key, LINE_MAX) => {}
+        KeyCode::Enter => app.overlay = None,
+        _ if is_full(input, &key, LINE_MAX) => {}
         _ => {
-            app.filter_input.input(key);
-            let text = text_of(&app.filter_input);
+            input.input(key);
+            let text = text_of(input);
             set_filter(app, text);
         }
     }

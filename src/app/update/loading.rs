@@ -6,7 +6,7 @@ use mlops_core::{audit::AuditLog, model::ClusterChange, rollout::RolloutRecord};
 use super::{clamp_selection, commands::refresh_preview, force, message_expired};
 use crate::app::{
     action::Effect,
-    feeds::{Feed, Payload, RunList, RunsKey, Source},
+    feeds::{Feed, Payload, RunList, RunsKey, Source, next_version},
     rows::{self, wanted::any_stale},
     screens::{Screen, ViewId},
     state::App,
@@ -31,7 +31,7 @@ pub(super) fn tick(app: &mut App, now: DateTime<Utc>) {
 pub(super) fn loaded(
     app: &mut App,
     source: &Source,
-    result: Result<Payload, String>,
+    result: Result<Payload, mlops_core::CoreError>,
     fx: &mut Vec<Effect>,
 ) {
     // The status bar shows staleness: new data that ends it must be drawn even if unchanged.
@@ -57,10 +57,11 @@ pub(super) fn loaded(
         .unwrap_or_default();
     // Under a `/` filter the list keeps every page it reads (see `Feeds::runs_hold_all`).
     app.feeds.runs_hold_all = key.as_ref().is_some_and(|k| {
-        app.stack
+        app.nav
+            .stack
             .iter()
-            .chain(app.views.values().flatten())
-            .any(|s| rows::runs_key(s).as_ref() == Some(k) && !s.filter.trim().is_empty())
+            .chain(app.nav.views.values().flatten())
+            .any(|s| rows::runs_key(s).as_ref() == Some(k) && !s.filter.text().trim().is_empty())
     });
     let (changed, requeue) = app.feeds.store(source, result, app.now);
     if skipped(app) != before {
@@ -98,8 +99,8 @@ fn selected_runs(app: &App, key: &RunsKey) -> Vec<SelectedRun> {
             })
             .collect()
     };
-    let mut all = on(None, &app.stack);
-    for (view, screens) in &app.views {
+    let mut all = on(None, &app.nav.stack);
+    for (view, screens) in &app.nav.views {
         all.extend(on(Some(*view), screens));
     }
     all
@@ -111,16 +112,16 @@ fn selected_runs(app: &App, key: &RunsKey) -> Vec<SelectedRun> {
 fn keep_runs_in_place(app: &mut App, selected: &[SelectedRun]) {
     for (view, i, id, row) in selected {
         let screen = match view {
-            None => app.stack.get(*i),
-            Some(v) => app.views.get(v).and_then(|s| s.get(*i)),
+            None => app.nav.stack.get(*i),
+            Some(v) => app.nav.views.get(v).and_then(|s| s.get(*i)),
         };
         let Some(at) = screen.and_then(|s| rows::runs(app, s).iter().position(|r| r.id == *id))
         else {
             continue;
         };
         let screen = match view {
-            None => app.stack.get_mut(*i),
-            Some(v) => app.views.get_mut(v).and_then(|s| s.get_mut(*i)),
+            None => app.nav.stack.get_mut(*i),
+            Some(v) => app.nav.views.get_mut(v).and_then(|s| s.get_mut(*i)),
         };
         if let Some(s) = screen {
             s.selected = at;
@@ -184,6 +185,7 @@ pub(super) fn cluster_changed(app: &mut App, change: ClusterChange) {
         }
     };
     if changed {
+        app.feeds.cluster.version = next_version();
         clamp_selection(app);
         app.dirty = true;
     }

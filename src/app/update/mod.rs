@@ -5,7 +5,8 @@
 //!
 //! Files: `navigation` (views, drill-down, selection, filter), `input` (keys, palette, filter
 //! text), `commands` (rollout verbs: preview, confirm, send), `loading` (ticks, fetch results,
-//! watch changes).
+//! watch changes), `runs` (the Runs and Compare views' own verbs), `text_input` (what every
+//! text input shares).
 
 mod commands;
 mod input;
@@ -31,7 +32,7 @@ use super::{
     rows,
     rows::wanted::{period, wanted},
     screens::{ScreenKind, ViewId},
-    state::{App, Mode},
+    state::{App, Overlay},
 };
 
 /// How long a status message stays.
@@ -41,9 +42,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let mut fx = Vec::new();
     // While the action is handled, the comparison is worked out from the data as it changes;
     // after it, once, for the frames drawn until the next.
-    app.compared = None;
+    app.runs.compared = None;
     dispatch(app, action, &mut fx);
-    app.compared = rows::comparison_to_keep(app);
+    app.runs.compared = rows::comparison_to_keep(app);
     // Whatever the action was, the screen now on show gets its data.
     for s in wanted(app) {
         fetch_if_stale(app, s, &mut fx);
@@ -52,20 +53,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 }
 
 fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
-    if let Some(view) = ViewId::shown_by(&action) {
-        show(app, view);
-        return;
-    }
     match action {
-        // Shown by the table above; `NoOp` is how a keymap unbinds a key.
-        Action::NoOp
-        | Action::ShowOverview
-        | Action::ShowExperiments
-        | Action::ShowLineage
-        | Action::ShowDrift
-        | Action::ShowGpus
-        | Action::ShowRollouts
-        | Action::ShowAudit => {}
+        // How a keymap unbinds a key.
+        Action::NoOp => {}
+        Action::Show(view) => show(app, view),
         Action::Tick(now) => tick(app, now),
         Action::Resize(w, h) => {
             app.size = (w, h);
@@ -85,30 +76,14 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             }
             app.dirty = true;
         }
-        Action::FilterRuns => runs::filter_runs(app),
-        Action::ToggleMark => runs::toggle_mark(app),
-        Action::ClearMarks => runs::clear_marks(app),
-        Action::CompareRuns => runs::compare(app),
-        Action::ToggleDiffOnly => runs::toggle_diff_only(app),
-        Action::ExportComparison => runs::export(app),
-        Action::ToggleParallel => runs::toggle_parallel(app),
-        Action::ChooseColumns => runs::choose_columns(app),
-        Action::ScatterAgainst => runs::scatter(app),
         Action::Quit => app.quit = true,
-        Action::ToggleHelp => {
-            app.mode = if app.mode == Mode::Help {
-                Mode::Normal
-            } else {
-                Mode::Help
-            };
-            app.help_scroll = 0;
-            app.dirty = true;
-        }
+        Action::ToggleHelp => toggle_help(app),
         Action::Back => back(app),
         Action::OpenPalette => {
-            app.mode = Mode::Palette;
-            app.palette = ratatui_textarea::TextArea::default();
-            app.palette_selected = 0;
+            app.overlay = Some(Overlay::Palette {
+                input: ratatui_textarea::TextArea::default(),
+                selected: 0,
+            });
             app.dirty = true;
         }
         Action::OpenFilter => open_filter(app),
@@ -123,46 +98,19 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::HistoryBack | Action::HistoryForward | Action::HistoryToggle => {
             history(app, &action);
         }
-        Action::Describe => match rows::details::describe(app, app.screen()) {
-            Some(kind) => open(app, kind),
-            None => app.warn("nothing selected to describe here"),
-        },
-        Action::ShowRaw => match rows::details::raw_of(app, app.screen()) {
-            Some(of) => {
-                let from = app.view();
-                open(app, ScreenKind::Raw { of, from });
-            }
-            None => app.warn("nothing selected to show as JSON here"),
-        },
-        Action::JumpToOwner => match rows::details::owner(app, app.screen()) {
-            Some(kind) => open(app, kind),
-            None => app.warn("the selected object belongs to no model version"),
-        },
         Action::NextPanel | Action::PrevPanel => {
             switch_panel(app, action == Action::NextPanel);
         }
-        Action::ShowMessages => {
-            app.config_seen = true;
-            let from = app.view();
-            open(app, ScreenKind::Messages { from });
-        }
-        Action::NextView | Action::PrevView => {
-            let views: Vec<ViewId> = ViewId::all().collect();
-            let i = app.view().index();
-            let n = views.len();
-            let next = if action == Action::NextView {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            };
-            show(app, views[next]);
-        }
+        Action::NextView | Action::PrevView => next_view(app, action == Action::NextView),
         Action::Refresh => {
             for s in wanted(app) {
                 force(app, s, fx);
             }
             app.info("refreshing…");
             app.dirty = true;
+        }
+        Action::Describe | Action::ShowRaw | Action::JumpToOwner | Action::ShowMessages => {
+            open_detail(app, &action);
         }
         Action::Approve
         | Action::Promote
@@ -175,6 +123,71 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
                 begin_command(app, verb, fx);
             }
         }
+        Action::FilterRuns
+        | Action::ToggleMark
+        | Action::ClearMarks
+        | Action::CompareRuns
+        | Action::ToggleDiffOnly
+        | Action::ExportComparison
+        | Action::ToggleParallel
+        | Action::ChooseColumns
+        | Action::ScatterAgainst => runs::dispatch(app, &action),
+    }
+}
+
+/// `?`: the help, or back from it.
+fn toggle_help(app: &mut App) {
+    app.overlay = if app.help_open() {
+        None
+    } else {
+        Some(Overlay::Help { scroll: 0 })
+    };
+    app.dirty = true;
+}
+
+/// `tab` / `shift-tab`: the next or previous view in the tab order.
+fn next_view(app: &mut App, forward: bool) {
+    let views: Vec<ViewId> = ViewId::all().collect();
+    let i = app.view().index();
+    let n = views.len();
+    let next = if forward {
+        (i + 1) % n
+    } else {
+        (i + n - 1) % n
+    };
+    show(app, views[next]);
+}
+
+/// `d` (the selected object in full), `y` (its raw JSON), `J` (its model version's lineage)
+/// and `:messages`, as the view's model says.
+fn open_detail(app: &mut App, action: &Action) {
+    let model = rows::model(&app.screen().kind);
+    let from = app.view();
+    let (screen, missing) = match action {
+        Action::Describe => (
+            model.describe(app, app.screen()),
+            "nothing selected to describe here",
+        ),
+        Action::ShowRaw => (
+            model
+                .raw(app, app.screen())
+                .map(|of| ScreenKind::Raw { of, from }),
+            "nothing selected to show as JSON here",
+        ),
+        Action::JumpToOwner => (
+            model
+                .owner(app, app.screen())
+                .map(|(m, v)| rows::lineage_of(&m, v)),
+            "the selected object belongs to no model version",
+        ),
+        _ => {
+            app.config_seen = true;
+            (Some(ScreenKind::Messages { from }), "")
+        }
+    };
+    match screen {
+        Some(kind) => open(app, kind),
+        None => app.warn(missing),
     }
 }
 
@@ -210,11 +223,6 @@ fn message_expired(app: &App, now: DateTime<Utc>) -> bool {
 /// The text of a one-line input.
 fn text_of(t: &ratatui_textarea::TextArea<'_>) -> String {
     t.lines().join(" ")
-}
-
-/// Whether the screen is one the filter applies to.
-fn is_list(kind: &ScreenKind) -> bool {
-    kind.is_list()
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 
 use ratatui_textarea::TextArea;
 
-use super::is_list;
 use crate::app::{
     action::Action,
-    rows,
+    rows::{self, filter::FilterText},
     screens::{Screen, ScreenKind, ViewId},
-    state::{App, Mode},
+    state::{App, Overlay},
 };
 
 /// Most places the history remembers.
@@ -18,30 +17,30 @@ const HISTORY: usize = 50;
 /// changes, in the history (`[`, `]`, `-`).
 pub(super) fn go(app: &mut App, stack: Vec<Screen>) {
     let view = app.view();
-    app.views.insert(view, app.stack.clone());
-    if app.history.is_empty() {
-        app.history.push(app.stack.clone());
-        app.history_pos = 0;
+    app.nav.views.insert(view, app.nav.stack.clone());
+    if app.nav.history.is_empty() {
+        app.nav.history.push(app.nav.stack.clone());
+        app.nav.history_pos = 0;
     }
-    let pos = app.history_pos.min(app.history.len() - 1);
+    let pos = app.nav.history_pos.min(app.nav.history.len() - 1);
     if stack.first().map(|s| s.kind.view()) == Some(view) {
         // Drilling in (or back to the top) within a view is not a new place: the history
         // remembers views, as k9s does, and each view remembers its own drill stack.
-        app.history[pos].clone_from(&stack);
+        app.nav.history[pos].clone_from(&stack);
     } else {
-        app.history[pos].clone_from(&app.stack);
-        app.history.truncate(pos + 1);
-        app.history.push(stack.clone());
+        app.nav.history[pos].clone_from(&app.nav.stack);
+        app.nav.history.truncate(pos + 1);
+        app.nav.history.push(stack.clone());
         let mut last = pos;
-        if app.history.len() > HISTORY {
-            app.history.remove(0);
+        if app.nav.history.len() > HISTORY {
+            app.nav.history.remove(0);
             last = last.saturating_sub(1);
         }
-        app.history_pos = app.history.len() - 1;
-        app.history_last = Some(last);
+        app.nav.history_pos = app.nav.history.len() - 1;
+        app.nav.history_last = Some(last);
     }
-    app.stack = stack;
-    app.mode = Mode::Normal;
+    app.nav.stack = stack;
+    app.overlay = None;
     app.pending.clear();
     clamp_selection(app);
     app.dirty = true;
@@ -51,13 +50,14 @@ pub(super) fn go(app: &mut App, stack: Vec<Screen>) {
 /// on screen goes back to its top.
 pub(super) fn show(app: &mut App, view: ViewId) {
     let stack = if view == app.view() {
-        let mut root = app.stack[0].clone();
-        if root.kind != view.screen() {
+        let mut root = app.nav.stack[0].clone();
+        if !root.kind.is_root(view) {
             root = Screen::new(view.screen());
         }
         vec![root]
     } else {
-        app.views
+        app.nav
+            .views
             .get(&view)
             .cloned()
             .unwrap_or_else(|| vec![Screen::new(view.screen())])
@@ -70,7 +70,7 @@ pub(super) fn show(app: &mut App, view: ViewId) {
 pub(super) fn open(app: &mut App, kind: ScreenKind) {
     let view = kind.view();
     let stack = if view == app.view() {
-        let mut stack = app.stack.clone();
+        let mut stack = app.nav.stack.clone();
         stack.push(Screen::new(kind));
         stack
     } else {
@@ -86,7 +86,7 @@ pub(super) fn open(app: &mut App, kind: ScreenKind) {
 
 /// The Overview's focus moves to the next (or previous) panel; each keeps its selection.
 pub(super) fn switch_panel(app: &mut App, forward: bool) {
-    if app.screen().kind != ScreenKind::Overview {
+    if !app.screen().kind.is_root(ViewId::Overview) {
         app.warn("panels are on the Overview");
         return;
     }
@@ -111,20 +111,21 @@ pub(super) fn enter(app: &mut App) {
 
 /// `[` (back), `]` (forward) and `-` (the last place) through the history.
 pub(super) fn history(app: &mut App, action: &Action) {
-    if app.history.is_empty() {
+    if app.nav.history.is_empty() {
         app.warn("no history yet");
         return;
     }
-    let pos = app.history_pos.min(app.history.len() - 1);
+    let pos = app.nav.history_pos.min(app.nav.history.len() - 1);
     let target = match action {
         Action::HistoryBack => pos.checked_sub(1),
-        Action::HistoryForward => (pos + 1 < app.history.len()).then_some(pos + 1),
+        Action::HistoryForward => (pos + 1 < app.nav.history.len()).then_some(pos + 1),
         // `-` toggles between this place and the one shown before it.
         _ => app
+            .nav
             .history_last
-            .filter(|&l| l != pos && l < app.history.len())
+            .filter(|&l| l != pos && l < app.nav.history.len())
             .or(pos.checked_sub(1))
-            .or((pos + 1 < app.history.len()).then_some(pos + 1)),
+            .or((pos + 1 < app.nav.history.len()).then_some(pos + 1)),
     };
     let Some(target) = target else {
         app.info(if matches!(action, Action::HistoryForward) {
@@ -135,12 +136,12 @@ pub(super) fn history(app: &mut App, action: &Action) {
         return;
     };
     let view = app.view();
-    app.views.insert(view, app.stack.clone());
-    app.history[pos] = app.stack.clone();
-    app.history_pos = target;
-    app.history_last = Some(pos);
-    app.stack = app.history[target].clone();
-    app.mode = Mode::Normal;
+    app.nav.views.insert(view, app.nav.stack.clone());
+    app.nav.history[pos] = app.nav.stack.clone();
+    app.nav.history_pos = target;
+    app.nav.history_last = Some(pos);
+    app.nav.stack = app.nav.history[target].clone();
+    app.overlay = None;
     app.pending.clear();
     clamp_selection(app);
     app.dirty = true;
@@ -149,38 +150,35 @@ pub(super) fn history(app: &mut App, action: &Action) {
 pub(super) fn open_filter(app: &mut App) {
     if rows::len(app, app.screen()) == 0
         && app.screen().filter.is_empty()
-        && !is_list(&app.screen().kind)
+        && !app.screen().kind.is_list()
     {
         app.warn("this screen has no list to filter");
     } else {
-        app.mode = Mode::Filter;
-        app.filter_input = TextArea::from([app.screen().filter.clone()]);
-        app.filter_input
-            .move_cursor(ratatui_textarea::CursorMove::End);
+        let mut input = TextArea::from([app.screen().filter.text().to_string()]);
+        input.move_cursor(ratatui_textarea::CursorMove::End);
+        app.overlay = Some(Overlay::Filter { input });
     }
     app.dirty = true;
 }
 
 pub(super) fn back(app: &mut App) {
     app.dirty = true;
-    if app.mode != Mode::Normal {
-        app.mode = Mode::Normal;
-        app.confirm = None;
+    if app.overlay.take().is_some() {
         return;
     }
     if !app.screen().filter.is_empty() {
         set_filter(app, String::new());
         return;
     }
-    if app.stack.len() > 1 {
-        app.stack.pop();
+    if app.nav.stack.len() > 1 {
+        app.nav.stack.pop();
     }
 }
 
 pub(super) fn set_filter(app: &mut App, filter: String) {
     let s = app.screen_mut();
-    if s.filter != filter {
-        s.filter = filter;
+    if s.filter.text() != filter {
+        s.filter = FilterText::new(filter);
         // The selected row stays selected when the filter keeps it; otherwise the top.
         s.selected = 0;
         s.offset = 0;
@@ -200,10 +198,10 @@ pub(super) fn clamp_selection(app: &mut App) {
         s.offset = 0;
         return;
     }
-    if let Some(i) = s
-        .anchor
-        .as_ref()
-        .and_then(|a| keys.iter().position(|k| k == a))
+    // The anchor is usually still where it was: only look for it when it moved.
+    if let Some(a) = &s.anchor
+        && keys.get(s.selected) != Some(a)
+        && let Some(i) = keys.iter().position(|k| k == a)
     {
         s.selected = i;
     }
@@ -226,20 +224,21 @@ fn select(app: &mut App, index: usize) {
 }
 
 pub(super) fn move_selection(app: &mut App, action: &Action) {
-    if app.mode == Mode::Help {
+    if let Some(Overlay::Help { scroll }) = app.overlay {
         // Scroll the help itself, within its length; the list underneath stays put.
         let max = crate::app::help::max_scroll(app);
         let body = crate::app::help::body_height(app);
         let page = u16::try_from(crate::app::help::visible(body)).unwrap_or(10);
-        app.help_scroll = match action {
-            Action::Up => app.help_scroll.saturating_sub(1),
-            Action::Down => app.help_scroll.saturating_add(1),
-            Action::PageUp => app.help_scroll.saturating_sub(page),
-            Action::PageDown => app.help_scroll.saturating_add(page),
+        let scroll = match action {
+            Action::Up => scroll.saturating_sub(1),
+            Action::Down => scroll.saturating_add(1),
+            Action::PageUp => scroll.saturating_sub(page),
+            Action::PageDown => scroll.saturating_add(page),
             Action::Top => 0,
             _ => max,
         }
         .min(max);
+        app.overlay = Some(Overlay::Help { scroll });
         app.dirty = true;
         return;
     }
@@ -270,7 +269,7 @@ pub(super) fn move_selection(app: &mut App, action: &Action) {
 fn scroll_detail(app: &mut App, action: &Action) {
     let page = app.list_height().max(1);
     let lines = match &app.screen().kind {
-        crate::app::screens::ScreenKind::Raw { of, .. } => {
+        ScreenKind::Raw { of, .. } => {
             rows::details::raw_document(app, of).map_or(1, |t| t.lines().count())
         }
         _ => 60,

@@ -13,25 +13,40 @@ use super::{
     text_of,
 };
 use crate::app::{
-    action::Effect,
+    action::{Action, Effect},
     rows,
     screens::ScreenKind,
-    state::{App, ColumnPicker, MAX_MARKS, Mode, Prompt, PromptKind},
+    state::{App, ColumnPicker, MAX_MARKS, Overlay, Prompt, PromptKind},
 };
 
 /// The most characters an export path holds.
 const PATH_MAX: usize = 4096;
 
+/// The Runs and Compare views' own verbs.
+pub(super) fn dispatch(app: &mut App, action: &Action) {
+    match action {
+        Action::FilterRuns => filter_runs(app),
+        Action::ToggleMark => toggle_mark(app),
+        Action::ClearMarks => clear_marks(app),
+        Action::CompareRuns => compare(app),
+        Action::ToggleDiffOnly => toggle_diff_only(app),
+        Action::ExportComparison => export(app),
+        Action::ToggleParallel => toggle_parallel(app),
+        Action::ChooseColumns => choose_columns(app),
+        Action::ScatterAgainst => scatter(app),
+        _ => {}
+    }
+}
+
 fn open_prompt(app: &mut App, kind: PromptKind, label: &'static str, text: String) {
     let mut input = TextArea::from([text]);
     input.move_cursor(ratatui_textarea::CursorMove::End);
-    app.prompt = Some(Prompt { kind, label, input });
-    app.mode = Mode::Prompt;
+    app.overlay = Some(Overlay::Prompt(Prompt { kind, label, input }));
     app.dirty = true;
 }
 
 /// `f`: MLflow's filter for the runs on show, prefilled with the one in use.
-pub(super) fn filter_runs(app: &mut App) {
+fn filter_runs(app: &mut App) {
     let ScreenKind::Runs { filter, .. } = &app.screen().kind else {
         app.warn("f filters runs on the server: open an experiment's runs first");
         return;
@@ -41,7 +56,7 @@ pub(super) fn filter_runs(app: &mut App) {
 }
 
 /// `space`: mark the selected run for comparison, or unmark it.
-pub(super) fn toggle_mark(app: &mut App) {
+fn toggle_mark(app: &mut App) {
     if !matches!(app.screen().kind, ScreenKind::Runs { .. }) {
         app.warn("space marks runs: open an experiment's runs first");
         return;
@@ -53,23 +68,23 @@ pub(super) fn toggle_mark(app: &mut App) {
         app.warn("no run selected");
         return;
     };
-    if let Some(i) = app.marks.iter().position(|m| m.id == run.id) {
-        app.marks.remove(i);
+    if let Some(i) = app.runs.marks.iter().position(|m| m.id == run.id) {
+        app.runs.marks.remove(i);
         app.info(format!(
             "unmarked {} ({} marked)",
             run.name,
-            app.marks.len()
+            app.runs.marks.len()
         ));
-    } else if app.marks.len() >= MAX_MARKS {
+    } else if app.runs.marks.len() >= MAX_MARKS {
         app.warn(format!(
             "{MAX_MARKS} runs are marked, the most a comparison holds: unmark one (space) or clear them (M)"
         ));
     } else {
         let name = run.name.clone();
-        app.marks.push(run);
+        app.runs.marks.push(run);
         app.info(format!(
             "marked {name} ({} marked; c compares)",
-            app.marks.len()
+            app.runs.marks.len()
         ));
     }
     // The next run, as a file manager does, so a row of runs is marked with `space space …`.
@@ -83,18 +98,18 @@ pub(super) fn toggle_mark(app: &mut App) {
 }
 
 /// `M`: forget every mark.
-pub(super) fn clear_marks(app: &mut App) {
-    let n = app.marks.len();
-    app.marks.clear();
+fn clear_marks(app: &mut App) {
+    let n = app.runs.marks.len();
+    app.runs.marks.clear();
     app.info(format!("cleared {n} mark(s)"));
 }
 
 /// `c`: the marked runs side by side (2 to 20).
-pub(super) fn compare(app: &mut App) {
-    match app.marks.len() {
+fn compare(app: &mut App) {
+    match app.runs.marks.len() {
         0 | 1 => app.warn("mark 2 to 20 runs with space, then c compares them"),
         _ => {
-            let runs = app.marks.iter().map(|r| r.id.clone()).collect();
+            let runs = app.runs.marks.iter().map(|r| r.id.clone()).collect();
             open(
                 app,
                 ScreenKind::Compare {
@@ -109,7 +124,7 @@ pub(super) fn compare(app: &mut App) {
 }
 
 /// `=`: only what differs between the compared runs, or everything.
-pub(super) fn toggle_diff_only(app: &mut App) {
+fn toggle_diff_only(app: &mut App) {
     let ScreenKind::Compare { diff_only, .. } = &mut app.screen_mut().kind else {
         app.warn("= is for the comparison of runs (mark runs with space, then c)");
         return;
@@ -128,7 +143,7 @@ pub(super) fn toggle_diff_only(app: &mut App) {
 }
 
 /// `p`: the params against the chart's metric (parallel coordinates), or its histories.
-pub(super) fn toggle_parallel(app: &mut App) {
+fn toggle_parallel(app: &mut App) {
     let ScreenKind::Compare {
         parallel,
         scatter_x,
@@ -150,7 +165,7 @@ pub(super) fn toggle_parallel(app: &mut App) {
 
 /// `x`: the selected param or metric becomes the x axis of a scatter, the row selected next its
 /// y axis; `x` on the x axis's own row goes back to the histories.
-pub(super) fn scatter(app: &mut App) {
+fn scatter(app: &mut App) {
     if !matches!(app.screen().kind, ScreenKind::Compare { .. }) {
         app.warn("x is for the comparison of runs (mark runs with space, then c)");
         return;
@@ -186,14 +201,15 @@ pub(super) fn scatter(app: &mut App) {
 
 /// `o`: which metrics and params are the Runs table's columns: every one the loaded runs
 /// have, ticked when shown.
-pub(super) fn choose_columns(app: &mut App) {
+fn choose_columns(app: &mut App) {
     let ScreenKind::Runs { experiment_id, .. } = &app.screen().kind else {
         app.warn("o chooses the Runs table's columns: open an experiment's runs first");
         return;
     };
     let experiment_id = experiment_id.clone();
-    let shown = rows::run_columns::chosen(app, app.screen());
-    let mut offered = rows::run_columns::available(&rows::loaded_runs_of(app, app.screen()));
+    let shown = rows::experiments::run_columns::chosen(app, app.screen());
+    let mut offered =
+        rows::experiments::run_columns::available(&rows::loaded_runs_of(app, app.screen()));
     // A column chosen before that no loaded run has stays offered, so it can be taken away.
     for f in &shown {
         if !offered.contains(f) {
@@ -214,25 +230,22 @@ pub(super) fn choose_columns(app: &mut App) {
             (f, on)
         })
         .collect();
-    app.column_picker = Some(ColumnPicker {
+    app.overlay = Some(Overlay::Columns(ColumnPicker {
         experiment_id,
         options,
         selected: 0,
-    });
-    app.mode = Mode::Columns;
+    }));
     app.dirty = true;
 }
 
 /// A key for the column chooser: move, `space` ticks, `enter` shows the ticked ones, `esc`
 /// leaves the columns as they were.
 pub(super) fn columns_input(app: &mut App, key: KeyEvent) {
-    let Some(picker) = app.column_picker.as_mut() else {
-        app.mode = Mode::Normal;
+    let Some(Overlay::Columns(picker)) = &mut app.overlay else {
         return;
     };
     if is_cancel(&key) || key.code == KeyCode::Char('q') {
-        app.column_picker = None;
-        app.mode = Mode::Normal;
+        app.overlay = None;
         return;
     }
     let last = picker.options.len().saturating_sub(1);
@@ -249,8 +262,9 @@ pub(super) fn columns_input(app: &mut App, key: KeyEvent) {
             }
         }
         KeyCode::Enter => {
-            let picker = app.column_picker.take().expect("open");
-            app.mode = Mode::Normal;
+            let Some(Overlay::Columns(picker)) = app.overlay.take() else {
+                return;
+            };
             let chosen: Vec<_> = picker
                 .options
                 .into_iter()
@@ -268,14 +282,14 @@ pub(super) fn columns_input(app: &mut App, key: KeyEvent) {
                     names.join(", ")
                 )
             });
-            app.run_columns.insert(picker.experiment_id, chosen);
+            app.runs.columns.insert(picker.experiment_id, chosen);
         }
         _ => {}
     }
 }
 
 /// `e`: where to write the comparison.
-pub(super) fn export(app: &mut App) {
+fn export(app: &mut App) {
     if !matches!(app.screen().kind, ScreenKind::Compare { .. }) {
         app.warn("e exports a comparison of runs (mark runs with space, then c)");
         return;
@@ -290,19 +304,14 @@ pub(super) fn export(app: &mut App) {
 
 /// A key for the open prompt: `enter` answers, `esc` cancels.
 pub(super) fn prompt_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let Some(prompt) = app.prompt.as_mut() else {
-        app.mode = Mode::Normal;
+    let Some(Overlay::Prompt(prompt)) = &mut app.overlay else {
         return;
     };
     if is_cancel(&key) {
-        app.prompt = None;
-        app.mode = Mode::Normal;
+        app.overlay = None;
         return;
     }
-    let max = match prompt.kind {
-        PromptKind::RunsFilter => LINE_MAX,
-        PromptKind::Export => PATH_MAX,
-    };
+    let max = max_len(prompt.kind);
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Char('u') if ctrl => prompt.input = TextArea::default(),
@@ -310,8 +319,7 @@ pub(super) fn prompt_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         KeyCode::Enter => {
             let kind = prompt.kind;
             let text = text_of(&prompt.input).trim().to_string();
-            app.prompt = None;
-            app.mode = Mode::Normal;
+            app.overlay = None;
             answer(app, kind, &text, fx);
         }
         _ if is_full(&prompt.input, &key, max) => {}
@@ -322,13 +330,15 @@ pub(super) fn prompt_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
 }
 
 /// Text pasted into the open prompt.
-pub(super) fn prompt_paste(app: &mut App, text: &str) {
-    if let Some(p) = app.prompt.as_mut() {
-        let max = match p.kind {
-            PromptKind::RunsFilter => LINE_MAX,
-            PromptKind::Export => PATH_MAX,
-        };
-        insert_capped(&mut p.input, text, max);
+pub(super) fn prompt_paste(p: &mut Prompt, text: &str) {
+    insert_capped(&mut p.input, text, max_len(p.kind));
+}
+
+/// The most characters a prompt's answer holds.
+fn max_len(kind: PromptKind) -> usize {
+    match kind {
+        PromptKind::RunsFilter => LINE_MAX,
+        PromptKind::Export => PATH_MAX,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::{
         screens::{ScreenKind, ViewId},
         state::{Level, Mode},
     },
-    testing::{dispatch, loaded_demo, press, type_text},
+    testing::{dispatch, help_scroll, loaded_demo, palette_text, press, type_text},
 };
 
 #[test]
@@ -53,12 +53,12 @@ fn drill_down_and_back_keep_breadcrumbs() {
             .and_then(|f| f.data.as_ref())
             .is_some_and(|m| !m.is_empty())
     );
-    assert_eq!(app.stack.len(), 3);
+    assert_eq!(app.nav.stack.len(), 3);
     press(&mut app, &ctx, "esc");
     press(&mut app, &ctx, "esc");
-    assert_eq!(app.screen().kind, ScreenKind::Experiments);
+    assert_eq!(app.screen().kind, ScreenKind::Root(ViewId::Experiments));
     press(&mut app, &ctx, "esc");
-    assert_eq!(app.stack.len(), 1, "esc at the root stays");
+    assert_eq!(app.nav.stack.len(), 1, "esc at the root stays");
 }
 
 #[test]
@@ -68,14 +68,14 @@ fn filter_narrows_the_list_and_esc_clears_it() {
     let all = crate::app::rows::len(&app, app.screen());
     assert!(all >= 6);
     press(&mut app, &ctx, "/");
-    assert_eq!(app.mode, Mode::Filter);
+    assert_eq!(app.mode(), Mode::Filter);
     type_text(&mut app, &ctx, "fraud");
     assert_eq!(crate::app::rows::len(&app, app.screen()), 1, "live filter");
     press(&mut app, &ctx, "enter");
-    assert_eq!(app.mode, Mode::Normal);
-    assert_eq!(app.screen().filter, "fraud");
+    assert_eq!(app.mode(), Mode::Normal);
+    assert_eq!(app.screen().filter.text(), "fraud");
     press(&mut app, &ctx, "esc");
-    assert_eq!(app.screen().filter, "");
+    assert_eq!(app.screen().filter.text(), "");
     assert_eq!(crate::app::rows::len(&app, app.screen()), all);
 }
 
@@ -98,14 +98,14 @@ fn selection_stays_in_bounds_and_scrolls() {
 fn palette_runs_commands_completes_and_rejects_typos() {
     let (mut app, _, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, ":");
-    assert_eq!(app.mode, Mode::Palette);
+    assert_eq!(app.mode(), Mode::Palette);
     type_text(&mut app, &ctx, "gpu");
     press(&mut app, &ctx, "enter");
     assert_eq!(app.view(), ViewId::Gpus);
     press(&mut app, &ctx, ":");
     type_text(&mut app, &ctx, "aud");
     press(&mut app, &ctx, "tab");
-    assert_eq!(app.palette.lines().join(""), "audit");
+    assert_eq!(palette_text(&app), "audit");
     press(&mut app, &ctx, "enter");
     assert_eq!(app.view(), ViewId::Audit);
     press(&mut app, &ctx, ":");
@@ -121,18 +121,18 @@ fn palette_runs_commands_completes_and_rejects_typos() {
 fn help_toggles_and_closes_on_other_actions() {
     let (mut app, _, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "?");
-    assert_eq!(app.mode, Mode::Help);
+    assert_eq!(app.mode(), Mode::Help);
     press(&mut app, &ctx, "j");
     assert_eq!(
-        (app.mode, app.help_scroll),
+        (app.mode(), help_scroll(&app)),
         (Mode::Help, 1),
         "scrolls the help"
     );
     press(&mut app, &ctx, "esc");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     press(&mut app, &ctx, "?");
     press(&mut app, &ctx, "3");
-    assert_eq!((app.mode, app.view()), (Mode::Normal, ViewId::Lineage));
+    assert_eq!((app.mode(), app.view()), (Mode::Normal, ViewId::Lineage));
 }
 
 #[test]
@@ -145,20 +145,19 @@ fn approve_needs_a_comment_then_goes_through_the_core_and_is_audited() {
         .clone();
     assert_eq!(first, "churn-model-v4");
     press(&mut app, &ctx, "a");
-    assert_eq!(app.mode, Mode::Confirm);
+    assert_eq!(app.mode(), Mode::Confirm);
     let preview = app
-        .confirm
-        .as_ref()
+        .confirm()
         .map(|c| c.preview.join("\n"))
         .unwrap_or_default();
     assert!(preview.contains("approvals: 1/2 → 2/2"), "{preview}");
     assert!(preview.contains("canary traffic: 20% → 50%"), "{preview}");
     press(&mut app, &ctx, "enter");
-    assert_eq!(app.mode, Mode::Confirm, "no comment, no approval");
-    assert!(app.confirm.as_ref().and_then(|c| c.error.clone()).is_some());
+    assert_eq!(app.mode(), Mode::Confirm, "no comment, no approval");
+    assert!(app.confirm().and_then(|c| c.error.clone()).is_some());
     type_text(&mut app, &ctx, "eval beats champion");
     press(&mut app, &ctx, "enter");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     let phase = platform.with_sim(|s| {
         s.rollouts()
             .into_iter()
@@ -223,20 +222,19 @@ fn an_approval_under_a_ticket_policy_needs_the_ticket_in_its_comment() {
         }
     }
     press(&mut app, &ctx, "a");
-    assert_eq!(app.mode, Mode::Confirm);
+    assert_eq!(app.mode(), Mode::Confirm);
     type_text(&mut app, &ctx, "eval beats champion");
     press(&mut app, &ctx, "enter");
-    assert_eq!(app.mode, Mode::Confirm, "no ticket, no approval");
+    assert_eq!(app.mode(), Mode::Confirm, "no ticket, no approval");
     let error = app
-        .confirm
-        .as_ref()
+        .confirm()
         .and_then(|c| c.error.clone())
         .unwrap_or_default();
     assert!(error.contains("requires a change ticket"), "{error}");
     press(&mut app, &ctx, "ctrl-u");
     type_text(&mut app, &ctx, "CHG-9: eval beats champion");
     press(&mut app, &ctx, "enter");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     let comment = platform.with_sim(|s| {
         s.rollouts()
             .into_iter()
@@ -254,13 +252,13 @@ fn refused_commands_never_open_a_dialog_and_readonly_refuses_all() {
     type_text(&mut app, &ctx, "search-embedder");
     press(&mut app, &ctx, "enter");
     press(&mut app, &ctx, "p");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     assert!(
         app.message
             .as_ref()
             .is_some_and(|m| m.level == Level::Error && m.text.contains("is Promoted"))
     );
-    app.readonly = true;
+    app.prefs.readonly = true;
     press(&mut app, &ctx, "R");
     assert!(
         app.message
@@ -290,7 +288,7 @@ fn a_verb_the_cluster_denies_is_refused_with_its_reason() {
             .insert("approve".into(), why.clone());
     }
     press(&mut app, &ctx, "a");
-    assert_eq!(app.mode, Mode::Normal, "no dialog");
+    assert_eq!(app.mode(), Mode::Normal, "no dialog");
     assert!(
         app.message
             .as_ref()
@@ -300,7 +298,7 @@ fn a_verb_the_cluster_denies_is_refused_with_its_reason() {
     );
     // What it does allow still opens its dialog.
     press(&mut app, &ctx, "x");
-    assert_eq!(app.mode, Mode::Confirm);
+    assert_eq!(app.mode(), Mode::Confirm);
 }
 
 #[test]
@@ -308,9 +306,9 @@ fn esc_in_confirm_cancels_without_change() {
     let (mut app, platform, ctx) = loaded_demo((120, 40));
     press(&mut app, &ctx, "6");
     press(&mut app, &ctx, "x");
-    assert_eq!(app.mode, Mode::Confirm);
+    assert_eq!(app.mode(), Mode::Confirm);
     press(&mut app, &ctx, "esc");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     let phase = platform.with_sim(|s| {
         s.rollouts()
             .into_iter()
@@ -329,13 +327,18 @@ fn a_failing_backend_keeps_old_data_and_reports_the_error() {
         &ctx,
         Action::Loaded(
             crate::app::feeds::Source::Gpus,
-            Err("connection refused".into()),
+            Err(mlops_core::CoreError::Unavailable {
+                backend: "demo".into(),
+                message: "connection refused".into(),
+            }),
         ),
     );
     assert_eq!(app.feeds.gpus.data, before);
     assert_eq!(
-        app.backend_error(crate::app::feeds::Backend::Metrics),
-        Some("connection refused")
+        app.backend_error(crate::app::feeds::Backend::Metrics)
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("demo: connection refused")
     );
     assert!(
         app.backend_error(crate::app::feeds::Backend::Cluster)
@@ -361,7 +364,7 @@ fn one_fetch_in_flight_per_source() {
 #[test]
 fn vim_sequences_wait_for_the_second_key() {
     let (mut app, _, ctx) = loaded_demo((120, 40));
-    app.keymap = crate::app::keymap::Keymap::embedded("vim");
+    app.prefs.keymap = crate::app::keymap::Keymap::embedded("vim");
     press(&mut app, &ctx, "5");
     press(&mut app, &ctx, "G");
     assert_eq!(app.screen().selected, 95);
@@ -392,7 +395,7 @@ fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
     app.now = platform.now() + chrono::Duration::seconds(10);
     assert!(
         crate::app::rows::wanted::oldest_live_update(&app)
-            .is_some_and(|u| app.now - u >= app.refresh * 3)
+            .is_some_and(|u| app.now - u >= app.prefs.refresh * 3)
     );
     app.dirty = false;
     dispatch(

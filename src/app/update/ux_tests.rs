@@ -7,11 +7,11 @@ use crate::{
     app::{
         Action,
         keymap::{Keymap, Lookup},
-        rows::{self, columns},
+        rows,
         screens::{Panel, RawOf, Screen, ScreenKind, ViewId},
         state::{Level, Mode},
     },
-    testing::{demo_app, demo_context, dispatch, loaded_demo, press, type_text},
+    testing::{demo_app, demo_context, dispatch, help_scroll, loaded_demo, press, type_text},
 };
 
 fn selected_rollout(app: &crate::app::App) -> String {
@@ -80,9 +80,9 @@ fn h2_the_selection_follows_the_rollout_across_verbs_and_watch_events() {
     let _ = before;
     // A verb now acts on the rollout shown as selected.
     press(&mut app, &ctx, "x");
-    if app.mode == Mode::Confirm {
+    if app.mode() == Mode::Confirm {
         assert_eq!(
-            app.confirm.as_ref().map(|c| c.target.name.clone()),
+            app.confirm().map(|c| c.target.name.clone()),
             Some("recsys-ranker-v12".to_string())
         );
     }
@@ -100,8 +100,7 @@ fn h3_the_promote_preview_names_the_champion_without_visiting_lineage() {
     press(&mut app, &ctx, "enter");
     press(&mut app, &ctx, "P");
     let preview = app
-        .confirm
-        .as_ref()
+        .confirm()
         .map(|c| c.preview.join("\n"))
         .unwrap_or_default();
     assert!(
@@ -124,8 +123,7 @@ fn h3_the_preview_says_unknown_while_the_registry_is_not_loaded() {
     app.feeds.models.in_flight = true;
     press(&mut app, &ctx, "P");
     let preview = app
-        .confirm
-        .as_ref()
+        .confirm()
         .map(|c| c.preview.join("\n"))
         .unwrap_or_default();
     assert!(preview.contains("unknown"), "{preview}");
@@ -140,9 +138,9 @@ fn h4_verbs_act_on_the_overviews_selected_rollout() {
     let first = rows::rollouts(&app, app.screen())[0].name.clone();
     assert_eq!(first, "churn-model-v4");
     press(&mut app, &ctx, "a");
-    assert_eq!(app.mode, Mode::Confirm);
+    assert_eq!(app.mode(), Mode::Confirm);
     assert_eq!(
-        app.confirm.as_ref().map(|c| c.target.name.as_str()),
+        app.confirm().map(|c| c.target.name.as_str()),
         Some("churn-model-v4")
     );
     press(&mut app, &ctx, "esc");
@@ -150,7 +148,7 @@ fn h4_verbs_act_on_the_overviews_selected_rollout() {
     press(&mut app, &ctx, "o");
     assert_eq!(app.screen().panel, Panel::Drift);
     press(&mut app, &ctx, "a");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     assert!(
         app.message.is_some(),
         "a verb off the rollouts panel says why"
@@ -245,7 +243,7 @@ fn m9_resume_during_a_timed_pause_step_says_it_is_a_step() {
             );
             select_rollout(&mut app, &ctx, "churn-model-v4");
             press(&mut app, &ctx, "S");
-            assert_eq!(app.mode, Mode::Normal);
+            assert_eq!(app.mode(), Mode::Normal);
             let m = app
                 .message
                 .as_ref()
@@ -285,11 +283,11 @@ fn m10_views_keep_their_drill_selection_and_filter() {
     assert_eq!(selected_rollout(&app), "recsys-ranker-v12");
     press(&mut app, &ctx, "2");
     assert!(matches!(app.screen().kind, ScreenKind::Runs { .. }));
-    assert_eq!(app.screen().filter, "dana");
+    assert_eq!(app.screen().filter.text(), "dana");
     assert_eq!(app.screen().selected, runs_selected);
     // The view's own key again goes to its top.
     press(&mut app, &ctx, "2");
-    assert_eq!(app.screen().kind, ScreenKind::Experiments);
+    assert_eq!(app.screen().kind, ScreenKind::Root(ViewId::Experiments));
 }
 
 /// M11 and the filter syntax: words match the columns on show, `!` inverts, `/re/` is a regular
@@ -379,7 +377,7 @@ fn sort_keys_sort_reverse_and_are_never_shadowed() {
         let km = Keymap::embedded(name);
         for view in ViewId::all() {
             let screen = Screen::new(view.screen());
-            let keys = columns::sortable(&app, &screen);
+            let keys = rows::sortable(&app, &screen);
             let mut seen = std::collections::HashSet::new();
             for (_, header, k) in keys {
                 assert!(seen.insert(k), "{view:?}: two columns sort on {k}");
@@ -525,18 +523,18 @@ fn l1_help_scrolling_is_bounded_and_end_stays_in_help() {
     let selected = app.screen().selected;
     press(&mut app, &ctx, "?");
     press(&mut app, &ctx, "end");
-    assert_eq!(app.mode, Mode::Help, "end scrolls the help");
+    assert_eq!(app.mode(), Mode::Help, "end scrolls the help");
     assert_eq!(
         app.screen().selected,
         selected,
         "the list underneath did not move"
     );
-    let bottom = app.help_scroll;
+    let bottom = help_scroll(&app);
     assert!(bottom > 0);
     for _ in 0..10 {
         press(&mut app, &ctx, "pagedown");
     }
-    assert_eq!(app.help_scroll, bottom, "no scrolling into an empty box");
+    assert_eq!(help_scroll(&app), bottom, "no scrolling into an empty box");
     // At the bottom the help's last line is on screen and nothing is said to be below.
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
@@ -561,32 +559,32 @@ fn l4_ctrl_u_clears_and_ctrl_c_cancels_every_input() {
     press(&mut app, &ctx, "/");
     type_text(&mut app, &ctx, "dana");
     press(&mut app, &ctx, "ctrl-u");
-    assert_eq!(app.screen().filter, "");
+    assert_eq!(app.screen().filter.text(), "");
     type_text(&mut app, &ctx, "fraud");
     press(&mut app, &ctx, "ctrl-c");
-    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(app.mode(), Mode::Normal);
     press(&mut app, &ctx, ":");
     type_text(&mut app, &ctx, "gp");
     press(&mut app, &ctx, "ctrl-c");
-    assert_eq!((app.mode, app.view()), (Mode::Normal, ViewId::Rollouts));
+    assert_eq!((app.mode(), app.view()), (Mode::Normal, ViewId::Rollouts));
     press(&mut app, &ctx, "esc");
     select_rollout(&mut app, &ctx, "churn-model-v4");
     press(&mut app, &ctx, "a");
     type_text(&mut app, &ctx, "oops");
     press(&mut app, &ctx, "ctrl-c");
-    assert_eq!(app.mode, Mode::Normal);
-    assert!(app.confirm.is_none());
+    assert_eq!(app.mode(), Mode::Normal);
+    assert!(app.confirm().is_none());
     assert_eq!(
         rows::rollouts(&app, app.screen())[0].status.phase,
         Phase::AwaitingApproval,
         "cancelled: nothing changed"
     );
-    app.keymap = Keymap::embedded("vim");
+    app.prefs.keymap = Keymap::embedded("vim");
     press(&mut app, &ctx, "/");
     type_text(&mut app, &ctx, "fraud");
     press(&mut app, &ctx, "enter");
     press(&mut app, &ctx, "ctrl-l");
-    assert_eq!(app.screen().filter, "");
+    assert_eq!(app.screen().filter.text(), "");
 }
 
 /// L14: the palette takes arguments; `:ctx` and `:ns` say what they can do in the demo.
@@ -597,7 +595,7 @@ fn l14_palette_arguments_filter_and_switch() {
     type_text(&mut app, &ctx, "rollouts churn");
     press(&mut app, &ctx, "enter");
     assert_eq!(app.view(), ViewId::Rollouts);
-    assert_eq!(app.screen().filter, "churn");
+    assert_eq!(app.screen().filter.text(), "churn");
     assert_eq!(rows::len(&app, app.screen()), 1);
     press(&mut app, &ctx, ":");
     type_text(&mut app, &ctx, "gpus idle");
@@ -638,7 +636,7 @@ fn l14_palette_arguments_filter_and_switch() {
 #[test]
 fn m4_messages_are_logged_and_config_errors_stay_until_seen() {
     let (mut app, platform, ctx) = loaded_demo((120, 40));
-    app.config_errors.push(crate::config::ConfigError {
+    app.prefs.config_errors.push(crate::config::ConfigError {
         file: "config.toml".into(),
         line: 3,
         column: 1,
@@ -675,12 +673,7 @@ fn every_view_fetches_what_it_shows() {
     let mut app = demo_app((120, 40));
     dispatch(&mut app, &ctx, Action::Tick(platform.now()));
     for view in ViewId::all() {
-        let show = crate::app::screens::VIEWS
-            .iter()
-            .find(|v| v.id == view)
-            .map(|v| v.show.clone())
-            .expect("every view has its action");
-        dispatch(&mut app, &ctx, show);
+        dispatch(&mut app, &ctx, Action::Show(view));
         assert_eq!(app.view(), view);
         assert!(
             rows::len(&app, app.screen()) > 0,

@@ -12,13 +12,13 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{self, columns, table::Elide},
+        rows::{self, table::Elide},
     },
     ui::table::{TableSpec, elide, render_table, shorten},
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let feed = &app.feeds.audit;
     let items = rows::audit(app, app.screen());
     let chain =
@@ -36,7 +36,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         title: format!("Audit trail ({})", items.len()),
         backend: Backend::Cluster,
         what: "audit entries",
-        columns: columns::audit(),
+        columns: rows::audit::columns(),
         bottom: chain,
         sort: app.screen().sort,
         focused: true,

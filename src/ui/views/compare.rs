@@ -36,7 +36,7 @@ pub fn render(
     parallel: bool,
     scatter_x: Option<&RunField>,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let screen = app.screen();
     let Some(c) = rows::comparison(app, screen) else {
         let block = titled_block(app, "Compare", true);
@@ -46,7 +46,12 @@ pub fn render(
             .backend_error(crate::app::feeds::Backend::Registry)
             .map_or_else(
                 || "loading the runs…".to_string(),
-                |e| format!("registry unavailable: {}", mlops_core::text::line(e)),
+                |e| {
+                    format!(
+                        "registry unavailable: {}",
+                        mlops_core::text::line(&e.to_string())
+                    )
+                },
             );
         frame.render_widget(Paragraph::new(Span::styled(why, t.muted)), inner);
         return;
@@ -96,7 +101,7 @@ fn render_table(
     rows_all: &[CompareRow],
     diff_only: bool,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let title = format!(
         "Compare {} runs · {} params and {} metrics differ",
         c.runs.len(),
@@ -206,7 +211,7 @@ fn render_table(
 
 /// Every compared run's history of `metric`, on one set of axes, with a legend of run names.
 fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, metric: &str) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let styles: [Style; 8] = [
         t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
     ];
@@ -242,8 +247,11 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
     if series.is_empty() {
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let text = if let Some(e) = feed.and_then(|f| f.error.as_deref()) {
-            format!("history unavailable: {}", mlops_core::text::line(e))
+        let text = if let Some(e) = feed.and_then(|f| f.error.as_ref()) {
+            format!(
+                "history unavailable: {}",
+                mlops_core::text::line(&e.to_string())
+            )
         } else if waiting > 0 {
             "loading metric histories…".to_string()
         } else {
@@ -283,7 +291,7 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
 /// The marked runs as lines across the params that differ, ending at `metric` (parallel
 /// coordinates): each axis spans its own values, bottom to top, as the line under the chart says.
 fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, metric: &str) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let styles: [Style; 8] = [
         t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
     ];
@@ -364,7 +372,7 @@ fn render_scatter(
     x: &RunField,
     y: Option<&RunField>,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let styles: [Style; 8] = [
         t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
     ];

@@ -17,7 +17,7 @@ use crate::{
 
 /// Label: value lines; long values wrap under their label.
 fn fields<'a>(app: &App, pairs: Vec<(&'a str, String, Option<Style>)>) -> Vec<Line<'a>> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let width = pairs
         .iter()
         .map(|(l, _, _)| l.chars().count())
@@ -62,7 +62,7 @@ fn missing<T>(
     let text = if feed.data.is_some() {
         Paragraph::new(Line::from(Span::styled(
             format!("{what} is not there (any more)"),
-            app.theme.warn,
+            app.prefs.theme.warn,
         )))
     } else {
         empty_state(app, feed, backend, what)
@@ -71,8 +71,8 @@ fn missing<T>(
 }
 
 pub fn render_audit_entry(app: &App, frame: &mut Frame, area: Rect, seq: u64) {
-    let t = &app.theme;
-    let Some(e) = details::find_audit(app, seq) else {
+    let t = &app.prefs.theme;
+    let Some(e) = crate::app::rows::find_audit(app, seq) else {
         return missing(
             app,
             frame,
@@ -131,9 +131,9 @@ pub fn render_audit_entry(app: &App, frame: &mut Frame, area: Rect, seq: u64) {
 }
 
 pub fn render_gpu(app: &App, frame: &mut Frame, area: Rect, cluster: &str, node: &str, index: u32) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let title = format!("GPU {index} on {node}");
-    let Some(g) = details::find_gpu(app, cluster, node, index) else {
+    let Some(g) = crate::app::rows::find_gpu(app, cluster, node, index) else {
         return missing(
             app,
             frame,
@@ -224,7 +224,7 @@ pub fn render_pod(
     namespace: &str,
     name: &str,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let title = format!("Pod {namespace}/{name}");
     let Some(p) = details::find_pod(app, cluster, namespace, name) else {
         return missing(
@@ -295,9 +295,9 @@ pub fn render_pod(
 }
 
 pub fn render_version(app: &App, frame: &mut Frame, area: Rect, model: &str, version: u32) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let title = format!("{model} v{version}");
-    let Some((m, v)) = details::find_version(app, model, version) else {
+    let Some((m, v)) = crate::app::rows::find_version(app, model, version) else {
         return missing(
             app,
             frame,
@@ -383,7 +383,7 @@ pub fn render_dataset(
     version: u32,
     name: &str,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let Some((run, d)) = details::find_dataset(app, model, version, name) else {
         return missing(
             app,
@@ -465,7 +465,7 @@ pub fn render_dataset(
 }
 
 pub fn render_raw(app: &App, frame: &mut Frame, area: Rect, of: &RawOf) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let title = format!("{} — raw JSON (as `-o json`)", of.label());
     let lines: Vec<Line> = match details::raw_document(app, of) {
         Ok(text) => text
@@ -480,21 +480,21 @@ pub fn render_raw(app: &App, frame: &mut Frame, area: Rect, of: &RawOf) {
 }
 
 pub fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let items = details::messages(app, app.screen());
     let block = titled_block(app, &format!("Messages ({})", items.len()), true);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();
-    if !app.config_errors.is_empty() {
+    if !app.prefs.config_errors.is_empty() {
         lines.push(Line::from(Span::styled(
             format!(
                 "{} config error(s) — the console runs on defaults for those (`mlops config check`):",
-                app.config_errors.len()
+                app.prefs.config_errors.len()
             ),
             t.warn,
         )));
-        for e in &app.config_errors {
+        for e in &app.prefs.config_errors {
             lines.push(Line::from(Span::styled(format!("  {e}"), t.warn)));
         }
     }

@@ -14,7 +14,7 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{self, columns},
+        rows,
         screens::{DriftKey, ScreenKind},
     },
     ui::{
@@ -25,20 +25,20 @@ use crate::{
 
 pub(super) fn status_style(app: &App, s: DriftStatus) -> Style {
     match s {
-        DriftStatus::Ok => app.theme.ok,
-        DriftStatus::Warning => app.theme.warn,
-        DriftStatus::Drifted => app.theme.err,
+        DriftStatus::Ok => app.prefs.theme.ok,
+        DriftStatus::Warning => app.prefs.theme.warn,
+        DriftStatus::Drifted => app.prefs.theme.err,
     }
 }
 
 pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let items = rows::drift(app, app.screen());
     let spec = TableSpec {
         title: format!("Feature drift ({})", items.len()),
         backend: Backend::Metrics,
         what: "drift data",
-        columns: columns::drift(),
+        columns: rows::drift::columns(),
         bottom: None,
         sort: app.screen().sort,
         focused: true,
@@ -65,7 +65,7 @@ pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, key: &DriftKey) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let feed = &app.feeds.drift;
     let d = rows::find_drift(app, key);
     let title = ScreenKind::DriftDetail(key.clone()).crumb();
@@ -143,7 +143,7 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, key: &DriftKey) {
 /// The alert as `[drift] alert_after` windows in a row decide it: firing with its status, or
 /// pending (the current window not ok, but not for long enough yet), or none.
 fn alert_span<'a>(app: &App, d: &mlops_core::model::FeatureDrift) -> Span<'a> {
-    let after = app.drift_alert_after;
+    let after = app.prefs.drift_alert_after;
     let alert = d.alert(after);
     let windows = if after == 1 { "window" } else { "windows" };
     if alert != DriftStatus::Ok {
@@ -160,10 +160,10 @@ fn alert_span<'a>(app: &App, d: &mlops_core::model::FeatureDrift) -> Span<'a> {
             .count();
         Span::styled(
             format!("pending ({held} of {after} {windows})"),
-            app.theme.warn,
+            app.prefs.theme.warn,
         )
     } else {
-        Span::styled("none", app.theme.muted)
+        Span::styled("none", app.prefs.theme.muted)
     }
 }
 
@@ -174,7 +174,7 @@ fn render_histograms(
     area: Rect,
     d: &mlops_core::model::FeatureDrift,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let total = |c: &[f64]| c.iter().sum::<f64>().max(1.0);
     let (rt, ct) = (total(&d.reference_counts), total(&d.current_counts));
     let shares: Vec<(f64, f64)> = d

@@ -12,12 +12,7 @@ use ratatui::{
 };
 
 use crate::{
-    app::{
-        App,
-        feeds::Backend,
-        rows::{self, columns},
-        screens::ScreenKind,
-    },
+    app::{App, feeds::Backend, rows, screens::ScreenKind},
     ui::{
         table::{TableSpec, render_table, shorten},
         widgets::{age_coarse, step_chart, truncate},
@@ -30,7 +25,7 @@ pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
         title: format!("Experiments ({})", items.len()),
         backend: Backend::Registry,
         what: "experiments",
-        columns: columns::experiments(),
+        columns: rows::experiments::columns(),
         bottom: None,
         sort: app.screen().sort,
         focused: true,
@@ -48,15 +43,15 @@ pub fn render_experiments(app: &App, frame: &mut Frame, area: Rect) {
 
 fn status_style(app: &App, s: RunStatus) -> Style {
     match s {
-        RunStatus::Finished => app.theme.ok,
-        RunStatus::Running => app.theme.info,
-        RunStatus::Failed => app.theme.err,
-        RunStatus::Killed => app.theme.warn,
+        RunStatus::Finished => app.prefs.theme.ok,
+        RunStatus::Running => app.prefs.theme.info,
+        RunStatus::Failed => app.prefs.theme.err,
+        RunStatus::Killed => app.prefs.theme.warn,
     }
 }
 
 pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let empty = crate::app::feeds::Feed::default();
     let feed = rows::run_list(app, app.screen()).unwrap_or(&empty);
     let list = feed.data.as_ref();
@@ -91,10 +86,15 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
     if !filter.is_empty() {
         let _ = write!(title, " · server filter: {}", truncate(filter, 48));
     }
-    if !app.marks.is_empty() {
-        let _ = write!(title, " · {} marked", app.marks.len());
+    if !app.runs.marks.is_empty() {
+        let _ = write!(title, " · {} marked", app.runs.marks.len());
     }
-    if let Some(rejected) = list.and_then(|l| l.rejected.as_deref()) {
+    if let Some(rejected) = list.and_then(|l| l.rejected.as_ref()) {
+        // The server's own words: what it refused, without our "mlflow:" in front.
+        let rejected = match rejected {
+            mlops_core::CoreError::Rejected { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
         // The server refused the filter: its message in place of the rows; the registry is up.
         let block = Block::default()
             .borders(Borders::ALL)
@@ -113,7 +113,7 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
                 t.warn,
             )),
             Line::from(Span::styled(
-                mlops_core::text::line(rejected).into_owned(),
+                mlops_core::text::line(&rejected).into_owned(),
                 t.err,
             )),
             Line::from(""),
@@ -132,17 +132,16 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
         title,
         backend: Backend::Registry,
         what: "runs",
-        columns: rows::run_columns::columns(app, app.screen()),
+        columns: rows::experiments::run_columns::columns(app, app.screen()),
         bottom: None,
         sort: app.screen().sort,
         focused: true,
     };
     render_table(app, frame, area, feed, spec, &items, |r, c, w| {
         match c.field {
-            "name" if app.marks.iter().any(|m| m.id == r.id) => Some(Cell::from(Span::styled(
-                shorten(&format!("● {}", r.name), usize::from(w)),
-                t.accent,
-            ))),
+            "name" if app.runs.marks.iter().any(|m| m.id == r.id) => Some(Cell::from(
+                Span::styled(shorten(&format!("● {}", r.name), usize::from(w)), t.accent),
+            )),
             "status" => Some(Cell::from(Span::styled(
                 shorten(r.status.as_str(), usize::from(w)),
                 status_style(app, r.status),
@@ -154,7 +153,7 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let run = rows::lineage::find_run(app, run_id);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -218,7 +217,7 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
         .feeds
         .logged_models
         .get(&(run.experiment_id.clone(), run.id.clone()));
-    match logged.map(|f| (f.data.as_ref(), f.error.as_deref())) {
+    match logged.map(|f| (f.data.as_ref(), f.error.as_ref())) {
         Some((Some(models), _)) if !models.is_empty() => {
             for m in models {
                 lines.push(Line::from(vec![
@@ -240,7 +239,7 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
         }
         Some((Some(_), _)) => lines.push(Line::from(Span::styled("  none", t.muted))),
         Some((None, Some(e))) => lines.push(Line::from(Span::styled(
-            format!("  unavailable: {}", mlops_core::text::line(e)),
+            format!("  unavailable: {}", mlops_core::text::line(&e.to_string())),
             t.warn,
         ))),
         _ => lines.push(Line::from(Span::styled("  loading…", t.muted))),
@@ -279,7 +278,7 @@ fn render_curves(
     block: Block<'_>,
     metrics: &[(String, Vec<MetricPoint>)],
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let styles = [t.accent, t.ok, t.warn, t.canary, t.info];
     // Each curve normalised to 0–1 so metrics of different scales share one chart.
     let data: Vec<(String, Vec<(f64, f64)>)> = metrics

@@ -17,7 +17,7 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{self, columns, table::Column},
+        rows::{self, table::Column},
     },
     ui::{
         table::{TableSpec, render_table, shorten},
@@ -27,7 +27,7 @@ use crate::{
 
 /// A GPU's state cell: a fault first, then idle, busy or free.
 pub fn state_cell<'a>(app: &App, g: &Gpu, width: u16) -> Cell<'a> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let w = usize::from(width);
     if let Some(x) = g.xid {
         return Cell::from(Span::styled(shorten(&format!("XID {x}"), w), t.err));
@@ -44,7 +44,7 @@ pub fn state_cell<'a>(app: &App, g: &Gpu, width: u16) -> Cell<'a> {
 
 /// A GPU cell drawn with style (utilisation bar, state); `None` for plain text.
 pub fn cell<'a>(app: &App, g: &Gpu, c: &Column<Gpu>, width: u16) -> Option<Cell<'a>> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     match c.field {
         "util" => {
             let pct = format!("{:>5.1}%", g.util_pct);
@@ -70,7 +70,7 @@ pub fn cell<'a>(app: &App, g: &Gpu, c: &Column<Gpu>, width: u16) -> Option<Cell<
 /// cluster (the same numbers as `mlops gpu`'s `requested` / `allocatable`): which nodes are
 /// full, which have room. Returns the area left above it.
 fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let Some(cluster) = &app.feeds.cluster.data else {
         return area;
     };
@@ -123,7 +123,7 @@ fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let feed = &app.feeds.gpus;
     let items = rows::gpus(app, app.screen());
     let [summary, table] =
@@ -167,7 +167,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         title: format!("GPUs ({})", items.len()),
         backend: Backend::Metrics,
         what: "GPUs",
-        columns: columns::gpus(),
+        columns: rows::gpus::columns(),
         bottom: None,
         sort: app.screen().sort,
         focused: true,

@@ -13,7 +13,7 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{self, columns, lineage::Relation},
+        rows::{self, lineage::Relation},
     },
     ui::{
         table::{TableSpec, render_table, shorten},
@@ -24,7 +24,7 @@ use crate::{
 /// The registry/cluster mismatches that concern `only` (a node id), or every one: a box under the
 /// list, so an on-call engineer sees them where the versions are. Returns the area left above.
 fn render_mismatches(app: &App, frame: &mut Frame, area: Rect, only: Option<&str>) -> Rect {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let found: Vec<_> = rows::lineage::mismatches(app)
         .into_iter()
         .filter(|m| only.is_none_or(|id| m.nodes.iter().any(|n| n == id)))
@@ -59,14 +59,14 @@ fn render_mismatches(app: &App, frame: &mut Frame, area: Rect, only: Option<&str
 }
 
 pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let area = render_mismatches(app, frame, area, None);
     let items = rows::model_versions(app, app.screen());
     let spec = TableSpec {
         title: format!("Model versions ({})", items.len()),
         backend: Backend::Registry,
         what: "registered models",
-        columns: columns::model_versions(),
+        columns: rows::lineage::columns(),
         bottom: None,
         sort: app.screen().sort,
         focused: true,
@@ -114,7 +114,7 @@ pub fn render_versions(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let area = match &app.screen().kind {
         crate::app::screens::ScreenKind::LineageGraph { model, version } => render_mismatches(
             app,

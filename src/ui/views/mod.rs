@@ -1,5 +1,6 @@
-//! One file per view. Each draws from the state and the shared rows in `app::rows`; `details`
-//! draws the objects in full (audit entries, GPUs, pods, model versions, raw JSON, messages).
+//! One file per view, chosen by one `match` on the view: each draws its screens from the state
+//! and its rows in `app::rows::<view>`; `details` draws the screens any view opens (raw JSON,
+//! messages, a pod) and the objects in full.
 
 mod audit;
 mod compare;
@@ -14,12 +15,22 @@ mod rollouts;
 
 use ratatui::{Frame, layout::Rect};
 
-use crate::app::{App, screens::ScreenKind};
+use crate::app::{
+    App,
+    screens::{ScreenKind, ViewId},
+};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     match &app.screen().kind {
-        ScreenKind::Overview => overview::render(app, frame, area),
-        ScreenKind::Experiments => experiments::render_experiments(app, frame, area),
+        ScreenKind::Root(view) => match view {
+            ViewId::Overview => overview::render(app, frame, area),
+            ViewId::Experiments => experiments::render_experiments(app, frame, area),
+            ViewId::Lineage => lineage::render_versions(app, frame, area),
+            ViewId::Drift => drift::render_features(app, frame, area),
+            ViewId::Gpus => gpus::render(app, frame, area),
+            ViewId::Rollouts => rollouts::render(app, frame, area),
+            ViewId::Audit => audit::render(app, frame, area),
+        },
         ScreenKind::Runs { .. } => experiments::render_runs(app, frame, area),
         ScreenKind::RunDetail { run_id, .. } => experiments::render_run(app, frame, area, run_id),
         ScreenKind::Compare {
@@ -28,14 +39,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             scatter_x,
             ..
         } => compare::render(app, frame, area, *diff_only, *parallel, scatter_x.as_ref()),
-        ScreenKind::Lineage => lineage::render_versions(app, frame, area),
         ScreenKind::LineageGraph { .. } => lineage::render_graph(app, frame, area),
-        ScreenKind::Drift => drift::render_features(app, frame, area),
         ScreenKind::DriftDetail(key) => drift::render_detail(app, frame, area, key),
-        ScreenKind::Gpus => gpus::render(app, frame, area),
-        ScreenKind::Rollouts => rollouts::render(app, frame, area),
         ScreenKind::RolloutDetail(key) => rollout_detail::render(app, frame, area, key),
-        ScreenKind::Audit => audit::render(app, frame, area),
         ScreenKind::AuditEntry(seq) => details::render_audit_entry(app, frame, area, *seq),
         ScreenKind::GpuDetail {
             cluster,

@@ -23,7 +23,7 @@ use crate::{
         App,
         feeds::Backend,
         rows::{
-            self, columns, overview,
+            self, overview,
             table::{Column, Elide, Value, Width},
         },
         screens::Panel,
@@ -68,7 +68,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 
 /// "needs you: 1 approval waiting on you · 2 drifted features · 4 idle GPUs", or all clear.
 fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let items = overview::needs_you(app);
     let unknown = overview::needs_you_unknown(app);
     // On a narrow terminal every item keeps its count in a word or two, rather than the last
@@ -190,7 +190,7 @@ fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|(p, n)| Span::styled(format!(" {n} {p} "), phase_style(app, *p)))
         .collect();
-    let cols: Vec<Column<_>> = columns::rollouts()
+    let cols: Vec<Column<_>> = rows::rollouts::columns()
         .into_iter()
         .filter(|c| {
             matches!(
@@ -220,9 +220,9 @@ fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let items = overview::alerts(app, app.screen());
-    let cols: Vec<Column<_>> = columns::drift()
+    let cols: Vec<Column<_>> = rows::drift::columns()
         .into_iter()
         .filter(|c| matches!(c.field, "model" | "feature" | "against" | "status" | "psi"))
         .map(|mut c| {
@@ -254,7 +254,7 @@ fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
     render_table(app, frame, area, &app.feeds.drift, s, &items, |d, c, w| {
         (c.field == "status").then(|| {
             // The alert's status: what held for the last windows, not one window's.
-            let alert = d.alert(app.drift_alert_after);
+            let alert = d.alert(app.prefs.drift_alert_after);
             let style = if alert == DriftStatus::Drifted {
                 t.err
             } else {
@@ -266,7 +266,7 @@ fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn gpu_columns() -> Vec<Column<mlops_core::model::Gpu>> {
-    let mut cols: Vec<Column<_>> = columns::gpus()
+    let mut cols: Vec<Column<_>> = rows::gpus::columns()
         .into_iter()
         .filter(|c| matches!(c.field, "cluster" | "node" | "gpu" | "state" | "model"))
         .collect();
@@ -287,7 +287,7 @@ fn gpu_columns() -> Vec<Column<mlops_core::model::Gpu>> {
 }
 
 fn render_gpus(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let items = overview::attention_gpus(app, app.screen());
     let summary = app.feeds.gpus.data.as_ref().map(|all| {
         let s = GpuSummary::of(all);
@@ -387,7 +387,7 @@ fn event_columns() -> Vec<Column<mlops_core::model::ClusterEvent>> {
 }
 
 fn render_events(app: &App, frame: &mut Frame, area: Rect) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let items = overview::events(app, app.screen());
     let s = spec(
         app,

@@ -25,8 +25,8 @@ fn boxed<'a>(app: &App, title: &str) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
-        .border_style(app.theme.border)
-        .title(Span::styled(format!(" {title} "), app.theme.title))
+        .border_style(app.prefs.theme.border)
+        .title(Span::styled(format!(" {title} "), app.prefs.theme.title))
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
@@ -69,7 +69,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
 }
 
 fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let (block, greyed) = feed_block(
         app,
         &format!("{} · {}/{}", r.name, r.cluster, r.namespace),
@@ -114,8 +114,8 @@ fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
 
 /// The verbs the rollout's phase allows now, with their keys; "read-only" under `--readonly`.
 fn verb_hints<'a>(app: &App, r: &RolloutRecord) -> Vec<Span<'a>> {
-    let t = &app.theme;
-    if app.readonly {
+    let t = &app.prefs.theme;
+    if app.prefs.readonly {
         return vec![Span::styled("read-only: no verbs", t.warn)];
     }
     let allowed: Vec<Span> = Verb::ALL
@@ -131,8 +131,10 @@ fn verb_hints<'a>(app: &App, r: &RolloutRecord) -> Vec<Span<'a>> {
             .is_ok()
         })
         .filter_map(|v| {
-            let action = Action::BINDABLE.iter().find(|a| a.verb() == Some(*v))?;
-            let key = app.keymap.key_for("rollouts", action)?;
+            let action = Action::bindable()
+                .into_iter()
+                .find(|a| a.verb() == Some(*v))?;
+            let key = app.prefs.keymap.key_for("rollouts", &action)?;
             let name = v.as_str().trim_start_matches("promote ");
             // The phase allows it but the cluster does not let this user: shown, disabled.
             if rows::denied(app, &r.namespace, *v).is_some() {
@@ -159,7 +161,7 @@ fn verb_hints<'a>(app: &App, r: &RolloutRecord) -> Vec<Span<'a>> {
 }
 
 fn render_steps(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let done_all = r.status.phase == Phase::Promoted;
     // An invalid spec names its step: `spec.steps[1].setWeight: …`.
     let invalid = r
@@ -229,7 +231,7 @@ fn render_policy(
     r: &RolloutRecord,
     policy: &mlops_core::policy::Recorded,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let mut lines = vec![Line::from(Span::styled(
         match &policy.change {
             Some(c) => format!("at start · {c}"),
@@ -270,7 +272,7 @@ fn render_policy(
 }
 
 fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let feed = app.feeds.series.get(key);
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
@@ -334,7 +336,7 @@ fn chart(
     stable: &[f64],
     kind: MetricKind,
 ) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let scale = if kind == MetricKind::ErrorRate {
         100.0
     } else {
@@ -422,7 +424,7 @@ fn chart(
 }
 
 fn render_measurements(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let rows = usize::from(area.height.saturating_sub(2));
     let kind_of = |metric: &str| {
         r.spec
@@ -476,7 +478,7 @@ fn render_measurements(app: &App, frame: &mut Frame, area: Rect, r: &RolloutReco
 }
 
 fn render_approvals_events(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     let gated = r
         .spec
         .steps

@@ -17,7 +17,7 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{self, columns, table::Column},
+        rows::{self, table::Column},
     },
     ui::{
         table::{TableSpec, render_table},
@@ -26,7 +26,7 @@ use crate::{
 };
 
 pub fn phase_style(app: &App, p: Phase) -> Style {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     match p {
         Phase::AwaitingApproval | Phase::Paused => t.warn,
         Phase::RollingBack | Phase::RolledBack | Phase::Failed => t.err,
@@ -45,7 +45,7 @@ pub fn phase_label(app: &App, r: &RolloutRecord) -> String {
 }
 
 pub fn verdict_span<'a>(app: &App, r: &RolloutRecord) -> Span<'a> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     match r.status.latest_verdict() {
         Some(Verdict::Pass) => Span::styled("✓ pass", t.ok),
         Some(Verdict::Fail) => Span::styled(
@@ -67,7 +67,7 @@ pub fn cell<'a>(
     c: &Column<RolloutRecord>,
     width: u16,
 ) -> Option<Cell<'a>> {
-    let t = &app.theme;
+    let t = &app.prefs.theme;
     Some(match c.field {
         "phase" => Cell::from(Span::styled(
             crate::ui::table::shorten(&phase_label(app, r), usize::from(width)),
@@ -104,7 +104,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         title: format!("Rollouts ({})", items.len()),
         backend: Backend::Cluster,
         what: "rollouts",
-        columns: columns::rollouts(),
+        columns: rows::rollouts::columns(),
         bottom: None,
         sort: app.screen().sort,
         focused: true,

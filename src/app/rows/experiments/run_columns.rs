@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mlops_core::model::{Run, RunField};
 
-use super::table::{Column, Elide, Value, Width, intern};
+use crate::app::rows::table::{Column, Elide, Value, Width, intern};
 use crate::app::{
     keymap::{Key, Lookup},
     screens::{Screen, ScreenKind},
@@ -82,11 +82,11 @@ pub fn chosen(app: &App, screen: &Screen) -> Vec<RunField> {
     let ScreenKind::Runs { experiment_id, .. } = &screen.kind else {
         return Vec::new();
     };
-    if let Some(c) = app.run_columns.get(experiment_id) {
+    if let Some(c) = app.runs.columns.get(experiment_id) {
         return c.clone();
     }
-    if !app.default_run_columns.is_empty() {
-        return app.default_run_columns.clone();
+    if !app.prefs.default_run_columns.is_empty() {
+        return app.prefs.default_run_columns.clone();
     }
     derived(&super::loaded_runs_of(app, screen))
 }
@@ -95,7 +95,7 @@ pub fn chosen(app: &App, screen: &Screen) -> Vec<RunField> {
 pub fn columns(app: &App, screen: &Screen) -> Vec<Column<Run>> {
     let bound = |c: char| {
         Key::parse(&c.to_string())
-            .is_ok_and(|k| !matches!(app.keymap.lookup("experiments", &[k]), Lookup::None))
+            .is_ok_and(|k| !matches!(app.prefs.keymap.lookup("experiments", &[k]), Lookup::None))
     };
     of(&chosen(app, screen), &bound)
 }

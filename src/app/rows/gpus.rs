@@ -1,0 +1,285 @@
+//! The GPUs view's model: every GPU with its utilisation, memory and health, joined with what it
+//! serves; its columns; and the GPU detail it opens.
+
+use std::rc::Rc;
+
+use mlops_core::model::Gpu;
+
+use super::{
+    SortKey, ViewModel, field_names, lineage_of, list_keys,
+    memo::List,
+    sort_keys,
+    table::{Column, Elide, Value, Width},
+};
+use crate::app::{
+    feeds::Source,
+    screens::{RawOf, Screen, ScreenKind},
+    state::App,
+};
+
+/// A GPU's state in a word: `IDLE` (allocated but idle), `busy`, `free`.
+pub fn gpu_state(g: &Gpu) -> &'static str {
+    if g.is_allocated_idle() {
+        "IDLE"
+    } else if g.is_allocated() {
+        "busy"
+    } else {
+        "free"
+    }
+}
+
+/// Field names the filter takes besides the columns'.
+const EXTRA_FIELDS: &[&str] = &["product"];
+
+fn list<'a, 'c>(app: &'a App, columns: &'c [Column<Gpu>]) -> List<'a, 'c, Gpu> {
+    List {
+        name: "gpus",
+        data: app.feeds.gpus.version,
+        extra: 0,
+        items: app.feeds.gpus.data.as_deref().unwrap_or_default(),
+        columns,
+        fields: EXTRA_FIELDS,
+        order: None,
+    }
+}
+
+/// The GPUs `screen` lists, filtered and sorted.
+pub fn gpus<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Gpu> {
+    let columns = columns();
+    let list = list(app, &columns);
+    list.visible(&app.memo, &screen.filter, screen.sort)
+        .iter()
+        .map(|&i| &list.items[i as usize])
+        .collect()
+}
+
+pub fn find_gpu<'a>(app: &'a App, cluster: &str, node: &str, index: u32) -> Option<&'a Gpu> {
+    app.feeds
+        .gpus
+        .data
+        .as_ref()?
+        .iter()
+        .find(|g| g.cluster == cluster && g.node == node && g.index == index)
+}
+
+/// The detail of a GPU, and its raw document.
+pub fn detail_of(g: &Gpu) -> ScreenKind {
+    ScreenKind::GpuDetail {
+        cluster: g.cluster.clone(),
+        node: g.node.clone(),
+        index: g.index,
+    }
+}
+
+pub fn raw_of(g: &Gpu) -> RawOf {
+    RawOf::Gpu {
+        cluster: g.cluster.clone(),
+        node: g.node.clone(),
+        index: g.index,
+    }
+}
+
+/// The identity of a GPU row.
+pub fn key_of(g: &Gpu) -> String {
+    format!("{}/{}/{}", g.cluster, g.node, g.index)
+}
+
+/// The GPU a screen is about: its detail's, or the selected row's.
+fn selected<'a>(app: &'a App, screen: &Screen) -> Option<&'a Gpu> {
+    match &screen.kind {
+        ScreenKind::GpuDetail {
+            cluster,
+            node,
+            index,
+        } => find_gpu(app, cluster, node, *index),
+        _ => gpus(app, screen).get(screen.selected).copied(),
+    }
+}
+
+/// The GPUs view.
+pub struct Model;
+
+impl ViewModel for Model {
+    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+        if !screen.kind.is_list() {
+            return Rc::default();
+        }
+        let columns = columns();
+        list_keys(app, screen, &list(app, &columns), key_of)
+    }
+
+    /// `enter` on a GPU opens the lineage of the model version it serves.
+    fn drill(&self, app: &App, screen: &Screen) -> Option<ScreenKind> {
+        if !screen.kind.is_list() {
+            return None;
+        }
+        let g = selected(app, screen)?;
+        Some(lineage_of(g.model.as_deref()?, g.version?))
+    }
+
+    fn describe(&self, app: &App, screen: &Screen) -> Option<ScreenKind> {
+        screen
+            .kind
+            .is_list()
+            .then(|| selected(app, screen).map(detail_of))
+            .flatten()
+    }
+
+    fn raw(&self, app: &App, screen: &Screen) -> Option<RawOf> {
+        match &screen.kind {
+            ScreenKind::GpuDetail {
+                cluster,
+                node,
+                index,
+            } => Some(RawOf::Gpu {
+                cluster: cluster.clone(),
+                node: node.clone(),
+                index: *index,
+            }),
+            _ => selected(app, screen).map(raw_of),
+        }
+    }
+
+    fn owner(&self, app: &App, screen: &Screen) -> Option<(String, u32)> {
+        let g = selected(app, screen)?;
+        Some((g.model.clone()?, g.version?))
+    }
+
+    fn sortable(&self, _app: &App, screen: &Screen) -> Vec<SortKey> {
+        if screen.kind.is_list() {
+            sort_keys(&columns())
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn fields(&self, _app: &App, _screen: &Screen) -> Vec<&'static str> {
+        field_names(&columns(), EXTRA_FIELDS)
+    }
+
+    fn wanted(&self, _app: &App, _screen: &Screen, out: &mut Vec<Source>) {
+        out.push(Source::Gpus);
+    }
+}
+
+/// The columns of the GPUs list.
+#[allow(clippy::too_many_lines)] // data: one literal per column
+pub fn columns() -> Vec<Column<Gpu>> {
+    vec![
+        Column {
+            field: "cluster",
+            header: "CLUSTER",
+            sort_key: Some('C'),
+            priority: 3,
+            width: Width::Flex { min: 7, max: 10 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::text(g.cluster.clone())),
+        },
+        Column {
+            field: "node",
+            header: "NODE",
+            sort_key: Some('N'),
+            priority: 0,
+            width: Width::Flex { min: 9, max: 18 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::text(g.node.clone())),
+        },
+        Column {
+            field: "gpu",
+            header: "GPU",
+            sort_key: Some('I'),
+            priority: 0,
+            width: Width::Fixed(3),
+            right: true,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::number(f64::from(g.index), g.index.to_string())),
+        },
+        Column {
+            field: "util",
+            header: "UTIL",
+            sort_key: Some('U'),
+            priority: 0,
+            width: Width::Flex { min: 6, max: 17 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::number(g.util_pct, format!("{:.1}%", g.util_pct))),
+        },
+        Column {
+            field: "memory",
+            header: "MEMORY",
+            sort_key: Some('M'),
+            priority: 2,
+            width: Width::Fixed(10),
+            right: true,
+            elide: Elide::Middle,
+            value: Box::new(|g| {
+                Value::number(
+                    g.mem_used_mib,
+                    format!(
+                        "{:.1}/{:.0}G",
+                        g.mem_used_mib / 1024.0,
+                        g.mem_total_mib / 1024.0
+                    ),
+                )
+            }),
+        },
+        Column {
+            field: "power",
+            header: "POWER",
+            sort_key: Some('W'),
+            priority: 4,
+            width: Width::Fixed(5),
+            right: true,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::number(g.power_w, format!("{:.0}W", g.power_w))),
+        },
+        Column {
+            field: "temp",
+            header: "TEMP",
+            sort_key: Some('T'),
+            priority: 4,
+            width: Width::Fixed(5),
+            right: true,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::number(g.temp_c, format!("{:.0}°C", g.temp_c))),
+        },
+        Column {
+            field: "state",
+            header: "STATE",
+            sort_key: Some('S'),
+            priority: 0,
+            width: Width::Fixed(6),
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::text(gpu_state(g))),
+        },
+        Column {
+            field: "model",
+            header: "MODEL",
+            sort_key: Some('O'),
+            priority: 1,
+            width: Width::Flex { min: 10, max: 26 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|g| {
+                Value::text(match (&g.model, g.version) {
+                    (Some(m), Some(v)) => format!("{m} v{v}"),
+                    (Some(m), None) => m.clone(),
+                    _ => "—".into(),
+                })
+            }),
+        },
+        Column {
+            field: "pod",
+            header: "POD",
+            sort_key: Some('P'),
+            priority: 3,
+            width: Width::Flex { min: 10, max: 0 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|g| Value::text(g.pod.clone().unwrap_or_default())),
+        },
+    ]
+}
