@@ -37,6 +37,9 @@ struct Term {
     test: Test,
 }
 
+/// A row's field by name: its text and, for a number, its value.
+pub type FieldOf<'a> = dyn Fn(&str) -> Option<(String, Option<f64>)> + 'a;
+
 /// A parsed filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -197,11 +200,7 @@ impl Filter {
 
     /// Whether a row passes every term, given its cells' texts joined by newlines and
     /// lowercased (`text`) and its fields by name (a text and, for a number, its value).
-    pub fn matches_row(
-        &self,
-        text: &str,
-        field: &dyn Fn(&str) -> Option<(String, Option<f64>)>,
-    ) -> bool {
+    pub fn matches_row(&self, text: &str, field: &FieldOf<'_>) -> bool {
         self.terms.iter().all(|t| {
             let hit = match &t.test {
                 Test::Word(w) => text.contains(w.as_str()),

@@ -91,11 +91,11 @@ pub fn rows(app: &App, screen: &Screen) -> Rc<Vec<LineageRow>> {
         extra: 0,
     };
     app.memo.get("lineage-graph", "rows", &key, || {
-        graph_rows(app, screen, model, version)
+        graph_rows(app, screen, model, *version)
     })
 }
 
-fn graph_rows(app: &App, screen: &Screen, model: &str, version: &u32) -> Vec<LineageRow> {
+fn graph_rows(app: &App, screen: &Screen, model: &str, version: u32) -> Vec<LineageRow> {
     let Some(m) = app
         .feeds
         .models
@@ -106,7 +106,7 @@ fn graph_rows(app: &App, screen: &Screen, model: &str, version: &u32) -> Vec<Lin
         return Vec::new();
     };
     let run = m
-        .version(*version)
+        .version(version)
         .and_then(|v| v.run_id.as_deref())
         .and_then(|id| find_run(app, id));
     let (rollouts, deployments, pods) = match &app.feeds.cluster.data {
@@ -119,7 +119,7 @@ fn graph_rows(app: &App, screen: &Screen, model: &str, version: &u32) -> Vec<Lin
     };
     let g = lineage::for_version(&LineageInputs {
         model: m,
-        version: *version,
+        version,
         run,
         rollouts,
         deployments,
@@ -163,7 +163,7 @@ fn graph_rows(app: &App, screen: &Screen, model: &str, version: &u32) -> Vec<Lin
                 }
                 NodeKind::Dataset => Some(ScreenKind::DatasetDetail {
                     model: model.to_string(),
-                    version: *version,
+                    version,
                     name: n.label.clone(),
                 }),
                 _ => None,

@@ -42,10 +42,13 @@ struct Slot {
 /// panel and the list's own view share a list).
 const PER_LIST: usize = 8;
 
+/// A value kept, with when it was last used.
+type Entry = (u64, Rc<dyn Any>);
+
 /// The rows worked out for the lists on show.
 #[derive(Default)]
 pub struct Memo {
-    entries: RefCell<HashMap<Slot, (u64, Rc<dyn Any>)>>,
+    entries: RefCell<HashMap<Slot, Entry>>,
     clock: Cell<u64>,
     /// How many times rows were worked out (tests check that a frame works out none).
     computed: Cell<u64>,
@@ -55,6 +58,7 @@ impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Memo")
             .field("entries", &self.entries.borrow().len())
+            .field("clock", &self.clock.get())
             .field("computed", &self.computed.get())
             .finish()
     }
@@ -111,6 +115,9 @@ impl Memo {
     }
 }
 
+/// A list's own order: indices into its items.
+pub type Order<R> = dyn Fn(&[R]) -> Vec<u32>;
+
 /// A list to work out: its items in the source's order, and how to describe them.
 pub struct List<'a, 'c, R> {
     /// The memo's name for the list.
@@ -125,7 +132,7 @@ pub struct List<'a, 'c, R> {
     pub fields: &'c [&'static str],
     /// The list's own order (before any sort the user chose), as indices into `items`;
     /// `None`: the source's order.
-    pub order: Option<&'c dyn Fn(&[R]) -> Vec<u32>>,
+    pub order: Option<&'c Order<R>>,
 }
 
 impl<R> List<'_, '_, R> {
