@@ -245,7 +245,7 @@ fn check_link(file: &Path, text: &str, target: &str) -> Option<String> {
             .join(path.replace("%20", " "))
     };
     if !resolved.exists() {
-        return Some(format!("no such file: {}", resolved.display()));
+        return Some(format!("no such file: {}", shown(&resolved)));
     }
     let anchor = anchor.filter(|a| !a.is_empty())?;
     if resolved.extension().is_none_or(|x| x != "md") {
@@ -256,8 +256,12 @@ fn check_link(file: &Path, text: &str, target: &str) -> Option<String> {
     } else {
         read(&resolved)
     };
-    (!anchors(&own).contains(anchor))
-        .then(|| format!("{} has no heading with the anchor #{anchor}", shown(&resolved)))
+    (!anchors(&own).contains(anchor)).then(|| {
+        format!(
+            "{} has no heading with the anchor #{anchor}",
+            shown(&resolved)
+        )
+    })
 }
 
 #[test]
@@ -269,14 +273,14 @@ fn every_relative_link_and_image_resolves() {
         for (line, target) in links(&text) {
             checked += 1;
             if let Some(problem) = check_link(&file, &text, &target) {
-                broken.push(format!(
-                    "{}:{line}: ({target}): {problem}",
-                    shown(&file)
-                ));
+                broken.push(format!("{}:{line}: ({target}): {problem}", shown(&file)));
             }
         }
     }
-    assert!(checked > 50, "only {checked} links found: is the parser broken?");
+    assert!(
+        checked > 50,
+        "only {checked} links found: is the parser broken?"
+    );
     assert!(
         broken.is_empty(),
         "{} broken links:\n{}",
@@ -333,10 +337,15 @@ fn anchors_are_made_as_mdbook_makes_them() {
     let got: Vec<String> = anchors(text).into_iter().collect();
     assert_eq!(
         got,
-        ["runs-the-servers-filter", "runs-the-servers-filter-1", "the-filter-"]
+        [
+            "runs-the-servers-filter",
+            "runs-the-servers-filter-1",
+            "the-filter-"
+        ]
     );
-    let found =
-        links("see [a](x.md#y) and `[b](not.md)`\n```\n[c](z.md)\n```\n![i](p.png \"t\")\n[r]: q.md\n");
+    let found = links(
+        "see [a](x.md#y) and `[b](not.md)`\n```\n[c](z.md)\n```\n![i](p.png \"t\")\n[r]: q.md\n",
+    );
     let targets: Vec<&str> = found.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(targets, ["x.md#y", "p.png", "q.md"]);
 }

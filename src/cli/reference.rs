@@ -36,7 +36,7 @@ fn section(cmd: &Command, path: &mut Vec<String>, out: &mut String) {
     let is_root = path.len() == 1;
     let _ = write!(out, "\n## {name}\n\n");
     if let Some(about) = cmd.get_long_about().or_else(|| cmd.get_about()) {
-        let _ = write!(out, "{}\n\n", escape(about.to_string().trim()));
+        let _ = write!(out, "{}\n\n", sentence(&escape(&about.to_string())));
     }
     // `render_usage` needs a mutable command; a clone of a built one keeps its full name.
     let usage = cmd.clone().render_usage().to_string();
@@ -47,12 +47,12 @@ fn section(cmd: &Command, path: &mut Vec<String>, out: &mut String) {
         .filter(|a| !a.is_hide_set() && !is_builtin(a) && (is_root || !a.is_global_set()))
         .collect();
     let positionals: Vec<&Arg> = args.iter().copied().filter(|a| a.is_positional()).collect();
-    let options: Vec<&Arg> = args.iter().copied().filter(|a| !a.is_positional()).collect();
-    list(
-        "Arguments",
-        &positionals,
-        out,
-    );
+    let options: Vec<&Arg> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.is_positional())
+        .collect();
+    list("Arguments", &positionals, out);
     list(
         if is_root { "Global options" } else { "Options" },
         &options,
@@ -68,7 +68,7 @@ fn section(cmd: &Command, path: &mut Vec<String>, out: &mut String) {
                 out,
                 "- [`{full}`](#{}): {}",
                 full.replace(' ', "-"),
-                escape(first_line(&about))
+                sentence(&escape(first_line(&about)))
             );
         }
     }
@@ -110,7 +110,9 @@ fn describe(arg: &Arg) -> String {
             || vec![format!("<{}>", arg.get_id().as_str().to_uppercase())],
             |names| names.iter().map(|n| format!("<{n}>")).collect(),
         );
-        let many = arg.get_num_args().is_some_and(|n| n.max_values() > names.len());
+        let many = arg
+            .get_num_args()
+            .is_some_and(|n| n.max_values() > names.len());
         format!("{}{}", names.join(" "), if many { "..." } else { "" })
     } else {
         String::new()
@@ -127,15 +129,15 @@ fn describe(arg: &Arg) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     let mut item = format!("`{head}`");
+    if arg.is_required_set() {
+        item.push_str(" (required)");
+    }
     if let Some(help) = arg.get_long_help().or_else(|| arg.get_help()) {
         // A help text of several paragraphs stays inside the list item.
-        let help = escape(help.to_string().trim()).replace("\n\n", "\n\n  ");
+        let help = sentence(&escape(&help.to_string())).replace("\n\n", "\n\n  ");
         let _ = write!(item, ": {help}");
     }
     let mut facts = Vec::new();
-    if arg.is_required_set() {
-        facts.push("Required.".to_string());
-    }
     if takes_values && !arg.is_hide_default_value_set() && !arg.get_default_values().is_empty() {
         let defaults: Vec<String> = arg
             .get_default_values()
@@ -163,6 +165,16 @@ fn describe(arg: &Arg) -> String {
         let _ = write!(item, " {}", facts.join(" "));
     }
     item
+}
+
+/// clap drops the full stop of a one-sentence help; the book puts it back, since facts follow.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() || text.ends_with(['.', '!', '?', ':']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
 }
 
 fn first_line(text: &str) -> &str {
