@@ -63,7 +63,7 @@ fn section(cmd: &Command, path: &mut Vec<String>, out: &mut String) {
         out.push_str("\nSubcommands:\n\n");
         for sub in &subs {
             let full = format!("{name} {}", sub.get_name());
-            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "- [`{full}`](#{}): {}",
