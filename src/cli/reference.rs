@@ -19,8 +19,8 @@ pub fn markdown() -> String {
          <!-- Generated from the clap definitions in src/cli/ by \
          mlops_console::cli::reference::markdown(); do not edit by hand. Regenerate with \
          `MLOPS_BLESS_DOCS=1 cargo test --test docs`. -->\n\n\
-         Every command below is generated from the binary's own definitions, so it is exactly what \
-         `mlops … --help` prints, in another layout. Every command also takes `-h`/`--help` (`--help` \
+         Every command below is generated from the binary's own definitions, so it says what \
+         `mlops … --help` says, in another layout. Every command also takes `-h`/`--help` (`--help` \
          says more where there is more to say), and `mlops --version` prints the version. The \
          [global options](#mlops) may be given with any command.\n",
     );
