@@ -14,6 +14,7 @@ mod install;
 mod lineage;
 pub mod output;
 mod policy;
+pub mod reference;
 mod registry;
 mod rollout;
 
