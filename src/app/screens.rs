@@ -367,7 +367,7 @@ pub struct Screen {
     pub kind: ScreenKind,
     pub selected: usize,
     /// The identity of the selected row: the selection follows it when the list changes order.
-    pub anchor: Option<String>,
+    pub anchor: Option<u64>,
     /// The first row shown; kept by `update` so scrolling is stable.
     pub offset: usize,
     /// The `/` filter: its text, parsed once when it changes.
@@ -376,7 +376,7 @@ pub struct Screen {
     pub sort: Option<Sort>,
     /// On the Overview: the panel with the focus, and where the others were left.
     pub panel: Panel,
-    pub panels: HashMap<Panel, (usize, Option<String>)>,
+    pub panels: HashMap<Panel, (usize, Option<u64>)>,
 }
 
 impl Screen {

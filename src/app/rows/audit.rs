@@ -1,12 +1,10 @@
 //! The Audit view's model: the hash-chained audit log, newest first; its columns; and the entry
 //! it opens.
 
-use std::rc::Rc;
-
 use mlops_core::audit::AuditEntry;
 
 use super::{
-    SortKey, ViewModel, field_names, list_keys,
+    Keys, SortKey, ViewModel, field_names, identity, list_keys,
     memo::List,
     sort_keys,
     table::{Column, Elide, Value, Width},
@@ -63,12 +61,12 @@ fn selected(app: &App, screen: &Screen) -> Option<u64> {
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         if !screen.kind.is_list() {
-            return Rc::default();
+            return Keys::default();
         }
         let columns = columns();
-        list_keys(app, screen, &list(app, &columns), |e| e.seq.to_string())
+        list_keys(app, screen, &list(app, &columns), |e| identity(e.seq))
     }
 
     fn drill(&self, app: &App, screen: &Screen) -> Option<ScreenKind> {

@@ -2,11 +2,9 @@
 //! `-o json`), the messages of the session (`:messages`) and a pod in full; and the look-ups of
 //! single objects they need.
 
-use std::rc::Rc;
-
 use mlops_core::model::{Dataset, Pod, Run};
 
-use super::{ViewModel, find_audit, find_gpu, find_version, lineage};
+use super::{Keys, ViewModel, find_audit, find_gpu, find_version, identity, lineage};
 use crate::app::{
     feeds::Source,
     screens::{RawOf, Screen, ScreenKind},
@@ -17,15 +15,15 @@ use crate::app::{
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         match screen.kind {
-            ScreenKind::Messages { .. } => Rc::new(
+            ScreenKind::Messages { .. } => Keys::of(
                 messages(app, screen)
                     .iter()
-                    .map(|m| m.seq.to_string())
+                    .map(|m| identity(m.seq))
                     .collect(),
             ),
-            _ => Rc::default(),
+            _ => Keys::default(),
         }
     }
 

@@ -1,12 +1,10 @@
 //! The Drift view's model: every served version's feature against its reference, and each
 //! canary against its stable, worst first; its columns; and the feature's detail it opens.
 
-use std::rc::Rc;
-
 use mlops_core::{drift::DriftStatus, model::FeatureDrift};
 
 use super::{
-    SortKey, ViewModel, field_names, list_keys,
+    Keys, SortKey, ViewModel, field_names, identity, list_keys,
     memo::{Key, List},
     sort_keys,
     table::{Column, Elide, Value, Width},
@@ -80,8 +78,8 @@ pub fn drift_alerts(app: &App) -> Vec<&FeatureDrift> {
 }
 
 /// The identity of a drift row.
-pub fn key_of(d: &FeatureDrift) -> String {
-    format!("{}/{}/{}", d.model, d.version, d.feature)
+pub fn key_of(d: &FeatureDrift) -> u64 {
+    identity((&d.model, d.version, &d.feature))
 }
 
 /// The drift row a screen is about: its detail's, or the selected row's.
@@ -96,9 +94,9 @@ fn selected<'a>(app: &'a App, screen: &Screen) -> Option<&'a FeatureDrift> {
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         if !screen.kind.is_list() {
-            return Rc::default();
+            return Keys::default();
         }
         let columns = columns();
         list_keys(app, screen, &list(app, &columns), key_of)

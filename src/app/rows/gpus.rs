@@ -3,11 +3,14 @@
 
 use std::rc::Rc;
 
-use mlops_core::model::Gpu;
+use mlops_core::{
+    gpu,
+    model::{Gpu, GpuSummary},
+};
 
 use super::{
-    SortKey, ViewModel, field_names, lineage_of, list_keys,
-    memo::List,
+    Keys, SortKey, ViewModel, field_names, identity, lineage_of, list_keys,
+    memo::{Key, List},
     sort_keys,
     table::{Column, Elide, Value, Width},
 };
@@ -30,6 +33,81 @@ pub fn gpu_state(g: &Gpu) -> &'static str {
 
 /// Field names the filter takes besides the columns'.
 const EXTRA_FIELDS: &[&str] = &["product"];
+
+/// What the GPUs' summary line says, worked out once per (metrics, cluster) version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// `None` until the metrics store has answered.
+    pub summary: Option<GpuSummary>,
+    pub faults: usize,
+    /// GPUs the cluster's pods request of those its nodes can allocate; `None` without a
+    /// cluster.
+    pub requested_of_allocatable: Option<(u32, u32)>,
+}
+
+/// The summary of every GPU (not just those a filter shows).
+pub fn totals(app: &App) -> Rc<Totals> {
+    let key = Key {
+        data: app.feeds.gpus.version,
+        filter: String::new(),
+        sort: None,
+        extra: app.feeds.cluster.version,
+    };
+    app.memo.get("gpus", "totals", &key, || Totals {
+        summary: app.feeds.gpus.data.as_deref().map(GpuSummary::of),
+        faults: app
+            .feeds
+            .gpus
+            .data
+            .as_deref()
+            .map_or(0, |all| all.iter().filter(|g| g.xid.is_some()).count()),
+        requested_of_allocatable: app
+            .feeds
+            .cluster
+            .data
+            .as_ref()
+            .map(|c| gpu::requested_of_allocatable(&c.nodes, &c.pods)),
+    })
+}
+
+/// A GPU node's `nvidia.com/gpu` requested of allocatable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRequests {
+    pub name: String,
+    pub requested: u32,
+    pub capacity: u32,
+}
+
+/// Every GPU node of the cluster with what its pods request, by cluster and name; worked out
+/// once per cluster version.
+pub fn node_requests(app: &App) -> Rc<Vec<NodeRequests>> {
+    let key = Key {
+        data: app.feeds.cluster.version,
+        filter: String::new(),
+        sort: None,
+        extra: 0,
+    };
+    app.memo.get("gpu-nodes", "requests", &key, || {
+        let Some(cluster) = &app.feeds.cluster.data else {
+            return Vec::new();
+        };
+        let requested = gpu::requested_per_node(&cluster.pods);
+        let mut nodes: Vec<_> = cluster
+            .nodes
+            .iter()
+            .filter(|n| n.gpu_capacity > 0)
+            .collect();
+        nodes.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
+        nodes
+            .into_iter()
+            .map(|n| NodeRequests {
+                name: n.name.clone(),
+                requested: requested.get(n.name.as_str()).copied().unwrap_or(0),
+                capacity: n.gpu_capacity,
+            })
+            .collect()
+    })
+}
 
 fn list<'a, 'c>(app: &'a App, columns: &'c [Column<Gpu>]) -> List<'a, 'c, Gpu> {
     List {
@@ -80,8 +158,8 @@ pub fn raw_of(g: &Gpu) -> RawOf {
 }
 
 /// The identity of a GPU row.
-pub fn key_of(g: &Gpu) -> String {
-    format!("{}/{}/{}", g.cluster, g.node, g.index)
+pub fn key_of(g: &Gpu) -> u64 {
+    identity((&g.cluster, &g.node, g.index))
 }
 
 /// The GPU a screen is about: its detail's, or the selected row's.
@@ -100,9 +178,9 @@ fn selected<'a>(app: &'a App, screen: &Screen) -> Option<&'a Gpu> {
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         if !screen.kind.is_list() {
-            return Rc::default();
+            return Keys::default();
         }
         let columns = columns();
         list_keys(app, screen, &list(app, &columns), key_of)

@@ -11,9 +11,9 @@ use mlops_core::{
 };
 
 use super::{
-    SortKey, ViewModel, field_names,
+    Keys, SortKey, ViewModel, field_names,
     filter::matches,
-    lineage_of, list_keys,
+    identity, lineage_of, list_keys,
     memo::{Key, List},
     sort_keys,
     table::{Column, Elide, Value, Width},
@@ -286,19 +286,19 @@ fn describe_graph_row(app: &App, screen: &Screen, model: &str, version: u32) -> 
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         match &screen.kind {
             ScreenKind::Root(_) => {
                 let items = versions(app);
                 let columns = columns();
                 list_keys(app, screen, &list(app, &items, &columns), |(m, v)| {
-                    format!("{}@{}", m.name, v.version)
+                    identity((&m.name, v.version))
                 })
             }
             ScreenKind::LineageGraph { .. } => {
-                Rc::new(rows(app, screen).iter().map(|r| r.id.clone()).collect())
+                Keys::of(rows(app, screen).iter().map(|r| identity(&r.id)).collect())
             }
-            _ => Rc::default(),
+            _ => Keys::default(),
         }
     }
 

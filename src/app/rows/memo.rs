@@ -109,9 +109,13 @@ impl Memo {
         self.computed.get()
     }
 
-    /// Forget everything (the data was replaced under the memo's feet).
-    pub fn clear(&self) {
-        self.entries.borrow_mut().clear();
+    /// Forget what was worked out in `layers` ("visible", "keys", "sorted", …), so the next
+    /// use works it out again: how a benchmark measures a keystroke whose filter was never
+    /// typed before, or a sort not asked for before, on data whose other layers are kept.
+    pub fn forget(&self, layers: &[&str]) {
+        self.entries
+            .borrow_mut()
+            .retain(|slot, _| !layers.contains(&slot.layer));
     }
 }
 

@@ -5,7 +5,10 @@
 //! is and which object it is; the rows are worked out once per (data, filter, sort) in `memo`.
 //! `table` holds the column type, `filter` the `/` syntax, `wanted` the refresh periods.
 
-use std::rc::Rc;
+use std::{
+    hash::{DefaultHasher, Hash, Hasher},
+    rc::Rc,
+};
 
 use mlops_core::rollout::Verb;
 
@@ -45,13 +48,66 @@ use super::{
 /// A column the screen sorts by: its field, header, and the letter pressed with `shift`.
 pub type SortKey = (&'static str, &'static str, char);
 
+/// The identity of a row's object: a hash of what names it (a rollout's cluster, namespace and
+/// name), so the selection follows the object across re-sorts, filters and watch events
+/// without a string per row.
+pub fn identity(parts: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// The identities of a screen's rows, in order: each item's identity (worked out once per data
+/// version) and, for a filtered or sorted list, the order rows show them in.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    ids: Rc<Vec<u64>>,
+    order: Option<Rc<Vec<u32>>>,
+}
+
+impl Keys {
+    /// Rows in the order given.
+    pub fn of(ids: Vec<u64>) -> Self {
+        Self {
+            ids: Rc::new(ids),
+            order: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.as_ref().map_or(self.ids.len(), |o| o.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The identity of row `i`.
+    pub fn get(&self, i: usize) -> Option<u64> {
+        match &self.order {
+            Some(o) => o.get(i).and_then(|&at| self.ids.get(at as usize).copied()),
+            None => self.ids.get(i).copied(),
+        }
+    }
+
+    /// The row showing the object `id`.
+    pub fn position(&self, id: u64) -> Option<usize> {
+        match &self.order {
+            Some(o) => o
+                .iter()
+                .position(|&at| self.ids.get(at as usize) == Some(&id)),
+            None => self.ids.iter().position(|&x| x == id),
+        }
+    }
+}
+
 /// One view's rows and what they open. Each view implements it in `rows/<view>.rs`; its
 /// drawing is `ui/views/<view>.rs`. Every method answers for the screen given (a view's own
 /// screens: its list and the details it drills into).
 pub trait ViewModel: Sync {
     /// The identity of every row, in order: the selection follows its object across
     /// re-sorts, watch events and verbs. Worked out once per (data, filter, sort).
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>>;
+    fn keys(&self, app: &App, screen: &Screen) -> Keys;
 
     /// How many rows the screen lists.
     fn len(&self, app: &App, screen: &Screen) -> usize {
@@ -109,7 +165,7 @@ pub fn model(kind: &ScreenKind) -> &'static dyn ViewModel {
 }
 
 /// The identity of every row of a screen, in order.
-pub fn keys(app: &App, screen: &Screen) -> Rc<Vec<String>> {
+pub fn keys(app: &App, screen: &Screen) -> Keys {
     model(&screen.kind).keys(app, screen)
 }
 
@@ -134,26 +190,28 @@ pub fn filter_problems(app: &App, screen: &Screen) -> Vec<String> {
     screen.filter.parsed().problems(&fields)
 }
 
-/// The keys of the rows of a list whose rows are worked out by `memo::List`, kept with them.
+/// The keys of the rows of a list whose rows are worked out by `memo::List`: each item's
+/// identity once per data version, in the order the rows show.
 fn list_keys<R>(
     app: &App,
     screen: &Screen,
     list: &memo::List<'_, '_, R>,
-    key_of: impl Fn(&R) -> String,
-) -> Rc<Vec<String>> {
-    let visible = list.visible(&app.memo, &screen.filter, screen.sort);
+    key_of: impl Fn(&R) -> u64,
+) -> Keys {
+    let order = list.visible(&app.memo, &screen.filter, screen.sort);
     let key = memo::Key {
         data: list.data,
-        filter: screen.filter.text().to_string(),
-        sort: screen.sort,
+        filter: String::new(),
+        sort: None,
         extra: list.extra,
     };
-    app.memo.get(list.name, "keys", &key, || {
-        visible
-            .iter()
-            .map(|&i| key_of(&list.items[i as usize]))
-            .collect()
-    })
+    let ids = app.memo.get(list.name, "ids", &key, || {
+        list.items.iter().map(key_of).collect()
+    });
+    Keys {
+        ids,
+        order: Some(order),
+    }
 }
 
 /// The sort keys of `columns`: (field, header, letter) of each that sorts.

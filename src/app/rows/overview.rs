@@ -12,7 +12,8 @@ use mlops_core::{
 };
 
 use super::{
-    SortKey, ViewModel, drift_alerts, field_names, gpus, matches, memo::Key, rollouts, sort_keys,
+    Keys, SortKey, ViewModel, drift_alerts, field_names, gpus, identity, matches, memo::Key,
+    rollouts, sort_keys,
 };
 use crate::app::{
     feeds::Source,
@@ -26,7 +27,7 @@ fn panel_key(app: &App, screen: &Screen) -> Key {
         data: app.feeds.generation(),
         filter: screen.filter.text().to_string(),
         sort: None,
-        extra: u64::from(app.prefs.drift_alert_after as u32),
+        extra: app.prefs.drift_alert_after as u64,
     }
 }
 
@@ -98,33 +99,25 @@ fn filtered(screen: &Screen, view: ViewId) -> Screen {
 }
 
 /// The identities of the focused panel's rows.
-pub fn keys(app: &App, screen: &Screen) -> Rc<Vec<String>> {
+pub fn keys(app: &App, screen: &Screen) -> Keys {
     match screen.panel {
         Panel::Rollouts => rollouts::keys(app, screen),
-        Panel::Drift => Rc::new(
+        Panel::Drift => Keys::of(
             alerts(app, screen)
                 .iter()
                 .map(|d| super::drift::key_of(d))
                 .collect(),
         ),
-        Panel::Gpus => Rc::new(
+        Panel::Gpus => Keys::of(
             attention_gpus(app, screen)
                 .iter()
                 .map(|g| super::gpus::key_of(g))
                 .collect(),
         ),
-        Panel::Events => Rc::new(
+        Panel::Events => Keys::of(
             events(app, screen)
                 .iter()
-                .map(|e| {
-                    format!(
-                        "{}|{}|{}|{}",
-                        e.time.timestamp(),
-                        e.cluster,
-                        e.object,
-                        e.reason
-                    )
-                })
+                .map(|e| identity((e.time.timestamp(), &e.cluster, &e.object, &e.reason)))
                 .collect(),
         ),
     }
@@ -134,7 +127,7 @@ pub fn keys(app: &App, screen: &Screen) -> Rc<Vec<String>> {
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         keys(app, screen)
     }
 
@@ -252,7 +245,20 @@ pub fn needs_you_unknown(app: &App) -> Vec<&'static str> {
     .collect()
 }
 
-pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
+/// The things that need a human now: (what, how many, the view that shows them), worked out
+/// once per data version.
+pub fn needs_you(app: &App) -> Rc<Vec<(String, usize, ViewId)>> {
+    let key = Key {
+        data: app.feeds.generation(),
+        filter: String::new(),
+        sort: None,
+        extra: app.prefs.drift_alert_after as u64,
+    };
+    app.memo
+        .get("overview", "needs-you", &key, || count_needs(app))
+}
+
+fn count_needs(app: &App) -> Vec<(String, usize, ViewId)> {
     let me = app
         .feeds
         .cluster
@@ -285,9 +291,9 @@ pub fn needs_you(app: &App) -> Vec<(String, usize, ViewId)> {
         .iter()
         .filter(|d| d.is_canary_vs_stable())
         .count();
-    let gpus = app.feeds.gpus.data.as_deref().unwrap_or_default();
-    let idle = gpus.iter().filter(|g| g.is_allocated_idle()).count();
-    let xid = gpus.iter().filter(|g| g.xid.is_some()).count();
+    let totals = super::gpus::totals(app);
+    let idle = totals.summary.as_ref().map_or(0, |s| s.allocated_idle);
+    let xid = totals.faults;
     let mismatched = super::lineage::mismatches(app).len();
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {

@@ -1,12 +1,10 @@
 //! The Rollouts view's model: every canary rollout, what needs a human first; its columns; and
 //! the rollout detail it drills into.
 
-use std::rc::Rc;
-
 use mlops_core::rollout::{Phase, RolloutKey, RolloutRecord};
 
 use super::{
-    SortKey, ViewModel, field_names, list_keys,
+    Keys, SortKey, ViewModel, field_names, identity, list_keys,
     memo::List,
     sort_keys,
     table::{Column, Elide, Value, Width},
@@ -73,10 +71,10 @@ pub fn rollouts<'a>(app: &'a App, screen: &Screen) -> Vec<&'a RolloutRecord> {
 }
 
 /// The identities of the rollouts `screen` lists.
-pub fn keys(app: &App, screen: &Screen) -> Rc<Vec<String>> {
+pub fn keys(app: &App, screen: &Screen) -> Keys {
     let columns = columns();
     list_keys(app, screen, &list(app, &columns), |r| {
-        format!("{}/{}/{}", r.cluster, r.namespace, r.name)
+        identity((&r.cluster, &r.namespace, &r.name))
     })
 }
 
@@ -102,9 +100,9 @@ pub fn selected<'a>(app: &'a App, screen: &Screen) -> Option<&'a RolloutRecord> 
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         match screen.kind {
-            ScreenKind::RolloutDetail(_) => Rc::default(),
+            ScreenKind::RolloutDetail(_) => Keys::default(),
             _ => keys(app, screen),
         }
     }

@@ -92,9 +92,9 @@ pub(super) fn switch_panel(app: &mut App, forward: bool) {
     }
     let s = app.screen_mut();
     let here = s.panel;
-    s.panels.insert(here, (s.selected, s.anchor.clone()));
+    s.panels.insert(here, (s.selected, s.anchor));
     s.panel = here.next(forward);
-    let (selected, anchor) = s.panels.get(&s.panel).cloned().unwrap_or((0, None));
+    let (selected, anchor) = s.panels.get(&s.panel).copied().unwrap_or((0, None));
     s.selected = selected;
     s.anchor = anchor;
     s.offset = 0;
@@ -199,14 +199,14 @@ pub(super) fn clamp_selection(app: &mut App) {
         return;
     }
     // The anchor is usually still where it was: only look for it when it moved.
-    if let Some(a) = &s.anchor
+    if let Some(a) = s.anchor
         && keys.get(s.selected) != Some(a)
-        && let Some(i) = keys.iter().position(|k| k == a)
+        && let Some(i) = keys.position(a)
     {
         s.selected = i;
     }
     s.selected = s.selected.min(keys.len() - 1);
-    s.anchor = Some(keys[s.selected].clone());
+    s.anchor = keys.get(s.selected);
     if s.selected < s.offset {
         s.offset = s.selected;
     } else if s.selected >= s.offset + h {
@@ -220,7 +220,7 @@ fn select(app: &mut App, index: usize) {
     let keys = rows::keys(app, app.screen());
     let s = app.screen_mut();
     s.selected = index;
-    s.anchor = keys.get(index).cloned();
+    s.anchor = keys.get(index);
 }
 
 pub(super) fn move_selection(app: &mut App, action: &Action) {

@@ -504,3 +504,39 @@ fn watched_changes_apply_to_the_last_snapshot_without_a_fetch() {
         "a restarted watch replaces the list"
     );
 }
+
+/// Derived state is worked out once: drawing a frame again, with nothing changed in between,
+/// works out no rows (every list, count and summary a view shows comes from the memo).
+#[test]
+fn a_frame_works_out_nothing_the_last_frame_did() {
+    use ratatui::{Terminal, backend::TestBackend};
+    let screens: [&[&str]; 12] = [
+        &[],
+        &["o", "j"],
+        &["2"],
+        &["2", "enter"],
+        &["3"],
+        &["3", "enter"],
+        &["4"],
+        &["5"],
+        &["6"],
+        &["6", "enter"],
+        &["7"],
+        &["6", "/", "c", "h"],
+    ];
+    for keys in screens {
+        let (mut app, _, ctx) = loaded_demo((120, 40));
+        for k in keys {
+            press(&mut app, &ctx, k);
+        }
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+        terminal.draw(|f| crate::ui::render(&app, f)).expect("draw");
+        let first = app.memo.computed();
+        terminal.draw(|f| crate::ui::render(&app, f)).expect("draw");
+        assert_eq!(
+            app.memo.computed(),
+            first,
+            "{keys:?}: the second frame worked rows out again"
+        );
+    }
+}

@@ -506,7 +506,7 @@ fn needs_you_is_not_all_clear_before_the_data_is_in() {
     let (app, _, _) = loaded_demo((120, 40));
     assert!(rows::overview::needs_you_unknown(&app).is_empty());
     let needs: Vec<String> = rows::overview::needs_you(&app)
-        .into_iter()
+        .iter()
         .map(|(what, n, _)| format!("{n} {what}"))
         .collect();
     assert!(

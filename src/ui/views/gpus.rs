@@ -2,10 +2,7 @@
 //! with the pod and model version it is allocated to; allocated-but-idle GPUs are flagged; the
 //! summary line sets the cluster's requested GPUs against its allocatable ones.
 
-use mlops_core::{
-    gpu,
-    model::{Gpu, GpuSummary},
-};
+use mlops_core::model::Gpu;
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
@@ -71,36 +68,29 @@ pub fn cell<'a>(app: &App, g: &Gpu, c: &Column<Gpu>, width: u16) -> Option<Cell<
 /// full, which have room. Returns the area left above it.
 fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
     let t = &app.prefs.theme;
-    let Some(cluster) = &app.feeds.cluster.data else {
-        return area;
-    };
-    let requested = gpu::requested_per_node(&cluster.pods);
-    let mut nodes: Vec<_> = cluster
-        .nodes
-        .iter()
-        .filter(|n| n.gpu_capacity > 0)
-        .collect();
+    let nodes = rows::gpus::node_requests(app);
     if nodes.is_empty() {
         return area;
     }
-    nodes.sort_by(|a, b| (&a.cluster, &a.name).cmp(&(&b.cluster, &b.name)));
-    // Whole items a line, as many as fit; a node and its numbers never split.
+    // Whole items a line, as many lines as the box shows; a node and its numbers never split.
     let inner = usize::from(area.width.saturating_sub(2)).max(1);
     let mut lines: Vec<Line> = Vec::new();
     let mut spans: Vec<Span> = Vec::new();
     let mut used = 0;
-    for n in &nodes {
-        let r = requested.get(n.name.as_str()).copied().unwrap_or(0);
-        let style = match r.cmp(&n.gpu_capacity) {
+    for n in nodes.iter() {
+        let style = match n.requested.cmp(&n.capacity) {
             std::cmp::Ordering::Greater => t.err,
             std::cmp::Ordering::Equal => t.warn,
             std::cmp::Ordering::Less => t.ok,
         };
-        let item = format!("{} {r}/{}", n.name, n.gpu_capacity);
+        let item = format!("{} {}/{}", n.name, n.requested, n.capacity);
         let len = item.chars().count();
         if used > 0 && used + 3 + len > inner {
             lines.push(Line::from(std::mem::take(&mut spans)));
             used = 0;
+            if lines.len() == NODE_LINES {
+                break;
+            }
         }
         if used > 0 {
             spans.push(Span::styled(" · ", t.muted));
@@ -109,8 +99,10 @@ fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
         spans.push(Span::styled(item, style));
         used += len;
     }
-    lines.push(Line::from(spans));
-    let shown = u16::try_from(lines.len().min(4)).unwrap_or(4);
+    if lines.len() < NODE_LINES {
+        lines.push(Line::from(spans));
+    }
+    let shown = u16::try_from(lines.len()).unwrap_or(4);
     let [rest, boxed] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(shown + 2)]).areas(area);
     let block = titled_block(
@@ -122,15 +114,18 @@ fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
     rest
 }
 
+/// The most lines the per-node box takes.
+const NODE_LINES: usize = 4;
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
     let feed = &app.feeds.gpus;
     let items = rows::gpus(app, app.screen());
     let [summary, table] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
-    if let Some(all) = &feed.data {
-        let s = GpuSummary::of(all);
-        let faults = all.iter().filter(|g| g.xid.is_some()).count();
+    let totals = rows::gpus::totals(app);
+    if let Some(s) = &totals.summary {
+        let faults = totals.faults;
         let mut spans = vec![
             Span::styled(format!(" {} GPUs · ", s.total), t.text),
             Span::styled(format!("{} allocated · ", s.allocated), t.info),
@@ -144,9 +139,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         }
         // What the cluster allocated, next to what the exporter sees (after idle and faults,
         // which matter more when the line is cut).
-        if let Some(cluster) = &app.feeds.cluster.data {
-            let (requested, allocatable) =
-                gpu::requested_of_allocatable(&cluster.nodes, &cluster.pods);
+        if let Some((requested, allocatable)) = totals.requested_of_allocatable {
             spans.push(Span::styled(
                 format!("{requested}/{allocatable} req · "),
                 t.info,

@@ -5,11 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use mlops_core::{
-    drift::DriftStatus,
-    model::{EventKind, GpuSummary},
-    rollout::Phase,
-};
+use mlops_core::{drift::DriftStatus, model::EventKind, rollout::Phase};
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
@@ -289,8 +285,8 @@ fn gpu_columns() -> Vec<Column<mlops_core::model::Gpu>> {
 fn render_gpus(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
     let items = overview::attention_gpus(app, app.screen());
-    let summary = app.feeds.gpus.data.as_ref().map(|all| {
-        let s = GpuSummary::of(all);
+    let totals = rows::gpus::totals(app);
+    let summary = totals.summary.as_ref().map(|s| {
         Line::from(vec![
             Span::styled(
                 format!(" {} GPUs · {} allocated · ", s.total, s.allocated),

@@ -5,17 +5,13 @@
 pub mod compare;
 pub mod run_columns;
 
-use std::{
-    collections::hash_map::DefaultHasher,
-    hash::{Hash, Hasher},
-    rc::Rc,
-};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use mlops_core::model::{Experiment, Run};
 
 use self::compare::{compare_chart_metric, compare_rows};
 use super::{
-    SortKey, ViewModel, field_names, list_keys,
+    Keys, SortKey, ViewModel, field_names, identity, list_keys,
     memo::List,
     sort_keys,
     table::{Column, Elide, Value, Width},
@@ -154,25 +150,25 @@ fn runs_wanted(app: &App, screen: &Screen, out: &mut Vec<Source>) {
 pub struct Model;
 
 impl ViewModel for Model {
-    fn keys(&self, app: &App, screen: &Screen) -> Rc<Vec<String>> {
+    fn keys(&self, app: &App, screen: &Screen) -> Keys {
         match &screen.kind {
             ScreenKind::Root(_) => {
                 let columns = columns();
-                list_keys(app, screen, &list(app, &columns), |e| e.id.clone())
+                list_keys(app, screen, &list(app, &columns), |e| identity(&e.id))
             }
             ScreenKind::Runs { .. } => {
                 let columns = run_columns::columns(app, screen);
                 list_keys(app, screen, &runs_list(app, screen, &columns), |r| {
-                    r.id.clone()
+                    identity(&r.id)
                 })
             }
-            ScreenKind::Compare { .. } => Rc::new(
+            ScreenKind::Compare { .. } => Keys::of(
                 compare_rows(app, screen)
                     .iter()
-                    .map(|r| format!("{}/{}", r.kind, r.name))
+                    .map(|r| identity((&r.kind, &r.name)))
                     .collect(),
             ),
-            _ => Rc::default(),
+            _ => Keys::default(),
         }
     }
 

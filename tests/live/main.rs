@@ -1,0 +1,31 @@
+//! The live tier: every test against the real backends `tests/env/up` starts (a Kubernetes
+//! control plane with kwok, MLflow, Prometheus and the traffic process), and the drift engine
+//! against Evidently and SciPy in the venv `tests/run` builds. Built only with the
+//! `live-tests` feature: `tests/run` runs it; `cargo test --features live-tests --test live`
+//! runs it alone (starting the backends through `tests/env/up` when they are not running).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod apiserver_restart;
+mod audit_kube;
+mod console_kube;
+mod controller;
+mod drift_canary;
+mod drift_live;
+mod drift_peers;
+mod effects_agree;
+mod gpu_cli;
+mod lineage_cli;
+mod policy_cli;
+mod rbac_kube;
+mod registry_cli;
+mod registry_console;
+mod rollout_cli;
+mod runs_console;
+mod secrets;
+mod smoke_kube;
+mod smoke_mlflow;
+mod smoke_prometheus;
+mod tls_cli;
+mod traffic_kube;

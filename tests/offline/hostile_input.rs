@@ -1,0 +1,338 @@
+//! Hostile input that needs no backend: config files that are FIFOs, devices, directories, huge
+//! or not UTF-8; values with credentials or a megabyte of text; many templates; command-line
+//! values that overflowed (`--speed`, `--timeout`); and the terminal: pastes, long input, ctrl-c
+//! in a text input. Each test is a reproduction from the reliability review.
+
+use crate::common;
+
+use std::{
+    fmt::Write as _,
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use common::{hostile::mlops, tmux::Tmux};
+
+fn config_check(dir: &Path) -> (i32, String, Duration) {
+    let started = Instant::now();
+    let out = mlops(&["config", "check"])
+        .env("MLOPS_CONFIG_DIR", dir)
+        .output()
+        .expect("run mlops");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text, started.elapsed())
+}
+
+#[test]
+fn a_fifo_config_is_an_error_not_a_hang() {
+    // H1: `config check` and the console blocked forever in open().
+    let dir = tempfile::tempdir().expect("dir");
+    let fifo = dir.path().join("config.toml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let (code, text, elapsed) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("config.toml: cannot read: it is not a regular file"),
+        "{text}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[test]
+fn config_files_must_be_regular_and_small() {
+    let dir = tempfile::tempdir().expect("dir");
+    // /dev/zero: read until memory ran out (2.1 GB).
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("config.toml")).expect("symlink");
+    let (code, text, elapsed) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join("config.toml")).expect("mkdir");
+    let (code, text, _) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("config.toml: cannot read: it is a directory"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let big = format!("# {}\n", "x".repeat(2 << 20));
+    std::fs::write(dir.path().join("config.toml"), big).expect("write");
+    let (code, text, _) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("larger than 1024 KiB"), "{text}");
+}
+
+#[test]
+fn every_config_file_that_cannot_be_read_is_reported() {
+    // Finding 10: these were "config ok", exit 0, and silently ignored.
+    type Make<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Make); 4] = [
+        ("keymap.toml", &|d| {
+            std::fs::write(d.join("keymap.toml"), b"[global]\nq = \"quit\xff\"\n").expect("w");
+        }),
+        ("keymap.toml", &|d| {
+            std::fs::create_dir(d.join("keymap.toml")).expect("mkdir");
+        }),
+        ("themes/dark.toml", &|d| {
+            std::fs::create_dir_all(d.join("themes")).expect("mkdir");
+            std::fs::write(d.join("themes/dark.toml"), b"[text]\nfg = \"\xc3\"\n").expect("w");
+        }),
+        ("themes/mine.toml", &|d| {
+            std::fs::write(d.join("config.toml"), "theme = \"mine\"\n").expect("w");
+            std::fs::create_dir_all(d.join("themes/mine.toml")).expect("mkdir");
+        }),
+    ];
+    for (file, make) in cases {
+        let dir = tempfile::tempdir().expect("dir");
+        make(dir.path());
+        let (code, text, _) = config_check(dir.path());
+        assert_eq!(code, 1, "{file}: {text}");
+        assert!(
+            text.contains(&format!("{file}: cannot read: it is")),
+            "{file}: {text}"
+        );
+        assert!(!text.contains("neither embedded"), "not misleading: {text}");
+    }
+}
+
+#[test]
+fn checking_many_templates_is_linear() {
+    // H2: 20k templates took 5.7 s in a release build (quadratic); 15k, under the 1 MiB cap.
+    let dir = tempfile::tempdir().expect("dir");
+    let mut text = String::new();
+    for i in 0..15_000 {
+        let _ = writeln!(
+            text,
+            "[templates.t{i}]\nsteps = [\"setWeight 10\", \"setWeight 100\"]"
+        );
+    }
+    assert!(text.len() < 1 << 20);
+    std::fs::write(dir.path().join("config.toml"), text).expect("write");
+    let (code, out, elapsed) = config_check(dir.path());
+    assert_eq!(code, 0, "{out}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+}
+
+#[test]
+fn echoed_values_are_cut_and_credentials_redacted_everywhere() {
+    // Finding 11: the password was printed by `config check` and logged on every start.
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[mlflow]\ntracking_uri = \"htps://alice:S3CRETPW@127.0.0.1:1/\"\n[prometheus]\nurl = \"ftp://bob:PW2@h/\"\n",
+    )
+    .expect("write");
+    let (code, text, _) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("htps://***@127.0.0.1:1/"), "{text}");
+    assert!(
+        !text.contains("S3CRETPW") && !text.contains("PW2"),
+        "{text}"
+    );
+    let json = mlops(&["config", "check", "-o", "json"])
+        .env("MLOPS_CONFIG_DIR", dir.path())
+        .output()
+        .expect("run");
+    assert!(!String::from_utf8_lossy(&json.stdout).contains("S3CRETPW"));
+    let templates = mlops(&["rollout", "templates"])
+        .env("MLOPS_CONFIG_DIR", dir.path())
+        .output()
+        .expect("run");
+    assert!(!String::from_utf8_lossy(&templates.stderr).contains("S3CRETPW"));
+    // The console's log.
+    let log = dir.path().join("mlops.log");
+    let t = Tmux::start(
+        &format!(
+            "MLOPS_LOG_FILE={} {} demo; echo EXIT=$?; sleep 30",
+            log.display(),
+            env!("CARGO_BIN_EXE_mlops")
+        ),
+        100,
+        30,
+        &dir.path().display().to_string(),
+    );
+    t.wait_text("Overview");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0");
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.contains("***@127.0.0.1"), "{logged}");
+    assert!(!logged.contains("S3CRETPW"), "{logged}");
+
+    // A 1 MB value is echoed cut, not twice in full.
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("theme = \"{}\"\n", "b".repeat(1_000_000)),
+    )
+    .expect("write");
+    let (code, text, _) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.len() < 5_000, "{} bytes echoed", text.len());
+}
+
+#[test]
+fn numbers_that_overflowed_are_refused_before_anything_happens() {
+    // C2: `demo --speed 1e15` panicked (exit 101); `-1` was taken for a flag.
+    for speed in ["1e15", "1e308", "1e12", "-1", "NaN"] {
+        let out = mlops(&["demo", "--speed", speed]).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "--speed {speed}: {err}");
+        assert!(
+            err.contains("--speed must be a number from 0 to 1000"),
+            "--speed {speed}: {err}"
+        );
+    }
+    // A negative seed was "unexpected argument '-1'"; now the value is named as wrong.
+    let out = mlops(&["demo", "--seed", "-1"]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value '-1' for '--seed"), "{err}");
+    // C1: `start --wait --timeout u64::MAX` panicked after creating the rollout.
+    let out = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "m",
+        "--version",
+        "3",
+        "--image",
+        "i",
+        "--wait",
+        "--timeout",
+        "18446744073709551615",
+    ])
+    .output()
+    .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--timeout") && err.contains("604800"), "{err}");
+    // Validation before the network: a bad version is named, not a kubeconfig error.
+    let out = mlops(&[
+        "rollout",
+        "start",
+        "--model",
+        "m",
+        "--version",
+        "0",
+        "--image",
+        "i",
+    ])
+    .env("KUBECONFIG", "/nonexistent/kubeconfig")
+    .output()
+    .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("spec.model.version"), "{err}");
+}
+
+/// `text` pasted into the pane as a terminal pastes it (bracketed when the app asked for it).
+fn paste(t: &Tmux, text: &str, file: &Path) {
+    std::fs::write(file, text).expect("write paste");
+    t.tmux(&["load-buffer", "-b", "p", &file.display().to_string()]);
+    t.tmux(&["paste-buffer", "-p", "-d", "-b", "p", "-t", "e2e"]);
+}
+
+#[test]
+fn pastes_and_long_input_are_one_capped_insertion() {
+    let dir = tempfile::tempdir().expect("dir");
+    let t = Tmux::start(
+        &format!(
+            "{} demo --seed 7; echo EXIT=$?; sleep 30",
+            env!("CARGO_BIN_EXE_mlops")
+        ),
+        120,
+        36,
+        &dir.path().display().to_string(),
+    );
+    t.wait_text("Rollouts");
+    // A paste outside a text input runs no key bindings ("q" would quit).
+    paste(&t, "qqq2", &dir.path().join("p1"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!t.screen().contains("EXIT="), "a paste ran key bindings");
+    // 10 KB into the filter: one insertion, cut to 256 characters, at once (it was 5–8 s of
+    // 100 % CPU, one key at a time).
+    t.keys(&["6", "/"]);
+    let started = Instant::now();
+    paste(&t, &"z".repeat(10_000), &dir.path().join("p2"));
+    let s = t.wait_text("zzzz");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(s.contains("Rollouts (0)"), "{s}");
+    // ctrl-c in a text input cancels it (it was ignored).
+    t.keys(&["C-c"]);
+    let s = t.wait_text("Rollouts (6)");
+    assert!(!s.contains("zzzz"), "{s}");
+    t.keys(&["q"]);
+    assert!(t.wait_text("EXIT=").contains("EXIT=0"));
+}
+
+#[test]
+fn an_unterminated_paste_does_not_swallow_keys() {
+    // H5: a lone `ESC [200~` made crossterm keep every later key (`q` and `ctrl-c` too) as part
+    // of a paste that never ended.
+    let dir = tempfile::tempdir().expect("dir");
+    let t = Tmux::start(
+        &format!(
+            "{} demo --seed 7; echo EXIT=$?; sleep 30",
+            env!("CARGO_BIN_EXE_mlops")
+        ),
+        120,
+        36,
+        &dir.path().display().to_string(),
+    );
+    t.wait_text("Rollouts");
+    let paste_start = ["-t", "e2e", "-H", "1b", "5b", "32", "30", "30", "7e"];
+    t.tmux(&[&["send-keys"][..], &paste_start[..]].concat());
+    // A key right after it still ends up in the paste (delivered, and ignored, after 1 s)...
+    t.keys(&["2"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // ...and the next keys work again.
+    t.keys(&["3"]);
+    t.wait_text("Model versions");
+    t.keys(&["q"]);
+    assert!(t.wait_text("EXIT=").contains("EXIT=0"));
+}
+
+#[test]
+fn a_burst_of_typed_keys_does_not_freeze_the_console() {
+    // 10,000 characters typed at once (a paste into a terminal without bracketed paste, or
+    // `tmux send-keys`) into the filter: crossterm read 1 KiB of it, and the rest sat unread in
+    // the tty until another key came, so `esc` and `q` did nothing.
+    let dir = tempfile::tempdir().expect("dir");
+    let t = Tmux::start(
+        &format!(
+            "{} demo --seed 7; echo EXIT=$?; sleep 30",
+            env!("CARGO_BIN_EXE_mlops")
+        ),
+        120,
+        36,
+        &dir.path().display().to_string(),
+    );
+    t.wait_text("Rollouts");
+    t.keys(&["6", "/"]);
+    t.wait_text("filter /");
+    t.type_text(&"x".repeat(10_000));
+    t.wait_text("Rollouts (0)");
+    // The keys after the burst are read without waiting for more input.
+    t.keys(&["Escape"]);
+    t.wait_text("Rollouts (6)");
+    t.keys(&["q"]);
+    assert!(t.wait_text("EXIT=").contains("EXIT=0"));
+}

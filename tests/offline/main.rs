@@ -1,0 +1,16 @@
+//! The offline tier: everything that needs no backend — the layout of the code, the CLI's
+//! parsing and offline verbs, the docs, drift on files, the console in a real terminal (tmux) on
+//! the demo, hostile servers and input of the tests' own, and snapshots of every screen. Plain
+//! `cargo test` runs it (with the unit tests) in a couple of minutes: the inner loop.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod architecture;
+mod cli;
+mod docs;
+mod drift_cli;
+mod e2e_tmux;
+mod faults;
+mod hostile_input;
+mod snapshots;
