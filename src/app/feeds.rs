@@ -344,6 +344,11 @@ pub fn next_version() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A failing source is retried after `FIRST_RETRY`, then twice as long after each failure in a
+/// row, at most `MAX_BACKOFF_DOUBLINGS` times (and never later than its refresh period).
+const FIRST_RETRY: Duration = Duration::seconds(1);
+const MAX_BACKOFF_DOUBLINGS: u32 = 6;
+
 /// One source's latest data, when it came, and the last error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feed<T> {
@@ -402,7 +407,8 @@ impl<T: PartialEq> Feed<T> {
     fn begin(&mut self, now: DateTime<Utc>, every: Option<Duration>, force: bool) -> bool {
         let backing_off = self.failures > 0
             && self.attempted.is_some_and(|at| {
-                let wait = Duration::seconds(1i64 << self.failures.min(6).saturating_sub(1));
+                let doublings = self.failures.min(MAX_BACKOFF_DOUBLINGS).saturating_sub(1);
+                let wait = FIRST_RETRY * (1 << doublings);
                 now - at < every.map_or(wait, |e| wait.min(e))
             });
         let due = force

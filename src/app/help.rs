@@ -15,11 +15,31 @@ pub enum HelpLine {
 
 /// Every line of the help for the screen on show.
 pub fn lines(app: &App) -> Vec<HelpLine> {
+    let mut out = keys(app);
+    sorts(app, &mut out);
+    filter(&mut out);
+    commands(&mut out);
+    symbols(&mut out);
+    out.push(HelpLine::Blank);
+    out.push(HelpLine::Note(format!(
+        "keymap: {} · theme: {} · ↑↓ pgup pgdn home end scroll · esc close",
+        app.prefs.keymap.name, app.prefs.theme.name
+    )));
+    if !app.prefs.config_errors.is_empty() {
+        out.push(HelpLine::Note(format!(
+            "{} config error(s): :messages lists them; `mlops config check` too",
+            app.prefs.config_errors.len()
+        )));
+    }
+    out
+}
+
+/// The keys of the active keymap: this view's, then everywhere's.
+fn keys(app: &App) -> Vec<HelpLine> {
     let view = app.view();
-    let context = view.context();
     let mut out = Vec::new();
     let mut section = String::new();
-    for (sec, keys, action) in app.prefs.keymap.bindings(context) {
+    for (sec, keys, action) in app.prefs.keymap.bindings(view.context()) {
         if sec != section {
             if !section.is_empty() {
                 out.push(HelpLine::Blank);
@@ -36,6 +56,11 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
             action.description().to_string(),
         ));
     }
+    out
+}
+
+/// The columns the screen sorts by, with their keys.
+fn sorts(app: &App, out: &mut Vec<HelpLine>) {
     let sorts: Vec<HelpLine> = rows::sortable(app, app.screen())
         .into_iter()
         .map(|(_, header, k)| {
@@ -52,6 +77,10 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
         ));
         out.extend(sorts);
     }
+}
+
+/// The filter's syntax.
+fn filter(out: &mut Vec<HelpLine>) {
     out.push(HelpLine::Blank);
     out.push(HelpLine::Heading(
         "filter (/): every term must match".into(),
@@ -66,6 +95,10 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
     ] {
         out.push(HelpLine::Entry(term.into(), what.into()));
     }
+}
+
+/// The palette's commands.
+fn commands(out: &mut Vec<HelpLine>) {
     out.push(HelpLine::Blank);
     out.push(HelpLine::Heading(
         "commands (:), with tab to complete".into(),
@@ -76,6 +109,10 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
             c.help.to_string(),
         ));
     }
+}
+
+/// Every symbol the screens use.
+fn symbols(out: &mut Vec<HelpLine>) {
     out.push(HelpLine::Blank);
     out.push(HelpLine::Heading("symbols".into()));
     for (sym, what) in [
@@ -106,18 +143,6 @@ pub fn lines(app: &App) -> Vec<HelpLine> {
     ] {
         out.push(HelpLine::Entry(sym.into(), what.into()));
     }
-    out.push(HelpLine::Blank);
-    out.push(HelpLine::Note(format!(
-        "keymap: {} · theme: {} · ↑↓ pgup pgdn home end scroll · esc close",
-        app.prefs.keymap.name, app.prefs.theme.name
-    )));
-    if !app.prefs.config_errors.is_empty() {
-        out.push(HelpLine::Note(format!(
-            "{} config error(s): :messages lists them; `mlops config check` too",
-            app.prefs.config_errors.len()
-        )));
-    }
-    out
 }
 
 /// Lines the help overlay shows at once in a terminal `height` rows tall.

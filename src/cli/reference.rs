@@ -1,5 +1,5 @@
 //! The command-line reference of the book (`docs/src/reference/cli.md`), generated from the clap
-//! definitions of [`Cli`] so that it cannot say anything the binary does not do. `tests/docs.rs`
+//! definitions of [`Cli`] so that it cannot say anything the binary does not do. `tests/offline/docs.rs`
 //! fails when the committed page differs from [`markdown`]. Owns only the rendering: no flag, help
 //! text or default is written here — change those where the command is declared.
 

@@ -1,7 +1,7 @@
 //! `mlops drift` as a pipeline runs it: exit codes, JSON shape, unreadable input named with file
 //! and line, bad columns reported per column, profiles written and used as the reference, and
 //! config overrides per model and feature. (Agreement of the numbers with Evidently and SciPy is
-//! tests/drift_peers.rs.)
+//! tests/live/drift_peers.rs.)
 
 use std::{fmt::Write as _, path::Path, process::Command};
 

@@ -1,5 +1,5 @@
 //! Drift statistics and decisions, computed the way Evidently 0.7 and SciPy compute them so the
-//! numbers and the verdicts match (tests/drift_peers.rs checks them against both).
+//! numbers and the verdicts match (tests/live/drift_peers.rs checks them against both).
 //!
 //! # What is implemented, and where it was read
 //!

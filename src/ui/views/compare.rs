@@ -156,46 +156,7 @@ fn render_table(
         .iter()
         .skip(offset)
         .take(height)
-        .map(|r| {
-            let name = if r.differs {
-                format!("≠ {}", r.name)
-            } else {
-                format!("  {}", r.name)
-            };
-            let name_style = if r.differs { t.warn } else { t.text };
-            let mut cells = vec![
-                Cell::from(Span::styled(r.kind, t.muted)),
-                Cell::from(Span::styled(
-                    shorten(&mlops_core::text::line(&name), usize::from(NAME)),
-                    name_style,
-                )),
-            ];
-            cells.extend(r.values.iter().enumerate().map(|(i, v)| {
-                let text = v.as_deref().unwrap_or("—");
-                let best = r.best == Some(i) && r.differs;
-                let style = if best {
-                    t.ok.add_modifier(Modifier::BOLD)
-                } else if v.is_none() {
-                    t.muted
-                } else {
-                    t.text
-                };
-                let shown = if best {
-                    let arrow = match c.best.get(&r.name).map(|b| b.direction) {
-                        Some(Direction::Lower) => "↓",
-                        _ => "↑",
-                    };
-                    format!("{arrow}{text}")
-                } else {
-                    text.to_string()
-                };
-                Cell::from(Span::styled(
-                    shorten(&mlops_core::text::line(&shown), usize::from(share)),
-                    style,
-                ))
-            }));
-            Row::new(cells)
-        })
+        .map(|r| compare_row(app, c, r, share))
         .collect();
     let mut widths = vec![Constraint::Length(KIND), Constraint::Length(NAME)];
     widths.extend((0..c.runs.len()).map(|_| Constraint::Length(share)));
@@ -429,4 +390,48 @@ fn render_scatter(
         .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
         .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 1)));
     frame.render_widget(chart, area);
+}
+
+/// One param or metric across the runs: `≠` where they differ, the best value in bold with the
+/// way its metric improves.
+fn compare_row<'a>(app: &App, c: &Comparison, r: &CompareRow, share: u16) -> Row<'a> {
+    let t = &app.prefs.theme;
+    let name = if r.differs {
+        format!("≠ {}", r.name)
+    } else {
+        format!("  {}", r.name)
+    };
+    let name_style = if r.differs { t.warn } else { t.text };
+    let mut cells = vec![
+        Cell::from(Span::styled(r.kind, t.muted)),
+        Cell::from(Span::styled(
+            shorten(&mlops_core::text::line(&name), usize::from(NAME)),
+            name_style,
+        )),
+    ];
+    cells.extend(r.values.iter().enumerate().map(|(i, v)| {
+        let text = v.as_deref().unwrap_or("—");
+        let best = r.best == Some(i) && r.differs;
+        let style = if best {
+            t.ok.add_modifier(Modifier::BOLD)
+        } else if v.is_none() {
+            t.muted
+        } else {
+            t.text
+        };
+        let shown = if best {
+            let arrow = match c.best.get(&r.name).map(|b| b.direction) {
+                Some(Direction::Lower) => "↓",
+                _ => "↑",
+            };
+            format!("{arrow}{text}")
+        } else {
+            text.to_string()
+        };
+        Cell::from(Span::styled(
+            shorten(&mlops_core::text::line(&shown), usize::from(share)),
+            style,
+        ))
+    }));
+    Row::new(cells)
 }

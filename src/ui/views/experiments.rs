@@ -211,7 +211,37 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
             Span::styled(format!(" {} {}", d.digest, d.region), t.muted),
         ]));
     }
-    // The models it logged (MLflow 3): what it produced, registered or not.
+    logged_models(app, run, &mut lines);
+    frame.render_widget(
+        Paragraph::new(lines).block(block.clone().title(Span::styled(" Run ", t.title))),
+        info,
+    );
+
+    let metrics = app
+        .feeds
+        .run_metrics
+        .get(run_id)
+        .and_then(|f| f.data.as_ref());
+    let chart_block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.border)
+        .title(Span::styled(" Metric history ", t.title));
+    let Some(metrics) = metrics else {
+        let inner = chart_block.inner(chart);
+        frame.render_widget(chart_block, chart);
+        frame.render_widget(
+            Paragraph::new(Span::styled("loading metric history…", t.muted)),
+            inner,
+        );
+        return;
+    };
+    render_curves(app, frame, chart, chart_block, metrics);
+}
+
+/// The models a run logged (MLflow 3): what it produced, registered or not.
+fn logged_models(app: &App, run: &mlops_core::model::Run, lines: &mut Vec<Line<'static>>) {
+    let t = &app.prefs.theme;
     lines.push(Line::from(Span::styled("logged models", t.header)));
     let logged = app
         .feeds
@@ -244,31 +274,6 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
         ))),
         _ => lines.push(Line::from(Span::styled("  loading…", t.muted))),
     }
-    frame.render_widget(
-        Paragraph::new(lines).block(block.clone().title(Span::styled(" Run ", t.title))),
-        info,
-    );
-
-    let metrics = app
-        .feeds
-        .run_metrics
-        .get(run_id)
-        .and_then(|f| f.data.as_ref());
-    let chart_block = Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(t.border)
-        .title(Span::styled(" Metric history ", t.title));
-    let Some(metrics) = metrics else {
-        let inner = chart_block.inner(chart);
-        frame.render_widget(chart_block, chart);
-        frame.render_widget(
-            Paragraph::new(Span::styled("loading metric history…", t.muted)),
-            inner,
-        );
-        return;
-    };
-    render_curves(app, frame, chart, chart_block, metrics);
 }
 
 fn render_curves(
