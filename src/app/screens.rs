@@ -7,8 +7,7 @@ use std::collections::HashMap;
 
 use mlops_core::{model::FeatureDrift, rollout::RolloutKey};
 
-use super::rows::filter::FilterText;
-use super::rows::table::Sort;
+use super::rows::{filter::FilterText, table::Sort};
 
 /// The top-level views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -71,39 +71,117 @@ fn module_of(path: &Path, base: &Path, krate: &str) -> Module {
     m
 }
 
-/// Every path a `use` tree names: `a::{b, c::{d, e}}` → `a::b`, `a::c::d`, `a::c::e`.
-fn expand(tree: &str) -> Vec<String> {
-    fn rec(prefix: &str, t: &str, out: &mut Vec<String>) {
-        let Some(open) = t.find('{') else {
-            for x in t.split(',').filter(|x| !x.is_empty()) {
-                out.push(format!("{prefix}{x}"));
-            }
-            return;
-        };
-        let head = &t[..open];
-        let body = &t[open + 1..t.rfind('}').unwrap_or(t.len())];
-        let (mut depth, mut current, mut parts) = (0, String::new(), Vec::new());
-        for ch in body.chars() {
-            match ch {
-                '{' => depth += 1,
-                '}' => depth -= 1,
-                _ => {}
-            }
-            if ch == ',' && depth == 0 {
-                parts.push(std::mem::take(&mut current));
+/// Every path a file names, parsed by `syn` (comments and strings are not code): each path a
+/// `use` tree expands to (`a::{b, c::{d, e}}` → `a::b`, `a::c::d`, `a::c::e`), every path
+/// written in place (`crate::app::rows::len(…)`), and the paths inside macro calls, read from
+/// their tokens. Test modules (`#[cfg(test)] mod …`) are left out.
+#[derive(Default)]
+struct Paths(Vec<String>);
+
+impl Paths {
+    fn of_file(text: &str, path: &Path) -> Self {
+        let file = syn::parse_file(text)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+        let mut paths = Paths::default();
+        syn::visit::Visit::visit_file(&mut paths, &file);
+        paths
+    }
+
+    fn use_tree(&mut self, prefix: &str, tree: &syn::UseTree) {
+        let join = |name: &dyn std::fmt::Display| {
+            if prefix.is_empty() {
+                name.to_string()
             } else {
-                current.push(ch);
+                format!("{prefix}::{name}")
             }
-        }
-        parts.push(current);
-        for p in parts.iter().filter(|p| !p.is_empty()) {
-            rec(&format!("{prefix}{head}"), p, out);
+        };
+        match tree {
+            syn::UseTree::Path(p) => self.use_tree(&join(&p.ident), &p.tree),
+            syn::UseTree::Name(n) => self.0.push(join(&n.ident)),
+            syn::UseTree::Rename(r) => self.0.push(join(&r.ident)),
+            syn::UseTree::Glob(_) => self.0.push(prefix.to_string()),
+            syn::UseTree::Group(g) => {
+                for t in &g.items {
+                    self.use_tree(prefix, t);
+                }
+            }
         }
     }
-    let tree: String = tree.chars().filter(|c| !c.is_whitespace()).collect();
-    let mut out = Vec::new();
-    rec("", &tree, &mut out);
-    out
+
+    /// Paths in a macro's tokens: `crate`, `super`, `self` or `mlops_core` followed by `::name`s.
+    fn tokens(&mut self, tokens: proc_macro2::TokenStream) {
+        let mut current: Option<String> = None;
+        let mut colons = 0;
+        for t in tokens {
+            match t {
+                proc_macro2::TokenTree::Group(g) => {
+                    self.flush(&mut current);
+                    self.tokens(g.stream());
+                }
+                proc_macro2::TokenTree::Punct(p) if p.as_char() == ':' && current.is_some() => {
+                    colons += 1;
+                }
+                proc_macro2::TokenTree::Ident(i) => {
+                    let name = i.to_string();
+                    match current.as_mut() {
+                        Some(path) if colons == 2 => {
+                            path.push_str("::");
+                            path.push_str(&name);
+                        }
+                        _ => {
+                            self.flush(&mut current);
+                            if matches!(name.as_str(), "crate" | "super" | "self" | "mlops_core") {
+                                current = Some(name);
+                            }
+                        }
+                    }
+                    colons = 0;
+                }
+                proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => {
+                    self.flush(&mut current);
+                    colons = 0;
+                }
+            }
+        }
+        self.flush(&mut current);
+    }
+
+    fn flush(&mut self, current: &mut Option<String>) {
+        if let Some(p) = current.take() {
+            self.0.push(p);
+        }
+    }
+}
+
+fn is_test_module(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg")
+            && a.parse_args::<syn::Meta>()
+                .is_ok_and(|m| m.path().is_ident("test"))
+    })
+}
+
+impl<'ast> syn::visit::Visit<'ast> for Paths {
+    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+        self.use_tree("", &u.tree);
+    }
+
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        if !is_test_module(&m.attrs) {
+            syn::visit::visit_item_mod(self, m);
+        }
+    }
+
+    fn visit_path(&mut self, p: &'ast syn::Path) {
+        let names: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
+        self.0.push(names.join("::"));
+        syn::visit::visit_path(self, p);
+    }
+
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        self.tokens(m.tokens.clone());
+        syn::visit::visit_macro(self, m);
+    }
 }
 
 fn resolve(current: &Module, path: &str, files: &BTreeMap<Module, PathBuf>) -> Option<Module> {
@@ -159,42 +237,9 @@ fn graph() -> (
     let mut edges = BTreeMap::new();
     for (m, p) in &files {
         let text = std::fs::read_to_string(p).expect("source file");
-        let text = text
-            .split("#[cfg(test)]\nmod tests {")
-            .next()
-            .unwrap_or_default();
         let mut deps = BTreeSet::new();
-        for stmt in text.split(';') {
-            let stmt = stmt.trim_start();
-            let stmt = stmt
-                .lines()
-                .skip_while(|l| l.trim_start().starts_with("//") || l.trim_start().starts_with('#'))
-                .collect::<Vec<_>>()
-                .join("\n");
-            let body = stmt
-                .trim_start()
-                .strip_prefix("pub ")
-                .or_else(|| stmt.trim_start().strip_prefix("pub(crate) "))
-                .or_else(|| stmt.trim_start().strip_prefix("pub(super) "))
-                .unwrap_or(stmt.trim_start());
-            if let Some(tree) = body.strip_prefix("use ") {
-                for path in expand(tree) {
-                    if let Some(d) = resolve(m, &path, &files) {
-                        deps.insert(d);
-                    }
-                }
-            }
-        }
-        // Paths written in place (`crate::app::rows::len(…)`).
-        for (i, _) in text
-            .match_indices("crate::")
-            .chain(text.match_indices("super::"))
-        {
-            let path: String = text[i..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            if let Some(d) = resolve(m, path.trim_end_matches(':'), &files) {
+        for path in Paths::of_file(&text, p).0 {
+            if let Some(d) = resolve(m, &path, &files) {
                 deps.insert(d);
             }
         }
@@ -290,10 +335,26 @@ fn the_detector_sees_a_cycle() {
         resolve(&a, "crate::b::Thing", &files),
         Some(vec!["crate".to_string(), "b".into()])
     );
-    assert_eq!(
-        expand("crate::{a::{B, C}, d}"),
-        ["crate::a::B", "crate::a::C", "crate::d"]
-    );
+    let code = r#"
+        use crate::{a::{B, C}, d};
+        // crate::e in a comment is not code, nor "crate::f" in a string.
+        fn f() -> String { let _ = crate::g::h(); format!("{}", crate::i::J) }
+        #[cfg(test)]
+        mod tests { use crate::k; }
+    "#;
+    let paths = Paths::of_file(code, Path::new("test.rs")).0;
+    for p in [
+        "crate::a::B",
+        "crate::a::C",
+        "crate::d",
+        "crate::g::h",
+        "crate::i::J",
+    ] {
+        assert!(paths.iter().any(|x| x == p), "{p} in {paths:?}");
+    }
+    for p in ["crate::e", "crate::f", "crate::k"] {
+        assert!(!paths.iter().any(|x| x == p), "{p} not in {paths:?}");
+    }
 }
 
 /// A source file's own lines: tests in a sibling file (`tests.rs`, `*_tests.rs`, `tests/`) do
