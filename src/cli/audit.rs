@@ -9,7 +9,6 @@ use clap::Subcommand;
 use mlops_core::{
     CoreError,
     audit::{self, AuditEntry, Finding, Start},
-    rollout,
 };
 use serde::Serialize;
 
@@ -70,7 +69,7 @@ pub fn parse_when(flag: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime
     }
     let secs = match t.strip_suffix('d') {
         Some(days) => days.parse::<u64>().ok().and_then(|d| d.checked_mul(86_400)),
-        None => rollout::parse_duration(t),
+        None => mlops_core::text::parse_duration(t),
     };
     secs.and_then(|secs| i64::try_from(secs).ok())
         .and_then(chrono::TimeDelta::try_seconds)

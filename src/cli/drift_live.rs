@@ -9,7 +9,7 @@ use std::{fmt::Write as _, process::ExitCode, time::Duration};
 use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
-use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift, rollout};
+use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift};
 use serde::Serialize;
 
 use super::output::{self, Output, UsageError, safe};
@@ -151,8 +151,8 @@ fn feature(d: FeatureDrift, alert_after: usize) -> LiveFeature {
 pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode> {
     let output = Output::pick(output, &[Output::Table, Output::Json], "drift live")?;
     let window = match &args.window {
-        None => options.settings.drift.live_window(),
-        Some(w) => rollout::parse_duration(w.trim())
+        None => options.settings.drift.live_window,
+        Some(w) => mlops_core::text::parse_duration(w.trim())
             .filter(|s| *s > 0)
             .map(Duration::from_secs)
             .ok_or_else(|| UsageError(format!("--window {w:?}: a duration like 90s, 15m or 1h")))?,

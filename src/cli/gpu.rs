@@ -15,7 +15,6 @@ use mlops_core::{
     gpu::{self, Allocation, GpuFilter, GpuReport, IdlePolicy, UtilHistory},
     model::{Gpu, Node},
     ports::{ClusterPort, MetricsPort},
-    rollout,
 };
 
 use super::output::{self, Output, UsageError, safe};
@@ -70,13 +69,13 @@ pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode
 
 /// `[gpu]` from config.toml with the flags over it.
 fn policy(args: &GpuArgs, options: &Options) -> Result<IdlePolicy> {
-    // Settings with errors were replaced by defaults when loaded, so this parses.
-    let mut policy = options.settings.gpu.policy().unwrap_or_default();
+    // Settings with errors were replaced by defaults when loaded, so this is a valid policy.
+    let mut policy = options.settings.gpu.policy();
     if let Some(pct) = args.idle_util_pct {
         policy.util_pct = pct;
     }
     if let Some(w) = &args.idle_window {
-        let secs = rollout::parse_duration(w.trim()).ok_or_else(|| {
+        let secs = mlops_core::text::parse_duration(w.trim()).ok_or_else(|| {
             UsageError(format!(
                 "--idle-window {w:?}: a duration like 90s, 30m or 6h"
             ))

@@ -136,14 +136,32 @@ pub fn main(cli: &Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<output::UsageError>() => {
-            eprintln!("mlops: {}", output::error_text(&format!("{e:#}")));
+            eprintln!("mlops: {}", output::error_text(&said_once(&e)));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("mlops: {}", output::error_text(&format!("{e:#}")));
+            eprintln!("mlops: {}", output::error_text(&said_once(&e)));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: a context and what it wraps (`x.csv: cannot read:
+/// No such file`), but not a backend's error again after the core's message that already
+/// quotes it (the core keeps a client's error as its source).
+fn said_once(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 /// `-o` as a table or JSON, the two every verb takes.
@@ -243,4 +261,23 @@ fn registry_verb(
     verb: impl AsyncFnOnce(MlflowRegistry) -> Result<String, CoreError>,
 ) -> Result<ExitCode> {
     run_verb(async || options.require_registry(), verb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_printed_with_its_causes_each_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(io).context("x.csv: cannot read");
+        assert_eq!(said_once(&e), "x.csv: cannot read: No such file");
+        // A backend's error that the core's message already quotes is not said twice.
+        let core = CoreError::unavailable("kubernetes", "listing pods: connection refused")
+            .caused_by(std::io::Error::other("connection refused"));
+        assert_eq!(
+            said_once(&anyhow::Error::new(core)),
+            "kubernetes: listing pods: connection refused"
+        );
+    }
 }

@@ -28,6 +28,8 @@ use crate::{
 
 /// The longest `start --wait --timeout`: a week.
 pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
+/// How often `start --wait` reads the rollout again.
+const WAIT_POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Subcommand)]
 pub enum RolloutCmd {
@@ -489,7 +491,7 @@ async fn wait_until_done(
                 ),
             ));
         }
-        tokio::time::sleep(Duration::from_secs(2).min(limit)).await;
+        tokio::time::sleep(WAIT_POLL.min(limit)).await;
     }
 }
 

@@ -4,6 +4,7 @@
 //! status. Several replicas can run: only the holder of the Lease reconciles. A console with no
 //! controller runs the same loop (`drive_embedded`).
 
+mod defaults;
 mod fair;
 mod reconcile;
 
@@ -45,18 +46,8 @@ pub struct Context {
     pub concurrency: u16,
 }
 
-/// Reconcile passes at once unless `--concurrency` says otherwise: enough to keep hundreds of
-/// rollouts on time, few enough not to queue up in the API server.
-pub const DEFAULT_CONCURRENCY: u16 = 16;
-
-/// From SIGTERM (or the console quitting) to the lease released and the process gone, at most.
-pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
-/// The part of [`SHUTDOWN_BUDGET`] the loop itself may use: passes in flight and the audit
-/// writer get [`PASSES_GRACE`], releasing the lease what is left; the rest is for the process
-/// to end.
-const STOP_BUDGET: Duration = Duration::from_millis(1500);
-/// How long passes in flight may finish (and queued audit entries be written) after a stop.
-const PASSES_GRACE: Duration = Duration::from_millis(800);
+use self::defaults::{CANARIES_READY_WITHIN, PASSES_GRACE, STOP_BUDGET};
+pub use self::defaults::{DEFAULT_CONCURRENCY, SHUTDOWN_BUDGET};
 
 /// Why leading ended.
 enum Ended {
@@ -115,7 +106,7 @@ async fn lead_until(
     // Not ready in time (no right to list Deployments everywhere, an API server in trouble):
     // give the lease up rather than hold it without acting.
     let ready = tokio::select! {
-        r = tokio::time::timeout(Duration::from_secs(30), canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
+        r = tokio::time::timeout(CANARIES_READY_WITHIN, canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
         () = &mut stop => {
             canary_watch.abort();
             release_within(&lease, STOP_BUDGET).await;
@@ -127,7 +118,10 @@ async fn lead_until(
         release_within(&lease, STOP_BUDGET).await;
         return Ended::Unrenewable(CoreError::backend(
             "controller",
-            "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within 30 s",
+            format!(
+                "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within {} s",
+                CANARIES_READY_WITHIN.as_secs()
+            ),
         ));
     }
     let (rollouts, writer) = reflector::store::<ModelRollout>();

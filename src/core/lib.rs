@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod audit;
 pub mod compare;
+pub mod defaults;
 pub mod demo;
 pub mod drift;
 pub mod error;

@@ -36,9 +36,7 @@ pub use command::{
 pub use effects::{CHAMPION_ALIAS, Infrastructure, carry_out, target, transition_action};
 pub use machine::{analysis_due, reconcile, replica_split};
 pub use preview::{Alias, preview};
-pub use template::{
-    STEP_SYNTAX, Template, default_analysis, drift_check, parse_duration, templates,
-};
+pub use template::{STEP_SYNTAX, Template, default_analysis, drift_check, templates};
 pub use validate::{validate, validate_steps};
 
 /// How many measurements the status keeps (oldest dropped first).
