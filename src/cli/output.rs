@@ -131,6 +131,12 @@ pub fn error_text(e: &dyn std::fmt::Display) -> String {
 
 /// Print what a verb returned (exit 0), or its error (exit 1).
 pub fn finish(result: Result<String, CoreError>) -> ExitCode {
+    finish_with(result)
+}
+
+/// As [`finish`], for a verb whose failures are not all the core's (`rollout start --wait`: the
+/// rollout's own outcome).
+pub fn finish_with<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode {
     match result {
         Ok(out) => {
             print(&out);

@@ -1,6 +1,6 @@
 //! One reconcile pass over one ModelRollout: observe (canary readiness from the watched canary
 //! Deployments, analysis samples from the metrics store), decide (the core's state machine), carry
-//! out the effects (the core's interpreter on the kube wing's `Infrastructure`) and write the
+//! out the effects (the core's interpreter on the kube wing's ports) and write the
 //! status with the resourceVersion read.
 
 use std::{sync::Arc, time::Duration};
@@ -280,7 +280,7 @@ async fn reconcile_once(
         audit: pass.audit.clone(),
         regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
-    rollout::carry_out(&infra, &record, &decision.effects, now).await?;
+    infra.carry_out(&record, &decision.effects, now).await?;
     if decision.status != record.status {
         let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
         let mut updated = ModelRollout::clone(mr);

@@ -362,7 +362,11 @@ mod tests {
         // The source is the original error itself, so it can be downcast.
         let source = caused.source().expect("a source");
         assert!(source.downcast_ref::<Refused>().is_some(), "{source:?}");
-        assert!(caused.cause().is_some_and(|c| c.downcast_ref::<Refused>().is_some()));
+        assert!(
+            caused
+                .cause()
+                .is_some_and(|c| c.downcast_ref::<Refused>().is_some())
+        );
         // Equality is about the failure, not the object that caused it.
         assert_eq!(caused, plain);
         assert_ne!(

@@ -18,6 +18,7 @@ pub mod model;
 pub mod policy;
 pub mod policy_facts;
 pub mod ports;
+pub mod registry;
 pub mod rollout;
 pub mod text;
 

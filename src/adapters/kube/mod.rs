@@ -7,8 +7,10 @@
 //! - `crd`: the `ModelRollout` custom resource and `mlops install`.
 //! - `rollouts`: ModelRollouts read, created and commanded (status writes with optimistic
 //!   concurrency).
-//! - `traffic`: replica-ratio splits, promotion of the stable side, HTTPRoute weights.
-//! - `effects`: the cluster (and registry) as the core's `Infrastructure` for rollout effects.
+//! - `traffic`: one file per way of splitting traffic — the replica ratio (the Deployments,
+//!   promotion of the stable side) and the Gateway API (HTTPRoute weights).
+//! - `effects`: the cluster (and registry) as the ports of the core's `Infrastructure` for
+//!   rollout effects.
 //! - `lease`: the Lease that decides who drives rollouts.
 //! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
 //! - `watch`: ModelRollouts and the Lease as a stream of changes.
@@ -26,7 +28,7 @@ pub mod names;
 pub mod rbac;
 mod rollouts;
 mod time;
-mod traffic;
+pub mod traffic;
 mod watch;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};

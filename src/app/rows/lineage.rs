@@ -1,10 +1,7 @@
 //! The rows of a lineage screen: the graph of one model version laid out upstream → downstream,
 //! each row knowing which screen `enter` opens.
 
-use mlops_core::{
-    lineage::{self, LineageInputs, NodeKind},
-    rollout::RolloutKey,
-};
+use mlops_core::lineage::{self, LineageInputs, NodeKey, NodeKind};
 
 use super::filter::matches;
 use crate::app::{
@@ -100,7 +97,7 @@ pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
         deployments,
         pods,
     });
-    let focus = g.find(&format!("model version:{model}/{version}"));
+    let focus = g.find_key(&NodeKey::version(model, *version));
     let upstream = focus.map(|f| g.walk(f, false)).unwrap_or_default();
     let mut out = Vec::new();
     for kind in NodeKind::ORDER {
@@ -122,20 +119,10 @@ pub fn rows(app: &App, screen: &Screen) -> Vec<LineageRow> {
                     run_id: r.id.clone(),
                     name: r.name.clone(),
                 }),
-                NodeKind::Rollout => {
-                    let key = n.id.trim_start_matches("rollout:");
-                    let mut parts = key.splitn(3, '/');
-                    match (parts.next(), parts.next(), parts.next()) {
-                        (Some(c), Some(ns), Some(name)) => {
-                            Some(ScreenKind::RolloutDetail(RolloutKey {
-                                cluster: c.into(),
-                                namespace: ns.into(),
-                                name: name.into(),
-                            }))
-                        }
-                        _ => None,
-                    }
-                }
+                NodeKind::Rollout => match &n.key {
+                    NodeKey::Rollout(k) => Some(ScreenKind::RolloutDetail(k.clone())),
+                    _ => None,
+                },
                 NodeKind::Dataset => Some(ScreenKind::DatasetDetail {
                     model: model.clone(),
                     version: *version,

@@ -105,10 +105,11 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
             if app.feeds.models.data.is_none() && app.backends.registry.is_some() {
                 force(app, Source::Models, fx);
             }
+            // What an approval needs is the core's to say, as for the CLI (the console has no
+            // policy.toml rules of its own to add: the rollout's recorded policy decides).
             let needs_ticket = verb == Verb::Approve
                 && rows::find_rollout(app, &key)
-                    .and_then(|r| r.policy.as_ref())
-                    .is_some_and(|p| p.rules.change_ticket);
+                    .is_some_and(|r| rollout::approval_needs(r, None).ticket.is_some());
             let mut comment = TextArea::default();
             comment.set_placeholder_text(if needs_ticket {
                 "CHG-123: why (this rollout's policy requires a change ticket)"
@@ -170,15 +171,29 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
                 confirm.error = Some("a comment is required for the audit trail".into());
                 return;
             }
-            if confirm.needs_ticket && mlops_core::policy::comment_ticket(&comment).is_none() {
-                confirm.error = Some(
-                    "this rollout's policy requires a change ticket: start the comment with it (CHG-123: why)"
-                        .into(),
-                );
-                return;
-            }
             let mut command = confirm.command.clone();
             command.comment = comment;
+            // An approval is made and checked by the core, as the CLI's is: the ticket at the
+            // head of the comment (CHG-123: why).
+            if command.verb == Verb::Approve {
+                let needs = rollout::ApprovalNeeds {
+                    ticket: confirm.needs_ticket.then_some(rollout::TicketRule::Started),
+                };
+                let approval = Command::approve(command.user.clone(), None, &command.comment)
+                    .and_then(|c| needs.check(&c.comment).map(|()| c));
+                match approval {
+                    Ok(c) => command = c,
+                    Err(e @ rollout::ApprovalRefused::NoTicket(_)) => {
+                        confirm.error =
+                            Some(format!("{e}: start the comment with it (CHG-123: why)"));
+                        return;
+                    }
+                    Err(e) => {
+                        confirm.error = Some(e.to_string());
+                        return;
+                    }
+                }
+            }
             let target = confirm.target.clone();
             app.info(format!("sending {} to {}…", command.verb(), target.name));
             app.confirm = None;

@@ -309,3 +309,91 @@ pub fn command_audit(
         ),
     }
 }
+
+/// What sending an operator's command came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    /// The rollout as it is afterwards.
+    pub rollout: RolloutRecord,
+    /// Why the registry did not take the command's tags, if it did not. The command is done and
+    /// audited by then, so this is for a warning, never a failure.
+    pub untagged: Option<CoreError>,
+}
+
+/// Send `command` to the rollout `key` through the cluster (which records and audits it), then
+/// leave its tags on the rollout's model version in the registry, where one is configured
+/// (`command_tags`): the one way the CLI and the console send a command.
+pub async fn send_and_tag(
+    cluster: &dyn crate::ports::ClusterPort,
+    registry: Option<&dyn crate::ports::RegistryPort>,
+    key: &super::RolloutKey,
+    command: Command,
+) -> Result<Sent, CoreError> {
+    let tags_of = command.clone();
+    let rollout = cluster
+        .rollout_command(&key.cluster, &key.namespace, &key.name, command)
+        .await?;
+    let untagged = match registry {
+        Some(registry) => tag_version(registry, &rollout, &command_tags(&rollout, &tags_of))
+            .await
+            .err(),
+        None => None,
+    };
+    Ok(Sent { rollout, untagged })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        demo::{DEMO_USER, DemoPlatform},
+        ports::{ClusterPort, RegistryPort},
+    };
+
+    /// The demo answers at once: poll a call to it once.
+    fn now<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the demo answers at once"),
+        }
+    }
+
+    #[test]
+    fn a_command_is_sent_then_tagged_in_the_registry() {
+        let demo = DemoPlatform::manual(7, Utc::now());
+        let waiting = now(demo.snapshot())
+            .expect("snapshot")
+            .rollouts
+            .into_iter()
+            .find(|r| r.status.phase == Phase::AwaitingApproval)
+            .expect("a rollout at its approval gate");
+        let key = waiting.key();
+        let approve = Command::approve(DEMO_USER, Some("CHG-1"), "eval ok").expect("approval");
+        let sent = now(send_and_tag(&demo, Some(&demo), &key, approve)).expect("sent");
+        assert_eq!(sent.untagged, None);
+        assert!(
+            sent.rollout
+                .status
+                .approvals
+                .iter()
+                .any(|a| a.comment == "CHG-1: eval ok")
+        );
+        let model = now(demo.model(&waiting.spec.model.name)).expect("model");
+        let tag = model
+            .version(waiting.spec.model.version)
+            .and_then(|v| v.tags.get("mlops.action.approve").cloned())
+            .unwrap_or_default();
+        assert!(tag.starts_with("rollout.approve by you@demo at "), "{tag}");
+        // A command the phase refuses is refused, and nothing is tagged.
+        let resume = Command::new(Verb::Resume, DEMO_USER, "");
+        let refused = now(send_and_tag(&demo, None, &key, resume));
+        assert!(
+            matches!(refused, Err(CoreError::IllegalCommand { .. })),
+            "{refused:?}"
+        );
+    }
+}
