@@ -13,7 +13,7 @@ use mlops_core::{
 use serde::Serialize;
 
 use super::output::{self, Output, UsageError, safe};
-use crate::wiring::Options;
+use crate::{app::rows::columns, wiring::Options};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
@@ -256,27 +256,23 @@ pub fn read_json_lines(source: &str, text: &str) -> Result<Vec<AuditEntry>, Core
     Ok(out)
 }
 
+/// `mlops audit list`: the console's audit columns, with the time in full (the console's drops
+/// the year to fit a screen).
 fn table(entries: &[AuditEntry]) -> String {
-    let mut out = format!(
-        "{:>6}  {:<20}  {:<18}  {:<24}  {:<36}  {}\n",
-        "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "COMMENT"
-    );
-    for e in entries {
-        let _ = writeln!(
-            out,
-            "{:>6}  {:<20}  {:<18}  {:<24}  {:<36}  {}",
-            e.seq,
-            e.time.format("%Y-%m-%d %H:%M:%SZ"),
-            safe(&e.actor),
-            safe(&e.action),
-            safe(&e.target),
-            safe(&e.comment)
-        );
-    }
+    let console = columns::audit();
+    let time = super::table::column("TIME (UTC)", false, |e: &AuditEntry| {
+        e.time.format("%Y-%m-%d %H:%M:%S").to_string()
+    });
+    let mut shown = super::table::pick(&console, &["seq"]);
+    shown.push(&time);
+    shown.extend(super::table::pick(
+        &console,
+        &["actor", "action", "target", "comment"],
+    ));
+    let mut out = super::table::table(&shown, entries);
     if entries.is_empty() {
-        out.push_str("(no entries)\n");
+        out.push_str("\n(no entries)");
     }
-    out.pop();
     out
 }
 

@@ -12,7 +12,10 @@ use clap::Args;
 use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift};
 use serde::Serialize;
 
-use super::output::{self, Output, UsageError, safe};
+use super::{
+    output::{self, Output, UsageError, safe},
+    table::{self as printer, column},
+};
 use crate::{
     adapters::prometheus::{DriftWindows, ProfiledDrift, VersionProfiles},
     wiring::Options,
@@ -227,25 +230,26 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
 }
 
 fn table(l: &Live) -> String {
-    let mut s = format!(
-        "{:<22} {:>4} {:<20} {:<8} {:<8} {:>8} {:>8} {:>10} {}\n",
-        "MODEL", "VER", "FEATURE", "STATUS", "ALERT", "PSI", "JS", "ROWS", "AGAINST"
-    );
-    for f in &l.features {
-        let _ = writeln!(
-            s,
-            "{:<22} {:>4} {:<20} {:<8} {:<8} {:>8.4} {:>8.4} {:>10} {}",
-            safe(&f.model),
-            f.version,
-            safe(&f.feature),
-            f.status,
-            f.alert,
-            f.psi,
-            f.js_distance,
-            f.current_rows,
-            f.reference.split(' ').next().unwrap_or_default()
-        );
-    }
+    type F = LiveFeature;
+    let columns = [
+        column("MODEL", false, |f: &F| f.model.clone()),
+        column("VER", true, |f: &F| f.version.to_string()),
+        column("FEATURE", false, |f: &F| f.feature.clone()),
+        column("STATUS", false, |f: &F| f.status.to_string()),
+        column("ALERT", false, |f: &F| f.alert.to_string()),
+        column("PSI", true, |f: &F| format!("{:.4}", f.psi)),
+        column("JS", true, |f: &F| format!("{:.4}", f.js_distance)),
+        column("ROWS", true, |f: &F| f.current_rows.to_string()),
+        column("AGAINST", false, |f: &F| {
+            f.reference
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }),
+    ];
+    let mut s = printer::table(&columns.iter().collect::<Vec<_>>(), &l.features);
+    s.push('\n');
     let _ = write!(
         s,
         "{} of {} features drifted over the last {} s",

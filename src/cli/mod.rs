@@ -16,6 +16,7 @@ pub mod output;
 mod policy;
 mod registry;
 mod rollout;
+pub mod table;
 
 use std::process::ExitCode;
 
