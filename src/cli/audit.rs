@@ -131,7 +131,8 @@ pub fn run(command: &AuditCmd, options: &Options, out: Output) -> Result<ExitCod
         AuditCmd::Verify { file: Some(path) } => {
             let result = std::fs::read_to_string(path)
                 .map_err(|e| {
-                    CoreError::backend("audit", format!("reading {}: {e}", path.display()))
+                    let what = format!("reading {}: {e}", path.display());
+                    CoreError::backend("audit", what).caused_by(e)
                 })
                 .and_then(|text| read_json_lines(&path.display().to_string(), &text))
                 .map(|entries| {
@@ -246,10 +247,8 @@ pub fn read_json_lines(source: &str, text: &str) -> Result<Vec<AuditEntry>, Core
             continue;
         }
         let entry = serde_json::from_str(line).map_err(|e| {
-            CoreError::backend(
-                "audit",
-                format!("{source}: line {}: not an audit entry ({e})", i + 1),
-            )
+            let what = format!("{source}: line {}: not an audit entry ({e})", i + 1);
+            CoreError::malformed("audit", what).caused_by(e)
         })?;
         out.push(entry);
     }

@@ -62,51 +62,15 @@ fn command_decision(
     let by = command.by();
     match command.verb {
         Verb::Promote | Verb::PromoteFull => {
-            let full = command.verb == Verb::PromoteFull;
-            if !phase.is_active() {
-                return refuse(
-                    "only a Progressing, Paused or AwaitingApproval rollout can be promoted",
-                );
-            }
-            let gate_ahead = spec.steps[status.current_step.min(spec.steps.len())..]
-                .iter()
-                .any(|s| matches!(s, Step::Approval {}));
-            let approved = status.approvals.len() >= spec.approval.required as usize;
-            if phase == Phase::AwaitingApproval && !approved {
-                return refuse("it waits for approval; use approve");
-            }
-            if full && gate_ahead && !approved {
-                return refuse("an approval step lies ahead; --full cannot skip an approval gate");
-            }
-            m.status.user_paused = false;
-            if full {
-                m.transition(Phase::Promoting, format!("promoted in full {by}"));
-            } else {
-                m.advance(&format!("step skipped {by}"));
+            if let Err(hint) = promote(&mut m, command.verb == Verb::PromoteFull, &by) {
+                return refuse(hint);
             }
         }
         Verb::Approve => {
             if phase != Phase::AwaitingApproval {
                 return refuse("only a rollout waiting at an approval step can be approved");
             }
-            if status.approvals.iter().any(|a| a.user == command.user) {
-                return Err(CoreError::DuplicateApproval {
-                    rollout: name.to_string(),
-                    user: command.user.clone(),
-                });
-            }
-            m.status.approvals.push(Approval {
-                user: command.user.clone(),
-                time: now,
-                comment: command.comment.clone(),
-            });
-            // Who approved and why goes into the history as every verb does; the next pass
-            // moves on once the gate has its approvals.
-            let need = m.spec.approval.required;
-            m.transition(
-                Phase::AwaitingApproval,
-                format!("approved {by} ({}/{need})", m.status.approvals.len()),
-            );
+            approve(&mut m, name, command, &by)?;
         }
         Verb::Abort => {
             if !phase.is_active() && phase != Phase::Pending {
@@ -158,6 +122,57 @@ fn command_decision(
         status: m.status,
         effects: m.effects,
     })
+}
+
+/// Skip the current step, or with `full` go straight to promotion; the hint of a refusal when the
+/// phase or an approval gate does not allow it.
+fn promote(m: &mut Machine<'_>, full: bool, by: &str) -> Result<(), &'static str> {
+    let (spec, status) = (m.spec, &m.status);
+    let phase = status.phase;
+    if !phase.is_active() {
+        return Err("only a Progressing, Paused or AwaitingApproval rollout can be promoted");
+    }
+    let gate_ahead = spec.steps[status.current_step.min(spec.steps.len())..]
+        .iter()
+        .any(|s| matches!(s, Step::Approval {}));
+    let approved = status.approvals.len() >= spec.approval.required as usize;
+    if phase == Phase::AwaitingApproval && !approved {
+        return Err("it waits for approval; use approve");
+    }
+    if full && gate_ahead && !approved {
+        return Err("an approval step lies ahead; --full cannot skip an approval gate");
+    }
+    m.status.user_paused = false;
+    if full {
+        m.transition(Phase::Promoting, format!("promoted in full {by}"));
+    } else {
+        m.advance(&format!("step skipped {by}"));
+    }
+    Ok(())
+}
+
+/// Add `command`'s approval to a rollout waiting at its gate; a second one by the same user is
+/// refused.
+fn approve(m: &mut Machine<'_>, name: &str, command: &Command, by: &str) -> Result<(), CoreError> {
+    if m.status.approvals.iter().any(|a| a.user == command.user) {
+        return Err(CoreError::DuplicateApproval {
+            rollout: name.to_string(),
+            user: command.user.clone(),
+        });
+    }
+    m.status.approvals.push(Approval {
+        user: command.user.clone(),
+        time: m.now,
+        comment: command.comment.clone(),
+    });
+    // Who approved and why goes into the history as every verb does; the next pass moves on
+    // once the gate has its approvals.
+    let need = m.spec.approval.required;
+    m.transition(
+        Phase::AwaitingApproval,
+        format!("approved {by} ({}/{need})", m.status.approvals.len()),
+    );
+    Ok(())
 }
 
 /// The two-person rule: nobody approves a rollout they started. `author` is who created it, as

@@ -69,34 +69,7 @@ impl KubeCluster {
             .pointer("/spec/rules")
             .cloned()
             .unwrap_or_else(|| serde_json::json!([]));
-        let mut port = None;
-        for rule in rules.as_array_mut().into_iter().flatten() {
-            let refs = rule
-                .get("backendRefs")
-                .and_then(|b| b.as_array())
-                .cloned()
-                .unwrap_or_default();
-            let stable_ref = refs
-                .iter()
-                .find(|b| b.get("name").and_then(|n| n.as_str()) == Some(stable.as_str()))
-                .cloned();
-            let Some(mut stable_ref) = stable_ref else {
-                continue;
-            };
-            port = port.or_else(|| stable_ref.get("port").and_then(serde_json::Value::as_u64));
-            let mut canary_ref = stable_ref.clone();
-            stable_ref["weight"] = serde_json::json!(100 - u32::from(weight.min(100)));
-            canary_ref["name"] = serde_json::json!(canary);
-            canary_ref["weight"] = serde_json::json!(u32::from(weight.min(100)));
-            let mut others: Vec<serde_json::Value> = refs
-                .into_iter()
-                .filter(|b| !matches!(b.get("name").and_then(|n| n.as_str()), Some(n) if n == stable || n == canary))
-                .collect();
-            others.push(stable_ref);
-            others.push(canary_ref);
-            rule["backendRefs"] = serde_json::Value::Array(others);
-        }
-        let Some(port) = port else {
+        let Some(port) = weigh_rules(&mut rules, &stable, &canary, weight) else {
             return Err(err(
                 &format!("HTTPRoute {namespace}/{route}"),
                 format!("no rule sends traffic to the Service {stable:?} (with a port)"),
@@ -148,5 +121,85 @@ impl KubeCluster {
                     e,
                 )
             })
+    }
+}
+
+/// In every rule of an HTTPRoute that sends traffic to the Service `stable`: `stable` gets
+/// `100 - weight`, `canary` (a copy of its reference) gets `weight`, other backends are kept.
+/// The port of the stable Service's first reference; `None` when no rule sends traffic to it.
+fn weigh_rules(
+    rules: &mut serde_json::Value,
+    stable: &str,
+    canary: &str,
+    weight: u8,
+) -> Option<u64> {
+    let weight = u32::from(weight.min(100));
+    let named = |b: &serde_json::Value| b.get("name").and_then(|n| n.as_str()).map(str::to_string);
+    let mut port = None;
+    for rule in rules.as_array_mut().into_iter().flatten() {
+        let refs = rule
+            .get("backendRefs")
+            .and_then(|b| b.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let Some(mut stable_ref) = refs
+            .iter()
+            .find(|b| named(b).as_deref() == Some(stable))
+            .cloned()
+        else {
+            continue;
+        };
+        port = port.or_else(|| stable_ref.get("port").and_then(serde_json::Value::as_u64));
+        let mut canary_ref = stable_ref.clone();
+        stable_ref["weight"] = serde_json::json!(100 - weight);
+        canary_ref["name"] = serde_json::json!(canary);
+        canary_ref["weight"] = serde_json::json!(weight);
+        let mut others: Vec<serde_json::Value> = refs
+            .into_iter()
+            .filter(|b| !matches!(named(b).as_deref(), Some(n) if n == stable || n == canary))
+            .collect();
+        others.push(stable_ref);
+        others.push(canary_ref);
+        rule["backendRefs"] = serde_json::Value::Array(others);
+    }
+    port
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stable_backend_is_split_with_its_canary_and_the_rest_kept() {
+        let mut rules = serde_json::json!([
+            {"matches": [{"path": {"value": "/v1"}}],
+             "backendRefs": [{"name": "fraud", "port": 80}, {"name": "other", "port": 81}]},
+            {"backendRefs": [{"name": "elsewhere", "port": 82}]}
+        ]);
+        assert_eq!(
+            weigh_rules(&mut rules, "fraud", "fraud-canary", 30),
+            Some(80)
+        );
+        assert_eq!(
+            rules[0]["backendRefs"],
+            serde_json::json!([
+                {"name": "other", "port": 81},
+                {"name": "fraud", "port": 80, "weight": 70},
+                {"name": "fraud-canary", "port": 80, "weight": 30}
+            ])
+        );
+        assert_eq!(rules[0]["matches"][0]["path"]["value"], "/v1");
+        assert_eq!(
+            rules[1]["backendRefs"][0],
+            serde_json::json!({"name": "elsewhere", "port": 82})
+        );
+        // Again, at another weight: the canary reference is replaced, not added twice.
+        assert_eq!(
+            weigh_rules(&mut rules, "fraud", "fraud-canary", 0),
+            Some(80)
+        );
+        assert_eq!(rules[0]["backendRefs"].as_array().map(Vec::len), Some(3));
+        let mut none = serde_json::json!([{"backendRefs": [{"name": "x"}]}]);
+        assert_eq!(weigh_rules(&mut none, "fraud", "fraud-canary", 10), None);
     }
 }
