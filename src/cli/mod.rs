@@ -148,19 +148,21 @@ pub fn main(cli: &Cli) -> ExitCode {
 }
 
 /// An error and its causes, each said once: a context and what it wraps (`x.csv: cannot read:
-/// No such file`), but not a backend's error again after the core's message that already
-/// quotes it (the core keeps a client's error as its source).
+/// No such file`), down to the core's error, whose message already says its cause in words (the
+/// client's error it keeps as its source is for programs, not for the reader).
 fn said_once(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
         }
-        if !text.is_empty() {
-            text.push_str(": ");
+        if cause.is::<CoreError>() {
+            break;
         }
-        text.push_str(&cause);
     }
     text
 }
@@ -273,12 +275,13 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
         let e = anyhow::Error::new(io).context("x.csv: cannot read");
         assert_eq!(said_once(&e), "x.csv: cannot read: No such file");
-        // A backend's error that the core's message already quotes is not said twice.
+        // The core's message says its cause in words: the client's error it keeps is not
+        // printed again, however the client words it.
         let core = CoreError::unavailable("kubernetes", "listing pods: connection refused")
-            .caused_by(std::io::Error::other("connection refused"));
+            .caused_by(std::io::Error::other("tcp connect error: os error 111"));
         assert_eq!(
-            said_once(&anyhow::Error::new(core)),
-            "kubernetes: listing pods: connection refused"
+            said_once(&anyhow::Error::new(core).context("rollout list")),
+            "rollout list: kubernetes: listing pods: connection refused"
         );
     }
 }
