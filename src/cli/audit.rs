@@ -256,18 +256,18 @@ pub fn read_json_lines(source: &str, text: &str) -> Result<Vec<AuditEntry>, Core
 }
 
 /// `mlops audit list`: the console's audit columns, with the time in full (the console's drops
-/// the year to fit a screen).
+/// the year to fit a screen) and the comment alone (the console shows an entry's details where it
+/// has none, cut to the screen; here they would run on for lines: `-o json` has them).
 fn table(entries: &[AuditEntry]) -> String {
     let console = columns::audit();
     let time = super::table::column("TIME (UTC)", false, |e: &AuditEntry| {
         e.time.format("%Y-%m-%d %H:%M:%S").to_string()
     });
+    let comment = super::table::column("COMMENT", false, |e: &AuditEntry| e.comment.clone());
     let mut shown = super::table::pick(&console, &["seq"]);
     shown.push(&time);
-    shown.extend(super::table::pick(
-        &console,
-        &["actor", "action", "target", "comment"],
-    ));
+    shown.extend(super::table::pick(&console, &["actor", "action", "target"]));
+    shown.push(&comment);
     let mut out = super::table::table(&shown, entries);
     if entries.is_empty() {
         out.push_str("\n(no entries)");
