@@ -213,15 +213,15 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 let whole = limit.saturating_mul(FETCH_CALLS);
                 let result = match tokio::time::timeout(whole, fetch(&ctx, &source)).await {
                     Ok(r) => r.map(Box::new),
-                    Err(_) => Err(CoreError::Unavailable {
-                        backend: source.backend().label().to_string(),
-                        message: format!(
+                    Err(_) => Err(CoreError::unavailable(
+                        source.backend().label().to_string(),
+                        format!(
                             "no complete answer within {} s for this view's data ({} calls of at most {} s each); the backend is slow or keeps paging",
                             whole.as_secs(),
                             FETCH_CALLS,
                             limit.as_secs()
                         ),
-                    }),
+                    )),
                 };
                 if let Err(e) = &result {
                     crate::logging::warn_limited(
@@ -247,13 +247,13 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
                 .await;
                 Action::CommandDone(match r {
                     Ok(r) => r.map(Box::new),
-                    Err(_) => Err(CoreError::Unavailable {
-                        backend: Source::Cluster.backend().label().to_string(),
-                        message: format!(
+                    Err(_) => Err(CoreError::unavailable(
+                        Source::Cluster.backend().label().to_string(),
+                        format!(
                             "timed out after {}s; the command may still apply — check the rollout",
                             limit.saturating_mul(FETCH_CALLS).as_secs()
                         ),
-                    }),
+                    )),
                 })
             }
         };
@@ -263,8 +263,9 @@ pub fn spawn_effect(ctx: &Context, effect: Effect, tx: mpsc::UnboundedSender<Act
 }
 
 /// An operator's command on a rollout, as the console sends it: recorded (and audited) by the
-/// cluster, then left as tags on the model version where a registry is configured — a registry
-/// that cannot take them is logged, not a failure, since the command is done by then.
+/// cluster, then left as tags on the model version where a registry is configured
+/// (`rollout::send_and_tag`, as the CLI sends it) — a registry that cannot take them is logged,
+/// not a failure, since the command is done by then.
 pub async fn send_command(
     ctx: &Context,
     target: &rollout::RolloutKey,
@@ -273,20 +274,15 @@ pub async fn send_command(
     let Some(cluster) = ctx.cluster.clone() else {
         return Err(not_configured("the cluster"));
     };
-    let tags_of = command.clone();
-    let r = cluster
-        .rollout_command(&target.cluster, &target.namespace, &target.name, command)
-        .await?;
-    if let Some(registry) = ctx.registry.clone() {
-        let tags = rollout::command_tags(&r, &tags_of);
-        if let Err(e) = rollout::tag_version(registry.as_ref(), &r, &tags).await {
-            crate::logging::warn_limited(
-                "command.tags",
-                &format!("the registry did not take the command's tags: {e}"),
-            );
-        }
+    let sent =
+        rollout::send_and_tag(cluster.as_ref(), ctx.registry.as_deref(), target, command).await?;
+    if let Some(e) = &sent.untagged {
+        crate::logging::warn_limited(
+            "command.tags",
+            &format!("the registry did not take the command's tags: {e}"),
+        );
     }
-    Ok(r)
+    Ok(sent.rollout)
 }
 
 /// A fetch (one view's data: pages, counts) may take this many times the per-call timeout.

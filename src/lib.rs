@@ -9,6 +9,10 @@
 //! - `adapters/`: Kubernetes (`kube/`), MLflow, Prometheus and their shared HTTP layer.
 //! - `controller/`: `mlops controller`, the rollout reconcile loop over the kube wing.
 
+// Production functions are held to 100 lines (clippy.toml); a test is a script of steps, read top
+// to bottom, and is not.
+#![cfg_attr(test, allow(clippy::too_many_lines))]
+
 pub mod adapters;
 pub mod app;
 pub mod cli;

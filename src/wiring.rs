@@ -1,6 +1,10 @@
 //! The composition root: command-line flags over `config.toml` over the environment, resolved
 //! once into `Options`; the backends built from them (the real adapters, or the demo platform);
-//! the one tokio runtime builder. Nothing else reads flags, settings or backend variables.
+//! the one tokio runtime builder. Nothing else reads flags or settings; the backend variables are
+//! read here, except MLflow's own (`MLFLOW_TRACKING_URI` and its credential variables),
+//! which `MlflowRegistry::from_env` reads as MLflow's clients do, once chosen here
+//! (`MlflowSource::Env`). (`PrometheusMetrics::from_env` is for library users; the binary builds
+//! Prometheus from `Options` only.)
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -228,9 +232,9 @@ impl Options {
     /// The model registry, or an error that says how to configure one.
     pub fn require_registry(&self) -> Result<MlflowRegistry, CoreError> {
         self.registry().unwrap_or_else(|| {
-            Err(CoreError::backend(
-                "mlflow",
-                "MLFLOW_TRACKING_URI is not set (nor [mlflow] tracking_uri in config.toml)",
+            Err(CoreError::not_configured(
+                "the model registry (MLflow)",
+                "set MLFLOW_TRACKING_URI or [mlflow] tracking_uri in config.toml",
             ))
         })
     }
@@ -243,9 +247,9 @@ impl Options {
     /// The metrics store, or an error that says how to configure one.
     pub fn require_metrics(&self, cluster: Option<String>) -> Result<PrometheusMetrics, CoreError> {
         self.metrics(cluster).unwrap_or_else(|| {
-            Err(CoreError::backend(
-                "prometheus",
-                "no Prometheus: set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
+            Err(CoreError::not_configured(
+                "the metrics store (Prometheus)",
+                "set MLOPS_PROMETHEUS_URL, --prometheus-url or [prometheus] url in config.toml",
             ))
         })
     }
@@ -268,9 +272,7 @@ impl Options {
                 .map(|m| {
                     let m = m
                         .with_timeout(self.timeout)
-                        .with_drift_windows(DriftWindows::current(
-                            self.settings.drift.live_window(),
-                        ));
+                        .with_drift_windows(DriftWindows::current(self.settings.drift.live_window));
                     match cluster {
                         Some(c) => m.with_cluster(c),
                         None => m,

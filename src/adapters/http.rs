@@ -18,20 +18,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mlops_core::CoreError;
+use mlops_core::{CoreError, error::Cause};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 
 use super::budget;
 
 /// The whole of one call (retries included) unless an adapter's `with_timeout` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = super::defaults::CALL_TIMEOUT;
 /// Connecting (TCP and TLS) to the server, per attempt.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest silence while an answer is read, per attempt.
 pub const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The most bytes of one answer that are read: a page of 1000 MLflow runs with datasets is about
-/// 6 MB, 100k DCGM series about 30 MB.
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The most bytes of one answer that are read (the adapters' one limit).
+pub const MAX_BODY: usize = super::defaults::MAX_BODY;
 /// Retries of one call after the first attempt.
 pub const RETRIES: u32 = 2;
 /// The first backoff; each retry doubles it, with ±50 % jitter.
@@ -132,6 +131,7 @@ fn client(kind: &str, tls: &Tls) -> Result<reqwest::Client, CoreError> {
                 kind,
                 format!("the CA file {shown} ({}) cannot be read: {e}", tls.source),
             )
+            .caused_by(e)
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .ok()
@@ -151,13 +151,8 @@ fn client(kind: &str, tls: &Tls) -> Result<reqwest::Client, CoreError> {
         builder = builder.danger_accept_invalid_certs(true);
     }
     builder.build().map_err(|e| {
-        CoreError::backend(
-            kind,
-            format!(
-                "creating the HTTP client: {}",
-                transport_error(e, DEFAULT_TIMEOUT)
-            ),
-        )
+        let text = transport_error(&e, DEFAULT_TIMEOUT);
+        CoreError::backend(kind, format!("creating the HTTP client: {text}")).caused_by(e)
     })
 }
 
@@ -221,8 +216,8 @@ pub fn shown_url(url: &Url) -> String {
 }
 
 /// A transport failure in words: reqwest's message plus its causes (e.g. "connection
-/// refused"), without the URL, which the caller names itself.
-pub fn transport_error(e: reqwest::Error, timeout: Duration) -> String {
+/// refused"). Give it the error `without_url()`: the caller names the URL itself.
+pub fn transport_error(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return if timeout < Duration::from_secs(1) {
             format!("no answer within {} ms (timed out)", timeout.as_millis())
@@ -233,9 +228,8 @@ pub fn transport_error(e: reqwest::Error, timeout: Duration) -> String {
             )
         };
     }
-    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {
@@ -329,14 +323,17 @@ impl fmt::Display for Failure {
 
 /// One call's error: which backend, which request, what went wrong. Kept typed until it
 /// becomes the core's error (`From<CallError> for CoreError`), so callers can tell "does not
-/// exist" from "refused" from "down".
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// exist" from "refused" from "down"; the core's error keeps it as its source.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{backend}: {failure} — {endpoint}")]
 pub struct CallError {
     pub backend: String,
     /// `GET /api/2.0/mlflow/runs/get`, with the query when it helps.
     pub endpoint: String,
     pub failure: Failure,
+    /// The client's own error (a connection refused, a TLS failure), when there is one.
+    #[source]
+    pub cause: Option<Cause>,
 }
 
 impl CallError {
@@ -355,29 +352,20 @@ impl From<CallError> for CoreError {
     /// POST /api/… at http://…`), so a reason cut to fit a screen still says what went wrong.
     fn from(e: CallError) -> Self {
         let message = format!("{} — {}", e.failure, e.endpoint);
-        match &e.failure {
-            Failure::Malformed(_) | Failure::TooLarge { .. } => CoreError::Malformed {
-                backend: e.backend,
-                message,
-            },
+        let kind = match &e.failure {
+            Failure::Malformed(_) | Failure::TooLarge { .. } => mlops_core::ErrorKind::Malformed,
             Failure::Api { status, .. }
                 if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
             {
-                CoreError::Denied {
-                    backend: e.backend,
-                    message,
-                }
+                mlops_core::ErrorKind::Denied
             }
-            Failure::Api { status, .. } if status.is_client_error() => CoreError::Rejected {
-                backend: e.backend,
-                message,
-            },
+            Failure::Api { status, .. } if status.is_client_error() => {
+                mlops_core::ErrorKind::Rejected
+            }
             // No answer, or the server failed on its side.
-            Failure::Transport(_) | Failure::Api { .. } => CoreError::Unavailable {
-                backend: e.backend,
-                message,
-            },
-        }
+            Failure::Transport(_) | Failure::Api { .. } => mlops_core::ErrorKind::Unavailable,
+        };
+        CoreError::of_kind(kind, e.backend.clone(), message).caused_by(e)
     }
 }
 
@@ -414,15 +402,15 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-/// What one attempt came to.
+/// What one attempt came to; a failure carries the client's error where there is one.
 enum Attempt {
     Done(Answer),
     /// Worth another try: the connection failed or was reset.
-    Retry(Failure),
+    Retry(Failure, Option<Cause>),
     /// Worth another try: the server is busy or restarting (429, 502, 503, 504). When the tries
     /// are spent the answer goes to the caller, which reads the API's error body itself.
     Busy(Answer),
-    Failed(Failure),
+    Failed(Failure, Option<Cause>),
 }
 
 impl Endpoint {
@@ -498,6 +486,7 @@ impl Endpoint {
             backend: self.backend.clone(),
             endpoint: format!("{endpoint} at {}", shown_url(&self.base)),
             failure,
+            cause: None,
         }
     }
 
@@ -552,8 +541,13 @@ impl Endpoint {
             .await
             {
                 Ok(Attempt::Done(answer)) => return Ok(answer),
-                Ok(Attempt::Failed(failure)) => return Err(self.fail(shown, failure)),
-                Ok(Attempt::Retry(failure)) => Err(failure),
+                Ok(Attempt::Failed(failure, cause)) => {
+                    return Err(CallError {
+                        cause,
+                        ..self.fail(shown, failure)
+                    });
+                }
+                Ok(Attempt::Retry(failure, cause)) => Err((failure, cause)),
                 Ok(Attempt::Busy(answer)) => Ok(answer),
                 Err(_) => return Err(self.fail(shown, Failure::Transport(self.timed_out()))),
             };
@@ -563,14 +557,20 @@ impl Endpoint {
                 let tries = attempt + 1;
                 return match outcome {
                     Ok(answer) => Ok(answer),
-                    Err(Failure::Transport(m)) if tries > 1 => Err(self.fail(
-                        shown,
-                        Failure::Transport(format!(
-                            "{m} ({tries} tries in {:.1} s)",
-                            started.elapsed().as_secs_f64()
-                        )),
-                    )),
-                    Err(f) => Err(self.fail(shown, f)),
+                    Err((Failure::Transport(m), cause)) if tries > 1 => Err(CallError {
+                        cause,
+                        ..self.fail(
+                            shown,
+                            Failure::Transport(format!(
+                                "{m} ({tries} tries in {:.1} s)",
+                                started.elapsed().as_secs_f64()
+                            )),
+                        )
+                    }),
+                    Err((f, cause)) => Err(CallError {
+                        cause,
+                        ..self.fail(shown, f)
+                    }),
                 };
             }
             tracing::debug!(
@@ -606,19 +606,26 @@ impl Endpoint {
         let mut response = match request.timeout(left).send().await {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
-                return Attempt::Failed(Failure::Transport(self.timed_out()));
+                return Attempt::Failed(
+                    Failure::Transport(self.timed_out()),
+                    Some(Cause::new(e.without_url())),
+                );
             }
             // Connection refused or reset: nothing was answered; worth another try.
             Err(e) => {
-                let text = transport_error(e, self.timeout);
+                let e = e.without_url();
+                let text = transport_error(&e, self.timeout);
                 // A certificate that is not trusted stays so: said at once, with the remedy.
                 if text.contains("certificate") {
-                    return Attempt::Failed(Failure::Transport(format!(
-                        "{text} (a private CA: trust it with {})",
-                        ca_setting(&self.backend)
-                    )));
+                    return Attempt::Failed(
+                        Failure::Transport(format!(
+                            "{text} (a private CA: trust it with {})",
+                            ca_setting(&self.backend)
+                        )),
+                        Some(Cause::new(e)),
+                    );
                 }
-                return Attempt::Retry(Failure::Transport(text));
+                return Attempt::Retry(Failure::Transport(text), Some(Cause::new(e)));
             }
         };
         let status = response.status();
@@ -626,9 +633,12 @@ impl Endpoint {
             .content_length()
             .is_some_and(|n| n > self.max_body as u64)
         {
-            return Attempt::Failed(Failure::TooLarge {
-                limit: self.max_body,
-            });
+            return Attempt::Failed(
+                Failure::TooLarge {
+                    limit: self.max_body,
+                },
+                None,
+            );
         }
         // The chunks as they came (no doubling buffer), joined once at the end.
         let mut chunks: Vec<bytes::Bytes> = Vec::new();
@@ -638,26 +648,34 @@ impl Endpoint {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if read + chunk.len() > self.max_body {
-                        return Attempt::Failed(Failure::TooLarge {
-                            limit: self.max_body,
-                        });
+                        return Attempt::Failed(
+                            Failure::TooLarge {
+                                limit: self.max_body,
+                            },
+                            None,
+                        );
                     }
                     if let Err(why) = share.take(chunk.len()) {
-                        return Attempt::Failed(Failure::Transport(why));
+                        return Attempt::Failed(Failure::Transport(why), None);
                     }
                     read += chunk.len();
                     chunks.push(chunk);
                 }
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => {
-                    return Attempt::Failed(Failure::Transport(self.timed_out()));
+                    return Attempt::Failed(
+                        Failure::Transport(self.timed_out()),
+                        Some(Cause::new(e.without_url())),
+                    );
                 }
                 // Reset in the middle of the answer.
                 Err(e) => {
-                    return Attempt::Retry(Failure::Transport(format!(
-                        "{status} but the answer broke off: {}",
-                        transport_error(e, self.timeout)
-                    )));
+                    let e = e.without_url();
+                    let text = transport_error(&e, self.timeout);
+                    return Attempt::Retry(
+                        Failure::Transport(format!("{status} but the answer broke off: {text}")),
+                        Some(Cause::new(e)),
+                    );
                 }
             }
         }

@@ -576,10 +576,10 @@ impl Feeds {
         let mismatch = |p: &Payload| {
             let kind = format!("{p:?}");
             let kind = kind.split('(').next().unwrap_or("?").to_string();
-            CoreError::Malformed {
-                backend: "console".into(),
-                message: format!("internal: a {kind} answer arrived for {source:?}"),
-            }
+            CoreError::malformed(
+                "console",
+                format!("internal: a {kind} answer arrived for {source:?}"),
+            )
         };
         macro_rules! put {
             ($feed:expr, $variant:ident) => {

@@ -99,9 +99,9 @@ pub struct Confirm {
     pub comment: TextArea<'static>,
     /// The comment is required (approve, abort, rollback).
     pub needs_comment: bool,
-    /// The comment must start with a change ticket (an approval of a rollout whose policy
-    /// requires one).
-    pub needs_ticket: bool,
+    /// What an approval needs beyond its comment (a change ticket where the rollout's policy
+    /// or policy.toml asks for one), as the core decides it (`rollout::approval_needs`).
+    pub needs: mlops_core::rollout::ApprovalNeeds,
     pub error: Option<String>,
 }
 
@@ -157,6 +157,9 @@ pub struct Prefs {
     pub default_run_columns: Vec<mlops_core::model::RunField>,
     /// `[drift] alert_after`: windows in a row a live drift status must hold to alert.
     pub drift_alert_after: usize,
+    /// `policy.toml`, whose rules for a rollout's cluster and namespace add to what an approval
+    /// needs (as they do for `mlops rollout approve`).
+    pub policy: Option<crate::config::policy::PolicyFile>,
 }
 
 impl Prefs {
@@ -167,11 +170,11 @@ impl Prefs {
             theme,
             config_errors: Vec::new(),
             readonly: false,
-            refresh: Duration::from_std(crate::config::settings::DEFAULT_REFRESH)
-                .unwrap_or(Duration::MAX),
+            refresh: Duration::from_std(mlops_core::defaults::REFRESH).unwrap_or(Duration::MAX),
             directions: mlops_core::compare::Directions::default(),
             default_run_columns: Vec::new(),
             drift_alert_after: crate::config::settings::DEFAULT_ALERT_AFTER,
+            policy: None,
         }
     }
 }

@@ -9,12 +9,11 @@ use clap::Subcommand;
 use mlops_core::{
     CoreError,
     audit::{self, AuditEntry, Finding, Start},
-    rollout,
 };
 use serde::Serialize;
 
 use super::output::{self, Output, UsageError, safe};
-use crate::wiring::Options;
+use crate::{app::rows, wiring::Options};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
@@ -70,7 +69,7 @@ pub fn parse_when(flag: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime
     }
     let secs = match t.strip_suffix('d') {
         Some(days) => days.parse::<u64>().ok().and_then(|d| d.checked_mul(86_400)),
-        None => rollout::parse_duration(t),
+        None => mlops_core::text::parse_duration(t),
     };
     secs.and_then(|secs| i64::try_from(secs).ok())
         .and_then(chrono::TimeDelta::try_seconds)
@@ -132,7 +131,8 @@ pub fn run(command: &AuditCmd, options: &Options, out: Output) -> Result<ExitCod
         AuditCmd::Verify { file: Some(path) } => {
             let result = std::fs::read_to_string(path)
                 .map_err(|e| {
-                    CoreError::backend("audit", format!("reading {}: {e}", path.display()))
+                    let what = format!("reading {}: {e}", path.display());
+                    CoreError::backend("audit", what).caused_by(e)
                 })
                 .and_then(|text| read_json_lines(&path.display().to_string(), &text))
                 .map(|entries| {
@@ -247,37 +247,31 @@ pub fn read_json_lines(source: &str, text: &str) -> Result<Vec<AuditEntry>, Core
             continue;
         }
         let entry = serde_json::from_str(line).map_err(|e| {
-            CoreError::backend(
-                "audit",
-                format!("{source}: line {}: not an audit entry ({e})", i + 1),
-            )
+            let what = format!("{source}: line {}: not an audit entry ({e})", i + 1);
+            CoreError::malformed("audit", what).caused_by(e)
         })?;
         out.push(entry);
     }
     Ok(out)
 }
 
+/// `mlops audit list`: the console's audit columns, with the time in full (the console's drops
+/// the year to fit a screen) and the comment alone (the console shows an entry's details where it
+/// has none, cut to the screen; here they would run on for lines: `-o json` has them).
 fn table(entries: &[AuditEntry]) -> String {
-    let mut out = format!(
-        "{:>6}  {:<20}  {:<18}  {:<24}  {:<36}  {}\n",
-        "SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "COMMENT"
-    );
-    for e in entries {
-        let _ = writeln!(
-            out,
-            "{:>6}  {:<20}  {:<18}  {:<24}  {:<36}  {}",
-            e.seq,
-            e.time.format("%Y-%m-%d %H:%M:%SZ"),
-            safe(&e.actor),
-            safe(&e.action),
-            safe(&e.target),
-            safe(&e.comment)
-        );
-    }
+    let console = rows::audit::columns();
+    let time = super::table::column("TIME (UTC)", false, |e: &AuditEntry| {
+        e.time.format("%Y-%m-%d %H:%M:%S").to_string()
+    });
+    let comment = super::table::column("COMMENT", false, |e: &AuditEntry| e.comment.clone());
+    let mut shown = super::table::pick(&console, &["seq"]);
+    shown.push(&time);
+    shown.extend(super::table::pick(&console, &["actor", "action", "target"]));
+    shown.push(&comment);
+    let mut out = super::table::table(&shown, entries);
     if entries.is_empty() {
-        out.push_str("(no entries)\n");
+        out.push_str("\n(no entries)");
     }
-    out.pop();
     out
 }
 

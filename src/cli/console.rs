@@ -98,10 +98,15 @@ fn prefs(options: &Options, demo: bool) -> Prefs {
         &mut errors,
     );
     let keymap = keymap::load(&options.config_dir, &options.settings.keymap, &mut errors);
+    // policy.toml's approval rules, as `mlops rollout approve` reads them; its errors are
+    // config errors like any other (the console runs without it then).
+    let (policy, policy_errors) = config::policy::load(&options.config_dir);
+    errors.extend(policy_errors);
     for e in &errors {
         tracing::warn!(error = %e, "config");
     }
     let mut prefs = Prefs::new(keymap, theme);
+    prefs.policy = policy;
     prefs.readonly = options.readonly;
     prefs.directions = options.directions();
     prefs.default_run_columns = options.settings.experiments.run_columns();

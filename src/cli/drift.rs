@@ -16,12 +16,15 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use mlops_core::drift::{
     DatasetDrift, DriftOptions, Method,
-    engine::compare_tables,
+    engine::{ColumnDrift, compare_tables},
     profile::{self, Profile},
     table::{Table, read_csv},
 };
 
-use super::output::{self, Output, UsageError};
+use super::{
+    output::{self, Output, UsageError},
+    table::{column, table},
+};
 use crate::wiring::Options;
 
 #[derive(Debug, Args)]
@@ -232,40 +235,37 @@ fn number(v: Option<f64>) -> String {
 
 /// `mlops drift` for people: one line per column, then problems and the verdict.
 pub fn drift_table(d: &DatasetDrift) -> String {
-    let mut out = format!(
-        "{:<24} {:<11} {:<13} {:>10} {:>10} {:>9} {:<7} {:>9} {:>9} {:>11}\n",
-        "COLUMN",
-        "KIND",
-        "METHOD",
-        "STATISTIC",
-        "SCORE",
-        "THRESHOLD",
-        "DRIFT",
-        "REF ROWS",
-        "CUR ROWS",
-        "MISSING R/C"
-    );
-    for c in &d.columns {
-        let drift = match (c.method, c.drifted) {
-            (None, _) => "-",
-            (Some(_), true) => "DRIFT",
-            (Some(_), false) => "ok",
-        };
-        let _ = writeln!(
-            out,
-            "{:<24} {:<11} {:<13} {:>10} {:>10} {:>9} {:<7} {:>9} {:>9} {:>11}",
-            c.column,
-            c.kind.map_or("-", |k| k.as_str()),
-            c.method.map_or("-", |m| m.as_str()),
-            number(c.statistic),
-            number(c.score),
-            number(c.threshold),
-            drift,
-            c.reference_rows,
-            c.current_rows,
-            format!("{}/{}", c.missing.reference, c.missing.current),
-        );
-    }
+    let columns = [
+        column("COLUMN", false, |c: &ColumnDrift| c.column.clone()),
+        column("KIND", false, |c: &ColumnDrift| {
+            c.kind.map_or("-", |k| k.as_str()).to_string()
+        }),
+        column("METHOD", false, |c: &ColumnDrift| {
+            c.method.map_or("-", |m| m.as_str()).to_string()
+        }),
+        column("STATISTIC", true, |c: &ColumnDrift| number(c.statistic)),
+        column("SCORE", true, |c: &ColumnDrift| number(c.score)),
+        column("THRESHOLD", true, |c: &ColumnDrift| number(c.threshold)),
+        column("DRIFT", false, |c: &ColumnDrift| {
+            match (c.method, c.drifted) {
+                (None, _) => "-",
+                (Some(_), true) => "DRIFT",
+                (Some(_), false) => "ok",
+            }
+            .to_string()
+        }),
+        column("REF ROWS", true, |c: &ColumnDrift| {
+            c.reference_rows.to_string()
+        }),
+        column("CUR ROWS", true, |c: &ColumnDrift| {
+            c.current_rows.to_string()
+        }),
+        column("MISSING R/C", true, |c: &ColumnDrift| {
+            format!("{}/{}", c.missing.reference, c.missing.current)
+        }),
+    ];
+    let mut out = table(&columns.iter().collect::<Vec<_>>(), &d.columns);
+    out.push('\n');
     for c in &d.columns {
         if let Some(p) = &c.problem {
             let _ = writeln!(out, "{}: not compared: {p}", c.column);

@@ -9,10 +9,13 @@ use std::{fmt::Write as _, process::ExitCode, time::Duration};
 use anyhow::Result;
 use chrono::Utc;
 use clap::Args;
-use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift, rollout};
+use mlops_core::{CoreError, drift::DriftStatus, model::FeatureDrift};
 use serde::Serialize;
 
-use super::output::{self, Output, UsageError, safe};
+use super::{
+    output::{self, Output, UsageError, safe},
+    table::{self as printer, column},
+};
 use crate::{
     adapters::prometheus::{DriftWindows, ProfiledDrift, VersionProfiles},
     wiring::Options,
@@ -151,8 +154,8 @@ fn feature(d: FeatureDrift, alert_after: usize) -> LiveFeature {
 pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode> {
     let output = Output::pick(output, &[Output::Table, Output::Json], "drift live")?;
     let window = match &args.window {
-        None => options.settings.drift.live_window(),
-        Some(w) => rollout::parse_duration(w.trim())
+        None => options.settings.drift.live_window,
+        Some(w) => mlops_core::text::parse_duration(w.trim())
             .filter(|s| *s > 0)
             .map(Duration::from_secs)
             .ok_or_else(|| UsageError(format!("--window {w:?}: a duration like 90s, 15m or 1h")))?,
@@ -227,25 +230,26 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
 }
 
 fn table(l: &Live) -> String {
-    let mut s = format!(
-        "{:<22} {:>4} {:<20} {:<8} {:<8} {:>8} {:>8} {:>10} {}\n",
-        "MODEL", "VER", "FEATURE", "STATUS", "ALERT", "PSI", "JS", "ROWS", "AGAINST"
-    );
-    for f in &l.features {
-        let _ = writeln!(
-            s,
-            "{:<22} {:>4} {:<20} {:<8} {:<8} {:>8.4} {:>8.4} {:>10} {}",
-            safe(&f.model),
-            f.version,
-            safe(&f.feature),
-            f.status,
-            f.alert,
-            f.psi,
-            f.js_distance,
-            f.current_rows,
-            f.reference.split(' ').next().unwrap_or_default()
-        );
-    }
+    type F = LiveFeature;
+    let columns = [
+        column("MODEL", false, |f: &F| f.model.clone()),
+        column("VER", true, |f: &F| f.version.to_string()),
+        column("FEATURE", false, |f: &F| f.feature.clone()),
+        column("STATUS", false, |f: &F| f.status.to_string()),
+        column("ALERT", false, |f: &F| f.alert.to_string()),
+        column("PSI", true, |f: &F| format!("{:.4}", f.psi)),
+        column("JS", true, |f: &F| format!("{:.4}", f.js_distance)),
+        column("ROWS", true, |f: &F| f.current_rows.to_string()),
+        column("AGAINST", false, |f: &F| {
+            f.reference
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }),
+    ];
+    let mut s = printer::table(&columns.iter().collect::<Vec<_>>(), &l.features);
+    s.push('\n');
     let _ = write!(
         s,
         "{} of {} features drifted over the last {} s",

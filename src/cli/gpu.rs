@@ -12,14 +12,19 @@ use clap::Args;
 use mlops_core::{
     CoreError,
     demo::DemoPlatform,
-    gpu::{self, Allocation, GpuFilter, GpuReport, IdlePolicy, UtilHistory},
+    gpu::{self, Allocation, GpuFilter, GpuReport, GpuRow, IdlePolicy, UtilHistory},
     model::{Gpu, Node},
     ports::{ClusterPort, MetricsPort},
-    rollout,
 };
 
-use super::output::{self, Output, UsageError, safe};
-use crate::wiring::{self, Options};
+use super::{
+    output::{self, Output, UsageError, safe},
+    table::{column, table},
+};
+use crate::{
+    app::rows::table::Column,
+    wiring::{self, Options},
+};
 
 /// How far back the gauges are read: a scrape still being written is not half-seen (and a
 /// second look at the same instant gives the same answer).
@@ -70,13 +75,13 @@ pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode
 
 /// `[gpu]` from config.toml with the flags over it.
 fn policy(args: &GpuArgs, options: &Options) -> Result<IdlePolicy> {
-    // Settings with errors were replaced by defaults when loaded, so this parses.
-    let mut policy = options.settings.gpu.policy().unwrap_or_default();
+    // Settings with errors were replaced by defaults when loaded, so this is a valid policy.
+    let mut policy = options.settings.gpu.policy();
     if let Some(pct) = args.idle_util_pct {
         policy.util_pct = pct;
     }
     if let Some(w) = &args.idle_window {
-        let secs = rollout::parse_duration(w.trim()).ok_or_else(|| {
+        let secs = mlops_core::text::parse_duration(w.trim()).ok_or_else(|| {
             UsageError(format!(
                 "--idle-window {w:?}: a duration like 90s, 30m or 6h"
             ))
@@ -237,10 +242,66 @@ fn gib(bytes: Option<u64>) -> String {
     )
 }
 
+/// The columns of one node's GPUs in `mlops gpu` (the namespace of a GPU's pod is in `-o json`;
+/// the pod's name alone keeps the table narrow).
+fn gpu_columns() -> Vec<Column<GpuRow>> {
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    vec![
+        column("GPU", true, |g: &GpuRow| g.index.to_string()),
+        column("UUID", false, |g: &GpuRow| {
+            g.uuid.chars().take(14).collect()
+        }),
+        column("UTIL", true, |g: &GpuRow| number(g.utilization, "%")),
+        column("MEM GiB", true, |g: &GpuRow| {
+            format!("{}/{}", gib(g.memory_used_bytes), gib(g.memory_total_bytes))
+        }),
+        column("POWER", true, |g: &GpuRow| number(g.power_watts, "W")),
+        column("TEMP", true, |g: &GpuRow| {
+            number(g.temperature_celsius, "C")
+        }),
+        column("POD", false, move |g: &GpuRow| or_dash(g.pod.as_deref())),
+        column("MODEL", false, move |g: &GpuRow| {
+            or_dash(g.model.as_deref())
+        }),
+        column("VERSION", true, |g: &GpuRow| version(g.version)),
+        column("TRACK", false, |g: &GpuRow| {
+            g.track.map_or("-", |t| t.as_str()).to_string()
+        }),
+        column("IDLE", false, |g: &GpuRow| {
+            if g.idle { "IDLE" } else { "" }.to_string()
+        }),
+        column("IDLE-H", true, |g: &GpuRow| {
+            format!("{:.2}", g.idle_gpu_hours)
+        }),
+    ]
+}
+
+/// The columns of the per-version table of `mlops gpu`: canary against stable.
+fn version_columns() -> Vec<Column<gpu::VersionRow>> {
+    type V = gpu::VersionRow;
+    vec![
+        column("MODEL", false, |v: &V| v.model.clone()),
+        column("VERSION", true, |v: &V| version(v.version)),
+        column("TRACK", false, |v: &V| v.track.as_str().to_string()),
+        column("PODS", true, |v: &V| v.pods.to_string()),
+        column("REQUESTED", true, |v: &V| v.requested.to_string()),
+        column("GPUS", true, |v: &V| v.gpus.to_string()),
+        column("UTIL", true, |v: &V| number(v.mean_utilization, "%")),
+        column("IDLE", true, |v: &V| v.idle_gpus.to_string()),
+        column("IDLE-H", true, |v: &V| format!("{:.2}", v.idle_gpu_hours)),
+    ]
+}
+
+fn version(v: Option<u32>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("v{v}"))
+}
+
 /// `mlops gpu` for people: per node its allocation and GPUs, then per version canary and stable.
 pub fn gpu_table(r: &GpuReport) -> String {
     let mut out = String::new();
     let count = |v: Option<u32>| v.map_or_else(|| "?".into(), |v| v.to_string());
+    let gpus = gpu_columns();
+    let gpus: Vec<&Column<GpuRow>> = gpus.iter().collect();
     for n in &r.nodes {
         let _ = writeln!(
             out,
@@ -254,63 +315,14 @@ pub fn gpu_table(r: &GpuReport) -> String {
         if n.gpus.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<40} {:<24} {:>7} {:<6} {:<4} {:>7}",
-            "GPU",
-            "UUID",
-            "UTIL",
-            "MEM GiB",
-            "POWER",
-            "TEMP",
-            "POD",
-            "MODEL",
-            "VERSION",
-            "TRACK",
-            "IDLE",
-            "IDLE-H"
-        );
-        for g in &n.gpus {
-            let _ = writeln!(
-                out,
-                "  {:>3} {:<14} {:>5} {:>13} {:>6} {:>5} {:<40} {:<24} {:>7} {:<6} {:<4} {:>7.2}",
-                g.index,
-                safe(&g.uuid.chars().take(14).collect::<String>()),
-                number(g.utilization, "%"),
-                format!("{}/{}", gib(g.memory_used_bytes), gib(g.memory_total_bytes)),
-                number(g.power_watts, "W"),
-                number(g.temperature_celsius, "C"),
-                // The namespace is in `-o json`; the pod's name alone keeps the column narrow.
-                safe(g.pod.as_deref().unwrap_or("-")),
-                safe(g.model.as_deref().unwrap_or("-")),
-                g.version.map_or_else(|| "-".into(), |v| format!("v{v}")),
-                g.track.map_or("-", |t| t.as_str()),
-                if g.idle { "IDLE" } else { "" },
-                g.idle_gpu_hours,
-            );
+        for line in table(&gpus, &n.gpus).lines() {
+            let _ = writeln!(out, "  {line}");
         }
     }
     if !r.versions.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n{:<24} {:>7} {:<6} {:>4} {:>9} {:>4} {:>8} {:>4} {:>7}",
-            "MODEL", "VERSION", "TRACK", "PODS", "REQUESTED", "GPUS", "UTIL", "IDLE", "IDLE-H"
-        );
-        for v in &r.versions {
-            let _ = writeln!(
-                out,
-                "{:<24} {:>7} {:<6} {:>4} {:>9} {:>4} {:>8} {:>4} {:>7.2}",
-                safe(&v.model),
-                v.version.map_or_else(|| "-".into(), |v| format!("v{v}")),
-                v.track.as_str(),
-                v.pods,
-                v.requested,
-                v.gpus,
-                number(v.mean_utilization, "%"),
-                v.idle_gpus,
-                v.idle_gpu_hours
-            );
-        }
+        let versions = version_columns();
+        let versions: Vec<&Column<gpu::VersionRow>> = versions.iter().collect();
+        let _ = writeln!(out, "\n{}", table(&versions, &r.versions));
     }
     let w = &r.idle_window;
     let _ = write!(
@@ -318,18 +330,10 @@ pub fn gpu_table(r: &GpuReport) -> String {
         "\n{} allocated GPUs idle (under {}% for the last {}), {:.2} GPU-hours wasted in that window",
         r.idle_gpus,
         w.util_threshold_pct,
-        human(w.window_seconds),
+        mlops_core::text::format_duration(w.window_seconds),
         r.idle_gpu_hours
     );
     out.trim_start().to_string()
-}
-
-fn human(secs: u64) -> String {
-    match secs {
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }
 
 #[cfg(test)]

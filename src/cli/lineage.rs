@@ -14,7 +14,7 @@ use std::{
 use anyhow::Result;
 use mlops_core::{
     CoreError,
-    lineage::{self, LineageGraph, LineageInputs, Mismatch, NodeKind},
+    lineage::{self, LineageGraph, LineageInputs, Mismatch, NodeKey, NodeKind},
     model::{Deployment, Pod, RegisteredModel},
     ports::RegistryPort,
     rollout::RolloutRecord,
@@ -87,35 +87,36 @@ struct Edge {
     relation: &'static str,
 }
 
+impl Node {
+    /// The node `key` names, as the JSON prints it; `detail` is its one attribute, when given.
+    fn of(key: &NodeKey, name: String, detail: Option<&str>) -> Self {
+        Self {
+            id: key.id(),
+            kind: key.kind().json_name(),
+            name,
+            attributes: detail
+                .map(|d| BTreeMap::from([("detail".to_string(), d.to_string())]))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Edge {
+    fn of(from: &NodeKey, to: &NodeKey) -> Self {
+        Self {
+            from: from.id(),
+            to: to.id(),
+            relation: lineage::relation(from.kind(), to.kind()),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Graph {
     start: String,
     nodes: Vec<Node>,
     edges: Vec<Edge>,
     mismatches: Vec<Mismatch>,
-}
-
-fn kind_name(k: NodeKind) -> &'static str {
-    match k {
-        NodeKind::Dataset => "dataset",
-        NodeKind::Run => "run",
-        NodeKind::ModelVersion => "model_version",
-        NodeKind::Image => "image",
-        NodeKind::Rollout => "rollout",
-        NodeKind::Deployment => "deployment",
-        NodeKind::Pod => "pod",
-    }
-}
-
-fn relation(from: NodeKind, to: NodeKind) -> &'static str {
-    match (from, to) {
-        (NodeKind::Dataset, _) => "trained",
-        (NodeKind::Run, _) => "logged",
-        (NodeKind::ModelVersion, _) => "packaged_as",
-        (NodeKind::Image, NodeKind::Rollout) => "rolled_out_by",
-        (_, NodeKind::Pod) => "runs",
-        _ => "deployed_as",
-    }
 }
 
 /// What the cluster serves and rolls out, over every namespace.
@@ -185,7 +186,11 @@ async fn versions_of(
                         model.aliases.keys().cloned().collect::<Vec<_>>().join(", ")
                     ),
                 })?;
-            Ok((vec![(model, v)], format!("alias:{m}@{a}")))
+            let start = NodeKey::Alias {
+                model: m.clone(),
+                alias: a.clone(),
+            };
+            Ok((vec![(model, v)], start.id()))
         }
         Target::Deployment(ns, name) => {
             let d = cluster
@@ -274,34 +279,21 @@ async fn build(
             pods: &cluster.pods,
         });
         g.merge(&part);
-        let version_node = lineage::version_id(&model.name, *version);
+        let version_node = NodeKey::version(&model.name, *version);
         for alias in model.aliases_of(*version) {
-            let id = format!("alias:{}@{alias}", model.name);
-            extra.push(Node {
-                id: id.clone(),
-                kind: "alias",
-                name: format!("{}@{alias}", model.name),
-                attributes: BTreeMap::new(),
-            });
-            extra_edges.push(Edge {
-                from: id,
-                to: version_node.clone(),
-                relation: "points_at",
-            });
+            let key = NodeKey::Alias {
+                model: model.name.clone(),
+                alias: alias.to_string(),
+            };
+            extra.push(Node::of(&key, format!("{}@{alias}", model.name), None));
+            extra_edges.push(Edge::of(&key, &version_node));
         }
         if let Some(run) = &run {
-            let id = format!("experiment:{}", run.experiment_id);
-            extra.push(Node {
-                id: id.clone(),
-                kind: "experiment",
-                name: run.experiment_id.clone(),
-                attributes: BTreeMap::new(),
-            });
-            extra_edges.push(Edge {
-                from: id,
-                to: format!("run:{}", run.id),
-                relation: "contains",
-            });
+            let key = NodeKey::Experiment {
+                id: run.experiment_id.clone(),
+            };
+            extra.push(Node::of(&key, run.experiment_id.clone(), None));
+            extra_edges.push(Edge::of(&key, &NodeKey::Run { id: run.id.clone() }));
         }
         if seen_models.insert(model.name.clone()) {
             mismatches.extend(lineage::mismatches(model, &cluster.deployments));
@@ -310,21 +302,12 @@ async fn build(
     let mut nodes: Vec<Node> = g
         .nodes
         .iter()
-        .map(|n| Node {
-            id: n.id.clone(),
-            kind: kind_name(n.kind),
-            name: n.label.clone(),
-            attributes: BTreeMap::from([("detail".to_string(), n.detail.clone())]),
-        })
+        .map(|n| Node::of(&n.key, n.label.clone(), Some(&n.detail)))
         .collect();
     let mut edges: Vec<Edge> = g
         .edges
         .iter()
-        .map(|&(a, b)| Edge {
-            from: g.nodes[a].id.clone(),
-            to: g.nodes[b].id.clone(),
-            relation: relation(g.nodes[a].kind, g.nodes[b].kind),
-        })
+        .map(|&(a, b)| Edge::of(&g.nodes[a].key, &g.nodes[b].key))
         .collect();
     for n in extra {
         if !nodes.iter().any(|x| x.id == n.id) {
@@ -332,11 +315,12 @@ async fn build(
         }
     }
     edges.extend(extra_edges);
-    // A dataset start names the digest: every dataset node with it.
+    // A dataset start names the digest: the first dataset node with it.
     let start = match target {
-        Target::Dataset(digest) => nodes
+        Target::Dataset(digest) => g
+            .nodes
             .iter()
-            .find(|n| n.kind == "dataset" && n.id.ends_with(&format!("@{digest}")))
+            .find(|n| matches!(&n.key, NodeKey::Dataset { digest: d, .. } if d == digest))
             .map_or(start, |n| n.id.clone()),
         _ => start,
     };
@@ -405,7 +389,7 @@ fn tree(g: &Graph) -> String {
     from.extend(
         g.nodes
             .iter()
-            .filter(|n| n.kind == "model_version" && seen.contains(&n.id))
+            .filter(|n| n.kind == NodeKind::ModelVersion.json_name() && seen.contains(&n.id))
             .map(|n| n.id.clone()),
     );
     for id in from {

@@ -17,6 +17,7 @@ mod policy;
 pub mod reference;
 mod registry;
 mod rollout;
+pub mod table;
 
 use std::process::ExitCode;
 
@@ -137,14 +138,34 @@ pub fn main(cli: &Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<output::UsageError>() => {
-            eprintln!("mlops: {}", output::error_text(&format!("{e:#}")));
+            eprintln!("mlops: {}", output::error_text(&said_once(&e)));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("mlops: {}", output::error_text(&format!("{e:#}")));
+            eprintln!("mlops: {}", output::error_text(&said_once(&e)));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: a context and what it wraps (`x.csv: cannot read:
+/// No such file`), down to the core's error, whose message already says its cause in words (the
+/// client's error it keeps as its source is for programs, not for the reader).
+fn said_once(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
+        if cause.is::<CoreError>() {
+            break;
+        }
+    }
+    text
 }
 
 /// `-o` as a table or JSON, the two every verb takes.
@@ -244,4 +265,24 @@ fn registry_verb(
     verb: impl AsyncFnOnce(MlflowRegistry) -> Result<String, CoreError>,
 ) -> Result<ExitCode> {
     run_verb(async || options.require_registry(), verb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_is_printed_with_its_causes_each_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(io).context("x.csv: cannot read");
+        assert_eq!(said_once(&e), "x.csv: cannot read: No such file");
+        // The core's message says its cause in words: the client's error it keeps is not
+        // printed again, however the client words it.
+        let core = CoreError::unavailable("kubernetes", "listing pods: connection refused")
+            .caused_by(std::io::Error::other("tcp connect error: os error 111"));
+        assert_eq!(
+            said_once(&anyhow::Error::new(core).context("rollout list")),
+            "rollout list: kubernetes: listing pods: connection refused"
+        );
+    }
 }

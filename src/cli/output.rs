@@ -9,6 +9,9 @@ use std::{borrow::Cow, fmt::Write as _, process::ExitCode};
 use mlops_core::{CoreError, rollout::RolloutRecord, text};
 use serde::Serialize;
 
+use super::table;
+use crate::app::rows;
+
 /// `-o`: how a verb prints its result. Each verb says which it takes (`Output::pick`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -131,6 +134,12 @@ pub fn error_text(e: &dyn std::fmt::Display) -> String {
 
 /// Print what a verb returned (exit 0), or its error (exit 1).
 pub fn finish(result: Result<String, CoreError>) -> ExitCode {
+    finish_with(result)
+}
+
+/// As [`finish`], for a verb whose failures are not all the core's (`rollout start --wait`: the
+/// rollout's own outcome).
+pub fn finish_with<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode {
     match result {
         Ok(out) => {
             print(&out);
@@ -143,26 +152,17 @@ pub fn finish(result: Result<String, CoreError>) -> ExitCode {
     }
 }
 
-/// `mlops rollout list`.
+/// `mlops rollout list`: the console's rollout columns (a canary's versions, phase, weight, step,
+/// analysis), after the namespace, which the console does not show.
 pub fn rollout_table(rollouts: &[RolloutRecord]) -> String {
-    let mut out = format!(
-        "{:<16} {:<28} {:<22} {:>7} {:<17} {:>6} {:>5}\n",
-        "NAMESPACE", "NAME", "MODEL", "VERSION", "PHASE", "WEIGHT", "STEP"
-    );
-    for r in rollouts {
-        let _ = writeln!(
-            out,
-            "{:<16} {:<28} {:<22} {:>7} {:<17} {:>5}% {:>5}",
-            safe(&r.namespace),
-            safe(&r.name),
-            safe(&r.spec.model.name),
-            r.spec.model.version,
-            r.status.phase.as_str(),
-            r.status.weight,
-            r.step_label()
-        );
-    }
-    out.trim_end().to_string()
+    let namespace = table::column("NAMESPACE", false, |r: &RolloutRecord| r.namespace.clone());
+    let console = rows::rollouts::columns();
+    let mut shown = vec![&namespace];
+    shown.extend(table::pick(
+        &console,
+        &["name", "model", "phase", "weight", "step", "analysis"],
+    ));
+    table::table(&shown, rollouts)
 }
 
 /// `mlops rollout get`.

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use mlops_core::{
     compare::{Comparison, number},
-    model::{LoggedModel, RegisteredModel, Run},
+    model::{LoggedModel, ModelVersion, RegisteredModel, Run},
     ports::RegistryPort,
 };
 use serde::Serialize;
@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::{
     output::{self, Output, safe},
     registry_verb,
+    table::{column, table},
 };
 use crate::{adapters::mlflow::RunQuery, wiring::Options};
 
@@ -168,23 +169,26 @@ fn logged_table(models: &[LoggedModel]) -> String {
         return "no logged models (MLflow 3 logs one per log_model call; older servers have none)"
             .to_string();
     }
-    let mut out = format!(
-        "{:<24} {:<8} {:<10} {:<16} {:<34} ID\n",
-        "NAME", "STATUS", "TYPE", "CREATED", "RUN"
-    );
-    for m in models {
-        let _ = writeln!(
-            out,
-            "{:<24} {:<8} {:<10} {:<16} {:<34} {}",
-            safe(&m.name),
-            safe(&m.status),
-            safe(m.model_type.as_deref().unwrap_or("—")),
-            m.created.format("%Y-%m-%d %H:%M"),
-            safe(m.source_run_id.as_deref().unwrap_or("—")),
-            safe(&m.id),
-        );
-    }
-    out.trim_end().to_string()
+    let columns = [
+        column("NAME", false, |m: &LoggedModel| m.name.clone()),
+        column("STATUS", false, |m: &LoggedModel| m.status.clone()),
+        column("TYPE", false, |m: &LoggedModel| {
+            dash(m.model_type.as_deref())
+        }),
+        column("CREATED", false, |m: &LoggedModel| {
+            m.created.format("%Y-%m-%d %H:%M").to_string()
+        }),
+        column("RUN", false, |m: &LoggedModel| {
+            dash(m.source_run_id.as_deref())
+        }),
+        column("ID", false, |m: &LoggedModel| m.id.clone()),
+    ];
+    table(&columns.iter().collect::<Vec<_>>(), models)
+}
+
+/// An optional field's text, `—` when there is none.
+fn dash(v: Option<&str>) -> String {
+    v.unwrap_or("—").to_string()
 }
 
 /// `runs search -o json`.
@@ -197,22 +201,17 @@ struct SearchResult {
 }
 
 fn models_table(models: &[RegisteredModel]) -> String {
-    let mut out = format!(
-        "{:<28} {:>8} {:>7} {}\n",
-        "NAME", "VERSIONS", "LATEST", "ALIASES"
-    );
-    for m in models {
-        let _ = writeln!(
-            out,
-            "{:<28} {:>8} {:>7} {}",
-            safe(&m.name),
-            m.versions.len(),
+    type M = RegisteredModel;
+    let columns = [
+        column("NAME", false, |m: &M| m.name.clone()),
+        column("VERSIONS", true, |m: &M| m.versions.len().to_string()),
+        column("LATEST", true, |m: &M| {
             m.latest_version()
-                .map_or_else(|| "—".to_string(), |v| format!("v{v}")),
-            aliases(m, None),
-        );
-    }
-    out.trim_end().to_string()
+                .map_or_else(|| "—".to_string(), |v| format!("v{v}"))
+        }),
+        column("ALIASES", false, |m: &M| aliases(m, None)),
+    ];
+    table(&columns.iter().collect::<Vec<_>>(), models)
 }
 
 /// `champion=v3 challenger=v4`, or only those pointing at `version`.
@@ -231,6 +230,9 @@ fn aliases(m: &RegisteredModel, version: Option<u32>) -> String {
         .join(" ")
 }
 
+/// A version with its model, a row of `models get`'s versions.
+type VersionOf<'a> = (&'a RegisteredModel, &'a ModelVersion);
+
 fn model_detail(m: &RegisteredModel) -> String {
     let mut out = format!("name:     {}\n", safe(&m.name));
     if !m.description.is_empty() {
@@ -240,24 +242,27 @@ fn model_detail(m: &RegisteredModel) -> String {
     for (k, v) in &m.tags {
         let _ = writeln!(out, "tag:      {}={}", safe(k), safe(v));
     }
-    let _ = writeln!(
+    let columns = [
+        column("VERSION", true, |(_, v): &VersionOf| {
+            format!("v{}", v.version)
+        }),
+        column("STATUS", false, |(_, v): &VersionOf| v.status.clone()),
+        column("CREATED", false, |(_, v): &VersionOf| {
+            v.created.format("%Y-%m-%d %H:%M").to_string()
+        }),
+        column("RUN", false, |(_, v): &VersionOf| dash(v.run_id.as_deref())),
+        column("ALIASES", false, |(m, v): &VersionOf| {
+            aliases(m, Some(v.version))
+        }),
+        column("IMAGE", false, |(_, v): &VersionOf| dash(v.image())),
+    ];
+    let versions: Vec<VersionOf> = m.versions.iter().rev().map(|v| (m, v)).collect();
+    let _ = write!(
         out,
-        "\n{:>7} {:<12} {:<16} {:<34} {:<16} IMAGE",
-        "VERSION", "STATUS", "CREATED", "RUN", "ALIASES"
+        "\n{}",
+        table(&columns.iter().collect::<Vec<_>>(), &versions)
     );
-    for v in m.versions.iter().rev() {
-        let _ = writeln!(
-            out,
-            "{:>7} {:<12} {:<16} {:<34} {:<16} {}",
-            format!("v{}", v.version),
-            safe(&v.status),
-            v.created.format("%Y-%m-%d %H:%M"),
-            safe(v.run_id.as_deref().unwrap_or("—")),
-            aliases(m, Some(v.version)),
-            safe(v.image().unwrap_or("—")),
-        );
-    }
-    out.trim_end().to_string()
+    out
 }
 
 fn runs_table(runs: &[Run]) -> String {
@@ -270,35 +275,27 @@ fn runs_table(runs: &[Run]) -> String {
     }
     let mut metrics: Vec<(&str, usize)> = counts.into_iter().collect();
     metrics.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let metrics: Vec<&str> = metrics.into_iter().take(4).map(|(k, _)| k).collect();
-    let mut out = format!(
-        "{:<32} {:<24} {:<9} {:<12}",
-        "RUN", "NAME", "STATUS", "USER"
-    );
-    for m in &metrics {
-        let _ = write!(out, " {:>12}", output::cut(m, 12));
+    let mut columns = vec![
+        column("RUN", false, |r: &Run| r.id.clone()),
+        column("NAME", false, |r: &Run| output::cut(&r.name, 24)),
+        column("STATUS", false, |r: &Run| {
+            format!("{:?}", r.status).to_uppercase()
+        }),
+        column("USER", false, |r: &Run| output::cut(&r.user, 12)),
+    ];
+    for (m, _) in metrics.into_iter().take(4) {
+        let key = m.to_string();
+        let mut c = column("", true, move |r: &Run| {
+            r.metrics
+                .get(&key)
+                .map_or_else(|| "—".to_string(), |v| number(*v))
+        });
+        c.header = crate::app::rows::table::intern(&output::cut(m, 12));
+        columns.push(c);
     }
-    out.push('\n');
-    for r in runs {
-        let _ = write!(
-            out,
-            "{:<32} {:<24} {:<9} {:<12}",
-            safe(&r.id),
-            output::cut(&r.name, 24),
-            format!("{:?}", r.status).to_uppercase(),
-            output::cut(&r.user, 12),
-        );
-        for m in &metrics {
-            let _ = write!(
-                out,
-                " {:>12}",
-                r.metrics
-                    .get(*m)
-                    .map_or_else(|| "—".to_string(), |v| number(*v))
-            );
-        }
-        out.push('\n');
-    }
-    let _ = write!(out, "{} run(s)", runs.len());
-    out
+    format!(
+        "{}\n{} run(s)",
+        table(&columns.iter().collect::<Vec<_>>(), runs),
+        runs.len()
+    )
 }

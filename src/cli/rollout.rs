@@ -8,7 +8,10 @@ use clap::Subcommand;
 use mlops_core::{
     CoreError,
     ports::RegistryPort,
-    rollout::{self, Command, Phase, RolloutRecord, Verb},
+    rollout::{
+        self, ApprovalNeeds, ApprovalRefused, Command, Phase, RolloutKey, RolloutRecord,
+        TicketRule, Verb,
+    },
 };
 
 use super::{
@@ -28,6 +31,8 @@ use crate::{
 
 /// The longest `start --wait --timeout`: a week.
 pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
+/// How often `start --wait` reads the rollout again.
+const WAIT_POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Subcommand)]
 pub enum RolloutCmd {
@@ -38,40 +43,7 @@ pub enum RolloutCmd {
     List,
     /// Start a canary rollout of a validated model version against its serving Deployment (what a
     /// CI/CD pipeline calls).
-    Start {
-        /// The registered model.
-        #[arg(long)]
-        model: String,
-        /// The version to roll out.
-        #[arg(long)]
-        version: u32,
-        /// Step template: canary, canary-approval, quick, or one of yours from config.toml
-        /// (`mlops rollout templates` lists them).
-        #[arg(long, default_value = "canary")]
-        template: String,
-        /// Container image; default: the version's `image` tag in the registry (MLFLOW_TRACKING_URI).
-        #[arg(long)]
-        image: Option<String>,
-        /// The serving Deployment; default: the model's name.
-        #[arg(long)]
-        deployment: Option<String>,
-        /// Approvers an approval step needs.
-        #[arg(long, default_value_t = 1)]
-        approvers: u32,
-        /// Follow the rollout; exit 0 only when it is Promoted.
-        #[arg(long)]
-        wait: bool,
-        /// The change ticket (CHG-123), where policy.toml requires one.
-        #[arg(long)]
-        change: Option<String>,
-        /// Also fail the analysis when the canary's input features drift from the stable's:
-        /// the largest PSI over the features above this (0.1 moderate, 0.25 significant).
-        #[arg(long, value_parser = parse_psi)]
-        max_drift: Option<f64>,
-        /// With --wait: give up after this many seconds (at most a week).
-        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
-        timeout: u64,
-    },
+    Start(StartArgs),
     /// Approve a rollout waiting at an approval gate, as the user the cluster says you are.
     Approve {
         name: String,
@@ -124,6 +96,43 @@ pub enum RolloutCmd {
     Get { name: String },
 }
 
+// The flags of `mlops rollout start` (its help is the variant's doc comment).
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The registered model.
+    #[arg(long)]
+    model: String,
+    /// The version to roll out.
+    #[arg(long)]
+    version: u32,
+    /// Step template: canary, canary-approval, quick, or one of yours from config.toml
+    /// (`mlops rollout templates` lists them).
+    #[arg(long, default_value = "canary")]
+    template: String,
+    /// Container image; default: the version's `image` tag in the registry (MLFLOW_TRACKING_URI).
+    #[arg(long)]
+    image: Option<String>,
+    /// The serving Deployment; default: the model's name.
+    #[arg(long)]
+    deployment: Option<String>,
+    /// Approvers an approval step needs.
+    #[arg(long, default_value_t = 1)]
+    approvers: u32,
+    /// Follow the rollout; exit 0 only when it is Promoted.
+    #[arg(long)]
+    wait: bool,
+    /// The change ticket (CHG-123), where policy.toml requires one.
+    #[arg(long)]
+    change: Option<String>,
+    /// Also fail the analysis when the canary's input features drift from the stable's:
+    /// the largest PSI over the features above this (0.1 moderate, 0.25 significant).
+    #[arg(long, value_parser = parse_psi)]
+    max_drift: Option<f64>,
+    /// With --wait: give up after this many seconds (at most a week).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
+    timeout: u64,
+}
+
 impl RolloutCmd {
     /// Whether the verb changes the cluster (refused under `--readonly`).
     pub fn mutates(&self) -> bool {
@@ -143,7 +152,7 @@ impl RolloutCmd {
             | RolloutCmd::Pause { name, .. }
             | RolloutCmd::Resume { name, .. }
             | RolloutCmd::Get { name } => Some(name),
-            RolloutCmd::Templates | RolloutCmd::List | RolloutCmd::Start { .. } => None,
+            RolloutCmd::Templates | RolloutCmd::List | RolloutCmd::Start(_) => None,
         }
     }
 }
@@ -154,29 +163,7 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
         check_object_name("ModelRollout", name)?;
     }
     match cmd {
-        RolloutCmd::Templates => {
-            for e in &options.config_errors {
-                eprintln!("warning: {}", output::error_text(e));
-            }
-            let all = options.settings.templates();
-            output::print(&output::render(output, &all, |all| {
-                all.iter()
-                    .map(|t| {
-                        let steps: Vec<String> = t.steps.iter().map(ToString::to_string).collect();
-                        format!(
-                            "{:<18} {:<8} {}\n{:<27} {}",
-                            output::safe(&t.name),
-                            if t.builtin { "shipped" } else { "config" },
-                            output::safe(&t.description),
-                            "",
-                            output::safe(&steps.join(" → "))
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }));
-            Ok(ExitCode::SUCCESS)
-        }
+        RolloutCmd::Templates => Ok(templates(options, output)),
         RolloutCmd::List => cluster_verb(options, async |c| {
             let rollouts = c.rollouts().await?;
             Ok(output::render(output, &rollouts, |r| {
@@ -191,196 +178,133 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             name,
             comment,
             change,
-        } => {
-            if comment.trim().is_empty() {
-                anyhow::bail!("--comment must say why (it goes to the audit trail)");
-            }
-            cluster_verb(options, async |c| {
-                let ns = c.default_namespace();
-                let ticket = change.as_deref().map(str::trim).filter(|t| !t.is_empty());
-                let refuse = |reason: String| CoreError::Refused {
-                    rollout: format!("{ns}/{name}"),
-                    command: "approve".into(),
-                    reason,
-                };
-                if let Some(t) = ticket {
-                    mlops_core::policy::check_ticket(t).map_err(refuse)?;
-                }
-                // The change-ticket gate: of policy.toml for this cluster and namespace (before
-                // anything is asked of the cluster), then of the policy the rollout started
-                // under (which the cluster enforces too).
-                let policy = super::policy::load_policy(options)?;
-                if ticket.is_none()
-                    && policy
-                        .is_some_and(|p| p.for_target(&c.describe_context(), &ns).change_ticket)
-                {
-                    return Err(refuse(format!(
-                        "policy.toml requires a change ticket on {} in {ns}: give --change CHG-…",
-                        c.describe_context()
-                    )));
-                }
-                if ticket.is_none()
-                    && c.rollout(&ns, name)
-                        .await?
-                        .policy
-                        .is_some_and(|p| p.rules.change_ticket)
-                {
-                    return Err(refuse(
-                        "the policy this rollout started under requires a change ticket: give --change CHG-…".into(),
-                    ));
-                }
-                // The ticket is recorded with the approval and in the audit trail.
-                let comment = match ticket {
-                    Some(t) => format!("{t}: {}", comment.trim()),
-                    None => comment.clone(),
-                };
-                let user = c.identity().await?;
-                let r = c.approve_as(&ns, name, &user, &comment).await?;
-                let tags =
-                    rollout::command_tags(&r, &Command::new(Verb::Approve, user.clone(), comment));
-                tag_in_registry(options, &r, &tags).await;
-                Ok(output::render(output, &r, |r| {
-                    format!(
-                        "{} approved {ns}/{name}: {}/{} approvals",
-                        output::safe(&user),
-                        r.status.approvals.len(),
-                        r.spec.approval.required
-                    )
-                }))
-            })
-        }
+        } => approve(options, output, name, comment, change.as_deref()),
         RolloutCmd::Promote { .. }
         | RolloutCmd::Abort { .. }
         | RolloutCmd::Rollback { .. }
         | RolloutCmd::Pause { .. }
         | RolloutCmd::Resume { .. } => operator_verb(cmd, options, output),
-        RolloutCmd::Start {
-            model,
-            version,
-            template,
-            image,
-            deployment,
-            approvers,
-            wait,
-            timeout,
-            change,
-            max_drift,
-        } => {
-            let analysis = || {
-                let mut a = rollout::default_analysis(model);
-                if let Some(max) = max_drift {
-                    a.metrics.push(rollout::drift_check(model, *version, *max));
-                }
-                a
-            };
-            let steps = find_template(options, template)?;
-            let deployment = deployment.clone().unwrap_or_else(|| model.clone());
-            // Everything that can be checked here is, before the registry or the cluster is
-            // asked anything.
-            check_model_name(model)?;
-            check_object_name("ModelRollout", &format!("{model}-v{version}"))?;
-            check_deployment(&deployment)?;
-            rollout::validate(&rollout::RolloutSpec {
-                model: rollout::ModelRef {
-                    name: model.clone(),
-                    version: *version,
-                },
-                stable_version: 0,
-                deployment: deployment.clone(),
-                image: image.clone().unwrap_or_else(|| "from-the-registry".into()),
-                replicas: 1,
-                http_route: None,
-                steps: steps.clone(),
-                analysis: analysis(),
-                approval: rollout::ApprovalGate {
-                    required: *approvers,
-                },
-            })?;
-            cluster_verb(options, async |c| {
-                let ns = c.default_namespace();
-                let image = match image {
-                    Some(i) => i.clone(),
-                    None => image_from_registry(options, model, *version).await?,
-                };
-                let name = format!("{model}-v{version}");
-                let ticket = change.as_deref().map(str::trim).unwrap_or_default();
-                if !ticket.is_empty() {
-                    mlops_core::policy::check_ticket(ticket).map_err(|reason| {
-                        CoreError::Refused {
-                            rollout: format!("{ns}/{name}"),
-                            command: "start".into(),
-                            reason,
-                        }
-                    })?;
-                }
-                let mut note = StartNote {
-                    change: ticket.to_string(),
-                    ..StartNote::default()
-                };
-                // The policy gates (policy.toml), before anything changes.
-                if let Some(recorded) =
-                    super::policy::verdict(options, &c, &ns, model, *version, change.as_deref())
-                        .await?
-                {
-                    if let Some(why) = recorded.start.refusal() {
-                        return Err(CoreError::Refused {
-                            rollout: format!("{ns}/{name}"),
-                            command: "start".into(),
-                            reason: why,
-                        });
-                    }
-                    // Residency on a multi-region cluster: the pods are pinned to the regions
-                    // allowed (the canary's and, once promoted, the stable's).
-                    note.regions = recorded.start.pinned_regions.clone().unwrap_or_default();
-                    note.policy = Some(recorded);
-                }
-                let serving = c.serving(&ns, &deployment).await?;
-                let spec = rollout::RolloutSpec {
-                    model: rollout::ModelRef {
-                        name: model.clone(),
-                        version: *version,
-                    },
-                    stable_version: serving.version,
-                    deployment: deployment.clone(),
-                    image,
-                    replicas: serving.replicas.max(1),
-                    http_route: None,
-                    steps,
-                    analysis: analysis(),
-                    approval: rollout::ApprovalGate {
-                        required: *approvers,
-                    },
-                };
-                rollout::validate(&spec)?;
-                let mut record = c.create_pinned_rollout(&ns, &name, spec, &note).await?;
-                let user = c.identity().await?;
-                let tags = rollout::action_tags(
-                    rollout::START_ACTION,
-                    &user,
-                    chrono::Utc::now(),
-                    ticket,
-                    &record,
-                );
-                tag_in_registry(options, &record, &tags).await;
-                if *wait {
-                    record = wait_until_done(&c, &ns, &name, Duration::from_secs(*timeout)).await?;
-                }
-                Ok(output::render(output, &record, |r| {
-                    format!(
-                        "started {ns}/{name}: {} v{} → v{version}, {} steps",
-                        output::safe(&r.spec.model.name),
-                        r.spec.stable_version,
-                        r.spec.steps.len()
-                    )
-                }))
-            })
-        }
+        RolloutCmd::Start(args) => start(args, options, output),
     }
 }
 
+/// `mlops rollout templates`: the shipped step templates and the user's.
+fn templates(options: &Options, output: Output) -> ExitCode {
+    for e in &options.config_errors {
+        eprintln!("warning: {}", output::error_text(e));
+    }
+    let all = options.settings.templates();
+    output::print(&output::render(output, &all, |all| {
+        all.iter()
+            .map(|t| {
+                let steps: Vec<String> = t.steps.iter().map(ToString::to_string).collect();
+                format!(
+                    "{:<18} {:<8} {}\n{:<27} {}",
+                    output::safe(&t.name),
+                    if t.builtin { "shipped" } else { "config" },
+                    output::safe(&t.description),
+                    "",
+                    output::safe(&steps.join(" → "))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }));
+    ExitCode::SUCCESS
+}
+
+/// The reason a verb records, from its flag (`--comment`, `--reason`): refused when it says
+/// nothing and the verb needs one (`Verb::needs_comment`: the audit trail needs a reason).
+fn reason(verb: Verb, flag: &str, text: Option<&str>) -> Result<String> {
+    let text = text.unwrap_or_default();
+    if verb.needs_comment() && text.trim().is_empty() {
+        anyhow::bail!("--{flag} must say why (it goes to the audit trail)");
+    }
+    Ok(text.to_string())
+}
+
+/// `mlops rollout approve`: the approval the core makes of the comment and change ticket
+/// (`rollout::approval_comment`), checked against what the rollout needs
+/// (`rollout::approval_needs`), sent as the cluster's user and tagged in the registry.
+fn approve(
+    options: &Options,
+    output: Output,
+    name: &str,
+    comment: &str,
+    change: Option<&str>,
+) -> Result<ExitCode> {
+    let comment = reason(Verb::Approve, "comment", Some(comment))?;
+    cluster_verb(options, async |c| {
+        let ns = c.default_namespace();
+        let context = c.describe_context();
+        let refuse = |e: ApprovalRefused| CoreError::Refused {
+            rollout: format!("{ns}/{name}"),
+            command: Verb::Approve.as_str().into(),
+            reason: match e {
+                ApprovalRefused::NoTicket(TicketRule::Config) => format!(
+                    "policy.toml requires a change ticket on {context} in {ns}: give --change CHG-…"
+                ),
+                ApprovalRefused::NoTicket(TicketRule::Started) => {
+                    format!("{e}: give --change CHG-…")
+                }
+                e => e.to_string(),
+            },
+        };
+        // The ticket and the gate of policy.toml for this cluster and namespace first, before
+        // anything is asked of the cluster; then the gate of the policy the rollout started
+        // under (which the cluster enforces too).
+        let recorded = rollout::approval_comment(change, &comment).map_err(refuse)?;
+        let config = super::policy::load_policy(options)?.map(|p| p.for_target(&context, &ns));
+        ApprovalNeeds::of_config(config.as_ref())
+            .check(&recorded)
+            .map_err(refuse)?;
+        let r = c.rollout(&ns, name).await?;
+        rollout::approval_needs(&r, config.as_ref())
+            .check(&recorded)
+            .map_err(refuse)?;
+        let user = c.identity().await?;
+        let command = Command::new(Verb::Approve, user.clone(), recorded);
+        let r = send(options, &c, &r.key(), command).await?;
+        Ok(output::render(output, &r, |r| {
+            format!(
+                "{} approved {ns}/{name}: {}/{} approvals",
+                output::safe(&user),
+                r.status.approvals.len(),
+                r.spec.approval.required
+            )
+        }))
+    })
+}
+
+/// Send `command` to the rollout `key` and tag it in the registry (`rollout::send_and_tag`). The
+/// command is done and audited once the cluster took it: a registry that cannot be built or did
+/// not take the tags is a warning, not a failure.
+async fn send(
+    options: &Options,
+    c: &KubeCluster,
+    key: &RolloutKey,
+    command: Command,
+) -> Result<RolloutRecord, CoreError> {
+    let (registry, broken) = match options.registry() {
+        Some(Ok(r)) => (Some(r), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    let sent = rollout::send_and_tag(
+        c,
+        registry.as_ref().map(|r| r as &dyn RegistryPort),
+        key,
+        command,
+    )
+    .await?;
+    if let Some(e) = sent.untagged.or(broken) {
+        warn_untagged(&sent.rollout, &e);
+    }
+    Ok(sent.rollout)
+}
+
 /// Leave an action's tags on the rollout's model version, where a registry is configured. The
-/// action is done and audited by then: a registry that cannot take the tags is a warning, not a
-/// failure.
+/// action is done and audited by then: a registry that cannot take the tags is a warning.
 async fn tag_in_registry(options: &Options, r: &RolloutRecord, tags: &[(String, String)]) {
     let Some(registry) = options.registry() else {
         return;
@@ -390,16 +314,20 @@ async fn tag_in_registry(options: &Options, r: &RolloutRecord, tags: &[(String, 
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        eprintln!(
-            "mlops: warning: done and audited, but the tags of {} v{} were not set in the registry: {}",
-            output::safe(&r.spec.model.name),
-            r.spec.model.version,
-            output::error_text(&e.to_string())
-        );
+        warn_untagged(r, &e);
     }
 }
 
-/// A PSI threshold: a positive number.
+fn warn_untagged(r: &RolloutRecord, e: &CoreError) {
+    eprintln!(
+        "mlops: warning: done and audited, but the tags of {} v{} were not set in the registry: {}",
+        output::safe(&r.spec.model.name),
+        r.spec.model.version,
+        output::error_text(e)
+    );
+}
+
+/// A PSI threshold: a positive number (clap's value parser: its error is clap's message).
 fn parse_psi(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -431,30 +359,192 @@ fn find_template(options: &Options, name: &str) -> Result<Vec<rollout::Step>> {
     )
 }
 
-/// The `image` tag of a model version in the registry.
+/// Why `rollout start` failed: the core's error, a version without an image to roll out, or
+/// (with `--wait`) the rollout's own outcome. Each exits 1.
+#[derive(Debug, thiserror::Error)]
+enum StartFailed {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The registry records no image for the version: the user must name one.
+    #[error("{0}; pass --image")]
+    NoImage(CoreError),
+    #[error(transparent)]
+    NotPromoted(#[from] NotPromoted),
+}
+
+/// How `start --wait` ended when the rollout was not promoted: its outcome, not a failure of any
+/// backend.
+#[derive(Debug, thiserror::Error)]
+enum NotPromoted {
+    /// It ended RolledBack or Failed.
+    #[error("rollout: {rollout} is {phase}{why}")]
+    Ended {
+        rollout: String,
+        phase: Phase,
+        why: String,
+    },
+    /// It was still under way when the time ran out.
+    #[error("rollout: {rollout} is still {phase} after {seconds}s (step {step}){why}")]
+    TimedOut {
+        rollout: String,
+        phase: Phase,
+        seconds: u64,
+        step: String,
+        why: String,
+    },
+}
+
+/// The analysis of a rollout of `args`: the default checks, and the drift gate where asked.
+fn analysis(args: &StartArgs) -> rollout::AnalysisSpec {
+    let mut a = rollout::default_analysis(&args.model);
+    if let Some(max) = args.max_drift {
+        a.metrics
+            .push(rollout::drift_check(&args.model, args.version, max));
+    }
+    a
+}
+
+/// `mlops rollout start`: everything that can be checked here is, before the registry or the
+/// cluster is asked anything; then the policy gates, the serving Deployment, the rollout, and
+/// with `--wait` its outcome.
+fn start(args: &StartArgs, options: &Options, output: Output) -> Result<ExitCode> {
+    let steps = find_template(options, &args.template)?;
+    let deployment = args
+        .deployment
+        .clone()
+        .unwrap_or_else(|| args.model.clone());
+    check_model_name(&args.model)?;
+    check_object_name("ModelRollout", &format!("{}-v{}", args.model, args.version))?;
+    check_deployment(&deployment)?;
+    let spec = rollout::RolloutSpec {
+        model: rollout::ModelRef {
+            name: args.model.clone(),
+            version: args.version,
+        },
+        stable_version: 0,
+        deployment,
+        image: args
+            .image
+            .clone()
+            .unwrap_or_else(|| "from-the-registry".into()),
+        replicas: 1,
+        http_route: None,
+        steps,
+        analysis: analysis(args),
+        approval: rollout::ApprovalGate {
+            required: args.approvers,
+        },
+    };
+    rollout::validate(&spec)?;
+    let runtime = crate::wiring::tokio_runtime(1)?;
+    let result = runtime.block_on(async {
+        let c = options.cluster().await?;
+        start_on(&c, args, options, spec).await
+    });
+    Ok(output::finish_with(result.map(|record| {
+        output::render(output, &record, |r| {
+            format!(
+                "started {}/{}: {} v{} → v{}, {} steps",
+                output::safe(&r.namespace),
+                output::safe(&r.name),
+                output::safe(&r.spec.model.name),
+                r.spec.stable_version,
+                args.version,
+                r.spec.steps.len()
+            )
+        })
+    })))
+}
+
+/// The start on cluster `c`, from the `spec` checked offline: its image, the policy gates, the
+/// serving Deployment's replicas and version, then the rollout (and with `--wait`, its end).
+async fn start_on(
+    c: &KubeCluster,
+    args: &StartArgs,
+    options: &Options,
+    mut spec: rollout::RolloutSpec,
+) -> Result<RolloutRecord, StartFailed> {
+    let ns = c.default_namespace();
+    let name = format!("{}-v{}", args.model, args.version);
+    if args.image.is_none() {
+        spec.image = image_from_registry(options, &args.model, args.version).await?;
+    }
+    let ticket = args.change.as_deref().map(str::trim).unwrap_or_default();
+    let refused = |reason: String| CoreError::Refused {
+        rollout: format!("{ns}/{name}"),
+        command: "start".into(),
+        reason,
+    };
+    if !ticket.is_empty() {
+        mlops_core::policy::check_ticket(ticket).map_err(refused)?;
+    }
+    let mut note = StartNote {
+        change: ticket.to_string(),
+        ..StartNote::default()
+    };
+    // The policy gates (policy.toml), before anything changes.
+    if let Some(recorded) = super::policy::verdict(
+        options,
+        c,
+        &ns,
+        &args.model,
+        args.version,
+        args.change.as_deref(),
+    )
+    .await?
+    {
+        if let Some(why) = recorded.start.refusal() {
+            return Err(refused(why).into());
+        }
+        // Residency on a multi-region cluster: the pods are pinned to the regions allowed
+        // (the canary's and, once promoted, the stable's).
+        note.regions = recorded.start.pinned_regions.clone().unwrap_or_default();
+        note.policy = Some(recorded);
+    }
+    let serving = c.serving(&ns, &spec.deployment).await?;
+    spec.stable_version = serving.version;
+    spec.replicas = serving.replicas.max(1);
+    rollout::validate(&spec)?;
+    let mut record = c.create_pinned_rollout(&ns, &name, spec, &note).await?;
+    let user = c.identity().await?;
+    let tags = rollout::action_tags(
+        rollout::START_ACTION,
+        &user,
+        chrono::Utc::now(),
+        ticket,
+        &record,
+    );
+    tag_in_registry(options, &record, &tags).await;
+    if args.wait {
+        record = wait_until_done(c, &ns, &name, Duration::from_secs(args.timeout)).await?;
+    }
+    Ok(record)
+}
+
+/// The `image` tag of a model version in the registry (`registry::version_image`).
 async fn image_from_registry(
     options: &Options,
     model: &str,
     version: u32,
-) -> Result<String, CoreError> {
+) -> Result<String, StartFailed> {
     let registry = options.require_registry()?;
-    let m = registry.model(model).await?;
-    let v = m.require_version(version)?;
-    v.image().map(str::to_string).ok_or_else(|| {
-        CoreError::backend(
-            "mlflow",
-            format!("{model} v{version} has no `image` tag; pass --image"),
-        )
-    })
+    match mlops_core::registry::version_image(&registry, model, version).await {
+        Err(e @ CoreError::NotFound { kind, .. })
+            if kind == mlops_core::registry::IMAGE_TAG_KIND =>
+        {
+            Err(StartFailed::NoImage(e))
+        }
+        found => Ok(found?),
+    }
 }
 
-/// Follow a rollout until it is Promoted (Ok), or RolledBack/Failed/timed out (an error that says why).
+/// Follow a rollout until it is Promoted (Ok), or RolledBack/Failed/timed out (its outcome).
 async fn wait_until_done(
     c: &KubeCluster,
     ns: &str,
     name: &str,
     limit: Duration,
-) -> Result<RolloutRecord, CoreError> {
+) -> Result<RolloutRecord, StartFailed> {
     let start = tokio::time::Instant::now();
     // A limit past what the clock can hold means "no limit", never an overflow.
     let deadline = start.checked_add(limit);
@@ -470,59 +560,62 @@ async fn wait_until_done(
         match r.status.phase {
             Phase::Promoted => return Ok(r),
             Phase::RolledBack | Phase::Failed => {
-                return Err(CoreError::backend(
-                    "rollout",
-                    format!("{ns}/{name} is {}{}", r.status.phase, why(&r)),
-                ));
+                return Err(NotPromoted::Ended {
+                    rollout: format!("{ns}/{name}"),
+                    phase: r.status.phase,
+                    why: why(&r),
+                }
+                .into());
             }
             _ => {}
         }
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            return Err(CoreError::backend(
-                "rollout",
-                format!(
-                    "{ns}/{name} is still {} after {}s (step {}){}",
-                    r.status.phase,
-                    limit.as_secs(),
-                    r.step_label(),
-                    why(&r)
-                ),
-            ));
+            return Err(NotPromoted::TimedOut {
+                rollout: format!("{ns}/{name}"),
+                phase: r.status.phase,
+                seconds: limit.as_secs(),
+                step: r.step_label(),
+                why: why(&r),
+            }
+            .into());
         }
-        tokio::time::sleep(Duration::from_secs(2).min(limit)).await;
+        tokio::time::sleep(WAIT_POLL.min(limit)).await;
     }
 }
 
-/// promote, abort, rollback, pause, resume: recorded in the rollout's status as the cluster's user.
+/// promote, abort, rollback, pause, resume: recorded in the rollout's status as the cluster's
+/// user, then tagged in the registry.
 fn operator_verb(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCode> {
-    let (name, reason) = match cmd {
-        RolloutCmd::Abort { name, reason } | RolloutCmd::Rollback { name, reason } => {
-            if reason.trim().is_empty() {
-                anyhow::bail!("--reason must say why (it goes to the audit trail)");
-            }
-            (name, reason.clone())
+    let (verb, name, text) = match cmd {
+        RolloutCmd::Abort { name, reason } => (Verb::Abort, name, ("reason", Some(reason))),
+        RolloutCmd::Rollback { name, reason } => (Verb::Rollback, name, ("reason", Some(reason))),
+        RolloutCmd::Promote {
+            name,
+            comment,
+            full,
+        } => {
+            let verb = if *full {
+                Verb::PromoteFull
+            } else {
+                Verb::Promote
+            };
+            (verb, name, ("comment", comment.as_ref()))
         }
-        RolloutCmd::Promote { name, comment, .. }
-        | RolloutCmd::Pause { name, comment }
-        | RolloutCmd::Resume { name, comment } => (name, comment.clone().unwrap_or_default()),
+        RolloutCmd::Pause { name, comment } => (Verb::Pause, name, ("comment", comment.as_ref())),
+        RolloutCmd::Resume { name, comment } => (Verb::Resume, name, ("comment", comment.as_ref())),
         _ => anyhow::bail!("internal: not an operator verb"),
     };
-    let verb = match cmd {
-        RolloutCmd::Promote { full: true, .. } => Verb::PromoteFull,
-        RolloutCmd::Promote { .. } => Verb::Promote,
-        RolloutCmd::Abort { .. } => Verb::Abort,
-        RolloutCmd::Rollback { .. } => Verb::Rollback,
-        RolloutCmd::Pause { .. } => Verb::Pause,
-        _ => Verb::Resume,
-    };
-    let command = |user: String| Command::new(verb, user, reason);
+    let (flag, text) = text;
+    let why = reason(verb, flag, text.map(String::as_str))?;
     cluster_verb(options, async |c| {
         let ns = c.default_namespace();
         let user = c.identity().await?;
-        let command = command(user.clone());
-        let verb = command.verb();
-        let r = c.send_command(&ns, name, &command).await?;
-        tag_in_registry(options, &r, &rollout::command_tags(&r, &command)).await;
+        let key = RolloutKey {
+            cluster: c.describe_context(),
+            namespace: ns.clone(),
+            name: name.clone(),
+        };
+        let r = send(options, &c, &key, Command::new(verb, user.clone(), why)).await?;
         Ok(output::render(output, &r, |r| {
             format!(
                 "{}: {verb} {ns}/{name} recorded; now {} — the controller carries it out",

@@ -66,7 +66,14 @@ impl ConfigError {
         let value = e
             .span()
             .and_then(|s| text.get(s.clone()))
-            .map(|v| v.lines().next().unwrap_or("").trim().to_string())
+            .map(|v| v.lines().next().unwrap_or("").trim())
+            // A string's value without its quotes: `Display` quotes it once.
+            .map(|v| {
+                v.strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v)
+                    .to_string()
+            })
             .unwrap_or_default();
         Self::at(path, text, offset, &value, e.message().trim().to_string())
     }

@@ -10,9 +10,51 @@ use mlops_core::{
     gpu::IdlePolicy,
     rollout::{self, Step, Template},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::errors::ConfigError;
+
+/// A duration in config.toml (`"90s"`, `"5m"`, `"1h"`, or `"90"` seconds), read when the file is
+/// parsed: the field holds a `Duration`, and a value that is not one is an error there, naming
+/// the key, quoting the value (`ConfigError`) and saying what a duration is. Its range (a live
+/// window of at most a day, an idle window of whole steps) is checked with the file's other
+/// problems, all reported at once.
+fn duration<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{key} is a duration like \"15m\" in quotes ({})",
+            mlops_core::text::DURATION_FORMS
+        ))
+    })?;
+    mlops_core::text::parse_duration(text.trim())
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{key} is a duration like 90s, 5m or 1h ({})",
+                mlops_core::text::DURATION_FORMS
+            ))
+        })
+}
+
+/// One function per duration key, so that its error names it (serde's `deserialize_with` takes
+/// a function of the deserializer alone).
+mod duration_key {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    pub fn live_window<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        super::duration(d, "live_window")
+    }
+
+    pub fn idle_window<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        super::duration(d, "idle_window")
+    }
+
+    pub fn idle_step<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        super::duration(d, "idle_step")
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -80,45 +122,38 @@ impl ExperimentsSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct GpuSettings {
     pub idle_util_pct: f64,
-    pub idle_window: String,
-    pub idle_step: String,
+    #[serde(deserialize_with = "duration_key::idle_window")]
+    pub idle_window: Duration,
+    #[serde(deserialize_with = "duration_key::idle_step")]
+    pub idle_step: Duration,
 }
 
 impl Default for GpuSettings {
     fn default() -> Self {
+        let policy = IdlePolicy::default();
         Self {
-            idle_util_pct: mlops_core::model::IDLE_GPU_UTIL_PCT,
-            idle_window: "1h".into(),
-            idle_step: "1m".into(),
+            idle_util_pct: policy.util_pct,
+            idle_window: policy.window,
+            idle_step: policy.step,
         }
     }
 }
 
 impl GpuSettings {
-    /// The core's idle policy, or what is wrong with the settings.
-    pub fn policy(&self) -> Result<IdlePolicy, String> {
-        let duration = |key: &str, text: &str| {
-            rollout::parse_duration(text.trim())
-                .map(Duration::from_secs)
-                .ok_or_else(|| format!("{key} is a duration like 90s, 5m or 1h"))
-        };
-        let policy = IdlePolicy {
+    /// The core's idle policy (settings that `parse` accepted always give one).
+    pub fn policy(&self) -> IdlePolicy {
+        IdlePolicy {
             util_pct: self.idle_util_pct,
-            window: duration("idle_window", &self.idle_window)?,
-            step: duration("idle_step", &self.idle_step)?,
-        };
-        match policy.problem() {
-            Some(p) => Err(p),
-            None => Ok(policy),
+            window: self.idle_window,
+            step: self.idle_step,
         }
     }
 }
 
-/// Check `[gpu]`: durations that parse, a threshold in (0, 100], a window of whole steps;
-/// each error at its value.
+/// Check `[gpu]`: a threshold in (0, 100], a window of whole steps; each error at its value.
 fn check_gpu(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     let g = &s.gpu;
-    let Err(problem) = g.policy() else {
+    let Some(problem) = g.policy().problem() else {
         return;
     };
     let start = text.find("[gpu]").unwrap_or(0);
@@ -132,18 +167,15 @@ fn check_gpu(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError
     let step_set = text
         .get(start..)
         .is_some_and(|rest| rest.contains("idle_step"));
-    let (key, value) = if problem.starts_with("idle_window") {
-        ("idle_window", g.idle_window.clone())
-    } else if problem.starts_with("idle_step")
-        || problem.contains("step must")
-        || (problem.contains("window (") && step_set)
-    {
-        ("idle_step", g.idle_step.clone())
-    } else if problem.contains("window (") {
-        ("idle_window", g.idle_window.clone())
-    } else {
-        ("idle_util_pct", g.idle_util_pct.to_string())
-    };
+    let shown = |d: Duration| mlops_core::text::format_duration(d.as_secs());
+    let (key, value) =
+        if problem.contains("step must") || (problem.contains("window (") && step_set) {
+            ("idle_step", shown(g.idle_step))
+        } else if problem.contains("window (") {
+            ("idle_window", shown(g.idle_window))
+        } else {
+            ("idle_util_pct", g.idle_util_pct.to_string())
+        };
     errors.push(ConfigError::at(path, text, locate(key), &value, problem));
 }
 
@@ -174,7 +206,8 @@ pub struct DriftSettings {
     /// held for this many windows in a row, as a Prometheus alert's `for:`.
     pub alert_after: usize,
     /// Live drift: the current window (the console's Drift view, `mlops drift live`).
-    pub live_window: String,
+    #[serde(deserialize_with = "duration_key::live_window")]
+    pub live_window: Duration,
     pub features: BTreeMap<String, FeatureDriftSettings>,
     pub models: BTreeMap<String, ModelDriftSettings>,
 }
@@ -183,22 +216,8 @@ pub struct DriftSettings {
 /// drifting by chance (a KS test at p ≤ 0.05) alerts three in a row about once in 8,000.
 pub const DEFAULT_ALERT_AFTER: usize = 3;
 
-/// How often live data is fetched again unless `refresh_seconds` says otherwise.
-pub const DEFAULT_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
-
-impl DriftSettings {
-    /// `live_window` as a duration; 15 minutes where it is not one (`config check` says so).
-    pub fn live_window(&self) -> std::time::Duration {
-        parse_live_window(&self.live_window).unwrap_or(std::time::Duration::from_secs(15 * 60))
-    }
-}
-
-/// A live drift window: a duration from a second to a day.
-fn parse_live_window(text: &str) -> Option<std::time::Duration> {
-    mlops_core::rollout::parse_duration(text.trim())
-        .filter(|s| (1..=86_400).contains(s))
-        .map(std::time::Duration::from_secs)
-}
+/// The longest live drift window: a day.
+pub const MAX_LIVE_WINDOW: Duration = Duration::from_secs(86_400);
 
 impl Default for DriftSettings {
     fn default() -> Self {
@@ -208,7 +227,7 @@ impl Default for DriftSettings {
             threshold: None,
             bins: mlops_core::drift::profile::DEFAULT_BINS,
             alert_after: DEFAULT_ALERT_AFTER,
-            live_window: "15m".into(),
+            live_window: mlops_core::defaults::LIVE_WINDOW,
             features: BTreeMap::new(),
             models: BTreeMap::new(),
         }
@@ -341,12 +360,12 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
             );
         }
     }
-    if parse_live_window(&d.live_window).is_none() {
+    if d.live_window.is_zero() || d.live_window > MAX_LIVE_WINDOW {
         errors.push(ConfigError::at(
             path,
             text,
             locate("[drift]", "live_window"),
-            &d.live_window,
+            &mlops_core::text::format_duration(d.live_window.as_secs()),
             "live_window must be a duration from 1s to 24h, like \"15m\"",
         ));
     }
@@ -477,8 +496,8 @@ impl Default for Settings {
             keymap: "default".into(),
             readonly: false,
             drive_rollouts: true,
-            refresh_seconds: DEFAULT_REFRESH.as_secs(),
-            timeout_seconds: 10,
+            refresh_seconds: mlops_core::defaults::REFRESH.as_secs(),
+            timeout_seconds: mlops_core::defaults::CALL_TIMEOUT.as_secs(),
             kubernetes: KubeSettings::default(),
             mlflow: MlflowSettings::default(),
             prometheus: PrometheusSettings::default(),

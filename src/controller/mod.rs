@@ -4,6 +4,7 @@
 //! status. Several replicas can run: only the holder of the Lease reconciles. A console with no
 //! controller runs the same loop (`drive_embedded`).
 
+mod defaults;
 mod fair;
 mod reconcile;
 
@@ -15,7 +16,7 @@ use kube::{
     Api,
     runtime::{
         PredicateConfig, WatchStreamExt,
-        reflector::{self},
+        reflector::{self, Store},
         watcher,
     },
 };
@@ -45,18 +46,8 @@ pub struct Context {
     pub concurrency: u16,
 }
 
-/// Reconcile passes at once unless `--concurrency` says otherwise: enough to keep hundreds of
-/// rollouts on time, few enough not to queue up in the API server.
-pub const DEFAULT_CONCURRENCY: u16 = 16;
-
-/// From SIGTERM (or the console quitting) to the lease released and the process gone, at most.
-pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
-/// The part of [`SHUTDOWN_BUDGET`] the loop itself may use: passes in flight and the audit
-/// writer get [`PASSES_GRACE`], releasing the lease what is left; the rest is for the process
-/// to end.
-const STOP_BUDGET: Duration = Duration::from_millis(1500);
-/// How long passes in flight may finish (and queued audit entries be written) after a stop.
-const PASSES_GRACE: Duration = Duration::from_millis(800);
+use self::defaults::{CANARIES_READY_WITHIN, PASSES_GRACE, STOP_BUDGET};
+pub use self::defaults::{DEFAULT_CONCURRENCY, SHUTDOWN_BUDGET};
 
 /// Why leading ended.
 enum Ended {
@@ -94,15 +85,11 @@ async fn release_within(lease: &LeaseLock, within: Duration) {
     }
 }
 
-async fn lead_until(
-    ctx: Arc<Context>,
-    lease: LeaseLock,
-    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) -> Ended {
-    tokio::pin!(stop);
-    // Canary Deployments, watched: passes read readiness from this cache, not the API server.
+/// The canary Deployments, watched: passes read readiness from this cache, not the API server.
+/// The store, and the task that keeps it.
+fn watch_canaries(ctx: &Context) -> (Store<K8sDeployment>, tokio::task::JoinHandle<()>) {
     let (canaries, writer) = reflector::store::<K8sDeployment>();
-    let canary_watch = watcher(
+    let watch = watcher(
         Api::<K8sDeployment>::all(ctx.cluster.watch_client()),
         watcher::Config::default()
             .labels(&format!("{TRACK_LABEL}=canary"))
@@ -111,11 +98,74 @@ async fn lead_until(
     .default_backoff()
     .reflect(writer)
     .for_each(|_| futures::future::ready(()));
-    let canary_watch = tokio::spawn(canary_watch);
+    (canaries, tokio::spawn(watch))
+}
+
+/// The one task that writes the passes' audit entries, in order, so no pass waits on the log;
+/// it ends when every sender is gone, after writing what is queued.
+fn write_audit(
+    ctx: &Context,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (audit, mut to_audit) = tokio::sync::mpsc::unbounded_channel::<AuditRecord>();
+    let log = ctx.cluster.audit_log().clone();
+    let writer = tokio::spawn(async move {
+        while let Some(record) = to_audit.recv().await {
+            if let Err(e) = log.append(record).await {
+                crate::logging::warn_limited(
+                    "controller.audit",
+                    &format!("could not write an audit entry: {e}"),
+                );
+            }
+        }
+    });
+    (audit, writer)
+}
+
+/// Renew the lease every `renew_every` while we lead; ends when it is lost to someone else or
+/// could not be renewed for as long as it lasts.
+async fn renew(id: &str, lease: &LeaseLock) -> Ended {
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(lease.params().renew_every).await;
+        match lease.try_acquire_or_renew(false).await {
+            Ok(Acquired::Yes { .. }) => renewed = tokio::time::Instant::now(),
+            Ok(Acquired::No) => {
+                return Ended::Lost(CoreError::backend(
+                    "controller",
+                    format!("{id} lost the lease"),
+                ));
+            }
+            Err(e) if renewed.elapsed() >= lease.params().duration => {
+                return Ended::Unrenewable(CoreError::backend(
+                    "controller",
+                    format!(
+                        "{id} could not renew the lease for {} s, so another replica may hold it now: stopped acting ({e})",
+                        renewed.elapsed().as_secs()
+                    ),
+                ));
+            }
+            Err(e) => crate::logging::warn_limited(
+                "controller.renew",
+                &format!("renewing the lease: {e}"),
+            ),
+        }
+    }
+}
+
+async fn lead_until(
+    ctx: Arc<Context>,
+    lease: LeaseLock,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Ended {
+    tokio::pin!(stop);
+    let (canaries, canary_watch) = watch_canaries(&ctx);
     // Not ready in time (no right to list Deployments everywhere, an API server in trouble):
     // give the lease up rather than hold it without acting.
     let ready = tokio::select! {
-        r = tokio::time::timeout(Duration::from_secs(30), canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
+        r = tokio::time::timeout(CANARIES_READY_WITHIN, canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
         () = &mut stop => {
             canary_watch.abort();
             release_within(&lease, STOP_BUDGET).await;
@@ -127,7 +177,10 @@ async fn lead_until(
         release_within(&lease, STOP_BUDGET).await;
         return Ended::Unrenewable(CoreError::backend(
             "controller",
-            "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within 30 s",
+            format!(
+                "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within {} s",
+                CANARIES_READY_WITHIN.as_secs()
+            ),
         ));
     }
     let (rollouts, writer) = reflector::store::<ModelRollout>();
@@ -139,18 +192,7 @@ async fn lead_until(
     .reflect(writer)
     .applied_objects()
     .predicate_filter(needs_a_pass, PredicateConfig::default());
-    let (audit, mut to_audit) = tokio::sync::mpsc::unbounded_channel::<AuditRecord>();
-    let log = ctx.cluster.audit_log().clone();
-    let audit_writer = tokio::spawn(async move {
-        while let Some(record) = to_audit.recv().await {
-            if let Err(e) = log.append(record).await {
-                crate::logging::warn_limited(
-                    "controller.audit",
-                    &format!("could not write an audit entry: {e}"),
-                );
-            }
-        }
-    });
+    let (audit, audit_writer) = write_audit(&ctx);
     let pass = Arc::new(Pass {
         ctx: ctx.clone(),
         canaries,
@@ -180,39 +222,7 @@ async fn lead_until(
         let _ = audit_writer.await;
     };
     tokio::pin!(controller);
-    let renew = {
-        let ctx = ctx.clone();
-        let lease = lease.clone();
-        async move {
-            let mut renewed = tokio::time::Instant::now();
-            loop {
-                tokio::time::sleep(lease.params().renew_every).await;
-                match lease.try_acquire_or_renew(false).await {
-                    Ok(Acquired::Yes { .. }) => renewed = tokio::time::Instant::now(),
-                    Ok(Acquired::No) => {
-                        return Ended::Lost(CoreError::backend(
-                            "controller",
-                            format!("{} lost the lease", ctx.id),
-                        ));
-                    }
-                    Err(e) if renewed.elapsed() >= lease.params().duration => {
-                        return Ended::Unrenewable(CoreError::backend(
-                            "controller",
-                            format!(
-                                "{} could not renew the lease for {} s, so another replica may hold it now: stopped acting ({e})",
-                                ctx.id,
-                                renewed.elapsed().as_secs()
-                            ),
-                        ));
-                    }
-                    Err(e) => crate::logging::warn_limited(
-                        "controller.renew",
-                        &format!("renewing the lease: {e}"),
-                    ),
-                }
-            }
-        }
-    };
+    let renew = renew(&ctx.id, &lease);
     tokio::select! {
         () = &mut controller => {
             release_within(&lease, STOP_BUDGET).await;

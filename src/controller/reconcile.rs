@@ -1,6 +1,6 @@
 //! One reconcile pass over one ModelRollout: observe (canary readiness from the watched canary
 //! Deployments, analysis samples from the metrics store), decide (the core's state machine), carry
-//! out the effects (the core's interpreter on the kube wing's `Infrastructure`) and write the
+//! out the effects (the core's interpreter on the kube wing's ports) and write the
 //! status with the resourceVersion read.
 
 use std::{sync::Arc, time::Duration};
@@ -280,7 +280,7 @@ async fn reconcile_once(
         audit: pass.audit.clone(),
         regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
-    rollout::carry_out(&infra, &record, &decision.effects, now).await?;
+    infra.carry_out(&record, &decision.effects, now).await?;
     if decision.status != record.status {
         let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
         let mut updated = ModelRollout::clone(mr);
@@ -299,7 +299,7 @@ async fn reconcile_once(
             Ok(_) => {}
             // Someone wrote in between (an approval, a command): reconcile again on fresh data.
             Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok(Some(Duration::from_millis(200)));
+                return Ok(Some(super::defaults::AFTER_CONFLICT));
             }
             Err(source) => {
                 return Err(ReconcileError::StatusWrite {
@@ -312,15 +312,16 @@ async fn reconcile_once(
     if decision.status.phase.is_terminal() {
         Ok(None)
     } else {
-        Ok(Some(Duration::from_secs(
-            record.spec.analysis.interval_seconds.clamp(1, 5),
-        )))
+        Ok(Some(
+            Duration::from_secs(record.spec.analysis.interval_seconds.max(1))
+                .min(super::defaults::MAX_PASS_INTERVAL),
+        ))
     }
 }
 
 #[allow(clippy::needless_pass_by_value)] // the signature kube-runtime calls
 pub(super) fn error_policy(mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc<Pass>) -> Action {
-    // Retried every 5 s: written once a minute per rollout unless the cause changes.
+    // Retried soon: written once a minute per rollout unless the cause changes.
     let target = format!(
         "{}/{}",
         mr.metadata.namespace.as_deref().unwrap_or_default(),
@@ -330,7 +331,7 @@ pub(super) fn error_policy(mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc
         &format!("reconcile {target}"),
         &format!("reconcile of {target} failed: {e}"),
     );
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(super::defaults::AFTER_FAILURE)
 }
 
 /// The part of a rollout whose change calls for a reconcile pass now (a predicate: `Some` hash).

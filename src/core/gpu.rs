@@ -258,46 +258,60 @@ pub fn requested_of_allocatable(nodes: &[Node], pods: &[Pod]) -> (u32, u32) {
         })
 }
 
-/// Join the gauges (`gpus`, read at `at`), the utilisation histories of the window ending at
-/// `end`, and the cluster's allocation.
-pub fn report(
-    gpus: &[Gpu],
-    history: &[UtilHistory],
-    cluster: Allocation<'_>,
+/// The utilisation history of the window, as idleness: per GPU the instants it was allocated and
+/// idle (all its pods), and whether its current allocation has been idle throughout.
+struct Idleness<'a> {
+    history: &'a [UtilHistory],
     policy: IdlePolicy,
-    at: DateTime<Utc>,
-    end: DateTime<Utc>,
-    filter: &GpuFilter,
-) -> GpuReport {
-    let step_hours = policy.step.as_secs_f64() / 3600.0;
-    // Per GPU: instants allocated and idle (all pods), and whether the current pod's history
-    // has values and all are under the threshold.
-    let mut idle_steps: HashMap<&str, usize> = HashMap::new();
-    for h in history.iter().filter(|h| h.pod.is_some()) {
-        let n = h
-            .values
-            .iter()
-            .filter(|v| under(**v, policy.util_pct))
-            .count();
-        *idle_steps.entry(h.key.as_str()).or_default() += n;
+    idle_steps: HashMap<&'a str, usize>,
+}
+
+impl<'a> Idleness<'a> {
+    fn new(history: &'a [UtilHistory], policy: IdlePolicy) -> Self {
+        let mut idle_steps: HashMap<&str, usize> = HashMap::new();
+        for h in history.iter().filter(|h| h.pod.is_some()) {
+            let n = h
+                .values
+                .iter()
+                .filter(|v| under(**v, policy.util_pct))
+                .count();
+            *idle_steps.entry(h.key.as_str()).or_default() += n;
+        }
+        Self {
+            history,
+            policy,
+            idle_steps,
+        }
     }
-    let current_idle = |key: &str, g: &Gpu| -> bool {
-        let mut known = history
+
+    /// The GPU-hours GPU `key` was allocated and idle in the window.
+    fn hours(&self, key: &str) -> f64 {
+        let step_hours = self.policy.step.as_secs_f64() / 3600.0;
+        self.idle_steps.get(key).copied().unwrap_or(0) as f64 * step_hours
+    }
+
+    /// Whether `g`'s current allocation has values in the window and all are under the
+    /// threshold.
+    fn now_idle(&self, key: &str, g: &Gpu) -> bool {
+        let mut known = self
+            .history
             .iter()
             .filter(|h| h.key == key && h.pod == g.pod && h.namespace == g.namespace)
             .flat_map(|h| h.values.iter().copied())
             .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
             .peekable();
-        known.peek().is_some() && known.all(|v| v < policy.util_pct)
-    };
-    let pods: HashMap<(&str, &str), &Pod> = cluster
-        .pods
-        .iter()
-        .map(|p| ((p.namespace.as_str(), p.name.as_str()), p))
-        .collect();
-    let requested = requested_per_node(cluster.pods);
+        known.peek().is_some() && known.all(|v| v < self.policy.util_pct)
+    }
+}
 
-    let mut nodes: BTreeMap<(String, String), NodeRow> = BTreeMap::new();
+/// A report's node rows by (cluster, node).
+type Nodes = BTreeMap<(String, String), NodeRow>;
+
+/// The GPU nodes the cluster knows (allocatable GPUs, or pods requesting some), as `filter`
+/// keeps them, before any GPU is placed on them.
+fn allocated_nodes(cluster: Allocation<'_>, filter: &GpuFilter) -> Nodes {
+    let requested = requested_per_node(cluster.pods);
+    let mut nodes = Nodes::new();
     for n in cluster.nodes {
         let wanted = n.gpu_capacity > 0 || requested.get(n.name.as_str()).is_some_and(|r| *r > 0);
         if wanted && filter.keeps(&n.cluster, &n.name) {
@@ -313,81 +327,152 @@ pub fn report(
             );
         }
     }
+    nodes
+}
+
+/// A model version on a track.
+type VersionKey = (String, Option<u32>, Track);
+
+/// The per-version rows as GPUs and pods are counted in.
+#[derive(Default)]
+struct Versions {
+    rows: BTreeMap<VersionKey, VersionRow>,
+    /// Sum and count of the believable utilisations of each version's GPUs.
+    util: HashMap<VersionKey, (f64, usize)>,
+}
+
+impl Versions {
+    fn row(&mut self, model: &str, version: Option<u32>, track: Track) -> &mut VersionRow {
+        self.rows
+            .entry((model.to_string(), version, track))
+            .or_insert_with(|| VersionRow {
+                model: model.to_string(),
+                version,
+                track,
+                pods: 0,
+                requested: 0,
+                gpus: 0,
+                mean_utilization: None,
+                idle_gpus: 0,
+                idle_gpu_hours: 0.0,
+            })
+    }
+
+    /// A GPU allocated to `model` v`version` on `track`.
+    fn count_gpu(&mut self, model: &str, version: Option<u32>, track: Track, g: &GpuRow) {
+        let row = self.row(model, version, track);
+        row.gpus += 1;
+        row.idle_gpus += usize::from(g.idle);
+        row.idle_gpu_hours += g.idle_gpu_hours;
+        if let Some(u) = g.utilization {
+            let sum = self
+                .util
+                .entry((model.to_string(), version, track))
+                .or_default();
+            *sum = (sum.0 + u, sum.1 + 1);
+        }
+    }
+
+    /// What each version's pods requested, on the nodes reported.
+    fn count_requests(&mut self, pods: &[Pod], nodes: &Nodes) {
+        let reported: std::collections::HashSet<&str> =
+            nodes.values().map(|n| n.name.as_str()).collect();
+        for p in pods.iter().filter(|p| holds_resources(p) && p.gpus > 0) {
+            let (Some(model), Some(node)) = (&p.model, &p.node) else {
+                continue;
+            };
+            if reported.contains(node.as_str()) {
+                let row = self.row(model, p.version, p.track);
+                row.pods += 1;
+                row.requested += p.gpus;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<VersionRow> {
+        for (k, row) in &mut self.rows {
+            row.mean_utilization = self
+                .util
+                .get(k)
+                .filter(|(_, n)| *n > 0)
+                .map(|(sum, n)| sum / *n as f64);
+        }
+        self.rows.into_values().collect()
+    }
+}
+
+/// One GPU's row: its gauges (what is believable), the pod it is allocated to (`pod`, as the
+/// cluster knows it) and what that pod serves, its idleness.
+fn gpu_row(g: &Gpu, pod: Option<&Pod>, idleness: &Idleness<'_>) -> GpuRow {
+    let key = gpu_key(&g.uuid, &g.node, &g.index.to_string());
+    let track = g.pod.as_ref().map(|name| match pod {
+        Some(p) => p.track,
+        None => track_from_name(name),
+    });
+    GpuRow {
+        index: g.index,
+        uuid: g.uuid.clone(),
+        product: g.product.clone(),
+        utilization: believable(g.util_pct).filter(|u| *u <= 100.0),
+        memory_used_bytes: believable(g.mem_used_mib).map(|m| (m * MIB).round() as u64),
+        memory_total_bytes: believable(g.mem_total_mib).map(|m| (m * MIB).round() as u64),
+        power_watts: believable(g.power_w),
+        temperature_celsius: believable(g.temp_c),
+        pod: g.pod.clone(),
+        namespace: g.namespace.clone(),
+        container: g.container.clone(),
+        model: pod
+            .and_then(|p| p.model.clone())
+            .or_else(|| g.model.clone()),
+        version: pod.and_then(|p| p.version).or(g.version),
+        track,
+        idle: g.is_allocated() && idleness.now_idle(&key, g),
+        idle_gpu_hours: idleness.hours(&key),
+        xid: g.xid,
+    }
+}
+
+/// Join the gauges (`gpus`, read at `at`), the utilisation histories of the window ending at
+/// `end`, and the cluster's allocation.
+pub fn report(
+    gpus: &[Gpu],
+    history: &[UtilHistory],
+    cluster: Allocation<'_>,
+    policy: IdlePolicy,
+    at: DateTime<Utc>,
+    end: DateTime<Utc>,
+    filter: &GpuFilter,
+) -> GpuReport {
+    let idleness = Idleness::new(history, policy);
+    let pods: HashMap<(&str, &str), &Pod> = cluster
+        .pods
+        .iter()
+        .map(|p| ((p.namespace.as_str(), p.name.as_str()), p))
+        .collect();
+    let mut nodes = allocated_nodes(cluster, filter);
+    // A node the cluster knows belongs to the cluster's name for it.
     let node_cluster: HashMap<&str, &str> = cluster
         .nodes
         .iter()
         .map(|n| (n.name.as_str(), n.cluster.as_str()))
         .collect();
-
-    let mut versions: BTreeMap<(String, Option<u32>, Track), VersionRow> = BTreeMap::new();
-    let version_row = |model: &str, version: Option<u32>, track: Track| VersionRow {
-        model: model.to_string(),
-        version,
-        track,
-        pods: 0,
-        requested: 0,
-        gpus: 0,
-        mean_utilization: None,
-        idle_gpus: 0,
-        idle_gpu_hours: 0.0,
-    };
-    let mut util_sums: HashMap<(String, Option<u32>, Track), (f64, usize)> = HashMap::new();
+    let mut versions = Versions::default();
     for g in gpus {
-        // A node the cluster knows belongs to the cluster's name for it.
         let cluster_name = node_cluster
             .get(g.node.as_str())
             .map_or(g.cluster.as_str(), |c| *c);
         if !filter.keeps(cluster_name, &g.node) {
             continue;
         }
-        let key = gpu_key(&g.uuid, &g.node, &g.index.to_string());
         let pod = match (&g.namespace, &g.pod) {
             (Some(ns), Some(p)) => pods.get(&(ns.as_str(), p.as_str())).copied(),
             (None, Some(p)) => cluster.pods.iter().find(|c| &c.name == p),
             _ => None,
         };
-        let model = pod
-            .and_then(|p| p.model.clone())
-            .or_else(|| g.model.clone());
-        let version = pod.and_then(|p| p.version).or(g.version);
-        let track = g.pod.as_ref().map(|name| match pod {
-            Some(p) => p.track,
-            None => track_from_name(name),
-        });
-        let idle = g.is_allocated() && current_idle(&key, g);
-        let hours = idle_steps.get(key.as_str()).copied().unwrap_or(0) as f64 * step_hours;
-        let utilization = believable(g.util_pct).filter(|u| *u <= 100.0);
-        if let (Some(m), Some(t)) = (&model, track) {
-            let row = versions
-                .entry((m.clone(), version, t))
-                .or_insert_with(|| version_row(m.as_str(), version, t));
-            row.gpus += 1;
-            row.idle_gpus += usize::from(idle);
-            row.idle_gpu_hours += hours;
-            if let Some(u) = utilization {
-                let sum = util_sums.entry((m.clone(), version, t)).or_default();
-                *sum = (sum.0 + u, sum.1 + 1);
-            }
+        let row = gpu_row(g, pod, &idleness);
+        if let (Some(m), Some(t)) = (&row.model, row.track) {
+            versions.count_gpu(m, row.version, t, &row);
         }
-        let row = GpuRow {
-            index: g.index,
-            uuid: g.uuid.clone(),
-            product: g.product.clone(),
-            utilization,
-            memory_used_bytes: believable(g.mem_used_mib).map(|m| (m * MIB).round() as u64),
-            memory_total_bytes: believable(g.mem_total_mib).map(|m| (m * MIB).round() as u64),
-            power_watts: believable(g.power_w),
-            temperature_celsius: believable(g.temp_c),
-            pod: g.pod.clone(),
-            namespace: g.namespace.clone(),
-            container: g.container.clone(),
-            model,
-            version,
-            track,
-            idle,
-            idle_gpu_hours: hours,
-            xid: g.xid,
-        };
         nodes
             .entry((cluster_name.to_string(), g.node.clone()))
             .or_insert_with(|| NodeRow {
@@ -400,32 +485,7 @@ pub fn report(
             .gpus
             .push(row);
     }
-    // What each version requested, on the nodes reported.
-    let reported: std::collections::HashSet<&str> =
-        nodes.values().map(|n| n.name.as_str()).collect();
-    for p in cluster
-        .pods
-        .iter()
-        .filter(|p| holds_resources(p) && p.gpus > 0)
-    {
-        let (Some(model), Some(node)) = (&p.model, &p.node) else {
-            continue;
-        };
-        if !reported.contains(node.as_str()) {
-            continue;
-        }
-        let row = versions
-            .entry((model.clone(), p.version, p.track))
-            .or_insert_with(|| version_row(model.as_str(), p.version, p.track));
-        row.pods += 1;
-        row.requested += p.gpus;
-    }
-    for (k, row) in &mut versions {
-        row.mean_utilization = util_sums
-            .get(k)
-            .filter(|(_, n)| *n > 0)
-            .map(|(sum, n)| sum / *n as f64);
-    }
+    versions.count_requests(cluster.pods, &nodes);
     let mut nodes: Vec<NodeRow> = nodes.into_values().collect();
     for n in &mut nodes {
         n.gpus
@@ -446,7 +506,7 @@ pub fn report(
             util_threshold_pct: policy.util_pct,
         },
         nodes,
-        versions: versions.into_values().collect(),
+        versions: versions.finish(),
         idle_gpus,
         idle_gpu_hours,
     }

@@ -1,5 +1,7 @@
 //! The lineage graph: dataset → run → model version → image → rollout → deployment → pods, walkable
-//! backward (where did this come from) and forward (where does it run).
+//! backward (where did this come from) and forward (where does it run). Its vocabulary — each
+//! node's key and id, its kind's names, what an edge means — is defined here once, for the
+//! console and `mlops lineage` alike.
 
 use std::collections::BTreeSet;
 
@@ -7,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     model::{Deployment, Pod, RegisteredModel, Run, Track},
-    rollout::RolloutRecord,
+    rollout::{RolloutKey, RolloutRecord},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -19,9 +21,14 @@ pub enum NodeKind {
     Rollout,
     Deployment,
     Pod,
+    /// A registry alias (`model@champion`), pointing at a version: the CLI's graph names it.
+    Alias,
+    /// An experiment, containing its runs: the CLI's graph names it.
+    Experiment,
 }
 
 impl NodeKind {
+    /// The kinds of a version's graph (`for_version`), upstream first.
     pub const ORDER: [NodeKind; 7] = [
         NodeKind::Dataset,
         NodeKind::Run,
@@ -32,6 +39,7 @@ impl NodeKind {
         NodeKind::Pod,
     ];
 
+    /// The kind in words, as node ids and the console name it ("model version").
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Dataset => "dataset",
@@ -41,13 +49,132 @@ impl NodeKind {
             NodeKind::Rollout => "rollout",
             NodeKind::Deployment => "deployment",
             NodeKind::Pod => "pod",
+            NodeKind::Alias => "alias",
+            NodeKind::Experiment => "experiment",
+        }
+    }
+
+    /// The kind as `mlops lineage -o json` names it (`model_version`): documented, stable.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            NodeKind::ModelVersion => "model_version",
+            other => other.as_str(),
+        }
+    }
+}
+
+/// What an edge from a `from` node to a `to` node means, as `mlops lineage -o json` names it.
+pub fn relation(from: NodeKind, to: NodeKind) -> &'static str {
+    match (from, to) {
+        (NodeKind::Alias, _) => "points_at",
+        (NodeKind::Experiment, _) => "contains",
+        (NodeKind::Dataset, _) => "trained",
+        (NodeKind::Run, _) => "logged",
+        (NodeKind::ModelVersion, _) => "packaged_as",
+        (NodeKind::Image, NodeKind::Rollout) => "rolled_out_by",
+        (_, NodeKind::Pod) => "runs",
+        _ => "deployed_as",
+    }
+}
+
+/// What a node is and what identifies it. Its id (`model version:fraud/3`) and its kind are made
+/// here alone, so callers match on the key instead of building ids or parsing them back.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NodeKey {
+    Dataset {
+        name: String,
+        digest: String,
+    },
+    Run {
+        id: String,
+    },
+    ModelVersion {
+        model: String,
+        version: u32,
+    },
+    Image {
+        reference: String,
+    },
+    Rollout(RolloutKey),
+    Deployment {
+        cluster: String,
+        namespace: String,
+        name: String,
+    },
+    Pod {
+        cluster: String,
+        namespace: String,
+        name: String,
+    },
+    Alias {
+        model: String,
+        alias: String,
+    },
+    Experiment {
+        id: String,
+    },
+}
+
+impl NodeKey {
+    pub fn kind(&self) -> NodeKind {
+        match self {
+            NodeKey::Dataset { .. } => NodeKind::Dataset,
+            NodeKey::Run { .. } => NodeKind::Run,
+            NodeKey::ModelVersion { .. } => NodeKind::ModelVersion,
+            NodeKey::Image { .. } => NodeKind::Image,
+            NodeKey::Rollout(_) => NodeKind::Rollout,
+            NodeKey::Deployment { .. } => NodeKind::Deployment,
+            NodeKey::Pod { .. } => NodeKind::Pod,
+            NodeKey::Alias { .. } => NodeKind::Alias,
+            NodeKey::Experiment { .. } => NodeKind::Experiment,
+        }
+    }
+
+    /// The node's id: its kind in words, a colon, what identifies it
+    /// (`deployment:uae-prod/ml-serving/fraud`). Stable: `mlops lineage -o json` prints it.
+    pub fn id(&self) -> String {
+        let what = match self {
+            NodeKey::Dataset { name, digest } => format!("{name}@{digest}"),
+            NodeKey::Run { id } | NodeKey::Experiment { id } => id.clone(),
+            NodeKey::ModelVersion { model, version } => format!("{model}/{version}"),
+            NodeKey::Image { reference } => reference.clone(),
+            NodeKey::Rollout(k) => format!("{}/{}/{}", k.cluster, k.namespace, k.name),
+            NodeKey::Deployment {
+                cluster,
+                namespace,
+                name,
+            }
+            | NodeKey::Pod {
+                cluster,
+                namespace,
+                name,
+            } => format!("{cluster}/{namespace}/{name}"),
+            NodeKey::Alias { model, alias } => format!("{model}@{alias}"),
+        };
+        format!("{}:{what}", self.kind().as_str())
+    }
+
+    pub fn version(model: &str, version: u32) -> Self {
+        NodeKey::ModelVersion {
+            model: model.to_string(),
+            version,
+        }
+    }
+
+    pub fn deployment(d: &Deployment) -> Self {
+        NodeKey::Deployment {
+            cluster: d.cluster.clone(),
+            namespace: d.namespace.clone(),
+            name: d.name.clone(),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineageNode {
+    /// `key.id()`, kept for lookups by id.
     pub id: String,
+    pub key: NodeKey,
     pub kind: NodeKind,
     pub label: String,
     pub detail: String,
@@ -61,14 +188,14 @@ pub struct LineageGraph {
 }
 
 impl LineageGraph {
-    fn add(&mut self, kind: NodeKind, key: &str, label: String, detail: String) -> usize {
-        let id = format!("{}:{key}", kind.as_str());
-        if let Some(i) = self.nodes.iter().position(|n| n.id == id) {
+    fn add(&mut self, key: NodeKey, label: String, detail: String) -> usize {
+        if let Some(i) = self.find_key(&key) {
             return i;
         }
         self.nodes.push(LineageNode {
-            id,
-            kind,
+            id: key.id(),
+            kind: key.kind(),
+            key,
             label,
             detail,
         });
@@ -83,6 +210,10 @@ impl LineageGraph {
 
     pub fn find(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
+    }
+
+    pub fn find_key(&self, key: &NodeKey) -> Option<usize> {
+        self.nodes.iter().position(|n| n.key == *key)
     }
 
     /// Every node reachable downstream (`forward`) or upstream of `start`, excluding `start`.
@@ -146,18 +277,12 @@ pub const VALIDATION_TAG: (&str, &str) = ("validation_status", "passed");
 
 /// The id of a model version's node.
 pub fn version_id(model: &str, version: u32) -> String {
-    format!("{}:{model}/{version}", NodeKind::ModelVersion.as_str())
+    NodeKey::version(model, version).id()
 }
 
 /// The id of a Deployment's node.
 pub fn deployment_id(d: &Deployment) -> String {
-    format!(
-        "{}:{}/{}/{}",
-        NodeKind::Deployment.as_str(),
-        d.cluster,
-        d.namespace,
-        d.name
-    )
+    NodeKey::deployment(d).id()
 }
 
 /// Where the registry and the clusters disagree about `model`, from what the clusters serve
@@ -256,8 +381,7 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
     };
     let aliases = model.aliases_of(mv.version).join(", ");
     let mv_node = g.add(
-        NodeKind::ModelVersion,
-        &format!("{}/{}", model.name, mv.version),
+        NodeKey::version(&model.name, mv.version),
         format!("{} v{}", model.name, mv.version),
         if aliases.is_empty() {
             mv.status.clone()
@@ -267,16 +391,17 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
     );
     if let Some(run) = inputs.run {
         let run_node = g.add(
-            NodeKind::Run,
-            &run.id,
+            NodeKey::Run { id: run.id.clone() },
             run.name.clone(),
             format!("{} {}", &run.id[..run.id.len().min(8)], run.status.as_str()),
         );
         g.link(run_node, mv_node);
         for d in &run.datasets {
             let ds = g.add(
-                NodeKind::Dataset,
-                &format!("{}@{}", d.name, d.digest),
+                NodeKey::Dataset {
+                    name: d.name.clone(),
+                    digest: d.digest.clone(),
+                },
                 d.name.clone(),
                 format!("digest {} · {}", d.digest, d.region),
             );
@@ -284,9 +409,12 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
         }
     }
     let image = mv.image().map(str::to_string);
-    let image_node = image
-        .as_ref()
-        .map(|img| g.add(NodeKind::Image, img, img.clone(), String::new()));
+    let image_node = image.as_ref().map(|img| {
+        let key = NodeKey::Image {
+            reference: img.clone(),
+        };
+        g.add(key, img.clone(), String::new())
+    });
     if let Some(i) = image_node {
         g.link(mv_node, i);
     }
@@ -297,8 +425,7 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
         .filter(|r| r.spec.model.name == model.name && r.spec.model.version == mv.version)
     {
         let rn = g.add(
-            NodeKind::Rollout,
-            &format!("{}/{}/{}", r.cluster, r.namespace, r.name),
+            NodeKey::Rollout(r.key()),
             r.name.clone(),
             format!("{} · {}%", r.status.phase, r.status.weight),
         );
@@ -310,8 +437,7 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
         .filter(|d| d.model == model.name && d.version == mv.version && d.replicas > 0)
     {
         let dn = g.add(
-            NodeKind::Deployment,
-            &format!("{}/{}/{}", d.cluster, d.namespace, d.name),
+            NodeKey::deployment(d),
             format!("{}/{}", d.cluster, d.name),
             format!(
                 "{} {}/{} ready",
@@ -320,11 +446,10 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
                 d.replicas
             ),
         );
-        let rollout = g.of_kind(NodeKind::Rollout).into_iter().find(|r| {
-            g.nodes[*r]
-                .id
-                .starts_with(&format!("rollout:{}/", d.cluster))
-        });
+        let rollout = g
+            .of_kind(NodeKind::Rollout)
+            .into_iter()
+            .find(|r| matches!(&g.nodes[*r].key, NodeKey::Rollout(k) if k.cluster == d.cluster));
         g.link(rollout.unwrap_or(upstream_of_serving), dn);
         for p in inputs.pods.iter().filter(|p| {
             p.cluster == d.cluster
@@ -333,8 +458,11 @@ pub fn for_version(inputs: &LineageInputs<'_>) -> LineageGraph {
                 && p.track == d.track
         }) {
             let pn = g.add(
-                NodeKind::Pod,
-                &format!("{}/{}/{}", p.cluster, p.namespace, p.name),
+                NodeKey::Pod {
+                    cluster: p.cluster.clone(),
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                },
                 p.name.clone(),
                 format!("{:?} on {}", p.phase, p.node.as_deref().unwrap_or("-")),
             );
@@ -352,6 +480,54 @@ mod tests {
 
     use super::*;
     use crate::model::{Dataset, ModelVersion, PodPhase, RunStatus, Track};
+
+    #[test]
+    fn node_ids_and_names_are_made_in_one_place() {
+        let key = |k: NodeKey| (k.id(), k.kind().json_name());
+        assert_eq!(
+            key(NodeKey::version("fraud", 3)),
+            ("model version:fraud/3".into(), "model_version")
+        );
+        assert_eq!(
+            key(NodeKey::Rollout(RolloutKey {
+                cluster: "uae".into(),
+                namespace: "ml".into(),
+                name: "fraud-v4".into(),
+            })),
+            ("rollout:uae/ml/fraud-v4".into(), "rollout")
+        );
+        assert_eq!(
+            key(NodeKey::Dataset {
+                name: "tx".into(),
+                digest: "9f2c".into()
+            }),
+            ("dataset:tx@9f2c".into(), "dataset")
+        );
+        assert_eq!(
+            key(NodeKey::Alias {
+                model: "fraud".into(),
+                alias: "champion".into()
+            }),
+            ("alias:fraud@champion".into(), "alias")
+        );
+        assert_eq!(
+            key(NodeKey::Experiment { id: "7".into() }),
+            ("experiment:7".into(), "experiment")
+        );
+        assert_eq!(
+            relation(NodeKind::Alias, NodeKind::ModelVersion),
+            "points_at"
+        );
+        assert_eq!(
+            relation(NodeKind::Image, NodeKind::Rollout),
+            "rolled_out_by"
+        );
+        assert_eq!(relation(NodeKind::Deployment, NodeKind::Pod), "runs");
+        assert_eq!(
+            relation(NodeKind::Rollout, NodeKind::Deployment),
+            "deployed_as"
+        );
+    }
 
     #[test]
     fn walks_from_data_to_pods_and_back() {
@@ -437,6 +613,19 @@ mod tests {
             );
         }
         let pod = g.find("pod:uae/ml/fraud-1").expect("pod node");
+        assert_eq!(
+            g.find_key(&NodeKey::Pod {
+                cluster: "uae".into(),
+                namespace: "ml".into(),
+                name: "fraud-1".into()
+            }),
+            Some(pod)
+        );
+        assert_eq!(
+            g.find(&version_id("fraud", 3)),
+            g.find_key(&NodeKey::version("fraud", 3))
+        );
+        assert_eq!(version_id("fraud", 3), "model version:fraud/3");
         let back = g.walk(pod, false);
         assert!(
             back.contains(&ds),

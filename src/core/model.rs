@@ -387,10 +387,13 @@ pub struct ModelVersion {
     pub tags: BTreeMap<String, String>,
 }
 
+/// The version tag that records the container image a model version is served with.
+pub const IMAGE_TAG: &str = "image";
+
 impl ModelVersion {
     /// The container image this version is served from, from its registry tags.
     pub fn image(&self) -> Option<&str> {
-        self.tags.get("image").map(String::as_str)
+        self.tags.get(IMAGE_TAG).map(String::as_str)
     }
 }
 

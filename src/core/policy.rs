@@ -113,8 +113,9 @@ impl Verdict {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Recorded {
-    /// For tests and fixtures: started under `rules` with the ticket `change`, every gate in
+    /// For tests and fixtures (feature `test-support`, as `RolloutSpec::test`): started under `rules` with the ticket `change`, every gate in
     /// `checks` as given.
     pub fn test(rules: Policy, change: &str, checks: Vec<Check>) -> Self {
         Self {

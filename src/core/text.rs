@@ -11,6 +11,10 @@
 //! line breaks become a space in [`line`] and stay in [`block`].
 //!
 //! It owns no terminal code and knows nothing of widths: callers cut to what fits.
+//!
+//! It also reads and writes durations as people type them (`90`, `90s`, `5m`, `1h`): step
+//! templates, config.toml, and the CLI's `--since`, `--window` and `--idle-window` take the same
+//! forms.
 
 use std::borrow::Cow;
 
@@ -191,9 +195,65 @@ fn skip_string(chars: &mut Chars<'_>) {
     }
 }
 
+/// What [`parse_duration`] reads, for error messages.
+pub const DURATION_FORMS: &str = "a number of seconds, or with s, m or h: 90s, 5m, 1h";
+
+/// `90`, `90s`, `5m`, `1h` → seconds; `None` for anything else (or what overflows).
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits.parse().ok()?;
+    match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+}
+
+/// Seconds in the largest unit [`parse_duration`] reads back exactly: `2h`, `90m`, `45s`.
+pub fn format_duration(seconds: u64) -> String {
+    match seconds {
+        0 => "0s".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_and_write_as_people_type_them() {
+        for (text, secs) in [
+            ("90", 90),
+            ("90s", 90),
+            ("5m", 300),
+            ("1h", 3600),
+            ("0s", 0),
+        ] {
+            assert_eq!(parse_duration(text), Some(secs), "{text}");
+        }
+        for bad in [
+            "",
+            "s",
+            "1 hour",
+            "5d",
+            "-1s",
+            "1.5h",
+            "99999999999999999999h",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        for secs in [0, 45, 90 * 60, 7200] {
+            assert_eq!(parse_duration(&format_duration(secs)), Some(secs));
+        }
+        assert_eq!(format_duration(420), "7m");
+    }
 
     #[test]
     fn plain_text_is_borrowed() {

@@ -516,14 +516,11 @@ impl Both {
             .sim
             .carry_out(&self.demo.record(spec, name, status), effects)
             .unwrap_or_else(|e| panic!("{label}: the demo failed: {e}"));
-        rollout::carry_out(
-            &self.real.infra(name),
-            &self.real.record(spec, name, status),
-            effects,
-            Utc::now(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{label}: the cluster failed: {e}"));
+        self.real
+            .infra(name)
+            .carry_out(&self.real.record(spec, name, status), effects, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("{label}: the cluster failed: {e}"));
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
         let d = self.demo.world(&self.real.name, &names);
         let r = self.real.world(&names).await;

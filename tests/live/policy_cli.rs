@@ -253,7 +253,7 @@ async fn regions_of_pods(
 async fn pinned_to_the_resident_region(config: &std::path::Path) {
     use kube::api::{Api, PostParams};
     use mlops_console::adapters::kube::{crd::ModelRollout, effects};
-    use mlops_core::rollout::{self, Effect};
+    use mlops_core::rollout::Effect;
     let admin = common::installed().await.0;
     let (ns, namespaces) = common::new_namespace("policy-pin").await;
     Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.client(), &ns)
@@ -325,14 +325,14 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
         regions: effects::pinned_regions(&mr),
     };
     let record = mr.record(&admin.describe_context());
-    rollout::carry_out(
-        &infra,
-        &record,
-        &[Effect::SetWeight { weight: 50 }],
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("canary at 50%");
+    infra
+        .carry_out(
+            &record,
+            &[Effect::SetWeight { weight: 50 }],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("canary at 50%");
     let canary = regions_of_pods(&admin.client(), &ns, "mlops.dev/track=canary", 2).await;
     assert_eq!(canary, vec!["me-central-1"; 2], "canary pods");
     let d = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(admin.client(), &ns)
@@ -351,14 +351,14 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
         serde_json::json!(["me-central-1"]),
         "{affinity}"
     );
-    rollout::carry_out(
-        &infra,
-        &record,
-        &[Effect::PromoteStable { version: 4 }],
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("promoted");
+    infra
+        .carry_out(
+            &record,
+            &[Effect::PromoteStable { version: 4 }],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("promoted");
     let stable = regions_of_pods(
         &admin.client(),
         &ns,

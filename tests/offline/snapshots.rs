@@ -368,10 +368,10 @@ fn metrics_backend_down_greys_out_its_views_only() {
         &ctx,
         Action::Loaded(
             Source::Gpus,
-            Err(mlops_core::CoreError::Unavailable {
-                backend: "Prometheus at http://127.0.0.1:9090".into(),
-                message: "connection refused".into(),
-            }),
+            Err(mlops_core::CoreError::unavailable(
+                "Prometheus at http://127.0.0.1:9090",
+                "connection refused",
+            )),
         ),
     );
     dispatch(
@@ -379,10 +379,10 @@ fn metrics_backend_down_greys_out_its_views_only() {
         &ctx,
         Action::Loaded(
             Source::Drift,
-            Err(mlops_core::CoreError::Unavailable {
-                backend: "Prometheus at http://127.0.0.1:9090".into(),
-                message: "connection refused".into(),
-            }),
+            Err(mlops_core::CoreError::unavailable(
+                "Prometheus at http://127.0.0.1:9090",
+                "connection refused",
+            )),
         ),
     );
     insta::assert_snapshot!(draw(&app).backend());
@@ -398,15 +398,14 @@ fn a_registry_refusing_us_says_why_in_full_at_80x24() {
         &ctx,
         Action::Loaded(
             Source::Experiments,
-            Err(mlops_core::CoreError::Denied {
-                backend: "mlflow".into(),
-                message: "HTTP 401 Unauthorized: UNAUTHENTICATED: You are not authenticated. \
+            Err(mlops_core::CoreError::denied(
+                "mlflow",
+                "HTTP 401 Unauthorized: UNAUTHENTICATED: You are not authenticated. \
                  Please see https://www.mlflow.org/docs/latest/auth/index.html on how to \
                  authenticate. (check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or \
                  MLFLOW_TRACKING_TOKEN) — GET /api/2.0/mlflow/experiments/search at \
-                 http://127.0.0.1:5000"
-                    .into(),
-            }),
+                 http://127.0.0.1:5000",
+            )),
         ),
     );
     let screen = format!("{:?}", draw(&app).backend());

@@ -50,10 +50,7 @@ impl ModelRollout {
                 .metadata
                 .creation_timestamp
                 .as_ref()
-                .map_or_else(chrono::Utc::now, |t| {
-                    chrono::DateTime::<chrono::Utc>::from_timestamp(t.0.as_second(), 0)
-                        .unwrap_or_default()
-                }),
+                .map_or_else(chrono::Utc::now, |t| super::time::from_k8s(t.0)),
             spec: self.spec.rollout.clone(),
             status: self.status.clone().unwrap_or_default(),
             // Unreadable: none here; the controller refuses to promote on it (`Gates::Unknown`).

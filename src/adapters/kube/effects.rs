@@ -1,20 +1,22 @@
-//! The real cluster (with the model registry, when one is configured) as the `Infrastructure` a
-//! rollout's effects change. What each effect takes is decided by the core's `carry_out`; this
-//! file only makes the primitive changes: Deployments, HTTPRoute weights, registry aliases and
-//! tags, Kubernetes Events, audit entries.
+//! The real cluster (with the model registry, when one is configured) as the ports a rollout's
+//! effects go through (`rollout::Infrastructure`). What each effect takes is decided by the core's
+//! `carry_out`; this file only wires the primitive changes: the Deployments (`traffic::replicas`),
+//! the Gateway API router (`traffic::gateway_api`), the registry as it is, Kubernetes Events and
+//! audit entries.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::ObjectReference;
 use mlops_core::{
     CoreError,
     audit::AuditRecord,
     ports::RegistryPort,
-    rollout::{Infrastructure, RolloutRecord},
+    rollout::{self, Effect, Infrastructure, Recorder, RolloutRecord, Workload},
 };
 
-use super::KubeCluster;
+use super::{KubeCluster, traffic::GatewayApi};
 
 /// One reconcile pass's view of the world it changes.
 pub struct KubeInfra {
@@ -48,26 +50,31 @@ pub fn pinned_regions(mr: &super::ModelRollout) -> Vec<String> {
 }
 
 impl KubeInfra {
-    fn registry(&self) -> Result<&Arc<dyn RegistryPort>, CoreError> {
-        self.registry.as_ref().ok_or_else(|| {
-            CoreError::backend(
-                "controller",
-                "no model registry configured (MLFLOW_TRACKING_URI)",
-            )
-        })
+    /// Carry `effects` of `rollout` out on this cluster (and registry) through the core's one
+    /// interpreter: the Deployments, the rollout's router (its HTTPRoute's weights where it names
+    /// one), the registry, Events and the audit log.
+    pub async fn carry_out(
+        &self,
+        rollout: &RolloutRecord,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Result<(), CoreError> {
+        let gateway_api = GatewayApi {
+            cluster: &self.cluster,
+        };
+        let infra = Infrastructure {
+            actor: &self.actor,
+            workload: self,
+            gateway_api: &gateway_api,
+            registry: self.registry.as_deref(),
+            recorder: self,
+        };
+        rollout::carry_out(&infra, rollout, effects, now).await
     }
 }
 
 #[async_trait]
-impl Infrastructure for KubeInfra {
-    fn actor(&self) -> &str {
-        &self.actor
-    }
-
-    fn has_registry(&self) -> bool {
-        self.registry.is_some()
-    }
-
+impl Workload for KubeInfra {
     async fn split_replicas(
         &self,
         r: &RolloutRecord,
@@ -89,50 +96,11 @@ impl Infrastructure for KubeInfra {
             .replace_stable(&r.namespace, &r.spec, version, image, &self.regions)
             .await
     }
+}
 
-    async fn route_weights(
-        &self,
-        r: &RolloutRecord,
-        route: &str,
-        canary: u8,
-    ) -> Result<(), CoreError> {
-        self.cluster
-            .set_route_weights(&r.namespace, &r.spec, route, canary)
-            .await
-    }
-
-    async fn version_image(&self, model: &str, version: u32) -> Result<String, CoreError> {
-        let m = self.registry()?.model(model).await?;
-        m.version(version)
-            .and_then(|v| v.image().map(str::to_string))
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "image tag of model version",
-                name: format!("{model} v{version}"),
-            })
-    }
-
-    async fn move_alias(
-        &self,
-        model: &str,
-        alias: &str,
-        version: u32,
-    ) -> Result<Option<u32>, CoreError> {
-        self.registry()?.set_alias(model, alias, version).await
-    }
-
-    async fn tag_version(
-        &self,
-        model: &str,
-        version: u32,
-        key: &str,
-        value: &str,
-    ) -> Result<(), CoreError> {
-        self.registry()?
-            .set_version_tag(model, version, key, value)
-            .await
-    }
-
-    async fn record_event(
+#[async_trait]
+impl Recorder for KubeInfra {
+    async fn event(
         &self,
         r: &RolloutRecord,
         reason: &str,

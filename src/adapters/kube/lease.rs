@@ -87,7 +87,7 @@ impl LeaseLock {
     /// the resourceVersion read, so two candidates cannot both win.
     pub async fn try_acquire_or_renew(&self, preempt_console: bool) -> Result<Acquired, CoreError> {
         let now = Utc::now();
-        let micro = MicroTime(jiff(now));
+        let micro = MicroTime(super::time::to_k8s(now));
         let current = self
             .api
             .get_opt(&self.params.name)
@@ -125,7 +125,10 @@ impl LeaseLock {
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().unwrap_or_default();
-        let renewed = spec.renew_time.as_ref().map_or(0, |t| t.0.as_second());
+        let renewed = spec
+            .renew_time
+            .as_ref()
+            .map_or(0, |t| super::time::from_k8s(t.0).timestamp());
         let expired = holder.is_empty()
             || now.timestamp() - renewed
                 > i64::from(
@@ -188,7 +191,9 @@ impl LeaseLock {
 /// is live, or nobody.
 pub fn driver_of(lease: &Lease, me: Option<&str>) -> Driver {
     let spec = lease.spec.clone().unwrap_or_default();
-    let renewed = spec.renew_time.map_or(0, |t| t.0.as_second());
+    let renewed = spec
+        .renew_time
+        .map_or(0, |t| super::time::from_k8s(t.0).timestamp());
     let live = Utc::now().timestamp() - renewed
         <= i64::from(
             spec.lease_duration_seconds
@@ -214,10 +219,4 @@ pub async fn driver(client: Client, params: &LeaseParams, me: Option<&str>) -> D
         Ok(Some(lease)) => driver_of(&lease, me),
         _ => Driver::Nobody,
     }
-}
-
-/// A time as the Kubernetes API's `MicroTime`/`Time` carry it.
-pub fn jiff(now: chrono::DateTime<Utc>) -> k8s_openapi::jiff::Timestamp {
-    k8s_openapi::jiff::Timestamp::from_second(now.timestamp())
-        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }

@@ -28,9 +28,9 @@ use tower::{BoxError, Layer, Service};
 use super::{err, error_chain};
 use crate::adapters::budget;
 
-/// The most bytes of one answer (or of one watch request) that are read. Lists are read in
-/// pages of [`LIST_PAGE`] objects, so this is far above any one page.
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The most bytes of one answer (or of one watch request) that are read (the adapters' one
+/// limit). Lists are read in pages of [`LIST_PAGE`] objects, so this is far above any one page.
+pub const MAX_BODY: usize = crate::adapters::defaults::MAX_BODY;
 /// Objects per page of a list.
 pub const LIST_PAGE: u32 = 500;
 /// How long the server keeps a watch open before the watcher starts a new one.

@@ -136,9 +136,7 @@ pub(super) fn map_event(e: &K8sEvent, cluster: &str) -> ClusterEvent {
         .map(|t| t.0)
         .or_else(|| e.event_time.as_ref().map(|t| t.0))
         .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
-        .map_or_else(Utc::now, |t| {
-            chrono::DateTime::<Utc>::from_timestamp(t.as_second(), 0).unwrap_or_default()
-        });
+        .map_or_else(Utc::now, super::time::from_k8s);
     ClusterEvent {
         time,
         cluster: cluster.into(),

@@ -7,12 +7,15 @@
 //! - `crd`: the `ModelRollout` custom resource and `mlops install`.
 //! - `rollouts`: ModelRollouts read, created and commanded (status writes with optimistic
 //!   concurrency).
-//! - `traffic`: replica-ratio splits, promotion of the stable side, HTTPRoute weights.
-//! - `effects`: the cluster (and registry) as the core's `Infrastructure` for rollout effects.
+//! - `traffic`: one file per way of splitting traffic — the replica ratio (the Deployments,
+//!   promotion of the stable side) and the Gateway API (HTTPRoute weights).
+//! - `effects`: the cluster (and registry) as the ports of the core's `Infrastructure` for
+//!   rollout effects.
 //! - `lease`: the Lease that decides who drives rollouts.
 //! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
 //! - `watch`: ModelRollouts and the Lease as a stream of changes.
 //! - `map`: Kubernetes objects mapped to the core's types.
+//! - `time`: chrono ↔ jiff, the one bridge between the core's clock and the API types'.
 //! - `audit`: the hash-chained audit log in ConfigMaps.
 
 pub mod audit;
@@ -24,7 +27,8 @@ mod map;
 pub mod names;
 pub mod rbac;
 mod rollouts;
-mod traffic;
+mod time;
+pub mod traffic;
 mod watch;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
@@ -43,8 +47,9 @@ use kube::{
     runtime::wait::{await_condition, conditions},
 };
 use mlops_core::{
-    CoreError,
+    CoreError, ErrorKind,
     audit::{AuditEntry, AuditRecord},
+    error::Cause,
     model::{Cluster, ClusterEvent, ClusterSnapshot, Deployment, Driver, Node, Pod},
     ports::{AuditPort, ChangeStream, ClusterPort},
     rollout::{Command, RolloutRecord, Verb},
@@ -62,8 +67,6 @@ use self::{
     names::MODEL_LABEL,
 };
 
-/// A failure of `what` on the cluster, with its whole cause: a client error is followed down
-/// its sources ("client error (Connect)" → "tcp connect error" → "Connection refused").
 /// The most pages one list may take (of `limits::LIST_PAGE` objects each).
 const MAX_PAGES: usize = 1000;
 
@@ -100,33 +103,79 @@ where
 }
 
 /// Per-call timeout unless the caller says otherwise (`timeout_seconds`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = crate::adapters::defaults::CALL_TIMEOUT;
 
-pub(crate) fn err(what: &str, e: impl Cause) -> CoreError {
-    CoreError::backend("kubernetes", format!("{what}: {}", e.cause()))
-}
-
-/// What went wrong, in words.
-pub(crate) trait Cause {
-    fn cause(self) -> String;
-}
-
-impl Cause for &str {
-    fn cause(self) -> String {
-        self.to_string()
+/// A failure of `what` on the cluster, with its whole cause: the API server's own words for a
+/// refusal (`HTTP 403 Forbidden: …`), else the error followed down its sources
+/// ("client error (Connect)" → "tcp connect error" → "Connection refused"). Its kind follows the
+/// cause (`Failure`), and a client error is kept as the error's source.
+pub(crate) fn err(what: &str, e: impl Into<Failure>) -> CoreError {
+    let Failure { kind, text, cause } = e.into();
+    let e = CoreError::of_kind(kind, "kubernetes", format!("{what}: {text}"));
+    match cause {
+        Some(cause) => e.with_cause(cause),
+        None => e,
     }
 }
 
-impl Cause for String {
-    fn cause(self) -> String {
-        self
+/// What went wrong on the cluster: its kind (for callers that act on it), in words, and the
+/// client's error when there is one.
+pub(crate) struct Failure {
+    kind: ErrorKind,
+    text: String,
+    cause: Option<Cause>,
+}
+
+impl Failure {
+    /// A failure the wing found itself (a selector that does not fit, a list that did not end).
+    fn found(text: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Other,
+            text: text.into(),
+            cause: None,
+        }
+    }
+
+    fn caused(kind: ErrorKind, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            kind,
+            text: error_chain(&e),
+            cause: Some(Cause::new(e)),
+        }
     }
 }
 
-impl Cause for kube::Error {
-    /// The API server's own words for a refusal (`HTTP 403 Forbidden: …`), else the chain.
-    fn cause(self) -> String {
-        match self {
+impl From<&str> for Failure {
+    fn from(text: &str) -> Self {
+        Self::found(text)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Self::found(text)
+    }
+}
+
+impl From<kube::Error> for Failure {
+    /// Refused credentials are `Denied`; no answer, a busy or failing server `Unavailable`; an
+    /// answer that does not decode `Malformed`; anything else (a 404 or 409 the caller did not
+    /// expect, a request the server found invalid) stays `Other`, as it was before errors had
+    /// kinds, so the console still greys the cluster out on it.
+    fn from(e: kube::Error) -> Self {
+        let kind = match &e {
+            kube::Error::Api(status) => match status.code {
+                401 | 403 => ErrorKind::Denied,
+                429 | 500..=599 => ErrorKind::Unavailable,
+                _ => ErrorKind::Other,
+            },
+            kube::Error::Auth(_) => ErrorKind::Denied,
+            kube::Error::HyperError(_) | kube::Error::Service(_) => ErrorKind::Unavailable,
+            kube::Error::SerdeError(_) => ErrorKind::Malformed,
+            _ => ErrorKind::Other,
+        };
+        let text = match &e {
+            // The API server's own words for a refusal.
             kube::Error::Api(status) => {
                 let code = status.code;
                 let reason = http::StatusCode::from_u16(code)
@@ -135,26 +184,35 @@ impl Cause for kube::Error {
                     .unwrap_or(status.reason.as_str());
                 format!("HTTP {code} {reason}: {}", status.message)
             }
-            e => error_chain(&e),
+            e => error_chain(e),
+        };
+        Self {
+            kind,
+            text,
+            cause: Some(Cause::new(e)),
         }
     }
 }
 
-impl Cause for kube::config::KubeconfigError {
-    fn cause(self) -> String {
-        error_chain(&self)
+impl From<kube::config::KubeconfigError> for Failure {
+    fn from(e: kube::config::KubeconfigError) -> Self {
+        Self::caused(ErrorKind::Other, e)
     }
 }
 
-impl Cause for kube::runtime::wait::Error {
-    fn cause(self) -> String {
-        error_chain(&self)
+impl From<kube::runtime::wait::Error> for Failure {
+    fn from(e: kube::runtime::wait::Error) -> Self {
+        Self::caused(ErrorKind::Unavailable, e)
     }
 }
 
-impl Cause for serde_json::Error {
-    fn cause(self) -> String {
-        self.to_string()
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Self {
+        Self {
+            kind: ErrorKind::Other,
+            text: e.to_string(),
+            cause: Some(Cause::new(e)),
+        }
     }
 }
 

@@ -40,10 +40,7 @@ const SHOWN_NAME: usize = 80;
 /// the rule it breaks.
 pub(crate) fn invalid(backend: &str, kind: &str, name: &str, rule: &str) -> CoreError {
     let shown = text::truncate(&text::line(name), SHOWN_NAME).into_owned();
-    CoreError::Rejected {
-        backend: backend.into(),
-        message: format!("invalid {kind} {shown:?}: {rule}"),
-    }
+    CoreError::rejected(backend, format!("invalid {kind} {shown:?}: {rule}"))
 }
 
 /// Lowercase letters, digits and '-', starting and ending with a letter or digit, at most `max`.

@@ -23,7 +23,6 @@ use super::{
     KubeCluster,
     crd::{ModelRollout, ModelRolloutSpec},
     err,
-    lease::jiff,
     map::map_deployment,
     names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
     rbac::{AUTHOR_ANNOTATION, POLICY_ANNOTATION, REGIONS_ANNOTATION},
@@ -297,7 +296,7 @@ impl KubeCluster {
         instance: &str,
     ) {
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
-        let now = jiff(Utc::now());
+        let now = super::time::to_k8s(Utc::now());
         let event = K8sEvent {
             metadata: ObjectMeta {
                 generate_name: Some(format!("{}.", object.name.as_deref().unwrap_or("mlops"))),

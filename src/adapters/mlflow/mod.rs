@@ -83,12 +83,12 @@ pub fn check_model_name(name: &str) -> Result<(), CoreError> {
         return Ok(());
     }
     let shown = mlops_core::text::truncate(&mlops_core::text::line(name), 80).into_owned();
-    Err(CoreError::Rejected {
-        backend: "mlflow".into(),
-        message: format!(
+    Err(CoreError::rejected(
+        "mlflow",
+        format!(
             "invalid model name {shown:?}: a registered model's name is not blank, has no '/' or ':', does not start with '.', has no control characters and at most 256 characters"
         ),
-    })
+    ))
 }
 
 /// One `MLflow` tracking server behind [`RegistryPort`].
@@ -155,8 +155,8 @@ impl MlflowRegistry {
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
         let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
         let uri = get("MLFLOW_TRACKING_URI").ok_or_else(|| {
-            CoreError::backend(
-                "mlflow",
+            CoreError::not_configured(
+                "the model registry (MLflow)",
                 "MLFLOW_TRACKING_URI is not set (e.g. http://127.0.0.1:5000)",
             )
         })?;

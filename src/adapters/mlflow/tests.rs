@@ -217,6 +217,7 @@ fn api_errors_carry_status_code_and_message() {
         backend: "mlflow http://x".into(),
         endpoint: "GET /api/2.0/mlflow/runs/get".into(),
         failure: f,
+        cause: None,
     };
     assert!(e.is_not_found());
     let text = CoreError::from(e).to_string();
@@ -232,6 +233,7 @@ fn api_errors_carry_status_code_and_message() {
         backend: "mlflow http://x".into(),
         endpoint: "POST /api/2.0/mlflow/experiments/search".into(),
         failure: html,
+        cause: None,
     })
     .to_string();
     assert!(

@@ -64,7 +64,7 @@ use self::{
 use super::http::{Auth, Endpoint, Failure, Tls};
 
 /// Per-request timeout unless [`PrometheusMetrics::with_timeout`] says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TIMEOUT: Duration = crate::adapters::defaults::CALL_TIMEOUT;
 /// The span and resolution of [`MetricsPort::rollout_series`].
 pub const ROLLOUT_WINDOW: Duration = Duration::from_secs(30 * 60);
 pub const ROLLOUT_STEP: Duration = Duration::from_secs(10);
@@ -99,7 +99,7 @@ pub struct DriftWindows {
 }
 
 impl DriftWindows {
-    /// A current window of `current` (the default's 15 minutes, or `[drift] live_window`): the
+    /// A current window of `current` (the default's, or `[drift] live_window`): the
     /// history one point per window, or every five minutes for a longer one; the reference as
     /// the default's.
     pub fn current(current: Duration) -> Self {
@@ -116,7 +116,7 @@ impl Default for DriftWindows {
         Self {
             reference_start_ago: Duration::from_secs(6 * 3600),
             reference_end_ago: Duration::from_secs(3600),
-            current: Duration::from_secs(15 * 60),
+            current: mlops_core::defaults::LIVE_WINDOW,
             history: Duration::from_secs(2 * 3600),
             history_step: Duration::from_secs(5 * 60),
         }
@@ -186,8 +186,8 @@ impl PrometheusMetrics {
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
         let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
         let url = get("MLOPS_PROMETHEUS_URL").ok_or_else(|| {
-            CoreError::backend(
-                "prometheus",
+            CoreError::not_configured(
+                "the metrics store (Prometheus)",
                 "MLOPS_PROMETHEUS_URL is not set (e.g. http://127.0.0.1:9090)",
             )
         })?;

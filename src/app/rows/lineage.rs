@@ -5,9 +5,8 @@
 use std::rc::Rc;
 
 use mlops_core::{
-    lineage::{self, LineageInputs, NodeKind},
+    lineage::{self, LineageInputs, NodeKey, NodeKind},
     model::{ModelVersion, RegisteredModel},
-    rollout::RolloutKey,
 };
 
 use super::{
@@ -125,7 +124,7 @@ fn graph_rows(app: &App, screen: &Screen, model: &str, version: u32) -> Vec<Line
         deployments,
         pods,
     });
-    let focus = g.find(&format!("model version:{model}/{version}"));
+    let focus = g.find_key(&NodeKey::version(model, version));
     let upstream = focus.map(|f| g.walk(f, false)).unwrap_or_default();
     let mut out = Vec::new();
     for kind in NodeKind::ORDER {
@@ -147,20 +146,10 @@ fn graph_rows(app: &App, screen: &Screen, model: &str, version: u32) -> Vec<Line
                     run_id: r.id.clone(),
                     name: r.name.clone(),
                 }),
-                NodeKind::Rollout => {
-                    let key = n.id.trim_start_matches("rollout:");
-                    let mut parts = key.splitn(3, '/');
-                    match (parts.next(), parts.next(), parts.next()) {
-                        (Some(c), Some(ns), Some(name)) => {
-                            Some(ScreenKind::RolloutDetail(RolloutKey {
-                                cluster: c.into(),
-                                namespace: ns.into(),
-                                name: name.into(),
-                            }))
-                        }
-                        _ => None,
-                    }
-                }
+                NodeKind::Rollout => match &n.key {
+                    NodeKey::Rollout(k) => Some(ScreenKind::RolloutDetail(k.clone())),
+                    _ => None,
+                },
                 NodeKind::Dataset => Some(ScreenKind::DatasetDetail {
                     model: model.to_string(),
                     version,

@@ -106,13 +106,24 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
             if app.feeds.models.data.is_none() && app.backends.registry.is_some() {
                 force(app, Source::Models, fx);
             }
-            let needs_ticket = verb == Verb::Approve
-                && rows::find_rollout(app, &key)
-                    .and_then(|r| r.policy.as_ref())
-                    .is_some_and(|p| p.rules.change_ticket);
+            // What an approval needs is the core's to say, as for the CLI: the rollout's
+            // recorded policy and policy.toml's rules for its cluster and namespace.
+            let needs = match rows::find_rollout(app, &key) {
+                Some(r) if verb == Verb::Approve => {
+                    let config = app
+                        .prefs
+                        .policy
+                        .as_ref()
+                        .map(|p| p.for_target(&r.cluster, &r.namespace));
+                    rollout::approval_needs(r, config.as_ref())
+                }
+                _ => rollout::ApprovalNeeds::default(),
+            };
             let mut comment = TextArea::default();
-            comment.set_placeholder_text(if needs_ticket {
+            comment.set_placeholder_text(if needs.ticket == Some(rollout::TicketRule::Started) {
                 "CHG-123: why (this rollout's policy requires a change ticket)"
+            } else if needs.ticket.is_some() {
+                "CHG-123: why (policy.toml requires a change ticket here)"
             } else if verb.needs_comment() {
                 "a comment is required"
             } else {
@@ -125,7 +136,7 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
                 preview,
                 comment,
                 needs_comment: verb.needs_comment(),
-                needs_ticket,
+                needs,
                 error: None,
             })));
         }
@@ -168,15 +179,26 @@ pub(super) fn confirm_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) 
                 confirm.error = Some("a comment is required for the audit trail".into());
                 return;
             }
-            if confirm.needs_ticket && mlops_core::policy::comment_ticket(&comment).is_none() {
-                confirm.error = Some(
-                    "this rollout's policy requires a change ticket: start the comment with it (CHG-123: why)"
-                        .into(),
-                );
-                return;
-            }
             let mut command = confirm.command.clone();
             command.comment = comment;
+            // An approval is made and checked by the core, as the CLI's is: the ticket at the
+            // head of the comment (CHG-123: why).
+            if command.verb == Verb::Approve {
+                let approval = Command::approve(command.user.clone(), None, &command.comment)
+                    .and_then(|c| confirm.needs.check(&c.comment).map(|()| c));
+                match approval {
+                    Ok(c) => command = c,
+                    Err(e @ rollout::ApprovalRefused::NoTicket(_)) => {
+                        confirm.error =
+                            Some(format!("{e}: start the comment with it (CHG-123: why)"));
+                        return;
+                    }
+                    Err(e) => {
+                        confirm.error = Some(e.to_string());
+                        return;
+                    }
+                }
+            }
             let target = confirm.target.clone();
             app.info(format!("sending {} to {}…", command.verb(), target.name));
             app.overlay = None;

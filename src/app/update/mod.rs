@@ -225,9 +225,7 @@ fn text_of(t: &ratatui_textarea::TextArea<'_>) -> String {
     t.lines().join(" ")
 }
 
-// Tests are scripts of steps: production code is held to 100 lines a function, tests are not.
 #[cfg(test)]
-#[allow(clippy::too_many_lines)]
 mod runs_tests;
 #[cfg(test)]
 mod tests;

@@ -327,10 +327,10 @@ fn a_failing_backend_keeps_old_data_and_reports_the_error() {
         &ctx,
         Action::Loaded(
             crate::app::feeds::Source::Gpus,
-            Err(mlops_core::CoreError::Unavailable {
-                backend: "demo".into(),
-                message: "connection refused".into(),
-            }),
+            Err(mlops_core::CoreError::unavailable(
+                "demo",
+                "connection refused",
+            )),
         ),
     );
     assert_eq!(app.feeds.gpus.data, before);
@@ -503,6 +503,49 @@ fn watched_changes_apply_to_the_last_snapshot_without_a_fetch() {
         rollouts(&app).is_empty(),
         "a restarted watch replaces the list"
     );
+}
+
+/// policy.toml's rules for the rollout's cluster and namespace ask for a change ticket: the
+/// console asks for it as `mlops rollout approve` does (the same core rule), not only when the
+/// rollout started under such a policy.
+#[test]
+fn an_approval_where_policy_toml_asks_for_a_ticket_needs_one() {
+    let (mut app, platform, ctx) = loaded_demo((120, 40));
+    let cluster = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .and_then(|s| s.rollouts.iter().find(|r| r.name == "churn-model-v4"))
+        .map(|r| r.cluster.clone())
+        .expect("the demo's churn rollout");
+    let policy: crate::config::policy::PolicyFile =
+        toml::from_str(&format!("[clusters.{cluster}]\nchange_ticket = true\n")).expect("toml");
+    app.prefs.policy = Some(policy);
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "a");
+    assert_eq!(app.mode(), Mode::Confirm);
+    type_text(&mut app, &ctx, "eval beats champion");
+    press(&mut app, &ctx, "enter");
+    let error = app
+        .confirm()
+        .and_then(|c| c.error.clone())
+        .unwrap_or_default();
+    assert!(
+        error.contains("policy.toml requires a change ticket"),
+        "{error}"
+    );
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, "CHG-12: eval beats champion");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.mode(), Mode::Normal);
+    let comment = platform.with_sim(|s| {
+        s.rollouts()
+            .into_iter()
+            .find(|r| r.name == "churn-model-v4")
+            .and_then(|r| r.status.approvals.last().map(|a| a.comment.clone()))
+    });
+    assert_eq!(comment.as_deref(), Some("CHG-12: eval beats champion"));
 }
 
 /// Derived state is worked out once: drawing a frame again, with nothing changed in between,

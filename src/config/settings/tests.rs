@@ -161,15 +161,25 @@ fn bad_drift_settings_are_located() {
     );
     let errs = parse("[drift]\nmethdo = \"ks\"\n", Path::new("c.toml")).expect_err("unknown");
     assert_eq!(errs[0].line, 2, "{}", errs[0]);
-    // The live drift settings: a window that is not a duration, an alert after no window.
+    // The live drift settings: a window that is not a duration is refused where it stands,
+    // naming the key and quoting the value, like any value of the wrong type.
+    let errs = parse("[drift]\nlive_window = \"soon\"\n", Path::new("c.toml")).expect_err("soon");
+    let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert!(
+        shown[0].starts_with("c.toml:2:15: live_window is a duration like 90s, 5m or 1h")
+            && shown[0].ends_with(": \"soon\""),
+        "{shown:#?}"
+    );
+    // One out of range is reported with the file's other problems, all at once.
     let errs = parse(
-        "[drift]\nlive_window = \"soon\"\nalert_after = 0\n",
+        "[drift]\nlive_window = \"25h\"\nalert_after = 0\n",
         Path::new("c.toml"),
     )
     .expect_err("invalid");
     let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
     assert!(
-        shown[0].starts_with("c.toml:2:1: live_window must be a duration"),
+        shown[0].starts_with("c.toml:2:1: live_window must be a duration from 1s to 24h")
+            && shown[0].ends_with(": \"25h\""),
         "{shown:#?}"
     );
     assert!(
@@ -181,7 +191,7 @@ fn bad_drift_settings_are_located() {
         Path::new("c.toml"),
     )
     .expect("valid");
-    assert_eq!(s.drift.live_window(), std::time::Duration::from_secs(120));
+    assert_eq!(s.drift.live_window, std::time::Duration::from_secs(120));
     assert_eq!(s.drift.alert_after, 5);
 }
 
@@ -192,12 +202,13 @@ fn gpu_settings_give_the_idle_policy_and_bad_ones_are_located() {
         Path::new("c.toml"),
     )
     .expect("valid");
-    let p = s.gpu.policy().expect("a policy");
+    let p = s.gpu.policy();
     assert_eq!(
         (p.util_pct, p.window.as_secs(), p.step.as_secs()),
         (10.0, 6 * 3600, 30)
     );
-    assert_eq!(Settings::default().gpu.policy().map(|p| p.points()), Ok(60));
+    assert_eq!(Settings::default().gpu.policy().points(), 60);
+    assert_eq!(Settings::default().gpu.policy(), IdlePolicy::default());
     let cases = [
         ("[gpu]\nidle_util_pct = 0.0\n", 2, "0", "idle threshold"),
         (

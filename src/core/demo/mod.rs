@@ -196,19 +196,7 @@ impl RegistryPort for DemoPlatform {
     }
 
     async fn runs(&self, experiment_id: &str) -> Result<Vec<Run>, CoreError> {
-        let g = self.lock();
-        if !g.sim.experiments.iter().any(|e| e.id == experiment_id) {
-            return Err(CoreError::NotFound {
-                kind: "experiment",
-                name: experiment_id.into(),
-            });
-        }
-        Ok(g.sim
-            .runs
-            .iter()
-            .filter(|r| r.experiment_id == experiment_id)
-            .cloned()
-            .collect())
+        self.lock().sim.experiment_runs(experiment_id)
     }
 
     async fn runs_page(
@@ -216,31 +204,11 @@ impl RegistryPort for DemoPlatform {
         query: &RunQuery,
         page_token: Option<&str>,
     ) -> Result<RunPage, CoreError> {
-        let g = self.lock();
-        if let Some(unknown) = query
-            .experiment_ids
-            .iter()
-            .find(|id| !g.sim.experiments.iter().any(|e| e.id == **id))
-        {
-            return Err(CoreError::NotFound {
-                kind: "experiment",
-                name: unknown.clone(),
-            });
-        }
-        search::page(&g.sim.runs, query, page_token)
+        self.lock().sim.runs_page(query, page_token)
     }
 
     async fn run(&self, run_id: &str) -> Result<Run, CoreError> {
-        self.lock()
-            .sim
-            .runs
-            .iter()
-            .find(|r| r.id == run_id)
-            .cloned()
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "run",
-                name: run_id.into(),
-            })
+        self.lock().sim.run(run_id)
     }
 
     async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError> {

@@ -22,6 +22,9 @@ pub(super) struct Scenario {
     pub(super) canary_inputs: &'static [(&'static str, f64)],
 }
 
+// Data: the demo's script of rollouts, one literal per scenario; splitting it would only scatter
+// the script.
+#[allow(clippy::too_many_lines)]
 pub(super) fn scenarios() -> Vec<Scenario> {
     let a = |count| Step::Analysis(AnalysisStep { count });
     vec![

@@ -45,10 +45,7 @@ struct Clause {
 }
 
 fn rejected(message: String) -> CoreError {
-    CoreError::Rejected {
-        backend: "demo registry".into(),
-        message,
-    }
+    CoreError::rejected("demo registry", message)
 }
 
 fn invalid(what: &str) -> CoreError {

@@ -62,51 +62,15 @@ fn command_decision(
     let by = command.by();
     match command.verb {
         Verb::Promote | Verb::PromoteFull => {
-            let full = command.verb == Verb::PromoteFull;
-            if !phase.is_active() {
-                return refuse(
-                    "only a Progressing, Paused or AwaitingApproval rollout can be promoted",
-                );
-            }
-            let gate_ahead = spec.steps[status.current_step.min(spec.steps.len())..]
-                .iter()
-                .any(|s| matches!(s, Step::Approval {}));
-            let approved = status.approvals.len() >= spec.approval.required as usize;
-            if phase == Phase::AwaitingApproval && !approved {
-                return refuse("it waits for approval; use approve");
-            }
-            if full && gate_ahead && !approved {
-                return refuse("an approval step lies ahead; --full cannot skip an approval gate");
-            }
-            m.status.user_paused = false;
-            if full {
-                m.transition(Phase::Promoting, format!("promoted in full {by}"));
-            } else {
-                m.advance(&format!("step skipped {by}"));
+            if let Err(hint) = promote(&mut m, command.verb == Verb::PromoteFull, &by) {
+                return refuse(hint);
             }
         }
         Verb::Approve => {
             if phase != Phase::AwaitingApproval {
                 return refuse("only a rollout waiting at an approval step can be approved");
             }
-            if status.approvals.iter().any(|a| a.user == command.user) {
-                return Err(CoreError::DuplicateApproval {
-                    rollout: name.to_string(),
-                    user: command.user.clone(),
-                });
-            }
-            m.status.approvals.push(Approval {
-                user: command.user.clone(),
-                time: now,
-                comment: command.comment.clone(),
-            });
-            // Who approved and why goes into the history as every verb does; the next pass
-            // moves on once the gate has its approvals.
-            let need = m.spec.approval.required;
-            m.transition(
-                Phase::AwaitingApproval,
-                format!("approved {by} ({}/{need})", m.status.approvals.len()),
-            );
+            approve(&mut m, name, command, &by)?;
         }
         Verb::Abort => {
             if !phase.is_active() && phase != Phase::Pending {
@@ -158,6 +122,57 @@ fn command_decision(
         status: m.status,
         effects: m.effects,
     })
+}
+
+/// Skip the current step, or with `full` go straight to promotion; the hint of a refusal when the
+/// phase or an approval gate does not allow it.
+fn promote(m: &mut Machine<'_>, full: bool, by: &str) -> Result<(), &'static str> {
+    let (spec, status) = (m.spec, &m.status);
+    let phase = status.phase;
+    if !phase.is_active() {
+        return Err("only a Progressing, Paused or AwaitingApproval rollout can be promoted");
+    }
+    let gate_ahead = spec.steps[status.current_step.min(spec.steps.len())..]
+        .iter()
+        .any(|s| matches!(s, Step::Approval {}));
+    let approved = status.approvals.len() >= spec.approval.required as usize;
+    if phase == Phase::AwaitingApproval && !approved {
+        return Err("it waits for approval; use approve");
+    }
+    if full && gate_ahead && !approved {
+        return Err("an approval step lies ahead; --full cannot skip an approval gate");
+    }
+    m.status.user_paused = false;
+    if full {
+        m.transition(Phase::Promoting, format!("promoted in full {by}"));
+    } else {
+        m.advance(&format!("step skipped {by}"));
+    }
+    Ok(())
+}
+
+/// Add `command`'s approval to a rollout waiting at its gate; a second one by the same user is
+/// refused.
+fn approve(m: &mut Machine<'_>, name: &str, command: &Command, by: &str) -> Result<(), CoreError> {
+    if m.status.approvals.iter().any(|a| a.user == command.user) {
+        return Err(CoreError::DuplicateApproval {
+            rollout: name.to_string(),
+            user: command.user.clone(),
+        });
+    }
+    m.status.approvals.push(Approval {
+        user: command.user.clone(),
+        time: m.now,
+        comment: command.comment.clone(),
+    });
+    // Who approved and why goes into the history as every verb does; the next pass moves on
+    // once the gate has its approvals.
+    let need = m.spec.approval.required;
+    m.transition(
+        Phase::AwaitingApproval,
+        format!("approved {by} ({}/{need})", m.status.approvals.len()),
+    );
+    Ok(())
 }
 
 /// The two-person rule: nobody approves a rollout they started. `author` is who created it, as
@@ -307,5 +322,93 @@ pub fn command_audit(
             (after.current_step + 1).min(rollout.spec.steps.len()),
             rollout.spec.steps.len()
         ),
+    }
+}
+
+/// What sending an operator's command came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sent {
+    /// The rollout as it is afterwards.
+    pub rollout: RolloutRecord,
+    /// Why the registry did not take the command's tags, if it did not. The command is done and
+    /// audited by then, so this is for a warning, never a failure.
+    pub untagged: Option<CoreError>,
+}
+
+/// Send `command` to the rollout `key` through the cluster (which records and audits it), then
+/// leave its tags on the rollout's model version in the registry, where one is configured
+/// (`command_tags`): the one way the CLI and the console send a command.
+pub async fn send_and_tag(
+    cluster: &dyn crate::ports::ClusterPort,
+    registry: Option<&dyn crate::ports::RegistryPort>,
+    key: &super::RolloutKey,
+    command: Command,
+) -> Result<Sent, CoreError> {
+    let tags_of = command.clone();
+    let rollout = cluster
+        .rollout_command(&key.cluster, &key.namespace, &key.name, command)
+        .await?;
+    let untagged = match registry {
+        Some(registry) => tag_version(registry, &rollout, &command_tags(&rollout, &tags_of))
+            .await
+            .err(),
+        None => None,
+    };
+    Ok(Sent { rollout, untagged })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        demo::{DEMO_USER, DemoPlatform},
+        ports::{ClusterPort, RegistryPort},
+    };
+
+    /// The demo answers at once: poll a call to it once.
+    fn now<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the demo answers at once"),
+        }
+    }
+
+    #[test]
+    fn a_command_is_sent_then_tagged_in_the_registry() {
+        let demo = DemoPlatform::manual(7, Utc::now());
+        let waiting = now(demo.snapshot())
+            .expect("snapshot")
+            .rollouts
+            .into_iter()
+            .find(|r| r.status.phase == Phase::AwaitingApproval)
+            .expect("a rollout at its approval gate");
+        let key = waiting.key();
+        let approve = Command::approve(DEMO_USER, Some("CHG-1"), "eval ok").expect("approval");
+        let sent = now(send_and_tag(&demo, Some(&demo), &key, approve)).expect("sent");
+        assert_eq!(sent.untagged, None);
+        assert!(
+            sent.rollout
+                .status
+                .approvals
+                .iter()
+                .any(|a| a.comment == "CHG-1: eval ok")
+        );
+        let model = now(demo.model(&waiting.spec.model.name)).expect("model");
+        let tag = model
+            .version(waiting.spec.model.version)
+            .and_then(|v| v.tags.get("mlops.action.approve").cloned())
+            .unwrap_or_default();
+        assert!(tag.starts_with("rollout.approve by you@demo at "), "{tag}");
+        // A command the phase refuses is refused, and nothing is tagged.
+        let resume = Command::new(Verb::Resume, DEMO_USER, "");
+        let refused = now(send_and_tag(&demo, None, &key, resume));
+        assert!(
+            matches!(refused, Err(CoreError::IllegalCommand { .. })),
+            "{refused:?}"
+        );
     }
 }

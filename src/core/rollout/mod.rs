@@ -6,9 +6,10 @@
 //! the status they produced with the same observation yields no new effects.
 //!
 //! This module holds the types (spec, status, record, effects, commands); the files beside it hold
-//! the functions: `validate` (spec checks), `machine` (reconcile), `command` (operator commands),
+//! the functions: `validate` (spec checks), `machine` (reconcile), `command` (operator commands,
+//! sent and tagged), `approval` (what an approval needs and records),
 //! `template` (step templates and their compact syntax), `preview` (what a command will change),
-//! `effects` (carrying effects out through an `Infrastructure`).
+//! `effects` (carrying effects out through the ports of an `Infrastructure`).
 
 use std::fmt;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{self, Measurement, MetricCheck, Sample, Verdict};
 
+mod approval;
 mod command;
 mod effects;
 #[cfg(test)]
@@ -29,16 +31,18 @@ mod template;
 mod testing;
 mod validate;
 
+pub use approval::{ApprovalNeeds, ApprovalRefused, TicketRule, approval_comment, approval_needs};
 pub use command::{
-    action_tags, apply_command, check_two_person, command_audit, command_event, command_tags,
-    record_command, tag_version,
+    Sent, action_tags, apply_command, check_two_person, command_audit, command_event, command_tags,
+    record_command, send_and_tag, tag_version,
 };
-pub use effects::{CHAMPION_ALIAS, Infrastructure, carry_out, target, transition_action};
+pub use effects::{
+    CHAMPION_ALIAS, Infrastructure, Recorder, ReplicaRatio, Routing, TrafficRouter, Workload,
+    carry_out, target, transition_action,
+};
 pub use machine::{analysis_due, reconcile, replica_split};
 pub use preview::{Alias, preview};
-pub use template::{
-    STEP_SYNTAX, Template, default_analysis, drift_check, parse_duration, templates,
-};
+pub use template::{STEP_SYNTAX, Template, default_analysis, drift_check, templates};
 pub use validate::{validate, validate_steps};
 
 /// How many measurements the status keeps (oldest dropped first).

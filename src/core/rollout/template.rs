@@ -85,7 +85,7 @@ impl std::str::FromStr for Step {
             (Some("pause"), [] | ["until", "promoted"]) => Ok(Step::Pause(PauseStep {
                 duration_seconds: None,
             })),
-            (Some("pause"), [d]) => parse_duration(d)
+            (Some("pause"), [d]) => crate::text::parse_duration(d)
                 .filter(|s| *s > 0)
                 .map(|s| {
                     Step::Pause(PauseStep {
@@ -106,21 +106,6 @@ impl std::str::FromStr for Step {
             (Some(other), _) => Err(bad(&format!("unknown step kind {other:?}"))),
             (None, _) => Err(bad("empty step")),
         }
-    }
-}
-
-/// `90`, `90s`, `5m`, `1h` → seconds.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let (digits, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = digits.parse().ok()?;
-    match unit {
-        "" | "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        _ => None,
     }
 }
 

@@ -77,6 +77,9 @@ impl Sim {
         }
     }
 
+    // Data: the demo registry's experiments, runs and models, built in one pass from the catalog;
+    // its length is the catalog's, not logic's.
+    #[allow(clippy::too_many_lines)]
     pub(super) fn build_registry(&mut self) {
         let mut rng = Rng::fork(self.seed, "registry");
         let now = self.now;

@@ -24,7 +24,9 @@ use crate::{
 
 mod build;
 mod cluster;
+mod infra;
 mod metrics;
+mod registry;
 mod rollouts;
 
 /// Seconds a new pod stays Pending before it runs, as a kubelet would take.
@@ -104,6 +106,16 @@ pub struct Sim {
     canary_drift: Vec<FeatureDrift>,
     canary_history: BTreeMap<(String, u32, String), CanaryHistory>,
     pod_counter: u64,
+}
+
+/// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
+pub(super) fn run_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
 }
 
 fn image_of(model: &str, version: u32) -> String {

@@ -1,14 +1,9 @@
 //! Rollouts in the simulation: created from the script, driven by the core's state machine, their
 //! effects carried out on the simulated cluster and registry.
 
-use std::{
-    sync::{Mutex, MutexGuard, PoisonError},
-    task::{Context, Poll, Waker},
-};
+use std::sync::Mutex;
 
-use async_trait::async_trait;
-
-use super::{CONTROLLER, Sim, SimRollout, image_of};
+use super::{CONTROLLER, Sim, SimRollout, image_of, infra::SimInfra, run_now};
 use crate::demo::{catalog::SERVING_NAMESPACE, rng::Rng, scenarios::Scenario};
 use crate::{
     analysis::{MetricCheck, MetricKind, Sample},
@@ -218,9 +213,16 @@ impl Sim {
         effects: &[Effect],
     ) -> Result<(), CoreError> {
         let now = self.now;
-        let infra = SimInfra {
+        let sim = SimInfra {
             sim: Mutex::new(self),
             cluster: record.cluster.clone(),
+        };
+        let infra = Infrastructure {
+            actor: CONTROLLER,
+            workload: &sim,
+            gateway_api: &sim,
+            registry: Some(&sim),
+            recorder: &sim,
         };
         run_now(rollout::carry_out(&infra, record, effects, now)).unwrap_or_else(|| {
             Err(CoreError::backend(
@@ -296,139 +298,5 @@ impl Sim {
                 && p.version != Some(version))
         });
         self.sync_pods();
-    }
-}
-
-/// The simulation as the infrastructure a rollout's effects change: the rollout's cluster, the
-/// registry, the event stream and the audit log.
-struct SimInfra<'a> {
-    sim: Mutex<&'a mut Sim>,
-    cluster: String,
-}
-
-impl<'a> SimInfra<'a> {
-    fn sim(&self) -> MutexGuard<'_, &'a mut Sim> {
-        self.sim.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[async_trait]
-impl Infrastructure for SimInfra<'_> {
-    fn actor(&self) -> &str {
-        CONTROLLER
-    }
-
-    fn has_registry(&self) -> bool {
-        true
-    }
-
-    async fn split_replicas(
-        &self,
-        r: &RolloutRecord,
-        stable: u32,
-        canary: u32,
-    ) -> Result<(), CoreError> {
-        let mut sim = self.sim();
-        sim.scale_stable(&self.cluster, &r.spec.model.name, stable);
-        sim.apply_canary(&self.cluster, &r.spec, canary);
-        Ok(())
-    }
-
-    async fn replace_stable(
-        &self,
-        r: &RolloutRecord,
-        version: u32,
-        image: &str,
-    ) -> Result<(), CoreError> {
-        let mut sim = self.sim();
-        let model = &r.spec.model.name;
-        sim.apply_canary(&self.cluster, &r.spec, 0);
-        sim.set_stable_version(&self.cluster, model, version, image, r.spec.replicas);
-        Ok(())
-    }
-
-    async fn route_weights(
-        &self,
-        r: &RolloutRecord,
-        route: &str,
-        canary: u8,
-    ) -> Result<(), CoreError> {
-        let canary = canary.min(100);
-        self.sim().routes.insert(
-            (self.cluster.clone(), r.namespace.clone(), route.to_string()),
-            (100 - canary, canary),
-        );
-        Ok(())
-    }
-
-    async fn version_image(&self, model: &str, version: u32) -> Result<String, CoreError> {
-        let sim = self.sim();
-        sim.model(model)?
-            .version(version)
-            .and_then(|v| v.image().map(str::to_string))
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "image tag of model version",
-                name: format!("{model} v{version}"),
-            })
-    }
-
-    async fn move_alias(
-        &self,
-        model: &str,
-        alias: &str,
-        version: u32,
-    ) -> Result<Option<u32>, CoreError> {
-        self.sim().set_alias(model, alias, version)
-    }
-
-    async fn tag_version(
-        &self,
-        model: &str,
-        version: u32,
-        key: &str,
-        value: &str,
-    ) -> Result<(), CoreError> {
-        self.sim().set_version_tag(model, version, key, value)
-    }
-
-    async fn record_event(
-        &self,
-        r: &RolloutRecord,
-        reason: &str,
-        message: &str,
-        warning: bool,
-    ) -> Result<(), CoreError> {
-        let kind = if warning {
-            EventKind::Warning
-        } else {
-            EventKind::Normal
-        };
-        self.sim().event(
-            &self.cluster,
-            &format!("modelrollout/{}", r.name),
-            reason,
-            message,
-            kind,
-        );
-        Ok(())
-    }
-
-    async fn audit(&self, mut record: AuditRecord) -> Result<(), CoreError> {
-        // One log for three clusters: a rollout's target names its cluster too.
-        if !record.target.contains('@') {
-            record.target = format!("{}/{}", self.cluster, record.target);
-        }
-        self.sim().audit.append(record);
-        Ok(())
-    }
-}
-
-/// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
-fn run_now<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
     }
 }

@@ -1,5 +1,7 @@
-//! Traffic: replica-ratio splits between the serving Deployment and its canary, promotion of the
-//! stable side, and Gateway API HTTPRoute weights.
+//! The replica ratio: the serving Deployment and its canary (`<deployment>-canary`, the stable pod
+//! template with the rollout's image) scaled to the weight, and the stable side promoted or
+//! restored. One Service selects both tracks, so with no other router the ratio of their ready
+//! pods is the split of traffic. The core's `Workload` port, on a cluster.
 
 use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
 use kube::{
@@ -8,11 +10,10 @@ use kube::{
 };
 use mlops_core::{CoreError, rollout::RolloutSpec};
 
-use super::{
+use crate::adapters::kube::{
     KubeCluster, err,
     names::{
-        FIELD_MANAGER, MODEL_LABEL, TRACK_LABEL, VERSION_LABEL, canary_name, check_deployment,
-        check_namespace, check_object_name,
+        FIELD_MANAGER, TRACK_LABEL, VERSION_LABEL, canary_name, check_deployment, check_namespace,
     },
 };
 
@@ -83,118 +84,6 @@ impl KubeCluster {
         })?;
         self.apply_canary(&api, namespace, spec, &base, 0, regions)
             .await
-    }
-
-    /// Split an HTTPRoute's traffic: in every rule, the stable Service (named like the serving
-    /// Deployment) gets `100 - weight` and a `<deployment>-canary` Service (created here, selecting
-    /// the canary pods) gets `weight`. Matches and filters of the rules are kept.
-    pub async fn set_route_weights(
-        &self,
-        namespace: &str,
-        spec: &RolloutSpec,
-        route: &str,
-        weight: u8,
-    ) -> Result<(), CoreError> {
-        use kube::{api::DynamicObject, discovery::ApiResource};
-        let gvk = kube::api::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute");
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), namespace, &ApiResource::from_gvk(&gvk));
-        check_namespace(namespace)?;
-        check_object_name("HTTPRoute", route)?;
-        check_deployment(&spec.deployment)?;
-        let r = api.get(route).await.map_err(|e| match e {
-            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
-                kind: "HTTPRoute",
-                name: format!("{namespace}/{route}"),
-            },
-            e => err(&format!("reading HTTPRoute {namespace}/{route}"), e),
-        })?;
-        let stable = spec.deployment.clone();
-        let canary = canary_name(&stable);
-        let mut rules = r
-            .data
-            .pointer("/spec/rules")
-            .cloned()
-            .unwrap_or_else(|| serde_json::json!([]));
-        let mut port = None;
-        for rule in rules.as_array_mut().into_iter().flatten() {
-            let refs = rule
-                .get("backendRefs")
-                .and_then(|b| b.as_array())
-                .cloned()
-                .unwrap_or_default();
-            let stable_ref = refs
-                .iter()
-                .find(|b| b.get("name").and_then(|n| n.as_str()) == Some(stable.as_str()))
-                .cloned();
-            let Some(mut stable_ref) = stable_ref else {
-                continue;
-            };
-            port = port.or_else(|| stable_ref.get("port").and_then(serde_json::Value::as_u64));
-            let mut canary_ref = stable_ref.clone();
-            stable_ref["weight"] = serde_json::json!(100 - u32::from(weight.min(100)));
-            canary_ref["name"] = serde_json::json!(canary);
-            canary_ref["weight"] = serde_json::json!(u32::from(weight.min(100)));
-            let mut others: Vec<serde_json::Value> = refs
-                .into_iter()
-                .filter(|b| !matches!(b.get("name").and_then(|n| n.as_str()), Some(n) if n == stable || n == canary))
-                .collect();
-            others.push(stable_ref);
-            others.push(canary_ref);
-            rule["backendRefs"] = serde_json::Value::Array(others);
-        }
-        let Some(port) = port else {
-            return Err(err(
-                &format!("HTTPRoute {namespace}/{route}"),
-                format!("no rule sends traffic to the Service {stable:?} (with a port)"),
-            ));
-        };
-        // The canary Service: like the stable one, but selecting only canary pods.
-        let services: Api<k8s_openapi::api::core::v1::Service> =
-            Api::namespaced(self.client.clone(), namespace);
-        let base = services
-            .get(&stable)
-            .await
-            .map_err(|e| err(&format!("reading Service {namespace}/{stable}"), e))?;
-        let mut selector = base
-            .spec
-            .as_ref()
-            .and_then(|s| s.selector.clone())
-            .unwrap_or_default();
-        selector.insert(TRACK_LABEL.into(), "canary".into());
-        let ports = base
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.clone())
-            .unwrap_or_default();
-        let svc = serde_json::json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": canary, "namespace": namespace, "labels": {TRACK_LABEL: "canary", MODEL_LABEL: spec.model.name}},
-            "spec": {"selector": selector, "ports": ports}
-        });
-        services
-            .patch(
-                &canary,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&svc),
-            )
-            .await
-            .map_err(|e| {
-                err(
-                    &format!("applying Service {namespace}/{canary} (port {port})"),
-                    e,
-                )
-            })?;
-        let patch = serde_json::json!({"spec": {"rules": rules}});
-        api.patch(route, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                err(
-                    &format!("setting the weights of HTTPRoute {namespace}/{route}"),
-                    e,
-                )
-            })
     }
 
     async fn stable_deployment(

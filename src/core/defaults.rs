@@ -1,0 +1,17 @@
+//! Defaults that more than one floor uses — the settings of `config.toml`, the adapters, the
+//! console — each said once, here at the bottom where every floor can see it. A floor's own
+//! limits stay in that floor (`adapters::defaults`, the controller's timings); this module holds
+//! no logic and touches nothing.
+
+use std::time::Duration;
+
+/// How long one call to a backend (the cluster, the registry, the metrics store) may take, retries
+/// included, unless `timeout_seconds` in config.toml says otherwise.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Between two refreshes of live data in the console, unless `refresh_seconds` says otherwise.
+pub const REFRESH: Duration = Duration::from_secs(5);
+
+/// Live drift's current window (the console's Drift view, `mlops drift live`), unless
+/// `[drift] live_window` says otherwise.
+pub const LIVE_WINDOW: Duration = Duration::from_secs(15 * 60);
