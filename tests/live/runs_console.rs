@@ -3,7 +3,12 @@
 //! filter is evaluated by the server, one it refuses shows the server's own message in place,
 //! the columns are chosen from the runs' own metrics and params, and marked runs compare side by side and export to a file.
 
-use crate::common;
+// A test is a script of steps, read top to bottom: production code is held to 100 lines a
+// function (clippy.toml), tests are not.
+#![allow(clippy::too_many_lines)]
+
+#[path = "../common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
