@@ -252,18 +252,22 @@ async fn drift_follows_a_shift_of_the_live_feature() {
 
     let (psi, before) = poll_feature(&p, "amount", |psi| psi < 0.02).await;
     assert!(psi < 0.02, "no drift before the shift: PSI {psi}");
-    // Each version's own features (a canary's rows against its stable are others).
-    let models: Vec<&str> = before
-        .iter()
-        .filter(|d| !d.is_canary_vs_stable())
-        .map(|d| d.model.as_str())
-        .collect();
+    // Each served version's own features (a canary's rows against its stable are others). A
+    // version an earlier test served may still have traffic in the window: every version of a
+    // model has its 3 features, however many versions there are.
+    let mut features: std::collections::BTreeMap<(&str, u32), Vec<&str>> = Default::default();
+    for d in before.iter().filter(|d| !d.is_canary_vs_stable()) {
+        features
+            .entry((d.model.as_str(), d.version))
+            .or_default()
+            .push(d.feature.as_str());
+    }
     for m in ["fraud-detector", "churn-model", "recsys-ranker"] {
-        assert_eq!(
-            models.iter().filter(|x| **x == m).count(),
-            3,
-            "3 features of {m}: {models:?}"
-        );
+        let of_m: Vec<_> = features.iter().filter(|((x, _), _)| *x == m).collect();
+        assert!(!of_m.is_empty(), "{m} is served: {features:?}");
+        for ((_, v), f) in of_m {
+            assert_eq!(f.len(), 3, "3 features of {m} v{v}: {features:?}");
+        }
     }
     let amount = before
         .iter()
