@@ -255,7 +255,8 @@ async fn drift_follows_a_shift_of_the_live_feature() {
     // Each served version's own features (a canary's rows against its stable are others). A
     // version an earlier test served may still have traffic in the window: every version of a
     // model has its 3 features, however many versions there are.
-    let mut features: std::collections::BTreeMap<(&str, u32), Vec<&str>> = Default::default();
+    let mut features: std::collections::BTreeMap<(&str, u32), Vec<&str>> =
+        std::collections::BTreeMap::default();
     for d in before.iter().filter(|d| !d.is_canary_vs_stable()) {
         features
             .entry((d.model.as_str(), d.version))

@@ -39,10 +39,7 @@ fn list<'a, 'c>(app: &'a App, columns: &'c [Column<AuditEntry>]) -> List<'a, 'c,
 pub fn audit<'a>(app: &'a App, screen: &Screen) -> Vec<&'a AuditEntry> {
     let columns = columns();
     let list = list(app, &columns);
-    list.visible(&app.memo, &screen.filter, screen.sort)
-        .iter()
-        .map(|&i| &list.items[i as usize])
-        .collect()
+    list.rows(&app.memo, &screen.filter, screen.sort)
 }
 
 pub fn find_audit(app: &App, seq: u64) -> Option<&AuditEntry> {

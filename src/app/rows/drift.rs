@@ -39,10 +39,7 @@ fn list<'a, 'c>(app: &'a App, columns: &'c [Column<FeatureDrift>]) -> List<'a, '
 pub fn drift<'a>(app: &'a App, screen: &Screen) -> Vec<&'a FeatureDrift> {
     let columns = columns();
     let list = list(app, &columns);
-    list.visible(&app.memo, &screen.filter, screen.sort)
-        .iter()
-        .map(|&i| &list.items[i as usize])
-        .collect()
+    list.rows(&app.memo, &screen.filter, screen.sort)
 }
 
 /// The drift row a key names.

@@ -125,10 +125,7 @@ fn list<'a, 'c>(app: &'a App, columns: &'c [Column<Gpu>]) -> List<'a, 'c, Gpu> {
 pub fn gpus<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Gpu> {
     let columns = columns();
     let list = list(app, &columns);
-    list.visible(&app.memo, &screen.filter, screen.sort)
-        .iter()
-        .map(|&i| &list.items[i as usize])
-        .collect()
+    list.rows(&app.memo, &screen.filter, screen.sort)
 }
 
 pub fn find_gpu<'a>(app: &'a App, cluster: &str, node: &str, index: u32) -> Option<&'a Gpu> {

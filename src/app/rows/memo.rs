@@ -139,7 +139,16 @@ pub struct List<'a, 'c, R> {
     pub order: Option<&'c Order<R>>,
 }
 
-impl<R> List<'_, '_, R> {
+impl<'a, R> List<'a, '_, R> {
+    /// The items `filter` keeps, in `sort`'s order (`visible`'s rows).
+    pub fn rows(&self, memo: &Memo, filter: &FilterText, sort: Option<Sort>) -> Vec<&'a R> {
+        let items = self.items;
+        self.visible(memo, filter, sort)
+            .iter()
+            .map(|&i| &items[i as usize])
+            .collect()
+    }
+
     fn key(&self, filter: &str, sort: Option<Sort>) -> Key {
         Key {
             data: self.data,

@@ -64,10 +64,7 @@ fn list<'a, 'c>(app: &'a App, columns: &'c [Column<RolloutRecord>]) -> List<'a, 
 pub fn rollouts<'a>(app: &'a App, screen: &Screen) -> Vec<&'a RolloutRecord> {
     let columns = columns();
     let list = list(app, &columns);
-    list.visible(&app.memo, &screen.filter, screen.sort)
-        .iter()
-        .map(|&i| &list.items[i as usize])
-        .collect()
+    list.rows(&app.memo, &screen.filter, screen.sort)
 }
 
 /// The identities of the rollouts `screen` lists.

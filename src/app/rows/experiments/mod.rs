@@ -43,10 +43,7 @@ fn list<'a, 'c>(app: &'a App, columns: &'c [Column<Experiment>]) -> List<'a, 'c,
 pub fn experiments<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Experiment> {
     let columns = columns();
     let list = list(app, &columns);
-    list.visible(&app.memo, &screen.filter, screen.sort)
-        .iter()
-        .map(|&i| &list.items[i as usize])
-        .collect()
+    list.rows(&app.memo, &screen.filter, screen.sort)
 }
 
 /// The runs search a Runs screen shows: its experiment, its server filter (`f`), and the
@@ -118,10 +115,7 @@ fn runs_list<'a, 'c>(
 pub fn runs<'a>(app: &'a App, screen: &Screen) -> Vec<&'a Run> {
     let columns = run_columns::columns(app, screen);
     let list = runs_list(app, screen, &columns);
-    list.visible(&app.memo, &screen.filter, None)
-        .iter()
-        .map(|&i| &list.items[i as usize])
-        .collect()
+    list.rows(&app.memo, &screen.filter, None)
 }
 
 /// The Runs screen's wanted pages: the next page once the selection comes within a screenful
