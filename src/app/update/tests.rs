@@ -221,27 +221,39 @@ fn an_approval_under_a_ticket_policy_needs_the_ticket_in_its_comment() {
             r.policy = Some(recorded.clone());
         }
     }
-    press(&mut app, &ctx, "a");
+    let (error, recorded) = approve_without_then_with_ticket(&mut app, &platform, &ctx, "CHG-9");
+    assert!(error.contains("requires a change ticket"), "{error}");
+    assert_eq!(recorded.as_deref(), Some("CHG-9: eval beats champion"));
+}
+
+/// Approve churn-model-v4 (selected in the Rollouts view) with a comment without a ticket, then
+/// with `ticket` in front: the error the first got, and the comment the approval recorded.
+fn approve_without_then_with_ticket(
+    app: &mut crate::app::App,
+    platform: &mlops_core::demo::DemoPlatform,
+    ctx: &crate::event_loop::Context,
+    ticket: &str,
+) -> (String, Option<String>) {
+    press(app, ctx, "a");
     assert_eq!(app.mode(), Mode::Confirm);
-    type_text(&mut app, &ctx, "eval beats champion");
-    press(&mut app, &ctx, "enter");
+    type_text(app, ctx, "eval beats champion");
+    press(app, ctx, "enter");
     assert_eq!(app.mode(), Mode::Confirm, "no ticket, no approval");
     let error = app
         .confirm()
         .and_then(|c| c.error.clone())
         .unwrap_or_default();
-    assert!(error.contains("requires a change ticket"), "{error}");
-    press(&mut app, &ctx, "ctrl-u");
-    type_text(&mut app, &ctx, "CHG-9: eval beats champion");
-    press(&mut app, &ctx, "enter");
+    press(app, ctx, "ctrl-u");
+    type_text(app, ctx, &format!("{ticket}: eval beats champion"));
+    press(app, ctx, "enter");
     assert_eq!(app.mode(), Mode::Normal);
-    let comment = platform.with_sim(|s| {
+    let recorded = platform.with_sim(|s| {
         s.rollouts()
             .into_iter()
             .find(|r| r.name == "churn-model-v4")
             .and_then(|r| r.status.approvals.last().map(|a| a.comment.clone()))
     });
-    assert_eq!(comment.as_deref(), Some("CHG-9: eval beats champion"));
+    (error, recorded)
 }
 
 #[test]
@@ -523,29 +535,12 @@ fn an_approval_where_policy_toml_asks_for_a_ticket_needs_one() {
         toml::from_str(&format!("[clusters.{cluster}]\nchange_ticket = true\n")).expect("toml");
     app.prefs.policy = Some(policy);
     press(&mut app, &ctx, "6");
-    press(&mut app, &ctx, "a");
-    assert_eq!(app.mode(), Mode::Confirm);
-    type_text(&mut app, &ctx, "eval beats champion");
-    press(&mut app, &ctx, "enter");
-    let error = app
-        .confirm()
-        .and_then(|c| c.error.clone())
-        .unwrap_or_default();
+    let (error, recorded) = approve_without_then_with_ticket(&mut app, &platform, &ctx, "CHG-12");
     assert!(
         error.contains("policy.toml requires a change ticket"),
         "{error}"
     );
-    press(&mut app, &ctx, "ctrl-u");
-    type_text(&mut app, &ctx, "CHG-12: eval beats champion");
-    press(&mut app, &ctx, "enter");
-    assert_eq!(app.mode(), Mode::Normal);
-    let comment = platform.with_sim(|s| {
-        s.rollouts()
-            .into_iter()
-            .find(|r| r.name == "churn-model-v4")
-            .and_then(|r| r.status.approvals.last().map(|a| a.comment.clone()))
-    });
-    assert_eq!(comment.as_deref(), Some("CHG-12: eval beats champion"));
+    assert_eq!(recorded.as_deref(), Some("CHG-12: eval beats champion"));
 }
 
 /// Derived state is worked out once: drawing a frame again, with nothing changed in between,
