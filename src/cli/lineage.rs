@@ -161,17 +161,39 @@ pub fn run(args: &LineageArgs, options: &Options, output: &str) -> Result<ExitCo
     })))
 }
 
-/// The versions the walk covers (model, version) and the id of the node it starts from.
+/// The versions a walk covers: the models (each once) and, by index into them, the versions.
+struct Versions {
+    models: Vec<RegisteredModel>,
+    versions: Vec<(usize, u32)>,
+}
+
+impl Versions {
+    fn one(model: RegisteredModel, version: u32) -> Self {
+        Self {
+            models: vec![model],
+            versions: vec![(0, version)],
+        }
+    }
+}
+
+/// The most runs a dataset's digest is looked up for, and how many `runs/get` calls run at once.
+const MOST_DATASET_RUNS: usize = 10_000;
+const RUN_FETCHES: usize = 8;
+
+/// How long the whole walk may take, every call to the registry included.
+const WALK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The versions the walk covers and the id of the node it starts from.
 async fn versions_of(
     registry: &MlflowRegistry,
     cluster: &Cluster,
     target: &Target,
-) -> Result<(Vec<(RegisteredModel, u32)>, String), CoreError> {
+) -> Result<(Versions, String), CoreError> {
     match target {
         Target::Version(m, v) => {
             let model = registry.model(m).await?;
             model.require_version(*v)?;
-            Ok((vec![(model, *v)], lineage::version_id(m, *v)))
+            Ok((Versions::one(model, *v), lineage::version_id(m, *v)))
         }
         Target::Alias(m, a) => {
             let model = registry.model(m).await?;
@@ -190,7 +212,7 @@ async fn versions_of(
                 model: m.clone(),
                 alias: a.clone(),
             };
-            Ok((vec![(model, v)], start.id()))
+            Ok((Versions::one(model, v), start.id()))
         }
         Target::Deployment(ns, name) => {
             let d = cluster
@@ -203,54 +225,80 @@ async fn versions_of(
                 })?;
             let model = registry.model(&d.model).await?;
             let start = lineage::deployment_id(d);
-            Ok((vec![(model, d.version)], start))
+            Ok((Versions::one(model, d.version), start))
         }
-        Target::Dataset(digest) => {
-            let experiments: Vec<String> = registry
-                .experiments()
-                .await?
-                .into_iter()
-                .map(|e| e.id)
-                .collect();
-            let mut runs = BTreeSet::new();
-            for ids in experiments.chunks(100) {
-                let query = RunQuery {
-                    experiment_ids: ids.to_vec(),
-                    filter: Some(format!("dataset.digest = '{digest}'")),
-                    order_by: Vec::new(),
-                    page_size: 1000,
-                };
-                let mut token: Option<String> = None;
-                loop {
-                    let (page, next) = registry.search_runs_page(&query, token.as_deref()).await?;
-                    runs.extend(page.into_iter().map(|r| r.id));
-                    match next {
-                        Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                        _ => break,
-                    }
-                }
-            }
-            if runs.is_empty() {
-                return Err(CoreError::NotFound {
-                    kind: "run trained on dataset",
-                    name: format!("digest {digest}"),
-                });
-            }
-            let mut out = Vec::new();
-            for model in registry.models().await? {
-                let versions: Vec<u32> = model
-                    .versions
-                    .iter()
-                    .filter(|v| v.run_id.as_ref().is_some_and(|r| runs.contains(r)))
-                    .map(|v| v.version)
-                    .collect();
-                for v in versions {
-                    out.push((model.clone(), v));
-                }
-            }
-            Ok((out, format!("dataset-digest:{digest}")))
+        Target::Dataset(digest) => dataset_versions(registry, digest).await,
+    }
+}
+
+/// Forward from a dataset: the runs that used its digest (MLflow's own search over every
+/// experiment, through the bounded paging), then every model version those runs logged —
+/// indexed, not a copy of its model per version.
+async fn dataset_versions(
+    registry: &MlflowRegistry,
+    digest: &str,
+) -> Result<(Versions, String), CoreError> {
+    let experiments: Vec<String> = registry
+        .experiments()
+        .await?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let mut runs = std::collections::HashSet::new();
+    // MLflow searches at most 100 experiments a call.
+    for chunk in experiments.chunks(100) {
+        let query = RunQuery {
+            experiment_ids: chunk.to_vec(),
+            filter: Some(format!("dataset.digest = '{digest}'")),
+            order_by: Vec::new(),
+            page_size: 1000,
+        };
+        let found = registry.search_runs(&query, MOST_DATASET_RUNS).await?;
+        runs.extend(found.runs.into_iter().map(|r| r.id));
+    }
+    if runs.is_empty() {
+        return Err(CoreError::NotFound {
+            kind: "run trained on dataset",
+            name: format!("digest {digest}"),
+        });
+    }
+    let mut found = Versions {
+        models: Vec::new(),
+        versions: Vec::new(),
+    };
+    for model in registry.models().await? {
+        let at = found.models.len();
+        let before = found.versions.len();
+        found.versions.extend(
+            model
+                .versions
+                .iter()
+                .filter(|v| v.run_id.as_ref().is_some_and(|r| runs.contains(r)))
+                .map(|v| (at, v.version)),
+        );
+        if found.versions.len() > before {
+            found.models.push(model);
         }
     }
+    Ok((found, format!("dataset-digest:{digest}")))
+}
+
+/// The source runs of `versions`, each fetched once, a few at a time.
+async fn source_runs(
+    registry: &MlflowRegistry,
+    versions: &Versions,
+) -> Result<std::collections::HashMap<String, mlops_core::model::Run>, CoreError> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    let ids: BTreeSet<&String> = versions
+        .versions
+        .iter()
+        .filter_map(|(m, v)| versions.models[*m].version(*v)?.run_id.as_ref())
+        .collect();
+    futures::stream::iter(ids)
+        .map(|id| async move { registry.run(id).await.map(|r| (id.clone(), r)) })
+        .buffer_unordered(RUN_FETCHES)
+        .try_collect()
+        .await
 }
 
 async fn build(
@@ -258,27 +306,44 @@ async fn build(
     cluster: &Cluster,
     target: &Target,
 ) -> Result<Graph, CoreError> {
-    let (versions, start) = versions_of(registry, cluster, target).await?;
-    let mut g = LineageGraph::default();
+    tokio::time::timeout(WALK_DEADLINE, walk_graph(registry, cluster, target))
+        .await
+        .unwrap_or_else(|_| {
+            Err(CoreError::unavailable(
+                registry.describe(),
+                format!(
+                    "the lineage walk took over {} s (the registry is slow or keeps paging); stopped",
+                    WALK_DEADLINE.as_secs()
+                ),
+            ))
+        })
+}
+
+async fn walk_graph(
+    registry: &MlflowRegistry,
+    cluster: &Cluster,
+    target: &Target,
+) -> Result<Graph, CoreError> {
+    let (found, start) = versions_of(registry, cluster, target).await?;
+    let runs = source_runs(registry, &found).await?;
+    let mut parts = Vec::with_capacity(found.versions.len());
     let mut extra: Vec<Node> = Vec::new();
     let mut extra_edges: Vec<Edge> = Vec::new();
     let mut mismatches: Vec<Mismatch> = Vec::new();
     let mut seen_models = BTreeSet::new();
-    for (model, version) in &versions {
+    for (m, version) in &found.versions {
+        let model = &found.models[*m];
         let mv = model.require_version(*version)?;
-        let run = match &mv.run_id {
-            Some(id) => Some(registry.run(id).await?),
-            None => None,
-        };
+        let run = mv.run_id.as_ref().and_then(|id| runs.get(id));
         let part = lineage::for_version(&LineageInputs {
             model,
             version: *version,
-            run: run.as_ref(),
+            run,
             rollouts: &cluster.rollouts,
             deployments: &cluster.deployments,
             pods: &cluster.pods,
         });
-        g.merge(&part);
+        parts.push(part);
         let version_node = NodeKey::version(&model.name, *version);
         for alias in model.aliases_of(*version) {
             let key = NodeKey::Alias {
@@ -288,7 +353,7 @@ async fn build(
             extra.push(Node::of(&key, format!("{}@{alias}", model.name), None));
             extra_edges.push(Edge::of(&key, &version_node));
         }
-        if let Some(run) = &run {
+        if let Some(run) = run {
             let key = NodeKey::Experiment {
                 id: run.experiment_id.clone(),
             };
@@ -299,6 +364,7 @@ async fn build(
             mismatches.extend(lineage::mismatches(model, &cluster.deployments));
         }
     }
+    let g = LineageGraph::merge_all(parts);
     let mut nodes: Vec<Node> = g
         .nodes
         .iter()
@@ -309,12 +375,22 @@ async fn build(
         .iter()
         .map(|&(a, b)| Edge::of(&g.nodes[a].key, &g.nodes[b].key))
         .collect();
+    let mut ids: std::collections::HashSet<String> = nodes.iter().map(|n| n.id.clone()).collect();
     for n in extra {
-        if !nodes.iter().any(|x| x.id == n.id) {
+        if ids.insert(n.id.clone()) {
             nodes.push(n);
         }
     }
-    edges.extend(extra_edges);
+    // A run's experiment and a version's aliases are found once per version: each edge once.
+    let mut linked: std::collections::HashSet<(String, String)> = edges
+        .iter()
+        .map(|e| (e.from.clone(), e.to.clone()))
+        .collect();
+    edges.extend(
+        extra_edges
+            .into_iter()
+            .filter(|e| linked.insert((e.from.clone(), e.to.clone()))),
+    );
     // A dataset start names the digest: the first dataset node with it.
     let start = match target {
         Target::Dataset(digest) => g

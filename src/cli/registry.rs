@@ -20,6 +20,10 @@ use super::{
 };
 use crate::{adapters::mlflow::RunQuery, wiring::Options};
 
+/// The most runs `runs search --max-results` takes: far more than a terminal shows, and a bound
+/// on what one search may hold in memory.
+const MAX_RESULTS: i64 = 100_000;
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsCmd {
     /// Registered models: versions, the latest one, aliases.
@@ -54,9 +58,10 @@ pub enum RunsCmd {
         /// MLflow's ordering, e.g. "metrics.loss ASC"; may be given more than once.
         #[arg(long = "order-by")]
         order_by: Vec<String>,
-        /// The most runs to print; pages are read until there are this many or none are left.
-        #[arg(long, default_value_t = 1000)]
-        max_results: usize,
+        /// The most runs to print (1 to 100,000); pages are read until there are this many or
+        /// none are left, and a server that keeps paging past them is an error.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=MAX_RESULTS))]
+        max_results: u32,
         /// Runs asked for per `runs/search` request (1 to 1000).
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
         page_size: u32,
@@ -120,11 +125,10 @@ pub fn runs(cmd: &RunsCmd, options: &Options, output: Output) -> Result<ExitCode
                 experiment_ids: vec![e.id.clone()],
                 filter: filter.clone(),
                 order_by: order_by.clone(),
-                page_size: (*page_size)
-                    .min(u32::try_from(*max_results).unwrap_or(u32::MAX))
-                    .max(1),
+                page_size: (*page_size).min(*max_results).max(1),
             };
-            let found = r.search_runs(&query, *max_results).await?;
+            let max = usize::try_from(*max_results).unwrap_or(usize::MAX);
+            let found = r.search_runs(&query, max).await?;
             let result = SearchResult {
                 experiment: ExperimentRef {
                     id: e.id,

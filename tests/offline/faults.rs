@@ -430,3 +430,110 @@ fn kubernetes_failures_say_what_failed() {
     t.keys(&["q"]);
     assert!(t.wait_text("EXIT=").contains("EXIT=0"));
 }
+
+/// Hostile probe 2, findings 1–3: a registry that keeps paging — fresh page tokens forever, or
+/// tokens that go round — ends every listing with an error that says so, in bounded time and
+/// memory (before: `models list` 12 GB in 60 s, `runs search` and `lineage dataset:…` never
+/// ended).
+#[test]
+fn a_registry_that_keeps_paging_is_stopped_with_an_error_that_says_so() {
+    let h = Hostile::start();
+    let limit = Duration::from_secs(60);
+    for (what, args, mode) in [
+        (
+            "models list",
+            vec!["models", "list", "-o", "json"],
+            "pages-models",
+        ),
+        ("models get", vec!["models", "get", "m"], "pages-get"),
+        (
+            "runs search (empty pages)",
+            vec!["runs", "search", "--experiment", "0"],
+            "pages-runs",
+        ),
+        (
+            "runs search (a token cycle)",
+            vec!["runs", "search", "--experiment", "0"],
+            "cycle-runs",
+        ),
+    ] {
+        let r = run_measured(mlops(&args).env("MLFLOW_TRACKING_URI", h.url(mode)), limit);
+        let stderr = r.stderr();
+        eprintln!("{what}: {} MiB peak, {:?}", r.peak_mib, r.elapsed);
+        assert_eq!(r.output.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains("keeps paging") || stderr.contains("twice"),
+            "{what}: {stderr}"
+        );
+        no_panic(what, &stderr);
+        assert!(r.peak_mib < 400, "{what} peaked at {} MiB", r.peak_mib);
+        assert_within(what, r.elapsed, Duration::from_secs(45));
+    }
+    // `--max-results` is capped: a million runs is refused before any request.
+    let r = run_measured(
+        mlops(&[
+            "runs",
+            "search",
+            "--experiment",
+            "0",
+            "--max-results",
+            "1000000",
+        ])
+        .env("MLFLOW_TRACKING_URI", h.url("pages-cap")),
+        limit,
+    );
+    assert_eq!(r.output.status.code(), Some(2), "{}", r.stderr());
+    assert!(r.stderr().contains("100000"), "{}", r.stderr());
+    assert_eq!(h.count("pages-cap"), 0);
+}
+
+/// Finding 3 and 4: `lineage dataset:…` follows MLflow's search through the same bounded
+/// paging (a token cycle ends it), and a model with 4,000 versions of 3 runs is walked with
+/// each run fetched once (before: 4,007 requests, 3.3 GB, 180 s).
+#[test]
+fn lineage_is_bounded_on_a_token_cycle_and_thousands_of_versions() {
+    let h = Hostile::start();
+    let kube = h.kubeconfig("ok-kube");
+    let r = run_measured(
+        mlops(&["lineage", "dataset:deadbeef"])
+            .env("MLFLOW_TRACKING_URI", h.url("cycle-lineage"))
+            .env("KUBECONFIG", &kube),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.output.status.code(), Some(1), "{}", r.stderr());
+    assert!(r.stderr().contains("twice"), "{}", r.stderr());
+    assert_within("lineage (cycle)", r.elapsed, Duration::from_secs(20));
+
+    let r = run_measured(
+        mlops(&["lineage", "dataset:deadbeef", "-o", "json"])
+            .env("MLFLOW_TRACKING_URI", h.url("versions-lineage"))
+            .env("KUBECONFIG", &kube),
+        Duration::from_secs(120),
+    );
+    eprintln!(
+        "lineage of 4,000 versions: {} MiB peak, {:?}, {} requests",
+        r.peak_mib,
+        r.elapsed,
+        h.count("versions-lineage")
+    );
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    let doc: serde_json::Value = serde_json::from_slice(&r.output.stdout).expect("json");
+    let versions = doc["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["kind"] == "model_version")
+        .count();
+    assert_eq!(versions, 4000);
+    assert!(
+        h.count("versions-lineage") < 20,
+        "each run fetched once: {} requests",
+        h.count("versions-lineage")
+    );
+    assert!(r.peak_mib < 400, "lineage peaked at {} MiB", r.peak_mib);
+    assert_within(
+        "lineage (4,000 versions)",
+        r.elapsed,
+        Duration::from_secs(60),
+    );
+}

@@ -2,7 +2,7 @@
 //! them and mapped to the core's [`LoggedModel`]. A server older than MLflow 3 has no such
 //! endpoint: it has no logged models, which is an answer, not a failure.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use mlops_core::{CoreError, model::LoggedModel};
 use reqwest::Method;
@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    MlflowRegistry, next_token,
+    MlflowRegistry,
+    paging::{Bounds, Pager},
     wire::{KeyValue, Number, key_values, millis},
 };
 use crate::adapters::http::{CallError, Failure};
@@ -138,7 +139,7 @@ impl MlflowRegistry {
         const ENDPOINT: &str = "logged-models/search";
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        let mut tokens = HashSet::new();
+        let mut pager = Pager::new(Bounds::up_to(MOST, PAGE_SIZE));
         loop {
             let mut body = json!({
                 "experiment_ids": [experiment_id],
@@ -156,14 +157,19 @@ impl MlflowRegistry {
                 Err(e) if no_endpoint(&e) => return Ok(Vec::new()),
                 Err(e) => return Err(CoreError::from(e)),
             };
+            let added = page.models.len();
             for raw in page.models {
                 out.push(map(raw).map_err(|m| self.malformed("POST", ENDPOINT, &m))?);
             }
-            match next_token(page.next_page_token, &mut tokens)
+            if out.len() >= MOST {
+                break;
+            }
+            match pager
+                .next(added, page.next_page_token)
                 .map_err(|m| self.malformed("POST", ENDPOINT, &m))?
             {
-                Some(t) if out.len() < MOST => token = Some(t),
-                _ => break,
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         out.truncate(MOST);

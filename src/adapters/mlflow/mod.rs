@@ -19,20 +19,20 @@
 mod counts;
 mod logged;
 mod map;
+pub mod paging;
 mod search;
 #[cfg(test)]
 mod tests;
 mod wire;
 
 use self::counts::CountEntry;
-pub use self::{counts::RUN_COUNT_TTL, search::RunSearch};
-
-use std::{
-    collections::{HashMap, HashSet},
-    fmt,
-    sync::Mutex,
-    time::Duration,
+pub use self::{
+    counts::RUN_COUNT_TTL,
+    paging::{Bounds, Pager},
+    search::RunSearch,
 };
+
+use std::{collections::HashMap, fmt, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
 use mlops_core::{
@@ -328,7 +328,7 @@ impl MlflowRegistry {
     ) -> Result<Vec<P::Item>, CoreError> {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
-        let mut tokens = HashSet::new();
+        let mut pager = Pager::new(Bounds::LISTING);
         let size = page_size.to_string();
         loop {
             let mut query = vec![("max_results", size.as_str())];
@@ -341,8 +341,12 @@ impl MlflowRegistry {
                 .await
                 .map_err(CoreError::from)?;
             let (page_items, next) = page.split();
+            let added = page_items.len();
             items.extend(page_items);
-            match next_token(next, &mut tokens).map_err(|m| self.malformed("GET", endpoint, &m))? {
+            match pager
+                .next(added, next)
+                .map_err(|m| self.malformed("GET", endpoint, &m))?
+            {
                 Some(t) => token = Some(t),
                 None => break,
             }
@@ -379,18 +383,6 @@ fn api_failure(status: reqwest::StatusCode, body: &[u8]) -> Failure {
     }
 }
 
-/// The next page token, or `None` at the end; a token seen before means the server is going in
-/// circles, which would otherwise loop forever.
-fn next_token(token: Option<String>, seen: &mut HashSet<String>) -> Result<Option<String>, String> {
-    match token.filter(|t| !t.is_empty()) {
-        None => Ok(None),
-        Some(t) if !seen.insert(t.clone()) => Err(format!(
-            "the server returned page token {t:?} twice; stopping instead of looping"
-        )),
-        Some(t) => Ok(Some(t)),
-    }
-}
-
 #[async_trait]
 impl RegistryPort for MlflowRegistry {
     fn describe(&self) -> String {
@@ -404,7 +396,7 @@ impl RegistryPort for MlflowRegistry {
     async fn experiments(&self) -> Result<Vec<Experiment>, CoreError> {
         let mut raw = Vec::new();
         let mut token: Option<String> = None;
-        let mut tokens = HashSet::new();
+        let mut pager = Pager::new(Bounds::LISTING);
         loop {
             let mut body = json!({
                 "max_results": EXPERIMENTS_PAGE_SIZE,
@@ -417,8 +409,10 @@ impl RegistryPort for MlflowRegistry {
                 .call(Method::POST, "experiments/search", &[], Some(&body))
                 .await
                 .map_err(CoreError::from)?;
+            let added = page.experiments.len();
             raw.extend(page.experiments);
-            match next_token(page.next_page_token, &mut tokens)
+            match pager
+                .next(added, page.next_page_token)
                 .map_err(|m| self.malformed("POST", "experiments/search", &m))?
             {
                 Some(t) => token = Some(t),
@@ -485,7 +479,7 @@ impl RegistryPort for MlflowRegistry {
     async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, CoreError> {
         let mut points = Vec::new();
         let mut token: Option<String> = None;
-        let mut tokens = HashSet::new();
+        let mut pager = Pager::new(Bounds::HISTORY);
         let size = HISTORY_PAGE_SIZE.to_string();
         loop {
             let mut query = vec![
@@ -509,13 +503,15 @@ impl RegistryPort for MlflowRegistry {
                 }
                 Err(e) => return Err(CoreError::from(e)),
             };
+            let added = page.metrics.len();
             for m in page.metrics {
                 points.push(
                     map_metric_point(&m)
                         .map_err(|msg| self.malformed("GET", "metrics/get-history", &msg))?,
                 );
             }
-            match next_token(page.next_page_token, &mut tokens)
+            match pager
+                .next(added, page.next_page_token)
                 .map_err(|m| self.malformed("GET", "metrics/get-history", &m))?
             {
                 Some(t) => token = Some(t),

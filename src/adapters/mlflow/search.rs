@@ -9,7 +9,12 @@ use mlops_core::{CoreError, model::Run};
 use reqwest::Method;
 use serde_json::json;
 
-use super::{MlflowRegistry, RunQuery, map::map_run, next_token, wire::RunsPage};
+use super::{
+    MlflowRegistry, RunQuery,
+    map::map_run,
+    paging::{Bounds, Pager},
+    wire::RunsPage,
+};
 
 /// Runs found by [`MlflowRegistry::search_runs_paged`], and how many pages it took.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +38,7 @@ impl MlflowRegistry {
             order_by: Vec::new(),
             page_size,
         };
-        self.search_runs(&query, usize::MAX).await
+        self.search_runs(&query, Bounds::LISTING.items).await
     }
 
     /// One page of `runs/search` with MLflow's own `filter` and `order_by`, evaluated by the
@@ -78,28 +83,35 @@ impl MlflowRegistry {
     }
 
     /// Runs matching `query`, pages followed until `max` runs or the last page; a run that
-    /// shows up on two pages is kept once, and a page token that comes back is an error.
+    /// shows up on two pages is kept once. The pages are bounded (`Pager`): a token that comes
+    /// back, or pages that keep coming without bringing `max` runs, are an error.
     pub async fn search_runs(&self, query: &RunQuery, max: usize) -> Result<RunSearch, CoreError> {
         let mut runs = Vec::new();
         let mut seen = HashSet::new();
-        let mut tokens = HashSet::new();
+        let mut pager = Pager::new(Bounds::up_to(max, query.page_size));
         let mut token: Option<String> = None;
-        let mut pages = 0;
-        while runs.len() < max {
+        loop {
             let (page, next) = self.search_runs_page(query, token.as_deref()).await?;
-            pages += 1;
+            let before = runs.len();
             for run in page {
                 if runs.len() < max && seen.insert(run.id.clone()) {
                     runs.push(run);
                 }
             }
-            match next_token(next, &mut tokens)
+            if runs.len() >= max {
+                break;
+            }
+            match pager
+                .next(runs.len() - before, next)
                 .map_err(|m| self.malformed("POST", "runs/search", &m))?
             {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        Ok(RunSearch { runs, pages })
+        Ok(RunSearch {
+            runs,
+            pages: pager.pages().max(1),
+        })
     }
 }

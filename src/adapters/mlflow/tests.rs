@@ -245,14 +245,11 @@ fn api_errors_carry_status_code_and_message() {
 
 #[test]
 fn page_tokens_end_on_empty_and_refuse_to_loop() {
-    let mut seen = HashSet::new();
-    assert_eq!(next_token(None, &mut seen), Ok(None));
-    assert_eq!(next_token(Some(String::new()), &mut seen), Ok(None));
-    assert_eq!(
-        next_token(Some("a".into()), &mut seen),
-        Ok(Some("a".into()))
-    );
-    assert!(next_token(Some("a".into()), &mut seen).is_err());
+    let mut p = paging::Pager::new(paging::Bounds::LISTING);
+    assert_eq!(p.next(0, None), Ok(None));
+    assert_eq!(p.next(0, Some(String::new())), Ok(None));
+    assert_eq!(p.next(0, Some("a".into())), Ok(Some("a".into())));
+    assert!(p.next(0, Some("a".into())).is_err());
 }
 
 #[test]
