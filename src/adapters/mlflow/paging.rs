@@ -112,11 +112,6 @@ impl Pager {
             None => Ok(Some(t)),
         }
     }
-
-    /// Pages read so far.
-    pub fn pages(&self) -> usize {
-        self.pages
-    }
 }
 
 #[cfg(test)]
@@ -171,6 +166,6 @@ mod tests {
             Ok(None),
             "an empty token ends it"
         );
-        assert_eq!(p.pages(), 2);
+        assert_eq!(p.pages, 2);
     }
 }

@@ -90,8 +90,10 @@ impl MlflowRegistry {
         let mut seen = HashSet::new();
         let mut pager = Pager::new(Bounds::up_to(max, query.page_size));
         let mut token: Option<String> = None;
+        let mut pages = 0;
         loop {
             let (page, next) = self.search_runs_page(query, token.as_deref()).await?;
+            pages += 1;
             let before = runs.len();
             for run in page {
                 if runs.len() < max && seen.insert(run.id.clone()) {
@@ -109,9 +111,6 @@ impl MlflowRegistry {
                 None => break,
             }
         }
-        Ok(RunSearch {
-            runs,
-            pages: pager.pages().max(1),
-        })
+        Ok(RunSearch { runs, pages })
     }
 }
