@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod event_loop;
+pub mod files;
 pub mod logging;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -117,6 +117,9 @@ fn ca_setting(backend: &str) -> String {
     }
 }
 
+/// The most bytes of a CA bundle (the system's whole bundle is about 200 KiB).
+const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The client every request of one endpoint goes through: rustls, the system's roots plus
 /// `tls.ca_file`, or no verification where `tls` says so.
 fn client(kind: &str, tls: &Tls) -> Result<reqwest::Client, CoreError> {
@@ -126,7 +129,7 @@ fn client(kind: &str, tls: &Tls) -> Result<reqwest::Client, CoreError> {
         .read_timeout(READ_IDLE_TIMEOUT);
     if let Some(path) = &tls.ca_file {
         let shown = path.display();
-        let pem = std::fs::read(path).map_err(|e| {
+        let pem = crate::files::read_bytes(path, MAX_CA_FILE_BYTES, "a CA file").map_err(|e| {
             CoreError::backend(
                 kind,
                 format!("the CA file {shown} ({}) cannot be read: {e}", tls.source),

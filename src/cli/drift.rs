@@ -6,7 +6,6 @@
 use std::{
     collections::BTreeSet,
     fmt::Write as _,
-    fs::File,
     io::BufReader,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -214,13 +213,19 @@ fn is_profile(path: &Path) -> bool {
 
 fn read_table(path: &Path, categorical: &BTreeSet<String>) -> Result<Table> {
     let name = path.display().to_string();
-    let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    let file = crate::files::open_regular(path, "a drift input")
+        .with_context(|| format!("{name}: cannot open"))?;
     Ok(read_csv(BufReader::new(file), &name, categorical)?)
 }
 
+/// The most bytes of a reference profile: a thousand columns of a thousand categories each
+/// fit in a few MiB.
+pub const MAX_PROFILE_BYTES: u64 = 32 * 1024 * 1024;
+
 fn read_profile(path: &Path) -> Result<Profile> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read"))?;
+    let text = crate::files::read_text(path, MAX_PROFILE_BYTES, "a drift profile")
+        .with_context(|| format!("{name}: cannot read"))?;
     Ok(profile::parse(&text, &name)?)
 }
 

@@ -51,52 +51,7 @@ pub fn read_optional(path: &Path, errors: &mut Vec<ConfigError>) -> Option<Strin
 }
 
 fn read_bounded(path: &Path) -> std::io::Result<String> {
-    use std::{
-        io::{Error, ErrorKind, Read},
-        os::unix::fs::OpenOptionsExt,
-    };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        let what = if meta.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a FIFO, a socket or a device)"
-        };
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("it is {what}; a config file must be a regular file"),
-        ));
-    }
-    let too_big = || {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!(
-                "it is larger than {} KiB, the most a config file may be",
-                MAX_FILE_BYTES / 1024
-            ),
-        )
-    };
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!(
-                "it is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })
+    crate::files::read_text(path, MAX_FILE_BYTES, "a config file")
 }
 
 /// `config.toml` from `dir` (defaults for whatever is invalid), and what was wrong with it.
