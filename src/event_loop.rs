@@ -180,24 +180,9 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, CoreError>
 /// Write `contents` to `path` atomically: a file beside it, then renamed over it, so a reader
 /// never sees half an export and a failed write leaves what was there.
 pub fn export(path: &std::path::Path, contents: &str) -> Result<String, String> {
-    use std::io::Write as _;
     let shown = path.display();
-    let fail = |e: std::io::Error| format!("cannot export to {shown}: {e}");
-    let Some(name) = path.file_name() else {
-        return Err(format!("cannot export to {shown}: that is not a file name"));
-    };
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()
-    });
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
+    crate::files::write_atomic(path, contents.as_bytes())
+        .map_err(|e| format!("cannot export to {shown}: {e}"))?;
     Ok(format!("exported the comparison to {shown}"))
 }
 

@@ -67,6 +67,45 @@ pub fn read_text(path: &Path, max: u64, what: &str) -> std::io::Result<String> {
     })
 }
 
+/// Write `contents` to `path` atomically: a new file beside it (never one that exists, so a
+/// planted link is not followed), synced, then renamed over `path`. A reader never sees half a
+/// file, and a failed write leaves what was there.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let Some(name) = path.file_name() else {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "that is not a file name",
+        ));
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(contents)?;
+            f.sync_all()
+        });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+/// Whether `a` and `b` are the same file (after links), when both exist.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// A byte count for people: `64 MiB`, `1 KiB`, `12 bytes`.
 pub fn size(bytes: u64) -> String {
     const KIB: u64 = 1024;
@@ -81,6 +120,7 @@ pub fn size(bytes: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed setup is the test failing
 mod tests {
     use super::*;
 
@@ -88,7 +128,10 @@ mod tests {
     fn a_fifo_a_device_and_a_directory_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         for p in [fifo.as_path(), Path::new("/dev/zero"), dir.path()] {
             let e = read_text(p, 1024, "a drift input").unwrap_err();
@@ -114,5 +157,24 @@ mod tests {
             "{e}"
         );
         assert_eq!(size(64 * 1024 * 1024), "64 MiB");
+    }
+
+    #[test]
+    fn an_atomic_write_replaces_the_file_whole_and_a_link_is_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.json");
+        std::fs::write(&p, "old").unwrap();
+        write_atomic(&p, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        assert!(same_file(&p, &link));
+        assert!(!same_file(&p, &dir.path().join("absent")));
+        assert!(write_atomic(&dir.path().join("no/such/dir/x"), b"x").is_err());
     }
 }

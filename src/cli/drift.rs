@@ -1,4 +1,4 @@
-//! `mlops drift --reference REF --current CUR` and `mlops drift profile REF.csv -o FILE.json`:
+//! `mlops drift --reference REF --current CUR` and `mlops drift profile REF.csv --out FILE.json`:
 //! data drift of two CSV files (or of a CSV file against a reference profile) with the core's
 //! engine, which decides as Evidently does. Exit 0 whether or not drift was found; with
 //! `--fail-on-drift`, dataset drift exits 3; unreadable input exits 1; a bad flag 2.
@@ -82,10 +82,14 @@ pub enum DriftCmd {
     /// `--fail-on-drift`, a drifted feature exits 3.
     Live(super::drift_live::LiveArgs),
     /// Write the reference profile of a CSV file (per column: kind, quantile bins or category
-    /// counts, rows, missing); `-o FILE.json` writes it to a file, otherwise to stdout.
+    /// counts, rows, missing) as JSON: to `--out FILE.json` (written whole or not at all, never
+    /// over its input), otherwise to stdout.
     Profile {
         /// The reference data (CSV with a header line).
         input: PathBuf,
+        /// The file to write the profile to (atomically: a temporary file renamed over it).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Quantile bins per numeric column (default: `[drift] bins`, 10).
         #[arg(long)]
         bins: Option<usize>,
@@ -101,9 +105,10 @@ pub fn run(args: &DriftArgs, options: &Options, output: &str) -> Result<ExitCode
     match &args.command {
         Some(DriftCmd::Profile {
             input,
+            out,
             bins,
             select,
-        }) => write_profile(input, *bins, select, options, output),
+        }) => write_profile(input, out.as_deref(), *bins, select, options, output),
         Some(DriftCmd::Live(live)) => super::drift_live::run(live, options, output),
         None => compare(&args.compare, options, output),
     }
@@ -126,6 +131,19 @@ fn compare(args: &CompareArgs, options: &Options, output: &str) -> Result<ExitCo
         if !(t.is_finite() && t > 0.0) {
             return Err(UsageError(format!("--threshold {t}: a number above 0")).into());
         }
+        if t >= 1.0 && drift.method.is_none_or(Method::is_test) {
+            return Err(UsageError(format!(
+                "--threshold {t}: a test's p-value is at most 1, so every column compared with \
+                 ks, chisquare or z ({}) would drift, identical data too; give a threshold below \
+                 1, or a distance with --method wasserstein, jensenshannon or psi",
+                if drift.method.is_some() {
+                    "the method asked for"
+                } else {
+                    "which auto picks for references of up to 1,000 rows"
+                }
+            ))
+            .into());
+        }
         drift.threshold = Some(t);
     }
     if let Some(s) = args.share {
@@ -147,10 +165,65 @@ fn compare(args: &CompareArgs, options: &Options, output: &str) -> Result<ExitCo
         compare_tables(&reference, &current, &drift)
     };
     output::print(&output::render(output, &result, drift_table));
+    if let Some(why) = undecided(&result, drift.columns.as_deref()) {
+        if args.fail_on_drift {
+            eprintln!("mlops: --fail-on-drift cannot pass: {}", output::safe(&why));
+            return Ok(ExitCode::FAILURE);
+        }
+        eprintln!("warning: {}", output::safe(&why));
+    }
     Ok(if args.fail_on_drift && result.dataset_drift {
         ExitCode::from(output::DRIFT_EXIT)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Why a drift gate cannot trust `result`, if it cannot: no column was compared (a header-only
+/// file, no column in common, an empty profile), or a column the user named with `--columns`
+/// was not compared (a typo, a renamed column). A gate fails closed on either.
+pub fn undecided(result: &DatasetDrift, named: Option<&[String]>) -> Option<String> {
+    let problems = |cols: &mut dyn Iterator<Item = &ColumnDrift>| {
+        let all: Vec<String> = cols
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    output::cut(&c.column, NAME_CHARS),
+                    c.problem.as_deref().unwrap_or("not compared")
+                )
+            })
+            .collect();
+        let shown = all.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+        match all.len() {
+            n if n > 3 => format!("{shown}; … and {} more", n - 3),
+            _ => shown,
+        }
+    };
+    if result.compared() == 0 {
+        return Some(if result.columns.is_empty() {
+            "nothing was compared: the reference has no columns".to_string()
+        } else {
+            format!(
+                "nothing was compared ({})",
+                problems(&mut result.columns.iter())
+            )
+        });
+    }
+    let named: std::collections::HashSet<&str> = named
+        .unwrap_or_default()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut missed = result
+        .columns
+        .iter()
+        .filter(|c| c.method.is_none() && named.contains(c.column.as_str()))
+        .peekable();
+    missed.peek().is_some().then(|| {
+        format!(
+            "--columns names columns that were not compared ({})",
+            problems(&mut missed)
+        )
     })
 }
 
@@ -161,11 +234,12 @@ fn apply(select: &Select, drift: &mut DriftOptions) {
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .collect();
+    let mut once = std::collections::HashSet::new();
     let columns: Vec<String> = select
         .columns
         .iter()
         .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
+        .filter(|c| !c.is_empty() && once.insert(c.clone()))
         .collect();
     if !columns.is_empty() {
         drift.columns = Some(columns);
@@ -174,32 +248,69 @@ fn apply(select: &Select, drift: &mut DriftOptions) {
 
 fn write_profile(
     input: &Path,
+    out: Option<&Path>,
     bins: Option<usize>,
     select: &Select,
     options: &Options,
     output: &str,
 ) -> Result<ExitCode> {
+    // `-o` is the format, as for every verb; a file name there is a mistake said plainly
+    // (it once meant the file, and `-o ref.csv` wrote over the input).
+    if Output::pick(output, &[Output::Table, Output::Json], "drift profile").is_err() {
+        return Err(UsageError(format!(
+            "-o {:?}: drift profile prints json; to write the profile to a file use --out {}",
+            output::safe(output),
+            output::safe(output)
+        ))
+        .into());
+    }
     let bins = bins.unwrap_or(options.settings.drift.bins);
     if bins == 0 || bins > 1000 {
         return Err(UsageError(format!("--bins {bins}: between 1 and 1000")).into());
     }
+    if let Some(out) = out
+        && crate::files::same_file(input, out)
+    {
+        return Err(UsageError(format!(
+            "--out {}: that is the input file; the profile would replace the data it is made of",
+            output::safe(&out.display().to_string())
+        ))
+        .into());
+    }
     let mut drift = DriftOptions::default();
     apply(select, &mut drift);
     let table = read_table(input, &drift.categorical)?;
+    let missing: Vec<String> = drift
+        .columns
+        .iter()
+        .flatten()
+        .filter(|c| table.column(c).is_none())
+        .map(|c| output::cut(c, NAME_CHARS))
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "--columns names {} that {} does not have",
+            missing.join(", "),
+            output::safe(&input.display().to_string())
+        );
+    }
     for p in &table.problems {
-        eprintln!("warning: {p}");
+        eprintln!("warning: {}", output::safe(p));
     }
     let profile = profile::profile(&table, bins, &drift);
-    let json = serde_json::to_string_pretty(&profile)?;
-    match output.trim() {
-        "table" | "json" | "-" => output::print(&json),
-        path => {
-            std::fs::write(path, json + "\n").with_context(|| format!("cannot write {path}"))?;
+    let json = output::json(&profile) + "\n";
+    match out {
+        None => output::print(json.trim_end()),
+        Some(path) => {
+            let shown = path.display().to_string();
+            crate::files::write_atomic(path, json.as_bytes())
+                .with_context(|| format!("cannot write {}", output::safe(&shown)))?;
             eprintln!(
-                "profile of {} ({} columns, {} rows) written to {path}",
-                input.display(),
+                "profile of {} ({} columns, {} rows) written to {}",
+                output::safe(&input.display().to_string()),
                 profile.columns.len(),
-                profile.rows
+                profile.rows,
+                output::safe(&shown)
             );
         }
     }
@@ -238,10 +349,15 @@ fn number(v: Option<f64>) -> String {
     }
 }
 
+/// The most characters of a column's name in the lines under the table.
+const NAME_CHARS: usize = 80;
+
 /// `mlops drift` for people: one line per column, then problems and the verdict.
 pub fn drift_table(d: &DatasetDrift) -> String {
     let columns = [
-        column("COLUMN", false, |c: &ColumnDrift| c.column.clone()),
+        column("COLUMN", false, |c: &ColumnDrift| {
+            output::cut(&c.column, NAME_CHARS)
+        }),
         column("KIND", false, |c: &ColumnDrift| {
             c.kind.map_or("-", |k| k.as_str()).to_string()
         }),
@@ -272,15 +388,16 @@ pub fn drift_table(d: &DatasetDrift) -> String {
     let mut out = table(&columns.iter().collect::<Vec<_>>(), &d.columns);
     out.push('\n');
     for c in &d.columns {
+        let name = output::cut(&c.column, NAME_CHARS);
         if let Some(p) = &c.problem {
-            let _ = writeln!(out, "{}: not compared: {p}", c.column);
+            let _ = writeln!(out, "{name}: not compared: {}", output::safe(p));
         }
         if let Some(n) = &c.note {
-            let _ = writeln!(out, "{}: note: {n}", c.column);
+            let _ = writeln!(out, "{name}: note: {}", output::safe(n));
         }
     }
     for p in &d.problems {
-        let _ = writeln!(out, "{p}");
+        let _ = writeln!(out, "{}", output::safe(p));
     }
     let _ = write!(
         out,

@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub readonly: bool,
     /// Output of a CLI verb: table (for people), json (for scripts), and where a verb takes
-    /// them csv, markdown, tree, or a file (`drift profile`).
+    /// them csv, markdown or tree.
     #[arg(short = 'o', long, global = true, default_value = "table")]
     pub output: String,
     #[command(subcommand)]

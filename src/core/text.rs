@@ -195,6 +195,19 @@ fn skip_string(chars: &mut Chars<'_>) {
     }
 }
 
+/// `n` with a comma between thousands, as the messages write counts: `99,998`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// What [`parse_duration`] reads, for error messages.
 pub const DURATION_FORMS: &str = "a number of seconds, or with s, m or h: 90s, 5m, 1h";
 
@@ -226,6 +239,19 @@ pub fn format_duration(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_get_commas_between_thousands() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (99_998, "99,998"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(thousands(n), text);
+        }
+    }
 
     #[test]
     fn durations_read_and_write_as_people_type_them() {

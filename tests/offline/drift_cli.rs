@@ -242,7 +242,10 @@ fn profiles_are_written_and_used_as_the_reference() {
     let r = write(dir.path(), "ref.csv", &data(0.0));
     let c = write(dir.path(), "cur.csv", &data(30.0));
     let p = dir.path().join("ref.profile.json").display().to_string();
-    let out = mlops("none", &["drift", "profile", &r, "-o", &p, "--bins", "12"]);
+    let out = mlops(
+        "none",
+        &["drift", "profile", &r, "--out", &p, "--bins", "12"],
+    );
     assert!(
         out.status.success(),
         "{}",

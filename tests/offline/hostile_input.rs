@@ -73,7 +73,7 @@ fn config_files_must_be_regular_and_small() {
     std::fs::write(dir.path().join("config.toml"), big).expect("write");
     let (code, text, _) = config_check(dir.path());
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("larger than 1024 KiB"), "{text}");
+    assert!(text.contains("larger than 1 MiB"), "{text}");
 }
 
 #[test]

@@ -16,5 +16,6 @@ mod docs;
 mod drift_cli;
 mod e2e_tmux;
 mod faults;
+mod hostile_drift;
 mod hostile_input;
 mod snapshots;

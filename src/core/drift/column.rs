@@ -194,15 +194,56 @@ fn divide(counts: &[f64], total: f64) -> Vec<f64> {
     counts.iter().map(|c| c / total).collect()
 }
 
+/// The widest span of values the moment and bin methods (Wasserstein's standard deviation,
+/// Sturges bins) can take: beyond it a square overflows to ∞ and the score would be 0 or NaN,
+/// "ok" for the wrong reason.
+pub const WIDEST_SPAN: f64 = 1e150;
+
+/// The span of `values` in words when it is wider than [`WIDEST_SPAN`].
+pub fn too_wide<'a>(values: impl Iterator<Item = &'a f64>) -> Option<String> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(*v), hi.max(*v))
+    });
+    let span = hi - lo;
+    // Wider, or not a number at all (∞ − ∞).
+    let wide = matches!(
+        span.partial_cmp(&WIDEST_SPAN),
+        Some(std::cmp::Ordering::Greater) | None
+    );
+    (lo <= hi && wide).then(|| format!("values from {lo:e} to {hi:e}"))
+}
+
+/// Whether `method` squares or bins the values (and so overflows on too wide a span).
+pub fn needs_moderate_span(method: Method) -> bool {
+    matches!(
+        method,
+        Method::Wasserstein | Method::Psi | Method::JensenShannon
+    )
+}
+
 fn numeric(r: &[f64], c: &[f64], method: Option<Method>) -> Result<(f64, f64, Method), CoreError> {
+    let wide = || too_wide(r.iter().chain(c));
     let method = match method {
         Some(m) if !m.accepts(Kind::Numeric) => {
             return Err(CoreError::Statistics(m.refusal(Kind::Numeric)));
         }
+        Some(m)
+            if needs_moderate_span(m)
+                && let Some(span) = wide() =>
+        {
+            return Err(CoreError::Statistics(format!(
+                "{span}: too wide for {m} (its arithmetic overflows); compare it with \
+                 --method ks, which only ranks the values"
+            )));
+        }
         Some(m) => m,
         None => {
             let unique = distinct_up_to(r.iter().chain(c), super::method::FEW_VALUES + 1);
-            Method::choose(Kind::Numeric, r.len(), unique)
+            match Method::choose(Kind::Numeric, r.len(), unique) {
+                // Evidently's choice would overflow: KS ranks, and the note says so.
+                m if needs_moderate_span(m) && wide().is_some() => Method::Ks,
+                m => m,
+            }
         }
     };
     let sorted = sorted_copy;

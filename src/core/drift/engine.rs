@@ -264,7 +264,7 @@ fn compare_column(
             out.score = Some(v.score);
             out.threshold = Some(v.threshold);
             out.drifted = v.drifted;
-            out.note = note(&rs, v.method, v.score, &reference.name);
+            out.note = note(&rs, &cs, v.method, v.score, &reference.name);
         }
         Err(e) => out.problem = Some(e.to_string()),
     }
@@ -278,8 +278,22 @@ fn mixed(numeric: &Table, text: &Table, first_text: &(u64, String)) -> String {
     )
 }
 
-fn note(reference: &Sample, method: Method, score: f64, reference_name: &str) -> Option<String> {
+fn note(
+    reference: &Sample,
+    current: &Sample,
+    method: Method,
+    score: f64,
+    reference_name: &str,
+) -> Option<String> {
     let mut notes = Vec::new();
+    if let (Sample::Numeric(r), Sample::Numeric(c), Method::Ks) = (reference, current, method)
+        && let Some(span) = super::column::too_wide(r.iter().chain(c))
+    {
+        notes.push(format!(
+            "{span}: too wide for wasserstein, psi or jensenshannon (their arithmetic \
+             overflows), so compared with ks"
+        ));
+    }
     match reference {
         Sample::Numeric(v) if distinct_up_to(v.iter(), 2) == 1 => {
             notes.push(format!("constant in {reference_name} (zero variance)"));

@@ -22,7 +22,7 @@
 //! these bins or categories; KS (at the bin bounds) and Wasserstein (mass at bin midpoints) are
 //! approximations, and say so in the column's note.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -70,10 +70,14 @@ pub struct ColumnProfile {
 /// The profile of a table, `bins` quantile bins per numeric column.
 pub fn profile(table: &Table, bins: usize, options: &DriftOptions) -> Profile {
     let bins = bins.max(1);
+    let wanted: Option<HashSet<&str>> = options
+        .columns
+        .as_ref()
+        .map(|l| l.iter().map(String::as_str).collect());
     let columns = table
         .columns
         .iter()
-        .filter(|c| options.columns.as_ref().is_none_or(|l| l.contains(&c.name)))
+        .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(c.name.as_str())))
         .map(|c| {
             let categorical = options.categorical.contains(&c.name) || c.looks_categorical();
             if let (Values::Numbers { values, .. }, false) = (&c.values, categorical) {
@@ -136,17 +140,81 @@ pub fn parse(text: &str, name: &str) -> Result<Profile, CoreError> {
             p.format
         )));
     }
+    let mut names = std::collections::HashSet::new();
     for c in &p.columns {
-        if c.kind == Kind::Numeric && (c.edges.len() < 2 || c.edges.len() != c.counts.len() + 1) {
+        let shown = super::table::echo(&c.column);
+        if !names.insert(c.column.as_str()) {
             return Err(CoreError::Statistics(format!(
-                "{name}: column {:?}: {} edges for {} counts",
-                c.column,
-                c.edges.len(),
-                c.counts.len()
+                "{name}: column {shown} appears twice"
             )));
         }
+        check_column(c, p.rows)
+            .map_err(|e| CoreError::Statistics(format!("{name}: column {shown}: {e}")))?;
     }
     Ok(p)
+}
+
+/// Why the column's profile cannot be a real dataset's, if it cannot: edges that are not
+/// finite and strictly increasing, counts or categories that do not add up to its `rows`
+/// (or overflow), rows and missing cells that do not add up to the file's rows.
+fn check_column(c: &ColumnProfile, file_rows: usize) -> Result<(), String> {
+    if c.rows.checked_add(c.missing) != Some(file_rows) {
+        return Err(format!(
+            "rows {} and missing {} do not add up to the profile's rows {file_rows}",
+            c.rows, c.missing
+        ));
+    }
+    if c.unique > c.rows {
+        return Err(format!("{} unique values in {} rows", c.unique, c.rows));
+    }
+    if c.kind == Kind::Numeric {
+        if c.edges.len() < 2 || c.edges.len() != c.counts.len() + 1 {
+            return Err(format!(
+                "{} edges for {} counts (a numeric column needs one edge more than counts)",
+                c.edges.len(),
+                c.counts.len()
+            ));
+        }
+        if let Some(e) = c.edges.iter().find(|e| !e.is_finite()) {
+            return Err(format!("edge {e} is not a finite number"));
+        }
+        if let Some(i) = c.edges.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "edges must increase: edge {} ({}) is not below edge {} ({})",
+                i + 1,
+                c.edges[i],
+                i + 2,
+                c.edges[i + 1]
+            ));
+        }
+        match sum(c.counts.iter().copied()) {
+            Some(n) if u64::try_from(c.rows).is_ok_and(|r| r == n) => {}
+            Some(n) => {
+                return Err(format!(
+                    "the counts add up to {n}, not to its rows {}",
+                    c.rows
+                ));
+            }
+            None => return Err("the counts overflow when added up".into()),
+        }
+    }
+    if !c.categories.is_empty() || c.kind == Kind::Categorical {
+        match sum(c.categories.values().copied()) {
+            Some(n) if u64::try_from(c.rows).is_ok_and(|r| r == n) => {}
+            Some(n) => {
+                return Err(format!(
+                    "the categories add up to {n}, not to its rows {}",
+                    c.rows
+                ));
+            }
+            None => return Err("the category counts overflow when added up".into()),
+        }
+    }
+    Ok(())
+}
+
+fn sum(counts: impl Iterator<Item = u64>) -> Option<u64> {
+    counts.into_iter().try_fold(0u64, u64::checked_add)
 }
 
 fn count_unique(sorted: &[f64]) -> usize {
@@ -197,17 +265,42 @@ pub fn bin_counts(values: &[f64], edges: &[f64]) -> Vec<f64> {
 /// Drift of `current` against a reference profile.
 pub fn compare_profile(profile: &Profile, current: &Table, options: &DriftOptions) -> DatasetDrift {
     let reference_name = format!("profile of {}", profile.source);
-    let columns: Vec<ColumnDrift> = profile
+    let wanted: Option<HashSet<&str>> = options
+        .columns
+        .as_ref()
+        .map(|l| l.iter().map(String::as_str).collect());
+    let mut columns: Vec<ColumnDrift> = profile
         .columns
         .iter()
         .filter(|p| {
-            options
-                .columns
+            wanted
                 .as_ref()
-                .is_none_or(|l| l.contains(&p.column))
+                .is_none_or(|w| w.contains(p.column.as_str()))
         })
         .map(|p| column_against_profile(p, current, options, &reference_name))
         .collect();
+    // A column asked for that the profile does not have is said, not dropped.
+    let profiled: HashSet<&str> = profile.columns.iter().map(|p| p.column.as_str()).collect();
+    for name in options.columns.iter().flatten() {
+        if !profiled.contains(name.as_str()) {
+            columns.push(ColumnDrift {
+                column: name.clone(),
+                kind: None,
+                method: None,
+                statistic: None,
+                score: None,
+                threshold: None,
+                drifted: false,
+                reference_rows: 0,
+                current_rows: current
+                    .column(name)
+                    .map_or(0, super::table::TableColumn::rows),
+                missing: Missing::default(),
+                problem: Some(format!("not a column of the {reference_name}")),
+                note: None,
+            });
+        }
+    }
     let compared = columns.iter().filter(|c| c.method.is_some()).count();
     let drifted_columns = columns.iter().filter(|c| c.drifted).count();
     let share = if compared == 0 {
@@ -309,6 +402,7 @@ fn numeric_against_bins(
         return Err(CoreError::Statistics(m.refusal(Kind::Numeric)));
     }
     let unique_current = distinct_up_to(values.iter(), FEW_VALUES + 1);
+    let chosen_by_user = method.is_some();
     let method = method.unwrap_or_else(|| {
         // Pooled unique values: the profile's, plus what the current adds (a lower bound).
         let pooled = if p.categories.is_empty() {
@@ -322,6 +416,22 @@ fn numeric_against_bins(
         };
         Method::choose(Kind::Numeric, p.rows, pooled.max(unique_current))
     });
+    let wide = super::column::too_wide(p.edges.iter().chain(values));
+    let (method, wide_note) = match wide {
+        Some(span) if super::column::needs_moderate_span(method) && chosen_by_user => {
+            return Err(CoreError::Statistics(format!(
+                "{span}: too wide for {method} (its arithmetic overflows); compare it with \
+                 --method ks, which only ranks the values"
+            )));
+        }
+        Some(span) if super::column::needs_moderate_span(method) => (
+            Method::Ks,
+            Some(format!(
+                "{span}: too wide for {method} (its arithmetic overflows), so compared with ks"
+            )),
+        ),
+        _ => (method, None),
+    };
     // Few-valued columns: exact, as categories.
     if !p.categories.is_empty() && !matches!(method, Method::Ks | Method::Wasserstein) {
         let v = compare(
@@ -359,7 +469,8 @@ fn numeric_against_bins(
         Method::Ks => {
             let r = report_from_bins(&p.edges, &reference, &counts)?;
             let note = "approximate: KS at the profile's bin bounds";
-            (r.ks.statistic, r.ks.p_value, Some(note.into()))
+            let note = wide_note.map_or_else(|| note.to_string(), |w| format!("{w}; {note}"));
+            (r.ks.statistic, r.ks.p_value, Some(note))
         }
         Method::Wasserstein => {
             let r = report_from_bins(&p.edges, &reference, &counts)?;
@@ -457,5 +568,69 @@ mod tests {
             bin_counts(&[-5.0, 0.0, 1.5, 2.0, 9.0], &[0.0, 1.0, 2.0]),
             vec![2.0, 3.0]
         );
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A CSV of `rows` with a numeric column (some cells missing), a text column and a
+        /// few-valued integer column.
+        fn csv(values: &[(Option<f64>, u8)]) -> String {
+            let mut s = String::from("x,plan,k\n");
+            for (x, c) in values {
+                let x = x.map_or_else(|| "NA".to_string(), |x| format!("{x}"));
+                s.push_str(&format!(
+                    "{x},{},{}\n",
+                    ["a", "b", "c"][usize::from(*c % 3)],
+                    c % 4
+                ));
+            }
+            s
+        }
+
+        fn values() -> impl Strategy<Value = Vec<(Option<f64>, u8)>> {
+            proptest::collection::vec(
+                (proptest::option::weighted(0.9, -1e6..1e6f64), any::<u8>()),
+                1..300,
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            /// Every profile `mlops drift profile` writes is one `parse` accepts…
+            #[test]
+            fn every_written_profile_is_read_back(v in values(), bins in 1usize..60) {
+                let p = profile(&table("r.csv", &csv(&v)), bins, &DriftOptions::default());
+                let text = serde_json::to_string(&p).expect("json");
+                prop_assert_eq!(parse(&text, "r.json").expect("valid"), p);
+            }
+
+            /// …and no count, row total or edge of it can be changed without `parse` saying so.
+            #[test]
+            fn a_changed_count_rows_or_edge_is_refused(
+                v in values(),
+                bins in 2usize..30,
+                which in 0usize..4,
+                pick in any::<prop::sample::Index>(),
+            ) {
+                let mut p = profile(&table("r.csv", &csv(&v)), bins, &DriftOptions::default());
+                let numeric = p.columns.iter_mut().find(|c| c.kind == Kind::Numeric);
+                let Some(c) = numeric else { return Ok(()) };
+                match which {
+                    0 => { let i = pick.index(c.counts.len()); c.counts[i] += 1; }
+                    1 => c.rows += 1,
+                    2 if c.edges.len() > 2 => {
+                        let i = pick.index(c.edges.len() - 1);
+                        c.edges.swap(i, i + 1);
+                    }
+                    _ => { let i = pick.index(c.edges.len()); c.edges[i] = f64::NAN; }
+                }
+                let text = serde_json::to_string(&p).expect("json");
+                prop_assert!(parse(&text, "r.json").is_err(), "accepted: {}", text);
+            }
+        }
     }
 }

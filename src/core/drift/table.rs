@@ -6,7 +6,7 @@
 //! `null`, `None`, `N/A`, …, see [`MISSING`]), and ±∞; they are counted, never read as numbers.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     io::Read,
 };
 
@@ -90,6 +90,18 @@ impl TableColumn {
     }
 }
 
+/// The most bytes of one field: a 2 GiB line is refused after its first MiB, not read whole.
+pub const MAX_FIELD_BYTES: usize = 1024 * 1024;
+
+/// The most bytes of one record (a header of a million columns is about 8 MB).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Problems kept per file; the rest are counted ("… and 99,998 more").
+pub const MAX_PROBLEMS: usize = 20;
+
+/// The most characters of a cell echoed in a message.
+pub const MAX_ECHO_CHARS: usize = 60;
+
 /// A file read as columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -98,14 +110,52 @@ pub struct Table {
     /// Data rows read (ragged rows excluded).
     pub rows: usize,
     pub columns: Vec<TableColumn>,
-    /// Problems that did not stop the reading: `FILE:LINE: …`.
+    /// Problems that did not stop the reading: `FILE:LINE: …`, at most [`MAX_PROBLEMS`] and
+    /// then one line that counts the rest.
     pub problems: Vec<String>,
+    /// Each column's place in `columns`, by name.
+    index: HashMap<String, usize>,
 }
 
 impl Table {
+    /// The column named `name` (a hash lookup: a file of 100,000 columns is compared in
+    /// linear time).
     pub fn column(&self, name: &str) -> Option<&TableColumn> {
-        self.columns.iter().find(|c| c.name == name)
+        self.index.get(name).map(|&i| &self.columns[i])
     }
+}
+
+/// Problems of one file, the first [`MAX_PROBLEMS`] kept and the rest counted.
+#[derive(Debug, Default)]
+pub struct Problems {
+    kept: Vec<String>,
+    more: u64,
+}
+
+impl Problems {
+    pub fn push(&mut self, problem: impl FnOnce() -> String) {
+        if self.kept.len() < MAX_PROBLEMS {
+            self.kept.push(problem());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The problems, with "… and N more" last when some were only counted.
+    pub fn finish(mut self, name: &str) -> Vec<String> {
+        if self.more > 0 {
+            self.kept.push(format!(
+                "{name}: … and {} more problems like these",
+                crate::text::thousands(self.more)
+            ));
+        }
+        self.kept
+    }
+}
+
+/// `cell` as a message shows it: quoted, cut at [`MAX_ECHO_CHARS`] with `…`.
+pub fn echo(cell: &str) -> String {
+    format!("{:?}", crate::text::truncate(cell, MAX_ECHO_CHARS))
 }
 
 /// A column while it is read.
@@ -143,7 +193,13 @@ impl Builder {
         // The first text: the numbers so far become categories too.
         let mut counts = Sample::categories_of(&std::mem::take(&mut self.numbers));
         *counts.entry(cell.to_string()).or_insert(0) += 1;
-        self.text = Some((counts, (line, cell.to_string())));
+        self.text = Some((
+            counts,
+            (
+                line,
+                crate::text::truncate(cell, MAX_ECHO_CHARS).into_owned(),
+            ),
+        ));
     }
 
     fn finish(self, name: String) -> TableColumn {
@@ -174,7 +230,7 @@ pub fn read_csv(
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(input);
+        .from_reader(Guard::new(input, name));
     let headers = reader
         .headers()
         .map_err(|e| csv_error(name, &e))?
@@ -186,13 +242,16 @@ pub fn read_csv(
             "{name}: no header line (an empty file?)"
         )));
     }
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let mut seen = BTreeSet::new();
     for h in &headers {
         if !seen.insert(h.as_str()) {
-            problems.push(format!(
-                "{name}:1: column {h:?} appears twice; the first is used"
-            ));
+            problems.push(|| {
+                format!(
+                    "{name}:1: column {} appears twice; the first is used",
+                    echo(h)
+                )
+            });
         }
     }
     let mut builders: Vec<Builder> = headers
@@ -213,11 +272,13 @@ pub fn read_csv(
         }
         let line = record.position().map_or(0, csv::Position::line);
         if record.len() != headers.len() {
-            problems.push(format!(
-                "{name}:{line}: {} fields where the header has {}; row skipped",
-                record.len(),
-                headers.len()
-            ));
+            problems.push(|| {
+                format!(
+                    "{name}:{line}: {} fields where the header has {}; row skipped",
+                    record.len(),
+                    headers.len()
+                )
+            });
             continue;
         }
         rows += 1;
@@ -226,9 +287,10 @@ pub fn read_csv(
         }
     }
     let mut columns = Vec::new();
-    let mut taken = BTreeSet::new();
+    let mut index = HashMap::new();
     for (h, b) in headers.into_iter().zip(builders) {
-        if taken.insert(h.clone()) {
+        if !index.contains_key(&h) {
+            index.insert(h.clone(), columns.len());
             columns.push(b.finish(h));
         }
     }
@@ -236,12 +298,161 @@ pub fn read_csv(
         name: name.to_string(),
         rows,
         columns,
-        problems,
+        problems: problems.finish(name),
+        index,
     })
+}
+
+/// Where the CSV being read is, byte by byte, as the `csv` crate's reader sees it (RFC 4180:
+/// `,` between fields, `"` quotes, `""` a quote inside quotes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// The input as the CSV reader gets it, with the file's bounds kept on the way: no field over
+/// [`MAX_FIELD_BYTES`], no record over [`MAX_RECORD_BYTES`], and a quoted field still open at
+/// the end of the file is an error naming the line it opened on (the `csv` crate would take
+/// the rest of the file as that one cell, silently).
+struct Guard<R> {
+    inner: R,
+    name: String,
+    at: At,
+    /// The line being read (1-based), the one the open quote began on, and the record's first.
+    line: u64,
+    quote_line: u64,
+    record_line: u64,
+    field_bytes: usize,
+    record_bytes: usize,
+    /// Whether the last byte read was a line break (the line count then ran one ahead).
+    after_newline: bool,
+}
+
+/// A bound the [`Guard`] found broken: its message is the whole error.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl<R: Read> Guard<R> {
+    fn new(inner: R, name: &str) -> Self {
+        Self {
+            inner,
+            name: name.to_string(),
+            at: At::FieldStart,
+            line: 1,
+            quote_line: 1,
+            record_line: 1,
+            field_bytes: 0,
+            record_bytes: 0,
+            after_newline: false,
+        }
+    }
+
+    fn refuse(what: String) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, Refused(what))
+    }
+
+    /// Follow `bytes`; an error when a bound is broken.
+    fn follow(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(&last) = bytes.last() {
+            self.after_newline = last == b'\n';
+        }
+        for &b in bytes {
+            let newline = b == b'\n' || b == b'\r';
+            self.at = match (self.at, b) {
+                (At::Quoted, b'"') => At::QuoteInQuoted,
+                (At::Quoted, _) | (At::QuoteInQuoted, b'"') => At::Quoted,
+                (At::FieldStart, b'"') => {
+                    self.quote_line = self.line;
+                    At::Quoted
+                }
+                (_, b',') => {
+                    self.field_bytes = 0;
+                    At::FieldStart
+                }
+                (_, _) if newline => {
+                    self.field_bytes = 0;
+                    self.record_bytes = 0;
+                    self.record_line = self.line + u64::from(b == b'\n');
+                    At::FieldStart
+                }
+                _ => At::Unquoted,
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+            if self.at != At::FieldStart {
+                self.field_bytes += 1;
+                self.record_bytes += 1;
+            }
+            if self.field_bytes > MAX_FIELD_BYTES {
+                return Err(Self::refuse(if self.at == At::Quoted {
+                    format!(
+                        "{}:{}: a quoted field opens here and runs on for more than {} MiB \
+                         ({} lines so far); a stray `\"`?",
+                        self.name,
+                        self.quote_line,
+                        MAX_FIELD_BYTES >> 20,
+                        crate::text::thousands(self.line - self.quote_line + 1)
+                    )
+                } else {
+                    format!(
+                        "{}:{}: a field longer than {} MiB; is this a CSV file?",
+                        self.name,
+                        self.line,
+                        MAX_FIELD_BYTES >> 20
+                    )
+                }));
+            }
+            if self.record_bytes > MAX_RECORD_BYTES {
+                return Err(Self::refuse(format!(
+                    "{}:{}: a row longer than {} MiB; is this a CSV file?",
+                    self.name,
+                    self.record_line,
+                    MAX_RECORD_BYTES >> 20
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.at == At::Quoted {
+            return Err(Self::refuse(format!(
+                "{}:{}: a quoted field opens here and runs to the end of the file ({} lines \
+                 as one cell); a stray `\"`?",
+                self.name,
+                self.quote_line,
+                crate::text::thousands(
+                    (self.line - u64::from(self.after_newline)).saturating_sub(self.quote_line) + 1
+                )
+            )));
+        }
+        self.follow(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 fn csv_error(name: &str, e: &csv::Error) -> CoreError {
     let line = e.position().map_or(0, csv::Position::line);
+    if let csv::ErrorKind::Io(io) = e.kind()
+        && let Some(refused) = io.get_ref().and_then(|e| e.downcast_ref::<Refused>())
+    {
+        return CoreError::Statistics(refused.0.clone());
+    }
     let cause = match e.kind() {
         csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 text ({err})"),
         csv::ErrorKind::Io(io) => io.to_string(),
