@@ -1,7 +1,12 @@
 //! `mlops audit …`: the cluster's hash-chained audit log, read (`list`), taken away (`export`, JSON
 //! Lines) and checked (`verify`, the cluster's log or an exported file, offline).
 
-use std::{fmt::Write as _, process::ExitCode};
+use std::{
+    fmt::Write as _,
+    io::{BufRead, BufReader, Read as _},
+    path::Path,
+    process::ExitCode,
+};
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -51,10 +56,27 @@ pub enum AuditCmd {
         until: Option<String>,
     },
     /// Check the hash chain of the cluster's log, or of an exported file (JSON Lines): every
-    /// edited, inserted, removed or reordered entry is named by its seq; exit 1 if any.
+    /// edited, inserted, removed or reordered entry, and every field an entry's hash does not
+    /// cover, is named by its seq and line; exit 1 if any. Anchor the ends to catch entries
+    /// removed there or a chain rewritten whole: --from-genesis or --from-hash for the start,
+    /// --expect-head for the end.
     Verify {
         /// An `audit export` file; without it, the cluster's log.
         file: Option<std::path::PathBuf>,
+        /// The hash the last entry must have (64 hex digits): a head you trust, as an earlier
+        /// `audit verify` printed it. Catches entries removed from the end and a chain
+        /// rewritten and re-hashed whole.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// The file must hold the log from its first entry (#1, after the genesis link): catches
+        /// entries removed from the start. The cluster's log is always checked so.
+        #[arg(long, conflicts_with = "from_hash")]
+        from_genesis: bool,
+        /// The file starts at the entry with this hash (64 hex digits), or right after it: a
+        /// checkpoint, such as the head of an earlier verified export. Catches entries removed
+        /// between the checkpoint and the file's first entry.
+        #[arg(long, value_name = "HASH", requires = "file")]
+        from_hash: Option<String>,
     },
 }
 
@@ -128,36 +150,58 @@ pub fn run(command: &AuditCmd, options: &Options, out: Output) -> Result<ExitCod
                 Ok(json_lines(&entries))
             })
         }
-        AuditCmd::Verify { file: Some(path) } => {
-            let result = std::fs::read_to_string(path)
-                .map_err(|e| {
-                    let what = format!("reading {}: {e}", path.display());
-                    CoreError::backend("audit", what).caused_by(e)
-                })
-                .and_then(|text| read_json_lines(&path.display().to_string(), &text))
-                .map(|entries| {
-                    // An export of a window starts after entry 1: its first link is not checked.
-                    let start = match entries.first() {
-                        Some(e) if e.seq > 1 => Start::Anywhere,
-                        _ => Start::Genesis,
-                    };
-                    report(path.display().to_string(), &entries, start)
-                });
-            Ok(verified(result, out))
-        }
-        AuditCmd::Verify { file: None } => {
+        AuditCmd::Verify {
+            file,
+            expect_head,
+            from_genesis,
+            from_hash,
+        } => {
+            let expect_head = expect_head
+                .as_deref()
+                .map(|h| hash_flag("--expect-head", h))
+                .transpose()?;
+            let from_hash = from_hash
+                .as_deref()
+                .map(|h| hash_flag("--from-hash", h))
+                .transpose()?;
+            let start = match (from_hash, *from_genesis) {
+                (Some(h), _) => Start::Checkpoint(h),
+                (None, true) => Start::Genesis,
+                (None, false) => Start::Anywhere,
+            };
+            if let Some(path) = file {
+                return Ok(verified(
+                    verify_file(path, start, expect_head.as_deref()),
+                    out,
+                ));
+            }
+            // The cluster's log always begins at entry #1.
             let runtime = crate::wiring::tokio_runtime(1)?;
             let result = runtime.block_on(async {
                 let c = options.cluster().await?;
                 let entries = c.audit_log().entries().await?;
-                Ok(report(
-                    format!("the audit log of {}", c.describe_context()),
-                    &entries,
-                    Start::Genesis,
-                ))
+                let mut checker = audit::Checker::new(Start::Genesis);
+                for (i, e) in entries.iter().enumerate() {
+                    checker.push(e, i + 1, &[]);
+                }
+                let source = format!("the audit log of {}", c.describe_context());
+                Ok(report(source, checker.finish(expect_head.as_deref())))
             });
             Ok(verified(result, out))
         }
+    }
+}
+
+/// A `--expect-head` or `--from-hash` value: 64 hex digits, as entries carry them (lowercase).
+fn hash_flag(flag: &str, value: &str) -> Result<String, UsageError> {
+    let hash = value.trim();
+    if audit::is_hash(hash) {
+        Ok(hash.to_ascii_lowercase())
+    } else {
+        let shown = mlops_core::text::truncate(&safe(value), 80).into_owned();
+        Err(UsageError(format!(
+            "{flag} {shown:?}: an entry's hash, 64 hex digits (the `hash` of an exported line, or the head `audit verify` prints)"
+        )))
     }
 }
 
@@ -168,63 +212,113 @@ pub struct Report {
     pub entries: usize,
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
-    /// Whether the first entry's link to the one before it was checked (a whole log) or not (an
-    /// export of a window).
+    /// Whether the first entry's link to the one before it was checked against the genesis
+    /// link (a whole log, or a file that starts at #1) or not (an export of a window).
     pub from_genesis: bool,
+    /// The last entry's hash: give it as `--expect-head` to pin this log's end later.
+    pub head_hash: Option<String>,
+    /// Whether the start was checked against an anchor: the genesis link, or `--from-hash`.
+    /// Without one, entries removed before the first go unnoticed.
+    pub start_anchored: bool,
+    /// Whether the end was checked against an anchor (`--expect-head`). Without one, entries
+    /// removed after the last, or a chain rewritten whole, go unnoticed.
+    pub end_anchored: bool,
     pub ok: bool,
     pub findings: Vec<Finding>,
 }
 
-fn report(source: String, entries: &[AuditEntry], start: Start) -> Report {
-    let findings = audit::check(entries, start);
+fn report(source: String, checked: audit::Checked) -> Report {
     Report {
         source,
-        entries: entries.len(),
-        first_seq: entries.first().map(|e| e.seq),
-        last_seq: entries.last().map(|e| e.seq),
-        from_genesis: start == Start::Genesis,
-        ok: findings.is_empty(),
-        findings,
+        entries: checked.entries,
+        first_seq: checked.first_seq,
+        last_seq: checked.last_seq,
+        from_genesis: checked.from_genesis,
+        head_hash: checked.head_hash,
+        start_anchored: checked.start_anchored,
+        end_anchored: checked.end_anchored,
+        ok: checked.findings.is_empty(),
+        findings: checked.findings,
     }
+}
+
+/// The longest line an export may have. The cluster keeps each entry in a ConfigMap (at most
+/// 1 MiB), and the export writes a few characters as `\uXXXX`: an entry's line is far shorter
+/// than this, and a longer line is refused after reading this much of it.
+pub const MAX_LINE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Check an export, read a line at a time: the memory is one line and the findings, never the
+/// file. Only a regular file is read (a FIFO or a device is refused before a byte is read).
+fn verify_file(path: &Path, start: Start, expect_head: Option<&str>) -> Result<Report, CoreError> {
+    let source = path.display().to_string();
+    let unreadable = |e: std::io::Error| {
+        CoreError::backend("audit", format!("{source}: cannot read: {e}")).caused_by(e)
+    };
+    let file = crate::files::open_regular(path, "an audit export").map_err(unreadable)?;
+    let mut checker = audit::Checker::new(start);
+    read_json_lines(&source, BufReader::new(file), |entry, line, extra| {
+        checker.push(&entry, line, extra);
+    })?;
+    Ok(report(source, checker.finish(expect_head)))
 }
 
 fn verified(result: Result<Report, CoreError>, out: Output) -> ExitCode {
     match result {
         Ok(r) => {
             let ok = r.ok;
-            let text = output::render(out, &r, |r| {
-                let mut s = String::new();
-                let range = match (r.first_seq, r.last_seq) {
-                    (Some(a), Some(b)) => format!(" (#{a}–#{b})"),
-                    _ => String::new(),
-                };
-                let _ = write!(s, "{}: {} entries{range}", safe(&r.source), r.entries);
-                if !r.from_genesis {
-                    s.push_str(
-                        ", a window: its first entry's link to the one before is not checked",
-                    );
-                }
-                if r.ok {
-                    s.push_str("\n✓ the hash chain verifies");
-                } else {
-                    let _ = write!(s, "\n✗ {} problem(s):", r.findings.len());
-                    for f in &r.findings {
-                        let _ = write!(s, "\n  line {}: {}", f.line, safe(&f.message));
-                    }
-                }
-                s
-            });
+            let text = output::render(out, &r, report_text);
+            // The report is the result, on stdout; the verdict is the exit code.
+            output::print(&text);
             if ok {
-                output::print(&text);
                 ExitCode::SUCCESS
             } else {
-                // The report is the result, on stdout; the verdict is the exit code.
-                output::print(&text);
                 ExitCode::FAILURE
             }
         }
         Err(e) => output::finish(Err(e)),
     }
+}
+
+/// `audit verify` for people: what was checked, how its ends are anchored, the verdict.
+fn report_text(r: &Report) -> String {
+    let mut s = String::new();
+    let range = match (r.first_seq, r.last_seq) {
+        (Some(a), Some(b)) => format!(" (#{a}–#{b})"),
+        _ => String::new(),
+    };
+    let _ = write!(s, "{}: {} entries{range}", safe(&r.source), r.entries);
+    if let (Some(head), Some(last)) = (&r.head_hash, r.last_seq) {
+        let _ = write!(s, "\nhead: {} (the hash of #{last})", safe(head));
+    }
+    let first = r.first_seq.map_or_else(String::new, |f| format!(" #{f}"));
+    if !r.start_anchored {
+        let _ = write!(
+            s,
+            "\nstart: not anchored, a window from{first}: entries removed before it would go unnoticed (--from-genesis: the file must begin at entry #1; --from-hash HASH: at a checkpoint)"
+        );
+    } else if r.from_genesis {
+        s.push_str(
+            "\nstart: anchored, checked against the genesis link (the log begins at entry #1)",
+        );
+    } else {
+        s.push_str("\nstart: anchored, checked against the checkpoint given (--from-hash)");
+    }
+    if r.end_anchored {
+        s.push_str("\nend: anchored, checked against the head given (--expect-head)");
+    } else {
+        s.push_str(
+            "\nend: not anchored: entries removed from the end, or a chain rewritten and re-hashed whole, would go unnoticed (--expect-head HASH: the head you trust, as an earlier check printed it)",
+        );
+    }
+    if r.ok {
+        s.push_str("\n✓ the hash chain verifies");
+    } else {
+        let _ = write!(s, "\n✗ {} problem(s):", r.findings.len());
+        for f in &r.findings {
+            let _ = write!(s, "\n  line {}: {}", f.line, safe(&f.message));
+        }
+    }
+    s
 }
 
 /// Entries as JSON Lines, one entry (its own fields) a line.
@@ -239,20 +333,75 @@ pub fn json_lines(entries: &[AuditEntry]) -> String {
     out
 }
 
-/// Parse an export. A line that is not an entry is named by its number; blank lines are skipped.
-pub fn read_json_lines(source: &str, text: &str) -> Result<Vec<AuditEntry>, CoreError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+/// Read an export a line at a time and hand each entry to `each` with its line in the file
+/// (from 1, blank lines counted, and skipped) and the names of any fields it carries beyond an
+/// entry's own. A line longer than [`MAX_LINE_BYTES`], not UTF-8, or not an entry is an error
+/// naming it.
+pub fn read_json_lines(
+    source: &str,
+    mut reader: impl BufRead,
+    mut each: impl FnMut(AuditEntry, usize, &[String]),
+) -> Result<(), CoreError> {
+    let mut buf = Vec::new();
+    let mut line = 0usize;
+    loop {
+        line += 1;
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| {
+                CoreError::backend("audit", format!("{source}: line {line}: cannot read: {e}"))
+                    .caused_by(e)
+            })?;
+        if read == 0 {
+            return Ok(());
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        } else if read as u64 > MAX_LINE_BYTES {
+            return Err(CoreError::malformed(
+                "audit",
+                format!(
+                    "{source}: line {line} is longer than {}, the most an audit entry's line may be",
+                    crate::files::size(MAX_LINE_BYTES)
+                ),
+            ));
+        }
+        let text = std::str::from_utf8(&buf).map_err(|e| {
+            CoreError::malformed(
+                "audit",
+                format!(
+                    "{source}: line {line}: not UTF-8 text (invalid byte at column {})",
+                    e.valid_up_to() + 1
+                ),
+            )
+        })?;
+        if text.trim().is_empty() {
             continue;
         }
-        let entry = serde_json::from_str(line).map_err(|e| {
-            let what = format!("{source}: line {}: not an audit entry ({e})", i + 1);
+        let (entry, extra) = audit::parse_entry(text).map_err(|e| {
+            let what = format!(
+                "{source}: line {line}: not an audit entry ({})",
+                json_error(&e)
+            );
             CoreError::malformed("audit", what).caused_by(e)
         })?;
-        out.push(entry);
+        each(entry, line, &extra);
     }
-    Ok(out)
+}
+
+/// serde_json's message without its position: the line is the file's, the column the line's.
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    if e.column() > 0 {
+        format!("{message}, at column {}", e.column())
+    } else {
+        message.to_string()
+    }
 }
 
 /// `mlops audit list`: the console's audit columns, with the time in full (the console's drops
@@ -308,9 +457,38 @@ mod tests {
         }
         let text = json_lines(log.entries());
         assert_eq!(text.lines().count(), 2, "one entry a line:\n{text}");
-        let back = read_json_lines("x.jsonl", &text).expect("reads");
-        assert_eq!(back, log.entries());
-        let e = read_json_lines("x.jsonl", &format!("{text}\n{{\"seq\": 3}}")).expect_err("bad");
+        let read = |text: &str| {
+            let mut back = Vec::new();
+            read_json_lines("x.jsonl", text.as_bytes(), |e, line, extra| {
+                back.push((e, line, extra.to_vec()));
+            })
+            .map(|()| back)
+        };
+        let back = read(&text).expect("reads");
+        let entries: Vec<AuditEntry> = back.iter().map(|(e, _, _)| e.clone()).collect();
+        assert_eq!(entries, log.entries());
+        // Lines are the file's, blank ones counted.
+        let spaced = text.replace('\n', "\n\n  \r\n");
+        let lines: Vec<usize> = read(&spaced)
+            .expect("reads")
+            .iter()
+            .map(|(_, l, _)| *l)
+            .collect();
+        assert_eq!(lines, [1, 4]);
+        let e = read(&format!("{text}\n{{\"seq\": 3}}")).expect_err("bad");
         assert!(e.to_string().contains("x.jsonl: line 3"), "{e}");
+        // A field the hash does not cover is read, and named.
+        let extra = text.replacen("\"hash\"", "\"approved_by\":\"mallory\",\"hash\"", 1);
+        let back = read(&extra).expect("reads");
+        assert_eq!(back[0].2, ["approved_by"]);
+        assert!(back[1].2.is_empty());
+        // A field given twice is still an error.
+        let twice = text.replacen("\"actor\"", "\"actor\":\"bob\",\"actor\"", 1);
+        let e = read(&twice).expect_err("twice");
+        assert!(
+            e.to_string()
+                .contains("line 1: not an audit entry (duplicate field `actor`"),
+            "{e}"
+        );
     }
 }

@@ -14,11 +14,14 @@ use mlops_core::{
 use serde::Serialize;
 
 use super::{
-    output::{self, Output, safe},
+    output::{self, Output, UsageError, safe},
     registry_verb,
     table::{column, table},
 };
-use crate::{adapters::mlflow::RunQuery, wiring::Options};
+use crate::{
+    adapters::mlflow::{self, RunQuery},
+    wiring::Options,
+};
 
 /// The most runs `runs search --max-results` takes: far more than a terminal shows, and a bound
 /// on what one search may hold in memory.
@@ -77,6 +80,9 @@ pub enum RunsCmd {
 }
 
 pub fn models(cmd: &ModelsCmd, options: &Options, output: Output) -> Result<ExitCode> {
+    if let ModelsCmd::Logged { run: Some(id), .. } = cmd {
+        run_id_arg("--run", id)?;
+    }
     registry_verb(options, async |r| match cmd {
         ModelsCmd::List { filter } => {
             let mut models = match filter.as_deref().filter(|f| !f.trim().is_empty()) {
@@ -112,6 +118,9 @@ pub fn models(cmd: &ModelsCmd, options: &Options, output: Output) -> Result<Exit
 }
 
 pub fn runs(cmd: &RunsCmd, options: &Options, output: Output) -> Result<ExitCode> {
+    if let RunsCmd::Compare { run_ids, .. } = cmd {
+        compared_ids(run_ids)?;
+    }
     registry_verb(options, async |r| match cmd {
         RunsCmd::Search {
             experiment,
@@ -153,6 +162,34 @@ pub fn runs(cmd: &RunsCmd, options: &Options, output: Output) -> Result<ExitCode
             })
         }
     })
+}
+
+/// A run id from the command line (`arg` names where it was given), refused before any request
+/// unless MLflow would accept it.
+fn run_id_arg(arg: &str, id: &str) -> Result<(), UsageError> {
+    if mlflow::is_run_id(id) {
+        return Ok(());
+    }
+    let shown = mlops_core::text::truncate(id, 80);
+    Err(UsageError(format!(
+        "{arg} {shown:?}: not an MLflow run id ({})",
+        mlflow::RUN_ID_RULE
+    )))
+}
+
+/// The run ids of `runs compare`: each one valid, and no run given twice.
+fn compared_ids(ids: &[String]) -> Result<(), UsageError> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        run_id_arg(&format!("RUN_ID #{}", i + 1), id)?;
+        if let Some(first) = seen.insert(id.as_str(), i + 1) {
+            return Err(UsageError(format!(
+                "RUN_ID #{} {id:?} is RUN_ID #{first} again: compare different runs",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]

@@ -208,6 +208,51 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `s` as a CSV cell a spreadsheet shows as text, never runs: a cell that starts with `=`, `+`,
+/// `-`, `@`, a tab, a carriage return or a line feed would be read as a formula (CSV injection),
+/// so it gets a leading `'`, as OWASP recommends. A plain number (`-0.5`, `+3`, `1e-5`) is left
+/// as it is, so it stays a number.
+pub fn csv_cell(s: &str) -> Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') if !is_plain_number(s) => {
+            Cow::Owned(format!("'{s}"))
+        }
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// Whether `s` is a decimal number and nothing else: a sign, digits with at most one `.`, and
+/// an exponent (`-0.5`, `+3`, `.5`, `1e-5`); not `-inf`, `NaN`, `-1+1` or `- 1`.
+fn is_plain_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - from
+    };
+    let mut mantissa = digits(&mut i);
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        mantissa += digits(&mut i);
+    }
+    if mantissa == 0 {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
 /// What [`parse_duration`] reads, for error messages.
 pub const DURATION_FORMS: &str = "a number of seconds, or with s, m or h: 90s, 5m, 1h";
 
@@ -336,5 +381,31 @@ mod tests {
             redact_userinfo("http://127.0.0.1:5000/a@b"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn a_csv_cell_that_a_spreadsheet_would_run_is_made_text_and_numbers_stay_numbers() {
+        for (cell, written) in [
+            ("=cmd|'/c calc'!A0", "'=cmd|'/c calc'!A0"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("\n=1", "'\n=1"),
+            ("-inf", "'-inf"),
+            ("-", "'-"),
+            ("-1e", "'-1e"),
+            ("-0.5", "-0.5"),
+            ("+3", "+3"),
+            ("-.5", "-.5"),
+            ("-1.5E-7", "-1.5E-7"),
+            ("adam", "adam"),
+            ("a=b", "a=b"),
+            ("", ""),
+            ("'quoted", "'quoted"),
+        ] {
+            assert_eq!(csv_cell(cell), written, "{cell:?}");
+        }
     }
 }

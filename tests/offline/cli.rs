@@ -280,3 +280,216 @@ fn audit_verify_names_the_edited_line_of_an_export_offline() {
         String::from_utf8_lossy(&garbage.stderr)
     );
 }
+
+/// A log of `n` entries, as the core writes it, and each entry's line as `audit export` writes it.
+fn audit_log(n: usize) -> (Vec<mlops_core::audit::AuditEntry>, Vec<String>) {
+    let mut log = mlops_core::audit::AuditLog::default();
+    for i in 0..n {
+        log.append(mlops_core::audit::AuditRecord {
+            time: chrono::Utc::now(),
+            actor: ["alice", "bob", "carol"][i % 3].into(),
+            action: "rollout.approve".into(),
+            target: "ml-serving/churn-model-v4".into(),
+            comment: format!("CHG-{i}"),
+            details: String::new(),
+        });
+    }
+    let lines = log
+        .entries()
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    (log.entries().to_vec(), lines)
+}
+
+/// `mlops audit verify FILE ARGS… -o json` on `text`: the exit code and the report (`Null`
+/// when there is none) and stderr.
+fn verify_json(text: &str, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("audit.jsonl");
+    std::fs::write(&file, text).expect("write");
+    let mut all = vec![
+        "audit",
+        "verify",
+        file.to_str().expect("utf-8"),
+        "-o",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    let out = mlops("valid", &all);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code(),
+        report,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn problems(report: &serde_json::Value) -> Vec<(u64, u64, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["seq"].as_u64().expect("seq"),
+                f["line"].as_u64().expect("line"),
+                f["problem"].as_str().expect("problem").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Hostile probe 2, finding 16: a field added to an entry was not covered by its hash and the
+/// file still verified; the reported line was the entry's position, not the file's line.
+#[test]
+fn audit_verify_names_added_fields_at_the_files_own_lines() {
+    let (_, lines) = audit_log(4);
+    // Blank lines between the entries: entry 3 is on line 5 of the file, entry 4 on line 8.
+    let mut text = format!("{}\n{}\n\n  \n", lines[0], lines[1]);
+    let added = lines[2].replacen('{', "{\"approved_by\":\"mallory\",\"override\":true,", 1);
+    text.push_str(&added);
+    text.push_str("\n\n\r\n");
+    text.push_str(&lines[3]);
+    text.push('\n');
+    let (code, report, stderr) = verify_json(&text, &[]);
+    assert_eq!(code, Some(1), "{report} {stderr}");
+    assert_eq!(report["ok"], false);
+    assert_eq!(problems(&report), [(3, 5, "extra_fields".to_string())]);
+    let message = report["findings"][0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("(`approved_by`, `override`)") && message.contains("hash does not cover"),
+        "{message}"
+    );
+    // An edit is reported at its line too.
+    let text = text.replacen("\"actor\":\"bob\"", "\"actor\":\"mallory\"", 1);
+    let (code, report, _) = verify_json(&text, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        problems(&report),
+        [
+            (2, 2, "edited".to_string()),
+            (3, 5, "extra_fields".to_string())
+        ]
+    );
+    // A line that is not an entry is named by the file's line, and its column.
+    let (code, _, stderr) = verify_json(&format!("{}\n\n{{\"seq\": 2,}}\n", lines[0]), &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("audit.jsonl: line 3: not an audit entry (") && stderr.contains("column"),
+        "{stderr}"
+    );
+}
+
+/// Hostile probe 2, finding 16: entries deleted at the start of a complete export were taken for
+/// a window, entries deleted at the end and a chain re-hashed whole were never detected.
+#[test]
+fn audit_verify_anchors_the_start_and_the_end_when_asked() {
+    let (entries, lines) = audit_log(8);
+    let whole = lines.join("\n") + "\n";
+    let head = entries[7].hash.clone();
+    // The whole log, both ends anchored.
+    let (code, report, stderr) = verify_json(&whole, &["--from-genesis", "--expect-head", &head]);
+    assert_eq!(code, Some(0), "{report} {stderr}");
+    assert_eq!(report["head_hash"], head.as_str());
+    assert_eq!(report["start_anchored"], true);
+    assert_eq!(report["end_anchored"], true);
+    assert_eq!(report["from_genesis"], true);
+    // Without --expect-head, the end is not anchored, and the text says how to anchor it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("audit.jsonl");
+    std::fs::write(&file, lines[3..].join("\n")).expect("write");
+    let out = mlops("valid", &["audit", "verify", file.to_str().expect("utf-8")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for said in [
+        "5 entries (#4–#8)",
+        &format!("head: {head} (the hash of #8)"),
+        "start: not anchored, a window from #4",
+        "--from-genesis",
+        "end: not anchored",
+        "--expect-head HASH",
+        "✓ the hash chain verifies",
+    ] {
+        assert!(text.contains(said), "{said:?} in:\n{text}");
+    }
+    // Deleted at the start: a window, unless the file must begin at entry #1.
+    let cut = lines[3..].join("\n");
+    let (code, report, _) = verify_json(&cut, &[]);
+    assert_eq!((code, &report["start_anchored"]), (Some(0), &false.into()));
+    let (code, report, _) = verify_json(&cut, &["--from-genesis"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(problems(&report), [(4, 1, "truncated".to_string())]);
+    // … or at a checkpoint: the entry before the file, or its first entry.
+    let (code, report, _) = verify_json(&cut, &["--from-hash", &entries[2].hash]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["start_anchored"], true);
+    assert_eq!(report["from_genesis"], false);
+    let (code, _, _) = verify_json(&cut, &["--from-hash", &entries[3].hash.to_uppercase()]);
+    assert_eq!(code, Some(0));
+    let (code, report, _) = verify_json(&cut, &["--from-hash", &entries[1].hash]);
+    assert_eq!(code, Some(1));
+    assert_eq!(problems(&report), [(4, 1, "start_mismatch".to_string())]);
+    // Deleted at the end: only the expected head tells.
+    let short = lines[..6].join("\n");
+    assert_eq!(verify_json(&short, &[]).0, Some(0));
+    let (code, report, _) = verify_json(&short, &["--expect-head", &head]);
+    assert_eq!(code, Some(1));
+    assert_eq!(problems(&report), [(6, 6, "head_mismatch".to_string())]);
+    // Every entry removed.
+    let (code, report, _) = verify_json("", &["--expect-head", &head]);
+    assert_eq!(code, Some(1));
+    assert_eq!(problems(&report), [(0, 0, "head_mismatch".to_string())]);
+    // A chain rewritten and re-hashed whole verifies on its own; the head catches it.
+    let mut log = mlops_core::audit::AuditLog::default();
+    for e in &entries {
+        log.append(mlops_core::audit::AuditRecord {
+            time: e.time,
+            actor: if e.seq == 2 {
+                "mallory".into()
+            } else {
+                e.actor.clone()
+            },
+            action: e.action.clone(),
+            target: e.target.clone(),
+            comment: e.comment.clone(),
+            details: e.details.clone(),
+        });
+    }
+    let forged: Vec<String> = log
+        .entries()
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("json"))
+        .collect();
+    let forged = forged.join("\n");
+    assert_eq!(verify_json(&forged, &["--from-genesis"]).0, Some(0));
+    let (code, report, _) = verify_json(&forged, &["--from-genesis", "--expect-head", &head]);
+    assert_eq!(code, Some(1));
+    assert_eq!(problems(&report), [(8, 8, "head_mismatch".to_string())]);
+}
+
+#[test]
+fn audit_verify_anchors_are_usage_errors_when_malformed() {
+    let (_, lines) = audit_log(1);
+    for (args, said) in [
+        (
+            &["--expect-head", "abc"][..],
+            "--expect-head \"abc\": an entry's hash, 64 hex digits",
+        ),
+        (&["--from-hash", &"g".repeat(64)][..], "--from-hash \"gggg"),
+        (
+            &["--from-hash", &"0".repeat(64), "--from-genesis"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let (code, _, stderr) = verify_json(&lines[0], args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    // A checkpoint is for a file: the cluster's log always begins at entry #1.
+    let out = mlops(
+        "valid",
+        &["audit", "verify", "--from-hash", &"0".repeat(64)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -537,3 +537,107 @@ fn lineage_is_bounded_on_a_token_cycle_and_thousands_of_versions() {
         Duration::from_secs(60),
     );
 }
+
+/// Hostile probe 2, finding 19: run ids went to the server as typed (`run_id: "r1\u001b[2J"`),
+/// and `runs compare r1 r1` compared a run with itself. Both are usage errors now (exit 2),
+/// naming the argument, before any request.
+#[test]
+fn run_ids_are_checked_before_any_request() {
+    let h = Hostile::start();
+    let uri = h.url("runids");
+    let long = "a".repeat(300);
+    for (args, named) in [
+        (
+            &["runs", "compare", "r1", "r1\u{1b}[2J"][..],
+            "RUN_ID #2 \"r1\\u{1b}[2J\"",
+        ),
+        (
+            &["runs", "compare", "r1", "r2", "r1"][..],
+            "RUN_ID #3 \"r1\" is RUN_ID #1 again",
+        ),
+        (
+            &["runs", "compare", "r1", "r1"][..],
+            "RUN_ID #2 \"r1\" is RUN_ID #1 again",
+        ),
+        (&["runs", "compare", "../x", "r2"][..], "RUN_ID #1 \"../x\""),
+        (&["runs", "compare", "r1", "a b"][..], "RUN_ID #2 \"a b\""),
+        (
+            &["runs", "compare", "r1", "x?y=1"][..],
+            "RUN_ID #2 \"x?y=1\"",
+        ),
+        (&["runs", "compare", "", "r2"][..], "RUN_ID #1 \"\""),
+        (&["runs", "compare", "r1", &long][..], "RUN_ID #2 \"aaaa"),
+        (
+            &["models", "logged", "--experiment", "e", "--run", "r\n1"][..],
+            "--run \"r\\n1\"",
+        ),
+    ] {
+        let r = run_measured(
+            mlops(args).env("MLFLOW_TRACKING_URI", &uri),
+            Duration::from_secs(30),
+        );
+        assert_eq!(r.output.status.code(), Some(2), "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains(named), "{args:?}: {}", r.stderr());
+        assert!(!r.stderr().contains('\u{1b}'), "{}", r.stderr());
+        assert!(r.stderr().len() < 1000, "not echoed whole: {}", r.stderr());
+    }
+    assert_eq!(h.count("runids"), 0, "nothing reached the server");
+    // Ids as MLflow makes them are fine.
+    let r = run_measured(
+        mlops(&[
+            "runs",
+            "compare",
+            "0123456789abcdef0123456789abcdef",
+            "run_2-B",
+            "-o",
+            "json",
+        ])
+        .env("MLFLOW_TRACKING_URI", h.url("formula")),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+}
+
+/// Hostile probe 2, finding 19: `runs compare -o csv` wrote `=cmd|'/c calc'!A0` as it came, and
+/// turned line breaks into spaces without a word.
+#[test]
+fn runs_compare_csv_never_writes_a_formula_and_keeps_line_breaks_quoted() {
+    let h = Hostile::start();
+    let r = run_measured(
+        mlops(&["runs", "compare", "r1", "r22", "-o", "csv"])
+            .env("MLFLOW_TRACKING_URI", h.url("formula")),
+        Duration::from_secs(30),
+    );
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    let out = r.stdout();
+    let mut reader = csv::Reader::from_reader(out.as_bytes());
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.expect("a CSV record").iter().map(String::from).collect())
+        .collect();
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| r[1] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {name}:\n{out}"))
+    };
+    assert_eq!(row("cmd")[2..], ["'@SUM(A1:A9)", "'=cmd|'/c calc'!A0"]);
+    assert_eq!(row("'+x")[2..], ["'-1+1", "'-1+1"]);
+    assert_eq!(
+        row("note")[2..],
+        ["line one\nline two r1", "line one\nline two r22"]
+    );
+    assert_eq!(
+        row("loss")[2..],
+        ["-2.5000", "-3.5000"],
+        "numbers stay numbers"
+    );
+    for line in out.lines() {
+        for cell in line.split(',') {
+            assert!(
+                !cell.starts_with(['=', '@', '+']),
+                "a cell a spreadsheet would run: {cell:?} in\n{out}"
+            );
+        }
+    }
+}

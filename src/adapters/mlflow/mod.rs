@@ -91,6 +91,20 @@ pub fn check_model_name(name: &str) -> Result<(), CoreError> {
     ))
 }
 
+/// What [`is_run_id`] accepts, in words for an error message.
+pub const RUN_ID_RULE: &str =
+    "a letter or digit, then letters, digits, '_' or '-', at most 256 characters";
+
+/// Whether `id` is a run id as MLflow accepts one (`^[a-zA-Z0-9][\w\-]{0,255}$`, in ASCII): no
+/// control characters, spaces, slashes or query syntax can reach a request through it.
+pub fn is_run_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.len() <= 256
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+}
+
 /// One `MLflow` tracking server behind [`RegistryPort`].
 pub struct MlflowRegistry {
     endpoint: Endpoint,

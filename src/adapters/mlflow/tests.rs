@@ -357,6 +357,36 @@ fn model_names_are_checked_before_a_request() {
 }
 
 #[test]
+fn run_ids_are_what_mlflow_accepts() {
+    let longest = format!("a{}", "b".repeat(255));
+    for good in [
+        "0123456789abcdef0123456789abcdef",
+        "r1",
+        "Run_2-b",
+        longest.as_str(),
+    ] {
+        assert!(is_run_id(good), "{good}");
+    }
+    let too_long = format!("{longest}c");
+    for bad in [
+        "",
+        "_r1",
+        "-r1",
+        "r 1",
+        "r1\u{1b}[2J",
+        "r1\n",
+        "../r1",
+        "r1?x=1",
+        "r1&run_id=r2",
+        "r.1",
+        "rün",
+        too_long.as_str(),
+    ] {
+        assert!(!is_run_id(bad), "{bad:?}");
+    }
+}
+
+#[test]
 fn an_experiment_with_an_impossible_time_is_kept() {
     // creation_time = i64::MAX took the whole Experiments view down.
     let raw: ExperimentsPage = serde_json::from_str(
