@@ -7,6 +7,7 @@ use anyhow::Result;
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use mlops_core::demo::MAX_SPEED;
 
+use super::output::UsageError;
 use crate::{
     app::{App, feeds::BackendInfo, keymap, state::Prefs},
     config::{self, ColorDepth},
@@ -14,10 +15,14 @@ use crate::{
     wiring::{self, Backends, Options},
 };
 
-/// `mlops demo`: the console on the embedded, simulated platform.
+/// `mlops demo`: the console on the embedded, simulated platform. An out-of-range `--speed` is
+/// a usage error (exit 2).
 pub fn demo(options: &Options, seed: u64, speed: f64) -> Result<ExitCode> {
     if !speed.is_finite() || !(0.0..=MAX_SPEED).contains(&speed) {
-        anyhow::bail!("--speed must be a number from 0 to {MAX_SPEED}, got {speed}");
+        return Err(UsageError(format!(
+            "--speed must be a number from 0 to {MAX_SPEED}, got {speed}"
+        ))
+        .into());
     }
     run(options, Some((seed, speed)))
 }
