@@ -161,7 +161,12 @@ struct Tui {
 
 impl Tui {
     fn enter() -> Result<Self> {
-        let terminal = ratatui::try_init()?;
+        // A fixed viewport, not the whole screen: the area drawn is clamped to `ui::MAX_AREA`
+        // (the event loop resizes it with the terminal, `event_loop::fit`).
+        let (width, height) = crossterm::terminal::size()?;
+        let terminal = ratatui::try_init_with_options(ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(crate::ui::drawn_area(width, height)),
+        })?;
         // Pastes arrive as one event, not as keys that could run bindings.
         let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
         // ratatui's hook restores the terminal and prints the panic.
