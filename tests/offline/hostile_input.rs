@@ -186,11 +186,12 @@ fn echoed_values_are_cut_and_credentials_redacted_everywhere() {
 
 #[test]
 fn numbers_that_overflowed_are_refused_before_anything_happens() {
-    // C2: `demo --speed 1e15` panicked (exit 101); `-1` was taken for a flag.
+    // C2: `demo --speed 1e15` panicked (exit 101); `-1` was taken for a flag. A usage error:
+    // exit 2 (it was 1 until the second hostile probe).
     for speed in ["1e15", "1e308", "1e12", "-1", "NaN"] {
         let out = mlops(&["demo", "--speed", speed]).output().expect("run");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "--speed {speed}: {err}");
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {err}");
         assert!(
             err.contains("--speed must be a number from 0 to 1000"),
             "--speed {speed}: {err}"
