@@ -287,6 +287,27 @@ fn cut_paste(mut text: String) -> String {
     text
 }
 
+/// Fit the area drawn to a terminal of `width` × `height`: clamped to `ui::MAX_AREA` (the
+/// terminal is made with a fixed viewport, so ratatui never sizes its buffers to the whole
+/// screen), and both buffers given back what a larger area held when the terminal shrinks.
+/// Returns the size drawn.
+pub fn fit<B: Backend>(
+    terminal: &mut Terminal<B>,
+    width: u16,
+    height: u16,
+) -> Result<(u16, u16), B::Error> {
+    let area = ui::drawn_area(width, height);
+    if terminal.get_frame().area() != area {
+        terminal.resize(area)?;
+        // `resize` truncates the buffers but keeps their memory: shrink both (the swap resets
+        // the other one, which the resize already cleared for a full redraw).
+        terminal.current_buffer_mut().content.shrink_to_fit();
+        terminal.swap_buffers();
+        terminal.current_buffer_mut().content.shrink_to_fit();
+    }
+    Ok((area.width, area.height))
+}
+
 /// Run the console until the user quits, the terminal goes away, or SIGTERM/SIGINT/SIGHUP
 /// arrives.
 pub async fn run<B: Backend>(terminal: &mut Terminal<B>, mut app: App, ctx: Context) -> Result<()>
@@ -306,10 +327,8 @@ where
     let mut watch = watch_changes(&ctx, &tx);
     let (switched_tx, mut switched_rx) = mpsc::unbounded_channel::<Result<Switched, String>>();
     let size = terminal.size().context("reading the terminal size")?;
-    let mut pending = vec![
-        Action::Resize(size.width, size.height),
-        Action::Tick((ctx.clock)()),
-    ];
+    let (width, height) = fit(terminal, size.width, size.height).context("sizing the terminal")?;
+    let mut pending = vec![Action::Resize(width, height), Action::Tick((ctx.clock)())];
     loop {
         for action in pending.drain(..) {
             for effect in update(&mut app, action) {
@@ -332,7 +351,10 @@ where
         let action = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => Action::Input(k),
-                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(Event::Resize(w, h))) => {
+                    let (w, h) = fit(terminal, w, h).context("resizing the terminal")?;
+                    Action::Resize(w, h)
+                }
                 // Bracketed paste: one insertion, cut to what the input holds (never kept whole
                 // beyond `MAX_PASTE` bytes).
                 Some(Ok(Event::Paste(text))) => Action::Paste(cut_paste(text)),
@@ -408,4 +430,55 @@ fn switch(
         };
         let _ = done.send(result);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::{TerminalOptions, Viewport, backend::TestBackend, layout::Rect};
+
+    use super::*;
+
+    /// The second hostile probe: a 4000×4000 terminal took the demo to 1.5 GB, kept after
+    /// shrinking. The area drawn is `ui::MAX_AREA` at most and the buffers shrink with the
+    /// terminal. (A `TestBackend` of 4000×4000 would itself hold 16 M cells, so the backend is
+    /// 1200×600, past the clamp in both directions.)
+    #[test]
+    fn a_huge_terminal_is_drawn_clamped_and_the_buffers_shrink_with_it() {
+        assert_eq!(ui::drawn_area(4000, 4000), Rect::new(0, 0, 1000, 500));
+        assert_eq!(ui::drawn_area(120, 36), Rect::new(0, 0, 120, 36));
+        let (app, _, _) = crate::testing::loaded_demo((1000, 500));
+        let mut terminal = Terminal::with_options(
+            TestBackend::new(1200, 600),
+            TerminalOptions {
+                viewport: Viewport::Fixed(ui::drawn_area(1200, 600)),
+            },
+        )
+        .expect("terminal");
+        assert_eq!(fit(&mut terminal, 1200, 600).expect("fit"), (1000, 500));
+        let drawn = terminal.draw(|f| ui::render(&app, f)).expect("draw").area;
+        assert_eq!(drawn, Rect::new(0, 0, 1000, 500));
+        let screen = terminal.backend().buffer();
+        let row = |y: u16, xs: std::ops::Range<u16>| -> String {
+            xs.map(|x| screen[(x, y)].symbol().to_string()).collect()
+        };
+        assert!(
+            row(0, 0..1000).contains("Overview"),
+            "drawn: {}",
+            row(0, 0..80)
+        );
+        assert!(
+            row(0, 1000..1200).trim().is_empty(),
+            "blank beyond the clamp"
+        );
+        assert!(row(550, 0..1200).trim().is_empty(), "blank below the clamp");
+        // Back to 120×36: both buffers give back the memory of the larger area.
+        terminal.backend_mut().resize(120, 36);
+        let (app, _, _) = crate::testing::loaded_demo((120, 36));
+        assert_eq!(fit(&mut terminal, 120, 36).expect("fit"), (120, 36));
+        for _ in 0..2 {
+            assert!(terminal.current_buffer_mut().content.capacity() <= 120 * 36);
+            let drawn = terminal.draw(|f| ui::render(&app, f)).expect("draw").area;
+            assert_eq!(drawn, Rect::new(0, 0, 120, 36));
+        }
+    }
 }

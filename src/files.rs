@@ -126,15 +126,15 @@ mod tests {
 
     #[test]
     fn a_fifo_a_device_and_a_directory_are_refused_without_blocking() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("dir");
         let fifo = dir.path().join("fifo");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
-            .unwrap();
+            .expect("mkfifo");
         assert!(made.success());
         for p in [fifo.as_path(), Path::new("/dev/zero"), dir.path()] {
-            let e = read_text(p, 1024, "a drift input").unwrap_err();
+            let e = read_text(p, 1024, "a drift input").expect_err("refused");
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{}: {e}", p.display());
             assert!(
                 e.to_string()
@@ -146,11 +146,11 @@ mod tests {
 
     #[test]
     fn a_file_over_the_cap_is_refused_and_one_at_it_is_read() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("dir");
         let p = dir.path().join("f");
-        std::fs::write(&p, vec![b'a'; 2048]).unwrap();
-        assert_eq!(read_text(&p, 2048, "x").unwrap().len(), 2048);
-        let e = read_text(&p, 2047, "a profile").unwrap_err();
+        std::fs::write(&p, vec![b'a'; 2048]).expect("write");
+        assert_eq!(read_text(&p, 2048, "x").expect("read").len(), 2048);
+        let e = read_text(&p, 2047, "a profile").expect_err("refused");
         assert!(
             e.to_string()
                 .contains("larger than 2047 bytes, the most a profile may be"),

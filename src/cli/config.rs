@@ -15,6 +15,11 @@ pub enum ConfigCmd {
     Path,
 }
 
+/// The most errors `config check` prints for people; the rest are counted ("… and N more").
+const SHOWN_ERRORS: usize = 100;
+/// The most errors in `config check -o json` (`error_count` has them all).
+const SHOWN_JSON_ERRORS: usize = 1000;
+
 pub fn run(cmd: &ConfigCmd, output: Output) -> ExitCode {
     let dir = config::config_dir();
     match cmd {
@@ -31,7 +36,8 @@ pub fn run(cmd: &ConfigCmd, output: Output) -> ExitCode {
             let doc = serde_json::json!({
                 "config_dir": dir.display().to_string(),
                 "valid": errors.is_empty(),
-                "errors": errors.iter().map(|e| serde_json::json!({
+                "error_count": errors.len(),
+                "errors": errors.iter().take(SHOWN_JSON_ERRORS).map(|e| serde_json::json!({
                     "file": e.file, "line": e.line, "column": e.column,
                     "value": e.value, "message": e.message,
                 })).collect::<Vec<_>>(),
@@ -40,8 +46,14 @@ pub fn run(cmd: &ConfigCmd, output: Output) -> ExitCode {
                 if errors.is_empty() {
                     format!("config ok: {} (and the embedded defaults)", dir.display())
                 } else {
-                    let mut lines: Vec<String> =
-                        errors.iter().map(|e| output::error_text(e)).collect();
+                    let mut lines: Vec<String> = errors
+                        .iter()
+                        .take(SHOWN_ERRORS)
+                        .map(|e| output::error_text(e))
+                        .collect();
+                    if errors.len() > SHOWN_ERRORS {
+                        lines.push(format!("… and {} more", errors.len() - SHOWN_ERRORS));
+                    }
                     lines.push(format!(
                         "{} error(s); the console starts on defaults for each of them",
                         errors.len()

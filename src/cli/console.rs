@@ -7,6 +7,7 @@ use anyhow::Result;
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use mlops_core::demo::MAX_SPEED;
 
+use super::output::UsageError;
 use crate::{
     app::{App, feeds::BackendInfo, keymap, state::Prefs},
     config::{self, ColorDepth},
@@ -14,10 +15,14 @@ use crate::{
     wiring::{self, Backends, Options},
 };
 
-/// `mlops demo`: the console on the embedded, simulated platform.
+/// `mlops demo`: the console on the embedded, simulated platform. An out-of-range `--speed` is
+/// a usage error (exit 2).
 pub fn demo(options: &Options, seed: u64, speed: f64) -> Result<ExitCode> {
     if !speed.is_finite() || !(0.0..=MAX_SPEED).contains(&speed) {
-        anyhow::bail!("--speed must be a number from 0 to {MAX_SPEED}, got {speed}");
+        return Err(UsageError(format!(
+            "--speed must be a number from 0 to {MAX_SPEED}, got {speed}"
+        ))
+        .into());
     }
     run(options, Some((seed, speed)))
 }
@@ -156,7 +161,12 @@ struct Tui {
 
 impl Tui {
     fn enter() -> Result<Self> {
-        let terminal = ratatui::try_init()?;
+        // A fixed viewport, not the whole screen: the area drawn is clamped to `ui::MAX_AREA`
+        // (the event loop resizes it with the terminal, `event_loop::fit`).
+        let (width, height) = crossterm::terminal::size()?;
+        let terminal = ratatui::try_init_with_options(ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(crate::ui::drawn_area(width, height)),
+        })?;
         // Pastes arrive as one event, not as keys that could run bindings.
         let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
         // ratatui's hook restores the terminal and prints the panic.

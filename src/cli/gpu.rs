@@ -163,24 +163,26 @@ async fn demo_fetch(
     let steps = (policy.window.as_secs() / policy.step.as_secs().max(1)).max(1);
     let start = end - TimeDelta::seconds(step) * i32::try_from(steps).unwrap_or(i32::MAX);
     let demo = DemoPlatform::manual(seed, start);
-    let mut history: std::collections::BTreeMap<_, Vec<f64>> = std::collections::BTreeMap::new();
-    for _ in 0..steps {
+    let mut history: std::collections::BTreeMap<_, Vec<(DateTime<Utc>, f64)>> =
+        std::collections::BTreeMap::new();
+    for k in 1..=steps {
         demo.advance(step);
+        let at = start + TimeDelta::seconds(step) * i32::try_from(k).unwrap_or(i32::MAX);
         for g in MetricsPort::gpus(&demo).await? {
             let key = gpu::gpu_key(&g.uuid, &g.node, &g.index.to_string());
             history
                 .entry((key, g.pod, g.namespace))
                 .or_default()
-                .push(g.util_pct);
+                .push((at, g.util_pct));
         }
     }
     let history: Vec<UtilHistory> = history
         .into_iter()
-        .map(|((key, pod, namespace), values)| UtilHistory {
+        .map(|((key, pod, namespace), points)| UtilHistory {
             key,
             pod,
             namespace,
-            values,
+            points,
         })
         .collect();
     let (gpus, cluster) = futures::try_join!(MetricsPort::gpus(&demo), demo.snapshot())?;

@@ -45,6 +45,23 @@ impl ConfigError {
         }
     }
 
+    /// An error at `line`:`column` (1-based, as [`line_cols`] gives them).
+    pub fn at_line_col(
+        path: &Path,
+        line: usize,
+        column: usize,
+        value: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: bounded(&path.display().to_string(), SHOWN_TEXT),
+            line,
+            column,
+            value: bounded(value, SHOWN_VALUE),
+            message: bounded(&message.into(), SHOWN_TEXT),
+        }
+    }
+
     /// A problem with the file as a whole (no line): `value` is what was asked for.
     pub fn about_file(path: &Path, value: &str, message: impl Into<String>) -> Self {
         Self {
@@ -86,6 +103,27 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// 1-based line and column of each of `offsets` (sorted, ascending), in one pass over `text`:
+/// linear in the text and the offsets however many there are (one `line_col` each would be
+/// quadratic). An offset inside a character counts as that character.
+pub fn line_cols(text: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
+    debug_assert!(offsets.is_sorted());
+    let mut out = Vec::with_capacity(offsets.len());
+    let (mut line, mut column) = (1, 1);
+    let mut chars = text.char_indices().peekable();
+    for &offset in offsets {
+        while let Some((_, c)) = chars.next_if(|(at, c)| at + c.len_utf8() <= offset) {
+            if c == '\n' {
+                (line, column) = (line + 1, 1);
+            } else {
+                column += 1;
+            }
+        }
+        out.push((line, column));
+    }
+    out
 }
 
 impl fmt::Display for ConfigError {
@@ -145,5 +183,18 @@ mod tests {
     fn line_and_column_are_one_based() {
         assert_eq!(line_col("ab\ncd", 0), (1, 1));
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+
+    #[test]
+    fn line_cols_agree_with_line_col_in_one_pass() {
+        let text = "aé\n\nxyz\n€b";
+        let offsets: Vec<usize> = (0..=text.len() + 2).collect();
+        let all = line_cols(text, &offsets);
+        for (offset, place) in offsets.iter().zip(&all) {
+            if text.is_char_boundary((*offset).min(text.len())) {
+                assert_eq!(*place, line_col(text, *offset), "offset {offset}");
+            }
+        }
+        assert_eq!(line_cols(text, &[]), []);
     }
 }

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, path::Path};
 
 use mlops_core::policy::{MetricRule, Policy};
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::ConfigError;
 
@@ -95,83 +96,141 @@ fn is_country(c: &str) -> bool {
     c.len() == 2 && c.chars().all(|c| c.is_ascii_uppercase())
 }
 
-/// Parse and check `policy.toml`; every problem is reported, located.
-pub fn parse(text: &str, path: &Path) -> Result<PolicyFile, Vec<ConfigError>> {
-    let p: PolicyFile =
-        toml::from_str(text).map_err(|e| vec![ConfigError::from_toml(path, text, &e)])?;
-    let mut errors = Vec::new();
-    let at = |needle: &str| text.find(needle).unwrap_or(0);
-    for (region, country) in &p.regions {
-        if !is_region(region) {
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at(region),
-                region,
-                "not a region name (lowercase letters, digits and -, as in topology.kubernetes.io/region)",
-            ));
-        }
-        if !is_country(country) {
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at(&format!("\"{country}\"")),
-                country,
-                format!(
-                    "region {region}: not an ISO 3166 country code (two capital letters, e.g. AE)"
-                ),
-            ));
+/// `policy.toml` as read, every key and value that is checked with its place in the file (the
+/// TOML parser's spans): an error is located at its own key or value, never by searching the
+/// text for it (which found a region named in an earlier comment, missed keys written with TOML
+/// escapes, and took time quadratic in the number of errors).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Located {
+    #[serde(default)]
+    regions: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    default: LocatedRules,
+    #[serde(default)]
+    clusters: BTreeMap<Spanned<String>, LocatedRules>,
+    #[serde(default)]
+    namespaces: BTreeMap<Spanned<String>, LocatedRules>,
+}
+
+/// [`Rules`] with the places of the values that are checked.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocatedRules {
+    validation_tag: Option<Spanned<String>>,
+    metric: Option<String>,
+    higher_is_better: Option<bool>,
+    max_regression: Option<Spanned<f64>>,
+    residency_tag: Option<String>,
+    change_ticket: Option<bool>,
+}
+
+impl LocatedRules {
+    fn rules(&self) -> Rules {
+        Rules {
+            validation_tag: self.validation_tag.as_ref().map(|t| t.get_ref().clone()),
+            metric: self.metric.clone(),
+            higher_is_better: self.higher_is_better,
+            max_regression: self.max_regression.as_ref().map(|m| *m.get_ref()),
+            residency_tag: self.residency_tag.clone(),
+            change_ticket: self.change_ticket,
         }
     }
-    let sections = std::iter::once(("default".to_string(), &p.default))
-        .chain(p.clusters.iter().map(|(k, r)| (format!("clusters.{k}"), r)))
-        .chain(
-            p.namespaces
-                .iter()
-                .map(|(k, r)| (format!("namespaces.{k}"), r)),
-        );
-    for (name, r) in sections {
-        if let Some(t) = &r.validation_tag
+
+    /// The problems of section `name`: (byte offset, value, message).
+    fn problems(&self, name: &str, out: &mut Vec<(usize, String, String)>) {
+        if let Some(t) = &self.validation_tag
             && !t
+                .get_ref()
                 .split_once('=')
                 .is_some_and(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
         {
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at(t),
-                t,
+            out.push((
+                t.span().start,
+                t.get_ref().clone(),
                 format!("[{name}] validation_tag must be KEY=VALUE"),
             ));
         }
-        if let Some(m) = r.max_regression
-            && !(m.is_finite() && m >= 0.0)
+        if let Some(m) = &self.max_regression
+            && !(m.get_ref().is_finite() && *m.get_ref() >= 0.0)
         {
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at("max_regression"),
-                &m.to_string(),
+            out.push((
+                m.span().start,
+                m.get_ref().to_string(),
                 format!("[{name}] max_regression must be a number ≥ 0"),
             ));
         }
     }
-    for key in p.namespaces.keys() {
-        if key.split_once('/').is_none() {
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at(key),
-                key,
-                "a namespace section is named \"CLUSTER/NAMESPACE\"",
+}
+
+/// Parse and check `policy.toml`; every problem is reported, located at its key or value, in the
+/// order of the file. Linear in the file and the number of problems.
+pub fn parse(text: &str, path: &Path) -> Result<PolicyFile, Vec<ConfigError>> {
+    let located: Located =
+        toml::from_str(text).map_err(|e| vec![ConfigError::from_toml(path, text, &e)])?;
+    // (byte offset, value, message)
+    let mut problems: Vec<(usize, String, String)> = Vec::new();
+    for (region, country) in &located.regions {
+        if !is_region(region.get_ref()) {
+            problems.push((
+                region.span().start,
+                region.get_ref().clone(),
+                "not a region name (lowercase letters, digits and -, as in topology.kubernetes.io/region)".into(),
+            ));
+        }
+        if !is_country(country.get_ref()) {
+            problems.push((
+                country.span().start,
+                country.get_ref().clone(),
+                format!(
+                    "region {}: not an ISO 3166 country code (two capital letters, e.g. AE)",
+                    mlops_core::text::truncate(region.get_ref(), super::errors::SHOWN_VALUE)
+                ),
             ));
         }
     }
-    if errors.is_empty() {
-        Ok(p)
-    } else {
-        Err(errors)
+    located.default.problems("default", &mut problems);
+    for (key, r) in &located.clusters {
+        r.problems(&format!("clusters.{}", key.get_ref()), &mut problems);
     }
+    for (key, r) in &located.namespaces {
+        r.problems(&format!("namespaces.{}", key.get_ref()), &mut problems);
+        if key.get_ref().split_once('/').is_none() {
+            problems.push((
+                key.span().start,
+                key.get_ref().clone(),
+                "a namespace section is named \"CLUSTER/NAMESPACE\"".into(),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|(offset, ..)| *offset);
+        let offsets: Vec<usize> = problems.iter().map(|(offset, ..)| *offset).collect();
+        let places = super::errors::line_cols(text, &offsets);
+        return Err(problems
+            .into_iter()
+            .zip(places)
+            .map(|((_, value, message), (line, column))| {
+                ConfigError::at_line_col(path, line, column, &value, message)
+            })
+            .collect());
+    }
+    let rules = |sections: BTreeMap<Spanned<String>, LocatedRules>| {
+        sections
+            .into_iter()
+            .map(|(k, r)| (k.into_inner(), r.rules()))
+            .collect()
+    };
+    Ok(PolicyFile {
+        regions: located
+            .regions
+            .into_iter()
+            .map(|(r, c)| (r.into_inner(), c.into_inner()))
+            .collect(),
+        default: located.default.rules(),
+        clusters: rules(located.clusters),
+        namespaces: rules(located.namespaces),
+    })
 }
 
 /// `policy.toml` in `dir`: none when there is no file (no gates), and its problems.

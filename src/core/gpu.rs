@@ -16,13 +16,17 @@
 //!                                utilisation was under the threshold }
 //! ```
 //!
-//! summed over every pod it was allocated to in the window. A GPU is `idle` when it is allocated
+//! summed over every pod it was allocated to in the window. An instant counts once per GPU
+//! however many series or points carry it, and only the window's own instants count: a point
+//! outside `(end - W, end]`, or off the step grid (not `end - k·s`), is ignored, so one GPU never
+//! wastes more than `W` (a server that answers 1.5 M points a millisecond apart gives at most
+//! `W / s` instants, not 25,000 GPU-hours in one hour). A GPU is `idle` when it is allocated
 //! now and every known value of its current allocation in the window was under the threshold.
 //! Values that are not numbers (NaN, infinite, outside 0–100) count neither as idle nor as
 //! busy.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     time::Duration,
 };
 
@@ -100,8 +104,9 @@ pub struct UtilHistory {
     pub key: String,
     pub pod: Option<String>,
     pub namespace: Option<String>,
-    /// One value per instant the series had one, oldest first.
-    pub values: Vec<f64>,
+    /// The series' points, (instant, utilisation), oldest first. Only those on the window's
+    /// step grid count (see the module's doc).
+    pub points: Vec<(DateTime<Utc>, f64)>,
 }
 
 /// The key that joins a GPU's gauges and its history: the UUID, else `node/index`.
@@ -258,46 +263,84 @@ pub fn requested_of_allocatable(nodes: &[Node], pods: &[Pod]) -> (u32, u32) {
         })
 }
 
+/// The window's instants: `end - k·step` for `k` in `0..window / step`.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    end_ms: i64,
+    step_ms: i64,
+    points: i64,
+}
+
+impl Grid {
+    fn new(end: DateTime<Utc>, policy: IdlePolicy) -> Self {
+        let step_ms = i64::try_from(policy.step.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        Self {
+            end_ms: end.timestamp_millis(),
+            step_ms,
+            points: i64::try_from(policy.points()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Which of the window's instants `at` is (`k`, counted back from the end), if it is one.
+    fn instant(&self, at: DateTime<Utc>) -> Option<i64> {
+        let back = self.end_ms.checked_sub(at.timestamp_millis())?;
+        (back >= 0 && back % self.step_ms == 0)
+            .then_some(back / self.step_ms)
+            .filter(|k| *k < self.points)
+    }
+}
+
 /// The utilisation history of the window, as idleness: per GPU the instants it was allocated and
 /// idle (all its pods), and whether its current allocation has been idle throughout.
 struct Idleness<'a> {
     history: &'a [UtilHistory],
     policy: IdlePolicy,
-    idle_steps: HashMap<&'a str, usize>,
+    grid: Grid,
+    /// Per GPU the window's instants (`k`) at which it was allocated and idle, each once.
+    idle_instants: HashMap<&'a str, HashSet<i64>>,
 }
 
 impl<'a> Idleness<'a> {
-    fn new(history: &'a [UtilHistory], policy: IdlePolicy) -> Self {
-        let mut idle_steps: HashMap<&str, usize> = HashMap::new();
+    fn new(history: &'a [UtilHistory], policy: IdlePolicy, end: DateTime<Utc>) -> Self {
+        let grid = Grid::new(end, policy);
+        let mut idle_instants: HashMap<&str, HashSet<i64>> = HashMap::new();
         for h in history.iter().filter(|h| h.pod.is_some()) {
-            let n = h
-                .values
+            let idle = h
+                .points
                 .iter()
-                .filter(|v| under(**v, policy.util_pct))
-                .count();
-            *idle_steps.entry(h.key.as_str()).or_default() += n;
+                .filter(|(_, v)| under(*v, policy.util_pct))
+                .filter_map(|(at, _)| grid.instant(*at));
+            idle_instants
+                .entry(h.key.as_str())
+                .or_default()
+                .extend(idle);
         }
         Self {
             history,
             policy,
-            idle_steps,
+            grid,
+            idle_instants,
         }
     }
 
-    /// The GPU-hours GPU `key` was allocated and idle in the window.
+    /// The GPU-hours GPU `key` was allocated and idle in the window: at most the window.
     fn hours(&self, key: &str) -> f64 {
         let step_hours = self.policy.step.as_secs_f64() / 3600.0;
-        self.idle_steps.get(key).copied().unwrap_or(0) as f64 * step_hours
+        self.idle_instants.get(key).map_or(0, HashSet::len) as f64 * step_hours
     }
 
-    /// Whether `g`'s current allocation has values in the window and all are under the
-    /// threshold.
+    /// Whether `g`'s current allocation has values at the window's instants and all are under
+    /// the threshold.
     fn now_idle(&self, key: &str, g: &Gpu) -> bool {
         let mut known = self
             .history
             .iter()
             .filter(|h| h.key == key && h.pod == g.pod && h.namespace == g.namespace)
-            .flat_map(|h| h.values.iter().copied())
+            .flat_map(|h| h.points.iter().copied())
+            .filter(|(at, _)| self.grid.instant(*at).is_some())
+            .map(|(_, v)| v)
             .filter(|v| v.is_finite() && (0.0..=100.0).contains(v))
             .peekable();
         known.peek().is_some() && known.all(|v| v < self.policy.util_pct)
@@ -443,7 +486,7 @@ pub fn report(
     end: DateTime<Utc>,
     filter: &GpuFilter,
 ) -> GpuReport {
-    let idleness = Idleness::new(history, policy);
+    let idleness = Idleness::new(history, policy, end);
     let pods: HashMap<(&str, &str), &Pod> = cluster
         .pods
         .iter()
@@ -564,12 +607,17 @@ mod tests {
         }
     }
 
-    fn history(key: &str, pod: Option<&str>, values: &[f64]) -> UtilHistory {
+    /// One point a minute, the last at `end`.
+    fn history(end: DateTime<Utc>, key: &str, pod: Option<&str>, values: &[f64]) -> UtilHistory {
+        let n = i64::try_from(values.len()).expect("few");
         UtilHistory {
             key: key.into(),
             pod: pod.map(str::to_string),
             namespace: pod.map(|_| "ml".to_string()),
-            values: values.to_vec(),
+            points: (0..n)
+                .zip(values)
+                .map(|(i, v)| (end - chrono::TimeDelta::minutes(n - 1 - i), *v))
+                .collect(),
         }
     }
 
@@ -585,14 +633,28 @@ mod tests {
             gpu("n1", 1, 80.0, Some("fraud-canary-1")),
             gpu("n1", 2, 0.0, None),
         ];
+        let now = Utc::now();
+        // Idle for 4 steps under another pod (the 4 minutes before the current one's), then 3
+        // under the current one.
+        let mut old = history(
+            now,
+            "GPU-n1-0",
+            Some("old"),
+            &[0.0, 1.0, 2.0, 4.9, 80.0, 80.0, 80.0, 80.0],
+        );
+        old.points.truncate(4);
         let history = [
-            // Idle for 4 steps under another pod, then 3 under the current one.
-            history("GPU-n1-0", Some("old"), &[0.0, 1.0, 2.0, 4.9]),
-            history("GPU-n1-0", Some("fraud-1"), &[0.0, f64::NAN, 3.0, 1.0]),
+            old,
+            history(now, "GPU-n1-0", Some("fraud-1"), &[0.0, f64::NAN, 3.0, 1.0]),
             // Busy but for two steps: not idle now, 2 steps wasted.
-            history("GPU-n1-1", Some("fraud-canary-1"), &[1.0, 2.0, 50.0, 80.0]),
+            history(
+                now,
+                "GPU-n1-1",
+                Some("fraud-canary-1"),
+                &[1.0, 2.0, 50.0, 80.0],
+            ),
             // Unallocated: never waste.
-            history("GPU-n1-2", None, &[0.0; 10]),
+            history(now, "GPU-n1-2", None, &[0.0; 10]),
         ];
         let nodes = [node("n1", 8), node("cpu", 0)];
         let pods = [
@@ -603,7 +665,6 @@ mod tests {
             nodes: &nodes,
             pods: &pods,
         };
-        let now = Utc::now();
         let r = report(
             &gpus,
             &history,
@@ -642,6 +703,66 @@ mod tests {
         );
     }
 
+    /// Finding 17 of the second hostile probe: 1.5 M points a millisecond apart for one GPU gave
+    /// 25,000 GPU-hours in a 1 h window. Only the window's instants count, each once.
+    #[test]
+    fn idle_hours_never_exceed_the_window_whatever_the_points() {
+        let policy = IdlePolicy::default();
+        let end = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let ms = chrono::TimeDelta::milliseconds;
+        // Every millisecond of the window and two minutes before and after it, all idle.
+        let flood: Vec<(DateTime<Utc>, f64)> =
+            (-120_000..3_720_000).map(|i| (end - ms(i), 0.0)).collect();
+        let mut repeated = history(end, "GPU-n1-0", Some("p"), &[0.0; 60]);
+        repeated.points.extend(repeated.points.clone());
+        let hist = [
+            UtilHistory {
+                key: "GPU-n1-0".into(),
+                pod: Some("p".into()),
+                namespace: Some("ml".into()),
+                points: flood,
+            },
+            // The same instants again, as a second series of the same GPU (its labels changed).
+            repeated,
+        ];
+        let r = report(
+            &[gpu("n1", 0, 0.0, Some("p"))],
+            &hist,
+            Allocation::default(),
+            policy,
+            end,
+            end,
+            &GpuFilter::default(),
+        );
+        assert!(
+            (r.idle_gpu_hours - 1.0).abs() < 1e-9,
+            "one GPU idle for the whole hour: {}",
+            r.idle_gpu_hours
+        );
+        assert!(r.idle_gpus == 1);
+        // Points only off the grid or outside the window: no waste, and not called idle.
+        let off: Vec<(DateTime<Utc>, f64)> = (1..60)
+            .map(|i| (end - ms(i * 60_000 + 1), 0.0))
+            .chain([(end + ms(60_000), 0.0), (end - ms(3_600_000), 0.0)])
+            .collect();
+        let r = report(
+            &[gpu("n1", 0, 0.0, Some("p"))],
+            &[UtilHistory {
+                key: "GPU-n1-0".into(),
+                pod: Some("p".into()),
+                namespace: Some("ml".into()),
+                points: off,
+            }],
+            Allocation::default(),
+            policy,
+            end,
+            end,
+            &GpuFilter::default(),
+        );
+        assert!(r.idle_gpu_hours.abs() < 1e-12, "{}", r.idle_gpu_hours);
+        assert!(!r.nodes[0].gpus[0].idle);
+    }
+
     #[test]
     fn bad_gauges_are_none_and_unknown_nodes_have_no_allocation() {
         let mut g = gpu("n9", 0, f64::NAN, Some("x-canary-abc"));
@@ -650,7 +771,7 @@ mod tests {
         let now = Utc::now();
         let r = report(
             &[g],
-            &[history("GPU-n9-0", Some("x-canary-abc"), &[f64::NAN])],
+            &[history(now, "GPU-n9-0", Some("x-canary-abc"), &[f64::NAN])],
             Allocation::default(),
             IdlePolicy::default(),
             now,

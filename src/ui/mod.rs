@@ -22,6 +22,17 @@ use crate::app::{
     state::{MIN_SIZE, Overlay},
 };
 
+/// The largest area the console draws, in cells (columns, rows): more than a 4K screen holds at
+/// the smallest readable font. A bigger terminal (tmux allows 10000×10000) gets the console in
+/// its top-left 1000×500 cells and the rest left blank, so ratatui's two buffers of the area stay
+/// under about 40 MB (at 4000×4000 they took 1.5 GB).
+pub const MAX_AREA: (u16, u16) = (1000, 500);
+
+/// The area drawn on a terminal of `width` × `height` cells: its top-left, at most [`MAX_AREA`].
+pub fn drawn_area(width: u16, height: u16) -> Rect {
+    Rect::new(0, 0, width.min(MAX_AREA.0), height.min(MAX_AREA.1))
+}
+
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     frame.render_widget(Block::default().style(app.prefs.theme.text), area);

@@ -75,11 +75,58 @@ fn unknown_flag_is_a_usage_error_with_exit_code_2() {
     assert!(stderr.contains("Usage:"), "{stderr}");
 }
 
+/// Out-of-range flag values are usage errors: exit 2, as the README's exit codes say (the
+/// second hostile probe: `demo --speed 1e15` exited 1).
 #[test]
-fn a_negative_speed_is_refused() {
-    let out = mlops("valid", &["demo", "--speed=-2"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--speed must be a number"));
+fn out_of_range_flag_values_exit_2() {
+    for speed in ["-2", "1e15", "1001", "NaN", "inf"] {
+        let out = mlops("valid", &["demo", &format!("--speed={speed}")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {stderr}");
+        assert!(stderr.contains("--speed must be a number"), "{stderr}");
+    }
+    for args in [
+        &["gpu", "--demo", "--idle-util-pct", "0"][..],
+        &["gpu", "--demo", "--idle-util-pct", "101"],
+        &["gpu", "--demo", "--idle-window", "400d"],
+        &[
+            "drift",
+            "--reference",
+            "a.csv",
+            "--current",
+            "b.csv",
+            "--bins",
+            "0",
+        ],
+        &[
+            "drift",
+            "--reference",
+            "a.csv",
+            "--current",
+            "b.csv",
+            "--share",
+            "2",
+        ],
+        &[
+            "drift",
+            "--reference",
+            "a.csv",
+            "--current",
+            "b.csv",
+            "--threshold",
+            "-1",
+        ],
+        &["runs", "search", "--experiment", "0", "--max-results", "0"],
+        &["controller", "--concurrency", "0"],
+    ] {
+        let out = mlops("valid", args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -288,3 +288,36 @@ fn on_call_goes_from_overview_to_the_failed_rollouts_dataset() {
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }
+
+/// A resident-memory figure (`VmRSS` now, `VmHWM` the peak) of `pid`, in MiB.
+fn memory_mib(pid: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// The second hostile probe: `tmux resize-window -x 4000 -y 4000` took the demo to 1.5 GB RSS,
+/// and it stayed after shrinking back. The area drawn is clamped (`ui::MAX_AREA`, 1000×500), and
+/// the buffers shrink with the terminal.
+#[test]
+fn a_huge_terminal_keeps_memory_bounded_and_gives_it_back() {
+    let t = Tmux::start(&demo_script(), 120, 36, &empty_config());
+    t.wait_text("Drift alerts");
+    let pid = t.mlops_pid();
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "4000", "-y", "4000"]);
+    // Drawn at the new size (debug builds draw slowly: a few seconds).
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "120", "-y", "36"]);
+    t.wait_text("Drift alerts");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (now, peak) = (memory_mib(&pid, "VmRSS:"), memory_mib(&pid, "VmHWM:"));
+    eprintln!("4000×4000 and back: {now} MiB now, {peak} MiB peak");
+    assert!(peak < 600, "peaked at {peak} MiB at 4000×4000");
+    assert!(now < 400, "{now} MiB after shrinking back to 120×36");
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}

@@ -640,4 +640,44 @@ fn runs_compare_csv_never_writes_a_formula_and_keeps_line_breaks_quoted() {
             );
         }
     }
+
+/// Second hostile probe, finding 17: a Prometheus range answer with points a millisecond apart
+/// (each twice) for one allocated, idle GPU. Before: every point counted a whole step, 200,001
+/// points × 2 gave thousands of "GPU-hours wasted" in a 1 h window. Now only the window's step
+/// instants count, each once: never more than GPUs × window.
+#[test]
+fn gpu_idle_hours_never_exceed_gpus_times_the_window() {
+    let h = Hostile::start();
+    let r = run_measured(
+        mlops(&["gpu", "--idle-window", "1h", "-o", "json"])
+            .env("MLOPS_PROMETHEUS_URL", h.url("flood-gpu")),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    let doc: serde_json::Value = serde_json::from_slice(&r.output.stdout).expect("json");
+    let gpus = doc["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["gpus"].as_array().map_or(0, Vec::len))
+        .sum::<usize>();
+    assert_eq!(gpus, 1, "{doc}");
+    let hours = doc["idle_gpu_hours"].as_f64().expect("idle_gpu_hours");
+    assert!(
+        hours > 0.0 && hours <= 1.0,
+        "1 GPU in a 1 h window wasted {hours} GPU-hours"
+    );
+    // The 200 s of points hold the window's instants at end, end - 60 s, … (4 of them at most).
+    assert!(hours <= 4.0 / 60.0 + 1e-9, "{hours}");
+    let table = run_measured(
+        mlops(&["gpu", "--idle-window", "1h"]).env("MLOPS_PROMETHEUS_URL", h.url("flood-table")),
+        Duration::from_secs(60),
+    );
+    assert_eq!(table.output.status.code(), Some(0), "{}", table.stderr());
+    assert!(
+        table.stdout().contains("1 allocated GPUs idle"),
+        "{}",
+        table.stdout()
+    );
+    no_panic("gpu", &table.stderr());
 }

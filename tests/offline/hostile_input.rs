@@ -186,11 +186,12 @@ fn echoed_values_are_cut_and_credentials_redacted_everywhere() {
 
 #[test]
 fn numbers_that_overflowed_are_refused_before_anything_happens() {
-    // C2: `demo --speed 1e15` panicked (exit 101); `-1` was taken for a flag.
+    // C2: `demo --speed 1e15` panicked (exit 101); `-1` was taken for a flag. A usage error:
+    // exit 2 (it was 1 until the second hostile probe).
     for speed in ["1e15", "1e308", "1e12", "-1", "NaN"] {
         let out = mlops(&["demo", "--speed", speed]).output().expect("run");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "--speed {speed}: {err}");
+        assert_eq!(out.status.code(), Some(2), "--speed {speed}: {err}");
         assert!(
             err.contains("--speed must be a number from 0 to 1000"),
             "--speed {speed}: {err}"
@@ -441,4 +442,92 @@ fn audit_verify_reads_only_regular_files_a_bounded_line_at_a_time() {
         r.peak_mib,
         text.len() >> 20
     );
+
+/// The second hostile probe: policy.toml errors were located with `text.find`, so a region
+/// named in an earlier comment was reported at line 1, keys written with TOML escapes at 1:1,
+/// and the country error for `"x"` at the first `"x"` in the file. Each is now at its key or
+/// value, from the TOML parser's spans.
+#[test]
+fn policy_errors_are_located_at_their_key_or_value() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = [
+        r#"# "bad region" and "x", max_regression, validation_tag and "nocluster" are named here first"#,
+        "[regions]",
+        r#""eu-west-1" = "IE""#,
+        r#""bad region" = "IE""#,
+        r#""ap\u002Dsouth\u0020x" = "IN""#,
+        r#""us-east-1" = "x""#,
+        "",
+        "[default]",
+        "max_regression = 0.5",
+        "",
+        "[clusters.prod]",
+        "max_regression = -1.0",
+        r#"validation_tag = "novalue""#,
+        "",
+        r#"[namespaces."nocluster"]"#,
+        "change_ticket = true",
+        "",
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("policy.toml"), text).expect("write");
+    let (code, out, _) = config_check(dir.path());
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "policy.toml:4:1: not a region name",
+        "policy.toml:5:1: not a region name",
+        "\"ap-south x\"",
+        "policy.toml:6:15: region us-east-1: not an ISO 3166 country code",
+        "policy.toml:12:18: [clusters.prod] max_regression must be a number ≥ 0",
+        "policy.toml:13:18: [clusters.prod] validation_tag must be KEY=VALUE",
+        "policy.toml:15:13: a namespace section is named",
+    ] {
+        assert!(out.contains(expected), "{expected:?} in:\n{out}");
+    }
+    assert!(!out.contains("policy.toml:1:"), "{out}");
+}
+
+/// The second hostile probe: a 1 MiB policy.toml with 56k bad regions took 20 s in `config
+/// check` and printed 16 MB. Now linear, and the list is cut with "… and N more".
+#[test]
+fn a_policy_with_56k_bad_regions_is_checked_quickly_with_a_capped_list() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut text = String::from("[regions]\n");
+    for i in 0..56_000 {
+        let _ = writeln!(text, "\"Bad{i:05}\" = \"x\"");
+    }
+    assert!(text.len() < 1024 * 1024, "{}", text.len());
+    std::fs::write(dir.path().join("policy.toml"), &text).expect("write");
+    for json in [false, true] {
+        let mut args = vec!["config", "check"];
+        if json {
+            args.extend(["-o", "json"]);
+        }
+        let r = common::hostile::run_measured(
+            mlops(&args).env("MLOPS_CONFIG_DIR", dir.path()),
+            Duration::from_secs(60),
+        );
+        let out = r.stdout();
+        eprintln!("json {json}: {:?}, {} bytes", r.elapsed, out.len());
+        assert_eq!(r.output.status.code(), Some(1), "{}", r.stderr());
+        assert!(r.elapsed < Duration::from_secs(15), "{:?}", r.elapsed);
+        assert!(out.len() < 1_000_000, "{} bytes printed", out.len());
+        if json {
+            let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+            assert_eq!(doc["error_count"], 112_000, "every problem counted");
+            assert!(doc["errors"].as_array().expect("errors").len() <= 1000);
+        } else {
+            assert!(
+                out.contains("policy.toml:2:1: not a region name"),
+                "{}",
+                &out[..500]
+            );
+            assert!(out.contains("… and "), "{}", &out[out.len() - 500..]);
+            assert!(
+                out.contains("112000 error(s)"),
+                "{}",
+                &out[out.len() - 500..]
+            );
+        }
+    }
 }

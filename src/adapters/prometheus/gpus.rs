@@ -65,7 +65,7 @@ pub(super) fn map_util_history(util: &[Series]) -> Vec<UtilHistory> {
             key: key_of(s),
             pod: some(workload_label(s, "pod")),
             namespace: some(workload_label(s, "namespace")),
-            values: s.samples.iter().map(|p| p.value).collect(),
+            points: s.samples.iter().map(|p| (p.time, p.value)).collect(),
         })
         .collect()
 }

@@ -580,8 +580,12 @@ fn util_history_is_keyed_like_the_gauges_in_every_label_spelling() {
     );
     assert_eq!(history[0].pod.as_deref(), Some("fraud-detector-5d9c-x2"));
     assert_eq!(history[0].namespace.as_deref(), Some("ml-serving"));
-    assert_eq!(history[0].values.len(), 2);
-    assert!(history[0].values[1].is_nan(), "kept, and the core skips it");
+    assert_eq!(history[0].points.len(), 2);
+    assert!(
+        history[0].points[1].1.is_nan(),
+        "kept, and the core skips it"
+    );
+    assert_eq!(history[0].points[1].0.timestamp(), 160, "with its instant");
     assert_eq!(
         (history[1].key.as_str(), history[1].pod.as_deref()),
         ("GPU-z", None)
