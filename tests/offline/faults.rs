@@ -640,6 +640,7 @@ fn runs_compare_csv_never_writes_a_formula_and_keeps_line_breaks_quoted() {
             );
         }
     }
+}
 
 /// Second hostile probe, finding 17: a Prometheus range answer with points a millisecond apart
 /// (each twice) for one allocated, idle GPU. Before: every point counted a whole step, 200,001

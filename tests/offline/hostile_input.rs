@@ -442,6 +442,7 @@ fn audit_verify_reads_only_regular_files_a_bounded_line_at_a_time() {
         r.peak_mib,
         text.len() >> 20
     );
+}
 
 /// The second hostile probe: policy.toml errors were located with `text.find`, so a region
 /// named in an earlier comment was reported at line 1, keys written with TOML escapes at 1:1,
