@@ -88,7 +88,10 @@ mod tests {
     fn a_fifo_a_device_and_a_directory_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         for p in [fifo.as_path(), Path::new("/dev/zero"), dir.path()] {
             let e = read_text(p, 1024, "a drift input").unwrap_err();

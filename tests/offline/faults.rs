@@ -537,3 +537,48 @@ fn lineage_is_bounded_on_a_token_cycle_and_thousands_of_versions() {
         Duration::from_secs(60),
     );
 }
+
+/// Finding 12: `drift live` when Prometheus reports 2,500 model labels, each one in the
+/// registry (every MLflow answer 20 ms late). Before: one model after another, three registry
+/// calls each, 7,500 calls (killed at 60 s). Now at most 200 models a pass, 8 at a time, and
+/// a warning that names the rest.
+#[test]
+fn drift_live_looks_up_a_bounded_number_of_models_a_few_at_a_time() {
+    let h = Hostile::start();
+    let r = run_measured(
+        mlops(&["drift", "live", "-o", "json"])
+            .env("MLOPS_PROMETHEUS_URL", h.url("labels-prom"))
+            .env("MLFLOW_TRACKING_URI", h.url("labels-mlflow")),
+        Duration::from_secs(60),
+    );
+    let requests = h.count("labels-mlflow");
+    eprintln!(
+        "drift live, 2,500 model labels: {} MiB peak, {:?}, {requests} registry requests",
+        r.peak_mib, r.elapsed
+    );
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    no_panic("drift live", &r.stderr());
+    let doc: serde_json::Value = serde_json::from_slice(&r.output.stdout).expect("json");
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("m0200") && w.contains("and 2295 more models not looked up")),
+        "{warnings:?}"
+    );
+    assert!(
+        (600..=700).contains(&requests),
+        "200 models looked up, 3 calls each: {requests} requests"
+    );
+    assert!(r.peak_mib < 300, "drift live peaked at {} MiB", r.peak_mib);
+    assert_within(
+        "drift live (2,500 labels)",
+        r.elapsed,
+        Duration::from_secs(30),
+    );
+}
