@@ -175,13 +175,14 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
                         .await?
                 }
                 unprofiled => {
-                    let warnings = match unprofiled {
+                    let mut warnings = match unprofiled {
                         Some(Err(e)) => vec![format!("no training data profiles: {e}")],
                         _ => Vec::new(),
                     };
-                    let d = metrics
-                        .drift_against(Utc::now(), &VersionProfiles::new())
+                    let (d, dropped) = metrics
+                        .drift_noting(Utc::now(), &VersionProfiles::new())
                         .await?;
+                    warnings.extend(dropped);
                     (d, VersionProfiles::new(), warnings)
                 }
             };

@@ -582,3 +582,74 @@ fn drift_live_looks_up_a_bounded_number_of_models_a_few_at_a_time() {
         Duration::from_secs(30),
     );
 }
+
+/// Findings 18 and 13 of the second probe: `drift live` names every feature it leaves out and
+/// why (buckets without `+Inf`, one bucket, counts that are not counts), in `warnings`; and a
+/// `--fail-on-drift` gate with no feature compared fails (exit 1, the reason on stderr) instead
+/// of passing.
+#[test]
+fn drift_live_names_every_histogram_it_cannot_use_and_a_gate_with_nothing_compared_fails() {
+    let h = Hostile::start();
+    let live = |args: &[&str], mode: &str| {
+        let mut all = vec!["drift", "live"];
+        all.extend_from_slice(args);
+        run_measured(
+            mlops(&all).env("MLOPS_PROMETHEUS_URL", h.url(mode)),
+            Duration::from_secs(60),
+        )
+    };
+    let r = live(&["-o", "json", "--fail-on-drift"], "badhist");
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    let doc: serde_json::Value = serde_json::from_slice(&r.output.stdout).expect("json");
+    let features: Vec<&str> = doc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["feature"].as_str())
+        .collect();
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(features.contains(&"amount"), "{features:?}");
+    for (feature, why) in [
+        ("no_inf", "no +Inf bucket"),
+        ("one_bucket", "only one bucket"),
+        ("negative", "not counts"),
+        ("nan", "not counts"),
+        ("huge", "not counts"),
+    ] {
+        let name = format!("m v1 {feature}: ");
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&name) && w.contains(why)),
+            "{feature} ({why}) is not named: {warnings:#?}"
+        );
+    }
+    // The table says so too.
+    let r = live(&[], "badhist");
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    assert!(
+        r.stdout().contains("warning: m v1 no_inf: not compared"),
+        "{}",
+        r.stdout()
+    );
+    // Nothing compared: no histograms at all, or none of the model asked for.
+    for (args, mode) in [
+        (vec!["--fail-on-drift"], "ok-live"),
+        (vec!["--fail-on-drift", "--model", "other"], "badhist"),
+        (vec!["--fail-on-drift", "-o", "json"], "ok-live"),
+    ] {
+        let r = live(&args, mode);
+        assert_eq!(r.output.status.code(), Some(1), "{args:?}: {}", r.stderr());
+        assert!(
+            r.stderr().contains("no feature was compared"),
+            "{args:?}: {}",
+            r.stderr()
+        );
+    }
+    // Without the gate it is a report like any other.
+    let r = live(&[], "ok-live");
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+}

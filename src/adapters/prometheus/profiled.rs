@@ -247,13 +247,14 @@ impl ProfiledDrift {
         out
     }
 
-    /// Drift now, each version against its profile where it has one; with the profiles used
-    /// and the warnings of their lookup.
+    /// Drift now, each version against its profile where it has one; with the profiles used,
+    /// the warnings of their lookup and those of the features left out.
     pub async fn drift_with_profiles(
         &self,
     ) -> Result<(Vec<FeatureDrift>, VersionProfiles, Vec<String>), CoreError> {
-        let (profiles, warnings) = self.profiles().await;
-        let drift = self.metrics.drift_against(Utc::now(), &profiles).await?;
+        let (profiles, mut warnings) = self.profiles().await;
+        let (drift, dropped) = self.metrics.drift_noting(Utc::now(), &profiles).await?;
+        warnings.extend(dropped);
         Ok((drift, profiles, warnings))
     }
 }
