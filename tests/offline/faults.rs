@@ -623,7 +623,9 @@ fn drift_live_names_every_histogram_it_cannot_use_and_a_gate_with_nothing_compar
     ] {
         let name = format!("m v1 {feature}: ");
         assert!(
-            warnings.iter().any(|w| w.starts_with(&name) && w.contains(why)),
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&name) && w.contains(why)),
             "{feature} ({why}) is not named: {warnings:#?}"
         );
     }

@@ -202,21 +202,27 @@ pub(super) fn map_drift(
         let window = refs.remove(&key);
         let not_compared = |why: &str| {
             let why = if not_counts.contains(&key) {
-                format!("bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out, and then {why}")
+                format!(
+                    "bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out, and then {why}"
+                )
             } else {
                 why.to_string()
             };
             format!("{}: not compared: {why}", feature_name(&key))
         };
-        let (bounds, reference_counts, source) =
-            match reference_for(&key, window, times.values().next_back(), profiles, &mut warnings)
-            {
-                Ok(r) => r,
-                Err(why) => {
-                    warnings.push(not_compared(&why));
-                    continue;
-                }
-            };
+        let (bounds, reference_counts, source) = match reference_for(
+            &key,
+            window,
+            times.values().next_back(),
+            profiles,
+            &mut warnings,
+        ) {
+            Ok(r) => r,
+            Err(why) => {
+                warnings.push(not_compared(&why));
+                continue;
+            }
+        };
         let edges = edges_of(&bounds[..bounds.len() - 1]);
         let mut psi_history = Vec::new();
         let mut status_history = Vec::new();

@@ -274,12 +274,16 @@ fn same_bins_give_no_drift_and_missing_windows_are_left_out() {
     assert!(d.report.psi.abs() < 1e-12 && d.report.js_distance < 1e-6);
     assert!(d.report.ks.statistic < 1e-12 && d.report.wasserstein_normed < 1e-12);
     assert!(
-        map_drift(&[], &current, &VersionProfiles::new()).0.is_empty(),
+        map_drift(&[], &current, &VersionProfiles::new())
+            .0
+            .is_empty(),
         "no reference, no report"
     );
     let empty = buckets("f", &bounds, &[(100, &[0.0; 4])]);
     assert!(
-        map_drift(&reference, &empty, &VersionProfiles::new()).0.is_empty(),
+        map_drift(&reference, &empty, &VersionProfiles::new())
+            .0
+            .is_empty(),
         "no current traffic, no report"
     );
 }
@@ -344,7 +348,9 @@ fn every_feature_left_out_is_named_with_the_reason() {
     let live = [10.0, 40.0, 40.0, 10.0];
     let good = |f: &str, t: i64| buckets(f, &bounds, &[(t, &live)]);
     let only = |f: &str, t: i64, les: &[(&str, f64)]| -> Vec<Series> {
-        les.iter().map(|(le, v)| bucket(&[(t, *v)], f, le)).collect()
+        les.iter()
+            .map(|(le, v)| bucket(&[(t, *v)], f, le))
+            .collect()
     };
     let mut reference = [good("ok", 0), good("reversed", 0), good("idle", 0)].concat();
     let mut current = [good("ok", 100), good("reversed", 100)].concat();
@@ -393,21 +399,44 @@ fn every_feature_left_out_is_named_with_the_reason() {
     let said = |feature: &str, why: &str| {
         let name = format!("fraud-detector v3 {feature}: ");
         assert!(
-            warnings.iter().any(|w| w.starts_with(&name) && w.contains(why)),
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&name) && w.contains(why)),
             "{feature}: {why}: {warnings:#?}"
         );
     };
-    said("reversed", "the training data profile fraud-train@abc cannot be used (its column's edges are unsorted");
+    said(
+        "reversed",
+        "the training data profile fraud-train@abc cannot be used (its column's edges are unsorted",
+    );
     said("reversed", "compared with the reference window");
-    said("no_inf", "not compared: the reference window's histogram has no +Inf bucket");
-    said("one_bucket", "not compared: the reference window's histogram has only one bucket");
+    said(
+        "no_inf",
+        "not compared: the reference window's histogram has no +Inf bucket",
+    );
+    said(
+        "one_bucket",
+        "not compared: the reference window's histogram has only one bucket",
+    );
     for bad in ["negative", "nan"] {
-        said(bad, "bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out");
+        said(
+            bad,
+            "bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out",
+        );
     }
     said("huge", "not compared: bucket counts that are not counts");
-    said("idle", "not compared: no observations in the current window");
-    said("no_reference", "not compared: no histogram in the reference window");
-    assert!(!warnings.iter().any(|w| w.contains(" ok: ")), "{warnings:#?}");
+    said(
+        "idle",
+        "not compared: no observations in the current window",
+    );
+    said(
+        "no_reference",
+        "not compared: no histogram in the reference window",
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains(" ok: ")),
+        "{warnings:#?}"
+    );
     assert_eq!(warnings.len(), 8, "{warnings:#?}");
 }
 
