@@ -443,6 +443,10 @@ impl MetricsPort for PrometheusMetrics {
         self.drift_at(Utc::now()).await
     }
 
+    async fn drift_noting(&self) -> Result<(Vec<FeatureDrift>, Vec<String>), CoreError> {
+        PrometheusMetrics::drift_noting(self, Utc::now(), &VersionProfiles::new()).await
+    }
+
     /// Series for a rollout named `<model>-v<version>` (the demo's and the controller's naming):
     /// the last [`ROLLOUT_WINDOW`] every [`ROLLOUT_STEP`]. `cluster` only appears in errors: one
     /// Prometheus serves one cluster set here.

@@ -273,6 +273,10 @@ impl MetricsPort for ProfiledDrift {
         self.drift_with_profiles().await.map(|(d, _, _)| d)
     }
 
+    async fn drift_noting(&self) -> Result<(Vec<FeatureDrift>, Vec<String>), CoreError> {
+        self.drift_with_profiles().await.map(|(d, _, w)| (d, w))
+    }
+
     async fn rollout_series(
         &self,
         cluster: &str,
