@@ -154,17 +154,17 @@ fn reference_for(
     }
 }
 
-/// Each version's features, the current window against its reference; with a warning for each
-/// feature left out (and why) and for each profile that could not be used.
-pub(super) fn map_drift(
-    reference: &[Series],
-    current: &[Series],
-    profiles: &VersionProfiles,
-) -> (Vec<FeatureDrift>, Vec<String>) {
-    let mut warnings = Vec::new();
-    // Features with a bucket count that is not a count (NaN, infinite, negative, beyond any
-    // real count): that bucket is left out, so drift is never computed, nor an alert raised,
-    // from it; and the feature is named.
+type Windows = (
+    BTreeMap<FeatureKey, Cumulative>,
+    BTreeMap<FeatureKey, BTreeMap<DateTime<Utc>, Cumulative>>,
+    std::collections::BTreeSet<FeatureKey>,
+);
+
+/// The reference window's cumulative buckets per feature, the current window's per feature and
+/// evaluation time (merged, sorted by bound), and the features with a bucket count that is not
+/// a count (NaN, infinite, negative, beyond any real count): that bucket is left out, so drift
+/// is never computed, nor an alert raised, from it; and the feature is named.
+fn read_windows(reference: &[Series], current: &[Series]) -> Windows {
     let mut not_counts: std::collections::BTreeSet<FeatureKey> = std::collections::BTreeSet::new();
     let mut refs: BTreeMap<FeatureKey, Cumulative> = BTreeMap::new();
     for s in reference {
@@ -197,6 +197,18 @@ pub(super) fn map_drift(
             merge_cumulative(c);
         }
     }
+    (refs, curs, not_counts)
+}
+
+/// Each version's features, the current window against its reference; with a warning for each
+/// feature left out (and why) and for each profile that could not be used.
+pub(super) fn map_drift(
+    reference: &[Series],
+    current: &[Series],
+    profiles: &VersionProfiles,
+) -> (Vec<FeatureDrift>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let (mut refs, curs, not_counts) = read_windows(reference, current);
     let mut out = Vec::new();
     for (key, times) in curs {
         let window = refs.remove(&key);
