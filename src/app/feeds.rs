@@ -601,14 +601,18 @@ impl Feeds {
             Source::Models => put!(self.models, Models),
             Source::Gpus => put!(self.gpus, Gpus),
             Source::Drift => {
+                let mut warned = false;
                 let drift = result.and_then(|p| match p {
                     Payload::Drift(d, warnings) => {
+                        warned = warnings != self.drift_warnings;
                         self.drift_warnings = warnings;
                         Ok(d)
                     }
                     other => Err(mismatch(&other)),
                 });
-                self.drift.store(drift, now)
+                let (changed, requeue) = self.drift.store(drift, now);
+                // New warnings with the same rows are a change on screen too.
+                (changed || warned, requeue)
             }
             Source::Audit => put!(self.audit, Audit),
             Source::Runs(k) => {

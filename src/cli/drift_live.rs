@@ -169,6 +169,7 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
             match options.registry().filter(|_| args.reference == "profile") {
                 Some(Ok(r)) => {
                     ProfiledDrift::new(metrics.clone(), std::sync::Arc::new(r))
+                        .with_lookup_budget(options.timeout)
                         .drift_with_profiles()
                         .await?
                 }

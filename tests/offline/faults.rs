@@ -655,3 +655,36 @@ fn drift_live_names_every_histogram_it_cannot_use_and_a_gate_with_nothing_compar
     let r = live(&[], "ok-live");
     assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
 }
+
+/// Finding 12 in the console: with 2,500 model labels the Drift view stayed at "no complete
+/// answer" — every refresh started the lookups over and the deadline cut them. Now each
+/// refresh looks up the next 200 models (what finished is kept) and the view says how many are
+/// left, a number that goes down.
+#[test]
+fn the_consoles_drift_view_answers_and_fills_its_profile_cache_refresh_by_refresh() {
+    let h = Hostile::start();
+    let config = h.config_dir("drift-labels", "timeout_seconds = 2\nrefresh_seconds = 1\n");
+    let script = format!(
+        "env -u MLFLOW_TRACKING_USERNAME -u MLFLOW_TRACKING_PASSWORD -u MLFLOW_TRACKING_TOKEN -u MLOPS_CONTEXT KUBECONFIG={} MLFLOW_TRACKING_URI={} MLOPS_PROMETHEUS_URL={} {}; echo EXIT=$?; sleep 60",
+        h.kubeconfig("ok-kube").display(),
+        h.url("labels-console-mlflow"),
+        h.url("labels-console-prom"),
+        env!("CARGO_BIN_EXE_mlops"),
+    );
+    let t = Tmux::start(&script, 160, 36, &config.display().to_string());
+    t.keys(&["4"]);
+    let left = |s: &str| -> Option<u64> {
+        let at = s.find(" models not looked up in this pass")?;
+        s[..at].rsplit(' ').next()?.parse().ok()
+    };
+    let first = t.wait_for("the models not looked up", |s| left(s).is_some());
+    assert!(!first.contains("no complete answer"), "{first}");
+    let n = left(&first).expect("a count");
+    let later = t.wait_for("fewer models left", |s| {
+        left(s).is_some_and(|m| m + 200 <= n)
+    });
+    assert!(!later.contains("no complete answer"), "{later}");
+    t.keys(&["q"]);
+    let s = t.wait_text("EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
+}

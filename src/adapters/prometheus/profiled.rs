@@ -38,8 +38,9 @@ pub const LOOKUP_CONCURRENCY: usize = 8;
 /// The most models looked up in one pass; the rest are named in a warning and looked up by the
 /// next passes (the console's refreshes), while what finished stays cached.
 pub const MAX_LOOKUPS_PER_PASS: usize = 200;
-/// How long one pass spends on lookups before it goes on with what it has: well within the
-/// console's deadline for the Drift view, so the drift itself is still computed.
+/// How long one pass spends on lookups at most before it goes on with what it has (the
+/// console and `drift live` give it their timeout, `timeout_seconds`: a third of the console's
+/// deadline for the Drift view, so the drift itself is still computed).
 pub const LOOKUP_BUDGET: Duration = Duration::from_secs(10);
 /// The most models whose lookups are kept (the oldest go first).
 pub const MAX_CACHED_MODELS: usize = 10_000;
@@ -75,6 +76,8 @@ pub struct ProfiledDrift {
     /// Finished lookups by model, kept across passes (and across the console's restarts of
     /// the Drift view's load, which may cut a pass short).
     cache: Mutex<HashMap<String, Looked>>,
+    /// How long a pass spends on lookups.
+    budget: Duration,
 }
 
 impl ProfiledDrift {
@@ -83,7 +86,15 @@ impl ProfiledDrift {
             metrics,
             registry,
             cache: Mutex::new(HashMap::new()),
+            budget: LOOKUP_BUDGET,
         }
+    }
+
+    /// Lookups of one pass within `budget` (at most [`LOOKUP_BUDGET`]).
+    #[must_use]
+    pub fn with_lookup_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget.min(LOOKUP_BUDGET);
+        self
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Looked>> {
@@ -162,13 +173,13 @@ impl ProfiledDrift {
                 }
             }
         };
-        let _ = tokio::time::timeout(LOOKUP_BUDGET, collect).await;
+        let _ = tokio::time::timeout(self.budget, collect).await;
         let skipped: Vec<String> = left
             .into_iter()
             .chain(later.into_iter().map(|(m, _)| m))
             .collect();
         if !skipped.is_empty() {
-            warnings.push(not_looked_up(&skipped));
+            warnings.push(not_looked_up(&skipped, self.budget));
         }
         (found, warnings)
     }
@@ -288,12 +299,12 @@ impl MetricsPort for ProfiledDrift {
 
 /// The warning for models whose profiles were not looked up in this pass: the first few named,
 /// then how many more.
-fn not_looked_up(models: &[String]) -> String {
+fn not_looked_up(models: &[String], budget: Duration) -> String {
     let named: Vec<&str> = models.iter().take(NAMED).map(String::as_str).collect();
     let mut s = format!(
         "training data profiles of {} models not looked up in this pass (at most {MAX_LOOKUPS_PER_PASS} models a pass, for at most {} s); their versions are compared with the reference window: {}",
         models.len(),
-        LOOKUP_BUDGET.as_secs(),
+        budget.as_secs_f64(),
         named.join(", ")
     );
     if models.len() > named.len() {
@@ -478,11 +489,11 @@ mod tests {
     #[test]
     fn the_warning_names_a_few_models_and_counts_the_rest() {
         let models: Vec<String> = ["a", "b"].map(String::from).to_vec();
-        let w = not_looked_up(&models);
+        let w = not_looked_up(&models, LOOKUP_BUDGET);
         assert!(w.ends_with(": a, b"), "{w}");
         let models: Vec<String> = (0..9).map(|i| format!("m{i}")).collect();
         assert!(
-            not_looked_up(&models)
+            not_looked_up(&models, LOOKUP_BUDGET)
                 .ends_with("m0, m1, m2, m3, m4 … and 4 more models not looked up")
         );
     }
