@@ -163,7 +163,7 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, CoreError>
                 .ok_or_else(|| not_configured("the metrics store"))?;
             match source {
                 Source::Gpus => m.gpus().await.map(Payload::Gpus),
-                Source::Drift => m.drift().await.map(Payload::Drift),
+                Source::Drift => m.drift_noting().await.map(|(d, w)| Payload::Drift(d, w)),
                 Source::Series(k) => m
                     .rollout_series(&k.cluster, &k.name)
                     .await

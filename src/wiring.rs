@@ -457,7 +457,10 @@ pub async fn real(options: &Options) -> Backends {
         // Live drift against each version's training data profile in the registry, when there
         // is a registry; against the reference window otherwise.
         metrics: prometheus.clone().map(|m| match &registry {
-            Some(r) => Arc::new(ProfiledDrift::new(m, r.clone())) as Arc<dyn MetricsPort>,
+            Some(r) => {
+                Arc::new(ProfiledDrift::new(m, r.clone()).with_lookup_budget(options.timeout))
+                    as Arc<dyn MetricsPort>
+            }
             None => m as Arc<dyn MetricsPort>,
         }),
         // The audit log lives in the cluster (ConfigMaps in mlops-system).

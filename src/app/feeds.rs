@@ -292,7 +292,8 @@ pub enum Payload {
     /// Each run's history of one metric: (run id, points).
     Histories(Vec<(String, Vec<MetricPoint>)>),
     Gpus(Vec<Gpu>),
-    Drift(Vec<FeatureDrift>),
+    /// The features compared, and what was left out and why.
+    Drift(Vec<FeatureDrift>, Vec<String>),
     Audit(Vec<AuditEntry>),
     Series(RolloutSeries),
 }
@@ -464,6 +465,8 @@ pub struct Feeds {
     pub models: Feed<Vec<RegisteredModel>>,
     pub gpus: Feed<Vec<Gpu>>,
     pub drift: Feed<Vec<FeatureDrift>>,
+    /// What the latest drift answer left out and why (shown under the Drift view).
+    pub drift_warnings: Vec<String>,
     pub audit: Feed<Vec<AuditEntry>>,
     pub runs: HashMap<RunsKey, Feed<RunList>>,
     /// Pages after the first, each fetched once while held: how many runs each added.
@@ -597,7 +600,20 @@ impl Feeds {
             Source::Experiments => put!(self.experiments, Experiments),
             Source::Models => put!(self.models, Models),
             Source::Gpus => put!(self.gpus, Gpus),
-            Source::Drift => put!(self.drift, Drift),
+            Source::Drift => {
+                let mut warned = false;
+                let drift = result.and_then(|p| match p {
+                    Payload::Drift(d, warnings) => {
+                        warned = warnings != self.drift_warnings;
+                        self.drift_warnings = warnings;
+                        Ok(d)
+                    }
+                    other => Err(mismatch(&other)),
+                });
+                let (changed, requeue) = self.drift.store(drift, now);
+                // New warnings with the same rows are a change on screen too.
+                (changed || warned, requeue)
+            }
             Source::Audit => put!(self.audit, Audit),
             Source::Runs(k) => {
                 let feed = self.runs.entry(k.clone()).or_default();

@@ -26,11 +26,12 @@ pub struct LiveArgs {
     /// Only this model.
     #[arg(long)]
     pub model: Option<String>,
-    /// The current window (default `[drift] live_window`, 15m); the reference is the five hours
-    /// that end an hour ago.
+    /// The current window, from 1s to 24h (default `[drift] live_window`, 15m); the reference
+    /// is the five hours that end an hour ago.
     #[arg(long)]
     pub window: Option<String>,
-    /// Exit 3 when a feature drifted (for pipelines and alerts).
+    /// Exit 3 when a feature drifted (for pipelines and alerts); exit 1 when no feature was
+    /// compared (no histograms, or none usable: the warnings say why).
     #[arg(long)]
     pub fail_on_drift: bool,
     /// What the live window is compared with: `profile` (the version's training data profile
@@ -155,10 +156,7 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
     let output = Output::pick(output, &[Output::Table, Output::Json], "drift live")?;
     let window = match &args.window {
         None => options.settings.drift.live_window,
-        Some(w) => mlops_core::text::parse_duration(w.trim())
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| UsageError(format!("--window {w:?}: a duration like 90s, 15m or 1h")))?,
+        Some(w) => window_flag(w)?,
     };
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {
@@ -171,17 +169,19 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
             match options.registry().filter(|_| args.reference == "profile") {
                 Some(Ok(r)) => {
                     ProfiledDrift::new(metrics.clone(), std::sync::Arc::new(r))
+                        .with_lookup_budget(options.timeout)
                         .drift_with_profiles()
                         .await?
                 }
                 unprofiled => {
-                    let warnings = match unprofiled {
+                    let mut warnings = match unprofiled {
                         Some(Err(e)) => vec![format!("no training data profiles: {e}")],
                         _ => Vec::new(),
                     };
-                    let d = metrics
-                        .drift_against(Utc::now(), &VersionProfiles::new())
+                    let (d, dropped) = metrics
+                        .drift_noting(Utc::now(), &VersionProfiles::new())
                         .await?;
+                    warnings.extend(dropped);
                     (d, VersionProfiles::new(), warnings)
                 }
             };
@@ -219,6 +219,11 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
     match result {
         Ok(live) => {
             output::print(&output::render(output, &live, table));
+            // A gate that compared nothing cannot say there is no drift.
+            if args.fail_on_drift && live.features.is_empty() && live.canary_vs_stable.is_empty() {
+                eprintln!("mlops: {}", nothing_compared(args, &live));
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(if args.fail_on_drift && live.drifted > 0 {
                 ExitCode::from(output::DRIFT_EXIT)
             } else {
@@ -227,6 +232,45 @@ pub fn run(args: &LiveArgs, options: &Options, output: &str) -> Result<ExitCode>
         }
         Err(e) => Ok(output::finish(Err(e))),
     }
+}
+
+/// `--window`: a duration from 1s to 24h, the bound of the config's `live_window`, whatever
+/// the spelling (`18446744073709551615s` is as refused as `25h`).
+fn window_flag(w: &str) -> Result<Duration, UsageError> {
+    let max = crate::config::settings::MAX_LIVE_WINDOW;
+    let secs = mlops_core::text::parse_duration(w.trim()).ok_or_else(|| {
+        UsageError(format!(
+            "--window {w:?}: a duration like 90s, 15m or 1h, from 1s to 24h"
+        ))
+    })?;
+    if secs == 0 || secs > max.as_secs() {
+        return Err(UsageError(format!(
+            "--window {w:?}: the current window must be from 1s to 24h ({secs} s given)"
+        )));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Why `--fail-on-drift` fails when no feature was compared.
+fn nothing_compared(args: &LiveArgs, live: &Live) -> String {
+    let whose = args
+        .model
+        .as_deref()
+        .map_or_else(String::new, |m| format!(" of model {}", safe(m)));
+    let why = if live.warnings.is_empty() {
+        format!(
+            "the metrics store has no feature histograms (model_feature_value_bucket){whose} over the last {} s",
+            live.window_seconds
+        )
+    } else {
+        format!(
+            "no usable feature histogram{whose} over the last {} s (the warnings say why)",
+            live.window_seconds
+        )
+    };
+    format!(
+        "drift live --fail-on-drift: no feature was compared{whose}, so drift cannot be ruled out: {why}"
+    )
 }
 
 fn table(l: &Live) -> String {

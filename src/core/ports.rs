@@ -103,6 +103,11 @@ pub trait MetricsPort: Send + Sync {
     fn describe(&self) -> String;
     async fn gpus(&self) -> Result<Vec<Gpu>, CoreError>;
     async fn drift(&self) -> Result<Vec<FeatureDrift>, CoreError>;
+    /// [`Self::drift`] with what was left out and why (a feature whose histogram cannot be
+    /// used, a profile that could not be read, models not looked up), for the Drift view.
+    async fn drift_noting(&self) -> Result<(Vec<FeatureDrift>, Vec<String>), CoreError> {
+        self.drift().await.map(|d| (d, Vec::new()))
+    }
     async fn rollout_series(
         &self,
         cluster: &str,

@@ -150,6 +150,24 @@ fn bad_drift_flags_are_usage_errors_naming_the_value() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--window \"soon\": a duration"), "{stderr}");
+    // Finding 19 of the second probe: one bound for every spelling of a window (u64::MAX
+    // seconds was accepted); refused before any request, like the config's `live_window`.
+    for window in [
+        "18446744073709551615s",
+        "18446744073709551615",
+        "86401s",
+        "1441m",
+        "25h",
+        "0s",
+    ] {
+        let out = mlops("valid", &["drift", "live", "--window", window]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{window}: {stderr}");
+        assert!(
+            stderr.contains(&format!("--window {window:?}")) && stderr.contains("from 1s to 24h"),
+            "{window}: {stderr}"
+        );
+    }
 }
 
 #[test]

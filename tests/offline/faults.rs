@@ -682,3 +682,154 @@ fn gpu_idle_hours_never_exceed_gpus_times_the_window() {
     );
     no_panic("gpu", &table.stderr());
 }
+
+/// Finding 12: `drift live` when Prometheus reports 2,500 model labels, each one in the
+/// registry (every MLflow answer 20 ms late). Before: one model after another, three registry
+/// calls each, 7,500 calls (killed at 60 s). Now at most 200 models a pass, 8 at a time, and
+/// a warning that names the rest.
+#[test]
+fn drift_live_looks_up_a_bounded_number_of_models_a_few_at_a_time() {
+    let h = Hostile::start();
+    let r = run_measured(
+        mlops(&["drift", "live", "-o", "json"])
+            .env("MLOPS_PROMETHEUS_URL", h.url("labels-prom"))
+            .env("MLFLOW_TRACKING_URI", h.url("labels-mlflow")),
+        Duration::from_secs(60),
+    );
+    let requests = h.count("labels-mlflow");
+    eprintln!(
+        "drift live, 2,500 model labels: {} MiB peak, {:?}, {requests} registry requests",
+        r.peak_mib, r.elapsed
+    );
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    no_panic("drift live", &r.stderr());
+    let doc: serde_json::Value = serde_json::from_slice(&r.output.stdout).expect("json");
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("m0200") && w.contains("and 2295 more models not looked up")),
+        "{warnings:?}"
+    );
+    assert!(
+        (600..=700).contains(&requests),
+        "200 models looked up, 3 calls each: {requests} requests"
+    );
+    assert!(r.peak_mib < 300, "drift live peaked at {} MiB", r.peak_mib);
+    assert_within(
+        "drift live (2,500 labels)",
+        r.elapsed,
+        Duration::from_secs(30),
+    );
+}
+
+/// Findings 18 and 13 of the second probe: `drift live` names every feature it leaves out and
+/// why (buckets without `+Inf`, one bucket, counts that are not counts), in `warnings`; and a
+/// `--fail-on-drift` gate with no feature compared fails (exit 1, the reason on stderr) instead
+/// of passing.
+#[test]
+fn drift_live_names_every_histogram_it_cannot_use_and_a_gate_with_nothing_compared_fails() {
+    let h = Hostile::start();
+    let live = |args: &[&str], mode: &str| {
+        let mut all = vec!["drift", "live"];
+        all.extend_from_slice(args);
+        run_measured(
+            mlops(&all).env("MLOPS_PROMETHEUS_URL", h.url(mode)),
+            Duration::from_secs(60),
+        )
+    };
+    let r = live(&["-o", "json", "--fail-on-drift"], "badhist");
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    let doc: serde_json::Value = serde_json::from_slice(&r.output.stdout).expect("json");
+    let features: Vec<&str> = doc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["feature"].as_str())
+        .collect();
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(features.contains(&"amount"), "{features:?}");
+    for (feature, why) in [
+        ("no_inf", "no +Inf bucket"),
+        ("one_bucket", "only one bucket"),
+        ("negative", "not counts"),
+        ("nan", "not counts"),
+        ("huge", "not counts"),
+    ] {
+        let name = format!("m v1 {feature}: ");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&name) && w.contains(why)),
+            "{feature} ({why}) is not named: {warnings:#?}"
+        );
+    }
+    // The table says so too.
+    let r = live(&[], "badhist");
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+    assert!(
+        r.stdout().contains("warning: m v1 no_inf: not compared"),
+        "{}",
+        r.stdout()
+    );
+    // Nothing compared: no histograms at all, or none of the model asked for.
+    for (args, mode) in [
+        (vec!["--fail-on-drift"], "ok-live"),
+        (vec!["--fail-on-drift", "--model", "other"], "badhist"),
+        (vec!["--fail-on-drift", "-o", "json"], "ok-live"),
+    ] {
+        let r = live(&args, mode);
+        assert_eq!(r.output.status.code(), Some(1), "{args:?}: {}", r.stderr());
+        assert!(
+            r.stderr().contains("no feature was compared"),
+            "{args:?}: {}",
+            r.stderr()
+        );
+    }
+    // Without the gate it is a report like any other.
+    let r = live(&[], "ok-live");
+    assert_eq!(r.output.status.code(), Some(0), "{}", r.stderr());
+}
+
+/// Finding 12 in the console: with 2,500 model labels the Drift view stayed at "no complete
+/// answer" — every refresh started the lookups over and the deadline cut them. Now each
+/// refresh looks up the next 200 models (what finished is kept) and the view says how many are
+/// left, a number that goes down.
+#[test]
+fn the_consoles_drift_view_answers_and_fills_its_profile_cache_refresh_by_refresh() {
+    let h = Hostile::start();
+    let config = h.config_dir("drift-labels", "timeout_seconds = 2\nrefresh_seconds = 1\n");
+    let script = format!(
+        "env -u MLFLOW_TRACKING_USERNAME -u MLFLOW_TRACKING_PASSWORD -u MLFLOW_TRACKING_TOKEN -u MLOPS_CONTEXT KUBECONFIG={} MLFLOW_TRACKING_URI={} MLOPS_PROMETHEUS_URL={} {}; echo EXIT=$?; sleep 60",
+        h.kubeconfig("ok-kube").display(),
+        h.url("labels-console-mlflow"),
+        h.url("labels-console-prom"),
+        env!("CARGO_BIN_EXE_mlops"),
+    );
+    let t = Tmux::start(&script, 160, 36, &config.display().to_string());
+    t.keys(&["4"]);
+    let left = |s: &str| -> Option<u64> {
+        let at = s.find(" models not looked up in this pass")?;
+        s[..at].rsplit(' ').next()?.parse().ok()
+    };
+    let first = t.wait_for("the models not looked up", |s| left(s).is_some());
+    assert!(!first.contains("no complete answer"), "{first}");
+    let n = left(&first).expect("a count");
+    let later = t.wait_for("fewer models left", |s| {
+        left(s).is_some_and(|m| m + 200 <= n)
+    });
+    assert!(!later.contains("no complete answer"), "{later}");
+    t.keys(&["q"]);
+    let s = t.wait_text("EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
+}

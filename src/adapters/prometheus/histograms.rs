@@ -77,71 +77,112 @@ pub(super) fn edges_of(bounds: &[f64]) -> Vec<f64> {
     edges
 }
 
+/// The largest count read as one: above 2^53 a float no longer counts one by one, and no
+/// histogram has observed that much (1e308 is a broken exporter, not traffic).
+const MAX_COUNT: f64 = 9_007_199_254_740_992.0;
+
 fn is_count(v: f64) -> bool {
-    v.is_finite() && v >= 0.0
+    v.is_finite() && (0.0..=MAX_COUNT).contains(&v)
 }
 
 /// Reference profiles by model version: where each came from (shown), and the profile.
 pub type VersionProfiles = BTreeMap<(String, u32), (String, drift::profile::Profile)>;
 
+/// `fraud-detector v3 amount`: a feature as warnings name it.
+fn feature_name(key: &FeatureKey) -> String {
+    format!("{} v{} {}", key.0, key.1, key.2)
+}
+
+/// What is wrong with a histogram's bounds for drift (`+Inf` last, at least one finite bound).
+fn bounds_problem(bounds: &[f64]) -> Option<&'static str> {
+    if bounds.len() < 2 {
+        Some("only one bucket")
+    } else if !bounds.last().is_some_and(|b| b.is_infinite()) {
+        Some("no +Inf bucket")
+    } else {
+        None
+    }
+}
+
 /// What a feature's current window is compared with: its version's profile where it has a
-/// numeric column of that name, else the reference window. (bounds with `+Inf` last, counts per
-/// bucket, and what it is.)
+/// numeric column of that name that fits the live buckets, else the reference window (bounds
+/// with `+Inf` last, counts per bucket, and what it is); or why it cannot be compared. A
+/// profile that does not fit is named in `warnings`.
 fn reference_for(
     key: &FeatureKey,
     window: Option<Cumulative>,
     first_current: Option<&Cumulative>,
     profiles: &VersionProfiles,
-) -> Option<(Vec<f64>, Vec<f64>, String)> {
-    let valid =
-        |bounds: &[f64]| bounds.len() >= 2 && bounds.last().is_some_and(|b| b.is_infinite());
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<f64>, Vec<f64>, String), String> {
     if let Some((source, profile)) = profiles.get(&(key.0.clone(), key.1))
         && let Some(column) = profile.columns.iter().find(|c| c.column == key.2)
         && let Some(first) = first_current
     {
         // Merged and sorted by bound already (`map_drift`).
         let bounds: Vec<f64> = first.iter().map(|b| b.0).collect();
-        if valid(&bounds)
-            && let Some(counts) = drift::live::rebin(column, &bounds[..bounds.len() - 1])
-            && counts.iter().sum::<f64>() > 0.0
-        {
-            return Some((bounds, counts, format!("profile {source}")));
+        let fitted = match bounds_problem(&bounds) {
+            Some(p) => Err(format!("the live histogram has {p}")),
+            None if column.counts.is_empty() => Err("its column has no bins (categorical)".into()),
+            None => match drift::live::rebin(column, &bounds[..bounds.len() - 1]) {
+                None => Err("its column's edges are unsorted or do not match its counts".into()),
+                Some(counts) if counts.iter().sum::<f64>() > 0.0 => Ok(counts),
+                Some(_) => Err("its column's bins are empty".into()),
+            },
+        };
+        match fitted {
+            Ok(counts) => return Ok((bounds, counts, format!("profile {source}"))),
+            Err(why) => warnings.push(format!(
+                "{}: the training data profile {source} cannot be used ({why}); compared with the reference window",
+                feature_name(key)
+            )),
         }
-        tracing::debug!(
-            ?key,
-            "the profile's column does not fit the live buckets; the window is the reference"
-        );
     }
-    let mut reference = window?;
+    let Some(mut reference) = window else {
+        return Err("no histogram in the reference window".into());
+    };
     sort_cumulative(&mut reference);
     let bounds: Vec<f64> = reference.iter().map(|b| b.0).collect();
-    if !valid(&bounds) {
-        tracing::debug!(?key, ?bounds, "buckets without +Inf or a bound; left out");
-        return None;
+    if let Some(p) = bounds_problem(&bounds) {
+        return Err(format!("the reference window's histogram has {p}"));
     }
     let counts = bins_of(&reference);
-    (counts.iter().sum::<f64>() > 0.0).then(|| (bounds, counts, "window".to_string()))
+    if counts.iter().sum::<f64>() > 0.0 {
+        Ok((bounds, counts, "window".to_string()))
+    } else {
+        Err("no observations in the reference window".into())
+    }
 }
 
-pub(super) fn map_drift(
-    reference: &[Series],
-    current: &[Series],
-    profiles: &VersionProfiles,
-) -> Vec<FeatureDrift> {
+type Windows = (
+    BTreeMap<FeatureKey, Cumulative>,
+    BTreeMap<FeatureKey, BTreeMap<DateTime<Utc>, Cumulative>>,
+    std::collections::BTreeSet<FeatureKey>,
+);
+
+/// The reference window's cumulative buckets per feature, the current window's per feature and
+/// evaluation time (merged, sorted by bound), and the features with a bucket count that is not
+/// a count (NaN, infinite, negative, beyond any real count): that bucket is left out, so drift
+/// is never computed, nor an alert raised, from it; and the feature is named.
+fn read_windows(reference: &[Series], current: &[Series]) -> Windows {
+    let mut not_counts: std::collections::BTreeSet<FeatureKey> = std::collections::BTreeSet::new();
     let mut refs: BTreeMap<FeatureKey, Cumulative> = BTreeMap::new();
     for s in reference {
-        // A bucket count that is not a count (NaN, infinite, negative) is left out: drift is
-        // never computed, nor an alert raised, from it.
-        if let (Some((key, le)), Some(sample)) = (feature_key(s), s.last())
-            && is_count(sample.value)
-        {
-            refs.entry(key).or_default().push((le, sample.value));
+        if let (Some((key, le)), Some(sample)) = (feature_key(s), s.last()) {
+            if is_count(sample.value) {
+                refs.entry(key).or_default().push((le, sample.value));
+            } else {
+                not_counts.insert(key);
+            }
         }
     }
     // Per feature, per evaluation time: the cumulative buckets.
     let mut curs: BTreeMap<FeatureKey, BTreeMap<DateTime<Utc>, Cumulative>> = BTreeMap::new();
     for s in current {
         if let Some((key, le)) = feature_key(s) {
+            if s.samples.iter().any(|p| !is_count(p.value)) {
+                not_counts.insert(key.clone());
+            }
             let times = curs.entry(key).or_default();
             for sample in s.samples.iter().filter(|p| is_count(p.value)) {
                 times
@@ -156,25 +197,52 @@ pub(super) fn map_drift(
             merge_cumulative(c);
         }
     }
+    (refs, curs, not_counts)
+}
+
+/// Each version's features, the current window against its reference; with a warning for each
+/// feature left out (and why) and for each profile that could not be used.
+pub(super) fn map_drift(
+    reference: &[Series],
+    current: &[Series],
+    profiles: &VersionProfiles,
+) -> (Vec<FeatureDrift>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let (mut refs, curs, not_counts) = read_windows(reference, current);
     let mut out = Vec::new();
     for (key, times) in curs {
         let window = refs.remove(&key);
-        let Some((bounds, reference_counts, source)) =
-            reference_for(&key, window, times.values().next_back(), profiles)
-        else {
-            tracing::debug!(?key, "no reference for this feature; drift left out");
-            continue;
+        let not_compared = |why: &str| {
+            let why = if not_counts.contains(&key) {
+                format!(
+                    "bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out, and then {why}"
+                )
+            } else {
+                why.to_string()
+            };
+            format!("{}: not compared: {why}", feature_name(&key))
+        };
+        let (bounds, reference_counts, source) = match reference_for(
+            &key,
+            window,
+            times.values().next_back(),
+            profiles,
+            &mut warnings,
+        ) {
+            Ok(r) => r,
+            Err(why) => {
+                warnings.push(not_compared(&why));
+                continue;
+            }
         };
         let edges = edges_of(&bounds[..bounds.len() - 1]);
         let mut psi_history = Vec::new();
         let mut status_history = Vec::new();
         let mut latest = None;
+        let mut other_bounds = false;
         for (_, c) in times {
             if c.iter().map(|b| b.0).ne(bounds.iter().copied()) {
-                tracing::warn!(
-                    ?key,
-                    "bucket bounds differ between the windows; point skipped"
-                );
+                other_bounds = true;
                 continue;
             }
             let counts = bins_of(&c);
@@ -190,11 +258,26 @@ pub(super) fn map_drift(
             latest = Some(counts);
         }
         let Some(current_counts) = latest else {
+            warnings.push(not_compared(if other_bounds {
+                "the current window's buckets differ from the reference's"
+            } else {
+                "no observations in the current window"
+            }));
             continue;
         };
-        let Ok(report) = drift::report_from_bins(&edges, &reference_counts, &current_counts) else {
-            continue;
+        let report = match drift::report_from_bins(&edges, &reference_counts, &current_counts) {
+            Ok(r) => r,
+            Err(e) => {
+                warnings.push(not_compared(&e.to_string()));
+                continue;
+            }
         };
+        if not_counts.contains(&key) {
+            warnings.push(format!(
+                "{}: bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out",
+                feature_name(&key)
+            ));
+        }
         let (model, version, feature) = key;
         out.push(FeatureDrift {
             model,
@@ -209,7 +292,7 @@ pub(super) fn map_drift(
             reference: source,
         });
     }
-    out
+    (out, warnings)
 }
 
 /// One feature of one model on the two tracks: cumulative buckets per evaluation time, and how

@@ -324,6 +324,16 @@ impl PrometheusMetrics {
         now: DateTime<Utc>,
         profiles: &VersionProfiles,
     ) -> Result<Vec<FeatureDrift>, CoreError> {
+        self.drift_noting(now, profiles).await.map(|(d, _)| d)
+    }
+
+    /// [`Self::drift_against`], with a warning for each feature left out (buckets without
+    /// `+Inf`, one bucket, counts that are not counts, …) and each profile that did not fit.
+    pub async fn drift_noting(
+        &self,
+        now: DateTime<Utc>,
+        profiles: &VersionProfiles,
+    ) -> Result<(Vec<FeatureDrift>, Vec<String>), CoreError> {
         let w = self.windows;
         let reference_len = w.reference_start_ago.saturating_sub(w.reference_end_ago);
         if reference_len.is_zero() || w.current.is_zero() || w.history_step.is_zero() {
@@ -348,9 +358,9 @@ impl PrometheusMetrics {
             self.query(&reference_query, Some(now - delta(w.reference_end_ago))),
             self.query_range(&current_query, start, now, w.history_step),
         )?;
-        let mut out = map_drift(&reference, &current, profiles);
+        let (mut out, warnings) = map_drift(&reference, &current, profiles);
         out.extend(map_tracks(&current));
-        Ok(out)
+        Ok((out, warnings))
     }
 }
 
@@ -431,6 +441,10 @@ impl MetricsPort for PrometheusMetrics {
 
     async fn drift(&self) -> Result<Vec<FeatureDrift>, CoreError> {
         self.drift_at(Utc::now()).await
+    }
+
+    async fn drift_noting(&self) -> Result<(Vec<FeatureDrift>, Vec<String>), CoreError> {
+        PrometheusMetrics::drift_noting(self, Utc::now(), &VersionProfiles::new()).await
     }
 
     /// Series for a rollout named `<model>-v<version>` (the demo's and the controller's naming):

@@ -220,7 +220,7 @@ fn drift_from_histogram_increases() {
     let shifted = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 22.0].map(|c| c * 100.0);
     let reference = buckets("amount", &bounds, &[(0, &base)]);
     let current = buckets("amount", &bounds, &[(100, &base), (200, &shifted)]);
-    let mut out = map_drift(&reference, &current, &VersionProfiles::new());
+    let mut out = map_drift(&reference, &current, &VersionProfiles::new()).0;
     assert_eq!(out.len(), 1);
     let d = out.remove(0);
     assert_eq!(
@@ -269,17 +269,21 @@ fn same_bins_give_no_drift_and_missing_windows_are_left_out() {
     let base = [10.0, 40.0, 40.0, 10.0];
     let reference = buckets("f", &bounds, &[(0, &base)]);
     let current = buckets("f", &bounds, &[(100, &base)]);
-    let d = &map_drift(&reference, &current, &VersionProfiles::new())[0];
+    let d = &map_drift(&reference, &current, &VersionProfiles::new()).0[0];
     assert_eq!(d.report.status, drift::DriftStatus::Ok);
     assert!(d.report.psi.abs() < 1e-12 && d.report.js_distance < 1e-6);
     assert!(d.report.ks.statistic < 1e-12 && d.report.wasserstein_normed < 1e-12);
     assert!(
-        map_drift(&[], &current, &VersionProfiles::new()).is_empty(),
+        map_drift(&[], &current, &VersionProfiles::new())
+            .0
+            .is_empty(),
         "no reference, no report"
     );
     let empty = buckets("f", &bounds, &[(100, &[0.0; 4])]);
     assert!(
-        map_drift(&reference, &empty, &VersionProfiles::new()).is_empty(),
+        map_drift(&reference, &empty, &VersionProfiles::new())
+            .0
+            .is_empty(),
         "no current traffic, no report"
     );
 }
@@ -320,7 +324,7 @@ fn a_versions_profile_is_the_reference_where_it_has_the_feature() {
         ("fraud-detector".to_string(), 3),
         ("fraud-train@abc".to_string(), profile),
     )]);
-    let out = map_drift(&reference, &current, &profiles);
+    let out = map_drift(&reference, &current, &profiles).0;
     let f = out.iter().find(|d| d.feature == "f").expect("f");
     let g = out.iter().find(|d| d.feature == "g").expect("g");
     assert_eq!(f.reference, "profile fraud-train@abc");
@@ -330,9 +334,110 @@ fn a_versions_profile_is_the_reference_where_it_has_the_feature() {
     assert_eq!(g.reference, "window");
     assert!(g.report.psi.abs() < 1e-12);
     // Without a reference window, a profiled feature is still compared.
-    let out = map_drift(&[], &current, &profiles);
+    let out = map_drift(&[], &current, &profiles).0;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].feature, "f");
+}
+
+/// Finding 18 of the second probe: every feature either has a row or a warning that names it
+/// and says why; a profile that cannot be used is named too (it used to fall back to the
+/// window without a word).
+#[test]
+fn every_feature_left_out_is_named_with_the_reason() {
+    let bounds = ["1", "2", "3"];
+    let live = [10.0, 40.0, 40.0, 10.0];
+    let good = |f: &str, t: i64| buckets(f, &bounds, &[(t, &live)]);
+    let only = |f: &str, t: i64, les: &[(&str, f64)]| -> Vec<Series> {
+        les.iter()
+            .map(|(le, v)| bucket(&[(t, *v)], f, le))
+            .collect()
+    };
+    let mut reference = [good("ok", 0), good("reversed", 0), good("idle", 0)].concat();
+    let mut current = [good("ok", 100), good("reversed", 100)].concat();
+    current.extend(buckets("idle", &bounds, &[(100, &[0.0; 4])]));
+    for (feature, les) in [
+        ("no_inf", vec![("1", 10.0), ("2", 50.0)]),
+        ("one_bucket", vec![("+Inf", 50.0)]),
+        ("negative", vec![("1", -5.0), ("2", 50.0), ("+Inf", 60.0)]),
+        ("nan", vec![("1", f64::NAN), ("2", 50.0), ("+Inf", 60.0)]),
+        ("huge", vec![("1", 1e308), ("2", 1e308), ("+Inf", 1e308)]),
+    ] {
+        reference.extend(only(feature, 0, &les));
+        current.extend(only(feature, 100, &les));
+    }
+    current.extend(good("no_reference", 100));
+    let mut profile = drift::profile::Profile {
+        format: drift::profile::FORMAT.into(),
+        source: "train".into(),
+        rows: 400,
+        columns: vec![drift::profile::ColumnProfile {
+            column: "reversed".into(),
+            kind: drift::method::Kind::Numeric,
+            rows: 400,
+            missing: 0,
+            unique: 400,
+            edges: vec![4.0, 2.0, 0.0],
+            counts: vec![200, 200],
+            categories: std::collections::BTreeMap::new(),
+        }],
+    };
+    profile.rows = 400;
+    let profiles = VersionProfiles::from([(
+        ("fraud-detector".to_string(), 3),
+        ("fraud-train@abc".to_string(), profile),
+    )]);
+    let (out, warnings) = map_drift(&reference, &current, &profiles);
+    let compared: Vec<&str> = out.iter().map(|d| d.feature.as_str()).collect();
+    // A bucket that is not a count is left out and the rest compared, with a warning.
+    assert_eq!(
+        compared,
+        ["nan", "negative", "ok", "reversed"],
+        "{warnings:#?}"
+    );
+    let reversed = out.iter().find(|d| d.feature == "reversed").expect("row");
+    assert_eq!(reversed.reference, "window");
+    let said = |feature: &str, why: &str| {
+        let name = format!("fraud-detector v3 {feature}: ");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&name) && w.contains(why)),
+            "{feature}: {why}: {warnings:#?}"
+        );
+    };
+    said(
+        "reversed",
+        "the training data profile fraud-train@abc cannot be used (its column's edges are unsorted",
+    );
+    said("reversed", "compared with the reference window");
+    said(
+        "no_inf",
+        "not compared: the reference window's histogram has no +Inf bucket",
+    );
+    said(
+        "one_bucket",
+        "not compared: the reference window's histogram has only one bucket",
+    );
+    for bad in ["negative", "nan"] {
+        said(
+            bad,
+            "bucket counts that are not counts (NaN, infinite, negative or above 2^53) were left out",
+        );
+    }
+    said("huge", "not compared: bucket counts that are not counts");
+    said(
+        "idle",
+        "not compared: no observations in the current window",
+    );
+    said(
+        "no_reference",
+        "not compared: no histogram in the reference window",
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains(" ok: ")),
+        "{warnings:#?}"
+    );
+    assert_eq!(warnings.len(), 8, "{warnings:#?}");
 }
 
 #[test]
@@ -452,7 +557,7 @@ fn impossible_samples_and_gauges_read_as_missing() {
 fn drift_ignores_buckets_that_are_not_counts() {
     let reference = buckets("x", &["1", "2"], &[(100, &[f64::NAN, f64::INFINITY, -3.0])]);
     let current = buckets("x", &["1", "2"], &[(200, &[f64::NAN, 1.0, 2.0])]);
-    for d in map_drift(&reference, &current, &VersionProfiles::new()) {
+    for d in map_drift(&reference, &current, &VersionProfiles::new()).0 {
         assert!(
             d.report.psi.is_finite() && d.psi_history.iter().all(|p| p.is_finite()),
             "{d:?}"
@@ -671,7 +776,7 @@ fn the_canary_track_is_compared_with_the_stable_track() {
     let mut promoted = on_track("4", "canary", &[1.0, 4.0, 4.0, 1.0], &[100]);
     promoted.extend(on_track("4", "stable", &[9.0, 36.0, 36.0, 9.0], &[100]));
     let reference = on_track("4", "stable", &stable, &[0]);
-    let own = map_drift(&reference, &promoted, &VersionProfiles::new());
+    let own = map_drift(&reference, &promoted, &VersionProfiles::new()).0;
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].current_counts, vec![10.0, 40.0, 40.0, 10.0]);
     assert!(!own[0].is_canary_vs_stable());

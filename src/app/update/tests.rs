@@ -423,7 +423,10 @@ fn fresh_data_ends_the_stale_notice_even_when_unchanged() {
     dispatch(
         &mut app,
         &ctx,
-        Action::Loaded(Source::Drift, Ok(Box::new(Payload::Drift(drift)))),
+        Action::Loaded(
+            Source::Drift,
+            Ok(Box::new(Payload::Drift(drift, Vec::new()))),
+        ),
     );
     assert!(app.dirty, "the stale notice must be redrawn away");
 }
@@ -577,4 +580,40 @@ fn a_frame_works_out_nothing_the_last_frame_did() {
             "{keys:?}: the second frame worked rows out again"
         );
     }
+}
+
+/// Finding 18 of the second probe: the Drift view says what the answer left out (features whose
+/// histograms cannot be used, models not looked up), sanitised, with how many more there are.
+#[test]
+fn the_drift_view_says_what_the_answer_left_out() {
+    use crate::app::{Payload, feeds::Source};
+    use ratatui::{Terminal, backend::TestBackend};
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "4");
+    assert_eq!(app.view(), ViewId::Drift);
+    let drift = app.feeds.drift.data.clone().expect("loaded");
+    let warnings = vec![
+        "m v1 no_inf: not compared: the reference window's histogram has no +Inf bucket\u{1b}[2J"
+            .to_string(),
+        "m v1 nan: bucket counts that are not counts were left out".to_string(),
+    ];
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(Source::Drift, Ok(Box::new(Payload::Drift(drift, warnings)))),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(140, 40)).expect("terminal");
+    terminal.draw(|f| crate::ui::render(&app, f)).expect("draw");
+    let text: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(ratatui::buffer::Cell::symbol)
+        .collect();
+    assert!(
+        text.contains("⚠ m v1 no_inf: not compared: the reference window's histogram has no +Inf bucket� (+1 more)"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'));
 }

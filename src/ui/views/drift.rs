@@ -34,12 +34,30 @@ pub(super) fn status_style(app: &App, s: DriftStatus) -> Style {
 pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
     let items = rows::drift(app, app.screen());
+    // What the answer left out (features whose histograms cannot be used, models not looked
+    // up): the first warning on the bottom border, with how many there are.
+    let warned = app.feeds.drift_warnings.first().map(|first| {
+        let n = app.feeds.drift_warnings.len();
+        let more = if n > 1 {
+            format!(" (+{} more)", n - 1)
+        } else {
+            String::new()
+        };
+        let room = usize::from(area.width.saturating_sub(6 + 12));
+        Line::from(Span::styled(
+            format!(
+                " ⚠ {}{more} ",
+                mlops_core::text::truncate(&mlops_core::text::line(first), room)
+            ),
+            t.warn,
+        ))
+    });
     let spec = TableSpec {
         title: format!("Feature drift ({})", items.len()),
         backend: Backend::Metrics,
         what: "drift data",
         columns: rows::drift::columns(),
-        bottom: None,
+        bottom: warned,
         sort: app.screen().sort,
         focused: true,
     };
