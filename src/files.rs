@@ -33,6 +33,19 @@ pub fn open_regular(path: &Path, what: &str) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Whether `path` could be read by [`read_bytes`] with `max`: a regular file of at most `max`
+/// bytes (for a file another library reads, such as a kubeconfig).
+pub fn check_regular(path: &Path, max: u64, what: &str) -> std::io::Result<()> {
+    let file = open_regular(path, what)?;
+    if file.metadata()?.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("it is larger than {}, the most {what} may be", size(max)),
+        ));
+    }
+    Ok(())
+}
+
 /// The bytes of the regular file `path`, at most `max` of them: a larger file is refused
 /// (whether its size says so up front or it grows while read).
 pub fn read_bytes(path: &Path, max: u64, what: &str) -> std::io::Result<Vec<u8>> {

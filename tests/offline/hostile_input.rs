@@ -532,3 +532,48 @@ fn a_policy_with_56k_bad_regions_is_checked_quickly_with_a_capped_list() {
         }
     }
 }
+
+/// A kubeconfig is read whole by the `kube` crate: `KUBECONFIG=/dev/zero` read until memory ran
+/// out and a FIFO blocked forever. Now each file is checked first (a regular file of at most
+/// 16 MiB), and the error names it; a missing file is still `kube`'s to report.
+#[test]
+fn a_kubeconfig_that_is_a_device_or_a_fifo_is_named_not_read() {
+    use common::hostile::run_measured;
+    let dir = tempfile::tempdir().expect("dir");
+    let fifo = dir.path().join("kubeconfig");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let fifo = fifo.display().to_string();
+    for kubeconfig in [
+        "/dev/zero",
+        fifo.as_str(),
+        &format!("/nonexistent/x:{fifo}"),
+    ] {
+        let r = run_measured(
+            mlops(&["rollout", "list", "-o", "json"]).env("KUBECONFIG", kubeconfig),
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            r.output.status.code(),
+            Some(1),
+            "{kubeconfig}: {}",
+            r.stderr()
+        );
+        assert!(
+            r.stderr().contains("must be a regular file"),
+            "{kubeconfig}: {}",
+            r.stderr()
+        );
+        assert!(
+            r.elapsed < Duration::from_secs(15),
+            "{kubeconfig}: {:?}",
+            r.elapsed
+        );
+        assert!(r.peak_mib < 300, "{kubeconfig}: {} MiB", r.peak_mib);
+    }
+}

@@ -109,6 +109,36 @@ pub const DEFAULT_TIMEOUT: Duration = crate::adapters::defaults::CALL_TIMEOUT;
 /// refusal (`HTTP 403 Forbidden: …`), else the error followed down its sources
 /// ("client error (Connect)" → "tcp connect error" → "Connection refused"). Its kind follows the
 /// cause (`Failure`), and a client error is kept as the error's source.
+/// The most bytes of one kubeconfig file (certificates embedded in it included).
+const MAX_KUBECONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The kubeconfig files `Kubeconfig::read` reads: each of `KUBECONFIG`'s paths, or
+/// `~/.kube/config`.
+fn kubeconfig_paths() -> Vec<std::path::PathBuf> {
+    match std::env::var_os("KUBECONFIG") {
+        Some(list) if !list.is_empty() => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        _ => std::env::var_os("HOME")
+            .map(|home| Path::new(&home).join(".kube").join("config"))
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// A kubeconfig is read by the `kube` crate, whole: it must be a regular file of a sane size
+/// first, so `KUBECONFIG=/dev/zero` or a FIFO is an error naming it, not a hang or an abort.
+/// A file that is not there is left to `kube` to report as it does.
+fn check_kubeconfig(path: &Path) -> Result<(), CoreError> {
+    match crate::files::check_regular(path, MAX_KUBECONFIG_BYTES, "a kubeconfig") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(
+            &format!("reading the kubeconfig {}", path.display()),
+            e.to_string(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn err(what: &str, e: impl Into<Failure>) -> CoreError {
     let Failure { kind, text, cause } = e.into();
     let e = CoreError::of_kind(kind, "kubernetes", format!("{what}: {text}"));
@@ -273,6 +303,9 @@ impl KubeCluster {
         namespace: Option<&str>,
         timeout: Duration,
     ) -> Result<Self, CoreError> {
+        for path in kubeconfig_paths() {
+            check_kubeconfig(&path)?;
+        }
         let kubeconfig = Kubeconfig::read()
             .map_err(|e| err("reading the kubeconfig (KUBECONFIG or ~/.kube/config)", e))?;
         Self::from_kubeconfig(kubeconfig, context, namespace, timeout).await
@@ -294,6 +327,7 @@ impl KubeCluster {
         namespace: Option<&str>,
         timeout: Duration,
     ) -> Result<Self, CoreError> {
+        check_kubeconfig(path)?;
         let kubeconfig = Kubeconfig::read_from(path)
             .map_err(|e| err(&format!("reading the kubeconfig {}", path.display()), e))?;
         Self::from_kubeconfig(kubeconfig, context, namespace, timeout).await
