@@ -9,6 +9,7 @@ pub mod errors;
 pub(crate) mod fuzz;
 pub mod policy;
 pub mod settings;
+pub mod spans;
 pub mod theme;
 
 use std::path::{Path, PathBuf};

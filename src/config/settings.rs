@@ -12,7 +12,7 @@ use mlops_core::{
 };
 use serde::{Deserialize, Deserializer};
 
-use super::errors::ConfigError;
+use super::{errors::ConfigError, spans::Spans};
 
 /// A duration in config.toml (`"90s"`, `"5m"`, `"1h"`, or `"90"` seconds), read when the file is
 /// parsed: the field holds a `Duration`, and a value that is not one is an error there, naming
@@ -156,17 +156,11 @@ fn check_gpu(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError
     let Some(problem) = g.policy().problem() else {
         return;
     };
-    let start = text.find("[gpu]").unwrap_or(0);
-    let locate = |key: &str| {
-        text.get(start..)
-            .and_then(|rest| rest.find(key))
-            .map_or(start, |i| start + i)
-    };
+    let spans = Spans::new(text);
+    let locate = |key: &str| spans.key(&["gpu", key]);
     // Blame the setting the problem is about; a window that does not fit the steps, the step
     // when the file sets one (else the window).
-    let step_set = text
-        .get(start..)
-        .is_some_and(|rest| rest.contains("idle_step"));
+    let step_set = spans.has(&["gpu", "idle_step"]);
     let shown = |d: Duration| mlops_core::text::format_duration(d.as_secs());
     let (key, value) =
         if problem.contains("step must") || (problem.contains("window (") && step_set) {
@@ -303,27 +297,25 @@ impl DriftSettings {
 /// from 1 to 1000; each error at the offending value.
 fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigError>) {
     let d = &s.drift;
-    let start = text.find("[drift").unwrap_or(0);
-    // The position of `key = value` after the header `section` (or after [drift]).
-    let locate = |section: &str, key: &str| -> usize {
-        let from = text.find(section).unwrap_or(start);
-        text.get(from..)
-            .and_then(|rest| rest.find(&format!("{key} ")).or_else(|| rest.find(key)))
-            .map_or(from, |i| from + i)
+    let spans = Spans::new(text);
+    // The position of `key = value` in the table at `section` (or of the section).
+    let locate = |section: &[&str], key: &str| -> usize {
+        let path: Vec<&str> = section.iter().copied().chain([key]).collect();
+        spans.key(&path)
     };
     let mut check =
-        |section: String, method: &Option<String>, threshold: Option<f64>, share: Option<f64>| {
+        |section: &[&str], method: &Option<String>, threshold: Option<f64>, share: Option<f64>| {
             if let Some(m) = method
                 && m != "auto"
                 && let Err(e) = m.parse::<Method>()
             {
-                let at = locate(&section, "method");
+                let at = locate(section, "method");
                 errors.push(ConfigError::at(path, text, at, m, e));
             }
             if let Some(t) = threshold
                 && !(t.is_finite() && t > 0.0)
             {
-                let at = locate(&section, "threshold");
+                let at = locate(section, "threshold");
                 errors.push(ConfigError::at(
                     path,
                     text,
@@ -335,7 +327,7 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
             if let Some(v) = share
                 && !(v > 0.0 && v <= 1.0)
             {
-                let at = locate(&section, "share");
+                let at = locate(section, "share");
                 errors.push(ConfigError::at(
                     path,
                     text,
@@ -345,15 +337,15 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
                 ));
             }
         };
-    check("[drift]".into(), &d.method, d.threshold, Some(d.share));
+    check(&["drift"], &d.method, d.threshold, Some(d.share));
     for (name, f) in &d.features {
-        check(format!("features.{name}]"), &f.method, f.threshold, None);
+        check(&["drift", "features", name], &f.method, f.threshold, None);
     }
     for (model, m) in &d.models {
-        check(format!("models.{model}]"), &m.method, m.threshold, m.share);
+        check(&["drift", "models", model], &m.method, m.threshold, m.share);
         for (name, f) in &m.features {
             check(
-                format!("models.{model}.features.{name}]"),
+                &["drift", "models", model, "features", name],
                 &f.method,
                 f.threshold,
                 None,
@@ -364,7 +356,7 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
         errors.push(ConfigError::at(
             path,
             text,
-            locate("[drift]", "live_window"),
+            locate(&["drift"], "live_window"),
             &mlops_core::text::format_duration(d.live_window.as_secs()),
             "live_window must be a duration from 1s to 24h, like \"15m\"",
         ));
@@ -373,7 +365,7 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
         errors.push(ConfigError::at(
             path,
             text,
-            locate("[drift]", "alert_after"),
+            locate(&["drift"], "alert_after"),
             &d.alert_after.to_string(),
             "alert_after must be between 1 and 60 windows",
         ));
@@ -382,7 +374,7 @@ fn check_drift(s: &Settings, path: &Path, text: &str, errors: &mut Vec<ConfigErr
         errors.push(ConfigError::at(
             path,
             text,
-            locate("[drift]", "bins"),
+            locate(&["drift"], "bins"),
             &d.bins.to_string(),
             "bins must be between 1 and 1000",
         ));
@@ -632,12 +624,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
     let s: Settings =
         toml::from_str(text).map_err(|e| vec![ConfigError::from_toml(path, text, &e)])?;
     let mut errors = Vec::new();
-    let locate = |key: &str| text.find(key).unwrap_or(0);
+    let spans = Spans::new(text);
+    let locate = |path: &[&str]| spans.key(path);
     if s.refresh_seconds == 0 || s.refresh_seconds > 3600 {
         errors.push(ConfigError::at(
             path,
             text,
-            locate("refresh_seconds"),
+            locate(&["refresh_seconds"]),
             &s.refresh_seconds.to_string(),
             "refresh_seconds must be between 1 and 3600",
         ));
@@ -646,14 +639,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
         errors.push(ConfigError::at(
             path,
             text,
-            locate("timeout_seconds"),
+            locate(&["timeout_seconds"]),
             &s.timeout_seconds.to_string(),
             "timeout_seconds must be between 1 and 600",
         ));
     }
-    for (key, url) in [
-        ("tracking_uri", &s.mlflow.tracking_uri),
-        ("url", &s.prometheus.url),
+    for (section, key, url) in [
+        ("mlflow", "tracking_uri", &s.mlflow.tracking_uri),
+        ("prometheus", "url", &s.prometheus.url),
     ] {
         if let Some(u) = url
             && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -661,7 +654,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
             errors.push(ConfigError::at(
                 path,
                 text,
-                text.find(u.as_str()).unwrap_or_else(|| locate(key)),
+                locate(&[section, key]),
                 u,
                 format!("{key} must start with http:// or https://"),
             ));
@@ -685,7 +678,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
             errors.push(ConfigError::at(
                 path,
                 text,
-                text.find(ca.as_str()).unwrap_or_else(|| locate("ca_file")),
+                locate(&[section, "ca_file"]),
                 ca,
                 format!(
                     "[{section}] sets both ca_file and insecure_skip_tls_verify: a CA file is for checking the certificate, skipping the check ignores it; keep one"
@@ -699,7 +692,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
         errors.push(ConfigError::at(
             path,
             text,
-            locate("runs_page_size"),
+            locate(&["mlflow", "runs_page_size"]),
             &n.to_string(),
             "runs_page_size must be between 1 and 1000 (MLflow's largest page)",
         ));
@@ -709,8 +702,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
             errors.push(ConfigError::at(
                 path,
                 text,
-                text.find(&format!("\"{c}\""))
-                    .map_or_else(|| locate("run_columns"), |i| i + 1),
+                spans.element(&["experiments", "run_columns"], |e| e == c),
                 c,
                 format!("[experiments] run_columns: {why}"),
             ));

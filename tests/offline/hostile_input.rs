@@ -577,3 +577,34 @@ fn a_kubeconfig_that_is_a_device_or_a_fifo_is_named_not_read() {
         assert!(r.peak_mib < 300, "{kubeconfig}: {} MiB", r.peak_mib);
     }
 }
+
+/// config.toml's errors were located by searching the text: a key named in a comment, or a
+/// section written with an escaped or quoted name, put the error on the wrong line. Now each is
+/// at its key, from the TOML parser's spans.
+#[test]
+fn config_errors_are_located_at_their_key_whatever_comments_say() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "# [drift] threshold = 0.1 and [gpu] idle_util_pct = 5 were the old values\n\
+         refresh_seconds = 5\n\
+         [drift.models.\"fraud\\u002ddetector\".features.amount]\n\
+         threshold = -1.0\n\
+         [gpu]\n\
+         # idle_util_pct = 5\n\
+         idle_util_pct = 500.0\n\
+         [mlflow]\n\
+         # tracking_uri = \"ftp://old\"\n\
+         tracking_uri = \"ftp://new\"\n",
+    )
+    .expect("write");
+    let (code, text, _) = config_check(dir.path());
+    assert_eq!(code, 1, "{text}");
+    for at in [
+        "config.toml:4:1: a drift threshold must be a number above 0",
+        "config.toml:7:1: ",
+        "config.toml:10:1: tracking_uri must start with http",
+    ] {
+        assert!(text.contains(at), "{at:?} in\n{text}");
+    }
+}
