@@ -126,21 +126,23 @@ pub fn line_cols(text: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
     out
 }
 
+/// As a terminal shows it: every field made safe (a value from the file, a file name or a
+/// message that quotes the file can carry escape sequences and bidi controls; `-o json` keeps
+/// them exact, escaped by its serializer).
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (file, message) = (text::line(&self.file), text::line(&self.message));
         if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.message)
+            write!(f, "{file}: {message}")
         } else if self.value.is_empty() {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )
+            write!(f, "{file}:{}:{}: {message}", self.line, self.column)
         } else {
             write!(
                 f,
-                "{}:{}:{}: {}: \"{}\"",
-                self.file, self.line, self.column, self.message, self.value
+                "{file}:{}:{}: {message}: \"{}\"",
+                self.line,
+                self.column,
+                text::line(&self.value)
             )
         }
     }

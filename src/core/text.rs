@@ -1,7 +1,8 @@
 //! Text from outside — servers, files, the command line — made safe to put on a terminal, and
 //! bounded. This is the one sanitiser: the CLI's tables, details and error output and the TUI's
-//! status bar and error reasons all go through [`line`] or [`block`]; JSON output does not (its
-//! serializer escapes what a terminal would act on).
+//! table cells, paragraphs, block titles, status bar and error reasons all go through [`line`]
+//! or [`block`] (and the console checks each frame's cells once more before drawing); JSON
+//! output does not (its serializer escapes what a terminal would act on).
 //!
 //! What it removes: escape sequences (CSI, OSC, DCS, SOS, PM, APC and the short `ESC x` ones,
 //! also their one-byte C1 forms) are replaced whole by one `�`, so a server cannot retitle,

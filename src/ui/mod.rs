@@ -13,7 +13,7 @@ use ratatui::{
     layout::{Alignment, Constraint, Layout, Rect},
     style::Style,
     text::{Line, Span},
-    widgets::{Block, Paragraph, Wrap},
+    widgets::{Block, Wrap},
 };
 
 use crate::app::{
@@ -60,6 +60,23 @@ pub fn render(app: &App, frame: &mut Frame) {
         Some(Overlay::Columns(picker)) => overlays::columns(app, frame, body, picker),
         Some(Overlay::Filter { .. } | Overlay::Prompt(_)) | None => {}
     }
+    no_raw_controls(frame.buffer_mut());
+}
+
+/// The last guard between what the views drew and the terminal: a cell that still holds a
+/// control character or a bidi control (text from a server that a view drew without going
+/// through `text::line`) shows `�` instead. ratatui drops most zero-width controls itself, but
+/// not all (U+202E reached the screen in the Overview's drift alerts and events).
+fn no_raw_controls(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buffer.content {
+        if cell
+            .symbol()
+            .chars()
+            .any(|c| c.is_control() || mlops_core::text::is_bidi_control(c))
+        {
+            cell.set_symbol("\u{FFFD}");
+        }
+    }
 }
 
 fn too_small(app: &App, frame: &mut Frame, area: Rect) {
@@ -82,7 +99,7 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
         height: area.height.min(3),
     };
     frame.render_widget(
-        Paragraph::new(text)
+        crate::ui::widgets::paragraph(text)
             .alignment(Alignment::Center)
             .wrap(Wrap { trim: true }),
         r,
@@ -104,7 +121,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(crate::ui::widgets::paragraph(Line::from(spans)), area);
 }
 
 fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
@@ -132,5 +149,40 @@ fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
             t.key,
         ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(crate::ui::widgets::paragraph(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::{buffer::Buffer, layout::Rect, widgets::Widget};
+
+    #[test]
+    fn no_control_character_drawn_by_any_widget_reaches_the_terminal() {
+        let area = Rect::new(0, 0, 20, 1);
+        let mut buffer = Buffer::empty(area);
+        // Cells as a widget that forgot `text::line` can leave them (ratatui drops most
+        // zero-width controls, but a bidi override reached the screen from a table cell).
+        ratatui::widgets::Paragraph::new("abcd").render(area, &mut buffer);
+        buffer[(1, 0)].set_symbol("\u{202e}");
+        buffer[(2, 0)].set_symbol("b\u{9b}");
+        super::no_raw_controls(&mut buffer);
+        let drawn: String = buffer.content.iter().map(ratatui::buffer::Cell::symbol).collect();
+        assert!(
+            !drawn
+                .chars()
+                .any(|c| c.is_control() || mlops_core::text::is_bidi_control(c)),
+            "{drawn:?}"
+        );
+        assert!(drawn.starts_with("a\u{fffd}\u{fffd}d"), "{drawn:?}");
+    }
+
+    #[test]
+    fn a_paragraph_shows_one_replacement_for_each_escape_sequence() {
+        let p = super::widgets::paragraph("m\u{1b}]0;PWNED\u{7}\u{1b}[31mRED\u{202e}");
+        let area = Rect::new(0, 0, 20, 1);
+        let mut buffer = Buffer::empty(area);
+        p.render(area, &mut buffer);
+        let drawn: String = buffer.content.iter().map(ratatui::buffer::Cell::symbol).collect();
+        assert_eq!(drawn.trim_end(), "m\u{fffd}\u{fffd}RED\u{fffd}");
+    }
 }

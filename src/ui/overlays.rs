@@ -5,7 +5,7 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap},
+    widgets::{Block, BorderType, Borders, Clear, Wrap},
 };
 
 use ratatui_textarea::TextArea;
@@ -77,7 +77,7 @@ pub fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
         String::new()
     };
     frame.render_widget(
-        Paragraph::new(lines)
+        crate::ui::widgets::paragraph(lines)
             .block(
                 overlay_block(app, format!(" Help — {} ", app.view().title()))
                     .title_bottom(Line::from(Span::styled(more, t.muted)).right_aligned()),
@@ -111,7 +111,10 @@ pub fn palette(
     let [input, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     let [colon, text] =
         Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
-    frame.render_widget(Paragraph::new(Span::styled(": ", t.key)), colon);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(Span::styled(": ", t.key)),
+        colon,
+    );
     let mut ta = typed_input.clone();
     ta.set_style(t.overlay);
     ta.set_cursor_line_style(t.overlay);
@@ -138,7 +141,7 @@ pub fn palette(
             t.warn,
         )));
     }
-    frame.render_widget(Paragraph::new(lines), list);
+    frame.render_widget(crate::ui::widgets::paragraph(lines), list);
 }
 
 /// As many of `words` as fit in `width` characters, whole, then `…` if some were left out.
@@ -186,7 +189,7 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &Confirm) {
         t.header,
     )));
     // The preview's height is the rows its lines wrap to, so the comment's label always shows.
-    let preview = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let preview = crate::ui::widgets::paragraph(lines).wrap(Wrap { trim: false });
     let preview_h = u16::try_from(preview.line_count(inner_w)).unwrap_or(u16::MAX);
     let height = (preview_h + 5).min(area.height);
     let r = centered(area, width, height);
@@ -210,12 +213,13 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &Confirm) {
     frame.render_widget(&ta, input);
     if let Some(e) = &c.error {
         frame.render_widget(
-            Paragraph::new(Span::styled(e.clone(), t.err)).wrap(Wrap { trim: false }),
+            crate::ui::widgets::paragraph(Span::styled(e.clone(), t.err))
+                .wrap(Wrap { trim: false }),
             err,
         );
     }
     frame.render_widget(
-        Paragraph::new(Span::styled(
+        crate::ui::widgets::paragraph(Span::styled(
             "enter confirm · esc or ctrl-c cancel (nothing changes) · ctrl-u clear",
             t.muted,
         )),
@@ -271,5 +275,5 @@ pub fn columns(app: &App, frame: &mut Frame, area: Rect, picker: &ColumnPicker) 
             ])
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(crate::ui::widgets::paragraph(lines), inner);
 }

@@ -8,7 +8,6 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::Paragraph,
 };
 
 use ratatui_textarea::TextArea;
@@ -21,7 +20,10 @@ use crate::app::{
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    frame.render_widget(Paragraph::new("").style(app.prefs.theme.status_bar), area);
+    frame.render_widget(
+        crate::ui::widgets::paragraph("").style(app.prefs.theme.status_bar),
+        area,
+    );
     match &app.overlay {
         Some(Overlay::Prompt(p)) => prompt(app, frame, area, p),
         Some(Overlay::Filter { input }) => filter(app, frame, area, input),
@@ -39,7 +41,7 @@ fn prompt(app: &App, frame: &mut Frame, area: Rect, p: &Prompt) {
     let [label, input] =
         Layout::horizontal([Constraint::Length(width), Constraint::Min(1)]).areas(area);
     frame.render_widget(
-        Paragraph::new(Span::styled(format!(" {} ", p.label), t.status_key)),
+        crate::ui::widgets::paragraph(Span::styled(format!(" {} ", p.label), t.status_key)),
         label,
     );
     let mut ta = p.input.clone();
@@ -54,7 +56,7 @@ fn filter(app: &App, frame: &mut Frame, area: Rect, typed: &TextArea<'static>) {
     let [label, input] =
         Layout::horizontal([Constraint::Length(9), Constraint::Min(1)]).areas(area);
     frame.render_widget(
-        Paragraph::new(Span::styled(" filter /", t.status_key)),
+        crate::ui::widgets::paragraph(Span::styled(" filter /", t.status_key)),
         label,
     );
     let problems = crate::app::rows::filter_problems(app, app.screen());
@@ -73,7 +75,7 @@ fn filter(app: &App, frame: &mut Frame, area: Rect, typed: &TextArea<'static>) {
     frame.render_widget(&ta, text);
     if let Some(p) = problems.first() {
         frame.render_widget(
-            Paragraph::new(Span::styled(
+            crate::ui::widgets::paragraph(Span::styled(
                 shorten(&format!("⚠ {p} "), usize::from(why.width)),
                 t.warn,
             ))
@@ -109,7 +111,10 @@ fn message(app: &App, frame: &mut Frame, area: Rect, m: &Message) {
         Span::styled(" │ ", t.status_bar),
         Span::styled(shorten(&mlops_core::text::line(&m.text), room), style),
     ]);
-    frame.render_widget(Paragraph::new(line).style(t.status_bar), area);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(line).style(t.status_bar),
+        area,
+    );
 }
 
 /// The bar with nothing to say: who and where, each backend's state, who drives rollouts,
@@ -132,9 +137,12 @@ fn normal(app: &App, frame: &mut Frame, area: Rect) {
         .min(area.width / 2 + 1);
     let [l, r] =
         Layout::horizontal([Constraint::Min(1), Constraint::Length(right_width)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(left)).style(t.status_bar), l);
     frame.render_widget(
-        Paragraph::new(Line::from(right))
+        crate::ui::widgets::paragraph(Line::from(left)).style(t.status_bar),
+        l,
+    );
+    frame.render_widget(
+        crate::ui::widgets::paragraph(Line::from(right))
             .style(t.status_bar)
             .alignment(ratatui::layout::Alignment::Right),
         r,
@@ -152,7 +160,10 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
         .map(|s| s.identity.as_str())
         .filter(|s| !s.is_empty())
     {
-        left.push(Span::styled(format!(" {id} "), t.status_bar));
+        left.push(Span::styled(
+            format!(" {} ", mlops_core::text::line(id)),
+            t.status_bar,
+        ));
     }
     for b in Backend::ALL {
         let (dot, style) = if app.backends.describe(b).is_none() {

@@ -99,8 +99,10 @@ pub fn fit_columns<T>(columns: &[Column<T>], width: u16, desired: &[u16]) -> Vec
     widths
 }
 
-/// `text` in at most `width` cells, cut as the column says.
+/// `text` in at most `width` cells, cut as the column says (made safe for a terminal first, so
+/// a cut never splits an escape sequence into visible pieces).
 pub fn elide(text: &str, width: usize, how: Elide) -> String {
+    let text = &*mlops_core::text::line(text);
     match how {
         Elide::Middle => shorten(text, width),
         Elide::End => {
@@ -118,8 +120,10 @@ pub fn elide(text: &str, width: usize, how: Elide) -> String {
 }
 
 /// `text` in at most `width` cells: as is when it fits, else shortened in the middle with `…`,
-/// keeping more of the end (where names differ: `uae-prod-gpu-2` → `uae…gpu-2`).
+/// keeping more of the end (where names differ: `uae-prod-gpu-2` → `uae…gpu-2`). Made safe
+/// for a terminal first, as [`elide`].
 pub fn shorten(text: &str, width: usize) -> String {
+    let text = &*mlops_core::text::line(text);
     let n = text.chars().count();
     if n <= width {
         return text.to_string();
@@ -206,7 +210,7 @@ pub fn render_table<'a, T>(
     let t = &app.prefs.theme;
     let (mut block, greyed) = feed_block(app, &spec.title, feed, spec.backend, spec.focused);
     if let Some(bottom) = spec.bottom {
-        block = block.title_bottom(bottom);
+        block = block.title_bottom(super::widgets::safe_line(bottom));
     }
     if items.is_empty() {
         let inner = block.inner(area);

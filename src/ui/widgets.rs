@@ -15,6 +15,26 @@ use crate::app::{
     feeds::{Backend, Feed},
 };
 
+/// A paragraph of `text` with every span made safe for a terminal (`text::line`): what a view
+/// writes in prose (a rollout's message, a run's tags, a model's description) can come from a
+/// server and carry escape sequences or bidi controls. Every view's paragraphs go through here.
+pub fn paragraph<'a>(text: impl Into<ratatui::text::Text<'a>>) -> Paragraph<'a> {
+    let mut text = text.into();
+    text.lines = text.lines.into_iter().map(safe_line).collect();
+    Paragraph::new(text)
+}
+
+/// `line` with every span made safe for a terminal, as [`paragraph`] (block titles).
+pub fn safe_line<'a>(line: impl Into<Line<'a>>) -> Line<'a> {
+    let mut line = line.into();
+    for span in &mut line.spans {
+        if let std::borrow::Cow::Owned(clean) = mlops_core::text::line(&span.content) {
+            span.content = clean.into();
+        }
+    }
+    line
+}
+
 /// "12s", "5m", "3h", "2d": coarse on purpose, so an idle screen does not change every second.
 pub fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     let s = (now - t).num_seconds().max(0);
@@ -96,7 +116,10 @@ pub fn feed_block<'a, T>(
     focused: bool,
 ) -> (Block<'a>, bool) {
     let t = &app.prefs.theme;
-    let mut spans = vec![Span::styled(format!(" {title} "), t.title)];
+    let mut spans = vec![Span::styled(
+        format!(" {} ", mlops_core::text::line(title)),
+        t.title,
+    )];
     let down = feed.error.is_some();
     if let Some(err) = &feed.error {
         let last = feed.updated.map_or_else(
@@ -139,7 +162,10 @@ pub fn titled_block<'a>(app: &App, title: &str, focused: bool) -> Block<'a> {
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(if focused { t.border_focus } else { t.border })
-        .title(Line::from(Span::styled(format!(" {title} "), t.title)))
+        .title(Line::from(Span::styled(
+            format!(" {} ", mlops_core::text::line(title)),
+            t.title,
+        )))
 }
 
 /// What to show inside a block that has no data: why, and what to do.
@@ -274,7 +300,7 @@ pub fn render_list<'a, T, F>(
 {
     let (mut block, greyed) = feed_block(app, &spec.title, feed, spec.backend, true);
     if let Some(bottom) = spec.bottom {
-        block = block.title_bottom(bottom);
+        block = block.title_bottom(safe_line(bottom));
     }
     if items.is_empty() {
         let inner = block.inner(area);

@@ -300,6 +300,361 @@ fn server_text_never_reaches_the_terminal_raw() {
     }
 }
 
+/// What the `evil` mode of the hostile server puts into every text a person could see (see
+/// `tests/fixtures/hostile_server.py`): an OSC title, a clear screen, colours, a bidi override,
+/// and a CSI in its one-byte C1 form.
+const EVIL: &str = "\u{1b}]0;PWNED-TITLE\u{7}\u{1b}[2J\u{1b}[31mRED\u{1b}[0m\u{202e}\u{9b}2J";
+
+/// Each character of `bytes` a terminal would act on instead of printing (ESC, BEL and every
+/// other control but the line break, the C1 controls, the bidi controls), with its offset; a
+/// byte that is not UTF-8 counts as one too (a lone 0x9b is CSI to an 8-bit terminal).
+fn raw_controls(bytes: &[u8]) -> Vec<(usize, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut found: Vec<(usize, String)> = text
+        .char_indices()
+        .filter(|&(_, c)| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{61c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .map(|(i, c)| (i, format!("{c:?}")))
+        .collect();
+    if std::str::from_utf8(bytes).is_err() {
+        found.push((0, "a byte that is not UTF-8".into()));
+    }
+    found
+}
+
+fn raw_control_failure(what: &str, stream: &str, bytes: &[u8]) -> Option<String> {
+    let found = raw_controls(bytes);
+    (!found.is_empty()).then(|| {
+        format!(
+            "{what}: {} raw control character(s) on {stream}, the first at {:?}:\n{:?}",
+            found.len(),
+            found.first(),
+            String::from_utf8_lossy(bytes)
+        )
+    })
+}
+
+/// Whether some string in `doc` holds `prefix` + [`EVIL`], exactly as the server sent it.
+fn holds_evil(doc: &serde_json::Value, prefix: &str) -> bool {
+    let wanted = format!("{prefix}{EVIL}");
+    match doc {
+        serde_json::Value::String(s) => s.contains(&wanted),
+        serde_json::Value::Array(a) => a.iter().any(|v| holds_evil(v, prefix)),
+        serde_json::Value::Object(o) => o
+            .iter()
+            .any(|(k, v)| k.contains(&wanted) || holds_evil(v, prefix)),
+        _ => false,
+    }
+}
+
+/// The files `audit verify` and `config check` read, each text in them carrying [`EVIL`]: an
+/// export whose entries chain (and one edited, one with a field of its own), an export whose
+/// line is not an entry, and a config directory whose values are wrong.
+fn evil_files(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let mut log = mlops_core::audit::AuditLog::default();
+    for i in 0..3 {
+        log.append(mlops_core::audit::AuditRecord {
+            time: chrono::Utc::now(),
+            actor: format!("actor{i}{EVIL}"),
+            action: format!("rollout.approve{EVIL}"),
+            target: format!("ml-serving/r1{EVIL}"),
+            comment: format!("why{EVIL}"),
+            details: format!("details{EVIL}"),
+        });
+    }
+    let mut lines: Vec<serde_json::Value> = log
+        .entries()
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("json"))
+        .collect();
+    lines[1]["comment"] = format!("edited{EVIL}").into();
+    lines[2][format!("extra{EVIL}")] = format!("v{EVIL}").into();
+    let export = dir.join("audit.jsonl");
+    let text: Vec<String> = lines.iter().map(ToString::to_string).collect();
+    std::fs::write(&export, text.join("\n") + "\n").expect("export");
+    let broken = dir.join("broken.jsonl");
+    std::fs::write(
+        &broken,
+        serde_json::json!({"seq": format!("1{EVIL}"), format!("k{EVIL}"): EVIL}).to_string(),
+    )
+    .expect("broken export");
+    // TOML's own escapes put the control characters into the values.
+    let toml = |s: &str| serde_json::to_string(s).expect("json string");
+    let config = dir.join("evil-config");
+    std::fs::create_dir_all(config.join("themes")).expect("config dir");
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "theme = {}\nkeymap = {}\ntimeout_seconds = {}\n[drift]\nlive_window = {}\n[gpu]\nidle_window = {}\n[templates]\n{} = [{}]\n",
+            toml(&format!("t{EVIL}")),
+            toml(&format!("k{EVIL}")),
+            toml(&format!("5{EVIL}")),
+            toml(&format!("1m{EVIL}")),
+            toml(&format!("1h{EVIL}")),
+            toml(&format!("tpl{EVIL}")),
+            toml(&format!("setWeight 10{EVIL}")),
+        ),
+    )
+    .expect("config.toml");
+    std::fs::write(
+        config.join("policy.toml"),
+        format!(
+            "[regions]\n{} = {}\n[default]\nmetric = {}\nmax_regression = {}\n",
+            toml(&format!("r{EVIL}")),
+            toml(&format!("AE{EVIL}")),
+            toml(&format!("acc{EVIL}")),
+            toml(&format!("0.1{EVIL}")),
+        ),
+    )
+    .expect("policy.toml");
+    std::fs::write(
+        config.join("keymap.toml"),
+        format!(
+            "[global]\n{} = {}\nq = {}\n",
+            toml(&format!("x{EVIL}")),
+            toml("quit"),
+            toml(&format!("quit{EVIL}")),
+        ),
+    )
+    .expect("keymap.toml");
+    std::fs::write(
+        config.join("themes").join("t.toml"),
+        format!("[colors]\naccent = {}\n", toml(&format!("red{EVIL}"))),
+    )
+    .expect("theme");
+    (export, broken, config)
+}
+
+/// The hardening issue's "escape sanitiser everywhere": every CLI table and tree that shows
+/// what MLflow, Prometheus or Kubernetes said (the `evil` server: ESC, BEL, a C1 CSI and a bidi
+/// override in every name and text), and what `audit verify` and `config check` read from
+/// files, reaches the terminal without one raw control character — with `�` where a sequence
+/// was — and `-o json` stays exact.
+#[test]
+fn no_cli_table_or_tree_lets_a_control_character_reach_the_terminal() {
+    let h = Hostile::start();
+    let mut failures: Vec<String> = Vec::new();
+    macro_rules! expect {
+        ($cond:expr, $($fmt:tt)*) => {
+            if !$cond {
+                failures.push(format!($($fmt)*));
+            }
+        };
+    }
+    let policy = "[default]\nvalidation_tag = \"validation_status=approved\"\nmetric = \"accuracy\"\nresidency_tag = \"data.residency\"\n[regions]\n\"me-central-1\" = \"AE\"\n";
+    let config = h.config_dir("evil", "timeout_seconds = 5\n");
+    std::fs::write(config.join("policy.toml"), policy).expect("policy.toml");
+    let (export, broken, evil_config) = evil_files(h.dir());
+    let export = export.display().to_string();
+    let broken = broken.display().to_string();
+    let run = |args: &[&str], config: &std::path::Path| {
+        run_measured(
+            mlops(args)
+                .env("MLOPS_CONFIG_DIR", config)
+                .env("KUBECONFIG", h.kubeconfig("evil"))
+                .env("MLFLOW_TRACKING_URI", h.url("evil"))
+                .env("MLOPS_PROMETHEUS_URL", h.url("evil")),
+            Duration::from_secs(60),
+        )
+    };
+    // (args, the exit codes it may end with, what its output must show sanitised)
+    let verbs: Vec<(Vec<&str>, &[i32], &str)> = vec![
+        (vec!["models", "list"], &[0], "evil\u{fffd}"),
+        (vec!["models", "get", "m"], &[0], "about\u{fffd}"),
+        (vec!["models", "get", "missing"], &[1], "not found"),
+        (
+            vec!["models", "logged", "--experiment", "1"],
+            &[0],
+            "logged\u{fffd}",
+        ),
+        (
+            vec!["models", "logged", "--experiment", "1", "--run", "r1"],
+            &[0],
+            "logged\u{fffd}",
+        ),
+        (
+            vec!["runs", "search", "--experiment", "1"],
+            &[0],
+            "run\u{fffd}",
+        ),
+        (vec!["runs", "compare", "r1", "r2"], &[0], "lr\u{fffd}"),
+        (
+            vec!["runs", "compare", "r1", "r2", "-o", "csv"],
+            &[0],
+            "lr\u{fffd}",
+        ),
+        (
+            vec!["runs", "compare", "r1", "r2", "-o", "markdown"],
+            &[0],
+            "lr\u{fffd}",
+        ),
+        (vec!["gpu"], &[0], "node\u{fffd}"),
+        (vec!["drift", "live"], &[0], "amount\u{fffd}"),
+        (vec!["lineage", "m@1"], &[0], "data\u{fffd}"),
+        (vec!["lineage", "m@champion"], &[0], "data\u{fffd}"),
+        (vec!["lineage", "dataset:deadbeef"], &[0], "evil\u{fffd}"),
+        (
+            vec!["lineage", "deployment:ml-serving/m"],
+            &[0],
+            "other\u{fffd}",
+        ),
+        (vec!["policy", "check", "m@1"], &[0, 1], "approved\u{fffd}"),
+        (vec!["rollout", "list"], &[0], "m\u{fffd}"),
+        (vec!["rollout", "get", "r1"], &[0], "status\u{fffd}"),
+        (vec!["audit", "list"], &[0], "actor\u{fffd}"),
+        (vec!["audit", "verify"], &[0, 1], "actor\u{fffd}"),
+        (vec!["audit", "verify", &export], &[1], "extra\u{fffd}"),
+        (vec!["audit", "verify", &broken], &[1], "not an audit entry"),
+    ];
+    for (args, codes, shown) in &verbs {
+        let r = run(args, &config);
+        let what = args.join(" ");
+        no_panic(&what, &r.stderr());
+        let code = r.output.status.code().unwrap_or(-1);
+        expect!(
+            codes.contains(&code),
+            "{what}: exit {code}\n{}\n{}",
+            r.stdout(),
+            r.stderr()
+        );
+        failures.extend(raw_control_failure(&what, "stdout", &r.output.stdout));
+        failures.extend(raw_control_failure(&what, "stderr", &r.output.stderr));
+        let all = r.stdout() + &r.stderr();
+        expect!(all.contains(shown), "{what}: {shown:?} is shown:\n{all}");
+    }
+    // `config check` of values that are wrong, and `gpu`'s warnings about them (it names the
+    // setting it ignores).
+    for (args, code, shown) in [
+        (&["config", "check"][..], 1, "t\u{fffd}"),
+        (&["gpu"][..], 0, "live_window"),
+    ] {
+        let r = run(args, &evil_config);
+        let what = format!("{} (evil config)", args.join(" "));
+        no_panic(&what, &r.stderr());
+        expect!(
+            r.output.status.code() == Some(code),
+            "{what}: exit {:?}: {}",
+            r.output.status.code(),
+            r.stderr()
+        );
+        failures.extend(raw_control_failure(&what, "stdout", &r.output.stdout));
+        failures.extend(raw_control_failure(&what, "stderr", &r.output.stderr));
+        let all = r.stdout() + &r.stderr();
+        expect!(all.contains(shown), "{what}: {shown:?} is shown:\n{all}");
+    }
+    // JSON: no raw control character either (the serializer escapes them), and the very
+    // strings the server sent.
+    for (args, prefix) in [
+        (&["models", "list"][..], "evil"),
+        (&["models", "get", "m"][..], "about"),
+        (&["models", "logged", "--experiment", "1"][..], "logged"),
+        (&["runs", "search", "--experiment", "1"][..], "run"),
+        (&["runs", "compare", "r1", "r2"][..], "lr"),
+        (&["gpu"][..], "node"),
+        (&["drift", "live"][..], "amount"),
+        (&["lineage", "m@1"][..], "data"),
+        (
+            &["policy", "check", "m@1"][..],
+            "tag validation_status=approved",
+        ),
+        (&["audit", "list"][..], "actor"),
+        (&["audit", "verify", &export][..], "`extra"),
+        (&["config", "check"][..], "quit"),
+    ] {
+        let mut with_json = args.to_vec();
+        with_json.extend(["-o", "json"]);
+        let dir = if args[0] == "config" {
+            &evil_config
+        } else {
+            &config
+        };
+        let r = run(&with_json, dir);
+        let what = with_json.join(" ");
+        failures.extend(raw_control_failure(&what, "stdout", &r.output.stdout));
+        failures.extend(raw_control_failure(&what, "stderr", &r.output.stderr));
+        let doc: serde_json::Value = match serde_json::from_slice(&r.output.stdout) {
+            Ok(doc) => doc,
+            Err(e) => {
+                failures.push(format!(
+                    "{what}: not JSON ({e}):\n{}\n{}",
+                    r.stdout(),
+                    r.stderr()
+                ));
+                continue;
+            }
+        };
+        expect!(
+            holds_evil(&doc, prefix),
+            "{what}: a string {prefix:?} + the server's exact text:\n{}",
+            r.stdout()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
+}
+
+/// The console against the `evil` server: every view and the first row's detail, drawn from
+/// names that carry an OSC title, a clear screen, colours, a C1 CSI and a bidi override. The
+/// pane's title stays the console's, no bidi control or escape text reaches the screen, and `�`
+/// shows where a sequence was.
+#[test]
+fn no_console_view_lets_a_control_character_reach_the_terminal() {
+    let h = Hostile::start();
+    let config = h.config_dir("evil-console", "timeout_seconds = 5\nrefresh_seconds = 2\n");
+    let script = format!(
+        "env -u MLFLOW_TRACKING_USERNAME -u MLFLOW_TRACKING_PASSWORD -u MLFLOW_TRACKING_TOKEN -u MLOPS_CONTEXT KUBECONFIG={} MLFLOW_TRACKING_URI={} MLOPS_PROMETHEUS_URL={} {}; echo EXIT=$?; sleep 60",
+        h.kubeconfig("evil").display(),
+        h.url("evil"),
+        h.url("evil"),
+        env!("CARGO_BIN_EXE_mlops"),
+    );
+    let t = Tmux::start(&script, 160, 40, &config.display().to_string());
+    t.wait_text("Overview");
+    let mut replaced = 0;
+    for view in ["1", "2", "3", "4", "5", "6", "7"] {
+        t.keys(&[view]);
+        std::thread::sleep(Duration::from_millis(1500));
+        for detail in [false, true] {
+            if detail {
+                t.keys(&["Enter"]);
+                std::thread::sleep(Duration::from_millis(800));
+            }
+            let screen = t.screen();
+            let title = t.tmux(&["display-message", "-p", "-t", "e2e", "#{pane_title}"]);
+            let what = format!("view {view}{}", if detail { " + Enter" } else { "" });
+            assert!(
+                !title.contains("PWNED"),
+                "{what}: the title was set: {title}\n{screen}"
+            );
+            assert!(
+                !screen.contains("PWNED")
+                    && !screen.contains('\u{202e}')
+                    && !screen.contains('\u{9b}'),
+                "{what}: escape text on screen:\n{screen}"
+            );
+            replaced += screen.matches('\u{fffd}').count();
+            if detail {
+                t.keys(&["Escape"]);
+            }
+        }
+    }
+    assert!(
+        replaced > 0,
+        "the evil names were drawn, with \u{fffd} for each sequence"
+    );
+    t.keys(&["q"]);
+    let s = t.wait_text("EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
+}
+
 #[test]
 fn names_are_checked_before_any_request() {
     let h = Hostile::start();

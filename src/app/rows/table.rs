@@ -22,7 +22,9 @@ impl Width {
 }
 
 /// One column's value in a row: its text, and its number when it is one (numbers sort and
-/// compare as numbers).
+/// compare as numbers). The text is made safe for a terminal here, once per row, for every
+/// table the console and the CLI draw: a name from a server that carries escape sequences or
+/// bidi controls shows `�` where each was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
     pub text: String,
@@ -32,7 +34,7 @@ pub struct Value {
 impl Value {
     pub fn text(text: impl Into<String>) -> Self {
         Self {
-            text: text.into(),
+            text: safe(text.into()),
             number: None,
         }
     }
@@ -44,9 +46,17 @@ impl Value {
 
     pub fn number(number: f64, text: impl Into<String>) -> Self {
         Self {
-            text: text.into(),
+            text: safe(text.into()),
             number: Some(number).filter(|n| !n.is_nan()),
         }
+    }
+}
+
+/// `text` as one terminal line, reusing it when it is already clean (nearly always).
+fn safe(text: String) -> String {
+    match mlops_core::text::line(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(clean) => clean,
     }
 }
 

@@ -13,7 +13,7 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     style::{Modifier, Style},
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Cell, Paragraph, Row, Table, TableState},
+    widgets::{Axis, Block, BorderType, Borders, Cell, Row, Table, TableState},
 };
 
 use crate::{
@@ -53,7 +53,10 @@ pub fn render(
                     )
                 },
             );
-        frame.render_widget(Paragraph::new(Span::styled(why, t.muted)), inner);
+        frame.render_widget(
+            crate::ui::widgets::paragraph(Span::styled(why, t.muted)),
+            inner,
+        );
         return;
     };
     let rows_all = c.rows(diff_only);
@@ -87,7 +90,7 @@ pub fn render(
         let inner = block.inner(bottom);
         frame.render_widget(block, bottom);
         frame.render_widget(
-            Paragraph::new(Span::styled("these runs logged no metrics", t.muted)),
+            crate::ui::widgets::paragraph(Span::styled("these runs logged no metrics", t.muted)),
             inner,
         );
     }
@@ -127,7 +130,7 @@ fn render_table(
         let inner = block.inner(area);
         frame.render_widget(block, area);
         frame.render_widget(
-            Paragraph::new(Span::styled(
+            crate::ui::widgets::paragraph(Span::styled(
                 "nothing differs between these runs (= shows everything)",
                 t.muted,
             )),
@@ -204,7 +207,10 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(t.border)
-        .title(Span::styled(format!(" {title} "), t.title));
+        .title(Span::styled(
+            format!(" {} ", mlops_core::text::line(&title)),
+            t.title,
+        ));
     if series.is_empty() {
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -219,7 +225,7 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
             format!("no run has a history of {metric}")
         };
         frame.render_widget(
-            Paragraph::new(Line::from(Span::styled(text, t.muted))),
+            crate::ui::widgets::paragraph(Line::from(Span::styled(text, t.muted))),
             inner,
         );
         return;
@@ -261,14 +267,17 @@ fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, met
         .border_type(BorderType::Rounded)
         .border_style(t.border)
         .title(Span::styled(
-            format!(" params → {metric}, parallel coordinates (p: histories) "),
+            format!(
+                " params → {}, parallel coordinates (p: histories) ",
+                mlops_core::text::line(metric)
+            ),
             t.title,
         ));
     let Some(p) = c.parallel(metric) else {
         let inner = block.inner(area);
         frame.render_widget(block, area);
         frame.render_widget(
-            Paragraph::new(Span::styled(format!("no run logged {metric}"), t.muted)),
+            crate::ui::widgets::paragraph(Span::styled(format!("no run logged {metric}"), t.muted)),
             inner,
         );
         return;
@@ -345,7 +354,10 @@ fn render_scatter(
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(t.border)
-        .title(Span::styled(title, t.title));
+        .title(Span::styled(
+            mlops_core::text::line(&title).into_owned(),
+            t.title,
+        ));
     let Some(s) = y.and_then(|y| c.scatter(x, y)) else {
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -353,7 +365,10 @@ fn render_scatter(
             Some(y) => format!("no run has both {} and {}", x.spec(), y.spec()),
             None => "select another param or metric for the y axis".to_string(),
         };
-        frame.render_widget(Paragraph::new(Span::styled(why, t.muted)), inner);
+        frame.render_widget(
+            crate::ui::widgets::paragraph(Span::styled(why, t.muted)),
+            inner,
+        );
         return;
     };
     let width = usize::from(area.width.saturating_sub(4));

@@ -7,7 +7,7 @@ use ratatui::{
     layout::Rect,
     style::Style,
     text::{Line, Span},
-    widgets::{Paragraph, Wrap},
+    widgets::Wrap,
 };
 
 use crate::{
@@ -38,7 +38,7 @@ fn show(app: &App, frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'
     let block = titled_block(app, title, true);
     let scroll = u16::try_from(app.screen().offset).unwrap_or(u16::MAX);
     frame.render_widget(
-        Paragraph::new(lines)
+        crate::ui::widgets::paragraph(lines)
             .block(block)
             .wrap(Wrap { trim: false })
             .scroll((scroll, 0)),
@@ -60,7 +60,7 @@ fn missing<T>(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let text = if feed.data.is_some() {
-        Paragraph::new(Line::from(Span::styled(
+        crate::ui::widgets::paragraph(Line::from(Span::styled(
             format!("{what} is not there (any more)"),
             app.prefs.theme.warn,
         )))
@@ -476,7 +476,12 @@ pub fn render_raw(app: &App, frame: &mut Frame, area: Rect, of: &RawOf) {
     };
     let block = titled_block(app, &title, true);
     let scroll = u16::try_from(app.screen().offset).unwrap_or(u16::MAX);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(lines)
+            .block(block)
+            .scroll((scroll, 0)),
+        area,
+    );
 }
 
 pub fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
@@ -517,5 +522,8 @@ pub fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
     if items.is_empty() {
         lines.push(Line::from(Span::styled("no messages yet", t.muted)));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(lines).wrap(Wrap { trim: false }),
+        inner,
+    );
 }

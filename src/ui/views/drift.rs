@@ -7,7 +7,7 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     style::Style,
     text::{Line, Span},
-    widgets::{Block, BorderType, Borders, Cell, Paragraph},
+    widgets::{Block, BorderType, Borders, Cell},
 };
 
 use crate::{
@@ -154,7 +154,7 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, key: &DriftKey) {
             ])
         },
     ];
-    frame.render_widget(Paragraph::new(lines), stats);
+    frame.render_widget(crate::ui::widgets::paragraph(lines), stats);
     render_histograms(app, frame, hist, d);
 }
 
@@ -237,5 +237,5 @@ fn render_histograms(
         .border_type(BorderType::Plain)
         .border_style(t.border)
         .title(Span::styled(" histogram (bin lower edge) ", t.muted));
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    frame.render_widget(crate::ui::widgets::paragraph(lines).block(block), area);
 }

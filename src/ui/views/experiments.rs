@@ -8,7 +8,7 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     style::Style,
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Cell, Paragraph},
+    widgets::{Axis, Block, BorderType, Borders, Cell},
 };
 
 use crate::{
@@ -100,7 +100,10 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
             .borders(Borders::ALL)
             .border_type(BorderType::Rounded)
             .border_style(t.border_focus)
-            .title(Span::styled(format!(" {title} "), t.title));
+            .title(Span::styled(
+                format!(" {} ", mlops_core::text::line(&title)),
+                t.title,
+            ));
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let lines = vec![
@@ -123,7 +126,7 @@ pub fn render_runs(app: &App, frame: &mut Frame, area: Rect) {
             )),
         ];
         frame.render_widget(
-            Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+            crate::ui::widgets::paragraph(lines).wrap(ratatui::widgets::Wrap { trim: false }),
             inner,
         );
         return;
@@ -162,7 +165,10 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
     let Some(run) = run else {
         let inner = block.inner(area);
         frame.render_widget(block.title(" Run "), area);
-        frame.render_widget(Paragraph::new(Span::styled("loading run…", t.muted)), inner);
+        frame.render_widget(
+            crate::ui::widgets::paragraph(Span::styled("loading run…", t.muted)),
+            inner,
+        );
         return;
     };
     let [info, chart] =
@@ -213,7 +219,8 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
     }
     logged_models(app, run, &mut lines);
     frame.render_widget(
-        Paragraph::new(lines).block(block.clone().title(Span::styled(" Run ", t.title))),
+        crate::ui::widgets::paragraph(lines)
+            .block(block.clone().title(Span::styled(" Run ", t.title))),
         info,
     );
 
@@ -231,7 +238,7 @@ pub fn render_run(app: &App, frame: &mut Frame, area: Rect, run_id: &str) {
         let inner = chart_block.inner(chart);
         frame.render_widget(chart_block, chart);
         frame.render_widget(
-            Paragraph::new(Span::styled("loading metric history…", t.muted)),
+            crate::ui::widgets::paragraph(Span::styled("loading metric history…", t.muted)),
             inner,
         );
         return;

@@ -7,7 +7,7 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::{Cell, Paragraph},
+    widgets::Cell,
 };
 
 use crate::{
@@ -110,7 +110,7 @@ fn render_nodes(app: &App, frame: &mut Frame, area: Rect) -> Rect {
         &format!("GPUs requested of allocatable, per node ({})", nodes.len()),
         false,
     );
-    frame.render_widget(Paragraph::new(lines).block(block), boxed);
+    frame.render_widget(crate::ui::widgets::paragraph(lines).block(block), boxed);
     rest
 }
 
@@ -153,7 +153,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ),
             t.muted,
         ));
-        frame.render_widget(Paragraph::new(Line::from(spans)), summary);
+        frame.render_widget(crate::ui::widgets::paragraph(Line::from(spans)), summary);
     }
     let table = render_nodes(app, frame, table);
     let spec = TableSpec {

@@ -6,7 +6,7 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::{Cell, Paragraph, Row},
+    widgets::{Cell, Row},
 };
 
 use crate::{
@@ -53,7 +53,7 @@ fn render_mismatches(app: &App, frame: &mut Frame, area: Rect, only: Option<&str
         false,
     )
     .border_style(t.warn);
-    let lines = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    let lines = crate::ui::widgets::paragraph(lines).wrap(ratatui::widgets::Wrap { trim: false });
     frame.render_widget(lines.block(block), boxed);
     rest
 }
@@ -168,8 +168,12 @@ pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
         Row::new(vec![
             Cell::from(Span::styled(marker, style)),
             Cell::from(Span::styled(r.kind.as_str(), t.muted)),
-            Cell::from(format!("{}{branch}{}", "  ".repeat(depth), r.label)),
-            Cell::from(format!("{}{link}", r.detail)),
+            Cell::from(format!(
+                "{}{branch}{}",
+                "  ".repeat(depth),
+                mlops_core::text::line(&r.label)
+            )),
+            Cell::from(format!("{}{link}", mlops_core::text::line(&r.detail))),
         ])
     });
 }

@@ -10,7 +10,7 @@ use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
     text::{Line, Span},
-    widgets::{Cell, Paragraph},
+    widgets::Cell,
 };
 
 use super::rollouts::{cell as rollout_cell, phase_style};
@@ -118,7 +118,7 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
             t.muted,
         ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(crate::ui::widgets::paragraph(Line::from(spans)), area);
 }
 
 /// A needs-you item in a word or two, for a narrow terminal.

@@ -12,7 +12,7 @@ use ratatui::{
     style::Style,
     symbols,
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Chart, Dataset, GraphType, Paragraph},
+    widgets::{Axis, Block, BorderType, Borders, Chart, Dataset, GraphType},
 };
 
 use super::rollouts::{phase_label, phase_style, verdict_span};
@@ -26,7 +26,10 @@ fn boxed<'a>(app: &App, title: &str) -> Block<'a> {
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(app.prefs.theme.border)
-        .title(Span::styled(format!(" {title} "), app.prefs.theme.title))
+        .title(Span::styled(
+            format!(" {} ", mlops_core::text::line(title)),
+            app.prefs.theme.title,
+        ))
 }
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
@@ -108,7 +111,7 @@ fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
         Line::from(weight),
         Line::from(keys),
     ];
-    let p = Paragraph::new(lines).block(block);
+    let p = crate::ui::widgets::paragraph(lines).block(block);
     frame.render_widget(if greyed { p.style(t.greyed) } else { p }, area);
 }
 
@@ -215,7 +218,7 @@ fn render_steps(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
         )));
     }
     frame.render_widget(
-        Paragraph::new(lines)
+        crate::ui::widgets::paragraph(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .block(boxed(app, "Steps")),
         area,
@@ -264,7 +267,7 @@ fn render_policy(
         None => Line::from(Span::styled("before promotion: checked again", t.muted)),
     });
     frame.render_widget(
-        Paragraph::new(lines)
+        crate::ui::widgets::paragraph(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .block(boxed(app, "Policy gates")),
         area,
@@ -364,7 +367,7 @@ fn chart(
         .border_type(BorderType::Rounded)
         .border_style(t.border)
         .title(Line::from(vec![
-            Span::styled(format!(" {title} "), t.title),
+            Span::styled(format!(" {} ", mlops_core::text::line(title)), t.title),
             Span::styled(format!("⣿ canary {} ", last(canary)), t.canary),
             Span::styled(format!("• stable {} ", last(stable)), t.stable),
         ]));
@@ -464,7 +467,7 @@ fn render_measurements(app: &App, frame: &mut Frame, area: Rect, r: &RolloutReco
         lines.push(Line::from(Span::styled(" no measurements yet", t.muted)));
     }
     frame.render_widget(
-        Paragraph::new(lines)
+        crate::ui::widgets::paragraph(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .block(boxed(
                 app,
@@ -527,7 +530,7 @@ fn render_approvals_events(app: &App, frame: &mut Frame, area: Rect, r: &Rollout
         }
     }
     frame.render_widget(
-        Paragraph::new(lines)
+        crate::ui::widgets::paragraph(lines)
             .wrap(ratatui::widgets::Wrap { trim: false })
             .block(boxed(app, "Approvals & events")),
         area,
