@@ -76,15 +76,20 @@ impl IdlePolicy {
         if s == 0 {
             return Some("the idle step must be at least 1s".into());
         }
+        // The size first: a window far too long is that, whether or not it divides evenly
+        // (18446744073709551615s was called "not a whole number of steps").
+        if w / s > MAX_POINTS {
+            return Some(format!(
+                "the idle window ({}) holds {} steps of {}; at most {MAX_POINTS} steps (a window up to {} at this step)",
+                crate::text::format_duration(w),
+                crate::text::thousands(w / s),
+                crate::text::format_duration(s),
+                crate::text::format_duration(MAX_POINTS * s),
+            ));
+        }
         if w < s || w % s != 0 {
             return Some(format!(
                 "the idle window ({w}s) must be a whole number of steps ({s}s)"
-            ));
-        }
-        if w / s > MAX_POINTS {
-            return Some(format!(
-                "the idle window ({w}s) holds {} steps of {s}s; at most {MAX_POINTS}",
-                w / s
             ));
         }
         None
@@ -824,5 +829,10 @@ mod tests {
         assert!(bad(5.0, 60, 0).contains("at least 1s"));
         assert!(bad(5.0, 90, 60).contains("whole number"));
         assert!(bad(5.0, 86_400 * 30, 60).contains("at most 11000"));
+        let huge = bad(5.0, u64::MAX, 60);
+        assert!(
+            huge.contains("at most 11000") && !huge.contains("whole number"),
+            "{huge}"
+        );
     }
 }

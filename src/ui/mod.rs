@@ -166,7 +166,11 @@ mod tests {
         buffer[(1, 0)].set_symbol("\u{202e}");
         buffer[(2, 0)].set_symbol("b\u{9b}");
         super::no_raw_controls(&mut buffer);
-        let drawn: String = buffer.content.iter().map(ratatui::buffer::Cell::symbol).collect();
+        let drawn: String = buffer
+            .content
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect();
         assert!(
             !drawn
                 .chars()
@@ -182,7 +186,11 @@ mod tests {
         let area = Rect::new(0, 0, 20, 1);
         let mut buffer = Buffer::empty(area);
         p.render(area, &mut buffer);
-        let drawn: String = buffer.content.iter().map(ratatui::buffer::Cell::symbol).collect();
+        let drawn: String = buffer
+            .content
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect();
         assert_eq!(drawn.trim_end(), "m\u{fffd}\u{fffd}RED\u{fffd}");
     }
 }

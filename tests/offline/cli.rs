@@ -127,6 +127,17 @@ fn out_of_range_flag_values_exit_2() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // A window far too long is called that (it was "not a whole number of steps").
+    let out = mlops(
+        "valid",
+        &["gpu", "--demo", "--idle-window", "18446744073709551615s"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("at most 11000 steps") && !stderr.contains("whole number"),
+        "{stderr}"
+    );
 }
 
 #[test]
