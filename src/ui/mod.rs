@@ -58,7 +58,8 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         Some(Overlay::Confirm(c)) => overlays::confirm(app, frame, body, c),
         Some(Overlay::Columns(picker)) => overlays::columns(app, frame, body, picker),
-        Some(Overlay::Filter { .. } | Overlay::Prompt(_)) | None => {}
+        Some(Overlay::Filter { .. }) => status::filter_problems(app, frame, body),
+        Some(Overlay::Prompt(_)) | None => {}
     }
     no_raw_controls(frame.buffer_mut());
 }

@@ -73,16 +73,63 @@ fn filter(app: &App, frame: &mut Frame, area: Rect, typed: &TextArea<'static>) {
     ta.set_style(t.status_bar);
     ta.set_cursor_line_style(t.status_bar);
     frame.render_widget(&ta, text);
-    if let Some(p) = problems.first() {
+    if !problems.is_empty() {
+        // The bar says how many; the box above it says what, wrapped (the list of fields a
+        // filter takes is what a cut in the middle used to hide).
+        let count = match problems.len() {
+            1 => "⚠ the filter has a problem (above) ".to_string(),
+            n => format!("⚠ the filter has {n} problems (above) "),
+        };
         frame.render_widget(
             crate::ui::widgets::paragraph(Span::styled(
-                shorten(&format!("⚠ {p} "), usize::from(why.width)),
+                super::table::elide(
+                    &count,
+                    usize::from(why.width),
+                    crate::app::rows::table::Elide::End,
+                ),
                 t.warn,
             ))
             .alignment(ratatui::layout::Alignment::Right),
             why,
         );
     }
+}
+
+/// While the filter is typed, what it could not make sense of, wrapped in a box over the bottom
+/// of `body` (just above the bar): nothing is cut.
+pub fn filter_problems(app: &App, frame: &mut Frame, body: Rect) {
+    let problems = crate::app::rows::filter_problems(app, app.screen());
+    if problems.is_empty() || body.width < 10 {
+        return;
+    }
+    let t = &app.prefs.theme;
+    let inner_width = usize::from(body.width.saturating_sub(2)).max(1);
+    let lines: Vec<Line> = problems
+        .iter()
+        .map(|p| Line::from(Span::styled(format!("⚠ {p}"), t.warn)))
+        .collect();
+    // Rows the wrapped text takes (by characters: these messages are ASCII and names).
+    let rows: usize = problems
+        .iter()
+        .map(|p| (p.chars().count() + 2).div_ceil(inner_width).max(1))
+        .sum();
+    let height = u16::try_from(rows + 2)
+        .unwrap_or(u16::MAX)
+        .min(body.height / 2)
+        .max(3);
+    let area = Rect {
+        x: body.x,
+        y: body.y + body.height.saturating_sub(height),
+        width: body.width,
+        height: height.min(body.height),
+    };
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(crate::ui::widgets::titled_block(app, "filter", false)),
+        area,
+    );
 }
 
 /// The context the console talks to, first on the bar.

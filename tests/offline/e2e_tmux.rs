@@ -90,6 +90,88 @@ fn visit_every_view_filter_help_and_quit() {
     assert_restored(&t, "0");
 }
 
+/// The filter tells the truth (issue: the UX walk's H1, H2, M8 and M10): a run without the
+/// metric fails every comparison, a column is named by its header too, the GPU whose STATE
+/// reads `XID 79` is found by what the screen shows, a filter's problem is shown whole, and the
+/// Overview's "needs you" line says it does not follow the filter its panels follow.
+#[test]
+fn filters_match_what_the_screen_shows_and_never_a_missing_value() {
+    let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
+    t.wait_text("Rollouts");
+    t.keys(&["2"]);
+    t.wait_text("Experiments (12)");
+    t.keys(&["/"]);
+    t.type_text("fraud-detection");
+    t.keys(&["Enter"]);
+    t.wait_text("Experiments (1)");
+    t.keys(&["Enter"]);
+    t.wait_text("FAILED");
+    for filter in ["metrics.accuracy>0.94", "accuracy>0.94"] {
+        t.keys(&["/", "C-u"]);
+        t.type_text(filter);
+        t.keys(&["Enter"]);
+        let s = t.wait_for(filter, |s| {
+            s.contains(&format!("› fraud-detection   /{filter}")) && s.contains("FINISHED")
+        });
+        assert!(
+            !s.contains("FAILED") && !s.contains("is not a column"),
+            "{filter}: a run without accuracy is not above 0.94:\n{s}"
+        );
+    }
+    t.keys(&["/", "C-u"]);
+    t.type_text("accuracy<0.1");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("no run under 0.1", |s| {
+        s.contains("› fraud-detection   /accuracy<0.1") && s.contains("Runs (0 of")
+    });
+    assert!(!s.contains("FAILED"), "{s}");
+    // GPUs: the STATE cell reads XID 79; `/xid` and `/state:xid` find it.
+    t.keys(&["5"]);
+    t.wait_text("GPUs (96)");
+    for filter in ["xid", "state:xid", "XID 79"] {
+        t.keys(&["/", "C-u"]);
+        t.type_text(filter);
+        t.keys(&["Enter"]);
+        let s = t.wait_text("GPUs (1)");
+        assert!(s.contains("XID 79"), "{filter}:\n{s}");
+    }
+    // Sorted by STATE, what needs a look comes first: the fault, then the idle GPUs.
+    t.keys(&["/", "C-u", "Enter"]);
+    t.wait_text("GPUs (96)");
+    t.keys(&["S"]);
+    let s = t.wait_for("the fault first", |s| {
+        s.lines()
+            .skip_while(|l| !l.contains("STATE"))
+            .nth(1)
+            .is_some_and(|first| first.contains("XID 79"))
+    });
+    let idle_next = s
+        .lines()
+        .skip_while(|l| !l.contains("STATE"))
+        .skip(2)
+        .take(4)
+        .all(|l| l.contains("IDLE"));
+    assert!(idle_next, "the four idle GPUs next:\n{s}");
+    // A field the view does not have: the list of those it has, whole, above the bar.
+    t.keys(&["/", "C-u"]);
+    t.type_text("colour:red");
+    let s = t.wait_text("(above)");
+    assert!(
+        s.contains("\"colour\" is not a column here") && s.contains("pod, product"),
+        "the whole list of fields:\n{s}"
+    );
+    t.keys(&["Escape"]);
+    // The Overview under a filter: its summary line says it counts everything.
+    t.keys(&["1"]);
+    t.wait_text("needs you");
+    t.keys(&["/"]);
+    t.type_text("churn");
+    t.keys(&["Enter"]);
+    t.wait_text("needs you (unfiltered):");
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}
+
 #[test]
 fn sigterm_restores_the_terminal() {
     let t = Tmux::start(&demo_script(), 100, 30, &empty_config());

@@ -148,9 +148,11 @@ impl Filter {
             if let Test::Field { field, .. } = &t.test
                 && !fields.iter().any(|f| f.eq_ignore_ascii_case(field))
             {
+                // The fields by name; the headers they are also known by are on screen.
+                let named: Vec<&str> = fields.iter().copied().filter(|f| !is_header(f)).collect();
                 out.push(format!(
-                    "{field:?} is not a column here (filter on: {})",
-                    fields.join(", ")
+                    "{field:?} is not a column here; filter on a column's header or on: {}",
+                    named.join(", ")
                 ));
             }
         }
@@ -216,6 +218,32 @@ impl Filter {
     }
 }
 
+/// Whether a name a list accepts is a column's header (`ACCURACY`, `STATE`), accepted as well
+/// as the field it shows (`metrics.accuracy`, `state`).
+pub fn is_header(name: &str) -> bool {
+    !name.chars().any(|c| c.is_ascii_lowercase())
+}
+
+/// The names a filter may use for `columns`: each column's field, then its header where that
+/// reads differently and could be typed as a field (`ACCURACY` for `metrics.accuracy`).
+pub fn names_of<T>(
+    columns: &[super::table::Column<T>],
+    extra: &[&'static str],
+) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = columns.iter().map(|c| c.field).collect();
+    names.extend_from_slice(extra);
+    for c in columns {
+        let typable = c
+            .header
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.'));
+        if typable && !c.header.eq_ignore_ascii_case(c.field) && is_header(c.header) {
+            names.push(c.header);
+        }
+    }
+    names
+}
+
 /// Words split on spaces, except inside `/…/`.
 fn split_terms(text: &str) -> Vec<String> {
     let mut terms = Vec::new();
@@ -268,16 +296,32 @@ fn field_term(body: &str) -> Option<(&str, Op, &str)> {
     (!value.is_empty()).then_some((name, op, value))
 }
 
+/// Whether a row's value (`text`, and `number` when it is one) passes `op value`. Against a
+/// number, a value that is not one (a missing metric shown as `—`, an empty cell) fails every
+/// comparison: `accuracy>0.99`, `accuracy<0.1` and `accuracy=0.5` all leave out a run without
+/// the metric (it was compared as the text `—`, which sorts after every digit); `!accuracy>0.99`
+/// keeps it.
 fn compare(text: &str, number: Option<f64>, op: Op, value: &str) -> bool {
     let wanted: Option<f64> = value.trim_end_matches('%').parse().ok();
+    // A number written as text (a param's `256`, a `12%`) is still a number.
+    let number = number.or_else(|| {
+        wanted?;
+        text.trim()
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .ok()
+            .filter(|n| !n.is_nan())
+    });
     match (op, number, wanted) {
         (Op::Contains, _, _) => contains_ci(text, value),
         (Op::Eq, Some(n), Some(w)) => (n - w).abs() <= f64::EPSILON * n.abs().max(1.0),
-        (Op::Eq, _, _) => text.eq_ignore_ascii_case(value),
         (Op::Gt, Some(n), Some(w)) => n > w,
         (Op::Ge, Some(n), Some(w)) => n >= w,
         (Op::Lt, Some(n), Some(w)) => n < w,
         (Op::Le, Some(n), Some(w)) => n <= w,
+        // A number wanted, none here: missing, or not a number.
+        (_, None, Some(_)) => false,
+        (Op::Eq, _, _) => text.eq_ignore_ascii_case(value),
         // Not numbers: order as text.
         (Op::Gt, _, _) => text.to_ascii_lowercase() > value.to_ascii_lowercase(),
         (Op::Ge, _, _) => text.to_ascii_lowercase() >= value.to_ascii_lowercase(),
@@ -372,6 +416,32 @@ mod tests {
             "the good term still applies"
         );
         assert!(!f.matches(&row("churn", "x", 1.0)), "and still filters");
+    }
+
+    #[test]
+    fn a_missing_value_fails_every_comparison_with_a_number() {
+        let missing = R(vec![("accuracy", "—".into(), None)]);
+        let empty = R(vec![("accuracy", String::new(), None)]);
+        let there = R(vec![("accuracy", "0.95".into(), Some(0.95))]);
+        let as_text = R(vec![("batch", "64".into(), None)]);
+        let f = |t: &str| Filter::parse(t).applicable(&["accuracy", "batch"]);
+        for term in [
+            "accuracy>0.9",
+            "accuracy<0.1",
+            "accuracy>=0",
+            "accuracy<=1",
+            "accuracy=0",
+        ] {
+            assert!(!f(term).matches(&missing), "{term} matched a missing value");
+            assert!(!f(term).matches(&empty), "{term} matched an empty cell");
+        }
+        assert!(f("accuracy>0.9").matches(&there) && !f("accuracy<0.1").matches(&there));
+        // A number written as text compares as a number (as text, 64 > 128).
+        assert!(!f("batch>128").matches(&as_text) && f("batch<128").matches(&as_text));
+        assert!(
+            f("!accuracy>0.9").matches(&missing),
+            "the negation keeps it"
+        );
     }
 
     #[test]

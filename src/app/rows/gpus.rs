@@ -31,6 +31,28 @@ pub fn gpu_state(g: &Gpu) -> &'static str {
     }
 }
 
+/// The GPUs view's STATE cell as it reads: a fault first (`XID 79`), then [`gpu_state`]; the
+/// filter and the sort see this text, so `/xid` finds the faulted GPU.
+pub fn gpu_state_text(g: &Gpu) -> std::borrow::Cow<'static, str> {
+    match g.xid {
+        Some(x) => format!("XID {x}").into(),
+        None => gpu_state(g).into(),
+    }
+}
+
+/// The order STATE sorts in: what needs a look first (a fault, then idle), then busy, free.
+fn state_rank(g: &Gpu) -> f64 {
+    if g.xid.is_some() {
+        0.0
+    } else if g.is_allocated_idle() {
+        1.0
+    } else if g.is_allocated() {
+        2.0
+    } else {
+        3.0
+    }
+}
+
 /// Field names the filter takes besides the columns'.
 const EXTRA_FIELDS: &[&str] = &["product"];
 
@@ -328,7 +350,7 @@ pub fn columns() -> Vec<Column<Gpu>> {
             width: Width::Fixed(6),
             right: false,
             elide: Elide::Middle,
-            value: Box::new(|g| Value::text(gpu_state(g))),
+            value: Box::new(|g| Value::number(state_rank(g), gpu_state_text(g))),
         },
         Column {
             field: "model",

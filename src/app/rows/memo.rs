@@ -160,9 +160,7 @@ impl<'a, R> List<'a, '_, R> {
 
     /// The names a filter's field terms may use on this list.
     pub fn field_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self.columns.iter().map(|c| c.field).collect();
-        names.extend_from_slice(self.fields);
-        names
+        super::filter::names_of(self.columns, self.fields)
     }
 
     /// The indices into `items` of the rows `filter` keeps, in `sort`'s order (stable: ties
@@ -186,6 +184,11 @@ impl<'a, R> List<'a, '_, R> {
                         self.columns
                             .iter()
                             .find(|c| c.field.eq_ignore_ascii_case(name))
+                            .or_else(|| {
+                                self.columns
+                                    .iter()
+                                    .find(|c| c.header.eq_ignore_ascii_case(name))
+                            })
                             .map(|c| {
                                 let v = (c.value)(item);
                                 (v.text, v.number)

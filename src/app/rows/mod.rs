@@ -35,7 +35,7 @@ pub use self::{
         experiments, loaded_runs_of, run_list, runs, runs_key,
     },
     filter::matches,
-    gpus::{find_gpu, gpu_state, gpus},
+    gpus::{find_gpu, gpu_state, gpu_state_text, gpus},
     lineage::{find_run, find_version, model_versions},
     rollouts::{attention, find_rollout, rollouts},
 };
@@ -222,11 +222,9 @@ fn sort_keys<T>(columns: &[table::Column<T>]) -> Vec<SortKey> {
         .collect()
 }
 
-/// The field names of `columns` and `extra`, for the filter.
+/// The field names of `columns` and `extra`, and the columns' headers, for the filter.
 fn field_names<T>(columns: &[table::Column<T>], extra: &[&'static str]) -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = columns.iter().map(|c| c.field).collect();
-    names.extend_from_slice(extra);
-    names
+    filter::names_of(columns, extra)
 }
 
 /// The lineage screen of a model version (what `J` opens).

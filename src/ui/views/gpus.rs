@@ -26,8 +26,8 @@ use crate::{
 pub fn state_cell<'a>(app: &App, g: &Gpu, width: u16) -> Cell<'a> {
     let t = &app.prefs.theme;
     let w = usize::from(width);
-    if let Some(x) = g.xid {
-        return Cell::from(Span::styled(shorten(&format!("XID {x}"), w), t.err));
+    if g.xid.is_some() {
+        return Cell::from(Span::styled(shorten(&rows::gpu_state_text(g), w), t.err));
     }
     let style = if g.is_allocated_idle() {
         t.warn

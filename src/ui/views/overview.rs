@@ -86,12 +86,28 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
             + sep * items.len().saturating_sub(1)
     };
     let width = usize::from(area.width);
-    let compact = length(12, false, 3) > width;
-    let tight = compact && length(12, true, 3) > width;
-    let (label, sep) = if tight {
-        (" ⚠ ", ", ")
+    // The line counts the whole platform; under a `/` filter (which the panels obey) it says
+    // so, rather than "4 idle GPUs" beside a filtered "no idle or faulted GPUs".
+    let filtered = !app.screen().filter.is_empty();
+    let full = if filtered {
+        " needs you (unfiltered): "
     } else {
-        (" needs you: ", " · ")
+        " needs you: "
+    };
+    let full_len = full.chars().count();
+    let compact = length(full_len, false, 3) > width;
+    let tight = compact && length(full_len, true, 3) > width;
+    let (label, sep) = if tight {
+        (
+            if filtered {
+                " ⚠ unfiltered: "
+            } else {
+                " ⚠ "
+            },
+            ", ",
+        )
+    } else {
+        (full, " · ")
     };
     let mut spans = vec![Span::styled(label, t.title)];
     if items.is_empty() && unknown.is_empty() {
