@@ -26,8 +26,12 @@ pub enum Overlay {
         input: TextArea<'static>,
         selected: usize,
     },
-    /// The `/` filter being typed (the screen's filter follows every keystroke).
-    Filter { input: TextArea<'static> },
+    /// The `/` filter being typed (the screen's filter follows every keystroke), and the
+    /// filter as it was when `/` was pressed (what `esc` or `ctrl-c` go back to).
+    Filter {
+        input: TextArea<'static>,
+        before: String,
+    },
     /// The help (`?`), scrolled this many lines.
     Help { scroll: u16 },
     /// A mutation waiting for confirmation.

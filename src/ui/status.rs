@@ -26,7 +26,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     );
     match &app.overlay {
         Some(Overlay::Prompt(p)) => prompt(app, frame, area, p),
-        Some(Overlay::Filter { input }) => filter(app, frame, area, input),
+        Some(Overlay::Filter { input, .. }) => filter(app, frame, area, input),
         _ => match &app.message {
             Some(m) => message(app, frame, area, m),
             None => normal(app, frame, area),

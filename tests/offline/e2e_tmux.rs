@@ -168,6 +168,53 @@ fn filters_match_what_the_screen_shows_and_never_a_missing_value() {
     t.type_text("churn");
     t.keys(&["Enter"]);
     t.wait_text("needs you (unfiltered):");
+    // A new edit cancelled (esc, ctrl-c) goes back to the filter already applied (UX walk L:
+    // ctrl-c dropped `/churn` too).
+    for cancel in ["C-c", "Escape"] {
+        t.keys(&["/"]);
+        t.type_text(" fraud");
+        t.wait_text("filter /churn fraud");
+        t.keys(&[cancel]);
+        let s = t.wait_for("the filter back", |s| !s.contains("filter /"));
+        assert!(
+            s.contains("Overview   /churn") && s.contains("needs you (unfiltered):"),
+            "{cancel}: /churn still applies:\n{s}"
+        );
+    }
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}
+
+/// At 80×24 the lineage tree's names are whole — the image and pod names an on-call engineer
+/// copies into kubectl (they were cut to `registry.local/ml/churn` and `churn-model-58ca5` with
+/// no mark, UX walk H4) — and what is cut (the detail) shows `…`.
+#[test]
+fn lineage_names_are_whole_at_80_columns_and_cuts_are_marked() {
+    let t = Tmux::start(&demo_script(), 80, 24, &empty_config());
+    t.wait_text("Rollouts");
+    t.keys(&["3"]);
+    t.wait_text("Model versions");
+    t.keys(&["/"]);
+    t.type_text("churn-model v3");
+    t.keys(&["Enter", "Enter"]);
+    t.wait_text("Lineage › churn-model v3");
+    let s = t.wait_for("the pods", |now| now.contains("└ churn-model-"));
+    assert!(s.contains("registry.local/ml/churn-model:v3"), "{s}");
+    let pods: Vec<&str> = s.lines().filter(|l| l.contains("▼ pod")).collect();
+    assert!(!pods.is_empty(), "{s}");
+    for pod in pods {
+        let name = pod
+            .split(['├', '└'])
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default();
+        // churn-model-<5 hex>-<5 hex>
+        assert_eq!(name.len(), 23, "a whole pod name in {pod:?}:\n{s}");
+        assert!(
+            pod.contains('…'),
+            "the detail beside it is cut with …: {pod:?}"
+        );
+    }
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }
@@ -220,6 +267,27 @@ fn too_small_then_resized() {
         t.keys(&["q"]);
         assert_restored(&t, "0");
     }
+}
+
+/// Keys typed while "Terminal too small" is shown do nothing but quit (UX walk L: `6` then `x`
+/// at 60×20 left an abort dialog waiting for the window to grow).
+#[test]
+fn keys_do_nothing_while_the_terminal_is_too_small() {
+    let t = Tmux::start(&demo_script(), 60, 20, &empty_config());
+    t.wait_text("Terminal too small");
+    t.keys(&["6", "x", "/"]);
+    t.type_text("fraud");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "120", "-y", "36"]);
+    let s = t.wait_text("Drift alerts");
+    assert!(
+        s.contains("Overview") && !s.contains("Abort") && !s.contains("filter /"),
+        "still the Overview, no dialog, no filter:\n{s}"
+    );
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "60", "-y", "20"]);
+    t.wait_text("Terminal too small");
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
 }
 
 #[test]

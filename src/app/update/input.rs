@@ -12,7 +12,7 @@ use super::text_input::{COMMENT_MAX, LINE_MAX, insert_capped, is_cancel, is_full
 /// never runs key bindings.
 pub(in crate::app) fn paste(app: &mut App, text: &str) {
     match &mut app.overlay {
-        Some(Overlay::Filter { input }) => {
+        Some(Overlay::Filter { input, .. }) => {
             insert_capped(input, text, LINE_MAX);
             let text = text_of(input);
             set_filter(app, text);
@@ -42,6 +42,16 @@ use crate::app::{
 
 pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     app.dirty = true;
+    if app.too_small() {
+        // The screen says "resize the window, or press q to quit" and shows nothing else: a
+        // key typed blind (`x`) must not open an abort dialog that appears once it grows.
+        let k = Key::from_event(&key);
+        if app.prefs.keymap.lookup(app.view().context(), &[k]) == Lookup::Action(Action::Quit) {
+            app.quit = true;
+        }
+        app.pending.clear();
+        return;
+    }
     match &app.overlay {
         Some(Overlay::Palette { .. }) => palette_input(app, key, fx),
         Some(Overlay::Filter { .. }) => filter_input(app, key),
@@ -235,12 +245,14 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
 }
 
 fn filter_input(app: &mut App, key: KeyEvent) {
-    let Some(Overlay::Filter { input }) = &mut app.overlay else {
+    let Some(Overlay::Filter { input, before }) = &mut app.overlay else {
         return;
     };
     if is_cancel(&key) {
+        // Back to the filter as it was before `/` (a filter already applied stays).
+        let before = std::mem::take(before);
         app.overlay = None;
-        set_filter(app, String::new());
+        set_filter(app, before);
         return;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);

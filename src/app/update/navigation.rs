@@ -154,9 +154,10 @@ pub(super) fn open_filter(app: &mut App) {
     {
         app.warn("this screen has no list to filter");
     } else {
-        let mut input = TextArea::from([app.screen().filter.text().to_string()]);
+        let before = app.screen().filter.text().to_string();
+        let mut input = TextArea::from([before.clone()]);
         input.move_cursor(ratatui_textarea::CursorMove::End);
-        app.overlay = Some(Overlay::Filter { input });
+        app.overlay = Some(Overlay::Filter { input, before });
     }
     app.dirty = true;
 }

@@ -13,10 +13,10 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{self, lineage::Relation},
+        rows::{self, lineage::Relation, table::Elide},
     },
     ui::{
-        table::{TableSpec, render_table, shorten},
+        table::{TableSpec, elide, render_table, shorten},
         widgets::{ListSpec, age_coarse, render_list, titled_block},
     },
 };
@@ -125,6 +125,20 @@ pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
         _ => area,
     };
     let rows = rows::lineage::rows(app, app.screen());
+    let depth_of = |kind: NodeKind| NodeKind::ORDER.iter().position(|k| *k == kind).unwrap_or(0);
+    // The node's name is what gets copied into kubectl: it takes the width it needs (up to all
+    // but 20 columns), the detail what is left; whatever is cut shows `…` where it was.
+    let rest = usize::from(area.width.saturating_sub(2 + 1 + 13 + 3));
+    let needed = rows
+        .iter()
+        .map(|r| depth_of(r.kind) * 2 + 2 + mlops_core::text::line(&r.label).chars().count())
+        .max()
+        .unwrap_or(0);
+    let node_width = needed
+        .max(30)
+        .min(rest.saturating_sub(20))
+        .max(rest.min(10));
+    let detail_width = rest.saturating_sub(node_width);
     let spec = ListSpec {
         title: "Lineage: data → run → version → image → rollout → deployment → pods".into(),
         backend: Backend::Registry,
@@ -133,8 +147,8 @@ pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
         widths: vec![
             Constraint::Length(1),
             Constraint::Length(13),
-            Constraint::Min(30),
-            Constraint::Min(20),
+            Constraint::Length(u16::try_from(node_width).unwrap_or(u16::MAX)),
+            Constraint::Length(u16::try_from(detail_width).unwrap_or(u16::MAX)),
         ],
         bottom: None,
     };
@@ -146,10 +160,7 @@ pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
         .map(|(_, r)| r.id.clone())
         .collect();
     render_list(app, frame, area, &app.feeds.models, spec, &rows, |r| {
-        let depth = NodeKind::ORDER
-            .iter()
-            .position(|k| *k == r.kind)
-            .unwrap_or(0);
+        let depth = depth_of(r.kind);
         let branch = match (depth, last.contains(&r.id)) {
             (0, _) => "",
             (_, true) => "└ ",
@@ -165,15 +176,18 @@ pub fn render_graph(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             ""
         };
+        let indent = format!("{}{branch}", "  ".repeat(depth));
+        let label_room = node_width.saturating_sub(indent.chars().count());
+        let detail_room = detail_width.saturating_sub(link.chars().count());
         Row::new(vec![
             Cell::from(Span::styled(marker, style)),
             Cell::from(Span::styled(r.kind.as_str(), t.muted)),
+            // Names keep their distinguishing end (`churn-model-58ca5-2f585`); prose its start.
+            Cell::from(format!("{indent}{}", shorten(&r.label, label_room))),
             Cell::from(format!(
-                "{}{branch}{}",
-                "  ".repeat(depth),
-                mlops_core::text::line(&r.label)
+                "{}{link}",
+                elide(&r.detail, detail_room, Elide::End)
             )),
-            Cell::from(format!("{}{link}", mlops_core::text::line(&r.detail))),
         ])
     });
 }
