@@ -138,14 +138,14 @@ async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gate
         return Gates::Unchecked;
     }
     // `record` carries the policy when its annotation reads; else say why it does not.
-    let Some(recorded) = record.policy.as_ref() else {
+    if record.policy.is_none() {
         let why = serde_json::from_str::<policy::Recorded>(raw)
             .err()
             .map_or_else(String::new, |e| e.to_string());
         return Gates::Unknown(format!(
             "its annotation {POLICY_ANNOTATION} cannot be read: {why}"
         ));
-    };
+    }
     let Some(registry) = ctx.registry.as_ref() else {
         return Gates::Unknown(
             "the controller has no model registry to decide them with (MLFLOW_TRACKING_URI)".into(),
@@ -155,20 +155,7 @@ async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gate
         Ok(nodes) => nodes.into_iter().map(|n| n.region).collect(),
         Err(e) => return Gates::Unknown(format!("the cluster's node regions: {e}")),
     };
-    let model = (record.spec.model.name.as_str(), record.spec.model.version);
-    match mlops_core::policy_facts::gather(
-        registry.as_ref(),
-        &recorded.rules,
-        model,
-        &recorded.start.cluster,
-        regions,
-        recorded.change.as_deref(),
-    )
-    .await
-    {
-        Ok(facts) => Gates::Decided(policy::evaluate(&recorded.rules, &facts)),
-        Err(e) => Gates::Unknown(e.to_string()),
-    }
+    mlops_core::policy_facts::gates(registry.as_ref(), record, regions).await
 }
 
 /// A drift metric: its queries give the canary's and the stable's feature-value histogram

@@ -113,6 +113,31 @@ impl Verdict {
     }
 }
 
+impl Recorded {
+    /// The gates as a confirmation dialog shows them before an approval or a promotion: each
+    /// gate as it was found when the rollout started, with its evidence, and that they are
+    /// decided again before promotion.
+    pub fn preview_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "policy gates at start: {} (decided again before promotion)",
+            if self.start.allowed {
+                "all passed"
+            } else {
+                "some failed"
+            }
+        )];
+        for c in &self.start.checks {
+            lines.push(format!(
+                "{} {}: {}",
+                if c.ok { "✓" } else { "✗" },
+                c.gate,
+                c.evidence
+            ));
+        }
+        lines
+    }
+}
+
 #[cfg(any(test, feature = "test-support"))]
 impl Recorded {
     /// For tests and fixtures (feature `test-support`, as `RolloutSpec::test`): started under `rules` with the ticket `change`, every gate in

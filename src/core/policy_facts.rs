@@ -54,3 +54,35 @@ pub async fn gather(
         change: change.map(str::to_string),
     })
 }
+
+/// The policy gates of a rollout about to be promoted, as whoever drives it decides them — the
+/// controller on the cluster and the demo alike: none without a recorded policy, unchecked
+/// until it is due (`rollout::gates_due`), then decided again on fresh facts from the registry
+/// and `regions` (the cluster's node regions). What cannot be gathered keeps it waiting.
+pub async fn gates(
+    registry: &dyn RegistryPort,
+    record: &crate::rollout::RolloutRecord,
+    regions: Vec<String>,
+) -> crate::rollout::Gates {
+    use crate::rollout::Gates;
+    let Some(recorded) = record.policy.as_ref() else {
+        return Gates::None;
+    };
+    if !crate::rollout::gates_due(&record.status) {
+        return Gates::Unchecked;
+    }
+    let model = (record.spec.model.name.as_str(), record.spec.model.version);
+    match gather(
+        registry,
+        &recorded.rules,
+        model,
+        &recorded.start.cluster,
+        regions,
+        recorded.change.as_deref(),
+    )
+    .await
+    {
+        Ok(facts) => Gates::Decided(crate::policy::evaluate(&recorded.rules, &facts)),
+        Err(e) => Gates::Unknown(e.to_string()),
+    }
+}

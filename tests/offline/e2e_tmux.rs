@@ -350,6 +350,48 @@ fn open_rollout(t: &Tmux, name: &str) {
     t.wait_text(&format!("Rollouts › {name}"));
 }
 
+/// The release manager's key screen in the demo (UX walk H3): churn-model-v4 was started under
+/// the release policy, so its detail, its raw record (`y`) and the approve preview show each gate
+/// with its evidence; credit-scorer-v9's validation gate failed at start and says why.
+#[test]
+fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_preview() {
+    let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
+    t.wait_text("Rollouts");
+    open_rollout(&t, "churn-model-v4");
+    let s = t.wait_text("Policy gates");
+    for gate in ["✓ validation", "✓ evaluation metric", "✓ data residency"] {
+        assert!(s.contains(gate), "{gate}:\n{s}");
+    }
+    t.keys(&["a"]);
+    let s = t.wait_text("Confirm: approve churn-model-v4");
+    assert!(
+        s.contains("policy gates at start: all passed")
+            && s.contains("✓ validation: tag validation_status=passed"),
+        "the approve preview lists the gates:\n{s}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_for("dialog closed", |s| !s.contains("Confirm: "));
+    t.keys(&["y"]);
+    t.wait_text("raw JSON");
+    // The policy is the record's last field: its gates with their evidence at the end.
+    t.keys(&["End"]);
+    let s = t.wait_text("\"evidence\"");
+    assert!(
+        s.contains("resident to IE"),
+        "the raw record has its policy's verdict:\n{s}"
+    );
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    open_rollout(&t, "credit-scorer-v9");
+    let s = t.wait_text("Policy gates");
+    assert!(
+        s.contains("✗ validation") && s.contains("validation_status=pending"),
+        "the failing gate and its evidence:\n{s}"
+    );
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}
+
 /// The release manager's path: approve, promote with a comment, abort, roll back — each found in
 /// the Audit view with the acting user and the comment.
 #[test]

@@ -73,12 +73,21 @@ fn preview(app: &App, key: &RolloutKey, command: &Command) -> Result<Vec<String>
     let decision =
         rollout::apply_command(&record.name, &record.spec, &record.status, command, app.now)
             .map_err(|e| e.to_string())?;
-    Ok(rollout::preview(
+    let mut lines = rollout::preview(
         &record.spec,
         &record.status,
         &decision,
         champion(app, &record.spec.model.name),
-    ))
+    );
+    // An approval or a promotion moves the rollout towards the gates: show them.
+    if matches!(
+        command.verb,
+        Verb::Approve | Verb::Promote | Verb::PromoteFull
+    ) && let Some(policy) = &record.policy
+    {
+        lines.extend(policy.preview_lines());
+    }
+    Ok(lines)
 }
 
 pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {

@@ -1,7 +1,10 @@
 //! The demo's script: the rollouts it starts (when, where, with which steps and how good the canary
 //! is) and the operator commands in its history.
 
-use crate::rollout::{AnalysisStep, Command, PauseStep, Step, Verb};
+use crate::{
+    policy::{MetricRule, Policy},
+    rollout::{AnalysisStep, Command, PauseStep, Step, Verb},
+};
 
 pub(super) struct Scenario {
     pub(super) cluster: &'static str,
@@ -20,6 +23,36 @@ pub(super) struct Scenario {
     /// Input features the canary sees differently from the stable (its own feature pipeline):
     /// the shift of each, in the feature's standard deviations.
     pub(super) canary_inputs: &'static [(&'static str, f64)],
+    /// Started under the release policy (`release_policy`), as `rollout start` records
+    /// policy.toml's rules, with the canary version's `validation_status` tag set to this.
+    pub(super) policy: Option<&'static str>,
+}
+
+/// Region → country, for the residency gate (the demo's clusters' regions).
+pub(super) const COUNTRIES: [(&str, &str); 3] = [
+    ("me-central-1", "AE"),
+    ("eu-west-1", "IE"),
+    ("us-east-1", "US"),
+];
+
+/// The release policy of the demo's policy-gated rollouts, as a platform team would write it in
+/// policy.toml: a validated version, accuracy no more than 0.02 under the champion's, training
+/// data resident where the cluster runs.
+pub(super) fn release_policy() -> Policy {
+    Policy {
+        validation_tag: Some(("validation_status".into(), "passed".into())),
+        metric: Some(MetricRule {
+            name: "accuracy".into(),
+            higher_is_better: true,
+            max_regression: 0.02,
+        }),
+        residency_tag: Some("data.residency".into()),
+        regions: COUNTRIES
+            .iter()
+            .map(|(r, c)| ((*r).to_string(), (*c).to_string()))
+            .collect(),
+        change_ticket: false,
+    }
 }
 
 // Data: the demo's script of rollouts, one literal per scenario; splitting it would only scatter
@@ -47,6 +80,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_latency_ms: 95.0,
             route: None,
             canary_inputs: &[],
+            policy: None,
         },
         Scenario {
             cluster: "uae-prod",
@@ -61,6 +95,9 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_latency_ms: 260.0,
             route: None,
             canary_inputs: &[],
+            // Started while its validation was still running: the validation gate failed at
+            // start, and says so (an operator aborted it).
+            policy: Some("pending"),
         },
         Scenario {
             cluster: "eu-prod",
@@ -84,6 +121,8 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_latency_ms: 120.0,
             route: Some("churn-model"),
             canary_inputs: &[],
+            // The release manager's screen: every gate passes, with its evidence.
+            policy: Some("passed"),
         },
         Scenario {
             cluster: "uae-prod",
@@ -102,6 +141,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_latency_ms: 90.0,
             route: None,
             canary_inputs: &[],
+            policy: None,
         },
         Scenario {
             cluster: "us-prod",
@@ -124,6 +164,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_latency_ms: 140.0,
             route: Some("recsys-ranker"),
             canary_inputs: &[],
+            policy: None,
         },
         Scenario {
             cluster: "uae-prod",
@@ -146,6 +187,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             route: None,
             // The canary reads merchant_risk from the new feature store.
             canary_inputs: &[("merchant_risk", 0.8)],
+            policy: None,
         },
     ]
 }

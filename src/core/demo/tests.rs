@@ -236,3 +236,46 @@ fn an_alert_holds_for_windows_in_a_row_so_it_does_not_flap_with_each_window() {
         "alerts changed {alert_flips} times, windows {window_flips}"
     );
 }
+
+/// The release manager's key screen has something to show: churn-model v4 is started under the
+/// release policy with every gate passed on the registry's facts, credit-scorer v9 with its
+/// validation still pending (that gate fails), the rest under none.
+#[test]
+fn two_rollouts_start_under_the_release_policy_one_with_a_failing_gate() {
+    for seed in [7, 11, 42] {
+        let p = DemoPlatform::manual(seed, start());
+        let rollouts = p.with_sim(Sim::rollouts);
+        let policy_of = |model: &str| {
+            rollouts
+                .iter()
+                .find(|r| r.spec.model.name == model)
+                .and_then(|r| r.policy.clone())
+        };
+        let churn = policy_of("churn-model").expect("churn-model v4 has a policy");
+        let gates: Vec<&str> = churn.start.checks.iter().map(|c| c.gate.as_str()).collect();
+        assert_eq!(
+            gates,
+            ["validation", "evaluation metric", "data residency"],
+            "seed {seed}"
+        );
+        let validation = &churn.start.checks[0];
+        assert!(validation.ok, "seed {seed}: {validation:?}");
+        assert!(churn.start.checks[2].ok, "IE data in eu-prod: {churn:?}");
+        let fraud = policy_of("credit-scorer").expect("credit-scorer v9 has a policy");
+        let failed: Vec<&str> = fraud
+            .start
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.gate.as_str())
+            .collect();
+        assert!(failed.contains(&"validation"), "seed {seed}: {fraud:?}");
+        assert!(!fraud.start.allowed);
+        assert!(
+            fraud.start.checks[0].evidence.contains("pending"),
+            "{:?}",
+            fraud.start.checks[0]
+        );
+        assert!(policy_of("recsys-ranker").is_none() && policy_of("fraud-detector").is_none());
+    }
+}

@@ -190,6 +190,15 @@ impl Sim {
             let pinned = PINNED_VERSIONS.iter().find(|p| p.0 == *name).map(|p| p.1);
             let count = pinned.unwrap_or(2 + rng.below(9) as u32);
             let exp = &self.experiments[mi % self.experiments.len()];
+            // Where its training data lives, as the residency gate reads it.
+            let resident = EXPERIMENTS
+                .get(mi % EXPERIMENTS.len())
+                .and_then(|(_, region, _)| {
+                    crate::demo::scenarios::COUNTRIES
+                        .iter()
+                        .find(|(r, _)| r == region)
+                })
+                .map_or("", |(_, country)| *country);
             let exp_runs: Vec<&Run> = self
                 .runs
                 .iter()
@@ -219,6 +228,7 @@ impl Sim {
                     tags: BTreeMap::from([
                         ("image".into(), image_of(name, v)),
                         ("validation_status".into(), validation.into()),
+                        ("data.residency".into(), resident.into()),
                     ]),
                 });
             }

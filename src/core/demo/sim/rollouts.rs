@@ -72,6 +72,7 @@ impl Sim {
             },
         };
         let name = format!("{}-v{}", s.model, s.version);
+        let policy = s.policy.map(|validation| self.start_policy(s, validation));
         let mut rng = Rng::fork(self.seed, &name);
         self.rollouts.push(SimRollout {
             record: RolloutRecord {
@@ -81,7 +82,7 @@ impl Sim {
                 created: self.now,
                 spec,
                 status: RolloutStatus::default(),
-                policy: None,
+                policy,
             },
             canary_error: s.canary_error,
             canary_latency_ms: s.canary_latency_ms,
@@ -108,6 +109,58 @@ impl Sim {
             comment: format!("validated {} v{}", s.model, s.version),
             details: String::new(),
         });
+    }
+
+    /// The release policy a scenario's rollout starts under, its gates decided by the core on
+    /// the facts the registry port gives (as `rollout start` records them): the canary version's
+    /// `validation_status` set to `validation` first.
+    fn start_policy(&mut self, s: &Scenario, validation: &str) -> crate::policy::Recorded {
+        let _ = self.set_version_tag(s.model, s.version, "validation_status", validation);
+        let rules = crate::demo::scenarios::release_policy();
+        let regions = cluster_regions(s.cluster);
+        let infra = SimInfra {
+            sim: Mutex::new(self),
+            cluster: s.cluster.into(),
+        };
+        let gathered = run_now(crate::policy_facts::gather(
+            &infra,
+            &rules,
+            (s.model, s.version),
+            s.cluster,
+            regions,
+            None,
+        ));
+        let start = match gathered {
+            Some(Ok(facts)) => crate::policy::evaluate(&rules, &facts),
+            // The simulation answers at once; a missing version is a scenario's mistake.
+            _ => crate::policy::Verdict {
+                model: s.model.into(),
+                version: s.version,
+                cluster: s.cluster.into(),
+                allowed: false,
+                checks: Vec::new(),
+                pinned_regions: None,
+            },
+        };
+        crate::policy::Recorded {
+            rules,
+            change: None,
+            start,
+        }
+    }
+
+    /// A rollout's policy gates as the controller decides them (the same core function): none
+    /// without a policy, unchecked until it is about to be promoted, then on fresh facts.
+    fn gates(&mut self, idx: usize) -> rollout::Gates {
+        let record = self.rollouts[idx].record.clone();
+        let regions = cluster_regions(&record.cluster);
+        let infra = SimInfra {
+            sim: Mutex::new(self),
+            cluster: record.cluster.clone(),
+        };
+        run_now(crate::policy_facts::gates(&infra, &record, regions)).unwrap_or_else(|| {
+            rollout::Gates::Unknown("the simulated registry did not answer at once".into())
+        })
     }
 
     /// Apply an operator command through the core, then carry out its effects.
@@ -154,10 +207,11 @@ impl Sim {
 
     pub(super) fn reconcile_rollouts(&mut self) {
         for idx in 0..self.rollouts.len() {
-            let r = &self.rollouts[idx];
-            if r.record.status.phase.is_terminal() {
+            if self.rollouts[idx].record.status.phase.is_terminal() {
                 continue;
             }
+            let gates = self.gates(idx);
+            let r = &self.rollouts[idx];
             let samples =
                 rollout::analysis_due(&r.record.spec, &r.record.status, self.now).then(|| {
                     let mut rng =
@@ -182,7 +236,7 @@ impl Sim {
                 canary_ready: self.canary_ready(&r.record),
                 samples,
                 generation: 1,
-                gates: crate::rollout::Gates::None,
+                gates,
             };
             let decision = rollout::reconcile(&r.record.spec, &r.record.status, &obs);
             self.rollouts[idx].record.status = decision.status;
@@ -299,4 +353,13 @@ impl Sim {
         });
         self.sync_pods();
     }
+}
+
+/// The node regions of a demo cluster.
+fn cluster_regions(cluster: &str) -> Vec<String> {
+    crate::demo::catalog::CLUSTERS
+        .iter()
+        .filter(|(c, _, _)| *c == cluster)
+        .map(|(_, region, _)| (*region).to_string())
+        .collect()
 }
