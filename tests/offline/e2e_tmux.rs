@@ -392,6 +392,32 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
     assert_restored(&t, "0");
 }
 
+/// Promoting a canary whose analysis is failing (UX walk M5): the preview says so first, with
+/// the checks that failed, and the promotion needs a comment (it needed none).
+#[test]
+fn promoting_a_failing_canary_warns_and_needs_a_comment() {
+    let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
+    t.wait_text("Rollouts");
+    open_rollout(&t, "fraud-detector-v7");
+    t.wait_text("failures 2/3");
+    t.keys(&["p"]);
+    let s = t.wait_text("Confirm: promote fraud-detector-v7");
+    assert!(
+        s.contains("⚠ the canary's analysis is failing: 2 of 3 failures allowed")
+            && s.contains("Comment (required"),
+        "{s}"
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_text("a comment is required for the audit trail");
+    assert!(
+        s.contains("Confirm: promote"),
+        "still open, nothing sent:\n{s}"
+    );
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    assert_restored(&t, "0");
+}
+
 /// The release manager's path: approve, promote with a comment, abort, roll back — each found in
 /// the Audit view with the acting user and the comment.
 #[test]

@@ -70,15 +70,32 @@ fn champion(app: &App, model: &str) -> Alias {
 fn preview(app: &App, key: &RolloutKey, command: &Command) -> Result<Vec<String>, String> {
     let record = rows::find_rollout(app, key)
         .ok_or_else(|| format!("rollout {} is not loaded yet", key.name))?;
-    let decision =
-        rollout::apply_command(&record.name, &record.spec, &record.status, command, app.now)
-            .map_err(|e| e.to_string())?;
-    let mut lines = rollout::preview(
+    // The preview is of the change, not of the comment still to be typed (a promotion
+    // against a failing analysis is refused without one).
+    let mut previewed = command.clone();
+    if previewed.comment.trim().is_empty() {
+        previewed.comment = "(preview)".into();
+    }
+    let decision = rollout::apply_command(
+        &record.name,
+        &record.spec,
+        &record.status,
+        &previewed,
+        app.now,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
+    if matches!(command.verb, Verb::Promote | Verb::PromoteFull)
+        && let Some(why) = rollout::failing_analysis(&record.spec, &record.status)
+    {
+        lines.push(format!("⚠ {why}"));
+    }
+    lines.extend(rollout::preview(
         &record.spec,
         &record.status,
         &decision,
         champion(app, &record.spec.model.name),
-    );
+    ));
     // An approval or a promotion moves the rollout towards the gates: show them.
     if matches!(
         command.verb,
@@ -128,12 +145,15 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
                 }
                 _ => rollout::ApprovalNeeds::default(),
             };
+            let needs_comment = rows::find_rollout(app, &key).map_or(verb.needs_comment(), |r| {
+                verb.needs_comment_on(&r.spec, &r.status)
+            });
             let mut comment = TextArea::default();
             comment.set_placeholder_text(if needs.ticket == Some(rollout::TicketRule::Started) {
                 "CHG-123: why (this rollout's policy requires a change ticket)"
             } else if needs.ticket.is_some() {
                 "CHG-123: why (policy.toml requires a change ticket here)"
-            } else if verb.needs_comment() {
+            } else if needs_comment {
                 "a comment is required"
             } else {
                 "optional comment"
@@ -144,7 +164,7 @@ pub(super) fn begin_command(app: &mut App, verb: Verb, fx: &mut Vec<Effect>) {
                 command,
                 preview,
                 comment,
-                needs_comment: verb.needs_comment(),
+                needs_comment,
                 needs,
                 error: None,
             })));

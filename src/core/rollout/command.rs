@@ -62,6 +62,12 @@ fn command_decision(
     let by = command.by();
     match command.verb {
         Verb::Promote | Verb::PromoteFull => {
+            if command.comment.trim().is_empty() && super::failing_analysis(spec, status).is_some()
+            {
+                return refuse(
+                    "its canary's analysis is failing; promoting it anyway needs a comment saying why",
+                );
+            }
             if let Err(hint) = promote(&mut m, command.verb == Verb::PromoteFull, &by) {
                 return refuse(hint);
             }

@@ -528,6 +528,42 @@ impl Verb {
     pub fn needs_comment(self) -> bool {
         matches!(self, Verb::Approve | Verb::Abort | Verb::Rollback)
     }
+
+    /// Whether the audit trail needs a reason for it on a rollout as it is now: as
+    /// [`Verb::needs_comment`], and a promotion against a failing analysis
+    /// ([`failing_analysis`]).
+    pub fn needs_comment_on(self, spec: &RolloutSpec, status: &RolloutStatus) -> bool {
+        self.needs_comment()
+            || (matches!(self, Verb::Promote | Verb::PromoteFull)
+                && failing_analysis(spec, status).is_some())
+    }
+}
+
+/// What speaks against promoting now, in words: the canary's analysis failures so far and the
+/// checks that failed last; `None` while nothing failed. A promotion then needs a reason (the
+/// confirmation shows this first; the CLI asks for `--comment`).
+pub fn failing_analysis(spec: &RolloutSpec, status: &RolloutStatus) -> Option<String> {
+    if status.failures == 0 {
+        return None;
+    }
+    // The latest failing measurement of each metric, newest first.
+    let mut seen = std::collections::HashSet::new();
+    let failed: Vec<String> = status
+        .measurements
+        .iter()
+        .rev()
+        .filter(|m| m.verdict == Verdict::Fail && seen.insert(m.metric.clone()))
+        .map(|m| format!("{}: {}", m.metric, m.reason))
+        .collect();
+    let checks = if failed.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", failed.join("; "))
+    };
+    Some(format!(
+        "the canary's analysis is failing: {} of {} failures allowed{checks}",
+        status.failures, spec.analysis.failure_limit
+    ))
 }
 
 impl fmt::Display for Verb {

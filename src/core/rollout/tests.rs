@@ -743,3 +743,48 @@ fn a_gate_that_fails_before_promotion_rolls_the_canary_back_naming_it() {
         "{why}"
     );
 }
+
+/// Promoting a canary whose analysis has failed needs a reason (UX walk M5: it needed none and
+/// the preview did not warn); the same promotion with a comment goes through, and one whose
+/// analysis passes needs none.
+#[test]
+fn promoting_against_a_failing_analysis_needs_a_comment_and_says_what_failed() {
+    let spec = RolloutSpec::test();
+    let s = drive(&spec, &RolloutStatus::default(), &obs(0, false));
+    let s = drive(&spec, &s, &obs(1, true));
+    assert!(crate::rollout::failing_analysis(&spec, &s).is_none());
+    assert!(!Verb::Promote.needs_comment_on(&spec, &s));
+    let failing = drive(&spec, &s, &with_samples(2, 0.2, 0.01));
+    let why = crate::rollout::failing_analysis(&spec, &failing).expect("failing");
+    assert!(
+        why.contains(&format!(
+            "1 of {} failures allowed",
+            spec.analysis.failure_limit
+        )) && why.contains("error-rate"),
+        "{why}"
+    );
+    for verb in [Verb::Promote, Verb::PromoteFull] {
+        assert!(verb.needs_comment_on(&spec, &failing));
+        let refused = apply_command("r", &spec, &failing, &Command::new(verb, "u", " "), t(3));
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("needs a comment")),
+            "{verb}: {refused:?}"
+        );
+        let with_reason = Command::new(verb, "u", "CAB accepted the error rate");
+        let done = apply_command("r", &spec, &failing, &with_reason, t(3));
+        // (This spec's approval step refuses `--full` for its own reason.)
+        assert!(
+            done.as_ref()
+                .map_or_else(|e| !e.to_string().contains("comment"), |_| true),
+            "{verb}: {done:?}"
+        );
+        assert!(
+            verb == Verb::PromoteFull || done.is_ok(),
+            "{verb}: {done:?}"
+        );
+    }
+    // Other verbs are as they were.
+    assert!(!Verb::Pause.needs_comment_on(&spec, &failing));
+}
