@@ -22,6 +22,9 @@ pub enum Action {
     /// Bound to a key, does nothing: how a keymap unbinds a key.
     NoOp,
     Quit,
+    /// `q`: back from a detail, describe or raw screen (as k9s closes them); quit from a
+    /// view's top screen. `ctrl-c` (and `:quit`) always quit.
+    BackOrQuit,
     Up,
     Down,
     PageUp,
@@ -144,9 +147,10 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind but `Show`, in the order the help lists them.
-    const PLAIN: [Action; 42] = [
+    const PLAIN: [Action; 43] = [
         Action::NoOp,
         Action::Quit,
+        Action::BackOrQuit,
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -239,6 +243,7 @@ impl Action {
         match self {
             Action::NoOp => "nothing (unbinds the key)",
             Action::Quit => "quit",
+            Action::BackOrQuit => "back from a detail; quit from a view's top",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::PageUp => "page up",

@@ -539,7 +539,10 @@ mod tests {
             km.lookup("rollouts", &[k("a")]),
             Lookup::Action(Action::Approve)
         );
-        assert_eq!(km.lookup("gpus", &[k("q")]), Lookup::Action(Action::Quit));
+        assert_eq!(
+            km.lookup("gpus", &[k("q")]),
+            Lookup::Action(Action::BackOrQuit)
+        );
         assert_eq!(km.lookup("gpus", &[k("g")]), Lookup::Pending);
         assert_eq!(
             km.lookup("gpus", &[k("g"), k("g")]),

@@ -376,6 +376,9 @@ pub struct Screen {
     /// On the Overview: the panel with the focus, and where the others were left.
     pub panel: Panel,
     pub panels: HashMap<Panel, (usize, Option<u64>)>,
+    /// The view this screen was opened from when that is another view (a rollout opened from
+    /// the Overview): `esc` goes back there, along the path the user came by.
+    pub opened_from: Option<ViewId>,
 }
 
 impl Screen {
@@ -389,6 +392,7 @@ impl Screen {
             sort: None,
             panel: Panel::Rollouts,
             panels: HashMap::new(),
+            opened_from: None,
         }
     }
 }

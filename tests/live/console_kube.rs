@@ -191,7 +191,7 @@ async fn the_console_drives_rollouts_until_a_controller_takes_over_and_follows_t
     });
 
     // The console quits cleanly; the controller releases the lease on SIGTERM.
-    t.keys(&["q"]);
+    t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
     t.wait_text("EXIT=0");
     drop(headless);
     wait_until("the lease to be released", 10, || async {

@@ -165,7 +165,7 @@ async fn a_canary_whose_inputs_differ_shows_in_drift_live_the_drift_view_and_the
             "{s}"
         );
         assert!(s.contains("█ canary"), "{s}");
-        t.keys(&["q"]);
+        t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
         t.wait_text("EXIT=0");
     });
     let outcome = futures::FutureExt::catch_unwind(result).await;

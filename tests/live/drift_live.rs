@@ -176,6 +176,6 @@ fn the_drift_view_compares_with_the_training_data_profile_too() {
     t.keys(&["Enter", "Enter"]);
     let s = t.wait_text("training data fraud-detection-train@");
     assert!(s.contains("Drift › fraud-detector"), "{s}");
-    t.keys(&["q"]);
+    t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
     t.wait_text("EXIT=0");
 }

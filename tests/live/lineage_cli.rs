@@ -285,7 +285,7 @@ fn lineage_goes_from_data_to_pods_and_back_and_names_every_mismatch() {
     );
     t.keys(&["1"]);
     t.wait_text("registry/cluster mismatch");
-    t.keys(&["q"]);
+    t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
     t.wait_text("EXIT=0");
 
     // Bad targets: a usage error, an unknown alias, a digest nothing used.

@@ -198,7 +198,7 @@ fn the_console_recovers_when_mlflow_restarts_under_it() {
         s.contains("Runs (4)") && !s.contains("registry down")
     });
     assert!(s.contains("after-0"), "{s}");
-    t.keys(&["q"]);
+    t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
     t.wait_text("EXIT=0");
     drop(restarted);
 }
@@ -259,7 +259,7 @@ fn a_wrong_password_is_said_once_clearly_and_retried_with_backoff() {
         "{calls} requests in 20 s with a wrong password: a retry storm"
     );
     assert!(calls >= 1, "it does retry");
-    t.keys(&["q"]);
+    t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
     t.wait_text("EXIT=0");
 }
 

@@ -215,7 +215,8 @@ fn lineage_names_are_whole_at_80_columns_and_cuts_are_marked() {
             "the detail beside it is cut with …: {pod:?}"
         );
     }
-    t.keys(&["q"]);
+    // `q` in a detail goes back; ctrl-c quits from anywhere.
+    t.keys(&["C-c"]);
     assert_restored(&t, "0");
 }
 
@@ -388,7 +389,8 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
         s.contains("✗ validation") && s.contains("validation_status=pending"),
         "the failing gate and its evidence:\n{s}"
     );
-    t.keys(&["q"]);
+    // `q` in a detail goes back; ctrl-c quits from anywhere.
+    t.keys(&["C-c"]);
     assert_restored(&t, "0");
 }
 
@@ -414,6 +416,38 @@ fn promoting_a_failing_canary_warns_and_needs_a_comment() {
         "still open, nothing sent:\n{s}"
     );
     t.keys(&["Escape"]);
+    // `q` in a detail goes back; ctrl-c quits from anywhere.
+    t.keys(&["C-c"]);
+    assert_restored(&t, "0");
+}
+
+/// k9s habits (UX walk M6): `esc` goes back along the path the user came by (Overview → a
+/// rollout's detail → esc → the Overview, not the Rollouts list), `q` in a detail goes back,
+/// and `q` on a view's top screen quits.
+#[test]
+fn esc_goes_back_the_way_you_came_and_q_closes_a_detail_before_it_quits() {
+    let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
+    let s = t.wait_text("needs you");
+    assert!(s.contains(" Overview"), "{s}");
+    // The Overview's first panel is the rollouts: enter opens the selected one's detail.
+    t.keys(&["Enter"]);
+    t.wait_text("Rollouts › ");
+    t.keys(&["Escape"]);
+    let s = t.wait_text("needs you");
+    assert!(
+        s.lines().nth(1).is_some_and(|l| l.trim() == "Overview"),
+        "back on the Overview:\n{s}"
+    );
+    // In the Rollouts view: a detail, `q` goes back to the list, `q` again quits.
+    t.keys(&["6"]);
+    t.wait_text("Rollouts (");
+    t.keys(&["Enter"]);
+    t.wait_text("Rollouts › ");
+    t.keys(&["q"]);
+    let s = t.wait_for("the list", |s| {
+        s.contains("Rollouts (") && !s.contains("Rollouts › ")
+    });
+    assert!(!s.contains("EXIT="), "{s}");
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }
@@ -503,7 +537,8 @@ fn on_call_goes_from_overview_to_the_failed_rollouts_dataset() {
     t.wait_for("back on the lineage", |s| !s.contains("› pricing-2026-10"));
     t.keys(&["-"]);
     t.wait_text("Rollouts › pricing-model-v5");
-    t.keys(&["q"]);
+    // `q` in a detail goes back; ctrl-c quits from anywhere.
+    t.keys(&["C-c"]);
     assert_restored(&t, "0");
 }
 

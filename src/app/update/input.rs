@@ -46,7 +46,10 @@ pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         // The screen says "resize the window, or press q to quit" and shows nothing else: a
         // key typed blind (`x`) must not open an abort dialog that appears once it grows.
         let k = Key::from_event(&key);
-        if app.prefs.keymap.lookup(app.view().context(), &[k]) == Lookup::Action(Action::Quit) {
+        if matches!(
+            app.prefs.keymap.lookup(app.view().context(), &[k]),
+            Lookup::Action(Action::Quit | Action::BackOrQuit)
+        ) {
             app.quit = true;
         }
         app.pending.clear();
@@ -75,6 +78,7 @@ fn keeps_help_open(a: &Action) -> bool {
             | Action::Bottom
             | Action::ToggleHelp
             | Action::Quit
+            | Action::BackOrQuit
             | Action::Back
     )
 }

@@ -77,6 +77,13 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.dirty = true;
         }
         Action::Quit => app.quit = true,
+        Action::BackOrQuit => {
+            if app.nav.stack.len() > 1 {
+                back(app);
+            } else {
+                app.quit = true;
+            }
+        }
         Action::ToggleHelp => toggle_help(app),
         Action::Back => back(app),
         Action::OpenPalette => {

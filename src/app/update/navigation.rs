@@ -78,7 +78,9 @@ pub(super) fn open(app: &mut App, kind: ScreenKind) {
         if kind == root {
             vec![Screen::new(kind)]
         } else {
-            vec![Screen::new(root), Screen::new(kind)]
+            let mut opened = Screen::new(kind);
+            opened.opened_from = Some(app.view());
+            vec![Screen::new(root), opened]
         }
     };
     go(app, stack);
@@ -172,7 +174,12 @@ pub(super) fn back(app: &mut App) {
         return;
     }
     if app.nav.stack.len() > 1 {
-        app.nav.stack.pop();
+        // Back along the path the user came by: a screen opened from another view (the
+        // Overview's rollout) goes back to that view, as it was left.
+        let from = app.nav.stack.pop().and_then(|s| s.opened_from);
+        if let Some(view) = from {
+            show(app, view);
+        }
     }
 }
 
