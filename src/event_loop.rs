@@ -181,6 +181,11 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, CoreError>
 /// never sees half an export and a failed write leaves what was there.
 pub fn export(path: &std::path::Path, contents: &str) -> Result<String, String> {
     let shown = path.display();
+    // A folder that is not there yet is made, as `mkdir -p` would (`exports/cmp.md`).
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot make the folder {}: {e}", parent.display()))?;
+    }
     crate::files::write_atomic(path, contents.as_bytes())
         .map_err(|e| format!("cannot export to {shown}: {e}"))?;
     Ok(format!("exported the comparison to {shown}"))

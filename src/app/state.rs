@@ -194,6 +194,8 @@ pub struct RunsState {
     /// The comparison on show, worked out after the last action for the frames drawn until the
     /// next (`rows::comparison_of`); cleared while an action is handled.
     pub compared: Option<(Vec<String>, mlops_core::compare::Comparison)>,
+    /// Where the last comparison was exported to, as typed: the next export's default.
+    pub last_export: Option<String>,
 }
 
 pub struct App {

@@ -298,7 +298,10 @@ fn export(app: &mut App) {
         app,
         PromptKind::Export,
         "export to (.csv .md .json) ›",
-        "comparison.csv".into(),
+        app.runs
+            .last_export
+            .clone()
+            .unwrap_or_else(|| "comparison.csv".into()),
     );
 }
 
@@ -395,6 +398,7 @@ fn answer(app: &mut App, kind: PromptKind, text: &str, fx: &mut Vec<Effect>) {
                 }
             };
             app.info(format!("exporting to {text}…"));
+            app.runs.last_export = Some(text.to_string());
             fx.push(Effect::Export {
                 path,
                 contents: contents + "\n",

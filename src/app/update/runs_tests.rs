@@ -294,8 +294,17 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
     // Diff-only: the CSV holds only the differing rows.
     assert_eq!(csv.lines().count(), 1 + differing);
 
-    // A path without a known extension is refused; a directory that does not exist is an error,
-    // and nothing is left behind.
+    // The prompt offers the last path exported to (it always offered comparison.csv).
+    press(&mut app, &ctx, "e");
+    let offered = match &app.overlay {
+        Some(crate::app::state::Overlay::Prompt(p)) => p.input.lines().join(""),
+        other => panic!("a prompt: {other:?}"),
+    };
+    assert_eq!(offered, dir.path().join("cmp.json").display().to_string());
+    press(&mut app, &ctx, "esc");
+    // A path without a known extension is refused; a folder that does not exist is made (UX
+    // walk L: `exports/cmp.md` failed); one that cannot be made is an error naming it, and
+    // nothing is left behind.
     press(&mut app, &ctx, "e");
     press(&mut app, &ctx, "ctrl-u");
     type_text(&mut app, &ctx, "cmp.txt");
@@ -305,19 +314,30 @@ fn marked_runs_compare_side_by_side_and_export_to_every_format() {
             .as_ref()
             .is_some_and(|m| m.text.contains(".csv, .md or .json"))
     );
-    let missing = dir.path().join("nope/cmp.csv");
+    let nested = dir.path().join("exports/q4/cmp.csv");
     press(&mut app, &ctx, "e");
     press(&mut app, &ctx, "ctrl-u");
-    type_text(&mut app, &ctx, &missing.display().to_string());
+    type_text(&mut app, &ctx, &nested.display().to_string());
+    press(&mut app, &ctx, "enter");
+    assert!(
+        std::fs::read_to_string(&nested).is_ok_and(|t| t.starts_with("kind,name,")),
+        "{:?}",
+        app.message
+    );
+    // Under a file, no folder can be made.
+    let impossible = dir.path().join("cmp.csv/inner/cmp.csv");
+    press(&mut app, &ctx, "e");
+    press(&mut app, &ctx, "ctrl-u");
+    type_text(&mut app, &ctx, &impossible.display().to_string());
     press(&mut app, &ctx, "enter");
     assert!(
         app.message
             .as_ref()
-            .is_some_and(|m| m.text.contains("cannot export")),
+            .is_some_and(|m| m.text.contains("cannot make the folder")),
         "{:?}",
         app.message
     );
-    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 3);
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 4);
 
     // p: the params against the metric, and back.
     press(&mut app, &ctx, "p");
