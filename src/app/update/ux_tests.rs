@@ -250,6 +250,17 @@ fn m9_resume_during_a_timed_pause_step_says_it_is_a_step() {
                 .map(|m| m.text.clone())
                 .unwrap_or_default();
             assert!(m.contains("pause step"), "{m}");
+            // The Overview's rollouts footer counts it by the same word as its row (it said
+            // "1 Paused" beside "Pausing 88s").
+            press(&mut app, &ctx, "1");
+            let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 40))
+                .expect("terminal");
+            terminal.draw(|f| crate::ui::render(&app, f)).expect("draw");
+            let screen = format!("{:?}", terminal.backend());
+            assert!(
+                screen.contains(" 1 Pausing ") && !screen.contains(" 1 Paused "),
+                "{screen}"
+            );
             return;
         }
     }

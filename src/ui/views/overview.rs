@@ -194,13 +194,23 @@ fn spec<'a, T>(
 
 fn render_rollouts(app: &App, frame: &mut Frame, area: Rect) {
     let items = rows::rollouts(app, app.screen());
-    let mut counts: BTreeMap<Phase, usize> = BTreeMap::new();
+    // Counted by the word the rows show: a timed pause step is `Pausing`, an operator's pause
+    // `Paused` (the footer said "1 Paused" beside a row reading "Pausing 88s").
+    let mut counts: BTreeMap<(Phase, bool), usize> = BTreeMap::new();
     for r in &items {
-        *counts.entry(r.status.phase).or_default() += 1;
+        let pausing = r.pause_left(app.now).is_some();
+        *counts.entry((r.status.phase, pausing)).or_default() += 1;
     }
     let summary: Vec<Span> = counts
         .iter()
-        .map(|(p, n)| Span::styled(format!(" {n} {p} "), phase_style(app, *p)))
+        .map(|((p, pausing), n)| {
+            let word = if *pausing {
+                "Pausing".to_string()
+            } else {
+                p.to_string()
+            };
+            Span::styled(format!(" {n} {word} "), phase_style(app, *p))
+        })
         .collect();
     let cols: Vec<Column<_>> = rows::rollouts::columns()
         .into_iter()
