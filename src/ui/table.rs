@@ -71,10 +71,11 @@ pub fn fit_columns<T>(columns: &[Column<T>], width: u16, desired: &[u16]) -> Vec
     };
     let mut widths: Vec<(usize, u16)> = kept.iter().map(|i| (*i, base(*i))).collect();
     let mut left = width.saturating_sub(need(&kept, base));
-    // Share what is left, a cell at a time, up to each column's maximum: first among the prose
-    // columns (a comment, a message: names already have what they need), then among every
-    // flexible column.
-    for prose_only in [true, false] {
+    // Share what is left, a cell at a time: first to the names still short of what they need
+    // (an identifier is what gets copied into kubectl; it wins width over prose), then among
+    // the prose columns (a comment, a message), then among every flexible column, each up to
+    // its maximum.
+    for pass in [Grow::NamesToWant, Grow::Prose, Grow::Any] {
         while left > 0 {
             let mut grew = false;
             for (i, w) in &mut widths {
@@ -82,10 +83,15 @@ pub fn fit_columns<T>(columns: &[Column<T>], width: u16, desired: &[u16]) -> Vec
                     break;
                 }
                 let c = &columns[*i];
-                if let Width::Flex { max, .. } = c.width
-                    && (max == 0 || *w < max)
-                    && (!prose_only || c.elide == Elide::End)
-                {
+                let Width::Flex { max, .. } = c.width else {
+                    continue;
+                };
+                let room = match pass {
+                    Grow::NamesToWant => c.elide == Elide::Middle && *w < want(*i),
+                    Grow::Prose => c.elide == Elide::End,
+                    Grow::Any => true,
+                };
+                if room && (max == 0 || *w < max) {
                     *w += 1;
                     left -= 1;
                     grew = true;
@@ -97,6 +103,14 @@ pub fn fit_columns<T>(columns: &[Column<T>], width: u16, desired: &[u16]) -> Vec
         }
     }
     widths
+}
+
+/// The passes that share a table's spare width.
+#[derive(Clone, Copy)]
+enum Grow {
+    NamesToWant,
+    Prose,
+    Any,
 }
 
 /// `text` in at most `width` cells, cut as the column says (made safe for a terminal first, so
@@ -388,5 +402,9 @@ mod tests {
         // A 30-cell target and 100 cells: the target gets its 30, the comment the rest.
         let fitted = fit_columns(&columns, 100, &[30, 80]);
         assert_eq!(fitted, [(0, 30), (1, 69)]);
+        // Too narrow for every name whole: the spare cells go to the name first, not to the
+        // prose (the Audit view at 80 columns gave targets 12 cells and the comment the rest).
+        let fitted = fit_columns(&columns, 40, &[30, 80]);
+        assert_eq!(fitted, [(0, 27), (1, 12)]);
     }
 }

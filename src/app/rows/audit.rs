@@ -111,7 +111,8 @@ pub fn columns() -> Vec<Column<AuditEntry>> {
             field: "time",
             header: "TIME (UTC)",
             sort_key: Some('T'),
-            priority: 1,
+            // When it happened is what an audit trail is read for: kept at 80 columns.
+            priority: 0,
             width: Width::Fixed(14),
             right: false,
             elide: Elide::Middle,
