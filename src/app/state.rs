@@ -25,6 +25,8 @@ pub enum Overlay {
     Palette {
         input: TextArea<'static>,
         selected: usize,
+        /// Which command of the history is recalled into the input, if one is.
+        recalled: Option<usize>,
     },
     /// The `/` filter being typed (the screen's filter follows every keystroke), and the
     /// filter as it was when `/` was pressed (what `esc` or `ctrl-c` go back to).
@@ -209,6 +211,9 @@ pub struct App {
     pub messages: VecDeque<Message>,
     /// The config errors were seen in `:messages`; until then the status bar keeps a marker.
     pub config_seen: bool,
+    /// The palette commands run this session, oldest first (at most [`PALETTE_HISTORY`]):
+    /// `up` on an empty palette (or `ctrl-p`) recalls them, `down` (`ctrl-n`) comes back.
+    pub palette_history: Vec<String>,
     pub feeds: Feeds,
     pub prefs: Prefs,
     pub backends: BackendInfo,
@@ -226,6 +231,9 @@ pub struct App {
 /// The smallest terminal the console draws in.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
 
+/// How many palette commands the history keeps.
+pub const PALETTE_HISTORY: usize = 50;
+
 impl App {
     pub fn new(prefs: Prefs, backends: BackendInfo, now: DateTime<Utc>) -> Self {
         Self {
@@ -235,6 +243,7 @@ impl App {
             message: None,
             messages: VecDeque::new(),
             config_seen: false,
+            palette_history: Vec::new(),
             feeds: Feeds::default(),
             prefs,
             backends,

@@ -53,7 +53,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     status::render(app, frame, status);
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlays::help(app, frame, body, *scroll),
-        Some(Overlay::Palette { input, selected }) => {
+        Some(Overlay::Palette {
+            input, selected, ..
+        }) => {
             overlays::palette(app, frame, body, input, *selected);
         }
         Some(Overlay::Confirm(c)) => overlays::confirm(app, frame, body, c),

@@ -17,7 +17,9 @@ pub(in crate::app) fn paste(app: &mut App, text: &str) {
             let text = text_of(input);
             set_filter(app, text);
         }
-        Some(Overlay::Palette { input, selected }) => {
+        Some(Overlay::Palette {
+            input, selected, ..
+        }) => {
             insert_capped(input, text, LINE_MAX);
             *selected = 0;
         }
@@ -139,7 +141,12 @@ fn sort_by(app: &mut App, key: char) {
 }
 
 fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
-    let Some(Overlay::Palette { input, selected }) = &mut app.overlay else {
+    let Some(Overlay::Palette {
+        input,
+        selected,
+        recalled,
+    }) = &mut app.overlay
+    else {
         return;
     };
     let text = text_of(input);
@@ -149,6 +156,32 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         return;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    // The history: `up` on an empty palette or on a recalled command, and `ctrl-p`, go to the
+    // one before; `down` on a recalled command, and `ctrl-n`, to the one after (past the
+    // newest: an empty line again). Otherwise `up`/`down` move through the completions.
+    let history = &app.palette_history;
+    let older = !history.is_empty()
+        && ((key.code == KeyCode::Up && (text.is_empty() || recalled.is_some()))
+            || (ctrl && key.code == KeyCode::Char('p')));
+    let newer = !history.is_empty()
+        && ((key.code == KeyCode::Down && recalled.is_some())
+            || (ctrl && key.code == KeyCode::Char('n')));
+    if older || newer {
+        let next = match (*recalled, older) {
+            (None, true) => history.len().checked_sub(1),
+            (Some(i), true) => Some(i.saturating_sub(1)),
+            (Some(i), false) => (i + 1 < history.len()).then_some(i + 1),
+            (None, false) => None,
+        };
+        *recalled = next;
+        *input = TextArea::from([next
+            .and_then(|i| history.get(i))
+            .cloned()
+            .unwrap_or_default()]);
+        input.move_cursor(ratatui_textarea::CursorMove::End);
+        *selected = 0;
+        return;
+    }
     match key.code {
         KeyCode::Char('u') if ctrl => {
             *input = TextArea::default();
@@ -167,12 +200,22 @@ fn palette_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
         }
         KeyCode::Enter => {
             app.overlay = None;
+            let typed = text.trim();
+            if !typed.is_empty() {
+                let h = &mut app.palette_history;
+                h.retain(|c| c != typed);
+                h.push(typed.to_string());
+                if h.len() > crate::app::state::PALETTE_HISTORY {
+                    h.remove(0);
+                }
+            }
             run_typed(app, &text, &options, fx);
         }
         _ => {
             if !(ctrl && key.code == KeyCode::Char('m') || is_full(input, &key, LINE_MAX)) {
                 input.input(key);
                 *selected = 0;
+                *recalled = None;
             }
         }
     }

@@ -90,6 +90,7 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.overlay = Some(Overlay::Palette {
                 input: ratatui_textarea::TextArea::default(),
                 selected: 0,
+                recalled: None,
             });
             app.dirty = true;
         }

@@ -692,3 +692,45 @@ fn every_view_fetches_what_it_shows() {
         );
     }
 }
+
+/// The palette keeps a history (UX walk M6, as k9s's `:`): `up` on an empty palette recalls the
+/// last command, again the one before; `down` comes back, past the newest to an empty line;
+/// `ctrl-p`/`ctrl-n` do the same; typing leaves the history and `up`/`down` move through the
+/// completions again.
+#[test]
+fn the_palette_recalls_earlier_commands() {
+    let (mut app, _platform, ctx) = loaded_demo((120, 40));
+    for cmd in ["gpus", "rollouts", "gpus"] {
+        press(&mut app, &ctx, ":");
+        type_text(&mut app, &ctx, cmd);
+        press(&mut app, &ctx, "enter");
+    }
+    assert_eq!(
+        app.palette_history,
+        ["rollouts", "gpus"],
+        "each once, newest last"
+    );
+    press(&mut app, &ctx, ":");
+    press(&mut app, &ctx, "up");
+    assert_eq!(crate::testing::palette_text(&app), "gpus");
+    press(&mut app, &ctx, "up");
+    assert_eq!(crate::testing::palette_text(&app), "rollouts");
+    press(&mut app, &ctx, "up");
+    assert_eq!(
+        crate::testing::palette_text(&app),
+        "rollouts",
+        "the oldest stays"
+    );
+    press(&mut app, &ctx, "down");
+    assert_eq!(crate::testing::palette_text(&app), "gpus");
+    press(&mut app, &ctx, "down");
+    assert_eq!(
+        crate::testing::palette_text(&app),
+        "",
+        "past the newest: empty"
+    );
+    press(&mut app, &ctx, "ctrl-p");
+    assert_eq!(crate::testing::palette_text(&app), "gpus");
+    press(&mut app, &ctx, "enter");
+    assert_eq!(app.view(), crate::app::screens::ViewId::Gpus);
+}
