@@ -277,6 +277,9 @@ fn lineage_goes_from_data_to_pods_and_back_and_names_every_mismatch() {
     t.type_text("fraud-detector");
     t.keys(&["Enter", "Enter"]);
     t.wait_text("Lineage: data → run");
+    // The graph fills in as the version's run is read: `k` from the version reaches the run
+    // only once its row is there (pressed before, it stayed on the version and opened that).
+    t.wait_for("the run's row", |s| s.contains("▲ run "));
     t.keys(&["k", "Enter"]);
     let s = t.wait_text("READY · xgboost");
     assert!(
