@@ -160,7 +160,9 @@ fn filters_match_what_the_screen_shows_and_never_a_missing_value() {
         s.contains("\"colour\" is not a column here") && s.contains("pod, product"),
         "the whole list of fields:\n{s}"
     );
+    // (Each key after `esc` waits for it to be read: `esc` and a key in one read are alt+key.)
     t.keys(&["Escape"]);
+    t.wait_for("the filter edit cancelled", |s| !s.contains("filter /"));
     // The Overview under a filter: its summary line says it counts everything.
     t.keys(&["1"]);
     t.wait_text("needs you");
@@ -382,7 +384,9 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
         "the raw record has its policy's verdict:\n{s}"
     );
     t.keys(&["Escape"]);
+    t.wait_for("the raw record closed", |s| !s.contains("raw JSON"));
     t.keys(&["Escape"]);
+    t.wait_text("Rollouts (");
     open_rollout(&t, "credit-scorer-v9");
     let s = t.wait_text("Policy gates");
     assert!(
@@ -416,6 +420,7 @@ fn promoting_a_failing_canary_warns_and_needs_a_comment() {
         "still open, nothing sent:\n{s}"
     );
     t.keys(&["Escape"]);
+    t.wait_for("dialog closed", |s| !s.contains("Confirm: "));
     // `q` in a detail goes back; ctrl-c quits from anywhere.
     t.keys(&["C-c"]);
     assert_restored(&t, "0");
