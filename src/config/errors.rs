@@ -36,13 +36,7 @@ impl ConfigError {
         message: impl Into<String>,
     ) -> Self {
         let (line, column) = line_col(text, offset);
-        Self {
-            file: bounded(&path.display().to_string(), SHOWN_TEXT),
-            line,
-            column,
-            value: bounded(value, SHOWN_VALUE),
-            message: bounded(&message.into(), SHOWN_TEXT),
-        }
+        Self::at_line_col(path, line, column, value, message)
     }
 
     /// An error at `line`:`column` (1-based, as [`line_cols`] gives them).

@@ -188,3 +188,16 @@ pub fn run_measured(cmd: &mut Command, limit: Duration) -> Measured {
         peak_mib: peak,
     }
 }
+
+/// A FIFO at `path` (made with mkfifo(1): no unsafe in the tests either).
+pub fn mkfifo(path: &Path) {
+    assert!(
+        Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo")
+            .success(),
+        "mkfifo {}",
+        path.display()
+    );
+}

@@ -7,9 +7,9 @@
 
 use crate::common;
 
-use std::{fmt::Write as _, path::Path, process::Command, time::Duration};
+use std::{fmt::Write as _, path::Path, time::Duration};
 
-use common::hostile::{mlops, run_measured};
+use common::hostile::{mkfifo, mlops, run_measured};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
@@ -31,16 +31,6 @@ fn drift(args: &[&str], limit: Duration) -> common::hostile::Measured {
     let mut full = vec!["drift"];
     full.extend_from_slice(args);
     run_measured(&mut mlops(&full), limit)
-}
-
-fn mkfifo(path: &Path) {
-    assert!(
-        Command::new("mkfifo")
-            .arg(path)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
 }
 
 #[test]

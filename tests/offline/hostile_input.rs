@@ -8,7 +8,6 @@ use crate::common;
 use std::{
     fmt::Write as _,
     path::Path,
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -33,13 +32,7 @@ fn a_fifo_config_is_an_error_not_a_hang() {
     // H1: `config check` and the console blocked forever in open().
     let dir = tempfile::tempdir().expect("dir");
     let fifo = dir.path().join("config.toml");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
+    common::hostile::mkfifo(&fifo);
     let (code, text, elapsed) = config_check(dir.path());
     assert_eq!(code, 1, "{text}");
     assert!(
@@ -346,13 +339,7 @@ fn audit_verify_reads_only_regular_files_a_bounded_line_at_a_time() {
     use common::hostile::run_measured;
     let dir = tempfile::tempdir().expect("dir");
     let fifo = dir.path().join("fifo.jsonl");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
+    common::hostile::mkfifo(&fifo);
     let zero = dir.path().join("zero.jsonl");
     std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
     for (path, said) in [
@@ -541,13 +528,7 @@ fn a_kubeconfig_that_is_a_device_or_a_fifo_is_named_not_read() {
     use common::hostile::run_measured;
     let dir = tempfile::tempdir().expect("dir");
     let fifo = dir.path().join("kubeconfig");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
+    common::hostile::mkfifo(&fifo);
     let fifo = fifo.display().to_string();
     for kubeconfig in [
         "/dev/zero",

@@ -93,6 +93,26 @@ pub struct ColumnDrift {
     pub note: Option<String>,
 }
 
+impl ColumnDrift {
+    /// `column` before it is compared: its row counts, no method, statistic or verdict yet.
+    pub fn uncompared(column: String, reference_rows: usize, current_rows: usize) -> Self {
+        Self {
+            column,
+            kind: None,
+            method: None,
+            statistic: None,
+            score: None,
+            threshold: None,
+            drifted: false,
+            reference_rows,
+            current_rows,
+            missing: Missing::default(),
+            problem: None,
+            note: None,
+        }
+    }
+}
+
 /// The dataset's result (`mlops drift -o json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetDrift {
@@ -170,21 +190,15 @@ fn compare_column(
     options: &DriftOptions,
 ) -> ColumnDrift {
     let mut out = ColumnDrift {
-        column: name.to_string(),
-        kind: None,
-        method: None,
-        statistic: None,
-        score: None,
-        threshold: None,
-        drifted: false,
-        reference_rows: r.map_or(0, TableColumn::rows),
-        current_rows: c.map_or(0, TableColumn::rows),
         missing: Missing {
             reference: r.map_or(0, |c| c.missing),
             current: c.map_or(0, |c| c.missing),
         },
-        problem: None,
-        note: None,
+        ..ColumnDrift::uncompared(
+            name.to_string(),
+            r.map_or(0, TableColumn::rows),
+            c.map_or(0, TableColumn::rows),
+        )
     };
     let (r, c) = match (r, c) {
         (Some(r), Some(c)) => (r, c),

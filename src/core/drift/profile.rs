@@ -286,20 +286,14 @@ pub fn compare_profile(profile: &Profile, current: &Table, options: &DriftOption
     for name in options.columns.iter().flatten() {
         if !profiled.contains(name.as_str()) {
             columns.push(ColumnDrift {
-                column: name.clone(),
-                kind: None,
-                method: None,
-                statistic: None,
-                score: None,
-                threshold: None,
-                drifted: false,
-                reference_rows: 0,
-                current_rows: current
-                    .column(name)
-                    .map_or(0, super::table::TableColumn::rows),
-                missing: Missing::default(),
                 problem: Some(format!("not a column of the {reference_name}")),
-                note: None,
+                ..ColumnDrift::uncompared(
+                    name.clone(),
+                    0,
+                    current
+                        .column(name)
+                        .map_or(0, super::table::TableColumn::rows),
+                )
             });
         }
     }
@@ -328,21 +322,16 @@ fn column_against_profile(
 ) -> ColumnDrift {
     let c = current.column(&p.column);
     let mut out = ColumnDrift {
-        column: p.column.clone(),
         kind: Some(p.kind),
-        method: None,
-        statistic: None,
-        score: None,
-        threshold: None,
-        drifted: false,
-        reference_rows: p.rows,
-        current_rows: c.map_or(0, super::table::TableColumn::rows),
         missing: Missing {
             reference: p.missing,
             current: c.map_or(0, |c| c.missing),
         },
-        problem: None,
-        note: None,
+        ..ColumnDrift::uncompared(
+            p.column.clone(),
+            p.rows,
+            c.map_or(0, super::table::TableColumn::rows),
+        )
     };
     let Some(c) = c else {
         out.problem = Some(format!("not a column of {}", current.name));

@@ -72,7 +72,9 @@ impl Sim {
             },
         };
         let name = format!("{}-v{}", s.model, s.version);
-        let policy = s.policy.map(|validation| self.start_policy(s, validation));
+        let policy = s
+            .policy
+            .and_then(|validation| self.start_policy(s, validation));
         let mut rng = Rng::fork(self.seed, &name);
         self.rollouts.push(SimRollout {
             record: RolloutRecord {
@@ -114,7 +116,10 @@ impl Sim {
     /// The release policy a scenario's rollout starts under, its gates decided by the core on
     /// the facts the registry port gives (as `rollout start` records them): the canary version's
     /// `validation_status` set to `validation` first.
-    fn start_policy(&mut self, s: &Scenario, validation: &str) -> crate::policy::Recorded {
+    /// `None` if the simulated registry cannot give the facts (a scenario naming a version
+    /// the catalogue lacks): the rollout then starts under no policy rather than a made-up
+    /// verdict.
+    fn start_policy(&mut self, s: &Scenario, validation: &str) -> Option<crate::policy::Recorded> {
         let _ = self.set_version_tag(s.model, s.version, "validation_status", validation);
         let rules = crate::demo::scenarios::release_policy();
         let regions = cluster_regions(s.cluster);
@@ -130,23 +135,13 @@ impl Sim {
             regions,
             None,
         ));
-        let start = match gathered {
-            Some(Ok(facts)) => crate::policy::evaluate(&rules, &facts),
-            // The simulation answers at once; a missing version is a scenario's mistake.
-            _ => crate::policy::Verdict {
-                model: s.model.into(),
-                version: s.version,
-                cluster: s.cluster.into(),
-                allowed: false,
-                checks: Vec::new(),
-                pinned_regions: None,
-            },
-        };
-        crate::policy::Recorded {
+        let facts = gathered?.ok()?;
+        let start = crate::policy::evaluate(&rules, &facts);
+        Some(crate::policy::Recorded {
             rules,
             change: None,
             start,
-        }
+        })
     }
 
     /// A rollout's policy gates as the controller decides them (the same core function): none
