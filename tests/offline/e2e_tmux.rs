@@ -378,9 +378,11 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
     t.wait_text("raw JSON");
     // The policy is the record's last field: its gates with their evidence at the end.
     t.keys(&["End"]);
-    let s = t.wait_text("\"evidence\"");
+    // Waited for, not asserted on the first screen with "evidence": the scroll to the end may
+    // land a frame later.
+    let s = t.wait_text("resident to IE");
     assert!(
-        s.contains("resident to IE"),
+        s.contains("\"evidence\""),
         "the raw record has its policy's verdict:\n{s}"
     );
     t.keys(&["Escape"]);
