@@ -74,6 +74,12 @@ impl Tmux {
         self.wait_for(text, |s| s.contains(text))
     }
 
+    /// The screen once every one of `texts` is on it (a screen captured while a frame is half
+    /// drawn can show the first and not yet the rest).
+    pub fn wait_all(&self, texts: &[&str]) -> String {
+        self.wait_for(&texts.join(" + "), |s| texts.iter().all(|t| s.contains(t)))
+    }
+
     /// The pid of the mlops process inside this pane: the child of the pane's shell.
     pub fn mlops_pid(&self) -> String {
         let shell = self

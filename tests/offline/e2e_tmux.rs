@@ -132,7 +132,7 @@ fn filters_match_what_the_screen_shows_and_never_a_missing_value() {
         t.keys(&["/", "C-u"]);
         t.type_text(filter);
         t.keys(&["Enter"]);
-        let s = t.wait_text("GPUs (1)");
+        let s = t.wait_all(&["GPUs (1)", "XID 79"]);
         assert!(s.contains("XID 79"), "{filter}:\n{s}");
     }
     // Sorted by STATE, what needs a look comes first: the fault, then the idle GPUs.
@@ -155,7 +155,7 @@ fn filters_match_what_the_screen_shows_and_never_a_missing_value() {
     // A field the view does not have: the list of those it has, whole, above the bar.
     t.keys(&["/", "C-u"]);
     t.type_text("colour:red");
-    let s = t.wait_text("(above)");
+    let s = t.wait_all(&["(above)", "pod, product"]);
     assert!(
         s.contains("\"colour\" is not a column here") && s.contains("pod, product"),
         "the whole list of fields:\n{s}"
@@ -361,12 +361,21 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
     let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
     t.wait_text("Rollouts");
     open_rollout(&t, "churn-model-v4");
-    let s = t.wait_text("Policy gates");
+    let s = t.wait_all(&[
+        "Policy gates",
+        "✓ validation",
+        "✓ evaluation metric",
+        "✓ data residency",
+    ]);
     for gate in ["✓ validation", "✓ evaluation metric", "✓ data residency"] {
         assert!(s.contains(gate), "{gate}:\n{s}");
     }
     t.keys(&["a"]);
-    let s = t.wait_text("Confirm: approve churn-model-v4");
+    let s = t.wait_all(&[
+        "Confirm: approve churn-model-v4",
+        "policy gates at start: all passed",
+        "✓ validation: tag validation_status=passed",
+    ]);
     assert!(
         s.contains("policy gates at start: all passed")
             && s.contains("✓ validation: tag validation_status=passed"),
@@ -390,7 +399,7 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
     t.keys(&["Escape"]);
     t.wait_text("Rollouts (");
     open_rollout(&t, "credit-scorer-v9");
-    let s = t.wait_text("Policy gates");
+    let s = t.wait_all(&["Policy gates", "✗ validation", "validation_status=pending"]);
     assert!(
         s.contains("✗ validation") && s.contains("validation_status=pending"),
         "the failing gate and its evidence:\n{s}"
@@ -409,7 +418,11 @@ fn promoting_a_failing_canary_warns_and_needs_a_comment() {
     open_rollout(&t, "fraud-detector-v7");
     t.wait_text("failures 2/3");
     t.keys(&["p"]);
-    let s = t.wait_text("Confirm: promote fraud-detector-v7");
+    let s = t.wait_all(&[
+        "Confirm: promote fraud-detector-v7",
+        "⚠ the canary's analysis is failing",
+        "Comment (required",
+    ]);
     assert!(
         s.contains("⚠ the canary's analysis is failing: 2 of 3 failures allowed")
             && s.contains("Comment (required"),
@@ -434,17 +447,15 @@ fn promoting_a_failing_canary_warns_and_needs_a_comment() {
 #[test]
 fn esc_goes_back_the_way_you_came_and_q_closes_a_detail_before_it_quits() {
     let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
-    let s = t.wait_text("needs you");
-    assert!(s.contains(" Overview"), "{s}");
-    // The Overview's first panel is the rollouts: enter opens the selected one's detail.
+    // The Overview's first panel is the rollouts (once listed): enter opens the selected one's
+    // detail.
+    t.wait_all(&["needs you", "churn-model-v4"]);
     t.keys(&["Enter"]);
     t.wait_text("Rollouts › ");
     t.keys(&["Escape"]);
-    let s = t.wait_text("needs you");
-    assert!(
-        s.lines().nth(1).is_some_and(|l| l.trim() == "Overview"),
-        "back on the Overview:\n{s}"
-    );
+    t.wait_for("back on the Overview, not the Rollouts list", |s| {
+        s.contains("needs you") && s.lines().nth(1).is_some_and(|l| l.trim() == "Overview")
+    });
     // In the Rollouts view: a detail, `q` goes back to the list, `q` again quits.
     t.keys(&["6"]);
     t.wait_text("Rollouts (");
