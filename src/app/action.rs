@@ -36,6 +36,10 @@ pub enum Action {
     OpenPalette,
     OpenFilter,
     ClearFilter,
+    /// On a detail or raw screen: the next / previous match of the `/` search (`n` / `N`; in a
+    /// list, where `/` filters, an unbound `shift`+letter sorts as before).
+    SearchNext,
+    SearchPrev,
     ToggleHelp,
     NextView,
     PrevView,
@@ -147,7 +151,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind but `Show`, in the order the help lists them.
-    const PLAIN: [Action; 43] = [
+    const PLAIN: [Action; 45] = [
         Action::NoOp,
         Action::Quit,
         Action::BackOrQuit,
@@ -162,6 +166,8 @@ impl Action {
         Action::OpenPalette,
         Action::OpenFilter,
         Action::ClearFilter,
+        Action::SearchNext,
+        Action::SearchPrev,
         Action::ToggleHelp,
         Action::NextView,
         Action::PrevView,
@@ -253,8 +259,10 @@ impl Action {
             Action::Enter => "open the selected item",
             Action::Back => "back / close",
             Action::OpenPalette => "command palette",
-            Action::OpenFilter => "filter the list",
+            Action::OpenFilter => "filter the list; search a detail or raw screen",
             Action::ClearFilter => "clear the filter",
+            Action::SearchNext => "next match of a detail or raw screen's search",
+            Action::SearchPrev => "previous match of the search",
             Action::ToggleHelp => "this help",
             Action::NextView => "next view",
             Action::PrevView => "previous view",

@@ -145,6 +145,48 @@ fn symbols(out: &mut Vec<HelpLine>) {
     }
 }
 
+/// The help's box width in a terminal `app.size.0` columns wide.
+pub fn box_width(app: &App) -> u16 {
+    app.size.0.min(84)
+}
+
+/// The help as its box draws it: every description, note and heading wrapped to the box
+/// (nothing cut; a description's further rows start under its first, with no keys), and the
+/// width of the keys column.
+pub fn rows(app: &App) -> (Vec<HelpLine>, usize) {
+    let lines = lines(app);
+    let inner_w = usize::from(box_width(app).saturating_sub(2));
+    // Keys get what the longest needs, at most 40% of the box; descriptions the rest.
+    let keys_w = lines
+        .iter()
+        .filter_map(|l| match l {
+            HelpLine::Entry(k, _) => Some(k.chars().count()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(8)
+        .min(inner_w * 2 / 5);
+    let text_w = inner_w.saturating_sub(keys_w + 3).max(10);
+    let wrap = mlops_core::text::wrap;
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        match l {
+            HelpLine::Heading(h) => {
+                out.extend(wrap(&h, inner_w).into_iter().map(HelpLine::Heading));
+            }
+            HelpLine::Note(n) => out.extend(wrap(&n, inner_w).into_iter().map(HelpLine::Note)),
+            HelpLine::Entry(k, text) => {
+                for (i, row) in wrap(&text, text_w).into_iter().enumerate() {
+                    let keys = if i == 0 { k.clone() } else { String::new() };
+                    out.push(HelpLine::Entry(keys, row));
+                }
+            }
+            HelpLine::Blank => out.push(HelpLine::Blank),
+        }
+    }
+    (out, keys_w)
+}
+
 /// Lines the help overlay shows at once in a terminal `height` rows tall.
 pub fn visible(height: u16) -> usize {
     usize::from(height.saturating_sub(4)).max(1)
@@ -152,7 +194,7 @@ pub fn visible(height: u16) -> usize {
 
 /// The furthest the help can scroll: its last line at the bottom.
 pub fn max_scroll(app: &App) -> u16 {
-    let n = lines(app).len();
+    let n = rows(app).0.len();
     u16::try_from(n.saturating_sub(visible(body_height(app)))).unwrap_or(u16::MAX)
 }
 

@@ -379,6 +379,9 @@ pub struct Screen {
     /// The view this screen was opened from when that is another view (a rollout opened from
     /// the Overview): `esc` goes back there, along the path the user came by.
     pub opened_from: Option<ViewId>,
+    /// On a detail or raw screen, the `/` search: every match is highlighted; in a raw document
+    /// `selected` is which of the matching lines is the current one (`n` / `N` move it).
+    pub search: String,
 }
 
 impl Screen {
@@ -393,6 +396,7 @@ impl Screen {
             panel: Panel::Rollouts,
             panels: HashMap::new(),
             opened_from: None,
+            search: String::new(),
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum Overlay {
     Filter {
         input: TextArea<'static>,
         before: String,
+        /// Where a detail or raw screen was (its `selected`, `offset`) when `/` was pressed: a
+        /// cancelled search goes back there.
+        at: (usize, usize),
     },
     /// The help (`?`), scrolled this many lines.
     Help { scroll: u16 },

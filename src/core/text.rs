@@ -46,6 +46,44 @@ pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// `text` as lines of at most `width` characters, broken between words (a word longer than a
+/// line is broken inside it); prose that wraps instead of being cut. Made safe for a terminal
+/// first, as [`line`].
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let text = &*line(text);
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let sep = usize::from(len > 0);
+            if len + sep + word.len() <= width {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                len += sep + word.len();
+                break;
+            }
+            if len > 0 {
+                lines.push(std::mem::take(&mut line));
+                len = 0;
+                continue;
+            }
+            // A word longer than a whole line: as much as fits, the rest on the next.
+            let rest = word.split_off(width);
+            lines.push(word.iter().collect());
+            word = rest;
+        }
+    }
+    if len > 0 || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// At most `max` bytes of `s` (cut at a character boundary), ending in `…` when cut; for log
 /// lines and other byte budgets.
 pub fn truncate_bytes(s: &str, max: usize) -> Cow<'_, str> {
@@ -285,6 +323,19 @@ pub fn format_duration(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prose_wraps_between_words_and_loses_nothing() {
+        let text = "rollout fraud-detector-v7 is RolledBack: abort is not allowed (only a rollout under way can be aborted)";
+        let lines = wrap(text, 30);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        assert_eq!(lines.join(" "), text);
+        assert_eq!(lines[0], "rollout fraud-detector-v7 is");
+        // A word longer than the line is broken inside it; nothing is dropped.
+        assert_eq!(wrap("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap("", 10), [""]);
+        assert_eq!(wrap("a  b", 10), ["a  b"]);
+    }
 
     #[test]
     fn counts_get_commas_between_thousands() {

@@ -48,9 +48,10 @@ pub fn render(app: &App, frame: &mut Frame) {
     ])
     .areas(area);
     render_header(app, frame, header);
-    render_crumbs(app, frame, crumbs);
     views::render(app, frame, body);
-    status::render(app, frame, status);
+    let search = search(app, frame.buffer_mut(), body);
+    render_crumbs(app, frame, crumbs, search.as_deref());
+    status::render(app, frame, status, search.as_deref());
     match &app.overlay {
         Some(Overlay::Help { scroll }) => overlays::help(app, frame, body, *scroll),
         Some(Overlay::Palette {
@@ -61,7 +62,8 @@ pub fn render(app: &App, frame: &mut Frame) {
         Some(Overlay::Confirm(c)) => overlays::confirm(app, frame, body, c),
         Some(Overlay::Columns(picker)) => overlays::columns(app, frame, body, picker),
         Some(Overlay::Filter { .. }) => status::filter_problems(app, frame, body),
-        Some(Overlay::Prompt(_)) | None => {}
+        Some(Overlay::Prompt(_)) => {}
+        None => status::message_overflow(app, frame, body),
     }
     no_raw_controls(frame.buffer_mut());
 }
@@ -127,7 +129,71 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(crate::ui::widgets::paragraph(Line::from(spans)), area);
 }
 
-fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
+/// A detail or raw screen's `/` search: every match drawn in `body` highlighted; what it found,
+/// for the bar and the breadcrumbs (a raw document's match among all its lines; elsewhere the
+/// matches on the screen).
+fn search(app: &App, buffer: &mut ratatui::buffer::Buffer, body: Rect) -> Option<String> {
+    let screen = app.screen();
+    if screen.kind.is_list() || screen.search.is_empty() {
+        return None;
+    }
+    let on_screen = highlight(buffer, body, &screen.search, app.prefs.theme.selection);
+    if let crate::app::screens::ScreenKind::Raw { of, .. } = &screen.kind {
+        let document = crate::app::rows::details::raw_document(app, of).unwrap_or_default();
+        let lines = crate::app::rows::details::matching_lines(&document, &screen.search);
+        return Some(match lines.get(screen.selected) {
+            _ if lines.is_empty() => "no match".to_string(),
+            Some(line) => format!(
+                "match {} of {} (line {})",
+                screen.selected + 1,
+                lines.len(),
+                line + 1
+            ),
+            None => format!("{} lines match", lines.len()),
+        });
+    }
+    Some(match on_screen {
+        0 => "no match on this screen".to_string(),
+        1 => "1 match on this screen".to_string(),
+        n => format!("{n} matches on this screen"),
+    })
+}
+
+/// Patch `style` over every occurrence of `query` (ignoring case) drawn in `area`; how many.
+fn highlight(buffer: &mut ratatui::buffer::Buffer, area: Rect, query: &str, style: Style) -> usize {
+    let fold = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let query: Vec<char> = query.chars().map(fold).collect();
+    if query.is_empty() {
+        return 0;
+    }
+    let mut found = 0;
+    for y in area.top()..area.bottom() {
+        // The row as characters, each with the column it is drawn at.
+        let row: Vec<(u16, char)> = (area.left()..area.right())
+            .flat_map(|x| buffer[(x, y)].symbol().chars().map(move |c| (x, fold(c))))
+            .collect();
+        let mut i = 0;
+        while i + query.len() <= row.len() {
+            if row[i..i + query.len()]
+                .iter()
+                .zip(&query)
+                .all(|((_, c), q)| c == q)
+            {
+                for (x, _) in &row[i..i + query.len()] {
+                    let cell = &mut buffer[(*x, y)];
+                    cell.set_style(cell.style().patch(style));
+                }
+                found += 1;
+                i += query.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    found
+}
+
+fn render_crumbs(app: &App, frame: &mut Frame, area: Rect, search: Option<&str>) {
     let t = &app.prefs.theme;
     let mut spans = vec![Span::raw(" ")];
     for (i, s) in app.nav.stack.iter().enumerate() {
@@ -144,6 +210,14 @@ fn render_crumbs(app: &App, frame: &mut Frame, area: Rect) {
     let filter = &app.screen().filter;
     if !filter.is_empty() && !matches!(app.overlay, Some(Overlay::Filter { .. })) {
         spans.push(Span::styled(format!("   /{filter}"), t.warn));
+    }
+    if let Some(found) = search
+        && !matches!(app.overlay, Some(Overlay::Filter { .. }))
+    {
+        spans.push(Span::styled(
+            format!("   /{} ({found}; n/N)", app.screen().search),
+            t.warn,
+        ));
     }
     if !app.pending.is_empty() {
         let keys: Vec<String> = app.pending.iter().map(ToString::to_string).collect();
@@ -181,6 +255,29 @@ mod tests {
             "{drawn:?}"
         );
         assert!(drawn.starts_with("a\u{fffd}\u{fffd}d"), "{drawn:?}");
+    }
+
+    #[test]
+    fn a_search_highlights_each_match_whatever_its_case_and_counts_them() {
+        let area = Rect::new(0, 0, 24, 2);
+        let mut buffer = Buffer::empty(area);
+        ratatui::widgets::Paragraph::new("Policy gates: policy\nno match here")
+            .render(area, &mut buffer);
+        let mark =
+            ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::REVERSED);
+        assert_eq!(super::highlight(&mut buffer, area, "POLICY", mark), 2);
+        let marked: String = (0..24)
+            .map(|x| {
+                let c = &buffer[(x, 0)];
+                if c.modifier.contains(ratatui::style::Modifier::REVERSED) {
+                    c.symbol().to_string()
+                } else {
+                    "_".to_string()
+                }
+            })
+            .collect();
+        assert_eq!(marked, "Policy________policy____");
+        assert_eq!(super::highlight(&mut buffer, area, "absent", mark), 0);
     }
 
     #[test]

@@ -40,28 +40,18 @@ fn overlay_block<'a>(app: &App, title: String) -> Block<'a> {
 
 pub fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let t = &app.prefs.theme;
-    let width = area.width.min(84);
-    let inner_w = usize::from(width.saturating_sub(2));
-    // Keys get what the longest needs, at most 40% of the box; descriptions the rest.
-    let keys_w = help::lines(app)
-        .iter()
-        .filter_map(|l| match l {
-            HelpLine::Entry(k, _) => Some(k.chars().count()),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(8)
-        .min(inner_w * 2 / 5);
-    let text_w = inner_w.saturating_sub(keys_w + 3);
-    let lines: Vec<Line> = help::lines(app)
+    let width = help::box_width(app).min(area.width);
+    let (rows, keys_w) = help::rows(app);
+    // Keys are short (`ctrl-c`, `g g`); one too long for its column is cut with `…`.
+    let lines: Vec<Line> = rows
         .into_iter()
         .map(|l| match l {
-            HelpLine::Heading(h) => Line::from(Span::styled(shorten(&h, inner_w), t.header)),
+            HelpLine::Heading(h) => Line::from(Span::styled(h, t.header)),
             HelpLine::Entry(k, text) => Line::from(vec![
                 Span::styled(format!("  {:<keys_w$} ", shorten(&k, keys_w)), t.key),
-                Span::styled(shorten(&text, text_w), t.text),
+                Span::styled(text, t.text),
             ]),
-            HelpLine::Note(n) => Line::from(Span::styled(shorten(&n, inner_w), t.muted)),
+            HelpLine::Note(n) => Line::from(Span::styled(n, t.muted)),
             HelpLine::Blank => Line::from(""),
         })
         .collect();
@@ -97,11 +87,22 @@ pub fn palette(
     let t = &app.prefs.theme;
     let typed = typed_input.lines().join(" ");
     let options = palette::completions(&typed);
-    let height = (options.len() as u16 + 4).min(area.height);
+    let width = 84.min(area.width);
+    let help_w = usize::from(width.saturating_sub(2)).saturating_sub(36);
+    // The selected command's description in full under the list when its row cuts it.
+    let full: Vec<String> = options
+        .get(selected)
+        .filter(|c| c.help.chars().count() > help_w)
+        .map(|c| mlops_core::text::wrap(c.help, usize::from(width.saturating_sub(4))))
+        .unwrap_or_default();
+    let extra = if full.is_empty() { 0 } else { full.len() + 1 };
+    let height = u16::try_from(options.len() + 4 + extra)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
     let r = Rect {
-        x: area.x + (area.width.saturating_sub(76)) / 2,
+        x: area.x + (area.width.saturating_sub(width)) / 2,
         y: area.y + 1,
-        width: 76.min(area.width),
+        width,
         height,
     };
     frame.render_widget(Clear, r);
@@ -129,7 +130,7 @@ pub fn palette(
                 Span::styled(format!(" {:<20}", shorten(&name, 20)), style),
                 Span::styled(format!(" {:<12} ", whole_words(c.aliases, 12)), t.muted),
                 Span::styled(
-                    shorten(c.help, usize::from(list.width).saturating_sub(36)),
+                    super::table::elide(c.help, help_w, crate::app::rows::table::Elide::End),
                     t.muted,
                 ),
             ])
@@ -140,6 +141,13 @@ pub fn palette(
             " no matching command — enter to see a suggestion",
             t.warn,
         )));
+    }
+    if !full.is_empty() {
+        lines.push(Line::from(""));
+        lines.extend(
+            full.into_iter()
+                .map(|l| Line::from(Span::styled(format!(" {l}"), t.text))),
+        );
     }
     frame.render_widget(crate::ui::widgets::paragraph(lines), list);
 }
@@ -191,7 +199,14 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &Confirm) {
     // The preview's height is the rows its lines wrap to, so the comment's label always shows.
     let preview = crate::ui::widgets::paragraph(lines).wrap(Wrap { trim: false });
     let preview_h = u16::try_from(preview.line_count(inner_w)).unwrap_or(u16::MAX);
-    let height = (preview_h + 5).min(area.height);
+    // A refusal (the rollout moved on under the dialog) wraps inside the box, whole.
+    let error = c
+        .error
+        .as_deref()
+        .map(|e| mlops_core::text::wrap(e, usize::from(inner_w)))
+        .unwrap_or_default();
+    let error_h = u16::try_from(error.len()).unwrap_or(u16::MAX).max(1);
+    let height = (preview_h + 4 + error_h).min(area.height);
     let r = centered(area, width, height);
     frame.render_widget(Clear, r);
     let block = overlay_block(app, format!(" Confirm: {} ", c.title));
@@ -200,7 +215,7 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &Confirm) {
     let [p, input, err, hint] = Layout::vertical([
         Constraint::Min(1),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(error_h),
         Constraint::Length(1),
     ])
     .areas(inner);
@@ -211,13 +226,15 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &Confirm) {
     ta.set_style(t.selection);
     ta.set_cursor_line_style(t.selection);
     frame.render_widget(&ta, input);
-    if let Some(e) = &c.error {
-        frame.render_widget(
-            crate::ui::widgets::paragraph(Span::styled(e.clone(), t.err))
-                .wrap(Wrap { trim: false }),
-            err,
-        );
-    }
+    frame.render_widget(
+        crate::ui::widgets::paragraph(
+            error
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, t.err)))
+                .collect::<Vec<_>>(),
+        ),
+        err,
+    );
     frame.render_widget(
         crate::ui::widgets::paragraph(Span::styled(
             "enter confirm · esc or ctrl-c cancel (nothing changes) · ctrl-u clear",

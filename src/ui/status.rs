@@ -12,21 +12,22 @@ use ratatui::{
 
 use ratatui_textarea::TextArea;
 
-use super::{table::shorten, widgets::age};
+use super::widgets::age;
 use crate::app::{
     App,
     feeds::Backend,
     state::{Level, Message, Overlay, Prompt},
 };
 
-pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+/// The status bar; `search` is what a detail screen's search found (see `ui::search`).
+pub fn render(app: &App, frame: &mut Frame, area: Rect, search: Option<&str>) {
     frame.render_widget(
         crate::ui::widgets::paragraph("").style(app.prefs.theme.status_bar),
         area,
     );
     match &app.overlay {
         Some(Overlay::Prompt(p)) => prompt(app, frame, area, p),
-        Some(Overlay::Filter { input, .. }) => filter(app, frame, area, input),
+        Some(Overlay::Filter { input, .. }) => filter(app, frame, area, input, search),
         _ => match &app.message {
             Some(m) => message(app, frame, area, m),
             None => normal(app, frame, area),
@@ -51,24 +52,43 @@ fn prompt(app: &App, frame: &mut Frame, area: Rect, p: &Prompt) {
 }
 
 /// The filter being typed, with what it could not make sense of on the right.
-fn filter(app: &App, frame: &mut Frame, area: Rect, typed: &TextArea<'static>) {
+/// On a detail or raw screen `/` searches: the bar says so, and what the search found.
+fn filter(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    typed: &TextArea<'static>,
+    search: Option<&str>,
+) {
     let t = &app.prefs.theme;
     let [label, input] =
         Layout::horizontal([Constraint::Length(9), Constraint::Min(1)]).areas(area);
+    let name = if app.screen().kind.is_list() {
+        " filter /"
+    } else {
+        " search /"
+    };
     frame.render_widget(
-        crate::ui::widgets::paragraph(Span::styled(" filter /", t.status_key)),
+        crate::ui::widgets::paragraph(Span::styled(name, t.status_key)),
         label,
     );
     let problems = crate::app::rows::filter_problems(app, app.screen());
     let [text, why] = Layout::horizontal([
         Constraint::Min(10),
-        Constraint::Length(if problems.is_empty() {
+        Constraint::Length(if problems.is_empty() && search.is_none() {
             0
         } else {
             input.width / 2
         }),
     ])
     .areas(input);
+    if let Some(found) = search {
+        frame.render_widget(
+            crate::ui::widgets::paragraph(Span::styled(format!("{found} "), t.status_bar))
+                .alignment(ratatui::layout::Alignment::Right),
+            why,
+        );
+    }
     let mut ta = typed.clone();
     ta.set_style(t.status_bar);
     ta.set_cursor_line_style(t.status_bar);
@@ -156,10 +176,58 @@ fn message(app: &App, frame: &mut Frame, area: Rect, m: &Message) {
     let line = Line::from(vec![
         context,
         Span::styled(" │ ", t.status_bar),
-        Span::styled(shorten(&mlops_core::text::line(&m.text), room), style),
+        Span::styled(
+            super::table::elide(&m.text, room, crate::app::rows::table::Elide::End),
+            style,
+        ),
     ]);
     frame.render_widget(
         crate::ui::widgets::paragraph(line).style(t.status_bar),
+        area,
+    );
+}
+
+/// A warning or error too long for the bar, wrapped whole in a box over the bottom of `body` (just
+/// above the bar, which shows its start): a refusal's reason is at its end, where a cut hid it.
+pub fn message_overflow(app: &App, frame: &mut Frame, body: Rect) {
+    let Some(m) = &app.message else {
+        return;
+    };
+    // Warnings and errors: what was refused and why. Information is cut at the end.
+    if app.overlay.is_some() || body.width < 10 || m.level == Level::Info {
+        return;
+    }
+    let room = usize::from(body.width).saturating_sub(context(app).content.chars().count() + 4);
+    if m.text.chars().count() <= room {
+        return;
+    }
+    let t = &app.prefs.theme;
+    let style = match m.level {
+        Level::Info => t.info,
+        Level::Warn => t.warn,
+        Level::Error => t.err,
+    };
+    let rows = mlops_core::text::wrap(&m.text, usize::from(body.width.saturating_sub(2)));
+    let height = u16::try_from(rows.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(body.height);
+    let area = Rect {
+        y: body.y + body.height.saturating_sub(height),
+        height,
+        ..body
+    };
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(
+            rows.into_iter()
+                .map(|l| Line::from(Span::styled(l, style)))
+                .collect::<Vec<_>>(),
+        )
+        .block(crate::ui::widgets::titled_block(
+            app,
+            "message (:messages keeps it)",
+            false,
+        )),
         area,
     );
 }

@@ -55,13 +55,23 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "e2e", "-l", text]);
     }
 
+    /// The screen once `pred` holds on it and it is drawn whole: the same on two captures in a
+    /// row (a capture taken while a frame is being written shows its first rows new and the
+    /// rest old: a breadcrumb without the body under it).
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last: Option<String> = None;
         loop {
             let s = self.screen();
             if pred(&s) {
-                return s;
+                if last.as_deref() == Some(s.as_str()) || Instant::now() >= deadline {
+                    return s;
+                }
+                last = Some(s);
+                sleep(Duration::from_millis(40));
+                continue;
             }
+            last = None;
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; screen:\n{s}"

@@ -409,6 +409,61 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
     assert_restored(&t, "0");
 }
 
+/// `/` searches inside a detail screen and a raw document, and letters typed into a raw document
+/// fire no verb (UX walk M6: `/policy` there promoted and opened raw-of-raw).
+#[test]
+fn slash_searches_detail_and_raw_screens_and_letters_there_fire_no_verbs() {
+    let t = Tmux::start(&demo_script(), 120, 40, &empty_config());
+    t.wait_text("Rollouts");
+    open_rollout(&t, "churn-model-v4");
+    t.wait_text("Policy gates");
+    // A detail screen: the matches on it are highlighted and counted.
+    t.keys(&["/"]);
+    t.wait_text("search /");
+    t.type_text("validation");
+    t.wait_text("matches on this screen");
+    t.keys(&["Enter"]);
+    t.wait_text("/validation (");
+    // esc clears the search first, then goes back.
+    t.keys(&["Escape"]);
+    t.wait_for("the search cleared", |s| {
+        !s.contains("/validation (") && s.contains("Policy gates")
+    });
+    t.keys(&["y"]);
+    t.wait_text("raw JSON");
+    // Typed before `/`: `p` promoted, `y` opened raw-of-raw.
+    t.type_text("policy");
+    let s = t.wait_text("does nothing in a raw document");
+    assert!(
+        !s.contains("Confirm:"),
+        "a verb fired in the raw view:\n{s}"
+    );
+    assert!(!s.contains("(raw) › "), "raw of raw:\n{s}");
+    // The search scrolls to the first match, and n / N move between them, wrapping round.
+    t.keys(&["/"]);
+    t.type_text("evidence");
+    let s = t.wait_all(&["match 1 of 3", "\"evidence\""]);
+    assert!(s.contains("search /"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_text("/evidence (match 1 of 3");
+    t.keys(&["n"]);
+    t.wait_text("/evidence (match 2 of 3");
+    t.keys(&["N"]);
+    t.wait_text("/evidence (match 1 of 3");
+    t.keys(&["N"]);
+    t.wait_all(&["/evidence (match 3 of 3", "search wrapped to the bottom"]);
+    t.keys(&["/"]);
+    t.keys(&["C-u"]);
+    t.type_text("no such words");
+    t.wait_all(&["search /", "no match"]);
+    t.keys(&["C-c"]);
+    // Cancelled: the search is as it was before `/`, and so is the place in the document (its
+    // lines can move while the demo runs: the place is checked, not the match's number).
+    t.wait_text("/evidence (");
+    t.keys(&["C-c"]);
+    assert_restored(&t, "0");
+}
+
 /// Promoting a canary whose analysis is failing (UX walk M5): the preview says so first, with
 /// the checks that failed, and the promotion needs a comment (it needed none).
 #[test]
@@ -533,13 +588,11 @@ fn on_call_goes_from_overview_to_the_failed_rollouts_dataset() {
         s.contains("pricing-model-v5") && !s.contains("churn-model-v4 ")
     });
     t.keys(&["Enter"]);
-    let s = t.wait_text("Rollouts › pricing-model-v5");
-    assert!(
-        s.contains(
-            "invalid rollout spec: spec.steps[1].setWeight: 30 is not above the previous weight 50"
-        ),
-        "the reason in full:\n{s}"
-    );
+    // Both waited for: a frame captured half drawn showed the breadcrumb without the reason.
+    let reason =
+        "invalid rollout spec: spec.steps[1].setWeight: 30 is not above the previous weight 50";
+    let s = t.wait_all(&["Rollouts › pricing-model-v5", reason]);
+    assert!(s.contains(reason), "the reason in full:\n{s}");
     assert!(s.contains("6:Rollouts"), "{s}");
     t.keys(&["J"]);
     // The graph fills in as the run it came from is read: the dataset comes with it.

@@ -89,6 +89,16 @@ fn raw_wanted(app: &App, of: &RawOf, out: &mut Vec<Source>) {
     }
 }
 
+/// The lines of `text` (0-based) where `query` occurs, ignoring case.
+pub fn matching_lines(text: &str, query: &str) -> Vec<usize> {
+    let query = query.to_lowercase();
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.to_lowercase().contains(&query))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// The raw document of `of` as pretty JSON — for a rollout, the same document as
 /// `mlops rollout get -o json` — or why there is none.
 pub fn raw_document(app: &App, of: &RawOf) -> Result<String, String> {

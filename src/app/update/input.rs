@@ -15,7 +15,7 @@ pub(in crate::app) fn paste(app: &mut App, text: &str) {
         Some(Overlay::Filter { input, .. }) => {
             insert_capped(input, text, LINE_MAX);
             let text = text_of(input);
-            set_filter(app, text);
+            set_query(app, text);
         }
         Some(Overlay::Palette {
             input, selected, ..
@@ -33,12 +33,18 @@ pub(in crate::app) fn paste(app: &mut App, text: &str) {
     app.dirty = true;
 }
 
-use super::{commands::confirm_input, dispatch, navigation::set_filter, text_of};
+use super::{
+    commands::confirm_input,
+    dispatch,
+    navigation::{set_filter, set_query},
+    text_of,
+};
 use crate::app::{
     action::{Action, Effect, Namespace},
     keymap::{Key, Lookup},
     palette::{self, Run},
     rows::{self, filter::MAX_FILTER, table::Sort},
+    screens::ScreenKind,
     state::{App, Overlay},
 };
 
@@ -97,7 +103,19 @@ fn keymap_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             if app.help_open() && !keeps_help_open(&a) {
                 app.overlay = None;
             }
-            dispatch(app, a, fx);
+            if matches!(a, Action::SearchNext | Action::SearchPrev) && app.screen().kind.is_list() {
+                // A list has no search to move through (`/` filters it): `N` sorts by NAME
+                // there, as an unbound `shift`+letter does.
+                unbound(app, &key);
+            } else if matches!(app.screen().kind, ScreenKind::Raw { .. }) && !reads_a_document(&a) {
+                // Letters typed into a raw document (`/policy` before `/` searched) must not
+                // promote, open raw-of-raw or mark anything.
+                app.warn(format!(
+                    "{k} does nothing in a raw document: / searches, n/N move between matches, esc goes back"
+                ));
+            } else {
+                dispatch(app, a, fx);
+            }
         }
         Lookup::Pending => {}
         Lookup::None => {
@@ -106,15 +124,52 @@ fn keymap_input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
             // An unknown key after a prefix: try it alone.
             if several && let Lookup::Action(a) = app.prefs.keymap.lookup(context, &[k]) {
                 dispatch(app, a, fx);
-            } else if !several
-                && app.overlay.is_none()
-                && let KeyCode::Char(c) = key.code
-                && c.is_ascii_uppercase()
-            {
-                sort_by(app, c);
+            } else if !several {
+                unbound(app, &key);
             }
         }
     }
+}
+
+/// A key bound to nothing here: `shift`+a column's letter sorts by it.
+fn unbound(app: &mut App, key: &KeyEvent) {
+    if app.overlay.is_none()
+        && let KeyCode::Char(c) = key.code
+        && c.is_ascii_uppercase()
+    {
+        sort_by(app, c);
+    }
+}
+
+/// What a raw document answers to: moving through it, searching it, leaving it.
+fn reads_a_document(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::NoOp
+            | Action::Quit
+            | Action::BackOrQuit
+            | Action::Back
+            | Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+            | Action::OpenPalette
+            | Action::OpenFilter
+            | Action::ClearFilter
+            | Action::SearchNext
+            | Action::SearchPrev
+            | Action::ToggleHelp
+            | Action::NextView
+            | Action::PrevView
+            | Action::Show(_)
+            | Action::Refresh
+            | Action::HistoryBack
+            | Action::HistoryForward
+            | Action::HistoryToggle
+            | Action::ShowMessages
+    )
 }
 
 /// `shift` + a column's letter sorts by it; again reverses the order.
@@ -292,28 +347,34 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
 }
 
 fn filter_input(app: &mut App, key: KeyEvent) {
-    let Some(Overlay::Filter { input, before }) = &mut app.overlay else {
+    let Some(Overlay::Filter { input, before, at }) = &mut app.overlay else {
         return;
     };
     if is_cancel(&key) {
-        // Back to the filter as it was before `/` (a filter already applied stays).
-        let before = std::mem::take(before);
+        // Back to the filter as it was before `/` (a filter already applied stays); a search
+        // also goes back to where the screen was.
+        let (before, at) = (std::mem::take(before), *at);
         app.overlay = None;
-        set_filter(app, before);
+        if app.screen().kind.is_list() {
+            set_filter(app, before);
+        } else {
+            let s = app.screen_mut();
+            (s.search, s.selected, s.offset) = (before, at.0, at.1);
+        }
         return;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Char('u') if ctrl => {
             *input = TextArea::default();
-            set_filter(app, String::new());
+            set_query(app, String::new());
         }
         KeyCode::Enter => app.overlay = None,
         _ if is_full(input, &key, LINE_MAX) => {}
         _ => {
             input.input(key);
             let text = text_of(input);
-            set_filter(app, text);
+            set_query(app, text);
         }
     }
 }

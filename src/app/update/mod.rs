@@ -22,8 +22,8 @@ use self::{
     input::{input, paste},
     loading::{cluster_changed, loaded, switched, tick},
     navigation::{
-        back, clamp_selection, enter, history, move_selection, open, open_filter, set_filter, show,
-        switch_panel,
+        Seek, back, clamp_selection, enter, history, move_selection, open, open_filter, seek_match,
+        set_query, show, switch_panel,
     },
 };
 use super::{
@@ -95,7 +95,9 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.dirty = true;
         }
         Action::OpenFilter => open_filter(app),
-        Action::ClearFilter => set_filter(app, String::new()),
+        Action::ClearFilter => set_query(app, String::new()),
+        Action::SearchNext => seek_match(app, Seek::Next),
+        Action::SearchPrev => seek_match(app, Seek::Prev),
         Action::Up
         | Action::Down
         | Action::PageUp

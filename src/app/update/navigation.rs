@@ -149,19 +149,87 @@ pub(super) fn history(app: &mut App, action: &Action) {
     app.dirty = true;
 }
 
+/// `/`: filter a list; on a detail or raw screen, search it (as `less` and k9s's describe do).
 pub(super) fn open_filter(app: &mut App) {
-    if rows::len(app, app.screen()) == 0
-        && app.screen().filter.is_empty()
-        && !app.screen().kind.is_list()
-    {
-        app.warn("this screen has no list to filter");
+    let before = if app.screen().kind.is_list() {
+        app.screen().filter.text().to_string()
     } else {
-        let before = app.screen().filter.text().to_string();
-        let mut input = TextArea::from([before.clone()]);
-        input.move_cursor(ratatui_textarea::CursorMove::End);
-        app.overlay = Some(Overlay::Filter { input, before });
-    }
+        app.screen().search.clone()
+    };
+    let mut input = TextArea::from([before.clone()]);
+    input.move_cursor(ratatui_textarea::CursorMove::End);
+    let at = (app.screen().selected, app.screen().offset);
+    app.overlay = Some(Overlay::Filter { input, before, at });
     app.dirty = true;
+}
+
+/// What `/` typed: the list's filter, or the detail screen's search.
+pub(super) fn set_query(app: &mut App, text: String) {
+    if app.screen().kind.is_list() {
+        set_filter(app, text);
+    } else if app.screen().search != text {
+        app.screen_mut().search = text;
+        seek_match(app, Seek::Here);
+        app.dirty = true;
+    }
+}
+
+/// Where `n` / `N` and typing look for the search's next match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Seek {
+    /// The first match from the current one on (as the search is typed).
+    Here,
+    Next,
+    Prev,
+}
+
+/// Move a raw document to its search's match (wrapping round at either end), with two lines
+/// above it; say so when there is none. Other detail screens show every match highlighted
+/// where they are, so `n`/`N` only say how to find more.
+pub(super) fn seek_match(app: &mut App, seek: Seek) {
+    app.dirty = true;
+    let query = app.screen().search.clone();
+    if query.is_empty() {
+        if seek != Seek::Here {
+            app.warn("no search: / searches this screen");
+        }
+        return;
+    }
+    let ScreenKind::Raw { of, .. } = &app.screen().kind else {
+        if seek != Seek::Here {
+            app.info("every match on this screen is highlighted; y shows the raw document to search through");
+        }
+        return;
+    };
+    let document = rows::details::raw_document(app, of).unwrap_or_default();
+    let count = document.lines().count().max(1);
+    let lines = rows::details::matching_lines(&document, &query);
+    if lines.is_empty() {
+        app.warn(format!("no match for \"{query}\""));
+        return;
+    }
+    // The current match is counted among the matches (not by its line: a live document grows
+    // above it as the rollout moves on, and "match 2 of 3" stays true).
+    let (current, offset) = (app.screen().selected, app.screen().offset);
+    let last = lines.len() - 1;
+    let k = match seek {
+        Seek::Here => lines.iter().position(|&l| l >= offset).unwrap_or(0),
+        Seek::Next if current >= last => 0,
+        Seek::Next => current + 1,
+        Seek::Prev if current == 0 || current > last => last,
+        Seek::Prev => current - 1,
+    };
+    if lines.len() > 1 {
+        if seek == Seek::Next && k == 0 {
+            app.info("search wrapped to the top");
+        } else if seek == Seek::Prev && k == last {
+            app.info("search wrapped to the bottom");
+        }
+    }
+    let max = count.saturating_sub(app.list_height().max(1));
+    let s = app.screen_mut();
+    s.selected = k;
+    s.offset = lines[k].saturating_sub(2).min(max);
 }
 
 pub(super) fn back(app: &mut App) {
@@ -171,6 +239,10 @@ pub(super) fn back(app: &mut App) {
     }
     if !app.screen().filter.is_empty() {
         set_filter(app, String::new());
+        return;
+    }
+    if !app.screen().search.is_empty() {
+        app.screen_mut().search.clear();
         return;
     }
     if app.nav.stack.len() > 1 {
@@ -198,6 +270,11 @@ pub(super) fn set_filter(app: &mut App, filter: String) {
 /// Keep the selection on its row's object (found by identity after a re-sort, a watch event or
 /// a verb), inside the list, and visible.
 pub(super) fn clamp_selection(app: &mut App) {
+    if !app.screen().kind.is_list() {
+        // A detail or raw screen's `offset` is how far its text is scrolled (and a raw
+        // document's `selected` the line of the search's match): a refresh keeps both.
+        return;
+    }
     let keys = rows::keys(app, app.screen());
     let h = app.list_height();
     let s = app.screen_mut();

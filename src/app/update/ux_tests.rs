@@ -384,6 +384,14 @@ fn sort_keys_sort_reverse_and_are_never_shadowed() {
         .map(|g| g.util_pct)
         .collect();
     assert!(utils.windows(2).all(|w| w[0] >= w[1]), "descending");
+    // `N` is the search's previous match on a detail screen, and still sorts a list by NAME.
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "N");
+    assert_eq!(
+        app.screen().sort.map(|s| s.descending),
+        Some(false),
+        "shift-N sorts the rollouts by NAME"
+    );
     for name in ["default", "vim"] {
         let km = Keymap::embedded(name);
         for view in ViewId::all() {
@@ -393,8 +401,13 @@ fn sort_keys_sort_reverse_and_are_never_shadowed() {
             for (_, header, k) in keys {
                 assert!(seen.insert(k), "{view:?}: two columns sort on {k}");
                 let key = crate::app::keymap::Key::parse(&k.to_string()).expect("key");
+                // `n`/`N` move through a detail screen's search; in a list they fall through
+                // to sorting (below).
                 assert!(
-                    matches!(km.lookup(view.context(), &[key]), Lookup::None),
+                    matches!(
+                        km.lookup(view.context(), &[key]),
+                        Lookup::None | Lookup::Action(Action::SearchNext | Action::SearchPrev)
+                    ),
                     "{name} keymap: shift-{k} ({header}) in {view:?} is bound to something else"
                 );
             }
@@ -733,4 +746,89 @@ fn the_palette_recalls_earlier_commands() {
     assert_eq!(crate::testing::palette_text(&app), "gpus");
     press(&mut app, &ctx, "enter");
     assert_eq!(app.view(), crate::app::screens::ViewId::Gpus);
+}
+
+/// A raw document scrolled down stays where it was when its data is fetched again or the
+/// terminal is resized (either put it back at the top: `clamp_selection` treated it as an empty
+/// list).
+#[test]
+fn a_scrolled_raw_document_keeps_its_place_across_a_refresh_and_a_resize() {
+    let (mut app, _, ctx) = loaded_demo((120, 24));
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "y");
+    assert!(matches!(app.screen().kind, ScreenKind::Raw { .. }));
+    for _ in 0..5 {
+        press(&mut app, &ctx, "j");
+    }
+    assert_eq!(app.screen().offset, 5);
+    press(&mut app, &ctx, "ctrl-r");
+    assert_eq!(app.screen().offset, 5, "the refresh scrolled the document");
+    dispatch(&mut app, &ctx, Action::Resize(120, 25));
+    assert_eq!(app.screen().offset, 5, "the resize scrolled the document");
+}
+
+fn screen_text(app: &crate::app::App) -> Vec<String> {
+    let (w, h) = app.size;
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+    terminal.draw(|f| crate::ui::render(app, f)).expect("draw");
+    let buffer = terminal.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buffer[(x, y)].symbol()).collect())
+        .collect()
+}
+
+/// UX walk M8 / item 2: the help, the palette and a refusal at 80×24 are wrapped, never cut in
+/// the middle (`status bar: a ba…n (red) or not configured (grey)`, `dataset → ru… version →
+/// rollout`, `rollout fraud-detector…wed (only a rollout under way can be aborted)`).
+#[test]
+fn help_palette_and_refusals_wrap_at_80_columns_instead_of_cutting() {
+    let (mut app, _, ctx) = loaded_demo((80, 24));
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "?");
+    let mut seen = String::new();
+    for _ in 0..40 {
+        let rows = screen_text(&app);
+        // The help box's rows: between its borders, past the keys column.
+        for row in &rows[3..rows.len() - 2] {
+            // (`!/…/` is the filter syntax's own text.)
+            assert!(
+                !row.replace("/…/", "").contains('…'),
+                "a help line is cut:\n{}",
+                rows.join("\n")
+            );
+            seen.push_str(row);
+            seen.push('\n');
+        }
+        press(&mut app, &ctx, "pagedown");
+    }
+    let words = |s: &str| {
+        s.split(|c: char| c.is_whitespace() || c == '│')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        words(&seen).contains("a backend is down; its data is greyed with its age"),
+        "{seen}"
+    );
+    press(&mut app, &ctx, "esc");
+    // The palette: the selected command's description whole under the list.
+    press(&mut app, &ctx, ":");
+    type_text(&mut app, &ctx, "lin");
+    let rows = screen_text(&app).join("\n");
+    let lineage = crate::app::palette::completions("lin")
+        .first()
+        .map(|c| c.help)
+        .expect("a lineage command");
+    assert!(words(&rows).contains(&words(lineage)), "{rows}");
+    press(&mut app, &ctx, "esc");
+    // A refusal: aborting a rolled-back rollout says why, whole.
+    select_rollout(&mut app, &ctx, "credit-scorer-v9");
+    press(&mut app, &ctx, "x");
+    let rows = screen_text(&app).join("\n");
+    assert!(
+        words(&rows).contains("(only a rollout under way can be aborted)"),
+        "{rows}"
+    );
 }
