@@ -369,7 +369,79 @@ fn reduce_color(c: Color, depth: ColorDepth) -> Option<Color> {
             let (r, g, b) = indexed_rgb(i);
             Some(rgb_to_16(r, g, b))
         }
+        // An index under 16 is one of the 16 colours: by its name, as the 16-colour depth
+        // speaks of every colour.
+        (ColorDepth::Ansi16, Color::Indexed(i)) => Some(ANSI16[usize::from(i)].0),
         (_, c) => Some(c),
+    }
+}
+
+/// The colours a chart's series take where the theme speaks in the terminal's 16 colours, the
+/// most distinct first: the six hues, then their bright versions. Black, white and the greys
+/// are left out: they are the background, the text and the axes.
+const SERIES_16: [Color; 12] = [
+    Color::Green,
+    Color::Magenta,
+    Color::Yellow,
+    Color::Cyan,
+    Color::Red,
+    Color::Blue,
+    Color::LightGreen,
+    Color::LightMagenta,
+    Color::LightYellow,
+    Color::LightCyan,
+    Color::LightRed,
+    Color::LightBlue,
+];
+
+impl Theme {
+    /// The colours of a chart's series, no two alike and none the text's colour: in 16 colours
+    /// (a theme whose colours are all the terminal's named ones) the 16-colour hues; otherwise
+    /// the theme's own colours for accents and states, each once. Empty in a theme without
+    /// colours (NO_COLOR): the series' glyphs tell them apart. A chart with more series than
+    /// colours repeats them, and its glyphs still differ.
+    pub fn series(&self) -> Vec<Style> {
+        let slots = [
+            &self.accent,
+            &self.ok,
+            &self.warn,
+            &self.err,
+            &self.info,
+            &self.canary,
+            &self.stable,
+            &self.title,
+            &self.header,
+            &self.key,
+            &self.breadcrumb,
+            &self.bar,
+        ];
+        let coloured: Vec<Color> = slots.iter().filter_map(|s| s.fg).collect();
+        if coloured.is_empty() {
+            return Vec::new();
+        }
+        // Colours that mean something else on the screen: the text, and the greys of the
+        // hints, the borders and what is greyed out.
+        let taken: Vec<Color> = [
+            &self.text,
+            &self.muted,
+            &self.border,
+            &self.bar_empty,
+            &self.greyed,
+        ]
+        .iter()
+        .filter_map(|s| s.fg)
+        .collect();
+        let named = coloured
+            .iter()
+            .all(|c| !matches!(c, Color::Rgb(..) | Color::Indexed(_)));
+        let candidates: Vec<Color> = if named { SERIES_16.to_vec() } else { coloured };
+        let mut palette: Vec<Color> = Vec::new();
+        for c in candidates {
+            if !taken.contains(&c) && !palette.contains(&c) {
+                palette.push(c);
+            }
+        }
+        palette.into_iter().map(|c| Style::new().fg(c)).collect()
     }
 }
 
@@ -629,6 +701,65 @@ mod tests {
                 );
                 for b in &hues[i + 1..] {
                     assert_ne!(a, b, "{name}: two semantic styles share a colour: {hues:?}");
+                }
+            }
+        }
+    }
+
+    /// `TERM=screen`: a colour given as an index under 16 is sent as the named colour.
+    #[test]
+    fn indexed_colours_under_16_take_their_names_in_16_colours() {
+        assert_eq!(
+            reduce_color(Color::Indexed(9), ColorDepth::Ansi16),
+            Some(Color::LightRed)
+        );
+        assert_eq!(
+            reduce_color(Color::Indexed(4), ColorDepth::Ansi16),
+            Some(Color::Blue)
+        );
+        for i in 0..=255 {
+            assert!(
+                !matches!(
+                    reduce_color(Color::Indexed(i), ColorDepth::Ansi16),
+                    Some(Color::Indexed(_) | Color::Rgb(..))
+                ),
+                "index {i}"
+            );
+        }
+        assert_eq!(
+            reduce_color(Color::Indexed(9), ColorDepth::Ansi256),
+            Some(Color::Indexed(9)),
+            "256 colours keep the index"
+        );
+    }
+
+    /// The walk: in 16 colours the series were 12, 2, 3, 13, 6, 12 (run 1 and run 6 alike, and
+    /// 12 the text's colour). Every theme at every depth: no two series alike, none the text's
+    /// colour; in 16 colours at least ten of them.
+    #[test]
+    fn series_colours_are_distinct_and_not_the_text() {
+        for (name, _) in EMBEDDED {
+            for depth in [
+                ColorDepth::TrueColor,
+                ColorDepth::Ansi256,
+                ColorDepth::Ansi16,
+                ColorDepth::Monochrome,
+            ] {
+                let mut t = Theme::embedded(name);
+                t.reduce(depth);
+                let series = t.series();
+                let fgs: Vec<Option<Color>> = series.iter().map(|s| s.fg).collect();
+                for (i, a) in fgs.iter().enumerate() {
+                    assert!(a.is_some(), "{name} at {depth:?}: {fgs:?}");
+                    assert_ne!(*a, t.text.fg, "{name} at {depth:?}: the text's colour");
+                    assert!(!fgs[i + 1..].contains(a), "{name} at {depth:?}: {fgs:?}");
+                }
+                match depth {
+                    // The monochrome theme has no colours but in 16 colours, where the states
+                    // take their fixed hues.
+                    _ if t.ok.fg.is_none() => assert!(series.is_empty(), "{name}: {fgs:?}"),
+                    ColorDepth::Ansi16 => assert!(series.len() >= 10, "{name}: {fgs:?}"),
+                    _ => assert!(series.len() >= 4, "{name} at {depth:?}: {fgs:?}"),
                 }
             }
         }

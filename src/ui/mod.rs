@@ -3,6 +3,7 @@
 //! overlays (help, palette, confirmation) here.
 
 mod overlays;
+pub mod plot;
 mod status;
 pub mod table;
 pub mod views;

@@ -84,23 +84,32 @@ pub fn bar_spans<'a>(app: &App, pct: f64, width: usize, fill: Style) -> Vec<Span
 
 /// A sparkline of `values` in block characters, scaled to their own maximum.
 pub fn sparkline(values: &[f64], width: usize) -> String {
+    let max = values
+        .iter()
+        .rev()
+        .take(width)
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    sparkline_to(values, width, max)
+}
+
+/// A sparkline of the last `width` of `values` in block characters on a scale from 0 to `top`,
+/// so sparklines drawn to one `top` compare row to row.
+pub fn sparkline_to(values: &[f64], width: usize, top: f64) -> String {
     const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let values: Vec<f64> = values
+    values
         .iter()
         .rev()
         .take(width)
         .rev()
         .copied()
         .filter(|v| v.is_finite())
-        .collect();
-    let max = values.iter().copied().fold(0.0_f64, f64::max);
-    values
-        .iter()
         .map(|v| {
-            if max <= 0.0 {
+            if top <= 0.0 {
                 TICKS[0]
             } else {
-                TICKS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+                TICKS[((v / top) * 7.0).round().clamp(0.0, 7.0) as usize]
             }
         })
         .collect()
@@ -334,88 +343,6 @@ pub fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-/// Curves, one per series (styles cycle), with their names for a legend; the caller adds the
-/// axes.
-pub fn line_chart<'a>(
-    block: ratatui::widgets::Block<'a>,
-    series: &'a [(String, Vec<(f64, f64)>)],
-    styles: &[ratatui::style::Style],
-) -> ratatui::widgets::Chart<'a> {
-    chart(
-        block,
-        series,
-        styles,
-        ratatui::widgets::GraphType::Line,
-        ratatui::symbols::Marker::Braille,
-    )
-}
-
-/// Points, one series per legend entry (styles cycle), drawn as dots a cell wide so one point
-/// is seen; the caller adds the axes.
-pub fn scatter_chart<'a>(
-    block: ratatui::widgets::Block<'a>,
-    series: &'a [(String, Vec<(f64, f64)>)],
-    styles: &[ratatui::style::Style],
-) -> ratatui::widgets::Chart<'a> {
-    chart(
-        block,
-        series,
-        styles,
-        ratatui::widgets::GraphType::Scatter,
-        ratatui::symbols::Marker::Dot,
-    )
-}
-
-fn chart<'a>(
-    block: ratatui::widgets::Block<'a>,
-    series: &'a [(String, Vec<(f64, f64)>)],
-    styles: &[ratatui::style::Style],
-    graph: ratatui::widgets::GraphType,
-    marker: ratatui::symbols::Marker,
-) -> ratatui::widgets::Chart<'a> {
-    use ratatui::widgets::{Chart, Dataset};
-    let datasets: Vec<Dataset> = series
-        .iter()
-        .enumerate()
-        .map(|(i, (name, pts))| {
-            Dataset::default()
-                .name(mlops_core::text::line(name).into_owned())
-                .marker(marker)
-                .graph_type(graph)
-                .style(
-                    styles
-                        .get(i % styles.len().max(1))
-                        .copied()
-                        .unwrap_or_default(),
-                )
-                .data(pts)
-        })
-        .collect();
-    Chart::new(datasets).block(block)
-}
-
-/// Curves over the training step, one per series (styles cycle), on a step axis from 0 to the
-/// last step; the caller adds the value axis.
-pub fn step_chart<'a>(
-    app: &App,
-    block: ratatui::widgets::Block<'a>,
-    series: &'a [(String, Vec<(f64, f64)>)],
-    styles: &[ratatui::style::Style],
-) -> ratatui::widgets::Chart<'a> {
-    let t = &app.prefs.theme;
-    let max_step = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
-    line_chart(block, series, styles).x_axis(
-        ratatui::widgets::Axis::default()
-            .title(Span::styled("step", t.muted))
-            .bounds([0.0, max_step])
-            .labels(vec![Span::raw("0"), Span::raw(format!("{max_step:.0}"))])
-            .style(t.muted),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +355,8 @@ mod tests {
         assert_eq!(bar(12.5, 1), ("▏".into(), String::new()));
         assert_eq!(sparkline(&[0.0, 1.0, 2.0], 10), "▁▅█");
         assert_eq!(sparkline(&[0.0, 0.0], 10), "▁▁");
+        assert_eq!(sparkline_to(&[0.0, 1.0, 2.0], 10, 8.0), "▁▂▃");
+        assert_eq!(sparkline_to(&[0.3, 0.05], 10, 0.3), "█▂");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod common;
 
 mod architecture;
+mod charts;
 mod cli;
 mod docs;
 mod drift_cli;

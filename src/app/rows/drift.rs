@@ -227,7 +227,10 @@ pub fn columns() -> Vec<Column<FeatureDrift>> {
             right: true,
             elide: Elide::Middle,
             value: Box::new(|d| {
-                Value::number(d.report.ks.p_value, format!("{:.2e}", d.report.ks.p_value))
+                Value::number(
+                    d.report.ks.p_value,
+                    mlops_core::drift::p_value_text(d.report.ks.p_value),
+                )
             }),
         },
         Column {

@@ -336,10 +336,42 @@ pub fn wasserstein_normed(reference: &[f64], current: &[f64]) -> Result<f64, Cor
     Ok(stattests::wasserstein_normed_sorted(&a, &b))
 }
 
+/// A p-value as every table and detail writes it: three significant digits from 0.001 (`0.427`,
+/// `1.00`, `0.00123`), two in exponent form under it (`8.1e-29`), and `<1e-300` below that,
+/// where the number has underflowed to zero or nearly.
+pub fn p_value_text(p: f64) -> String {
+    if p.is_nan() {
+        return "nan".into();
+    }
+    // Rounded to three significant digits first, so 0.9996 reads 1.00, not 1.000.
+    let p = format!("{p:.2e}").parse::<f64>().unwrap_or(p);
+    if p < 1e-300 {
+        "<1e-300".into()
+    } else if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        let decimals = (2 - p.log10().floor() as i32).max(0);
+        format!("{p:.*}", decimals as usize)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp, clippy::format_push_string)] // tests: exact expected values, small fixtures
 mod tests {
     use super::*;
+
+    #[test]
+    fn p_values_have_one_format() {
+        assert_eq!(p_value_text(8.1e-29), "8.1e-29");
+        assert_eq!(p_value_text(0.4271), "0.427");
+        assert_eq!(p_value_text(1.0), "1.00");
+        assert_eq!(p_value_text(0.9996), "1.00");
+        assert_eq!(p_value_text(0.0), "<1e-300");
+        assert_eq!(p_value_text(0.034_56), "0.0346");
+        assert_eq!(p_value_text(0.001_234), "0.00123");
+        assert_eq!(p_value_text(0.000_123_4), "1.2e-4");
+        assert_eq!(p_value_text(f64::NAN), "nan");
+    }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol

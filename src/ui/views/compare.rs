@@ -11,16 +11,17 @@ use mlops_core::{
 use ratatui::{
     Frame,
     layout::{Constraint, Layout, Rect},
-    style::{Modifier, Style},
+    style::Modifier,
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Cell, Row, Table, TableState},
+    widgets::{Block, BorderType, Borders, Cell, Row, Table, TableState},
 };
 
 use crate::{
     app::{App, rows},
     ui::{
+        plot::{Axis, Kind, Plot, Series},
         table::shorten,
-        widgets::{line_chart, scatter_chart, step_chart, titled_block, window},
+        widgets::{titled_block, window},
     },
 };
 
@@ -80,7 +81,7 @@ pub fn render(
                     .map(CompareRow::field)
                     .find(|f| f != x && matches!(f, RunField::Metric(_)))
             });
-        render_scatter(app, frame, bottom, &c, x, y.as_ref());
+        render_scatter(app, frame, bottom, &c, &rows_all, (x, y.as_ref()));
     } else if let Some(m) = metric.as_deref().filter(|_| parallel) {
         render_parallel(app, frame, bottom, &c, m);
     } else if let Some(m) = metric {
@@ -173,33 +174,40 @@ fn render_table(
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// Every compared run's history of `metric`, on one set of axes, with a legend of run names.
+/// Every compared run's history of `metric`, on one set of axes, each run its glyph and colour,
+/// named in the legend under the plot.
 fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, metric: &str) {
     let t = &app.prefs.theme;
-    let styles: [Style; 8] = [
-        t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
-    ];
-    let headers = c.headers();
     let ids: Vec<String> = c.runs.iter().map(|r| r.id.clone()).collect();
     let feed = app.feeds.histories.get(&(metric.to_string(), ids));
     let histories = feed.and_then(|f| f.data.as_ref());
     let waiting = if histories.is_none() { c.runs.len() } else { 0 };
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for (run, label) in c.runs.iter().zip(&headers) {
-        let Some((_, points)) = histories.and_then(|h| h.iter().find(|(id, _)| *id == run.id))
-        else {
-            continue;
-        };
-        let pts: Vec<(f64, f64)> = points
-            .iter()
-            .filter(|p| p.value.is_finite())
-            .map(|p| (p.step as f64, p.value))
-            .collect();
-        if !pts.is_empty() {
-            series.push((label.clone(), pts));
-        }
-    }
-    let mut title = format!("{metric} history of {} runs", series.len());
+    // One series per run, in the table's order, so a run keeps its glyph and colour.
+    let series: Vec<Series> = c
+        .runs
+        .iter()
+        .zip(c.headers())
+        .map(|(run, name)| {
+            let points: Vec<(f64, f64)> = histories
+                .and_then(|h| h.iter().find(|(id, _)| *id == run.id))
+                .map(|(_, points)| {
+                    points
+                        .iter()
+                        .filter(|p| p.value.is_finite())
+                        .map(|p| (p.step as f64, p.value))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let note = if points.is_empty() && histories.is_some() {
+                "no history".to_string()
+            } else {
+                String::new()
+            };
+            Series { name, points, note }
+        })
+        .collect();
+    let drawn = series.iter().filter(|s| !s.points.is_empty()).count();
+    let mut title = format!("{metric} history of {drawn} runs");
     if waiting > 0 {
         let _ = write!(title, " · loading {waiting}…");
     }
@@ -211,7 +219,7 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
             format!(" {} ", mlops_core::text::line(&title)),
             t.title,
         ));
-    if series.is_empty() {
+    if drawn == 0 {
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let text = if let Some(e) = feed.and_then(|f| f.error.as_ref()) {
@@ -230,38 +238,42 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
         );
         return;
     }
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (_, pts) in &series {
-        for (_, y) in pts {
-            lo = lo.min(*y);
-            hi = hi.max(*y);
-        }
-    }
+    let points = || series.iter().flat_map(|s| s.points.iter());
+    let lo = points().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let mut hi = points().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     if hi <= lo {
         hi = lo + 1.0;
     }
-    let chart = step_chart(app, block, &series, &styles)
-        .y_axis(
-            Axis::default()
-                .bounds([lo, hi])
-                .labels(vec![
-                    Span::raw(mlops_core::compare::number(lo)),
-                    Span::raw(mlops_core::compare::number(hi)),
-                ])
-                .style(t.muted),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 1)));
-    frame.render_widget(chart, area);
+    let max_step = points().map(|p| p.0).fold(1.0, f64::max);
+    let palette = t.series();
+    let plot = Plot {
+        block,
+        kind: Kind::Curves,
+        series: &series,
+        palette: &palette,
+        x: Axis {
+            bounds: [0.0, max_step],
+            labels: vec!["0".into(), format!("{max_step:.0}")],
+            title: "step".into(),
+        },
+        y: Axis {
+            bounds: [lo, hi],
+            labels: vec![
+                mlops_core::compare::number(lo),
+                mlops_core::compare::number(hi),
+            ],
+            title: String::new(),
+        },
+        focus: None,
+        muted: t.muted,
+    };
+    frame.render_widget(plot, area);
 }
 
 /// The marked runs as lines across the params that differ, ending at `metric` (parallel
 /// coordinates): each axis spans its own values, bottom to top, as the line under the chart says.
 fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, metric: &str) {
     let t = &app.prefs.theme;
-    let styles: [Style; 8] = [
-        t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
-    ];
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -293,7 +305,7 @@ fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, met
         shorten(&format!(" {ranges} "), width),
         t.muted,
     ));
-    let series: Vec<(String, Vec<(f64, f64)>)> = c
+    let series: Vec<Series> = c
         .headers()
         .into_iter()
         .zip(&p.lines)
@@ -303,49 +315,54 @@ fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, met
                 .enumerate()
                 .filter_map(|(i, y)| y.map(|y| (i as f64, y)))
                 .collect();
-            (name, points)
+            Series {
+                name,
+                points,
+                note: String::new(),
+            }
         })
         .collect();
     let last = p.axes.len().saturating_sub(1).max(1) as f64;
     let label_width = width / p.axes.len().max(1);
-    let chart = line_chart(block, &series, &styles)
-        .x_axis(
-            Axis::default()
-                .bounds([0.0, last])
-                .labels(
-                    p.axes
-                        .iter()
-                        .map(|a| Span::raw(shorten(&a.name, label_width.max(3))))
-                        .collect::<Vec<_>>(),
-                )
-                .style(t.muted),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, 1.0])
-                .labels(vec![Span::raw("low"), Span::raw("high")])
-                .style(t.muted),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 1)));
-    frame.render_widget(chart, area);
+    let palette = t.series();
+    let plot = Plot {
+        block,
+        kind: Kind::Curves,
+        series: &series,
+        palette: &palette,
+        x: Axis {
+            bounds: [0.0, last],
+            labels: p
+                .axes
+                .iter()
+                .map(|a| shorten(&a.name, label_width.max(3)))
+                .collect(),
+            title: String::new(),
+        },
+        y: Axis {
+            bounds: [0.0, 1.0],
+            labels: vec!["low".into(), "high".into()],
+            title: String::new(),
+        },
+        focus: None,
+        muted: t.muted,
+    };
+    frame.render_widget(plot, area);
 }
 
-/// The compared runs as points, `y` against `x`, each run its colour in the legend; each axis
-/// spans its own values (numbers by their range, other values by their sorted order), as the
-/// line under the chart says.
+/// The compared runs as points, `y` against `x`, each run its glyph and colour, named in the
+/// legend under the plot; the best run on `y` (else on `x`) is pointed at with its values. Each
+/// axis spans its own values (numbers by their range, other values by their sorted order), as
+/// the line under the chart says.
 fn render_scatter(
     app: &App,
     frame: &mut Frame,
     area: Rect,
     c: &Comparison,
-    x: &RunField,
-    y: Option<&RunField>,
+    rows_all: &[CompareRow],
+    (x, y): (&RunField, Option<&RunField>),
 ) {
     let t = &app.prefs.theme;
-    let styles: [Style; 8] = [
-        t.accent, t.ok, t.warn, t.canary, t.info, t.stable, t.err, t.title,
-    ];
     let title = match y {
         Some(y) => format!(" {} against {} (x again: histories) ", y.spec(), x.spec()),
         None => format!(" against {} (x again: histories) ", x.spec()),
@@ -358,7 +375,7 @@ fn render_scatter(
             mlops_core::text::line(&title).into_owned(),
             t.title,
         ));
-    let Some(s) = y.and_then(|y| c.scatter(x, y)) else {
+    let Some((s, y)) = y.and_then(|y| Some((c.scatter(x, y)?, y))) else {
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let why = match y {
@@ -377,34 +394,68 @@ fn render_scatter(
         s.x.name, s.x.low, s.x.high, s.y.name, s.y.low, s.y.high
     );
     let block = block.title_bottom(Span::styled(shorten(&ranges, width), t.muted));
-    let series: Vec<(String, Vec<(f64, f64)>)> = c
+    // One series per run, in the table's order, so a run keeps its glyph and colour.
+    let series: Vec<Series> = c
         .headers()
         .into_iter()
         .zip(&s.points)
-        .filter_map(|(name, p)| p.map(|p| (name, vec![p])))
+        .map(|(name, p)| Series {
+            name,
+            points: p.iter().copied().collect(),
+            note: if p.is_some() {
+                String::new()
+            } else {
+                "no value".into()
+            },
+        })
         .collect();
-    let chart = scatter_chart(block, &series, &styles)
-        .x_axis(
-            Axis::default()
-                .bounds([-0.05, 1.05])
-                .labels(vec![
-                    Span::raw(s.x.low.clone()),
-                    Span::raw(s.x.high.clone()),
-                ])
-                .style(t.muted),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([-0.05, 1.05])
-                .labels(vec![
-                    Span::raw(s.y.low.clone()),
-                    Span::raw(s.y.high.clone()),
-                ])
-                .style(t.muted),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 1)));
-    frame.render_widget(chart, area);
+    let palette = t.series();
+    let axis = |a: &mlops_core::compare::Axis| Axis {
+        bounds: [-0.05, 1.05],
+        labels: vec![a.low.clone(), a.high.clone()],
+        title: String::new(),
+    };
+    let plot = Plot {
+        block,
+        kind: Kind::Points,
+        series: &series,
+        palette: &palette,
+        x: axis(&s.x),
+        y: axis(&s.y),
+        focus: scatter_focus(rows_all, &s.points, x, y),
+        muted: t.muted,
+    };
+    frame.render_widget(plot, area);
+}
+
+/// The run the scatter points at: the best on `y`, else on `x` (a param has no best), with its
+/// values as the table shows them.
+fn scatter_focus(
+    rows_all: &[CompareRow],
+    points: &[Option<(f64, f64)>],
+    x: &RunField,
+    y: &RunField,
+) -> Option<(usize, String)> {
+    let row = |f: &RunField| rows_all.iter().find(|r| r.field() == *f);
+    let (x_row, y_row) = (row(x)?, row(y)?);
+    let (axis, best) = [(y, y_row), (x, x_row)]
+        .into_iter()
+        .find_map(|(f, r)| Some((f, r.best?)))?;
+    points.get(best).copied().flatten()?;
+    let value = |r: &CompareRow| {
+        r.values
+            .get(best)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "—".into())
+    };
+    let name = match axis {
+        RunField::Metric(m) | RunField::Param(m) => m,
+    };
+    Some((
+        best,
+        format!("x={}, y={} (best {name})", value(x_row), value(y_row)),
+    ))
 }
 
 /// One param or metric across the runs: `≠` where they differ, the best value in bold with the

@@ -19,9 +19,14 @@ use crate::{
     },
     ui::{
         table::{TableSpec, render_table, shorten},
-        widgets::{empty_state, feed_block, sparkline},
+        widgets::{empty_state, feed_block, sparkline, sparkline_to},
     },
 };
+
+/// The histogram's bars: the stable track's (or the reference's) solid, the canary's (or the
+/// current window's) shaded, so the two sides differ without colour too.
+const BEFORE_BAR: char = '█';
+const NOW_BAR: char = '▒';
 
 pub(super) fn status_style(app: &App, s: DriftStatus) -> Style {
     match s {
@@ -36,6 +41,14 @@ pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
     let items = rows::drift(app, app.screen());
     // What the answer left out (features whose histograms cannot be used, models not looked
     // up): the first warning on the bottom border, with how many there are.
+    // Every trend on one scale, from 0 to the largest PSI in any of them, so a row's height
+    // compares with the others'; the bottom border says so, after the first warning if any.
+    let top = items
+        .iter()
+        .flat_map(|d| d.psi_history.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let scale = Span::styled(format!(" PSI trends on one scale: 0 to {top:.3} "), t.muted);
     let warned = app.feeds.drift_warnings.first().map(|first| {
         let n = app.feeds.drift_warnings.len();
         let more = if n > 1 {
@@ -43,21 +56,22 @@ pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             String::new()
         };
-        let room = usize::from(area.width.saturating_sub(6 + 12));
-        Line::from(Span::styled(
+        let room = usize::from(area.width.saturating_sub(6 + 12 + 36));
+        Span::styled(
             format!(
                 " ⚠ {}{more} ",
                 mlops_core::text::truncate(&mlops_core::text::line(first), room)
             ),
             t.warn,
-        ))
+        )
     });
+    let bottom = Line::from(warned.into_iter().chain([scale]).collect::<Vec<_>>());
     let spec = TableSpec {
         title: format!("Feature drift ({})", items.len()),
         backend: Backend::Metrics,
         what: "drift data",
         columns: rows::drift::columns(),
-        bottom: warned,
+        bottom: Some(bottom),
         sort: app.screen().sort,
         focused: true,
     };
@@ -74,7 +88,7 @@ pub fn render_features(app: &App, frame: &mut Frame, area: Rect) {
                 status_style(app, d.report.status),
             ))),
             "trend" => Some(Cell::from(Span::styled(
-                sparkline(&d.psi_history, usize::from(w)),
+                sparkline_to(&d.psi_history, usize::from(w), top),
                 t.accent,
             ))),
             _ => None,
@@ -130,7 +144,11 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, key: &DriftKey) {
             Span::styled("PSI ", t.muted),
             Span::raw(format!("{:.4}   ", r.psi)),
             Span::styled("KS ", t.muted),
-            Span::raw(format!("{:.4} (p={:.2e})   ", r.ks.statistic, r.ks.p_value)),
+            Span::raw(format!(
+                "{:.4} (p={})   ",
+                r.ks.statistic,
+                mlops_core::drift::p_value_text(r.ks.p_value)
+            )),
             Span::styled("Wasserstein/σ ", t.muted),
             Span::raw(format!("{:.4}   ", r.wasserstein_normed)),
             Span::styled("JS ", t.muted),
@@ -139,18 +157,31 @@ pub fn render_detail(app: &App, frame: &mut Frame, area: Rect, key: &DriftKey) {
         Line::from(vec![
             Span::styled("PSI trend ", t.muted),
             Span::styled(sparkline(&d.psi_history, 60), t.accent),
+            Span::styled(
+                format!(
+                    " (0 to {:.3})",
+                    d.psi_history
+                        .iter()
+                        .rev()
+                        .take(60)
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .fold(0.0_f64, f64::max)
+                ),
+                t.muted,
+            ),
             Span::styled("   alert ", t.muted),
             alert_span(app, d),
         ]),
-        if d.is_canary_vs_stable() {
+        {
+            let (before, now) = if d.is_canary_vs_stable() {
+                ("stable", "canary")
+            } else {
+                ("reference", "current")
+            };
             Line::from(vec![
-                Span::styled("█ stable  ", t.stable),
-                Span::styled("█ canary", t.canary),
-            ])
-        } else {
-            Line::from(vec![
-                Span::styled("█ reference  ", t.stable),
-                Span::styled("█ current", t.canary),
+                Span::styled(format!("{BEFORE_BAR} {before}  "), t.stable),
+                Span::styled(format!("{NOW_BAR} {now}"), t.canary),
             ])
         },
     ];
@@ -219,8 +250,12 @@ fn render_histograms(
             .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
         let edge = d.edges.get(gi * group).copied().unwrap_or(0.0);
         let scale = max * group as f64;
-        let rb = "█".repeat(((r / scale) * bar_w as f64).round() as usize);
-        let cb = "█".repeat(((c / scale) * bar_w as f64).round() as usize);
+        let rb = BEFORE_BAR
+            .to_string()
+            .repeat(((r / scale) * bar_w as f64).round() as usize);
+        let cb = NOW_BAR
+            .to_string()
+            .repeat(((c / scale) * bar_w as f64).round() as usize);
         lines.push(Line::from(vec![
             Span::styled(format!("{edge:>9.2} "), t.muted),
             Span::styled(rb, t.stable),

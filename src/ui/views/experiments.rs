@@ -8,14 +8,15 @@ use ratatui::{
     layout::{Constraint, Layout, Rect},
     style::Style,
     text::{Line, Span},
-    widgets::{Axis, Block, BorderType, Borders, Cell},
+    widgets::{Block, BorderType, Borders, Cell},
 };
 
 use crate::{
     app::{App, feeds::Backend, rows, screens::ScreenKind},
     ui::{
+        plot::{Axis, Kind, Plot, Series},
         table::{TableSpec, render_table, shorten},
-        widgets::{age_coarse, step_chart, truncate},
+        widgets::{age_coarse, truncate},
     },
 };
 
@@ -283,6 +284,9 @@ fn logged_models(app: &App, run: &mlops_core::model::Run, lines: &mut Vec<Line<'
     }
 }
 
+/// Every metric's curve on one chart, each on its own scale (its lowest value at the bottom, its
+/// highest at the top), so metrics of different scales share it: the legend under the plot names
+/// each by glyph and colour with its own lowest and highest value, the ends of its axis.
 fn render_curves(
     app: &App,
     frame: &mut Frame,
@@ -291,9 +295,8 @@ fn render_curves(
     metrics: &[(String, Vec<MetricPoint>)],
 ) {
     let t = &app.prefs.theme;
-    let styles = [t.accent, t.ok, t.warn, t.canary, t.info];
-    // Each curve normalised to 0–1 so metrics of different scales share one chart.
-    let data: Vec<(String, Vec<(f64, f64)>)> = metrics
+    let number = crate::ui::plot::short_number;
+    let series: Vec<Series> = metrics
         .iter()
         .filter(|(_, pts)| !pts.is_empty())
         .map(|(k, pts)| {
@@ -303,24 +306,38 @@ fn render_curves(
                     (lo.min(p.value), hi.max(p.value))
                 });
             let span = if hi > lo { hi - lo } else { 1.0 };
-            let last = pts.last().map_or(0.0, |p| p.value);
-            (
-                format!("{k} ({last:.3})"),
-                pts.iter()
+            Series {
+                name: k.clone(),
+                points: pts
+                    .iter()
                     .map(|p| (p.step as f64, (p.value - lo) / span))
                     .collect(),
-            )
+                note: format!("min {} max {}", number(lo), number(hi)),
+            }
         })
         .collect();
-    let chart = step_chart(app, block, &data, &styles)
-        .y_axis(
-            Axis::default()
-                .title(Span::styled("min–max", t.muted))
-                .bounds([0.0, 1.0])
-                .labels(vec![Span::raw("min"), Span::raw("max")])
-                .style(t.muted),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
-        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)));
-    frame.render_widget(chart, area);
+    let max_step = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let palette = t.series();
+    let plot = Plot {
+        block,
+        kind: Kind::Curves,
+        series: &series,
+        palette: &palette,
+        x: Axis {
+            bounds: [0.0, max_step],
+            labels: vec!["0".into(), format!("{max_step:.0}")],
+            title: "step".into(),
+        },
+        y: Axis {
+            bounds: [0.0, 1.0],
+            labels: vec!["min".into(), "max".into()],
+            title: String::new(),
+        },
+        focus: None,
+        muted: t.muted,
+    };
+    frame.render_widget(plot, area);
 }
