@@ -15,6 +15,18 @@ pub enum MetricKind {
     Custom,
 }
 
+impl MetricKind {
+    /// How a value of this kind reads, wherever it is shown (the analysis reasons, the
+    /// console's charts and table): an error rate as a percentage, latency in milliseconds.
+    pub fn format(self, v: f64) -> String {
+        match self {
+            MetricKind::ErrorRate => format!("{:.2}%", v * 100.0),
+            MetricKind::LatencyP99 => format!("{v:.1} ms"),
+            MetricKind::Drift | MetricKind::Custom => format!("{v:.4}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricCheck {
@@ -108,7 +120,11 @@ fn judge_value(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
     if let Some(max) = check.max
         && canary > max
     {
-        return (Verdict::Fail, format!("canary {canary:.4} > max {max:.4}"));
+        let f = |v| check.kind.format(v);
+        return (
+            Verdict::Fail,
+            format!("canary {} > max {}", f(canary), f(max)),
+        );
     }
     if let Some(ratio) = check.max_ratio_to_stable {
         let Some(stable) = sample.stable.filter(|v| v.is_finite()) else {
@@ -125,7 +141,12 @@ fn judge_value(check: &MetricCheck, sample: &Sample) -> (Verdict, String) {
         if canary > limit {
             return (
                 Verdict::Fail,
-                format!("canary {canary:.4} > stable {stable:.4} × {ratio}"),
+                format!(
+                    "canary {} > stable {} × {ratio} = {}",
+                    check.kind.format(canary),
+                    check.kind.format(stable),
+                    check.kind.format(limit)
+                ),
             );
         }
     }
@@ -212,5 +233,29 @@ mod tests {
         );
         assert_eq!(overall(&[pass, inc, fail]), Some(Verdict::Fail));
         assert_eq!(overall(&[]), None);
+    }
+
+    /// UX walk M10: a failed check's reason mixed formats with the values beside it
+    /// (`canary 307.5 ms … canary 307.4899 > stable 130.6931 × 1.5`).
+    #[test]
+    fn reasons_read_in_the_metrics_own_units() {
+        let latency = MetricCheck {
+            name: "latency-p99".into(),
+            kind: MetricKind::LatencyP99,
+            max: None,
+            max_ratio_to_stable: Some(1.5),
+            ..check()
+        };
+        let m = evaluate(
+            &latency,
+            &sample(Some(307.4899), Some(130.6931)),
+            Utc::now(),
+        );
+        assert_eq!(
+            m.reason,
+            "canary 307.5 ms > stable 130.7 ms × 1.5 = 196.0 ms"
+        );
+        let m = evaluate(&check(), &sample(Some(0.0697), Some(0.01)), Utc::now());
+        assert_eq!(m.reason, "canary 6.97% > max 5.00%");
     }
 }

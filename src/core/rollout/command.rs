@@ -106,8 +106,9 @@ fn command_decision(
             if !status.user_paused {
                 return refuse(&not_paused_hint(spec, status, now));
             }
-            m.status.user_paused = false;
+            // The event names the operator's pause it ends (`Paused`), so the flag goes after.
             m.transition(Phase::Progressing, format!("resumed {by}"));
+            m.status.user_paused = false;
         }
     }
     m.status.last_command = Some(CommandRecord {

@@ -61,6 +61,17 @@ pub(super) struct Machine<'a> {
     pub(super) now: DateTime<Utc>,
 }
 
+/// A phase change as its event (and the audit) says it: `Paused → RollingBack: aborted by …`.
+pub(super) fn event_message(from: &str, to: &str, reason: &str) -> String {
+    format!("{from} → {to}: {reason}")
+}
+
+/// The phase an event's message says the rollout moved to (as `event_message` wrote it).
+pub(super) fn event_to(message: &str) -> Option<&str> {
+    let (change, _) = message.split_once(": ")?;
+    change.rsplit_once(" → ").map(|(_, to)| to)
+}
+
 impl Machine<'_> {
     pub(super) fn transition(&mut self, to: Phase, reason: impl Into<String>) {
         let reason = reason.into();
@@ -68,13 +79,9 @@ impl Machine<'_> {
         if from == to && self.status.message == reason {
             return;
         }
-        if from != to {
-            self.effects.push(Effect::Event {
-                reason: to.as_str().to_string(),
-                message: format!("{from} → {to}: {reason}"),
-                warning: matches!(to, Phase::RollingBack | Phase::RolledBack | Phase::Failed),
-            });
-        }
+        // The event and the audit name phases by the words the rows use: a timed pause step
+        // is `Pausing`, an operator's pause `Paused`.
+        let from_word = super::phase_word(self.spec, &self.status);
         self.status.history.push(Transition {
             time: self.now,
             from,
@@ -84,7 +91,15 @@ impl Machine<'_> {
         });
         trim_front(&mut self.status.history, MAX_HISTORY);
         self.status.phase = to;
-        self.status.message = reason;
+        self.status.message = reason.clone();
+        if from != to {
+            let to_word = super::phase_word(self.spec, &self.status);
+            self.effects.push(Effect::Event {
+                reason: to.as_str().to_string(),
+                message: event_message(from_word, to_word, &reason),
+                warning: matches!(to, Phase::RollingBack | Phase::RolledBack | Phase::Failed),
+            });
+        }
     }
 
     fn set_weight(&mut self, weight: u8) {
@@ -302,7 +317,10 @@ impl Machine<'_> {
                 }
                 self.transition(
                     Phase::Progressing,
-                    format!("analysis {}/{}", self.status.passes_in_step, a.count),
+                    format!(
+                        "analysis step: {} of {} passing runs so far",
+                        self.status.passes_in_step, a.count
+                    ),
                 );
                 false
             }

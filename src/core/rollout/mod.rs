@@ -335,15 +335,7 @@ impl RolloutRecord {
 
     /// Seconds left of a timed pause step the rollout waits out (not an operator's pause).
     pub fn pause_left(&self, now: DateTime<Utc>) -> Option<u64> {
-        if self.status.phase != Phase::Paused || self.status.user_paused {
-            return None;
-        }
-        let Some(Step::Pause(PauseStep {
-            duration_seconds: Some(d),
-        })) = self.spec.steps.get(self.status.current_step)
-        else {
-            return None;
-        };
+        let d = timed_pause(&self.spec, &self.status)?;
         let done = self.status.step_started_at.map_or(0, |s| {
             u64::try_from((now - s).num_seconds().max(0)).unwrap_or(0)
         });
@@ -440,6 +432,30 @@ pub enum Effect {
 pub struct Decision {
     pub status: RolloutStatus,
     pub effects: Vec<Effect>,
+}
+
+/// How long the timed pause step a rollout waits out lasts (`None`: it is not in one; an
+/// operator's pause is not a timed step).
+fn timed_pause(spec: &RolloutSpec, status: &RolloutStatus) -> Option<u64> {
+    if status.phase != Phase::Paused || status.user_paused {
+        return None;
+    }
+    match spec.steps.get(status.current_step) {
+        Some(Step::Pause(PauseStep {
+            duration_seconds: Some(d),
+        })) => Some(*d),
+        _ => None,
+    }
+}
+
+/// The word for a rollout's phase that its row, counts and previews use: `Pausing` while it
+/// waits out a timed pause step, unlike an operator's `Paused`.
+pub fn phase_word(spec: &RolloutSpec, status: &RolloutStatus) -> &'static str {
+    if timed_pause(spec, status).is_some() {
+        "Pausing"
+    } else {
+        status.phase.as_str()
+    }
 }
 
 /// The audit action of a rollout's creation (`mlops rollout start`, a pipeline).

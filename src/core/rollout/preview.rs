@@ -1,6 +1,6 @@
 //! What carrying out a decision will change, in words, for a confirmation dialog.
 
-use super::{Decision, Effect, RolloutSpec, RolloutStatus, replica_split};
+use super::{Decision, Effect, RolloutSpec, RolloutStatus, phase_word, replica_split};
 
 /// What the console knows of the alias a promotion moves, when it builds a preview: a preview
 /// never states a fact it has not loaded.
@@ -25,8 +25,28 @@ pub fn preview(
     let after = &decision.status;
     let total = spec.steps.len();
     let mut lines = Vec::new();
-    if before.phase != after.phase {
-        lines.push(format!("phase: {} → {}", before.phase, after.phase));
+    // Every phase it passes through, as the audit will record them (an abort goes through
+    // RollingBack to RolledBack), starting from the word the rollout's row shows.
+    let passed: Vec<&str> = decision
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event { message, .. } => super::machine::event_to(message),
+            _ => None,
+        })
+        .collect();
+    if !passed.is_empty() {
+        lines.push(format!(
+            "phase: {} → {}",
+            phase_word(spec, before),
+            passed.join(" → ")
+        ));
+    } else if before.phase != after.phase {
+        lines.push(format!(
+            "phase: {} → {}",
+            phase_word(spec, before),
+            after.phase
+        ));
     }
     if before.current_step != after.current_step && !after.phase.is_terminal() {
         lines.push(format!(

@@ -788,3 +788,68 @@ fn promoting_against_a_failing_analysis_needs_a_comment_and_says_what_failed() {
     // Other verbs are as they were.
     assert!(!Verb::Pause.needs_comment_on(&spec, &failing));
 }
+
+/// UX walk M10: the abort preview of a rollout waiting out a timed pause step said `phase:
+/// Paused → RolledBack`: it named the phase by another word than the row (`Pausing 29s`) and
+/// skipped `RollingBack`, which the audit then recorded. It now names every phase it passes
+/// through, by the words the rows and the events use.
+#[test]
+fn the_abort_preview_names_every_phase_it_passes_through_by_the_rows_words() {
+    let spec = RolloutSpec::test().with_steps(vec![
+        Step::SetWeight(20),
+        Step::Pause(PauseStep {
+            duration_seconds: Some(60),
+        }),
+        Step::SetWeight(100),
+    ]);
+    let s = drive(&spec, &RolloutStatus::default(), &obs(0, true));
+    let s = drive(&spec, &s, &obs(1, true));
+    assert_eq!(s.phase, Phase::Paused, "{s:?}");
+    assert!(!s.user_paused);
+    assert_eq!(phase_word(&spec, &s), "Pausing");
+    let abort =
+        apply_command("r", &spec, &s, &Command::new(Verb::Abort, "a", "x"), t(2)).expect("abort");
+    let lines = preview(&spec, &s, &abort, Alias::Unknown);
+    assert!(
+        lines.contains(&"phase: Pausing → RollingBack → RolledBack".to_string()),
+        "{lines:#?}"
+    );
+    // The events (and so the audit) use the same words.
+    let events: Vec<&str> = abort
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        events[0].starts_with("Pausing → RollingBack: "),
+        "{events:?}"
+    );
+    assert!(
+        events[1].starts_with("RollingBack → RolledBack: "),
+        "{events:?}"
+    );
+    // An operator's pause is `Paused`, and its resume says so.
+    let paused = apply_command("r", &spec, &s, &Command::new(Verb::Pause, "a", ""), t(3))
+        .expect("pause")
+        .status;
+    assert_eq!(phase_word(&spec, &paused), "Paused");
+    let resumed = apply_command(
+        "r",
+        &spec,
+        &paused,
+        &Command::new(Verb::Resume, "a", ""),
+        t(4),
+    )
+    .expect("resume");
+    assert!(
+        resumed.effects.iter().any(|e| matches!(
+            e,
+            Effect::Event { message, .. } if message.starts_with("Paused → ")
+        )),
+        "{:?}",
+        resumed.effects
+    );
+}

@@ -318,16 +318,6 @@ fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
     let _ = t;
 }
 
-/// How a metric's values read: the error rate as a percentage (as the charts and the analysis
-/// table both show it), latency in milliseconds.
-fn fmt_value(kind: MetricKind, v: f64) -> String {
-    match kind {
-        MetricKind::ErrorRate => format!("{:.2}%", v * 100.0),
-        MetricKind::LatencyP99 => format!("{v:.1} ms"),
-        MetricKind::Drift | MetricKind::Custom => format!("{v:.4}"),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn chart(
     app: &App,
@@ -359,7 +349,7 @@ fn chart(
         v.iter()
             .rev()
             .find(|x| x.is_finite())
-            .map_or_else(|| "—".into(), |x| fmt_value(kind, *x))
+            .map_or_else(|| "—".into(), |x| kind.format(*x))
     };
     // The latest values in the title, each with its series' marker: no legend over the data.
     let block = Block::default()
@@ -445,7 +435,7 @@ fn render_measurements(app: &App, frame: &mut Frame, area: Rect, r: &RolloutReco
             Verdict::Inconclusive => ("?", t.warn),
         };
         let kind = kind_of(&m.metric);
-        let v = |x: Option<f64>| x.map_or_else(|| "—".into(), |x| fmt_value(kind, x));
+        let v = |x: Option<f64>| x.map_or_else(|| "—".into(), |x| kind.format(x));
         lines.push(Line::from(vec![
             Span::styled(format!(" {mark} "), style),
             Span::styled(format!("{} ", m.time.format("%H:%M:%S")), t.muted),
