@@ -91,7 +91,7 @@ impl Machine<'_> {
         });
         trim_front(&mut self.status.history, MAX_HISTORY);
         self.status.phase = to;
-        self.status.message = reason.clone();
+        self.status.message.clone_from(&reason);
         if from != to {
             let to_word = super::phase_word(self.spec, &self.status);
             self.effects.push(Effect::Event {

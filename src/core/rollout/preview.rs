@@ -14,6 +14,34 @@ pub enum Alias {
     At(u32),
 }
 
+/// Every phase `decision` passes through, as the audit will record them (an abort goes
+/// through RollingBack to RolledBack), starting from the word the rollout's row shows.
+fn phases(spec: &RolloutSpec, before: &RolloutStatus, decision: &Decision) -> Option<String> {
+    let passed: Vec<&str> = decision
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event { message, .. } => super::machine::event_to(message),
+            _ => None,
+        })
+        .collect();
+    if !passed.is_empty() {
+        Some(format!(
+            "phase: {} → {}",
+            phase_word(spec, before),
+            passed.join(" → ")
+        ))
+    } else if before.phase != decision.status.phase {
+        Some(format!(
+            "phase: {} → {}",
+            phase_word(spec, before),
+            decision.status.phase
+        ))
+    } else {
+        None
+    }
+}
+
 /// What carrying out `decision` changes, in words, for a confirmation dialog: phase, step,
 /// traffic and replicas, registry aliases, approvals.
 pub fn preview(
@@ -25,29 +53,7 @@ pub fn preview(
     let after = &decision.status;
     let total = spec.steps.len();
     let mut lines = Vec::new();
-    // Every phase it passes through, as the audit will record them (an abort goes through
-    // RollingBack to RolledBack), starting from the word the rollout's row shows.
-    let passed: Vec<&str> = decision
-        .effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Event { message, .. } => super::machine::event_to(message),
-            _ => None,
-        })
-        .collect();
-    if !passed.is_empty() {
-        lines.push(format!(
-            "phase: {} → {}",
-            phase_word(spec, before),
-            passed.join(" → ")
-        ));
-    } else if before.phase != after.phase {
-        lines.push(format!(
-            "phase: {} → {}",
-            phase_word(spec, before),
-            after.phase
-        ));
-    }
+    lines.extend(phases(spec, before, decision));
     if before.current_step != after.current_step && !after.phase.is_terminal() {
         lines.push(format!(
             "step: {}/{total} → {}/{total} ({})",
