@@ -285,10 +285,24 @@ fn metric_check(rule: &MetricRule, facts: &Facts) -> Check {
         "evaluation metric",
         ok,
         format!(
-            "{name} {mine} vs champion v{champion} {theirs}: {how} (at most {} allowed)",
+            "{name} {} vs champion v{champion} {}: {how} (at most {} allowed)",
+            metric_value(mine),
+            metric_value(theirs),
             rule.max_regression
         ),
     )
+}
+
+/// A metric's value as evidence reads it: at most 4 decimals, no trailing zeros (`0.9252`, not
+/// `0.9251790622466106`; `0.85` stays `0.85`).
+fn metric_value(v: f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// The residency gate, and the regions the pods must be pinned to.
@@ -463,5 +477,13 @@ mod tests {
         f.version_metric = Some(0.3);
         f.champion = Some((3, Some(0.2)));
         assert!(!evaluate(&p, &f).allowed);
+    }
+
+    #[test]
+    fn metric_values_in_evidence_are_short() {
+        assert_eq!(metric_value(0.925_179_062_246_610_6), "0.9252");
+        assert_eq!(metric_value(0.85), "0.85");
+        assert_eq!(metric_value(1.0), "1");
+        assert_eq!(metric_value(0.0), "0");
     }
 }

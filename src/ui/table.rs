@@ -22,6 +22,10 @@ use crate::app::{
 /// Cells between columns.
 const SPACING: u16 = 1;
 
+/// The longest list whose every row is measured for its names' widths (longer lists: the rows
+/// on screen).
+const MEASURED: usize = 2_000;
+
 /// The columns that fit in `width`, and the width each gets. Every column needs its minimum
 /// (and its header); a column of names also wants what its content needs (`desired`, e.g. the
 /// longest name on screen), so the least important columns (the highest priority numbers; the
@@ -238,15 +242,26 @@ pub fn render_table<'a, T>(
     } else {
         (0, usize::from(area.height.saturating_sub(3)))
     };
-    // What the rows on screen need, so names are shown whole when the width allows.
+    // What the names need, so they are shown whole when the width allows: measured over the
+    // whole list, so the columns stay put as it scrolls (measured over the rows on screen, TEMP
+    // came and went as longer model names scrolled by); a list longer than `MEASURED` is
+    // measured on screen, to keep a frame of 20,000 pods cheap.
+    let (from, count) = if items.len() <= MEASURED {
+        (0, items.len())
+    } else {
+        (offset, height)
+    };
     let desired: Vec<u16> = spec
         .columns
         .iter()
         .map(|c| {
+            if c.elide != Elide::Middle || !matches!(c.width, Width::Flex { .. }) {
+                return 0;
+            }
             items
                 .iter()
-                .skip(offset)
-                .take(height)
+                .skip(from)
+                .take(count)
                 .map(|item| (c.value)(item).text.chars().count())
                 .max()
                 .map_or(0, |n| u16::try_from(n).unwrap_or(u16::MAX))
@@ -265,7 +280,15 @@ pub fn render_table<'a, T>(
             }
             _ => "",
         };
-        let label = shorten(&format!("{}{arrow}", c.header), usize::from(*w));
+        // A header too long for its column is cut at its end, the sort arrow kept after the
+        // `…` (it read `AC…RACY↑`).
+        let w = usize::from(*w);
+        let label = if c.header.chars().count() + arrow.chars().count() <= w {
+            format!("{}{arrow}", c.header)
+        } else {
+            let room = w.saturating_sub(arrow.chars().count());
+            format!("{}{arrow}", elide(c.header, room, Elide::End))
+        };
         aligned(label, c.right, t.header)
     }))
     .style(t.header);
@@ -317,6 +340,121 @@ pub fn plain_block<'a>(app: &App, title: &str) -> Block<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header row (the line under the top border) of `items` drawn as a table `width`
+    /// columns wide.
+    fn header_row<T>(
+        app: &App,
+        columns: Vec<Column<T>>,
+        items: &[&T],
+        sort: Option<Sort>,
+        width: u16,
+    ) -> String {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, 12)).expect("tty");
+        terminal
+            .draw(|f| {
+                let spec = TableSpec {
+                    title: "list".into(),
+                    backend: Backend::Cluster,
+                    what: "rows",
+                    columns,
+                    bottom: None,
+                    sort,
+                    focused: true,
+                };
+                render_table(
+                    app,
+                    f,
+                    f.area(),
+                    &app.feeds.cluster,
+                    spec,
+                    items,
+                    |_, _, _| None,
+                );
+            })
+            .expect("draw");
+        let b = terminal.backend().buffer();
+        (1..width - 1)
+            .map(|x| b[(x, 1)].symbol().to_string())
+            .collect()
+    }
+
+    /// UX walk L / item 2: the columns came and went as a list scrolled (the GPUs view lost
+    /// TEMP when longer model names came on screen): names are measured over the whole list.
+    #[test]
+    fn columns_stay_put_while_a_list_scrolls() {
+        let name = |s: &String| Value::text(s.clone());
+        let columns = || {
+            vec![
+                Column {
+                    field: "name",
+                    header: "NAME",
+                    sort_key: None,
+                    priority: 0,
+                    width: Width::Flex { min: 6, max: 0 },
+                    right: false,
+                    elide: Elide::Middle,
+                    value: Box::new(name),
+                },
+                Column {
+                    field: "temp",
+                    header: "TEMP",
+                    sort_key: None,
+                    priority: 2,
+                    width: Width::Fixed(5),
+                    right: true,
+                    elide: Elide::End,
+                    value: Box::new(|_: &String| Value::number(71.0, "71°C")),
+                },
+            ]
+        };
+        // Short names first; the long ones only come on screen at the end of the list.
+        let names: Vec<String> = (0..30)
+            .map(|i| {
+                if i < 25 {
+                    format!("gpu-{i}")
+                } else {
+                    format!("a-much-longer-model-name-{i}")
+                }
+            })
+            .collect();
+        let items: Vec<&String> = names.iter().collect();
+        let mut app = crate::testing::demo_app((32, 12));
+        let header = |app: &App| header_row(app, columns(), &items, None, 32);
+        // Too narrow for the longest name and TEMP: the name wins (identifiers win width), from
+        // the top of the list on, not only once it scrolls into view.
+        let top = header(&app);
+        app.screen_mut().selected = 29;
+        assert_eq!(header(&app), top, "the header changed as the list scrolled");
+    }
+
+    /// UX walk M7: a sorted header too long for its column read `AC…RACY↑`: it is cut at its
+    /// end now, the arrow kept.
+    #[test]
+    fn a_sorted_header_too_long_is_cut_at_its_end_with_its_arrow() {
+        let columns = || {
+            vec![Column {
+                field: "accuracy",
+                header: "ACCURACY",
+                sort_key: Some('A'),
+                priority: 0,
+                width: Width::Fixed(8),
+                right: true,
+                elide: Elide::End,
+                value: Box::new(|v: &f64| Value::number(*v, format!("{v:.4}"))),
+            }]
+        };
+        let values = [0.9, 0.8];
+        let items: Vec<&f64> = values.iter().collect();
+        let app = crate::testing::demo_app((20, 8));
+        let sort = Some(Sort {
+            field: "accuracy",
+            descending: false,
+        });
+        let header = header_row(&app, columns(), &items, sort, 10);
+        assert_eq!(header, "ACCURA…↑");
+    }
 
     #[test]
     fn names_keep_their_distinguishing_end() {

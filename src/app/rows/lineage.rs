@@ -402,7 +402,17 @@ pub fn columns<'a>() -> Vec<Column<VersionRow<'a>>> {
             width: Width::Flex { min: 10, max: 22 },
             right: false,
             elide: Elide::Middle,
-            value: Box::new(|(m, v)| Value::text(m.aliases_of(v.version).join(" "))),
+            // As the cell shows them, `@` and all: measured without it, `@challenger` was cut
+            // to `@ch…lenger` beside 50 empty columns.
+            value: Box::new(|(m, v)| {
+                Value::text(
+                    m.aliases_of(v.version)
+                        .iter()
+                        .map(|a| format!("@{a}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            }),
         },
         Column {
             field: "validation",

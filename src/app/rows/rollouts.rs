@@ -75,6 +75,23 @@ pub fn keys(app: &App, screen: &Screen) -> Keys {
     })
 }
 
+/// The most events of a rollout its detail lists.
+pub const MAX_EVENTS: usize = 50;
+
+/// A rollout's events, newest first (at most [`MAX_EVENTS`]); its detail scrolls through them.
+pub fn events<'a>(app: &'a App, key: &RolloutKey) -> Vec<&'a mlops_core::model::ClusterEvent> {
+    let Some(snap) = &app.feeds.cluster.data else {
+        return Vec::new();
+    };
+    let object = format!("modelrollout/{}", key.name);
+    snap.events
+        .iter()
+        .rev()
+        .filter(|e| e.object == object && e.cluster == key.cluster)
+        .take(MAX_EVENTS)
+        .collect()
+}
+
 pub fn find_rollout<'a>(app: &'a App, key: &RolloutKey) -> Option<&'a RolloutRecord> {
     app.feeds
         .cluster

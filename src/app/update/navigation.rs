@@ -353,13 +353,14 @@ pub(super) fn move_selection(app: &mut App, action: &Action) {
 /// A detail screen scrolls its text (`offset` is the first line shown).
 fn scroll_detail(app: &mut App, action: &Action) {
     let page = app.list_height().max(1);
-    let lines = match &app.screen().kind {
-        ScreenKind::Raw { of, .. } => {
-            rows::details::raw_document(app, of).map_or(1, |t| t.lines().count())
-        }
-        _ => 60,
+    let max = match &app.screen().kind {
+        ScreenKind::Raw { of, .. } => rows::details::raw_document(app, of)
+            .map_or(1, |t| t.lines().count())
+            .saturating_sub(page),
+        // A rollout's detail scrolls its events (newest first), one at a time.
+        ScreenKind::RolloutDetail(key) => rows::rollouts::events(app, key).len().saturating_sub(1),
+        _ => 60usize.saturating_sub(page),
     };
-    let max = lines.saturating_sub(page);
     let s = app.screen_mut();
     s.offset = match action {
         Action::Up => s.offset.saturating_sub(1),

@@ -832,3 +832,68 @@ fn help_palette_and_refusals_wrap_at_80_columns_instead_of_cutting() {
         "{rows}"
     );
 }
+
+/// UX walk L: at 80×24 `o` went Rollouts → Drift (on the right) → GPUs (on the left) → Events:
+/// the narrow Overview now reads in the order `o` goes, as the wide one does.
+#[test]
+fn the_overview_panels_read_in_the_order_o_visits_them_at_every_width() {
+    for size in [(80, 24), (120, 40)] {
+        let (mut app, _, ctx) = loaded_demo(size);
+        press(&mut app, &ctx, "1");
+        let rows = screen_text(&app);
+        let at = |title: &str| {
+            rows.iter()
+                .enumerate()
+                .find_map(|(y, r)| r.find(title).map(|x| (y, r[..x].chars().count())))
+                .unwrap_or_else(|| panic!("{title} at {size:?}:\n{}", rows.join("\n")))
+        };
+        let (drift, gpus) = (at("Drift alerts"), at("GPUs needing a look"));
+        assert!(
+            drift.0 < gpus.0 || (drift.0 == gpus.0 && drift.1 < gpus.1),
+            "Drift is read after GPUs at {size:?}:\n{}",
+            rows.join("\n")
+        );
+        press(&mut app, &ctx, "o");
+        assert_eq!(app.screen().panel, crate::app::screens::Panel::Drift);
+    }
+}
+
+/// UX walk item 2 / L: at 80×24 a rollout's detail drew its charts as empty boxes two rows high
+/// and hid the steps behind the policy gates; after a rollback the chart's title still gave the
+/// canary's last error rate; the events panel showed the last one or two and did not scroll.
+#[test]
+fn a_rollouts_detail_at_80x24_shows_its_steps_values_and_every_event() {
+    let (mut app, _, ctx) = loaded_demo((80, 24));
+    press(&mut app, &ctx, "6");
+    select_rollout(&mut app, &ctx, "churn-model-v4");
+    press(&mut app, &ctx, "enter");
+    let s = screen_text(&app).join("\n");
+    assert!(s.contains("▶  3. approval"), "the current step shows:\n{s}");
+    assert!(s.contains("Policy gates"), "{s}");
+    assert!(
+        s.contains("now  errors canary ") && !s.contains("Error rate (%)"),
+        "the latest values instead of empty charts:\n{s}"
+    );
+    assert!(s.contains("a approve"), "the verbs are not cut off:\n{s}");
+    // Events scroll, newest first.
+    let ScreenKind::RolloutDetail(key) = app.screen().kind.clone() else {
+        panic!("a rollout's detail: {:?}", app.screen().kind)
+    };
+    let events = rows::rollouts::events(&app, &key).len();
+    assert!(events > 1, "the demo rollout has events");
+    press(&mut app, &ctx, "j");
+    let s = screen_text(&app).join("\n");
+    assert!(
+        s.contains(&format!("events 2–{events} of {events} (j/k)")),
+        "{s}"
+    );
+    // A rolled-back canary serves nothing: no last value passed off as its own.
+    press(&mut app, &ctx, "esc");
+    select_rollout(&mut app, &ctx, "credit-scorer-v9");
+    press(&mut app, &ctx, "enter");
+    let s = screen_text(&app).join("\n");
+    assert!(s.contains("canary — (not serving)"), "{s}");
+    app.size = (120, 40);
+    let s = screen_text(&app).join("\n");
+    assert!(s.contains("⣿ canary — (not serving)"), "{s}");
+}

@@ -51,7 +51,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Min(3),
         ])
         .areas(area);
-        let [gpus, drift] =
+        // Drift on the left, as in the wide layout: `o` goes through the panels in the order
+        // they are read (it went Rollouts → Drift on the right → GPUs on the left).
+        let [drift, gpus] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(middle);
         (top, drift, gpus, bottom)
@@ -260,6 +262,11 @@ fn render_drift(app: &App, frame: &mut Frame, area: Rect) {
                         d.against()
                     })
                 });
+            }
+            // Every row here is an alert: at 80 columns the model and feature names win over
+            // the word saying how (they read `fra…tector mer…t_risk`); the Drift view has it.
+            if c.field == "status" {
+                c.priority = c.priority.max(4);
             }
             c
         })

@@ -44,49 +44,139 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
         );
         return;
     };
+    if area.height < COMPACT_BELOW {
+        render_compact(app, frame, area, r, key);
+        return;
+    }
+    let head_text = head_lines(app, r, None);
     let [head, middle, bottom] = Layout::vertical([
-        Constraint::Length(6),
+        Constraint::Length(head_height(&head_text, area.width)),
         Constraint::Min(8),
         Constraint::Length(8),
     ])
     .areas(area);
-    render_head(app, frame, head, r);
+    render_head(app, frame, head, r, head_text);
     let [steps, charts] =
         Layout::horizontal([Constraint::Length(34), Constraint::Min(30)]).areas(middle);
     match &r.policy {
         Some(policy) => {
-            let failed = r.status.conditions.iter().filter(|c| !c.status).count();
-            let needed = u16::try_from(r.spec.steps.len() + failed + 3).unwrap_or(u16::MAX);
             let [steps, gates] =
-                Layout::vertical([Constraint::Length(needed), Constraint::Min(4)]).areas(steps);
+                Layout::vertical([Constraint::Length(steps_height(r)), Constraint::Min(4)])
+                    .areas(steps);
             render_steps(app, frame, steps, r);
             render_policy(app, frame, gates, r, policy);
         }
         None => render_steps(app, frame, steps, r),
     }
-    render_charts(app, frame, charts, key);
+    render_charts(app, frame, charts, key, r);
     let [measures, side] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     render_measurements(app, frame, measures, r);
     render_approvals_events(app, frame, side, r);
 }
 
-fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
+/// Below this many rows the charts cannot be read (at 80×24 they were empty boxes two rows
+/// high, hiding the steps behind the policy gates): the latest values go in the head instead,
+/// and the steps, gates, analysis and events share the room.
+const COMPACT_BELOW: u16 = 30;
+
+/// The rows the steps panel needs: every step, its end, failed conditions and the borders.
+fn steps_height(r: &RolloutRecord) -> u16 {
+    let failed = r.status.conditions.iter().filter(|c| !c.status).count();
+    u16::try_from(r.spec.steps.len() + failed + 3).unwrap_or(u16::MAX)
+}
+
+fn render_compact(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord, key: &RolloutKey) {
+    let head_text = head_lines(app, r, Some(latest_values(app, key, r)));
+    let head_h = head_height(&head_text, area.width);
+    // The steps as tall as they need, leaving the analysis and events at least 6 rows.
+    let steps_h = steps_height(r).min(area.height.saturating_sub(head_h + 6).max(4));
+    let [head, middle, bottom] = Layout::vertical([
+        Constraint::Length(head_h),
+        Constraint::Length(steps_h),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    render_head(app, frame, head, r, head_text);
+    match &r.policy {
+        Some(policy) => {
+            let [steps, gates] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(middle);
+            render_steps(app, frame, steps, r);
+            render_policy(app, frame, gates, r, policy);
+        }
+        None => render_steps(app, frame, middle, r),
+    }
+    let [measures, side] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    render_measurements(app, frame, measures, r);
+    render_approvals_events(app, frame, side, r);
+}
+
+/// The canary's and the stable track's latest error rate and p99 latency in one line, for a
+/// terminal too short for the charts.
+fn latest_values(app: &App, key: &RolloutKey, r: &RolloutRecord) -> Line<'static> {
     let t = &app.prefs.theme;
-    let (block, greyed) = feed_block(
-        app,
-        &format!("{} · {}/{}", r.name, r.cluster, r.namespace),
-        &app.feeds.cluster,
-        Backend::Cluster,
-        true,
-    );
+    let Some(series) = app.feeds.series.get(key).and_then(|f| f.data.as_ref()) else {
+        return Line::from(Span::styled("now   no canary metrics yet", t.muted));
+    };
+    let mut spans = vec![Span::styled("now", t.muted)];
+    for (name, canary, stable, kind) in [
+        (
+            "errors",
+            &series.canary_error_rate,
+            &series.stable_error_rate,
+            MetricKind::ErrorRate,
+        ),
+        (
+            "p99",
+            &series.canary_p99_ms,
+            &series.stable_p99_ms,
+            MetricKind::LatencyP99,
+        ),
+    ] {
+        spans.push(Span::styled(format!("  {name} "), t.muted));
+        spans.push(Span::styled(
+            format!("canary {} ", canary_now(r, canary, kind)),
+            t.canary,
+        ));
+        spans.push(Span::styled(
+            format!("stable {}", last_value(stable, kind)),
+            t.stable,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The latest finite value of a series, as its kind reads.
+fn last_value(v: &[f64], kind: MetricKind) -> String {
+    v.iter()
+        .rev()
+        .find(|x| x.is_finite())
+        .map_or_else(|| "—".into(), |x| kind.format(*x))
+}
+
+/// The canary's latest value, or that it serves nothing (after a rollback the title still
+/// read `canary 6.97%` for a canary with no replicas).
+fn canary_now(r: &RolloutRecord, v: &[f64], kind: MetricKind) -> String {
+    if matches!(r.status.phase, Phase::RolledBack | Phase::Failed) && r.status.weight == 0 {
+        "— (not serving)".to_string()
+    } else {
+        last_value(v, kind)
+    }
+}
+
+/// The head's text: model, image, replicas and age; phase; canary weight, step and verdict; the
+/// latest values when the charts are not shown (`now`); the verbs.
+fn head_lines(app: &App, r: &RolloutRecord, now: Option<Line<'static>>) -> Vec<Line<'static>> {
+    let t = &app.prefs.theme;
     let mut weight = vec![Span::styled("canary ", t.muted)];
     weight.extend(bar_spans(app, f64::from(r.status.weight), 30, t.canary));
     weight.push(Span::styled(format!(" {}%  ", r.status.weight), t.text));
     weight.push(Span::styled(format!("step {}  ", r.step_label()), t.text));
     weight.push(verdict_span(app, r));
-    let keys = verb_hints(app, r);
-    let lines = vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled("model ", t.muted),
             Span::styled(format!("{} ", r.spec.model.name), t.accent),
@@ -109,9 +199,38 @@ fn render_head(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
             Span::styled(format!("  {}", r.status.message), t.text),
         ]),
         Line::from(weight),
-        Line::from(keys),
     ];
-    let p = crate::ui::widgets::paragraph(lines).block(block);
+    lines.extend(now);
+    lines.push(Line::from(verb_hints(app, r)));
+    lines
+}
+
+/// The rows the head takes `width` columns wide: its lines wrapped (at 80 columns the first,
+/// with the image, ran off the edge), and its borders.
+fn head_height(lines: &[Line<'static>], width: u16) -> u16 {
+    let p =
+        crate::ui::widgets::paragraph(lines.to_vec()).wrap(ratatui::widgets::Wrap { trim: false });
+    u16::try_from(p.line_count(width.saturating_sub(2))).unwrap_or(u16::MAX) + 2
+}
+
+fn render_head(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    r: &RolloutRecord,
+    lines: Vec<Line<'static>>,
+) {
+    let t = &app.prefs.theme;
+    let (block, greyed) = feed_block(
+        app,
+        &format!("{} · {}/{}", r.name, r.cluster, r.namespace),
+        &app.feeds.cluster,
+        Backend::Cluster,
+        true,
+    );
+    let p = crate::ui::widgets::paragraph(lines)
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .block(block);
     frame.render_widget(if greyed { p.style(t.greyed) } else { p }, area);
 }
 
@@ -217,10 +336,29 @@ fn render_steps(app: &App, frame: &mut Frame, area: Rect, r: &RolloutRecord) {
             t.err,
         )));
     }
+    // Too short for every step: scrolled so the current one shows, the count on the border.
+    let total = lines.len();
+    let inner = usize::from(area.height.saturating_sub(2));
+    let mut block = boxed(app, "Steps");
+    let mut scroll = 0;
+    if total > inner && inner > 0 {
+        scroll = r
+            .status
+            .current_step
+            .saturating_sub(inner / 2)
+            .min(total - inner);
+        block = block.title_bottom(
+            Line::from(Span::styled(
+                format!(" {}–{} of {total} ", scroll + 1, scroll + inner),
+                t.muted,
+            ))
+            .right_aligned(),
+        );
+    }
     frame.render_widget(
         crate::ui::widgets::paragraph(lines)
-            .wrap(ratatui::widgets::Wrap { trim: false })
-            .block(boxed(app, "Steps")),
+            .scroll((u16::try_from(scroll).unwrap_or(0), 0))
+            .block(block),
         area,
     );
 }
@@ -266,15 +404,19 @@ fn render_policy(
         Some(_) => Line::from(Span::styled("before promotion: undecided", t.warn)),
         None => Line::from(Span::styled("before promotion: checked again", t.muted)),
     });
-    frame.render_widget(
-        crate::ui::widgets::paragraph(lines)
-            .wrap(ratatui::widgets::Wrap { trim: false })
-            .block(boxed(app, "Policy gates")),
-        area,
-    );
+    let p = crate::ui::widgets::paragraph(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    // Cut by a short terminal: the border says so (nothing is cut silently).
+    let rows = p.line_count(area.width.saturating_sub(2));
+    let mut block = boxed(app, "Policy gates");
+    if rows > usize::from(area.height.saturating_sub(2)) {
+        block = block.title_bottom(
+            Line::from(Span::styled(" ↓ more: y shows the record ", t.muted)).right_aligned(),
+        );
+    }
+    frame.render_widget(p.block(block), area);
 }
 
-fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
+fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey, r: &RolloutRecord) {
     let t = &app.prefs.theme;
     let feed = app.feeds.series.get(key);
     let [top, bottom] =
@@ -304,6 +446,7 @@ fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
         &series.canary_error_rate,
         &series.stable_error_rate,
         MetricKind::ErrorRate,
+        r,
     );
     chart(
         app,
@@ -314,6 +457,7 @@ fn render_charts(app: &App, frame: &mut Frame, area: Rect, key: &RolloutKey) {
         &series.canary_p99_ms,
         &series.stable_p99_ms,
         MetricKind::LatencyP99,
+        r,
     );
     let _ = t;
 }
@@ -328,6 +472,7 @@ fn chart(
     canary: &[f64],
     stable: &[f64],
     kind: MetricKind,
+    r: &RolloutRecord,
 ) {
     let t = &app.prefs.theme;
     let scale = if kind == MetricKind::ErrorRate {
@@ -345,12 +490,7 @@ fn chart(
             .collect()
     };
     let (c, st) = (pts(canary), pts(stable));
-    let last = |v: &[f64]| {
-        v.iter()
-            .rev()
-            .find(|x| x.is_finite())
-            .map_or_else(|| "—".into(), |x| kind.format(*x))
-    };
+
     // The latest values in the title, each with its series' marker: no legend over the data.
     let block = Block::default()
         .borders(Borders::ALL)
@@ -358,8 +498,11 @@ fn chart(
         .border_style(t.border)
         .title(Line::from(vec![
             Span::styled(format!(" {} ", mlops_core::text::line(title)), t.title),
-            Span::styled(format!("⣿ canary {} ", last(canary)), t.canary),
-            Span::styled(format!("• stable {} ", last(stable)), t.stable),
+            Span::styled(
+                format!("⣿ canary {} ", canary_now(r, canary, kind)),
+                t.canary,
+            ),
+            Span::styled(format!("• stable {} ", last_value(stable, kind)), t.stable),
         ]));
     let inner = block.inner(area);
     if inner.height < 3 || c.len() + st.len() < 2 {
@@ -489,35 +632,45 @@ fn render_approvals_events(app: &App, frame: &mut Frame, area: Rect, r: &Rollout
         },
         t.header,
     ))];
+    // One line per approval (its comment cut at the end: the audit and `y` have it whole), so
+    // the events below keep their room.
+    let inner_w = usize::from(area.width.saturating_sub(2));
     for a in &r.status.approvals {
+        let head = format!(" ✓ {} {} ", a.user, a.time.format("%H:%M"));
+        let room = inner_w.saturating_sub(head.chars().count());
         lines.push(Line::from(vec![
             Span::styled(format!(" ✓ {} ", a.user), t.ok),
             Span::styled(format!("{} ", a.time.format("%H:%M")), t.muted),
-            Span::styled(a.comment.clone(), t.text),
+            Span::styled(
+                crate::ui::table::elide(&a.comment, room, crate::app::rows::table::Elide::End),
+                t.text,
+            ),
         ]));
     }
-    lines.push(Line::from(Span::styled("events", t.header)));
-    if let Some(snap) = &app.feeds.cluster.data {
-        let object = format!("modelrollout/{}", r.name);
-        for e in snap
-            .events
-            .iter()
-            .rev()
-            .filter(|e| e.object == object && e.cluster == r.cluster)
-            .take(6)
-        {
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {} ", e.time.format("%H:%M:%S")), t.muted),
-                Span::styled(
-                    e.message.clone(),
-                    if e.kind == mlops_core::model::EventKind::Warning {
-                        t.warn
-                    } else {
-                        t.text
-                    },
-                ),
-            ]));
-        }
+    // Newest first; `j`/`k` scroll through older ones (only the last one or two showed).
+    let events = rows::rollouts::events(app, &r.key());
+    let skip = app.screen().offset.min(events.len().saturating_sub(1));
+    lines.push(Line::from(Span::styled(
+        match events.len() {
+            0 => "events: none yet".to_string(),
+            // Newest first.
+            n if n > 1 => format!("events {}–{n} of {n} (j/k)", skip + 1),
+            _ => "events".to_string(),
+        },
+        t.header,
+    )));
+    for e in events.iter().skip(skip) {
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} ", e.time.format("%H:%M:%S")), t.muted),
+            Span::styled(
+                e.message.clone(),
+                if e.kind == mlops_core::model::EventKind::Warning {
+                    t.warn
+                } else {
+                    t.text
+                },
+            ),
+        ]));
     }
     frame.render_widget(
         crate::ui::widgets::paragraph(lines)
