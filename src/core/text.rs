@@ -84,6 +84,39 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `items` joined with ` · ` into lines of at most `width` characters, each item whole on one
+/// line (one longer than a line is wrapped on its own): a list of ranges or key hints that
+/// wraps instead of being cut in the middle.
+pub fn wrap_items(items: &[String], width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for item in items {
+        let item = &*self::line(item);
+        let len = line.chars().count();
+        let need = item.chars().count() + if len > 0 { 3 } else { 0 };
+        if len > 0 && len + need <= width {
+            line.push_str(" · ");
+            line.push_str(item);
+            continue;
+        }
+        if len > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if item.chars().count() <= width {
+            line.push_str(item);
+        } else {
+            let mut parts = wrap(item, width);
+            line = parts.pop().unwrap_or_default();
+            lines.extend(parts);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// At most `max` bytes of `s` (cut at a character boundary), ending in `…` when cut; for log
 /// lines and other byte budgets.
 pub fn truncate_bytes(s: &str, max: usize) -> Cow<'_, str> {
@@ -323,6 +356,27 @@ pub fn format_duration(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn items_wrap_whole() {
+        let items: Vec<String> = [
+            "dropout 0.0–0.1",
+            "learning_rate 0.001–0.1",
+            "n_estimators 100–400",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            wrap_items(&items, 41),
+            [
+                "dropout 0.0–0.1 · learning_rate 0.001–0.1",
+                "n_estimators 100–400"
+            ]
+        );
+        assert_eq!(wrap_items(&items, 200).len(), 1);
+        assert!(wrap_items(&[], 10).is_empty());
+    }
 
     #[test]
     fn prose_wraps_between_words_and_loses_nothing() {

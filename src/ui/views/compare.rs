@@ -112,12 +112,28 @@ fn render_table(
         c.differing_params.len(),
         c.differing_metrics.len(),
     );
-    let keys = if diff_only {
-        " only what differs (= everything) · p params→metric · x scatter · e export · ↑↓ best "
-    } else {
-        " everything (= only what differs) · p params→metric · x scatter · e export · ↑↓ best "
-    };
+    let keys: Vec<String> = [
+        if diff_only {
+            "only what differs (= everything)"
+        } else {
+            "everything (= only what differs)"
+        },
+        "p params→metric",
+        "x scatter",
+        "e export",
+        "↑↓ best",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
     let width = usize::from(area.width.saturating_sub(4));
+    // As many whole hints as the border holds (the first was cut in the middle at 80
+    // columns); `?` lists them all.
+    let keys = match mlops_core::text::wrap_items(&keys, width.saturating_sub(10)).as_slice() {
+        [all] => format!(" {all} "),
+        [first, ..] => format!(" {first} · ? more "),
+        [] => String::new(),
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
@@ -126,7 +142,7 @@ fn render_table(
             format!(" {} ", shorten(&title, width)),
             t.title,
         ))
-        .title_bottom(Span::styled(shorten(keys, width), t.muted));
+        .title_bottom(Span::styled(keys, t.muted));
     if rows_all.is_empty() {
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -141,8 +157,15 @@ fn render_table(
     }
     let inner_width = area.width.saturating_sub(2);
     let n = u16::try_from(c.runs.len()).unwrap_or(u16::MAX).max(1);
+    // The NAME column as wide as its longest name (with its `≠ `), at most NAME: the runs'
+    // names get the rest (they read `dap…doe-136` beside 14 empty columns).
+    let name_w = rows_all
+        .iter()
+        .map(|r| r.name.chars().count() + 2)
+        .max()
+        .map_or(NAME, |w| u16::try_from(w).unwrap_or(NAME).clamp(4, NAME));
     // Each run gets an equal share of what the name columns leave, at least 8 columns.
-    let share = (inner_width.saturating_sub(KIND + NAME + 2) / n)
+    let share = (inner_width.saturating_sub(KIND + name_w + 2) / n)
         .saturating_sub(1)
         .max(8);
     let mut header = vec![
@@ -160,9 +183,9 @@ fn render_table(
         .iter()
         .skip(offset)
         .take(height)
-        .map(|r| compare_row(app, c, r, share))
+        .map(|r| compare_row(app, c, r, name_w, share))
         .collect();
-    let mut widths = vec![Constraint::Length(KIND), Constraint::Length(NAME)];
+    let mut widths = vec![Constraint::Length(KIND), Constraint::Length(name_w)];
     widths.extend((0..c.runs.len()).map(|_| Constraint::Length(share)));
     let selected = app.screen().selected.checked_sub(offset);
     let mut state = TableState::default().with_selected(selected);
@@ -270,6 +293,38 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
     frame.render_widget(plot, area);
 }
 
+/// What each axis spans: on the chart's bottom border when it fits there, else wrapped whole
+/// under the chart (on the border it was cut in the middle: `dropout 0.0–0.1 ·…2 ·
+/// n_estimators`); the area left for the chart, and the border's text.
+fn ranges_under(
+    app: &App,
+    frame: &mut Frame,
+    area: Rect,
+    ranges: &[String],
+) -> (Rect, Option<String>) {
+    // On the border when they fit there whole.
+    let one = ranges.join(" · ");
+    if one.chars().count() + 4 <= usize::from(area.width.saturating_sub(2)) {
+        return (area, Some(format!(" {one} ")));
+    }
+    let lines = mlops_core::text::wrap_items(ranges, usize::from(area.width.saturating_sub(2)));
+    let rows = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(5));
+    let [chart, under] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(rows)]).areas(area);
+    frame.render_widget(
+        crate::ui::widgets::paragraph(
+            lines
+                .into_iter()
+                .map(|l| Line::from(Span::styled(format!(" {l}"), app.prefs.theme.muted)))
+                .collect::<Vec<_>>(),
+        ),
+        under,
+    );
+    (chart, None)
+}
+
 /// The marked runs as lines across the params that differ, ending at `metric` (parallel
 /// coordinates): each axis spans its own values, bottom to top, as the line under the chart says.
 fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, metric: &str) {
@@ -294,17 +349,17 @@ fn render_parallel(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, met
         );
         return;
     };
-    let ranges = p
+    let ranges: Vec<String> = p
         .axes
         .iter()
         .map(|a| format!("{} {}–{}", a.name, a.low, a.high))
-        .collect::<Vec<_>>()
-        .join(" · ");
+        .collect();
     let width = usize::from(area.width.saturating_sub(4));
-    let block = block.title_bottom(Span::styled(
-        shorten(&format!(" {ranges} "), width),
-        t.muted,
-    ));
+    let (area, border) = ranges_under(app, frame, area, &ranges);
+    let block = match border {
+        Some(b) => block.title_bottom(Span::styled(b, t.muted)),
+        None => block,
+    };
     let series: Vec<Series> = c
         .headers()
         .into_iter()
@@ -388,12 +443,15 @@ fn render_scatter(
         );
         return;
     };
-    let width = usize::from(area.width.saturating_sub(4));
-    let ranges = format!(
-        " x {} {}–{} · y {} {}–{} ",
-        s.x.name, s.x.low, s.x.high, s.y.name, s.y.low, s.y.high
-    );
-    let block = block.title_bottom(Span::styled(shorten(&ranges, width), t.muted));
+    let ranges = [
+        format!("x {} {}–{}", s.x.name, s.x.low, s.x.high),
+        format!("y {} {}–{}", s.y.name, s.y.low, s.y.high),
+    ];
+    let (area, border) = ranges_under(app, frame, area, &ranges);
+    let block = match border {
+        Some(b) => block.title_bottom(Span::styled(b, t.muted)),
+        None => block,
+    };
     // One series per run, in the table's order, so a run keeps its glyph and colour.
     let series: Vec<Series> = c
         .headers()
@@ -460,7 +518,7 @@ fn scatter_focus(
 
 /// One param or metric across the runs: `≠` where they differ, the best value in bold with the
 /// way its metric improves.
-fn compare_row<'a>(app: &App, c: &Comparison, r: &CompareRow, share: u16) -> Row<'a> {
+fn compare_row<'a>(app: &App, c: &Comparison, r: &CompareRow, name_w: u16, share: u16) -> Row<'a> {
     let t = &app.prefs.theme;
     let name = if r.differs {
         format!("≠ {}", r.name)
@@ -471,7 +529,7 @@ fn compare_row<'a>(app: &App, c: &Comparison, r: &CompareRow, share: u16) -> Row
     let mut cells = vec![
         Cell::from(Span::styled(r.kind, t.muted)),
         Cell::from(Span::styled(
-            shorten(&mlops_core::text::line(&name), usize::from(NAME)),
+            shorten(&mlops_core::text::line(&name), usize::from(name_w)),
             name_style,
         )),
     ];
