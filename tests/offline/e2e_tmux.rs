@@ -645,3 +645,62 @@ fn a_huge_terminal_keeps_memory_bounded_and_gives_it_back() {
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }
+
+/// Under `TERM=screen` (16 colours) the console sends 16-colour codes (30–37, 90–97, 40–47,
+/// 100–107), never a 256-colour index (`38;5;N`) that a screen built without 256 colours drops
+/// (issue 22, the UX walk's L items). What the console wrote is read from the pane's output,
+/// not from tmux's screen (tmux translates what it gets).
+#[test]
+fn term_screen_gets_16_colour_codes_and_no_256_colour_index() {
+    let dir = std::env::temp_dir().join(format!("mlops-e2e-ansi16-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let go = dir.join("go");
+    let written = dir.join("written");
+    let _ = std::fs::remove_file(&go);
+    let _ = std::fs::remove_file(&written);
+    // The console starts once the pane's output is being recorded.
+    let script = format!(
+        "while [ ! -e {go} ]; do sleep 0.1; done; env -u COLORTERM TERM=screen {bin} demo --seed 7 --speed 1; echo EXIT=$?; sleep 60",
+        go = go.display(),
+        bin = env!("CARGO_BIN_EXE_mlops"),
+    );
+    let t = Tmux::start(&script, 120, 36, &empty_config());
+    t.tmux(&[
+        "pipe-pane",
+        "-t",
+        "e2e",
+        "-o",
+        &format!("cat > {}", written.display()),
+    ]);
+    std::fs::write(&go, "").expect("go");
+    t.wait_text("Rollouts");
+    t.keys(&["6"]);
+    t.wait_text("Rollouts (6)");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0");
+    let bytes = std::fs::read(&written).expect("the pane's output");
+    let s = String::from_utf8_lossy(&bytes);
+    assert!(
+        !s.contains("38;5;") && !s.contains("48;5;"),
+        "a 256-colour index was sent under TERM=screen"
+    );
+    let codes: Vec<u16> = s
+        .split("\x1b[")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('m'))
+        .filter(|(params, _)| params.bytes().all(|b| b.is_ascii_digit() || b == b';'))
+        .flat_map(|(params, _)| params.split(';').filter_map(|p| p.parse().ok()))
+        .collect();
+    for (what, range_a, range_b) in [
+        ("foreground", 30..=37, 90..=97),
+        ("background", 40..=47, 100..=107),
+    ] {
+        assert!(
+            codes
+                .iter()
+                .any(|c| range_a.contains(c) || range_b.contains(c)),
+            "no 16-colour {what} code in what the console sent: {codes:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
