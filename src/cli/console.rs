@@ -165,8 +165,10 @@ struct Tui {
 }
 
 impl Tui {
-    /// As `ratatui::try_init_with_options`, over stdout in 16 colours' codes where the
-    /// terminal shows no more (`depth`).
+    /// As `ratatui::try_init` (which `ratatui::restore` undoes), with a fixed viewport and
+    /// over stdout in 16 colours' codes where the terminal shows no more (`depth`).
+    /// `try_init_with_options` enters no alternate screen: the console drew over the shell's
+    /// screen and blanked it on the way out.
     fn enter(depth: ColorDepth) -> Result<Self> {
         // ratatui's hook restores the terminal and prints the panic.
         let restore_and_print = std::panic::take_hook();
@@ -177,6 +179,7 @@ impl Tui {
             std::process::exit(101);
         }));
         crossterm::terminal::enable_raw_mode()?;
+        crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
         // A fixed viewport, not the whole screen: the area drawn is clamped to `ui::MAX_AREA`
         // (the event loop resizes it with the terminal, `event_loop::fit`).
         let (width, height) = crossterm::terminal::size()?;

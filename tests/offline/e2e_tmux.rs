@@ -704,3 +704,23 @@ fn term_screen_gets_16_colour_codes_and_no_256_colour_index() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The console draws on the alternate screen and the shell's screen is as it was afterwards
+/// (the fixed viewport of a6a977e was set up without entering the alternate screen, so the
+/// console drew over the shell's lines and blanked them on the way out).
+#[test]
+fn the_console_uses_the_alternate_screen_and_leaves_the_shell_screen_as_it_was() {
+    let script = format!("echo BEFORE-THE-CONSOLE; {}", demo_script());
+    let t = Tmux::start(&script, 120, 36, &empty_config());
+    t.wait_text("Rollouts");
+    assert_eq!(
+        t.tmux(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "the console is on the alternate screen"
+    );
+    t.keys(&["q"]);
+    let s = t.wait_text("TTY=");
+    assert!(s.contains("BEFORE-THE-CONSOLE"), "{s}");
+    assert_restored(&t, "0");
+}
