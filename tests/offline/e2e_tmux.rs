@@ -724,3 +724,43 @@ fn the_console_uses_the_alternate_screen_and_leaves_the_shell_screen_as_it_was()
     assert!(s.contains("BEFORE-THE-CONSOLE"), "{s}");
     assert_restored(&t, "0");
 }
+
+/// The Runs view (issue 22, the UX walk's L items): `end` goes to the last run of the search
+/// (it read one more page each time: `100+`, then `200+`, then `280`), and `M` clears the marks
+/// with `u` to bring them back.
+#[test]
+fn runs_end_reaches_the_last_run_and_cleared_marks_come_back() {
+    let t = Tmux::start(&demo_script(), 120, 36, &empty_config());
+    t.wait_text("Rollouts");
+    t.keys(&["2"]);
+    t.wait_text("Experiments (12)");
+    t.keys(&["/"]);
+    t.type_text("fraud");
+    t.keys(&["Enter"]);
+    t.wait_for("fraud-detection alone", |s| {
+        s.contains("fraud-detection") && !s.contains("semantic-search")
+    });
+    t.keys(&["Enter"]);
+    let first = t.wait_text("Runs (100+");
+    // The first run's row (the table's first line under its header).
+    let first_row = first
+        .lines()
+        .skip_while(|l| !l.contains("RUN "))
+        .nth(1)
+        .expect("a first run")
+        .to_string();
+    t.keys(&["End"]);
+    let s = t.wait_all(&["the last run: 280 runs", "Runs (280"]);
+    assert!(!s.contains("Runs (280+"), "{s}");
+    // Three marks, cleared, brought back.
+    t.keys(&["Home"]);
+    t.wait_for("the first run on screen", |s| s.contains(&first_row));
+    t.keys(&["Space", "Space", "Space"]);
+    t.wait_text("3 marked");
+    t.keys(&["M"]);
+    t.wait_text("cleared 3 marks — u brings them back");
+    t.keys(&["u"]);
+    t.wait_text("brought back 3 marks (3 marked; c compares)");
+    t.keys(&["C-c"]);
+    assert_restored(&t, "0");
+}
