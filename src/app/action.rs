@@ -76,8 +76,10 @@ pub enum Action {
     FilterRuns,
     /// Runs view: mark or unmark the selected run for comparison (`space`).
     ToggleMark,
-    /// Runs view: forget every mark (`M`).
+    /// Runs view: forget every mark (`M`; `u` brings them back).
     ClearMarks,
+    /// Runs view: bring back the marks cleared last, with any marked since (`u`).
+    RestoreMarks,
     /// Runs view: compare the marked runs (`c`).
     CompareRuns,
     /// Compare view: show only what differs between the runs, or everything (`=`).
@@ -151,7 +153,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind but `Show`, in the order the help lists them.
-    const PLAIN: [Action; 45] = [
+    const PLAIN: [Action; 46] = [
         Action::NoOp,
         Action::Quit,
         Action::BackOrQuit,
@@ -191,6 +193,7 @@ impl Action {
         Action::FilterRuns,
         Action::ToggleMark,
         Action::ClearMarks,
+        Action::RestoreMarks,
         Action::CompareRuns,
         Action::ToggleDiffOnly,
         Action::ExportComparison,
@@ -287,6 +290,7 @@ impl Action {
             Action::FilterRuns => "filter runs on the server (MLflow syntax)",
             Action::ToggleMark => "mark the run for comparison",
             Action::ClearMarks => "clear the marks",
+            Action::RestoreMarks => "bring back the marks cleared last",
             Action::CompareRuns => "compare the marked runs",
             Action::ToggleDiffOnly => "only what differs / everything",
             Action::ExportComparison => "export the comparison (.csv, .md, .json)",

@@ -194,6 +194,10 @@ impl Prefs {
 pub struct RunsState {
     /// Runs marked for comparison (`space` in the Runs view), in the order marked.
     pub marks: Vec<mlops_core::model::Run>,
+    /// The marks `M` cleared last, for `u` (`restore_marks`) to bring back.
+    pub cleared_marks: Vec<mlops_core::model::Run>,
+    /// The runs search `end` is reading to its last page (`update::runs_end`), until a key.
+    pub to_the_end: Option<super::feeds::RunsKey>,
     /// The metrics and params the user chose as the Runs table's columns (`o`), by experiment.
     pub columns: HashMap<String, Vec<mlops_core::model::RunField>>,
     /// The comparison on show, worked out after the last action for the frames drawn until the

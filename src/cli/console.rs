@@ -1,13 +1,18 @@
 //! The console (`mlops`) and the demo (`mlops demo`): configuration and backends, then the
 //! terminal, the panic hook and the event loop.
 
-use std::{process::ExitCode, time::Duration};
+use std::{
+    io::{Stdout, Write},
+    process::ExitCode,
+    time::Duration,
+};
 
 use anyhow::Result;
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use mlops_core::demo::MAX_SPEED;
+use ratatui::{Terminal, TerminalOptions, Viewport, backend::CrosstermBackend};
 
-use super::output::UsageError;
+use super::{ansi16::Ansi16, output::UsageError};
 use crate::{
     app::{App, feeds::BackendInfo, keymap, state::Prefs},
     config::{self, ColorDepth},
@@ -42,7 +47,8 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
         );
     }
     let log = logging::init();
-    let prefs = prefs(options, demo.is_some());
+    let depth = ColorDepth::detect();
+    let prefs = prefs(options, demo.is_some(), depth);
     let runtime = wiring::tokio_runtime(2)?;
     let backends = match demo {
         Some((seed, speed)) => wiring::demo(seed, speed, options.timeout),
@@ -61,7 +67,7 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
     let mut app = App::new(prefs, info, (ports.clock)());
     greet(&mut app, options, demo.is_some(), &problems);
     let result = runtime.block_on(async {
-        let mut tui = Tui::enter()?;
+        let mut tui = Tui::enter(depth)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let driver = embedded.map(|c| tokio::spawn(controller::drive_embedded(c, stopped)));
         let r = event_loop::run(&mut tui.terminal, app, ports).await;
@@ -89,8 +95,7 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
 /// What the user chose, read once from the options: the theme (monochrome where the terminal
 /// has no colours), the keymap, and the rest of the preferences; config errors are kept to
 /// show.
-fn prefs(options: &Options, demo: bool) -> Prefs {
-    let depth = ColorDepth::detect();
+fn prefs(options: &Options, demo: bool, depth: ColorDepth) -> Prefs {
     let theme_override = options
         .theme
         .clone()
@@ -156,27 +161,65 @@ fn greet(app: &mut App, options: &Options, demo: bool, problems: &[String]) {
 /// anywhere, a spawned task too, restores the terminal, prints the panic and leaves rather
 /// than draw on a restored terminal).
 struct Tui {
-    terminal: ratatui::DefaultTerminal,
+    terminal: Terminal<CrosstermBackend<Output>>,
 }
 
 impl Tui {
-    fn enter() -> Result<Self> {
-        // A fixed viewport, not the whole screen: the area drawn is clamped to `ui::MAX_AREA`
-        // (the event loop resizes it with the terminal, `event_loop::fit`).
-        let (width, height) = crossterm::terminal::size()?;
-        let terminal = ratatui::try_init_with_options(ratatui::TerminalOptions {
-            viewport: ratatui::Viewport::Fixed(crate::ui::drawn_area(width, height)),
-        })?;
-        // Pastes arrive as one event, not as keys that could run bindings.
-        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
+    /// As `ratatui::try_init` (which `ratatui::restore` undoes), with a fixed viewport and
+    /// over stdout in 16 colours' codes where the terminal shows no more (`depth`).
+    /// `try_init_with_options` enters no alternate screen: the console drew over the shell's
+    /// screen and blanked it on the way out.
+    fn enter(depth: ColorDepth) -> Result<Self> {
         // ratatui's hook restores the terminal and prints the panic.
         let restore_and_print = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+            ratatui::restore();
             restore_and_print(info);
             std::process::exit(101);
         }));
+        crossterm::terminal::enable_raw_mode()?;
+        crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+        // A fixed viewport, not the whole screen: the area drawn is clamped to `ui::MAX_AREA`
+        // (the event loop resizes it with the terminal, `event_loop::fit`).
+        let (width, height) = crossterm::terminal::size()?;
+        let output = if depth == ColorDepth::Ansi16 {
+            Output::Ansi16(Ansi16::new(std::io::stdout()))
+        } else {
+            Output::Plain(std::io::stdout())
+        };
+        let terminal = Terminal::with_options(
+            CrosstermBackend::new(output),
+            TerminalOptions {
+                viewport: Viewport::Fixed(crate::ui::drawn_area(width, height)),
+            },
+        )?;
+        // Pastes arrive as one event, not as keys that could run bindings.
+        let _ = crossterm::execute!(std::io::stdout(), EnableBracketedPaste);
         Ok(Self { terminal })
+    }
+}
+
+/// Where frames go: stdout, or stdout through `Ansi16` on a 16-colour terminal (crossterm
+/// writes every colour as a 256-colour index, which such a terminal may drop).
+enum Output {
+    Plain(Stdout),
+    Ansi16(Ansi16<Stdout>),
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::Plain(w) => w.write(buf),
+            Output::Ansi16(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Plain(w) => w.flush(),
+            Output::Ansi16(w) => w.flush(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! `config`, `install`, `controller`, `console`).
 //! What a verb prints goes through `output`; backends are built by `crate::wiring`.
 
+mod ansi16;
 mod audit;
 mod config;
 mod console;

@@ -645,3 +645,122 @@ fn a_huge_terminal_keeps_memory_bounded_and_gives_it_back() {
     t.keys(&["q"]);
     assert_restored(&t, "0");
 }
+
+/// Under `TERM=screen` (16 colours) the console sends 16-colour codes (30–37, 90–97, 40–47,
+/// 100–107), never a 256-colour index (`38;5;N`) that a screen built without 256 colours drops
+/// (issue 22, the UX walk's L items). What the console wrote is read from the pane's output,
+/// not from tmux's screen (tmux translates what it gets).
+#[test]
+fn term_screen_gets_16_colour_codes_and_no_256_colour_index() {
+    let dir = std::env::temp_dir().join(format!("mlops-e2e-ansi16-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let go = dir.join("go");
+    let written = dir.join("written");
+    let _ = std::fs::remove_file(&go);
+    let _ = std::fs::remove_file(&written);
+    // The console starts once the pane's output is being recorded.
+    let script = format!(
+        "while [ ! -e {go} ]; do sleep 0.1; done; env -u COLORTERM TERM=screen {bin} demo --seed 7 --speed 1; echo EXIT=$?; sleep 60",
+        go = go.display(),
+        bin = env!("CARGO_BIN_EXE_mlops"),
+    );
+    let t = Tmux::start(&script, 120, 36, &empty_config());
+    t.tmux(&[
+        "pipe-pane",
+        "-t",
+        "e2e",
+        "-o",
+        &format!("cat > {}", written.display()),
+    ]);
+    std::fs::write(&go, "").expect("go");
+    t.wait_text("Rollouts");
+    t.keys(&["6"]);
+    t.wait_text("Rollouts (6)");
+    t.keys(&["q"]);
+    t.wait_text("EXIT=0");
+    let bytes = std::fs::read(&written).expect("the pane's output");
+    let s = String::from_utf8_lossy(&bytes);
+    assert!(
+        !s.contains("38;5;") && !s.contains("48;5;"),
+        "a 256-colour index was sent under TERM=screen"
+    );
+    let codes: Vec<u16> = s
+        .split("\x1b[")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('m'))
+        .filter(|(params, _)| params.bytes().all(|b| b.is_ascii_digit() || b == b';'))
+        .flat_map(|(params, _)| params.split(';').filter_map(|p| p.parse().ok()))
+        .collect();
+    for (what, range_a, range_b) in [
+        ("foreground", 30..=37, 90..=97),
+        ("background", 40..=47, 100..=107),
+    ] {
+        assert!(
+            codes
+                .iter()
+                .any(|c| range_a.contains(c) || range_b.contains(c)),
+            "no 16-colour {what} code in what the console sent: {codes:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The console draws on the alternate screen and the shell's screen is as it was afterwards
+/// (the fixed viewport of a6a977e was set up without entering the alternate screen, so the
+/// console drew over the shell's lines and blanked them on the way out).
+#[test]
+fn the_console_uses_the_alternate_screen_and_leaves_the_shell_screen_as_it_was() {
+    let script = format!("echo BEFORE-THE-CONSOLE; {}", demo_script());
+    let t = Tmux::start(&script, 120, 36, &empty_config());
+    t.wait_text("Rollouts");
+    assert_eq!(
+        t.tmux(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "the console is on the alternate screen"
+    );
+    t.keys(&["q"]);
+    let s = t.wait_text("TTY=");
+    assert!(s.contains("BEFORE-THE-CONSOLE"), "{s}");
+    assert_restored(&t, "0");
+}
+
+/// The Runs view (issue 22, the UX walk's L items): `end` goes to the last run of the search
+/// (it read one more page each time: `100+`, then `200+`, then `280`), and `M` clears the marks
+/// with `u` to bring them back.
+#[test]
+fn runs_end_reaches_the_last_run_and_cleared_marks_come_back() {
+    let t = Tmux::start(&demo_script(), 120, 36, &empty_config());
+    t.wait_text("Rollouts");
+    t.keys(&["2"]);
+    t.wait_text("Experiments (12)");
+    t.keys(&["/"]);
+    t.type_text("fraud");
+    t.keys(&["Enter"]);
+    t.wait_for("fraud-detection alone", |s| {
+        s.contains("fraud-detection") && !s.contains("semantic-search")
+    });
+    t.keys(&["Enter"]);
+    let first = t.wait_text("Runs (100+");
+    // The first run's row (the table's first line under its header).
+    let first_row = first
+        .lines()
+        .skip_while(|l| !l.contains("RUN "))
+        .nth(1)
+        .expect("a first run")
+        .to_string();
+    t.keys(&["End"]);
+    let s = t.wait_all(&["the last run: 280 runs", "Runs (280"]);
+    assert!(!s.contains("Runs (280+"), "{s}");
+    // Three marks, cleared, brought back.
+    t.keys(&["Home"]);
+    t.wait_for("the first run on screen", |s| s.contains(&first_row));
+    t.keys(&["Space", "Space", "Space"]);
+    t.wait_text("3 marked");
+    t.keys(&["M"]);
+    t.wait_text("cleared 3 marks — u brings them back");
+    t.keys(&["u"]);
+    t.wait_text("brought back 3 marks (3 marked; c compares)");
+    t.keys(&["C-c"]);
+    assert_restored(&t, "0");
+}

@@ -50,6 +50,9 @@ use crate::app::{
 
 pub(super) fn input(app: &mut App, key: KeyEvent, fx: &mut Vec<Effect>) {
     app.dirty = true;
+    if super::runs_end::key(app, &key) {
+        return;
+    }
     if app.too_small() {
         // The screen says "resize the window, or press q to quit" and shows nothing else: a
         // key typed blind (`x`) must not open an abort dialog that appears once it grows.

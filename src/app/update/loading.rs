@@ -63,6 +63,7 @@ pub(super) fn loaded(
             .chain(app.nav.views.values().flatten())
             .any(|s| rows::runs_key(s).as_ref() == Some(k) && !s.filter.text().trim().is_empty())
     });
+    let failed = matches!(&result, Err(_) | Ok(Payload::Runs(Err(_))));
     let (changed, requeue) = app.feeds.store(source, result, app.now);
     if skipped(app) != before {
         keep_runs_in_place(app, &selected);
@@ -77,6 +78,7 @@ pub(super) fn loaded(
     if was_stale != any_stale(app) {
         app.dirty = true;
     }
+    super::runs_end::arrived(app, source, failed);
     if requeue {
         force(app, source.clone(), fx);
     }

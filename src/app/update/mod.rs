@@ -5,14 +5,15 @@
 //!
 //! Files: `navigation` (views, drill-down, selection, filter), `input` (keys, palette, filter
 //! text), `commands` (rollout verbs: preview, confirm, send), `loading` (ticks, fetch results,
-//! watch changes), `runs` (the Runs and Compare views' own verbs), `text_input` (what every
-//! text input shares).
+//! watch changes), `runs` (the Runs and Compare views' own verbs), `runs_end` (`end` reading a
+//! runs search to its last page), `text_input` (what every text input shares).
 
 mod commands;
 mod input;
 mod loading;
 mod navigation;
 mod runs;
+mod runs_end;
 mod text_input;
 
 use chrono::{DateTime, Utc};
@@ -98,12 +99,13 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::ClearFilter => set_query(app, String::new()),
         Action::SearchNext => seek_match(app, Seek::Next),
         Action::SearchPrev => seek_match(app, Seek::Prev),
-        Action::Up
-        | Action::Down
-        | Action::PageUp
-        | Action::PageDown
-        | Action::Top
-        | Action::Bottom => move_selection(app, &action),
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top => {
+            move_selection(app, &action);
+        }
+        Action::Bottom => {
+            move_selection(app, &action);
+            runs_end::start(app);
+        }
         Action::Enter => enter(app),
         Action::HistoryBack | Action::HistoryForward | Action::HistoryToggle => {
             history(app, &action);
@@ -136,6 +138,7 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::FilterRuns
         | Action::ToggleMark
         | Action::ClearMarks
+        | Action::RestoreMarks
         | Action::CompareRuns
         | Action::ToggleDiffOnly
         | Action::ExportComparison

@@ -301,7 +301,7 @@ pub(super) fn clamp_selection(app: &mut App) {
 }
 
 /// The selection moved: it now follows the row it moved to.
-fn select(app: &mut App, index: usize) {
+pub(super) fn select(app: &mut App, index: usize) {
     let keys = rows::keys(app, app.screen());
     let s = app.screen_mut();
     s.selected = index;

@@ -1,6 +1,6 @@
 //! The Runs view's own verbs and the Compare view: MLflow's filter typed into a prompt (`f`,
-//! evaluated by the server), marks (`space`, `M`), the comparison of the marked runs (`c`), its
-//! diff-only toggle (`=`) and its export to a file (`e`), written by the event loop.
+//! evaluated by the server), marks (`space`, `M`, `u`), the comparison of the marked runs
+//! (`c`), its diff-only toggle (`=`) and its export to a file (`e`), written by the event loop.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,7 @@ pub(super) fn dispatch(app: &mut App, action: &Action) {
         Action::FilterRuns => filter_runs(app),
         Action::ToggleMark => toggle_mark(app),
         Action::ClearMarks => clear_marks(app),
+        Action::RestoreMarks => restore_marks(app),
         Action::CompareRuns => compare(app),
         Action::ToggleDiffOnly => toggle_diff_only(app),
         Action::ExportComparison => export(app),
@@ -97,11 +98,67 @@ fn toggle_mark(app: &mut App) {
     app.dirty = true;
 }
 
-/// `M`: forget every mark.
+/// `M`: clear every mark, kept for `u` to bring back. With nothing marked, what `u` brings
+/// back stays as it was.
 fn clear_marks(app: &mut App) {
     let n = app.runs.marks.len();
-    app.runs.marks.clear();
-    app.info(format!("cleared {n} mark(s)"));
+    if n == 0 {
+        app.info("no marks to clear");
+        return;
+    }
+    app.runs.cleared_marks = std::mem::take(&mut app.runs.marks);
+    let (marks, them) = if n == 1 {
+        ("1 mark".to_string(), "it")
+    } else {
+        (format!("{n} marks"), "them")
+    };
+    app.info(
+        match app
+            .prefs
+            .keymap
+            .key_for(app.view().context(), &Action::RestoreMarks)
+        {
+            Some(key) => format!("cleared {marks} — {key} brings {them} back"),
+            None => format!(
+                "cleared {marks} — restore_marks brings {them} back (bound to no key in this keymap)"
+            ),
+        },
+    );
+}
+
+/// `u`: the marks `M` cleared last, back — merged with any marked since rather than refused
+/// (marking one run after an accidental `M` must not lose the other five): the cleared ones
+/// first, in their order, then those marked since, at most `MAX_MARKS`.
+fn restore_marks(app: &mut App) {
+    if app.runs.cleared_marks.is_empty() {
+        app.warn("no cleared marks to bring back (M clears the marks)");
+        return;
+    }
+    let cleared = std::mem::take(&mut app.runs.cleared_marks);
+    let n = cleared.len();
+    let since: Vec<_> = std::mem::take(&mut app.runs.marks)
+        .into_iter()
+        .filter(|m| !cleared.iter().any(|c| c.id == m.id))
+        .collect();
+    let mut marks = cleared;
+    marks.extend(since);
+    let left_out = marks.len().saturating_sub(MAX_MARKS);
+    marks.truncate(MAX_MARKS);
+    app.runs.marks = marks;
+    let total = app.runs.marks.len();
+    let back = if n == 1 {
+        "brought back 1 mark".to_string()
+    } else {
+        format!("brought back {n} marks")
+    };
+    if left_out > 0 {
+        app.warn(format!(
+            "{back} ({total} marked; {left_out} marked since did not fit: {MAX_MARKS} at most)"
+        ));
+    } else {
+        app.info(format!("{back} ({total} marked; c compares)"));
+    }
+    app.dirty = true;
 }
 
 /// `c`: the marked runs side by side (2 to 20).
