@@ -80,6 +80,10 @@ pub enum Action {
     ClearMarks,
     /// Runs view: bring back the marks cleared last, with any marked since (`u`).
     RestoreMarks,
+    /// Compare view's scatter: point at the next / previous run (`>` / `<`), named with its
+    /// values under the plot.
+    NextPoint,
+    PrevPoint,
     /// Runs view: compare the marked runs (`c`).
     CompareRuns,
     /// Compare view: show only what differs between the runs, or everything (`=`).
@@ -153,7 +157,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind but `Show`, in the order the help lists them.
-    const PLAIN: [Action; 46] = [
+    const PLAIN: [Action; 48] = [
         Action::NoOp,
         Action::Quit,
         Action::BackOrQuit,
@@ -194,6 +198,8 @@ impl Action {
         Action::ToggleMark,
         Action::ClearMarks,
         Action::RestoreMarks,
+        Action::NextPoint,
+        Action::PrevPoint,
         Action::CompareRuns,
         Action::ToggleDiffOnly,
         Action::ExportComparison,
@@ -291,6 +297,8 @@ impl Action {
             Action::ToggleMark => "mark the run for comparison",
             Action::ClearMarks => "clear the marks",
             Action::RestoreMarks => "bring back the marks cleared last",
+            Action::NextPoint => "scatter: point at the next run",
+            Action::PrevPoint => "scatter: point at the previous run",
             Action::CompareRuns => "compare the marked runs",
             Action::ToggleDiffOnly => "only what differs / everything",
             Action::ExportComparison => "export the comparison (.csv, .md, .json)",

@@ -382,6 +382,8 @@ pub struct Screen {
     /// On a detail or raw screen, the `/` search: every match is highlighted; in a raw document
     /// `selected` is which of the matching lines is the current one (`n` / `N` move it).
     pub search: String,
+    /// In the Compare view's scatter, the run pointed at (`<` / `>`); `None`: the best.
+    pub point: Option<usize>,
 }
 
 impl Screen {
@@ -397,6 +399,7 @@ impl Screen {
             panels: HashMap::new(),
             opened_from: None,
             search: String::new(),
+            point: None,
         }
     }
 }

@@ -227,6 +227,41 @@ fn scatter_names_every_point_and_the_best() {
     }
 }
 
+/// UX walk M9: the scatter named only the best run; `>` and `<` now point at each run in turn,
+/// named under the plot with its values (a run with no value to plot says so).
+#[test]
+fn the_scatter_points_at_each_run_with_its_values() {
+    let mut keys = vec![
+        "2", "enter", "space", "space", "space", "space", "c", "j", "j", "j", "j", "j", "j", "x",
+        "j",
+    ];
+    let app = app_at(&keys, (120, 40), Colours::None);
+    let names = run_names(&app);
+    for (i, name) in names.iter().enumerate() {
+        keys.push(">");
+        let app = app_at(&keys, (120, 40), Colours::None);
+        let text = rows(draw(&app).backend().buffer()).join("\n");
+        assert!(
+            text.lines()
+                .any(|l| l.contains("▶ ") && l.contains(name.as_str()) && l.contains("x=")),
+            "run {i} ({name}) pointed at:\n{text}"
+        );
+    }
+    // Round again (`>` from the last is the first), then back: `<` from the first is the last.
+    keys.push(">");
+    keys.push(">");
+    keys.push("<");
+    keys.push("<");
+    let app = app_at(&keys, (120, 40), Colours::None);
+    let text = rows(draw(&app).backend().buffer()).join("\n");
+    let last = names.last().expect("runs");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("▶ ") && l.contains(last.as_str())),
+        "{text}"
+    );
+}
+
 /// The drift detail's histogram with NO_COLOR: stable (or the reference) and canary (or the
 /// current window) differ by glyph, in the legend and in the bars.
 #[test]

@@ -139,6 +139,8 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         | Action::ToggleMark
         | Action::ClearMarks
         | Action::RestoreMarks
+        | Action::NextPoint
+        | Action::PrevPoint
         | Action::CompareRuns
         | Action::ToggleDiffOnly
         | Action::ExportComparison

@@ -35,6 +35,8 @@ pub(super) fn dispatch(app: &mut App, action: &Action) {
         Action::ToggleParallel => toggle_parallel(app),
         Action::ChooseColumns => choose_columns(app),
         Action::ScatterAgainst => scatter(app),
+        Action::NextPoint => point(app, true),
+        Action::PrevPoint => point(app, false),
         _ => {}
     }
 }
@@ -222,6 +224,32 @@ fn toggle_parallel(app: &mut App) {
 
 /// `x`: the selected param or metric becomes the x axis of a scatter, the row selected next its
 /// y axis; `x` on the x axis's own row goes back to the histories.
+/// `>` / `<` in a scatter: the run pointed at, named under the plot with its values (the
+/// scatter named only the best run; the others were a glyph in the legend).
+fn point(app: &mut App, forward: bool) {
+    let ScreenKind::Compare {
+        runs,
+        scatter_x: Some(_),
+        ..
+    } = &app.screen().kind
+    else {
+        app.warn("< and > point at the scatter's runs (x on a row of the comparison first)");
+        return;
+    };
+    let runs = runs.len();
+    if runs == 0 {
+        return;
+    }
+    let s = app.screen_mut();
+    s.point = Some(match (s.point, forward) {
+        (None, true) => 0,
+        (None, false) => runs - 1,
+        (Some(i), true) => (i + 1) % runs,
+        (Some(i), false) => (i + runs - 1) % runs,
+    });
+    app.dirty = true;
+}
+
 fn scatter(app: &mut App) {
     if !matches!(app.screen().kind, ScreenKind::Compare { .. }) {
         app.warn("x is for the comparison of runs (mark runs with space, then c)");

@@ -480,10 +480,42 @@ fn render_scatter(
         palette: &palette,
         x: axis(&s.x),
         y: axis(&s.y),
-        focus: scatter_focus(rows_all, &s.points, x, y),
+        focus: match app.screen().point {
+            Some(i) => pointed(rows_all, &s.points, x, y, i),
+            None => scatter_focus(rows_all, &s.points, x, y),
+        },
         muted: t.muted,
     };
     frame.render_widget(plot, area);
+}
+
+/// The run the user pointed at with `<` / `>`, with its values as the table shows them (or that
+/// it has none to plot).
+fn pointed(
+    rows_all: &[CompareRow],
+    points: &[Option<(f64, f64)>],
+    x: &RunField,
+    y: &RunField,
+    i: usize,
+) -> Option<(usize, String)> {
+    let row = |f: &RunField| rows_all.iter().find(|r| r.field() == *f);
+    let (x_row, y_row) = (row(x)?, row(y)?);
+    let value = |r: &CompareRow| {
+        r.values
+            .get(i)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "—".into())
+    };
+    let note = if points.get(i).copied().flatten().is_some() {
+        "< > other runs"
+    } else {
+        "not plotted: a value is missing; < > other runs"
+    };
+    Some((
+        i,
+        format!("x={}, y={} ({note})", value(x_row), value(y_row)),
+    ))
 }
 
 /// The run the scatter points at: the best on `y`, else on `x` (a param has no best), with its
