@@ -164,7 +164,8 @@ async fn a_canary_whose_inputs_differ_shows_in_drift_live_the_drift_view_and_the
             s.contains(&format!("fraud-detector v{version} canary · amount")),
             "{s}"
         );
-        assert!(s.contains("█ canary"), "{s}");
+        // Stable and canary differ by glyph as well as colour (`█` and `▒`).
+        assert!(s.contains("█ stable") && s.contains("▒ canary"), "{s}");
         t.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
         t.wait_text("EXIT=0");
     });
