@@ -897,3 +897,21 @@ fn a_rollouts_detail_at_80x24_shows_its_steps_values_and_every_event() {
     let s = screen_text(&app).join("\n");
     assert!(s.contains("⣿ canary — (not serving)"), "{s}");
 }
+
+/// UX walk item 2: a raw document's long lines (a PromQL query) ran off the box's edge with no
+/// mark; they end in `…` where they are cut.
+#[test]
+fn a_raw_documents_long_lines_end_in_an_ellipsis_where_they_are_cut() {
+    let (mut app, _, ctx) = loaded_demo((80, 24));
+    press(&mut app, &ctx, "6");
+    press(&mut app, &ctx, "y");
+    press(&mut app, &ctx, "/");
+    type_text(&mut app, &ctx, "canaryQuery");
+    press(&mut app, &ctx, "enter");
+    let rows = screen_text(&app);
+    let query = rows
+        .iter()
+        .find(|r| r.contains("\"canaryQuery\""))
+        .unwrap_or_else(|| panic!("{}", rows.join("\n")));
+    assert!(query.ends_with("…│"), "{query}");
+}

@@ -467,10 +467,18 @@ pub fn render_dataset(
 pub fn render_raw(app: &App, frame: &mut Frame, area: Rect, of: &RawOf) {
     let t = &app.prefs.theme;
     let title = format!("{} — raw JSON (as `-o json`)", of.label());
+    // A line wider than the box ends in `…` where it is cut (a PromQL query ran off the edge
+    // unmarked); `mlops … -o json` has it whole.
+    let width = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = match details::raw_document(app, of) {
         Ok(text) => text
             .lines()
-            .map(|l| Line::from(Span::styled(l.to_string(), t.text)))
+            .map(|l| {
+                Line::from(Span::styled(
+                    crate::ui::table::elide(l, width, crate::app::rows::table::Elide::End),
+                    t.text,
+                ))
+            })
             .collect(),
         Err(why) => vec![Line::from(Span::styled(why, t.warn))],
     };
