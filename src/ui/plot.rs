@@ -53,6 +53,21 @@ pub struct Axis {
     pub title: String,
 }
 
+impl Axis {
+    /// The x axis of metric histories: from step 0 to the last step any series reached.
+    pub fn steps(series: &[Series]) -> Axis {
+        let last = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .fold(1.0, f64::max);
+        Axis {
+            bounds: [0.0, last],
+            labels: vec!["0".into(), format!("{last:.0}")],
+            title: "step".into(),
+        }
+    }
+}
+
 /// A chart, drawn into its block: the plot with its axes, and the legend under it.
 pub struct Plot<'a> {
     pub block: Block<'a>,

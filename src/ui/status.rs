@@ -163,16 +163,17 @@ fn context(app: &App) -> Span<'static> {
     )
 }
 
+/// The characters a message has on a bar `width` wide, after the context and its separator.
+fn message_room(app: &App, width: u16) -> usize {
+    usize::from(width).saturating_sub(context(app).content.chars().count() + 4)
+}
+
 /// A message gets the whole bar after the context, with a separator: nothing overwrites it.
 fn message(app: &App, frame: &mut Frame, area: Rect, m: &Message) {
     let t = &app.prefs.theme;
     let context = context(app);
-    let style = match m.level {
-        Level::Info => t.info,
-        Level::Warn => t.warn,
-        Level::Error => t.err,
-    };
-    let room = usize::from(area.width).saturating_sub(context.content.chars().count() + 4);
+    let style = super::widgets::level_style(app, m.level);
+    let room = message_room(app, area.width);
     let line = Line::from(vec![
         context,
         Span::styled(" │ ", t.status_bar),
@@ -197,16 +198,10 @@ pub fn message_overflow(app: &App, frame: &mut Frame, body: Rect) {
     if app.overlay.is_some() || body.width < 10 || m.level == Level::Info {
         return;
     }
-    let room = usize::from(body.width).saturating_sub(context(app).content.chars().count() + 4);
-    if m.text.chars().count() <= room {
+    if m.text.chars().count() <= message_room(app, body.width) {
         return;
     }
-    let t = &app.prefs.theme;
-    let style = match m.level {
-        Level::Info => t.info,
-        Level::Warn => t.warn,
-        Level::Error => t.err,
-    };
+    let style = super::widgets::level_style(app, m.level);
     let rows = mlops_core::text::wrap(&m.text, usize::from(body.width.saturating_sub(2)));
     let height = u16::try_from(rows.len() + 2)
         .unwrap_or(u16::MAX)

@@ -343,6 +343,16 @@ pub fn pct(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
+/// The style a status message of `level` is drawn in, on the bar, in its box and in `:messages`.
+pub fn level_style(app: &App, level: crate::app::state::Level) -> ratatui::style::Style {
+    let t = &app.prefs.theme;
+    match level {
+        crate::app::state::Level::Info => t.info,
+        crate::app::state::Level::Warn => t.warn,
+        crate::app::state::Level::Error => t.err,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

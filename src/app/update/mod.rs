@@ -241,8 +241,12 @@ fn text_of(t: &ratatui_textarea::TextArea<'_>) -> String {
 }
 
 #[cfg(test)]
+mod runs_end_tests;
+#[cfg(test)]
 mod runs_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod ux_tests;
+#[cfg(test)]
+mod walk2_tests;

@@ -267,18 +267,13 @@ fn render_histories(app: &App, frame: &mut Frame, area: Rect, c: &Comparison, me
     if hi <= lo {
         hi = lo + 1.0;
     }
-    let max_step = points().map(|p| p.0).fold(1.0, f64::max);
     let palette = t.series();
     let plot = Plot {
         block,
         kind: Kind::Curves,
         series: &series,
         palette: &palette,
-        x: Axis {
-            bounds: [0.0, max_step],
-            labels: vec!["0".into(), format!("{max_step:.0}")],
-            title: "step".into(),
-        },
+        x: Axis::steps(&series),
         y: Axis {
             bounds: [lo, hi],
             labels: vec![

@@ -316,21 +316,13 @@ fn render_curves(
             }
         })
         .collect();
-    let max_step = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
     let palette = t.series();
     let plot = Plot {
         block,
         kind: Kind::Curves,
         series: &series,
         palette: &palette,
-        x: Axis {
-            bounds: [0.0, max_step],
-            labels: vec!["0".into(), format!("{max_step:.0}")],
-            title: "step".into(),
-        },
+        x: Axis::steps(&series),
         y: Axis {
             bounds: [0.0, 1.0],
             labels: vec!["min".into(), "max".into()],
