@@ -215,6 +215,8 @@ fn main() {
         registry: Some(registry.clone()),
         metrics: None,
         audit: None,
+        serving: None,
+        serving_windows: Vec::new(),
         clock: Arc::new(chrono::Utc::now),
         timeout: Duration::from_secs(60),
         runs_page_size: 100,

@@ -59,6 +59,10 @@ pub struct Context {
     pub registry: Option<Arc<dyn RegistryPort>>,
     pub metrics: Option<Arc<dyn MetricsPort>>,
     pub audit: Option<Arc<dyn AuditPort>>,
+    /// Serving signals (the Serving view and the Overview's panel), and the error-ratio
+    /// windows the SLOs need.
+    pub serving: Option<Arc<dyn mlops_core::ports::ServingPort>>,
+    pub serving_windows: Vec<u64>,
     pub clock: Clock,
     pub timeout: Duration,
     /// Runs asked for per page as a runs list scrolls.
@@ -155,6 +159,21 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, CoreError>
                     "internal: not a registry source",
                 )),
             }
+        }
+        Source::Serving => {
+            let s = ctx
+                .serving
+                .as_ref()
+                .ok_or_else(|| not_configured("the metrics store"))?;
+            let request = mlops_core::serving::SignalRequest {
+                window_seconds: mlops_core::defaults::SERVING_WINDOW_SECONDS,
+                ratio_windows: ctx.serving_windows.clone(),
+                history: Some((
+                    mlops_core::defaults::SERVING_HISTORY_SECONDS,
+                    mlops_core::defaults::SERVING_HISTORY_SECONDS / 30,
+                )),
+            };
+            s.serving_signals(&request).await.map(Payload::Serving)
         }
         Source::Gpus | Source::Drift | Source::Series(_) => {
             let m = ctx

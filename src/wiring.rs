@@ -272,7 +272,8 @@ impl Options {
                 .map(|m| {
                     let m = m
                         .with_timeout(self.timeout)
-                        .with_drift_windows(DriftWindows::current(self.settings.drift.live_window));
+                        .with_drift_windows(DriftWindows::current(self.settings.drift.live_window))
+                        .with_serving(self.settings.serving.mapping());
                     match cluster {
                         Some(c) => m.with_cluster(c),
                         None => m,
@@ -376,7 +377,9 @@ pub fn demo(seed: u64, speed: f64, timeout: Duration) -> Backends {
             cluster: Some(p.clone()),
             registry: Some(p.clone()),
             metrics: Some(p.clone()),
-            audit: Some(p),
+            audit: Some(p.clone()),
+            serving: Some(p),
+            serving_windows: mlops_core::serving::slo::SloConfig::default().ratio_windows(),
             clock,
             timeout,
             runs_page_size: crate::config::settings::RUNS_PAGE_SIZE,
@@ -468,6 +471,10 @@ pub async fn real(options: &Options) -> Backends {
             .clone()
             .map(|c| Arc::new(c) as Arc<dyn AuditPort>)
             .or_else(|| broken_cluster.map(|b| b as Arc<dyn AuditPort>)),
+        serving: prometheus
+            .clone()
+            .map(|m| m as Arc<dyn mlops_core::ports::ServingPort>),
+        serving_windows: options.settings.slo.config().ratio_windows(),
         clock: Arc::new(Utc::now),
         timeout: options.timeout,
         runs_page_size: options.settings.mlflow.runs_page_size(),

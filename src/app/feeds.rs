@@ -25,6 +25,8 @@ pub enum Source {
     Gpus,
     Drift,
     Audit,
+    /// Serving signals per model version and track (health, SLO burn).
+    Serving,
     /// The first page of a runs search (a refresh keeps the pages loaded after it).
     Runs(RunsKey),
     /// The page after `token` of a runs search, appended to its list.
@@ -51,7 +53,7 @@ impl Source {
             | Source::RunMetrics(_)
             | Source::LoggedModels(..)
             | Source::Histories(..) => Backend::Registry,
-            Source::Gpus | Source::Drift | Source::Series(_) => Backend::Metrics,
+            Source::Gpus | Source::Drift | Source::Serving | Source::Series(_) => Backend::Metrics,
         }
     }
 }
@@ -296,6 +298,7 @@ pub enum Payload {
     Drift(Vec<FeatureDrift>, Vec<String>),
     Audit(Vec<AuditEntry>),
     Series(RolloutSeries),
+    Serving(mlops_core::serving::Signals),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -468,6 +471,12 @@ pub struct Feeds {
     /// What the latest drift answer left out and why (shown under the Drift view).
     pub drift_warnings: Vec<String>,
     pub audit: Feed<Vec<AuditEntry>>,
+    pub serving: Feed<mlops_core::serving::Signals>,
+    /// Serving health put together from `serving` and the cluster's Deployments and pods
+    /// (`mlops_core::serving::assemble`), again whenever either changes.
+    pub health: Option<mlops_core::serving::HealthReport>,
+    /// Changes each time `health` is put together (the memo's data version of its rows).
+    pub health_version: u64,
     pub runs: HashMap<RunsKey, Feed<RunList>>,
     /// Pages after the first, each fetched once while held: how many runs each added.
     pub runs_pages: HashMap<(RunsKey, String), Feed<usize>>,
@@ -513,6 +522,10 @@ macro_rules! with_feed {
             }
             Source::Audit => {
                 let $feed = &mut $feeds.audit;
+                $body
+            }
+            Source::Serving => {
+                let $feed = &mut $feeds.serving;
                 $body
             }
             Source::Runs(k) => {
@@ -570,6 +583,26 @@ impl Feeds {
 
     /// Store what a fetch of `source` brought; returns (changed, fetch again). A payload of
     /// another source's kind is stored as that source's error, never dropped silently.
+    /// The drift answer and its warnings; new warnings with the same rows are a change too.
+    fn store_drift(
+        &mut self,
+        result: Result<Payload, CoreError>,
+        now: DateTime<Utc>,
+        mismatch: impl Fn(&Payload) -> CoreError,
+    ) -> (bool, bool) {
+        let mut warned = false;
+        let drift = result.and_then(|p| match p {
+            Payload::Drift(d, warnings) => {
+                warned = warnings != self.drift_warnings;
+                self.drift_warnings = warnings;
+                Ok(d)
+            }
+            other => Err(mismatch(&other)),
+        });
+        let (changed, requeue) = self.drift.store(drift, now);
+        (changed || warned, requeue)
+    }
+
     pub fn store(
         &mut self,
         source: &Source,
@@ -600,21 +633,9 @@ impl Feeds {
             Source::Experiments => put!(self.experiments, Experiments),
             Source::Models => put!(self.models, Models),
             Source::Gpus => put!(self.gpus, Gpus),
-            Source::Drift => {
-                let mut warned = false;
-                let drift = result.and_then(|p| match p {
-                    Payload::Drift(d, warnings) => {
-                        warned = warnings != self.drift_warnings;
-                        self.drift_warnings = warnings;
-                        Ok(d)
-                    }
-                    other => Err(mismatch(&other)),
-                });
-                let (changed, requeue) = self.drift.store(drift, now);
-                // New warnings with the same rows are a change on screen too.
-                (changed || warned, requeue)
-            }
+            Source::Drift => self.store_drift(result, now, mismatch),
             Source::Audit => put!(self.audit, Audit),
+            Source::Serving => put!(self.serving, Serving),
             Source::Runs(k) => {
                 let feed = self.runs.entry(k.clone()).or_default();
                 let list = result.and_then(|p| match p {
@@ -703,6 +724,7 @@ impl Feeds {
             Source::Gpus => self.gpus.updated,
             Source::Drift => self.drift.updated,
             Source::Audit => self.audit.updated,
+            Source::Serving => self.serving.updated,
             Source::Runs(k) => self.runs.get(k).and_then(|f| f.updated),
             Source::RunsPage(k, t) => self
                 .runs_pages
@@ -742,6 +764,7 @@ impl Feeds {
             self.gpus.version,
             self.drift.version,
             self.audit.version,
+            self.serving.version,
         ]
         .into_iter()
         .chain(maps)
@@ -759,7 +782,11 @@ impl Feeds {
                 v.extend(self.runs_pages.values().map(|x| x.error.as_ref()));
                 v
             }
-            Backend::Metrics => vec![self.gpus.error.as_ref(), self.drift.error.as_ref()],
+            Backend::Metrics => vec![
+                self.gpus.error.as_ref(),
+                self.drift.error.as_ref(),
+                self.serving.error.as_ref(),
+            ],
         };
         errors.into_iter().flatten().next()
     }

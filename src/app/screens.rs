@@ -19,6 +19,7 @@ pub enum ViewId {
     Gpus,
     Rollouts,
     Audit,
+    Serving,
 }
 
 /// One view's row in the table.
@@ -37,7 +38,7 @@ pub struct ViewInfo {
 }
 
 /// Every view, in tab order.
-pub const VIEWS: [ViewInfo; 7] = [
+pub const VIEWS: [ViewInfo; 8] = [
     ViewInfo {
         id: ViewId::Overview,
         title: "Overview",
@@ -93,6 +94,14 @@ pub const VIEWS: [ViewInfo; 7] = [
         palette: "audit",
         aliases: &["log"],
         help: "the audit trail",
+    },
+    ViewInfo {
+        id: ViewId::Serving,
+        title: "Serving",
+        context: "serving",
+        palette: "serving",
+        aliases: &["health", "slo"],
+        help: "serving health and SLO burn per model version",
     },
 ];
 
@@ -226,6 +235,9 @@ pub enum ScreenKind {
     Messages {
         from: ViewId,
     },
+    /// One served model version on one track: its rates, latency, SLO windows and budget, and
+    /// the series it was read from.
+    ServingDetail(mlops_core::serving::ServingKey),
 }
 
 /// An object whose raw document `y` shows.
@@ -257,6 +269,7 @@ pub enum RawOf {
         name: String,
     },
     Drift(DriftKey),
+    Serving(mlops_core::serving::ServingKey),
 }
 
 impl RawOf {
@@ -271,6 +284,7 @@ impl RawOf {
             RawOf::Run(id) | RawOf::Experiment(id) => id.clone(),
             RawOf::Comparison(runs) => format!("comparison of {} runs", runs.len()),
             RawOf::Drift(k) => ScreenKind::DriftDetail(k.clone()).crumb(),
+            RawOf::Serving(k) => ScreenKind::ServingDetail(k.clone()).crumb(),
         }
     }
 }
@@ -289,6 +303,7 @@ impl ScreenKind {
             ScreenKind::GpuDetail { .. } => ViewId::Gpus,
             ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
             ScreenKind::AuditEntry(_) => ViewId::Audit,
+            ScreenKind::ServingDetail(_) => ViewId::Serving,
             ScreenKind::PodDetail { from, .. }
             | ScreenKind::Raw { from, .. }
             | ScreenKind::Messages { from } => *from,
@@ -315,6 +330,7 @@ impl ScreenKind {
             ScreenKind::Raw { of, .. } => format!("{} (raw)", of.label()),
             ScreenKind::Messages { .. } => "messages".to_string(),
             ScreenKind::Compare { runs, .. } => format!("compare {} runs", runs.len()),
+            ScreenKind::ServingDetail(k) => format!("{} v{} {}", k.model, k.version, k.track),
         }
     }
 
@@ -344,10 +360,19 @@ pub enum Panel {
     Drift,
     Gpus,
     Events,
+    /// Serving health, one line per model (drawn first; last in `o`'s round, so the round
+    /// through the older panels is as it was).
+    Serving,
 }
 
 impl Panel {
-    pub const ALL: [Panel; 4] = [Panel::Rollouts, Panel::Drift, Panel::Gpus, Panel::Events];
+    pub const ALL: [Panel; 5] = [
+        Panel::Rollouts,
+        Panel::Drift,
+        Panel::Gpus,
+        Panel::Events,
+        Panel::Serving,
+    ];
 
     #[must_use]
     pub fn next(self, forward: bool) -> Panel {

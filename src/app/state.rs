@@ -169,6 +169,8 @@ pub struct Prefs {
     /// `policy.toml`, whose rules for a rollout's cluster and namespace add to what an approval
     /// needs (as they do for `mlops rollout approve`).
     pub policy: Option<crate::config::policy::PolicyFile>,
+    /// `[slo]`: the objectives serving health is judged by.
+    pub slos: mlops_core::serving::slo::SloConfig,
 }
 
 impl Prefs {
@@ -184,6 +186,7 @@ impl Prefs {
             default_run_columns: Vec::new(),
             drift_alert_after: crate::config::settings::DEFAULT_ALERT_AFTER,
             policy: None,
+            slos: mlops_core::serving::slo::SloConfig::default(),
         }
     }
 }

@@ -121,6 +121,7 @@ fn prefs(options: &Options, demo: bool, depth: ColorDepth) -> Prefs {
     prefs.directions = options.directions();
     prefs.default_run_columns = options.settings.experiments.run_columns();
     prefs.drift_alert_after = options.settings.drift.alert_after;
+    prefs.slos = options.settings.slo.config();
     prefs.refresh = if demo {
         DEMO_REFRESH
     } else {

@@ -11,6 +11,7 @@ mod controller;
 pub mod drift;
 pub mod drift_live;
 pub mod gpu;
+pub mod health;
 mod install;
 mod lineage;
 pub mod output;
@@ -113,6 +114,15 @@ pub enum Cmd {
     Policy {
         #[command(subcommand)]
         command: policy::PolicyCmd,
+    },
+    /// Serving health per model version and track: request rate, error ratio, p50/p95/p99
+    /// latency, replicas, GPUs and the SLO's burn rates and alert (page, ticket or none), worst
+    /// first. `--fail-on-page` exits 3 when a version pages.
+    Health(health::HealthArgs),
+    /// Service level objectives: `slo rules` prints their Prometheus recording and alerting rules.
+    Slo {
+        #[command(subcommand)]
+        command: health::SloCmd,
     },
     /// Inspect the configuration.
     Config {
@@ -225,6 +235,17 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             registry::runs(command, &options, output)
         }
         Some(Cmd::Gpu(args)) => gpu::run(args, &options, table_or_json(cli, "gpu")?),
+        Some(Cmd::Health(args)) => health::run(args, &options, table_or_json(cli, "health")?),
+        Some(Cmd::Slo { command }) => {
+            // Rules are a file Prometheus reads: YAML unless asked for JSON.
+            let wanted = if cli.output == "table" {
+                "yaml"
+            } else {
+                cli.output.as_str()
+            };
+            let output = Output::pick(wanted, &[Output::Yaml, Output::Json], "slo rules")?;
+            health::slo(command, &options, output)
+        }
         Some(Cmd::Lineage(args)) => lineage::run(args, &options, &cli.output),
         Some(Cmd::Policy { command }) => {
             policy::run(command, &options, table_or_json(cli, "policy")?)

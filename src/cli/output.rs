@@ -20,15 +20,17 @@ pub enum Output {
     Csv,
     Markdown,
     Tree,
+    Yaml,
 }
 
 impl Output {
-    pub const ALL: [Output; 5] = [
+    pub const ALL: [Output; 6] = [
         Output::Table,
         Output::Json,
         Output::Csv,
         Output::Markdown,
         Output::Tree,
+        Output::Yaml,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Output {
             Output::Csv => "csv",
             Output::Markdown => "markdown",
             Output::Tree => "tree",
+            Output::Yaml => "yaml",
         }
     }
 
@@ -71,7 +74,7 @@ pub fn render<T: Serialize + ?Sized>(
 ) -> String {
     match output {
         Output::Json => json(value),
-        Output::Table | Output::Csv | Output::Markdown | Output::Tree => text(value),
+        Output::Table | Output::Csv | Output::Markdown | Output::Tree | Output::Yaml => text(value),
     }
 }
 
@@ -80,6 +83,66 @@ pub fn render<T: Serialize + ?Sized>(
 /// only occur inside strings, so the document parses to the same value).
 pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
     escape_json(serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
+/// `value` as YAML, block style: mappings and lists one item a line, every string in double
+/// quotes with JSON's escapes (which YAML reads the same), so nothing in a value can change the
+/// document's shape; safe on a terminal as [`json`] is.
+pub fn yaml<T: Serialize + ?Sized>(value: &T) -> String {
+    let value = serde_json::to_value(value).unwrap_or_default();
+    let mut out = String::new();
+    yaml_value(&value, 0, &mut out);
+    escape_json(out.trim_end().to_string())
+}
+
+fn yaml_scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        serde_json::Value::Array(a) if a.is_empty() => "[]".into(),
+        serde_json::Value::Object(o) if o.is_empty() => "{}".into(),
+        other => other.to_string(),
+    }
+}
+
+fn is_block(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Array(a) => !a.is_empty(),
+        serde_json::Value::Object(o) => !o.is_empty(),
+        _ => false,
+    }
+}
+
+fn yaml_value(v: &serde_json::Value, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match v {
+        serde_json::Value::Object(o) if !o.is_empty() => {
+            for (k, item) in o {
+                let key = serde_json::to_string(k).unwrap_or_default();
+                if is_block(item) {
+                    let _ = writeln!(out, "{pad}{key}:");
+                    yaml_value(item, indent + 2, out);
+                } else {
+                    let _ = writeln!(out, "{pad}{key}: {}", yaml_scalar(item));
+                }
+            }
+        }
+        serde_json::Value::Array(a) if !a.is_empty() => {
+            for item in a {
+                if is_block(item) {
+                    // The item's first line goes after the dash, the rest under it.
+                    let mut inner = String::new();
+                    yaml_value(item, indent + 2, &mut inner);
+                    let body = inner.trim_start();
+                    let _ = write!(out, "{pad}- {body}");
+                } else {
+                    let _ = writeln!(out, "{pad}- {}", yaml_scalar(item));
+                }
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{pad}{}", yaml_scalar(other));
+        }
+    }
 }
 
 /// [`json`] on one line (JSON Lines: `audit export`).

@@ -8,6 +8,7 @@ pub mod errors;
 #[cfg(test)]
 pub(crate) mod fuzz;
 pub mod policy;
+pub mod serving;
 pub mod settings;
 pub mod spans;
 pub mod theme;

@@ -85,6 +85,10 @@ pub struct Settings {
     pub compare: CompareSettings,
     /// `[experiments]`: the Runs table's columns.
     pub experiments: ExperimentsSettings,
+    /// `[serving]`: which runtime's metrics serving health reads, or your own queries.
+    pub serving: super::serving::ServingSettings,
+    /// `[slo]`: the availability objectives per model.
+    pub slo: super::serving::SloSettings,
 }
 
 /// `[experiments]`: the metrics and params the Runs table shows as columns until `o` chooses
@@ -498,6 +502,8 @@ impl Default for Settings {
             gpu: GpuSettings::default(),
             compare: CompareSettings::default(),
             experiments: ExperimentsSettings::default(),
+            serving: super::serving::ServingSettings::default(),
+            slo: super::serving::SloSettings::default(),
         }
     }
 }
@@ -711,6 +717,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Settings, Vec<ConfigError>> {
     check_templates(&s, path, text, &mut errors);
     check_drift(&s, path, text, &mut errors);
     check_gpu(&s, path, text, &mut errors);
+    super::serving::check(&s.serving, &s.slo, path, text, &mut errors);
     if errors.is_empty() {
         Ok(s)
     } else {

@@ -11,6 +11,9 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Between two refreshes of live data in the console, unless `refresh_seconds` says otherwise.
 pub const REFRESH: Duration = Duration::from_secs(5);
+/// The console's serving window (rates and quantiles) and its sparklines' span, in seconds.
+pub const SERVING_WINDOW_SECONDS: u64 = 300;
+pub const SERVING_HISTORY_SECONDS: u64 = 3600;
 
 /// Live drift's current window (the console's Drift view, `mlops drift live`), unless
 /// `[drift] live_window` says otherwise.

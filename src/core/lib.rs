@@ -24,6 +24,7 @@ pub mod policy_facts;
 pub mod ports;
 pub mod registry;
 pub mod rollout;
+pub mod serving;
 pub mod text;
 
 pub use error::{CoreError, ErrorKind};

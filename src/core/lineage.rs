@@ -590,6 +590,7 @@ mod tests {
             replicas: 2,
             ready_replicas: 2,
             image: "reg/fraud:3".into(),
+            slo: None,
         }];
         let pods: Vec<Pod> = (0..2)
             .map(|i| Pod {

@@ -83,6 +83,9 @@ pub struct Deployment {
     pub replicas: u32,
     pub ready_replicas: u32,
     pub image: String,
+    /// Its `mlops.dev/slo` annotation, which overrides the model's SLO (`serving::slo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<String>,
 }
 
 /// One GPU as the metrics store (DCGM exporter) and the cluster (allocation) see it together.

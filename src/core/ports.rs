@@ -115,6 +115,16 @@ pub trait MetricsPort: Send + Sync {
     ) -> Result<RolloutSeries, CoreError>;
 }
 
+/// Serving signals per model version and track (Prometheus through a runtime mapping, or the
+/// demo's simulation); `serving::assemble` makes health of them.
+#[async_trait]
+pub trait ServingPort: Send + Sync {
+    async fn serving_signals(
+        &self,
+        request: &crate::serving::SignalRequest,
+    ) -> Result<crate::serving::Signals, CoreError>;
+}
+
 /// Instant queries of the metrics store, for canary analysis.
 #[async_trait]
 pub trait QueryPort: Send + Sync {

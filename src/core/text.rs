@@ -326,9 +326,9 @@ fn is_plain_number(s: &str) -> bool {
 }
 
 /// What [`parse_duration`] reads, for error messages.
-pub const DURATION_FORMS: &str = "a number of seconds, or with s, m or h: 90s, 5m, 1h";
+pub const DURATION_FORMS: &str = "a number of seconds, or with s, m, h or d: 90s, 5m, 1h, 7d";
 
-/// `90`, `90s`, `5m`, `1h` → seconds; `None` for anything else (or what overflows).
+/// `90`, `90s`, `5m`, `1h`, `7d` → seconds; `None` for anything else (or what overflows).
 pub fn parse_duration(text: &str) -> Option<u64> {
     let (digits, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
@@ -339,6 +339,7 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         "" | "s" => Some(n),
         "m" => n.checked_mul(60),
         "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
         _ => None,
     }
 }
@@ -419,13 +420,18 @@ mod tests {
             "",
             "s",
             "1 hour",
-            "5d",
+            "5w",
             "-1s",
             "1.5h",
             "99999999999999999999h",
         ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+        assert_eq!(
+            parse_duration("30d"),
+            Some(30 * 86_400),
+            "SLO windows are in days"
+        );
         for secs in [0, 45, 90 * 60, 7200] {
             assert_eq!(parse_duration(&format_duration(secs)), Some(secs));
         }

@@ -114,6 +114,7 @@ impl Demo {
             replicas: REPLICAS,
             ready_replicas: REPLICAS,
             image: IMAGE_V1.into(),
+            slo: None,
         });
         let version = |v: u32, image: &str| ModelVersion {
             model: model.into(),

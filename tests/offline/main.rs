@@ -19,4 +19,5 @@ mod e2e_tmux;
 mod faults;
 mod hostile_drift;
 mod hostile_input;
+mod serving_cli;
 mod snapshots;

@@ -93,6 +93,8 @@ screens! {
     rollout_raw: ["6", "y"],
     audit: ["7"],
     audit_entry: ["7", "enter"],
+    serving: ["8"],
+    serving_detail: ["8", "enter"],
     help: ["6", "?"],
     palette: [":", "r"],
     confirm_approve: ["6", "a"],

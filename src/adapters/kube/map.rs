@@ -126,6 +126,12 @@ pub fn map_deployment(d: &K8sDeployment, cluster: &str) -> Option<Deployment> {
             .and_then(|s| s.containers.first())
             .and_then(|c| c.image.clone())
             .unwrap_or_default(),
+        slo: d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(mlops_core::serving::slo::ANNOTATION))
+            .cloned(),
     })
 }
 

@@ -51,6 +51,7 @@ pub use self::{
     profiled::{PROFILES_TTL, ProfiledDrift},
 };
 mod series;
+mod serving;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -156,6 +157,8 @@ pub struct PrometheusMetrics {
     endpoint: Endpoint,
     cluster: String,
     windows: DriftWindows,
+    /// How the serving runtime's series map to model, version and track (`[serving]`).
+    serving: std::sync::Arc<mlops_core::serving::Mapping>,
 }
 
 impl fmt::Debug for PrometheusMetrics {
@@ -175,6 +178,9 @@ impl PrometheusMetrics {
             endpoint: Endpoint::new("prometheus", "the Prometheus URL", url, auth)?,
             cluster: String::new(),
             windows: DriftWindows::default(),
+            serving: std::sync::Arc::new(mlops_core::serving::Mapping::builtin(
+                mlops_core::serving::Runtime::Default,
+            )),
         })
     }
 

@@ -82,6 +82,7 @@ fn raw_wanted(app: &App, of: &RawOf, out: &mut Vec<Source>) {
             out.extend(lineage::run_id_of(app, model, *version).map(Source::Run));
         }
         RawOf::Drift(_) => out.push(Source::Drift),
+        RawOf::Serving(_) => out.push(Source::Serving),
         RawOf::Gpu { .. } => out.push(Source::Gpus),
         RawOf::AuditEntry(_) => out.push(Source::Audit),
         RawOf::Run(id) => out.push(Source::Run(id.clone())),
@@ -109,6 +110,9 @@ pub fn raw_document(app: &App, of: &RawOf) -> Result<String, String> {
             let r = super::find_rollout(app, k).ok_or_else(missing)?;
             json(serde_json::to_string_pretty(r))
         }
+        RawOf::Serving(k) => json(serde_json::to_string_pretty(
+            super::serving::find_health(app, k).ok_or_else(missing)?,
+        )),
         RawOf::AuditEntry(seq) => json(serde_json::to_string_pretty(
             find_audit(app, *seq).ok_or_else(missing)?,
         )),

@@ -22,6 +22,7 @@ pub mod lineage;
 pub mod memo;
 pub mod overview;
 pub mod rollouts;
+pub mod serving;
 pub mod table;
 pub mod wanted;
 
@@ -160,6 +161,7 @@ pub fn model(kind: &ScreenKind) -> &'static dyn ViewModel {
             ViewId::Gpus => &gpus::Model,
             ViewId::Rollouts => &rollouts::Model,
             ViewId::Audit => &audit::Model,
+            ViewId::Serving => &serving::Model,
         },
     }
 }

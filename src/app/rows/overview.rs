@@ -120,7 +120,48 @@ pub fn keys(app: &App, screen: &Screen) -> Keys {
                 .map(|e| identity((e.time.timestamp(), &e.cluster, &e.object, &e.reason)))
                 .collect(),
         ),
+        Panel::Serving => Keys::of(
+            serving_models(app, screen)
+                .iter()
+                .map(|s| identity(s.model))
+                .collect(),
+        ),
     }
+}
+
+/// The Serving panel's lines: one per model, worst first, under the screen's filter.
+pub fn serving_models<'a>(
+    app: &'a App,
+    screen: &Screen,
+) -> Vec<mlops_core::serving::summary::ModelSummary<'a>> {
+    let Some(report) = super::serving::report(app) else {
+        return Vec::new();
+    };
+    mlops_core::serving::summary::by_model(report)
+        .into_iter()
+        .filter(|s| {
+            s.rows.iter().any(|h| {
+                matches(
+                    screen.filter.text(),
+                    &[&h.model, &h.version, &h.track, &h.cluster],
+                )
+            })
+        })
+        .collect()
+}
+
+/// The detail of the worst version of the selected Serving line.
+fn serving_key(app: &App, screen: &Screen) -> Option<mlops_core::serving::ServingKey> {
+    let s = serving_models(app, screen)
+        .into_iter()
+        .nth(screen.selected)?;
+    let h = s.worst();
+    Some(mlops_core::serving::ServingKey::new(
+        &h.namespace,
+        &h.model,
+        &h.version,
+        &h.track,
+    ))
 }
 
 /// The Overview.
@@ -148,6 +189,7 @@ impl ViewModel for Model {
                 .get(i)
                 .map(|g| super::gpus::raw_of(g)),
             Panel::Events => None,
+            Panel::Serving => serving_key(app, screen).map(RawOf::Serving),
         }
     }
 
@@ -165,6 +207,10 @@ impl ViewModel for Model {
                 Some((g.model.clone()?, g.version?))
             }
             Panel::Events => None,
+            Panel::Serving => {
+                let k = serving_key(app, screen)?;
+                Some((k.model, k.version.parse().ok()?))
+            }
         }
     }
 
@@ -181,7 +227,7 @@ impl ViewModel for Model {
     }
 
     fn wanted(&self, _app: &App, _screen: &Screen, out: &mut Vec<Source>) {
-        out.extend([Source::Gpus, Source::Drift, Source::Models]);
+        out.extend([Source::Gpus, Source::Drift, Source::Models, Source::Serving]);
     }
 }
 
@@ -202,6 +248,7 @@ pub fn drill(app: &App, screen: &Screen) -> Option<ScreenKind> {
             let e = events(app, screen).into_iter().nth(i)?;
             event_target(app, e)
         }
+        Panel::Serving => serving_key(app, screen).map(ScreenKind::ServingDetail),
     }
 }
 
@@ -295,6 +342,7 @@ fn count_needs(app: &App) -> Vec<(String, usize, ViewId)> {
     let idle = totals.summary.as_ref().map_or(0, |s| s.allocated_idle);
     let xid = totals.faults;
     let mismatched = super::lineage::mismatches(app).len();
+    let paging = super::serving::report(app).map_or(0, |r| r.paging_models().len());
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {
             one.to_string()
@@ -303,6 +351,11 @@ fn count_needs(app: &App) -> Vec<(String, usize, ViewId)> {
         }
     };
     [
+        (
+            plural(paging, "model paging", "models paging"),
+            paging,
+            ViewId::Serving,
+        ),
         (
             plural(
                 approvals,

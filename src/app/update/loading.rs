@@ -68,6 +68,9 @@ pub(super) fn loaded(
     if skipped(app) != before {
         keep_runs_in_place(app, &selected);
     }
+    if changed && matches!(source, Source::Serving | Source::Cluster) {
+        rows::serving::reassemble(app);
+    }
     if changed {
         clamp_selection(app);
         if matches!(source, Source::Models | Source::Cluster) {

@@ -281,6 +281,16 @@ impl MetricsPort for DemoPlatform {
 }
 
 #[async_trait]
+impl crate::ports::ServingPort for DemoPlatform {
+    async fn serving_signals(
+        &self,
+        request: &crate::serving::SignalRequest,
+    ) -> Result<crate::serving::Signals, CoreError> {
+        Ok(self.lock().sim.serving_signals(request))
+    }
+}
+
+#[async_trait]
 impl AuditPort for DemoPlatform {
     async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
         Ok(self.lock().sim.audit.entries().to_vec())

@@ -512,7 +512,7 @@ fn bad_steps_say_what_is_wrong_and_what_is_valid() {
         ("setWeight 120", "\"120\" is not a number from 0 to 100"),
         ("setweigth 10", "unknown step kind \"setweigth\""),
         ("pause 5 minutes", "wrong number of arguments"),
-        ("pause 5d", "\"5d\" is not like 90s"),
+        ("pause 5w", "\"5w\" is not like 90s"),
         ("analysis 0", "count \"0\""),
         ("", "empty step"),
     ] {

@@ -10,8 +10,10 @@ mod experiments;
 mod gpus;
 mod lineage;
 mod overview;
+mod overview_serving;
 mod rollout_detail;
 mod rollouts;
+pub mod serving;
 
 use ratatui::{Frame, layout::Rect};
 
@@ -30,6 +32,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ViewId::Gpus => gpus::render(app, frame, area),
             ViewId::Rollouts => rollouts::render(app, frame, area),
             ViewId::Audit => audit::render(app, frame, area),
+            ViewId::Serving => serving::render(app, frame, area),
         },
         ScreenKind::Runs { .. } => experiments::render_runs(app, frame, area),
         ScreenKind::RunDetail { run_id, .. } => experiments::render_run(app, frame, area, run_id),
@@ -43,6 +46,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ScreenKind::DriftDetail(key) => drift::render_detail(app, frame, area, key),
         ScreenKind::RolloutDetail(key) => rollout_detail::render(app, frame, area, key),
         ScreenKind::AuditEntry(seq) => details::render_audit_entry(app, frame, area, *seq),
+        ScreenKind::ServingDetail(key) => serving::render_detail(app, frame, area, key),
         ScreenKind::GpuDetail {
             cluster,
             node,

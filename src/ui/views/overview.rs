@@ -31,8 +31,17 @@ use crate::{
 };
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let [needs, area] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    // Serving leads: as many models as fit in a quarter of the screen (the worst first).
+    let models = u16::try_from(overview::serving_models(app, app.screen()).len()).unwrap_or(0);
+    let serving_height = (models + 3).clamp(4, (area.height / 4).max(4));
+    let [needs, serving, area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(serving_height),
+        Constraint::Min(3),
+    ])
+    .areas(area);
     render_needs_you(app, frame, needs);
+    super::overview_serving::render(app, frame, serving);
     let (rollouts, drift, gpus, events) = if area.width >= 110 {
         let [top, bottom] =
             Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);

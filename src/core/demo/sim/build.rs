@@ -272,6 +272,7 @@ impl Sim {
                 replicas,
                 ready_replicas: 0,
                 image: image_of(model, version),
+                slo: None,
             });
         }
         self.sync_pods();

@@ -28,6 +28,7 @@ mod infra;
 mod metrics;
 mod registry;
 mod rollouts;
+mod serving;
 
 /// Seconds a new pod stays Pending before it runs, as a kubelet would take.
 const POD_START_SECONDS: i64 = 8;
@@ -106,6 +107,8 @@ pub struct Sim {
     canary_drift: Vec<FeatureDrift>,
     canary_history: BTreeMap<(String, u32, String), CanaryHistory>,
     pod_counter: u64,
+    /// A sample a minute per served model version and track (`serving`).
+    serving_history: BTreeMap<crate::serving::ServingKey, VecDeque<serving::Minute>>,
 }
 
 /// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
@@ -151,6 +154,7 @@ impl Sim {
             canary_drift: Vec::new(),
             canary_history: BTreeMap::new(),
             pod_counter: 0,
+            serving_history: BTreeMap::new(),
         };
         sim.build_infrastructure();
         sim.build_registry();
@@ -231,6 +235,9 @@ impl Sim {
         }
         if rel.rem_euclid(DRIFT_WINDOW_SECONDS) == 0 {
             self.refresh_drift();
+        }
+        if rel.rem_euclid(serving::SAMPLE_SECONDS) == 0 {
+            self.record_serving();
         }
         if rel == -6 * 60 {
             self.event("us-prod", "node/us-prod-gpu-2", "XidError", "GPU 5: Xid 79 (GPU fallen off the bus); device health check failed once, recovered", EventKind::Warning);

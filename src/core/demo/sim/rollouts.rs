@@ -319,6 +319,7 @@ impl Sim {
             replicas,
             ready_replicas: 0,
             image: rollout.image.clone(),
+            slo: None,
         });
     }
 
