@@ -116,8 +116,20 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
     let mut spans = vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")];
     let current = app.view();
+    // Every title whole when they fit; else the current view's whole and the others' first
+    // three letters (`2:Exp`), so the last views never fall off a narrow terminal.
+    let whole: usize = 8 + VIEWS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{}:{} ", i + 1, v.title).chars().count())
+        .sum::<usize>();
+    let short = whole > usize::from(area.width);
     for (i, v) in VIEWS.iter().enumerate() {
-        let label = format!("{}:{}", i + 1, v.title);
+        let label = if short && v.id != current {
+            format!("{}:{}", i + 1, v.title.chars().take(3).collect::<String>())
+        } else {
+            format!("{}:{}", i + 1, v.title)
+        };
         let style = if v.id == current {
             t.accent
                 .patch(Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED))

@@ -245,6 +245,8 @@ mod runs_end_tests;
 #[cfg(test)]
 mod runs_tests;
 #[cfg(test)]
+mod serving_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod ux_tests;

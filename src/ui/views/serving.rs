@@ -173,17 +173,30 @@ fn slo_lines<'a>(app: &App, h: &ModelHealth) -> Vec<Line<'a>> {
         Line::default(),
         Line::from(Span::styled(
             format!(
-                "SLO {:.2}% of requests not 5xx over {} days · budget left {}",
+                "SLO {:.2}% of requests not 5xx over {} days · {}",
                 s.objective * 100.0,
                 s.window_days,
-                text::budget(s.budget_remaining)
+                if h.track == "stable" {
+                    format!("budget left {}", text::budget(s.budget_remaining))
+                } else {
+                    "the budget is the model's (its stable row); a rollout's slo_burn check counts what a canary spends".to_string()
+                }
             ),
             t.title,
         )),
     ];
+    // A window's length, when the SLO's window scaled it away from its name.
     let window = |name: &str| {
         let secs = s.burn_windows_seconds.get(name).copied().unwrap_or(0);
-        mlops_core::text::format_duration(secs)
+        let nominal = mlops_core::serving::slo::BURN_WINDOWS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, s)| *s);
+        if secs == nominal {
+            name.to_string()
+        } else {
+            format!("{name} ({})", mlops_core::text::format_duration(secs))
+        }
     };
     for (alert, factor, long, short) in ALERT_PAIRS {
         let b = |n: &str| s.burn.get(n).copied().flatten();
@@ -197,10 +210,8 @@ fn slo_lines<'a>(app: &App, h: &ModelHealth) -> Vec<Line<'a>> {
             Span::styled(format!("  {mark:<9}"), style),
             Span::styled(
                 format!(
-                    "burn ≥ {factor} over {} ({}) and {} ({}): {} and {}",
-                    long,
+                    "burn ≥ {factor} over {} and {}: {} and {}",
                     window(long),
-                    short,
                     window(short),
                     text::burn(b(long)),
                     text::burn(b(short))
