@@ -125,6 +125,45 @@ async fn health_agrees_with_promql_and_the_cluster() {
     }
 }
 
+/// A runtime whose series the Prometheus does not have: said in the warnings and on each served
+/// version's row, whose numbers are missing, never zeros.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_without_series_says_so_and_shows_no_zeros() {
+    installed().await;
+    let config = tempfile::tempdir().expect("config dir");
+    std::fs::write(
+        config.path().join("config.toml"),
+        "[serving]\nruntime = \"triton\"\n",
+    )
+    .expect("config.toml");
+    let (code, doc) = health(config.path(), &[]);
+    assert_eq!(code, 0, "{doc:#}");
+    let warnings = doc["warnings"].to_string();
+    assert!(
+        warnings.contains("no series for nv_inference_request_success"),
+        "{doc:#}"
+    );
+    let models = doc["models"].as_array().expect("models");
+    assert!(!models.is_empty(), "the cluster's serving Deployments are listed: {doc:#}");
+    for m in models {
+        assert!(m["requests_per_second"].is_null(), "{m:#}");
+        assert!(m["error_ratio"].is_null(), "{m:#}");
+        assert!(m["slo"].is_null(), "{m:#}");
+        assert!(
+            m["source"]["missing"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("no series for")),
+            "{m:#}"
+        );
+    }
+    let out = mlops_cmd(&["health"])
+        .env("MLOPS_CONFIG_DIR", config.path())
+        .output()
+        .expect("mlops health");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("no series"), "{table}");
+}
+
 async fn http(method: reqwest::Method, path: &str) -> (u16, String) {
     let url = format!(
         "{}/{path}",

@@ -138,7 +138,11 @@ fn colours(terminal: &Terminal<TestBackend>) -> String {
 /// ANSI hues; nothing meaningful is grey.
 #[test]
 fn colours_at_16_colours() {
-    for (name, keys) in [("overview", &[][..]), ("rollouts", &["6"][..])] {
+    for (name, keys) in [
+        ("overview", &[][..]),
+        ("rollouts", &["6"][..]),
+        ("serving", &["8"][..]),
+    ] {
         let (mut app, _) = at(keys, (120, 40));
         app.prefs.theme = mlops_console::config::theme::Theme::embedded("dark");
         app.prefs
