@@ -211,7 +211,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         // the SLO allows while the stable burns under 2×, and the slo-burn check rolls it back.
         Scenario {
             cluster: "us-prod",
-            model: "ad-ctr-predictor",
+            model: "image-tagger",
             version: None,
             at: -7 * 60,
             steps: vec![Step::SetWeight(10), a(3), Step::SetWeight(100)],

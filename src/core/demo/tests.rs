@@ -280,7 +280,7 @@ fn two_rollouts_start_under_the_release_policy_one_with_a_failing_gate() {
     }
 }
 
-/// Issue 25: ad-ctr-predictor's canary, started with `--max-burn 14.4`, burns its error budget
+/// Issue 25: image-tagger's canary, started with `--max-burn 14.4`, burns its error budget
 /// while its stable does not, and the core's state machine rolls it back, naming the check; the
 /// status says how much of the month's budget the canary spent.
 #[test]
@@ -290,7 +290,7 @@ fn a_canary_burning_its_error_budget_is_rolled_back_by_the_slo_burn_check() {
         .with_sim(|s| {
             s.rollouts()
                 .into_iter()
-                .find(|r| r.spec.model.name == "ad-ctr-predictor")
+                .find(|r| r.spec.model.name == "image-tagger")
         })
         .expect("the slo-burn rollout");
     assert_eq!(r.status.phase, Phase::RolledBack);
@@ -345,7 +345,7 @@ fn a_canary_burning_its_error_budget_is_rolled_back_by_the_slo_burn_check() {
     let event = p.with_sim(|s| {
         s.events
             .iter()
-            .any(|e| e.object.contains("ad-ctr-predictor") && e.message.contains("slo-burn"))
+            .any(|e| e.object.contains("image-tagger") && e.message.contains("slo-burn"))
     });
     assert!(event, "an event names the slo-burn check");
 }

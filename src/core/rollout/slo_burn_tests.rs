@@ -178,3 +178,29 @@ fn the_budget_spent_adds_up_over_the_rounds() {
         "{later:?}"
     );
 }
+
+#[test]
+fn a_spec_with_a_bad_slo_burn_check_is_refused_naming_the_field() {
+    let bad = |change: &dyn Fn(&mut crate::analysis::MetricCheck)| {
+        let mut spec = spec();
+        change(&mut spec.analysis.metrics[0]);
+        match validate(&spec) {
+            Err(crate::CoreError::InvalidSpec { field, message }) => format!("{field}: {message}"),
+            other => panic!("not refused: {other:?}"),
+        }
+    };
+    let e = bad(&|m| m.max = Some(0.0));
+    assert!(e.starts_with("spec.analysis.metrics[0].max: "), "{e}");
+    assert!(e.contains("max burn rate above 0"), "{e}");
+    let e = bad(&|m| m.stable_query = None);
+    assert!(e.starts_with("spec.analysis.metrics[0].stableQuery"), "{e}");
+    let e = bad(&|m| {
+        if let Some(b) = m.budget.as_mut() {
+            b.objective = 99.5;
+        }
+    });
+    assert!(
+        e.starts_with("spec.analysis.metrics[0].budget.objective: 99.5 is not"),
+        "{e}"
+    );
+}

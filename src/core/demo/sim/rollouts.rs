@@ -20,7 +20,8 @@ use crate::{
 const REQUESTS_PER_REPLICA: f64 = 40.0;
 
 impl Sim {
-    pub(super) fn create_rollout(&mut self, s: &Scenario) {
+    /// Create the rollout of scenario `s`, the `place`-th of the script.
+    pub(super) fn create_rollout(&mut self, place: usize, s: &Scenario) {
         let stable_version = self.champion(s.model);
         let version = s.version.unwrap_or(stable_version + 1);
         let replicas = self
@@ -93,6 +94,7 @@ impl Sim {
             .and_then(|validation| self.start_policy(s, version, validation));
         let mut rng = Rng::fork(self.seed, &name);
         self.rollouts.push(SimRollout {
+            place,
             record: RolloutRecord {
                 name: name.clone(),
                 namespace: SERVING_NAMESPACE.into(),
