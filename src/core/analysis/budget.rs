@@ -118,7 +118,7 @@ impl BudgetSpent {
     /// The SLO it is a share of: `99.5 % over 30d`.
     pub fn slo(&self) -> String {
         let w = self.slo_window_seconds;
-        let window = if w > 0 && w % 86_400 == 0 {
+        let window = if w > 0 && w.is_multiple_of(86_400) {
             format!("{}d", w / 86_400)
         } else {
             crate::text::format_duration(w)

@@ -43,13 +43,13 @@ fn obs(secs: i64, samples: Option<Vec<Sample>>) -> Observation {
 }
 
 /// One round: the burn rates, and the canary's errors and the model's requests per second.
-fn round(canary: f64, stable: f64, rates: Option<BudgetRates>) -> Option<Vec<Sample>> {
-    Some(vec![Sample {
+fn round(canary: f64, stable: f64, rates: Option<BudgetRates>) -> Vec<Sample> {
+    vec![Sample {
         canary: Some(canary),
         stable: Some(stable),
         budget: rates,
         ..Sample::empty("slo-burn")
-    }])
+    }]
 }
 
 /// Started and at 50 %, its canary ready, at `t(1)`.
@@ -88,9 +88,9 @@ fn the_check_reads_both_tracks_burn_rates_and_the_budget_rates() {
 fn a_canary_burning_its_budget_is_rolled_back_by_the_check() {
     let spec = spec();
     let s = started(&spec);
-    let s = reconcile(&spec, &s, &obs(1, round(25.0, 0.4, None))).status;
+    let s = reconcile(&spec, &s, &obs(1, Some(round(25.0, 0.4, None)))).status;
     assert_eq!(s.failures, 1);
-    let d = reconcile(&spec, &s, &obs(31, round(26.0, 0.5, None)));
+    let d = reconcile(&spec, &s, &obs(31, Some(round(26.0, 0.5, None))));
     assert_eq!(d.status.phase, Phase::RolledBack);
     let back = d
         .status
@@ -118,8 +118,8 @@ fn a_canary_burning_its_budget_is_rolled_back_by_the_check() {
 fn a_canary_burning_like_its_stable_is_promoted() {
     let spec = spec();
     let s = started(&spec);
-    let s = reconcile(&spec, &s, &obs(1, round(0.5, 0.4, None))).status;
-    let s = reconcile(&spec, &s, &obs(31, round(0.4, 0.4, None))).status;
+    let s = reconcile(&spec, &s, &obs(1, Some(round(0.5, 0.4, None)))).status;
+    let s = reconcile(&spec, &s, &obs(31, Some(round(0.4, 0.4, None)))).status;
     let s = reconcile(&spec, &s, &obs(32, None)).status;
     assert_eq!(s.phase, Phase::Promoted, "{:?}", s.history);
     assert_eq!(s.failures, 0);
@@ -129,8 +129,8 @@ fn a_canary_burning_like_its_stable_is_promoted() {
 fn a_stable_burning_too_does_not_roll_the_canary_back() {
     let spec = spec();
     let s = started(&spec);
-    let s = reconcile(&spec, &s, &obs(1, round(30.0, 20.0, None))).status;
-    let s = reconcile(&spec, &s, &obs(31, round(30.0, 20.0, None))).status;
+    let s = reconcile(&spec, &s, &obs(1, Some(round(30.0, 20.0, None)))).status;
+    let s = reconcile(&spec, &s, &obs(31, Some(round(30.0, 20.0, None)))).status;
     assert_eq!((s.phase, s.failures), (Phase::Progressing, 0));
     assert_eq!(
         s.latest_verdict(),
@@ -156,11 +156,11 @@ fn the_budget_spent_adds_up_over_the_rounds() {
         requests: 100.0,
     });
     // The first round counts from the step's start (t 1): nothing yet at t 1.
-    let s = reconcile(&spec, &s, &obs(1, round(1.0, 0.4, rates))).status;
+    let s = reconcile(&spec, &s, &obs(1, Some(round(1.0, 0.4, rates)))).status;
     let spent = s.canary_budget_spent.clone().expect("spent");
     assert_eq!((spent.fraction, spent.counted_seconds), (0.0, 0));
     // 30 s later: 15 errors.
-    let s = reconcile(&spec, &s, &obs(31, round(1.0, 0.4, rates))).status;
+    let s = reconcile(&spec, &s, &obs(31, Some(round(1.0, 0.4, rates)))).status;
     let spent = s.canary_budget_spent.clone().expect("spent");
     assert!(
         (spent.fraction - 15.0 / 1_296_000.0).abs() < 1e-15,
@@ -168,9 +168,9 @@ fn the_budget_spent_adds_up_over_the_rounds() {
     );
     assert_eq!(spent.counted_seconds, 30);
     // A round without the rates adds nothing; one long after counts the rate window only.
-    let s = reconcile(&spec, &s, &obs(61, round(1.0, 0.4, None))).status;
+    let s = reconcile(&spec, &s, &obs(61, Some(round(1.0, 0.4, None)))).status;
     assert_eq!(s.canary_budget_spent.as_ref(), Some(&spent));
-    let s = reconcile(&spec, &s, &obs(3661, round(1.0, 0.4, rates))).status;
+    let s = reconcile(&spec, &s, &obs(3661, Some(round(1.0, 0.4, rates)))).status;
     let later = s.canary_budget_spent.expect("spent");
     assert_eq!(later.counted_seconds, 90, "30 s, then a 60 s rate window");
     assert!(

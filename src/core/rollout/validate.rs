@@ -78,6 +78,12 @@ pub fn validate(spec: &RolloutSpec) -> Result<(), CoreError> {
             "must be 1 or more".into(),
         );
     }
+    validate_metrics(spec)
+}
+
+/// Each metric check of a spec: a query, a threshold, what the threshold compares with.
+fn validate_metrics(spec: &RolloutSpec) -> Result<(), CoreError> {
+    let invalid = |field: String, message: String| Err(CoreError::InvalidSpec { field, message });
     for (i, m) in spec.analysis.metrics.iter().enumerate() {
         if m.canary_query.trim().is_empty() {
             return invalid(

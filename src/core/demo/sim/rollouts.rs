@@ -29,17 +29,7 @@ impl Sim {
             .iter()
             .find(|d| d.model == s.model && d.track == Track::Stable)
             .map_or(2, |d| d.replicas);
-        let q = |track: &str, what: &str| match what {
-            "err" => format!(
-                "sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\"}}[1m]))",
-                s.model, s.model
-            ),
-            _ => format!(
-                "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{}\",track=\"{track}\"}}[1m]))) * 1000",
-                s.model
-            ),
-        };
-        let mut spec = RolloutSpec {
+        let spec = RolloutSpec {
             model: ModelRef {
                 name: s.model.into(),
                 version,
@@ -50,44 +40,11 @@ impl Sim {
             replicas,
             http_route: s.route.map(str::to_string),
             steps: s.steps.clone(),
-            analysis: AnalysisSpec {
-                interval_seconds: s.interval,
-                failure_limit: s.failure_limit,
-                metrics: vec![
-                    MetricCheck {
-                        name: "error-rate".into(),
-                        kind: MetricKind::ErrorRate,
-                        canary_query: q("canary", "err"),
-                        stable_query: Some(q("stable", "err")),
-                        max: Some(0.05),
-                        max_ratio_to_stable: Some(2.0),
-                        budget: None,
-                    },
-                    MetricCheck {
-                        name: "latency-p99".into(),
-                        kind: MetricKind::LatencyP99,
-                        canary_query: q("canary", "p99"),
-                        stable_query: Some(q("stable", "p99")),
-                        max: Some(400.0),
-                        max_ratio_to_stable: Some(1.5),
-                        budget: None,
-                    },
-                ],
-            },
+            analysis: analysis(s, version),
             approval: ApprovalGate {
                 required: s.approvals,
             },
         };
-        if let Some(slo) = &s.slo_burn {
-            spec.analysis.metrics.push(rollout::slo_burn_check(
-                s.model,
-                version,
-                slo.objective,
-                slo.max_burn,
-                s.interval,
-                rollout::SLO_WINDOW_SECONDS,
-            ));
-        }
         let name = format!("{}-v{version}", s.model);
         let policy = s
             .policy
@@ -397,6 +354,56 @@ impl Sim {
         });
         self.sync_pods();
     }
+}
+
+/// The analysis of a scenario's rollout of `version`: the model servers' error rate and p99
+/// latency, canary against stable, and its `slo_burn` check where it has one.
+fn analysis(s: &Scenario, version: u32) -> AnalysisSpec {
+    let q = |track: &str, what: &str| match what {
+        "err" => format!(
+            "sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\"}}[1m]))",
+            s.model, s.model
+        ),
+        _ => format!(
+            "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{}\",track=\"{track}\"}}[1m]))) * 1000",
+            s.model
+        ),
+    };
+    let mut analysis = AnalysisSpec {
+        interval_seconds: s.interval,
+        failure_limit: s.failure_limit,
+        metrics: vec![
+            MetricCheck {
+                name: "error-rate".into(),
+                kind: MetricKind::ErrorRate,
+                canary_query: q("canary", "err"),
+                stable_query: Some(q("stable", "err")),
+                max: Some(0.05),
+                max_ratio_to_stable: Some(2.0),
+                budget: None,
+            },
+            MetricCheck {
+                name: "latency-p99".into(),
+                kind: MetricKind::LatencyP99,
+                canary_query: q("canary", "p99"),
+                stable_query: Some(q("stable", "p99")),
+                max: Some(400.0),
+                max_ratio_to_stable: Some(1.5),
+                budget: None,
+            },
+        ],
+    };
+    if let Some(slo) = &s.slo_burn {
+        analysis.metrics.push(rollout::slo_burn_check(
+            s.model,
+            version,
+            slo.objective,
+            slo.max_burn,
+            s.interval,
+            rollout::SLO_WINDOW_SECONDS,
+        ));
+    }
+    analysis
 }
 
 /// The node regions of a demo cluster.
