@@ -65,7 +65,7 @@ fn the_check_reads_both_tracks_burn_rates_and_the_budget_rates() {
     assert!(
         c.canary_query.contains(
             "model=\"fraud-detector\",version=\"7\",track=\"canary\",code=~\"5..\"}[60s]"
-        ) && c.canary_query.ends_with("/ 0.0050000000000000044"),
+        ) && c.canary_query.ends_with(") / (1 - 0.995)"),
         "{}",
         c.canary_query
     );

@@ -188,12 +188,19 @@ pub fn slo_burn_check(
     slo_window_seconds: u64,
 ) -> MetricCheck {
     let window = window_seconds.max(60);
-    let budget = 1.0 - objective;
     let rate = |selector: &str| format!("sum(rate(model_requests_total{{{selector}}}[{window}s]))");
     let errors = |selector: &str| rate(&format!("{selector},code=~\"5..\""));
     let canary = format!("model=\"{model}\",version=\"{version}\",track=\"canary\"");
     let stable = format!("model=\"{model}\",track=\"stable\"");
-    let burn = |selector: &str| format!("({} / {}) / {budget}", errors(selector), rate(selector));
+    // The budget as PromQL works it out, `(1 - 0.995)`: the objective as given, not a float's
+    // rounding of the difference.
+    let burn = |selector: &str| {
+        format!(
+            "({} / {}) / (1 - {objective})",
+            errors(selector),
+            rate(selector)
+        )
+    };
     MetricCheck {
         name: "slo-burn".into(),
         kind: analysis::MetricKind::SloBurn,
