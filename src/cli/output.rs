@@ -244,6 +244,15 @@ pub fn rollout_detail(r: &RolloutRecord) -> String {
         r.status.approvals.len(),
         r.spec.approval.required
     );
+    if let Some(spent) = &r.status.canary_budget_spent {
+        let _ = writeln!(
+            out,
+            "budget:   {} (SLO {}; {}s of the rollout counted)",
+            spent.words(r.spec.model.version),
+            spent.slo(),
+            spent.counted_seconds
+        );
+    }
     for c in &r.status.conditions {
         let _ = writeln!(
             out,
@@ -272,4 +281,43 @@ pub fn rollout_detail(r: &RolloutRecord) -> String {
         out.push_str("  (decided again before promotion: condition PolicyGates)\n");
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use mlops_core::{
+        analysis::BudgetSpent,
+        rollout::{RolloutRecord, RolloutSpec, RolloutStatus},
+    };
+
+    /// Issue 25: `rollout get` says how much of the SLO window's error budget the canary spent.
+    #[test]
+    fn rollout_get_shows_the_budget_the_canary_spent() {
+        let mut r = RolloutRecord {
+            name: "fraud-detector-v7".into(),
+            namespace: "ml-serving".into(),
+            cluster: "prod".into(),
+            created: chrono::Utc::now(),
+            spec: RolloutSpec::test(),
+            status: RolloutStatus::default(),
+            policy: None,
+        };
+        assert!(!super::rollout_detail(&r).contains("budget:"), "none yet");
+        r.status.canary_budget_spent = Some(BudgetSpent {
+            fraction: 0.031,
+            objective: 0.995,
+            slo_window_seconds: 30 * 86_400,
+            counted_seconds: 5400,
+        });
+        let text = super::rollout_detail(&r);
+        assert!(
+            text.contains(
+                "budget:   v7 canary: 3.1 % of the budget (SLO 99.5 % over 30d; 5400s of the \
+                 rollout counted)"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&super::json(&r)).expect("json");
+        assert_eq!(json["status"]["canaryBudgetSpent"]["fraction"], 0.031);
+    }
 }

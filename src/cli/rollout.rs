@@ -29,6 +29,9 @@ use crate::{
     wiring::Options,
 };
 
+/// The availability objective of `start --max-burn` unless `--slo-objective` names another.
+pub const DEFAULT_SLO_OBJECTIVE: f64 = 0.995;
+
 /// The longest `start --wait --timeout`: a week.
 pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
 /// How often `start --wait` reads the rollout again.
@@ -128,6 +131,15 @@ pub struct StartArgs {
     /// the largest PSI over the features above this (0.1 moderate, 0.25 significant).
     #[arg(long, value_parser = parse_psi)]
     max_drift: Option<f64>,
+    /// Also fail the analysis when the canary burns its SLO's error budget faster than this
+    /// while the stable does not (a burn rate: 1 spends the budget exactly over the SLO's
+    /// window; 14.4 spends 2 % of a 30-day budget in an hour).
+    #[arg(long, value_parser = parse_burn)]
+    max_burn: Option<f64>,
+    /// The availability objective --max-burn burns against: the share of requests that must
+    /// not fail with a 5xx.
+    #[arg(long, default_value_t = DEFAULT_SLO_OBJECTIVE, value_parser = parse_objective, requires = "max_burn")]
+    slo_objective: f64,
     /// With --wait: give up after this many seconds (at most a week).
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
     timeout: u64,
@@ -337,6 +349,28 @@ fn parse_psi(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A burn rate threshold: a positive number.
+fn parse_burn(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a burn rate: a positive number such as 14.4 (1 spends the error \
+             budget exactly over the SLO's window)"
+        )),
+    }
+}
+
+/// An availability objective: a number between 0 and 1, both excluded.
+fn parse_objective(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not an availability objective: a number between 0 and 1 such as 0.995 \
+             (99.5 % of requests succeed)"
+        )),
+    }
+}
+
 /// The steps of a template by name, from the shipped ones and the user's config.toml.
 fn find_template(options: &Options, name: &str) -> Result<Vec<rollout::Step>> {
     let all = options.settings.templates();
@@ -394,12 +428,23 @@ enum NotPromoted {
     },
 }
 
-/// The analysis of a rollout of `args`: the default checks, and the drift gate where asked.
+/// The analysis of a rollout of `args`: the default checks, and the drift and SLO burn gates
+/// where asked (the burn over the analysis' own interval, at least a minute).
 fn analysis(args: &StartArgs) -> rollout::AnalysisSpec {
     let mut a = rollout::default_analysis(&args.model);
     if let Some(max) = args.max_drift {
         a.metrics
             .push(rollout::drift_check(&args.model, args.version, max));
+    }
+    if let Some(max) = args.max_burn {
+        a.metrics.push(rollout::slo_burn_check(
+            &args.model,
+            args.version,
+            args.slo_objective,
+            max,
+            a.interval_seconds,
+            rollout::SLO_WINDOW_SECONDS,
+        ));
     }
     a
 }

@@ -17,7 +17,7 @@ use kube::{
 };
 use mlops_core::{
     CoreError,
-    analysis::{MetricKind, Sample},
+    analysis::{BudgetRates, MetricKind, Sample},
     audit::AuditRecord,
     drift,
     model::Track,
@@ -75,7 +75,8 @@ fn canary_ready(pass: &Pass, namespace: &str, spec: &RolloutSpec, weight: u8) ->
 
 /// One analysis round: each metric's canary and stable query. A store that is down or returns
 /// nothing gives no value, which the core judges inconclusive — never a pass; the store's error
-/// goes into the measurement's reason.
+/// goes into the measurement's reason. A check with a budget (`slo_burn`) also reads the rates
+/// the core works out the canary's spend from; without them it spends nothing this round.
 async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
     let mut out = Vec::new();
     for m in &spec.analysis.metrics {
@@ -83,43 +84,54 @@ async fn measure(ctx: &Context, spec: &RolloutSpec) -> Vec<Sample> {
             out.push(measure_drift(ctx, m).await);
             continue;
         }
-        let value = |q: Option<String>| async move {
-            let Some(q) = q else {
-                return (None, None);
-            };
-            let Some(store) = ctx.metrics.as_ref() else {
-                return (None, Some("no metrics store configured".to_string()));
-            };
-            match store.value(&q).await {
-                Ok(v) => (v.filter(|v| v.is_finite()), None),
-                Err(e) => {
-                    crate::logging::warn_limited(
-                        &format!("analysis {q}"),
-                        &format!("analysis query failed: {e}"),
-                    );
-                    let mut e = e.to_string();
-                    if e.len() > 160 {
-                        let cut = (0..=160)
-                            .rev()
-                            .find(|i| e.is_char_boundary(*i))
-                            .unwrap_or(0);
-                        e.truncate(cut);
-                        e.push('…');
-                    }
-                    (None, Some(e))
-                }
-            }
+        let (canary, canary_error) = instant(ctx, &m.canary_query).await;
+        let (stable, stable_error) = match &m.stable_query {
+            Some(q) => instant(ctx, q).await,
+            None => (None, None),
         };
-        let (canary, canary_error) = value(Some(m.canary_query.clone())).await;
-        let (stable, stable_error) = value(m.stable_query.clone()).await;
+        let budget = match &m.budget {
+            Some(b) => match (
+                instant(ctx, &b.canary_errors_query).await,
+                instant(ctx, &b.requests_query).await,
+            ) {
+                ((Some(canary_errors), _), (Some(requests), _)) => Some(BudgetRates {
+                    canary_errors,
+                    requests,
+                }),
+                _ => None,
+            },
+            None => None,
+        };
         out.push(Sample {
             metric: m.name.clone(),
             canary,
             stable,
             error: canary_error.or(stable_error),
+            budget,
         });
     }
     out
+}
+
+/// One instant query's value (`None` when the store gave nothing or no number), with the store's
+/// error, cut to a line's length, when it failed.
+async fn instant(ctx: &Context, query: &str) -> (Option<f64>, Option<String>) {
+    let Some(store) = ctx.metrics.as_ref() else {
+        return (None, Some("no metrics store configured".to_string()));
+    };
+    match store.value(query).await {
+        Ok(v) => (v.filter(|v| v.is_finite()), None),
+        Err(e) => {
+            crate::logging::warn_limited(
+                &format!("analysis {query}"),
+                &format!("analysis query failed: {e}"),
+            );
+            (
+                None,
+                Some(mlops_core::text::truncate(&e.to_string(), 160).into_owned()),
+            )
+        }
+    }
 }
 
 /// The policy gates of a rollout started under a policy (its annotation `mlops.dev/policy`),
@@ -164,10 +176,9 @@ async fn gates(ctx: &Context, mr: &ModelRollout, record: &RolloutRecord) -> Gate
 /// feature named with it. No stable query, or no feature with traffic on both tracks: no value.
 async fn measure_drift(ctx: &Context, m: &mlops_core::analysis::MetricCheck) -> Sample {
     let sample = |canary: Option<f64>, note: String| Sample {
-        metric: m.name.clone(),
         canary,
-        stable: None,
         error: Some(note),
+        ..Sample::empty(m.name.clone())
     };
     let Some(store) = ctx.metrics.as_ref() else {
         return sample(None, "no metrics store configured".into());

@@ -295,7 +295,7 @@ fn metric_check(rule: &MetricRule, facts: &Facts) -> Check {
 
 /// A metric's value as evidence reads it: at most 4 decimals, no trailing zeros (`0.9252`, not
 /// `0.9251790622466106`; `0.85` stays `0.85`).
-fn metric_value(v: f64) -> String {
+pub(crate) fn metric_value(v: f64) -> String {
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-" {

@@ -181,6 +181,33 @@ fn bad_drift_flags_are_usage_errors_naming_the_value() {
     }
 }
 
+/// Issue 25: `--max-burn` and `--slo-objective` are checked before anything is asked of a
+/// cluster, their errors naming the value and what it should be.
+#[test]
+fn bad_slo_burn_flags_are_usage_errors_naming_the_value() {
+    let start = ["rollout", "start", "--model", "m", "--version", "2"];
+    for (flags, says) in [
+        (vec!["--max-burn=0"], "\"0\" is not a burn rate"),
+        (vec!["--max-burn=-3"], "\"-3\" is not a burn rate"),
+        (vec!["--max-burn", "fast"], "\"fast\" is not a burn rate"),
+        (
+            vec!["--max-burn", "14.4", "--slo-objective", "99.5"],
+            "\"99.5\" is not an availability objective",
+        ),
+        (
+            vec!["--max-burn", "14.4", "--slo-objective", "1"],
+            "between 0 and 1",
+        ),
+        (vec!["--slo-objective", "0.99"], "--max-burn"),
+    ] {
+        let args: Vec<&str> = start.iter().copied().chain(flags.clone()).collect();
+        let out = mlops("valid", &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(says), "{flags:?}: {stderr}");
+    }
+}
+
 #[test]
 fn readonly_refuses_mutating_verbs_before_touching_a_cluster() {
     for args in [

@@ -252,6 +252,27 @@ fn rollout_detail_with_its_policy_gates() {
     insta::assert_snapshot!("rollout_detail_policy_gates", screen);
 }
 
+/// Issue 25: the demo's canary rolled back by its `slo_burn` check shows the check's verdicts in
+/// the analysis, and how much of its SLO's error budget it spent.
+#[test]
+fn rollout_detail_of_a_canary_rolled_back_by_its_slo_burn_check() {
+    let mut keys = vec!["6", "/"];
+    let filter: Vec<String> = "image-tagger".chars().map(String::from).collect();
+    keys.extend(filter.iter().map(String::as_str));
+    keys.extend(["enter", "enter"]);
+    let (app, _) = at(&keys, (120, 40));
+    let screen = format!("{}", draw(&app).backend());
+    assert!(
+        screen.contains("v2 canary: 0.0078 % of the budget") && screen.contains("99.5 % over 30d"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("slo-burn") && screen.contains("RolledBack"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("rollout_detail_slo_burn", screen);
+}
+
 /// The runs filter prompt, then the server's answer to a filter it refuses, in place.
 #[test]
 fn runs_filter_prompt_and_a_refused_filter() {

@@ -170,4 +170,30 @@ mod tests {
             "step variants are hoisted for a structural schema: {steps:#}"
         );
     }
+
+    /// Issue 25: the API server takes `kind: slo_burn` (and `sloBurn`) and keeps the budget of
+    /// an `slo_burn` check and what the canary spent of it.
+    #[test]
+    fn crd_takes_slo_burn_checks_and_the_budget_spent() {
+        let crd = serde_json::to_value(definition()).expect("crd");
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+        let metric = &schema["spec"]["properties"]["analysis"]["properties"]["metrics"]["items"];
+        let kinds = metric["properties"]["kind"]["enum"]
+            .as_array()
+            .expect("kinds listed");
+        for kind in ["slo_burn", "sloBurn", "errorRate", "drift"] {
+            assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+        }
+        let budget = &metric["properties"]["budget"]["properties"];
+        for field in [
+            "objective",
+            "sloWindowSeconds",
+            "canaryErrorsQuery",
+            "requestsQuery",
+        ] {
+            assert!(budget.get(field).is_some(), "budget.{field}: {metric:#}");
+        }
+        let spent = &schema["status"]["properties"]["canaryBudgetSpent"]["properties"];
+        assert!(spent.get("fraction").is_some(), "{schema:#}");
+    }
 }

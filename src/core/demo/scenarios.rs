@@ -9,7 +9,9 @@ use crate::{
 pub(super) struct Scenario {
     pub(super) cluster: &'static str,
     pub(super) model: &'static str,
-    pub(super) version: u32,
+    /// The canary's version; `None`: the version after the champion (the catalogue's latest of a
+    /// model whose versions are not pinned).
+    pub(super) version: Option<u32>,
     /// Seconds relative to the demo's start at which the rollout is created.
     pub(super) at: i64,
     pub(super) steps: Vec<Step>,
@@ -26,6 +28,15 @@ pub(super) struct Scenario {
     /// Started under the release policy (`release_policy`), as `rollout start` records
     /// policy.toml's rules, with the canary version's `validation_status` tag set to this.
     pub(super) policy: Option<&'static str>,
+    /// Started with `--max-burn`: an `slo_burn` check against this availability SLO.
+    pub(super) slo_burn: Option<SloBurn>,
+}
+
+/// The `slo_burn` check of a scenario's rollout, as `rollout start --max-burn MAX
+/// --slo-objective OBJECTIVE` adds it.
+pub(super) struct SloBurn {
+    pub(super) objective: f64,
+    pub(super) max_burn: f64,
 }
 
 /// Region → country, for the residency gate (the demo's clusters' regions).
@@ -64,7 +75,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         Scenario {
             cluster: "eu-prod",
             model: "search-embedder",
-            version: 3,
+            version: Some(3),
             at: -19 * 60,
             steps: vec![
                 Step::SetWeight(10),
@@ -81,11 +92,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             route: None,
             canary_inputs: &[],
             policy: None,
+            slo_burn: None,
         },
         Scenario {
             cluster: "uae-prod",
             model: "credit-scorer",
-            version: 9,
+            version: Some(9),
             at: -18 * 60,
             steps: vec![Step::SetWeight(10), a(5), Step::SetWeight(100)],
             interval: 30,
@@ -98,11 +110,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             // Started while its validation was still running: the validation gate failed at
             // start, and says so (an operator aborted it).
             policy: Some("pending"),
+            slo_burn: None,
         },
         Scenario {
             cluster: "eu-prod",
             model: "churn-model",
-            version: 4,
+            version: Some(4),
             at: -12 * 60,
             steps: vec![
                 Step::SetWeight(20),
@@ -123,11 +136,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             canary_inputs: &[],
             // The release manager's screen: every gate passes, with its evidence.
             policy: Some("passed"),
+            slo_burn: None,
         },
         Scenario {
             cluster: "uae-prod",
             model: "pricing-model",
-            version: 5,
+            version: Some(5),
             at: -8 * 60,
             steps: vec![
                 Step::SetWeight(50),
@@ -142,11 +156,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             route: None,
             canary_inputs: &[],
             policy: None,
+            slo_burn: None,
         },
         Scenario {
             cluster: "us-prod",
             model: "recsys-ranker",
-            version: 12,
+            version: Some(12),
             at: -2 * 60,
             steps: vec![
                 Step::SetWeight(10),
@@ -165,11 +180,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             route: Some("recsys-ranker"),
             canary_inputs: &[],
             policy: None,
+            slo_burn: None,
         },
         Scenario {
             cluster: "uae-prod",
             model: "fraud-detector",
-            version: 7,
+            version: Some(7),
             at: -40,
             steps: vec![
                 Step::SetWeight(10),
@@ -188,6 +204,29 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             // The canary reads merchant_risk from the new feature store.
             canary_inputs: &[("merchant_risk", 0.8)],
             policy: None,
+            slo_burn: None,
+        },
+        // Started with `--max-burn 14.4` against its 99.5 % availability SLO: the canary answers
+        // one request in eight with a 5xx, burning its error budget some 25 times faster than
+        // the SLO allows while the stable burns under 2×, and the slo-burn check rolls it back.
+        Scenario {
+            cluster: "us-prod",
+            model: "image-tagger",
+            version: None,
+            at: -7 * 60,
+            steps: vec![Step::SetWeight(10), a(3), Step::SetWeight(100)],
+            interval: 30,
+            failure_limit: 2,
+            approvals: 1,
+            canary_error: 0.125,
+            canary_latency_ms: 120.0,
+            route: None,
+            canary_inputs: &[],
+            policy: None,
+            slo_burn: Some(SloBurn {
+                objective: 0.995,
+                max_burn: 14.4,
+            }),
         },
     ]
 }

@@ -279,3 +279,73 @@ fn two_rollouts_start_under_the_release_policy_one_with_a_failing_gate() {
         assert!(policy_of("recsys-ranker").is_none() && policy_of("fraud-detector").is_none());
     }
 }
+
+/// Issue 25: image-tagger's canary, started with `--max-burn 14.4`, burns its error budget
+/// while its stable does not, and the core's state machine rolls it back, naming the check; the
+/// status says how much of the month's budget the canary spent.
+#[test]
+fn a_canary_burning_its_error_budget_is_rolled_back_by_the_slo_burn_check() {
+    let p = DemoPlatform::manual(7, start());
+    let r = p
+        .with_sim(|s| {
+            s.rollouts()
+                .into_iter()
+                .find(|r| r.spec.model.name == "image-tagger")
+        })
+        .expect("the slo-burn rollout");
+    assert_eq!(r.status.phase, Phase::RolledBack);
+    let check = r
+        .spec
+        .analysis
+        .metrics
+        .iter()
+        .find(|m| m.kind == crate::analysis::MetricKind::SloBurn)
+        .expect("an slo_burn check");
+    assert_eq!(check.max, Some(14.4));
+    let back = r
+        .status
+        .history
+        .iter()
+        .find(|h| h.to == Phase::RollingBack)
+        .expect("rolled back");
+    assert!(back.reason.contains("slo-burn"), "{}", back.reason);
+    let burn = r
+        .status
+        .measurements
+        .iter()
+        .rfind(|m| m.metric == "slo-burn")
+        .expect("measured");
+    assert_eq!(
+        burn.verdict,
+        crate::analysis::Verdict::Fail,
+        "{}",
+        burn.reason
+    );
+    assert!(burn.reason.starts_with("canary burns "), "{}", burn.reason);
+    let spent = r.status.canary_budget_spent.expect("budget spent");
+    assert!(
+        spent.fraction > 0.0 && spent.counted_seconds > 0,
+        "{spent:?}"
+    );
+    // Half a minute of a canary on a sixth of the traffic: a small share of a month's budget.
+    let words = spent.words(r.spec.model.version);
+    assert_eq!(
+        words,
+        format!(
+            "v{} canary: {} of the budget",
+            r.spec.model.version,
+            spent.percent()
+        )
+    );
+    assert!(
+        spent.fraction < 0.001 && spent.percent() != "0 %",
+        "{words}"
+    );
+    // The event a console shows names the check too.
+    let event = p.with_sim(|s| {
+        s.events
+            .iter()
+            .any(|e| e.object.contains("image-tagger") && e.message.contains("slo-burn"))
+    });
+    assert!(event, "an event names the slo-burn check");
+}

@@ -93,10 +93,9 @@ fn samples() -> impl Strategy<Value = Option<Vec<Sample>>> {
     ]);
     proptest::option::of(proptest::collection::vec(
         (value.clone(), value).prop_map(|(canary, stable)| Sample {
-            metric: "error-rate".into(),
             canary,
             stable,
-            error: None,
+            ..Sample::empty("error-rate")
         }),
         0..3,
     ))

@@ -128,13 +128,9 @@ impl Machine<'_> {
                 .iter()
                 .find(|s| s.metric == check.name)
                 .cloned()
-                .unwrap_or(Sample {
-                    metric: check.name.clone(),
-                    canary: None,
-                    stable: None,
-                    error: None,
-                });
+                .unwrap_or_else(|| Sample::empty(check.name.clone()));
             round.push(analysis::evaluate(check, &sample, self.now));
+            self.spend_budget(check, &sample);
         }
         self.status.last_measurement_at = Some(self.now);
         match analysis::overall(&round) {
@@ -144,6 +140,29 @@ impl Machine<'_> {
         }
         self.status.measurements.extend(round);
         trim_front(&mut self.status.measurements, MAX_MEASUREMENTS);
+    }
+
+    /// Add what the canary spent of its error budget since the previous round, where `check`
+    /// has a budget and the round measured both its rates. The time since the previous round
+    /// (or since the step began, for the first) counts up to the rate window: the rates say
+    /// nothing of what came before it.
+    fn spend_budget(&mut self, check: &analysis::MetricCheck, sample: &Sample) {
+        let (Some(budget), Some(rates)) = (&check.budget, sample.budget) else {
+            return;
+        };
+        let Some(since) = self
+            .status
+            .last_measurement_at
+            .or(self.status.step_started_at)
+        else {
+            return;
+        };
+        #[allow(clippy::cast_precision_loss)] // seconds, far below 2^52
+        let seconds = ((self.now - since).num_milliseconds().max(0) as f64 / 1000.0)
+            .min(budget.rate_window_seconds as f64);
+        if let Some(spent) = budget.add(self.status.canary_budget_spent.as_ref(), rates, seconds) {
+            self.status.canary_budget_spent = Some(spent);
+        }
     }
 
     /// Run the state machine until it waits on the world.
@@ -207,8 +226,10 @@ impl Machine<'_> {
                 Phase::Progressing | Phase::Paused | Phase::AwaitingApproval => {
                     if self.status.failures >= self.spec.analysis.failure_limit {
                         let reason = format!(
-                            "analysis failed {} times (limit {})",
-                            self.status.failures, self.spec.analysis.failure_limit
+                            "analysis failed {} times (limit {}){}",
+                            self.status.failures,
+                            self.spec.analysis.failure_limit,
+                            failed_last(&self.status)
                         );
                         self.transition(Phase::RollingBack, reason);
                         continue;
@@ -355,6 +376,25 @@ impl Machine<'_> {
             self.now,
         );
         self.transition(Phase::Failed, message);
+    }
+}
+
+/// The checks that failed in the latest round, as a rollback's reason names them
+/// (`: error-rate, slo-burn`); empty when none did.
+fn failed_last(status: &RolloutStatus) -> String {
+    let Some(last) = status.measurements.last().map(|m| m.time) else {
+        return String::new();
+    };
+    let failed: Vec<&str> = status
+        .measurements
+        .iter()
+        .filter(|m| m.time == last && m.verdict == Verdict::Fail)
+        .map(|m| m.metric.as_str())
+        .collect();
+    if failed.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", failed.join(", "))
     }
 }
 

@@ -42,7 +42,10 @@ pub use effects::{
 };
 pub use machine::{analysis_due, reconcile, replica_split};
 pub use preview::{Alias, preview};
-pub use template::{STEP_SYNTAX, Template, default_analysis, drift_check, templates};
+pub use template::{
+    SLO_WINDOW_SECONDS, STEP_SYNTAX, Template, default_analysis, drift_check, slo_burn_check,
+    templates,
+};
 pub use validate::{validate, validate_steps};
 
 /// How many measurements the status keeps (oldest dropped first).
@@ -232,6 +235,10 @@ pub struct RolloutStatus {
     pub failures: u32,
     pub passes_in_step: u32,
     pub measurements: Vec<Measurement>,
+    /// How much of its SLO window's error budget the canary has spent so far, added up over
+    /// the rounds of its `slo_burn` check (`analysis::budget`); `None` without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_budget_spent: Option<analysis::BudgetSpent>,
     pub approvals: Vec<Approval>,
     pub history: Vec<Transition>,
     pub conditions: Vec<Condition>,
@@ -270,6 +277,7 @@ impl Default for RolloutStatus {
             failures: 0,
             passes_in_step: 0,
             measurements: Vec::new(),
+            canary_budget_spent: None,
             approvals: Vec::new(),
             history: Vec::new(),
             conditions: Vec::new(),
@@ -622,5 +630,7 @@ impl Command {
     }
 }
 
+#[cfg(test)]
+mod slo_burn_tests;
 #[cfg(test)]
 mod tests;

@@ -133,6 +133,7 @@ pub fn default_analysis(model: &str) -> AnalysisSpec {
                 stable_query: Some(err("stable")),
                 max: Some(0.05),
                 max_ratio_to_stable: Some(2.0),
+                budget: None,
             },
             MetricCheck {
                 name: "latency-p99".into(),
@@ -141,6 +142,7 @@ pub fn default_analysis(model: &str) -> AnalysisSpec {
                 stable_query: Some(p99("stable")),
                 max: Some(1000.0),
                 max_ratio_to_stable: Some(1.5),
+                budget: None,
             },
         ],
     }
@@ -163,5 +165,55 @@ pub fn drift_check(model: &str, version: u32, max_psi: f64) -> MetricCheck {
         stable_query: Some(buckets(format!("model=\"{model}\",track=\"stable\""))),
         max: Some(max_psi),
         max_ratio_to_stable: None,
+        budget: None,
+    }
+}
+
+/// The SLO window an `slo_burn` check's budget is a share of, unless said otherwise: 30 days.
+pub const SLO_WINDOW_SECONDS: u64 = 30 * 24 * 3600;
+
+/// The `slo_burn` check of a rollout's analysis: the burn rate of the canary (version `version`)
+/// and of the stable track — each track's share of 5xx in `model_requests_total` over
+/// `window_seconds` (at least a minute: a rate needs a few scrapes), divided by the error budget
+/// `1 - objective`. It fails when the canary burns faster than `max_burn` while the stable does
+/// not (14.4 over an hour is 2 % of a 30-day budget: the SRE workbook's paging threshold). It
+/// also reads the canary's errors and the model's requests per second, from which the core adds
+/// up how much of the budget of the SLO window (`slo_window_seconds`) the canary spent.
+pub fn slo_burn_check(
+    model: &str,
+    version: u32,
+    objective: f64,
+    max_burn: f64,
+    window_seconds: u64,
+    slo_window_seconds: u64,
+) -> MetricCheck {
+    let window = window_seconds.max(60);
+    let rate = |selector: &str| format!("sum(rate(model_requests_total{{{selector}}}[{window}s]))");
+    let errors = |selector: &str| rate(&format!("{selector},code=~\"5..\""));
+    let canary = format!("model=\"{model}\",version=\"{version}\",track=\"canary\"");
+    let stable = format!("model=\"{model}\",track=\"stable\"");
+    // The budget as PromQL works it out, `(1 - 0.995)`: the objective as given, not a float's
+    // rounding of the difference.
+    let burn = |selector: &str| {
+        format!(
+            "({} / {}) / (1 - {objective})",
+            errors(selector),
+            rate(selector)
+        )
+    };
+    MetricCheck {
+        name: "slo-burn".into(),
+        kind: analysis::MetricKind::SloBurn,
+        canary_query: burn(&canary),
+        stable_query: Some(burn(&stable)),
+        max: Some(max_burn),
+        max_ratio_to_stable: None,
+        budget: Some(analysis::ErrorBudget {
+            objective,
+            slo_window_seconds,
+            rate_window_seconds: window,
+            canary_errors_query: errors(&canary),
+            requests_query: rate(&format!("model=\"{model}\"")),
+        }),
     }
 }

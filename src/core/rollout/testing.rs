@@ -33,6 +33,7 @@ impl RolloutSpec {
                     stable_query: Some("stable".into()),
                     max: Some(0.05),
                     max_ratio_to_stable: Some(2.0),
+                    budget: None,
                 }],
             },
             approval: ApprovalGate { required: 1 },

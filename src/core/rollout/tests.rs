@@ -23,10 +23,9 @@ fn obs(secs: i64, ready: bool) -> Observation {
 fn with_samples(secs: i64, canary: f64, stable: f64) -> Observation {
     Observation {
         samples: Some(vec![Sample {
-            metric: "error-rate".into(),
             canary: Some(canary),
             stable: Some(stable),
-            error: None,
+            ..Sample::empty("error-rate")
         }]),
         ..obs(secs, true)
     }

@@ -78,6 +78,12 @@ pub fn validate(spec: &RolloutSpec) -> Result<(), CoreError> {
             "must be 1 or more".into(),
         );
     }
+    validate_metrics(spec)
+}
+
+/// Each metric check of a spec: a query, a threshold, what the threshold compares with.
+fn validate_metrics(spec: &RolloutSpec) -> Result<(), CoreError> {
+    let invalid = |field: String, message: String| Err(CoreError::InvalidSpec { field, message });
     for (i, m) in spec.analysis.metrics.iter().enumerate() {
         if m.canary_query.trim().is_empty() {
             return invalid(
@@ -94,6 +100,9 @@ pub fn validate(spec: &RolloutSpec) -> Result<(), CoreError> {
                 ),
             );
         }
+        if m.kind == crate::analysis::MetricKind::SloBurn {
+            slo_burn(i, m)?;
+        }
         if m.max_ratio_to_stable.is_some() && m.stable_query.is_none() {
             return invalid(
                 format!("spec.analysis.metrics[{i}].stableQuery"),
@@ -101,6 +110,53 @@ pub fn validate(spec: &RolloutSpec) -> Result<(), CoreError> {
                     "metric {:?} compares with stable but has no stable query",
                     m.name
                 ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An `slo_burn` check: a positive max burn rate, the stable's burn to tell the canary's
+/// doing from the model's, and a budget whose objective is a share of requests.
+fn slo_burn(i: usize, m: &crate::analysis::MetricCheck) -> Result<(), CoreError> {
+    let invalid = |field: &str, message: String| {
+        Err(CoreError::InvalidSpec {
+            field: format!("spec.analysis.metrics[{i}]{field}"),
+            message,
+        })
+    };
+    if !m.max.is_some_and(|v| v.is_finite() && v > 0.0) {
+        return invalid(
+            ".max",
+            format!(
+                "slo_burn metric {:?} needs a max burn rate above 0 (such as 14.4)",
+                m.name
+            ),
+        );
+    }
+    if m.stable_query.is_none() {
+        return invalid(
+            ".stableQuery",
+            format!(
+                "slo_burn metric {:?} compares with the stable's burn but has no stable query",
+                m.name
+            ),
+        );
+    }
+    if let Some(b) = &m.budget {
+        if !(b.objective > 0.0 && b.objective < 1.0) {
+            return invalid(
+                ".budget.objective",
+                format!(
+                    "{} is not an availability objective: a number between 0 and 1 such as 0.995",
+                    b.objective
+                ),
+            );
+        }
+        if b.slo_window_seconds == 0 || b.rate_window_seconds == 0 {
+            return invalid(
+                ".budget",
+                "sloWindowSeconds and rateWindowSeconds must be 1 or more".into(),
             );
         }
     }

@@ -168,7 +168,8 @@ fn canary_now(r: &RolloutRecord, v: &[f64], kind: MetricKind) -> String {
 }
 
 /// The head's text: model, image, replicas and age; phase; canary weight, step and verdict; the
-/// latest values when the charts are not shown (`now`); the verbs.
+/// error budget the canary spent, with an `slo_burn` check; the latest values when the charts
+/// are not shown (`now`); the verbs.
 fn head_lines(app: &App, r: &RolloutRecord, now: Option<Line<'static>>) -> Vec<Line<'static>> {
     let t = &app.prefs.theme;
     let mut weight = vec![Span::styled("canary ", t.muted)];
@@ -200,6 +201,13 @@ fn head_lines(app: &App, r: &RolloutRecord, now: Option<Line<'static>>) -> Vec<L
         ]),
         Line::from(weight),
     ];
+    if let Some(spent) = &r.status.canary_budget_spent {
+        lines.push(Line::from(vec![
+            Span::styled("budget ", t.muted),
+            Span::styled(spent.words(r.spec.model.version), t.canary),
+            Span::styled(format!("  (SLO {})", spent.slo()), t.muted),
+        ]));
+    }
     lines.extend(now);
     lines.push(Line::from(verb_hints(app, r)));
     lines

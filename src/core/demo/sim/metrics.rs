@@ -12,13 +12,13 @@ use crate::drift;
 impl Sim {
     pub(super) fn record_series(&mut self) {
         let now = self.now;
-        for (i, r) in self.rollouts.iter_mut().enumerate() {
+        for r in &mut self.rollouts {
             if r.record.status.phase.is_terminal() && !r.series.times.is_empty() {
                 continue;
             }
             let mut rng = Rng::fork(
                 self.seed,
-                &format!("series/{i}/{}", (now - self.start).num_seconds()),
+                &format!("series/{}/{}", r.place, (now - self.start).num_seconds()),
             );
             let canary_live = r.record.status.weight > 0 && r.record.status.phase.is_active();
             r.series.times.push(now);

@@ -48,6 +48,9 @@ pub const CONTROLLER: &str = "mlops-controller (embedded)";
 
 struct SimRollout {
     record: RolloutRecord,
+    /// Its scenario's place in the script, which keys the noise of its series: a scenario added
+    /// to the script changes no other rollout's.
+    place: usize,
     canary_error: f64,
     canary_latency_ms: f64,
     stable_error: f64,
@@ -95,7 +98,8 @@ pub struct Sim {
     pub runs: Vec<Run>,
     pub models: Vec<RegisteredModel>,
     rollouts: Vec<SimRollout>,
-    pending_scenarios: Vec<Scenario>,
+    /// The script's rollouts not created yet, each with its place in the script.
+    pending_scenarios: Vec<(usize, Scenario)>,
     pending_commands: Vec<(i64, &'static str, Command)>,
     pub events: VecDeque<ClusterEvent>,
     pub audit: AuditLog,
@@ -145,7 +149,7 @@ impl Sim {
             runs: Vec::new(),
             models: Vec::new(),
             rollouts: Vec::new(),
-            pending_scenarios: scenarios(),
+            pending_scenarios: scenarios().into_iter().enumerate().collect(),
             pending_commands: scripted_commands(),
             events: VecDeque::new(),
             audit: AuditLog::default(),
@@ -188,15 +192,15 @@ impl Sim {
 
     fn step(&mut self) {
         let rel = self.rel();
-        let due: Vec<Scenario> = {
+        let due: Vec<(usize, Scenario)> = {
             let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_scenarios)
                 .into_iter()
-                .partition(|s| s.at <= rel);
+                .partition(|(_, s)| s.at <= rel);
             self.pending_scenarios = rest;
             due
         };
-        for s in due {
-            self.create_rollout(&s);
+        for (place, s) in due {
+            self.create_rollout(place, &s);
         }
         let commands: Vec<(i64, &str, Command)> = {
             let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_commands)

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use super::{CONTROLLER, Sim, SimRollout, image_of, infra::SimInfra, run_now};
 use crate::demo::{catalog::SERVING_NAMESPACE, rng::Rng, scenarios::Scenario};
 use crate::{
-    analysis::{MetricCheck, MetricKind, Sample},
+    analysis::{BudgetRates, MetricCheck, MetricKind, Sample},
     audit::AuditRecord,
     error::CoreError,
     model::{Deployment, EventKind, RolloutSeries, Track},
@@ -16,67 +16,42 @@ use crate::{
     },
 };
 
+/// Requests a second each serving replica answers in the simulation.
+const REQUESTS_PER_REPLICA: f64 = 40.0;
+
 impl Sim {
-    pub(super) fn create_rollout(&mut self, s: &Scenario) {
+    /// Create the rollout of scenario `s`, the `place`-th of the script.
+    pub(super) fn create_rollout(&mut self, place: usize, s: &Scenario) {
         let stable_version = self.champion(s.model);
+        let version = s.version.unwrap_or(stable_version + 1);
         let replicas = self
             .deployments
             .iter()
             .find(|d| d.model == s.model && d.track == Track::Stable)
             .map_or(2, |d| d.replicas);
-        let q = |track: &str, what: &str| match what {
-            "err" => format!(
-                "sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\"}}[1m]))",
-                s.model, s.model
-            ),
-            _ => format!(
-                "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{}\",track=\"{track}\"}}[1m]))) * 1000",
-                s.model
-            ),
-        };
         let spec = RolloutSpec {
             model: ModelRef {
                 name: s.model.into(),
-                version: s.version,
+                version,
             },
             stable_version,
             deployment: s.model.into(),
-            image: image_of(s.model, s.version),
+            image: image_of(s.model, version),
             replicas,
             http_route: s.route.map(str::to_string),
             steps: s.steps.clone(),
-            analysis: AnalysisSpec {
-                interval_seconds: s.interval,
-                failure_limit: s.failure_limit,
-                metrics: vec![
-                    MetricCheck {
-                        name: "error-rate".into(),
-                        kind: MetricKind::ErrorRate,
-                        canary_query: q("canary", "err"),
-                        stable_query: Some(q("stable", "err")),
-                        max: Some(0.05),
-                        max_ratio_to_stable: Some(2.0),
-                    },
-                    MetricCheck {
-                        name: "latency-p99".into(),
-                        kind: MetricKind::LatencyP99,
-                        canary_query: q("canary", "p99"),
-                        stable_query: Some(q("stable", "p99")),
-                        max: Some(400.0),
-                        max_ratio_to_stable: Some(1.5),
-                    },
-                ],
-            },
+            analysis: analysis(s, version),
             approval: ApprovalGate {
                 required: s.approvals,
             },
         };
-        let name = format!("{}-v{}", s.model, s.version);
+        let name = format!("{}-v{version}", s.model);
         let policy = s
             .policy
-            .and_then(|validation| self.start_policy(s, validation));
+            .and_then(|validation| self.start_policy(s, version, validation));
         let mut rng = Rng::fork(self.seed, &name);
         self.rollouts.push(SimRollout {
+            place,
             record: RolloutRecord {
                 name: name.clone(),
                 namespace: SERVING_NAMESPACE.into(),
@@ -97,10 +72,7 @@ impl Sim {
             s.cluster,
             &format!("modelrollout/{name}"),
             "Created",
-            &format!(
-                "rollout of {} v{} created by ci-pipeline",
-                s.model, s.version
-            ),
+            &format!("rollout of {} v{version} created by ci-pipeline", s.model),
             EventKind::Normal,
         );
         self.audit.append(AuditRecord {
@@ -108,7 +80,7 @@ impl Sim {
             actor: "ci-pipeline".into(),
             action: rollout::START_ACTION.into(),
             target: format!("{}/{}/{name}", s.cluster, SERVING_NAMESPACE),
-            comment: format!("validated {} v{}", s.model, s.version),
+            comment: format!("validated {} v{version}", s.model),
             details: String::new(),
         });
     }
@@ -119,8 +91,13 @@ impl Sim {
     /// `None` if the simulated registry cannot give the facts (a scenario naming a version
     /// the catalogue lacks): the rollout then starts under no policy rather than a made-up
     /// verdict.
-    fn start_policy(&mut self, s: &Scenario, validation: &str) -> Option<crate::policy::Recorded> {
-        let _ = self.set_version_tag(s.model, s.version, "validation_status", validation);
+    fn start_policy(
+        &mut self,
+        s: &Scenario,
+        version: u32,
+        validation: &str,
+    ) -> Option<crate::policy::Recorded> {
+        let _ = self.set_version_tag(s.model, version, "validation_status", validation);
         let rules = crate::demo::scenarios::release_policy();
         let regions = cluster_regions(s.cluster);
         let infra = SimInfra {
@@ -130,7 +107,7 @@ impl Sim {
         let gathered = run_now(crate::policy_facts::gather(
             &infra,
             &rules,
-            (s.model, s.version),
+            (s.model, version),
             s.cluster,
             regions,
             None,
@@ -207,25 +184,8 @@ impl Sim {
             }
             let gates = self.gates(idx);
             let r = &self.rollouts[idx];
-            let samples =
-                rollout::analysis_due(&r.record.spec, &r.record.status, self.now).then(|| {
-                    let mut rng =
-                        Rng::fork(self.seed, &format!("{}/{}", r.record.name, self.rel()));
-                    vec![
-                        Sample {
-                            metric: "error-rate".into(),
-                            canary: Some((r.canary_error * (1.0 + 0.15 * rng.normal())).max(0.0)),
-                            stable: Some((r.stable_error * (1.0 + 0.15 * rng.normal())).max(0.0)),
-                            error: None,
-                        },
-                        Sample {
-                            metric: "latency-p99".into(),
-                            canary: Some(r.canary_latency_ms * (1.0 + 0.05 * rng.normal())),
-                            stable: Some(r.stable_latency_ms * (1.0 + 0.05 * rng.normal())),
-                            error: None,
-                        },
-                    ]
-                });
+            let samples = rollout::analysis_due(&r.record.spec, &r.record.status, self.now)
+                .then(|| self.samples(r));
             let obs = Observation {
                 now: self.now,
                 canary_ready: self.canary_ready(&r.record),
@@ -237,6 +197,52 @@ impl Sim {
             self.rollouts[idx].record.status = decision.status;
             self.apply_effects(idx, &decision.effects);
         }
+    }
+
+    /// One analysis round of a rollout, drawn around its canary's and stable's error rate and
+    /// latency: the values the metrics store would give each check's queries.
+    fn samples(&self, r: &SimRollout) -> Vec<Sample> {
+        let mut rng = Rng::fork(self.seed, &format!("{}/{}", r.record.name, self.rel()));
+        let canary_error = (r.canary_error * (1.0 + 0.15 * rng.normal())).max(0.0);
+        let stable_error = (r.stable_error * (1.0 + 0.15 * rng.normal())).max(0.0);
+        let mut samples = vec![
+            Sample {
+                canary: Some(canary_error),
+                stable: Some(stable_error),
+                ..Sample::empty("error-rate")
+            },
+            Sample {
+                canary: Some(r.canary_latency_ms * (1.0 + 0.05 * rng.normal())),
+                stable: Some(r.stable_latency_ms * (1.0 + 0.05 * rng.normal())),
+                ..Sample::empty("latency-p99")
+            },
+        ];
+        let spec = &r.record.spec;
+        for check in &spec.analysis.metrics {
+            let Some(budget) = check
+                .budget
+                .as_ref()
+                .filter(|_| check.kind == MetricKind::SloBurn)
+            else {
+                continue;
+            };
+            // The model's traffic, split between the tracks as the replicas are.
+            let requests = REQUESTS_PER_REPLICA * f64::from(spec.replicas);
+            let (_, canary_replicas) =
+                rollout::replica_split(spec.replicas, r.record.status.weight);
+            let canary_share = f64::from(canary_replicas) / f64::from(spec.replicas.max(1));
+            let allowed = 1.0 - budget.objective;
+            samples.push(Sample {
+                canary: Some(canary_error / allowed),
+                stable: Some(stable_error / allowed),
+                budget: Some(BudgetRates {
+                    canary_errors: canary_error * requests * canary_share,
+                    requests,
+                }),
+                ..Sample::empty(check.name.clone())
+            });
+        }
+        samples
     }
 
     /// Carry out a decision's effects on this simulation; a failure becomes a Warning event on
@@ -349,6 +355,56 @@ impl Sim {
         });
         self.sync_pods();
     }
+}
+
+/// The analysis of a scenario's rollout of `version`: the model servers' error rate and p99
+/// latency, canary against stable, and its `slo_burn` check where it has one.
+fn analysis(s: &Scenario, version: u32) -> AnalysisSpec {
+    let q = |track: &str, what: &str| match what {
+        "err" => format!(
+            "sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{}\",track=\"{track}\"}}[1m]))",
+            s.model, s.model
+        ),
+        _ => format!(
+            "histogram_quantile(0.99, sum by (le) (rate(model_request_duration_seconds_bucket{{model=\"{}\",track=\"{track}\"}}[1m]))) * 1000",
+            s.model
+        ),
+    };
+    let mut analysis = AnalysisSpec {
+        interval_seconds: s.interval,
+        failure_limit: s.failure_limit,
+        metrics: vec![
+            MetricCheck {
+                name: "error-rate".into(),
+                kind: MetricKind::ErrorRate,
+                canary_query: q("canary", "err"),
+                stable_query: Some(q("stable", "err")),
+                max: Some(0.05),
+                max_ratio_to_stable: Some(2.0),
+                budget: None,
+            },
+            MetricCheck {
+                name: "latency-p99".into(),
+                kind: MetricKind::LatencyP99,
+                canary_query: q("canary", "p99"),
+                stable_query: Some(q("stable", "p99")),
+                max: Some(400.0),
+                max_ratio_to_stable: Some(1.5),
+                budget: None,
+            },
+        ],
+    };
+    if let Some(slo) = &s.slo_burn {
+        analysis.metrics.push(rollout::slo_burn_check(
+            s.model,
+            version,
+            slo.objective,
+            slo.max_burn,
+            s.interval,
+            rollout::SLO_WINDOW_SECONDS,
+        ));
+    }
+    analysis
 }
 
 /// The node regions of a demo cluster.
