@@ -29,9 +29,6 @@ use crate::{
     wiring::Options,
 };
 
-/// The availability objective of `start --max-burn` unless `--slo-objective` names another.
-pub const DEFAULT_SLO_OBJECTIVE: f64 = 0.995;
-
 /// The longest `start --wait --timeout`: a week.
 pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
 /// How often `start --wait` reads the rollout again.
@@ -137,9 +134,9 @@ pub struct StartArgs {
     #[arg(long, value_parser = parse_burn)]
     max_burn: Option<f64>,
     /// The availability objective --max-burn burns against: the share of requests that must
-    /// not fail with a 5xx.
-    #[arg(long, default_value_t = DEFAULT_SLO_OBJECTIVE, value_parser = parse_objective, requires = "max_burn")]
-    slo_objective: f64,
+    /// not fail with a 5xx (default: the model's SLO, `[slo]` in config.toml, else 0.995).
+    #[arg(long, value_parser = parse_objective, requires = "max_burn")]
+    slo_objective: Option<f64>,
     /// With --wait: give up after this many seconds (at most a week).
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
     timeout: u64,
@@ -430,20 +427,22 @@ enum NotPromoted {
 
 /// The analysis of a rollout of `args`: the default checks, and the drift and SLO burn gates
 /// where asked (the burn over the analysis' own interval, at least a minute).
-fn analysis(args: &StartArgs) -> rollout::AnalysisSpec {
+fn analysis(args: &StartArgs, options: &Options) -> rollout::AnalysisSpec {
     let mut a = rollout::default_analysis(&args.model);
     if let Some(max) = args.max_drift {
         a.metrics
             .push(rollout::drift_check(&args.model, args.version, max));
     }
     if let Some(max) = args.max_burn {
+        // The model's SLO from config.toml (the flag over it), as `mlops health` judges it.
+        let (spec, _) = options.settings.slo.config().spec_for(&args.model, None);
         a.metrics.push(rollout::slo_burn_check(
             &args.model,
             args.version,
-            args.slo_objective,
+            args.slo_objective.unwrap_or(spec.objective),
             max,
             a.interval_seconds,
-            rollout::SLO_WINDOW_SECONDS,
+            spec.window_seconds(),
         ));
     }
     a
@@ -475,7 +474,7 @@ fn start(args: &StartArgs, options: &Options, output: Output) -> Result<ExitCode
         replicas: 1,
         http_route: None,
         steps,
-        analysis: analysis(args),
+        analysis: analysis(args, options),
         approval: rollout::ApprovalGate {
             required: args.approvers,
         },
