@@ -25,5 +25,6 @@ pub mod ports;
 pub mod registry;
 pub mod rollout;
 pub mod text;
+pub mod timeline;
 
 pub use error::{CoreError, ErrorKind};

@@ -22,6 +22,7 @@ use crate::{
     rollout::{self, Command, RolloutRecord},
 };
 
+mod alerts;
 mod build;
 mod cluster;
 mod infra;
@@ -106,6 +107,8 @@ pub struct Sim {
     canary_drift: Vec<FeatureDrift>,
     canary_history: BTreeMap<(String, u32, String), CanaryHistory>,
     pod_counter: u64,
+    /// The simulated metrics store's alerts (`alerts`), oldest first.
+    alerts: Vec<crate::model::Alert>,
 }
 
 /// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
@@ -151,6 +154,7 @@ impl Sim {
             canary_drift: Vec::new(),
             canary_history: BTreeMap::new(),
             pod_counter: 0,
+            alerts: Vec::new(),
         };
         sim.build_infrastructure();
         sim.build_registry();
@@ -228,6 +232,7 @@ impl Sim {
         self.move_gpus();
         if rel.rem_euclid(SERIES_EVERY_SECONDS) == 0 {
             self.record_series();
+            self.evaluate_alerts();
         }
         if rel.rem_euclid(DRIFT_WINDOW_SECONDS) == 0 {
             self.refresh_drift();
@@ -395,8 +400,12 @@ impl Sim {
                 psi_history: f.psi_history.iter().copied().collect(),
                 status_history: f.status_history.iter().copied().collect(),
                 reference: "window".into(),
+                window_seconds: DRIFT_WINDOW_SECONDS.unsigned_abs(),
             })
-            .chain(self.canary_drift.iter().cloned())
+            .chain(self.canary_drift.iter().cloned().map(|mut d| {
+                d.window_seconds = DRIFT_WINDOW_SECONDS.unsigned_abs();
+                d
+            }))
             .collect()
     }
 
