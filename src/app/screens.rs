@@ -19,6 +19,7 @@ pub enum ViewId {
     Gpus,
     Rollouts,
     Audit,
+    Timeline,
 }
 
 /// One view's row in the table.
@@ -37,7 +38,7 @@ pub struct ViewInfo {
 }
 
 /// Every view, in tab order.
-pub const VIEWS: [ViewInfo; 7] = [
+pub const VIEWS: [ViewInfo; 8] = [
     ViewInfo {
         id: ViewId::Overview,
         title: "Overview",
@@ -93,6 +94,14 @@ pub const VIEWS: [ViewInfo; 7] = [
         palette: "audit",
         aliases: &["log"],
         help: "the audit trail",
+    },
+    ViewInfo {
+        id: ViewId::Timeline,
+        title: "Timeline",
+        context: "timeline",
+        palette: "timeline",
+        aliases: &["tl", "incident", "events"],
+        help: "one incident timeline: events, rollouts, commands, registry, alerts",
     },
 ];
 
@@ -217,6 +226,19 @@ pub enum ScreenKind {
         version: u32,
         name: String,
     },
+    /// The timeline of one model (and version), opened with `t` from anything that belongs to
+    /// a model version.
+    TimelineOf {
+        model: String,
+        version: Option<u32>,
+    },
+    /// One timeline entry in full, among the entries of the model (and version) it was
+    /// opened from (`None`: every model's).
+    TimelineEntry {
+        model: Option<String>,
+        version: Option<u32>,
+        id: u64,
+    },
     /// The raw JSON of an object (the same document as the CLI's `-o json`).
     Raw {
         of: RawOf,
@@ -289,6 +311,7 @@ impl ScreenKind {
             ScreenKind::GpuDetail { .. } => ViewId::Gpus,
             ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
             ScreenKind::AuditEntry(_) => ViewId::Audit,
+            ScreenKind::TimelineOf { .. } | ScreenKind::TimelineEntry { .. } => ViewId::Timeline,
             ScreenKind::PodDetail { from, .. }
             | ScreenKind::Raw { from, .. }
             | ScreenKind::Messages { from } => *from,
@@ -310,6 +333,12 @@ impl ScreenKind {
             ScreenKind::DriftDetail(k) => format!("{} · {}", k.model, k.feature),
             ScreenKind::RolloutDetail(k) => k.name.clone(),
             ScreenKind::AuditEntry(seq) => format!("#{seq}"),
+            ScreenKind::TimelineOf {
+                model,
+                version: Some(v),
+            } => format!("{model} v{v}"),
+            ScreenKind::TimelineOf { model, .. } => model.clone(),
+            ScreenKind::TimelineEntry { .. } => "entry".to_string(),
             ScreenKind::GpuDetail { node, index, .. } => format!("{node} GPU {index}"),
             ScreenKind::VersionDetail { model, version } => format!("{model} v{version} (detail)"),
             ScreenKind::Raw { of, .. } => format!("{} (raw)", of.label()),
@@ -326,6 +355,7 @@ impl ScreenKind {
                 | ScreenKind::Runs { .. }
                 | ScreenKind::Compare { .. }
                 | ScreenKind::LineageGraph { .. }
+                | ScreenKind::TimelineOf { .. }
                 | ScreenKind::Messages { .. }
         )
     }

@@ -114,7 +114,17 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
-    let mut spans = vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")];
+    let tabs: usize = VIEWS
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{}:{} ", i + 1, v.title).chars().count())
+        .sum();
+    // The name goes first when the tabs would not fit beside it (80 columns).
+    let mut spans = if tabs + 8 <= usize::from(area.width) {
+        vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")]
+    } else {
+        Vec::new()
+    };
     let current = app.view();
     for (i, v) in VIEWS.iter().enumerate() {
         let label = format!("{}:{}", i + 1, v.title);

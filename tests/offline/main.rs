@@ -20,3 +20,4 @@ mod faults;
 mod hostile_drift;
 mod hostile_input;
 mod snapshots;
+mod timeline;

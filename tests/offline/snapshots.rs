@@ -93,6 +93,10 @@ screens! {
     rollout_raw: ["6", "y"],
     audit: ["7"],
     audit_entry: ["7", "enter"],
+    timeline: ["8"],
+    // The first rollout's model version, with `t`; its last entry in full.
+    timeline_of_rollout: ["6", "t"],
+    timeline_entry: ["6", "t", "end", "enter"],
     help: ["6", "?"],
     palette: [":", "r"],
     confirm_approve: ["6", "a"],

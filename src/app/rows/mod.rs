@@ -23,6 +23,7 @@ pub mod memo;
 pub mod overview;
 pub mod rollouts;
 pub mod table;
+pub mod timeline;
 pub mod wanted;
 
 pub use self::{
@@ -160,6 +161,7 @@ pub fn model(kind: &ScreenKind) -> &'static dyn ViewModel {
             ViewId::Gpus => &gpus::Model,
             ViewId::Rollouts => &rollouts::Model,
             ViewId::Audit => &audit::Model,
+            ViewId::Timeline => &timeline::Model,
         },
     }
 }

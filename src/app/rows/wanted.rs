@@ -22,9 +22,12 @@ pub fn wanted(app: &App) -> Vec<Source> {
 /// a finished run's metrics once (`None`).
 pub fn period(app: &App, s: &Source) -> Option<Duration> {
     match s {
-        Source::Cluster | Source::Gpus | Source::Drift | Source::Audit | Source::Series(_) => {
-            Some(app.prefs.refresh)
-        }
+        Source::Cluster
+        | Source::Gpus
+        | Source::Drift
+        | Source::Audit
+        | Source::Alerts
+        | Source::Series(_) => Some(app.prefs.refresh),
         Source::Experiments
         | Source::Models
         | Source::Runs(_)
@@ -44,7 +47,12 @@ pub fn oldest_live_update(app: &App) -> Option<DateTime<Utc>> {
         .filter(|s| {
             matches!(
                 s,
-                Source::Cluster | Source::Gpus | Source::Drift | Source::Audit | Source::Series(_)
+                Source::Cluster
+                    | Source::Gpus
+                    | Source::Drift
+                    | Source::Audit
+                    | Source::Alerts
+                    | Source::Series(_)
             )
         })
         .filter_map(|s| app.feeds.updated(s))

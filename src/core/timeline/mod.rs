@@ -359,7 +359,8 @@ fn fold(kept: &mut Entry, mut other: Entry) {
     }
 }
 
-/// Mark the changes within `window` before each alert that concerns their model (an alert of
+/// Mark the changes within `window` before each alert (strictly before: what happened with it
+/// is its consequence, not its cause) that concerns their model (an alert of
 /// no model, the changes of every model).
 fn mark_changes(sorted: &mut [Entry], window: Duration) {
     let alerts: Vec<(DateTime<Utc>, Option<String>, String)> = sorted
@@ -369,7 +370,7 @@ fn mark_changes(sorted: &mut [Entry], window: Duration) {
         .collect();
     for e in sorted.iter_mut().filter(|e| e.change) {
         let before = alerts.iter().find(|(at, model, _)| {
-            e.time <= *at
+            e.time < *at
                 && *at - e.time <= window
                 && model
                     .as_deref()
@@ -377,11 +378,10 @@ fn mark_changes(sorted: &mut [Entry], window: Duration) {
         });
         if let Some((at, _, summary)) = before {
             e.changed_before = true;
-            let minutes = (*at - e.time).num_seconds() as f64 / 60.0;
-            e.details.insert(
-                "before_alert".into(),
-                format!("{minutes:.1} min before: {summary}"),
-            );
+            let before = ago(e.time, *at);
+            let before = before.trim_end_matches(" ago");
+            e.details
+                .insert("before_alert".into(), format!("{before} before: {summary}"));
         }
     }
 }

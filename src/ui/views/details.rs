@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Label: value lines; long values wrap under their label.
-fn fields<'a>(app: &App, pairs: Vec<(&'a str, String, Option<Style>)>) -> Vec<Line<'a>> {
+pub(super) fn fields<'a>(app: &App, pairs: Vec<(&'a str, String, Option<Style>)>) -> Vec<Line<'a>> {
     let t = &app.prefs.theme;
     let width = pairs
         .iter()
@@ -34,7 +34,7 @@ fn fields<'a>(app: &App, pairs: Vec<(&'a str, String, Option<Style>)>) -> Vec<Li
         .collect()
 }
 
-fn show(app: &App, frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>) {
+pub(super) fn show(app: &App, frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'_>>) {
     let block = titled_block(app, title, true);
     let scroll = u16::try_from(app.screen().offset).unwrap_or(u16::MAX);
     frame.render_widget(

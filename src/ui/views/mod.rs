@@ -12,6 +12,7 @@ mod lineage;
 mod overview;
 mod rollout_detail;
 mod rollouts;
+mod timeline;
 
 use ratatui::{Frame, layout::Rect};
 
@@ -30,7 +31,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ViewId::Gpus => gpus::render(app, frame, area),
             ViewId::Rollouts => rollouts::render(app, frame, area),
             ViewId::Audit => audit::render(app, frame, area),
+            ViewId::Timeline => timeline::render(app, frame, area),
         },
+        ScreenKind::TimelineOf { .. } => timeline::render(app, frame, area),
+        ScreenKind::TimelineEntry { .. } => timeline::render_entry(app, frame, area),
         ScreenKind::Runs { .. } => experiments::render_runs(app, frame, area),
         ScreenKind::RunDetail { run_id, .. } => experiments::render_run(app, frame, area, run_id),
         ScreenKind::Compare {
