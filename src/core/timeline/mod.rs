@@ -240,6 +240,17 @@ impl Entry {
         self
     }
 
+    /// When it happened, for ordering: a Kubernetes Event's time in whole seconds (the API
+    /// server keeps `lastTimestamp` so) counts from the end of its second, so that what
+    /// happened within that second (the rollback whose Events they are) is not put after it.
+    pub fn at(&self) -> DateTime<Utc> {
+        if self.source == Source::Kubernetes && self.time.timestamp_subsec_nanos() == 0 {
+            self.time + Duration::milliseconds(999)
+        } else {
+            self.time
+        }
+    }
+
     /// Whether it concerns `model`.
     pub fn concerns(&self, model: &str) -> bool {
         self.model.as_deref() == Some(model) || self.related.contains(model)
@@ -295,8 +306,8 @@ pub fn merge(entries: impl IntoIterator<Item = Entry>, query: &Query) -> Vec<Ent
 /// summary, so the
 /// same data always reads the same.
 fn order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
-    a.time
-        .cmp(&b.time)
+    a.at()
+        .cmp(&b.at())
         .then(a.kind.cmp(&b.kind))
         .then(a.source.cmp(&b.source))
         .then_with(|| a.summary.cmp(&b.summary))
@@ -366,19 +377,19 @@ fn mark_changes(sorted: &mut [Entry], window: Duration) {
     let alerts: Vec<(DateTime<Utc>, Option<String>, String)> = sorted
         .iter()
         .filter(|e| e.kind.is_alert())
-        .map(|e| (e.time, e.model.clone(), e.summary.clone()))
+        .map(|e| (e.at(), e.model.clone(), e.summary.clone()))
         .collect();
     for e in sorted.iter_mut().filter(|e| e.change) {
         let before = alerts.iter().find(|(at, model, _)| {
-            e.time < *at
-                && *at - e.time <= window
+            e.at() < *at
+                && *at - e.at() <= window
                 && model
                     .as_deref()
                     .is_none_or(|m| e.concerns(m) || e.model.is_none())
         });
         if let Some((at, _, summary)) = before {
             e.changed_before = true;
-            let before = ago(e.time, *at);
+            let before = ago(e.at(), *at);
             let before = before.trim_end_matches(" ago");
             e.details
                 .insert("before_alert".into(), format!("{before} before: {summary}"));

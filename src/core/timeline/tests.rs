@@ -265,7 +265,9 @@ fn a_rolled_back_canary_reads_in_order_each_happening_once() {
         ],
         "{got:#?}"
     );
-    assert!(got.windows(2).all(|w| w[0].time <= w[1].time));
+    assert!(got.windows(2).all(|w| w[0].at() <= w[1].at()));
+    // An Event in whole seconds counts from the end of its second.
+    assert_eq!(got[7].at(), at(123) + Duration::milliseconds(999));
     // The start, the rollback and the end: each once, the Event and the audit entry named.
     let also = |i: usize| got[i].details.get("also_in").cloned().unwrap_or_default();
     assert!(
@@ -597,6 +599,33 @@ fn owners_know_pods_and_replicasets_gone_since_by_their_deployment() {
     );
     assert_eq!(o.rollout("serving", "whatever"), None);
     assert_eq!(owner("nonsense"), None);
+}
+
+/// The API server keeps Events' times in whole seconds: the Events of a rollback decided at
+/// 10.4 s, stamped 10 s, still come after it, and are no change before its failed check.
+#[test]
+fn events_in_whole_seconds_come_after_what_happened_within_their_second() {
+    let mut r = rolled_back();
+    let decided = at(120) + Duration::milliseconds(400);
+    r.status.history[3].time = decided;
+    r.status.measurements[1].time = decided;
+    let snap = snapshot(
+        vec![r],
+        vec![event(
+            120,
+            "deployment/fraud-detector-canary",
+            "ScalingReplicaSet",
+            "Scaled down replica set fraud-detector-canary-5f7 from 1 to 0",
+        )],
+    );
+    let got = build(&inputs(&snap, &[], &[], &[]), &Query::since(at(100)));
+    let read: Vec<Kind> = got.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        read,
+        [Kind::CheckFailed, Kind::Phase, Kind::Event, Kind::Phase]
+    );
+    assert!(!got[2].changed_before);
+    assert_eq!(got[2].time, at(120), "the time as the source said it");
 }
 
 #[test]
