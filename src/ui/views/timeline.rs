@@ -10,7 +10,7 @@ use ratatui::{
     widgets::Cell,
 };
 
-use super::details::{fields, show};
+use super::details::{fields, show, when};
 use crate::{
     app::{
         App,
@@ -115,15 +115,7 @@ pub fn render_entry(app: &App, frame: &mut Frame, area: Rect) {
         "—".into()
     };
     let mut pairs = vec![
-        (
-            "time",
-            format!(
-                "{} UTC ({} ago)",
-                e.time.format("%Y-%m-%d %H:%M:%S"),
-                age_coarse(app.now, e.time)
-            ),
-            None,
-        ),
+        ("time", when(app, e.time), None),
         ("source", e.source.as_str().to_string(), Some(t.accent)),
         ("kind", e.kind.as_str().to_string(), None),
         ("model", model, None),
