@@ -175,13 +175,17 @@ pub async fn fetch(ctx: &Context, source: &Source) -> Result<Payload, CoreError>
             };
             s.serving_signals(&request).await.map(Payload::Serving)
         }
-        Source::Gpus | Source::Drift | Source::Series(_) => {
+        Source::Gpus | Source::Drift | Source::Alerts | Source::Series(_) => {
             let m = ctx
                 .metrics
                 .as_ref()
                 .ok_or_else(|| not_configured("the metrics store"))?;
             match source {
                 Source::Gpus => m.gpus().await.map(Payload::Gpus),
+                Source::Alerts => m
+                    .alerts((ctx.clock)() - crate::app::rows::timeline::SPAN)
+                    .await
+                    .map(Payload::Alerts),
                 Source::Drift => m.drift_noting().await.map(|(d, w)| Payload::Drift(d, w)),
                 Source::Series(k) => m
                     .rollout_series(&k.cluster, &k.name)

@@ -60,6 +60,8 @@ pub enum Action {
     ShowRaw,
     /// The lineage of the model version the selected object belongs to (`J`).
     JumpToOwner,
+    /// The incident timeline of the model version the selected object belongs to (`t`).
+    OpenTimeline,
     /// The Overview's next / previous panel (`o` / `O`).
     NextPanel,
     PrevPanel,
@@ -157,7 +159,7 @@ pub enum Namespace {
 
 impl Action {
     /// Every action a keymap may bind but `Show`, in the order the help lists them.
-    const PLAIN: [Action; 48] = [
+    const PLAIN: [Action; 49] = [
         Action::NoOp,
         Action::Quit,
         Action::BackOrQuit,
@@ -184,6 +186,7 @@ impl Action {
         Action::Describe,
         Action::ShowRaw,
         Action::JumpToOwner,
+        Action::OpenTimeline,
         Action::NextPanel,
         Action::PrevPanel,
         Action::ShowMessages,
@@ -283,6 +286,7 @@ impl Action {
             Action::Describe => "the selected object in full",
             Action::ShowRaw => "the selected object's raw JSON (as -o json)",
             Action::JumpToOwner => "jump to the model version's lineage",
+            Action::OpenTimeline => "the model version's incident timeline",
             Action::NextPanel => "next panel",
             Action::PrevPanel => "previous panel",
             Action::ShowMessages => "the messages of this session",

@@ -10,8 +10,8 @@ use mlops_core::{
     CoreError,
     audit::AuditEntry,
     model::{
-        ClusterSnapshot, Experiment, FeatureDrift, Gpu, LoggedModel, MetricPoint, RegisteredModel,
-        RolloutSeries, Run, RunPage,
+        Alert, ClusterSnapshot, Experiment, FeatureDrift, Gpu, LoggedModel, MetricPoint,
+        RegisteredModel, RolloutSeries, Run, RunPage,
     },
     rollout::RolloutKey,
 };
@@ -27,6 +27,8 @@ pub enum Source {
     Audit,
     /// Serving signals per model version and track (health, SLO burn).
     Serving,
+    /// The metrics store's alerts of the console's timeline span (`rows::timeline::SPAN`).
+    Alerts,
     /// The first page of a runs search (a refresh keeps the pages loaded after it).
     Runs(RunsKey),
     /// The page after `token` of a runs search, appended to its list.
@@ -53,7 +55,9 @@ impl Source {
             | Source::RunMetrics(_)
             | Source::LoggedModels(..)
             | Source::Histories(..) => Backend::Registry,
-            Source::Gpus | Source::Drift | Source::Serving | Source::Series(_) => Backend::Metrics,
+            Source::Gpus | Source::Drift | Source::Serving | Source::Alerts | Source::Series(_) => {
+                Backend::Metrics
+            }
         }
     }
 }
@@ -297,6 +301,7 @@ pub enum Payload {
     /// The features compared, and what was left out and why.
     Drift(Vec<FeatureDrift>, Vec<String>),
     Audit(Vec<AuditEntry>),
+    Alerts(Vec<Alert>),
     Series(RolloutSeries),
     Serving(mlops_core::serving::Signals),
 }
@@ -477,6 +482,7 @@ pub struct Feeds {
     pub health: Option<mlops_core::serving::HealthReport>,
     /// Changes each time `health` is put together (the memo's data version of its rows).
     pub health_version: u64,
+    pub alerts: Feed<Vec<Alert>>,
     pub runs: HashMap<RunsKey, Feed<RunList>>,
     /// Pages after the first, each fetched once while held: how many runs each added.
     pub runs_pages: HashMap<(RunsKey, String), Feed<usize>>,
@@ -526,6 +532,10 @@ macro_rules! with_feed {
             }
             Source::Serving => {
                 let $feed = &mut $feeds.serving;
+                $body
+            }
+            Source::Alerts => {
+                let $feed = &mut $feeds.alerts;
                 $body
             }
             Source::Runs(k) => {
@@ -636,6 +646,7 @@ impl Feeds {
             Source::Drift => self.store_drift(result, now, mismatch),
             Source::Audit => put!(self.audit, Audit),
             Source::Serving => put!(self.serving, Serving),
+            Source::Alerts => put!(self.alerts, Alerts),
             Source::Runs(k) => {
                 let feed = self.runs.entry(k.clone()).or_default();
                 let list = result.and_then(|p| match p {
@@ -644,43 +655,7 @@ impl Feeds {
                 });
                 feed.store(list, now)
             }
-            Source::RunsPage(k, token) => {
-                let page = result.and_then(|p| match p {
-                    Payload::Runs(Ok(page)) => Ok(page),
-                    Payload::Runs(Err(rejected)) => Err(rejected),
-                    other => Err(mismatch(&other)),
-                });
-                let window = self.runs_window();
-                let effect = page.map(|page| {
-                    let Some(feed) = self.runs.get_mut(k) else {
-                        return PageEffect::default();
-                    };
-                    let effect = feed
-                        .data
-                        .as_mut()
-                        .map(|list| list.place(token, page, window))
-                        .unwrap_or_default();
-                    if effect.added > 0 || !effect.dropped.is_empty() {
-                        feed.version = next_version();
-                    }
-                    effect
-                });
-                let changed = effect
-                    .as_ref()
-                    .is_ok_and(|e| e.added > 0 || !e.dropped.is_empty());
-                // A dropped page is read again when scrolled back to.
-                if let Ok(e) = &effect {
-                    for t in &e.dropped {
-                        self.runs_pages.remove(&(k.clone(), t.clone()));
-                    }
-                }
-                let feed = self
-                    .runs_pages
-                    .entry((k.clone(), token.clone()))
-                    .or_default();
-                let (page_changed, requeue) = feed.store(effect.map(|e| e.added), now);
-                (changed || page_changed, requeue)
-            }
+            Source::RunsPage(k, token) => self.store_page(k, token, result, now, mismatch),
             Source::Run(id) => put!(self.run.entry(id.clone()).or_default(), Run),
             Source::RunMetrics(id) => {
                 put!(self.run_metrics.entry(id.clone()).or_default(), RunMetrics)
@@ -699,6 +674,52 @@ impl Feeds {
             ),
             Source::Series(k) => put!(self.series.entry(k.clone()).or_default(), Series),
         }
+    }
+
+    /// Store a page after the first of a runs search (`Source::RunsPage`) into its list.
+    fn store_page(
+        &mut self,
+        k: &RunsKey,
+        token: &str,
+        result: Result<Payload, CoreError>,
+        now: DateTime<Utc>,
+        mismatch: impl Fn(&Payload) -> CoreError,
+    ) -> (bool, bool) {
+        let page = result.and_then(|p| match p {
+            Payload::Runs(Ok(page)) => Ok(page),
+            Payload::Runs(Err(rejected)) => Err(rejected),
+            other => Err(mismatch(&other)),
+        });
+        let window = self.runs_window();
+        let effect = page.map(|page| {
+            let Some(feed) = self.runs.get_mut(k) else {
+                return PageEffect::default();
+            };
+            let effect = feed
+                .data
+                .as_mut()
+                .map(|list| list.place(token, page, window))
+                .unwrap_or_default();
+            if effect.added > 0 || !effect.dropped.is_empty() {
+                feed.version = next_version();
+            }
+            effect
+        });
+        let changed = effect
+            .as_ref()
+            .is_ok_and(|e| e.added > 0 || !e.dropped.is_empty());
+        // A dropped page is read again when scrolled back to.
+        if let Ok(e) = &effect {
+            for t in &e.dropped {
+                self.runs_pages.remove(&(k.clone(), t.clone()));
+            }
+        }
+        let feed = self
+            .runs_pages
+            .entry((k.clone(), token.to_string()))
+            .or_default();
+        let (page_changed, requeue) = feed.store(effect.map(|e| e.added), now);
+        (changed || page_changed, requeue)
     }
 
     /// How much of a runs list is held.
@@ -725,6 +746,7 @@ impl Feeds {
             Source::Drift => self.drift.updated,
             Source::Audit => self.audit.updated,
             Source::Serving => self.serving.updated,
+            Source::Alerts => self.alerts.updated,
             Source::Runs(k) => self.runs.get(k).and_then(|f| f.updated),
             Source::RunsPage(k, t) => self
                 .runs_pages
@@ -765,6 +787,7 @@ impl Feeds {
             self.drift.version,
             self.audit.version,
             self.serving.version,
+            self.alerts.version,
         ]
         .into_iter()
         .chain(maps)
@@ -786,6 +809,7 @@ impl Feeds {
                 self.gpus.error.as_ref(),
                 self.drift.error.as_ref(),
                 self.serving.error.as_ref(),
+                self.alerts.error.as_ref(),
             ],
         };
         errors.into_iter().flatten().next()

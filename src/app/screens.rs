@@ -20,6 +20,7 @@ pub enum ViewId {
     Rollouts,
     Audit,
     Serving,
+    Timeline,
 }
 
 /// One view's row in the table.
@@ -38,7 +39,7 @@ pub struct ViewInfo {
 }
 
 /// Every view, in tab order.
-pub const VIEWS: [ViewInfo; 8] = [
+pub const VIEWS: [ViewInfo; 9] = [
     ViewInfo {
         id: ViewId::Overview,
         title: "Overview",
@@ -102,6 +103,14 @@ pub const VIEWS: [ViewInfo; 8] = [
         palette: "serving",
         aliases: &["health", "slo"],
         help: "serving health and SLO burn per model version",
+    },
+    ViewInfo {
+        id: ViewId::Timeline,
+        title: "Timeline",
+        context: "timeline",
+        palette: "timeline",
+        aliases: &["tl", "incident", "events"],
+        help: "one incident timeline: events, rollouts, commands, registry, alerts",
     },
 ];
 
@@ -226,6 +235,19 @@ pub enum ScreenKind {
         version: u32,
         name: String,
     },
+    /// The timeline of one model (and version), opened with `t` from anything that belongs to
+    /// a model version.
+    TimelineOf {
+        model: String,
+        version: Option<u32>,
+    },
+    /// One timeline entry in full, among the entries of the model (and version) it was
+    /// opened from (`None`: every model's).
+    TimelineEntry {
+        model: Option<String>,
+        version: Option<u32>,
+        id: u64,
+    },
     /// The raw JSON of an object (the same document as the CLI's `-o json`).
     Raw {
         of: RawOf,
@@ -304,6 +326,7 @@ impl ScreenKind {
             ScreenKind::RolloutDetail(_) => ViewId::Rollouts,
             ScreenKind::AuditEntry(_) => ViewId::Audit,
             ScreenKind::ServingDetail(_) => ViewId::Serving,
+            ScreenKind::TimelineOf { .. } | ScreenKind::TimelineEntry { .. } => ViewId::Timeline,
             ScreenKind::PodDetail { from, .. }
             | ScreenKind::Raw { from, .. }
             | ScreenKind::Messages { from } => *from,
@@ -325,6 +348,12 @@ impl ScreenKind {
             ScreenKind::DriftDetail(k) => format!("{} · {}", k.model, k.feature),
             ScreenKind::RolloutDetail(k) => k.name.clone(),
             ScreenKind::AuditEntry(seq) => format!("#{seq}"),
+            ScreenKind::TimelineOf {
+                model,
+                version: Some(v),
+            } => format!("{model} v{v}"),
+            ScreenKind::TimelineOf { model, .. } => model.clone(),
+            ScreenKind::TimelineEntry { .. } => "entry".to_string(),
             ScreenKind::GpuDetail { node, index, .. } => format!("{node} GPU {index}"),
             ScreenKind::VersionDetail { model, version } => format!("{model} v{version} (detail)"),
             ScreenKind::Raw { of, .. } => format!("{} (raw)", of.label()),
@@ -342,6 +371,7 @@ impl ScreenKind {
                 | ScreenKind::Runs { .. }
                 | ScreenKind::Compare { .. }
                 | ScreenKind::LineageGraph { .. }
+                | ScreenKind::TimelineOf { .. }
                 | ScreenKind::Messages { .. }
         )
     }

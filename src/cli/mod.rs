@@ -20,6 +20,7 @@ pub mod reference;
 mod registry;
 mod rollout;
 pub mod table;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -110,6 +111,11 @@ pub enum Cmd {
         #[command(subcommand)]
         command: audit::AuditCmd,
     },
+    /// One incident timeline: a model's Kubernetes Events (its rollouts, Deployments, pods and
+    /// nodes), its rollouts' steps and phase changes, every command with its user and comment
+    /// (audit), registry events, drift and Prometheus alerts and GPU XID faults, merged and
+    /// de-duplicated in one time order; the changes shortly before an alert are marked.
+    Timeline(timeline::TimelineArgs),
     /// Policy gates (policy.toml) for a model version on a cluster.
     Policy {
         #[command(subcommand)]
@@ -247,6 +253,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             health::slo(command, &options, output)
         }
         Some(Cmd::Lineage(args)) => lineage::run(args, &options, &cli.output),
+        Some(Cmd::Timeline(args)) => timeline::run(args, &options, table_or_json(cli, "timeline")?),
         Some(Cmd::Policy { command }) => {
             policy::run(command, &options, table_or_json(cli, "policy")?)
         }

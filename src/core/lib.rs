@@ -26,5 +26,6 @@ pub mod registry;
 pub mod rollout;
 pub mod serving;
 pub mod text;
+pub mod timeline;
 
 pub use error::{CoreError, ErrorKind};

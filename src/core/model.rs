@@ -524,6 +524,10 @@ pub struct FeatureDrift {
     /// is then the canary's).
     #[serde(default)]
     pub reference: String,
+    /// How long each window of `status_history` is, in seconds (0: not known): the last
+    /// window ends when the rows were read, each one before it this much earlier.
+    #[serde(default)]
+    pub window_seconds: u64,
 }
 
 impl FeatureDrift {
@@ -541,33 +545,43 @@ impl FeatureDrift {
     /// window back under the threshold does not clear it, so a feature near its threshold does
     /// not flap. A row without a history (an older source) is its current status.
     pub fn alert(&self, windows: usize) -> DriftStatus {
+        self.alert_levels(windows)
+            .last()
+            .copied()
+            .unwrap_or(self.report.status)
+    }
+
+    /// The alert's level after each window of `status_history` (oldest first), as
+    /// [`FeatureDrift::alert`] decides it: where it fired and where it resolved.
+    pub fn alert_levels(&self, windows: usize) -> Vec<DriftStatus> {
         let n = windows.max(1);
-        if self.status_history.is_empty() {
-            return self.report.status;
-        }
-        let firing = |level: DriftStatus| {
-            let (mut on, mut run) = (false, 0usize);
-            for s in &self.status_history {
-                // How long the windows have been on the other side of `level` than the alert.
-                if (*s >= level) == on {
-                    run = 0;
-                } else {
-                    run += 1;
-                    if run >= n {
-                        on = !on;
-                        run = 0;
+        // Per level (drifted, warning): whether it fires, and how long the windows have been
+        // on the other side of it than the alert.
+        let mut state = [(false, 0usize); 2];
+        let levels = [DriftStatus::Drifted, DriftStatus::Warning];
+        self.status_history
+            .iter()
+            .map(|s| {
+                for ((on, run), level) in state.iter_mut().zip(levels) {
+                    if (*s >= level) == *on {
+                        *run = 0;
+                    } else {
+                        *run += 1;
+                        if *run >= n {
+                            *on = !*on;
+                            *run = 0;
+                        }
                     }
                 }
-            }
-            on
-        };
-        if firing(DriftStatus::Drifted) {
-            DriftStatus::Drifted
-        } else if firing(DriftStatus::Warning) {
-            DriftStatus::Warning
-        } else {
-            DriftStatus::Ok
-        }
+                if state[0].0 {
+                    DriftStatus::Drifted
+                } else if state[1].0 {
+                    DriftStatus::Warning
+                } else {
+                    DriftStatus::Ok
+                }
+            })
+            .collect()
     }
 
     /// What the row was compared with, in a word or two for a table: `window`, `profile` or
@@ -580,6 +594,30 @@ impl FeatureDrift {
         } else {
             &self.reference
         }
+    }
+}
+
+/// An alert of the metrics store (Prometheus's alerting rules) over the stretch of time it
+/// fired: from the `ALERTS` series and the alerts the store holds now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The rule's name (`alertname`), e.g. `MlopsSLOErrorBudgetBurn`.
+    pub name: String,
+    /// Its labels but `alertname` and `alertstate`: `severity`, `model`, `version`, `track`, …
+    pub labels: BTreeMap<String, String>,
+    /// When it started firing, as near as the store says.
+    pub started: DateTime<Utc>,
+    /// When it stopped firing; `None` while it fires.
+    pub ended: Option<DateTime<Utc>>,
+    /// Its `summary` (else `description`) annotation, when the store holds it now.
+    #[serde(default)]
+    pub summary: String,
+}
+
+impl Alert {
+    /// A label's value, when the alert has it.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).map(String::as_str)
     }
 }
 
@@ -650,6 +688,7 @@ mod thin_tests {
             psi_history: Vec::new(),
             status_history,
             reference: "stable v3".into(),
+            window_seconds: 0,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::{
     audit::AuditEntry,
     error::CoreError,
     model::{
-        ClusterChange, ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint,
+        Alert, ClusterChange, ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint,
         RegisteredModel, RolloutSeries, Run, RunPage, RunQuery,
     },
     rollout::{Command, RolloutRecord},
@@ -113,6 +113,9 @@ pub trait MetricsPort: Send + Sync {
         cluster: &str,
         rollout: &str,
     ) -> Result<RolloutSeries, CoreError>;
+    /// The alerts that fired at any time from `since` until now, resolved or still firing,
+    /// oldest first.
+    async fn alerts(&self, since: chrono::DateTime<chrono::Utc>) -> Result<Vec<Alert>, CoreError>;
 }
 
 /// Serving signals per model version and track (Prometheus through a runtime mapping, or the

@@ -114,29 +114,39 @@ fn too_small(app: &App, frame: &mut Frame, area: Rect) {
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
-    let mut spans = vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")];
     let current = app.view();
     // Every title whole when they fit; else the current view's whole and the others' first
-    // three letters (`2:Exp`), so the last views never fall off a narrow terminal.
-    let whole: usize = 8 + VIEWS
-        .iter()
-        .enumerate()
-        .map(|(i, v)| format!("{}:{} ", i + 1, v.title).chars().count())
-        .sum::<usize>();
-    let short = whole > usize::from(area.width);
-    for (i, v) in VIEWS.iter().enumerate() {
-        let label = if short && v.id != current {
+    // three letters (`2:Exp`), so the last views never fall off a narrow terminal; the name
+    // goes first when even those would not fit beside it.
+    let label = |i: usize, v: &crate::app::screens::ViewInfo, short: bool| {
+        if short && v.id != current {
             format!("{}:{}", i + 1, v.title.chars().take(3).collect::<String>())
         } else {
             format!("{}:{}", i + 1, v.title)
-        };
+        }
+    };
+    let width = |short: bool| -> usize {
+        VIEWS
+            .iter()
+            .enumerate()
+            .map(|(i, v)| label(i, v, short).chars().count() + 1)
+            .sum()
+    };
+    let room = usize::from(area.width);
+    let short = width(false) + 8 > room;
+    let mut spans = if width(short) + 8 <= room {
+        vec![Span::styled(" mlops ", t.status_key), Span::raw(" ")]
+    } else {
+        Vec::new()
+    };
+    for (i, v) in VIEWS.iter().enumerate() {
         let style = if v.id == current {
             t.accent
                 .patch(Style::default().add_modifier(ratatui::style::Modifier::UNDERLINED))
         } else {
             t.muted
         };
-        spans.push(Span::styled(label, style));
+        spans.push(Span::styled(label(i, v, short), style));
         spans.push(Span::raw(" "));
     }
     frame.render_widget(crate::ui::widgets::paragraph(Line::from(spans)), area);

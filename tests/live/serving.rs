@@ -144,7 +144,10 @@ async fn a_runtime_without_series_says_so_and_shows_no_zeros() {
         "{doc:#}"
     );
     let models = doc["models"].as_array().expect("models");
-    assert!(!models.is_empty(), "the cluster's serving Deployments are listed: {doc:#}");
+    assert!(
+        !models.is_empty(),
+        "the cluster's serving Deployments are listed: {doc:#}"
+    );
     for m in models {
         assert!(m["requests_per_second"].is_null(), "{m:#}");
         assert!(m["error_ratio"].is_null(), "{m:#}");

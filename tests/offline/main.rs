@@ -21,3 +21,4 @@ mod hostile_drift;
 mod hostile_input;
 mod serving_cli;
 mod snapshots;
+mod timeline;

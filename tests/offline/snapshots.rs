@@ -95,6 +95,10 @@ screens! {
     audit_entry: ["7", "enter"],
     serving: ["8"],
     serving_detail: ["8", "enter"],
+    timeline: ["9"],
+    // The first rollout's model version, with `t`; its last entry in full.
+    timeline_of_rollout: ["6", "t"],
+    timeline_entry: ["6", "t", "end", "enter"],
     help: ["6", "?"],
     palette: [":", "r"],
     confirm_approve: ["6", "a"],

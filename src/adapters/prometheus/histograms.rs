@@ -290,6 +290,7 @@ pub(super) fn map_drift(
             psi_history,
             status_history,
             reference: source,
+            window_seconds: 0,
         });
     }
     (out, warnings)

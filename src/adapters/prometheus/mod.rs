@@ -42,6 +42,7 @@ use mlops_core::{
     ports::{MetricsPort, QueryPort},
 };
 
+mod alerts;
 mod gpus;
 mod histograms;
 mod profiled;
@@ -366,6 +367,9 @@ impl PrometheusMetrics {
         )?;
         let (mut out, warnings) = map_drift(&reference, &current, profiles);
         out.extend(map_tracks(&current));
+        for d in &mut out {
+            d.window_seconds = w.history_step.as_secs();
+        }
         Ok((out, warnings))
     }
 }
@@ -501,5 +505,12 @@ impl MetricsPort for PrometheusMetrics {
             stable_p99_ms: on_grid(&sp, &times),
             times,
         })
+    }
+
+    async fn alerts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<mlops_core::model::Alert>, CoreError> {
+        self.alerts_between(since, Utc::now()).await
     }
 }

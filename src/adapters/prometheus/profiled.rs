@@ -295,6 +295,13 @@ impl MetricsPort for ProfiledDrift {
     ) -> Result<RolloutSeries, CoreError> {
         self.metrics.rollout_series(cluster, rollout).await
     }
+
+    async fn alerts(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<mlops_core::model::Alert>, CoreError> {
+        self.metrics.alerts(since).await
+    }
 }
 
 /// The warning for models whose profiles were not looked up in this pass: the first few named,

@@ -9,14 +9,18 @@ use super::{Sample, Series};
 use crate::adapters::http::{Failure, parse_float, snippet, status_text};
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Envelope {
+pub(super) struct Envelope<D> {
     pub(super) status: String,
-    #[serde(default)]
-    pub(super) data: Option<QueryData>,
+    #[serde(default = "none")]
+    pub(super) data: Option<D>,
     #[serde(default, rename = "errorType")]
     pub(super) error_type: Option<String>,
     #[serde(default)]
     pub(super) error: Option<String>,
+}
+
+fn none<D>() -> Option<D> {
+    None
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,12 +65,12 @@ impl RawPoint {
     }
 }
 
-/// Prometheus's answer as series, or what went wrong: HTTP status, `errorType` and `error` when
-/// Prometheus says, else the start of the body.
-pub(super) fn parse_response(
+/// The `data` of Prometheus's answer, or what went wrong: HTTP status, `errorType` and `error`
+/// when Prometheus says, else the start of the body.
+pub(super) fn parse_data<D: serde::de::DeserializeOwned>(
     status: reqwest::StatusCode,
     body: &[u8],
-) -> Result<Vec<Series>, Failure> {
+) -> Result<D, Failure> {
     let api = |code: Option<String>, message: String| Failure::Api {
         status,
         code,
@@ -76,7 +80,7 @@ pub(super) fn parse_response(
             _ => "",
         },
     };
-    let envelope: Envelope = match serde_json::from_slice(body) {
+    let envelope: Envelope<D> = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(e) if status.is_success() => {
             return Err(Failure::Malformed(format!(
@@ -93,10 +97,20 @@ pub(super) fn parse_response(
             envelope.error.unwrap_or_else(|| "(no message)".into()),
         ));
     }
+    envelope
+        .data
+        .ok_or_else(|| Failure::Malformed("status success without data".into()))
+}
+
+/// Prometheus's answer as series, or what went wrong ([`parse_data`]).
+pub(super) fn parse_response(
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<Vec<Series>, Failure> {
+    let data: QueryData = parse_data(status, body)?;
     let malformed = Failure::Malformed;
-    match envelope.data {
-        None => Err(malformed("status success without data".into())),
-        Some(QueryData::Vector(v)) => {
+    match data {
+        QueryData::Vector(v) => {
             let mut out = Vec::with_capacity(v.len());
             for s in v {
                 if let Some(sample) = s.value.sample().map_err(malformed)? {
@@ -108,7 +122,7 @@ pub(super) fn parse_response(
             }
             Ok(out)
         }
-        Some(QueryData::Matrix(m)) => m
+        QueryData::Matrix(m) => m
             .into_iter()
             .map(|s| {
                 let mut samples = Vec::with_capacity(s.values.len());
@@ -121,11 +135,11 @@ pub(super) fn parse_response(
                 })
             })
             .collect(),
-        Some(QueryData::Scalar(p)) => Ok(vec![Series {
+        QueryData::Scalar(p) => Ok(vec![Series {
             labels: BTreeMap::new(),
             samples: p.sample().map_err(malformed)?.into_iter().collect(),
         }]),
-        Some(QueryData::String(p)) => Err(malformed(format!(
+        QueryData::String(p) => Err(malformed(format!(
             "the query gives a string ({:?}), not numbers",
             p.1
         ))),

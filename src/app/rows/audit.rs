@@ -7,7 +7,7 @@ use super::{
     Keys, SortKey, ViewModel, field_names, identity, list_keys,
     memo::List,
     sort_keys,
-    table::{Column, Elide, Value, Width},
+    table::{Column, Elide, Value, Width, time_column},
 };
 use crate::app::{
     feeds::Source,
@@ -107,22 +107,7 @@ pub fn columns() -> Vec<Column<AuditEntry>> {
             elide: Elide::Middle,
             value: Box::new(|e| Value::number(e.seq as f64, e.seq.to_string())),
         },
-        Column {
-            field: "time",
-            header: "TIME (UTC)",
-            sort_key: Some('T'),
-            // When it happened is what an audit trail is read for: kept at 80 columns.
-            priority: 0,
-            width: Width::Fixed(14),
-            right: false,
-            elide: Elide::Middle,
-            value: Box::new(|e| {
-                Value::number(
-                    e.time.timestamp() as f64,
-                    e.time.format("%m-%d %H:%M:%S").to_string(),
-                )
-            }),
-        },
+        time_column(|e: &AuditEntry| e.time),
         Column {
             field: "actor",
             header: "ACTOR",

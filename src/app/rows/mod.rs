@@ -24,6 +24,7 @@ pub mod overview;
 pub mod rollouts;
 pub mod serving;
 pub mod table;
+pub mod timeline;
 pub mod wanted;
 
 pub use self::{
@@ -162,6 +163,7 @@ pub fn model(kind: &ScreenKind) -> &'static dyn ViewModel {
             ViewId::Rollouts => &rollouts::Model,
             ViewId::Audit => &audit::Model,
             ViewId::Serving => &serving::Model,
+            ViewId::Timeline => &timeline::Model,
         },
     }
 }

@@ -79,6 +79,24 @@ pub struct Column<T> {
     pub value: Box<dyn Fn(&T) -> Value>,
 }
 
+/// The `TIME (UTC)` column of a log (audit entries, a timeline): `11-28 08:59:20`, sorted by
+/// when (`T`), kept at 80 columns, since when it happened is what a log is read for.
+pub fn time_column<T: 'static>(time: fn(&T) -> chrono::DateTime<chrono::Utc>) -> Column<T> {
+    Column {
+        field: "time",
+        header: "TIME (UTC)",
+        sort_key: Some('T'),
+        priority: 0,
+        width: Width::Fixed(14),
+        right: false,
+        elide: Elide::Middle,
+        value: Box::new(move |e| {
+            let t = time(e);
+            Value::number(t.timestamp() as f64, t.format("%m-%d %H:%M:%S").to_string())
+        }),
+    }
+}
+
 /// `name` as a `&'static str`, kept once for the life of the process: the columns a user
 /// chooses (metric and param names) are named like the shipped ones, so sorting and field
 /// filters treat both alike. Each distinct name is kept once, so the memory is bounded by the

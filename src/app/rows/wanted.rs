@@ -27,6 +27,7 @@ pub fn period(app: &App, s: &Source) -> Option<Duration> {
         | Source::Drift
         | Source::Audit
         | Source::Serving
+        | Source::Alerts
         | Source::Series(_) => Some(app.prefs.refresh),
         Source::Experiments
         | Source::Models
@@ -52,6 +53,7 @@ pub fn oldest_live_update(app: &App) -> Option<DateTime<Utc>> {
                     | Source::Drift
                     | Source::Audit
                     | Source::Serving
+                    | Source::Alerts
                     | Source::Series(_)
             )
         })

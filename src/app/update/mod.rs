@@ -121,7 +121,11 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
             app.info("refreshing…");
             app.dirty = true;
         }
-        Action::Describe | Action::ShowRaw | Action::JumpToOwner | Action::ShowMessages => {
+        Action::Describe
+        | Action::ShowRaw
+        | Action::JumpToOwner
+        | Action::OpenTimeline
+        | Action::ShowMessages => {
             open_detail(app, &action);
         }
         Action::Approve
@@ -173,8 +177,8 @@ fn next_view(app: &mut App, forward: bool) {
     show(app, views[next]);
 }
 
-/// `d` (the selected object in full), `y` (its raw JSON), `J` (its model version's lineage)
-/// and `:messages`, as the view's model says.
+/// `d` (the selected object in full), `y` (its raw JSON), `J` (its model version's lineage),
+/// `t` (its model version's timeline) and `:messages`, as the view's model says.
 fn open_detail(app: &mut App, action: &Action) {
     let model = rows::model(&app.screen().kind);
     let from = app.view();
@@ -193,6 +197,15 @@ fn open_detail(app: &mut App, action: &Action) {
             model
                 .owner(app, app.screen())
                 .map(|(m, v)| rows::lineage_of(&m, v)),
+            "the selected object belongs to no model version",
+        ),
+        Action::OpenTimeline => (
+            model
+                .owner(app, app.screen())
+                .map(|(model, v)| ScreenKind::TimelineOf {
+                    model,
+                    version: Some(v),
+                }),
             "the selected object belongs to no model version",
         ),
         _ => {
@@ -248,6 +261,8 @@ mod runs_tests;
 mod serving_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeline_tests;
 #[cfg(test)]
 mod ux_tests;
 #[cfg(test)]

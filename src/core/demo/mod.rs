@@ -278,6 +278,10 @@ impl MetricsPort for DemoPlatform {
                 name: format!("{cluster}/{rollout}"),
             })
     }
+
+    async fn alerts(&self, since: DateTime<Utc>) -> Result<Vec<crate::model::Alert>, CoreError> {
+        Ok(self.lock().sim.alerts_since(since))
+    }
 }
 
 #[async_trait]

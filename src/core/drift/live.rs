@@ -188,6 +188,7 @@ impl TrackWindow {
             reference_counts: self.stable_counts,
             current_counts: self.canary_counts,
             psi_history: self.psi_history,
+            window_seconds: 0,
         })
     }
 }

@@ -15,6 +15,15 @@ use crate::{
     ui::widgets::{age, empty_state, feed_block, titled_block},
 };
 
+/// A time in full with how long ago it was: `2026-11-28 08:55:00 UTC (5m ago)`.
+pub(super) fn when(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{} UTC ({} ago)",
+        t.format("%Y-%m-%d %H:%M:%S"),
+        age(app.now, t)
+    )
+}
+
 /// Label: value lines; long values wrap under their label.
 pub(super) fn fields<'a>(app: &App, pairs: Vec<(&'a str, String, Option<Style>)>) -> Vec<Line<'a>> {
     let t = &app.prefs.theme;
@@ -92,15 +101,7 @@ pub fn render_audit_entry(app: &App, frame: &mut Frame, area: Rect, seq: u64) {
         app,
         vec![
             ("entry", format!("#{}", e.seq), None),
-            (
-                "time",
-                format!(
-                    "{} UTC ({} ago)",
-                    e.time.format("%Y-%m-%d %H:%M:%S"),
-                    age(app.now, e.time)
-                ),
-                None,
-            ),
+            ("time", when(app, e.time), None),
             ("actor", e.actor.clone(), Some(t.accent)),
             ("action", e.action.clone(), None),
             ("target", e.target.clone(), None),

@@ -14,6 +14,7 @@ mod overview_serving;
 mod rollout_detail;
 mod rollouts;
 pub mod serving;
+mod timeline;
 
 use ratatui::{Frame, layout::Rect};
 
@@ -33,7 +34,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ViewId::Rollouts => rollouts::render(app, frame, area),
             ViewId::Audit => audit::render(app, frame, area),
             ViewId::Serving => serving::render(app, frame, area),
+            ViewId::Timeline => timeline::render(app, frame, area),
         },
+        ScreenKind::TimelineOf { .. } => timeline::render(app, frame, area),
+        ScreenKind::TimelineEntry { .. } => timeline::render_entry(app, frame, area),
         ScreenKind::Runs { .. } => experiments::render_runs(app, frame, area),
         ScreenKind::RunDetail { run_id, .. } => experiments::render_run(app, frame, area, run_id),
         ScreenKind::Compare {

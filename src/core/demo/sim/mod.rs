@@ -22,6 +22,7 @@ use crate::{
     rollout::{self, Command, RolloutRecord},
 };
 
+mod alerts;
 mod build;
 mod cluster;
 mod infra;
@@ -113,6 +114,8 @@ pub struct Sim {
     pod_counter: u64,
     /// A sample a minute per served model version and track (`serving`).
     serving_history: BTreeMap<crate::serving::ServingKey, VecDeque<serving::Minute>>,
+    /// The simulated metrics store's alerts (`alerts`), oldest first.
+    alerts: Vec<crate::model::Alert>,
 }
 
 /// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
@@ -159,6 +162,7 @@ impl Sim {
             canary_history: BTreeMap::new(),
             pod_counter: 0,
             serving_history: BTreeMap::new(),
+            alerts: Vec::new(),
         };
         sim.build_infrastructure();
         sim.build_registry();
@@ -242,6 +246,7 @@ impl Sim {
         }
         if rel.rem_euclid(serving::SAMPLE_SECONDS) == 0 {
             self.record_serving();
+            self.evaluate_alerts();
         }
         if rel == -6 * 60 {
             self.event("us-prod", "node/us-prod-gpu-2", "XidError", "GPU 5: Xid 79 (GPU fallen off the bus); device health check failed once, recovered", EventKind::Warning);
@@ -406,8 +411,12 @@ impl Sim {
                 psi_history: f.psi_history.iter().copied().collect(),
                 status_history: f.status_history.iter().copied().collect(),
                 reference: "window".into(),
+                window_seconds: DRIFT_WINDOW_SECONDS.unsigned_abs(),
             })
-            .chain(self.canary_drift.iter().cloned())
+            .chain(self.canary_drift.iter().cloned().map(|mut d| {
+                d.window_seconds = DRIFT_WINDOW_SECONDS.unsigned_abs();
+                d
+            }))
             .collect()
     }
 

@@ -294,8 +294,29 @@ impl Sim {
             .iter_mut()
             .find(|d| d.cluster == cluster && d.model == model && d.track == Track::Stable)
         {
+            let scaled = (d.clone(), d.replicas);
             d.replicas = replicas;
+            self.scaled(&scaled.0, scaled.1, replicas);
         }
+    }
+
+    /// The Event the Deployment controller leaves when it scales a Deployment's ReplicaSet.
+    fn scaled(&mut self, d: &Deployment, from: u32, to: u32) {
+        if from == to {
+            return;
+        }
+        let hash = Rng::fork(self.seed, &d.image).hex(10);
+        let way = if to > from { "up" } else { "down" };
+        self.event(
+            &d.cluster,
+            &format!("deployment/{}", d.name),
+            "ScalingReplicaSet",
+            &format!(
+                "Scaled {way} replica set {}-{hash} from {from} to {to}",
+                d.name
+            ),
+            EventKind::Normal,
+        );
     }
 
     /// The canary Deployment `<deployment>-canary` of a rollout: `replicas` of its version and
@@ -307,14 +328,28 @@ impl Sim {
             .iter_mut()
             .find(|d| d.cluster == cluster && d.model == model && d.track == Track::Canary)
         {
+            let from = d.replicas;
             d.replicas = replicas;
             d.version = rollout.model.version;
             d.image.clone_from(&rollout.image);
+            let d = d.clone();
+            self.scaled(&d, from, replicas);
             return;
         }
         if replicas == 0 {
             return;
         }
+        let name = format!("{}-canary", rollout.deployment);
+        self.event(
+            cluster,
+            &format!("deployment/{name}"),
+            "ScalingReplicaSet",
+            &format!(
+                "Scaled up replica set {name}-{} from 0 to {replicas}",
+                Rng::fork(self.seed, &rollout.image).hex(10)
+            ),
+            EventKind::Normal,
+        );
         self.deployments.push(Deployment {
             name: format!("{}-canary", rollout.deployment),
             namespace: SERVING_NAMESPACE.into(),
@@ -342,9 +377,18 @@ impl Sim {
             .iter_mut()
             .find(|d| d.cluster == cluster && d.model == model && d.track == Track::Stable)
         {
+            let before = d.clone();
             d.version = version;
             d.image = image.to_string();
             d.replicas = replicas;
+            let after = d.clone();
+            if before.image == after.image {
+                self.scaled(&after, before.replicas, replicas);
+            } else {
+                // A rolling update: a new ReplicaSet up, the old one down.
+                self.scaled(&after, 0, replicas);
+                self.scaled(&before, before.replicas, 0);
+            }
         }
         // A rolling update: the old pods go, new ones start.
         self.pods.retain(|p| {
