@@ -305,7 +305,7 @@ async fn generated_rules_load_and_page_when_a_canary_burns_then_resolve() {
         );
         let t = common::tmux::Tmux::start(&script, 160, 45, config.path().to_str().expect("utf-8"));
         let s = t.wait_for("the paging model on the Overview", |s| {
-            s.contains("1 model paging") && s.contains("✖ page")
+            (s.contains("1 model paging") || s.contains("1 paging")) && s.contains("✖ page")
         });
         assert!(s.contains("Serving ("), "{s}");
         t.keys(&["8"]);

@@ -145,7 +145,8 @@ fn colours_at_16_colours() {
     for (name, keys) in [
         ("overview", &[][..]),
         ("rollouts", &["6"][..]),
-        ("serving", &["8"][..]),
+        // The second row selected: the first, paging, in its own hue.
+        ("serving", &["8", "j"][..]),
     ] {
         let (mut app, _) = at(keys, (120, 40));
         app.prefs.theme = mlops_console::config::theme::Theme::embedded("dark");
@@ -156,7 +157,7 @@ fn colours_at_16_colours() {
         let text = colours(&t);
         assert!(
             text.contains("[LightRed/") && text.contains("[Green/"),
-            "fail and pass in their own hues"
+            "fail and pass in their own hues:\n{text}"
         );
         insta::assert_snapshot!(format!("colours_16_{name}"), text);
     }
@@ -469,6 +470,7 @@ fn needs_you_keeps_every_count_at_80_columns() {
         .find(|l| l.contains("1 to approve"))
         .unwrap_or_else(|| panic!("{screen}"));
     for part in [
+        "1 paging",
         "1 to approve",
         "2 failing",
         "2 drifted",

@@ -109,14 +109,14 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
     let compact = length(full_len, false, 3) > width;
     let tight = compact && length(full_len, true, 3) > width;
     let (label, sep) = if tight {
-        (
-            if filtered {
-                " ⚠ unfiltered: "
-            } else {
-                " ⚠ "
-            },
-            ", ",
-        )
+        let label = if filtered {
+            " ⚠ unfiltered: "
+        } else {
+            " ⚠ "
+        };
+        // Narrower still, the separators lose their space.
+        let squeezed = length(label.chars().count(), true, 2) > width;
+        (label, if squeezed { "," } else { ", " })
     } else {
         (full, " · ")
     };
@@ -150,7 +150,9 @@ fn render_needs_you(app: &App, frame: &mut Frame, area: Rect) {
 
 /// A needs-you item in a word or two, for a narrow terminal.
 fn short(what: &str) -> &str {
-    if what.contains("approval") {
+    if what.contains("paging") {
+        "paging"
+    } else if what.contains("approval") {
         "to approve"
     } else if what.contains("failing") {
         "failing"
