@@ -19,6 +19,7 @@ mod policy;
 pub mod reference;
 mod registry;
 mod rollout;
+mod rollout_wait;
 pub mod table;
 mod timeline;
 

@@ -9,8 +9,7 @@ use mlops_core::{
     CoreError,
     ports::RegistryPort,
     rollout::{
-        self, ApprovalNeeds, ApprovalRefused, Command, Phase, RolloutKey, RolloutRecord,
-        TicketRule, Verb,
+        self, ApprovalNeeds, ApprovalRefused, Command, RolloutKey, RolloutRecord, TicketRule, Verb,
     },
 };
 
@@ -31,8 +30,6 @@ use crate::{
 
 /// The longest `start --wait --timeout`: a week.
 pub const MAX_WAIT_SECONDS: u64 = 7 * 24 * 3600;
-/// How often `start --wait` reads the rollout again.
-const WAIT_POLL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Subcommand)]
 pub enum RolloutCmd {
@@ -94,6 +91,17 @@ pub enum RolloutCmd {
     },
     /// Show one rollout: spec, status, history.
     Get { name: String },
+    /// Wait for a rollout's outcome and exit with it: 0 promoted, 2 rolled back or aborted,
+    /// 3 waiting for approval (0 with --until approval), 4 timed out, 1 failed or an error.
+    Wait {
+        name: String,
+        /// `approval` ends successfully at an approval gate.
+        #[arg(long, value_enum, default_value_t = super::rollout_wait::UntilArg::Promoted)]
+        until: super::rollout_wait::UntilArg,
+        /// Give up after this many seconds (at most a week): exit 4.
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECONDS))]
+        timeout: u64,
+    },
 }
 
 // The flags of `mlops rollout start` (its help is the variant's doc comment).
@@ -118,9 +126,14 @@ pub struct StartArgs {
     /// Approvers an approval step needs.
     #[arg(long, default_value_t = 1)]
     approvers: u32,
-    /// Follow the rollout; exit 0 only when it is Promoted.
+    /// Follow the rollout and exit with its outcome: 0 promoted, 2 rolled back or aborted,
+    /// 3 waiting for approval, 4 timed out, 1 failed or an error.
     #[arg(long)]
     wait: bool,
+    /// With --wait: `approval` ends successfully at an approval gate (the pipeline hands over
+    /// to a release manager).
+    #[arg(long, value_enum, default_value_t = super::rollout_wait::UntilArg::Promoted, requires = "wait")]
+    until: super::rollout_wait::UntilArg,
     /// The change ticket (CHG-123), where policy.toml requires one.
     #[arg(long)]
     change: Option<String>,
@@ -147,7 +160,10 @@ impl RolloutCmd {
     pub fn mutates(&self) -> bool {
         !matches!(
             self,
-            RolloutCmd::List | RolloutCmd::Get { .. } | RolloutCmd::Templates
+            RolloutCmd::List
+                | RolloutCmd::Get { .. }
+                | RolloutCmd::Templates
+                | RolloutCmd::Wait { .. }
         )
     }
 
@@ -160,7 +176,8 @@ impl RolloutCmd {
             | RolloutCmd::Rollback { name, .. }
             | RolloutCmd::Pause { name, .. }
             | RolloutCmd::Resume { name, .. }
-            | RolloutCmd::Get { name } => Some(name),
+            | RolloutCmd::Get { name }
+            | RolloutCmd::Wait { name, .. } => Some(name),
             RolloutCmd::Templates | RolloutCmd::List | RolloutCmd::Start(_) => None,
         }
     }
@@ -194,6 +211,11 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
         | RolloutCmd::Pause { .. }
         | RolloutCmd::Resume { .. } => operator_verb(cmd, options, output),
         RolloutCmd::Start(args) => start(args, options, output),
+        RolloutCmd::Wait {
+            name,
+            until,
+            timeout,
+        } => super::rollout_wait::wait(options, output, name, (*until).into(), *timeout),
     }
 }
 
@@ -390,8 +412,8 @@ fn find_template(options: &Options, name: &str) -> Result<Vec<rollout::Step>> {
     )
 }
 
-/// Why `rollout start` failed: the core's error, a version without an image to roll out, or
-/// (with `--wait`) the rollout's own outcome. Each exits 1.
+/// Why `rollout start` failed: the core's error, or a version without an image to roll out.
+/// Each exits 1 (with `--wait`, the rollout's own outcome has its own code: `rollout_wait`).
 #[derive(Debug, thiserror::Error)]
 enum StartFailed {
     #[error(transparent)]
@@ -399,30 +421,6 @@ enum StartFailed {
     /// The registry records no image for the version: the user must name one.
     #[error("{0}; pass --image")]
     NoImage(CoreError),
-    #[error(transparent)]
-    NotPromoted(#[from] NotPromoted),
-}
-
-/// How `start --wait` ended when the rollout was not promoted: its outcome, not a failure of any
-/// backend.
-#[derive(Debug, thiserror::Error)]
-enum NotPromoted {
-    /// It ended RolledBack or Failed.
-    #[error("rollout: {rollout} is {phase}{why}")]
-    Ended {
-        rollout: String,
-        phase: Phase,
-        why: String,
-    },
-    /// It was still under way when the time ran out.
-    #[error("rollout: {rollout} is still {phase} after {seconds}s (step {step}){why}")]
-    TimedOut {
-        rollout: String,
-        phase: Phase,
-        seconds: u64,
-        step: String,
-        why: String,
-    },
 }
 
 /// The analysis of a rollout of `args`: the default checks, and the drift and SLO burn gates
@@ -481,23 +479,47 @@ fn start(args: &StartArgs, options: &Options, output: Output) -> Result<ExitCode
     };
     rollout::validate(&spec)?;
     let runtime = crate::wiring::tokio_runtime(1)?;
+    let started = |r: &RolloutRecord| {
+        format!(
+            "started {}/{}: {} v{} → v{}, {} steps",
+            output::safe(&r.namespace),
+            output::safe(&r.name),
+            output::safe(&r.spec.model.name),
+            r.spec.stable_version,
+            args.version,
+            r.spec.steps.len()
+        )
+    };
+    if args.wait {
+        // The rollout's outcome is the exit code (0 promoted, 2 rolled back, 3 approval, 4 timed
+        // out); a failure to start it is 1.
+        let limit = Duration::from_secs(args.timeout);
+        let result = runtime.block_on(async {
+            let c = options.cluster().await?;
+            let record = start_on(&c, args, options, spec).await?;
+            let done = super::rollout_wait::wait_for(&c, &record.namespace, &record.name, limit)
+                .await
+                .map_err(StartFailed::Core)?;
+            Ok::<_, StartFailed>((started(&record), done))
+        });
+        return Ok(match result {
+            Ok((prefix, done)) => super::rollout_wait::finish(
+                output,
+                Some(&prefix),
+                Ok(done),
+                args.until.into(),
+                limit,
+            ),
+            Err(e) => output::finish_with::<StartFailed>(Err(e)),
+        });
+    }
     let result = runtime.block_on(async {
         let c = options.cluster().await?;
         start_on(&c, args, options, spec).await
     });
-    Ok(output::finish_with(result.map(|record| {
-        output::render(output, &record, |r| {
-            format!(
-                "started {}/{}: {} v{} → v{}, {} steps",
-                output::safe(&r.namespace),
-                output::safe(&r.name),
-                output::safe(&r.spec.model.name),
-                r.spec.stable_version,
-                args.version,
-                r.spec.steps.len()
-            )
-        })
-    })))
+    Ok(output::finish_with(
+        result.map(|record| output::render(output, &record, started)),
+    ))
 }
 
 /// The start on cluster `c`, from the `spec` checked offline: its image, the policy gates, the
@@ -549,7 +571,7 @@ async fn start_on(
     spec.stable_version = serving.version;
     spec.replicas = serving.replicas.max(1);
     rollout::validate(&spec)?;
-    let mut record = c.create_pinned_rollout(&ns, &name, spec, &note).await?;
+    let record = c.create_pinned_rollout(&ns, &name, spec, &note).await?;
     let user = c.identity().await?;
     let tags = rollout::action_tags(
         rollout::START_ACTION,
@@ -559,9 +581,6 @@ async fn start_on(
         &record,
     );
     tag_in_registry(options, &record, &tags).await;
-    if args.wait {
-        record = wait_until_done(c, &ns, &name, Duration::from_secs(args.timeout)).await?;
-    }
     Ok(record)
 }
 
@@ -579,51 +598,6 @@ async fn image_from_registry(
             Err(StartFailed::NoImage(e))
         }
         found => Ok(found?),
-    }
-}
-
-/// Follow a rollout until it is Promoted (Ok), or RolledBack/Failed/timed out (its outcome).
-async fn wait_until_done(
-    c: &KubeCluster,
-    ns: &str,
-    name: &str,
-    limit: Duration,
-) -> Result<RolloutRecord, StartFailed> {
-    let start = tokio::time::Instant::now();
-    // A limit past what the clock can hold means "no limit", never an overflow.
-    let deadline = start.checked_add(limit);
-    let why = |r: &RolloutRecord| {
-        if r.status.message.trim().is_empty() {
-            String::new()
-        } else {
-            format!(": {}", r.status.message)
-        }
-    };
-    loop {
-        let r = c.rollout(ns, name).await?;
-        match r.status.phase {
-            Phase::Promoted => return Ok(r),
-            Phase::RolledBack | Phase::Failed => {
-                return Err(NotPromoted::Ended {
-                    rollout: format!("{ns}/{name}"),
-                    phase: r.status.phase,
-                    why: why(&r),
-                }
-                .into());
-            }
-            _ => {}
-        }
-        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            return Err(NotPromoted::TimedOut {
-                rollout: format!("{ns}/{name}"),
-                phase: r.status.phase,
-                seconds: limit.as_secs(),
-                step: r.step_label(),
-                why: why(&r),
-            }
-            .into());
-        }
-        tokio::time::sleep(WAIT_POLL.min(limit)).await;
     }
 }
 

@@ -388,7 +388,8 @@ async fn start_creates_a_rollout_from_a_template_with_the_image_from_the_registr
         "{err}"
     );
 
-    // --wait exits non-zero with the reason when the rollout is not Promoted in time.
+    // --wait exits 4 (timed out: not 1, an error, nor 2, rolled back) with the reason when the
+    // rollout has no outcome in time.
     let (code, _, err) = mlops(&[
         "rollout",
         "start",
@@ -404,10 +405,30 @@ async fn start_creates_a_rollout_from_a_template_with_the_image_from_the_registr
         "-n",
         "ml-serving",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4, "{err}");
     assert!(
         err.contains("ml-serving/recsys-ranker-v13 is still Pending after 3s"),
         "{err}"
+    );
+    // `rollout wait` says the same, and -o json names the outcome and its code.
+    let (code, out, err) = mlops(&[
+        "rollout",
+        "wait",
+        "recsys-ranker-v13",
+        "--timeout",
+        "2",
+        "-n",
+        "ml-serving",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 4, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(doc["outcome"], "timed_out", "{doc:#}");
+    assert_eq!(doc["exit_code"], 4, "{doc:#}");
+    assert_eq!(
+        doc["name"], "recsys-ranker-v13",
+        "the rollout's own fields: {doc:#}"
     );
     for n in ["fraud-detector-v4", "recsys-ranker-v13"] {
         api.delete(n, &DeleteParams::default())

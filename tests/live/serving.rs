@@ -167,6 +167,73 @@ async fn a_runtime_without_series_says_so_and_shows_no_zeros() {
     assert!(table.contains("no series"), "{table}");
 }
 
+fn annotate(value: &str) -> std::process::Output {
+    let env = common::env();
+    std::process::Command::new(env.get("MLOPS_KUBECTL"))
+        .args([
+            "--context",
+            env.get("MLOPS_KUBE_CONTEXT"),
+            "-n",
+            "ml-serving",
+        ])
+        .args(["annotate", "--overwrite", "deployment/churn-model", value])
+        .env("KUBECONFIG", env.get("KUBECONFIG"))
+        .output()
+        .expect("kubectl annotate")
+}
+
+/// Takes the annotation off churn-model's Deployment, also when the test fails.
+struct Unannotate;
+
+impl Drop for Unannotate {
+    fn drop(&mut self) {
+        let _ = annotate("mlops.dev/slo-");
+    }
+}
+
+/// The `mlops.dev/slo` annotation on a serving Deployment overrides config.toml's objective
+/// and window; a bad one is named in the warnings and ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployments_slo_annotation_overrides_the_config() {
+    installed().await;
+    let config = tempfile::tempdir().expect("config dir");
+    std::fs::write(
+        config.path().join("config.toml"),
+        "[slo]\nobjective = 0.995\n",
+    )
+    .expect("config.toml");
+    let _undo = Unannotate;
+    let out = annotate("mlops.dev/slo=objective=99%, window=7d");
+    assert!(out.status.success(), "{out:?}");
+    let churn = |doc: &Value| -> Value {
+        doc["models"]
+            .as_array()
+            .and_then(|m| {
+                m.iter()
+                    .find(|m| m["model"] == "churn-model" && m["track"] == "stable")
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("churn-model in {doc:#}"))
+    };
+    let (_, doc) = health(config.path(), &["--model", "churn-model"]);
+    let slo = churn(&doc)["slo"].clone();
+    assert_eq!(slo["objective"], 0.99, "{doc:#}");
+    assert_eq!(slo["window_days"], 7.0, "{doc:#}");
+    // A week's window scales the paging hour to 14 minutes.
+    assert_eq!(slo["burn_windows_seconds"]["1h"], 840, "{doc:#}");
+
+    let out = annotate("mlops.dev/slo=objective=150%");
+    assert!(out.status.success(), "{out:?}");
+    let (_, doc) = health(config.path(), &["--model", "churn-model"]);
+    assert_eq!(churn(&doc)["slo"]["objective"], 0.995, "ignored: {doc:#}");
+    assert!(
+        doc["warnings"]
+            .to_string()
+            .contains("ml-serving/churn-model: mlops.dev/slo objective"),
+        "{doc:#}"
+    );
+}
+
 async fn http(method: reqwest::Method, path: &str) -> (u16, String) {
     let url = format!(
         "{}/{path}",

@@ -596,3 +596,27 @@ fn audit_verify_anchors_are_usage_errors_when_malformed() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn rollout_wait_flags_are_checked_before_any_cluster_is_asked() {
+    for args in [
+        &["rollout", "wait", "x-v1", "--until", "maybe"][..],
+        &["rollout", "wait", "x-v1", "--timeout", "0"],
+        &[
+            "rollout",
+            "start",
+            "--model",
+            "m",
+            "--version",
+            "2",
+            "--until",
+            "approval",
+        ],
+    ] {
+        let out = mlops("valid", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+    let out = mlops("valid", &["rollout", "wait", "Bad_Name"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Bad_Name"));
+}

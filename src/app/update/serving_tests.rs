@@ -114,3 +114,32 @@ fn every_view_is_in_the_tab_bar_at_80_columns() {
     let bar = s.lines().next().unwrap_or_default();
     assert!(bar.contains("1:Overview") && bar.contains("8:Ser"), "{bar}");
 }
+
+/// A runtime whose series the store does not have: the view says so, and its rows (from the
+/// cluster's Deployments) show `—`, never zeros.
+#[test]
+fn a_runtime_without_series_says_so_in_the_view() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    app.feeds.serving.data = Some(mlops_core::serving::Signals {
+        source: mlops_core::serving::SignalSource {
+            runtime: "kserve".into(),
+            latency: "histogram".into(),
+            queries: std::collections::BTreeMap::new(),
+            series: vec!["revision_app_request_count".into()],
+        },
+        ..mlops_core::serving::Signals::default()
+    });
+    rows::serving::reassemble(&mut app);
+    press(&mut app, &ctx, "8");
+    let s = screen_text(&app);
+    assert!(
+        s.contains("no series for revision_app_request_count (serving runtime \"kserve\")"),
+        "{s}"
+    );
+    let row = s
+        .lines()
+        .find(|l| l.contains("fraud-detector"))
+        .unwrap_or_default();
+    assert!(row.contains("? no data") && row.contains('—'), "{row}");
+    assert!(!row.contains("0.00%"), "no zeros: {row}");
+}

@@ -25,6 +25,7 @@ mod effects;
 #[cfg(test)]
 mod fuzz;
 mod machine;
+pub mod outcome;
 mod preview;
 mod template;
 #[cfg(any(test, feature = "test-support"))]
