@@ -116,3 +116,63 @@ async fn watches_a_new_gpu_pod_become_running() {
         "scheduled onto a GPU node"
     );
 }
+
+/// The API server lists Events by name, not time: with more than a page of them, the newest
+/// must still be read (the first page alone held the alphabetically first objects' Events, so
+/// the Overview and the timeline missed what just happened to a model named late in the
+/// alphabet).
+#[tokio::test]
+async fn the_newest_events_are_read_whatever_their_objects_names() {
+    use k8s_openapi::api::core::v1::{Event as K8sEvent, Namespace};
+    let env = common::env();
+    let admin = cluster("MLOPS_KUBE_CONTEXT").await;
+    let ns = "events-order";
+    let namespaces: Api<Namespace> = Api::all(admin.client());
+    let _ = namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))
+                .expect("namespace"),
+        )
+        .await;
+    let events: Api<K8sEvent> = Api::namespaced(admin.client(), ns);
+    let event = |name: &str, object: &str, age_s: i64| -> K8sEvent {
+        let at = (chrono::Utc::now() - chrono::TimeDelta::seconds(age_s))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {"kind": "Pod", "name": object, "namespace": ns},
+            "reason": "Tested", "message": format!("{object} event"), "type": "Normal",
+            "firstTimestamp": at, "lastTimestamp": at,
+        }))
+        .expect("event")
+    };
+    for i in 0..520 {
+        let name = format!("aaa-{i:04}");
+        let _ = events
+            .create(&PostParams::default(), &event(&name, &name, 3600 + i))
+            .await;
+    }
+    events
+        .create(&PostParams::default(), &event("zzz-newest", "zzz-model", 1))
+        .await
+        .or_else(|e| match e {
+            kube::Error::Api(a) if a.code == 409 => Ok(event("zzz-newest", "zzz-model", 1)),
+            e => Err(e),
+        })
+        .expect("the newest event");
+    let c = KubeCluster::connect_file(
+        Path::new(env.get("KUBECONFIG")),
+        Some(env.get("MLOPS_KUBE_CONTEXT")),
+        Some(ns),
+    )
+    .await
+    .expect("connect");
+    let read = c.events().await.expect("events");
+    assert!(
+        read.iter().any(|e| e.object.contains("zzz-model")),
+        "the newest event is missing from {} read",
+        read.len()
+    );
+    assert!(read.len() <= 500, "bounded: {}", read.len());
+}

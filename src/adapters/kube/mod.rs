@@ -286,6 +286,11 @@ type AccessCache =
 /// How long an answer of `may` is used before it is asked again.
 const ACCESS_TTL: Duration = Duration::from_secs(60);
 
+/// Events asked for per page, the most pages read, and the newest kept (`KubeCluster::events`).
+const EVENTS_PAGE: u32 = 500;
+const EVENT_PAGES: usize = 20;
+const EVENTS_KEPT: usize = 500;
+
 impl KubeCluster {
     /// Connect with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (default: the
     /// current context); `namespace` limits pods, deployments and events to one namespace.
@@ -423,18 +428,31 @@ impl KubeCluster {
             .collect())
     }
 
+    /// The newest [`EVENTS_KEPT`] Events. The API server lists Events in the order of their
+    /// names (the object's name first), not their time: a first page alone held the oldest
+    /// objects' Events and none of the newest. Every page is read, up to [`EVENT_PAGES`] pages.
     pub async fn events(&self) -> Result<Vec<ClusterEvent>, CoreError> {
         let api: Api<K8sEvent> = self.namespaced();
-        let list = api
-            .list(&ListParams::default().limit(500))
-            .await
-            .map_err(|e| err("listing events", e))?;
-        let mut events: Vec<ClusterEvent> = list
-            .items
-            .iter()
-            .map(|e| map_event(e, &self.context))
-            .collect();
+        let mut events: Vec<ClusterEvent> = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..EVENT_PAGES {
+            let mut params = ListParams::default().limit(EVENTS_PAGE);
+            if let Some(t) = &token {
+                params = params.continue_token(t);
+            }
+            let list = api
+                .list(&params)
+                .await
+                .map_err(|e| err("listing events", e))?;
+            events.extend(list.items.iter().map(|e| map_event(e, &self.context)));
+            token = list.metadata.continue_.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
         events.sort_by_key(|e| e.time);
+        let extra = events.len().saturating_sub(EVENTS_KEPT);
+        events.drain(..extra);
         Ok(events)
     }
 
