@@ -159,19 +159,6 @@ async fn each_example_acts_on_the_rollouts_outcome() {
         "the stable is the new version"
     );
 
-    // Jenkins: half the canary's requests fail; the analysis rolls it back and the build
-    // fails with the rollback's code.
-    traffic(
-        "POST",
-        "/control/degrade",
-        &json!({"model": MODEL, "track": "canary", "error_rate": 0.5}).to_string(),
-    );
-    let (code, out) = run("Jenkinsfile", "quick", config.path());
-    assert_eq!(code, 2, "{out}");
-    let rolled_back = version_in(&out, "ROLLED_BACK");
-    assert!(out.contains("RolledBack"), "the reason on stderr: {out}");
-    traffic("POST", "/control/reset", "{}");
-
     // GitHub Actions: a template with an approval gate; the job hands over (exit 0) and says so.
     let (code, out) = run("github-actions.yml", "canary-approval", config.path());
     assert_eq!(code, 0, "{out}");
@@ -208,6 +195,49 @@ async fn each_example_acts_on_the_rollouts_outcome() {
         serde_json::from_slice(&promoted_only.stdout).expect("rollout wait JSON");
     assert_eq!(doc["outcome"], "awaiting_approval", "{doc:#}");
     assert_eq!(doc["exit_code"], 3, "{doc:#}");
+
+    // Aborted by an operator: `rollout wait` exits 2 and says it was an abort.
+    let out = common::mlops_cmd(&[
+        "rollout",
+        "abort",
+        &name,
+        "--reason",
+        "pipeline test",
+        "-n",
+        "ml-serving",
+    ])
+    .output()
+    .expect("mlops rollout abort");
+    assert!(out.status.success(), "{out:?}");
+    let aborted = common::mlops_cmd(&[
+        "rollout",
+        "wait",
+        &name,
+        "--timeout",
+        "120",
+        "-n",
+        "ml-serving",
+        "-o",
+        "json",
+    ])
+    .output()
+    .expect("mlops rollout wait");
+    assert_eq!(aborted.status.code(), Some(2), "{aborted:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&aborted.stdout).expect("JSON");
+    assert_eq!(doc["outcome"], "aborted", "{doc:#}");
+
+    // Jenkins: half the canary's requests fail; the analysis rolls it back and the build
+    // fails with the rollback's code.
+    traffic(
+        "POST",
+        "/control/degrade",
+        &json!({"model": MODEL, "track": "canary", "error_rate": 0.5}).to_string(),
+    );
+    let (code, out) = run("Jenkinsfile", "quick", config.path());
+    assert_eq!(code, 2, "{out}");
+    let rolled_back = version_in(&out, "ROLLED_BACK");
+    assert!(out.contains("RolledBack"), "the reason on stderr: {out}");
+    traffic("POST", "/control/reset", "{}");
 
     for v in [&promoted, &rolled_back, &waiting] {
         let _ = api
