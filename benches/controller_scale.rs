@@ -329,10 +329,17 @@ async fn main() {
         registry: None,
         id: format!("bench-{}", std::process::id()),
         concurrency,
+        telemetry: Arc::new(controller::Telemetry::new(
+            "bench",
+            mlops_console::adapters::kube::DEFAULT_TIMEOUT,
+        )),
     });
     let lease = cluster.lease(&ctx.id);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while lease.try_acquire_or_renew(true).await.expect("lease") == Acquired::No {
+    while matches!(
+        lease.try_acquire_or_renew(true).await.expect("lease"),
+        Acquired::No { .. }
+    ) {
         assert!(
             Instant::now() < deadline,
             "another controller holds the lease"

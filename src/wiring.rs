@@ -486,6 +486,7 @@ pub async fn real(options: &Options) -> Backends {
         cluster,
         metrics: prometheus.map(|m| m as Arc<dyn QueryPort>),
         registry,
+        telemetry: Arc::new(controller::Telemetry::new(&driver_id, options.timeout)),
         id: driver_id,
         concurrency: controller::DEFAULT_CONCURRENCY,
     });

@@ -7,7 +7,8 @@ use clap::Args;
 use mlops_core::ports::{QueryPort, RegistryPort};
 
 use crate::{
-    controller, logging,
+    controller::{self, serve},
+    logging,
     wiring::{self, Options},
 };
 
@@ -19,6 +20,15 @@ pub struct ControllerArgs {
     /// Reconcile passes run at once, at most.
     #[arg(long, default_value_t = controller::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Where to serve /metrics, /healthz and /readyz: IP:PORT, :PORT, or off. Every replica
+    /// serves them; /readyz answers 200 once the ModelRollouts are listed and the lease is read.
+    #[arg(
+        long,
+        env = "MLOPS_CONTROLLER_METRICS_ADDR",
+        default_value = serve::DEFAULT_METRICS_ADDR,
+        value_parser = serve::parse_metrics_addr,
+    )]
+    pub metrics_addr: serve::MetricsAddr,
 }
 
 pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
@@ -29,6 +39,15 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
         .unwrap_or_else(|| format!("{}-{}", wiring::hostname(), std::process::id()));
     let runtime = wiring::tokio_runtime(2)?;
     let result = runtime.block_on(async {
+        let telemetry = Arc::new(controller::Telemetry::new(&id, options.timeout));
+        // First, so a port that cannot be bound ends the command before it acts.
+        if let serve::MetricsAddr(Some(addr)) = args.metrics_addr {
+            let listener = serve::bind(addr).await?;
+            if let Ok(bound) = listener.local_addr() {
+                tracing::info!(%bound, "serving /metrics, /healthz and /readyz");
+            }
+            tokio::spawn(serve::serve(listener, telemetry.clone()));
+        }
         // The controller acts on every namespace: `-n` does not narrow it.
         let cluster = crate::adapters::kube::KubeCluster::connect_with(
             options.context.as_deref(),
@@ -50,6 +69,7 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
             registry,
             id,
             concurrency: args.concurrency,
+            telemetry,
         })
         .await
     });

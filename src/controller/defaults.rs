@@ -31,3 +31,10 @@ pub(super) const MAX_PASS_INTERVAL: Duration = Duration::from_secs(5);
 /// The next pass after a failed one (its warning is written once a minute per rollout unless the
 /// cause changes).
 pub(super) const AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// `/healthz` fails once the loop has not gone round for this long: a lease attempt is two
+/// calls of at most `call_timeout` each, every renewal period (5 s), and before leading the
+/// canaries' watch may take [`CANARIES_READY_WITHIN`]; a minute on top covers both.
+pub(super) fn alive_within(call_timeout: Duration) -> Duration {
+    call_timeout.saturating_mul(2) + Duration::from_secs(60)
+}

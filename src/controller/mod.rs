@@ -7,6 +7,8 @@
 mod defaults;
 mod fair;
 mod reconcile;
+pub mod serve;
+mod telemetry;
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,8 +28,11 @@ use mlops_core::{
     ports::{QueryPort, RegistryPort},
 };
 
-pub use self::reconcile::{PASS_TARGET, ReconcileError};
 use self::reconcile::{Pass, error_policy, needs_a_pass, reconcile};
+pub use self::{
+    reconcile::{PASS_TARGET, ReconcileError},
+    telemetry::Telemetry,
+};
 use crate::adapters::kube::{
     KubeCluster, LeaseLock, ModelRollout, lease::Acquired, limits::WATCH_TIMEOUT_SECONDS,
     names::TRACK_LABEL,
@@ -44,6 +49,9 @@ pub struct Context {
     pub id: String,
     /// Reconcile passes run at once, at most.
     pub concurrency: u16,
+    /// What passes and the loop record for `/metrics` and the probes (served by
+    /// `mlops controller`; a console keeps it unserved).
+    pub telemetry: Arc<Telemetry>,
 }
 
 use self::defaults::{CANARIES_READY_WITHIN, PASSES_GRACE, STOP_BUDGET};
@@ -111,14 +119,18 @@ fn write_audit(
 ) {
     let (audit, mut to_audit) = tokio::sync::mpsc::unbounded_channel::<AuditRecord>();
     let log = ctx.cluster.audit_log().clone();
+    let telemetry = ctx.telemetry.clone();
     let writer = tokio::spawn(async move {
         while let Some(record) = to_audit.recv().await {
+            // The entry being written counts until it is written.
+            telemetry.audit_queued(to_audit.len() + 1);
             if let Err(e) = log.append(record).await {
                 crate::logging::warn_limited(
                     "controller.audit",
                     &format!("could not write an audit entry: {e}"),
                 );
             }
+            telemetry.audit_queued(to_audit.len());
         }
     });
     (audit, writer)
@@ -126,13 +138,16 @@ fn write_audit(
 
 /// Renew the lease every `renew_every` while we lead; ends when it is lost to someone else or
 /// could not be renewed for as long as it lasts.
-async fn renew(id: &str, lease: &LeaseLock) -> Ended {
+async fn renew(ctx: &Context, lease: &LeaseLock) -> Ended {
+    let id = &ctx.id;
     let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(lease.params().renew_every).await;
-        match lease.try_acquire_or_renew(false).await {
+        let attempt = lease.try_acquire_or_renew(false).await;
+        lease_seen(ctx, &attempt);
+        match attempt {
             Ok(Acquired::Yes { .. }) => renewed = tokio::time::Instant::now(),
-            Ok(Acquired::No) => {
+            Ok(Acquired::No { .. }) => {
                 return Ended::Lost(CoreError::backend(
                     "controller",
                     format!("{id} lost the lease"),
@@ -222,7 +237,7 @@ async fn lead_until(
         let _ = audit_writer.await;
     };
     tokio::pin!(controller);
-    let renew = renew(&ctx.id, &lease);
+    let renew = renew(&ctx, &lease);
     tokio::select! {
         () = &mut controller => {
             release_within(&lease, STOP_BUDGET).await;
@@ -241,6 +256,40 @@ async fn lead_until(
             Ended::Stopped
         }
     }
+}
+
+/// What a lease attempt says about who holds the lease, for `/metrics` and `/readyz`; any
+/// answer, or none, shows the loop going round.
+fn lease_seen(ctx: &Context, attempt: &Result<Acquired, CoreError>) {
+    match attempt {
+        Ok(Acquired::Yes { .. }) => ctx.telemetry.lease_seen(Some(ctx.id.clone())),
+        Ok(Acquired::No { holder: Some(h) }) => ctx.telemetry.lease_seen(Some(h.clone())),
+        Ok(Acquired::No { holder: None }) | Err(_) => ctx.telemetry.alive(),
+    }
+}
+
+/// Every replica watches the ModelRollouts for `/metrics` (their phase, the canary's weight)
+/// and `/readyz` (ready once the first list is in): the leader's passes keep a watch of their
+/// own, started and stopped with leading.
+fn watch_rollouts_for_metrics(ctx: &Context) -> tokio::task::JoinHandle<()> {
+    let (rollouts, writer) = reflector::store::<ModelRollout>();
+    ctx.telemetry.watch_rollouts(rollouts.clone());
+    let watch = watcher(
+        Api::<ModelRollout>::all(ctx.cluster.watch_client()),
+        watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .for_each(|_| futures::future::ready(()));
+    let telemetry = ctx.telemetry.clone();
+    tokio::spawn(async move {
+        let synced = async move {
+            if rollouts.wait_until_ready().await.is_ok() {
+                telemetry.rollouts_synced();
+            }
+        };
+        futures::join!(watch, synced);
+    })
 }
 
 /// Until `stop` turns true (or its sender is gone).
@@ -273,13 +322,25 @@ pub async fn shutdown_signal() {
 pub async fn run(ctx: Context) -> Result<(), CoreError> {
     let ctx = Arc::new(ctx);
     let lease = ctx.cluster.lease(&ctx.id);
-    let renew_every = lease.params().renew_every;
     tracing::info!(id = %ctx.id, "controller starting; waiting for the lease");
-    let (tx, mut stop) = tokio::sync::watch::channel(false);
+    let (tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = tx.send(true);
     });
+    let metrics_watch = watch_rollouts_for_metrics(&ctx);
+    let result = follow_and_lead(&ctx, &lease, stop).await;
+    metrics_watch.abort();
+    result
+}
+
+/// Follow until the lease is ours, lead until stopped or it cannot be renewed, and again.
+async fn follow_and_lead(
+    ctx: &Arc<Context>,
+    lease: &LeaseLock,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), CoreError> {
+    let renew_every = lease.params().renew_every;
     let mut announced = false;
     loop {
         // Follow until the lease is ours.
@@ -288,10 +349,11 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
                 r = lease.try_acquire_or_renew(true) => r,
                 () = stopped(&mut stop) => {
                     // The attempt may have won just before it was cut: give it back.
-                    release_within(&lease, STOP_BUDGET).await;
+                    release_within(lease, STOP_BUDGET).await;
                     return Ok(());
                 }
             };
+            lease_seen(ctx, &attempt);
             match attempt {
                 Ok(Acquired::Yes { from_console }) => {
                     if from_console {
@@ -300,14 +362,14 @@ pub async fn run(ctx: Context) -> Result<(), CoreError> {
                         tokio::select! {
                             () = tokio::time::sleep(renew_every + Duration::from_secs(1)) => {}
                             () = stopped(&mut stop) => {
-                                release_within(&lease, STOP_BUDGET).await;
+                                release_within(lease, STOP_BUDGET).await;
                                 return Ok(());
                             }
                         }
                     }
                     break;
                 }
-                Ok(Acquired::No) => {}
+                Ok(Acquired::No { .. }) => {}
                 Err(e) => crate::logging::warn_limited("controller.lease", &e.to_string()),
             }
             tokio::select! {
@@ -381,7 +443,7 @@ pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver
                     Ended::Unrenewable(e) => tracing::warn!(error = %e, "stepping down"),
                 }
             }
-            Ok(Acquired::No) => {}
+            Ok(Acquired::No { .. }) => {}
             Err(e) => tracing::debug!(error = %e, "cannot read the lease"),
         }
         tokio::select! {

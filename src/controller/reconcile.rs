@@ -228,6 +228,9 @@ pub(super) async fn reconcile(
     let key = format!("{}/{}", mr.namespace().unwrap_or_default(), mr.name_any());
     tracing::trace!(target: PASS_TARGET, rollout = %key, "pass started");
     let r = reconcile_once(&mr, &pass).await;
+    pass.ctx
+        .telemetry
+        .pass_finished(started.elapsed(), r.as_ref().err());
     let requeue_ms = r
         .as_ref()
         .ok()
@@ -294,7 +297,7 @@ async fn reconcile_once(
             )
             .await
         {
-            Ok(_) => {}
+            Ok(_) => ctx.telemetry.status_written(&record, &decision.status, now),
             // Someone wrote in between (an approval, a command): reconcile again on fresh data.
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 return Ok(Some(super::defaults::AFTER_CONFLICT));

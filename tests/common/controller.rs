@@ -86,3 +86,29 @@ pub fn start_logging(command: &mut Command) -> Controller {
     assert!(line.contains("leads"), "{line}");
     controller
 }
+
+/// Wait until the rollout `name` is in phase `want`, for at most `secs` seconds.
+pub async fn wait_phase(
+    api: &kube::Api<mlops_console::adapters::kube::ModelRollout>,
+    name: &str,
+    want: mlops_core::rollout::Phase,
+    secs: u64,
+) -> mlops_console::adapters::kube::ModelRollout {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = api.get(name).await.expect("get rollout");
+        let phase = r
+            .status
+            .as_ref()
+            .map_or(mlops_core::rollout::Phase::Pending, |s| s.phase);
+        if phase == want {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {want}: {:#?}",
+            r.status
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

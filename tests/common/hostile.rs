@@ -107,7 +107,8 @@ pub fn mlops(args: &[&str]) -> Command {
         .env_remove("MLFLOW_TRACKING_PASSWORD")
         .env_remove("MLFLOW_TRACKING_TOKEN")
         .env("MLOPS_LOG_FILE", "/dev/null")
-        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config");
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config")
+        .env("MLOPS_CONTROLLER_METRICS_ADDR", "127.0.0.1:0");
     c
 }
 

@@ -80,7 +80,9 @@ pub fn mlops_cmd(args: &[&str]) -> Command {
         .env("MLOPS_CONTEXT", env.get("MLOPS_KUBE_CONTEXT"))
         .env("MLOPS_PROMETHEUS_URL", env.get("MLOPS_PROMETHEUS_URL"))
         .env("MLFLOW_TRACKING_URI", env.get("MLFLOW_TRACKING_URI"))
-        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config");
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config")
+        // `mlops controller` serves /metrics on any free port, so replicas never collide.
+        .env("MLOPS_CONTROLLER_METRICS_ADDR", "127.0.0.1:0");
     c
 }
 

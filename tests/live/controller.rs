@@ -28,6 +28,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 use common::{
     controller::{
         spawn as spawn_controller, start as start_controller, start_with as start_controller_with,
+        wait_phase,
     },
     installed, mlops_cmd, mlops_ok, seeded,
 };
@@ -76,23 +77,6 @@ fn spec(
         }]},
         "approval": {"required": 1}
     })
-}
-
-async fn wait_phase(api: &Api<ModelRollout>, name: &str, want: Phase, secs: u64) -> ModelRollout {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let r = api.get(name).await.expect("get rollout");
-        let phase = r.status.as_ref().map_or(Phase::Pending, |s| s.phase);
-        if phase == want {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never reached {want}: {:#?}",
-            r.status
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 #[tokio::test]

@@ -40,10 +40,11 @@ impl Default for LeaseParams {
 }
 
 /// What trying to take or renew the lease came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
-    /// Someone else holds a live lease.
-    No,
+    /// Someone else holds a live lease: `holder` when we read who (`None`: another candidate
+    /// won the write just now).
+    No { holder: Option<String> },
     /// We hold it. `from_console`: it was taken from a console driving rollouts, which needs a
     /// renewal period to notice before we act.
     Yes { from_console: bool },
@@ -119,7 +120,7 @@ impl LeaseLock {
                         from_console: false,
                     }
                 } else {
-                    Acquired::No
+                    Acquired::No { holder: None }
                 },
             );
         };
@@ -139,7 +140,9 @@ impl LeaseLock {
         let from_console =
             !mine && !expired && preempt_console && holder.starts_with(CONSOLE_PREFIX);
         if !mine && !expired && !from_console {
-            return Ok(Acquired::No);
+            return Ok(Acquired::No {
+                holder: Some(holder),
+            });
         }
         let mut new = spec;
         if !mine {
@@ -159,7 +162,7 @@ impl LeaseLock {
             {
                 Acquired::Yes { from_console }
             } else {
-                Acquired::No
+                Acquired::No { holder: None }
             },
         )
     }

@@ -8,7 +8,8 @@
 //!   an idle-read timeout just above the watch timeout the server is asked for
 //!   ([`WATCH_TIMEOUT_SECONDS`]), and at most [`MAX_BODY`] bytes per watch request.
 //!
-//! Both count what they read against the process's budget for answers (`adapters::budget`).
+//! Both count what they read against the process's budget for answers (`adapters::budget`),
+//! and every request by verb and status (`requests`).
 //!
 //! Building a client runs a kubeconfig's `exec` credential plugin; it runs on a thread of its
 //! own under the connect timeout, so a plugin that hangs cannot hold the console or a CLI verb.
@@ -89,6 +90,8 @@ fn build(config: Config, timeout: Duration) -> Result<(Client, Client), CoreErro
                     // are read whole count against the budget.
                     budgeted: deadline.is_some(),
                 })
+                // Outermost, so a deadline that passes is counted as no answer.
+                .with_layer(&super::requests::Counted)
                 .build()
             })
             .map_err(|e| err("creating the client", error_chain(&e)))

@@ -13,6 +13,7 @@
 //!   rollout effects.
 //! - `lease`: the Lease that decides who drives rollouts.
 //! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
+//! - `requests`: every request to the API server counted by verb and status.
 //! - `watch`: ModelRollouts and the Lease as a stream of changes.
 //! - `map`: Kubernetes objects mapped to the core's types.
 //! - `time`: chrono ↔ jiff, the one bridge between the core's clock and the API types'.
@@ -26,6 +27,7 @@ pub mod limits;
 mod map;
 pub mod names;
 pub mod rbac;
+pub mod requests;
 mod rollouts;
 mod time;
 pub mod traffic;
