@@ -143,3 +143,18 @@ fn a_runtime_without_series_says_so_in_the_view() {
     assert!(row.contains("? no data") && row.contains('—'), "{row}");
     assert!(!row.contains("0.00%"), "no zeros: {row}");
 }
+
+/// What changed before a model started burning: `t` on a served version opens its timeline.
+#[test]
+fn t_on_a_served_version_opens_its_timeline() {
+    let (mut app, _, ctx) = loaded_demo((120, 40));
+    press(&mut app, &ctx, "8");
+    press(&mut app, &ctx, "t");
+    assert_eq!(
+        app.screen().kind,
+        ScreenKind::TimelineOf {
+            model: "fraud-detector".into(),
+            version: Some(7),
+        }
+    );
+}
