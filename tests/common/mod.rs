@@ -209,6 +209,23 @@ pub fn traffic(method: &str, path: &str, body: &str) -> serde_json::Value {
 }
 
 /// Resets the traffic process's rules when dropped.
+/// Deletes a registered model a test made from MLflow when the test ends, also when it fails:
+/// the registry tests count the seeded models.
+pub struct Unregister(pub &'static str);
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        let name = self.0;
+        let _ = std::panic::catch_unwind(|| {
+            mlflow(
+                "DELETE",
+                "/api/2.0/mlflow/registered-models/delete",
+                Some(serde_json::json!({ "name": name })),
+            )
+        });
+    }
+}
+
 pub struct ResetTraffic;
 
 impl Drop for ResetTraffic {

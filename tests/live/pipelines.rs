@@ -134,6 +134,7 @@ fn version_in(output: &str, word: &str) -> String {
 async fn each_example_acts_on_the_rollouts_outcome() {
     let (cluster, api) = installed().await;
     serving(&cluster).await;
+    let _unregister = common::Unregister(MODEL);
     // Created once; MLflow refuses it afterwards, which is fine.
     let _ = mlflow(
         "POST",

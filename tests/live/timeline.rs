@@ -139,6 +139,7 @@ async fn a_rolled_back_canarys_timeline_reads_start_steps_failed_check_rollback_
     let started = Instant::now();
     let (cluster, api) = installed().await;
     serving(&cluster).await;
+    let _unregister = common::Unregister(MODEL);
     let version = register_canary();
     let name = format!("{MODEL}-v{version}");
     let _ = api.delete(&name, &DeleteParams::default()).await;
