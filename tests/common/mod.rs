@@ -209,6 +209,34 @@ pub fn traffic(method: &str, path: &str, body: &str) -> serde_json::Value {
 }
 
 /// Resets the traffic process's rules when dropped.
+/// A serving Deployment of `model` of the test's own at version 1 in ml-serving (kwok runs its
+/// two pods), created once: a model no seeded test uses.
+pub async fn own_serving_deployment(
+    cluster: &mlops_console::adapters::kube::KubeCluster,
+    model: &str,
+) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::{Api, api::PostParams};
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "ml-serving");
+    let d: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": model, "labels": {"mlops.dev/model": model, "mlops.dev/version": "1"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": model, "mlops.dev/track": "stable"}},
+            "template": {
+                "metadata": {"labels": {"app": model, "mlops.dev/track": "stable", "mlops.dev/model": model, "mlops.dev/version": "1"}},
+                "spec": {"containers": [{"name": "server", "image": format!("registry.mlops.invalid/models/{model}:v1")}]}
+            }
+        }
+    }))
+    .expect("deployment");
+    match deployments.create(&PostParams::default(), &d).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("create the serving Deployment: {e}"),
+    }
+}
+
 /// Deletes a registered model a test made from MLflow when the test ends, also when it fails:
 /// the registry tests count the seeded models.
 pub struct Unregister(pub &'static str);

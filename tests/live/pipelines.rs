@@ -14,11 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
-use kube::{
-    Api,
-    api::{DeleteParams, PostParams},
-};
+use kube::api::DeleteParams;
 use serde_json::json;
 
 use common::{ResetTraffic, controller::start as start_controller, installed, mlflow, traffic};
@@ -98,28 +94,6 @@ fn run(file: &str, template: &str, config: &Path) -> (i32, String) {
     )
 }
 
-/// The serving Deployment of [`MODEL`] at version 1 (kwok runs its pods), created once.
-async fn serving(cluster: &mlops_console::adapters::kube::KubeCluster) {
-    let deployments: Api<K8sDeployment> = Api::namespaced(cluster.client(), "ml-serving");
-    let d: K8sDeployment = serde_json::from_value(json!({
-        "metadata": {"name": MODEL, "labels": {"mlops.dev/model": MODEL, "mlops.dev/version": "1"}},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": MODEL, "mlops.dev/track": "stable"}},
-            "template": {
-                "metadata": {"labels": {"app": MODEL, "mlops.dev/track": "stable", "mlops.dev/model": MODEL, "mlops.dev/version": "1"}},
-                "spec": {"containers": [{"name": "server", "image": "registry.mlops.invalid/models/pipeline-model:v1"}]}
-            }
-        }
-    }))
-    .expect("deployment");
-    match deployments.create(&PostParams::default(), &d).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => panic!("create the serving Deployment: {e}"),
-    }
-}
-
 /// The version number the example printed (`PROMOTED pipeline-model v7`).
 fn version_in(output: &str, word: &str) -> String {
     output
@@ -133,7 +107,7 @@ fn version_in(output: &str, word: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_example_acts_on_the_rollouts_outcome() {
     let (cluster, api) = installed().await;
-    serving(&cluster).await;
+    common::own_serving_deployment(&cluster, MODEL).await;
     let _unregister = common::Unregister(MODEL);
     // Created once; MLflow refuses it afterwards, which is fine.
     let _ = mlflow(

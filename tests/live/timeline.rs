@@ -14,11 +14,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
-use kube::{
-    Api,
-    api::{DeleteParams, PostParams},
-};
+use kube::{Api, api::DeleteParams};
 use mlops_console::adapters::kube::ModelRollout;
 use mlops_core::rollout::Phase;
 use serde_json::{Value, json};
@@ -27,28 +23,6 @@ use common::{controller::start as start_controller, installed, mlflow, mlops_cmd
 
 /// The model no other live test uses: its own registered model and serving Deployment.
 const MODEL: &str = "timeline-model";
-
-/// The serving Deployment of [`MODEL`] at version 1 (kwok runs its pods), created once.
-async fn serving(cluster: &mlops_console::adapters::kube::KubeCluster) {
-    let deployments: Api<K8sDeployment> = Api::namespaced(cluster.client(), "ml-serving");
-    let d: K8sDeployment = serde_json::from_value(json!({
-        "metadata": {"name": MODEL, "labels": {"mlops.dev/model": MODEL, "mlops.dev/version": "1"}},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": MODEL, "mlops.dev/track": "stable"}},
-            "template": {
-                "metadata": {"labels": {"app": MODEL, "mlops.dev/track": "stable", "mlops.dev/model": MODEL, "mlops.dev/version": "1"}},
-                "spec": {"containers": [{"name": "server", "image": "registry.mlops.invalid/models/timeline-model:v1"}]}
-            }
-        }
-    }))
-    .expect("deployment");
-    match deployments.create(&PostParams::default(), &d).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => panic!("create the serving Deployment: {e}"),
-    }
-}
 
 /// A new version of [`MODEL`] in MLflow, with its image tag: its number.
 fn register() -> u32 {
@@ -138,7 +112,7 @@ fn timeline(version: u32, since: Duration) -> Value {
 async fn a_rolled_back_canarys_timeline_reads_start_steps_failed_check_rollback_and_events() {
     let started = Instant::now();
     let (cluster, api) = installed().await;
-    serving(&cluster).await;
+    common::own_serving_deployment(&cluster, MODEL).await;
     let _unregister = common::Unregister(MODEL);
     let version = register_canary();
     let name = format!("{MODEL}-v{version}");
