@@ -14,6 +14,10 @@ pub const REFRESH: Duration = Duration::from_secs(5);
 /// The console's serving window (rates and quantiles) and its sparklines' span, in seconds.
 pub const SERVING_WINDOW_SECONDS: u64 = 300;
 pub const SERVING_HISTORY_SECONDS: u64 = 3600;
+/// An error ratio over a window is read again once 1/720 of the window has passed (a 30-day
+/// ratio hourly, a 3-day one every 6 minutes, a 1-hour one every 5 s): in that time it can move
+/// by no more than what 1/720 of its traffic weighs, well under what a burn-rate alert tells apart.
+pub const RATIO_REFRESH_DIVISOR: u64 = 720;
 
 /// Live drift's current window (the console's Drift view, `mlops drift live`), unless
 /// `[drift] live_window` says otherwise.

@@ -160,6 +160,8 @@ pub struct PrometheusMetrics {
     windows: DriftWindows,
     /// How the serving runtime's series map to model, version and track (`[serving]`).
     serving: std::sync::Arc<mlops_core::serving::Mapping>,
+    /// Error ratios over long windows, kept while they are fresh (`serving::RatioCache`).
+    ratios: std::sync::Arc<std::sync::Mutex<serving::RatioCache>>,
 }
 
 impl fmt::Debug for PrometheusMetrics {
@@ -182,6 +184,7 @@ impl PrometheusMetrics {
             serving: std::sync::Arc::new(mlops_core::serving::Mapping::builtin(
                 mlops_core::serving::Runtime::Default,
             )),
+            ratios: std::sync::Arc::default(),
         })
     }
 

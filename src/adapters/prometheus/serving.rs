@@ -2,7 +2,11 @@
 //! at the window asked for, the error ratio over every burn window, and the sparklines' history.
 //! A query that fails while the requests query answered is a warning, not a failed read.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
@@ -22,6 +26,7 @@ impl PrometheusMetrics {
     #[must_use]
     pub fn with_serving(mut self, mapping: Mapping) -> Self {
         self.serving = Arc::new(mapping);
+        self.ratios = Arc::default();
         self
     }
 
@@ -126,6 +131,66 @@ impl PrometheusMetrics {
     }
 }
 
+/// Error ratios already read, by window: a ratio over a long window barely moves between two
+/// refreshes, so it is read again only once `window / RATIO_REFRESH_DIVISOR` has passed (a
+/// 30-day ratio hourly) instead of on every refresh of the console.
+#[derive(Debug, Default)]
+pub struct RatioCache {
+    read: BTreeMap<u64, (Instant, BTreeMap<ServingKey, f64>)>,
+}
+
+impl RatioCache {
+    /// How long a ratio over `window_seconds` is kept.
+    #[must_use]
+    pub fn keep_for(window_seconds: u64) -> Duration {
+        Duration::from_secs(window_seconds / mlops_core::defaults::RATIO_REFRESH_DIVISOR)
+    }
+
+    /// The ratio over `window_seconds` read less than its keep time before `now`.
+    fn fresh(&self, window_seconds: u64, now: Instant) -> Option<&BTreeMap<ServingKey, f64>> {
+        let (at, ratios) = self.read.get(&window_seconds)?;
+        (now.saturating_duration_since(*at) < Self::keep_for(window_seconds)).then_some(ratios)
+    }
+
+    fn put(&mut self, window_seconds: u64, ratios: &BTreeMap<ServingKey, f64>, at: Instant) {
+        if Self::keep_for(window_seconds) > Duration::ZERO {
+            self.read.insert(window_seconds, (at, ratios.clone()));
+        }
+    }
+}
+
+impl PrometheusMetrics {
+    /// The ratios of `windows` still fresh at `now`, and the windows to read again.
+    fn fresh_ratios(
+        &self,
+        windows: &[u64],
+        now: Instant,
+    ) -> (BTreeMap<u64, BTreeMap<ServingKey, f64>>, Vec<u64>) {
+        let cache = self
+            .ratios
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut fresh = BTreeMap::new();
+        let mut stale = Vec::new();
+        for &secs in windows {
+            match cache.fresh(secs, now) {
+                Some(r) => {
+                    fresh.insert(secs, r.clone());
+                }
+                None => stale.push(secs),
+            }
+        }
+        (fresh, stale)
+    }
+
+    fn keep_ratio(&self, window_seconds: u64, ratios: &BTreeMap<ServingKey, f64>, at: Instant) {
+        self.ratios
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(window_seconds, ratios, at);
+    }
+}
+
 #[async_trait]
 impl ServingPort for PrometheusMetrics {
     async fn serving_signals(&self, request: &SignalRequest) -> Result<Signals, CoreError> {
@@ -146,10 +211,17 @@ impl ServingPort for PrometheusMetrics {
             note("latency", &e);
             BTreeMap::new()
         });
-        let mut error_ratios = BTreeMap::new();
-        for &secs in &request.ratio_windows {
-            match self.keyed(&m.error_ratio_query(secs)).await {
+        let now = Instant::now();
+        let (mut error_ratios, stale) = self.fresh_ratios(&request.ratio_windows, now);
+        let mapping = &m;
+        let read = futures::future::join_all(stale.iter().map(|&secs| async move {
+            (secs, self.keyed(&mapping.error_ratio_query(secs)).await)
+        }))
+        .await;
+        for (secs, answer) in read {
+            match answer {
                 Ok(r) => {
+                    self.keep_ratio(secs, &r, now);
                     error_ratios.insert(secs, r);
                 }
                 Err(e) => note(&format!("error ratio over {secs}s"), &e),
@@ -187,5 +259,61 @@ impl ServingPort for PrometheusMetrics {
             },
             warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ratios(v: f64) -> BTreeMap<ServingKey, f64> {
+        BTreeMap::from([(
+            ServingKey {
+                namespace: "ml-serving".into(),
+                model: "churn".into(),
+                version: "3".into(),
+                track: "stable".into(),
+            },
+            v,
+        )])
+    }
+
+    #[test]
+    fn long_windows_are_read_again_only_once_a_720th_of_them_has_passed() {
+        assert_eq!(RatioCache::keep_for(30 * 86_400), Duration::from_secs(3600));
+        assert_eq!(RatioCache::keep_for(3 * 86_400), Duration::from_secs(360));
+        assert_eq!(RatioCache::keep_for(3600), Duration::from_secs(5));
+        assert_eq!(RatioCache::keep_for(300), Duration::ZERO);
+
+        let p = PrometheusMetrics::new("http://127.0.0.1:1", crate::adapters::http::Auth::None)
+            .expect("client");
+        let t0 = Instant::now();
+        for secs in [300, 3600, 30 * 86_400] {
+            p.keep_ratio(secs, &ratios(0.01), t0);
+        }
+        let windows = [300, 3600, 30 * 86_400];
+        let (fresh, stale) = p.fresh_ratios(&windows, t0 + Duration::from_secs(4));
+        assert_eq!(stale, vec![300], "the 5-minute ratio is never kept");
+        assert_eq!(
+            fresh.keys().copied().collect::<Vec<_>>(),
+            vec![3600, 30 * 86_400]
+        );
+        assert_eq!(fresh[&3600], ratios(0.01));
+
+        let (_, stale) = p.fresh_ratios(&windows, t0 + Duration::from_secs(3599));
+        assert_eq!(stale, vec![300, 3600]);
+        let (_, stale) = p.fresh_ratios(&windows, t0 + Duration::from_secs(3600));
+        assert_eq!(
+            stale,
+            windows.to_vec(),
+            "an hour on, the 30-day ratio is read again"
+        );
+
+        // Another mapping reads other series: nothing read through the old one is kept.
+        let p = p.with_serving(mlops_core::serving::Mapping::builtin(
+            mlops_core::serving::Runtime::Triton,
+        ));
+        let (fresh, _) = p.fresh_ratios(&windows, t0 + Duration::from_secs(4));
+        assert!(fresh.is_empty());
     }
 }
