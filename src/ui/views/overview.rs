@@ -32,7 +32,8 @@ use crate::{
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     // Serving leads: as many models as fit in a quarter of the screen (the worst first).
-    let models = u16::try_from(overview::serving_models(app, app.screen()).len()).unwrap_or(0);
+    let served = overview::serving_models(app, app.screen());
+    let models = u16::try_from(served.len()).unwrap_or(0);
     let serving_height = (models + 3).clamp(4, (area.height / 4).max(4));
     let [needs, serving, area] = Layout::vertical([
         Constraint::Length(1),
@@ -41,7 +42,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     ])
     .areas(area);
     render_needs_you(app, frame, needs);
-    super::overview_serving::render(app, frame, serving);
+    super::overview_serving::render(app, &served, frame, serving);
     let (rollouts, drift, gpus, events) = if area.width >= 110 {
         let [top, bottom] =
             Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);

@@ -11,10 +11,7 @@ use crate::{
     app::{
         App,
         feeds::Backend,
-        rows::{
-            overview,
-            table::{Column, Elide, Value, Width},
-        },
+        rows::table::{Column, Elide, Value, Width},
         screens::Panel,
     },
     ui::{
@@ -104,9 +101,9 @@ fn columns<'a>() -> Vec<Column<ModelSummary<'a>>> {
     ]
 }
 
-pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+/// The panel, over the lines the Overview laid itself out for (`rows::overview::serving_models`).
+pub fn render(app: &App, items: &[ModelSummary<'_>], frame: &mut Frame, area: Rect) {
     let t = &app.prefs.theme;
-    let items = overview::serving_models(app, app.screen());
     let paging = items.iter().filter(|s| s.worst().pages()).count();
     let focused = app.screen().panel == Panel::Serving;
     let spec = TableSpec {
