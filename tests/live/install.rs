@@ -1,0 +1,687 @@
+//! `mlops install --controller` on the real API server (with kwok running the pods): the
+//! manifests pass a server-side dry run and store nothing; installed twice with a change they are
+//! applied in place (nothing duplicated, the CRD's stored versions intact) and the Deployment
+//! becomes available; the controller run with only its ServiceAccount's token and CA (the
+//! in-cluster configuration) drives a rollout to Promoted without a single 403; `deploy/`
+//! rendered by `kubectl kustomize` and `helm template` is exactly what `mlops install --dry-run`
+//! prints; and an install over a CRD that stores another version is refused before it writes.
+
+// A test is a script of steps, read top to bottom.
+#![allow(clippy::too_many_lines)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::{
+    api::{
+        apps::v1::Deployment,
+        core::v1::{Service, ServiceAccount},
+        policy::v1::PodDisruptionBudget,
+        rbac::v1::{ClusterRoleBinding, Role},
+    },
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{
+    Api,
+    api::{DeleteParams, ListParams, PostParams},
+};
+use mlops_console::adapters::kube::ModelRollout;
+use mlops_core::rollout::Phase;
+
+use common::{controller::wait_phase, installed, mlops_cmd, mlops_ok};
+
+/// The tests here install into the one cluster and compete for one Lease: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const CRD: &str = "modelrollouts.mlops.dev";
+
+fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    let env = common::env();
+    let mut child = Command::new(env.get("MLOPS_KUBECTL"))
+        .args(args)
+        .env("KUBECONFIG", env.get("KUBECONFIG"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    stdout_of("kubectl", args, &child.wait_with_output().expect("kubectl"))
+}
+
+/// The stdout of a command that must have succeeded.
+fn stdout_of(program: &str, args: &[&str], out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn wait_available(api: &Api<Deployment>, name: &str, want: i32) -> Deployment {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let d = api.get(name).await.expect("get deployment");
+        let available = d
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0);
+        let updated = d
+            .status
+            .as_ref()
+            .and_then(|s| s.updated_replicas)
+            .unwrap_or(0);
+        if available == want && updated == want {
+            return d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never had {want} available replicas: {:#?}",
+            d.status
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Whether there is no `mlops-controller` in `api`.
+async fn absent<K>(api: &Api<K>) -> bool
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.get_opt("mlops-controller")
+        .await
+        .expect("get")
+        .is_none()
+}
+
+async fn stored_versions(crds: &Api<CustomResourceDefinition>) -> Vec<String> {
+    crds.get(CRD)
+        .await
+        .expect("the CRD")
+        .status
+        .and_then(|s| s.stored_versions)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_manifests_pass_a_server_side_dry_run_and_nothing_is_stored() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, _) = installed().await;
+    let roles: Api<Role> = Api::namespaced(cluster.client(), "ml-serving");
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "ml-serving");
+    assert!(absent(&roles).await);
+
+    let out = mlops_ok(&[
+        "install",
+        "--controller",
+        "--namespace-scoped",
+        "-n",
+        "ml-serving",
+        "--dry-run=server",
+        "-o",
+        "json",
+    ]);
+    let doc = json(&out);
+    assert_eq!(doc["dryRun"], true);
+    let applied: Vec<String> = serde_json::from_value(doc["applied"].clone()).expect("applied");
+    for want in [
+        "ServiceAccount/ml-serving/mlops-controller",
+        "Role/ml-serving/mlops-controller",
+        "RoleBinding/ml-serving/mlops-controller",
+        "Deployment/ml-serving/mlops-controller",
+        "PodDisruptionBudget/ml-serving/mlops-controller",
+        "Service/ml-serving/mlops-controller-metrics",
+    ] {
+        assert!(applied.contains(&want.to_string()), "{want}: {applied:?}");
+    }
+    assert_eq!(applied.len(), 6, "nothing cluster-scoped: {applied:?}");
+    // Checked by the server, stored nowhere.
+    assert!(absent(&roles).await);
+    assert!(absent(&deployments).await);
+
+    let out = mlops_ok(&[
+        "install",
+        "--controller",
+        "--image",
+        "registry.mlops.invalid/mlops:dry",
+        "--dry-run=server",
+        "-o",
+        "json",
+    ]);
+    let applied: Vec<String> =
+        serde_json::from_value(json(&out)["applied"].clone()).expect("applied");
+    let printed = json(&mlops_ok(&["install", "--controller", "--dry-run"]));
+    let objects = printed["items"].as_array().map_or(0, Vec::len);
+    // Every object but the CRD (applied and waited for on its own, skipped in a dry run).
+    assert_eq!(applied.len(), objects - 1, "{applied:?}");
+    for want in [
+        "ClusterRole/mlops-controller",
+        "Role/mlops-system/mlops-controller",
+        "Deployment/mlops-system/mlops-controller",
+        "ValidatingAdmissionPolicy/mlops-rollout-commands",
+    ] {
+        assert!(applied.contains(&want.to_string()), "{want}: {applied:?}");
+    }
+    let system: Api<Deployment> = Api::namespaced(cluster.client(), "mlops-system");
+    assert!(absent(&system).await);
+}
+
+#[tokio::test]
+async fn installed_twice_with_a_change_it_is_applied_in_place_and_the_crd_keeps_its_versions() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, _) = installed().await;
+    let (ns, namespaces) = common::new_namespace("mlops-install").await;
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client());
+    let versions_before = stored_versions(&crds).await;
+    assert_eq!(versions_before, vec!["v1alpha1".to_string()]);
+
+    mlops_ok(&[
+        "install",
+        "--controller",
+        "-n",
+        &ns,
+        "--image",
+        "registry.mlops.invalid/mlops:v1",
+    ]);
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), &ns);
+    let first = wait_available(&deployments, "mlops-controller", 2).await;
+    let pod = first
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.clone())
+        .expect("pod spec");
+    let c = &pod.containers[0];
+    assert_eq!(c.image.as_deref(), Some("registry.mlops.invalid/mlops:v1"));
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("mlops-controller")
+    );
+
+    let out = mlops_ok(&[
+        "install",
+        "--controller",
+        "-n",
+        &ns,
+        "--image",
+        "registry.mlops.invalid/mlops:v2",
+        "--replicas",
+        "3",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(json(&out)["established"], true);
+    let second = wait_available(&deployments, "mlops-controller", 3).await;
+    assert_eq!(
+        second.metadata.uid, first.metadata.uid,
+        "updated, not replaced"
+    );
+    assert_eq!(second.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    let image = second
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers[0].image.clone());
+    assert_eq!(image.as_deref(), Some("registry.mlops.invalid/mlops:v2"));
+
+    // Nothing duplicated: one of each, by the labels the install sets.
+    let mine = ListParams::default().labels("app.kubernetes.io/name=mlops-controller");
+    let count = |n: usize, what: &str| assert_eq!(n, 1, "{what}");
+    count(
+        deployments.list(&mine).await.expect("list").items.len(),
+        "Deployment",
+    );
+    let services: Api<Service> = Api::namespaced(cluster.client(), &ns);
+    count(
+        services.list(&mine).await.expect("list").items.len(),
+        "Service",
+    );
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(cluster.client(), &ns);
+    count(pdbs.list(&mine).await.expect("list").items.len(), "PDB");
+    let accounts: Api<ServiceAccount> = Api::namespaced(cluster.client(), &ns);
+    count(
+        accounts.list(&mine).await.expect("list").items.len(),
+        "ServiceAccount",
+    );
+    let bindings: Api<ClusterRoleBinding> = Api::all(cluster.client());
+    let binding = bindings.get("mlops-controller").await.expect("binding");
+    let subjects: Vec<(String, Option<String>)> = binding
+        .subjects
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.name, s.namespace))
+        .collect();
+    assert_eq!(
+        subjects,
+        vec![("mlops-controller".to_string(), Some(ns.clone()))]
+    );
+    assert_eq!(stored_versions(&crds).await, versions_before);
+
+    // Back to the shared install for the other tests.
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    mlops_ok(&["install"]);
+}
+
+/// A directory laid out like a pod's ServiceAccount mount: a fresh bound token (TokenRequest),
+/// the cluster's CA and the namespace.
+fn service_account_dir(dir: &std::path::Path) {
+    let env = common::env();
+    let token = kubectl(
+        &[
+            "create",
+            "token",
+            "mlops-controller",
+            "-n",
+            "mlops-system",
+            "--duration",
+            "1h",
+        ],
+        None,
+    );
+    std::fs::write(dir.join("token"), token.trim()).expect("token");
+    std::fs::copy(env.get("MLOPS_KUBE_CA_FILE"), dir.join("ca.crt")).expect("ca");
+    std::fs::write(dir.join("namespace"), "mlops-system").expect("namespace");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn get(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-sf", url])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "GET {url}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_controller_with_only_its_service_accounts_token_and_ca_drives_a_rollout() {
+    const MODEL: &str = "incluster-model";
+    let _serial = SERIAL.lock().await;
+    let (cluster, api) = installed().await;
+    common::own_serving_deployment(&cluster, MODEL).await;
+    let name = format!("{MODEL}-incluster");
+    let _ = api.delete(&name, &DeleteParams::default()).await;
+    let stable = cluster
+        .serving("ml-serving", MODEL)
+        .await
+        .expect("the serving Deployment");
+    let next = stable.version + 1;
+    let image = format!("registry.mlops.invalid/models/{MODEL}:v{next}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    service_account_dir(dir.path());
+    let server = common::env().get("MLOPS_KUBE_SERVER");
+    let (host, port) = server
+        .trim_start_matches("https://")
+        .rsplit_once(':')
+        .expect("https://HOST:PORT");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let log_path = dir.path().join("controller.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let id = format!("incluster-{}", std::process::id());
+    // Only the ServiceAccount: no kubeconfig, no context, no home with one, no registry.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mlops"));
+    command
+        .args(["controller", "--id", &id, "--metrics-addr", &metrics])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config")
+        .env("KUBERNETES_SERVICE_HOST", host)
+        .env("KUBERNETES_SERVICE_PORT", port)
+        .env("MLOPS_SERVICE_ACCOUNT_DIR", dir.path())
+        .env(
+            "MLOPS_PROMETHEUS_URL",
+            common::env().get("MLOPS_PROMETHEUS_URL"),
+        )
+        .env("RUST_LOG", "info");
+    let controller = common::controller::start_logging(command.stderr(log));
+
+    let mr: ModelRollout = serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": name, "namespace": "ml-serving"},
+        "spec": {
+            "model": {"name": MODEL, "version": next},
+            "stableVersion": stable.version,
+            "deployment": MODEL,
+            "image": image,
+            "replicas": 2,
+            "steps": [{"setWeight": 50}, {"approval": {}}, {"setWeight": 100}],
+            "analysis": {"intervalSeconds": 5, "failureLimit": 1, "metrics": []},
+            "approval": {"required": 1}
+        }
+    }))
+    .expect("rollout");
+    api.create(&PostParams::default(), &mr)
+        .await
+        .expect("create the rollout");
+    let at_gate = wait_phase(&api, &name, Phase::AwaitingApproval, 120).await;
+    assert_eq!(at_gate.status.as_ref().map(|s| s.weight), Some(50));
+    mlops_ok(&[
+        "rollout",
+        "approve",
+        &name,
+        "-n",
+        "ml-serving",
+        "--comment",
+        "in-cluster test",
+    ]);
+    wait_phase(&api, &name, Phase::Promoted, 120).await;
+    let promoted = cluster
+        .serving("ml-serving", MODEL)
+        .await
+        .expect("the serving Deployment");
+    assert_eq!(
+        (promoted.version, promoted.image.as_str()),
+        (next, image.as_str())
+    );
+
+    // Every request the controller made was allowed: it counts them by verb and status.
+    let scraped = get(&format!("http://{metrics}/metrics"));
+    let requests: Vec<&str> = scraped
+        .lines()
+        .filter(|l| l.starts_with("mlops_controller_kube_requests_total{"))
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains("verb=\"create\"") && l.contains("code=\"201\"")),
+        "{requests:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.contains("verb=\"update\"") && l.contains("code=\"200\"")),
+        "{requests:#?}"
+    );
+    let refused: Vec<&&str> = requests
+        .iter()
+        .filter(|l| l.contains("code=\"401\"") || l.contains("code=\"403\""))
+        .collect();
+    assert!(refused.is_empty(), "requests refused: {refused:#?}");
+    // The audit log has the controller's entries (ConfigMaps in mlops-system).
+    let audit = cluster.audit_log().entries().await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.actor == id && e.target.contains(&name)),
+        "no audit entry by {id} for {name}"
+    );
+    drop(controller);
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        !text.contains("403") && !text.to_lowercase().contains("forbidden"),
+        "the controller was refused something:\n{text}"
+    );
+    let _ = api.delete(&name, &DeleteParams::default()).await;
+}
+
+/// The objects of a YAML stream (or a JSON `List`), as the API server's client reads them
+/// (`kubectl create --dry-run=client`), keyed by kind, namespace and name.
+fn objects(text: &str) -> BTreeMap<(String, String, String), serde_json::Value> {
+    let out = kubectl(
+        &["create", "--dry-run=client", "-o", "json", "-f", "-"],
+        Some(text),
+    );
+    let mut all = BTreeMap::new();
+    for doc in serde_json::Deserializer::from_str(&out).into_iter::<serde_json::Value>() {
+        let doc = doc.expect("kubectl prints JSON");
+        let items = if doc["kind"] == "List" {
+            doc["items"].as_array().cloned().unwrap_or_default()
+        } else {
+            vec![doc]
+        };
+        for o in items {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+            let key = (
+                text(&o["kind"]),
+                text(&o["metadata"]["namespace"]),
+                text(&o["metadata"]["name"]),
+            );
+            assert!(all.insert(key.clone(), o).is_none(), "{key:?} twice");
+        }
+    }
+    all
+}
+
+fn assert_same(
+    what: &str,
+    rendered: &BTreeMap<(String, String, String), serde_json::Value>,
+    printed: &BTreeMap<(String, String, String), serde_json::Value>,
+) {
+    let keys = |m: &BTreeMap<(String, String, String), serde_json::Value>| {
+        m.keys().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(rendered),
+        keys(printed),
+        "{what}: not the same objects"
+    );
+    for (key, object) in rendered {
+        assert_eq!(Some(object), printed.get(key), "{what}: {key:?} differs");
+    }
+}
+
+fn helm() -> String {
+    if let Ok(path) = std::env::var("MLOPS_HELM")
+        && !path.is_empty()
+    {
+        return path;
+    }
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/env/helm/build"))
+        .output()
+        .expect("run tests/env/helm/build");
+    assert!(
+        out.status.success(),
+        "tests/env/helm/build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    stdout_of(program, args, &out)
+}
+
+#[test]
+fn kustomize_and_helm_render_exactly_what_mlops_install_prints() {
+    let env = common::env();
+    let kubectl_bin = env.get("MLOPS_KUBECTL");
+    let helm = helm();
+    let printed = |args: &[&str]| {
+        let mut all = vec!["install", "--controller", "--dry-run"];
+        all.extend_from_slice(args);
+        objects(&String::from_utf8_lossy(&mlops_ok(&all).stdout))
+    };
+    let cluster_wide = printed(&[]);
+    let scoped = printed(&["--namespace-scoped", "-n", "ml-serving"]);
+    assert!(cluster_wide.len() > 20 && scoped.len() == 6);
+    // The YAML form is the same objects as the JSON.
+    assert_same("-o yaml", &printed(&["-o", "yaml"]), &cluster_wide);
+
+    let kustomized = |overlay: &str| {
+        objects(&run(
+            kubectl_bin,
+            &["kustomize", &format!("deploy/kustomize/overlays/{overlay}")],
+        ))
+    };
+    assert_same(
+        "kustomize cluster-wide",
+        &kustomized("cluster-wide"),
+        &cluster_wide,
+    );
+    assert_same(
+        "kustomize namespace-scoped",
+        &kustomized("namespace-scoped"),
+        &scoped,
+    );
+
+    let chart = "deploy/helm/mlops-controller";
+    let templated = |args: &[&str]| {
+        let mut all = vec!["template", "mlops", chart];
+        all.extend_from_slice(args);
+        objects(&run(&helm, &all))
+    };
+    assert_same(
+        "helm cluster-wide",
+        &templated(&["--namespace", "mlops-system"]),
+        &cluster_wide,
+    );
+    assert_same(
+        "helm namespace-scoped",
+        &templated(&["--namespace", "ml-serving", "--set", "namespaceScoped=true"]),
+        &scoped,
+    );
+    // Values go where `mlops install` puts its flags.
+    let changed = templated(&[
+        "--namespace",
+        "mlops-system",
+        "--set",
+        "replicas=3",
+        "--set",
+        "image=registry.mlops.invalid/mlops:v9",
+    ]);
+    assert_same(
+        "helm with values",
+        &changed,
+        &printed(&[
+            "--replicas",
+            "3",
+            "--image",
+            "registry.mlops.invalid/mlops:v9",
+        ]),
+    );
+}
+
+/// Puts the CRD back as `mlops install` leaves it, also when the test fails.
+struct RestoreCrd;
+
+impl Drop for RestoreCrd {
+    fn drop(&mut self) {
+        let env = common::env();
+        let kubectl = |args: &[&str]| {
+            let _ = Command::new(env.get("MLOPS_KUBECTL"))
+                .args(args)
+                .env("KUBECONFIG", env.get("KUBECONFIG"))
+                .output();
+        };
+        kubectl(&[
+            "patch",
+            "crd",
+            CRD,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"storedVersions":["v1alpha1"]}}"#,
+        ]);
+        kubectl(&[
+            "patch",
+            "crd",
+            CRD,
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/spec/versions/1/name","value":"v1alpha0"},{"op":"remove","path":"/spec/versions/1"}]"#,
+        ]);
+        let _ = mlops_cmd(&["install"]).output();
+    }
+}
+
+#[tokio::test]
+async fn an_install_over_a_crd_that_stores_a_version_we_do_not_serve_is_refused_and_writes_nothing()
+{
+    let _serial = SERIAL.lock().await;
+    let (cluster, _) = installed().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client());
+    let restore = RestoreCrd;
+    // As an older release would have left it: a version of its own, in which objects are stored.
+    kubectl(
+        &[
+            "patch",
+            "crd",
+            CRD,
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/spec/versions/-","value":{"name":"v1alpha0","served":true,"storage":false,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}]"#,
+        ],
+        None,
+    );
+    kubectl(
+        &[
+            "patch",
+            "crd",
+            CRD,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"storedVersions":["v1alpha0","v1alpha1"]}}"#,
+        ],
+        None,
+    );
+    let before = crds.get(CRD).await.expect("the CRD");
+
+    let out = mlops_cmd(&["install", "--controller"])
+        .output()
+        .expect("run mlops install");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for want in [
+        CRD,
+        "stores ModelRollouts as v1alpha0",
+        "nothing was changed",
+        "v1alpha1",
+    ] {
+        assert!(stderr.contains(want), "{want:?} not in: {stderr}");
+    }
+    let after = crds.get(CRD).await.expect("the CRD");
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+    let system: Api<Deployment> = Api::namespaced(cluster.client(), "mlops-system");
+    assert!(absent(&system).await, "nothing applied");
+    drop(restore);
+    assert_eq!(stored_versions(&crds).await, vec!["v1alpha1".to_string()]);
+    let versions: Vec<String> = crds
+        .get(CRD)
+        .await
+        .expect("the CRD")
+        .spec
+        .versions
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(versions, vec!["v1alpha1".to_string()]);
+}
