@@ -215,9 +215,18 @@ pub async fn own_serving_deployment(
     cluster: &mlops_console::adapters::kube::KubeCluster,
     model: &str,
 ) {
+    own_serving_deployment_in(cluster, "ml-serving", model).await;
+}
+
+/// As [`own_serving_deployment`], in `namespace`.
+pub async fn own_serving_deployment_in(
+    cluster: &mlops_console::adapters::kube::KubeCluster,
+    namespace: &str,
+    model: &str,
+) {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::{Api, api::PostParams};
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "ml-serving");
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), namespace);
     let d: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": model, "labels": {"mlops.dev/model": model, "mlops.dev/version": "1"}},
         "spec": {

@@ -286,7 +286,7 @@ async fn installed_twice_with_a_change_it_is_applied_in_place_and_the_crd_keeps_
 
 /// A directory laid out like a pod's ServiceAccount mount: a fresh bound token (TokenRequest),
 /// the cluster's CA and the namespace.
-fn service_account_dir(dir: &std::path::Path) {
+fn service_account_dir(dir: &std::path::Path, namespace: &str) {
     let env = common::env();
     let token = kubectl(
         &[
@@ -294,7 +294,7 @@ fn service_account_dir(dir: &std::path::Path) {
             "token",
             "mlops-controller",
             "-n",
-            "mlops-system",
+            namespace,
             "--duration",
             "1h",
         ],
@@ -302,7 +302,7 @@ fn service_account_dir(dir: &std::path::Path) {
     );
     std::fs::write(dir.join("token"), token.trim()).expect("token");
     std::fs::copy(env.get("MLOPS_KUBE_CA_FILE"), dir.join("ca.crt")).expect("ca");
-    std::fs::write(dir.join("namespace"), "mlops-system").expect("namespace");
+    std::fs::write(dir.join("namespace"), namespace).expect("namespace");
 }
 
 fn free_port() -> u16 {
@@ -323,21 +323,86 @@ fn get(url: &str) -> String {
 
 #[tokio::test]
 async fn the_controller_with_only_its_service_accounts_token_and_ca_drives_a_rollout() {
-    const MODEL: &str = "incluster-model";
     let _serial = SERIAL.lock().await;
-    let (cluster, api) = installed().await;
-    common::own_serving_deployment(&cluster, MODEL).await;
+    let (cluster, _) = installed().await;
+    drive_as_the_service_account(&cluster, "ml-serving", "mlops-system", &[]).await;
+}
+
+/// A namespace-scoped install: the controller with a Role in its namespace only (and the audit
+/// log's binding a cluster admin adds in mlops-system) drives a rollout there.
+#[tokio::test]
+async fn a_namespace_scoped_controller_with_only_its_role_drives_a_rollout_in_its_namespace() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, _) = installed().await;
+    let (ns, namespaces) = common::new_namespace("mlops-scoped").await;
+    let out = mlops_ok(&[
+        "install",
+        "--controller",
+        "--namespace-scoped",
+        "-n",
+        &ns,
+        "--image",
+        "registry.mlops.invalid/mlops:scoped",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("a cluster admin installs it once"), "{said}");
+    // The one grant outside the namespace, as the docs tell a cluster admin to add it.
+    let audit_binding = format!("mlops-controller-{ns}-audit");
+    kubectl(
+        &[
+            "create",
+            "rolebinding",
+            &audit_binding,
+            "-n",
+            "mlops-system",
+            "--clusterrole",
+            "mlops-audit-writer",
+            "--serviceaccount",
+            &format!("{ns}:mlops-controller"),
+        ],
+        None,
+    );
+    let watch = format!("--watch-namespace={ns}");
+    drive_as_the_service_account(&cluster, &ns, &ns, &[&watch]).await;
+    // Its Lease is in its namespace, not mlops-system's.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(cluster.client(), &ns);
+    assert!(!absent(&leases).await, "the Lease {ns}/mlops-controller");
+    let _ = kubectl(
+        &[
+            "delete",
+            "rolebinding",
+            &audit_binding,
+            "-n",
+            "mlops-system",
+        ],
+        None,
+    );
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+}
+
+/// `mlops controller` with only the ServiceAccount `account_ns/mlops-controller`'s token and
+/// the CA drives a rollout in `namespace` to Promoted: every request allowed, audited.
+async fn drive_as_the_service_account(
+    cluster: &mlops_console::adapters::kube::KubeCluster,
+    namespace: &str,
+    account_ns: &str,
+    extra: &[&str],
+) {
+    const MODEL: &str = "incluster-model";
+    common::own_serving_deployment_in(cluster, namespace, MODEL).await;
+    let api: Api<ModelRollout> = Api::namespaced(cluster.client(), namespace);
     let name = format!("{MODEL}-incluster");
     let _ = api.delete(&name, &DeleteParams::default()).await;
     let stable = cluster
-        .serving("ml-serving", MODEL)
+        .serving(namespace, MODEL)
         .await
         .expect("the serving Deployment");
     let next = stable.version + 1;
     let image = format!("registry.mlops.invalid/models/{MODEL}:v{next}");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    service_account_dir(dir.path());
+    service_account_dir(dir.path(), account_ns);
     let server = common::env().get("MLOPS_KUBE_SERVER");
     let (host, port) = server
         .trim_start_matches("https://")
@@ -351,6 +416,7 @@ async fn the_controller_with_only_its_service_accounts_token_and_ca_drives_a_rol
     let mut command = Command::new(env!("CARGO_BIN_EXE_mlops"));
     command
         .args(["controller", "--id", &id, "--metrics-addr", &metrics])
+        .args(extra)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", dir.path())
@@ -367,7 +433,7 @@ async fn the_controller_with_only_its_service_accounts_token_and_ca_drives_a_rol
 
     let mr: ModelRollout = serde_json::from_value(serde_json::json!({
         "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
-        "metadata": {"name": name, "namespace": "ml-serving"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "model": {"name": MODEL, "version": next},
             "stableVersion": stable.version,
@@ -390,13 +456,13 @@ async fn the_controller_with_only_its_service_accounts_token_and_ca_drives_a_rol
         "approve",
         &name,
         "-n",
-        "ml-serving",
+        namespace,
         "--comment",
         "in-cluster test",
     ]);
     wait_phase(&api, &name, Phase::Promoted, 120).await;
     let promoted = cluster
-        .serving("ml-serving", MODEL)
+        .serving(namespace, MODEL)
         .await
         .expect("the serving Deployment");
     assert_eq!(
