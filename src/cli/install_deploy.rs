@@ -4,10 +4,15 @@
 //! (and writes them with `MLOPS_BLESS_DEPLOY=1`); `tests/live/install_deploy.rs` renders them with
 //! `kubectl kustomize` and `helm template` and compares the objects.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use super::install::{objects, yaml_documents};
-use crate::adapters::kube::deploy::{self, Settings};
+use crate::adapters::kube::{
+    deploy::{self, Settings},
+    names::SYSTEM_NAMESPACE,
+};
 
 /// The namespace the namespace-scoped overlay installs into (change `namespace:` in a copy).
 pub const OVERLAY_NAMESPACE: &str = "ml-serving";
@@ -63,14 +68,29 @@ fn watch_namespace_patch(deployment: &Value) -> Value {
 }
 
 /// A Helm template: the objects for placeholder settings, the placeholders turned into values.
+/// Helm creates the release's namespace itself (`--create-namespace`) and refuses to adopt one
+/// that exists, so the chart makes `mlops-system` only when the release is elsewhere.
 fn helm_template(condition: &str, settings: &Settings) -> String {
-    let items: Vec<Value> = objects(Some(settings))
+    let is_system =
+        |m: &Value| m["kind"] == "Namespace" && m["metadata"]["name"] == SYSTEM_NAMESPACE;
+    let (system, items): (Vec<Value>, Vec<Value>) = objects(Some(settings))
         .into_iter()
         .filter(|m| !(m["kind"] == "Namespace" && m["metadata"]["name"] == HELM_NAMESPACE))
-        .collect();
+        .partition(is_system);
+    let mut text = String::new();
+    if !system.is_empty() {
+        let _ = write!(
+            text,
+            "{{{{- if ne .Release.Namespace {SYSTEM_NAMESPACE:?} }}}}\n{}{{{{- end }}}}\n",
+            yaml_documents(&system)
+        );
+    }
+    text.push_str(&yaml_documents(&items));
     // Nothing in the objects is a template: braces are printed as they are.
-    let text = yaml_documents(&items)
+    let text = text
         .replace("{{", "{{ \"{{\" }}")
+        .replace("{{ \"{{\" }}- if ne", "{{- if ne")
+        .replace("{{ \"{{\" }}- end }}", "{{- end }}")
         .replace(
             &format!("\"{HELM_NAMESPACE}\""),
             "{{ .Release.Namespace | quote }}",

@@ -510,9 +510,12 @@ async fn drive_as_the_service_account(
     let _ = api.delete(&name, &DeleteParams::default()).await;
 }
 
+/// Objects by kind, namespace and name.
+type Objects = BTreeMap<(String, String, String), serde_json::Value>;
+
 /// The objects of a YAML stream (or a JSON `List`), as the API server's client reads them
 /// (`kubectl create --dry-run=client`), keyed by kind, namespace and name.
-fn objects(text: &str) -> BTreeMap<(String, String, String), serde_json::Value> {
+fn objects(text: &str) -> Objects {
     let out = kubectl(
         &["create", "--dry-run=client", "-o", "json", "-f", "-"],
         Some(text),
@@ -538,14 +541,8 @@ fn objects(text: &str) -> BTreeMap<(String, String, String), serde_json::Value> 
     all
 }
 
-fn assert_same(
-    what: &str,
-    rendered: &BTreeMap<(String, String, String), serde_json::Value>,
-    printed: &BTreeMap<(String, String, String), serde_json::Value>,
-) {
-    let keys = |m: &BTreeMap<(String, String, String), serde_json::Value>| {
-        m.keys().cloned().collect::<Vec<_>>()
-    };
+fn assert_same(what: &str, rendered: &Objects, printed: &Objects) {
+    let keys = |m: &Objects| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(
         keys(rendered),
         keys(printed),
@@ -621,10 +618,21 @@ fn kustomize_and_helm_render_exactly_what_mlops_install_prints() {
         all.extend_from_slice(args);
         objects(&run(&helm, &all))
     };
+    // Helm creates the release's namespace itself (--create-namespace): the chart leaves it out.
+    let without_namespace = |mut all: Objects, ns: &str| {
+        let key = ("Namespace".to_string(), String::new(), ns.to_string());
+        assert!(all.remove(&key).is_some(), "{key:?}");
+        all
+    };
     assert_same(
         "helm cluster-wide",
         &templated(&["--namespace", "mlops-system"]),
-        &cluster_wide,
+        &without_namespace(cluster_wide.clone(), "mlops-system"),
+    );
+    assert_same(
+        "helm cluster-wide in another namespace",
+        &templated(&["--namespace", "mlops-controller"]),
+        &without_namespace(printed(&["-n", "mlops-controller"]), "mlops-controller"),
     );
     assert_same(
         "helm namespace-scoped",
@@ -634,7 +642,7 @@ fn kustomize_and_helm_render_exactly_what_mlops_install_prints() {
     // Values go where `mlops install` puts its flags.
     let changed = templated(&[
         "--namespace",
-        "mlops-system",
+        "mlops-controller",
         "--set",
         "replicas=3",
         "--set",
@@ -643,12 +651,17 @@ fn kustomize_and_helm_render_exactly_what_mlops_install_prints() {
     assert_same(
         "helm with values",
         &changed,
-        &printed(&[
-            "--replicas",
-            "3",
-            "--image",
-            "registry.mlops.invalid/mlops:v9",
-        ]),
+        &without_namespace(
+            printed(&[
+                "-n",
+                "mlops-controller",
+                "--replicas",
+                "3",
+                "--image",
+                "registry.mlops.invalid/mlops:v9",
+            ]),
+            "mlops-controller",
+        ),
     );
 }
 
