@@ -2,7 +2,8 @@
 //! manifests pass a server-side dry run and store nothing; installed twice with a change they are
 //! applied in place (nothing duplicated, the CRD's stored versions intact) and the Deployment
 //! becomes available; the controller run with only its ServiceAccount's token and CA (the
-//! in-cluster configuration) drives a rollout to Promoted without a single 403; `deploy/`
+//! in-cluster configuration) drives a rollout to Promoted without a single 403 (and goes on when
+//! its token is rotated and the old one revoked); `deploy/`
 //! rendered by `kubectl kustomize` and `helm template` is exactly what `mlops install --dry-run`
 //! prints; and an install over a CRD that stores another version is refused before it writes.
 
@@ -763,4 +764,116 @@ async fn an_install_over_a_crd_that_stores_a_version_we_do_not_serve_is_refused_
         .map(|v| v.name)
         .collect();
     assert_eq!(versions, vec!["v1alpha1".to_string()]);
+}
+
+/// A token bound to a Secret of the test's own: deleting the Secret makes the API server refuse
+/// the token (401), as a rotated-away token is.
+fn bound_token(secret: &str) -> String {
+    kubectl(
+        &[
+            "create",
+            "token",
+            "mlops-controller",
+            "-n",
+            "mlops-system",
+            "--duration",
+            "1h",
+            "--bound-object-kind",
+            "Secret",
+            "--bound-object-name",
+            secret,
+        ],
+        None,
+    )
+    .trim()
+    .to_string()
+}
+
+/// The kubelet rotates a pod's bound token in place; the controller reads the file again (kube-rs
+/// re-reads a token file every 60 s), so it goes on after the old token stops working.
+#[tokio::test]
+async fn a_rotated_token_is_read_again_and_the_controller_goes_on_after_the_old_one_is_revoked() {
+    let _serial = SERIAL.lock().await;
+    let (cluster, _) = installed().await;
+    let pid = std::process::id();
+    let (old, new) = (
+        format!("mlops-token-old-{pid}"),
+        format!("mlops-token-new-{pid}"),
+    );
+    for s in [&old, &new] {
+        let _ = kubectl(
+            &[
+                "delete",
+                "secret",
+                s,
+                "-n",
+                "mlops-system",
+                "--ignore-not-found",
+            ],
+            None,
+        );
+        kubectl(
+            &["create", "secret", "generic", s, "-n", "mlops-system"],
+            None,
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    service_account_dir(dir.path(), "mlops-system");
+    std::fs::write(dir.path().join("token"), bound_token(&old)).expect("token");
+    let server = common::env().get("MLOPS_KUBE_SERVER");
+    let (host, port) = server
+        .trim_start_matches("https://")
+        .rsplit_once(':')
+        .expect("https://HOST:PORT");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let id = format!("rotation-{pid}");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mlops"));
+    command
+        .args(["controller", "--id", &id, "--metrics-addr", &metrics])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("MLOPS_CONFIG_DIR", "/nonexistent/mlops-test-config")
+        .env("KUBERNETES_SERVICE_HOST", host)
+        .env("KUBERNETES_SERVICE_PORT", port)
+        .env("MLOPS_SERVICE_ACCOUNT_DIR", dir.path());
+    let controller = common::controller::start_with(&mut command);
+
+    // Rotated as the kubelet does it (a new file moved over the old), then given time to be read.
+    let staged = dir.path().join("token.new");
+    std::fs::write(&staged, bound_token(&new)).expect("token");
+    std::fs::rename(&staged, dir.path().join("token")).expect("rotate");
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    kubectl(&["delete", "secret", &old, "-n", "mlops-system"], None);
+    // The API server refuses the old token within about 10 s (its token cache); three renewals
+    // after that the controller still holds the Lease, and was never refused.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(cluster.client(), "mlops-system");
+    let renewal = || async {
+        let spec = leases
+            .get("mlops-controller")
+            .await
+            .expect("the Lease")
+            .spec
+            .expect("spec");
+        (spec.holder_identity, spec.renew_time)
+    };
+    let (holder, first) = renewal().await;
+    assert_eq!(holder.as_deref(), Some(id.as_str()));
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (holder, second) = renewal().await;
+    assert_eq!(holder.as_deref(), Some(id.as_str()));
+    assert_ne!(first, second, "the Lease is renewed with the new token");
+    let scraped = get(&format!("http://{metrics}/metrics"));
+    let refused: Vec<&str> = scraped
+        .lines()
+        .filter(|l| l.starts_with("mlops_controller_kube_requests_total{"))
+        .filter(|l| l.contains("code=\"401\"") || l.contains("code=\"403\""))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "refused after the rotation: {refused:#?}"
+    );
+    drop(controller);
+    let _ = kubectl(&["delete", "secret", &new, "-n", "mlops-system"], None);
 }
