@@ -280,3 +280,38 @@ pub fn outcome(command: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `kubectl ARGS` (with `stdin`) as the test environment's admin, which must succeed; its stdout.
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    let env = env();
+    let mut child = std::process::Command::new(env.get("MLOPS_KUBECTL"))
+        .args(args)
+        .env("KUBECONFIG", env.get("KUBECONFIG"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    stdout_of("kubectl", args, &child.wait_with_output().expect("kubectl"))
+}
+
+/// The stdout of a command that must have succeeded.
+pub fn stdout_of(program: &str, args: &[&str], out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

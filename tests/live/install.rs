@@ -3,9 +3,8 @@
 //! applied in place (nothing duplicated, the CRD's stored versions intact) and the Deployment
 //! becomes available; the controller run with only its ServiceAccount's token and CA (the
 //! in-cluster configuration) drives a rollout to Promoted without a single 403 (and goes on when
-//! its token is rotated and the old one revoked); `deploy/`
-//! rendered by `kubectl kustomize` and `helm template` is exactly what `mlops install --dry-run`
-//! prints; and an install over a CRD that stores another version is refused before it writes.
+//! its token is rotated and the old one revoked); and an install over a CRD that stores another
+//! version is refused before it writes. (`deploy/` rendered: `install_deploy.rs`.)
 
 // A test is a script of steps, read top to bottom.
 #![allow(clippy::too_many_lines)]
@@ -14,7 +13,6 @@
 mod common;
 
 use std::{
-    collections::BTreeMap,
     process::Command,
     time::{Duration, Instant},
 };
@@ -35,46 +33,12 @@ use kube::{
 use mlops_console::adapters::kube::ModelRollout;
 use mlops_core::rollout::Phase;
 
-use common::{controller::wait_phase, installed, mlops_cmd, mlops_ok};
+use common::{controller::wait_phase, installed, kubectl, mlops_cmd, mlops_ok};
 
 /// The tests here install into the one cluster and compete for one Lease: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CRD: &str = "modelrollouts.mlops.dev";
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
-    let env = common::env();
-    let mut child = Command::new(env.get("MLOPS_KUBECTL"))
-        .args(args)
-        .env("KUBECONFIG", env.get("KUBECONFIG"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run kubectl");
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    stdout_of("kubectl", args, &child.wait_with_output().expect("kubectl"))
-}
-
-/// The stdout of a command that must have succeeded.
-fn stdout_of(program: &str, args: &[&str], out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -509,161 +473,6 @@ async fn drive_as_the_service_account(
         "the controller was refused something:\n{text}"
     );
     let _ = api.delete(&name, &DeleteParams::default()).await;
-}
-
-/// Objects by kind, namespace and name.
-type Objects = BTreeMap<(String, String, String), serde_json::Value>;
-
-/// The objects of a YAML stream (or a JSON `List`), as the API server's client reads them
-/// (`kubectl create --dry-run=client`), keyed by kind, namespace and name.
-fn objects(text: &str) -> Objects {
-    let out = kubectl(
-        &["create", "--dry-run=client", "-o", "json", "-f", "-"],
-        Some(text),
-    );
-    let mut all = BTreeMap::new();
-    for doc in serde_json::Deserializer::from_str(&out).into_iter::<serde_json::Value>() {
-        let doc = doc.expect("kubectl prints JSON");
-        let items = if doc["kind"] == "List" {
-            doc["items"].as_array().cloned().unwrap_or_default()
-        } else {
-            vec![doc]
-        };
-        for o in items {
-            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-            let key = (
-                text(&o["kind"]),
-                text(&o["metadata"]["namespace"]),
-                text(&o["metadata"]["name"]),
-            );
-            assert!(all.insert(key.clone(), o).is_none(), "{key:?} twice");
-        }
-    }
-    all
-}
-
-fn assert_same(what: &str, rendered: &Objects, printed: &Objects) {
-    let keys = |m: &Objects| m.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(
-        keys(rendered),
-        keys(printed),
-        "{what}: not the same objects"
-    );
-    for (key, object) in rendered {
-        assert_eq!(Some(object), printed.get(key), "{what}: {key:?} differs");
-    }
-}
-
-fn helm() -> String {
-    if let Ok(path) = std::env::var("MLOPS_HELM")
-        && !path.is_empty()
-    {
-        return path;
-    }
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/env/helm/build"))
-        .output()
-        .expect("run tests/env/helm/build");
-    assert!(
-        out.status.success(),
-        "tests/env/helm/build: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    stdout_of(program, args, &out)
-}
-
-#[test]
-fn kustomize_and_helm_render_exactly_what_mlops_install_prints() {
-    let env = common::env();
-    let kubectl_bin = env.get("MLOPS_KUBECTL");
-    let helm = helm();
-    let printed = |args: &[&str]| {
-        let mut all = vec!["install", "--controller", "--dry-run"];
-        all.extend_from_slice(args);
-        objects(&String::from_utf8_lossy(&mlops_ok(&all).stdout))
-    };
-    let cluster_wide = printed(&[]);
-    let scoped = printed(&["--namespace-scoped", "-n", "ml-serving"]);
-    assert!(cluster_wide.len() > 20 && scoped.len() == 6);
-    // The YAML form is the same objects as the JSON.
-    assert_same("-o yaml", &printed(&["-o", "yaml"]), &cluster_wide);
-
-    let kustomized = |overlay: &str| {
-        objects(&run(
-            kubectl_bin,
-            &["kustomize", &format!("deploy/kustomize/overlays/{overlay}")],
-        ))
-    };
-    assert_same(
-        "kustomize cluster-wide",
-        &kustomized("cluster-wide"),
-        &cluster_wide,
-    );
-    assert_same(
-        "kustomize namespace-scoped",
-        &kustomized("namespace-scoped"),
-        &scoped,
-    );
-
-    let chart = "deploy/helm/mlops-controller";
-    let templated = |args: &[&str]| {
-        let mut all = vec!["template", "mlops", chart];
-        all.extend_from_slice(args);
-        objects(&run(&helm, &all))
-    };
-    // Helm creates the release's namespace itself (--create-namespace): the chart leaves it out.
-    let without_namespace = |mut all: Objects, ns: &str| {
-        let key = ("Namespace".to_string(), String::new(), ns.to_string());
-        assert!(all.remove(&key).is_some(), "{key:?}");
-        all
-    };
-    assert_same(
-        "helm cluster-wide",
-        &templated(&["--namespace", "mlops-system"]),
-        &without_namespace(cluster_wide.clone(), "mlops-system"),
-    );
-    assert_same(
-        "helm cluster-wide in another namespace",
-        &templated(&["--namespace", "mlops-controller"]),
-        &without_namespace(printed(&["-n", "mlops-controller"]), "mlops-controller"),
-    );
-    assert_same(
-        "helm namespace-scoped",
-        &templated(&["--namespace", "ml-serving", "--set", "namespaceScoped=true"]),
-        &scoped,
-    );
-    // Values go where `mlops install` puts its flags.
-    let changed = templated(&[
-        "--namespace",
-        "mlops-controller",
-        "--set",
-        "replicas=3",
-        "--set",
-        "image=registry.mlops.invalid/mlops:v9",
-    ]);
-    assert_same(
-        "helm with values",
-        &changed,
-        &without_namespace(
-            printed(&[
-                "-n",
-                "mlops-controller",
-                "--replicas",
-                "3",
-                "--image",
-                "registry.mlops.invalid/mlops:v9",
-            ]),
-            "mlops-controller",
-        ),
-    );
 }
 
 /// Puts the CRD back as `mlops install` leaves it, also when the test fails.
