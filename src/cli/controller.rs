@@ -7,6 +7,7 @@ use clap::Args;
 use mlops_core::ports::{QueryPort, RegistryPort};
 
 use crate::{
+    adapters::kube::KubeCluster,
     controller::{self, serve},
     logging,
     wiring::{self, Options},
@@ -29,6 +30,26 @@ pub struct ControllerArgs {
         value_parser = serve::parse_metrics_addr,
     )]
     pub metrics_addr: serve::MetricsAddr,
+    /// Watch only this namespace (a namespace-scoped install: a Role there, no ClusterRole);
+    /// the Lease is then in this namespace too. Default: every namespace.
+    #[arg(long, env = "MLOPS_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Connect as the pod's ServiceAccount: the token and CA in this folder (the in-cluster
+    /// paths by default) and the API server from KUBERNETES_SERVICE_HOST/PORT. Used without
+    /// the flag when KUBERNETES_SERVICE_HOST is set and neither --context nor KUBECONFIG is.
+    #[arg(long, env = "MLOPS_SERVICE_ACCOUNT_DIR")]
+    pub service_account_dir: Option<std::path::PathBuf>,
+}
+
+/// Where the controller's credentials come from: the kubeconfig, or the pod's ServiceAccount.
+fn in_cluster_dir(args: &ControllerArgs, options: &Options) -> Option<std::path::PathBuf> {
+    use crate::adapters::kube::incluster::SERVICE_ACCOUNT_DIR;
+    let in_a_pod = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        && options.context.is_none()
+        && std::env::var_os("KUBECONFIG").is_none_or(|k| k.is_empty());
+    args.service_account_dir
+        .clone()
+        .or_else(|| in_a_pod.then(|| SERVICE_ACCOUNT_DIR.into()))
 }
 
 pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
@@ -48,13 +69,17 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
             }
             tokio::spawn(serve::serve(listener, telemetry.clone()));
         }
-        // The controller acts on every namespace: `-n` does not narrow it.
-        let cluster = crate::adapters::kube::KubeCluster::connect_with(
-            options.context.as_deref(),
-            None,
-            options.timeout,
-        )
-        .await?;
+        // The controller acts on every namespace: `-n` does not narrow it (--watch-namespace does).
+        let cluster = match in_cluster_dir(args, options) {
+            Some(dir) => KubeCluster::connect_in_cluster(&dir, options.timeout).await?,
+            None => {
+                KubeCluster::connect_with(options.context.as_deref(), None, options.timeout).await?
+            }
+        };
+        let cluster = match &args.watch_namespace {
+            Some(ns) => cluster.watching_only(ns)?,
+            None => cluster,
+        };
         let metrics = options
             .metrics(Some(cluster.describe_context()))
             .transpose()?

@@ -1,67 +1,228 @@
 //! `mlops install`: the ModelRollout CRD, the `mlops-system` namespace, the roles, the
-//! controller's ServiceAccount and the admission policies (`adapters::kube::rbac`).
+//! controller's ServiceAccount and the admission policies (`adapters::kube::rbac`); with
+//! `--controller`, the controller's Deployment, PodDisruptionBudget and metrics Service too
+//! (`adapters::kube::deploy`, the one source of `deploy/kustomize` and `deploy/helm`).
 
 use std::{fmt::Write as _, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 
-use super::output::{self, Output};
+use super::output::{self, Output, UsageError};
 use crate::{
-    adapters::kube::{crd, rbac},
+    adapters::kube::{
+        crd,
+        deploy::{self, Settings},
+        names::{self, SYSTEM_NAMESPACE},
+        rbac,
+    },
     wiring::Options,
 };
 
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// Print the manifests (a JSON `List` that `kubectl apply -f -` takes) instead of applying
-    /// them; needs no cluster.
+    /// Print the manifests instead of applying them: `client` (the default; needs no cluster)
+    /// prints a JSON `List` (`-o yaml`: YAML documents) that `kubectl apply -f -` takes;
+    /// `server` sends each to the API server as a server-side dry run (checked, not stored).
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "client",
+        value_parser = ["client", "server"],
+    )]
+    pub dry_run: Option<String>,
+    /// Install the controller too: a Deployment (leader-elected replicas), its
+    /// PodDisruptionBudget and metrics Service, in `-n` (default mlops-system).
     #[arg(long)]
-    pub dry_run: bool,
+    pub controller: bool,
+    /// The controller's image (with --controller).
+    #[arg(long, default_value = deploy::DEFAULT_IMAGE, requires = "controller")]
+    pub image: String,
+    /// The controller's replicas; one holds the Lease, the others wait (with --controller).
+    #[arg(long, default_value_t = deploy::DEFAULT_REPLICAS, requires = "controller",
+        value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub replicas: u16,
+    /// For teams without cluster-admin: the controller watches only `-n`, with a Role there
+    /// (no ClusterRole), its Lease there too; installs nothing cluster-scoped (a cluster admin
+    /// installs the CRD once with `mlops install`).
+    #[arg(long, requires = "controller")]
+    pub namespace_scoped: bool,
+}
+
+impl InstallArgs {
+    /// Whether the command only prints or checks (it changes nothing).
+    pub fn changes_nothing(&self) -> bool {
+        self.dry_run.is_some()
+    }
 }
 
 /// The audit action of `mlops install`.
 pub const INSTALL_ACTION: &str = "mlops.install";
 
-/// The CRD and everything else, as one `List`.
-pub fn manifests() -> serde_json::Value {
-    let mut crd = serde_json::to_value(crd::definition()).unwrap_or_default();
-    crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
-    crd["kind"] = "CustomResourceDefinition".into();
-    let namespace = serde_json::json!({
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": crate::adapters::kube::names::SYSTEM_NAMESPACE}
-    });
-    let mut items = vec![namespace, crd];
-    items.extend(rbac::manifests());
+fn list(items: &[serde_json::Value]) -> serde_json::Value {
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})
 }
 
-pub fn run(args: &InstallArgs, options: &Options, output: Output) -> Result<ExitCode> {
-    if args.dry_run {
-        return Ok(output::finish(Ok(output::json(&manifests()))));
+fn namespace(name: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+/// The objects of an install, in the order they are applied: with `controller`, the workload
+/// too; namespace-scoped, only what lives in that namespace.
+pub fn objects(controller: Option<&Settings>) -> Vec<serde_json::Value> {
+    if let Some(s) = controller.filter(|s| s.namespace_scoped) {
+        let mut items = deploy::access(s);
+        items.extend(deploy::workload(s));
+        return items;
     }
+    let mut crd = serde_json::to_value(crd::definition()).unwrap_or_default();
+    crd["apiVersion"] = "apiextensions.k8s.io/v1".into();
+    crd["kind"] = "CustomResourceDefinition".into();
+    let mut items = vec![namespace(SYSTEM_NAMESPACE)];
+    if let Some(s) = controller.filter(|s| s.namespace != SYSTEM_NAMESPACE) {
+        items.push(namespace(&s.namespace));
+    }
+    items.push(crd);
+    let mut access = rbac::manifests();
+    if let Some(s) = controller {
+        // The controller's account in its namespace, in place of the default's.
+        let ours = deploy::access(&Settings::default());
+        access.retain(|m| !ours.contains(m));
+        access.extend(deploy::access(s));
+        access.extend(deploy::workload(s));
+    }
+    items.extend(access);
+    items
+}
+
+/// `items` as YAML documents, each rule of the controller's roles under a comment with its
+/// reason (the same reasons are in the role's `mlops.dev/rule-reasons` annotation).
+pub fn yaml_documents(items: &[serde_json::Value]) -> String {
+    let mut out = String::from(
+        "# Generated by `mlops install --dry-run -o yaml` (src/adapters/kube/deploy.rs): edit the source, not this.\n",
+    );
+    for item in items {
+        out.push_str("---\n");
+        let text = output::yaml(item);
+        let mut reasons = deploy::reasons(item).into_iter();
+        let mut in_rules = false;
+        for line in text.lines() {
+            if !line.starts_with(' ') {
+                in_rules = line == "\"rules\":";
+            } else if in_rules
+                && line.starts_with("  - ")
+                && let Some(why) = reasons.next()
+            {
+                let _ = writeln!(out, "  # {why}");
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn settings(args: &InstallArgs, options: &Options) -> Result<Option<Settings>> {
+    // Without --controller, -n (or config.toml's namespace) has nothing to place.
+    if !args.controller {
+        return Ok(None);
+    }
+    let namespace = options
+        .namespace
+        .clone()
+        .unwrap_or_else(|| SYSTEM_NAMESPACE.into());
+    names::check_namespace(&namespace)?;
+    if args.image.trim().is_empty() || args.image.chars().any(char::is_whitespace) {
+        return Err(UsageError(format!(
+            "--image {:?}: an image reference has no spaces (registry/name:tag or @sha256:…)",
+            args.image
+        ))
+        .into());
+    }
+    Ok(Some(Settings {
+        namespace,
+        image: args.image.clone(),
+        replicas: args.replicas,
+        namespace_scoped: args.namespace_scoped,
+    }))
+}
+
+pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCode> {
+    let settings = settings(args, options)?;
+    let items = objects(settings.as_ref());
+    if args.dry_run.as_deref() == Some("client") {
+        let output = Output::pick(
+            wanted,
+            &[Output::Table, Output::Json, Output::Yaml],
+            "install --dry-run",
+        )?;
+        let text = if output == Output::Yaml {
+            yaml_documents(&items)
+        } else {
+            output::json(&list(&items))
+        };
+        return Ok(output::finish(Ok(text)));
+    }
+    let output = Output::pick(wanted, &[Output::Table, Output::Json], "install")?;
+    let dry_run = args.dry_run.is_some();
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {
         let c = options.cluster().await?;
-        let name = crd::install(c.client(), Duration::from_secs(60)).await?;
-        let applied = rbac::install(c.client()).await?;
-        // What changed who may do what is on the record too (the log's namespace exists now).
-        let mut details = format!("{name} established; applied {}: ", applied.len());
-        details.push_str(&applied.join(", "));
-        c.audit(
-            INSTALL_ACTION,
-            &c.describe_context(),
-            "",
-            &mlops_core::text::truncate(&details, 2000),
-        )
-        .await?;
-        let doc = serde_json::json!({"crd": name, "established": true, "applied": applied});
+        let namespace_scoped = settings.as_ref().is_some_and(|s| s.namespace_scoped);
+        let (crd_name, applied) = if namespace_scoped {
+            // Cluster-scoped objects are a cluster admin's: the CRD must be there already.
+            crd::check_served(c.client(), settings.as_ref().map_or("", |s| &s.namespace)).await?;
+            (String::new(), rbac::apply(c.client(), &items, dry_run).await?)
+        } else {
+            // Before anything is written: a CRD we cannot replace stops the install here.
+            crd::check_upgrade(c.client()).await?;
+            let crd_name = if dry_run {
+                String::new()
+            } else {
+                crd::install(c.client(), Duration::from_secs(60)).await?
+            };
+            // The CRD is applied (and waited for) above; the rest in order.
+            let rest: Vec<_> = items
+                .iter()
+                .filter(|m| m["kind"] != "CustomResourceDefinition")
+                .cloned()
+                .collect();
+            (crd_name, rbac::apply(c.client(), &rest, dry_run).await?)
+        };
+        if !dry_run {
+            // What changed who may do what is on the record too (the log's namespace exists now).
+            let mut details = if crd_name.is_empty() {
+                format!("applied {}: ", applied.len())
+            } else {
+                format!("{crd_name} established; applied {}: ", applied.len())
+            };
+            details.push_str(&applied.join(", "));
+            c.audit(
+                INSTALL_ACTION,
+                &c.describe_context(),
+                "",
+                &mlops_core::text::truncate(&details, 2000),
+            )
+            .await?;
+        }
+        let doc = serde_json::json!({
+            "crd": crd_name, "established": !crd_name.is_empty(), "applied": applied,
+            "dryRun": dry_run, "namespaceScoped": namespace_scoped,
+        });
         Ok(output::render(output, &doc, |_| {
-            let mut s = format!("installed {name} (established)");
+            let verb = if dry_run { "checked (server-side dry run, nothing stored)" } else { "applied" };
+            let mut s = if crd_name.is_empty() {
+                String::new()
+            } else {
+                format!("installed {crd_name} (established)\n")
+            };
             for a in &applied {
-                let _ = write!(s, "\napplied {}", output::safe(a));
+                let _ = writeln!(s, "{verb} {}", output::safe(a));
             }
-            s
+            if namespace_scoped {
+                s.push_str("the ModelRollout CRD is cluster-scoped: a cluster admin installs it once with `mlops install`; the audit log is in mlops-system: a cluster admin binds mlops-audit-writer there to this namespace's mlops-controller ServiceAccount\n");
+            }
+            s.trim_end().to_string()
         }))
     });
     Ok(output::finish(result))

@@ -13,6 +13,7 @@ pub mod drift_live;
 pub mod gpu;
 pub mod health;
 mod install;
+pub mod install_deploy;
 mod lineage;
 pub mod output;
 mod policy;
@@ -198,7 +199,7 @@ fn table_or_json(cli: &Cli, verb: &str) -> Result<Output> {
 /// Whether a subcommand changes anything in a cluster.
 fn mutates(cmd: Option<&Cmd>) -> bool {
     match cmd {
-        Some(Cmd::Install(args)) => !args.dry_run,
+        Some(Cmd::Install(args)) => !args.changes_nothing(),
         Some(Cmd::Controller(_)) => true,
         Some(Cmd::Rollout { command }) => command.mutates(),
         _ => false,
@@ -222,7 +223,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Cmd::Config { command }) => Ok(config::run(command, table_or_json(cli, "config")?)),
         Some(Cmd::Demo { seed, speed }) => console::demo(&options, *seed, *speed),
-        Some(Cmd::Install(args)) => install::run(args, &options, table_or_json(cli, "install")?),
+        Some(Cmd::Install(args)) => install::run(args, &options, &cli.output),
         Some(Cmd::Rollout { command }) => {
             rollout::run(command, &options, table_or_json(cli, "rollout")?)
         }

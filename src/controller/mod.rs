@@ -98,7 +98,7 @@ async fn release_within(lease: &LeaseLock, within: Duration) {
 fn watch_canaries(ctx: &Context) -> (Store<K8sDeployment>, tokio::task::JoinHandle<()>) {
     let (canaries, writer) = reflector::store::<K8sDeployment>();
     let watch = watcher(
-        Api::<K8sDeployment>::all(ctx.cluster.watch_client()),
+        ctx.cluster.watched::<K8sDeployment>(),
         watcher::Config::default()
             .labels(&format!("{TRACK_LABEL}=canary"))
             .timeout(WATCH_TIMEOUT_SECONDS),
@@ -200,7 +200,7 @@ async fn lead_until(
     }
     let (rollouts, writer) = reflector::store::<ModelRollout>();
     let triggers = watcher(
-        Api::<ModelRollout>::all(ctx.cluster.watch_client()),
+        ctx.cluster.watched::<ModelRollout>(),
         watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
     )
     .default_backoff()
@@ -275,7 +275,7 @@ fn watch_rollouts_for_metrics(ctx: &Context) -> tokio::task::JoinHandle<()> {
     let (rollouts, writer) = reflector::store::<ModelRollout>();
     ctx.telemetry.watch_rollouts(rollouts.clone());
     let watch = watcher(
-        Api::<ModelRollout>::all(ctx.cluster.watch_client()),
+        ctx.cluster.watched::<ModelRollout>(),
         watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
     )
     .default_backoff()

@@ -215,9 +215,18 @@ pub async fn own_serving_deployment(
     cluster: &mlops_console::adapters::kube::KubeCluster,
     model: &str,
 ) {
+    own_serving_deployment_in(cluster, "ml-serving", model).await;
+}
+
+/// As [`own_serving_deployment`], in `namespace`.
+pub async fn own_serving_deployment_in(
+    cluster: &mlops_console::adapters::kube::KubeCluster,
+    namespace: &str,
+    model: &str,
+) {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::{Api, api::PostParams};
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "ml-serving");
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), namespace);
     let d: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": model, "labels": {"mlops.dev/model": model, "mlops.dev/version": "1"}},
         "spec": {
@@ -270,4 +279,39 @@ pub fn outcome(command: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `kubectl ARGS` (with `stdin`) as the test environment's admin, which must succeed; its stdout.
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    let env = env();
+    let mut child = std::process::Command::new(env.get("MLOPS_KUBECTL"))
+        .args(args)
+        .env("KUBECONFIG", env.get("KUBECONFIG"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    if let Some(text) = stdin {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    stdout_of("kubectl", args, &child.wait_with_output().expect("kubectl"))
+}
+
+/// The stdout of a command that must have succeeded.
+pub fn stdout_of(program: &str, args: &[&str], out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

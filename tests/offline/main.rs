@@ -13,6 +13,7 @@ mod common;
 mod architecture;
 mod charts;
 mod cli;
+mod deploy;
 mod docs;
 mod drift_cli;
 mod e2e_tmux;

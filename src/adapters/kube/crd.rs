@@ -123,9 +123,117 @@ pub async fn install(client: Client, timeout: Duration) -> Result<String, CoreEr
     }
 }
 
+/// The versions of the CRD this mlops installs.
+fn our_versions() -> Vec<String> {
+    definition()
+        .spec
+        .versions
+        .into_iter()
+        .map(|v| v.name)
+        .collect()
+}
+
+/// The versions the cluster's CRD stores objects in that ours does not serve: applying ours
+/// would strand them (the API server refuses it), so an install stops before writing anything.
+pub fn stranded_versions(existing: &CustomResourceDefinition) -> Vec<String> {
+    let ours = our_versions();
+    existing
+        .status
+        .as_ref()
+        .and_then(|s| s.stored_versions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| !ours.contains(v))
+        .collect()
+}
+
+/// The error an install into a cluster with a CRD of another version gets, naming it.
+pub fn upgrade_refused(name: &str, stranded: &[String], existing: &[String]) -> CoreError {
+    let ours = our_versions();
+    CoreError::rejected(
+        "kubernetes",
+        format!(
+            "CRD {name}: the cluster's CRD stores ModelRollouts as {} (serves {}), which this mlops ({}) does not serve: \
+             installing would strand them, so nothing was changed; migrate them to {} with the mlops release \
+             that installed it (or delete them), then remove {} from status.storedVersions",
+            stranded.join(", "),
+            existing.join(", "),
+            ours.join(", "),
+            ours.join(", "),
+            stranded.join(", "),
+        ),
+    )
+}
+
+/// Before an install writes anything: a CRD already in the cluster must be one ours can replace.
+pub async fn check_upgrade(client: Client) -> Result<(), CoreError> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let name = definition().metadata.name.unwrap_or_default();
+    let existing = crds
+        .get_opt(&name)
+        .await
+        .map_err(|e| super::err(&format!("reading CRD {name}"), e))?;
+    let Some(existing) = existing else {
+        return Ok(());
+    };
+    let stranded = stranded_versions(&existing);
+    if stranded.is_empty() {
+        return Ok(());
+    }
+    let served: Vec<String> = existing
+        .spec
+        .versions
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    Err(upgrade_refused(&name, &stranded, &served))
+}
+
+/// A namespace-scoped install: the CRD (a cluster admin's to install) must be served already.
+pub async fn check_served(client: Client, namespace: &str) -> Result<(), CoreError> {
+    let api: Api<ModelRollout> = Api::namespaced(client, namespace);
+    match api.list(&kube::api::ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Err(CoreError::rejected(
+            "kubernetes",
+            "CRD modelrollouts.mlops.dev is not installed in this cluster: it is cluster-scoped, so a cluster admin installs it once with `mlops install`",
+        )),
+        Err(e) => Err(super::err(
+            &format!("listing ModelRollouts in {namespace}"),
+            e,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_version_we_do_not_serve_is_named() {
+        let mut existing = definition();
+        existing.status = Some(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinitionStatus {
+                stored_versions: Some(vec!["v1alpha0".into(), "v1alpha1".into()]),
+                ..Default::default()
+            },
+        );
+        assert_eq!(stranded_versions(&existing), vec!["v1alpha0".to_string()]);
+        let e = upgrade_refused(
+            "modelrollouts.mlops.dev",
+            &["v1alpha0".into()],
+            &["v1alpha0".into()],
+        )
+        .to_string();
+        assert!(
+            e.contains("v1alpha0")
+                && e.contains("nothing was changed")
+                && e.contains("modelrollouts.mlops.dev"),
+            "{e}"
+        );
+        existing.status = None;
+        assert!(stranded_versions(&existing).is_empty());
+    }
 
     #[test]
     fn crd_is_namespaced_with_status_subresource_and_structural_steps() {

@@ -12,6 +12,9 @@
 //! - `effects`: the cluster (and registry) as the ports of the core's `Infrastructure` for
 //!   rollout effects.
 //! - `lease`: the Lease that decides who drives rollouts.
+//! - `incluster`: the pod's ServiceAccount instead of a kubeconfig; a controller narrowed to one
+//!   namespace.
+//! - `deploy`: the controller's own objects (account, role with reasons, Deployment).
 //! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
 //! - `requests`: every request to the API server counted by verb and status.
 //! - `watch`: ModelRollouts and the Lease as a stream of changes.
@@ -21,7 +24,9 @@
 
 pub mod audit;
 pub mod crd;
+pub mod deploy;
 pub mod effects;
+pub mod incluster;
 pub mod lease;
 pub mod limits;
 mod map;
@@ -280,6 +285,8 @@ pub struct KubeCluster {
     access: Arc<std::sync::Mutex<AccessCache>>,
     /// The Lease whose holder drives the rollouts.
     lease: LeaseParams,
+    /// The one namespace a namespace-scoped controller watches (`incluster`).
+    watch_scope: Option<String>,
 }
 
 /// Answers of `may`: (namespace, verb) → when asked, and the answer.
@@ -390,6 +397,7 @@ impl KubeCluster {
             namespace: namespace.map(str::to_string),
             driver_id: None,
             lease: LeaseParams::default(),
+            watch_scope: None,
         })
     }
 

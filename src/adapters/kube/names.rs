@@ -10,6 +10,10 @@ pub const SYSTEM_NAMESPACE: &str = "mlops-system";
 pub const LEASE_NAME: &str = "mlops-controller";
 /// The field manager of our server-side applies and status writes.
 pub const FIELD_MANAGER: &str = "mlops-console";
+/// The verb only the controller holds: its status writes are not commands (`rbac`).
+pub const RECONCILE_VERB: &str = "reconcile";
+/// The controller's ServiceAccount (`deploy`).
+pub const CONTROLLER_ACCOUNT: &str = "mlops-controller";
 /// Lease holders that are a console driving rollouts itself (not `mlops controller`) carry this
 /// prefix; a headless controller takes the lease from such a holder rather than waiting.
 pub const CONSOLE_PREFIX: &str = "console:";

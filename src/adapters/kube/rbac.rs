@@ -34,10 +34,7 @@ pub const REGIONS_ANNOTATION: &str = "mlops.dev/regions";
 /// The annotation with the policy a rollout was started under (`policy::Recorded` as JSON): its
 /// gates are decided again before promotion; immutable like the author.
 pub const POLICY_ANNOTATION: &str = "mlops.dev/policy";
-/// The verb only the controller holds: its status writes are not commands.
-pub const RECONCILE_VERB: &str = "reconcile";
-/// The controller's ServiceAccount in `mlops-system`.
-pub const CONTROLLER_ACCOUNT: &str = "mlops-controller";
+pub use super::names::{CONTROLLER_ACCOUNT, RECONCILE_VERB};
 /// Groups the shipped bindings give each role (an identity provider's groups, or a client
 /// certificate's O=).
 pub const GROUPS: [(&str, &str); 3] = [
@@ -274,66 +271,15 @@ pub fn manifests() -> Vec<Value> {
     let mut release = read_rules();
     release.extend(command_rules(&RELEASE_MANAGER_VERBS));
     release.push(rule(&[GROUP], &["modelrollouts"], &["create"]));
-    let controller = vec![
-        rule(
-            &[GROUP],
-            &["modelrollouts"],
-            &["get", "list", "watch", RECONCILE_VERB],
-        ),
-        rule(
-            &[GROUP],
-            &["modelrollouts/status"],
-            &["get", "update", "patch"],
-        ),
-        rule(
-            &["apps"],
-            &["deployments"],
-            &["get", "list", "watch", "create", "update", "patch"],
-        ),
-        rule(
-            &["gateway.networking.k8s.io"],
-            &["httproutes"],
-            &["get", "update", "patch"],
-        ),
-        rule(&[""], &["events"], &["create", "patch"]),
-        rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
-        rule(
-            &["coordination.k8s.io"],
-            &["leases"],
-            &["get", "create", "update"],
-        ),
-        rule(
-            &["authentication.k8s.io"],
-            &["selfsubjectreviews"],
-            &["create"],
-        ),
-    ];
     let mut out = vec![
         cluster_role("mlops-viewer", &viewer),
         cluster_role("mlops-operator", &operator),
         cluster_role("mlops-release-manager", &release),
-        cluster_role("mlops-controller", &controller),
         audit_role("mlops-audit-reader", &["get", "list", "watch"]),
         audit_role("mlops-audit-writer", &["get", "list", "watch", "create"]),
-        json!({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": CONTROLLER_ACCOUNT, "namespace": SYSTEM_NAMESPACE,
-                "labels": {"app.kubernetes.io/part-of": "mlops"}},
-        }),
     ];
-    let sa = json!({"kind": "ServiceAccount", "name": CONTROLLER_ACCOUNT, "namespace": SYSTEM_NAMESPACE});
-    out.push(binding(
-        "ClusterRoleBinding",
-        "mlops-controller",
-        "mlops-controller",
-        &sa,
-    ));
-    out.push(binding(
-        "RoleBinding",
-        "mlops-controller-audit",
-        "mlops-audit-writer",
-        &sa,
-    ));
+    // The controller's account and role: one source with `mlops install --controller`.
+    out.extend(super::deploy::access(&super::deploy::Settings::default()));
     for (g, role) in GROUPS {
         out.push(binding("ClusterRoleBinding", role, role, &group(g)));
         // Every command is audited in the name of who sends it; viewers read the log.
@@ -379,21 +325,32 @@ fn resource(m: &Value) -> (ApiResource, Option<String>, String) {
 
 /// Apply [`manifests`] (server-side apply, idempotent). Returns `Kind/name` of each.
 pub async fn install(client: Client) -> Result<Vec<String>, CoreError> {
+    apply(client, &manifests(), false).await
+}
+
+/// Apply `manifests` in order (server-side apply, forced: we own these fields); with `dry_run`,
+/// the API server checks each (schema, admission, RBAC) and stores nothing.
+pub async fn apply(
+    client: Client,
+    manifests: &[Value],
+    dry_run: bool,
+) -> Result<Vec<String>, CoreError> {
     let mut applied = Vec::new();
-    for m in manifests() {
-        let (ar, ns, name) = resource(&m);
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = dry_run;
+    for m in manifests {
+        let (ar, ns, name) = resource(m);
         let api: Api<DynamicObject> = match &ns {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
             None => Api::all_with(client.clone(), &ar),
         };
-        let what = format!("{}/{name}", ar.kind);
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&m),
-        )
-        .await
-        .map_err(|e| err(&format!("applying {what}"), e))?;
+        let what = match &ns {
+            Some(ns) => format!("{}/{ns}/{name}", ar.kind),
+            None => format!("{}/{name}", ar.kind),
+        };
+        api.patch(&name, &params, &Patch::Apply(m))
+            .await
+            .map_err(|e| err(&format!("applying {what}"), e))?;
         applied.push(what);
     }
     Ok(applied)
