@@ -19,7 +19,7 @@ use kube::{Api, api::PostParams};
 use mlops_core::{
     CoreError,
     model::Driver,
-    rollout::{Command, CommandRecord, RolloutRecord},
+    rollout::{Command, CommandRecord},
 };
 
 use super::{KubeCluster, ModelRollout, err, lease, names::SYSTEM_NAMESPACE};
@@ -159,16 +159,16 @@ impl KubeCluster {
     }
 
     /// Wait until the command recorded at `sent.time` on `namespace/name` is marked audited by
-    /// the controller `holder`, at most `wait`; the rollout as it is then. A later command
-    /// replacing ours means ours was audited (the admission policy takes no command while the
-    /// one before it waits for its entry).
+    /// the controller `holder`, at most `wait`; the number of its entry (`None`: a later command
+    /// replaced ours, which means ours was audited — the admission policy takes no command while
+    /// the one before it waits for its entry).
     pub(super) async fn wait_audited(
         &self,
         namespace: &str,
         name: &str,
         sent: &CommandRecord,
         holder: &str,
-    ) -> Result<RolloutRecord, CoreError> {
+    ) -> Result<Option<u64>, CoreError> {
         let wait = audit_wait()?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         let deadline = Instant::now() + wait;
@@ -177,10 +177,10 @@ impl KubeCluster {
                 .get(name)
                 .await
                 .map_err(|e| err(&format!("reading ModelRollout {namespace}/{name}"), e))?;
-            let record = cr.record(&self.context);
-            match record.status.last_command.as_ref() {
+            match cr.status.as_ref().and_then(|s| s.last_command.as_ref()) {
                 Some(c) if c.time == sent.time && c.audited.is_none() => {}
-                _ => return Ok(record),
+                Some(c) if c.time == sent.time => return Ok(c.audited),
+                _ => return Ok(None),
             }
             if Instant::now() >= deadline {
                 return Err(err(

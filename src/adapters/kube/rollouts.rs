@@ -169,8 +169,14 @@ impl KubeCluster {
                     let sent = status.last_command.as_ref().ok_or_else(|| {
                         err("recording a command", "the status carries no lastCommand")
                     })?;
-                    // Acknowledged once the controller has written its entry.
-                    return self.wait_audited(namespace, name, sent, holder).await;
+                    // Acknowledged once the controller has written its entry; the rollout as
+                    // the command left it (the controller may have acted on it since), marked.
+                    let seq = self.wait_audited(namespace, name, sent, holder).await?;
+                    let mut record = r.record(&self.context);
+                    if let Some(seq) = seq {
+                        mark(&mut record.status, seq);
+                    }
+                    return Ok(record);
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(refused(namespace, name, command, e)),
