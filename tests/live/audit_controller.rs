@@ -171,9 +171,12 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         err.contains("User \"vic\" cannot update resource \"modelrollouts/status\""),
         "{err}"
     );
-    // The operator aborts; acknowledged once the controller has written the entry.
-    let (code, out, err) = mlops_as(olga, 20, &abort);
+    // The operator aborts; acknowledged once the controller has written the entry, with the
+    // rollout as the abort left it, marked with the entry's number.
+    let (code, out, err) = mlops_as(olga, 20, &[&abort[..], &["-o", "json"]].concat());
     assert_eq!(code, 0, "{out}{err}");
+    let answered: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(answered["status"]["phase"], "RollingBack", "{out}");
     let live = api.get("live").await.expect("live");
     let command = live
         .status
@@ -194,6 +197,11 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         command.audited,
         Some(entries[0].seq),
         "the mark names the entry"
+    );
+    assert_eq!(
+        answered["status"]["lastCommand"]["audited"],
+        serde_json::json!(entries[0].seq),
+        "{out}"
     );
     assert!(
         entries[0].details.starts_with("Progressing → RollingBack"),
