@@ -4,6 +4,7 @@
 //! status. Several replicas can run: only the holder of the Lease reconciles. A console with no
 //! controller runs the same loop (`drive_embedded`).
 
+mod command_audit;
 mod defaults;
 mod fair;
 mod reconcile;

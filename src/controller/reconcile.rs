@@ -253,6 +253,18 @@ async fn reconcile_once(
     pass: &Pass,
 ) -> Result<Option<Duration>, ReconcileError> {
     let ctx = &pass.ctx;
+    // A person's command is audited before anything else happens to the rollout.
+    let marked;
+    let mr = match super::command_audit::audit_command(mr, ctx).await? {
+        super::command_audit::Audited::Nothing => mr,
+        super::command_audit::Audited::Marked(m) => {
+            marked = m;
+            &marked
+        }
+        super::command_audit::Audited::Conflict => {
+            return Ok(Some(super::defaults::AFTER_CONFLICT));
+        }
+    };
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {
@@ -350,6 +362,8 @@ pub(super) fn needs_a_pass(mr: &ModelRollout) -> Option<u64> {
             s.approvals.len(),
             s.user_paused,
             s.undo_promotion,
+            // A command to audit; the controller's own mark needs no pass.
+            s.last_command.as_ref().map(|c| c.time),
         )
             .hash(&mut h);
     }

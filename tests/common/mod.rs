@@ -9,6 +9,7 @@
 pub mod controller;
 pub mod hostile;
 pub mod tmux;
+pub mod users;
 
 use std::{collections::HashMap, process::Command, sync::OnceLock};
 
@@ -314,4 +315,24 @@ pub fn stdout_of(program: &str, args: &[&str], out: &std::process::Output) -> St
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A churn-model rollout with an approval gate in its second step (no status), for the
+/// governance tests.
+pub fn gated_rollout(ns: &str, name: &str) -> mlops_console::adapters::kube::crd::ModelRollout {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "model": {"name": "churn-model", "version": 8},
+            "stableVersion": 7,
+            "deployment": "churn-model",
+            "image": "registry.mlops.invalid/models/churn-model:v8",
+            "replicas": 2,
+            "steps": [{"setWeight": 10}, {"approval": {}}, {"setWeight": 100}],
+            "analysis": {"intervalSeconds": 30, "failureLimit": 2, "metrics": []},
+            "approval": {"required": 1}
+        }
+    }))
+    .expect("a ModelRollout")
 }

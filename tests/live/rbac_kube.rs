@@ -19,71 +19,21 @@ use kube::api::{Api, DeleteParams, PostParams};
 use mlops_console::adapters::kube::{KubeCluster, crd::ModelRollout};
 use mlops_core::rollout::{CommandRecord, Phase, RolloutStatus};
 
-/// A kubeconfig for `user` in `group`, with a client certificate from the cluster's CA.
+/// A kubeconfig for `name` in `group` (a client certificate from the cluster's CA). No controller
+/// runs in these tests, so whoever sends a command writes its audit entry: people who may act
+/// are also in the audit log's writers (`tests/live/audit_controller.rs` has the controller
+/// write it, for people bound in one namespace only).
 fn user(dir: &Path, name: &str, group: &str) -> PathBuf {
-    let env = common::env();
-    let pki = format!("{}/pki", env.get("MLOPS_K8S_STATE_DIR"));
-    let key = dir.join(format!("{name}.key"));
-    let csr = dir.join(format!("{name}.csr"));
-    let crt = dir.join(format!("{name}.crt"));
-    let ext = dir.join("client.ext");
-    std::fs::write(&ext, "extendedKeyUsage=clientAuth\n").expect("ext");
-    let run = |args: &[&str]| common::openssl(dir, args);
-    let p = |p: &Path| p.to_str().expect("utf-8").to_string();
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        &p(&key),
-    ]);
-    run(&[
-        "req",
-        "-new",
-        "-key",
-        &p(&key),
-        "-subj",
-        &format!("/O={group}/CN={name}"),
-        "-out",
-        &p(&csr),
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &p(&csr),
-        "-CA",
-        &format!("{pki}/ca.crt"),
-        "-CAkey",
-        &format!("{pki}/ca.key"),
-        "-set_serial",
-        &format!(
-            "{}",
-            u64::from(std::process::id()) * 100 + u64::from(name.as_bytes()[0])
-        ),
-        "-days",
-        "1",
-        "-sha256",
-        "-extfile",
-        &p(&ext),
-        "-out",
-        &p(&crt),
-    ]);
-    let kubeconfig = dir.join(format!("{name}.kubeconfig"));
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\ncontexts:\n- name: {name}\n  context:\n    cluster: test\n    user: {name}\ncurrent-context: {name}\n",
-            env.get("MLOPS_KUBE_SERVER"),
-            env.get("MLOPS_KUBE_CA_FILE"),
-            p(&crt),
-            p(&key)
-        ),
-    )
-    .expect("kubeconfig");
-    kubeconfig
+    let writes = group != "mlops-viewers";
+    let groups: &[&str] = if writes {
+        &[
+            group,
+            mlops_console::adapters::kube::rbac::AUDIT_WRITERS_GROUP,
+        ]
+    } else {
+        &[group]
+    };
+    common::users::kubeconfig(dir, name, groups)
 }
 
 /// `mlops ARGS` as the user of `kubeconfig`: (exit code, stdout, stderr).
@@ -96,21 +46,7 @@ fn mlops_as(kubeconfig: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn rollout(ns: &str, name: &str) -> ModelRollout {
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "model": {"name": "churn-model", "version": 8},
-            "stableVersion": 7,
-            "deployment": "churn-model",
-            "image": "registry.mlops.invalid/models/churn-model:v8",
-            "replicas": 2,
-            "steps": [{"setWeight": 10}, {"approval": {}}, {"setWeight": 100}],
-            "analysis": {"intervalSeconds": 30, "failureLimit": 2, "metrics": []},
-            "approval": {"required": 1}
-        }
-    }))
-    .expect("a ModelRollout")
+    common::gated_rollout(ns, name)
 }
 
 async fn connect(kubeconfig: &Path) -> KubeCluster {
@@ -165,6 +101,7 @@ async fn approval_written_directly(
             verb: verb.into(),
             user: user.into(),
             time: chrono::Utc::now(),
+            ..CommandRecord::default()
         });
     }
     mr

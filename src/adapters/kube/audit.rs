@@ -34,6 +34,9 @@ pub const DAY_LABEL: &str = "mlops.dev/audit-day";
 /// Longer windows than this many days list the whole log (a selector naming every day would
 /// be longer than the log is slow).
 const MAX_WINDOW_DAYS: i64 = 92;
+/// The command an entry records, on entries the controller writes from a rollout's status
+/// (`rollout::command_key`): a second writer finds the entry by it instead of writing another.
+pub const COMMAND_LABEL: &str = "mlops.dev/audit-command";
 
 fn name(seq: u64) -> String {
     format!("mlops-audit-{seq:010}")
@@ -96,6 +99,24 @@ impl KubeAudit {
 
     /// Append a record after the newest entry; returns the entry as stored.
     pub async fn append(&self, record: AuditRecord) -> Result<AuditEntry, CoreError> {
+        self.append_keyed(record, None).await
+    }
+
+    /// The entry of the command `key` names (`rollout::command_key`), if it was written.
+    pub async fn find_command(&self, key: &str) -> Result<Option<AuditEntry>, CoreError> {
+        Ok(self
+            .list(&format!("{AUDIT_LABEL}=entry,{COMMAND_LABEL}={key}"))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Append a record; with `key`, the entry carries it as its `COMMAND_LABEL`.
+    pub async fn append_keyed(
+        &self,
+        record: AuditRecord,
+        key: Option<&str>,
+    ) -> Result<AuditEntry, CoreError> {
         let mut head = self.head.lock().await;
         for _ in 0..20 {
             let prev = self.read_head(head.clone()).await?;
@@ -106,10 +127,15 @@ impl KubeAudit {
                 metadata: ObjectMeta {
                     name: Some(name(entry.seq)),
                     namespace: Some(SYSTEM_NAMESPACE.into()),
-                    labels: Some(BTreeMap::from([
-                        (AUDIT_LABEL.into(), "entry".into()),
-                        (DAY_LABEL.into(), entry.time.format("%Y-%m-%d").to_string()),
-                    ])),
+                    labels: Some(
+                        [
+                            (AUDIT_LABEL.into(), "entry".into()),
+                            (DAY_LABEL.into(), entry.time.format("%Y-%m-%d").to_string()),
+                        ]
+                        .into_iter()
+                        .chain(key.map(|k| (COMMAND_LABEL.to_string(), k.to_string())))
+                        .collect(),
+                    ),
                     ..ObjectMeta::default()
                 },
                 data: Some(BTreeMap::from([(KEY.into(), json)])),

@@ -23,6 +23,7 @@
 //! - `audit`: the hash-chained audit log in ConfigMaps.
 
 pub mod audit;
+pub mod command_audit;
 pub mod crd;
 pub mod deploy;
 pub mod effects;
@@ -545,33 +546,9 @@ impl KubeCluster {
     /// command verbs of `rbac`, or `create`): a SelfSubjectAccessReview, so the answer is the
     /// API server's own. `Err(reason)`: a sentence naming who we are, the verb and the namespace.
     pub async fn may(&self, verb: &str, namespace: &str) -> Result<Result<(), String>, CoreError> {
-        use k8s_openapi::api::authorization::v1::{
-            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-        };
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    group: Some("mlops.dev".into()),
-                    resource: Some("modelrollouts".into()),
-                    verb: Some(verb.into()),
-                    namespace: Some(namespace.into()),
-                    ..ResourceAttributes::default()
-                }),
-                ..SelfSubjectAccessReviewSpec::default()
-            },
-            ..SelfSubjectAccessReview::default()
-        };
-        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
-        let answer = api
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|e| {
-                err(
-                    &format!("asking whether we may {verb} (SelfSubjectAccessReview)"),
-                    e,
-                )
-            })?;
-        let status = answer.status.unwrap_or_default();
+        let status = self
+            .access_review("mlops.dev", "modelrollouts", verb, namespace)
+            .await?;
         if status.allowed {
             return Ok(Ok(()));
         }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::{
     err,
-    names::{FIELD_MANAGER, SYSTEM_NAMESPACE},
+    names::{FIELD_MANAGER, LEASE_NAME, SYSTEM_NAMESPACE},
 };
 
 /// The annotation that names who created a rollout (set by the console; enforced on the server).
@@ -42,6 +42,9 @@ pub const GROUPS: [(&str, &str); 3] = [
     ("mlops-operators", "mlops-operator"),
     ("mlops-release-managers", "mlops-release-manager"),
 ];
+/// The group allowed to write the audit log itself (`mlops-audit-writer` in `mlops-system`): only
+/// needed where no controller runs, which otherwise writes every entry.
+pub const AUDIT_WRITERS_GROUP: &str = "mlops-audit-writers";
 /// The verbs of each shipped role on `modelrollouts`, beyond reading.
 pub const OPERATOR_VERBS: [&str; 4] = ["abort", "rollback", "pause", "resume"];
 pub const RELEASE_MANAGER_VERBS: [&str; 6] =
@@ -165,6 +168,8 @@ fn command_policy() -> Value {
                 var("time", "has(object.status) && has(object.status.lastCommand) ? string(object.status.lastCommand.time) : ''".into()),
                 var("oldTime", "has(oldObject.status) && has(oldObject.status.lastCommand) ? string(oldObject.status.lastCommand.time) : ''".into()),
                 var("implied", IMPLIED_VERB.into()),
+                var("audited", "has(object.status) && has(object.status.lastCommand) && has(object.status.lastCommand.audited)".into()),
+                var("oldUnaudited", "has(oldObject.status) && has(oldObject.status.lastCommand) && has(oldObject.status.lastCommand.action) && !has(oldObject.status.lastCommand.audited)".into()),
                 var("ticketRequired", format!("({}).contains('\"change_ticket\":true')", annotation("object", POLICY_ANNOTATION))),
                 var("author", format!("has(object.metadata.annotations) && '{AUTHOR_ANNOTATION}' in object.metadata.annotations ? object.metadata.annotations['{AUTHOR_ANNOTATION}'] : ''")),
             ],
@@ -202,6 +207,16 @@ fn command_policy() -> Value {
                 {
                     "expression": "variables.verb != 'approve' || (variables.author != '' && variables.author != request.userInfo.username)",
                     "messageExpression": "variables.author == '' ? 'two-person rule: who started the rollout cannot be determined (no mlops.dev/author annotation)' : 'two-person rule: ' + request.userInfo.username + ' started this rollout and cannot also approve it'",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("!variables.audited || authorizer.group('').resource('configmaps').namespace('{SYSTEM_NAMESPACE}').check('create').allowed()"),
+                    "message": "status.lastCommand.audited is the controller's to set (or an audit log writer's, where no controller runs)",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": "!variables.oldUnaudited",
+                    "message": "the rollout's previous command is not in the audit log yet: wait until the controller has written it (mlops does), then send this one",
                     "reason": "Forbidden",
                 },
             ],
@@ -282,19 +297,36 @@ pub fn manifests() -> Vec<Value> {
     out.extend(super::deploy::access(&super::deploy::Settings::default()));
     for (g, role) in GROUPS {
         out.push(binding("ClusterRoleBinding", role, role, &group(g)));
-        // Every command is audited in the name of who sends it; viewers read the log.
-        let audit = if role == "mlops-viewer" {
-            "mlops-audit-reader"
-        } else {
-            "mlops-audit-writer"
-        };
+        // The controller writes every command's entry in the sender's name: people read the log.
         out.push(binding(
             "RoleBinding",
             &format!("{role}-audit"),
-            audit,
+            "mlops-audit-reader",
             &group(g),
         ));
     }
+    // Without a controller, the sender writes the entry: only those in this group may.
+    out.push(binding(
+        "RoleBinding",
+        AUDIT_WRITERS_GROUP,
+        "mlops-audit-writer",
+        &group(AUDIT_WRITERS_GROUP),
+    ));
+    // Everyone may see whether a controller runs (who writes their commands' entries): the one
+    // Lease, read-only.
+    out.push(cluster_role(
+        "mlops-lease-reader",
+        &[
+            json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+            "resourceNames": [LEASE_NAME], "verbs": ["get"]}),
+        ],
+    ));
+    out.push(binding(
+        "RoleBinding",
+        "mlops-lease-readers",
+        "mlops-lease-reader",
+        &group("system:authenticated"),
+    ));
     out.push(author_policy());
     out.push(policy_binding("mlops-rollout-author"));
     out.push(command_policy());
@@ -385,5 +417,50 @@ mod tests {
             let (ar, _, name) = resource(m);
             assert!(!name.is_empty() && !ar.plural.is_empty(), "{m}");
         }
+    }
+
+    #[test]
+    fn people_only_read_the_audit_log_and_everyone_may_see_the_controller_lease() {
+        let all = manifests();
+        let bound = |binding: &str| {
+            let m = all
+                .iter()
+                .find(|m| m["kind"] == "RoleBinding" && m["metadata"]["name"] == binding)
+                .unwrap_or_else(|| panic!("{binding}"));
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (text(&m["roleRef"]["name"]), text(&m["subjects"][0]["name"]))
+        };
+        for (g, role) in GROUPS {
+            assert_eq!(
+                bound(&format!("{role}-audit")),
+                ("mlops-audit-reader".to_string(), g.to_string()),
+                "the controller writes the log: {g} reads it"
+            );
+        }
+        assert_eq!(
+            bound(AUDIT_WRITERS_GROUP),
+            ("mlops-audit-writer".into(), AUDIT_WRITERS_GROUP.into())
+        );
+        assert_eq!(
+            bound("mlops-controller-audit").0,
+            "mlops-audit-writer",
+            "the controller writes it"
+        );
+        assert_eq!(
+            bound("mlops-lease-readers"),
+            ("mlops-lease-reader".into(), "system:authenticated".into())
+        );
+        let lease = all
+            .iter()
+            .find(|m| m["kind"] == "ClusterRole" && m["metadata"]["name"] == "mlops-lease-reader")
+            .expect("the lease reader");
+        assert_eq!(lease["rules"][0]["resourceNames"], json!([LEASE_NAME]));
+        assert_eq!(lease["rules"][0]["verbs"], json!(["get"]), "read-only");
+        let policy = command_policy().to_string();
+        assert!(
+            policy.contains("lastCommand.audited is the controller's to set")
+                && policy.contains("previous command is not in the audit log yet"),
+            "{policy}"
+        );
     }
 }

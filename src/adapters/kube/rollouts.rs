@@ -21,6 +21,7 @@ use mlops_core::{
 
 use super::{
     KubeCluster,
+    command_audit::AuditBy,
     crd::{ModelRollout, ModelRolloutSpec},
     err,
     map::map_deployment,
@@ -70,7 +71,9 @@ impl KubeCluster {
     /// — an approval, a pause flag, the phase a promote or abort moves to — with the resourceVersion
     /// it was read at. A conflict (another writer in between) is retried on fresh data, so two
     /// approvals sent at the same moment are both recorded. `mlops controller` carries out the
-    /// consequences (traffic, registry) on its next reconcile.
+    /// consequences (traffic, registry) on its next reconcile. Its audit entry is written by that
+    /// controller, and the command is acknowledged once it is (`command_audit`); with no
+    /// controller running, by us before the status write.
     pub async fn send_command(
         &self,
         namespace: &str,
@@ -80,6 +83,9 @@ impl KubeCluster {
         check_namespace(namespace)?;
         check_object_name("ModelRollout", name)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
+        // Who writes the entry: the controller (from the status), or we (no controller runs;
+        // refused here if we may not write the log).
+        let (by, no_controller) = self.audit_by().await?;
         let mut audited = None;
         for _ in 0..10 {
             let cr = api.get(name).await.map_err(|e| match e {
@@ -90,6 +96,15 @@ impl KubeCluster {
                 e => err(&format!("reading ModelRollout {namespace}/{name}"), e),
             })?;
             let record = cr.record(&self.context);
+            // The command before ours still waits for its entry: the cluster takes no other
+            // until it is written, so wait for it (bounded) and read again.
+            if let (AuditBy::Controller { holder }, Some(previous)) = (
+                &by,
+                rollout::unaudited_command(&record).and(record.status.last_command.as_ref()),
+            ) {
+                self.wait_audited(namespace, name, previous, holder).await?;
+                continue;
+            }
             if command.verb == Verb::Approve {
                 let author = cr
                     .metadata
@@ -104,44 +119,64 @@ impl KubeCluster {
                     rollout::check_two_person(name, author, &command.user)?;
                 }
             }
-            let status =
+            let mut status =
                 rollout::record_command(name, &record.spec, &record.status, command, Utc::now())?;
-            let mut updated = cr.clone();
-            updated.status = Some(status.clone());
-            let write = async |dry_run: bool| {
+            let write = async |status: &mlops_core::rollout::RolloutStatus, dry_run: bool| {
+                let mut updated = cr.clone();
+                updated.status = Some(status.clone());
                 let params = PostParams {
                     field_manager: Some(FIELD_MANAGER.into()),
                     dry_run,
                 };
                 api.replace_status(name, &params, &updated).await
             };
-            // No change without its audit entry: one that cannot be written refuses the command.
-            // The server is asked first (a dry run: RBAC and the admission policies answer), so
-            // a command it refuses is not recorded as done.
+            // No change without its audit entry. The server is asked first (a dry run: RBAC and
+            // the admission policies answer), so a command it refuses is not recorded as done.
             if audited.is_none() {
-                match write(true).await {
+                match write(&status, true).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 409 => continue,
                     Err(e) => return Err(refused(namespace, name, command, e)),
                 }
-                let entry = rollout::command_audit(&record, command, &status, Utc::now());
-                audited = Some(self.append_audit(entry).await?);
+                if by == AuditBy::Sender {
+                    self.check_sender_may_audit(namespace, name, command, &no_controller)
+                        .await?;
+                    let entry = rollout::command_audit(&record, command, &status, Utc::now());
+                    audited = Some(self.append_audit(entry).await?);
+                }
             }
-            match write(false).await {
+            if let Some(entry) = &audited {
+                mark(&mut status, entry.seq);
+            }
+            match write(&status, false).await {
                 Ok(r) => {
-                    // The command as an Event on the rollout, as its audit entry says it.
-                    if let Some(entry) = &audited {
-                        self.post_event(
-                            namespace,
-                            &r.object_ref(&()),
-                            command.verb.event_reason(),
-                            &rollout::command_event(entry),
-                            matches!(command.verb, Verb::Abort | Verb::Rollback),
-                            &command.user,
-                        )
-                        .await;
+                    let AuditBy::Controller { holder } = &by else {
+                        // The command as an Event on the rollout, as its audit entry says it
+                        // (the controller leaves it when it writes the entry).
+                        if let Some(entry) = &audited {
+                            self.post_event(
+                                namespace,
+                                &r.object_ref(&()),
+                                command.verb.event_reason(),
+                                &rollout::command_event(entry),
+                                matches!(command.verb, Verb::Abort | Verb::Rollback),
+                                &command.user,
+                            )
+                            .await;
+                        }
+                        return Ok(r.record(&self.context));
+                    };
+                    let sent = status.last_command.as_ref().ok_or_else(|| {
+                        err("recording a command", "the status carries no lastCommand")
+                    })?;
+                    // Acknowledged once the controller has written its entry; the rollout as
+                    // the command left it (the controller may have acted on it since), marked.
+                    let seq = self.wait_audited(namespace, name, sent, holder).await?;
+                    let mut record = r.record(&self.context);
+                    if let Some(seq) = seq {
+                        mark(&mut record.status, seq);
                     }
-                    return Ok(r.record(&self.context));
+                    return Ok(record);
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(refused(namespace, name, command, e)),
@@ -323,6 +358,13 @@ impl KubeCluster {
                 &format!("could not record an Event: {}", super::error_chain(&e)),
             );
         }
+    }
+}
+
+/// Mark the command recorded in `status` as audited by entry `seq`.
+fn mark(status: &mut mlops_core::rollout::RolloutStatus, seq: u64) {
+    if let Some(c) = status.last_command.as_mut() {
+        c.audited = Some(seq);
     }
 }
 

@@ -111,10 +111,15 @@ fn command_decision(
             m.status.user_paused = false;
         }
     }
+    let details = command_details(status, &m.status, spec.steps.len());
     m.status.last_command = Some(CommandRecord {
         verb: command.verb.rbac_verb().to_string(),
         user: command.user.clone(),
         time: now,
+        action: command.verb.audit_action().to_string(),
+        comment: command.comment.clone(),
+        details,
+        audited: None,
     });
     if run_on {
         // Let the machine take the command's consequences at once (e.g. leave a satisfied gate).
@@ -322,14 +327,19 @@ pub fn command_audit(
         action: command.verb.audit_action().to_string(),
         target: target(rollout),
         comment: command.comment.clone(),
-        details: format!(
-            "{} → {} at step {}/{}",
-            rollout.status.phase,
-            after.phase,
-            (after.current_step + 1).min(rollout.spec.steps.len()),
-            rollout.spec.steps.len()
-        ),
+        details: command_details(&rollout.status, after, rollout.spec.steps.len()),
     }
+}
+
+/// The details of a command's audit entry: the phase it leads from and to, and the step.
+fn command_details(before: &RolloutStatus, after: &RolloutStatus, steps: usize) -> String {
+    format!(
+        "{} → {} at step {}/{}",
+        before.phase,
+        after.phase,
+        (after.current_step + 1).min(steps),
+        steps
+    )
 }
 
 /// What sending an operator's command came to.

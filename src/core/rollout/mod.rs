@@ -21,6 +21,7 @@ use crate::analysis::{self, Measurement, MetricCheck, Sample, Verdict};
 
 mod approval;
 mod command;
+mod command_audit;
 mod effects;
 #[cfg(test)]
 mod fuzz;
@@ -37,6 +38,7 @@ pub use command::{
     Sent, action_tags, apply_command, check_two_person, command_audit, command_event, command_tags,
     record_command, send_and_tag, tag_version,
 };
+pub use command_audit::{command_key, unaudited_command};
 pub use effects::{
     CHAMPION_ALIAS, Infrastructure, Recorder, ReplicaRatio, Routing, TrafficRouter, Workload,
     carry_out, target, transition_action,
@@ -258,13 +260,26 @@ pub struct RolloutStatus {
 }
 
 /// An operator command as recorded in the status (`status.lastCommand`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandRecord {
     /// The RBAC verb on `modelrollouts` (`Verb::rbac_verb`).
     pub verb: String,
     pub user: String,
     pub time: DateTime<Utc>,
+    /// The action of its audit entry (`rollout.abort`, `Verb::audit_action`), with the entry's
+    /// comment and details below: whoever writes the log (the controller, with its own rights)
+    /// writes the entry from the status alone. Empty in commands recorded before the controller
+    /// wrote the log (their senders audited them).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub details: String,
+    /// The sequence number of its audit entry once it is written (`command_audit::audited`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audited: Option<u64>,
 }
 
 impl Default for RolloutStatus {

@@ -128,6 +128,7 @@ mod tests {
             verb: "abort".into(),
             user: "alice".into(),
             time: chrono::Utc::now(),
+            ..Default::default()
         });
         assert_eq!(reached(&r), Some(Outcome::Aborted));
         r.status.phase = Phase::Progressing;

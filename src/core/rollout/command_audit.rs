@@ -1,0 +1,166 @@
+//! Auditing a command from the status alone. A command is recorded in its rollout's
+//! `status.lastCommand` with everything its audit entry says (action, comment, details); the
+//! controller, which alone may write the log when it runs, writes that entry in the sender's name
+//! and marks the command audited (`audited`: the entry's number). The sender is told the command
+//! is done once the mark is there.
+
+use std::fmt::Write;
+
+use sha2::{Digest, Sha256};
+
+use super::{RolloutRecord, effects::target};
+use crate::audit::AuditRecord;
+
+/// The audit entry `rollout`'s last command still needs: `None` when there is no command, when
+/// it is marked audited, or when it was recorded before commands carried their entry (no
+/// action: its sender audited it).
+pub fn unaudited_command(rollout: &RolloutRecord) -> Option<AuditRecord> {
+    let c = rollout.status.last_command.as_ref()?;
+    if c.audited.is_some() || c.action.is_empty() {
+        return None;
+    }
+    Some(AuditRecord {
+        time: c.time,
+        actor: c.user.clone(),
+        action: c.action.clone(),
+        target: target(rollout),
+        comment: c.comment.clone(),
+        details: c.details.clone(),
+    })
+}
+
+/// A key naming `rollout`'s last command and nothing else (40 hex digits, a valid label value):
+/// its entry carries it, so a writer that crashed between writing the entry and marking the
+/// command finds the entry instead of writing a second one.
+pub fn command_key(rollout: &RolloutRecord) -> Option<String> {
+    let c = rollout.status.last_command.as_ref()?;
+    let mut h = Sha256::new();
+    for part in [
+        target(rollout).as_str(),
+        &c.user,
+        &c.verb,
+        &c.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    // 20 bytes: 40 hex digits, well inside a label value's 63 characters.
+    Some(h.finalize()[..20].iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::rollout::{Command, Phase, RolloutSpec, RolloutStatus, Verb, record_command};
+
+    fn rollout(status: RolloutStatus) -> RolloutRecord {
+        RolloutRecord {
+            name: "fraud-detector-v7".into(),
+            namespace: "ml".into(),
+            cluster: "uae".into(),
+            created: Utc::now(),
+            spec: RolloutSpec::test(),
+            status,
+            policy: None,
+        }
+    }
+
+    fn progressing() -> RolloutStatus {
+        RolloutStatus {
+            phase: Phase::Progressing,
+            ..RolloutStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_recorded_command_carries_its_whole_audit_entry() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 17, 0, 0).unwrap();
+        let before = rollout(progressing());
+        let abort = Command::new(Verb::Abort, "alice", "p99 doubled");
+        let after = record_command(
+            "fraud-detector-v7",
+            &before.spec,
+            &before.status,
+            &abort,
+            at,
+        )
+        .expect("abort");
+        let recorded = rollout(after.clone());
+        let entry = unaudited_command(&recorded).expect("an entry to write");
+        assert_eq!(
+            entry,
+            crate::rollout::command_audit(&before, &abort, &after, at),
+            "the same entry as the sender would have written"
+        );
+        assert_eq!(entry.actor, "alice");
+        assert_eq!(entry.action, "rollout.abort");
+        assert_eq!(entry.target, "ml/fraud-detector-v7");
+        assert_eq!(entry.comment, "p99 doubled");
+        assert!(
+            entry.details.starts_with("Progressing → RollingBack"),
+            "{entry:?}"
+        );
+    }
+
+    #[test]
+    fn a_marked_or_legacy_command_needs_no_entry() {
+        let mut status = progressing();
+        assert_eq!(
+            unaudited_command(&rollout(status.clone())),
+            None,
+            "no command"
+        );
+        let abort = Command::new(Verb::Abort, "alice", "why");
+        let spec = RolloutSpec::test();
+        status = record_command("r", &spec, &status, &abort, Utc::now()).expect("abort");
+        let mut marked = status.clone();
+        if let Some(c) = marked.last_command.as_mut() {
+            c.audited = Some(42);
+        }
+        assert_eq!(unaudited_command(&rollout(marked)), None, "marked");
+        let mut legacy = status;
+        if let Some(c) = legacy.last_command.as_mut() {
+            c.action.clear();
+        }
+        assert_eq!(unaudited_command(&rollout(legacy)), None, "legacy");
+    }
+
+    #[test]
+    fn the_key_names_one_command() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 17, 0, 0).unwrap();
+        let spec = RolloutSpec::test();
+        let abort = Command::new(Verb::Abort, "alice", "why");
+        let status = record_command("r", &spec, &progressing(), &abort, at).expect("abort");
+        let key = command_key(&rollout(status.clone())).expect("a key");
+        assert_eq!(key.len(), 40);
+        assert!(key.chars().all(|c| c.is_ascii_hexdigit()), "{key}");
+        // The mark does not change it (the writer looks the entry up by it after a crash) …
+        let mut marked = status.clone();
+        if let Some(c) = marked.last_command.as_mut() {
+            c.audited = Some(7);
+        }
+        assert_eq!(command_key(&rollout(marked)), Some(key.clone()));
+        // … another moment, user or rollout does.
+        let later = record_command(
+            "r",
+            &spec,
+            &progressing(),
+            &abort,
+            at + chrono::Duration::nanoseconds(1),
+        )
+        .expect("abort");
+        assert_ne!(command_key(&rollout(later)), Some(key.clone()));
+        let bob = Command::new(Verb::Abort, "bob", "why");
+        let by_bob = record_command("r", &spec, &progressing(), &bob, at).expect("abort");
+        assert_ne!(command_key(&rollout(by_bob)), Some(key.clone()));
+        let mut other = rollout(status);
+        other.name = "churn-model-v4".into();
+        assert_ne!(command_key(&other), Some(key));
+        assert_eq!(command_key(&rollout(progressing())), None);
+    }
+}
