@@ -169,6 +169,7 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
     let result = runtime.block_on(async {
         let c = options.cluster().await?;
         let namespace_scoped = settings.as_ref().is_some_and(|s| s.namespace_scoped);
+        let mut deleted = Vec::new();
         let (crd_name, applied) = if namespace_scoped {
             // Cluster-scoped objects are a cluster admin's: the CRD must be there already.
             crd::check_served(c.client(), settings.as_ref().map_or("", |s| &s.namespace)).await?;
@@ -187,7 +188,10 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
                 .filter(|m| m["kind"] != "CustomResourceDefinition")
                 .cloned()
                 .collect();
-            (crd_name, rbac::apply(c.client(), &rest, dry_run).await?)
+            let applied = rbac::apply(c.client(), &rest, dry_run).await?;
+            // After the new bindings are in place: no moment without the readers' access.
+            deleted = rbac::remove_obsolete(c.client(), dry_run).await?;
+            (crd_name, applied)
         };
         if !dry_run {
             // What changed who may do what is on the record too (the log's namespace exists now).
@@ -197,6 +201,10 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
                 format!("{crd_name} established; applied {}: ", applied.len())
             };
             details.push_str(&applied.join(", "));
+            if !deleted.is_empty() {
+                details.push_str("; deleted ");
+                details.push_str(&deleted.join(", "));
+            }
             c.audit(
                 INSTALL_ACTION,
                 &c.describe_context(),
@@ -207,6 +215,7 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
         }
         let doc = serde_json::json!({
             "crd": crd_name, "established": !crd_name.is_empty(), "applied": applied,
+            "deleted": deleted,
             "dryRun": dry_run, "namespaceScoped": namespace_scoped,
         });
         Ok(output::render(output, &doc, |_| {
@@ -218,6 +227,14 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
             };
             for a in &applied {
                 let _ = writeln!(s, "{verb} {}", output::safe(a));
+            }
+            for d in &deleted {
+                let gone = if dry_run { "would delete" } else { "deleted" };
+                let _ = writeln!(
+                    s,
+                    "{gone} {} (an earlier release's binding to the audit writer)",
+                    output::safe(d)
+                );
             }
             if namespace_scoped {
                 s.push_str("the ModelRollout CRD is cluster-scoped: a cluster admin installs it once with `mlops install`; the audit log is in mlops-system: a cluster admin binds mlops-audit-writer there to this namespace's mlops-controller ServiceAccount\n");

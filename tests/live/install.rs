@@ -251,6 +251,71 @@ async fn installed_twice_with_a_change_it_is_applied_in_place_and_the_crd_keeps_
 
 /// A directory laid out like a pod's ServiceAccount mount: a fresh bound token (TokenRequest),
 /// the cluster's CA and the namespace.
+/// An upgrade from the release before the controller wrote the audit log: its bindings gave
+/// each group the audit writer. A binding's role cannot change in place, so `mlops install`
+/// makes readers' bindings under new names and deletes the old ones — or every operator would
+/// keep writing the log directly.
+#[tokio::test]
+async fn an_upgrade_deletes_the_earlier_releases_audit_writer_bindings() {
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    let _serial = SERIAL.lock().await;
+    let (cluster, _) = installed().await;
+    let bindings: Api<RoleBinding> = Api::namespaced(cluster.client(), "mlops-system");
+    for (name, group) in [
+        ("mlops-operator-audit", "mlops-operators"),
+        ("mlops-controller-audit", ""),
+    ] {
+        let subject = if group.is_empty() {
+            serde_json::json!({"kind": "ServiceAccount", "name": "mlops-controller", "namespace": "mlops-system"})
+        } else {
+            serde_json::json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group})
+        };
+        let old: RoleBinding = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "mlops-system"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "mlops-audit-writer"},
+            "subjects": [subject],
+        }))
+        .expect("a RoleBinding");
+        let _ = bindings.delete(name, &DeleteParams::default()).await;
+        bindings
+            .create(&PostParams::default(), &old)
+            .await
+            .expect("the earlier release's binding");
+    }
+
+    let out = mlops_ok(&["install", "-o", "json"]);
+    let doc = json(&out);
+    let deleted: Vec<&str> = doc["deleted"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "RoleBinding/mlops-system/mlops-operator-audit",
+            "RoleBinding/mlops-system/mlops-controller-audit"
+        ],
+        "{doc}"
+    );
+    for name in ["mlops-operator-audit", "mlops-controller-audit"] {
+        assert!(
+            bindings.get_opt(name).await.expect("get").is_none(),
+            "{name} is gone"
+        );
+    }
+    let reader = bindings
+        .get("mlops-operator-audit-reader")
+        .await
+        .expect("the operators read the log");
+    assert_eq!(reader.role_ref.name, "mlops-audit-reader");
+
+    // Installed again, there is nothing left to delete.
+    let again = json(&mlops_ok(&["install", "-o", "json"]));
+    assert_eq!(again["deleted"], serde_json::json!([]), "{again}");
+}
+
 fn service_account_dir(dir: &std::path::Path, namespace: &str) {
     let env = common::env();
     let token = kubectl(

@@ -298,9 +298,10 @@ pub fn manifests() -> Vec<Value> {
     for (g, role) in GROUPS {
         out.push(binding("ClusterRoleBinding", role, role, &group(g)));
         // The controller writes every command's entry in the sender's name: people read the log.
+        // (A new name: a binding's role cannot change, and `{role}-audit` bound the writer.)
         out.push(binding(
             "RoleBinding",
-            &format!("{role}-audit"),
+            &format!("{role}-audit-reader"),
             "mlops-audit-reader",
             &group(g),
         ));
@@ -332,6 +333,42 @@ pub fn manifests() -> Vec<Value> {
     out.push(command_policy());
     out.push(policy_binding("mlops-rollout-commands"));
     out
+}
+
+/// Bindings in `mlops-system` that earlier releases made and this one must not keep: each let its
+/// group (or the controller's account) write the audit log, which only the controller does now
+/// (the controller's own Role replaces its binding). `mlops install` deletes them; a binding's
+/// role cannot be changed in place, so they could not be re-applied as readers.
+pub const OBSOLETE_BINDINGS: [&str; 4] = [
+    "mlops-viewer-audit",
+    "mlops-operator-audit",
+    "mlops-release-manager-audit",
+    "mlops-controller-audit",
+];
+
+/// Delete [`OBSOLETE_BINDINGS`] where they exist (with `dry_run`, the API server only checks);
+/// returns `RoleBinding/mlops-system/NAME` of each deleted.
+pub async fn remove_obsolete(client: Client, dry_run: bool) -> Result<Vec<String>, CoreError> {
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    let api: Api<RoleBinding> = Api::namespaced(client, SYSTEM_NAMESPACE);
+    let params = kube::api::DeleteParams {
+        dry_run,
+        ..Default::default()
+    };
+    let mut deleted = Vec::new();
+    for name in OBSOLETE_BINDINGS {
+        match api.delete(name, &params).await {
+            Ok(_) => deleted.push(format!("RoleBinding/{SYSTEM_NAMESPACE}/{name}")),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => {
+                return Err(err(
+                    &format!("deleting the obsolete binding {SYSTEM_NAMESPACE}/{name}"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(deleted)
 }
 
 /// The resource of a manifest, for the dynamic API.
@@ -432,7 +469,7 @@ mod tests {
         };
         for (g, role) in GROUPS {
             assert_eq!(
-                bound(&format!("{role}-audit")),
+                bound(&format!("{role}-audit-reader")),
                 ("mlops-audit-reader".to_string(), g.to_string()),
                 "the controller writes the log: {g} reads it"
             );
@@ -441,10 +478,22 @@ mod tests {
             bound(AUDIT_WRITERS_GROUP),
             ("mlops-audit-writer".into(), AUDIT_WRITERS_GROUP.into())
         );
-        assert_eq!(
-            bound("mlops-controller-audit").0,
-            "mlops-audit-writer",
-            "the controller writes it"
+        // What earlier releases bound to the writer is not made again (install deletes it).
+        for name in OBSOLETE_BINDINGS {
+            assert!(
+                !all.iter().any(|m| m["metadata"]["name"] == name),
+                "{name} is obsolete"
+            );
+        }
+        let own = all
+            .iter()
+            .find(|m| m["kind"] == "Role" && m["metadata"]["name"] == CONTROLLER_ACCOUNT)
+            .expect("the controller's Role in mlops-system");
+        assert_eq!(own["metadata"]["namespace"], SYSTEM_NAMESPACE);
+        assert!(
+            own["rules"].to_string().contains("configmaps")
+                && own["rules"].to_string().contains("create"),
+            "the controller writes the log: {own}"
         );
         assert_eq!(
             bound("mlops-lease-readers"),
