@@ -255,6 +255,9 @@ pub struct RolloutStatus {
     /// (the change must be that command, sent by that user, who holds that verb).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_command: Option<CommandRecord>,
+    /// Notifications delivered (the controller's sender records them; bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Delivery>,
 }
 
 /// An operator command as recorded in the status (`status.lastCommand`).
@@ -287,6 +290,7 @@ impl Default for RolloutStatus {
             undo_promotion: false,
             message: String::new(),
             last_command: None,
+            notifications: Vec::new(),
         }
     }
 }
