@@ -215,9 +215,15 @@ pub async fn own_serving_deployment(
     cluster: &mlops_console::adapters::kube::KubeCluster,
     model: &str,
 ) {
+    serving_deployment(&cluster.client(), "ml-serving", model).await;
+}
+
+/// A serving Deployment of `model` at version 1 in `namespace` (kwok runs its two pods); one
+/// that exists already is kept.
+pub async fn serving_deployment(client: &kube::Client, namespace: &str, model: &str) {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::{Api, api::PostParams};
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "ml-serving");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let d: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": model, "labels": {"mlops.dev/model": model, "mlops.dev/version": "1"}},
         "spec": {

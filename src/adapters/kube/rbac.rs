@@ -297,6 +297,9 @@ pub fn manifests() -> Vec<Value> {
         ),
         rule(&[""], &["events"], &["create", "patch"]),
         rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
+        // Notifications: each namespace's destinations and their URLs, by name only.
+        json!({"apiGroups": [""], "resources": ["configmaps", "secrets"],
+            "resourceNames": [mlops_core::notify::config::CONFIG_NAME], "verbs": ["get"]}),
         rule(
             &["coordination.k8s.io"],
             &["leases"],

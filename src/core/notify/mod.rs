@@ -12,10 +12,10 @@
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::rollout::Delivery;
 use crate::{
     analysis::{MetricKind, Verdict},
     rollout::{MAX_MEASUREMENTS, Phase, RolloutRecord, Transition},
@@ -119,22 +119,6 @@ impl Event {
     }
 }
 
-/// One event's deliveries, as `status.notifications` records them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    /// The event's idempotency key.
-    pub key: String,
-    /// Its trigger (`on-promoted`, …).
-    pub event: String,
-    /// When the event happened.
-    pub time: DateTime<Utc>,
-    /// The destinations it was delivered to.
-    pub to: Vec<String>,
-    /// Every destination subscribed to it has it: it is not looked at again.
-    pub done: bool,
-}
-
 /// The idempotency key of an event: `mlops-` and 24 hex digits of a hash of what identifies it.
 pub fn key(uid: &str, trigger: Trigger, time: DateTime<Utc>, step: usize) -> String {
     let mut h = Sha256::new();
@@ -170,7 +154,8 @@ pub fn events(record: &RolloutRecord, uid: &str) -> Vec<Event> {
         }
         if let Some(trigger) = Trigger::of_phase(t.to) {
             let actor = actor(record, i);
-            out.push(event(trigger, t.time, t.step, t.to, &t.reason, actor));
+            let reason = with_cause(&s.history[..i], t);
+            out.push(event(trigger, t.time, t.step, t.to, &reason, actor));
         }
     }
     for m in drift_alerts(record) {
@@ -251,29 +236,49 @@ pub fn delivered(ledger: &[Delivery], key: &str, destination: &str) -> bool {
 }
 
 /// Who caused the transition at `index`: the user of `status.lastCommand` when the command's
-/// transition is this one or one of the two before it with nothing new in between (an approval
-/// that leads on to promotion), else the controller.
+/// transition is this one or one of the three phase changes before it, with no phase the rollout
+/// reached on its own in between (an approval that leads on to promotion), else the controller.
 fn actor(record: &RolloutRecord, index: usize) -> String {
     let s = &record.status;
     let Some(cmd) = &s.last_command else {
         return CONTROLLER_ACTOR.into();
     };
-    for j in (index.saturating_sub(2)..=index).rev() {
+    let mut changes = 0;
+    for j in (0..=index).rev() {
         let t = &s.history[j];
         if t.time == cmd.time {
             return cmd.user.clone();
         }
+        if t.from == t.to {
+            continue;
+        }
+        changes += 1;
         // A phase the rollout reached on its own starts a new chain of causes.
-        if j < index
-            && matches!(
-                t.to,
-                Phase::RollingBack | Phase::Paused | Phase::AwaitingApproval | Phase::Failed
-            )
+        if changes > 3
+            || (j < index
+                && matches!(
+                    t.to,
+                    Phase::RollingBack | Phase::Paused | Phase::AwaitingApproval | Phase::Failed
+                ))
         {
             break;
         }
     }
     CONTROLLER_ACTOR.into()
+}
+
+/// The reason of an end reached through `RollingBack` or `Promoting` begins with why the
+/// rollout went there (`rolled back by remy: bad canary; all traffic on stable version 6`).
+fn with_cause(before: &[Transition], t: &Transition) -> String {
+    if !matches!(t.from, Phase::RollingBack | Phase::Promoting) {
+        return t.reason.clone();
+    }
+    match before.iter().rev().find(|b| b.from != b.to) {
+        Some(cause) if cause.to == t.from && cause.reason != t.reason => {
+            format!("{}; {}", cause.reason, t.reason)
+        }
+        _ => t.reason.clone(),
+    }
 }
 
 /// The first failing round of each run of failing rounds of a drift check: a drift alert. A run

@@ -89,7 +89,7 @@ fn transitions_give_events_named_after_what_happened() {
                 "controller",
                 "waiting for 1 approval"
             ),
-            (Trigger::Promoted, "remy", "promoted"),
+            (Trigger::Promoted, "remy", "all steps done; promoted"),
         ]
     );
     assert_eq!(e[1].phase, Phase::Promoted);
@@ -164,6 +164,11 @@ fn a_rollback_caused_by_analysis_is_the_controllers_even_after_an_approval() {
     });
     let e = events(&r, "u");
     assert_eq!(e.last().map(|e| e.actor.as_str()), Some("ana"));
+    assert_eq!(
+        e.last().map(|e| e.reason.as_str()),
+        Some("rolled back by ana; rolled back"),
+        "the cause comes first"
+    );
 }
 
 #[test]

@@ -257,10 +257,27 @@ pub struct RolloutStatus {
     pub last_command: Option<CommandRecord>,
     /// Notifications delivered (the controller's sender records them; bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notifications: Vec<crate::notify::Delivery>,
+    pub notifications: Vec<Delivery>,
 }
 
 /// An operator command as recorded in the status (`status.lastCommand`).
+/// One event's notifications, as `status.notifications` records them (`crate::notify` decides
+/// them; the controller's sender records them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The event's idempotency key.
+    pub key: String,
+    /// Its trigger (`on-promoted`, …).
+    pub event: String,
+    /// When the event happened.
+    pub time: DateTime<Utc>,
+    /// The destinations it was delivered to.
+    pub to: Vec<String>,
+    /// Every destination subscribed to it has it: it is not looked at again.
+    pub done: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandRecord {
