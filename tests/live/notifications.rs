@@ -508,10 +508,24 @@ async fn the_controller_notifies_every_event_once_and_survives_bad_receivers() {
     );
 
     // A restarted controller sends nothing it delivered (the ledger says so).
+    // What it had not delivered (the hanging receiver never answers) it sends again, with the
+    // same key.
     drop(controller);
     let before = got(&seen, "/ok/").len() + got(&seen, "/slack/").len();
+    let hung = got(&seen, "/hang/").len();
     let _controller = start_controller(&format!("{id}-2"));
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    eventually(
+        30,
+        "the new leader tries the hanging receiver again",
+        || got(&seen, "/hang/").len() > hung,
+    )
+    .await;
+    assert!(
+        got(&seen, "/hang/").iter().all(|(k, _)| *k == ok[0].0),
+        "the hanging receiver is subscribed to on-awaiting-approval only: {:?}",
+        got(&seen, "/hang/")
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         got(&seen, "/ok/").len() + got(&seen, "/slack/").len(),
         before,
