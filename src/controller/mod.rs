@@ -7,6 +7,7 @@
 mod command_audit;
 mod defaults;
 mod fair;
+mod notify;
 mod reconcile;
 pub mod serve;
 mod telemetry;
@@ -77,7 +78,7 @@ pub async fn lead(
     lease: LeaseLock,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), CoreError> {
-    match lead_until(ctx, lease, stop).await {
+    match lead_until(ctx, lease, stop, Notifications::Send).await {
         Ended::Stopped => Ok(()),
         Ended::Lost(e) | Ended::Unrenewable(e) => Err(e),
     }
@@ -171,10 +172,19 @@ async fn renew(ctx: &Context, lease: &LeaseLock) -> Ended {
     }
 }
 
+/// Who sends notifications: only `mlops controller` (a console on someone's laptop that drives
+/// the rollouts while no controller runs must not page anyone).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notifications {
+    Send,
+    Off,
+}
+
 async fn lead_until(
     ctx: Arc<Context>,
     lease: LeaseLock,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    notifications: Notifications,
 ) -> Ended {
     tokio::pin!(stop);
     let (canaries, canary_watch) = watch_canaries(&ctx);
@@ -209,10 +219,18 @@ async fn lead_until(
     .applied_objects()
     .predicate_filter(needs_a_pass, PredicateConfig::default());
     let (audit, audit_writer) = write_audit(&ctx);
+    let (notify, notifier) = match notifications {
+        Notifications::Send => {
+            let (tx, task) = notify::start(&ctx);
+            (Some(tx), Some(task))
+        }
+        Notifications::Off => (None, None),
+    };
     let pass = Arc::new(Pass {
         ctx: ctx.clone(),
         canaries,
         audit,
+        notify,
     });
     let (shutdown, shutting_down) = tokio::sync::oneshot::channel::<()>();
     let controller = fair::run(
@@ -234,6 +252,10 @@ async fn lead_until(
     let controller = async move {
         controller.await;
         canary_watch.abort();
+        // Deliveries not made are not in the ledger: the next leader makes them.
+        if let Some(n) = notifier {
+            n.abort();
+        }
         // The passes (and their senders) are gone: let the writer finish what is queued.
         let _ = audit_writer.await;
     };
@@ -392,7 +414,7 @@ async fn follow_and_lead(
         let stopped = async move {
             let _ = until.wait_for(|s| *s).await;
         };
-        match lead_until(ctx.clone(), lease.clone(), stopped).await {
+        match lead_until(ctx.clone(), lease.clone(), stopped, Notifications::Send).await {
             Ended::Stopped => return Ok(()),
             Ended::Lost(e) => return Err(e),
             Ended::Unrenewable(e) => tracing::warn!(error = %e, "stepping down"),
@@ -436,7 +458,7 @@ pub async fn drive_embedded(ctx: Context, mut stop: tokio::sync::watch::Receiver
                 let stopped = async move {
                     let _ = until.wait_for(|s| *s).await;
                 };
-                match lead_until(ctx.clone(), lease.clone(), stopped).await {
+                match lead_until(ctx.clone(), lease.clone(), stopped, Notifications::Off).await {
                     Ended::Stopped => return,
                     Ended::Lost(e) => {
                         tracing::info!(error = %e, "a controller took over the rollouts");

@@ -55,6 +55,8 @@ pub(super) struct Pass {
     pub canaries: Store<K8sDeployment>,
     /// Transitions for the audit log, written in order by one task so passes never wait on it.
     pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+    /// The notification sender (`None`: this driver sends none).
+    pub notify: Option<super::notify::Notifier>,
 }
 
 /// The canary pods for `weight` are all ready, according to the watched canary Deployments (no
@@ -268,6 +270,7 @@ async fn reconcile_once(
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {
+        offer_notifications(pass, mr, &record);
         return Ok(None);
     }
     let now = Utc::now();
@@ -283,7 +286,12 @@ async fn reconcile_once(
         generation: mr.metadata.generation.unwrap_or(0),
         gates: gates(ctx, mr, &record).await,
     };
-    let decision = rollout::reconcile(&record.spec, &record.status, &obs);
+    let mut decision = rollout::reconcile(&record.spec, &record.status, &obs);
+    // Deliveries made since the status was read are written with it.
+    let delivered = pass
+        .notify
+        .as_ref()
+        .map_or(0, |n| n.merge(&record, &mut decision.status));
     // Effects first: a crash before the status write repeats them, and they are idempotent.
     let infra = KubeInfra {
         cluster: ctx.cluster.clone(),
@@ -294,6 +302,9 @@ async fn reconcile_once(
         regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
     infra.carry_out(&record, &decision.effects, now).await?;
+    if decision.status == record.status {
+        offer_notifications(pass, mr, &record);
+    }
     if decision.status != record.status {
         let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
         let mut updated = ModelRollout::clone(mr);
@@ -309,7 +320,15 @@ async fn reconcile_once(
             )
             .await
         {
-            Ok(_) => ctx.telemetry.status_written(&record, &decision.status, now),
+            Ok(_) => {
+                ctx.telemetry.status_written(&record, &decision.status, now);
+                if let Some(n) = &pass.notify {
+                    n.written(&record, delivered);
+                }
+                let mut written = record.clone();
+                written.status = decision.status.clone();
+                offer_notifications(pass, mr, &written);
+            }
             // Someone wrote in between (an approval, a command): reconcile again on fresh data.
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 return Ok(Some(super::defaults::AFTER_CONFLICT));
@@ -329,6 +348,13 @@ async fn reconcile_once(
             Duration::from_secs(record.spec.analysis.interval_seconds.max(1))
                 .min(super::defaults::MAX_PASS_INTERVAL),
         ))
+    }
+}
+
+/// The rollout's events that are owed a notification go to the sender (a channel send).
+fn offer_notifications(pass: &Pass, mr: &ModelRollout, record: &RolloutRecord) {
+    if let Some(n) = &pass.notify {
+        n.offer(mr, record);
     }
 }
 

@@ -51,6 +51,14 @@ struct AnalysisResult {
     result: &'static str,
 }
 
+/// One notification delivery attempt: its trigger, destination and `sent` or `failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Notified {
+    event: &'static str,
+    destination: String,
+    result: &'static str,
+}
+
 /// How a rollout ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct Outcome {
@@ -72,6 +80,7 @@ pub struct Telemetry {
     approval_wait: Histogram,
     rollout_duration: Family<Outcome, Histogram>,
     audit_queue: Gauge,
+    notifications: Family<Notified, Counter>,
 }
 
 /// The lease as this replica last saw it.
@@ -165,6 +174,12 @@ impl Telemetry {
             "Requests to the Kubernetes API server by verb and HTTP status (error: no answer)",
             requests::api_requests().clone(),
         );
+        let notifications = Family::default();
+        registry.register(
+            "mlops_controller_notifications",
+            "Notification delivery attempts by event, destination and result (sent, failed)",
+            notifications.clone(),
+        );
         registry.register_collector(Box::new(live.clone()));
         Self {
             registry,
@@ -178,7 +193,19 @@ impl Telemetry {
             approval_wait,
             rollout_duration,
             audit_queue,
+            notifications,
         }
+    }
+
+    /// A notification delivery attempt ended.
+    pub fn notified(&self, event: &'static str, destination: &str, sent: bool) {
+        self.notifications
+            .get_or_create(&Notified {
+                event,
+                destination: destination.to_string(),
+                result: if sent { "sent" } else { "failed" },
+            })
+            .inc();
     }
 
     /// Everything, in the OpenMetrics text format.

@@ -19,6 +19,7 @@ pub mod error;
 pub mod gpu;
 pub mod lineage;
 pub mod model;
+pub mod notify;
 pub mod policy;
 pub mod policy_facts;
 pub mod ports;

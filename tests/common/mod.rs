@@ -216,18 +216,15 @@ pub async fn own_serving_deployment(
     cluster: &mlops_console::adapters::kube::KubeCluster,
     model: &str,
 ) {
-    own_serving_deployment_in(cluster, "ml-serving", model).await;
+    serving_deployment(&cluster.client(), "ml-serving", model).await;
 }
 
-/// As [`own_serving_deployment`], in `namespace`.
-pub async fn own_serving_deployment_in(
-    cluster: &mlops_console::adapters::kube::KubeCluster,
-    namespace: &str,
-    model: &str,
-) {
+/// A serving Deployment of `model` at version 1 in `namespace` (kwok runs its two pods); one
+/// that exists already is kept.
+pub async fn serving_deployment(client: &kube::Client, namespace: &str, model: &str) {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::{Api, api::PostParams};
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), namespace);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let d: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": model, "labels": {"mlops.dev/model": model, "mlops.dev/version": "1"}},
         "spec": {

@@ -420,7 +420,7 @@ async fn drive_as_the_service_account(
     extra: &[&str],
 ) {
     const MODEL: &str = "incluster-model";
-    common::own_serving_deployment_in(cluster, namespace, MODEL).await;
+    common::serving_deployment(&cluster.client(), namespace, MODEL).await;
     let api: Api<ModelRollout> = Api::namespaced(cluster.client(), namespace);
     let name = format!("{MODEL}-incluster");
     let _ = api.delete(&name, &DeleteParams::default()).await;

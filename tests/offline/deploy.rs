@@ -69,7 +69,7 @@ fn the_dry_run_yaml_comments_every_rule_of_the_controllers_roles() {
     assert_eq!(reasons, rules, "{out}");
     assert!(
         out.contains(
-            "  # events: records an Event for every rollout transition\n  - \"apiGroups\":"
+            "  # events: records an Event for every rollout transition, and for a notification that failed or is misconfigured\n  - \"apiGroups\":"
         ),
         "{out}"
     );

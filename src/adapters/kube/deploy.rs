@@ -17,6 +17,8 @@ pub struct Rule {
     pub api_groups: &'static [&'static str],
     pub resources: &'static [&'static str],
     pub verbs: &'static [&'static str],
+    /// Only these objects, by name (`resourceNames`); empty: every one.
+    pub resource_names: &'static [&'static str],
     pub why: &'static str,
 }
 
@@ -27,37 +29,50 @@ pub const ROLLOUT_RULES: &[Rule] = &[
         api_groups: &["mlops.dev"],
         resources: &["modelrollouts"],
         verbs: &["get", "list", "watch", RECONCILE_VERB],
+        resource_names: &[],
         why: "watches ModelRollouts and reads one before each pass; `reconcile` exempts its status writes from the command admission policy",
     },
     Rule {
         api_groups: &["mlops.dev"],
         resources: &["modelrollouts/status"],
-        verbs: &["update"],
-        why: "writes each pass's status (a replace with the resourceVersion it read)",
+        verbs: &["update", "patch"],
+        resource_names: &[],
+        why: "writes each pass's status (a replace with the resourceVersion it read), marks a command audited, and records the notifications of a finished rollout (a merge patch)",
     },
     Rule {
         api_groups: &["apps"],
         resources: &["deployments"],
         verbs: &["get", "list", "watch", "create", "patch"],
+        resource_names: &[],
         why: "reads the serving Deployment, watches the canaries (label mlops.dev/track=canary), applies the <deployment>-canary Deployment (create on first apply) and patches replicas and the promoted template",
     },
     Rule {
         api_groups: &[""],
         resources: &["services"],
         verbs: &["get", "create", "patch"],
+        resource_names: &[],
         why: "only with spec.httpRoute: reads the stable Service's port and applies the <deployment>-canary Service",
     },
     Rule {
         api_groups: &["gateway.networking.k8s.io"],
         resources: &["httproutes"],
         verbs: &["get", "patch"],
+        resource_names: &[],
         why: "only with spec.httpRoute: reads the route and sets its backend weights",
     },
     Rule {
         api_groups: &[""],
         resources: &["events"],
         verbs: &["create"],
-        why: "records an Event for every rollout transition",
+        resource_names: &[],
+        why: "records an Event for every rollout transition, and for a notification that failed or is misconfigured",
+    },
+    Rule {
+        api_groups: &[""],
+        resources: &["configmaps", "secrets"],
+        verbs: &["get"],
+        resource_names: &[mlops_core::notify::config::CONFIG_NAME],
+        why: "reads each namespace's notification destinations (ConfigMap) and their URLs (Secret), by that one name only",
     },
 ];
 
@@ -66,6 +81,7 @@ pub const LEASE_RULES: &[Rule] = &[Rule {
     api_groups: &["coordination.k8s.io"],
     resources: &["leases"],
     verbs: &["get", "create", "update"],
+    resource_names: &[],
     why: "leader election: reads, takes and renews the Lease mlops-controller (no list, no delete)",
 }];
 
@@ -74,6 +90,7 @@ pub const AUDIT_RULES: &[Rule] = &[Rule {
     api_groups: &[""],
     resources: &["configmaps"],
     verbs: &["get", "list", "create"],
+    resource_names: &[],
     why: "appends the audit log's entries (ConfigMaps mlops-audit-*): reads the chain's head, creates the next entry; never updates or deletes one",
 }];
 
@@ -137,9 +154,15 @@ pub fn role(name: &str, namespace: Option<&str>, rules: &[&Rule]) -> Value {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": if namespace.is_some() { "Role" } else { "ClusterRole" },
         "metadata": meta,
-        "rules": rules.iter().map(|r| json!({
-            "apiGroups": r.api_groups, "resources": r.resources, "verbs": r.verbs,
-        })).collect::<Vec<_>>(),
+        "rules": rules.iter().map(|r| {
+            let mut rule = json!({
+                "apiGroups": r.api_groups, "resources": r.resources, "verbs": r.verbs,
+            });
+            if !r.resource_names.is_empty() {
+                rule["resourceNames"] = json!(r.resource_names);
+            }
+            rule
+        }).collect::<Vec<_>>(),
     })
 }
 

@@ -257,6 +257,26 @@ pub struct RolloutStatus {
     /// (the change must be that command, sent by that user, who holds that verb).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_command: Option<CommandRecord>,
+    /// Notifications delivered (the controller's sender records them; bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Delivery>,
+}
+
+/// One event's notifications, as `status.notifications` records them (`crate::notify` decides
+/// them; the controller's sender records them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The event's idempotency key.
+    pub key: String,
+    /// Its trigger (`on-promoted`, …).
+    pub event: String,
+    /// When the event happened.
+    pub time: DateTime<Utc>,
+    /// The destinations it was delivered to.
+    pub to: Vec<String>,
+    /// Every destination subscribed to it has it: it is not looked at again.
+    pub done: bool,
 }
 
 /// An operator command as recorded in the status (`status.lastCommand`).
@@ -302,6 +322,7 @@ impl Default for RolloutStatus {
             undo_promotion: false,
             message: String::new(),
             last_command: None,
+            notifications: Vec::new(),
         }
     }
 }
