@@ -351,14 +351,21 @@ mod tests {
     }
 
     #[test]
-    fn nothing_cluster_wide_touches_secrets_configmaps_or_leases_and_nothing_deletes() {
+    fn secrets_and_configmaps_only_by_name_no_leases_cluster_wide_and_nothing_deletes() {
         let text = serde_json::to_string(&access(&Settings::default())).unwrap_or_default();
-        assert!(
-            !text.contains("secrets") && !text.contains("\"delete\"") && !text.contains("\"*\"")
-        );
+        assert!(!text.contains("\"delete\"") && !text.contains("\"*\""));
         for r in ROLLOUT_RULES {
-            assert!(!r.resources.contains(&"configmaps") && !r.resources.contains(&"leases"));
+            assert!(!r.resources.contains(&"leases"));
+            if r.resources.contains(&"configmaps") || r.resources.contains(&"secrets") {
+                assert!(
+                    !r.resource_names.is_empty() && r.verbs == ["get"],
+                    "{}: read by name only",
+                    r.why
+                );
+            }
         }
+        let own: Vec<&Rule> = LEASE_RULES.iter().chain(AUDIT_RULES).collect();
+        assert!(own.iter().all(|r| !r.resources.contains(&"secrets")));
     }
 
     #[test]
