@@ -29,6 +29,8 @@ pub struct ControllerArgs {
         value_parser = serve::parse_metrics_addr,
     )]
     pub metrics_addr: serve::MetricsAddr,
+    #[command(flatten)]
+    pub webhooks: super::triggers::WebhookArgs,
 }
 
 pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
@@ -63,6 +65,16 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
             .registry()
             .transpose()?
             .map(|r| Arc::new(r) as Arc<dyn RegistryPort>);
+        // RolloutTriggers: the https receiver of MLflow's webhooks (bound first too) and the poll.
+        super::triggers::start_triggers(
+            &args.webhooks,
+            options,
+            &cluster,
+            registry.clone(),
+            &id,
+            &telemetry,
+        )
+        .await?;
         controller::run(controller::Context {
             cluster,
             metrics,

@@ -31,7 +31,11 @@ pub fn manifests() -> serde_json::Value {
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": crate::adapters::kube::names::SYSTEM_NAMESPACE}
     });
-    let mut items = vec![namespace, crd];
+    let mut triggers =
+        serde_json::to_value(crate::adapters::kube::triggers::definition()).unwrap_or_default();
+    triggers["apiVersion"] = "apiextensions.k8s.io/v1".into();
+    triggers["kind"] = "CustomResourceDefinition".into();
+    let mut items = vec![namespace, crd, triggers];
     items.extend(rbac::manifests());
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})
 }
@@ -44,9 +48,18 @@ pub fn run(args: &InstallArgs, options: &Options, output: Output) -> Result<Exit
     let result = runtime.block_on(async {
         let c = options.cluster().await?;
         let name = crd::install(c.client(), Duration::from_secs(60)).await?;
+        let triggers = crd::apply_crd(
+            c.client(),
+            crate::adapters::kube::triggers::definition(),
+            Duration::from_secs(60),
+        )
+        .await?;
         let applied = rbac::install(c.client()).await?;
         // What changed who may do what is on the record too (the log's namespace exists now).
-        let mut details = format!("{name} established; applied {}: ", applied.len());
+        let mut details = format!(
+            "{name} and {triggers} established; applied {}: ",
+            applied.len()
+        );
         details.push_str(&applied.join(", "));
         c.audit(
             INSTALL_ACTION,
@@ -55,9 +68,9 @@ pub fn run(args: &InstallArgs, options: &Options, output: Output) -> Result<Exit
             &mlops_core::text::truncate(&details, 2000),
         )
         .await?;
-        let doc = serde_json::json!({"crd": name, "established": true, "applied": applied});
+        let doc = serde_json::json!({"crd": name, "crds": [&name, &triggers], "established": true, "applied": applied});
         Ok(output::render(output, &doc, |_| {
-            let mut s = format!("installed {name} (established)");
+            let mut s = format!("installed {name} and {triggers} (established)");
             for a in &applied {
                 let _ = write!(s, "\napplied {}", output::safe(a));
             }

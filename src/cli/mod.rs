@@ -22,6 +22,7 @@ mod rollout;
 mod rollout_wait;
 pub mod table;
 mod timeline;
+mod triggers;
 
 use std::process::ExitCode;
 
@@ -81,6 +82,11 @@ pub enum Cmd {
     Rollout {
         #[command(subcommand)]
         command: rollout::RolloutCmd,
+    },
+    /// RolloutTriggers: rollouts started by the registry (an alias, a tag, a new version).
+    Triggers {
+        #[command(subcommand)]
+        command: triggers::TriggersCmd,
     },
     /// Run the rollout reconcile loop headless (in the cluster, or anywhere with a kubeconfig).
     /// Several replicas may run: only the holder of the mlops-system/mlops-controller Lease acts.
@@ -227,6 +233,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             rollout::run(command, &options, table_or_json(cli, "rollout")?)
         }
         Some(Cmd::Controller(args)) => controller::run(args, &options),
+        Some(Cmd::Triggers { command }) => {
+            triggers::run(command, &options, table_or_json(cli, "triggers")?)
+        }
         Some(Cmd::Drift(args)) => drift::run(args, &options, &cli.output),
         Some(Cmd::Models { command }) => {
             registry::models(command, &options, table_or_json(cli, "models")?)

@@ -9,6 +9,8 @@ mod fair;
 mod reconcile;
 pub mod serve;
 mod telemetry;
+pub mod triggers;
+pub mod webhook;
 
 use std::{sync::Arc, time::Duration};
 

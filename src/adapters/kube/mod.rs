@@ -29,8 +29,10 @@ pub mod names;
 pub mod rbac;
 pub mod requests;
 mod rollouts;
+pub mod start;
 mod time;
 pub mod traffic;
+pub mod triggers;
 mod watch;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};

@@ -72,6 +72,11 @@ fn read_rules() -> Vec<Value> {
             &["modelrollouts", "modelrollouts/status"],
             &["get", "list", "watch"],
         ),
+        rule(
+            &[GROUP],
+            &["rollouttriggers", "rollouttriggers/status"],
+            &["get", "list", "watch"],
+        ),
         rule(&["apps"], &["deployments"], &["get", "list", "watch"]),
         rule(
             &[""],
@@ -307,6 +312,13 @@ pub fn manifests() -> Vec<Value> {
             &["selfsubjectreviews"],
             &["create"],
         ),
+        // RolloutTriggers: read them, keep their status, start the rollouts they call for, and
+        // read the webhook's shared secret (that Secret only).
+        rule(&[GROUP], &["rollouttriggers"], &["get", "list", "watch"]),
+        rule(&[GROUP], &["rollouttriggers/status"], &["get", "patch"]),
+        rule(&[GROUP], &["modelrollouts"], &["create"]),
+        json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+            "resourceNames": [crate::adapters::kube::triggers::WEBHOOK_SECRET_NAME]}),
     ];
     let mut out = vec![
         cluster_role("mlops-viewer", &viewer),

@@ -88,7 +88,7 @@ pub fn sign(secret: &str, delivery_id: &str, timestamp: &str, body: &[u8]) -> St
 }
 
 /// The headers of a delivery that its verification reads.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers {
     pub delivery_id: Option<String>,
     pub timestamp: Option<String>,
