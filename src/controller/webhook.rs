@@ -245,18 +245,30 @@ mod tests {
         assert_eq!(parse_head(b"POST / HTTP/1.1\r\nContent-Length: lots"), None);
     }
 
+    /// The status a request is refused with before its body is read.
+    async fn refused(request: &[u8]) -> u16 {
+        let mut r = request;
+        read_request(&mut r)
+            .await
+            .map(|_| ())
+            .expect_err("refused")
+            .0
+    }
+
     #[tokio::test]
     async fn an_oversized_or_unsized_body_is_refused_before_it_is_read() {
         let big = format!(
             "POST {WEBHOOK_PATH} HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
             MAX_BODY_BYTES + 1
         );
-        let mut r = big.as_bytes();
-        assert_eq!(read_request(&mut r).await.map(|_| ()).unwrap_err().0, 413);
-        let mut r: &[u8] = b"POST /webhooks/mlflow HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(read_request(&mut r).await.map(|_| ()).unwrap_err().0, 411);
-        let mut r: &[u8] = b"POST /other HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(read_request(&mut r).await.map(|_| ()).unwrap_err().0, 404);
+        assert_eq!(refused(big.as_bytes()).await, 413);
+        let chunked = b"POST /webhooks/mlflow HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(refused(chunked).await, 411);
+        assert_eq!(
+            refused(b"POST /other HTTP/1.1\r\nContent-Length: 0\r\n\r\n").await,
+            404
+        );
+        assert_eq!(refused(b"GET /webhooks/mlflow HTTP/1.1\r\n\r\n").await, 405);
         let mut r: &[u8] = b"POST /webhooks/mlflow HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(
             read_request(&mut r).await.map(|(_, b)| b),

@@ -4,6 +4,8 @@
 //! replayed delivery, a badly signed one and a controller restart start nothing more; a change
 //! no webhook reports is found by the poll; bad triggers get a Ready=False condition naming why.
 
+#![allow(clippy::too_many_lines)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
@@ -208,6 +210,25 @@ async fn the_registry_starts_exactly_one_rollout_per_version() {
         "/api/2.0/mlflow/registered-models/create",
         Some(json!({"name": MODEL})),
     );
+    // The serving Deployment back at version 1 (an earlier run promoted others).
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(cluster.client(), "ml-serving");
+    for d in [MODEL.to_string(), format!("{MODEL}-canary")] {
+        let _ = deployments.delete(&d, &DeleteParams::default()).await;
+    }
+    wait_for(
+        "the old serving Deployment to go",
+        Duration::from_secs(30),
+        async || {
+            deployments
+                .get_opt(MODEL)
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
     common::own_serving_deployment(&cluster, MODEL).await;
     let v1 = new_version(true);
     set_alias(v1);
@@ -390,23 +411,23 @@ async fn the_registry_starts_exactly_one_rollout_per_version() {
         413
     );
     assert_eq!(started(&rollouts).await.len(), 1);
-    drop(first);
-
-    // A change no webhook reports (the webhook is gone): the poll finds it.
-    common::mlflow(
-        "DELETE",
-        &format!("/api/2.0/mlflow/webhooks/{hook_id}"),
-        None,
-    );
     wait_for(
         "the first rollout's end",
-        Duration::from_secs(180),
+        Duration::from_secs(240),
         async || {
             let r = rollouts.get(&name).await.ok()?;
             r.status?.phase.is_terminal().then_some(())
         },
     )
     .await;
+    drop(first);
+
+    // A change no webhook reports (the webhook is gone, the controller down): the poll finds it.
+    common::mlflow(
+        "DELETE",
+        &format!("/api/2.0/mlflow/webhooks/{hook_id}"),
+        None,
+    );
     let v3 = new_version(true);
     set_alias(v3);
     let second = controller(&format!("triggers-b-{}", std::process::id()), port, 2);

@@ -9,7 +9,7 @@ pub mod signature;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -274,9 +274,11 @@ pub fn rollout_name(trigger: &str, version: u32) -> String {
     if name.len() <= 63 {
         return name;
     }
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(name.as_bytes());
-    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(name.as_bytes());
+    let hex = digest.iter().take(4).fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
     let suffix = format!("-{hex}-v{version}");
     let mut head: String = trigger.chars().take(63 - suffix.len()).collect();
     while head.ends_with(['-', '.']) {

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use chrono::{TimeZone, Utc};
 
@@ -24,7 +24,12 @@ fn alias(a: &str) -> When {
 /// RFC 4231, test cases 1 and 6 (a key longer than a block).
 #[test]
 fn hmac_sha256_matches_rfc_4231() {
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let hex = |b: &[u8]| {
+        b.iter().fold(String::new(), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
+    };
     assert_eq!(
         hex(&hmac_sha256(&[0x0b; 20], b"Hi There")),
         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
@@ -143,11 +148,16 @@ fn when_names_exactly_one_condition() {
         tag: Some("validation_status".into()),
         ..When::default()
     };
-    assert!(bad_tag.condition().unwrap_err().contains("KEY=VALUE"));
+    assert!(
+        bad_tag
+            .condition()
+            .expect_err("an error")
+            .contains("KEY=VALUE")
+    );
     assert!(
         When::default()
             .condition()
-            .unwrap_err()
+            .expect_err("an error")
             .contains("names nothing")
     );
     let two = When {
@@ -155,7 +165,11 @@ fn when_names_exactly_one_condition() {
         version_created: Some(true),
         ..When::default()
     };
-    assert!(two.condition().unwrap_err().contains("more than one"));
+    assert!(
+        two.condition()
+            .expect_err("an error")
+            .contains("more than one")
+    );
 }
 
 const ALIAS_BODY: &str = r#"{"entity": "model_version_alias", "action": "created", "timestamp": "2026-12-06T17:00:00+00:00", "data": {"name": "fraud-detector", "alias": "champion", "version": "7"}}"#;
@@ -182,17 +196,21 @@ fn mlflow_bodies_are_read_and_others_named() {
     );
     assert!(
         parse_webhook(b"[1,2]")
-            .unwrap_err()
+            .expect_err("an error")
             .contains("not an MLflow webhook body")
     );
     let bad_version = ALIAS_BODY.replace("\"7\"", "\"seven\"");
     assert!(
         parse_webhook(bad_version.as_bytes())
-            .unwrap_err()
+            .expect_err("an error")
             .contains("not a version number")
     );
     let big = vec![b' '; MAX_BODY_BYTES + 1];
-    assert!(parse_webhook(&big).unwrap_err().contains("at most"));
+    assert!(
+        parse_webhook(&big)
+            .expect_err("an error")
+            .contains("at most")
+    );
 }
 
 #[test]
