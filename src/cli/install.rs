@@ -54,12 +54,10 @@ pub fn run(args: &InstallArgs, options: &Options, output: Output) -> Result<Exit
             Duration::from_secs(60),
         )
         .await?;
-        let applied = rbac::install(c.client()).await?;
+        let mut applied = vec![format!("CustomResourceDefinition/{triggers}")];
+        applied.extend(rbac::install(c.client()).await?);
         // What changed who may do what is on the record too (the log's namespace exists now).
-        let mut details = format!(
-            "{name} and {triggers} established; applied {}: ",
-            applied.len()
-        );
+        let mut details = format!("{name} established; applied {}: ", applied.len());
         details.push_str(&applied.join(", "));
         c.audit(
             INSTALL_ACTION,
@@ -70,7 +68,7 @@ pub fn run(args: &InstallArgs, options: &Options, output: Output) -> Result<Exit
         .await?;
         let doc = serde_json::json!({"crd": name, "crds": [&name, &triggers], "established": true, "applied": applied});
         Ok(output::render(output, &doc, |_| {
-            let mut s = format!("installed {name} and {triggers} (established)");
+            let mut s = format!("installed {name} (established)");
             for a in &applied {
                 let _ = write!(s, "\napplied {}", output::safe(a));
             }

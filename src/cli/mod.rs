@@ -73,7 +73,7 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         speed: f64,
     },
-    /// Install into the cluster (idempotent): the ModelRollout CRD, the roles (mlops-viewer,
+    /// Install into the cluster (idempotent): the ModelRollout and RolloutTrigger CRDs, the roles (mlops-viewer,
     /// mlops-operator, mlops-release-manager), the controller's ServiceAccount and role, and the
     /// admission policies that make the API server enforce each command's verb and the
     /// two-person rule.
