@@ -482,6 +482,10 @@ pub struct ClusterSnapshot {
     /// namespace → RBAC verb (`Verb::rbac_verb`) → why, in a sentence naming the user. What is
     /// not here is allowed (or could not be asked: the server still decides).
     pub denied: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The RolloutTriggers, or why they could not be read (the CRD missing, a 403): read with
+    /// each snapshot, a failure to read them fails nothing else.
+    #[serde(default)]
+    pub triggers: crate::triggers::TriggersRead,
 }
 
 /// A change the cluster pushes through a watch, applied to the last snapshot without refetching it.

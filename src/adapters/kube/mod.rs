@@ -695,13 +695,14 @@ impl ClusterPort for KubeCluster {
     }
 
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
-        let (nodes, pods, deployments, events, identity, rollouts) = tokio::try_join!(
+        let (nodes, pods, deployments, events, identity, rollouts, triggers) = tokio::try_join!(
             self.nodes(),
             self.pods(),
             self.deployments(),
             self.events(),
             self.identity(),
-            self.rollouts()
+            self.rollouts(),
+            async { Ok(self.triggers_read().await) }
         )?;
         let mut regions: Vec<String> = nodes
             .iter()
@@ -724,6 +725,7 @@ impl ClusterPort for KubeCluster {
             events,
             driver: self.driver().await,
             identity,
+            triggers,
         })
     }
 

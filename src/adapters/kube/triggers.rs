@@ -14,7 +14,7 @@ use kube::{
 };
 use mlops_core::{
     CoreError,
-    triggers::{TriggerRecord, TriggerSpec, TriggerStatus},
+    triggers::{CRD_MISSING, TriggerRecord, TriggerSpec, TriggerStatus, TriggersRead},
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,17 @@ impl KubeCluster {
             Ok(list) => Ok(list.iter().map(RolloutTrigger::record).collect()),
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(err("listing RolloutTriggers", e)),
+        }
+    }
+
+    /// The RolloutTriggers for a snapshot of the cluster: the list, or why it could not be read
+    /// in a sentence (the CRD missing, the verb and resource a 403 refused), so that a failure
+    /// here fails nothing else of the snapshot.
+    pub async fn triggers_read(&self) -> TriggersRead {
+        let api: Api<RolloutTrigger> = self.namespaced();
+        match super::list_all(&api, &ListParams::default()).await {
+            Ok(list) => TriggersRead::Listed(list.iter().map(RolloutTrigger::record).collect()),
+            Err(e) => TriggersRead::Unavailable(unreadable(e)),
         }
     }
 
@@ -190,6 +201,18 @@ impl KubeCluster {
                 format!("has no key {SECRET_KEY:?}"),
             )),
         }
+    }
+}
+
+/// Why listing RolloutTriggers failed, in a sentence for the console.
+fn unreadable(e: kube::Error) -> String {
+    match e {
+        kube::Error::Api(ref status) if status.is_not_found() => CRD_MISSING.to_string(),
+        kube::Error::Api(ref status) if status.is_forbidden() => format!(
+            "may not list rollouttriggers.mlops.dev (verb list, resource rollouttriggers): {}",
+            status.message
+        ),
+        e => err("listing RolloutTriggers", e).to_string(),
     }
 }
 

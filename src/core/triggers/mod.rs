@@ -475,6 +475,42 @@ impl TriggerStatus {
     }
 }
 
+/// The RolloutTriggers as a cluster snapshot holds them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TriggersRead {
+    Listed(Vec<TriggerRecord>),
+    /// Why they could not be read, in a sentence ("RolloutTrigger CRD not installed (mlops
+    /// install)", the verb and resource a 403 refused).
+    Unavailable(String),
+}
+
+impl Default for TriggersRead {
+    fn default() -> Self {
+        TriggersRead::Listed(Vec::new())
+    }
+}
+
+impl TriggersRead {
+    /// The triggers read (none when they could not be).
+    pub fn listed(&self) -> &[TriggerRecord] {
+        match self {
+            TriggersRead::Listed(all) => all,
+            TriggersRead::Unavailable(_) => &[],
+        }
+    }
+
+    /// Why they could not be read.
+    pub fn unavailable(&self) -> Option<&str> {
+        match self {
+            TriggersRead::Listed(_) => None,
+            TriggersRead::Unavailable(why) => Some(why),
+        }
+    }
+}
+
+/// What a snapshot says when the RolloutTrigger CRD is not installed.
+pub const CRD_MISSING: &str = "RolloutTrigger CRD not installed (mlops install)";
+
 /// A trigger as the CLI and the console show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TriggerRecord {
