@@ -391,7 +391,8 @@ impl Triggers {
                 }
                 Ok((condition, model)) => {
                     status.set_ready(Ok(()), now);
-                    let (fire, cursor) = triggers::poll(&condition, &model, &status.poll, now);
+                    let (fire, cursor) =
+                        triggers::poll::poll(&condition, &model, &status.poll, now);
                     status.poll = cursor;
                     if let Some(version) = fire {
                         let outcome = self.fire(t, version, POLL).await.map_err(|e| e.to_string());

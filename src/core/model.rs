@@ -478,13 +478,9 @@ pub struct ClusterSnapshot {
     pub driver: Driver,
     /// The user's identity as the cluster sees it.
     pub identity: String,
-    /// The command verbs the cluster does not let the user use, per namespace with rollouts:
-    /// namespace → RBAC verb (`Verb::rbac_verb`) → why, in a sentence naming the user. What is
-    /// not here is allowed (or could not be asked: the server still decides).
+    /// The command verbs the cluster refuses the user, per namespace with rollouts: namespace →
+    /// RBAC verb (`Verb::rbac_verb`) → why, naming the user; the rest is allowed or not asked.
     pub denied: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
-    /// The RolloutTriggers, or why they could not be read (the CRD missing, a 403): read with
-    /// each snapshot, a failure to read them fails nothing else.
-    #[serde(default)]
     pub triggers: crate::triggers::TriggersRead,
 }
 

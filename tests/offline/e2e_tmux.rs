@@ -48,7 +48,7 @@ fn visit_every_view_filter_help_and_quit() {
         ("lineage", "Model versions"),
         ("drift", "Feature drift"),
         ("gpus", "GPUs (96)"),
-        ("rollouts", "Rollouts (7)"),
+        ("rollouts", "Rollouts (8)"),
         ("audit", "Audit trail"),
         ("overview", "Drift alerts"),
     ] {
@@ -675,7 +675,7 @@ fn term_screen_gets_16_colour_codes_and_no_256_colour_index() {
     std::fs::write(&go, "").expect("go");
     t.wait_text("Rollouts");
     t.keys(&["6"]);
-    t.wait_text("Rollouts (7)");
+    t.wait_text("Rollouts (8)");
     t.keys(&["q"]);
     t.wait_text("EXIT=0");
     let bytes = std::fs::read(&written).expect("the pane's output");

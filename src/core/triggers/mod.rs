@@ -5,6 +5,7 @@
 //! Deployment, and the rollout's name, deterministic in (trigger, version) so that creating it
 //! is idempotent across retries, restarts and replicas. The controller does the I/O.
 
+pub mod poll;
 pub mod signature;
 #[cfg(test)]
 mod tests;
@@ -14,8 +15,6 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-use crate::model::RegisteredModel;
 
 /// The annotation on a rollout a trigger started: the trigger's name.
 pub const TRIGGERED_BY_ANNOTATION: &str = "mlops.dev/triggered-by";
@@ -309,64 +308,6 @@ pub struct PollCursor {
 
 /// The most tagged versions a cursor keeps (the newest).
 pub const MAX_TAGGED: usize = 64;
-
-/// A poll: what changed in `model` since `cursor` for `condition`, as the version to roll out
-/// (the newest, if several), and the cursor to keep. The first poll of a trigger (no cursor)
-/// only takes its bearings: what was true before the trigger existed does not fire it.
-pub fn poll(
-    condition: &Condition,
-    model: &RegisteredModel,
-    cursor: &PollCursor,
-    now: DateTime<Utc>,
-) -> (Option<u32>, PollCursor) {
-    let first = cursor.polled_at.is_none();
-    let mut next = PollCursor {
-        polled_at: Some(now),
-        ..PollCursor::default()
-    };
-    let fire = match condition {
-        Condition::Alias(alias) => {
-            let current = model.aliases.get(alias).copied();
-            next.alias_version = current;
-            match current {
-                Some(v) if !first && cursor.alias_version != Some(v) => Some(v),
-                _ => None,
-            }
-        }
-        Condition::VersionCreated => {
-            let newest = model.versions.iter().max_by_key(|v| (v.created, v.version));
-            let seen = cursor.created_ms.unwrap_or(i64::MIN);
-            next.created_ms = newest
-                .map(|v| v.created.timestamp_millis())
-                .or(cursor.created_ms);
-            match newest {
-                Some(v) if !first && v.created.timestamp_millis() > seen => Some(v.version),
-                _ => None,
-            }
-        }
-        Condition::Tag { key, value } => {
-            let mut tagged: Vec<u32> = model
-                .versions
-                .iter()
-                .filter(|v| v.tags.get(key) == Some(value))
-                .map(|v| v.version)
-                .collect();
-            tagged.sort_unstable();
-            let new = tagged
-                .iter()
-                .rev()
-                .find(|v| {
-                    !cursor.tagged.contains(v)
-                        && cursor.tagged.first().is_none_or(|oldest| *v > oldest)
-                })
-                .copied();
-            let keep = tagged.len().saturating_sub(MAX_TAGGED);
-            next.tagged = tagged.split_off(keep);
-            if first { None } else { new }
-        }
-    };
-    (fire, next)
-}
 
 /// A trigger as the claim on Deployments sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

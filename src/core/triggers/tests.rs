@@ -3,7 +3,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use chrono::{TimeZone, Utc};
 
 use super::{signature::*, *};
-use crate::model::ModelVersion;
+use crate::model::{ModelVersion, RegisteredModel};
 
 fn spec(when: When) -> TriggerSpec {
     TriggerSpec {
@@ -276,15 +276,15 @@ fn a_poll_fires_on_an_alias_that_moved_but_not_on_the_first_look() {
         &[("champion", 3)],
         vec![version(3, 0, &[]), version(4, 1, &[])],
     );
-    let (fire, cursor) = poll(&c, &m3, &PollCursor::default(), now);
+    let (fire, cursor) = poll::poll(&c, &m3, &PollCursor::default(), now);
     assert_eq!((fire, cursor.alias_version), (None, Some(3)));
-    let (fire, same) = poll(&c, &m3, &cursor, now);
+    let (fire, same) = poll::poll(&c, &m3, &cursor, now);
     assert_eq!(fire, None);
     let m4 = model(
         &[("champion", 4)],
         vec![version(3, 0, &[]), version(4, 1, &[])],
     );
-    let (fire, moved) = poll(&c, &m4, &same, now);
+    let (fire, moved) = poll::poll(&c, &m4, &same, now);
     assert_eq!((fire, moved.alias_version), (Some(4), Some(4)));
 }
 
@@ -293,10 +293,10 @@ fn a_poll_fires_on_a_newer_version_and_a_newly_tagged_one() {
     let now = Utc::now();
     let created = Condition::VersionCreated;
     let before = model(&[], vec![version(1, 0, &[])]);
-    let (_, cursor) = poll(&created, &before, &PollCursor::default(), now);
+    let (_, cursor) = poll::poll(&created, &before, &PollCursor::default(), now);
     let after = model(&[], vec![version(1, 0, &[]), version(2, 5, &[])]);
-    assert_eq!(poll(&created, &after, &cursor, now).0, Some(2));
-    assert_eq!(poll(&created, &before, &cursor, now).0, None);
+    assert_eq!(poll::poll(&created, &after, &cursor, now).0, Some(2));
+    assert_eq!(poll::poll(&created, &before, &cursor, now).0, None);
 
     let tag = Condition::Tag {
         key: "validation_status".into(),
@@ -309,7 +309,7 @@ fn a_poll_fires_on_a_newer_version_and_a_newly_tagged_one() {
             version(2, 1, &[]),
         ],
     );
-    let (_, cursor) = poll(&tag, &one, &PollCursor::default(), now);
+    let (_, cursor) = poll::poll(&tag, &one, &PollCursor::default(), now);
     assert_eq!(cursor.tagged, vec![1]);
     let two = model(
         &[],
@@ -318,7 +318,7 @@ fn a_poll_fires_on_a_newer_version_and_a_newly_tagged_one() {
             version(2, 1, &[("validation_status", "passed")]),
         ],
     );
-    let (fire, next) = poll(&tag, &two, &cursor, now);
+    let (fire, next) = poll::poll(&tag, &two, &cursor, now);
     assert_eq!((fire, next.tagged), (Some(2), vec![1, 2]));
 }
 

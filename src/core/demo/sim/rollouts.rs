@@ -99,7 +99,11 @@ impl Sim {
                 rollout::START_ACTION.into()
             },
             target: format!("{}/{}/{name}", s.cluster, SERVING_NAMESPACE),
-            comment: format!("validated {} v{version}", s.model),
+            comment: if triggered {
+                format!("{} v{version}, as {actor} asks", s.model)
+            } else {
+                format!("validated {} v{version}", s.model)
+            },
             details: String::new(),
         });
     }

@@ -114,7 +114,8 @@ impl Sim {
                     let Ok(model) = self.model(&record.spec.model).cloned() else {
                         continue;
                     };
-                    let (fire, cursor) = triggers::poll(&condition, &model, &status.poll, now);
+                    let (fire, cursor) =
+                        triggers::poll::poll(&condition, &model, &status.poll, now);
                     status.poll = cursor;
                     if let Some(version) = fire {
                         let name = self.fire_trigger(&record, version);
