@@ -50,6 +50,7 @@ fn visit_every_view_filter_help_and_quit() {
         ("gpus", "GPUs (96)"),
         ("rollouts", "Rollouts (8)"),
         ("audit", "Audit trail"),
+        ("triggers", "Triggers (3)"),
         ("overview", "Drift alerts"),
     ] {
         t.keys(&[":"]);
@@ -57,6 +58,9 @@ fn visit_every_view_filter_help_and_quit() {
         t.keys(&["Enter"]);
         t.wait_text(title);
     }
+    // The Triggers view's own key.
+    t.keys(&["0"]);
+    t.wait_text("False: InvalidWhen");
     // Drill down and back.
     t.keys(&["2"]);
     t.wait_text("Experiments (12)");
