@@ -181,7 +181,7 @@ pub fn columns() -> Vec<Column<TriggerRecord>> {
         text("template", "TEMPLATE", None, 5, 6, 16, |t| {
             t.spec.template.clone()
         }),
-        text("ready", "READY", Some('R'), 0, 5, 26, ready_text),
+        text("ready", "READY", Some('R'), 0, 5, 22, ready_text),
         text("last", "LAST EVENT", None, 3, 12, 48, last_event_text),
         Column {
             field: "age",
@@ -207,8 +207,8 @@ pub fn columns() -> Vec<Column<TriggerRecord>> {
             field: "verdict",
             header: "VERDICT",
             sort_key: Some('V'),
-            priority: 1,
-            width: Width::Flex { min: 8, max: 0 },
+            priority: 0,
+            width: Width::Flex { min: 9, max: 0 },
             right: false,
             elide: Elide::End,
             value: Box::new(|t: &TriggerRecord| Value::text(verdict_text(t))),
