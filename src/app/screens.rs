@@ -21,6 +21,7 @@ pub enum ViewId {
     Audit,
     Serving,
     Timeline,
+    Triggers,
 }
 
 /// One view's row in the table.
@@ -39,7 +40,7 @@ pub struct ViewInfo {
 }
 
 /// Every view, in tab order.
-pub const VIEWS: [ViewInfo; 9] = [
+pub const VIEWS: [ViewInfo; 10] = [
     ViewInfo {
         id: ViewId::Overview,
         title: "Overview",
@@ -111,6 +112,14 @@ pub const VIEWS: [ViewInfo; 9] = [
         palette: "timeline",
         aliases: &["tl", "incident", "events"],
         help: "one incident timeline: events, rollouts, commands, registry, alerts",
+    },
+    ViewInfo {
+        id: ViewId::Triggers,
+        title: "Triggers",
+        context: "triggers",
+        palette: "triggers",
+        aliases: &["trig", "mrt", "rollouttriggers"],
+        help: "RolloutTriggers: what each watches, its last event, the rollout it started",
     },
 ];
 
@@ -292,6 +301,10 @@ pub enum RawOf {
     },
     Drift(DriftKey),
     Serving(mlops_core::serving::ServingKey),
+    Trigger {
+        namespace: String,
+        name: String,
+    },
 }
 
 impl RawOf {
@@ -307,6 +320,7 @@ impl RawOf {
             RawOf::Comparison(runs) => format!("comparison of {} runs", runs.len()),
             RawOf::Drift(k) => ScreenKind::DriftDetail(k.clone()).crumb(),
             RawOf::Serving(k) => ScreenKind::ServingDetail(k.clone()).crumb(),
+            RawOf::Trigger { namespace, name } => format!("{namespace}/{name}"),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct ControllerArgs {
     /// the flag when KUBERNETES_SERVICE_HOST is set and neither --context nor KUBECONFIG is.
     #[arg(long, env = "MLOPS_SERVICE_ACCOUNT_DIR")]
     pub service_account_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub webhooks: super::triggers::WebhookArgs,
 }
 
 /// Where the controller's credentials come from: the kubeconfig, or the pod's ServiceAccount.
@@ -88,6 +90,16 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
             .registry()
             .transpose()?
             .map(|r| Arc::new(r) as Arc<dyn RegistryPort>);
+        // RolloutTriggers: the https receiver of MLflow's webhooks (bound first too) and the poll.
+        super::triggers::start_triggers(
+            &args.webhooks,
+            options,
+            &cluster,
+            registry.clone(),
+            &id,
+            &telemetry,
+        )
+        .await?;
         controller::run(controller::Context {
             cluster,
             metrics,

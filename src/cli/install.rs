@@ -83,6 +83,11 @@ pub fn objects(controller: Option<&Settings>) -> Vec<serde_json::Value> {
         items.push(namespace(&s.namespace));
     }
     items.push(crd);
+    let mut triggers =
+        serde_json::to_value(crate::adapters::kube::triggers::definition()).unwrap_or_default();
+    triggers["apiVersion"] = "apiextensions.k8s.io/v1".into();
+    triggers["kind"] = "CustomResourceDefinition".into();
+    items.push(triggers);
     let mut access = rbac::manifests();
     if let Some(s) = controller {
         // The controller's account in its namespace, in place of the default's.
@@ -170,6 +175,7 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
         let c = options.cluster().await?;
         let namespace_scoped = settings.as_ref().is_some_and(|s| s.namespace_scoped);
         let mut deleted = Vec::new();
+        let mut crds: Vec<String> = Vec::new();
         let (crd_name, applied) = if namespace_scoped {
             // Cluster-scoped objects are a cluster admin's: the CRD must be there already.
             crd::check_served(c.client(), settings.as_ref().map_or("", |s| &s.namespace)).await?;
@@ -177,18 +183,28 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
         } else {
             // Before anything is written: a CRD we cannot replace stops the install here.
             crd::check_upgrade(c.client()).await?;
+            let mut applied = Vec::new();
             let crd_name = if dry_run {
                 String::new()
             } else {
-                crd::install(c.client(), Duration::from_secs(60)).await?
+                let name = crd::install(c.client(), Duration::from_secs(60)).await?;
+                let triggers = crd::apply_crd(
+                    c.client(),
+                    crate::adapters::kube::triggers::definition(),
+                    Duration::from_secs(60),
+                )
+                .await?;
+                applied.push(format!("CustomResourceDefinition/{triggers}"));
+                crds.extend([name.clone(), triggers]);
+                name
             };
-            // The CRD is applied (and waited for) above; the rest in order.
+            // The CRDs are applied (and waited for) above; the rest in order.
             let rest: Vec<_> = items
                 .iter()
                 .filter(|m| m["kind"] != "CustomResourceDefinition")
                 .cloned()
                 .collect();
-            let applied = rbac::apply(c.client(), &rest, dry_run).await?;
+            applied.extend(rbac::apply(c.client(), &rest, dry_run).await?);
             // After the new bindings are in place: no moment without the readers' access.
             deleted = rbac::remove_obsolete(c.client(), dry_run).await?;
             (crd_name, applied)
@@ -214,7 +230,7 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
             .await?;
         }
         let doc = serde_json::json!({
-            "crd": crd_name, "established": !crd_name.is_empty(), "applied": applied,
+            "crd": crd_name, "crds": crds, "established": !crd_name.is_empty(), "applied": applied,
             "deleted": deleted,
             "dryRun": dry_run, "namespaceScoped": namespace_scoped,
         });

@@ -23,6 +23,7 @@ mod rollout;
 mod rollout_wait;
 pub mod table;
 mod timeline;
+mod triggers;
 
 use std::process::ExitCode;
 
@@ -73,7 +74,7 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
         speed: f64,
     },
-    /// Install into the cluster (idempotent): the ModelRollout CRD, the roles (mlops-viewer,
+    /// Install into the cluster (idempotent): the ModelRollout and RolloutTrigger CRDs, the roles (mlops-viewer,
     /// mlops-operator, mlops-release-manager), the controller's ServiceAccount and role, and the
     /// admission policies that make the API server enforce each command's verb and the
     /// two-person rule.
@@ -82,6 +83,11 @@ pub enum Cmd {
     Rollout {
         #[command(subcommand)]
         command: rollout::RolloutCmd,
+    },
+    /// RolloutTriggers: rollouts started by the registry (an alias, a tag, a new version).
+    Triggers {
+        #[command(subcommand)]
+        command: triggers::TriggersCmd,
     },
     /// Run the rollout reconcile loop headless (in the cluster, or anywhere with a kubeconfig).
     /// Several replicas may run: only the holder of the mlops-system/mlops-controller Lease acts.
@@ -228,6 +234,9 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             rollout::run(command, &options, table_or_json(cli, "rollout")?)
         }
         Some(Cmd::Controller(args)) => controller::run(args, &options),
+        Some(Cmd::Triggers { command }) => {
+            triggers::run(command, &options, table_or_json(cli, "triggers")?)
+        }
         Some(Cmd::Drift(args)) => drift::run(args, &options, &cli.output),
         Some(Cmd::Models { command }) => {
             registry::models(command, &options, table_or_json(cli, "models")?)

@@ -131,23 +131,15 @@ pub async fn verdict(
     let Some(file) = load_policy(options)? else {
         return Ok(None);
     };
-    let cluster = c.describe_context();
-    let rules = file.for_target(&cluster, namespace);
     let registry = options.require_registry()?;
-    let regions = c.nodes().await?.into_iter().map(|n| n.region).collect();
-    let facts = mlops_core::policy_facts::gather(
+    crate::adapters::kube::start::policy_verdict(
+        c,
+        &file,
         &registry,
-        &rules,
+        namespace,
         (model, version),
-        &cluster,
-        regions,
         change,
     )
-    .await?;
-    let start = policy::evaluate(&rules, &facts);
-    Ok(Some(policy::Recorded {
-        rules,
-        change: change.map(str::to_string),
-        start,
-    }))
+    .await
+    .map(Some)
 }

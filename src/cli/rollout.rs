@@ -20,8 +20,9 @@ use super::{
 use crate::{
     adapters::{
         kube::{
-            KubeCluster, StartNote,
+            KubeCluster,
             names::{check_deployment, check_object_name},
+            start::{StartFailed, StartPlan, start_rollout},
         },
         mlflow::check_model_name,
     },
@@ -334,21 +335,6 @@ async fn send(
     Ok(sent.rollout)
 }
 
-/// Leave an action's tags on the rollout's model version, where a registry is configured. The
-/// action is done and audited by then: a registry that cannot take the tags is a warning.
-async fn tag_in_registry(options: &Options, r: &RolloutRecord, tags: &[(String, String)]) {
-    let Some(registry) = options.registry() else {
-        return;
-    };
-    let result = match registry {
-        Ok(registry) => rollout::tag_version(&registry, r, tags).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        warn_untagged(r, &e);
-    }
-}
-
 fn warn_untagged(r: &RolloutRecord, e: &CoreError) {
     eprintln!(
         "mlops: warning: done and audited, but the tags of {} v{} were not set in the registry: {}",
@@ -410,17 +396,6 @@ fn find_template(options: &Options, name: &str) -> Result<Vec<rollout::Step>> {
         "{why}; config.toml has errors, so its templates were not read:\n  {}",
         errors.join("\n  ")
     )
-}
-
-/// Why `rollout start` failed: the core's error, or a version without an image to roll out.
-/// Each exits 1 (with `--wait`, the rollout's own outcome has its own code: `rollout_wait`).
-#[derive(Debug, thiserror::Error)]
-enum StartFailed {
-    #[error(transparent)]
-    Core(#[from] CoreError),
-    /// The registry records no image for the version: the user must name one.
-    #[error("{0}; pass --image")]
-    NoImage(CoreError),
 }
 
 /// The analysis of a rollout of `args`: the default checks, and the drift and SLO burn gates
@@ -522,83 +497,42 @@ fn start(args: &StartArgs, options: &Options, output: Output) -> Result<ExitCode
     ))
 }
 
-/// The start on cluster `c`, from the `spec` checked offline: its image, the policy gates, the
-/// serving Deployment's replicas and version, then the rollout (and with `--wait`, its end).
+/// The start on cluster `c`, from the `spec` checked offline: the one start path
+/// (`adapters::kube::start`), with this user's registry and policy file.
 async fn start_on(
     c: &KubeCluster,
     args: &StartArgs,
     options: &Options,
-    mut spec: rollout::RolloutSpec,
+    spec: rollout::RolloutSpec,
 ) -> Result<RolloutRecord, StartFailed> {
-    let ns = c.default_namespace();
-    let name = format!("{}-v{}", args.model, args.version);
-    if args.image.is_none() {
-        spec.image = image_from_registry(options, &args.model, args.version).await?;
-    }
-    let ticket = args.change.as_deref().map(str::trim).unwrap_or_default();
-    let refused = |reason: String| CoreError::Refused {
-        rollout: format!("{ns}/{name}"),
-        command: "start".into(),
-        reason,
+    // A registry that cannot be built fails the start only where the image must come from it;
+    // otherwise its tags are a warning, as with the operator verbs.
+    let (registry, broken) = match options.registry() {
+        Some(Ok(r)) => (Some(r), None),
+        Some(Err(e)) if args.image.is_none() => return Err(e.into()),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
     };
-    if !ticket.is_empty() {
-        mlops_core::policy::check_ticket(ticket).map_err(refused)?;
-    }
-    let mut note = StartNote {
-        change: ticket.to_string(),
-        ..StartNote::default()
+    let policy = super::policy::load_policy(options)?;
+    let plan = StartPlan {
+        namespace: c.default_namespace(),
+        name: format!("{}-v{}", args.model, args.version),
+        spec,
+        image_given: args.image.is_some(),
+        change: args.change.clone(),
+        origin: None,
     };
-    // The policy gates (policy.toml), before anything changes.
-    if let Some(recorded) = super::policy::verdict(
-        options,
+    let started = start_rollout(
         c,
-        &ns,
-        &args.model,
-        args.version,
-        args.change.as_deref(),
+        registry.as_ref().map(|r| r as &dyn RegistryPort),
+        policy.as_ref(),
+        plan,
     )
-    .await?
-    {
-        if let Some(why) = recorded.start.refusal() {
-            return Err(refused(why).into());
-        }
-        // Residency on a multi-region cluster: the pods are pinned to the regions allowed
-        // (the canary's and, once promoted, the stable's).
-        note.regions = recorded.start.pinned_regions.clone().unwrap_or_default();
-        note.policy = Some(recorded);
+    .await?;
+    if let Some(e) = started.untagged.or(broken) {
+        warn_untagged(&started.rollout, &e);
     }
-    let serving = c.serving(&ns, &spec.deployment).await?;
-    spec.stable_version = serving.version;
-    spec.replicas = serving.replicas.max(1);
-    rollout::validate(&spec)?;
-    let record = c.create_pinned_rollout(&ns, &name, spec, &note).await?;
-    let user = c.identity().await?;
-    let tags = rollout::action_tags(
-        rollout::START_ACTION,
-        &user,
-        chrono::Utc::now(),
-        ticket,
-        &record,
-    );
-    tag_in_registry(options, &record, &tags).await;
-    Ok(record)
-}
-
-/// The `image` tag of a model version in the registry (`registry::version_image`).
-async fn image_from_registry(
-    options: &Options,
-    model: &str,
-    version: u32,
-) -> Result<String, StartFailed> {
-    let registry = options.require_registry()?;
-    match mlops_core::registry::version_image(&registry, model, version).await {
-        Err(e @ CoreError::NotFound { kind, .. })
-            if kind == mlops_core::registry::IMAGE_TAG_KIND =>
-        {
-            Err(StartFailed::NoImage(e))
-        }
-        found => Ok(found?),
-    }
+    Ok(started.rollout)
 }
 
 /// promote, abort, rollback, pause, resume: recorded in the rollout's status as the cluster's

@@ -11,6 +11,8 @@ mod notify;
 mod reconcile;
 pub mod serve;
 mod telemetry;
+pub mod triggers;
+pub mod webhook;
 
 use std::{sync::Arc, time::Duration};
 

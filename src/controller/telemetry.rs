@@ -234,6 +234,14 @@ impl Telemetry {
         self.alive();
     }
 
+    /// Whether this replica held the lease when it last looked (RolloutTriggers act only then).
+    pub fn leads(&self) -> bool {
+        self.live
+            .holder
+            .lock()
+            .is_ok_and(|h| matches!(&*h, LeaseSeen::Held(who) if *who == self.live.id))
+    }
+
     /// The loop is going round.
     pub(super) fn alive(&self) {
         if let Ok(mut b) = self.beat.lock() {

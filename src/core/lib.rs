@@ -28,5 +28,6 @@ pub mod rollout;
 pub mod serving;
 pub mod text;
 pub mod timeline;
+pub mod triggers;
 
 pub use error::{CoreError, ErrorKind};

@@ -478,10 +478,10 @@ pub struct ClusterSnapshot {
     pub driver: Driver,
     /// The user's identity as the cluster sees it.
     pub identity: String,
-    /// The command verbs the cluster does not let the user use, per namespace with rollouts:
-    /// namespace → RBAC verb (`Verb::rbac_verb`) → why, in a sentence naming the user. What is
-    /// not here is allowed (or could not be asked: the server still decides).
+    /// The command verbs the cluster refuses the user, per namespace with rollouts: namespace →
+    /// RBAC verb (`Verb::rbac_verb`) → why, naming the user; the rest is allowed or not asked.
     pub denied: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub triggers: crate::triggers::TriggersRead,
 }
 
 /// A change the cluster pushes through a watch, applied to the last snapshot without refetching it.

@@ -120,9 +120,13 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     // goes first when even those would not fit beside it.
     let label = |i: usize, v: &crate::app::screens::ViewInfo, short: bool| {
         if short && v.id != current {
-            format!("{}:{}", i + 1, v.title.chars().take(3).collect::<String>())
+            format!(
+                "{}:{}",
+                (i + 1) % 10,
+                v.title.chars().take(3).collect::<String>()
+            )
         } else {
-            format!("{}:{}", i + 1, v.title)
+            format!("{}:{}", (i + 1) % 10, v.title)
         }
     };
     let width = |short: bool| -> usize {

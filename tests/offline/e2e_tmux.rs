@@ -48,8 +48,9 @@ fn visit_every_view_filter_help_and_quit() {
         ("lineage", "Model versions"),
         ("drift", "Feature drift"),
         ("gpus", "GPUs (96)"),
-        ("rollouts", "Rollouts (7)"),
+        ("rollouts", "Rollouts (8)"),
         ("audit", "Audit trail"),
+        ("triggers", "Triggers (3)"),
         ("overview", "Drift alerts"),
     ] {
         t.keys(&[":"]);
@@ -57,6 +58,9 @@ fn visit_every_view_filter_help_and_quit() {
         t.keys(&["Enter"]);
         t.wait_text(title);
     }
+    // The Triggers view's own key.
+    t.keys(&["0"]);
+    t.wait_text("False: InvalidWhen");
     // Drill down and back.
     t.keys(&["2"]);
     t.wait_text("Experiments (12)");
@@ -675,7 +679,7 @@ fn term_screen_gets_16_colour_codes_and_no_256_colour_index() {
     std::fs::write(&go, "").expect("go");
     t.wait_text("Rollouts");
     t.keys(&["6"]);
-    t.wait_text("Rollouts (7)");
+    t.wait_text("Rollouts (8)");
     t.keys(&["q"]);
     t.wait_text("EXIT=0");
     let bytes = std::fs::read(&written).expect("the pane's output");

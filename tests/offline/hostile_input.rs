@@ -273,7 +273,7 @@ fn pastes_and_long_input_are_one_capped_insertion() {
     t.keys(&["C-c"]);
     // The whole frame, not one captured half drawn (the table redrawn, the bar not yet).
     t.wait_for("the filter cancelled and its bar gone", |s| {
-        s.contains("Rollouts (7)") && !s.contains("zzzz")
+        s.contains("Rollouts (8)") && !s.contains("zzzz")
     });
     t.keys(&["q"]);
     assert!(t.wait_text("EXIT=").contains("EXIT=0"));
@@ -328,7 +328,7 @@ fn a_burst_of_typed_keys_does_not_freeze_the_console() {
     t.wait_text("Rollouts (0)");
     // The keys after the burst are read without waiting for more input.
     t.keys(&["Escape"]);
-    t.wait_text("Rollouts (7)");
+    t.wait_text("Rollouts (8)");
     t.keys(&["q"]);
     assert!(t.wait_text("EXIT=").contains("EXIT=0"));
 }

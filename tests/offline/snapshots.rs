@@ -4,7 +4,11 @@
 use std::fmt::Write as _;
 
 use mlops_console::{
-    app::{Action, App, feeds::Source, keymap::Keymap},
+    app::{
+        Action, App,
+        feeds::{Payload, Source},
+        keymap::Keymap,
+    },
     config::Theme,
     event_loop::Context,
     testing::{dispatch, loaded_demo, press, type_text},
@@ -96,6 +100,7 @@ screens! {
     serving: ["8"],
     serving_detail: ["8", "enter"],
     timeline: ["9"],
+    triggers: ["0"],
     // The first rollout's model version, with `t`; its last entry in full.
     timeline_of_rollout: ["6", "t"],
     timeline_entry: ["6", "t", "end", "enter"],
@@ -413,6 +418,51 @@ fn metrics_backend_down_greys_out_its_views_only() {
             Source::Drift,
             Err(mlops_core::CoreError::unavailable(
                 "Prometheus at http://127.0.0.1:9090",
+                "connection refused",
+            )),
+        ),
+    );
+    insta::assert_snapshot!(draw(&app).backend());
+}
+
+/// The Triggers view when the RolloutTrigger CRD is not installed, and when the user may not
+/// list them: the reason, greyed; at 80 columns the reason is not cut.
+#[test]
+fn triggers_unavailable_say_why_at_80x24() {
+    for (name, why) in [
+        ("crd_missing", mlops_core::triggers::CRD_MISSING.to_string()),
+        (
+            "forbidden",
+            "may not list rollouttriggers.mlops.dev (verb list, resource rollouttriggers): \
+             rollouttriggers.mlops.dev is forbidden: User \"dev\" cannot list resource \
+             \"rollouttriggers\" in API group \"mlops.dev\" in the namespace \"ml-serving\""
+                .to_string(),
+        ),
+    ] {
+        let (mut app, ctx) = at(&[], (80, 24));
+        let mut snap = app.feeds.cluster.data.clone().expect("a snapshot");
+        snap.triggers = mlops_core::triggers::TriggersRead::Unavailable(why);
+        dispatch(
+            &mut app,
+            &ctx,
+            Action::Loaded(Source::Cluster, Ok(Box::new(Payload::Cluster(snap)))),
+        );
+        press(&mut app, &ctx, "0");
+        insta::assert_snapshot!(format!("triggers_{name}_80x24"), draw(&app).backend());
+    }
+}
+
+/// The cluster down: the Triggers view is greyed with the cluster's error.
+#[test]
+fn triggers_with_the_cluster_down() {
+    let (mut app, ctx) = at(&["0"], (80, 24));
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(
+            Source::Cluster,
+            Err(mlops_core::CoreError::unavailable(
+                "Kubernetes API at https://127.0.0.1:6443",
                 "connection refused",
             )),
         ),

@@ -90,8 +90,16 @@ pub async fn install(client: Client, timeout: Duration) -> Result<String, CoreEr
                 format!("applying namespace {SYSTEM_NAMESPACE}: {e}"),
             )
         })?;
+    apply_crd(client, definition(), timeout).await
+}
+
+/// Apply one CRD (server-side apply) and wait until the API server serves it.
+pub async fn apply_crd(
+    client: Client,
+    crd: CustomResourceDefinition,
+    timeout: Duration,
+) -> Result<String, CoreError> {
     let crds: Api<CustomResourceDefinition> = Api::all(client);
-    let crd = definition();
     let name = crd.metadata.name.clone().unwrap_or_default();
     crds.patch(
         &name,

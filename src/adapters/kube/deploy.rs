@@ -40,6 +40,27 @@ pub const ROLLOUT_RULES: &[Rule] = &[
         why: "writes each pass's status (a replace with the resourceVersion it read), marks a command audited, and records the notifications of a finished rollout (a merge patch)",
     },
     Rule {
+        api_groups: &["mlops.dev"],
+        resources: &["modelrollouts"],
+        verbs: &["create"],
+        resource_names: &[],
+        why: "starts the rollout a RolloutTrigger calls for, named after the trigger and the version (a second create is refused: exactly one per version)",
+    },
+    Rule {
+        api_groups: &["mlops.dev"],
+        resources: &["rollouttriggers"],
+        verbs: &["get", "list", "watch"],
+        resource_names: &[],
+        why: "reads the RolloutTriggers an MLflow delivery or the registry poll is matched against",
+    },
+    Rule {
+        api_groups: &["mlops.dev"],
+        resources: &["rollouttriggers/status"],
+        verbs: &["get", "patch"],
+        resource_names: &[],
+        why: "keeps each trigger's status: the last event, verified or rejected, the rollout it started, the poll's cursor, Ready",
+    },
+    Rule {
         api_groups: &["apps"],
         resources: &["deployments"],
         verbs: &["get", "list", "watch", "create", "patch"],
@@ -76,14 +97,24 @@ pub const ROLLOUT_RULES: &[Rule] = &[
     },
 ];
 
-/// The Lease the replicas compete for, in the controller's lease namespace only.
-pub const LEASE_RULES: &[Rule] = &[Rule {
-    api_groups: &["coordination.k8s.io"],
-    resources: &["leases"],
-    verbs: &["get", "create", "update"],
-    resource_names: &[],
-    why: "leader election: reads, takes and renews the Lease mlops-controller (no list, no delete)",
-}];
+/// In the controller's own namespace only (where its Lease is): the Lease the replicas compete
+/// for, and the webhook's shared secret.
+pub const LEASE_RULES: &[Rule] = &[
+    Rule {
+        api_groups: &["coordination.k8s.io"],
+        resources: &["leases"],
+        verbs: &["get", "create", "update"],
+        resource_names: &[],
+        why: "leader election: reads, takes and renews the Lease mlops-controller (no list, no delete)",
+    },
+    Rule {
+        api_groups: &[""],
+        resources: &["secrets"],
+        verbs: &["get"],
+        resource_names: &[crate::adapters::kube::triggers::WEBHOOK_SECRET_NAME],
+        why: "verifies MLflow's webhook deliveries with the shared secret in the Secret mlops-webhook beside the Lease (--webhook-secret), that one only",
+    },
+];
 
 /// The audit log's ConfigMaps, in `mlops-system` only (they are never changed once written).
 pub const AUDIT_RULES: &[Rule] = &[Rule {
@@ -365,7 +396,13 @@ mod tests {
             }
         }
         let own: Vec<&Rule> = LEASE_RULES.iter().chain(AUDIT_RULES).collect();
-        assert!(own.iter().all(|r| !r.resources.contains(&"secrets")));
+        for r in own.iter().filter(|r| r.resources.contains(&"secrets")) {
+            assert!(
+                !r.resource_names.is_empty() && r.verbs == ["get"],
+                "{}",
+                r.why
+            );
+        }
     }
 
     #[test]

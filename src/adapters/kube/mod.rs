@@ -35,8 +35,10 @@ pub mod names;
 pub mod rbac;
 pub mod requests;
 mod rollouts;
+pub mod start;
 mod time;
 pub mod traffic;
+pub mod triggers;
 mod watch;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
@@ -678,13 +680,14 @@ impl ClusterPort for KubeCluster {
     }
 
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
-        let (nodes, pods, deployments, events, identity, rollouts) = tokio::try_join!(
+        let (nodes, pods, deployments, events, identity, rollouts, triggers) = tokio::try_join!(
             self.nodes(),
             self.pods(),
             self.deployments(),
             self.events(),
             self.identity(),
-            self.rollouts()
+            self.rollouts(),
+            async { Ok(self.triggers_read().await) }
         )?;
         let mut regions: Vec<String> = nodes
             .iter()
@@ -707,6 +710,7 @@ impl ClusterPort for KubeCluster {
             events,
             driver: self.driver().await,
             identity,
+            triggers,
         })
     }
 

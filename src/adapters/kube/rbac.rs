@@ -72,6 +72,11 @@ fn read_rules() -> Vec<Value> {
             &["modelrollouts", "modelrollouts/status"],
             &["get", "list", "watch"],
         ),
+        rule(
+            &[GROUP],
+            &["rollouttriggers", "rollouttriggers/status"],
+            &["get", "list", "watch"],
+        ),
         rule(&["apps"], &["deployments"], &["get", "list", "watch"]),
         rule(
             &[""],

@@ -38,6 +38,8 @@ pub struct StartNote {
     pub change: String,
     /// The policy it starts under: checked again before it is promoted.
     pub policy: Option<policy::Recorded>,
+    /// The RolloutTrigger (and delivery) that started it, if one did.
+    pub origin: Option<super::start::Origin>,
 }
 
 impl KubeCluster {
@@ -266,12 +268,22 @@ impl KubeCluster {
                 .as_ref()
                 .map(|p| format!("; {}", p.start.evidence()))
                 .unwrap_or_default();
+            let origin = note
+                .origin
+                .as_ref()
+                .map(|o| {
+                    format!(
+                        "; started by RolloutTrigger {} (delivery {})",
+                        o.trigger, o.delivery
+                    )
+                })
+                .unwrap_or_default();
             self.audit(
                 rollout::START_ACTION,
                 &format!("{namespace}/{name}"),
                 &note.change,
                 &format!(
-                    "{} v{} → v{}, {} steps, image {}{pinned}{evidence}",
+                    "{} v{} → v{}, {} steps, image {}{pinned}{evidence}{origin}",
                     spec.model.name,
                     spec.stable_version,
                     spec.model.version,
@@ -296,6 +308,16 @@ impl KubeCluster {
             let json = serde_json::to_string(policy)
                 .map_err(|e| err("encoding the rollout's policy", e))?;
             annotations.insert(POLICY_ANNOTATION.to_string(), json);
+        }
+        if let Some(origin) = &note.origin {
+            annotations.insert(
+                mlops_core::triggers::TRIGGERED_BY_ANNOTATION.to_string(),
+                origin.trigger.clone(),
+            );
+            annotations.insert(
+                mlops_core::triggers::DELIVERY_ANNOTATION.to_string(),
+                origin.delivery.clone(),
+            );
         }
         mr.metadata.annotations = Some(annotations);
         match api

@@ -86,7 +86,7 @@ fn raw_wanted(app: &App, of: &RawOf, out: &mut Vec<Source>) {
         RawOf::Gpu { .. } => out.push(Source::Gpus),
         RawOf::AuditEntry(_) => out.push(Source::Audit),
         RawOf::Run(id) => out.push(Source::Run(id.clone())),
-        RawOf::Rollout(_) | RawOf::Pod { .. } => {}
+        RawOf::Rollout(_) | RawOf::Pod { .. } | RawOf::Trigger { .. } => {}
     }
 }
 
@@ -112,6 +112,9 @@ pub fn raw_document(app: &App, of: &RawOf) -> Result<String, String> {
         }
         RawOf::Serving(k) => json(serde_json::to_string_pretty(
             super::serving::find_health(app, k).ok_or_else(missing)?,
+        )),
+        RawOf::Trigger { namespace, name } => json(serde_json::to_string_pretty(
+            super::triggers::find_trigger(app, namespace, name).ok_or_else(missing)?,
         )),
         RawOf::AuditEntry(seq) => json(serde_json::to_string_pretty(
             find_audit(app, *seq).ok_or_else(missing)?,

@@ -25,6 +25,7 @@ pub mod rollouts;
 pub mod serving;
 pub mod table;
 pub mod timeline;
+pub mod triggers;
 pub mod wanted;
 
 pub use self::{
@@ -164,6 +165,7 @@ pub fn model(kind: &ScreenKind) -> &'static dyn ViewModel {
             ViewId::Audit => &audit::Model,
             ViewId::Serving => &serving::Model,
             ViewId::Timeline => &timeline::Model,
+            ViewId::Triggers => &triggers::Model,
         },
     }
 }

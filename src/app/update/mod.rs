@@ -264,6 +264,8 @@ mod tests;
 #[cfg(test)]
 mod timeline_tests;
 #[cfg(test)]
+mod triggers_tests;
+#[cfg(test)]
 mod ux_tests;
 #[cfg(test)]
 mod walk2_tests;

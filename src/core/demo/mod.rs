@@ -171,6 +171,7 @@ impl ClusterPort for DemoPlatform {
             identity: DEMO_USER.into(),
             // The demo's user may do everything.
             denied: std::collections::BTreeMap::new(),
+            triggers: crate::triggers::TriggersRead::Listed(s.triggers.clone()),
         })
     }
 

@@ -349,3 +349,48 @@ fn a_canary_burning_its_error_budget_is_rolled_back_by_the_slo_burn_check() {
     });
     assert!(event, "an event names the slo-burn check");
 }
+
+#[test]
+fn the_demo_triggers_are_kept_by_the_cores_decisions() {
+    let p = DemoPlatform::manual(7, start());
+    let snap = sim::run_now(ClusterPort::snapshot(&p))
+        .expect("ready")
+        .expect("snapshot");
+    let all = snap.triggers.listed();
+    assert_eq!(all.len(), 3, "{all:?}");
+    let by = |name: &str| all.iter().find(|t| t.name == name).expect(name);
+    // The script moved `staging`: the poll fired and the rollout it named exists.
+    let eta = by("eta-predictor-staging");
+    let started = eta
+        .status
+        .started_rollout
+        .clone()
+        .unwrap_or_else(|| panic!("started: {eta:?}"));
+    let newest = p.with_sim(|s| {
+        s.model("eta-predictor")
+            .map(|m| m.versions.iter().map(|v| v.version).max())
+    });
+    let newest = newest.expect("model").expect("versions");
+    assert_eq!(
+        started,
+        crate::triggers::rollout_name("eta-predictor-staging", newest)
+    );
+    assert!(snap.rollouts.iter().any(|r| r.name == started), "{started}");
+    let last = eta.status.last_event.as_ref().expect("last event");
+    assert_eq!(
+        (last.verdict.as_str(), last.delivery_id.as_str()),
+        ("verified", "poll")
+    );
+    assert_eq!(eta.status.not_ready(), None);
+    // The forged delivery was refused by the signature check.
+    let tagger = by("image-tagger-created");
+    let last = tagger.status.last_event.as_ref().expect("rejected event");
+    assert_eq!(last.verdict, "rejected");
+    assert!(last.reason.contains("signature"), "{}", last.reason);
+    assert_eq!(tagger.status.started_rollout, None);
+    // Two conditions in `when`: not ready, as `When::condition` says.
+    let bad = by("demand-forecast-validated");
+    let (reason, message) = bad.status.not_ready().expect("not ready");
+    assert_eq!(reason, "InvalidWhen");
+    assert!(message.contains("more than one"), "{message}");
+}

@@ -136,6 +136,7 @@ fn snapshot(rollouts: Vec<RolloutRecord>, events: Vec<ClusterEvent>) -> ClusterS
         driver: Driver::Nobody,
         identity: "me".into(),
         denied: BTreeMap::new(),
+        triggers: crate::triggers::TriggersRead::default(),
     }
 }
 

@@ -15,6 +15,7 @@ mod rollout_detail;
 mod rollouts;
 pub mod serving;
 mod timeline;
+mod triggers;
 
 use ratatui::{Frame, layout::Rect};
 
@@ -35,6 +36,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ViewId::Audit => audit::render(app, frame, area),
             ViewId::Serving => serving::render(app, frame, area),
             ViewId::Timeline => timeline::render(app, frame, area),
+            ViewId::Triggers => triggers::render(app, frame, area),
         },
         ScreenKind::TimelineOf { .. } => timeline::render(app, frame, area),
         ScreenKind::TimelineEntry { .. } => timeline::render_entry(app, frame, area),

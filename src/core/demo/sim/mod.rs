@@ -30,6 +30,7 @@ mod metrics;
 mod registry;
 mod rollouts;
 mod serving;
+mod triggers;
 
 /// Seconds a new pod stays Pending before it runs, as a kubelet would take.
 const POD_START_SECONDS: i64 = 8;
@@ -116,6 +117,8 @@ pub struct Sim {
     serving_history: BTreeMap<crate::serving::ServingKey, VecDeque<serving::Minute>>,
     /// The simulated metrics store's alerts (`alerts`), oldest first.
     alerts: Vec<crate::model::Alert>,
+    /// The RolloutTriggers, their status kept as the controller keeps it (`triggers`).
+    pub triggers: Vec<crate::triggers::TriggerRecord>,
 }
 
 /// Poll a future that needs nothing from outside the simulation; `None` if it would wait.
@@ -163,6 +166,7 @@ impl Sim {
             pod_counter: 0,
             serving_history: BTreeMap::new(),
             alerts: Vec::new(),
+            triggers: triggers::seeded(),
         };
         sim.build_infrastructure();
         sim.build_registry();
@@ -235,6 +239,7 @@ impl Sim {
                 }
             }
         }
+        self.step_triggers();
         self.sync_pods();
         self.reconcile_rollouts();
         self.move_gpus();

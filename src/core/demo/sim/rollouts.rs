@@ -22,6 +22,20 @@ const REQUESTS_PER_REPLICA: f64 = 40.0;
 impl Sim {
     /// Create the rollout of scenario `s`, the `place`-th of the script.
     pub(super) fn create_rollout(&mut self, place: usize, s: &Scenario) {
+        let version = s.version.unwrap_or(self.champion(s.model) + 1);
+        let name = format!("{}-v{version}", s.model);
+        self.create_rollout_as(place, s, &name, "ci-pipeline");
+    }
+
+    /// Create the rollout of scenario `s` named `name`, started by `actor` (the CI pipeline, or
+    /// a RolloutTrigger).
+    pub(super) fn create_rollout_as(
+        &mut self,
+        place: usize,
+        s: &Scenario,
+        name: &str,
+        actor: &str,
+    ) {
         let stable_version = self.champion(s.model);
         let version = s.version.unwrap_or(stable_version + 1);
         let replicas = self
@@ -45,7 +59,7 @@ impl Sim {
                 required: s.approvals,
             },
         };
-        let name = format!("{}-v{version}", s.model);
+        let name = name.to_string();
         let policy = s
             .policy
             .and_then(|validation| self.start_policy(s, version, validation));
@@ -72,15 +86,24 @@ impl Sim {
             s.cluster,
             &format!("modelrollout/{name}"),
             "Created",
-            &format!("rollout of {} v{version} created by ci-pipeline", s.model),
+            &format!("rollout of {} v{version} created by {actor}", s.model),
             EventKind::Normal,
         );
+        let triggered = actor != "ci-pipeline";
         self.audit.append(AuditRecord {
             time: self.now,
-            actor: "ci-pipeline".into(),
-            action: rollout::START_ACTION.into(),
+            actor: actor.into(),
+            action: if triggered {
+                crate::triggers::TRIGGER_START_ACTION.into()
+            } else {
+                rollout::START_ACTION.into()
+            },
             target: format!("{}/{}/{name}", s.cluster, SERVING_NAMESPACE),
-            comment: format!("validated {} v{version}", s.model),
+            comment: if triggered {
+                format!("{} v{version}, as {actor} asks", s.model)
+            } else {
+                format!("validated {} v{version}", s.model)
+            },
             details: String::new(),
         });
     }

@@ -25,3 +25,15 @@ if os.environ.get("MLOPS_SQLITE_FAST") == "1":
                 cur.close()
     except Exception:  # never break the server over a tuning hook
         pass
+
+# Webhooks (tests/env/mlflow/start): requests verifies with certifi's bundle whatever the
+# environment says (MLflow's webhook session ignores REQUESTS_CA_BUNDLE), so certifi points at
+# a bundle that adds the test CA of the webhook receiver.
+_bundle = os.environ.get("MLOPS_WEBHOOK_CA_BUNDLE")
+if _bundle:
+    try:
+        import certifi
+
+        certifi.where = lambda: _bundle
+    except Exception:  # never break the server over a test hook
+        pass
