@@ -179,7 +179,10 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
         let (crd_name, applied) = if namespace_scoped {
             // Cluster-scoped objects are a cluster admin's: the CRD must be there already.
             crd::check_served(c.client(), settings.as_ref().map_or("", |s| &s.namespace)).await?;
-            (String::new(), rbac::apply(c.client(), &items, dry_run).await?)
+            (
+                String::new(),
+                rbac::apply(c.client(), &items, dry_run).await?,
+            )
         } else {
             // Before anything is written: a CRD we cannot replace stops the install here.
             crd::check_upgrade(c.client()).await?;
@@ -234,29 +237,45 @@ pub fn run(args: &InstallArgs, options: &Options, wanted: &str) -> Result<ExitCo
             "deleted": deleted,
             "dryRun": dry_run, "namespaceScoped": namespace_scoped,
         });
-        Ok(output::render(output, &doc, |_| {
-            let verb = if dry_run { "checked (server-side dry run, nothing stored)" } else { "applied" };
-            let mut s = if crd_name.is_empty() {
-                String::new()
-            } else {
-                format!("installed {crd_name} (established)\n")
-            };
-            for a in &applied {
-                let _ = writeln!(s, "{verb} {}", output::safe(a));
-            }
-            for d in &deleted {
-                let gone = if dry_run { "would delete" } else { "deleted" };
-                let _ = writeln!(
-                    s,
-                    "{gone} {} (an earlier release's binding to the audit writer)",
-                    output::safe(d)
-                );
-            }
-            if namespace_scoped {
-                s.push_str("the ModelRollout CRD is cluster-scoped: a cluster admin installs it once with `mlops install`; the audit log is in mlops-system: a cluster admin binds mlops-audit-writer there to this namespace's mlops-controller ServiceAccount\n");
-            }
-            s.trim_end().to_string()
-        }))
+        Ok(output::render(output, &doc, summary))
     });
     Ok(output::finish(result))
+}
+
+/// What an install did, in words (from its JSON document).
+fn summary(doc: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let list = |key: &str| -> Vec<String> {
+        doc[key]
+            .as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default()
+    };
+    let dry_run = doc["dryRun"] == true;
+    let crd_name = text(&doc["crd"]);
+    let verb = if dry_run {
+        "checked (server-side dry run, nothing stored)"
+    } else {
+        "applied"
+    };
+    let mut s = if crd_name.is_empty() {
+        String::new()
+    } else {
+        format!("installed {crd_name} (established)\n")
+    };
+    for a in list("applied") {
+        let _ = writeln!(s, "{verb} {}", output::safe(&a));
+    }
+    for d in list("deleted") {
+        let gone = if dry_run { "would delete" } else { "deleted" };
+        let _ = writeln!(
+            s,
+            "{gone} {} (an earlier release's binding to the audit writer)",
+            output::safe(&d)
+        );
+    }
+    if doc["namespaceScoped"] == true {
+        s.push_str("the ModelRollout CRD is cluster-scoped: a cluster admin installs it once with `mlops install`; the audit log is in mlops-system: a cluster admin binds mlops-audit-writer there to this namespace's mlops-controller ServiceAccount\n");
+    }
+    s.trim_end().to_string()
 }

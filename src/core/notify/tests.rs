@@ -69,6 +69,7 @@ fn promoted() -> RolloutRecord {
             verb: "approve".into(),
             user: "remy".into(),
             time: at(90),
+            ..CommandRecord::default()
         }),
         ..RolloutStatus::default()
     })
@@ -161,6 +162,7 @@ fn a_rollback_caused_by_analysis_is_the_controllers_even_after_an_approval() {
         verb: "rollback".into(),
         user: "ana".into(),
         time: at(130),
+        ..CommandRecord::default()
     });
     let e = events(&r, "u");
     assert_eq!(e.last().map(|e| e.actor.as_str()), Some("ana"));
