@@ -98,12 +98,19 @@ impl KubeCluster {
         }
     }
 
-    /// Every RolloutTrigger in every namespace, as the resource (the controller's view).
+    /// Every RolloutTrigger the controller watches, as the resource: in every namespace, or in
+    /// the one a namespace-scoped controller is narrowed to (its Role grants no more).
     pub async fn all_triggers(&self) -> Result<Vec<RolloutTrigger>, CoreError> {
-        let api: Api<RolloutTrigger> = Api::all(self.client.clone());
+        let (api, where_): (Api<RolloutTrigger>, String) = match self.watch_scope() {
+            Some(ns) => (
+                Api::namespaced(self.client.clone(), ns),
+                format!("in the namespace {ns}"),
+            ),
+            None => (Api::all(self.client.clone()), "in every namespace".into()),
+        };
         super::list_all(&api, &ListParams::default())
             .await
-            .map_err(|e| err("listing RolloutTriggers in every namespace", e))
+            .map_err(|e| err(&format!("listing RolloutTriggers {where_}"), e))
     }
 
     /// One RolloutTrigger.
