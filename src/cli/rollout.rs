@@ -456,13 +456,17 @@ fn start(args: &StartArgs, options: &Options, output: Output) -> Result<ExitCode
     let runtime = crate::wiring::tokio_runtime(1)?;
     let started = |r: &RolloutRecord| {
         format!(
-            "started {}/{}: {} v{} → v{}, {} steps",
+            "started {}/{}: {} v{} → v{}, {} steps{}",
             output::safe(&r.namespace),
             output::safe(&r.name),
             output::safe(&r.spec.model.name),
             r.spec.stable_version,
             args.version,
-            r.spec.steps.len()
+            r.spec.steps.len(),
+            r.status
+                .start_audited
+                .map(|n| format!("; audit entry #{n}, written by the controller"))
+                .unwrap_or_default()
         )
     };
     if args.wait {

@@ -255,7 +255,18 @@ async fn reconcile_once(
     pass: &Pass,
 ) -> Result<Option<Duration>, ReconcileError> {
     let ctx = &pass.ctx;
-    // A person's command is audited before anything else happens to the rollout.
+    // A rollout's start, and a person's command, are audited before anything else happens to it.
+    let started;
+    let mr = match super::command_audit::audit_start(mr, ctx).await? {
+        super::command_audit::Audited::Nothing => mr,
+        super::command_audit::Audited::Marked(m) => {
+            started = m;
+            &started
+        }
+        super::command_audit::Audited::Conflict => {
+            return Ok(Some(super::defaults::AFTER_CONFLICT));
+        }
+    };
     let marked;
     let mr = match super::command_audit::audit_command(mr, ctx).await? {
         super::command_audit::Audited::Nothing => mr,

@@ -41,7 +41,10 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, CoreError> {
             format!("webhook TLS: {}: {why}", what.display()),
         )
     };
-    let read = |p: &Path| std::fs::read(p).map_err(|e| bad(p, e.to_string()));
+    // A PEM certificate chain or key is a few KiB; anything past 1 MiB is not one.
+    let read = |p: &Path| {
+        crate::files::read_bytes(p, 1024 * 1024, "a PEM file").map_err(|e| bad(p, e.to_string()))
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
         .collect::<Result<_, _>>()
         .map_err(|e| bad(cert, format!("not PEM certificates: {e}")))?;
@@ -78,12 +81,22 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, CoreError> {
     })
 }
 
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Serve deliveries until the process ends.
 pub async fn serve(listener: TcpListener, tls: TlsAcceptor, triggers: Arc<Triggers>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, most often: wait for connections to close rather
+                // than spin on the error.
+                tracing::warn!(error = %e, "accepting a webhook connection");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             drop(stream);

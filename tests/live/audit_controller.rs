@@ -162,7 +162,96 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         "{e}"
     );
 
+    // No controller: starting a rollout is refused the same way, before anything is created.
+    common::serving_deployment(&admin.client(), &ns, "fraud-detector").await;
+    let start = [
+        "rollout",
+        "start",
+        "--model",
+        "fraud-detector",
+        "--version",
+        "8",
+        "--image",
+        "registry.mlops.invalid/models/fraud-detector:v8",
+        "--template",
+        "quick",
+        "-n",
+        &ns,
+        "-o",
+        "json",
+    ];
+    let (code, out, err) = mlops_as(rita, 5, &start);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("it could not be audited")
+            && err.contains("you (rita) cannot create configmaps in mlops-system"),
+        "{err}"
+    );
+    assert!(
+        api.get_opt("fraud-detector-v8")
+            .await
+            .expect("get")
+            .is_none(),
+        "nothing created"
+    );
+
     let controller = common::controller::start(CONTROLLER);
+
+    // A release manager bound in this namespace only starts a rollout: the controller writes the
+    // start entry in her name and marks it; she is told once it is written.
+    let (code, out, err) = mlops_as(rita, 20, &start);
+    assert_eq!(code, 0, "{out}{err}");
+    let started: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let starts = entries_of(&admin, &format!("{ns}/fraud-detector-v8")).await;
+    assert_eq!(
+        starts
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("rita", "rollout.start")],
+        "{starts:#?}"
+    );
+    assert!(
+        starts[0].details.starts_with("fraud-detector v1 → v8"),
+        "{starts:#?}"
+    );
+    assert_eq!(
+        started["status"]["startAudited"],
+        serde_json::json!(starts[0].seq),
+        "{out}"
+    );
+    // Nobody marks a start audited but the controller, or claims at creation that it was.
+    let mut forged = common::gated_rollout(&ns, "self-audited");
+    forged.metadata.annotations = Some(
+        [
+            ("mlops.dev/author".to_string(), "rita".to_string()),
+            (
+                "mlops.dev/start-audit".to_string(),
+                r#"{"comment":"","details":"","audited":1}"#.to_string(),
+            ),
+        ]
+        .into(),
+    );
+    let as_rita = KubeCluster::connect_file(rita, None, None)
+        .await
+        .expect("connect");
+    let e = Api::<ModelRollout>::namespaced(as_rita.client(), &ns)
+        .create(&PostParams::default(), &forged)
+        .await
+        .expect_err("a start claimed audited is refused");
+    assert!(
+        e.to_string().contains("may say its entry is written only"),
+        "{e}"
+    );
+    let mut remarked = api.get("fraud-detector-v8").await.expect("get");
+    if let Some(s) = remarked.status.as_mut() {
+        s.start_audited = Some(1);
+    }
+    let e = Api::<ModelRollout>::namespaced(as_rita.client(), &ns)
+        .replace_status("fraud-detector-v8", &PostParams::default(), &remarked)
+        .await
+        .expect_err("a start mark of one's own is refused");
+    assert!(e.to_string().contains("Forbidden") || e.to_string().contains("forbidden"), "{e}");
 
     // A viewer is refused by the server.
     let (code, out, err) = mlops_as(vic, 20, &["rollout", "pause", "live", "-n", &ns]);

@@ -19,7 +19,7 @@ use kube::{Api, api::PostParams};
 use mlops_core::{
     CoreError,
     model::Driver,
-    rollout::{Command, CommandRecord},
+    rollout::{CommandRecord, RolloutRecord},
 };
 
 use super::{KubeCluster, ModelRollout, err, lease, names::SYSTEM_NAMESPACE};
@@ -92,14 +92,14 @@ impl KubeCluster {
         &self,
         namespace: &str,
         name: &str,
-        command: &Command,
+        verb: &str,
         no_controller: &str,
     ) -> Result<(), CoreError> {
         match self.may_write_audit().await? {
             Ok(()) => Ok(()),
             Err(who) => Err(CoreError::Refused {
                 rollout: format!("{namespace}/{name}"),
-                command: command.verb().to_string(),
+                command: verb.to_string(),
                 reason: format!(
                     "it could not be audited: {no_controller}, so you would write its audit entry yourself, and you ({who}) cannot create configmaps in {SYSTEM_NAMESPACE} (the role mlops-audit-writer, bound there to the group mlops-audit-writers); run `mlops controller`, which writes the log for everyone"
                 ),
@@ -169,6 +169,51 @@ impl KubeCluster {
         sent: &CommandRecord,
         holder: &str,
     ) -> Result<Option<u64>, CoreError> {
+        let not_yet = format!(
+            "not acknowledged: the command is recorded in the rollout's status, but the controller ({holder}) has not written its audit entry"
+        );
+        self.wait_for_mark(namespace, name, &sent.verb, &not_yet, |cr| {
+            match cr.status.as_ref().and_then(|s| s.last_command.as_ref()) {
+                Some(c) if c.time == sent.time && c.audited.is_none() => None,
+                Some(c) if c.time == sent.time => Some(c.audited),
+                _ => Some(None),
+            }
+        })
+        .await
+    }
+
+    /// Wait until the controller `holder` has written the start entry of the new rollout
+    /// `namespace/name` and marked it (`status.startAudited`), at most `MLOPS_AUDIT_TIMEOUT`;
+    /// the rollout as it is then.
+    pub(super) async fn wait_start_audited(
+        &self,
+        namespace: &str,
+        name: &str,
+        holder: &str,
+    ) -> Result<RolloutRecord, CoreError> {
+        let not_yet = format!(
+            "not acknowledged: the rollout is created, but the controller ({holder}) has not written its start entry in the audit log"
+        );
+        let context = self.context.clone();
+        self.wait_for_mark(namespace, name, "start", &not_yet, |cr| {
+            cr.status
+                .as_ref()
+                .and_then(|s| s.start_audited)
+                .map(|_| cr.record(&context))
+        })
+        .await
+    }
+
+    /// Read `namespace/name` until `marked` finds what it waits for, at most `MLOPS_AUDIT_TIMEOUT`;
+    /// past it, `verb` failed with `not_yet` and where to look.
+    async fn wait_for_mark<T>(
+        &self,
+        namespace: &str,
+        name: &str,
+        verb: &str,
+        not_yet: &str,
+        marked: impl Fn(&ModelRollout) -> Option<T>,
+    ) -> Result<T, CoreError> {
         let wait = audit_wait()?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
         let deadline = Instant::now() + wait;
@@ -177,16 +222,14 @@ impl KubeCluster {
                 .get(name)
                 .await
                 .map_err(|e| err(&format!("reading ModelRollout {namespace}/{name}"), e))?;
-            match cr.status.as_ref().and_then(|s| s.last_command.as_ref()) {
-                Some(c) if c.time == sent.time && c.audited.is_none() => {}
-                Some(c) if c.time == sent.time => return Ok(c.audited),
-                _ => return Ok(None),
+            if let Some(found) = marked(&cr) {
+                return Ok(found);
             }
             if Instant::now() >= deadline {
                 return Err(err(
-                    &format!("{} of ModelRollout {namespace}/{name}", sent.verb),
+                    &format!("{verb} of ModelRollout {namespace}/{name}"),
                     format!(
-                        "not acknowledged: the command is recorded in the rollout's status, but the controller ({holder}) has not written its audit entry within {}s ({AUDIT_WAIT_ENV} sets how long to wait); it writes it when it gets to it: check `mlops audit list --target {namespace}/{name}` and the controller's log",
+                        "{not_yet} within {}s ({AUDIT_WAIT_ENV} sets how long to wait); it writes it when it gets to it: check `mlops audit list --target {namespace}/{name}` and the controller's log",
                         wait.as_secs()
                     ),
                 ));

@@ -60,7 +60,8 @@ fn kubeconfig(server: String, dir: &Path) -> Result<Kubeconfig, CoreError> {
     let text = |p: PathBuf| p.to_string_lossy().into_owned();
     let ca = text(mounted(dir, "ca.crt")?);
     let token = text(mounted(dir, "token")?);
-    let namespace = std::fs::read_to_string(dir.join("namespace"))
+    // A namespace name is at most 63 characters: a file far larger is not one.
+    let namespace = crate::files::read_text(&dir.join("namespace"), 4096, "a namespace file")
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());

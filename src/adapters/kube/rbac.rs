@@ -34,6 +34,10 @@ pub const REGIONS_ANNOTATION: &str = "mlops.dev/regions";
 /// The annotation with the policy a rollout was started under (`policy::Recorded` as JSON): its
 /// gates are decided again before promotion; immutable like the author.
 pub const POLICY_ANNOTATION: &str = "mlops.dev/policy";
+/// The annotation with what a rollout's start entry in the audit log says
+/// (`rollout::StartEntry` as JSON), set when it is created; the controller writes the entry in
+/// the author's name and marks it (`status.startAudited`). Immutable like the author.
+pub const START_AUDIT_ANNOTATION: &str = "mlops.dev/start-audit";
 pub use super::names::{CONTROLLER_ACCOUNT, RECONCILE_VERB};
 /// Groups the shipped bindings give each role (an identity provider's groups, or a client
 /// certificate's O=).
@@ -135,6 +139,11 @@ fn status_field(object: &str, field: &str, default: &str) -> String {
     )
 }
 
+/// Whether the requester may append to the audit log (create ConfigMaps in `mlops-system`).
+fn may_write_audit_log() -> String {
+    format!("authorizer.group('').resource('configmaps').namespace('{SYSTEM_NAMESPACE}').check('create').allowed()")
+}
+
 /// The controller (and a cluster admin, who holds every verb) is not checked by the policies.
 fn not_the_controller() -> Value {
     json!({
@@ -215,8 +224,13 @@ fn command_policy() -> Value {
                     "reason": "Forbidden",
                 },
                 {
-                    "expression": format!("!variables.audited || authorizer.group('').resource('configmaps').namespace('{SYSTEM_NAMESPACE}').check('create').allowed()"),
+                    "expression": format!("!variables.audited || {}", may_write_audit_log()),
                     "message": "status.lastCommand.audited is the controller's to set (or an audit log writer's, where no controller runs)",
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("({}) == ({}) || {}", status_field("object", "startAudited", "0"), status_field("oldObject", "startAudited", "0"), may_write_audit_log()),
+                    "message": "status.startAudited is the controller's to set",
                     "reason": "Forbidden",
                 },
                 {
@@ -268,6 +282,16 @@ fn author_policy() -> Value {
                 {
                     "expression": format!("request.operation != 'UPDATE' || ({}) == ({})", annotation("object", POLICY_ANNOTATION), annotation("oldObject", POLICY_ANNOTATION)),
                     "message": format!("annotation {POLICY_ANNOTATION} (the policy the rollout started under) cannot be changed"),
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("request.operation != 'UPDATE' || ({}) == ({})", annotation("object", START_AUDIT_ANNOTATION), annotation("oldObject", START_AUDIT_ANNOTATION)),
+                    "message": format!("annotation {START_AUDIT_ANNOTATION} (what the rollout's start entry in the audit log says) cannot be changed"),
+                    "reason": "Forbidden",
+                },
+                {
+                    "expression": format!("request.operation != 'CREATE' || !({}).contains('\"audited\"') || {}", annotation("object", START_AUDIT_ANNOTATION), may_write_audit_log()),
+                    "message": format!("annotation {START_AUDIT_ANNOTATION} may say its entry is written only where its creator writes the audit log (mlops-audit-writers, where no controller runs)"),
                     "reason": "Forbidden",
                 },
             ],

@@ -26,7 +26,7 @@ use super::{
     err,
     map::map_deployment,
     names::{FIELD_MANAGER, check_deployment, check_namespace, check_object_name},
-    rbac::{AUTHOR_ANNOTATION, POLICY_ANNOTATION, REGIONS_ANNOTATION},
+    rbac::{AUTHOR_ANNOTATION, POLICY_ANNOTATION, REGIONS_ANNOTATION, START_AUDIT_ANNOTATION},
 };
 
 /// What `rollout start` records with a new rollout besides its spec.
@@ -141,7 +141,7 @@ impl KubeCluster {
                     Err(e) => return Err(refused(namespace, name, command, e)),
                 }
                 if by == AuditBy::Sender {
-                    self.check_sender_may_audit(namespace, name, command, &no_controller)
+                    self.check_sender_may_audit(namespace, name, command.verb(), &no_controller)
                         .await?;
                     let entry = rollout::command_audit(&record, command, &status, Utc::now());
                     audited = Some(self.append_audit(entry).await?);
@@ -252,46 +252,39 @@ impl KubeCluster {
         check_object_name("ModelRollout", name)?;
         check_deployment(&spec.deployment)?;
         let api: Api<ModelRollout> = Api::namespaced(self.client.clone(), namespace);
-        if api
+        let exists = api
             .get_opt(name)
             .await
             .map_err(|e| err(&format!("reading ModelRollout {namespace}/{name}"), e))?
-            .is_none()
-        {
-            let pinned = if regions.is_empty() {
-                String::new()
-            } else {
-                format!(", pinned to {}", regions.join(","))
-            };
-            let evidence = note
-                .policy
-                .as_ref()
-                .map(|p| format!("; {}", p.start.evidence()))
-                .unwrap_or_default();
-            let origin = note
-                .origin
-                .as_ref()
-                .map(|o| {
-                    format!(
-                        "; started by RolloutTrigger {} (delivery {})",
-                        o.trigger, o.delivery
-                    )
-                })
-                .unwrap_or_default();
-            self.audit(
-                rollout::START_ACTION,
-                &format!("{namespace}/{name}"),
-                &note.change,
-                &format!(
-                    "{} v{} → v{}, {} steps, image {}{pinned}{evidence}{origin}",
-                    spec.model.name,
-                    spec.stable_version,
-                    spec.model.version,
-                    spec.steps.len(),
-                    spec.image
-                ),
-            )
-            .await?;
+            .is_some();
+        let mut entry = rollout::StartEntry {
+            comment: note.change.clone(),
+            details: start_details(&spec, note),
+            audited: None,
+        };
+        // Who writes the start entry: the controller holding the Lease, from what the rollout
+        // records (people need no write rights on the audit log); else we do, now. The
+        // controller's own triggers write theirs at once.
+        let by = if note.origin.is_some() {
+            AuditBy::Sender
+        } else {
+            let (by, no_controller) = self.audit_by().await?;
+            if by == AuditBy::Sender && !exists {
+                self.check_sender_may_audit(namespace, name, "start", &no_controller)
+                    .await?;
+            }
+            by
+        };
+        if by == AuditBy::Sender && !exists {
+            let written = self
+                .audit(
+                    rollout::START_ACTION,
+                    &format!("{namespace}/{name}"),
+                    &entry.comment,
+                    &entry.details,
+                )
+                .await?;
+            entry.audited = Some(written.seq);
         }
         let mut mr = ModelRollout::new(name, ModelRolloutSpec { rollout: spec });
         mr.metadata.namespace = Some(namespace.to_string());
@@ -319,8 +312,12 @@ impl KubeCluster {
                 origin.delivery.clone(),
             );
         }
+        annotations.insert(
+            START_AUDIT_ANNOTATION.to_string(),
+            serde_json::to_string(&entry).map_err(|e| err("encoding the start entry", e))?,
+        );
         mr.metadata.annotations = Some(annotations);
-        match api
+        let created = match api
             .create(
                 &PostParams {
                     field_manager: Some(FIELD_MANAGER.into()),
@@ -330,14 +327,53 @@ impl KubeCluster {
             )
             .await
         {
-            Ok(r) => Ok(r.record(&self.context)),
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(err(
-                &format!("creating ModelRollout {namespace}/{name}"),
-                "it exists already",
-            )),
-            Err(e) => Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
+            Ok(r) => r,
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Err(err(
+                    &format!("creating ModelRollout {namespace}/{name}"),
+                    "it exists already",
+                ));
+            }
+            Err(e) => return Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
+        };
+        match by {
+            AuditBy::Controller { holder } => self.wait_start_audited(namespace, name, &holder).await,
+            AuditBy::Sender => Ok(created.record(&self.context)),
         }
     }
+}
+
+/// What a start entry says after its change ticket: the versions, steps and image, the regions
+/// it is pinned to, the policy's evidence and the trigger that started it.
+fn start_details(spec: &RolloutSpec, note: &StartNote) -> String {
+    let pinned = if note.regions.is_empty() {
+        String::new()
+    } else {
+        format!(", pinned to {}", note.regions.join(","))
+    };
+    let evidence = note
+        .policy
+        .as_ref()
+        .map(|p| format!("; {}", p.start.evidence()))
+        .unwrap_or_default();
+    let origin = note
+        .origin
+        .as_ref()
+        .map(|o| {
+            format!(
+                "; started by RolloutTrigger {} (delivery {})",
+                o.trigger, o.delivery
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{} v{} → v{}, {} steps, image {}{pinned}{evidence}{origin}",
+        spec.model.name,
+        spec.stable_version,
+        spec.model.version,
+        spec.steps.len(),
+        spec.image
+    )
 }
 
 impl KubeCluster {

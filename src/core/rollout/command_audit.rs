@@ -6,10 +6,87 @@
 
 use std::fmt::Write;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{RolloutRecord, effects::target};
+use super::{RolloutRecord, START_ACTION, effects::target};
 use crate::audit::AuditRecord;
+
+/// What a rollout's start entry says, as `mlops rollout start` records it on the new rollout (an
+/// annotation): the change ticket and the details. `audited`: the sender wrote the entry itself
+/// (no controller ran), so nobody writes it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartEntry {
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub details: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audited: Option<u64>,
+}
+
+/// The audit entry `rollout`'s start still needs, in the name of `author` (its creator, as the
+/// admission policy keeps it; `None`: unknown), from what its creator recorded (`recorded`):
+/// - `None` once it is marked (`status.startAudited`) or its sender wrote it (`audited`);
+/// - a rollout created without a record (with kubectl) is audited from its spec while it is new,
+///   but one that has progressed without a mark was started before starts were audited this
+///   way: its sender wrote the entry, and it is not written twice.
+pub fn unaudited_start(
+    rollout: &RolloutRecord,
+    author: Option<&str>,
+    recorded: Option<&StartEntry>,
+) -> Option<AuditRecord> {
+    if rollout.status.start_audited.is_some() || recorded.and_then(|r| r.audited).is_some() {
+        return None;
+    }
+    let fresh = rollout.status == super::RolloutStatus::default();
+    let (comment, details) = match recorded {
+        Some(r) => (r.comment.clone(), r.details.clone()),
+        None if fresh => (
+            String::new(),
+            format!(
+                "created without mlops rollout start: {} v{} → v{}, {} steps, image {}",
+                rollout.spec.model.name,
+                rollout.spec.stable_version,
+                rollout.spec.model.version,
+                rollout.spec.steps.len(),
+                rollout.spec.image
+            ),
+        ),
+        None => return None,
+    };
+    Some(AuditRecord {
+        time: rollout.created,
+        actor: author
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or("unknown (no mlops.dev/author annotation)")
+            .to_string(),
+        action: START_ACTION.to_string(),
+        target: target(rollout),
+        comment,
+        details,
+    })
+}
+
+/// A key naming the start of the rollout with the API server's `uid` (a rollout deleted and
+/// created again under its name is another start): its entry carries it, so a writer that crashed
+/// before marking finds it.
+pub fn start_key(rollout: &RolloutRecord, uid: &str) -> String {
+    hex_key(&[START_ACTION, &target(rollout), uid])
+}
+
+fn hex_key(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    // 20 bytes: 40 hex digits, well inside a label value's 63 characters.
+    h.finalize()[..20].iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
 
 /// The audit entry `rollout`'s last command still needs: `None` when there is no command, when
 /// it is marked audited, or when it was recorded before commands carried their entry (no
@@ -34,21 +111,12 @@ pub fn unaudited_command(rollout: &RolloutRecord) -> Option<AuditRecord> {
 /// command finds the entry instead of writing a second one.
 pub fn command_key(rollout: &RolloutRecord) -> Option<String> {
     let c = rollout.status.last_command.as_ref()?;
-    let mut h = Sha256::new();
-    for part in [
+    Some(hex_key(&[
         target(rollout).as_str(),
         &c.user,
         &c.verb,
         &c.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    // 20 bytes: 40 hex digits, well inside a label value's 63 characters.
-    Some(h.finalize()[..20].iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    ]))
 }
 
 #[cfg(test)]
@@ -162,5 +230,61 @@ mod tests {
         other.name = "churn-model-v4".into();
         assert_ne!(command_key(&other), Some(key));
         assert_eq!(command_key(&rollout(progressing())), None);
+    }
+
+    #[test]
+    fn a_new_rollout_needs_its_start_entry_once() {
+        let recorded = StartEntry {
+            comment: "CHG-1".into(),
+            details: "fraud v6 → v7".into(),
+            audited: None,
+        };
+        let fresh = rollout(RolloutStatus::default());
+        let entry = unaudited_start(&fresh, Some("alice"), Some(&recorded)).expect("an entry");
+        assert_eq!(entry.actor, "alice");
+        assert_eq!(entry.action, START_ACTION);
+        assert_eq!(entry.target, "ml/fraud-detector-v7");
+        assert_eq!((entry.comment.as_str(), entry.details.as_str()), ("CHG-1", "fraud v6 → v7"));
+        assert_eq!(entry.time, fresh.created);
+        // Marked, or written by its sender: nothing more.
+        let mut marked = fresh.clone();
+        marked.status.start_audited = Some(3);
+        assert_eq!(unaudited_start(&marked, Some("alice"), Some(&recorded)), None);
+        let by_sender = StartEntry { audited: Some(9), ..recorded.clone() };
+        assert_eq!(unaudited_start(&fresh, Some("alice"), Some(&by_sender)), None);
+        // Recorded, it is written even after the rollout has progressed (the controller got to it late).
+        let progressed = rollout(progressing_with_history());
+        assert!(unaudited_start(&progressed, Some("alice"), Some(&recorded)).is_some());
+    }
+
+    #[test]
+    fn a_rollout_created_with_kubectl_is_audited_from_its_spec_only_while_new() {
+        let fresh = rollout(RolloutStatus::default());
+        let entry = unaudited_start(&fresh, None, None).expect("an entry");
+        assert!(entry.actor.starts_with("unknown"), "{entry:?}");
+        assert!(
+            entry.details.starts_with("created without mlops rollout start"),
+            "{entry:?}"
+        );
+        // Started before starts were audited by the controller: its sender wrote the entry.
+        assert_eq!(unaudited_start(&rollout(progressing_with_history()), Some("bob"), None), None);
+    }
+
+    #[test]
+    fn the_start_key_names_one_start() {
+        let r = rollout(RolloutStatus::default());
+        let key = start_key(&r, "uid-1");
+        assert_eq!(key.len(), 40);
+        assert_eq!(start_key(&r, "uid-1"), key);
+        assert_ne!(start_key(&r, "uid-2"), key, "created again under the name");
+        let mut other = r;
+        other.name = "churn".into();
+        assert_ne!(start_key(&other, "uid-1"), key);
+    }
+
+    fn progressing_with_history() -> RolloutStatus {
+        let mut s = progressing();
+        s.observed_generation = Some(1);
+        s
     }
 }

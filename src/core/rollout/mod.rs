@@ -38,7 +38,7 @@ pub use command::{
     Sent, action_tags, apply_command, check_two_person, command_audit, command_event, command_tags,
     record_command, send_and_tag, tag_version,
 };
-pub use command_audit::{command_key, unaudited_command};
+pub use command_audit::{StartEntry, command_key, start_key, unaudited_command, unaudited_start};
 pub use effects::{
     CHAMPION_ALIAS, Infrastructure, Recorder, ReplicaRatio, Routing, TrafficRouter, Workload,
     carry_out, target, transition_action,
@@ -260,6 +260,10 @@ pub struct RolloutStatus {
     /// Notifications delivered (the controller's sender records them; bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Delivery>,
+    /// The sequence number of the rollout's start entry in the audit log, once the controller
+    /// has written it from what its creator recorded (`command_audit::unaudited_start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_audited: Option<u64>,
 }
 
 /// One event's notifications, as `status.notifications` records them (`crate::notify` decides
@@ -323,6 +327,7 @@ impl Default for RolloutStatus {
             message: String::new(),
             last_command: None,
             notifications: Vec::new(),
+            start_audited: None,
         }
     }
 }
