@@ -378,17 +378,21 @@ async fn run_mode(
     let client = bench.cluster.client();
     let n = bench.n;
     let rollouts: Api<ModelRollout> = Api::namespaced(client.clone(), NS);
-    // The previous mode's rollouts go first: each mode's controller sees only its own.
-    let _ = rollouts
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await;
-    while rollouts
-        .list(&ListParams::default().limit(1))
-        .await
-        .map_or(1, |l| l.items.len())
-        > 0
-    {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    // The previous mode's rollouts go first: each mode's controller sees only its own. A
+    // delete that misses the per-call deadline under load is sent again.
+    loop {
+        let _ = rollouts
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let left = rollouts
+            .list(&ListParams::default().limit(1))
+            .await
+            .map_or(1, |l| l.items.len());
+        if left == 0 {
+            break;
+        }
+        eprintln!("[{mode}] waiting for the previous rollouts to be deleted");
     }
     bench.timings.reset();
     let telemetry = Arc::new(controller::Telemetry::new(
