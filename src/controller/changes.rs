@@ -126,7 +126,7 @@ pub(super) fn rollouts_using<'a>(
             base == name || canary_name(base) == name
         })
         .filter(|r| !r.status.as_ref().is_some_and(|s| s.phase.is_terminal()))
-        .map(|r| ObjectRef::from_obj(r))
+        .map(ObjectRef::from_obj)
         .collect()
 }
 

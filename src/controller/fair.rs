@@ -39,8 +39,10 @@ fn slots(concurrency: u16) -> Arc<Semaphore> {
 /// `shutdown` fires and the passes already started have finished; passes still waiting for a
 /// slot then are not started.
 pub(super) fn run<K, Ctx, R, Fut, E>(
-    triggers: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-    more: impl Stream<Item = ObjectRef<K>> + Send + 'static,
+    (triggers, more): (
+        impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+        impl Stream<Item = ObjectRef<K>> + Send + 'static,
+    ),
     cache: Store<K>,
     concurrency: u16,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
@@ -128,8 +130,7 @@ mod tests {
             futures::stream::iter((0..n).map(|i| Ok(object(i)))).chain(futures::stream::pending());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = super::run(
-            triggers,
-            futures::stream::pending(),
+            (triggers, futures::stream::pending()),
             cache,
             concurrency,
             async move {

@@ -216,8 +216,7 @@ async fn lead_until(
     });
     let (shutdown, shutting_down) = tokio::sync::oneshot::channel::<()>();
     let controller = fair::run(
-        triggers,
-        more,
+        (triggers, more),
         rollouts,
         ctx.concurrency,
         async move {
