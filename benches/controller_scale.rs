@@ -511,22 +511,19 @@ async fn run_mode(
             controller_requests.insert(verb.clone(), d);
         }
     }
-    let rollout_minutes: f64 = created
-        .lock()
-        .map(|c| {
-            c.iter()
-                .map(|(k, t)| {
-                    finished_at
-                        .get(k)
-                        .copied()
-                        .unwrap_or(end)
-                        .saturating_duration_since(*t)
-                        .as_secs_f64()
-                        / 60.0
-                })
-                .sum()
-        })
-        .unwrap_or(0.0);
+    let rollout_minutes: f64 = created.lock().map_or(0.0, |c| {
+        c.iter()
+            .map(|(k, t)| {
+                finished_at
+                    .get(k)
+                    .copied()
+                    .unwrap_or(end)
+                    .saturating_duration_since(*t)
+                    .as_secs_f64()
+                    / 60.0
+            })
+            .sum()
+    });
     let take = |m: &std::sync::Mutex<Vec<Duration>>| {
         let mut v = m.lock().map(|v| v.clone()).unwrap_or_default();
         v.sort();
