@@ -1,12 +1,19 @@
-//! One controller driving many concurrent rollouts on the kwok cluster: the time each reconcile
-//! pass takes (observe → decide → effects → status write), and the time until every rollout is
-//! Promoted. Each rollout has its own serving Deployment in the namespace `mlops-bench`, on
-//! bench-only kwok nodes, and goes setWeight 50 → two analysis rounds (a PromQL query against the
-//! real Prometheus) → setWeight 100 → promotion.
+//! One controller driving many concurrent rollouts on the kwok cluster, run twice in one process:
+//! first passing every rollout on a clock as the controller did before (`Schedule::Clock`, every
+//! 5 s), then on change and when due (the default). For each: reconcile passes and the
+//! controller's API requests per rollout-minute (a rollout-minute: one rollout under way for a
+//! minute, from its create until the benchmark sees it finished), the time each pass takes
+//! (observe → decide → effects → status write), and the time until every rollout is Promoted;
+//! then the ratios. Each rollout has its own serving Deployment in the namespace `mlops-bench`,
+//! on bench-only kwok nodes, and goes setWeight 50 → a 30 s pause → two analysis rounds (a
+//! PromQL query against the real Prometheus) every 30 s → setWeight 100 → promotion.
 //!
 //! Run with the test environment up: `eval "$(tests/env/up)"; cargo bench --bench controller_scale`
-//! (`MLOPS_BENCH_ROLLOUTS`, default 500; `MLOPS_BENCH_CONCURRENCY`; `MLOPS_BENCH_TIMEOUT_SECONDS`,
-//! the per-call deadline, default 10). Nothing else may hold the controller lease meanwhile.
+//! (`MLOPS_BENCH_ROLLOUTS`, default 2000; `MLOPS_BENCH_MODES`, default `clock,change`;
+//! `MLOPS_BENCH_INTERVAL_SECONDS` and `MLOPS_BENCH_PAUSE_SECONDS`, default 30;
+//! `MLOPS_BENCH_CLOCK_SECONDS`, default 5; `MLOPS_BENCH_LIMIT_SECONDS` per mode, default 900;
+//! `MLOPS_BENCH_CONCURRENCY`; `MLOPS_BENCH_TIMEOUT_SECONDS`, the per-call deadline, default 10).
+//! Nothing else may hold the controller lease meanwhile.
 
 // A benchmark is a script of steps: production code is held to 100 lines a function
 // (clippy.toml), benchmarks are not.
@@ -165,19 +172,22 @@ fn deployment(i: usize) -> Deployment {
     .expect("deployment")
 }
 
-fn rollout(i: usize) -> ModelRollout {
+/// The rollout of bench-model-`i` to `version` (from the one before): setWeight 50, a timed
+/// pause, two passing analysis rounds, setWeight 100, with analysis every `shape.interval`.
+fn rollout(i: usize, version: u32, shape: Shape) -> ModelRollout {
     let name = format!("bench-model-{i:03}");
     serde_json::from_value(serde_json::json!({
         "apiVersion": "mlops.dev/v1alpha1", "kind": "ModelRollout",
-        "metadata": {"name": format!("{name}-v2"), "namespace": NS},
+        "metadata": {"name": format!("{name}-v{version}"), "namespace": NS},
         "spec": {
-            "model": {"name": name, "version": 2},
-            "stableVersion": 1,
+            "model": {"name": name, "version": version},
+            "stableVersion": version - 1,
             "deployment": name,
-            "image": format!("registry.mlops.invalid/bench/{name}:v2"),
+            "image": format!("registry.mlops.invalid/bench/{name}:v{version}"),
             "replicas": 1,
-            "steps": [{"setWeight": 50}, {"analysis": {"count": 2}}, {"setWeight": 100}],
-            "analysis": {"intervalSeconds": 5, "failureLimit": 2, "metrics": [{
+            "steps": [{"setWeight": 50}, {"pause": {"durationSeconds": shape.pause}},
+                {"analysis": {"count": 2}}, {"setWeight": 100}],
+            "analysis": {"intervalSeconds": shape.interval, "failureLimit": 2, "metrics": [{
                 "name": "error-rate", "kind": "errorRate",
                 "canaryQuery": format!("(sum(rate(model_requests_total{{model=\"{name}\",code=~\"5..\"}}[1m])) / sum(rate(model_requests_total{{model=\"{name}\"}}[1m]))) or vector(0)"),
                 "max": 0.05
@@ -280,18 +290,307 @@ async fn setup(client: &kube::Client, n: usize) {
     );
 }
 
+/// What each rollout goes through: analysis every `interval` seconds, a pause of `pause`.
+#[derive(Clone, Copy)]
+struct Shape {
+    interval: u64,
+    pause: u64,
+}
+
+fn env_or<T: std::str::FromStr>(k: &str, default: T) -> T {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The process's API requests so far, by verb (`mlops_controller_kube_requests_total`, summed
+/// over status codes): the controller's and the benchmark's own, which the caller subtracts.
+fn requests(telemetry: &controller::Telemetry) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in telemetry.encode().lines() {
+        let Some(rest) = line.strip_prefix("mlops_controller_kube_requests_total{verb=\"") else {
+            continue;
+        };
+        let (verb, rest) = rest.split_once('"').unwrap_or_default();
+        if let Some(v) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            *out.entry(verb.to_string()).or_default() += v;
+        }
+    }
+    out
+}
+
+impl Timings {
+    fn reset(&self) {
+        for v in [&self.passes, &self.late, &self.first] {
+            if let Ok(mut v) = v.lock() {
+                v.clear();
+            }
+        }
+        for m in [&self.due, &self.created] {
+            if let Ok(mut m) = m.lock() {
+                m.clear();
+            }
+        }
+    }
+}
+
+/// One mode's results.
+struct Report {
+    mode: String,
+    passes: Vec<Duration>,
+    late: Vec<Duration>,
+    first: Vec<Duration>,
+    rollout_minutes: f64,
+    /// The controller's API requests by verb (the benchmark's own taken out).
+    requests: std::collections::BTreeMap<String, f64>,
+    finished: Option<Duration>,
+    phases: std::collections::BTreeMap<String, usize>,
+}
+
+impl Report {
+    #[allow(clippy::cast_precision_loss)]
+    fn per_rollout_minute(&self, count: f64) -> f64 {
+        count / self.rollout_minutes.max(f64::MIN_POSITIVE)
+    }
+
+    fn total_requests(&self) -> f64 {
+        self.requests.values().sum()
+    }
+}
+
+struct Bench {
+    cluster: mlops_console::adapters::kube::KubeCluster,
+    n: usize,
+    concurrency: u16,
+    shape: Shape,
+    timings: Arc<Timings>,
+}
+
+/// Drive `version` of every rollout to the end under `schedule`, from a fresh lease and
+/// controller, and measure.
+async fn run_mode(
+    bench: &Bench,
+    mode: &str,
+    schedule: controller::Schedule,
+    version: u32,
+) -> Report {
+    let client = bench.cluster.client();
+    let n = bench.n;
+    let rollouts: Api<ModelRollout> = Api::namespaced(client.clone(), NS);
+    // The previous mode's rollouts go first: each mode's controller sees only its own. A
+    // delete that misses the per-call deadline under load is sent again.
+    loop {
+        let _ = rollouts
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let left = rollouts
+            .list(&ListParams::default().limit(1))
+            .await
+            .map_or(1, |l| l.items.len());
+        if left == 0 {
+            break;
+        }
+        eprintln!("[{mode}] waiting for the previous rollouts to be deleted");
+    }
+    bench.timings.reset();
+    let telemetry = Arc::new(controller::Telemetry::new(
+        &format!("bench-{mode}"),
+        mlops_console::adapters::kube::DEFAULT_TIMEOUT,
+    ));
+    let ctx = Arc::new(controller::Context {
+        cluster: bench.cluster.clone(),
+        metrics: Some(Arc::new(
+            PrometheusMetrics::new(&var("MLOPS_PROMETHEUS_URL"), Auth::None)
+                .expect("prometheus")
+                .with_cluster(bench.cluster.describe_context()),
+        )),
+        registry: None,
+        id: format!("bench-{mode}-{}", std::process::id()),
+        concurrency: bench.concurrency,
+        telemetry: telemetry.clone(),
+        schedule,
+    });
+    let before = requests(&telemetry);
+    let lease = bench.cluster.lease(&ctx.id);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while matches!(
+        lease.try_acquire_or_renew(true).await.expect("lease"),
+        Acquired::No { .. }
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "another controller holds the lease"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let driver = tokio::spawn(controller::lead(ctx.clone(), lease, async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+
+    let started = Instant::now();
+    let created = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let shape = bench.shape;
+    each((0..n).collect(), 16, |i| {
+        let rollouts = rollouts.clone();
+        let timings = bench.timings.clone();
+        let created = created.clone();
+        async move {
+            let key = format!("{NS}/bench-model-{i:03}-v{version}");
+            if let Ok(mut c) = timings.created.lock() {
+                c.insert(key.clone(), Instant::now());
+            }
+            if let Ok(mut c) = created.lock() {
+                c.insert(key, Instant::now());
+            }
+            rollouts
+                .create(&PostParams::default(), &rollout(i, version, shape))
+                .await
+                .unwrap_or_else(|e| panic!("creating rollout {i}: {e}"));
+        }
+    })
+    .await;
+    eprintln!(
+        "[{mode}] created {n} ModelRollouts in {:.1?}",
+        started.elapsed()
+    );
+    let mut own_lists = 0.0;
+    let mut finished_at = std::collections::HashMap::<String, Instant>::new();
+    let mut all_done = None;
+    let mut phases = std::collections::BTreeMap::<String, usize>::new();
+    let limit = Duration::from_secs(env_or("MLOPS_BENCH_LIMIT_SECONDS", 900));
+    while started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        own_lists += 1.0;
+        // The API server is as loaded as it gets here: a list that misses the client's per-call
+        // deadline is reported and tried again at the next tick, not the end of the run.
+        let list = match rollouts.list(&ListParams::default()).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "  {:>5.0?} listing the rollouts failed: {e}",
+                    started.elapsed()
+                );
+                continue;
+            }
+        };
+        phases.clear();
+        let now = Instant::now();
+        for r in &list.items {
+            let phase = r.status.as_ref().map(|s| s.phase);
+            let p = phase.map_or("Pending".into(), |p| p.to_string());
+            *phases.entry(p).or_default() += 1;
+            if phase.is_some_and(mlops_core::rollout::Phase::is_terminal) {
+                let key = format!("{NS}/{}", r.metadata.name.as_deref().unwrap_or_default());
+                finished_at.entry(key).or_insert(now);
+            }
+        }
+        eprintln!("  [{mode}] {:>5.0?} {phases:?}", started.elapsed());
+        if finished_at.len() == n {
+            all_done = Some(started.elapsed());
+            break;
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
+    let end = Instant::now();
+    let after = requests(&telemetry);
+    let mut controller_requests = std::collections::BTreeMap::new();
+    for (verb, v) in &after {
+        let mut d = v - before.get(verb).copied().unwrap_or(0.0);
+        // The benchmark's own: its creates and its progress lists.
+        #[allow(clippy::cast_precision_loss)]
+        match verb.as_str() {
+            "create" => d -= n as f64,
+            "list" => d -= own_lists,
+            _ => {}
+        }
+        if d > 0.0 {
+            controller_requests.insert(verb.clone(), d);
+        }
+    }
+    let rollout_minutes: f64 = created.lock().map_or(0.0, |c| {
+        c.iter()
+            .map(|(k, t)| {
+                finished_at
+                    .get(k)
+                    .copied()
+                    .unwrap_or(end)
+                    .saturating_duration_since(*t)
+                    .as_secs_f64()
+                    / 60.0
+            })
+            .sum()
+    });
+    let take = |m: &std::sync::Mutex<Vec<Duration>>| {
+        let mut v = m.lock().map(|v| v.clone()).unwrap_or_default();
+        v.sort();
+        v
+    };
+    Report {
+        mode: mode.to_string(),
+        passes: take(&bench.timings.passes),
+        late: take(&bench.timings.late),
+        first: take(&bench.timings.first),
+        rollout_minutes,
+        requests: controller_requests,
+        finished: all_done,
+        phases,
+    }
+}
+
+fn print(r: &Report, n: usize) {
+    let q = |v: &[Duration]| {
+        format!(
+            "p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
+            quantile(v, 0.50),
+            quantile(v, 0.90),
+            quantile(v, 0.99),
+            v.last().copied().unwrap_or_default()
+        )
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let passes = r.passes.len() as f64;
+    println!("[{}]", r.mode);
+    println!(
+        "  reconcile passes: {} over {:.0} rollout-minutes: {:.2} per rollout-minute",
+        r.passes.len(),
+        r.rollout_minutes,
+        r.per_rollout_minute(passes)
+    );
+    println!("  pass latency: {}", q(&r.passes));
+    println!(
+        "  API requests: {:.0} ({:.2} per rollout-minute) {:?}",
+        r.total_requests(),
+        r.per_rollout_minute(r.total_requests()),
+        r.requests
+    );
+    println!("  requeued passes started late by: {}", q(&r.late));
+    println!(
+        "  first pass after the create: {} ({} of {n} passed)",
+        q(&r.first),
+        r.first.len()
+    );
+    match r.finished {
+        Some(d) => println!("  all {n} finished after {d:.1?}: {:?}", r.phases),
+        None => println!("  NOT all finished: {:?}", r.phases),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::var("MLOPS_BENCH_ROLLOUTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
+    let n: usize = env_or("MLOPS_BENCH_ROLLOUTS", 2000);
     // The per-call deadline of every Kubernetes call (as `timeout_seconds` in config.toml; 10 s
     // by default): `MLOPS_BENCH_TIMEOUT_SECONDS` to see what the deadline does under load.
-    let timeout = std::env::var("MLOPS_BENCH_TIMEOUT_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(10), Duration::from_secs);
+    let timeout = Duration::from_secs(env_or("MLOPS_BENCH_TIMEOUT_SECONDS", 10));
+    let shape = Shape {
+        interval: env_or("MLOPS_BENCH_INTERVAL_SECONDS", 30),
+        pause: env_or("MLOPS_BENCH_PAUSE_SECONDS", 30),
+    };
+    let clock_every = Duration::from_secs(env_or("MLOPS_BENCH_CLOCK_SECONDS", 5));
+    let modes = std::env::var("MLOPS_BENCH_MODES").unwrap_or_else(|_| "clock,change".into());
     let cluster = mlops_console::adapters::kube::KubeCluster::connect_file_with(
         Path::new(&var("KUBECONFIG")),
         Some(&var("MLOPS_KUBE_CONTEXT")),
@@ -315,136 +614,52 @@ async fn main() {
             ),
         )
         .try_init();
-    let concurrency: u16 = std::env::var("MLOPS_BENCH_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(controller::DEFAULT_CONCURRENCY);
-    let ctx = Arc::new(controller::Context {
+    let bench = Bench {
         cluster: cluster.clone(),
-        metrics: Some(Arc::new(
-            PrometheusMetrics::new(&var("MLOPS_PROMETHEUS_URL"), Auth::None)
-                .expect("prometheus")
-                .with_cluster(cluster.describe_context()),
-        )),
-        registry: None,
-        id: format!("bench-{}", std::process::id()),
-        concurrency,
-        telemetry: Arc::new(controller::Telemetry::new(
-            "bench",
-            mlops_console::adapters::kube::DEFAULT_TIMEOUT,
-        )),
-    });
-    let lease = cluster.lease(&ctx.id);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while matches!(
-        lease.try_acquire_or_renew(true).await.expect("lease"),
-        Acquired::No { .. }
-    ) {
-        assert!(
-            Instant::now() < deadline,
-            "another controller holds the lease"
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let driver = tokio::spawn(controller::lead(ctx.clone(), lease, async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    }));
-
-    let rollouts: Api<ModelRollout> = Api::namespaced(client.clone(), NS);
-    let started = Instant::now();
-    each((0..n).collect(), 16, |i| {
-        let rollouts = rollouts.clone();
-        let timings = timings.clone();
-        async move {
-            if let Ok(mut c) = timings.created.lock() {
-                c.insert(format!("{NS}/bench-model-{i:03}-v2"), Instant::now());
-            }
-            rollouts
-                .create(&PostParams::default(), &rollout(i))
-                .await
-                .unwrap_or_else(|e| panic!("creating rollout {i}: {e}"));
-        }
-    })
-    .await;
-    eprintln!("created {n} ModelRollouts in {:.1?}", started.elapsed());
-    let mut all_done = None;
-    let limit = Duration::from_secs(900);
-    while started.elapsed() < limit {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        // The API server is as loaded as it gets here: a list that misses the client's per-call
-        // deadline is reported and tried again at the next tick, not the end of the run.
-        let list = match rollouts.list(&ListParams::default()).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!(
-                    "  {:>5.0?} listing the rollouts failed: {e}",
-                    started.elapsed()
-                );
-                continue;
-            }
-        };
-        let mut phases = std::collections::BTreeMap::<String, usize>::new();
-        for r in &list.items {
-            let p = r
-                .status
-                .as_ref()
-                .map_or("Pending".into(), |s| s.phase.to_string());
-            *phases.entry(p).or_default() += 1;
-        }
-        eprintln!("  {:>5.0?} {phases:?}", started.elapsed());
-        let done: usize = ["Promoted", "RolledBack", "Failed"]
-            .iter()
-            .filter_map(|p| phases.get(*p))
-            .sum();
-        if done == n {
-            all_done = Some((started.elapsed(), phases));
-            break;
-        }
-    }
-    let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
-
-    let mut t = timings.passes.lock().map(|t| t.clone()).unwrap_or_default();
-    t.sort();
-    let mut late = timings.late.lock().map(|t| t.clone()).unwrap_or_default();
-    late.sort();
-    let per_second = {
-        #[allow(clippy::cast_precision_loss)]
-        let r = t.len() as f64 / started.elapsed().as_secs_f64();
-        r
+        n,
+        concurrency: env_or("MLOPS_BENCH_CONCURRENCY", controller::DEFAULT_CONCURRENCY),
+        shape,
+        timings,
     };
-    println!("rollouts: {n} (one controller, concurrency {concurrency}, {NODES} bench kwok nodes)");
+    let mut reports = Vec::new();
+    // Each mode rolls every model one version further: 1 → 2, then 2 → 3.
+    for (k, mode) in modes.split(',').map(str::trim).enumerate() {
+        let schedule = match mode {
+            "clock" => controller::Schedule::Clock { every: clock_every },
+            "change" => controller::Schedule::default(),
+            other => panic!("MLOPS_BENCH_MODES: unknown mode {other} (clock, change)"),
+        };
+        let label = match mode {
+            "clock" => format!("clock: every {clock_every:?} (the controller before)"),
+            _ => "on change and when due (safety resync 5 min)".to_string(),
+        };
+        let version = u32::try_from(k).unwrap_or(0) + 2;
+        reports.push(run_mode(&bench, &label, schedule, version).await);
+    }
     println!(
-        "reconcile passes: {} ({per_second:.0}/s); latency p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
-        t.len(),
-        quantile(&t, 0.50),
-        quantile(&t, 0.90),
-        quantile(&t, 0.99),
-        t.last().copied().unwrap_or_default()
+        "rollouts: {n} (one controller, concurrency {}, {NODES} bench kwok nodes); each: setWeight 50, pause {} s, 2 analysis rounds every {} s, setWeight 100",
+        bench.concurrency, shape.pause, shape.interval
     );
-    println!(
-        "requeued passes started late by: p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
-        quantile(&late, 0.50),
-        quantile(&late, 0.90),
-        quantile(&late, 0.99),
-        late.last().copied().unwrap_or_default()
-    );
-    let mut first = timings.first.lock().map(|t| t.clone()).unwrap_or_default();
-    first.sort();
-    println!(
-        "first pass after the create: p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?} ({} of {n} passed)",
-        quantile(&first, 0.50),
-        quantile(&first, 0.90),
-        quantile(&first, 0.99),
-        first.last().copied().unwrap_or_default(),
-        first.len()
-    );
-    match all_done {
-        Some((d, phases)) => println!("all {n} finished after {d:.1?}: {phases:?}"),
-        None => println!("NOT all finished within {limit:?}"),
+    for r in &reports {
+        print(r, n);
+    }
+    if let [clock, change] = reports.as_slice() {
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = |a: &Report, b: &Report, f: &dyn Fn(&Report) -> f64| {
+            a.per_rollout_minute(f(a)) / b.per_rollout_minute(f(b)).max(f64::MIN_POSITIVE)
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let passes = |r: &Report| r.passes.len() as f64;
+        println!(
+            "clock / on change: passes per rollout-minute ×{:.2}, API requests per rollout-minute ×{:.2}, pass p99 {:.1?} → {:.1?}",
+            ratio(clock, change, &passes),
+            ratio(clock, change, &Report::total_requests),
+            quantile(&clock.passes, 0.99),
+            quantile(&change.passes, 0.99)
+        );
     }
     if std::env::var_os("MLOPS_BENCH_KEEP").is_none() {
+        let rollouts: Api<ModelRollout> = Api::namespaced(client.clone(), NS);
         let _ = rollouts
             .delete_collection(&DeleteParams::default(), &ListParams::default())
             .await;

@@ -489,6 +489,7 @@ pub async fn real(options: &Options) -> Backends {
         telemetry: Arc::new(controller::Telemetry::new(&driver_id, options.timeout)),
         id: driver_id,
         concurrency: controller::DEFAULT_CONCURRENCY,
+        schedule: controller::Schedule::default(),
     });
     Backends {
         ports,

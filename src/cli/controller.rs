@@ -39,8 +39,30 @@ pub struct ControllerArgs {
     /// the flag when KUBERNETES_SERVICE_HOST is set and neither --context nor KUBECONFIG is.
     #[arg(long, env = "MLOPS_SERVICE_ACCOUNT_DIR")]
     pub service_account_dir: Option<std::path::PathBuf>,
+    /// Pass every rollout under way at least this often (seconds) whatever changed, the safety
+    /// net under the watches: rollouts are passed when something they depend on changes (their
+    /// Deployments' readiness, their spec, a command) or their next step falls due.
+    #[arg(long, env = "MLOPS_CONTROLLER_SAFETY_RESYNC", default_value_t = controller::SAFETY_RESYNC.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub safety_resync: u64,
+    /// Pass every rollout under way every SECONDS (or its analysis interval, if shorter) whether
+    /// or not anything changed, as the controller did before: only to compare against.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resync_every: Option<u64>,
     #[command(flatten)]
     pub webhooks: super::triggers::WebhookArgs,
+}
+
+/// When the controller passes rollouts, from its flags.
+fn schedule(args: &ControllerArgs) -> controller::Schedule {
+    use std::time::Duration;
+    match args.resync_every {
+        Some(s) => controller::Schedule::Clock {
+            every: Duration::from_secs(s),
+        },
+        None => controller::Schedule::OnChange {
+            resync: Duration::from_secs(args.safety_resync),
+        },
+    }
 }
 
 /// Where the controller's credentials come from: the kubeconfig, or the pod's ServiceAccount.
@@ -107,6 +129,7 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
             id,
             concurrency: args.concurrency,
             telemetry,
+            schedule: schedule(args),
         })
         .await
     });

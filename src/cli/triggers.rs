@@ -89,6 +89,7 @@ pub async fn start_triggers(
         id: id.to_string(),
         concurrency: 1,
         telemetry: telemetry.clone(),
+        schedule: controller::Schedule::default(),
     });
     let triggers = Triggers::new(
         ctx,

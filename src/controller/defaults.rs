@@ -17,7 +17,7 @@ pub(super) const STOP_BUDGET: Duration = Duration::from_millis(1500);
 /// How long passes in flight may finish (and queued audit entries be written) after a stop.
 pub(super) const PASSES_GRACE: Duration = Duration::from_millis(800);
 
-/// How long the watch of the canary Deployments may take to list them all before leading: a
+/// How long the watch of the serving Deployments may take to list them all before leading: a
 /// replica that cannot (no right to list them everywhere, an API server in trouble) gives the
 /// lease up rather than hold it without acting.
 pub(super) const CANARIES_READY_WITHIN: Duration = Duration::from_secs(30);
@@ -25,9 +25,6 @@ pub(super) const CANARIES_READY_WITHIN: Duration = Duration::from_secs(30);
 /// The next pass after a status write lost to another writer (an approval, a command): soon,
 /// on fresh data.
 pub(super) const AFTER_CONFLICT: Duration = Duration::from_millis(200);
-/// The longest wait between passes of a rollout under way (its analysis interval, if shorter):
-/// pauses end and canaries become ready between analysis rounds.
-pub(super) const MAX_PASS_INTERVAL: Duration = Duration::from_secs(5);
 /// The next pass after a failed one (its warning is written once a minute per rollout unless the
 /// cause changes).
 pub(super) const AFTER_FAILURE: Duration = Duration::from_secs(5);

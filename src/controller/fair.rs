@@ -32,13 +32,17 @@ fn slots(concurrency: u16) -> Arc<Semaphore> {
     }))
 }
 
-/// Run `reconcile` for every object `triggers` and its requeues call for, at most `concurrency`
+/// Run `reconcile` for every object `triggers` (changed objects), `more` (objects something
+/// they depend on changed for) and its requeues call for, at most `concurrency`
 /// at once (0: unbounded) and in the order the passes fell due; each pass gets the object as the
 /// cache holds it when its slot comes (an object deleted meanwhile gets no pass). Ends once
 /// `shutdown` fires and the passes already started have finished; passes still waiting for a
 /// slot then are not started.
 pub(super) fn run<K, Ctx, R, Fut, E>(
-    triggers: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    (triggers, more): (
+        impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+        impl Stream<Item = ObjectRef<K>> + Send + 'static,
+    ),
     cache: Store<K>,
     concurrency: u16,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
@@ -58,6 +62,7 @@ where
     let closing = slots.clone();
     let reconcile = Arc::new(reconcile);
     Controller::for_stream(triggers, cache.clone())
+        .reconcile_on(more)
         // Every due pass is handed over at once; the slots bound how many run.
         .with_config(controller::Config::default().concurrency(0))
         .graceful_shutdown_on(async move {
@@ -125,7 +130,7 @@ mod tests {
             futures::stream::iter((0..n).map(|i| Ok(object(i)))).chain(futures::stream::pending());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = super::run(
-            triggers,
+            (triggers, futures::stream::pending()),
             cache,
             concurrency,
             async move {

@@ -1,9 +1,11 @@
 //! `mlops controller`: the reconcile loop over ModelRollouts on a real cluster. Watches (not
-//! polling) through kube-runtime; each pass (`reconcile`) observes the world, asks the core's state
-//! machine what to do, carries out the effects through the core's one interpreter and writes the
-//! status. Several replicas can run: only the holder of the Lease reconciles. A console with no
+//! polling) through kube-runtime; a rollout is passed when something it depends on changes or its
+//! next step falls due (`changes`); each pass (`reconcile`) observes the world from the watch
+//! caches, asks the core's state machine what to do, carries out the effects through the core's
+//! one interpreter and writes the status. Several replicas can run: only the holder of the Lease reconciles. A console with no
 //! controller runs the same loop (`drive_embedded`).
 
+mod changes;
 mod command_audit;
 mod defaults;
 mod fair;
@@ -17,14 +19,9 @@ pub mod webhook;
 use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment as K8sDeployment;
 use kube::{
     Api,
-    runtime::{
-        PredicateConfig, WatchStreamExt,
-        reflector::{self, Store},
-        watcher,
-    },
+    runtime::{WatchStreamExt, reflector, watcher},
 };
 use mlops_core::{
     CoreError,
@@ -32,14 +29,14 @@ use mlops_core::{
     ports::{QueryPort, RegistryPort},
 };
 
-use self::reconcile::{Pass, error_policy, needs_a_pass, reconcile};
+use self::reconcile::{Pass, error_policy, reconcile};
 pub use self::{
+    changes::{SAFETY_RESYNC, Schedule},
     reconcile::{PASS_TARGET, ReconcileError},
     telemetry::Telemetry,
 };
 use crate::adapters::kube::{
     KubeCluster, LeaseLock, ModelRollout, lease::Acquired, limits::WATCH_TIMEOUT_SECONDS,
-    names::TRACK_LABEL,
 };
 
 /// What the controller works with: the cluster, and the stores its effects and analysis need.
@@ -56,6 +53,8 @@ pub struct Context {
     /// What passes and the loop record for `/metrics` and the probes (served by
     /// `mlops controller`; a console keeps it unserved).
     pub telemetry: Arc<Telemetry>,
+    /// When rollouts are passed: on change and when due (the default), or on a clock.
+    pub schedule: Schedule,
 }
 
 use self::defaults::{CANARIES_READY_WITHIN, PASSES_GRACE, STOP_BUDGET};
@@ -95,22 +94,6 @@ async fn release_within(lease: &LeaseLock, within: Duration) {
             within.as_millis()
         );
     }
-}
-
-/// The canary Deployments, watched: passes read readiness from this cache, not the API server.
-/// The store, and the task that keeps it.
-fn watch_canaries(ctx: &Context) -> (Store<K8sDeployment>, tokio::task::JoinHandle<()>) {
-    let (canaries, writer) = reflector::store::<K8sDeployment>();
-    let watch = watcher(
-        ctx.cluster.watched::<K8sDeployment>(),
-        watcher::Config::default()
-            .labels(&format!("{TRACK_LABEL}=canary"))
-            .timeout(WATCH_TIMEOUT_SECONDS),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .for_each(|_| futures::future::ready(()));
-    (canaries, tokio::spawn(watch))
 }
 
 /// The one task that writes the passes' audit entries, in order, so no pass waits on the log;
@@ -189,37 +172,33 @@ async fn lead_until(
     notifications: Notifications,
 ) -> Ended {
     tokio::pin!(stop);
-    let (canaries, canary_watch) = watch_canaries(&ctx);
+    let (deployments, deployment_watch, deployment_changes) =
+        changes::watch_deployments(&ctx, ctx.schedule);
     // Not ready in time (no right to list Deployments everywhere, an API server in trouble):
     // give the lease up rather than hold it without acting.
     let ready = tokio::select! {
-        r = tokio::time::timeout(CANARIES_READY_WITHIN, canaries.wait_until_ready()) => matches!(r, Ok(Ok(()))),
+        r = tokio::time::timeout(CANARIES_READY_WITHIN, deployments.wait_until_ready()) => matches!(r, Ok(Ok(()))),
         () = &mut stop => {
-            canary_watch.abort();
+            deployment_watch.abort();
             release_within(&lease, STOP_BUDGET).await;
             return Ended::Stopped;
         }
     };
     if !ready {
-        canary_watch.abort();
+        deployment_watch.abort();
         release_within(&lease, STOP_BUDGET).await;
         return Ended::Unrenewable(CoreError::backend(
             "controller",
             format!(
-                "could not list the canary Deployments (label mlops.dev/track=canary) in every namespace within {} s",
+                "could not list the serving Deployments (label mlops.dev/model) in every namespace within {} s",
                 CANARIES_READY_WITHIN.as_secs()
             ),
         ));
     }
     let (rollouts, writer) = reflector::store::<ModelRollout>();
-    let triggers = watcher(
-        ctx.cluster.watched::<ModelRollout>(),
-        watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(needs_a_pass, PredicateConfig::default());
+    let own = Arc::new(changes::OwnWrites::default());
+    let triggers = changes::rollout_changes(&ctx, writer, own.clone());
+    let more = changes::deployment_triggers(deployment_changes, rollouts.clone());
     let (audit, audit_writer) = write_audit(&ctx);
     let (notify, notifier) = match notifications {
         Notifications::Send => {
@@ -230,13 +209,14 @@ async fn lead_until(
     };
     let pass = Arc::new(Pass {
         ctx: ctx.clone(),
-        canaries,
+        deployments,
+        own,
         audit,
         notify,
     });
     let (shutdown, shutting_down) = tokio::sync::oneshot::channel::<()>();
     let controller = fair::run(
-        triggers,
+        (triggers, more),
         rollouts,
         ctx.concurrency,
         async move {
@@ -253,7 +233,7 @@ async fn lead_until(
     });
     let controller = async move {
         controller.await;
-        canary_watch.abort();
+        deployment_watch.abort();
         // Deliveries not made are not in the ledger: the next leader makes them.
         if let Some(n) = notifier {
             n.abort();

@@ -48,24 +48,25 @@ pub enum ReconcileError {
     },
 }
 
-/// What a reconcile pass reads besides the rollout: the context and the watched canary
+/// What a reconcile pass reads besides the rollout: the context and the watched serving
 /// Deployments.
 pub(super) struct Pass {
     pub ctx: Arc<Context>,
-    pub canaries: Store<K8sDeployment>,
+    pub deployments: Store<K8sDeployment>,
+    /// The controller's own status writes, so their watch events bring no pass.
+    pub own: Arc<super::changes::OwnWrites>,
     /// Transitions for the audit log, written in order by one task so passes never wait on it.
     pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
     /// The notification sender (`None`: this driver sends none).
     pub notify: Option<super::notify::Notifier>,
 }
 
-/// The canary pods for `weight` are all ready, according to the watched canary Deployments (no
-/// API call: this runs on every pass of every rollout).
+/// The canary pods for `weight` are all ready, according to the watched Deployments (no API call: this runs on every pass of every rollout).
 fn canary_ready(pass: &Pass, namespace: &str, spec: &RolloutSpec, weight: u8) -> bool {
     let (_, want) = rollout::replica_split(spec.replicas, weight);
     let canary = canary_name(&spec.deployment);
     let d = pass
-        .canaries
+        .deployments
         .get(&ObjectRef::new(&canary).within(namespace))
         .and_then(|d| map_deployment(&d, &pass.ctx.cluster.describe_context()))
         .filter(|d| d.track == Track::Canary);
@@ -331,7 +332,10 @@ async fn reconcile_once(
             )
             .await
         {
-            Ok(_) => {
+            Ok(answer) => {
+                if ctx.schedule.on_change() {
+                    pass.own.wrote(&answer);
+                }
                 ctx.telemetry.status_written(&record, &decision.status, now);
                 if let Some(n) = &pass.notify {
                     n.written(&record, delivered);
@@ -352,14 +356,10 @@ async fn reconcile_once(
             }
         }
     }
-    if decision.status.phase.is_terminal() {
-        Ok(None)
-    } else {
-        Ok(Some(
-            Duration::from_secs(record.spec.analysis.interval_seconds.max(1))
-                .min(super::defaults::MAX_PASS_INTERVAL),
-        ))
-    }
+    // When its next step falls due (or, on a clock, the next tick).
+    Ok(ctx
+        .schedule
+        .after(&record.spec, &decision.status, Utc::now()))
 }
 
 /// The rollout's events that are owed a notification go to the sender (a channel send).
@@ -382,27 +382,4 @@ pub(super) fn error_policy(mr: Arc<ModelRollout>, e: &ReconcileError, _pass: Arc
         &format!("reconcile of {target} failed: {e}"),
     );
     Action::requeue(super::defaults::AFTER_FAILURE)
-}
-
-/// The part of a rollout whose change calls for a reconcile pass now (a predicate: `Some` hash).
-/// Our own status writes (a measurement, mostly) need no new pass: the requeue brings the next
-/// one. A new spec or what a command changes (phase, step, approvals, pause, undo) does.
-#[allow(clippy::unnecessary_wraps)]
-pub(super) fn needs_a_pass(mr: &ModelRollout) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    mr.metadata.generation.hash(&mut h);
-    if let Some(s) = &mr.status {
-        (
-            s.phase.as_str(),
-            s.current_step,
-            s.approvals.len(),
-            s.user_paused,
-            s.undo_promotion,
-            // A command to audit; the controller's own mark needs no pass.
-            s.last_command.as_ref().map(|c| c.time),
-        )
-            .hash(&mut h);
-    }
-    Some(h.finish())
 }

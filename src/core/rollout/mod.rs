@@ -22,6 +22,7 @@ use crate::analysis::{self, Measurement, MetricCheck, Sample, Verdict};
 mod approval;
 mod command;
 mod command_audit;
+mod due;
 mod effects;
 #[cfg(test)]
 mod fuzz;
@@ -39,6 +40,7 @@ pub use command::{
     record_command, send_and_tag, tag_version,
 };
 pub use command_audit::{StartEntry, command_key, start_key, unaudited_command, unaudited_start};
+pub use due::next_due;
 pub use effects::{
     CHAMPION_ALIAS, Infrastructure, Recorder, ReplicaRatio, Routing, TrafficRouter, Workload,
     carry_out, target, transition_action,
@@ -672,6 +674,8 @@ impl Command {
     }
 }
 
+#[cfg(test)]
+mod due_tests;
 #[cfg(test)]
 mod slo_burn_tests;
 #[cfg(test)]
