@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod clusters;
 pub mod controller;
 pub mod hostile;
 pub mod tmux;
