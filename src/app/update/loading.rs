@@ -188,6 +188,8 @@ pub(super) fn cluster_changed(app: &mut App, change: ClusterChange) {
             snap.driver = d;
             changed
         }
+        // Read again through a fetch (`update::dispatch`).
+        ClusterChange::Refresh => false,
     };
     if changed {
         app.feeds.cluster.version = next_version();
