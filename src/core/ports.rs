@@ -8,8 +8,8 @@ use crate::{
     audit::AuditEntry,
     error::CoreError,
     model::{
-        Alert, ClusterChange, ClusterResource, ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint,
-        RegisteredModel, RolloutSeries, Run, RunPage, RunQuery,
+        Alert, ClusterChange, ClusterResource, ClusterSnapshot, Experiment, FeatureDrift, Gpu,
+        MetricPoint, RegisteredModel, RolloutSeries, Run, RunPage, RunQuery,
     },
     rollout::{Command, RolloutRecord},
 };

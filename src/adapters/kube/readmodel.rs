@@ -127,7 +127,10 @@ impl Projection for LeaseRow {
 }
 
 /// Keep the newest [`EVENTS_KEPT`] Events once the store holds [`EVENTS_SLACK`] more.
-fn trim_events(writer: &mut Writer<Row<ClusterEvent>>, reader: &Store<Row<ClusterEvent>>) {
+pub(super) fn trim_events(
+    writer: &mut Writer<Row<ClusterEvent>>,
+    reader: &Store<Row<ClusterEvent>>,
+) {
     if reader.len() <= EVENTS_KEPT + EVENTS_SLACK {
         return;
     }
@@ -159,13 +162,34 @@ struct Parts {
 macro_rules! on_part {
     ($parts:expr, $r:expr, $p:ident => $body:expr) => {
         match $r {
-            ClusterResource::Nodes => { let $p = &mut $parts.nodes; $body }
-            ClusterResource::Pods => { let $p = &mut $parts.pods; $body }
-            ClusterResource::Deployments => { let $p = &mut $parts.deployments; $body }
-            ClusterResource::Events => { let $p = &mut $parts.events; $body }
-            ClusterResource::Rollouts => { let $p = &mut $parts.rollouts; $body }
-            ClusterResource::Triggers => { let $p = &mut $parts.triggers; $body }
-            ClusterResource::Lease => { let $p = &mut $parts.lease; $body }
+            ClusterResource::Nodes => {
+                let $p = &mut $parts.nodes;
+                $body
+            }
+            ClusterResource::Pods => {
+                let $p = &mut $parts.pods;
+                $body
+            }
+            ClusterResource::Deployments => {
+                let $p = &mut $parts.deployments;
+                $body
+            }
+            ClusterResource::Events => {
+                let $p = &mut $parts.events;
+                $body
+            }
+            ClusterResource::Rollouts => {
+                let $p = &mut $parts.rollouts;
+                $body
+            }
+            ClusterResource::Triggers => {
+                let $p = &mut $parts.triggers;
+                $body
+            }
+            ClusterResource::Lease => {
+                let $p = &mut $parts.lease;
+                $body
+            }
         }
     };
 }
@@ -227,7 +251,9 @@ impl ReadModel {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Bumped after every change of a store or of a watch's health.
@@ -249,7 +275,10 @@ impl ReadModel {
             let stopped = on_part!(inner.parts, r, p => p.take().is_some());
             inner.demand.stopped(r);
             if stopped {
-                tracing::info!(resource = r.plural(), "not needed on screen: its watch stopped");
+                tracing::info!(
+                    resource = r.plural(),
+                    "not needed on screen: its watch stopped"
+                );
                 self.changed.send_modify(|n| *n = n.wrapping_add(1));
             }
         }
@@ -337,7 +366,8 @@ impl ReadModel {
                     Api::<Lease>::namespaced(client.clone(), ns.unwrap_or_default())
                 }),
                 config: Self::config(
-                    watcher::Config::default().fields(&format!("metadata.name={}", self.lease.name)),
+                    watcher::Config::default()
+                        .fields(&format!("metadata.name={}", self.lease.name)),
                 ),
                 scope: Scope::Namespace(self.lease.namespace.clone()),
                 map: Box::new(|l: &Lease| Some(LeaseRow(l.spec.clone().unwrap_or_default()))),
@@ -409,7 +439,10 @@ impl ReadModel {
             if settled {
                 return;
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -426,17 +459,26 @@ impl ReadModel {
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut pods = take(p.pods.as_ref(), c, ClusterResource::Pods, &mut watches)?;
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        let mut deployments =
-            take(p.deployments.as_ref(), c, ClusterResource::Deployments, &mut watches)?;
+        let mut deployments = take(
+            p.deployments.as_ref(),
+            c,
+            ClusterResource::Deployments,
+            &mut watches,
+        )?;
         deployments.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let mut events = take(p.events.as_ref(), c, ClusterResource::Events, &mut watches)?;
         events.sort_by_key(|e| e.time);
         events.drain(..events.len().saturating_sub(EVENTS_KEPT));
-        let mut rollouts = take(p.rollouts.as_ref(), c, ClusterResource::Rollouts, &mut watches)?;
+        let mut rollouts = take(
+            p.rollouts.as_ref(),
+            c,
+            ClusterResource::Rollouts,
+            &mut watches,
+        )?;
         rollouts.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let triggers = self.triggers(p.triggers.as_ref(), &mut watches);
-        let leases = take(p.lease.as_ref(), c, ClusterResource::Lease, &mut watches)
-            .unwrap_or_default();
+        let leases =
+            take(p.lease.as_ref(), c, ClusterResource::Lease, &mut watches).unwrap_or_default();
         let driver = leases.first().map_or(Driver::Nobody, |l| {
             let lease = Lease {
                 spec: Some(l.0.clone()),
@@ -462,6 +504,7 @@ impl ReadModel {
         watches: &mut Vec<WatchHealth>,
     ) -> TriggersRead {
         let Some(part) = part else {
+            watches.push(stopped(&self.cluster, ClusterResource::Triggers));
             return TriggersRead::Listed(Vec::new());
         };
         let h = part.health();
@@ -491,6 +534,18 @@ fn state_error(s: &mlops_core::model::WatchState) -> String {
     }
 }
 
+/// The health entry of a resource not watched now.
+fn stopped(cluster: &str, resource: ClusterResource) -> WatchHealth {
+    WatchHealth {
+        cluster: cluster.to_string(),
+        resource,
+        state: mlops_core::model::WatchState::Stopped,
+        scope: "no view on screen needs it".into(),
+        rows: 0,
+        bytes: 0,
+    }
+}
+
 /// The rows of a watch, its health entry added to `watches`; a watch not running has none.
 fn take<T: Projection>(
     part: Option<&Part<T>>,
@@ -499,6 +554,7 @@ fn take<T: Projection>(
     watches: &mut Vec<WatchHealth>,
 ) -> Result<Vec<T>, CoreError> {
     let Some(part) = part else {
+        watches.push(stopped(cluster, resource));
         return Ok(Vec::new());
     };
     let h = part.health();

@@ -123,7 +123,9 @@ where
         },
         watcher::Event::Delete(k) => watcher::Event::Delete(Row::of(k.meta(), None)),
         watcher::Event::Init => watcher::Event::Init,
-        watcher::Event::InitApply(k) => watcher::Event::InitApply(Row::of(k.meta(), Some(map(&k)?))),
+        watcher::Event::InitApply(k) => {
+            watcher::Event::InitApply(Row::of(k.meta(), Some(map(&k)?)))
+        }
         watcher::Event::InitDone => watcher::Event::InitDone,
     })
 }
@@ -385,9 +387,8 @@ async fn run<K, T>(
                 let ns = namespace.clone().unwrap_or_default();
                 tracing::info!(error = %text, namespace = %ns, "listing in every namespace is forbidden; watching one");
                 with_health(health, |h| {
-                    h.scope = format!(
-                        "namespace {ns} only (listing in every namespace is forbidden)"
-                    );
+                    h.scope =
+                        format!("namespace {ns} only (listing in every namespace is forbidden)");
                 });
                 Duration::ZERO
             }
