@@ -412,7 +412,7 @@ impl KubeCluster {
             lease: LeaseParams::default(),
             watch_scope: None,
             read_model: Arc::default(),
-            watch_expiry: store::DEFAULT_EXPIRY,
+            watch_expiry: store::expiry_from_env(),
         })
     }
 

@@ -35,6 +35,24 @@ use mlops_core::model::{ClusterResource, WatchHealth, WatchState};
 pub const PAGE_SIZE: u32 = super::limits::LIST_PAGE;
 /// How long a resource no view needs stays watched (`watch_off_screen_seconds`).
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(180);
+/// The environment variable that sets how long a watch no view needs is kept, in seconds.
+pub const EXPIRY_ENV: &str = "MLOPS_WATCH_OFF_SCREEN_SECONDS";
+
+/// The expiry `MLOPS_WATCH_OFF_SCREEN_SECONDS` sets (10 to 86400 seconds), else
+/// [`DEFAULT_EXPIRY`]; a value that is not one is said in the log and not used.
+pub fn expiry_from_env() -> Duration {
+    let Some(text) = std::env::var_os(EXPIRY_ENV) else {
+        return DEFAULT_EXPIRY;
+    };
+    match text.to_str().and_then(|t| t.trim().parse::<u64>().ok()) {
+        Some(secs) if (10..=86_400).contains(&secs) => Duration::from_secs(secs),
+        _ => {
+            tracing::warn!(value = ?text, "{EXPIRY_ENV} must be seconds from 10 to 86400; using 180");
+            DEFAULT_EXPIRY
+        }
+    }
+}
+
 /// The first and the longest wait before a failed watch lists again.
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MOST: Duration = Duration::from_secs(30);

@@ -572,9 +572,9 @@ fn watch_lines(app: &App) -> Vec<Line<'static>> {
             WatchState::Stopped => ("stopped (off screen)".to_string(), t.muted),
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<12}", w.cluster), t.muted),
-            Span::styled(format!("{:<24}", w.figure()), t.text),
-            Span::styled(format!("{} ", w.scope), t.muted),
+            Span::styled(format!("  {}  ", w.cluster), t.muted),
+            Span::styled(format!("{:<24} ", w.figure()), t.text),
+            Span::styled(format!("{}  ", w.scope), t.muted),
             Span::styled(state, style),
         ]));
     }
