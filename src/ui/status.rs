@@ -235,7 +235,9 @@ fn normal(app: &App, frame: &mut Frame, area: Rect) {
     let right = if let Some(stale) = staleness(app) {
         Span::styled(format!("stale {stale} "), t.warn)
     } else {
-        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some() {
+        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some()
+            && crate::app::rows::wanted::watch_trouble(app).is_empty()
+        {
             "● live  "
         } else {
             ""
