@@ -16,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::{
     Api,
@@ -113,7 +114,6 @@ async fn setup(client: &kube::Client, n: usize) {
         .collect();
     let started = Instant::now();
     let count = missing.len();
-    use futures::StreamExt;
     futures::stream::iter(missing)
         .for_each_concurrent(32, |i| {
             let pods = pods.clone();
@@ -137,10 +137,11 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
+    let (kubeconfig, context) = (var("KUBECONFIG"), var("MLOPS_KUBE_CONTEXT"));
     let connect = || {
         KubeCluster::connect_file_with(
-            Path::new(&var("KUBECONFIG")),
-            Some(&var("MLOPS_KUBE_CONTEXT")),
+            Path::new(&kubeconfig),
+            Some(&context),
             None,
             Duration::from_secs(30),
         )

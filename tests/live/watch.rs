@@ -159,15 +159,14 @@ fn open_messages(t: &Tmux) {
 
 /// The console (in tmux, 200×50) on `kubeconfig`, in namespace `ns` when given.
 fn console(kubeconfig: &str, ns: Option<&str>, context: Option<&str>, config: &Path) -> Tmux {
-    let mut command = format!("KUBECONFIG={kubeconfig} ");
-    if let Some(c) = context {
-        command.push_str(&format!("MLOPS_CONTEXT={c} "));
-    }
-    command.push_str(env!("CARGO_BIN_EXE_mlops"));
-    if let Some(ns) = ns {
-        command.push_str(&format!(" -n {ns}"));
-    }
-    command.push_str("; echo EXIT=$?; sleep 60");
+    let context = context
+        .map(|c| format!("MLOPS_CONTEXT={c} "))
+        .unwrap_or_default();
+    let ns = ns.map(|ns| format!(" -n {ns}")).unwrap_or_default();
+    let command = format!(
+        "KUBECONFIG={kubeconfig} {context}{}{ns}; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_mlops")
+    );
     Tmux::start(&command, 200, 50, &config.display().to_string())
 }
 

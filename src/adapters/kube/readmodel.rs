@@ -36,7 +36,7 @@ use super::{
     limits::WATCH_TIMEOUT_SECONDS,
     map::{map_deployment, map_event, map_node, map_pod},
     names::MODEL_LABEL,
-    store::{Demand, Failure, PAGE_SIZE, Part, Projection, Row, Scope, Spec},
+    store::{Demand, Failure, MapFn, PAGE_SIZE, Part, Projection, Row, Scope, Spec, TrimFn},
     triggers::RolloutTrigger,
 };
 
@@ -382,8 +382,8 @@ impl ReadModel {
     fn start_namespaced<K, T>(
         &self,
         config: watcher::Config,
-        map: Box<dyn Fn(&K) -> Option<T> + Send + Sync>,
-        trim: Option<fn(&mut Writer<Row<T>>, &Store<Row<T>>)>,
+        map: MapFn<K, T>,
+        trim: Option<TrimFn<T>>,
     ) -> Part<T>
     where
         K: kube::Resource<Scope = NamespaceResourceScope>

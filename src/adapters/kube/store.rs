@@ -98,16 +98,16 @@ impl<T: Projection> Row<T> {
 impl<T> Lookup for Row<T> {
     type DynamicType = ();
 
-    fn kind(_: &()) -> Cow<'_, str> {
+    fn kind((): &()) -> Cow<'_, str> {
         Cow::Borrowed("Row")
     }
-    fn group(_: &()) -> Cow<'_, str> {
+    fn group((): &()) -> Cow<'_, str> {
         Cow::Borrowed("mlops.dev")
     }
-    fn version(_: &()) -> Cow<'_, str> {
+    fn version((): &()) -> Cow<'_, str> {
         Cow::Borrowed("v1")
     }
-    fn plural(_: &()) -> Cow<'_, str> {
+    fn plural((): &()) -> Cow<'_, str> {
         Cow::Borrowed("rows")
     }
     fn name(&self) -> Option<Cow<'_, str>> {
@@ -165,7 +165,7 @@ pub fn classify(e: &watcher::Error) -> (Failure, String) {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s))
         | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
-        watcher::Error::WatchError(s) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.as_ref().code),
         _ => None,
     };
     let class = match code {
@@ -262,15 +262,22 @@ impl Scope {
     }
 }
 
+/// The API of a watch in a namespace (`None`: every namespace, or a cluster-scoped resource).
+pub type ApiFor<K> = Box<dyn Fn(Option<&str>) -> Api<K> + Send + Sync>;
+/// An object's projection (`None`: not one the views show).
+pub type MapFn<K, T> = Box<dyn Fn(&K) -> Option<T> + Send + Sync>;
+/// Cuts a store back after a change (the newest-N of Events).
+pub type TrimFn<T> = fn(&mut Writer<Row<T>>, &Store<Row<T>>);
+
 /// Everything one watch task needs to (re)start its watcher.
 pub struct Spec<K, T: Projection> {
     /// The API for a namespace (`None`: every namespace, or a cluster-scoped resource).
-    pub api: Box<dyn Fn(Option<&str>) -> Api<K> + Send + Sync>,
+    pub api: ApiFor<K>,
     pub config: watcher::Config,
     pub scope: Scope,
-    pub map: Box<dyn Fn(&K) -> Option<T> + Send + Sync>,
+    pub map: MapFn<K, T>,
     /// Called after each change with the store's writer and reader (the newest-N cut of Events).
-    pub trim: Option<fn(&mut Writer<Row<T>>, &Store<Row<T>>)>,
+    pub trim: Option<TrimFn<T>>,
 }
 
 /// A running watch: its store, its health and its task (stopped when this is dropped).
@@ -328,8 +335,7 @@ impl<T: Projection> Part<T> {
     pub fn health(&self) -> Health {
         self.health
             .lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+            .map_or_else(|p| p.into_inner().clone(), |h| h.clone())
     }
 
     /// The health entry of this watch for the snapshot.

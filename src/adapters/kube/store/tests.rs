@@ -19,7 +19,7 @@ use crate::adapters::kube::{
     readmodel::{EVENTS_KEPT, trim_events},
 };
 
-fn pod(ns: &str, name: &str, phase: &str, labels: serde_json::Value) -> K8sPod {
+fn pod(ns: &str, name: &str, phase: &str, labels: &serde_json::Value) -> K8sPod {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": name, "namespace": ns, "labels": labels},
         "spec": {"containers": [{"name": "c", "image": format!("img/{name}:1")}]},
@@ -28,6 +28,7 @@ fn pod(ns: &str, name: &str, phase: &str, labels: serde_json::Value) -> K8sPod {
     .expect("a Pod")
 }
 
+#[allow(clippy::unnecessary_wraps)] // the shape `project` takes
 fn map(p: &K8sPod) -> Option<Pod> {
     Some(map_pod(p, "kind-a"))
 }
@@ -56,11 +57,11 @@ fn events_keep_one_compact_row_per_object_through_changes_deletes_and_relists() 
     apply(&mut writer, watcher::Event::Init);
     apply(
         &mut writer,
-        watcher::Event::InitApply(pod("a", "p1", "Pending", serde_json::json!({}))),
+        watcher::Event::InitApply(pod("a", "p1", "Pending", &serde_json::json!({}))),
     );
     apply(
         &mut writer,
-        watcher::Event::InitApply(pod("b", "p2", "Running", serde_json::json!({}))),
+        watcher::Event::InitApply(pod("b", "p2", "Running", &serde_json::json!({}))),
     );
     // Nothing is shown before the list is whole.
     assert!(store.is_empty());
@@ -79,7 +80,7 @@ fn events_keep_one_compact_row_per_object_through_changes_deletes_and_relists() 
             "a",
             "p1",
             "Running",
-            serde_json::json!({"mlops.dev/model": "fraud"}),
+            &serde_json::json!({"mlops.dev/model": "fraud"}),
         )),
     );
     assert_eq!(
@@ -89,19 +90,19 @@ fn events_keep_one_compact_row_per_object_through_changes_deletes_and_relists() 
     assert_eq!(store.len(), 2);
     apply(
         &mut writer,
-        watcher::Event::Delete(pod("b", "p2", "Running", serde_json::json!({}))),
+        watcher::Event::Delete(pod("b", "p2", "Running", &serde_json::json!({}))),
     );
     assert_eq!(store.len(), 1);
     // A re-list (after a failure): the old rows stay shown until the new list is whole, then
     // an object deleted meanwhile is gone (no ghost) and none is doubled.
     apply(
         &mut writer,
-        watcher::Event::Apply(pod("c", "ghost", "Running", serde_json::json!({}))),
+        watcher::Event::Apply(pod("c", "ghost", "Running", &serde_json::json!({}))),
     );
     apply(&mut writer, watcher::Event::Init);
     apply(
         &mut writer,
-        watcher::Event::InitApply(pod("a", "p1", "Succeeded", serde_json::json!({}))),
+        watcher::Event::InitApply(pod("a", "p1", "Succeeded", &serde_json::json!({}))),
     );
     assert_eq!(store.len(), 2, "stale rows stay during the re-list");
     apply(&mut writer, watcher::Event::InitDone);
@@ -125,9 +126,9 @@ fn an_object_whose_projection_is_none_leaves_the_store() {
         "a",
         "p",
         "Running",
-        serde_json::json!({"mlops.dev/model": "m"}),
+        &serde_json::json!({"mlops.dev/model": "m"}),
     );
-    let bare = pod("a", "p", "Running", serde_json::json!({}));
+    let bare = pod("a", "p", "Running", &serde_json::json!({}));
     assert!(project(watcher::Event::InitApply(bare.clone()), &only_models).is_none());
     writer.apply_watcher_event(
         &project(watcher::Event::Apply(labelled), &only_models).expect("an event"),
@@ -144,13 +145,13 @@ fn the_byte_estimate_follows_what_the_rows_hold() {
     let small = Row {
         namespace: Some("a".into()),
         name: "p".into(),
-        value: map(&pod("a", "p", "Running", serde_json::json!({}))),
+        value: map(&pod("a", "p", "Running", &serde_json::json!({}))),
     };
     let long_name = "p".repeat(200);
     let big = Row {
         namespace: Some("a".into()),
         name: long_name.clone(),
-        value: map(&pod("a", &long_name, "Running", serde_json::json!({}))),
+        value: map(&pod("a", &long_name, "Running", &serde_json::json!({}))),
     };
     assert!(small.bytes() >= std::mem::size_of::<Row<Pod>>());
     // The name is held in the key and in the projection (and the image holds it too).
