@@ -635,7 +635,7 @@ fn a_reconnecting_watch_on_the_status_bar_and_every_watch_in_messages() {
             .map(|x| b[(x, b.area.height - 1)].symbol().to_string())
             .collect()
     };
-    assert!(bar.contains("⟳ pods reconnecting, stale 12s"), "{bar}");
+    assert!(bar.contains("/pods reconnecting, stale 12s"), "{bar}");
     insta::assert_snapshot!("status_bar_watch_reconnecting", bar.trim_end());
     press(&mut app, &ctx, ":");
     type_text(&mut app, &ctx, "messages");
