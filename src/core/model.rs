@@ -13,6 +13,8 @@ use crate::{
     rollout::RolloutRecord,
 };
 
+pub use crate::watches::{ClusterChange, ClusterResource, WatchHealth, WatchState};
+
 /// Below this utilisation (percent) an allocated GPU counts as idle.
 pub const IDLE_GPU_UTIL_PCT: f64 = 5.0;
 
@@ -486,123 +488,6 @@ pub struct ClusterSnapshot {
     /// cluster and resource; empty for a port that lists (the demo).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watches: Vec<WatchHealth>,
-}
-
-/// A kind of object a cluster port keeps in its read model, for saying which ones the screen
-/// needs (`ClusterPort::want`) and for the health of their watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClusterResource {
-    Nodes,
-    Pods,
-    Deployments,
-    Events,
-    Rollouts,
-    Triggers,
-    Lease,
-}
-
-impl ClusterResource {
-    pub const ALL: [ClusterResource; 7] = [
-        ClusterResource::Nodes,
-        ClusterResource::Pods,
-        ClusterResource::Deployments,
-        ClusterResource::Events,
-        ClusterResource::Rollouts,
-        ClusterResource::Triggers,
-        ClusterResource::Lease,
-    ];
-
-    /// What the Overview (and the status bar) reads: always watched.
-    pub const OVERVIEW: [ClusterResource; 6] = [
-        ClusterResource::Nodes,
-        ClusterResource::Pods,
-        ClusterResource::Deployments,
-        ClusterResource::Events,
-        ClusterResource::Rollouts,
-        ClusterResource::Lease,
-    ];
-
-    /// Its name in the plural, as the health line says it ("pods").
-    pub fn plural(self) -> &'static str {
-        match self {
-            ClusterResource::Nodes => "nodes",
-            ClusterResource::Pods => "pods",
-            ClusterResource::Deployments => "deployments",
-            ClusterResource::Events => "events",
-            ClusterResource::Rollouts => "rollouts",
-            ClusterResource::Triggers => "triggers",
-            ClusterResource::Lease => "leases",
-        }
-    }
-}
-
-/// Where a watch stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
-pub enum WatchState {
-    /// Its initial list is being read.
-    Syncing,
-    /// Listed, and following changes.
-    Live,
-    /// Its watch failed at `since`; it lists again with backoff. Its rows are kept (stale).
-    Reconnecting { since: DateTime<Utc>, error: String },
-    /// The cluster refuses the list (403), where nothing narrower is left to try.
-    Forbidden { error: String },
-    /// The resource is not served (its CRD is not installed): nothing to show.
-    Absent { error: String },
-    /// Not watched: no view on screen needed it for a while (its rows were dropped).
-    Stopped,
-}
-
-/// One watch of one cluster: its state, where it watches and what its cache holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WatchHealth {
-    pub cluster: String,
-    pub resource: ClusterResource,
-    #[serde(flatten)]
-    pub state: WatchState,
-    /// Where it watches: "all namespaces", "namespace team-a", or what it fell back to and why.
-    pub scope: String,
-    /// Rows in its cache, and their approximate size in memory.
-    pub rows: usize,
-    pub bytes: u64,
-}
-
-impl WatchHealth {
-    /// The cache figure: "8,412 pods · 1.9 MiB".
-    pub fn figure(&self) -> String {
-        format!(
-            "{} {} · {}",
-            crate::text::thousands(self.rows as u64),
-            self.resource.plural(),
-            crate::text::bytes(self.bytes)
-        )
-    }
-
-    /// Whether its rows may be out of date (reconnecting, or still listing).
-    pub fn is_stale(&self) -> bool {
-        matches!(self.state, WatchState::Reconnecting { .. })
-    }
-}
-
-/// A change the cluster pushes through a watch, applied to the last snapshot without refetching it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClusterChange {
-    /// Every rollout, when a watch (re)starts: replaces the list.
-    Rollouts(Vec<RolloutRecord>),
-    /// One rollout created or changed.
-    Rollout(Box<RolloutRecord>),
-    /// One rollout deleted.
-    RolloutDeleted {
-        cluster: String,
-        namespace: String,
-        name: String,
-    },
-    /// Who drives the rollouts now.
-    Driver(Driver),
-    /// The port's watch caches changed: its snapshot (read from them, no list) is new.
-    Refresh,
 }
 
 /// Live drift of one feature of one model version.
