@@ -13,7 +13,7 @@ use crate::{
     rollout::RolloutRecord,
 };
 
-pub use crate::watches::{ClusterChange, ClusterResource, WatchHealth, WatchState};
+pub use crate::watches::{ClusterChange, ClusterResource, Driver, WatchHealth, WatchState};
 
 /// Below this utilisation (percent) an allocated GPU counts as idle.
 pub const IDLE_GPU_UTIL_PCT: f64 = 5.0;
@@ -455,18 +455,6 @@ impl RegisteredModel {
             .map(|(a, _)| a.as_str())
             .collect()
     }
-}
-
-/// Who drives the rollouts: a controller holding the lease, or this process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Driver {
-    /// `mlops controller` holds the lease; this process only issues commands.
-    Controller { holder: String },
-    /// No controller holds the lease; the embedded core drives the rollouts.
-    Embedded,
-    /// Nothing drives the rollouts: no controller holds the lease and this process does not
-    /// reconcile them (the rollouts only change through commands).
-    Nobody,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{model::Driver, rollout::RolloutRecord};
+use crate::rollout::RolloutRecord;
 
 /// A kind of object a cluster port keeps in its read model, for saying which ones the screen
 /// needs (`ClusterPort::want`) and for the health of their watches.
@@ -121,4 +121,16 @@ pub enum ClusterChange {
     Driver(Driver),
     /// The port's watch caches changed: its snapshot (read from them, no list) is new.
     Refresh,
+}
+
+/// Who drives the rollouts: a controller holding the lease, or this process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Driver {
+    /// `mlops controller` holds the lease; this process only issues commands.
+    Controller { holder: String },
+    /// No controller holds the lease; the embedded core drives the rollouts.
+    Embedded,
+    /// Nothing drives the rollouts: no controller holds the lease and this process does not
+    /// reconcile them (the rollouts only change through commands).
+    Nobody,
 }
