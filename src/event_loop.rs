@@ -11,7 +11,7 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use mlops_core::{
     CoreError,
-    model::RunQuery,
+    model::{ClusterResource, RunQuery},
     ports::{AuditPort, ClusterPort, MetricsPort, RegistryPort},
     rollout,
 };
@@ -26,6 +26,7 @@ use crate::{
         Action, App, Effect, Payload,
         action::Namespace,
         feeds::{RunsKey, Source},
+        screens::ViewId,
         update,
     },
     ui,
@@ -353,6 +354,8 @@ where
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     // Watches push rollout and lease changes between refreshes.
     let mut watch = watch_changes(&ctx, &tx);
+    // What the screen needs of the cluster, as last told to the port.
+    let mut needs: Option<Vec<ClusterResource>> = None;
     let (switched_tx, mut switched_rx) = mpsc::unbounded_channel::<Result<Switched, String>>();
     let size = terminal.size().context("reading the terminal size")?;
     let (width, height) = fit(terminal, size.width, size.height).context("sizing the terminal")?;
@@ -370,6 +373,7 @@ where
         if app.quit {
             break;
         }
+        tell_needs(&ctx, &app, &mut needs);
         if app.dirty {
             terminal
                 .draw(|f| ui::render(&app, f))
@@ -400,6 +404,7 @@ where
                         w.abort();
                     }
                     watch = watch_changes(&ctx, &tx);
+                    needs = None;
                     Action::Switched(Ok(s.describe))
                 }
                 Err(e) => Action::Switched(Err(e)),
@@ -419,6 +424,32 @@ where
         w.abort();
     }
     Ok(())
+}
+
+/// The cluster resources a view reads, beyond what the Overview reads (always watched).
+pub fn view_needs(view: ViewId) -> Vec<ClusterResource> {
+    use ClusterResource as R;
+    match view {
+        ViewId::Overview => R::OVERVIEW.to_vec(),
+        ViewId::Lineage => vec![R::Deployments, R::Nodes, R::Pods, R::Rollouts],
+        ViewId::Gpus => vec![R::Nodes, R::Pods],
+        ViewId::Rollouts | ViewId::Timeline => vec![R::Rollouts, R::Events, R::Lease],
+        ViewId::Serving => vec![R::Deployments, R::Pods],
+        ViewId::Triggers => vec![R::Rollouts, R::Triggers],
+        ViewId::Experiments | ViewId::Drift | ViewId::Audit => Vec::new(),
+    }
+}
+
+/// Tell the cluster port what the view on show needs, when that changed.
+fn tell_needs(ctx: &Context, app: &App, told: &mut Option<Vec<ClusterResource>>) {
+    let Some(cluster) = &ctx.cluster else {
+        return;
+    };
+    let now = view_needs(app.view());
+    if told.as_ref() != Some(&now) {
+        cluster.want(&now);
+        *told = Some(now);
+    }
 }
 
 /// Follow the cluster's watch (rollouts, the lease) in a task that sends each change as an

@@ -29,5 +29,6 @@ pub mod serving;
 pub mod text;
 pub mod timeline;
 pub mod triggers;
+pub mod watches;
 
 pub use error::{CoreError, ErrorKind};

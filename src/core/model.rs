@@ -13,6 +13,8 @@ use crate::{
     rollout::RolloutRecord,
 };
 
+pub use crate::watches::{ClusterChange, ClusterResource, Driver, WatchHealth, WatchState};
+
 /// Below this utilisation (percent) an allocated GPU counts as idle.
 pub const IDLE_GPU_UTIL_PCT: f64 = 5.0;
 
@@ -455,18 +457,6 @@ impl RegisteredModel {
     }
 }
 
-/// Who drives the rollouts: a controller holding the lease, or this process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Driver {
-    /// `mlops controller` holds the lease; this process only issues commands.
-    Controller { holder: String },
-    /// No controller holds the lease; the embedded core drives the rollouts.
-    Embedded,
-    /// Nothing drives the rollouts: no controller holds the lease and this process does not
-    /// reconcile them (the rollouts only change through commands).
-    Nobody,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSnapshot {
     pub clusters: Vec<Cluster>,
@@ -482,23 +472,10 @@ pub struct ClusterSnapshot {
     /// RBAC verb (`Verb::rbac_verb`) → why, naming the user; the rest is allowed or not asked.
     pub denied: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     pub triggers: crate::triggers::TriggersRead,
-}
-
-/// A change the cluster pushes through a watch, applied to the last snapshot without refetching it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClusterChange {
-    /// Every rollout, when a watch (re)starts: replaces the list.
-    Rollouts(Vec<RolloutRecord>),
-    /// One rollout created or changed.
-    Rollout(Box<RolloutRecord>),
-    /// One rollout deleted.
-    RolloutDeleted {
-        cluster: String,
-        namespace: String,
-        name: String,
-    },
-    /// Who drives the rollouts now.
-    Driver(Driver),
+    /// The health of each watch behind this snapshot (a port that watches), one entry per
+    /// cluster and resource; empty for a port that lists (the demo).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watches: Vec<WatchHealth>,
 }
 
 /// Live drift of one feature of one model version.

@@ -8,8 +8,8 @@ use crate::{
     audit::AuditEntry,
     error::CoreError,
     model::{
-        Alert, ClusterChange, ClusterSnapshot, Experiment, FeatureDrift, Gpu, MetricPoint,
-        RegisteredModel, RolloutSeries, Run, RunPage, RunQuery,
+        Alert, ClusterChange, ClusterResource, ClusterSnapshot, Experiment, FeatureDrift, Gpu,
+        MetricPoint, RegisteredModel, RolloutSeries, Run, RunPage, RunQuery,
     },
     rollout::{Command, RolloutRecord},
 };
@@ -27,6 +27,10 @@ pub trait ClusterPort: Send + Sync {
         None
     }
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError>;
+    /// The resources the screen on show needs (what the Overview needs is always needed): a
+    /// port that watches stops a watch nothing needed for a while and starts it again when
+    /// it is needed. By default nothing (a port that lists on each snapshot).
+    fn want(&self, _resources: &[ClusterResource]) {}
     /// Apply an operator command to a rollout; returns the rollout as it is afterwards.
     async fn rollout_command(
         &self,

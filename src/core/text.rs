@@ -280,6 +280,23 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A size in memory as the health line says it: `512 B`, `3.4 KiB`, `1.9 MiB`, `1.2 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    // Lossy above 2^52 bytes, which no cache reaches.
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// `s` as a CSV cell a spreadsheet shows as text, never runs: a cell that starts with `=`, `+`,
 /// `-`, `@`, a tab, a carriage return or a line feed would be read as a formula (CSV injection),
 /// so it gets a leading `'`, as OWASP recommends. A plain number (`-0.5`, `+3`, `1e-5`) is left
@@ -465,6 +482,16 @@ mod tests {
         assert_eq!(line("x\u{2066}y\u{2069}"), "x�y�");
         assert_eq!(line("a\tb\r\nc\nd"), "a b c d");
         assert_eq!(block("a\tb\r\nc\nd\re"), "a b\nc\nd\ne");
+    }
+
+    #[test]
+    fn sizes_are_said_in_binary_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1024), "1.0 KiB");
+        assert_eq!(bytes(1_992_294), "1.9 MiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(bytes(5000 * 1024 * 1024 * 1024), "5000.0 GiB");
     }
 
     #[test]

@@ -235,7 +235,9 @@ fn normal(app: &App, frame: &mut Frame, area: Rect) {
     let right = if let Some(stale) = staleness(app) {
         Span::styled(format!("stale {stale} "), t.warn)
     } else {
-        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some() {
+        let live = if crate::app::rows::wanted::oldest_live_update(app).is_some()
+            && crate::app::rows::wanted::watch_trouble(app).is_empty()
+        {
             "● live  "
         } else {
             ""
@@ -300,6 +302,9 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
         };
         left.push(Span::styled(driver, t.status_bar));
     }
+    if let Some(marker) = watch_marker(app) {
+        left.push(Span::styled(marker, t.warn));
+    }
     if app.prefs.readonly {
         left.push(Span::styled(" READ-ONLY ", t.warn));
     }
@@ -320,4 +325,34 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
 fn staleness(app: &App) -> Option<String> {
     let oldest = crate::app::rows::wanted::oldest_live_update(app)?;
     (app.now - oldest >= app.prefs.refresh * 3).then(|| age(app.now, oldest))
+}
+
+/// The watch in trouble first, on the bar: "⟳ pods reconnecting, stale 12s" or "⛔ pods
+/// forbidden", and how many more (`:messages` lists every watch).
+pub fn watch_marker(app: &App) -> Option<String> {
+    use mlops_core::model::WatchState;
+    let trouble = crate::app::rows::wanted::watch_trouble(app);
+    let first = trouble.first()?;
+    let multi = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .is_some_and(|s| s.clusters.len() > 1);
+    let name = if multi {
+        format!("{}/{}", first.cluster, first.resource.plural())
+    } else {
+        first.resource.plural().to_string()
+    };
+    let what = match &first.state {
+        WatchState::Reconnecting { since, .. } => {
+            format!("⟳ {name} reconnecting, stale {}", age(app.now, *since))
+        }
+        _ => format!("⛔ {name} forbidden"),
+    };
+    let more = match trouble.len() {
+        1 => String::new(),
+        n => format!(" (+{} more, :messages)", n - 1),
+    };
+    Some(format!("  {what}{more} "))
 }

@@ -573,3 +573,72 @@ fn every_theme_renders_every_view() {
         }
     }
 }
+
+/// A watch reconnecting: the status bar names it and how stale its rows are; `:messages` lists
+/// every watch with its cache figure, where it watches and its state.
+#[test]
+fn a_reconnecting_watch_on_the_status_bar_and_every_watch_in_messages() {
+    use mlops_core::model::{ClusterResource, WatchHealth, WatchState};
+    let (mut app, ctx) = at(&[], (200, 50));
+    let mut snap = app.feeds.cluster.data.clone().expect("the demo's snapshot");
+    let cluster = snap.clusters[0].name.clone();
+    let health = |resource, state, scope: &str, rows, bytes| WatchHealth {
+        cluster: cluster.clone(),
+        resource,
+        state,
+        scope: scope.into(),
+        rows,
+        bytes,
+    };
+    snap.watches = vec![
+        health(
+            ClusterResource::Nodes,
+            WatchState::Live,
+            "cluster",
+            31,
+            9_000,
+        ),
+        health(
+            ClusterResource::Pods,
+            WatchState::Reconnecting {
+                since: app.now - chrono::Duration::seconds(12),
+                error: "failed to start watching object: connection refused".into(),
+            },
+            "all namespaces",
+            8_412,
+            1_992_294,
+        ),
+        health(
+            ClusterResource::Events,
+            WatchState::Live,
+            "namespace team-a only (listing in every namespace is forbidden)",
+            500,
+            120_000,
+        ),
+        health(
+            ClusterResource::Triggers,
+            WatchState::Stopped,
+            "no view on screen needs it",
+            0,
+            0,
+        ),
+    ];
+    dispatch(
+        &mut app,
+        &ctx,
+        Action::Loaded(Source::Cluster, Ok(Box::new(Payload::Cluster(snap)))),
+    );
+    let screen = draw(&app);
+    let bar: String = {
+        let b = screen.backend().buffer();
+        (0..b.area.width)
+            .map(|x| b[(x, b.area.height - 1)].symbol().to_string())
+            .collect()
+    };
+    assert!(bar.contains("/pods reconnecting, stale 12s"), "{bar}");
+    insta::assert_snapshot!("status_bar_watch_reconnecting", bar.trim_end());
+    press(&mut app, &ctx, ":");
+    type_text(&mut app, &ctx, "messages");
+    press(&mut app, &ctx, "enter");
+    insta::assert_snapshot!("messages_watch_health", draw(&app).backend());
+}

@@ -17,7 +17,11 @@
 //! - `deploy`: the controller's own objects (account, role with reasons, Deployment).
 //! - `limits`: the clients, bounded (timeouts, a deadline per call, a body cap).
 //! - `requests`: every request to the API server counted by verb and status.
-//! - `watch`: ModelRollouts and the Lease as a stream of changes.
+//! - `store`: a watch-fed store of compact rows per resource, with its health and the logic that
+//!   stops a watch no view needs.
+//! - `readmodel`: the cluster's watches (nodes, pods, model Deployments, Events, ModelRollouts,
+//!   RolloutTriggers, the Lease), read by `ClusterPort::snapshot` instead of lists.
+//! - `watch`: the changes of the read model as a stream, for the console to read it again.
 //! - `map`: Kubernetes objects mapped to the core's types.
 //! - `time`: chrono ↔ jiff, the one bridge between the core's clock and the API types'.
 //! - `audit`: the hash-chained audit log in ConfigMaps.
@@ -33,9 +37,11 @@ pub mod limits;
 mod map;
 pub mod names;
 pub mod rbac;
+pub mod readmodel;
 pub mod requests;
 mod rollouts;
 pub mod start;
+pub mod store;
 mod time;
 pub mod traffic;
 pub mod triggers;
@@ -290,6 +296,10 @@ pub struct KubeCluster {
     lease: LeaseParams,
     /// The one namespace a namespace-scoped controller watches (`incluster`).
     watch_scope: Option<String>,
+    /// The watch-fed read model behind `snapshot`, made when first read.
+    read_model: Arc<std::sync::OnceLock<readmodel::Shared>>,
+    /// How long a watch no view needs is kept (`watch_off_screen_seconds`).
+    watch_expiry: Duration,
 }
 
 /// Answers of `may`: (namespace, verb) → when asked, and the answer.
@@ -401,6 +411,8 @@ impl KubeCluster {
             driver_id: None,
             lease: LeaseParams::default(),
             watch_scope: None,
+            read_model: Arc::default(),
+            watch_expiry: store::expiry_from_env(),
         })
     }
 
@@ -510,6 +522,30 @@ impl KubeCluster {
     pub fn with_driver_id(mut self, id: &str) -> Self {
         self.driver_id = Some(id.to_string());
         self
+    }
+
+    /// A watch no view on screen needs is stopped after `expiry` (default 3 minutes).
+    #[must_use]
+    pub fn with_watch_expiry(mut self, expiry: Duration) -> Self {
+        self.watch_expiry = expiry;
+        self
+    }
+
+    /// The watch-fed read model, made on first use (with the lease and driver identity set
+    /// by then).
+    pub fn read_model(&self) -> readmodel::Shared {
+        self.read_model
+            .get_or_init(|| {
+                Arc::new(readmodel::ReadModel::new(
+                    &self.context,
+                    self.watch_client.clone(),
+                    self.namespace.clone(),
+                    self.lease.clone(),
+                    self.driver_id.clone(),
+                    self.watch_expiry,
+                ))
+            })
+            .clone()
     }
 
     /// The kubeconfig context this cluster was reached through.
@@ -679,38 +715,41 @@ impl ClusterPort for KubeCluster {
         Some(self.watch_changes())
     }
 
+    fn want(&self, resources: &[mlops_core::model::ClusterResource]) {
+        self.read_model().want(resources, std::time::Instant::now());
+    }
+
+    /// Read from the watches' stores (started on the first snapshot, which waits for their
+    /// first lists): nothing is listed per refresh.
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
-        let (nodes, pods, deployments, events, identity, rollouts, triggers) = tokio::try_join!(
-            self.nodes(),
-            self.pods(),
-            self.deployments(),
-            self.events(),
-            self.identity(),
-            self.rollouts(),
-            async { Ok(self.triggers_read().await) }
-        )?;
-        let mut regions: Vec<String> = nodes
+        let model = self.read_model();
+        model.settle(DEFAULT_TIMEOUT).await;
+        let read = model.read()?;
+        let identity = self.identity().await?;
+        let mut regions: Vec<String> = read
+            .nodes
             .iter()
             .map(|n| n.region.clone())
             .filter(|r| !r.is_empty())
             .collect();
         regions.sort();
         regions.dedup();
-        let denied = self.denied(&rollouts).await;
+        let denied = self.denied(&read.rollouts).await;
         Ok(ClusterSnapshot {
             denied,
             clusters: vec![Cluster {
                 name: self.context.clone(),
                 region: regions.join(","),
             }],
-            nodes,
-            pods,
-            deployments,
-            rollouts,
-            events,
-            driver: self.driver().await,
+            nodes: read.nodes,
+            pods: read.pods,
+            deployments: read.deployments,
+            rollouts: read.rollouts,
+            events: read.events,
+            driver: read.driver,
             identity,
-            triggers,
+            triggers: read.triggers,
+            watches: read.watches,
         })
     }
 

@@ -1,82 +1,42 @@
-//! Watches: ModelRollouts and the Lease, as a stream of `ClusterChange`s.
+//! The read model's changes as a stream of `ClusterChange::Refresh`: each says the snapshot
+//! (read from the watches' stores, no list) is new. Changes close together are said once, and
+//! the stream stops the watches no view has needed for their expiry.
 
-use futures::StreamExt;
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::{
-    Api,
-    runtime::{WatchStreamExt, watcher},
-};
-use mlops_core::{
-    model::{ClusterChange, Driver},
-    ports::ChangeStream,
-    rollout::RolloutRecord,
-};
+use std::time::{Duration, Instant};
 
-use super::{KubeCluster, crd::ModelRollout, lease::driver_of, limits::WATCH_TIMEOUT_SECONDS};
+use mlops_core::{model::ClusterChange, ports::ChangeStream};
+
+use super::KubeCluster;
+
+/// Changes within this long of each other are said once (a re-list of thousands of objects is
+/// one refresh, not thousands).
+pub const COALESCE: Duration = Duration::from_millis(250);
+/// How often watches no view needs are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 impl KubeCluster {
-    /// Watch ModelRollouts (in the namespace, or all) and the Lease; each change comes out as
-    /// a `ClusterChange`. The watches retry with backoff on their own.
+    /// A `Refresh` after each change of the read model (coalesced); the watches start with it.
     pub(super) fn watch_changes(&self) -> ChangeStream {
-        let context = self.context.clone();
-        let rollouts: Api<ModelRollout> = match &self.namespace {
-            Some(ns) => Api::namespaced(self.watch_client.clone(), ns),
-            None => Api::all(self.watch_client.clone()),
-        };
-        let rollouts = watcher(
-            rollouts,
-            watcher::Config::default().timeout(WATCH_TIMEOUT_SECONDS),
-        )
-        .default_backoff()
-        .scan(Vec::new(), move |init: &mut Vec<RolloutRecord>, ev| {
-            let change = match ev {
-                Ok(watcher::Event::Apply(r)) => {
-                    Some(ClusterChange::Rollout(Box::new(r.record(&context))))
+        let model = self.read_model();
+        let rx = model.subscribe();
+        let sweep = tokio::time::interval(SWEEP_EVERY);
+        Box::pin(futures::stream::unfold(
+            (model, rx, sweep),
+            |(model, mut rx, mut sweep)| async move {
+                loop {
+                    tokio::select! {
+                        changed = rx.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                            tokio::time::sleep(COALESCE).await;
+                            rx.borrow_and_update();
+                            return Some((ClusterChange::Refresh, (model, rx, sweep)));
+                        }
+                        _ = sweep.tick() => model.sweep(Instant::now()),
+                    }
                 }
-                Ok(watcher::Event::Delete(r)) => Some(ClusterChange::RolloutDeleted {
-                    cluster: context.clone(),
-                    namespace: r.metadata.namespace.clone().unwrap_or_default(),
-                    name: r.metadata.name.clone().unwrap_or_default(),
-                }),
-                Ok(watcher::Event::Init) => {
-                    init.clear();
-                    None
-                }
-                Ok(watcher::Event::InitApply(r)) => {
-                    init.push(r.record(&context));
-                    None
-                }
-                Ok(watcher::Event::InitDone) => Some(ClusterChange::Rollouts(std::mem::take(init))),
-                Err(e) => {
-                    tracing::debug!(error = %e, "watching ModelRollouts");
-                    None
-                }
-            };
-            futures::future::ready(Some(change))
-        })
-        .filter_map(futures::future::ready);
-        let driver_id = self.driver_id.clone();
-        let leases: Api<Lease> = Api::namespaced(self.watch_client.clone(), &self.lease.namespace);
-        let lease = watcher(
-            leases,
-            watcher::Config::default()
-                .fields(&format!("metadata.name={}", self.lease.name))
-                .timeout(WATCH_TIMEOUT_SECONDS),
-        )
-        .default_backoff()
-        .filter_map(move |ev| {
-            futures::future::ready(match ev {
-                Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l)) => {
-                    Some(ClusterChange::Driver(driver_of(&l, driver_id.as_deref())))
-                }
-                Ok(watcher::Event::Delete(_)) => Some(ClusterChange::Driver(Driver::Nobody)),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
-                Err(e) => {
-                    tracing::debug!(error = %e, "watching the lease");
-                    None
-                }
-            })
-        });
-        Box::pin(futures::stream::select(rollouts, lease))
+            },
+        ))
     }
 }

@@ -65,3 +65,20 @@ pub fn oldest_live_update(app: &App) -> Option<DateTime<Utc>> {
 pub fn any_stale(app: &App) -> bool {
     oldest_live_update(app).is_some_and(|u| app.now - u >= app.prefs.refresh * 3)
 }
+
+/// The watches behind the cluster's data that are in trouble (reconnecting or forbidden), as
+/// the last snapshot says: the status bar names them.
+pub fn watch_trouble(app: &App) -> Vec<&mlops_core::model::WatchHealth> {
+    use mlops_core::model::WatchState;
+    app.feeds.cluster.data.as_ref().map_or_else(Vec::new, |s| {
+        s.watches
+            .iter()
+            .filter(|w| {
+                matches!(
+                    w.state,
+                    WatchState::Reconnecting { .. } | WatchState::Forbidden { .. }
+                )
+            })
+            .collect()
+    })
+}

@@ -21,7 +21,10 @@ pub(super) fn tick(app: &mut App, now: DateTime<Utc>) {
         app.dirty = true;
     }
     // Ages on screen are shown in minutes or coarser, and staleness in seconds only when stale.
-    if before.timestamp() / 60 != now.timestamp() / 60 || any_stale(app) {
+    if before.timestamp() / 60 != now.timestamp() / 60
+        || any_stale(app)
+        || !rows::wanted::watch_trouble(app).is_empty()
+    {
         app.dirty = true;
     }
 }
@@ -188,6 +191,8 @@ pub(super) fn cluster_changed(app: &mut App, change: ClusterChange) {
             snap.driver = d;
             changed
         }
+        // Read again through a fetch (`update::dispatch`).
+        ClusterChange::Refresh => false,
     };
     if changed {
         app.feeds.cluster.version = next_version();

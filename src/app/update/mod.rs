@@ -17,6 +17,7 @@ mod runs_end;
 mod text_input;
 
 use chrono::{DateTime, Utc};
+use mlops_core::model::ClusterChange;
 
 use self::{
     commands::{begin_command, command_done},
@@ -68,6 +69,10 @@ fn dispatch(app: &mut App, action: Action, fx: &mut Vec<Effect>) {
         Action::Paste(text) => paste(app, &text),
         Action::Loaded(source, result) => loaded(app, &source, result.map(|p| *p), fx),
         Action::CommandDone(result) => command_done(app, result, fx),
+        // The port's watch caches changed: read its snapshot again (from the caches).
+        Action::ClusterChanged(change) if matches!(*change, ClusterChange::Refresh) => {
+            force(app, Source::Cluster, fx);
+        }
         Action::ClusterChanged(change) => cluster_changed(app, *change),
         Action::Switched(result) => switched(app, result, fx),
         Action::Exported(result) => {

@@ -172,6 +172,8 @@ impl ClusterPort for DemoPlatform {
             // The demo's user may do everything.
             denied: std::collections::BTreeMap::new(),
             triggers: crate::triggers::TriggersRead::Listed(s.triggers.clone()),
+            // The demo lists; it has no watches.
+            watches: Vec::new(),
         })
     }
 

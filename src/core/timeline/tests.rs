@@ -137,6 +137,7 @@ fn snapshot(rollouts: Vec<RolloutRecord>, events: Vec<ClusterEvent>) -> ClusterS
         identity: "me".into(),
         denied: BTreeMap::new(),
         triggers: crate::triggers::TriggersRead::default(),
+        watches: Vec::new(),
     }
 }
 

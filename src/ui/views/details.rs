@@ -512,6 +512,7 @@ pub fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
             lines.push(Line::from(Span::styled(format!("  {e}"), t.warn)));
         }
     }
+    lines.extend(watch_lines(app));
     let offset = app.screen().offset.min(items.len());
     for (i, m) in items.iter().enumerate().skip(offset) {
         let style = match m.level {
@@ -535,4 +536,47 @@ pub fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
         crate::ui::widgets::paragraph(lines).wrap(Wrap { trim: false }),
         inner,
     );
+}
+
+/// Every watch behind the cluster's data: its state, where it watches and its cache figure.
+fn watch_lines(app: &App) -> Vec<Line<'static>> {
+    use mlops_core::model::WatchState;
+    let t = &app.prefs.theme;
+    let Some(snap) = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .filter(|s| !s.watches.is_empty())
+    else {
+        return Vec::new();
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        format!("watches ({}):", snap.watches.len()),
+        t.header,
+    ))];
+    for w in &snap.watches {
+        let (state, style) = match &w.state {
+            WatchState::Syncing => ("syncing".to_string(), t.muted),
+            WatchState::Live => ("live".to_string(), t.ok),
+            WatchState::Reconnecting { since, error } => (
+                format!(
+                    "reconnecting since {} ({} stale): {error}",
+                    since.format("%H:%M:%S"),
+                    crate::ui::widgets::age(app.now, *since)
+                ),
+                t.warn,
+            ),
+            WatchState::Forbidden { error } => (format!("forbidden: {error}"), t.err),
+            WatchState::Absent { error } => (format!("not served: {error}"), t.muted),
+            WatchState::Stopped => ("stopped (off screen)".to_string(), t.muted),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {}  ", w.cluster), t.muted),
+            Span::styled(format!("{:<24} ", w.figure()), t.text),
+            Span::styled(format!("{}  ", w.scope), t.muted),
+            Span::styled(state, style),
+        ]));
+    }
+    lines
 }
