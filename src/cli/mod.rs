@@ -40,9 +40,13 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "mlops", version, about = "A terminal operations console for ML platforms", long_about = None)]
 pub struct Cli {
-    /// Kubeconfig context to use (as kubectl's --context).
+    /// Kubeconfig context to use (as kubectl's --context); several separated by commas
+    /// (`a,b`) for the console and the read verbs, which then show every cluster.
     #[arg(long, global = true, env = "MLOPS_CONTEXT")]
     pub context: Option<String>,
+    /// Every context of the kubeconfig, for the console and the read verbs.
+    #[arg(long, global = true, conflicts_with = "context")]
+    pub all_contexts: bool,
     /// Namespace (as kubectl's -n).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
@@ -150,6 +154,7 @@ impl Cli {
     fn flags(&self) -> Flags {
         Flags {
             context: self.context.clone(),
+            all_contexts: self.all_contexts,
             namespace: self.namespace.clone(),
             prometheus_url: self.prometheus_url.clone(),
             theme: self.theme.clone(),

@@ -31,6 +31,7 @@ pub mod incluster;
 pub mod lease;
 pub mod limits;
 mod map;
+pub mod multi;
 pub mod names;
 pub mod rbac;
 pub mod requests;
@@ -702,6 +703,7 @@ impl ClusterPort for KubeCluster {
             clusters: vec![Cluster {
                 name: self.context.clone(),
                 region: regions.join(","),
+                health: mlops_core::model::ClusterHealth::Ok,
             }],
             nodes,
             pods,
