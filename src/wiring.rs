@@ -601,6 +601,7 @@ async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends
     };
     let mut members = Vec::new();
     let mut live = Vec::new();
+    let mut audits: Vec<(String, Arc<dyn AuditPort>)> = Vec::new();
     for name in names {
         match KubeCluster::connect_with(Some(&name), options.namespace.as_deref(), options.timeout)
             .await
@@ -612,6 +613,7 @@ async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends
                     c
                 };
                 live.push(c.clone());
+                audits.push((name.clone(), Arc::new(c.clone())));
                 members.push(multi::Member {
                     name,
                     port: Arc::new(c),
@@ -619,11 +621,13 @@ async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends
             }
             Err(error) => {
                 problems.push(format!("{name}: {error}"));
+                let unusable = Arc::new(multi::Unusable {
+                    name: name.clone(),
+                    error,
+                });
+                audits.push((name.clone(), unusable.clone()));
                 members.push(multi::Member {
-                    port: Arc::new(multi::Unusable {
-                        name: name.clone(),
-                        error,
-                    }),
+                    port: unusable,
                     name,
                 });
             }
@@ -664,9 +668,9 @@ async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends
             }
             None => m as Arc<dyn MetricsPort>,
         }),
-        audit: live
+        audit: audits
             .first()
-            .map(|c| Arc::new(multi::FirstAudit(Arc::new(c.clone()))) as Arc<dyn AuditPort>),
+            .map(|(_, a)| Arc::new(multi::FirstAudit(a.clone())) as Arc<dyn AuditPort>),
         serving: prometheus
             .clone()
             .map(|m| m as Arc<dyn mlops_core::ports::ServingPort>),
@@ -674,7 +678,7 @@ async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends
         clock: Arc::new(Utc::now),
         timeout: options.timeout,
         runs_page_size: options.settings.mlflow.runs_page_size(),
-        switcher: None,
+        switcher: set.map(|s| narrower(s, audits)),
     };
     let embedded = live
         .into_iter()
@@ -694,6 +698,38 @@ async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends
         problems,
         embedded,
     }
+}
+
+/// `:ctx NAME` with several clusters: narrow the views to that one (its own audit log with it);
+/// `:ctx all` shows every one again. `:ns` cannot change the namespace of a set.
+fn narrower(
+    set: Arc<multi::MultiCluster>,
+    audits: Vec<(String, Arc<dyn AuditPort>)>,
+) -> event_loop::Switcher {
+    Arc::new(move |context, namespace| {
+        let (set, audits) = (set.clone(), audits.clone());
+        Box::pin(async move {
+            if !matches!(namespace, Namespace::Keep) {
+                return Err(format!(
+                    "this console shows several clusters ({}): start it with -n NAMESPACE to list one namespace",
+                    set.names().join(", ")
+                ));
+            }
+            let to = context.filter(|c| !c.eq_ignore_ascii_case("all"));
+            let narrowed = set.narrowed(to.as_deref()).map_err(|e| e.to_string())?;
+            let audit = audits
+                .iter()
+                .find(|(name, _)| to.as_ref() == Some(name))
+                .or(audits.first())
+                .map(|(_, a)| a.clone())
+                .ok_or_else(|| "no cluster".to_string())?;
+            Ok(event_loop::Switched {
+                describe: ClusterPort::describe(&narrowed),
+                cluster: Arc::new(narrowed),
+                audit,
+            })
+        })
+    })
 }
 
 /// `:ctx` and `:ns`: connect to another kubeconfig context and/or namespace, starting from the

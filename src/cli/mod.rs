@@ -304,6 +304,41 @@ fn cluster_verb(
     run_verb(async || options.cluster().await, verb)
 }
 
+/// `read` on every cluster a read verb reads (`--context a,b`, `--all-contexts`; over every
+/// namespace when `every_namespace`), all at once; their answers concatenated in the order
+/// the contexts were named. With several clusters, a failure names its context.
+pub async fn each_cluster<T, F>(
+    options: &wiring::Options,
+    every_namespace: bool,
+    read: F,
+) -> Result<(Vec<T>, usize), CoreError>
+where
+    F: AsyncFn(&KubeCluster) -> Result<Vec<T>, CoreError>,
+{
+    let mut options = options.clone();
+    if every_namespace {
+        options.namespace = None;
+    }
+    let clusters = options.clusters().await?;
+    let several = clusters.len() > 1;
+    let read = &read;
+    let lists = futures::future::try_join_all(clusters.iter().map(|c| async move {
+        read(c).await.map_err(|e| {
+            if several {
+                CoreError::of_kind(
+                    e.kind(),
+                    format!("context {}", c.describe_context()),
+                    e.to_string(),
+                )
+            } else {
+                e
+            }
+        })
+    }))
+    .await?;
+    Ok((lists.into_iter().flatten().collect(), clusters.len()))
+}
+
 /// A verb against the model registry.
 fn registry_verb(
     options: &wiring::Options,

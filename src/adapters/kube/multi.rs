@@ -57,6 +57,8 @@ pub struct MultiCluster {
     state: Arc<Mutex<HashMap<String, MemberState>>>,
     admit: Arc<tokio::sync::Semaphore>,
     now: Now,
+    /// `:ctx NAME`: the one member the views are narrowed to (the others are not asked).
+    only: Option<String>,
 }
 
 impl MultiCluster {
@@ -84,7 +86,27 @@ impl MultiCluster {
             state: Arc::new(Mutex::new(state)),
             admit: Arc::new(tokio::sync::Semaphore::new(FIRST_SNAPSHOTS_AT_ONCE)),
             now,
+            only: None,
         }
+    }
+
+    /// The same set narrowed to the member `to` (`:ctx NAME`), or every member again (`None`,
+    /// `:ctx all`); it shares what the set remembers of each member.
+    pub fn narrowed(&self, to: Option<&str>) -> Result<Self, CoreError> {
+        if let Some(name) = to {
+            self.member(name)?;
+        }
+        Ok(Self {
+            only: to.map(str::to_string),
+            ..self.clone()
+        })
+    }
+
+    /// The members on show: every one, or the one narrowed to.
+    fn shown(&self) -> impl Iterator<Item = &Member> {
+        self.members
+            .iter()
+            .filter(|m| self.only.as_ref().is_none_or(|o| *o == m.name))
     }
 
     /// The members' names, in order.
@@ -133,8 +155,7 @@ impl MultiCluster {
             .lock()
             .map_err(|_| CoreError::backend("kubernetes", "the cluster set's state is poisoned"))?;
         let members: Vec<(&str, &MemberState)> = self
-            .members
-            .iter()
+            .shown()
             .filter_map(|m| state.get(&m.name).map(|s| (m.name.as_str(), s)))
             .collect();
         if members.iter().all(|(_, m)| m.last.is_none()) {
@@ -201,7 +222,10 @@ impl MultiCluster {
             .find(|m| m.name == cluster)
             .ok_or_else(|| CoreError::NotFound {
                 kind: "cluster",
-                name: format!("{cluster} (this console watches {})", self.describe()),
+                name: format!(
+                    "{cluster} (this console watches {})",
+                    self.names().join(",")
+                ),
             })
     }
 }
@@ -302,13 +326,19 @@ fn merge(members: &[(&str, &MemberState)]) -> ClusterSnapshot {
 #[async_trait]
 impl ClusterPort for MultiCluster {
     fn describe(&self) -> String {
-        self.names().join(",")
+        match &self.only {
+            Some(one) => format!(
+                "{one} (1 of {}: {})",
+                self.members.len(),
+                self.names().join(",")
+            ),
+            None => self.names().join(","),
+        }
     }
 
     fn watch(&self) -> Option<ChangeStream> {
         let streams: Vec<_> = self
-            .members
-            .iter()
+            .shown()
             .filter_map(|m| {
                 let name = m.name.clone();
                 m.port
@@ -326,8 +356,8 @@ impl ClusterPort for MultiCluster {
     }
 
     async fn snapshot(&self) -> Result<ClusterSnapshot, CoreError> {
-        let answers = futures::future::join_all(self.members.iter().map(|m| self.fetch(m))).await;
-        for (m, answer) in self.members.iter().zip(answers) {
+        let answers = futures::future::join_all(self.shown().map(|m| self.fetch(m))).await;
+        for (m, answer) in self.shown().zip(answers) {
             self.record(&m.name, answer);
         }
         self.merged()
@@ -382,6 +412,13 @@ impl ClusterPort for Unusable {
         _name: &str,
         _command: Command,
     ) -> Result<RolloutRecord, CoreError> {
+        Err(self.error.clone())
+    }
+}
+
+#[async_trait]
+impl AuditPort for Unusable {
+    async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
         Err(self.error.clone())
     }
 }

@@ -335,3 +335,24 @@ fn context_lists_split_on_commas() {
     assert_eq!(split_contexts("prod"), ["prod"]);
     assert!(split_contexts(" , ").is_empty());
 }
+
+#[tokio::test]
+async fn narrowed_to_one_member_only_it_is_asked_and_shown() {
+    let (a, b) = (Fake::new("a", &["p1"]), Fake::new("b", &["q1"]));
+    let multi = set(&[a.clone(), b.clone()]);
+    multi.snapshot().await.unwrap();
+    let only_b = multi.narrowed(Some("b")).unwrap();
+    a.fail(down());
+    let s = only_b.snapshot().await.unwrap();
+    assert_eq!(names(&s), ["b/q1"]);
+    assert_eq!(s.clusters.len(), 1);
+    assert!(
+        only_b.describe().starts_with("b (1 of 2"),
+        "{}",
+        only_b.describe()
+    );
+    // a was not asked while narrowed: still live from its last answer.
+    let all = only_b.narrowed(None).unwrap();
+    assert!(!all.merged().unwrap().is_stale("a"));
+    assert!(multi.narrowed(Some("c")).is_err());
+}
