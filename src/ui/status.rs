@@ -300,8 +300,9 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
         };
         left.push(Span::styled(driver, t.status_bar));
     }
+    // First, so a narrow terminal still shows it.
     if let Some(stale) = app.feeds.cluster.data.as_ref().and_then(stale_clusters) {
-        left.push(Span::styled(stale, t.warn));
+        left.insert(0, Span::styled(stale, t.warn));
     }
     if app.prefs.readonly {
         left.push(Span::styled(" READ-ONLY ", t.warn));

@@ -302,13 +302,12 @@ pub fn render_table<'a, T>(
             let greyed = stale.as_ref().is_some_and(|is_stale| is_stale(item));
             Row::new(fitted.iter().map(|(i, w)| {
                 let c = &spec.columns[*i];
-                if greyed {
-                    return aligned(fit_value(&(c.value)(item), *w, c.elide), c.right, t.greyed);
-                }
+                let plain = if greyed { t.greyed } else { t.text };
                 cell(item, c, *w).unwrap_or_else(|| {
-                    aligned(fit_value(&(c.value)(item), *w, c.elide), c.right, t.text)
+                    aligned(fit_value(&(c.value)(item), *w, c.elide), c.right, plain)
                 })
             }))
+            .style(if greyed { t.greyed } else { Style::default() })
         })
         .collect();
     let widths: Vec<Constraint> = fitted.iter().map(|(_, w)| Constraint::Length(*w)).collect();
