@@ -18,7 +18,11 @@ use mlops_core::{
 use crate::{
     adapters::{
         http::{Auth, Tls},
-        kube::{KubeCluster, names::CONSOLE_PREFIX},
+        kube::{
+            KubeCluster,
+            multi::{self, split_contexts},
+            names::CONSOLE_PREFIX,
+        },
         mlflow::MlflowRegistry,
         prometheus::{DriftWindows, ProfiledDrift, PrometheusMetrics},
     },
@@ -31,7 +35,10 @@ use crate::{
 /// The command-line flags that shape the backends.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
+    /// `--context`: one context, or several separated by commas.
     pub context: Option<String>,
+    /// `--all-contexts`: every context of the kubeconfig.
+    pub all_contexts: bool,
     pub namespace: Option<String>,
     pub prometheus_url: Option<String>,
     pub theme: Option<String>,
@@ -46,7 +53,13 @@ pub struct Options {
     /// `config.toml` as loaded (defaults for what was wrong), and what was wrong with it.
     pub settings: Settings,
     pub config_errors: Vec<ConfigError>,
+    /// The kubeconfig context: the one named, or the first of several (`contexts`).
     pub context: Option<String>,
+    /// Every context named (`--context a,b`, `[kubernetes] contexts`), in order; more than one
+    /// makes a multi-cluster console, and read verbs read each.
+    pub contexts: Vec<String>,
+    /// `--all-contexts` / `[kubernetes] all_contexts`: every context of the kubeconfig.
+    pub all_contexts: bool,
     pub namespace: Option<String>,
     /// The MLflow tracking server: `MLFLOW_TRACKING_URI` (with MLflow's auth variables), else
     /// `[mlflow] tracking_uri`.
@@ -81,6 +94,8 @@ impl std::fmt::Debug for Options {
             .field("config_dir", &self.config_dir)
             .field("config_errors", &self.config_errors.len())
             .field("context", &self.context)
+            .field("contexts", &self.contexts)
+            .field("all_contexts", &self.all_contexts)
             .field("namespace", &self.namespace)
             .field("mlflow", &self.mlflow)
             .field("prometheus_url", &url(&self.prometheus_url))
@@ -124,11 +139,18 @@ impl Options {
         } else {
             settings.mlflow.tracking_uri.clone().map(MlflowSource::Uri)
         };
+        let contexts = match &flags.context {
+            Some(named) => split_contexts(named),
+            None if !settings.kubernetes.contexts.is_empty() => {
+                settings.kubernetes.contexts.clone()
+            }
+            None => settings.kubernetes.context.iter().cloned().collect(),
+        };
         Self {
-            context: flags
-                .context
-                .clone()
-                .or_else(|| settings.kubernetes.context.clone()),
+            context: contexts.first().cloned(),
+            all_contexts: flags.all_contexts
+                || (flags.context.is_none() && settings.kubernetes.all_contexts),
+            contexts,
             namespace: flags
                 .namespace
                 .clone()
@@ -195,6 +217,63 @@ impl Options {
         out
     }
 
+    /// Whether more than one cluster is asked for (`--context a,b`, `contexts`,
+    /// `--all-contexts`).
+    pub fn is_multi(&self) -> bool {
+        self.all_contexts || self.contexts.len() > 1
+    }
+
+    /// The one context a command that changes a cluster acts on; a list is refused.
+    pub fn single_context(&self) -> Result<Option<&str>, CoreError> {
+        if self.all_contexts {
+            return Err(CoreError::of_kind(
+                mlops_core::ErrorKind::Rejected,
+                "kubernetes",
+                "this command acts on exactly one cluster; --all-contexts names every context of the kubeconfig (name one with --context)",
+            ));
+        }
+        if self.contexts.len() > 1 {
+            return Err(CoreError::of_kind(
+                mlops_core::ErrorKind::Rejected,
+                "kubernetes",
+                format!(
+                    "this command acts on exactly one cluster; --context got {} ({})",
+                    self.contexts.len(),
+                    self.contexts.join(", ")
+                ),
+            ));
+        }
+        Ok(self.context.as_deref())
+    }
+
+    /// The contexts a read verb reads: each named, or every one of the kubeconfig
+    /// (`--all-contexts`); one entry `None` (the current context) when none was named.
+    pub fn read_contexts(&self) -> Result<Vec<Option<String>>, CoreError> {
+        if self.all_contexts {
+            return Ok(multi::all_contexts()?.into_iter().map(Some).collect());
+        }
+        if self.contexts.is_empty() {
+            return Ok(vec![None]);
+        }
+        Ok(self.contexts.iter().cloned().map(Some).collect())
+    }
+
+    /// One cluster per context a read verb reads (see `read_contexts`), connected in order.
+    pub async fn clusters(&self) -> Result<Vec<KubeCluster>, CoreError> {
+        let mut out = Vec::new();
+        for context in self.read_contexts()? {
+            out.push(
+                KubeCluster::connect_with(
+                    context.as_deref(),
+                    self.namespace.as_deref(),
+                    self.timeout,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Whether a kubeconfig can be found (or a context was named).
     pub fn has_cluster(&self) -> bool {
         self.context.is_some()
@@ -202,10 +281,10 @@ impl Options {
             || dirs::home_dir().is_some_and(|h| h.join(".kube").join("config").exists())
     }
 
-    /// The cluster of the kubeconfig context.
+    /// The cluster of the kubeconfig context; several named are refused (`single_context`).
     pub async fn cluster(&self) -> Result<KubeCluster, CoreError> {
         KubeCluster::connect_with(
-            self.context.as_deref(),
+            self.single_context()?,
             self.namespace.as_deref(),
             self.timeout,
         )
@@ -362,8 +441,9 @@ pub struct Backends {
     pub info: BackendInfo,
     /// Backends that are configured but could not be set up, in words.
     pub problems: Vec<String>,
-    /// The controller loop this console runs while no controller holds the lease.
-    pub embedded: Option<controller::Context>,
+    /// The controller loops this console runs while no controller holds the lease (one per
+    /// cluster).
+    pub embedded: Vec<controller::Context>,
 }
 
 /// The embedded, simulated platform behind every port.
@@ -391,7 +471,7 @@ pub fn demo(seed: u64, speed: f64, timeout: Duration) -> Backends {
             metrics: Some("demo".into()),
         },
         problems: Vec::new(),
-        embedded: None,
+        embedded: Vec::new(),
     }
 }
 
@@ -407,6 +487,9 @@ pub async fn real(options: &Options) -> Backends {
         hostname(),
         std::process::id()
     );
+    if options.is_multi() {
+        return real_multi(options, &driver_id, drive).await;
+    }
     let mut kube = None;
     let mut broken_cluster = None;
     if options.has_cluster() {
@@ -482,21 +565,172 @@ pub async fn real(options: &Options) -> Backends {
     };
     // The same reconcile loop as `mlops controller`, run by this console while no controller
     // holds the lease.
-    let embedded = kube.filter(|_| drive).map(|cluster| controller::Context {
-        cluster,
-        metrics: prometheus.map(|m| m as Arc<dyn QueryPort>),
-        registry,
-        telemetry: Arc::new(controller::Telemetry::new(&driver_id, options.timeout)),
-        id: driver_id,
-        concurrency: controller::DEFAULT_CONCURRENCY,
-        schedule: controller::Schedule::default(),
-    });
+    let embedded = kube
+        .filter(|_| drive)
+        .map(|cluster| controller::Context {
+            cluster,
+            metrics: prometheus.map(|m| m as Arc<dyn QueryPort>),
+            registry,
+            telemetry: Arc::new(controller::Telemetry::new(&driver_id, options.timeout)),
+            id: driver_id,
+            concurrency: controller::DEFAULT_CONCURRENCY,
+            schedule: controller::Schedule::default(),
+        })
+        .into_iter()
+        .collect();
     Backends {
         ports,
         info,
         problems,
         embedded,
     }
+}
+
+/// The registry, the metrics store and the ports of several clusters (`--context a,b`,
+/// `--all-contexts`): one `KubeCluster` per context behind a `MultiCluster`. A context that
+/// cannot be set up stays in the set, down with its reason. `:ctx NAME` narrows the views to
+/// one of them instead of connecting elsewhere.
+async fn real_multi(options: &Options, driver_id: &str, drive: bool) -> Backends {
+    let mut problems = Vec::new();
+    let mut info = BackendInfo::default();
+    let names = match options.read_contexts() {
+        Ok(names) => names.into_iter().flatten().collect::<Vec<_>>(),
+        Err(e) => {
+            problems.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let mut members = Vec::new();
+    let mut live = Vec::new();
+    let mut audits: Vec<(String, Arc<dyn AuditPort>)> = Vec::new();
+    for name in names {
+        match KubeCluster::connect_with(Some(&name), options.namespace.as_deref(), options.timeout)
+            .await
+        {
+            Ok(c) => {
+                let c = if drive {
+                    c.with_driver_id(driver_id)
+                } else {
+                    c
+                };
+                live.push(c.clone());
+                audits.push((name.clone(), Arc::new(c.clone())));
+                members.push(multi::Member {
+                    name,
+                    port: Arc::new(c),
+                });
+            }
+            Err(error) => {
+                problems.push(format!("{name}: {error}"));
+                let unusable = Arc::new(multi::Unusable {
+                    name: name.clone(),
+                    error,
+                });
+                audits.push((name.clone(), unusable.clone()));
+                members.push(multi::Member {
+                    port: unusable,
+                    name,
+                });
+            }
+        }
+    }
+    let set = (!members.is_empty()).then(|| Arc::new(multi::MultiCluster::new(members)));
+    info.cluster = set.as_ref().map(|s| s.describe());
+    let registry: Option<Arc<dyn RegistryPort>> = match options.registry() {
+        Some(Ok(r)) => {
+            info.registry = Some(r.base_url());
+            Some(Arc::new(r))
+        }
+        Some(Err(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        None => None,
+    };
+    // One Prometheus for the set: its series name their cluster themselves.
+    let prometheus = match options.metrics(None) {
+        Some(Ok(m)) => {
+            info.metrics = Some(m.base_url());
+            Some(Arc::new(m))
+        }
+        Some(Err(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        None => None,
+    };
+    let ports = event_loop::Context {
+        cluster: set.clone().map(|s| s as Arc<dyn ClusterPort>),
+        registry: registry.clone(),
+        metrics: prometheus.clone().map(|m| match &registry {
+            Some(r) => {
+                Arc::new(ProfiledDrift::new(m, r.clone()).with_lookup_budget(options.timeout))
+                    as Arc<dyn MetricsPort>
+            }
+            None => m as Arc<dyn MetricsPort>,
+        }),
+        audit: audits
+            .first()
+            .map(|(_, a)| Arc::new(multi::FirstAudit(a.clone())) as Arc<dyn AuditPort>),
+        serving: prometheus
+            .clone()
+            .map(|m| m as Arc<dyn mlops_core::ports::ServingPort>),
+        serving_windows: options.settings.slo.config().ratio_windows(),
+        clock: Arc::new(Utc::now),
+        timeout: options.timeout,
+        runs_page_size: options.settings.mlflow.runs_page_size(),
+        switcher: set.map(|s| narrower(s, audits)),
+    };
+    let embedded = live
+        .into_iter()
+        .filter(|_| drive)
+        .map(|cluster| controller::Context {
+            cluster,
+            metrics: prometheus.clone().map(|m| m as Arc<dyn QueryPort>),
+            registry: registry.clone(),
+            telemetry: Arc::new(controller::Telemetry::new(driver_id, options.timeout)),
+            id: driver_id.to_string(),
+            concurrency: controller::DEFAULT_CONCURRENCY,
+        })
+        .collect();
+    Backends {
+        ports,
+        info,
+        problems,
+        embedded,
+    }
+}
+
+/// `:ctx NAME` with several clusters: narrow the views to that one (its own audit log with it);
+/// `:ctx all` shows every one again. `:ns` cannot change the namespace of a set.
+fn narrower(
+    set: Arc<multi::MultiCluster>,
+    audits: Vec<(String, Arc<dyn AuditPort>)>,
+) -> event_loop::Switcher {
+    Arc::new(move |context, namespace| {
+        let (set, audits) = (set.clone(), audits.clone());
+        Box::pin(async move {
+            if !matches!(namespace, Namespace::Keep) {
+                return Err(format!(
+                    "this console shows several clusters ({}): start it with -n NAMESPACE to list one namespace",
+                    set.names().join(", ")
+                ));
+            }
+            let to = context.filter(|c| !c.eq_ignore_ascii_case("all"));
+            let narrowed = set.narrowed(to.as_deref()).map_err(|e| e.to_string())?;
+            let audit = audits
+                .iter()
+                .find(|(name, _)| to.as_ref() == Some(name))
+                .or(audits.first())
+                .map(|(_, a)| a.clone())
+                .ok_or_else(|| "no cluster".to_string())?;
+            Ok(event_loop::Switched {
+                describe: ClusterPort::describe(&narrowed),
+                cluster: Arc::new(narrowed),
+                audit,
+            })
+        })
+    })
 }
 
 /// `:ctx` and `:ns`: connect to another kubeconfig context and/or namespace, starting from the

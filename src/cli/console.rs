@@ -69,15 +69,20 @@ fn run(options: &Options, demo: Option<(u64, f64)>) -> Result<ExitCode> {
     let result = runtime.block_on(async {
         let mut tui = Tui::enter(depth)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let driver = embedded.map(|c| tokio::spawn(controller::drive_embedded(c, stopped)));
+        let drivers: Vec<_> = embedded
+            .into_iter()
+            .map(|c| tokio::spawn(controller::drive_embedded(c, stopped.clone())))
+            .collect();
         let r = event_loop::run(&mut tui.terminal, app, ports).await;
         drop(tui);
         // Hand the lease back so a controller or another console need not wait for it to
         // expire, but never wait longer than the controller's shutdown budget.
         let _ = stop.send(true);
-        if let Some(d) = driver {
-            let _ = tokio::time::timeout(controller::SHUTDOWN_BUDGET, d).await;
-        }
+        let _ = tokio::time::timeout(
+            controller::SHUTDOWN_BUDGET,
+            futures::future::join_all(drivers),
+        )
+        .await;
         r
     });
     // Spawned fetches may still wait on a slow backend: do not wait for them.

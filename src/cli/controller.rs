@@ -97,7 +97,7 @@ pub fn run(args: &ControllerArgs, options: &Options) -> Result<ExitCode> {
         let cluster = match in_cluster_dir(args, options) {
             Some(dir) => KubeCluster::connect_in_cluster(&dir, options.timeout).await?,
             None => {
-                KubeCluster::connect_with(options.context.as_deref(), None, options.timeout).await?
+                KubeCluster::connect_with(options.single_context()?, None, options.timeout).await?
             }
         };
         let cluster = match &args.watch_namespace {

@@ -111,24 +111,36 @@ async fn fetch(
     policy: IdlePolicy,
     filter: &GpuFilter,
 ) -> Result<GpuReport, CoreError> {
-    // Requested GPUs are counted over every namespace, whatever -n says.
-    let cluster = if options.has_cluster() {
+    // Requested GPUs are counted over every namespace, whatever -n says; over every cluster
+    // named (`--context a,b`), their GPUs named by the series' `cluster` label.
+    let clusters = if options.has_cluster() {
         let mut all = options.clone();
         all.namespace = None;
-        Some(all.cluster().await?)
+        all.clusters().await?
     } else {
-        None
+        Vec::new()
     };
-    let name = cluster.as_ref().map(ClusterPort::describe);
+    let name = match clusters.as_slice() {
+        [one] => Some(ClusterPort::describe(one)),
+        _ => None,
+    };
     let metrics = options.require_metrics(name)?;
     let now = Utc::now() - SETTLE;
     let at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let end = window_end(at, policy.step);
     let allocation = async {
-        match &cluster {
-            Some(c) => futures::try_join!(c.nodes(), c.pods()),
-            None => Ok((Vec::new(), Vec::new())),
+        let each = futures::future::try_join_all(
+            clusters
+                .iter()
+                .map(|c| async { futures::try_join!(c.nodes(), c.pods()) }),
+        )
+        .await?;
+        let (mut nodes, mut pods) = (Vec::new(), Vec::new());
+        for (n, p) in each {
+            nodes.extend(n);
+            pods.extend(p);
         }
+        Ok::<_, CoreError>((nodes, pods))
     };
     let (gpus, history, (nodes, pods)) = futures::try_join!(
         metrics.gpus_at(Some(at)),

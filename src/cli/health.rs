@@ -102,9 +102,28 @@ fn request(options: &Options, window: u64) -> SignalRequest {
     }
 }
 
+/// Deployments and pods of every cluster named (`--context a,b`); the metrics store's series
+/// name their clusters.
+async fn every_cluster(options: &Options) -> (String, Vec<Deployment>, Vec<Pod>, Vec<String>) {
+    match futures::try_join!(
+        super::each_cluster(options, true, async |c| c.deployments().await),
+        super::each_cluster(options, true, async |c| c.pods().await),
+    ) {
+        Ok(((d, _), (p, _))) => (String::new(), d, p, Vec::new()),
+        Err(e) => (
+            String::new(),
+            Vec::new(),
+            Vec::new(),
+            vec![format!("the clusters: {e}")],
+        ),
+    }
+}
+
 async fn report(options: &Options, window: u64) -> Result<HealthReport, CoreError> {
     // Without a cluster the rows have no replicas; the metrics store alone still answers.
-    let (cluster, deployments, pods, mut warnings) = if options.has_cluster() {
+    let (cluster, deployments, pods, mut warnings) = if options.is_multi() {
+        every_cluster(options).await
+    } else if options.has_cluster() {
         let mut all = options.clone();
         all.namespace = None;
         match all.cluster().await {

@@ -136,11 +136,12 @@ pub fn run(args: &LineageArgs, options: &Options, output: &str) -> Result<ExitCo
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {
         let registry = options.require_registry()?;
-        let mut all = options.clone();
-        all.namespace = None;
-        let c = all.cluster().await?;
-        let (rollouts, deployments, pods) =
-            futures::try_join!(c.rollouts(), c.deployments(), c.pods())?;
+        // Every cluster named (`--context a,b`): a version served in two shows both.
+        let ((rollouts, _), (deployments, _), (pods, _)) = futures::try_join!(
+            super::each_cluster(options, true, async |c| c.rollouts().await),
+            super::each_cluster(options, true, async |c| c.deployments().await),
+            super::each_cluster(options, true, async |c| c.pods().await),
+        )?;
         let cluster = Cluster {
             rollouts,
             deployments,

@@ -40,9 +40,13 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "mlops", version, about = "A terminal operations console for ML platforms", long_about = None)]
 pub struct Cli {
-    /// Kubeconfig context to use (as kubectl's --context).
+    /// Kubeconfig context to use (as kubectl's --context); several separated by commas
+    /// (`a,b`) for the console and the read verbs, which then show every cluster.
     #[arg(long, global = true, env = "MLOPS_CONTEXT")]
     pub context: Option<String>,
+    /// Every context of the kubeconfig, for the console and the read verbs.
+    #[arg(long, global = true, conflicts_with = "context")]
+    pub all_contexts: bool,
     /// Namespace (as kubectl's -n).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
@@ -150,6 +154,7 @@ impl Cli {
     fn flags(&self) -> Flags {
         Flags {
             context: self.context.clone(),
+            all_contexts: self.all_contexts,
             namespace: self.namespace.clone(),
             prometheus_url: self.prometheus_url.clone(),
             theme: self.theme.clone(),
@@ -297,6 +302,41 @@ fn cluster_verb(
     verb: impl AsyncFnOnce(KubeCluster) -> Result<String, CoreError>,
 ) -> Result<ExitCode> {
     run_verb(async || options.cluster().await, verb)
+}
+
+/// `read` on every cluster a read verb reads (`--context a,b`, `--all-contexts`; over every
+/// namespace when `every_namespace`), all at once; their answers concatenated in the order
+/// the contexts were named. With several clusters, a failure names its context.
+pub async fn each_cluster<T, F>(
+    options: &wiring::Options,
+    every_namespace: bool,
+    read: F,
+) -> Result<(Vec<T>, usize), CoreError>
+where
+    F: AsyncFn(&KubeCluster) -> Result<Vec<T>, CoreError>,
+{
+    let mut options = options.clone();
+    if every_namespace {
+        options.namespace = None;
+    }
+    let clusters = options.clusters().await?;
+    let several = clusters.len() > 1;
+    let read = &read;
+    let lists = futures::future::try_join_all(clusters.iter().map(|c| async move {
+        read(c).await.map_err(|e| {
+            if several {
+                CoreError::of_kind(
+                    e.kind(),
+                    format!("context {}", c.describe_context()),
+                    e.to_string(),
+                )
+            } else {
+                e
+            }
+        })
+    }))
+    .await?;
+    Ok((lists.into_iter().flatten().collect(), clusters.len()))
 }
 
 /// A verb against the model registry.

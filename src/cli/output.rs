@@ -216,11 +216,14 @@ pub fn finish_with<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode 
 }
 
 /// `mlops rollout list`: the console's rollout columns (a canary's versions, phase, weight, step,
-/// analysis), after the namespace, which the console does not show.
-pub fn rollout_table(rollouts: &[RolloutRecord]) -> String {
+/// analysis), after the namespace, which the console does not show; a CLUSTER column first
+/// when `clusters` (several were read).
+pub fn rollout_table(rollouts: &[RolloutRecord], clusters: bool) -> String {
+    let cluster = table::column("CLUSTER", false, |r: &RolloutRecord| r.cluster.clone());
     let namespace = table::column("NAMESPACE", false, |r: &RolloutRecord| r.namespace.clone());
     let console = rows::rollouts::columns();
-    let mut shown = vec![&namespace];
+    let mut shown = if clusters { vec![&cluster] } else { Vec::new() };
+    shown.push(&namespace);
     shown.extend(table::pick(
         &console,
         &["name", "model", "phase", "weight", "step", "analysis"],

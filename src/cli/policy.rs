@@ -49,8 +49,10 @@ pub fn run(cmd: &PolicyCmd, options: &Options, out: Output) -> Result<ExitCode> 
     } = cmd;
     let (model, version) = model_at_version(target)?;
     let mut options = options.clone();
-    if cluster.is_some() {
-        options.context.clone_from(cluster);
+    if let Some(c) = cluster {
+        options.context = Some(c.clone());
+        options.contexts = vec![c.clone()];
+        options.all_contexts = false;
     }
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {

@@ -191,12 +191,17 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
     }
     match cmd {
         RolloutCmd::Templates => Ok(templates(options, output)),
-        RolloutCmd::List => cluster_verb(options, async |c| {
-            let rollouts = c.rollouts().await?;
-            Ok(output::render(output, &rollouts, |r| {
-                output::rollout_table(r)
-            }))
-        }),
+        RolloutCmd::List => {
+            let runtime = crate::wiring::tokio_runtime(1)?;
+            let result = runtime.block_on(async {
+                let (rollouts, clusters) =
+                    super::each_cluster(options, false, async |c| c.rollouts().await).await?;
+                Ok(output::render(output, &rollouts, |r| {
+                    output::rollout_table(r, clusters > 1)
+                }))
+            });
+            Ok(output::finish(result))
+        }
         RolloutCmd::Get { name } => cluster_verb(options, async |c| {
             let r = c.rollout(&c.default_namespace(), name).await?;
             Ok(output::render(output, &r, output::rollout_detail))

@@ -399,6 +399,10 @@ pub struct TemplateSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct KubeSettings {
     pub context: Option<String>,
+    /// Several contexts in one console (`--context a,b` on the command line).
+    pub contexts: Vec<String>,
+    /// Every context of the kubeconfig (`--all-contexts`).
+    pub all_contexts: bool,
     pub namespace: Option<String>,
 }
 

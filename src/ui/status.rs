@@ -305,6 +305,10 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
     if let Some(marker) = watch_marker(app) {
         left.push(Span::styled(marker, t.warn));
     }
+    // First, so a narrow terminal still shows it.
+    if let Some(stale) = app.feeds.cluster.data.as_ref().and_then(stale_clusters) {
+        left.insert(0, Span::styled(stale, t.warn));
+    }
     if app.prefs.readonly {
         left.push(Span::styled(" READ-ONLY ", t.warn));
     }
@@ -319,6 +323,29 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
         ));
     }
     left
+}
+
+/// The clusters whose rows are greyed, and why: ` ⚠ eu-west down: tcp connect error… (+1)`.
+fn stale_clusters(s: &mlops_core::model::ClusterSnapshot) -> Option<String> {
+    let mut stale = s.stale_clusters();
+    let first = stale.next()?;
+    let more = stale.count();
+    let why = first.health.reason().unwrap_or_default();
+    let why = if why == first.health.word() {
+        String::new()
+    } else {
+        format!(": {}", mlops_core::text::truncate(why, 60))
+    };
+    let more = if more > 0 {
+        format!(" (+{more} more, :ctx)")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        " ⚠ {} {}{why}{more} ",
+        first.name,
+        first.health.word()
+    ))
 }
 
 /// The age of the oldest live data, when it is older than three refresh intervals.

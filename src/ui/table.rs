@@ -292,17 +292,22 @@ pub fn render_table<'a, T>(
         aligned(label, c.right, t.header)
     }))
     .style(t.header);
+    let stale = stale_rows(app, &spec.columns);
     let rows: Vec<Row> = items
         .iter()
         .skip(offset)
         .take(height)
         .map(|item| {
+            // A row of a cluster that is down or forbidden: its last values, greyed.
+            let greyed = stale.as_ref().is_some_and(|is_stale| is_stale(item));
             Row::new(fitted.iter().map(|(i, w)| {
                 let c = &spec.columns[*i];
+                let plain = if greyed { t.greyed } else { t.text };
                 cell(item, c, *w).unwrap_or_else(|| {
-                    aligned(fit_value(&(c.value)(item), *w, c.elide), c.right, t.text)
+                    aligned(fit_value(&(c.value)(item), *w, c.elide), c.right, plain)
                 })
             }))
+            .style(if greyed { t.greyed } else { Style::default() })
         })
         .collect();
     let widths: Vec<Constraint> = fitted.iter().map(|(_, w)| Constraint::Length(*w)).collect();
@@ -320,6 +325,22 @@ pub fn render_table<'a, T>(
         table = table.style(t.greyed);
     }
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// Whether a row is of a cluster whose rows are stale (down, forbidden, connecting), when the
+/// list has a `cluster` column and some cluster is stale; `None` otherwise (the usual case, at
+/// no cost per row).
+fn stale_rows<'c, T>(app: &App, columns: &'c [Column<T>]) -> Option<impl Fn(&T) -> bool + 'c> {
+    let snapshot = app.feeds.cluster.data.as_ref()?;
+    let stale: Vec<String> = snapshot.stale_clusters().map(|c| c.name.clone()).collect();
+    if stale.is_empty() {
+        return None;
+    }
+    let column = columns.iter().find(|c| c.field == "cluster")?;
+    Some(move |item: &T| {
+        let name = (column.value)(item).text;
+        stale.iter().any(|s| *s == name)
+    })
 }
 
 /// Text in a cell, right-aligned for numbers.

@@ -20,6 +20,7 @@ mod e2e_tmux;
 mod faults;
 mod hostile_drift;
 mod hostile_input;
+mod multicluster;
 mod serving_cli;
 mod snapshots;
 mod timeline;

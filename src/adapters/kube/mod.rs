@@ -35,6 +35,7 @@ pub mod incluster;
 pub mod lease;
 pub mod limits;
 mod map;
+pub mod multi;
 pub mod names;
 pub mod rbac;
 pub mod readmodel;
@@ -740,6 +741,7 @@ impl ClusterPort for KubeCluster {
             clusters: vec![Cluster {
                 name: self.context.clone(),
                 region: regions.join(","),
+                health: mlops_core::model::ClusterHealth::Ok,
             }],
             nodes: read.nodes,
             pods: read.pods,

@@ -324,7 +324,10 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
                 "the demo has one context and namespace; its clusters are a column — filter with cluster:NAME",
             );
         }
-        Run::Context if arg.is_empty() => app.warn("say which context: :ctx NAME"),
+        Run::Context if arg.is_empty() => match clusters_listed(app) {
+            Some(list) => app.info(list),
+            None => app.warn("say which context: :ctx NAME"),
+        },
         Run::Namespace if arg.is_empty() => app.warn("say which namespace: :ns NAME (or all)"),
         Run::Context => {
             app.info(format!("switching to context {arg}…"));
@@ -347,6 +350,24 @@ fn run_command(app: &mut App, run: &Run, arg: &str, fx: &mut Vec<Effect>) {
             });
         }
     }
+}
+
+/// `:ctx` alone with several clusters: each one and how it answers, and how to narrow.
+fn clusters_listed(app: &App) -> Option<String> {
+    let snapshot = app.feeds.cluster.data.as_ref()?;
+    let names = app.backends.cluster.as_deref()?;
+    if !names.contains(',') {
+        return None;
+    }
+    let each: Vec<String> = snapshot
+        .clusters
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.health.word()))
+        .collect();
+    Some(format!(
+        "clusters: {} — :ctx NAME shows one, :ctx all every one",
+        each.join(", ")
+    ))
 }
 
 fn filter_input(app: &mut App, key: KeyEvent) {

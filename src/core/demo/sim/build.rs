@@ -29,6 +29,7 @@ impl Sim {
             self.clusters.push(Cluster {
                 name: c.into(),
                 region: region.into(),
+                health: crate::model::ClusterHealth::Ok,
             });
             for n in 0..GPU_NODES_PER_CLUSTER + CPU_NODES_PER_CLUSTER {
                 let gpu = n < GPU_NODES_PER_CLUSTER;

@@ -1,0 +1,260 @@
+//! Several clusters in one console, against two real API servers (`tests/env/up --clusters 2`:
+//! one kubeconfig with both clusters' contexts, the second cluster's state dir in
+//! `MLOPS_K8S_STATE_DIR_2`).
+//!
+//! - The console's port over both: rows of both; the second API server stopped (SIGSTOP: it
+//!   takes connections and never answers, as a hung server does) greys only its cluster, its
+//!   last rows kept and marked with the reason; started again (SIGCONT), it is live again.
+//! - `rollout list --context a,b -o json` prints each rollout's `cluster`; a mutating verb given
+//!   two contexts refuses.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use mlops_console::adapters::kube::{
+    KubeCluster,
+    multi::{Member, MultiCluster},
+};
+use mlops_core::{model::ClusterHealth, ports::ClusterPort};
+
+/// The two clusters' settings, as `tests/env/up --clusters 2` exports them.
+struct Two {
+    kubeconfig: PathBuf,
+    first: String,
+    second: String,
+    second_state: PathBuf,
+}
+
+fn two() -> Two {
+    let get = |k: &str| {
+        std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+            panic!(
+                "{k} is not set: start two clusters with `tests/env/up --clusters 2` and export its settings"
+            )
+        })
+    };
+    Two {
+        kubeconfig: PathBuf::from(get("KUBECONFIG")),
+        first: get("MLOPS_KUBE_CONTEXT"),
+        second: get("MLOPS_KUBE_CONTEXT_2"),
+        second_state: PathBuf::from(get("MLOPS_K8S_STATE_DIR_2")),
+    }
+}
+
+fn mlops(two: &Two, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(args)
+        .env("KUBECONFIG", &two.kubeconfig)
+        .env_remove("MLOPS_CONTEXT")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env(
+            "MLOPS_CONFIG_DIR",
+            std::env::temp_dir().join("mlops-live-multicluster"),
+        )
+        .output()
+        .expect("run mlops");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The second cluster's kube-apiserver, stopped while this lives and resumed however the test
+/// ends.
+struct Stopped(String);
+
+impl Stopped {
+    fn apiserver(two: &Two) -> Self {
+        let pid = std::fs::read_to_string(two.second_state.join("pids/kube-apiserver.pid"))
+            .expect("the second cluster's kube-apiserver pid")
+            .trim()
+            .to_string();
+        signal("-STOP", &pid);
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal("-CONT", &self.0);
+    }
+}
+
+fn signal(sig: &str, pid: &str) {
+    let ok = Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+async fn member(two: &Two, context: &str) -> Member {
+    let c = KubeCluster::connect_file_with(
+        &two.kubeconfig,
+        Some(context),
+        None,
+        Duration::from_secs(3),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("connect to {context}: {e}"));
+    Member {
+        name: context.to_string(),
+        port: Arc::new(c),
+    }
+}
+
+fn pods_of(s: &mlops_core::model::ClusterSnapshot, cluster: &str) -> usize {
+    s.pods.iter().filter(|p| p.cluster == cluster).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_cluster_greys_only_its_own_rows_and_comes_back() {
+    let two = two();
+    for c in [&two.first, &two.second] {
+        let (code, _, err) = mlops(&two, &["--context", c, "install"]);
+        assert_eq!(code, 0, "install on {c}: {err}");
+    }
+    let multi = MultiCluster::new(vec![
+        member(&two, &two.first).await,
+        member(&two, &two.second).await,
+    ]);
+    let s = multi.snapshot().await.expect("both clusters answer");
+    let (first_pods, second_pods) = (pods_of(&s, &two.first), pods_of(&s, &two.second));
+    assert!(
+        first_pods > 0 && second_pods > 0,
+        "{first_pods} / {second_pods}"
+    );
+    assert!(
+        s.clusters.iter().all(|c| c.health.is_ok()),
+        "{:?}",
+        s.clusters
+    );
+
+    {
+        let _stopped = Stopped::apiserver(&two);
+        let s = multi
+            .snapshot()
+            .await
+            .expect("the first cluster still answers");
+        assert!(!s.is_stale(&two.first), "{:?}", s.clusters);
+        assert!(s.is_stale(&two.second), "{:?}", s.clusters);
+        let second = s.clusters.iter().find(|c| c.name == two.second).unwrap();
+        assert!(
+            matches!(second.health, ClusterHealth::Down { .. }),
+            "{:?}",
+            second.health
+        );
+        assert!(second.health.reason().is_some_and(|r| !r.is_empty()));
+        // Its last rows stay, marked; the live cluster's rows are still read.
+        assert_eq!(pods_of(&s, &two.second), second_pods);
+        assert_eq!(pods_of(&s, &two.first), first_pods);
+    }
+
+    // Started again: live within the client's retry.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = multi.snapshot().await.expect("snapshot");
+        if !s.is_stale(&two.second) {
+            assert_eq!(pods_of(&s, &two.second), second_pods);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second cluster is still marked after 60 s: {:?}",
+            s.clusters
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[test]
+fn rollout_list_over_two_contexts_names_each_rollouts_cluster() {
+    let two = two();
+    for c in [&two.first, &two.second] {
+        let (code, _, err) = mlops(&two, &["--context", c, "install"]);
+        assert_eq!(code, 0, "install on {c}: {err}");
+        let (code, _, err) = mlops(
+            &two,
+            &[
+                "--context",
+                c,
+                "rollout",
+                "start",
+                "--model",
+                "churn-model",
+                "--version",
+                "9",
+                "--image",
+                "img/churn-model:9",
+                "-n",
+                "ml-serving",
+            ],
+        );
+        assert!(
+            code == 0 || err.contains("exists already"),
+            "start on {c}: {err}"
+        );
+    }
+    let both = format!("{},{}", two.first, two.second);
+    let (code, out, err) = mlops(
+        &two,
+        &[
+            "--context",
+            &both,
+            "-n",
+            "ml-serving",
+            "rollout",
+            "list",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let rollouts: Vec<serde_json::Value> = serde_json::from_str(&out).expect("JSON");
+    let clusters: std::collections::BTreeSet<&str> = rollouts
+        .iter()
+        .filter(|r| r["name"] == "churn-model-v9")
+        .map(|r| r["cluster"].as_str().expect("a cluster field"))
+        .collect();
+    assert_eq!(
+        clusters,
+        [two.first.as_str(), two.second.as_str()]
+            .into_iter()
+            .collect()
+    );
+    // The table has a CLUSTER column with both.
+    let (code, out, err) = mlops(
+        &two,
+        &["--context", &both, "-n", "ml-serving", "rollout", "list"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CLUSTER"), "{out}");
+    assert!(out.contains(&two.second), "{out}");
+
+    // A command acts on exactly one cluster.
+    let (code, _, err) = mlops(
+        &two,
+        &[
+            "--context",
+            &both,
+            "-n",
+            "ml-serving",
+            "rollout",
+            "abort",
+            "churn-model-v9",
+            "--reason",
+            "no",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("acts on exactly one cluster; --context got 2"),
+        "{err}"
+    );
+}

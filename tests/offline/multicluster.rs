@@ -1,0 +1,165 @@
+//! Several clusters in one console, offline: the demo's clusters with one of them down or
+//! forbidden (as the multi-cluster port marks it) — the CLUSTER column, its rows greyed, the
+//! reason on the status bar (snapshots) — and the CLI refusing a list of contexts for a verb that
+//! changes a cluster.
+
+use chrono::TimeZone;
+use mlops_console::{
+    app::App,
+    testing::{loaded_demo, press},
+    ui,
+};
+use mlops_core::model::ClusterHealth;
+use ratatui::{Terminal, backend::TestBackend, style::Color};
+
+fn draw(app: &App) -> Terminal<TestBackend> {
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.size.0, app.size.1)).expect("test terminal");
+    terminal.draw(|f| ui::render(app, f)).expect("draw");
+    terminal
+}
+
+/// The demo at `size` on the screen `keys` open, its second cluster marked `health`.
+fn with_second_cluster(health: ClusterHealth, keys: &[&str], size: (u16, u16)) -> (App, String) {
+    let (mut app, _, ctx) = loaded_demo(size);
+    let snapshot = app
+        .feeds
+        .cluster
+        .data
+        .as_mut()
+        .expect("the demo's snapshot");
+    assert!(snapshot.clusters.len() > 1, "the demo has several clusters");
+    snapshot.clusters[1].health = health;
+    let name = snapshot.clusters[1].name.clone();
+    for k in keys {
+        press(&mut app, &ctx, k);
+    }
+    (app, name)
+}
+
+fn down() -> ClusterHealth {
+    ClusterHealth::Down {
+        reason: "kubernetes: listing pods: tcp connect error: Connection refused".into(),
+        since: chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    }
+}
+
+/// Each row of the screen that names `cluster`, with the foreground of its first cell.
+fn rows_naming(terminal: &Terminal<TestBackend>, cluster: &str) -> Vec<(String, Option<Color>)> {
+    let buffer = terminal.backend().buffer();
+    let area = buffer.area;
+    (area.top()..area.bottom())
+        .filter_map(|y| {
+            let line: String = (area.left()..area.right())
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            let at = line.find(cluster)?;
+            let x = u16::try_from(line[..at].chars().count()).ok()?;
+            Some((line, Some(buffer[(x, y)].fg)))
+        })
+        .collect()
+}
+
+#[test]
+fn rollouts_of_a_down_cluster_are_greyed_and_the_status_bar_says_why() {
+    let (app, name) = with_second_cluster(down(), &["6"], (160, 40));
+    let terminal = draw(&app);
+    insta::assert_snapshot!("multicluster_rollouts_down_160x40", terminal.backend());
+    let greyed = app.prefs.theme.greyed.fg;
+    let rows = rows_naming(&terminal, &name);
+    // The status bar and at least one row of the list.
+    assert!(
+        rows.iter()
+            .any(|(l, _)| l.contains(&format!("⚠ {name} down: kubernetes: listing pods"))),
+        "{rows:#?}"
+    );
+    // Every row of the list but the selected one (drawn in the selection's style).
+    let list_rows: Vec<_> = rows
+        .iter()
+        .filter(|(l, _)| !l.contains('⚠'))
+        .skip(usize::from(app.screen().selected == 0))
+        .collect();
+    assert!(!list_rows.is_empty(), "no row of {name}");
+    assert!(
+        list_rows.iter().all(|(_, fg)| *fg == greyed),
+        "rows of {name} not greyed: {list_rows:#?}"
+    );
+    // Another cluster's rows are drawn as usual.
+    let other = app.feeds.cluster.data.as_ref().unwrap().clusters[0]
+        .name
+        .clone();
+    let live = rows_naming(&terminal, &other);
+    assert!(
+        !live.is_empty() && live.iter().all(|(_, fg)| *fg != greyed),
+        "{live:#?}"
+    );
+}
+
+#[test]
+fn a_forbidden_cluster_is_marked_at_80x24_and_the_filter_takes_cluster() {
+    let (app, name) = with_second_cluster(
+        ClusterHealth::Forbidden {
+            reason: "HTTP 403 Forbidden: pods is forbidden".into(),
+            since: chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        },
+        &["6"],
+        (80, 24),
+    );
+    let terminal = draw(&app);
+    insta::assert_snapshot!("multicluster_rollouts_forbidden_80x24", terminal.backend());
+    let screen = format!("{:?}", terminal.backend());
+    assert!(screen.contains(&format!("⚠ {name} forbidden")), "{screen}");
+
+    // `/cluster:NAME` keeps that cluster's rollouts only.
+    let (mut app, ctx) = {
+        let (app, _, ctx) = loaded_demo((160, 40));
+        (app, ctx)
+    };
+    press(&mut app, &ctx, "6");
+    let all = mlops_console::app::rows::rollouts(&app, app.screen()).len();
+    press(&mut app, &ctx, "/");
+    mlops_console::testing::type_text(&mut app, &ctx, &format!("cluster:{name}"));
+    press(&mut app, &ctx, "enter");
+    let rows = mlops_console::app::rows::rollouts(&app, app.screen());
+    assert!(
+        !rows.is_empty() && rows.len() < all,
+        "{} of {all}",
+        rows.len()
+    );
+    assert!(rows.iter().all(|r| r.cluster == name));
+}
+
+#[test]
+fn a_verb_that_changes_a_cluster_refuses_a_list_of_contexts() {
+    for args in [
+        &["--context", "a,b", "rollout", "abort", "x", "--reason", "r"][..],
+        &["--context", "a,b", "install"][..],
+        &[
+            "--all-contexts",
+            "rollout",
+            "approve",
+            "x",
+            "--comment",
+            "c",
+        ][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlops"))
+            .args(args)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env(
+                "MLOPS_CONFIG_DIR",
+                std::env::temp_dir().join("mlops-offline-multi"),
+            )
+            .output()
+            .expect("run mlops");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("acts on exactly one cluster"),
+            "{args:?}: {err}"
+        );
+        if args[1] == "a,b" {
+            assert!(err.contains("--context got 2 (a, b)"), "{args:?}: {err}");
+        }
+    }
+}
