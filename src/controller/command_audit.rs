@@ -44,14 +44,15 @@ pub(super) async fn audit_start(
     let author = annotations.and_then(|a| a.get(AUTHOR_ANNOTATION));
     let recorded = annotations.and_then(|a| a.get(START_AUDIT_ANNOTATION));
     let parsed = recorded.map(|json| {
-        serde_json::from_str::<rollout::StartEntry>(json).unwrap_or_else(|e| {
-            rollout::StartEntry {
-                details: format!("the rollout's {START_AUDIT_ANNOTATION} annotation is unreadable ({e})"),
-                ..rollout::StartEntry::default()
-            }
+        serde_json::from_str::<rollout::StartEntry>(json).unwrap_or_else(|e| rollout::StartEntry {
+            details: format!(
+                "the rollout's {START_AUDIT_ANNOTATION} annotation is unreadable ({e})"
+            ),
+            ..rollout::StartEntry::default()
         })
     });
-    let Some(entry) = rollout::unaudited_start(&record, author.map(String::as_str), parsed.as_ref())
+    let Some(entry) =
+        rollout::unaudited_start(&record, author.map(String::as_str), parsed.as_ref())
     else {
         return Ok(Audited::Nothing);
     };
@@ -62,7 +63,10 @@ pub(super) async fn audit_start(
         None => log.append_keyed(entry, Some(&key)).await?,
     };
     let mut marked = ModelRollout::clone(mr);
-    marked.status.get_or_insert_with(Default::default).start_audited = Some(entry.seq);
+    marked
+        .status
+        .get_or_insert_with(Default::default)
+        .start_audited = Some(entry.seq);
     Ok(match mark(ctx, &marked, "the start").await? {
         Some(written) => Audited::Marked(Arc::new(written)),
         None => Audited::Conflict,
@@ -82,7 +86,10 @@ async fn mark(
         field_manager: Some(FIELD_MANAGER.into()),
         ..PostParams::default()
     };
-    match api.replace_status(&marked.name_any(), &params, marked).await {
+    match api
+        .replace_status(&marked.name_any(), &params, marked)
+        .await
+    {
         Ok(r) => Ok(Some(r)),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
         Err(e) => Err(err(

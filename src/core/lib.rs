@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod clusters;
 pub mod compare;
 pub mod defaults;
 pub mod demo;

@@ -251,7 +251,10 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         .replace_status("fraud-detector-v8", &PostParams::default(), &remarked)
         .await
         .expect_err("a start mark of one's own is refused");
-    assert!(e.to_string().contains("Forbidden") || e.to_string().contains("forbidden"), "{e}");
+    assert!(
+        e.to_string().contains("Forbidden") || e.to_string().contains("forbidden"),
+        "{e}"
+    );
 
     // A viewer is refused by the server.
     let (code, out, err) = mlops_as(vic, 20, &["rollout", "pause", "live", "-n", &ns]);

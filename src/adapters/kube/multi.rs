@@ -22,7 +22,7 @@ use futures::StreamExt;
 use mlops_core::{
     CoreError, ErrorKind,
     audit::AuditEntry,
-    model::{Cluster, ClusterChange, ClusterHealth, ClusterSnapshot, Driver},
+    model::{Cluster, ClusterChange, ClusterHealth, ClusterResource, ClusterSnapshot, Driver},
     ports::{AuditPort, ChangeStream, ClusterPort},
     rollout::{Command, RolloutRecord},
     triggers::TriggersRead,
@@ -213,6 +213,8 @@ impl MultiCluster {
                 drop(state);
                 Some(ClusterChange::Driver(self.merged().ok()?.driver))
             }
+            // Something the member watches changed: the merged snapshot is read again.
+            ClusterChange::Refresh => Some(ClusterChange::Refresh),
         }
     }
 
@@ -262,6 +264,7 @@ fn merge(members: &[(&str, &MemberState)]) -> ClusterSnapshot {
         identity: String::new(),
         denied: BTreeMap::new(),
         triggers: TriggersRead::default(),
+        watches: Vec::new(),
     };
     let mut identities: Vec<String> = Vec::new();
     let mut drivers: Vec<(bool, Driver)> = Vec::new();
@@ -285,6 +288,7 @@ fn merge(members: &[(&str, &MemberState)]) -> ClusterSnapshot {
         out.deployments.extend(s.deployments.iter().cloned());
         out.rollouts.extend(s.rollouts.iter().cloned());
         out.events.extend(s.events.iter().cloned());
+        out.watches.extend(s.watches.iter().cloned());
         identities.push(format!("{name}: {}", s.identity));
         drivers.push((m.health.is_ok(), s.driver.clone()));
         // Namespaces repeat across clusters: the merged set keys them `cluster/namespace`.
@@ -325,6 +329,13 @@ fn merge(members: &[(&str, &MemberState)]) -> ClusterSnapshot {
 
 #[async_trait]
 impl ClusterPort for MultiCluster {
+    /// Every member watches what the screen needs.
+    fn want(&self, resources: &[ClusterResource]) {
+        for m in &self.members {
+            m.port.want(resources);
+        }
+    }
+
     fn describe(&self) -> String {
         match &self.only {
             Some(one) => format!(

@@ -136,6 +136,7 @@ fn snapshot(cluster: &str, pods: &[&str]) -> ClusterSnapshot {
         deployments: Vec::new(),
         rollouts: vec![rollout(cluster, "fraud-v7")],
         events: Vec::new(),
+        watches: Vec::new(),
         driver: Driver::Controller {
             holder: format!("controller-{cluster}"),
         },

@@ -141,7 +141,9 @@ fn status_field(object: &str, field: &str, default: &str) -> String {
 
 /// Whether the requester may append to the audit log (create ConfigMaps in `mlops-system`).
 fn may_write_audit_log() -> String {
-    format!("authorizer.group('').resource('configmaps').namespace('{SYSTEM_NAMESPACE}').check('create').allowed()")
+    format!(
+        "authorizer.group('').resource('configmaps').namespace('{SYSTEM_NAMESPACE}').check('create').allowed()"
+    )
 }
 
 /// The controller (and a cluster admin, who holds every verb) is not checked by the policies.

@@ -337,7 +337,9 @@ impl KubeCluster {
             Err(e) => return Err(err(&format!("creating ModelRollout {namespace}/{name}"), e)),
         };
         match by {
-            AuditBy::Controller { holder } => self.wait_start_audited(namespace, name, &holder).await,
+            AuditBy::Controller { holder } => {
+                self.wait_start_audited(namespace, name, &holder).await
+            }
             AuditBy::Sender => Ok(created.record(&self.context)),
         }
     }

@@ -244,14 +244,26 @@ mod tests {
         assert_eq!(entry.actor, "alice");
         assert_eq!(entry.action, START_ACTION);
         assert_eq!(entry.target, "ml/fraud-detector-v7");
-        assert_eq!((entry.comment.as_str(), entry.details.as_str()), ("CHG-1", "fraud v6 → v7"));
+        assert_eq!(
+            (entry.comment.as_str(), entry.details.as_str()),
+            ("CHG-1", "fraud v6 → v7")
+        );
         assert_eq!(entry.time, fresh.created);
         // Marked, or written by its sender: nothing more.
         let mut marked = fresh.clone();
         marked.status.start_audited = Some(3);
-        assert_eq!(unaudited_start(&marked, Some("alice"), Some(&recorded)), None);
-        let by_sender = StartEntry { audited: Some(9), ..recorded.clone() };
-        assert_eq!(unaudited_start(&fresh, Some("alice"), Some(&by_sender)), None);
+        assert_eq!(
+            unaudited_start(&marked, Some("alice"), Some(&recorded)),
+            None
+        );
+        let by_sender = StartEntry {
+            audited: Some(9),
+            ..recorded.clone()
+        };
+        assert_eq!(
+            unaudited_start(&fresh, Some("alice"), Some(&by_sender)),
+            None
+        );
         // Recorded, it is written even after the rollout has progressed (the controller got to it late).
         let progressed = rollout(progressing_with_history());
         assert!(unaudited_start(&progressed, Some("alice"), Some(&recorded)).is_some());
@@ -263,11 +275,16 @@ mod tests {
         let entry = unaudited_start(&fresh, None, None).expect("an entry");
         assert!(entry.actor.starts_with("unknown"), "{entry:?}");
         assert!(
-            entry.details.starts_with("created without mlops rollout start"),
+            entry
+                .details
+                .starts_with("created without mlops rollout start"),
             "{entry:?}"
         );
         // Started before starts were audited by the controller: its sender wrote the entry.
-        assert_eq!(unaudited_start(&rollout(progressing_with_history()), Some("bob"), None), None);
+        assert_eq!(
+            unaudited_start(&rollout(progressing_with_history()), Some("bob"), None),
+            None
+        );
     }
 
     #[test]
