@@ -305,8 +305,16 @@ fn left_spans(app: &App, wide: bool) -> Vec<Span<'static>> {
     if let Some(marker) = watch_marker(app) {
         left.push(Span::styled(marker, t.warn));
     }
-    // First, so a narrow terminal still shows it.
-    if let Some(stale) = app.feeds.cluster.data.as_ref().and_then(stale_clusters) {
+    // First, so a narrow terminal still shows it. With one cluster the watches' marker says it
+    // (and its rows are greyed).
+    if let Some(stale) = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .filter(|s| s.clusters.len() > 1)
+        .and_then(stale_clusters)
+    {
         left.insert(0, Span::styled(stale, t.warn));
     }
     if app.prefs.readonly {

@@ -268,7 +268,32 @@ async fn nothing_is_lost_when_the_api_server_dies_under_a_controller_and_a_conso
             && said.contains("the command is recorded in the rollout's status"),
         "promote: {said}"
     );
-    start("restart-b", &mut main);
+    // A new rollout is created, and likewise not acknowledged until its start entry is written.
+    main.env("MLOPS_AUDIT_TIMEOUT", "3");
+    let out = main
+        .args([
+            "rollout",
+            "start",
+            "--model",
+            "restart-b",
+            "--version",
+            "2",
+            "--image",
+            "img/restart-b:2",
+            "--template",
+            "restart",
+            "-n",
+            &ns,
+        ])
+        .output()
+        .expect("run mlops rollout start");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && said.contains("not acknowledged: the rollout is created")
+            && said.contains("has not written its start entry"),
+        "start restart-b: {said}"
+    );
     std::thread::sleep(Duration::from_secs(2));
     replica.script("restart");
 
@@ -287,6 +312,16 @@ async fn nothing_is_lost_when_the_api_server_dies_under_a_controller_and_a_conso
     assert!(
         command.audited.is_some(),
         "the controller wrote the promote's entry after the restart: {command:?}"
+    );
+    let started = rollouts.get("restart-b-v2").await.expect("restart-b-v2");
+    assert!(
+        started
+            .status
+            .as_ref()
+            .and_then(|s| s.start_audited)
+            .is_some(),
+        "the controller wrote restart-b's start entry after the restart: {:?}",
+        started.status
     );
     // The console's watches resumed: both changes are on screen without a refresh.
     let screen = wait_screen(&console, "both rollouts after the restart", 90, |s| {

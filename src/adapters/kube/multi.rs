@@ -279,8 +279,13 @@ fn merge(members: &[(&str, &MemberState)]) -> ClusterSnapshot {
             });
             continue;
         };
+        // A member that answered says itself whether its rows are live (its watches).
         out.clusters.extend(s.clusters.iter().map(|c| Cluster {
-            health: m.health.clone(),
+            health: if m.health.is_ok() {
+                c.health.clone()
+            } else {
+                m.health.clone()
+            },
             ..c.clone()
         }));
         out.nodes.extend(s.nodes.iter().cloned());
