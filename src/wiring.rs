@@ -516,17 +516,7 @@ pub async fn real(options: &Options) -> Backends {
             }
         }
     }
-    let registry: Option<Arc<dyn RegistryPort>> = match options.registry() {
-        Some(Ok(r)) => {
-            info.registry = Some(r.base_url());
-            Some(Arc::new(r))
-        }
-        Some(Err(e)) => {
-            problems.push(e.to_string());
-            None
-        }
-        None => None,
-    };
+    let registry = registry_port(options, &mut info, &mut problems);
     let mut prometheus: Option<Arc<PrometheusMetrics>> = None;
     match options.metrics(info.cluster.clone()) {
         Some(Ok(m)) => {
@@ -569,15 +559,7 @@ pub async fn real(options: &Options) -> Backends {
     // holds the lease.
     let embedded = kube
         .filter(|_| drive)
-        .map(|cluster| controller::Context {
-            cluster,
-            metrics: prometheus.map(|m| m as Arc<dyn QueryPort>),
-            registry,
-            telemetry: Arc::new(controller::Telemetry::new(&driver_id, options.timeout)),
-            id: driver_id,
-            concurrency: controller::DEFAULT_CONCURRENCY,
-            schedule: controller::Schedule::default(),
-        })
+        .map(|cluster| embedded_driver(cluster, prometheus, registry, &driver_id, options))
         .into_iter()
         .collect();
     Backends {
@@ -585,6 +567,45 @@ pub async fn real(options: &Options) -> Backends {
         info,
         problems,
         embedded,
+    }
+}
+
+/// The registry (MLflow) when one is configured; a problem when it cannot be set up.
+fn registry_port(
+    options: &Options,
+    info: &mut BackendInfo,
+    problems: &mut Vec<String>,
+) -> Option<Arc<dyn RegistryPort>> {
+    match options.registry() {
+        Some(Ok(r)) => {
+            info.registry = Some(r.base_url());
+            Some(Arc::new(r))
+        }
+        Some(Err(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        None => None,
+    }
+}
+
+/// The same reconcile loop as `mlops controller`, run by this console on `cluster` while no
+/// controller holds its lease.
+fn embedded_driver(
+    cluster: KubeCluster,
+    prometheus: Option<Arc<PrometheusMetrics>>,
+    registry: Option<Arc<dyn RegistryPort>>,
+    driver_id: &str,
+    options: &Options,
+) -> controller::Context {
+    controller::Context {
+        cluster,
+        metrics: prometheus.map(|m| m as Arc<dyn QueryPort>),
+        registry,
+        telemetry: Arc::new(controller::Telemetry::new(driver_id, options.timeout)),
+        id: driver_id.to_string(),
+        concurrency: controller::DEFAULT_CONCURRENCY,
+        schedule: controller::Schedule::default(),
     }
 }
 

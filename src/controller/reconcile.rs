@@ -250,6 +250,27 @@ pub(super) async fn reconcile(
     r.map(|after| after.map_or_else(Action::await_change, Action::requeue))
 }
 
+/// `mr` once its start and its last command are in the audit log (`command_audit`); `None` when
+/// someone wrote its status in between (a new pass reads it again).
+async fn audited(
+    mr: &Arc<ModelRollout>,
+    ctx: &super::Context,
+) -> Result<Option<Arc<ModelRollout>>, mlops_core::CoreError> {
+    use super::command_audit::{Audited, audit_command, audit_start};
+    let mut current = Arc::clone(mr);
+    match audit_start(&current, ctx).await? {
+        Audited::Nothing => {}
+        Audited::Marked(m) => current = m,
+        Audited::Conflict => return Ok(None),
+    }
+    match audit_command(&current, ctx).await? {
+        Audited::Nothing => {}
+        Audited::Marked(m) => current = m,
+        Audited::Conflict => return Ok(None),
+    }
+    Ok(Some(current))
+}
+
 /// One pass; says when the next is due (`None`: only when the rollout changes).
 async fn reconcile_once(
     mr: &Arc<ModelRollout>,
@@ -257,28 +278,10 @@ async fn reconcile_once(
 ) -> Result<Option<Duration>, ReconcileError> {
     let ctx = &pass.ctx;
     // A rollout's start, and a person's command, are audited before anything else happens to it.
-    let started;
-    let mr = match super::command_audit::audit_start(mr, ctx).await? {
-        super::command_audit::Audited::Nothing => mr,
-        super::command_audit::Audited::Marked(m) => {
-            started = m;
-            &started
-        }
-        super::command_audit::Audited::Conflict => {
-            return Ok(Some(super::defaults::AFTER_CONFLICT));
-        }
+    let Some(audited) = audited(mr, ctx).await? else {
+        return Ok(Some(super::defaults::AFTER_CONFLICT));
     };
-    let marked;
-    let mr = match super::command_audit::audit_command(mr, ctx).await? {
-        super::command_audit::Audited::Nothing => mr,
-        super::command_audit::Audited::Marked(m) => {
-            marked = m;
-            &marked
-        }
-        super::command_audit::Audited::Conflict => {
-            return Ok(Some(super::defaults::AFTER_CONFLICT));
-        }
-    };
+    let mr = &audited;
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {

@@ -339,7 +339,7 @@ fn stale_rows<'c, T>(app: &App, columns: &'c [Column<T>]) -> Option<impl Fn(&T) 
     let column = columns.iter().find(|c| c.field == "cluster")?;
     Some(move |item: &T| {
         let name = (column.value)(item).text;
-        stale.iter().any(|s| *s == name)
+        stale.contains(&name)
     })
 }
 

@@ -53,17 +53,7 @@ pub(super) async fn real_multi(options: &Options, driver_id: &str, drive: bool) 
     }
     let set = (!members.is_empty()).then(|| Arc::new(multi::MultiCluster::new(members)));
     info.cluster = set.as_ref().map(|s| s.describe());
-    let registry: Option<Arc<dyn RegistryPort>> = match options.registry() {
-        Some(Ok(r)) => {
-            info.registry = Some(r.base_url());
-            Some(Arc::new(r))
-        }
-        Some(Err(e)) => {
-            problems.push(e.to_string());
-            None
-        }
-        None => None,
-    };
+    let registry = registry_port(options, &mut info, &mut problems);
     // One Prometheus for the set: its series name their cluster themselves.
     let prometheus = match options.metrics(None) {
         Some(Ok(m)) => {
@@ -101,14 +91,14 @@ pub(super) async fn real_multi(options: &Options, driver_id: &str, drive: bool) 
     let embedded = live
         .into_iter()
         .filter(|_| drive)
-        .map(|cluster| controller::Context {
-            cluster,
-            metrics: prometheus.clone().map(|m| m as Arc<dyn QueryPort>),
-            registry: registry.clone(),
-            telemetry: Arc::new(controller::Telemetry::new(driver_id, options.timeout)),
-            id: driver_id.to_string(),
-            concurrency: controller::DEFAULT_CONCURRENCY,
-            schedule: controller::Schedule::default(),
+        .map(|cluster| {
+            embedded_driver(
+                cluster,
+                prometheus.clone(),
+                registry.clone(),
+                driver_id,
+                options,
+            )
         })
         .collect();
     Backends {

@@ -144,7 +144,11 @@ async fn a_stopped_cluster_greys_only_its_own_rows_and_comes_back() {
             .expect("the first cluster still answers");
         assert!(!s.is_stale(&two.first), "{:?}", s.clusters);
         assert!(s.is_stale(&two.second), "{:?}", s.clusters);
-        let second = s.clusters.iter().find(|c| c.name == two.second).unwrap();
+        let second = s
+            .clusters
+            .iter()
+            .find(|c| c.name == two.second)
+            .expect("the second cluster");
         assert!(
             matches!(second.health, ClusterHealth::Down { .. }),
             "{:?}",

@@ -85,7 +85,13 @@ fn rollouts_of_a_down_cluster_are_greyed_and_the_status_bar_says_why() {
         "rows of {name} not greyed: {list_rows:#?}"
     );
     // Another cluster's rows are drawn as usual.
-    let other = app.feeds.cluster.data.as_ref().unwrap().clusters[0]
+    let other = app
+        .feeds
+        .cluster
+        .data
+        .as_ref()
+        .expect("a snapshot")
+        .clusters[0]
         .name
         .clone();
     let live = rows_naming(&terminal, &other);

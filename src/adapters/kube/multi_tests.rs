@@ -51,11 +51,11 @@ impl Fake {
     }
 
     fn fail(&self, e: CoreError) {
-        *self.answer.lock().unwrap() = Err(e);
+        *self.answer.lock().expect("the lock") = Err(e);
     }
 
     fn answer(&self, pods: &[&str]) {
-        *self.answer.lock().unwrap() = Ok(snapshot(&self.name, pods));
+        *self.answer.lock().expect("the lock") = Ok(snapshot(&self.name, pods));
     }
 }
 
@@ -66,7 +66,7 @@ impl ClusterPort for Fake {
     }
 
     fn watch(&self) -> Option<ChangeStream> {
-        let changes = self.changes.lock().unwrap().take()?;
+        let changes = self.changes.lock().expect("the lock").take()?;
         Some(Box::pin(futures::stream::iter(changes)))
     }
 
@@ -75,7 +75,7 @@ impl ClusterPort for Fake {
         self.most.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
-        self.answer.lock().unwrap().clone()
+        self.answer.lock().expect("the lock").clone()
     }
 
     async fn rollout_command(
@@ -85,16 +85,19 @@ impl ClusterPort for Fake {
         name: &str,
         _command: Command,
     ) -> Result<RolloutRecord, CoreError> {
-        self.commands
-            .lock()
-            .unwrap()
-            .push((cluster.into(), namespace.into(), name.into()));
+        self.commands.lock().expect("in the test").push((
+            cluster.into(),
+            namespace.into(),
+            name.into(),
+        ));
         Ok(rollout(&self.name, name))
     }
 }
 
 fn at(s: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+    Utc.timestamp_opt(1_800_000_000 + s, 0)
+        .single()
+        .expect("a valid time")
 }
 
 fn pod(cluster: &str, name: &str) -> Pod {
@@ -185,7 +188,7 @@ async fn rows_of_every_member_come_in_the_order_the_contexts_were_named() {
         Fake::new("a-west", &["q1"]),
     );
     let multi = set(&[a, b]);
-    let s = multi.snapshot().await.unwrap();
+    let s = multi.snapshot().await.expect("in the test");
     assert_eq!(names(&s), ["b-east/p1", "b-east/p2", "a-west/q1"]);
     let clusters: Vec<_> = s.clusters.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(clusters, ["b-east", "a-west"]);
@@ -205,10 +208,10 @@ async fn rows_of_every_member_come_in_the_order_the_contexts_were_named() {
 async fn a_member_that_goes_down_keeps_its_last_rows_marked_with_the_reason() {
     let (a, b) = (Fake::new("a", &["p1"]), Fake::new("b", &["q1"]));
     let multi = set(&[a.clone(), b.clone()]);
-    multi.snapshot().await.unwrap();
+    multi.snapshot().await.expect("in the test");
     b.fail(down());
     a.answer(&["p1", "p2"]);
-    let s = multi.snapshot().await.unwrap();
+    let s = multi.snapshot().await.expect("in the test");
     // a is live (its new pod shows), b's last rows stay.
     assert_eq!(names(&s), ["a/p1", "a/p2", "b/q1"]);
     assert!(!s.is_stale("a"));
@@ -222,7 +225,7 @@ async fn a_member_that_goes_down_keeps_its_last_rows_marked_with_the_reason() {
     assert_eq!(s.clusters[1].region, "b-region");
     // Back again: live.
     b.answer(&["q1", "q2"]);
-    let s = multi.snapshot().await.unwrap();
+    let s = multi.snapshot().await.expect("in the test");
     assert!(!s.is_stale("b"));
     assert_eq!(names(&s), ["a/p1", "a/p2", "b/q1", "b/q2"]);
 }
@@ -235,11 +238,17 @@ async fn a_member_that_refuses_us_is_forbidden_and_one_never_seen_has_no_rows() 
         "kubernetes",
         "listing pods: HTTP 403 Forbidden: pods is forbidden",
     ));
-    let s = set(&[a, b]).snapshot().await.unwrap();
+    let s = set(&[a, b]).snapshot().await.expect("in the test");
     assert_eq!(names(&s), ["a/p1"]);
     assert_eq!(s.clusters[1].name, "b");
     assert_eq!(s.clusters[1].health.word(), "forbidden");
-    assert!(s.clusters[1].health.reason().unwrap().contains("403"));
+    assert!(
+        s.clusters[1]
+            .health
+            .reason()
+            .expect("in the test")
+            .contains("403")
+    );
 }
 
 #[tokio::test]
@@ -247,7 +256,7 @@ async fn when_no_member_ever_answered_the_snapshot_fails_naming_each() {
     let (a, b) = (Fake::new("a", &[]), Fake::new("b", &[]));
     a.fail(down());
     b.fail(down());
-    let e = set(&[a, b]).snapshot().await.unwrap_err();
+    let e = set(&[a, b]).snapshot().await.expect_err("an error");
     let text = e.to_string();
     assert!(text.contains("a: ") && text.contains("b: "), "{text}");
     assert_eq!(e.kind(), ErrorKind::Unavailable);
@@ -259,7 +268,7 @@ async fn the_first_snapshots_are_admitted_a_few_at_a_time() {
     let fakes: Vec<_> = (0..8)
         .map(|i| Fake::counting(&format!("c{i}"), &["p"], running.clone(), most.clone()))
         .collect();
-    let s = set(&fakes).snapshot().await.unwrap();
+    let s = set(&fakes).snapshot().await.expect("in the test");
     assert_eq!(s.pods.len(), 8);
     assert!(
         most.load(Ordering::SeqCst) <= FIRST_SNAPSHOTS_AT_ONCE,
@@ -280,11 +289,11 @@ async fn commands_go_to_the_member_the_record_names() {
     let r = multi
         .rollout_command("b", "serving", "fraud-v7", cmd())
         .await
-        .unwrap();
+        .expect("in the test");
     assert_eq!(r.cluster, "b");
-    assert!(a.commands.lock().unwrap().is_empty());
+    assert!(a.commands.lock().expect("the lock").is_empty());
     assert_eq!(
-        b.commands.lock().unwrap().as_slice(),
+        b.commands.lock().expect("the lock").as_slice(),
         [(
             "b".to_string(),
             "serving".to_string(),
@@ -294,21 +303,21 @@ async fn commands_go_to_the_member_the_record_names() {
     let e = multi
         .rollout_command("c", "serving", "fraud-v7", cmd())
         .await
-        .unwrap_err();
+        .expect_err("an error");
     assert!(e.to_string().contains("a,b"), "{e}");
 }
 
 #[tokio::test]
 async fn a_members_watch_restart_replaces_only_its_own_rollouts() {
     let (a, b) = (Fake::new("a", &[]), Fake::new("b", &[]));
-    *b.changes.lock().unwrap() = Some(vec![
+    *b.changes.lock().expect("the lock") = Some(vec![
         ClusterChange::Rollouts(vec![rollout("b", "x"), rollout("b", "y")]),
         ClusterChange::Rollout(Box::new(rollout("b", "z"))),
         ClusterChange::Driver(Driver::Nobody),
     ]);
     let multi = set(&[a, b]);
-    multi.snapshot().await.unwrap();
-    let changes: Vec<ClusterChange> = multi.watch().unwrap().collect().await;
+    multi.snapshot().await.expect("in the test");
+    let changes: Vec<ClusterChange> = multi.watch().expect("in the test").collect().await;
     let ClusterChange::Rollouts(all) = &changes[0] else {
         panic!("{changes:?}");
     };
@@ -326,7 +335,7 @@ async fn a_members_watch_restart_replaces_only_its_own_rollouts() {
         })
     );
     // The next snapshot of a down b keeps what its watch said.
-    let s = multi.merged().unwrap();
+    let s = multi.merged().expect("in the test");
     assert_eq!(s.rollouts.len(), 4);
 }
 
@@ -341,10 +350,10 @@ fn context_lists_split_on_commas() {
 async fn narrowed_to_one_member_only_it_is_asked_and_shown() {
     let (a, b) = (Fake::new("a", &["p1"]), Fake::new("b", &["q1"]));
     let multi = set(&[a.clone(), b.clone()]);
-    multi.snapshot().await.unwrap();
-    let only_b = multi.narrowed(Some("b")).unwrap();
+    multi.snapshot().await.expect("in the test");
+    let only_b = multi.narrowed(Some("b")).expect("in the test");
     a.fail(down());
-    let s = only_b.snapshot().await.unwrap();
+    let s = only_b.snapshot().await.expect("in the test");
     assert_eq!(names(&s), ["b/q1"]);
     assert_eq!(s.clusters.len(), 1);
     assert!(
@@ -353,7 +362,7 @@ async fn narrowed_to_one_member_only_it_is_asked_and_shown() {
         only_b.describe()
     );
     // a was not asked while narrowed: still live from its last answer.
-    let all = only_b.narrowed(None).unwrap();
-    assert!(!all.merged().unwrap().is_stale("a"));
+    let all = only_b.narrowed(None).expect("in the test");
+    assert!(!all.merged().expect("in the test").is_stale("a"));
     assert!(multi.narrowed(Some("c")).is_err());
 }
