@@ -4,8 +4,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::ClusterSnapshot;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     pub name: String,
@@ -62,19 +60,5 @@ impl ClusterHealth {
                 Some(reason)
             }
         }
-    }
-}
-
-impl ClusterSnapshot {
-    /// The clusters whose rows are not live, with their state.
-    pub fn stale_clusters(&self) -> impl Iterator<Item = &Cluster> {
-        self.clusters.iter().filter(|c| !c.health.is_ok())
-    }
-
-    /// Whether the rows of `cluster` are stale (its cluster is down, forbidden or connecting).
-    pub fn is_stale(&self, cluster: &str) -> bool {
-        self.clusters
-            .iter()
-            .any(|c| c.name == cluster && !c.health.is_ok())
     }
 }

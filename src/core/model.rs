@@ -772,3 +772,17 @@ mod run_field_tests {
         assert!(RunField::parse("metrics.").is_err());
     }
 }
+
+impl ClusterSnapshot {
+    /// The clusters whose rows are not live, with their state.
+    pub fn stale_clusters(&self) -> impl Iterator<Item = &Cluster> {
+        self.clusters.iter().filter(|c| !c.health.is_ok())
+    }
+
+    /// Whether the rows of `cluster` are stale (its cluster is down, forbidden or connecting).
+    pub fn is_stale(&self, cluster: &str) -> bool {
+        self.clusters
+            .iter()
+            .any(|c| c.name == cluster && !c.health.is_ok())
+    }
+}

@@ -37,6 +37,7 @@ pub mod limits;
 mod map;
 pub mod multi;
 pub mod names;
+mod probe;
 pub mod rbac;
 pub mod readmodel;
 pub mod requests;
@@ -67,7 +68,7 @@ use mlops_core::{
     CoreError, ErrorKind,
     audit::{AuditEntry, AuditRecord},
     error::Cause,
-    model::{Cluster, ClusterEvent, ClusterHealth, ClusterSnapshot, Deployment, Driver, Node, Pod},
+    model::{Cluster, ClusterEvent, ClusterSnapshot, Deployment, Driver, Node, Pod},
     ports::{AuditPort, ChangeStream, ClusterPort},
     rollout::{Command, RolloutRecord, Verb},
 };
@@ -703,42 +704,6 @@ impl KubeCluster {
 impl AuditPort for KubeCluster {
     async fn entries(&self) -> Result<Vec<AuditEntry>, CoreError> {
         self.audit.entries().await
-    }
-}
-
-/// How long the API server may take to say its version before the cluster's rows count as stale.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-
-impl KubeCluster {
-    /// Whether the rows read from the watches are live: the API server answers a small request
-    /// (its version; a watch on a server that hangs notices only at its idle timeout), and no
-    /// watch is re-listing. Rows are kept either way; the health says why they are stale.
-    async fn health(&self, watches: &[mlops_core::model::WatchHealth]) -> ClusterHealth {
-        let now = Utc::now();
-        let probe = tokio::time::timeout(PROBE_TIMEOUT, self.client.apiserver_version()).await;
-        let down = match probe {
-            Err(_) => Some(format!(
-                "the API server did not answer within {}s",
-                PROBE_TIMEOUT.as_secs()
-            )),
-            Ok(Err(e)) => Some(format!("the API server does not answer: {e}")),
-            Ok(Ok(_)) => None,
-        };
-        if let Some(reason) = down {
-            return ClusterHealth::Down { reason, since: now };
-        }
-        watches
-            .iter()
-            .find_map(|w| match &w.state {
-                mlops_core::model::WatchState::Reconnecting { since, error } => {
-                    Some(ClusterHealth::Down {
-                        reason: format!("{} watch re-listing: {error}", w.resource.plural()),
-                        since: *since,
-                    })
-                }
-                _ => None,
-            })
-            .unwrap_or(ClusterHealth::Ok)
     }
 }
 
