@@ -517,38 +517,27 @@ pub async fn real(options: &Options) -> Backends {
         }
     }
     let registry = registry_port(options, &mut info, &mut problems);
-    let mut prometheus: Option<Arc<PrometheusMetrics>> = None;
-    match options.metrics(info.cluster.clone()) {
-        Some(Ok(m)) => {
-            info.metrics = Some(m.base_url());
-            prometheus = Some(Arc::new(m));
-        }
-        Some(Err(e)) => problems.push(e.to_string()),
-        None => {}
-    }
+    let metrics = metrics_ports(
+        options,
+        info.cluster.clone(),
+        registry.as_ref(),
+        &mut info,
+        &mut problems,
+    );
+    let prometheus = metrics.prometheus;
     let ports = event_loop::Context {
         cluster: kube
             .clone()
             .map(|c| Arc::new(c) as Arc<dyn ClusterPort>)
             .or_else(|| broken_cluster.clone().map(|b| b as Arc<dyn ClusterPort>)),
         registry: registry.clone(),
-        // Live drift against each version's training data profile in the registry, when there
-        // is a registry; against the reference window otherwise.
-        metrics: prometheus.clone().map(|m| match &registry {
-            Some(r) => {
-                Arc::new(ProfiledDrift::new(m, r.clone()).with_lookup_budget(options.timeout))
-                    as Arc<dyn MetricsPort>
-            }
-            None => m as Arc<dyn MetricsPort>,
-        }),
+        metrics: metrics.drift,
         // The audit log lives in the cluster (ConfigMaps in mlops-system).
         audit: kube
             .clone()
             .map(|c| Arc::new(c) as Arc<dyn AuditPort>)
             .or_else(|| broken_cluster.map(|b| b as Arc<dyn AuditPort>)),
-        serving: prometheus
-            .clone()
-            .map(|m| m as Arc<dyn mlops_core::ports::ServingPort>),
+        serving: metrics.serving,
         serving_windows: options.settings.slo.config().ratio_windows(),
         clock: Arc::new(Utc::now),
         timeout: options.timeout,
@@ -567,6 +556,51 @@ pub async fn real(options: &Options) -> Backends {
         info,
         problems,
         embedded,
+    }
+}
+
+/// The metrics store (Prometheus) when one is configured, and the two ports made of it.
+struct MetricsPorts {
+    prometheus: Option<Arc<PrometheusMetrics>>,
+    /// Live drift: against each version's training data profile in the registry when there is
+    /// a registry, against the reference window otherwise.
+    drift: Option<Arc<dyn MetricsPort>>,
+    serving: Option<Arc<dyn mlops_core::ports::ServingPort>>,
+}
+
+/// The metrics store and its ports (`cluster` names the cluster its series are read for;
+/// `None` with several clusters, whose series name their cluster themselves); a problem when it
+/// cannot be set up.
+fn metrics_ports(
+    options: &Options,
+    cluster: Option<String>,
+    registry: Option<&Arc<dyn RegistryPort>>,
+    info: &mut BackendInfo,
+    problems: &mut Vec<String>,
+) -> MetricsPorts {
+    let prometheus = match options.metrics(cluster) {
+        Some(Ok(m)) => {
+            info.metrics = Some(m.base_url());
+            Some(Arc::new(m))
+        }
+        Some(Err(e)) => {
+            problems.push(e.to_string());
+            None
+        }
+        None => None,
+    };
+    MetricsPorts {
+        drift: prometheus.clone().map(|m| match registry {
+            Some(r) => {
+                Arc::new(ProfiledDrift::new(m, r.clone()).with_lookup_budget(options.timeout))
+                    as Arc<dyn MetricsPort>
+            }
+            None => m as Arc<dyn MetricsPort>,
+        }),
+        serving: prometheus
+            .clone()
+            .map(|m| m as Arc<dyn mlops_core::ports::ServingPort>),
+        prometheus,
     }
 }
 

@@ -55,33 +55,16 @@ pub(super) async fn real_multi(options: &Options, driver_id: &str, drive: bool) 
     info.cluster = set.as_ref().map(|s| s.describe());
     let registry = registry_port(options, &mut info, &mut problems);
     // One Prometheus for the set: its series name their cluster themselves.
-    let prometheus = match options.metrics(None) {
-        Some(Ok(m)) => {
-            info.metrics = Some(m.base_url());
-            Some(Arc::new(m))
-        }
-        Some(Err(e)) => {
-            problems.push(e.to_string());
-            None
-        }
-        None => None,
-    };
+    let metrics = metrics_ports(options, None, registry.as_ref(), &mut info, &mut problems);
+    let prometheus = metrics.prometheus;
     let ports = event_loop::Context {
         cluster: set.clone().map(|s| s as Arc<dyn ClusterPort>),
         registry: registry.clone(),
-        metrics: prometheus.clone().map(|m| match &registry {
-            Some(r) => {
-                Arc::new(ProfiledDrift::new(m, r.clone()).with_lookup_budget(options.timeout))
-                    as Arc<dyn MetricsPort>
-            }
-            None => m as Arc<dyn MetricsPort>,
-        }),
+        metrics: metrics.drift,
         audit: audits
             .first()
             .map(|(_, a)| Arc::new(multi::FirstAudit(a.clone())) as Arc<dyn AuditPort>),
-        serving: prometheus
-            .clone()
-            .map(|m| m as Arc<dyn mlops_core::ports::ServingPort>),
+        serving: metrics.serving,
         serving_windows: options.settings.slo.config().ratio_windows(),
         clock: Arc::new(Utc::now),
         timeout: options.timeout,

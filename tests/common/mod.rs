@@ -9,6 +9,7 @@
 pub mod clusters;
 pub mod controller;
 pub mod hostile;
+pub mod replica;
 pub mod tmux;
 pub mod users;
 
@@ -221,7 +222,10 @@ pub async fn own_serving_deployment(
 }
 
 /// A serving Deployment of `model` at version 1 in `namespace` (kwok runs its two pods); one
-/// that exists already is kept.
+/// that exists already is kept. Name a model of the test's own, never a seeded one
+/// (`fraud-detector`…): the traffic process serves every labelled pod, so a stable v1 of a seeded
+/// model would be in Prometheus's window for the next 30 minutes of the run (the Prometheus
+/// smoke test reads fraud-detector's stable versions).
 pub async fn serving_deployment(client: &kube::Client, namespace: &str, model: &str) {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::{Api, api::PostParams};

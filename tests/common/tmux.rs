@@ -59,7 +59,13 @@ impl Tmux {
     /// row (a capture taken while a frame is being written shows its first rows new and the
     /// rest old: a breadcrumb without the body under it).
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_within(what, 30, pred)
+    }
+
+    /// [`Tmux::wait_for`] with a deadline of `secs` (a watch that resumes after a restart, a
+    /// backoff).
+    pub fn wait_within(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
         let mut last: Option<String> = None;
         loop {
             let s = self.screen();

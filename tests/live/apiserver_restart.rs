@@ -27,78 +27,12 @@ use kube::{Api, api::PostParams};
 use mlops_console::adapters::kube::ModelRollout;
 use mlops_core::rollout::Phase;
 
-use common::{controller::start_logging as start_controller, mlops_cmd, tmux::Tmux};
-
-/// The second API server: started, killed, restarted and stopped by the helper script.
-struct Replica {
-    state: String,
-    name: String,
-    kubeconfig: String,
-}
-
-impl Replica {
-    fn script(&self, cmd: &str) -> String {
-        let out = Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/env/k8s/apiserver-replica"
-        ))
-        .args([cmd, &self.state, &self.name])
-        .output()
-        .expect("run apiserver-replica");
-        assert!(
-            out.status.success(),
-            "apiserver-replica {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn start(state: &str, name: &str) -> Self {
-        let mut r = Replica {
-            state: state.into(),
-            name: name.into(),
-            kubeconfig: String::new(),
-        };
-        let out = r.script("start");
-        r.kubeconfig = out
-            .lines()
-            .find_map(|l| l.strip_prefix("KUBECONFIG="))
-            .expect("KUBECONFIG=")
-            .to_string();
-        r
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/env/k8s/apiserver-replica"
-        ))
-        .args(["stop", &self.state, &self.name])
-        .status();
-    }
-}
-
-/// Deletes the test's namespace (and everything in it) however the test ends.
-struct Scratch(String);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = Command::new(common::env().get("MLOPS_KUBECTL"))
-            .args([
-                "--kubeconfig",
-                common::env().get("KUBECONFIG"),
-                "--context",
-                common::env().get("MLOPS_KUBE_CONTEXT"),
-                "delete",
-                "namespace",
-                &self.0,
-                "--wait=false",
-            ])
-            .status();
-    }
-}
+use common::{
+    controller::start_logging as start_controller,
+    mlops_cmd,
+    replica::{Replica, Scratch},
+    tmux::Tmux,
+};
 
 fn serving(ns: &str, name: &str) -> Deployment {
     serde_json::from_value(serde_json::json!({
@@ -135,21 +69,6 @@ async fn wait_phase(api: &Api<ModelRollout>, name: &str, want: Phase, secs: u64,
             std::fs::read_to_string(log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-fn wait_screen(t: &Tmux, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let s = t.screen();
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the console never showed {what}:\n{s}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -214,9 +133,7 @@ async fn nothing_is_lost_when_the_api_server_dies_under_a_controller_and_a_conso
         &config.path().display().to_string(),
     );
     console.keys(&["6"]);
-    wait_screen(&console, "the Rollouts view", 60, |s| {
-        s.contains("Rollouts (")
-    });
+    console.wait_within("the Rollouts view", 60, |s| s.contains("Rollouts ("));
 
     // A rollout before the outage, driven to its pause at 50 %.
     let start = |model: &str, server: &mut Command| {
@@ -245,7 +162,7 @@ async fn nothing_is_lost_when_the_api_server_dies_under_a_controller_and_a_conso
     };
     start("restart-a", &mut on_replica(&[]));
     wait_phase(&rollouts, "restart-a-v2", Phase::Paused, 120, &log).await;
-    wait_screen(&console, "restart-a-v2 paused", 60, |s| {
+    console.wait_within("restart-a-v2 paused", 60, |s| {
         s.lines()
             .any(|l| l.contains("restart-a-v2") && l.contains("Paused"))
     });
@@ -324,7 +241,7 @@ async fn nothing_is_lost_when_the_api_server_dies_under_a_controller_and_a_conso
         started.status
     );
     // The console's watches resumed: both changes are on screen without a refresh.
-    let screen = wait_screen(&console, "both rollouts after the restart", 90, |s| {
+    let screen = console.wait_within("both rollouts after the restart", 90, |s| {
         s.lines()
             .any(|l| l.contains("restart-a-v2") && l.contains("Promoted"))
             && s.lines()
@@ -344,7 +261,7 @@ async fn nothing_is_lost_when_the_api_server_dies_under_a_controller_and_a_conso
     );
 
     console.keys(&["C-c"]); // ctrl-c quits from any screen (q closes a detail first)
-    let s = wait_screen(&console, "the console's exit", 30, |s| s.contains("EXIT="));
+    let s = console.wait_within("the console's exit", 30, |s| s.contains("EXIT="));
     assert!(s.contains("EXIT=0"), "{s}");
     drop(controller);
 }

@@ -163,16 +163,16 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
     );
 
     // No controller: starting a rollout is refused the same way, before anything is created.
-    common::serving_deployment(&admin.client(), &ns, "fraud-detector").await;
+    common::serving_deployment(&admin.client(), &ns, "audited-model").await;
     let start = [
         "rollout",
         "start",
         "--model",
-        "fraud-detector",
+        "audited-model",
         "--version",
         "8",
         "--image",
-        "registry.mlops.invalid/models/fraud-detector:v8",
+        "registry.mlops.invalid/models/audited-model:v8",
         "--template",
         "quick",
         "-n",
@@ -188,7 +188,7 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         "{err}"
     );
     assert!(
-        api.get_opt("fraud-detector-v8")
+        api.get_opt("audited-model-v8")
             .await
             .expect("get")
             .is_none(),
@@ -202,7 +202,7 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
     let (code, out, err) = mlops_as(rita, 20, &start);
     assert_eq!(code, 0, "{out}{err}");
     let started: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let starts = entries_of(&admin, &format!("{ns}/fraud-detector-v8")).await;
+    let starts = entries_of(&admin, &format!("{ns}/audited-model-v8")).await;
     assert_eq!(
         starts
             .iter()
@@ -212,7 +212,7 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         "{starts:#?}"
     );
     assert!(
-        starts[0].details.starts_with("fraud-detector v1 → v8"),
+        starts[0].details.starts_with("audited-model v1 → v8"),
         "{starts:#?}"
     );
     assert_eq!(
@@ -243,12 +243,12 @@ async fn people_bound_in_one_namespace_act_and_the_controller_writes_the_log() {
         e.to_string().contains("may say its entry is written only"),
         "{e}"
     );
-    let mut remarked = api.get("fraud-detector-v8").await.expect("get");
+    let mut remarked = api.get("audited-model-v8").await.expect("get");
     if let Some(s) = remarked.status.as_mut() {
         s.start_audited = Some(1);
     }
     let e = Api::<ModelRollout>::namespaced(as_rita.client(), &ns)
-        .replace_status("fraud-detector-v8", &PostParams::default(), &remarked)
+        .replace_status("audited-model-v8", &PostParams::default(), &remarked)
         .await
         .expect_err("a start mark of one's own is refused");
     assert!(

@@ -12,11 +12,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
@@ -24,79 +20,10 @@ use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 
-use common::tmux::Tmux;
-
-/// Deletes the test's namespace however the test ends.
-struct Scratch(String);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = Command::new(common::env().get("MLOPS_KUBECTL"))
-            .args([
-                "--kubeconfig",
-                common::env().get("KUBECONFIG"),
-                "--context",
-                common::env().get("MLOPS_KUBE_CONTEXT"),
-                "delete",
-                "namespace",
-                &self.0,
-                "--wait=false",
-            ])
-            .status();
-    }
-}
-
-/// A second API server for the test cluster's etcd (`tests/env/k8s/apiserver-replica`), killed
-/// and restarted by the test; stopped however it ends.
-struct Replica {
-    state: String,
-    name: String,
-    kubeconfig: String,
-}
-
-impl Replica {
-    fn script(&self, cmd: &str) -> String {
-        let out = Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/env/k8s/apiserver-replica"
-        ))
-        .args([cmd, &self.state, &self.name])
-        .output()
-        .expect("run apiserver-replica");
-        assert!(
-            out.status.success(),
-            "apiserver-replica {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn start(state: &str, name: &str) -> Self {
-        let mut r = Replica {
-            state: state.into(),
-            name: name.into(),
-            kubeconfig: String::new(),
-        };
-        let out = r.script("start");
-        r.kubeconfig = out
-            .lines()
-            .find_map(|l| l.strip_prefix("KUBECONFIG="))
-            .expect("KUBECONFIG=")
-            .to_string();
-        r
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = Command::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/env/k8s/apiserver-replica"
-        ))
-        .args(["stop", &self.state, &self.name])
-        .status();
-    }
-}
+use common::{
+    replica::{Replica, Scratch},
+    tmux::Tmux,
+};
 
 fn pod(ns: &str, name: &str) -> Pod {
     serde_json::from_value(serde_json::json!({
@@ -116,21 +43,6 @@ fn hourly_config() -> tempfile::TempDir {
     )
     .expect("config.toml");
     dir
-}
-
-fn wait_screen(t: &Tmux, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let s = t.screen();
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the console never showed {what}:\n{s}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// The pods line of the `:messages` watch list: "…  3 pods · 1.2 KiB  namespace x  live".
@@ -184,14 +96,14 @@ async fn a_pod_created_changed_and_deleted_shows_from_the_watch_alone() {
         Some(env.get("MLOPS_KUBE_CONTEXT")),
         config.path(),
     );
-    wait_screen(&t, "the Overview", 60, |s| s.contains("Overview"));
+    t.wait_within("the Overview", 60, |s| s.contains("Overview"));
     open_messages(&t);
-    wait_screen(&t, "an empty pods watch", 60, |s| pods_shown(s) == Some(0));
+    t.wait_within("an empty pods watch", 60, |s| pods_shown(s) == Some(0));
     // Created.
     pods.create(&PostParams::default(), &pod(&ns, "watched"))
         .await
         .expect("create the pod");
-    let s = wait_screen(&t, "one pod", 30, |s| pods_shown(s) == Some(1));
+    let s = t.wait_within("one pod", 30, |s| pods_shown(s) == Some(1));
     assert!(pods_line(&s).is_some_and(|l| l.contains("live")), "{s}");
     let before = pods_line(&s).map(str::to_string);
     // Changed: a label added; the row is replaced, not added.
@@ -204,7 +116,7 @@ async fn a_pod_created_changed_and_deleted_shows_from_the_watch_alone() {
     .await
     .expect("label the pod");
     // The label reaches the row: the cache figure's bytes grow, the count stays one.
-    let s = wait_screen(&t, "the labelled pod", 30, |s| {
+    let s = t.wait_within("the labelled pod", 30, |s| {
         pods_shown(s) == Some(1) && pods_line(s).map(str::to_string) != before
     });
     assert_eq!(pods_shown(&s), Some(1), "{s}");
@@ -212,7 +124,7 @@ async fn a_pod_created_changed_and_deleted_shows_from_the_watch_alone() {
     pods.delete("watched", &DeleteParams::default().grace_period(0))
         .await
         .expect("delete the pod");
-    wait_screen(&t, "no pod", 30, |s| pods_shown(s) == Some(0));
+    t.wait_within("no pod", 30, |s| pods_shown(s) == Some(0));
     t.keys(&["q"]);
 }
 
@@ -237,13 +149,13 @@ async fn the_api_server_restarted_under_an_open_console_leaves_no_ghost_or_doubl
         Some(env.get("MLOPS_KUBE_CONTEXT")),
         config.path(),
     );
-    wait_screen(&t, "the Overview", 60, |s| s.contains("Overview"));
+    t.wait_within("the Overview", 60, |s| s.contains("Overview"));
     open_messages(&t);
-    wait_screen(&t, "three pods", 60, |s| pods_shown(s) == Some(3));
+    t.wait_within("three pods", 60, |s| pods_shown(s) == Some(3));
 
     // The console's API server dies; through the cluster's own, one pod goes and two come.
     replica.script("kill");
-    let s = wait_screen(&t, "the pods watch reconnecting", 60, |s| {
+    let s = t.wait_within("the pods watch reconnecting", 60, |s| {
         s.contains("reconnecting, stale")
             && s.lines()
                 .any(|l| l.contains("3 pods · ") && l.contains("reconnecting since"))
@@ -262,7 +174,7 @@ async fn the_api_server_restarted_under_an_open_console_leaves_no_ghost_or_doubl
 
     // The watches resume: the status bar no longer says reconnecting, and the console holds
     // exactly what the API server lists.
-    let s = wait_screen(&t, "four pods, live", 90, |s| {
+    let s = t.wait_within("four pods, live", 90, |s| {
         pods_shown(s) == Some(4) && !s.contains("reconnecting")
     });
     let listed = pods
@@ -329,11 +241,9 @@ async fn a_user_who_may_not_list_pods_everywhere_sees_their_namespaces() {
     std::fs::write(&kubeconfig, text).expect("kubeconfig");
     let config = hourly_config();
     let t = console(&kubeconfig.display().to_string(), None, None, config.path());
-    wait_screen(&t, "the Overview", 60, |s| s.contains("Overview"));
+    t.wait_within("the Overview", 60, |s| s.contains("Overview"));
     open_messages(&t);
-    let s = wait_screen(&t, "their namespace's pod", 60, |s| {
-        pods_shown(s) == Some(1)
-    });
+    let s = t.wait_within("their namespace's pod", 60, |s| pods_shown(s) == Some(1));
     let line = pods_line(&s).unwrap_or_default();
     assert!(
         line.contains(&format!("namespace {ns} only"))

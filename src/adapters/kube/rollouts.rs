@@ -261,6 +261,7 @@ impl KubeCluster {
             comment: note.change.clone(),
             details: start_details(&spec, note),
             audited: None,
+            sent: Some(chrono::Utc::now()),
         };
         // Who writes the start entry: the controller holding the Lease, from what the rollout
         // records (people need no write rights on the audit log); else we do, now. The

@@ -53,6 +53,12 @@ pub fn expiry_from_env() -> Duration {
     }
 }
 
+/// How many watches' initial lists are read at once in the whole process (every cluster's):
+/// a list is held in memory whole before its rows are kept, so lists admitted a few at a time
+/// keep the peak bounded, with several clusters or a server that answers without end.
+pub const LISTS_AT_ONCE: usize = 3;
+static LISTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LISTS_AT_ONCE);
+
 /// The first and the longest wait before a failed watch lists again.
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MOST: Duration = Duration::from_secs(30);
@@ -383,11 +389,16 @@ async fn run<K, T>(
     };
     let mut backoff: Option<Duration> = None;
     loop {
+        // Admitted to list (released once the list is whole, or failed).
+        let mut admitted = LISTS.acquire().await.ok();
         let stream = watcher((spec.api)(namespace.as_deref()), spec.config.clone());
         let mut stream = std::pin::pin!(stream);
         let failed = loop {
             match stream.next().await {
                 Some(Ok(event)) => {
+                    if matches!(event, watcher::Event::InitDone) {
+                        admitted = None;
+                    }
                     let Some(event) = project(event, &spec.map) else {
                         continue;
                     };
@@ -405,6 +416,7 @@ async fn run<K, T>(
                 None => break None,
             }
         };
+        drop(admitted);
         let wait = match failed {
             Some((Failure::Forbidden, text)) if fallback.is_some() => {
                 namespace = fallback.take();

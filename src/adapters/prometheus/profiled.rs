@@ -7,7 +7,9 @@
 //! dataset whose `profile` is a drift profile (`mlops drift profile` writes one; MLflow's own
 //! `num_rows` summaries are not). Profiles change when versions do, not when traffic does: each
 //! model's lookup is kept for [`PROFILES_TTL`], and a registry that fails leaves the versions on
-//! the reference window, with the reason kept as a warning. Thousands of served models do not
+//! the reference window, with the reason kept as a warning; a failed lookup is asked again after
+//! [`FIRST_RETRY`], doubling with each failure in a row up to [`PROFILES_TTL`] (a registry that
+//! refuses the credentials is not asked every refresh). Thousands of served models do not
 //! make thousands of calls in a row: a pass looks up at most [`MAX_LOOKUPS_PER_PASS`] models,
 //! [`LOOKUP_CONCURRENCY`] at a time, and names the rest in a warning; the next pass (the
 //! console's next refresh) goes on from the cache.
@@ -33,6 +35,9 @@ use super::{PrometheusMetrics, VersionProfiles};
 
 /// How long looked-up profiles are trusted.
 pub const PROFILES_TTL: Duration = Duration::from_secs(300);
+/// How long a lookup that failed is kept before the registry is asked again (doubled with each
+/// failure in a row, at most [`PROFILES_TTL`]).
+pub const FIRST_RETRY: Duration = Duration::from_secs(2);
 /// How many models are looked up in the registry at once.
 pub const LOOKUP_CONCURRENCY: usize = 8;
 /// The most models looked up in one pass; the rest are named in a warning and looked up by the
@@ -60,6 +65,22 @@ struct Looked {
     versions: BTreeSet<u32>,
     profiles: Vec<(u32, (String, Profile))>,
     warnings: Vec<String>,
+    /// Lookups of this model that failed in a row (0: this one finished).
+    failures: u32,
+}
+
+impl Looked {
+    /// How long it is kept: [`PROFILES_TTL`] when it finished, else the backoff of its failures.
+    fn ttl(&self) -> Duration {
+        match self.failures {
+            0 => PROFILES_TTL,
+            n => backoff(n),
+        }
+    }
+
+    fn fresh(&self) -> bool {
+        self.at.elapsed() < self.ttl()
+    }
 }
 
 /// One model's lookup: the profiles, the warnings, and whether it may be kept (a registry that
@@ -68,6 +89,24 @@ struct Lookup {
     profiles: Vec<(u32, (String, Profile))>,
     warnings: Vec<String>,
     complete: bool,
+    /// The registry itself failed (down, refusing our credentials): why.
+    outage: Option<String>,
+}
+
+/// The registry failed as a whole (down, refusing our credentials): no model is looked up until
+/// its backoff has passed.
+struct Outage {
+    at: Instant,
+    failures: u32,
+    why: String,
+}
+
+/// How long a lookup that failed `failures` times in a row is kept: [`FIRST_RETRY`] doubled
+/// with each failure after the first, at most [`PROFILES_TTL`].
+fn backoff(failures: u32) -> Duration {
+    FIRST_RETRY
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(PROFILES_TTL)
 }
 
 pub struct ProfiledDrift {
@@ -76,6 +115,8 @@ pub struct ProfiledDrift {
     /// Finished lookups by model, kept across passes (and across the console's restarts of
     /// the Drift view's load, which may cut a pass short).
     cache: Mutex<HashMap<String, Looked>>,
+    /// The registry's last failure as a whole, while it lasts.
+    outage: Mutex<Option<Outage>>,
     /// How long a pass spends on lookups.
     budget: Duration,
 }
@@ -86,6 +127,7 @@ impl ProfiledDrift {
             metrics,
             registry,
             cache: Mutex::new(HashMap::new()),
+            outage: Mutex::new(None),
             budget: LOOKUP_BUDGET,
         }
     }
@@ -138,9 +180,7 @@ impl ProfiledDrift {
             let cache = self.cache();
             for (model, versions) in served {
                 match cache.get(&model) {
-                    Some(l)
-                        if l.at.elapsed() < PROFILES_TTL && l.versions.is_superset(&versions) =>
-                    {
+                    Some(l) if l.fresh() && l.versions.is_superset(&versions) => {
                         for (v, p) in &l.profiles {
                             if versions.contains(v) {
                                 found.insert((model.clone(), *v), p.clone());
@@ -152,7 +192,16 @@ impl ProfiledDrift {
                 }
             }
         }
+        if let Some(why) = self.in_outage()
+            && !todo.is_empty()
+        {
+            // The registry failed as a whole a moment ago: not asked again before its backoff.
+            warnings.push(why);
+            return (found, warnings);
+        }
         let later = todo.split_off(todo.len().min(MAX_LOOKUPS_PER_PASS));
+        let mut outage = None;
+        let mut answered = false;
         let mut left: BTreeSet<String> = todo.iter().map(|(m, _)| m.clone()).collect();
         let lookups = futures::stream::iter(todo)
             .map(|(model, versions)| async move {
@@ -168,12 +217,15 @@ impl ProfiledDrift {
                     found.insert((model.clone(), *v), p.clone());
                 }
                 warnings.extend(lookup.warnings.iter().cloned());
-                if lookup.complete {
-                    self.keep(model, versions, lookup);
+                answered |= lookup.outage.is_none();
+                if outage.is_none() {
+                    outage.clone_from(&lookup.outage);
                 }
+                self.keep(model, versions, lookup);
             }
         };
         let _ = tokio::time::timeout(self.budget, collect).await;
+        self.note_outage(outage.filter(|_| !answered));
         let skipped: Vec<String> = left
             .into_iter()
             .chain(later.into_iter().map(|(m, _)| m))
@@ -184,12 +236,52 @@ impl ProfiledDrift {
         (found, warnings)
     }
 
-    /// Keep a finished lookup, making room in a full cache: the expired go first, then the
-    /// oldest.
+    /// Why the registry is not asked now: it failed as a whole within its backoff.
+    fn in_outage(&self) -> Option<String> {
+        let outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let o = outage.as_ref()?;
+        let wait = backoff(o.failures);
+        let elapsed = o.at.elapsed();
+        (elapsed < wait).then(|| {
+            format!(
+                "{} (the registry is asked again in {} s; versions are compared with the reference window)",
+                o.why,
+                wait.saturating_sub(elapsed).as_secs().max(1)
+            )
+        })
+    }
+
+    /// After a pass: the registry failed as a whole (`Some`: why; one more failure in a row),
+    /// or it answered (the outage is over).
+    fn note_outage(&self, why: Option<String>) {
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *outage = why.map(|why| Outage {
+            at: Instant::now(),
+            failures: outage.as_ref().map_or(0, |o| o.failures).saturating_add(1),
+            why,
+        });
+    }
+
+    /// Keep a lookup (one that failed for its backoff only), making room in a full cache: the
+    /// expired go first, then the oldest.
     fn keep(&self, model: String, versions: BTreeSet<u32>, lookup: Lookup) {
         let mut cache = self.cache();
+        let failures = if lookup.complete {
+            0
+        } else {
+            cache
+                .get(&model)
+                .map_or(0, |l| l.failures)
+                .saturating_add(1)
+        };
         if cache.len() >= MAX_CACHED_MODELS && !cache.contains_key(&model) {
-            cache.retain(|_, l| l.at.elapsed() < PROFILES_TTL);
+            cache.retain(|_, l| l.fresh());
             if cache.len() >= MAX_CACHED_MODELS
                 && let Some(oldest) = cache
                     .iter()
@@ -206,6 +298,7 @@ impl ProfiledDrift {
                 versions,
                 profiles: lookup.profiles,
                 warnings: lookup.warnings,
+                failures,
             },
         );
     }
@@ -217,6 +310,7 @@ impl ProfiledDrift {
             profiles: Vec::new(),
             warnings: Vec::new(),
             complete: true,
+            outage: None,
         };
         let registered = match self.registry.model(model).await {
             Ok(m) => m,
@@ -225,6 +319,10 @@ impl ProfiledDrift {
             Err(e) => {
                 out.warnings.push(format!("{model}: {e}"));
                 out.complete = false;
+                out.outage = e
+                    .kind()
+                    .is_outage()
+                    .then(|| format!("training data profiles: {e}"));
                 return out;
             }
         };
@@ -491,6 +589,107 @@ mod tests {
         let (_, warnings) = d.profiles_of(served(450)).await;
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(registry.models.load(Ordering::SeqCst), 451);
+    }
+
+    /// A registry that refuses every call, counting them.
+    #[derive(Default)]
+    struct Refusing(AtomicUsize);
+
+    #[async_trait]
+    impl RegistryPort for Refusing {
+        fn describe(&self) -> String {
+            "refusing".into()
+        }
+        async fn experiments(&self) -> Result<Vec<Experiment>, CoreError> {
+            nothing()
+        }
+        async fn runs(&self, _: &str) -> Result<Vec<Run>, CoreError> {
+            nothing()
+        }
+        async fn runs_page(&self, _: &RunQuery, _: Option<&str>) -> Result<RunPage, CoreError> {
+            nothing()
+        }
+        async fn run(&self, _: &str) -> Result<Run, CoreError> {
+            nothing()
+        }
+        async fn metric_history(&self, _: &str, _: &str) -> Result<Vec<MetricPoint>, CoreError> {
+            nothing()
+        }
+        async fn logged_models(
+            &self,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<Vec<LoggedModel>, CoreError> {
+            nothing()
+        }
+        async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError> {
+            nothing()
+        }
+        async fn model(&self, _: &str) -> Result<RegisteredModel, CoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(CoreError::of_kind(
+                mlops_core::ErrorKind::Denied,
+                "mlflow",
+                "HTTP 401 Unauthorized",
+            ))
+        }
+        async fn set_alias(&self, _: &str, _: &str, _: u32) -> Result<Option<u32>, CoreError> {
+            nothing()
+        }
+        async fn set_version_tag(
+            &self,
+            _: &str,
+            _: u32,
+            _: &str,
+            _: &str,
+        ) -> Result<(), CoreError> {
+            nothing()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_refuses_is_not_asked_again_on_every_pass() {
+        let registry = Arc::new(Refusing::default());
+        let metrics = PrometheusMetrics::new("http://127.0.0.1:9", Auth::None).expect("metrics");
+        let d = ProfiledDrift::new(Arc::new(metrics), registry.clone());
+        let one = BTreeMap::from([("fraud".to_string(), BTreeSet::from([1]))]);
+        let (found, warnings) = d.profiles_of(one.clone()).await;
+        assert!(found.is_empty());
+        assert!(
+            warnings.iter().any(|w| w.contains("401")),
+            "the reason is said: {warnings:?}"
+        );
+        // The console refreshes every second: the next passes keep the failure (and say it
+        // again) instead of asking the registry, for this model or any other.
+        let two = BTreeMap::from([
+            ("fraud".to_string(), BTreeSet::from([1])),
+            ("churn".to_string(), BTreeSet::from([3])),
+        ]);
+        for _ in 0..5 {
+            let (_, warnings) = d.profiles_of(two.clone()).await;
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains("401") && w.contains("asked again in")),
+                "{warnings:?}"
+            );
+        }
+        assert_eq!(registry.0.load(Ordering::SeqCst), 1);
+        // Its backoff doubles with each failure in a row, up to the profiles' own lifetime.
+        let mut l = Looked {
+            at: Instant::now(),
+            versions: BTreeSet::new(),
+            profiles: Vec::new(),
+            warnings: Vec::new(),
+            failures: 1,
+        };
+        assert_eq!(l.ttl(), FIRST_RETRY);
+        l.failures = 3;
+        assert_eq!(l.ttl(), FIRST_RETRY * 4);
+        l.failures = 40;
+        assert_eq!(l.ttl(), PROFILES_TTL);
+        l.failures = 0;
+        assert_eq!(l.ttl(), PROFILES_TTL);
     }
 
     #[test]

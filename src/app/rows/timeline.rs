@@ -244,6 +244,18 @@ pub fn columns() -> Vec<Column<Entry>> {
             elide: Elide::End,
             value: Box::new(|e| Value::text(e.kind.as_str())),
         },
+        // Where it happened (an Event's, a rollout's or a GPU's cluster): with several clusters
+        // in one console, which region's canary rolled back; empty for the registry's entries.
+        Column {
+            field: "cluster",
+            header: "CLUSTER",
+            sort_key: Some('C'),
+            priority: 4,
+            width: Width::Flex { min: 7, max: 14 },
+            right: false,
+            elide: Elide::Middle,
+            value: Box::new(|e| Value::text(e.details.get("cluster").cloned().unwrap_or_default())),
+        },
         Column {
             field: "model",
             header: "MODEL",

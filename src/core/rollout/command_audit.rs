@@ -23,6 +23,11 @@ pub struct StartEntry {
     pub details: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audited: Option<u64>,
+    /// When its sender sent the create, by the sender's clock: the entry's time within the
+    /// rollout's creation second (`creationTimestamp` has whole seconds), so the timeline orders
+    /// the start after what happened earlier in that second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The audit entry `rollout`'s start still needs, in the name of `author` (its creator, as the
@@ -55,8 +60,14 @@ pub fn unaudited_start(
         ),
         None => return None,
     };
+    // The sender's time, held to the creation second it claims to be in (a creator cannot
+    // move the entry elsewhere in the log).
+    let created = rollout.created;
+    let time = recorded.and_then(|r| r.sent).map_or(created, |t| {
+        t.clamp(created, created + chrono::Duration::milliseconds(999))
+    });
     Some(AuditRecord {
-        time: rollout.created,
+        time,
         actor: author
             .filter(|a| !a.trim().is_empty())
             .unwrap_or("unknown (no mlops.dev/author annotation)")
@@ -238,6 +249,7 @@ mod tests {
             comment: "CHG-1".into(),
             details: "fraud v6 → v7".into(),
             audited: None,
+            sent: None,
         };
         let fresh = rollout(RolloutStatus::default());
         let entry = unaudited_start(&fresh, Some("alice"), Some(&recorded)).expect("an entry");
@@ -249,6 +261,20 @@ mod tests {
             ("CHG-1", "fraud v6 → v7")
         );
         assert_eq!(entry.time, fresh.created);
+        // The sender's time within the creation second orders it; outside it, it is held there.
+        let ms = chrono::Duration::milliseconds;
+        for (sent, at) in [
+            (fresh.created + ms(420), fresh.created + ms(420)),
+            (fresh.created - ms(30), fresh.created),
+            (fresh.created + ms(86_400_000), fresh.created + ms(999)),
+        ] {
+            let with = StartEntry {
+                sent: Some(sent),
+                ..recorded.clone()
+            };
+            let entry = unaudited_start(&fresh, Some("alice"), Some(&with)).expect("an entry");
+            assert_eq!(entry.time, at);
+        }
         // Marked, or written by its sender: nothing more.
         let mut marked = fresh.clone();
         marked.status.start_audited = Some(3);
