@@ -578,17 +578,10 @@ fn metrics_ports(
     info: &mut BackendInfo,
     problems: &mut Vec<String>,
 ) -> MetricsPorts {
-    let prometheus = match options.metrics(cluster) {
-        Some(Ok(m)) => {
-            info.metrics = Some(m.base_url());
-            Some(Arc::new(m))
-        }
-        Some(Err(e)) => {
-            problems.push(e.to_string());
-            None
-        }
-        None => None,
-    };
+    let prometheus = usable(options.metrics(cluster), problems).map(|m| {
+        info.metrics = Some(m.base_url());
+        Arc::new(m)
+    });
     MetricsPorts {
         drift: prometheus.clone().map(|m| match registry {
             Some(r) => {
@@ -610,16 +603,23 @@ fn registry_port(
     info: &mut BackendInfo,
     problems: &mut Vec<String>,
 ) -> Option<Arc<dyn RegistryPort>> {
-    match options.registry() {
-        Some(Ok(r)) => {
-            info.registry = Some(r.base_url());
-            Some(Arc::new(r))
-        }
-        Some(Err(e)) => {
+    usable(options.registry(), problems).map(|r| {
+        info.registry = Some(r.base_url());
+        Arc::new(r) as Arc<dyn RegistryPort>
+    })
+}
+
+/// A backend that is configured and could be set up; one that could not is a problem said.
+fn usable<T, E: std::fmt::Display>(
+    port: Option<Result<T, E>>,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    match port? {
+        Ok(p) => Some(p),
+        Err(e) => {
             problems.push(e.to_string());
             None
         }
-        None => None,
     }
 }
 

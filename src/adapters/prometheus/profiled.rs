@@ -441,6 +441,8 @@ mod tests {
     struct Counting {
         models: AtomicUsize,
         runs: AtomicUsize,
+        /// Refuses our credentials (HTTP 401) instead.
+        refuse: bool,
     }
 
     fn nothing<T>() -> Result<T, CoreError> {
@@ -492,6 +494,13 @@ mod tests {
         }
         async fn model(&self, name: &str) -> Result<RegisteredModel, CoreError> {
             self.models.fetch_add(1, Ordering::SeqCst);
+            if self.refuse {
+                return Err(CoreError::of_kind(
+                    mlops_core::ErrorKind::Denied,
+                    "mlflow",
+                    "HTTP 401 Unauthorized",
+                ));
+            }
             if name == "absent" {
                 return Err(CoreError::NotFound {
                     kind: "registered model",
@@ -591,67 +600,13 @@ mod tests {
         assert_eq!(registry.models.load(Ordering::SeqCst), 451);
     }
 
-    /// A registry that refuses every call, counting them.
-    #[derive(Default)]
-    struct Refusing(AtomicUsize);
-
-    #[async_trait]
-    impl RegistryPort for Refusing {
-        fn describe(&self) -> String {
-            "refusing".into()
-        }
-        async fn experiments(&self) -> Result<Vec<Experiment>, CoreError> {
-            nothing()
-        }
-        async fn runs(&self, _: &str) -> Result<Vec<Run>, CoreError> {
-            nothing()
-        }
-        async fn runs_page(&self, _: &RunQuery, _: Option<&str>) -> Result<RunPage, CoreError> {
-            nothing()
-        }
-        async fn run(&self, _: &str) -> Result<Run, CoreError> {
-            nothing()
-        }
-        async fn metric_history(&self, _: &str, _: &str) -> Result<Vec<MetricPoint>, CoreError> {
-            nothing()
-        }
-        async fn logged_models(
-            &self,
-            _: &str,
-            _: Option<&str>,
-        ) -> Result<Vec<LoggedModel>, CoreError> {
-            nothing()
-        }
-        async fn models(&self) -> Result<Vec<RegisteredModel>, CoreError> {
-            nothing()
-        }
-        async fn model(&self, _: &str) -> Result<RegisteredModel, CoreError> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Err(CoreError::of_kind(
-                mlops_core::ErrorKind::Denied,
-                "mlflow",
-                "HTTP 401 Unauthorized",
-            ))
-        }
-        async fn set_alias(&self, _: &str, _: &str, _: u32) -> Result<Option<u32>, CoreError> {
-            nothing()
-        }
-        async fn set_version_tag(
-            &self,
-            _: &str,
-            _: u32,
-            _: &str,
-            _: &str,
-        ) -> Result<(), CoreError> {
-            nothing()
-        }
-    }
-
     #[tokio::test]
     async fn a_registry_that_refuses_is_not_asked_again_on_every_pass() {
-        let registry = Arc::new(Refusing::default());
-        let metrics = PrometheusMetrics::new("http://127.0.0.1:9", Auth::None).expect("metrics");
-        let d = ProfiledDrift::new(Arc::new(metrics), registry.clone());
+        let registry = Arc::new(Counting {
+            refuse: true,
+            ..Counting::default()
+        });
+        let d = drift(&registry);
         let one = BTreeMap::from([("fraud".to_string(), BTreeSet::from([1]))]);
         let (found, warnings) = d.profiles_of(one.clone()).await;
         assert!(found.is_empty());
@@ -674,7 +629,7 @@ mod tests {
                 "{warnings:?}"
             );
         }
-        assert_eq!(registry.0.load(Ordering::SeqCst), 1);
+        assert_eq!(registry.models.load(Ordering::SeqCst), 1);
         // Its backoff doubles with each failure in a row, up to the profiles' own lifetime.
         let mut l = Looked {
             at: Instant::now(),
