@@ -125,22 +125,39 @@ pub fn run(command: &AuditCmd, options: &Options, out: Output) -> Result<ExitCod
             limit,
         } => {
             let (since, until) = window(since.as_ref(), until.as_ref())?;
-            super::cluster_verb(options, async |c| {
-                let mut entries = c.audit_log().entries_between(since, until).await?;
-                entries.retain(|e| {
-                    actor.as_ref().is_none_or(|a| &e.actor == a)
-                        && target
-                            .as_ref()
-                            .is_none_or(|t| e.target.contains(t.as_str()))
-                        && action
-                            .as_ref()
-                            .is_none_or(|a| e.action.contains(a.as_str()))
-                });
-                entries.reverse();
-                if let Some(n) = limit {
-                    entries.truncate(*n);
-                }
-                Ok(output::render(out, &entries, |e| table(e)))
+            let wanted = |e: &AuditEntry| {
+                actor.as_ref().is_none_or(|a| &e.actor == a)
+                    && target
+                        .as_ref()
+                        .is_none_or(|t| e.target.contains(t.as_str()))
+                    && action
+                        .as_ref()
+                        .is_none_or(|a| e.action.contains(a.as_str()))
+            };
+            super::cluster_read(async || {
+                let answers = super::each_cluster(options, false, async |c| {
+                    let entries = c.audit_log().entries_between(since, until).await?;
+                    let cluster = c.describe_context();
+                    Ok(entries
+                        .into_iter()
+                        .filter(|e| wanted(e))
+                        .map(|entry| ClusterEntry {
+                            cluster: cluster.clone(),
+                            entry,
+                        })
+                        .collect())
+                })
+                .await?;
+                Ok(answers.printed(|a| {
+                    let entries = newest_first(&a.items, a.several(), *limit);
+                    if a.several() {
+                        output::render(out, &entries, |e| table(e, true))
+                    } else {
+                        // One cluster: the entries as the log holds them, no cluster field.
+                        let own: Vec<&AuditEntry> = entries.iter().map(|e| &e.entry).collect();
+                        output::render(out, &own, |_| table(&entries, false))
+                    }
+                }))
             })
         }
         AuditCmd::Export { since, until } => {
@@ -404,16 +421,54 @@ fn json_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// An audit entry with the cluster (kubeconfig context) whose log holds it: what `audit list`
+/// prints over several clusters (`cluster` beside the entry's own fields in `-o json`; the entry's
+/// hash covers only its own).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterEntry {
+    pub cluster: String,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+/// Entries read oldest first, newest first, at most `limit` of them: one log in its own order
+/// reversed; several merged by time (then seq, then cluster), since their seqs are unrelated.
+pub fn newest_first(
+    all: &[ClusterEntry],
+    several: bool,
+    limit: Option<usize>,
+) -> Vec<ClusterEntry> {
+    let mut entries = all.to_vec();
+    if several {
+        entries.sort_by(|a, b| {
+            (b.entry.time, b.entry.seq, &a.cluster).cmp(&(a.entry.time, a.entry.seq, &b.cluster))
+        });
+    } else {
+        entries.reverse();
+    }
+    if let Some(n) = limit {
+        entries.truncate(n);
+    }
+    entries
+}
+
 /// `mlops audit list`: the console's audit columns, with the time in full (the console's drops
 /// the year to fit a screen) and the comment alone (the console shows an entry's details where it
 /// has none, cut to the screen; here they would run on for lines: `-o json` has them).
-fn table(entries: &[AuditEntry]) -> String {
-    let console = rows::audit::columns();
-    let time = super::table::column("TIME (UTC)", false, |e: &AuditEntry| {
-        e.time.format("%Y-%m-%d %H:%M:%S").to_string()
+/// A CLUSTER column first when `clusters` (several logs were read).
+fn table(entries: &[ClusterEntry], clusters: bool) -> String {
+    let console: Vec<_> = rows::audit::columns()
+        .into_iter()
+        .map(|c| super::table::lift(c, |e: &ClusterEntry| &e.entry))
+        .collect();
+    let cluster = super::table::column("CLUSTER", false, |e: &ClusterEntry| e.cluster.clone());
+    let time = super::table::column("TIME (UTC)", false, |e: &ClusterEntry| {
+        e.entry.time.format("%Y-%m-%d %H:%M:%S").to_string()
     });
-    let comment = super::table::column("COMMENT", false, |e: &AuditEntry| e.comment.clone());
-    let mut shown = super::table::pick(&console, &["seq"]);
+    let comment =
+        super::table::column("COMMENT", false, |e: &ClusterEntry| e.entry.comment.clone());
+    let mut shown = if clusters { vec![&cluster] } else { Vec::new() };
+    shown.extend(super::table::pick(&console, &["seq"]));
     shown.push(&time);
     shown.extend(super::table::pick(&console, &["actor", "action", "target"]));
     shown.push(&comment);

@@ -304,14 +304,80 @@ fn cluster_verb(
     run_verb(async || options.cluster().await, verb)
 }
 
+/// What the clusters a read verb reads answered: the items of those that did, in the order the
+/// contexts were named, and why each other one did not (each error names its context).
+#[derive(Debug)]
+pub struct Answers<T> {
+    pub items: Vec<T>,
+    /// How many clusters were read (several: tables get a CLUSTER column).
+    pub clusters: usize,
+    /// `context NAME: why`, one per cluster that did not answer.
+    pub failed: Vec<CoreError>,
+}
+
+impl<T> Answers<T> {
+    /// Each cluster's answer, by context name, in order. With one cluster its error is the
+    /// verb's error, as before several could be named. With several, a cluster that failed is
+    /// named (`context NAME: why`) and the others' items kept, as `kubectl get` does.
+    pub fn gather(answers: Vec<(String, Result<Vec<T>, CoreError>)>) -> Result<Self, CoreError> {
+        let clusters = answers.len();
+        let mut items = Vec::new();
+        let mut failed = Vec::new();
+        for (context, answer) in answers {
+            match answer {
+                Ok(list) => items.extend(list),
+                Err(e) if clusters == 1 => return Err(e),
+                Err(e) => failed.push(CoreError::of_kind(
+                    e.kind(),
+                    format!("context {context}"),
+                    e.to_string(),
+                )),
+            }
+        }
+        Ok(Self {
+            items,
+            clusters,
+            failed,
+        })
+    }
+
+    /// Whether several clusters were read.
+    pub fn several(&self) -> bool {
+        self.clusters > 1
+    }
+
+    /// Whether any cluster answered.
+    pub fn answered(&self) -> bool {
+        self.failed.len() < self.clusters
+    }
+
+    /// Every cluster's items, or the first failure as the error: for a verb that must see
+    /// every cluster to be right (a lineage joined across them).
+    pub fn all(self) -> Result<(Vec<T>, usize), CoreError> {
+        match self.failed.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok((self.items, self.clusters)),
+        }
+    }
+
+    /// What a verb prints: `text` of the items when any cluster answered (nothing on stdout
+    /// when none did), with the failures to name on stderr.
+    pub fn printed(self, text: impl FnOnce(&Self) -> String) -> output::Partial {
+        output::Partial {
+            text: self.answered().then(|| text(&self)),
+            failed: self.failed,
+        }
+    }
+}
+
 /// `read` on every cluster a read verb reads (`--context a,b`, `--all-contexts`; over every
-/// namespace when `every_namespace`), all at once; their answers concatenated in the order
-/// the contexts were named. With several clusters, a failure names its context.
+/// namespace when `every_namespace`), all at once, each connected on its own: one that cannot
+/// be reached fails only itself (`Answers::gather`).
 pub async fn each_cluster<T, F>(
     options: &wiring::Options,
     every_namespace: bool,
     read: F,
-) -> Result<(Vec<T>, usize), CoreError>
+) -> Result<Answers<T>, CoreError>
 where
     F: AsyncFn(&KubeCluster) -> Result<Vec<T>, CoreError>,
 {
@@ -319,24 +385,32 @@ where
     if every_namespace {
         options.namespace = None;
     }
-    let clusters = options.clusters().await?;
-    let several = clusters.len() > 1;
-    let read = &read;
-    let lists = futures::future::try_join_all(clusters.iter().map(|c| async move {
-        read(c).await.map_err(|e| {
-            if several {
-                CoreError::of_kind(
-                    e.kind(),
-                    format!("context {}", c.describe_context()),
-                    e.to_string(),
-                )
-            } else {
-                e
-            }
-        })
+    let contexts = options.read_contexts()?;
+    let (options, read) = (&options, &read);
+    let answers = futures::future::join_all(contexts.iter().map(|context| async move {
+        let answer = async {
+            let c = KubeCluster::connect_with(
+                context.as_deref(),
+                options.namespace.as_deref(),
+                options.timeout,
+            )
+            .await?;
+            read(&c).await
+        }
+        .await;
+        (context.clone().unwrap_or_default(), answer)
     }))
-    .await?;
-    Ok((lists.into_iter().flatten().collect(), clusters.len()))
+    .await;
+    Answers::gather(answers)
+}
+
+/// Run a read verb over every cluster it reads on the one runtime and print what it returns
+/// (`output::finish_partial`: exit 1 when any cluster failed).
+fn cluster_read(
+    read: impl AsyncFnOnce() -> Result<output::Partial, CoreError>,
+) -> Result<ExitCode> {
+    let runtime = wiring::tokio_runtime(1)?;
+    Ok(output::finish_partial(runtime.block_on(read())))
 }
 
 /// A verb against the model registry.
