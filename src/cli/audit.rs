@@ -483,6 +483,62 @@ fn table(entries: &[ClusterEntry], clusters: bool) -> String {
 mod tests {
     use super::*;
 
+    fn entry(cluster: &str, seq: u64, minute: u32) -> ClusterEntry {
+        ClusterEntry {
+            cluster: cluster.into(),
+            entry: AuditEntry {
+                seq,
+                time: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 8, minute, 0)
+                    .single()
+                    .expect("time"),
+                actor: "alice".into(),
+                action: "rollout.start".into(),
+                target: format!("ml-serving/{cluster}-{seq}"),
+                comment: String::new(),
+                details: String::new(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn several_logs_merge_newest_first_and_one_keeps_its_order() {
+        let read = vec![
+            entry("eu", 1, 0),
+            entry("eu", 2, 5),
+            entry("us", 1, 3),
+            entry("us", 2, 9),
+        ];
+        let order = |all: &[ClusterEntry]| -> Vec<String> {
+            all.iter()
+                .map(|e| format!("{}#{}", e.cluster, e.entry.seq))
+                .collect()
+        };
+        assert_eq!(
+            order(&newest_first(&read, true, None)),
+            ["us#2", "eu#2", "us#1", "eu#1"]
+        );
+        assert_eq!(order(&newest_first(&read, true, Some(2))), ["us#2", "eu#2"]);
+        // One log: its own order reversed, whatever the clocks said.
+        let one = vec![entry("eu", 1, 9), entry("eu", 2, 0)];
+        assert_eq!(order(&newest_first(&one, false, None)), ["eu#2", "eu#1"]);
+        // The table has a CLUSTER column only over several; the JSON a `cluster` beside the
+        // entry's own fields.
+        let several = table(&newest_first(&read, true, None), true);
+        assert!(several.starts_with("CLUSTER  #  TIME (UTC)"), "{several}");
+        assert!(
+            several.lines().nth(1).is_some_and(|l| l.starts_with("us ")),
+            "{several}"
+        );
+        let single = table(&one, false);
+        assert!(single.starts_with("#  TIME (UTC)"), "{single}");
+        let json: serde_json::Value = serde_json::from_str(&output::json(&read[0])).expect("json");
+        assert_eq!(json["cluster"], "eu");
+        assert_eq!(json["seq"], 1);
+        assert_eq!(json["target"], "ml-serving/eu-1");
+    }
+
     #[test]
     fn times_days_and_durations_ago() {
         let now = DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")

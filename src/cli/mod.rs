@@ -425,6 +425,67 @@ fn registry_verb(
 mod tests {
     use super::*;
 
+    fn down(what: &str) -> Result<Vec<u32>, CoreError> {
+        Err(CoreError::unavailable(
+            "kubernetes",
+            format!("listing {what}: deadline has elapsed"),
+        ))
+    }
+
+    #[test]
+    fn the_clusters_that_answered_are_kept_and_each_that_failed_is_named() {
+        let a = Answers::gather(vec![
+            ("eu".into(), Ok(vec![1, 2])),
+            ("us".into(), down("ModelRollouts")),
+            ("ap".into(), Ok(vec![3])),
+        ])
+        .expect("two answered");
+        assert_eq!(a.items, [1, 2, 3], "in the order the contexts were named");
+        assert!(a.several() && a.answered());
+        let failed: Vec<String> = a.failed.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            failed,
+            ["context us: kubernetes: listing ModelRollouts: deadline has elapsed"]
+        );
+        assert_eq!(a.failed[0].kind(), mlops_core::ErrorKind::Unavailable);
+        // Printed: the items of those that answered, the failure to name.
+        let p = a.printed(|a| format!("{:?}", a.items));
+        assert_eq!(p.text.as_deref(), Some("[1, 2, 3]"));
+        assert_eq!(p.failed.len(), 1);
+        // A verb that needs every cluster fails with the first failure.
+        let a = Answers::gather(vec![
+            ("eu".into(), Ok(vec![1])),
+            ("us".into(), down("pods")),
+        ])
+        .expect("one answered");
+        let e = a.all().expect_err("us failed");
+        assert!(e.to_string().starts_with("context us: "), "{e}");
+    }
+
+    #[test]
+    fn none_answering_prints_nothing_and_one_cluster_keeps_its_own_error() {
+        let a = Answers::gather(vec![("eu".into(), down("a")), ("us".into(), down("b"))])
+            .expect("several: each named");
+        assert!(!a.answered());
+        let p = a.printed(|_| "never".into());
+        assert_eq!(p.text, None, "nothing on stdout");
+        assert_eq!(p.failed.len(), 2);
+        // One cluster: its error unchanged (no context prefix), as before --context a,b.
+        let e = Answers::gather(vec![("eu".into(), down("pods"))]).expect_err("one failed");
+        assert_eq!(
+            e.to_string(),
+            "kubernetes: listing pods: deadline has elapsed"
+        );
+        let one = Answers::gather(vec![("eu".into(), Ok(vec![7]))]).expect("one answered");
+        assert!(!one.several() && one.failed.is_empty());
+        assert_eq!(one.all().expect("all").0, [7]);
+        // Every answer empty is still an answer.
+        let empty =
+            Answers::<u32>::gather(vec![("eu".into(), Ok(vec![])), ("us".into(), Ok(vec![]))])
+                .expect("both answered");
+        assert!(empty.answered() && empty.items.is_empty());
+    }
+
     #[test]
     fn an_error_is_printed_with_its_causes_each_said_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");

@@ -169,3 +169,76 @@ fn a_verb_that_changes_a_cluster_refuses_a_list_of_contexts() {
         }
     }
 }
+
+/// The header row of the screen's table (the line with `NAME` in it).
+fn header_line(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let area = buffer.area;
+    (area.top()..area.bottom())
+        .map(|y| {
+            (area.left()..area.right())
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .find(|l| l.contains("NAME") && l.contains("MODEL"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn triggers_have_a_cluster_column_with_several_clusters_and_filter_by_it() {
+    let (mut app, _, ctx) = loaded_demo((200, 50));
+    let other = {
+        let snapshot = app
+            .feeds
+            .cluster
+            .data
+            .as_mut()
+            .expect("the demo's snapshot");
+        assert!(snapshot.clusters.len() > 1, "the demo has several clusters");
+        // One trigger in another cluster, as `--context a,b` reads them.
+        let other = snapshot.clusters[1].name.clone();
+        let mlops_core::triggers::TriggersRead::Listed(all) = &mut snapshot.triggers else {
+            panic!("the demo lists its triggers")
+        };
+        assert!(all.len() > 1, "{all:?}");
+        assert!(all.iter().all(|t| !t.cluster.is_empty()), "{all:?}");
+        all[0].cluster.clone_from(&other);
+        other
+    };
+    press(&mut app, &ctx, "0");
+    let terminal = draw(&app);
+    insta::assert_snapshot!("multicluster_triggers_200x50", terminal.backend());
+    let header = header_line(&terminal);
+    assert!(header.contains("CLUSTER"), "{header}");
+    let rows = rows_naming(&terminal, &other);
+    assert!(!rows.is_empty(), "no row of {other}");
+
+    // `/cluster:NAME` keeps that cluster's triggers only.
+    let all = mlops_console::app::rows::triggers::triggers(&app, app.screen()).len();
+    press(&mut app, &ctx, "/");
+    mlops_console::testing::type_text(&mut app, &ctx, &format!("cluster:{other}"));
+    press(&mut app, &ctx, "enter");
+    let rows = mlops_console::app::rows::triggers::triggers(&app, app.screen());
+    assert!(
+        !rows.is_empty() && rows.len() < all,
+        "{} of {all}",
+        rows.len()
+    );
+    assert!(rows.iter().all(|t| t.cluster == other));
+
+    // One cluster: no CLUSTER column (every row would say the same).
+    let (mut app, _, ctx) = loaded_demo((200, 50));
+    app.feeds
+        .cluster
+        .data
+        .as_mut()
+        .expect("the demo's snapshot")
+        .clusters
+        .truncate(1);
+    press(&mut app, &ctx, "0");
+    let header = header_line(&draw(&app));
+    assert!(
+        header.contains("NAME") && !header.contains("CLUSTER"),
+        "{header}"
+    );
+}
