@@ -352,6 +352,93 @@ fn clusters_of(
         .collect()
 }
 
+/// `triggers list` over both: each cluster's trigger, with its cluster; with one, as before.
+fn triggers_over_both(two: &Two, both: &str, expected: &std::collections::BTreeSet<String>) {
+    // A CLUSTER column in the table.
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            both,
+            "-n",
+            "ml-serving",
+            "triggers",
+            "list",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(clusters_of(&out, |t| t["name"] == "churn-multi"), *expected);
+    let (code, out, err) = mlops(
+        two,
+        &["--context", both, "-n", "ml-serving", "triggers", "list"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CLUSTER"), "{out}");
+    // One cluster: no CLUSTER column, as before.
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            &two.second,
+            "-n",
+            "ml-serving",
+            "triggers",
+            "list",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("NAMESPACE"), "{out}");
+    assert!(out.contains("churn-multi"), "{out}");
+}
+
+/// `audit list` over both: each cluster's log, each entry with its cluster; with one, the log's
+/// own entries.
+fn audit_over_both(two: &Two, both: &str, expected: &std::collections::BTreeSet<String>) {
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            both,
+            "audit",
+            "list",
+            "--action",
+            "mlops.install",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        clusters_of(&out, |e| e["action"] == "mlops.install"),
+        *expected
+    );
+    let (code, out, err) = mlops(two, &["--context", both, "audit", "list", "--limit", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CLUSTER"), "{out}");
+    assert_eq!(out.lines().count(), 4, "a header and the 3 newest: {out}");
+    // One cluster: the log's own entries, no cluster field.
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            &two.first,
+            "audit",
+            "list",
+            "--limit",
+            "1",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let one: Vec<serde_json::Value> = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(one.len(), 1, "{out}");
+    assert!(one[0].get("cluster").is_none(), "{out}");
+    assert!(one[0]["hash"].is_string(), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollout_get_triggers_and_audit_over_two_contexts_name_each_cluster() {
     let two = two();
@@ -418,86 +505,8 @@ async fn rollout_get_triggers_and_audit_over_two_contexts_name_each_cluster() {
         "{err}"
     );
 
-    // `triggers list`: each cluster's trigger, with its cluster; a CLUSTER column.
-    let (code, out, err) = mlops(
-        &two,
-        &[
-            "--context",
-            &both,
-            "-n",
-            "ml-serving",
-            "triggers",
-            "list",
-            "-o",
-            "json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(clusters_of(&out, |t| t["name"] == "churn-multi"), expected);
-    let (code, out, err) = mlops(
-        &two,
-        &["--context", &both, "-n", "ml-serving", "triggers", "list"],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("CLUSTER"), "{out}");
-    // One cluster: no CLUSTER column, as before.
-    let (code, out, err) = mlops(
-        &two,
-        &[
-            "--context",
-            &two.second,
-            "-n",
-            "ml-serving",
-            "triggers",
-            "list",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("NAMESPACE"), "{out}");
-    assert!(out.contains("churn-multi"), "{out}");
-
-    // `audit list`: each cluster's log (the starts above), each entry with its cluster.
-    let (code, out, err) = mlops(
-        &two,
-        &[
-            "--context",
-            &both,
-            "audit",
-            "list",
-            "--action",
-            "mlops.install",
-            "-o",
-            "json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        clusters_of(&out, |e| e["action"] == "mlops.install"),
-        expected
-    );
-    let (code, out, err) = mlops(&two, &["--context", &both, "audit", "list", "--limit", "3"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("CLUSTER"), "{out}");
-    assert_eq!(out.lines().count(), 4, "a header and the 3 newest: {out}");
-    // One cluster: the log's own entries, no cluster field.
-    let (code, out, err) = mlops(
-        &two,
-        &[
-            "--context",
-            &two.first,
-            "audit",
-            "list",
-            "--limit",
-            "1",
-            "-o",
-            "json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let one: Vec<serde_json::Value> = serde_json::from_str(&out).expect("JSON");
-    assert_eq!(one.len(), 1, "{out}");
-    assert!(one[0].get("cluster").is_none(), "{out}");
-    assert!(one[0]["hash"].is_string(), "{out}");
+    triggers_over_both(&two, &both, &expected);
+    audit_over_both(&two, &both, &expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
