@@ -51,11 +51,17 @@ pub fn triggers<'a>(app: &'a App, screen: &Screen) -> Vec<&'a TriggerRecord> {
     list(app, &columns).rows(&app.memo, &screen.filter, screen.sort)
 }
 
-pub fn find_trigger<'a>(app: &'a App, namespace: &str, name: &str) -> Option<&'a TriggerRecord> {
+/// The trigger `namespace/name` of `cluster` (several clusters may each have one so named).
+pub fn find_trigger<'a>(
+    app: &'a App,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a TriggerRecord> {
     read(app)?
         .listed()
         .iter()
-        .find(|t| t.namespace == namespace && t.name == name)
+        .find(|t| t.cluster == cluster && t.namespace == namespace && t.name == name)
 }
 
 fn selected<'a>(app: &'a App, screen: &Screen) -> Option<&'a TriggerRecord> {
@@ -96,6 +102,7 @@ impl ViewModel for Model {
 
     fn raw(&self, app: &App, screen: &Screen) -> Option<RawOf> {
         selected(app, screen).map(|t| RawOf::Trigger {
+            cluster: t.cluster.clone(),
             namespace: t.namespace.clone(),
             name: t.name.clone(),
         })
