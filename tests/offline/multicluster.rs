@@ -225,6 +225,14 @@ fn triggers_have_a_cluster_column_with_several_clusters_and_filter_by_it() {
         rows.len()
     );
     assert!(rows.iter().all(|t| t.cluster == other));
+    // Its raw record is that cluster's (`y`), with its `cluster`.
+    let name = rows[0].name.clone();
+    press(&mut app, &ctx, "y");
+    let screen = format!("{:?}", draw(&app).backend());
+    assert!(
+        screen.contains(&format!("\"cluster\": \"{other}\"")) && screen.contains(&name),
+        "{screen}"
+    );
 
     // One cluster: no CLUSTER column (every row would say the same).
     let (mut app, _, ctx) = loaded_demo((200, 50));
