@@ -249,8 +249,10 @@ fn get_each(options: &Options, output: Output, name: &str) -> Result<ExitCode> {
             ));
             return Ok(output::Partial { text: None, failed });
         }
-        Ok(answers.printed(|a| {
-            output::render(output, &a.items, |all| {
+        Ok(answers.printed(|a| match a.items.as_slice() {
+            // `--all-contexts` over a kubeconfig of one context: as `--context` of one.
+            [one] if !a.several() => output::render(output, one, output::rollout_detail),
+            _ => output::render(output, &a.items, |all| {
                 all.iter()
                     .map(|r| {
                         format!(
@@ -261,7 +263,7 @@ fn get_each(options: &Options, output: Output, name: &str) -> Result<ExitCode> {
                     })
                     .collect::<Vec<_>>()
                     .join("\n\n")
-            })
+            }),
         }))
     })
 }
