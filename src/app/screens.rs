@@ -302,6 +302,7 @@ pub enum RawOf {
     Drift(DriftKey),
     Serving(mlops_core::serving::ServingKey),
     Trigger {
+        cluster: String,
         namespace: String,
         name: String,
     },
@@ -320,7 +321,9 @@ impl RawOf {
             RawOf::Comparison(runs) => format!("comparison of {} runs", runs.len()),
             RawOf::Drift(k) => ScreenKind::DriftDetail(k.clone()).crumb(),
             RawOf::Serving(k) => ScreenKind::ServingDetail(k.clone()).crumb(),
-            RawOf::Trigger { namespace, name } => format!("{namespace}/{name}"),
+            RawOf::Trigger {
+                namespace, name, ..
+            } => format!("{namespace}/{name}"),
         }
     }
 }

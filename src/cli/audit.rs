@@ -125,22 +125,39 @@ pub fn run(command: &AuditCmd, options: &Options, out: Output) -> Result<ExitCod
             limit,
         } => {
             let (since, until) = window(since.as_ref(), until.as_ref())?;
-            super::cluster_verb(options, async |c| {
-                let mut entries = c.audit_log().entries_between(since, until).await?;
-                entries.retain(|e| {
-                    actor.as_ref().is_none_or(|a| &e.actor == a)
-                        && target
-                            .as_ref()
-                            .is_none_or(|t| e.target.contains(t.as_str()))
-                        && action
-                            .as_ref()
-                            .is_none_or(|a| e.action.contains(a.as_str()))
-                });
-                entries.reverse();
-                if let Some(n) = limit {
-                    entries.truncate(*n);
-                }
-                Ok(output::render(out, &entries, |e| table(e)))
+            let wanted = |e: &AuditEntry| {
+                actor.as_ref().is_none_or(|a| &e.actor == a)
+                    && target
+                        .as_ref()
+                        .is_none_or(|t| e.target.contains(t.as_str()))
+                    && action
+                        .as_ref()
+                        .is_none_or(|a| e.action.contains(a.as_str()))
+            };
+            super::cluster_read(async || {
+                let answers = super::each_cluster(options, false, async |c| {
+                    let entries = c.audit_log().entries_between(since, until).await?;
+                    let cluster = c.describe_context();
+                    Ok(entries
+                        .into_iter()
+                        .filter(|e| wanted(e))
+                        .map(|entry| ClusterEntry {
+                            cluster: cluster.clone(),
+                            entry,
+                        })
+                        .collect())
+                })
+                .await?;
+                Ok(answers.printed(|a| {
+                    let entries = newest_first(&a.items, a.several(), *limit);
+                    if a.several() {
+                        output::render(out, &entries, |e| table(e, true))
+                    } else {
+                        // One cluster: the entries as the log holds them, no cluster field.
+                        let own: Vec<&AuditEntry> = entries.iter().map(|e| &e.entry).collect();
+                        output::render(out, &own, |_| table(&entries, false))
+                    }
+                }))
             })
         }
         AuditCmd::Export { since, until } => {
@@ -404,16 +421,54 @@ fn json_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// An audit entry with the cluster (kubeconfig context) whose log holds it: what `audit list`
+/// prints over several clusters (`cluster` beside the entry's own fields in `-o json`; the entry's
+/// hash covers only its own).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterEntry {
+    pub cluster: String,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+/// Entries read oldest first, newest first, at most `limit` of them: one log in its own order
+/// reversed; several merged by time (then seq, then cluster), since their seqs are unrelated.
+pub fn newest_first(
+    all: &[ClusterEntry],
+    several: bool,
+    limit: Option<usize>,
+) -> Vec<ClusterEntry> {
+    let mut entries = all.to_vec();
+    if several {
+        entries.sort_by(|a, b| {
+            (b.entry.time, b.entry.seq, &a.cluster).cmp(&(a.entry.time, a.entry.seq, &b.cluster))
+        });
+    } else {
+        entries.reverse();
+    }
+    if let Some(n) = limit {
+        entries.truncate(n);
+    }
+    entries
+}
+
 /// `mlops audit list`: the console's audit columns, with the time in full (the console's drops
 /// the year to fit a screen) and the comment alone (the console shows an entry's details where it
 /// has none, cut to the screen; here they would run on for lines: `-o json` has them).
-fn table(entries: &[AuditEntry]) -> String {
-    let console = rows::audit::columns();
-    let time = super::table::column("TIME (UTC)", false, |e: &AuditEntry| {
-        e.time.format("%Y-%m-%d %H:%M:%S").to_string()
+/// A CLUSTER column first when `clusters` (several logs were read).
+fn table(entries: &[ClusterEntry], clusters: bool) -> String {
+    let console: Vec<_> = rows::audit::columns()
+        .into_iter()
+        .map(|c| super::table::lift(c, |e: &ClusterEntry| &e.entry))
+        .collect();
+    let cluster = super::table::column("CLUSTER", false, |e: &ClusterEntry| e.cluster.clone());
+    let time = super::table::column("TIME (UTC)", false, |e: &ClusterEntry| {
+        e.entry.time.format("%Y-%m-%d %H:%M:%S").to_string()
     });
-    let comment = super::table::column("COMMENT", false, |e: &AuditEntry| e.comment.clone());
-    let mut shown = super::table::pick(&console, &["seq"]);
+    let comment =
+        super::table::column("COMMENT", false, |e: &ClusterEntry| e.entry.comment.clone());
+    let mut shown = if clusters { vec![&cluster] } else { Vec::new() };
+    shown.extend(super::table::pick(&console, &["seq"]));
     shown.push(&time);
     shown.extend(super::table::pick(&console, &["actor", "action", "target"]));
     shown.push(&comment);
@@ -427,6 +482,62 @@ fn table(entries: &[AuditEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry(cluster: &str, seq: u64, minute: u32) -> ClusterEntry {
+        ClusterEntry {
+            cluster: cluster.into(),
+            entry: AuditEntry {
+                seq,
+                time: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 1, 8, minute, 0)
+                    .single()
+                    .expect("time"),
+                actor: "alice".into(),
+                action: "rollout.start".into(),
+                target: format!("ml-serving/{cluster}-{seq}"),
+                comment: String::new(),
+                details: String::new(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn several_logs_merge_newest_first_and_one_keeps_its_order() {
+        let read = vec![
+            entry("eu", 1, 0),
+            entry("eu", 2, 5),
+            entry("us", 1, 3),
+            entry("us", 2, 9),
+        ];
+        let order = |all: &[ClusterEntry]| -> Vec<String> {
+            all.iter()
+                .map(|e| format!("{}#{}", e.cluster, e.entry.seq))
+                .collect()
+        };
+        assert_eq!(
+            order(&newest_first(&read, true, None)),
+            ["us#2", "eu#2", "us#1", "eu#1"]
+        );
+        assert_eq!(order(&newest_first(&read, true, Some(2))), ["us#2", "eu#2"]);
+        // One log: its own order reversed, whatever the clocks said.
+        let one = vec![entry("eu", 1, 9), entry("eu", 2, 0)];
+        assert_eq!(order(&newest_first(&one, false, None)), ["eu#2", "eu#1"]);
+        // The table has a CLUSTER column only over several; the JSON a `cluster` beside the
+        // entry's own fields.
+        let several = table(&newest_first(&read, true, None), true);
+        assert!(several.starts_with("CLUSTER  #  TIME (UTC)"), "{several}");
+        assert!(
+            several.lines().nth(1).is_some_and(|l| l.starts_with("us ")),
+            "{several}"
+        );
+        let single = table(&one, false);
+        assert!(single.starts_with("#  TIME (UTC)"), "{single}");
+        let json: serde_json::Value = serde_json::from_str(&output::json(&read[0])).expect("json");
+        assert_eq!(json["cluster"], "eu");
+        assert_eq!(json["seq"], 1);
+        assert_eq!(json["target"], "ml-serving/eu-1");
+    }
 
     #[test]
     fn times_days_and_durations_ago() {

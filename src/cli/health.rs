@@ -103,13 +103,23 @@ fn request(options: &Options, window: u64) -> SignalRequest {
 }
 
 /// Deployments and pods of every cluster named (`--context a,b`); the metrics store's series
-/// name their clusters.
+/// name their clusters. A cluster that cannot be read is a warning naming it; the others' rows
+/// are kept.
 async fn every_cluster(options: &Options) -> (String, Vec<Deployment>, Vec<Pod>, Vec<String>) {
     match futures::try_join!(
         super::each_cluster(options, true, async |c| c.deployments().await),
         super::each_cluster(options, true, async |c| c.pods().await),
     ) {
-        Ok(((d, _), (p, _))) => (String::new(), d, p, Vec::new()),
+        Ok((d, p)) => {
+            let mut warnings: Vec<String> = Vec::new();
+            for e in d.failed.iter().chain(&p.failed) {
+                let said = e.to_string();
+                if !warnings.contains(&said) {
+                    warnings.push(said);
+                }
+            }
+            (String::new(), d.items, p.items, warnings)
+        }
         Err(e) => (
             String::new(),
             Vec::new(),

@@ -137,11 +137,14 @@ pub fn run(args: &LineageArgs, options: &Options, output: &str) -> Result<ExitCo
     let result = runtime.block_on(async {
         let registry = options.require_registry()?;
         // Every cluster named (`--context a,b`): a version served in two shows both.
-        let ((rollouts, _), (deployments, _), (pods, _)) = futures::try_join!(
+        // A lineage must see every cluster to be right: one that fails fails it.
+        let (rollouts, deployments, pods) = futures::try_join!(
             super::each_cluster(options, true, async |c| c.rollouts().await),
             super::each_cluster(options, true, async |c| c.deployments().await),
             super::each_cluster(options, true, async |c| c.pods().await),
         )?;
+        let ((rollouts, _), (deployments, _), (pods, _)) =
+            (rollouts.all()?, deployments.all()?, pods.all()?);
         let cluster = Cluster {
             rollouts,
             deployments,

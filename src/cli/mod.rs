@@ -304,14 +304,80 @@ fn cluster_verb(
     run_verb(async || options.cluster().await, verb)
 }
 
+/// What the clusters a read verb reads answered: the items of those that did, in the order the
+/// contexts were named, and why each other one did not (each error names its context).
+#[derive(Debug)]
+pub struct Answers<T> {
+    pub items: Vec<T>,
+    /// How many clusters were read (several: tables get a CLUSTER column).
+    pub clusters: usize,
+    /// `context NAME: why`, one per cluster that did not answer.
+    pub failed: Vec<CoreError>,
+}
+
+impl<T> Answers<T> {
+    /// Each cluster's answer, by context name, in order. With one cluster its error is the
+    /// verb's error, as before several could be named. With several, a cluster that failed is
+    /// named (`context NAME: why`) and the others' items kept, as `kubectl get` does.
+    pub fn gather(answers: Vec<(String, Result<Vec<T>, CoreError>)>) -> Result<Self, CoreError> {
+        let clusters = answers.len();
+        let mut items = Vec::new();
+        let mut failed = Vec::new();
+        for (context, answer) in answers {
+            match answer {
+                Ok(list) => items.extend(list),
+                Err(e) if clusters == 1 => return Err(e),
+                Err(e) => failed.push(CoreError::of_kind(
+                    e.kind(),
+                    format!("context {context}"),
+                    e.to_string(),
+                )),
+            }
+        }
+        Ok(Self {
+            items,
+            clusters,
+            failed,
+        })
+    }
+
+    /// Whether several clusters were read.
+    pub fn several(&self) -> bool {
+        self.clusters > 1
+    }
+
+    /// Whether any cluster answered.
+    pub fn answered(&self) -> bool {
+        self.failed.len() < self.clusters
+    }
+
+    /// Every cluster's items, or the first failure as the error: for a verb that must see
+    /// every cluster to be right (a lineage joined across them).
+    pub fn all(self) -> Result<(Vec<T>, usize), CoreError> {
+        match self.failed.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok((self.items, self.clusters)),
+        }
+    }
+
+    /// What a verb prints: `text` of the items when any cluster answered (nothing on stdout
+    /// when none did), with the failures to name on stderr.
+    pub fn printed(self, text: impl FnOnce(&Self) -> String) -> output::Partial {
+        output::Partial {
+            text: self.answered().then(|| text(&self)),
+            failed: self.failed,
+        }
+    }
+}
+
 /// `read` on every cluster a read verb reads (`--context a,b`, `--all-contexts`; over every
-/// namespace when `every_namespace`), all at once; their answers concatenated in the order
-/// the contexts were named. With several clusters, a failure names its context.
+/// namespace when `every_namespace`), all at once, each connected on its own: one that cannot
+/// be reached fails only itself (`Answers::gather`).
 pub async fn each_cluster<T, F>(
     options: &wiring::Options,
     every_namespace: bool,
     read: F,
-) -> Result<(Vec<T>, usize), CoreError>
+) -> Result<Answers<T>, CoreError>
 where
     F: AsyncFn(&KubeCluster) -> Result<Vec<T>, CoreError>,
 {
@@ -319,24 +385,32 @@ where
     if every_namespace {
         options.namespace = None;
     }
-    let clusters = options.clusters().await?;
-    let several = clusters.len() > 1;
-    let read = &read;
-    let lists = futures::future::try_join_all(clusters.iter().map(|c| async move {
-        read(c).await.map_err(|e| {
-            if several {
-                CoreError::of_kind(
-                    e.kind(),
-                    format!("context {}", c.describe_context()),
-                    e.to_string(),
-                )
-            } else {
-                e
-            }
-        })
+    let contexts = options.read_contexts()?;
+    let (options, read) = (&options, &read);
+    let answers = futures::future::join_all(contexts.iter().map(|context| async move {
+        let answer = async {
+            let c = KubeCluster::connect_with(
+                context.as_deref(),
+                options.namespace.as_deref(),
+                options.timeout,
+            )
+            .await?;
+            read(&c).await
+        }
+        .await;
+        (context.clone().unwrap_or_default(), answer)
     }))
-    .await?;
-    Ok((lists.into_iter().flatten().collect(), clusters.len()))
+    .await;
+    Answers::gather(answers)
+}
+
+/// Run a read verb over every cluster it reads on the one runtime and print what it returns
+/// (`output::finish_partial`: exit 1 when any cluster failed).
+fn cluster_read(
+    read: impl AsyncFnOnce() -> Result<output::Partial, CoreError>,
+) -> Result<ExitCode> {
+    let runtime = wiring::tokio_runtime(1)?;
+    Ok(output::finish_partial(runtime.block_on(read())))
 }
 
 /// A verb against the model registry.
@@ -350,6 +424,67 @@ fn registry_verb(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn down(what: &str) -> Result<Vec<u32>, CoreError> {
+        Err(CoreError::unavailable(
+            "kubernetes",
+            format!("listing {what}: deadline has elapsed"),
+        ))
+    }
+
+    #[test]
+    fn the_clusters_that_answered_are_kept_and_each_that_failed_is_named() {
+        let a = Answers::gather(vec![
+            ("eu".into(), Ok(vec![1, 2])),
+            ("us".into(), down("ModelRollouts")),
+            ("ap".into(), Ok(vec![3])),
+        ])
+        .expect("two answered");
+        assert_eq!(a.items, [1, 2, 3], "in the order the contexts were named");
+        assert!(a.several() && a.answered());
+        let failed: Vec<String> = a.failed.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            failed,
+            ["context us: kubernetes: listing ModelRollouts: deadline has elapsed"]
+        );
+        assert_eq!(a.failed[0].kind(), mlops_core::ErrorKind::Unavailable);
+        // Printed: the items of those that answered, the failure to name.
+        let p = a.printed(|a| format!("{:?}", a.items));
+        assert_eq!(p.text.as_deref(), Some("[1, 2, 3]"));
+        assert_eq!(p.failed.len(), 1);
+        // A verb that needs every cluster fails with the first failure.
+        let a = Answers::gather(vec![
+            ("eu".into(), Ok(vec![1])),
+            ("us".into(), down("pods")),
+        ])
+        .expect("one answered");
+        let e = a.all().expect_err("us failed");
+        assert!(e.to_string().starts_with("context us: "), "{e}");
+    }
+
+    #[test]
+    fn none_answering_prints_nothing_and_one_cluster_keeps_its_own_error() {
+        let a = Answers::gather(vec![("eu".into(), down("a")), ("us".into(), down("b"))])
+            .expect("several: each named");
+        assert!(!a.answered());
+        let p = a.printed(|_| "never".into());
+        assert_eq!(p.text, None, "nothing on stdout");
+        assert_eq!(p.failed.len(), 2);
+        // One cluster: its error unchanged (no context prefix), as before --context a,b.
+        let e = Answers::gather(vec![("eu".into(), down("pods"))]).expect_err("one failed");
+        assert_eq!(
+            e.to_string(),
+            "kubernetes: listing pods: deadline has elapsed"
+        );
+        let one = Answers::gather(vec![("eu".into(), Ok(vec![7]))]).expect("one answered");
+        assert!(!one.several() && one.failed.is_empty());
+        assert_eq!(one.all().expect("all").0, [7]);
+        // Every answer empty is still an answer.
+        let empty =
+            Answers::<u32>::gather(vec![("eu".into(), Ok(vec![])), ("us".into(), Ok(vec![]))])
+                .expect("both answered");
+        assert!(empty.answered() && empty.items.is_empty());
+    }
 
     #[test]
     fn an_error_is_printed_with_its_causes_each_said_once() {

@@ -215,6 +215,36 @@ pub fn finish_with<E: std::fmt::Display>(result: Result<String, E>) -> ExitCode 
     }
 }
 
+/// What a read verb over several clusters prints: the text of what the clusters that answered
+/// returned (`None` when none did), and why each other one did not.
+#[derive(Debug)]
+pub struct Partial {
+    pub text: Option<String>,
+    pub failed: Vec<CoreError>,
+}
+
+/// Print what the clusters that answered returned on stdout and name each that did not on
+/// stderr (`mlops: context NAME: why`): exit 1 when any did not, as `kubectl get` does with
+/// some of its reads failing. A verb's own error (one cluster read) is printed as [`finish`]
+/// prints it.
+pub fn finish_partial(result: Result<Partial, CoreError>) -> ExitCode {
+    let partial = match result {
+        Ok(p) => p,
+        Err(e) => return finish(Err(e)),
+    };
+    if let Some(text) = &partial.text {
+        print(text);
+    }
+    for e in &partial.failed {
+        eprintln!("mlops: {}", error_text(e));
+    }
+    if partial.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// `mlops rollout list`: the console's rollout columns (a canary's versions, phase, weight, step,
 /// analysis), after the namespace, which the console does not show; a CLUSTER column first
 /// when `clusters` (several were read).

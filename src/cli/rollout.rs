@@ -191,17 +191,13 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
     }
     match cmd {
         RolloutCmd::Templates => Ok(templates(options, output)),
-        RolloutCmd::List => {
-            let runtime = crate::wiring::tokio_runtime(1)?;
-            let result = runtime.block_on(async {
-                let (rollouts, clusters) =
-                    super::each_cluster(options, false, async |c| c.rollouts().await).await?;
-                Ok(output::render(output, &rollouts, |r| {
-                    output::rollout_table(r, clusters > 1)
-                }))
-            });
-            Ok(output::finish(result))
-        }
+        RolloutCmd::List => super::cluster_read(async || {
+            let answers = super::each_cluster(options, false, async |c| c.rollouts().await).await?;
+            Ok(answers.printed(|a| {
+                output::render(output, &a.items, |r| output::rollout_table(r, a.several()))
+            }))
+        }),
+        RolloutCmd::Get { name } if options.is_multi() => get_each(options, output, name),
         RolloutCmd::Get { name } => cluster_verb(options, async |c| {
             let r = c.rollout(&c.default_namespace(), name).await?;
             Ok(output::render(output, &r, output::rollout_detail))
@@ -223,6 +219,53 @@ pub fn run(cmd: &RolloutCmd, options: &Options, output: Output) -> Result<ExitCo
             timeout,
         } => super::rollout_wait::wait(options, output, name, (*until).into(), *timeout),
     }
+}
+
+/// `mlops rollout get NAME --context a,b`: the rollout in every cluster named that has it (each
+/// in its context's namespace, or `-n`'s), each with its cluster: a JSON array, or one detail
+/// after another under `cluster:`. Found in none: an error naming the contexts searched.
+fn get_each(options: &Options, output: Output, name: &str) -> Result<ExitCode> {
+    super::cluster_read(async || {
+        let answers = super::each_cluster(options, false, async |c| {
+            match c.rollout(&c.default_namespace(), name).await {
+                Ok(r) => Ok(vec![r]),
+                Err(e) if e.kind() == mlops_core::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        if answers.items.is_empty() && answers.answered() {
+            let contexts: Vec<String> = options.read_contexts()?.into_iter().flatten().collect();
+            let searched = if answers.failed.is_empty() {
+                format!("in any of the contexts {}", contexts.join(", "))
+            } else {
+                format!("in the contexts that answered (of {})", contexts.join(", "))
+            };
+            let mut failed = answers.failed;
+            failed.push(CoreError::of_kind(
+                mlops_core::ErrorKind::NotFound,
+                "kubernetes",
+                format!("ModelRollout {name:?} not found {searched}"),
+            ));
+            return Ok(output::Partial { text: None, failed });
+        }
+        Ok(answers.printed(|a| match a.items.as_slice() {
+            // `--all-contexts` over a kubeconfig of one context: as `--context` of one.
+            [one] if !a.several() => output::render(output, one, output::rollout_detail),
+            _ => output::render(output, &a.items, |all| {
+                all.iter()
+                    .map(|r| {
+                        format!(
+                            "cluster:  {}\n{}",
+                            output::safe(&r.cluster),
+                            output::rollout_detail(r)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n")
+            }),
+        }))
+    })
 }
 
 /// `mlops rollout templates`: the shipped step templates and the user's.

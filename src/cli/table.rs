@@ -42,6 +42,22 @@ pub fn column<T>(
     }
 }
 
+/// A column of `T` as a column of `U` that holds a `T` (`get` reads it): the console's columns
+/// of a row the CLI prints wrapped (an audit entry with its cluster).
+pub fn lift<T: 'static, U: 'static>(column: Column<T>, get: fn(&U) -> &T) -> Column<U> {
+    let value = column.value;
+    Column {
+        field: column.field,
+        header: column.header,
+        sort_key: column.sort_key,
+        priority: column.priority,
+        width: column.width,
+        right: column.right,
+        elide: column.elide,
+        value: Box::new(move |row| value(get(row))),
+    }
+}
+
 /// `rows` under the headers of `columns`, one line each, without trailing spaces.
 pub fn table<T>(columns: &[&Column<T>], rows: &[T]) -> String {
     let header: Vec<String> = columns.iter().map(|c| c.header.to_string()).collect();

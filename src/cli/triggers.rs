@@ -128,9 +128,11 @@ pub async fn start_triggers(
 
 pub fn run(cmd: &TriggersCmd, options: &Options, output: Output) -> Result<ExitCode> {
     match cmd {
-        TriggersCmd::List => cluster_verb(options, async |c| {
-            let all = c.triggers().await?;
-            Ok(output::render(output, &all, |all| trigger_table(all)))
+        TriggersCmd::List => super::cluster_read(async || {
+            let answers = super::each_cluster(options, false, async |c| c.triggers().await).await?;
+            Ok(answers.printed(|a| {
+                output::render(output, &a.items, |all| trigger_table(all, a.several()))
+            }))
         }),
         TriggersCmd::Get { name } => {
             check_object_name("RolloutTrigger", name)?;
@@ -172,7 +174,9 @@ fn ready(t: &TriggerRecord) -> String {
     }
 }
 
-fn trigger_table(all: &[TriggerRecord]) -> String {
+/// `mlops triggers list`; a CLUSTER column first when `clusters` (several were read).
+fn trigger_table(all: &[TriggerRecord], clusters: bool) -> String {
+    let cluster = table::column("CLUSTER", false, |t: &TriggerRecord| t.cluster.clone());
     let cols = [
         table::column("NAMESPACE", false, |t: &TriggerRecord| t.namespace.clone()),
         table::column("NAME", false, |t: &TriggerRecord| t.name.clone()),
@@ -187,7 +191,8 @@ fn trigger_table(all: &[TriggerRecord]) -> String {
             t.status.started_rollout.clone().unwrap_or_default()
         }),
     ];
-    let shown: Vec<_> = cols.iter().collect();
+    let mut shown = if clusters { vec![&cluster] } else { Vec::new() };
+    shown.extend(cols.iter());
     table::table(&shown, all)
 }
 

@@ -7,6 +7,10 @@
 //!   last rows kept and marked with the reason; started again (SIGCONT), it is live again.
 //! - `rollout list --context a,b -o json` prints each rollout's `cluster`; a mutating verb given
 //!   two contexts refuses.
+//! - `rollout get`, `triggers list` and `audit list` over both name each item's cluster (a
+//!   `cluster` field, a CLUSTER column); with one context they print as they always did.
+//! - A read over both with the second API server stopped prints the first's items, names the
+//!   second on stderr (`context NAME: why`) and exits 1, as `kubectl get` does.
 
 use std::{
     path::PathBuf,
@@ -259,6 +263,307 @@ fn rollout_list_over_two_contexts_names_each_rollouts_cluster() {
     assert_ne!(code, 0);
     assert!(
         err.contains("acts on exactly one cluster; --context got 2"),
+        "{err}"
+    );
+}
+
+/// `mlops` with a config whose calls time out after 3 s (a stopped API server answers nothing).
+fn mlops_quick(two: &Two, args: &[&str]) -> (i32, String, String) {
+    let dir = std::env::temp_dir().join("mlops-live-multicluster-quick");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("config.toml"), "timeout_seconds = 3\n").expect("config.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(args)
+        .env("KUBECONFIG", &two.kubeconfig)
+        .env_remove("MLOPS_CONTEXT")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env("MLOPS_CONFIG_DIR", &dir)
+        .output()
+        .expect("run mlops");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Installed in both clusters, with the rollout `churn-model-v9` and the RolloutTrigger
+/// `churn-multi` in ml-serving of each.
+async fn both_with_a_rollout_and_a_trigger(two: &Two) {
+    use kube::api::{Api, Patch, PatchParams};
+    use mlops_console::adapters::kube::triggers::RolloutTrigger;
+    for c in [&two.first, &two.second] {
+        let (code, _, err) = mlops(two, &["--context", c, "install"]);
+        assert_eq!(code, 0, "install on {c}: {err}");
+        let (code, _, err) = mlops(
+            two,
+            &[
+                "--context",
+                c,
+                "rollout",
+                "start",
+                "--model",
+                "churn-model",
+                "--version",
+                "9",
+                "--image",
+                "img/churn-model:9",
+                "-n",
+                "ml-serving",
+            ],
+        );
+        assert!(
+            code == 0 || err.contains("exists already"),
+            "start on {c}: {err}"
+        );
+        let cluster =
+            KubeCluster::connect_file_with(&two.kubeconfig, Some(c), None, Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|e| panic!("connect to {c}: {e}"));
+        let triggers: Api<RolloutTrigger> = Api::namespaced(cluster.client(), "ml-serving");
+        let t: RolloutTrigger = serde_json::from_value(serde_json::json!({
+            "apiVersion": "mlops.dev/v1alpha1", "kind": "RolloutTrigger",
+            "metadata": {"name": "churn-multi", "namespace": "ml-serving"},
+            "spec": {"model": "churn-model", "when": {"alias": "champion"},
+                     "deployment": "churn-model", "template": "quick"}
+        }))
+        .expect("trigger");
+        triggers
+            .patch(
+                "churn-multi",
+                &PatchParams::apply("live-multicluster").force(),
+                &Patch::Apply(&t),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("apply the trigger on {c}: {e}"));
+    }
+}
+
+/// The `cluster` field of each item of a JSON array that `keep` keeps.
+fn clusters_of(
+    out: &str,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> std::collections::BTreeSet<String> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(out).unwrap_or_else(|e| panic!("not a JSON array ({e}): {out}"));
+    all.iter()
+        .filter(|v| keep(v))
+        .map(|v| v["cluster"].as_str().expect("a cluster field").to_string())
+        .collect()
+}
+
+/// `triggers list` over both: each cluster's trigger, with its cluster; with one, as before.
+fn triggers_over_both(two: &Two, both: &str, expected: &std::collections::BTreeSet<String>) {
+    // A CLUSTER column in the table.
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            both,
+            "-n",
+            "ml-serving",
+            "triggers",
+            "list",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(clusters_of(&out, |t| t["name"] == "churn-multi"), *expected);
+    let (code, out, err) = mlops(
+        two,
+        &["--context", both, "-n", "ml-serving", "triggers", "list"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CLUSTER"), "{out}");
+    // One cluster: no CLUSTER column, as before.
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            &two.second,
+            "-n",
+            "ml-serving",
+            "triggers",
+            "list",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("NAMESPACE"), "{out}");
+    assert!(out.contains("churn-multi"), "{out}");
+}
+
+/// `audit list` over both: each cluster's log, each entry with its cluster; with one, the log's
+/// own entries.
+fn audit_over_both(two: &Two, both: &str, expected: &std::collections::BTreeSet<String>) {
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            both,
+            "audit",
+            "list",
+            "--action",
+            "mlops.install",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        clusters_of(&out, |e| e["action"] == "mlops.install"),
+        *expected
+    );
+    let (code, out, err) = mlops(two, &["--context", both, "audit", "list", "--limit", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CLUSTER"), "{out}");
+    assert_eq!(out.lines().count(), 4, "a header and the 3 newest: {out}");
+    // One cluster: the log's own entries, no cluster field.
+    let (code, out, err) = mlops(
+        two,
+        &[
+            "--context",
+            &two.first,
+            "audit",
+            "list",
+            "--limit",
+            "1",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let one: Vec<serde_json::Value> = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(one.len(), 1, "{out}");
+    assert!(one[0].get("cluster").is_none(), "{out}");
+    assert!(one[0]["hash"].is_string(), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_get_triggers_and_audit_over_two_contexts_name_each_cluster() {
+    let two = two();
+    both_with_a_rollout_and_a_trigger(&two).await;
+    let both = format!("{},{}", two.first, two.second);
+    let expected: std::collections::BTreeSet<String> =
+        [two.first.clone(), two.second.clone()].into();
+
+    // `rollout get`: the rollout of each cluster, each with its cluster.
+    let (code, out, err) = mlops(
+        &two,
+        &[
+            "--context",
+            &both,
+            "-n",
+            "ml-serving",
+            "rollout",
+            "get",
+            "churn-model-v9",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        clusters_of(&out, |r| r["name"] == "churn-model-v9"),
+        expected
+    );
+    let (code, out, err) = mlops(
+        &two,
+        &[
+            "--context",
+            &both,
+            "-n",
+            "ml-serving",
+            "rollout",
+            "get",
+            "churn-model-v9",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    for c in [&two.first, &two.second] {
+        assert!(out.contains(&format!("cluster:  {c}\n")), "{out}");
+    }
+    // In neither: the error names the contexts searched.
+    let (code, out, err) = mlops(
+        &two,
+        &[
+            "--context",
+            &both,
+            "-n",
+            "ml-serving",
+            "rollout",
+            "get",
+            "no-such-rollout",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains(&format!(
+            "\"no-such-rollout\" not found in any of the contexts {}, {}",
+            two.first, two.second
+        )),
+        "{err}"
+    );
+
+    triggers_over_both(&two, &both, &expected);
+    audit_over_both(&two, &both, &expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_over_two_contexts_with_one_down_prints_the_others_and_exits_1() {
+    let two = two();
+    both_with_a_rollout_and_a_trigger(&two).await;
+    let both = format!("{},{}", two.first, two.second);
+    let _stopped = Stopped::apiserver(&two);
+    let list = |args: &[&str]| {
+        let mut all = vec!["--context", &both, "-n", "ml-serving"];
+        all.extend_from_slice(args);
+        mlops_quick(&two, &all)
+    };
+    let down = format!("mlops: context {}: ", two.second);
+    for verb in [&["rollout", "list"][..], &["triggers", "list"][..]] {
+        let (code, out, err) = list(&[verb, &["-o", "json"]].concat());
+        assert_eq!(code, 1, "{verb:?}: {out}\n{err}");
+        // The first cluster's items, and only its.
+        let first: std::collections::BTreeSet<String> = [two.first.clone()].into();
+        assert_eq!(clusters_of(&out, |_| true), first, "{verb:?}: {out}");
+        assert!(err.contains(&down), "{verb:?}: {err}");
+        assert!(!err.contains(&format!("context {}:", two.first)), "{err}");
+        // The table too, with its CLUSTER column.
+        let (code, out, err) = list(verb);
+        assert_eq!(code, 1, "{verb:?}: {err}");
+        assert!(out.starts_with("CLUSTER"), "{out}");
+        assert!(
+            out.contains(&two.first) && !out.contains(&two.second),
+            "{out}"
+        );
+        assert!(err.contains(&down), "{err}");
+    }
+    // `rollout get`: found in the first; the second named.
+    let (code, out, err) = list(&["rollout", "get", "churn-model-v9", "-o", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        clusters_of(&out, |_| true),
+        [two.first.clone()].into(),
+        "{out}"
+    );
+    assert!(err.contains(&down), "{err}");
+    // The stopped cluster alone: its error, as with one cluster always.
+    let (code, out, err) = mlops_quick(
+        &two,
+        &[
+            "--context",
+            &two.second,
+            "-n",
+            "ml-serving",
+            "rollout",
+            "list",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.starts_with("mlops: kubernetes: listing ModelRollouts"),
         "{err}"
     );
 }

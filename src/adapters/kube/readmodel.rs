@@ -326,9 +326,10 @@ impl ReadModel {
                     ));
                 }
                 ClusterResource::Triggers if inner.parts.triggers.is_none() => {
+                    let cluster = self.cluster.clone();
                     inner.parts.triggers = Some(self.start_namespaced::<RolloutTrigger, _>(
                         watcher::Config::default(),
-                        Box::new(|t| Some(t.record())),
+                        Box::new(move |t| Some(t.record_in(&cluster))),
                         None,
                     ));
                 }

@@ -46,11 +46,17 @@ pub struct RolloutTriggerSpec {
 }
 
 impl RolloutTrigger {
-    /// The core's view of this resource.
+    /// The core's view of this resource, of no cluster in particular (the controller's own).
     pub fn record(&self) -> TriggerRecord {
+        self.record_in("")
+    }
+
+    /// The core's view of this resource, read from `cluster` (its kubeconfig context).
+    pub fn record_in(&self, cluster: &str) -> TriggerRecord {
         TriggerRecord {
             namespace: self.metadata.namespace.clone().unwrap_or_default(),
             name: self.metadata.name.clone().unwrap_or_default(),
+            cluster: cluster.to_string(),
             spec: self.spec.trigger.clone(),
             status: self.status.clone().unwrap_or_default(),
         }
@@ -81,7 +87,7 @@ impl KubeCluster {
     pub async fn triggers(&self) -> Result<Vec<TriggerRecord>, CoreError> {
         let api: Api<RolloutTrigger> = self.namespaced();
         match super::list_all(&api, &ListParams::default()).await {
-            Ok(list) => Ok(list.iter().map(RolloutTrigger::record).collect()),
+            Ok(list) => Ok(list.iter().map(|t| t.record_in(&self.context)).collect()),
             Err(kube::Error::Api(status)) if status.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(err("listing RolloutTriggers", e)),
         }
@@ -93,7 +99,9 @@ impl KubeCluster {
     pub async fn triggers_read(&self) -> TriggersRead {
         let api: Api<RolloutTrigger> = self.namespaced();
         match super::list_all(&api, &ListParams::default()).await {
-            Ok(list) => TriggersRead::Listed(list.iter().map(RolloutTrigger::record).collect()),
+            Ok(list) => {
+                TriggersRead::Listed(list.iter().map(|t| t.record_in(&self.context)).collect())
+            }
             Err(e) => TriggersRead::Unavailable(unreadable(e)),
         }
     }
@@ -119,7 +127,7 @@ impl KubeCluster {
         check_object_name("RolloutTrigger", name)?;
         let api: Api<RolloutTrigger> = Api::namespaced(self.client.clone(), namespace);
         match api.get_opt(name).await {
-            Ok(Some(t)) => Ok(t.record()),
+            Ok(Some(t)) => Ok(t.record_in(&self.context)),
             Ok(None) => Err(CoreError::NotFound {
                 kind: "RolloutTrigger",
                 name: format!("{namespace}/{name}"),

@@ -113,8 +113,12 @@ pub fn raw_document(app: &App, of: &RawOf) -> Result<String, String> {
         RawOf::Serving(k) => json(serde_json::to_string_pretty(
             super::serving::find_health(app, k).ok_or_else(missing)?,
         )),
-        RawOf::Trigger { namespace, name } => json(serde_json::to_string_pretty(
-            super::triggers::find_trigger(app, namespace, name).ok_or_else(missing)?,
+        RawOf::Trigger {
+            cluster,
+            namespace,
+            name,
+        } => json(serde_json::to_string_pretty(
+            super::triggers::find_trigger(app, cluster, namespace, name).ok_or_else(missing)?,
         )),
         RawOf::AuditEntry(seq) => json(serde_json::to_string_pretty(
             find_audit(app, *seq).ok_or_else(missing)?,

@@ -33,12 +33,12 @@ fn list<'a, 'c>(app: &'a App, columns: &'c [Column<TriggerRecord>]) -> List<'a, 
         items: read(app).map_or(&[][..], TriggersRead::listed),
         columns,
         fields: EXTRA_FIELDS,
-        // By namespace, then name.
+        // By namespace, then name, then cluster.
         order: Some(&|all: &[TriggerRecord]| {
             let mut order: Vec<u32> = (0..u32::try_from(all.len()).unwrap_or(u32::MAX)).collect();
             order.sort_by(|&a, &b| {
                 let (a, b) = (&all[a as usize], &all[b as usize]);
-                (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name))
+                (&a.namespace, &a.name, &a.cluster).cmp(&(&b.namespace, &b.name, &b.cluster))
             });
             order
         }),
@@ -51,11 +51,17 @@ pub fn triggers<'a>(app: &'a App, screen: &Screen) -> Vec<&'a TriggerRecord> {
     list(app, &columns).rows(&app.memo, &screen.filter, screen.sort)
 }
 
-pub fn find_trigger<'a>(app: &'a App, namespace: &str, name: &str) -> Option<&'a TriggerRecord> {
+/// The trigger `namespace/name` of `cluster` (several clusters may each have one so named).
+pub fn find_trigger<'a>(
+    app: &'a App,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a TriggerRecord> {
     read(app)?
         .listed()
         .iter()
-        .find(|t| t.namespace == namespace && t.name == name)
+        .find(|t| t.cluster == cluster && t.namespace == namespace && t.name == name)
 }
 
 fn selected<'a>(app: &'a App, screen: &Screen) -> Option<&'a TriggerRecord> {
@@ -71,7 +77,11 @@ pub fn started_rollout(app: &App, t: &TriggerRecord) -> Option<ScreenKind> {
         .as_ref()?
         .rollouts
         .iter()
-        .find(|r| r.namespace == t.namespace && r.name == name)
+        .find(|r| {
+            r.namespace == t.namespace
+                && r.name == name
+                && (t.cluster.is_empty() || r.cluster == t.cluster)
+        })
         .map(|r| ScreenKind::RolloutDetail(r.key()))
 }
 
@@ -82,7 +92,7 @@ impl ViewModel for Model {
     fn keys(&self, app: &App, screen: &Screen) -> Keys {
         let columns = columns();
         list_keys(app, screen, &list(app, &columns), |t| {
-            identity((&t.namespace, &t.name))
+            identity((&t.cluster, &t.namespace, &t.name))
         })
     }
 
@@ -92,6 +102,7 @@ impl ViewModel for Model {
 
     fn raw(&self, app: &App, screen: &Screen) -> Option<RawOf> {
         selected(app, screen).map(|t| RawOf::Trigger {
+            cluster: t.cluster.clone(),
             namespace: t.namespace.clone(),
             name: t.name.clone(),
         })
@@ -153,6 +164,25 @@ pub fn verdict_text(t: &TriggerRecord) -> String {
     }
 }
 
+/// Whether the cluster snapshot holds more than one cluster (`--context a,b`, the demo).
+pub fn several_clusters(app: &App) -> bool {
+    app.feeds
+        .cluster
+        .data
+        .as_ref()
+        .is_some_and(|s| s.clusters.len() > 1)
+}
+
+/// The columns the Triggers view draws: the CLUSTER column only when the snapshot has several
+/// clusters (with one it would repeat the same name on every row).
+pub fn shown_columns(app: &App) -> Vec<Column<TriggerRecord>> {
+    let mut all = columns();
+    if !several_clusters(app) {
+        all.retain(|c| c.field != "cluster");
+    }
+    all
+}
+
 /// The columns of the triggers list.
 pub fn columns() -> Vec<Column<TriggerRecord>> {
     let text =
@@ -171,6 +201,11 @@ pub fn columns() -> Vec<Column<TriggerRecord>> {
             t.namespace.clone()
         }),
         text("name", "NAME", Some('N'), 0, 12, 32, |t| t.name.clone()),
+        // Always a column (`cluster:NAME` filters by it, `C` sorts); drawn only when the
+        // snapshot has several clusters (`shown_columns`).
+        text("cluster", "CLUSTER", Some('C'), 3, 8, 14, |t| {
+            t.cluster.clone()
+        }),
         text("model", "MODEL", Some('M'), 1, 8, 24, |t| {
             t.spec.model.clone()
         }),

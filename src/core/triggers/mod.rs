@@ -457,6 +457,10 @@ pub const CRD_MISSING: &str = "RolloutTrigger CRD not installed (mlops install)"
 pub struct TriggerRecord {
     pub namespace: String,
     pub name: String,
+    /// The cluster (kubeconfig context) it was read from, as `RolloutRecord::cluster`; empty
+    /// where no cluster is known (a record from before this field).
+    #[serde(default)]
+    pub cluster: String,
     pub spec: TriggerSpec,
     pub status: TriggerStatus,
 }

@@ -44,7 +44,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         title: format!("Triggers ({})", items.len()),
         backend: Backend::Cluster,
         what: "RolloutTriggers",
-        columns: rows::triggers::columns(),
+        columns: rows::triggers::shown_columns(app),
         bottom: None,
         sort: app.screen().sort,
         focused: true,

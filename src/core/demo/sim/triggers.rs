@@ -33,6 +33,7 @@ pub(super) fn seeded() -> Vec<TriggerRecord> {
     let t = |name: &str, model: &str, when: When, deployment: &str, template: &str| TriggerRecord {
         namespace: SERVING_NAMESPACE.into(),
         name: name.into(),
+        cluster: TRIGGER_CLUSTER.into(),
         spec: TriggerSpec {
             model: model.into(),
             when,
