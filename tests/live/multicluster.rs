@@ -31,9 +31,13 @@ struct Two {
     first: String,
     second: String,
     second_state: PathBuf,
+    /// Held while the test runs: two of them stop the second API server (SIGSTOP), which
+    /// any other test using it at the same time would take for a failure of its own.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
 
 fn two() -> Two {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let get = |k: &str| {
         std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
             panic!(
@@ -46,6 +50,9 @@ fn two() -> Two {
         first: get("MLOPS_KUBE_CONTEXT"),
         second: get("MLOPS_KUBE_CONTEXT_2"),
         second_state: PathBuf::from(get("MLOPS_K8S_STATE_DIR_2")),
+        _one_at_a_time: ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
     }
 }
 
