@@ -11,6 +11,11 @@
 //!   `cluster` field, a CLUSTER column); with one context they print as they always did.
 //! - A read over both with the second API server stopped prints the first's items, names the
 //!   second on stderr (`context NAME: why`) and exits 1, as `kubectl get` does.
+//! - The console on both (in tmux): the second API server stopped, the status bar names it down
+//!   while both clusters' rows stay on the Rollouts view; resumed, the marker goes.
+
+#[path = "../common/mod.rs"]
+mod common;
 
 use std::{
     path::PathBuf,
@@ -573,4 +578,51 @@ async fn a_read_over_two_contexts_with_one_down_prints_the_others_and_exits_1() 
         err.starts_with("mlops: kubernetes: listing ModelRollouts"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_marks_a_stopped_cluster_on_screen_and_keeps_the_others_rows() {
+    let two = two();
+    both_with_a_rollout_and_a_trigger(&two).await;
+    let config = tempfile::tempdir().expect("config dir");
+    std::fs::write(
+        config.path().join("config.toml"),
+        "timeout_seconds = 3\nrefresh_seconds = 1\n",
+    )
+    .expect("config.toml");
+    let command = format!(
+        "env -u MLOPS_CONTEXT -u MLFLOW_TRACKING_URI -u MLOPS_PROMETHEUS_URL KUBECONFIG={} {} --readonly --context {},{}; echo EXIT=$?; sleep 60",
+        two.kubeconfig.display(),
+        env!("CARGO_BIN_EXE_mlops"),
+        two.first,
+        two.second
+    );
+    let t = common::tmux::Tmux::start(&command, 200, 50, config.path().to_str().expect("utf-8"));
+    t.keys(&["6"]);
+    // The rollout's row of a cluster: its CLUSTER cell is the cluster's name whole
+    // (`mlops-test` is a prefix of `mlops-test-2`).
+    let rows = |s: &str, cluster: &str| {
+        s.lines()
+            .filter(|l| l.contains("churn-model-v9") && l.contains(&format!(" {cluster} ")))
+            .count()
+    };
+    let down = |cluster: &str| format!("{cluster} down");
+    t.wait_within("churn-model-v9 of both clusters", 60, |s| {
+        rows(s, &two.first) == 1 && rows(s, &two.second) == 1
+    });
+    {
+        let _stopped = Stopped::apiserver(&two);
+        let s = t.wait_within("the stopped cluster named down", 60, |s| {
+            s.contains(&down(&two.second))
+        });
+        assert!(!s.contains(&down(&two.first)), "only the stopped one: {s}");
+        assert_eq!(rows(&s, &two.first), 1, "the live cluster's row: {s}");
+        assert_eq!(rows(&s, &two.second), 1, "its last row stays: {s}");
+    }
+    let s = t.wait_within("the marker gone once it answers again", 90, |s| {
+        !s.contains(&down(&two.second))
+    });
+    assert_eq!(rows(&s, &two.second), 1, "{s}");
+    t.keys(&["C-c"]);
+    t.wait_text("EXIT=0");
 }

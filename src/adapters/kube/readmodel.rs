@@ -222,6 +222,8 @@ pub struct ReadModel {
     lease: LeaseParams,
     driver_id: Option<String>,
     changed: tokio::sync::watch::Sender<u64>,
+    /// Admits this cluster's initial lists a few at a time.
+    lists: Arc<tokio::sync::Semaphore>,
     inner: Mutex<Inner>,
 }
 
@@ -243,6 +245,7 @@ impl ReadModel {
             lease,
             driver_id,
             changed: tokio::sync::watch::channel(0).0,
+            lists: super::store::list_admission(),
             inner: Mutex::new(Inner {
                 demand: Demand::new(expiry),
                 parts: Parts::default(),
@@ -356,6 +359,7 @@ impl ReadModel {
                 trim: None,
             },
             self.changed.clone(),
+            self.lists.clone(),
         )
     }
 
@@ -375,6 +379,7 @@ impl ReadModel {
                 trim: None,
             },
             self.changed.clone(),
+            self.lists.clone(),
         )
     }
 
@@ -415,6 +420,7 @@ impl ReadModel {
                 trim,
             },
             self.changed.clone(),
+            self.lists.clone(),
         )
     }
 

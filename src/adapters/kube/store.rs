@@ -53,11 +53,16 @@ pub fn expiry_from_env() -> Duration {
     }
 }
 
-/// How many watches' initial lists are read at once in the whole process (every cluster's):
-/// a list is held in memory whole before its rows are kept, so lists admitted a few at a time
-/// keep the peak bounded, with several clusters or a server that answers without end.
+/// How many of one cluster's watches read their initial lists at once: a list is held in
+/// memory whole before its rows are kept, so lists admitted a few at a time keep the peak
+/// bounded (a server that answers without end). Per cluster, so that a cluster that hangs
+/// holds back only its own watches; the multi-cluster port admits clusters a few at a time.
 pub const LISTS_AT_ONCE: usize = 3;
-static LISTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LISTS_AT_ONCE);
+
+/// The admission of a cluster's initial lists ([`LISTS_AT_ONCE`] at a time).
+pub fn list_admission() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(LISTS_AT_ONCE))
+}
 
 /// The first and the longest wait before a failed watch lists again.
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
@@ -301,8 +306,12 @@ impl<T: Projection> Drop for Part<T> {
 
 impl<T: Projection> Part<T> {
     /// Start watching as `spec` says; `changed` is bumped after every change of the store or
-    /// of the health.
-    pub fn start<K>(spec: Spec<K, T>, changed: tokio::sync::watch::Sender<u64>) -> Self
+    /// of the health; each initial list waits for a permit of `lists` (`list_admission`).
+    pub fn start<K>(
+        spec: Spec<K, T>,
+        changed: tokio::sync::watch::Sender<u64>,
+        lists: Arc<tokio::sync::Semaphore>,
+    ) -> Self
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
         K::DynamicType: Default,
@@ -313,7 +322,15 @@ impl<T: Projection> Part<T> {
         let task_health = health.clone();
         let task_reader = reader.clone();
         let task = tokio::spawn(async move {
-            run(spec, &mut writer, &task_reader, &task_health, &changed).await;
+            run(
+                spec,
+                &mut writer,
+                &task_reader,
+                &task_health,
+                &changed,
+                &lists,
+            )
+            .await;
         });
         Self {
             reader,
@@ -374,6 +391,7 @@ async fn run<K, T>(
     reader: &Store<Row<T>>,
     health: &Mutex<Health>,
     changed: &tokio::sync::watch::Sender<u64>,
+    lists: &tokio::sync::Semaphore,
 ) where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
     K::DynamicType: Default,
@@ -390,7 +408,7 @@ async fn run<K, T>(
     let mut backoff: Option<Duration> = None;
     loop {
         // Admitted to list (released once the list is whole, or failed).
-        let mut admitted = LISTS.acquire().await.ok();
+        let mut admitted = lists.acquire().await.ok();
         let stream = watcher((spec.api)(namespace.as_deref()), spec.config.clone());
         let mut stream = std::pin::pin!(stream);
         let failed = loop {
