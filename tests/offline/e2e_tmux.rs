@@ -390,10 +390,16 @@ fn the_demo_shows_policy_gates_in_the_detail_the_raw_record_and_the_approve_prev
     t.keys(&["y"]);
     t.wait_text("raw JSON");
     // The policy is the record's last field: its gates with their evidence at the end.
-    t.keys(&["End"]);
     // Waited for, not asserted on the first screen with "evidence": the scroll to the end may
-    // land a frame later.
-    let s = t.wait_text("resident to IE");
+    // land a frame later, and the demo's record grows while it runs (a history entry added
+    // after `End` leaves the end below the screen, as in `less`): `End` again until it shows.
+    let end = (0..20).find_map(|_| {
+        t.keys(&["End"]);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let s = t.screen();
+        s.contains("resident to IE").then_some(s)
+    });
+    let s = end.unwrap_or_else(|| t.wait_text("resident to IE"));
     assert!(
         s.contains("\"evidence\""),
         "the raw record has its policy's verdict:\n{s}"
