@@ -197,29 +197,7 @@ async fn a_stopped_cluster_greys_only_its_own_rows_and_comes_back() {
 fn rollout_list_over_two_contexts_names_each_rollouts_cluster() {
     let two = two();
     for c in [&two.first, &two.second] {
-        let (code, _, err) = mlops(&two, &["--context", c, "install"]);
-        assert_eq!(code, 0, "install on {c}: {err}");
-        let (code, _, err) = mlops(
-            &two,
-            &[
-                "--context",
-                c,
-                "rollout",
-                "start",
-                "--model",
-                "churn-model",
-                "--version",
-                "9",
-                "--image",
-                "img/churn-model:9",
-                "-n",
-                "ml-serving",
-            ],
-        );
-        assert!(
-            code == 0 || err.contains("exists already"),
-            "start on {c}: {err}"
-        );
+        install_with_a_rollout(&two, c);
     }
     let both = format!("{},{}", two.first, two.second);
     let (code, out, err) = mlops(
@@ -299,35 +277,40 @@ fn mlops_quick(two: &Two, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Installed on cluster `c`, with the rollout `churn-model-v9` in ml-serving.
+fn install_with_a_rollout(two: &Two, c: &str) {
+    let (code, _, err) = mlops(two, &["--context", c, "install"]);
+    assert_eq!(code, 0, "install on {c}: {err}");
+    let (code, _, err) = mlops(
+        two,
+        &[
+            "--context",
+            c,
+            "rollout",
+            "start",
+            "--model",
+            "churn-model",
+            "--version",
+            "9",
+            "--image",
+            "img/churn-model:9",
+            "-n",
+            "ml-serving",
+        ],
+    );
+    assert!(
+        code == 0 || err.contains("exists already"),
+        "start on {c}: {err}"
+    );
+}
+
 /// Installed in both clusters, with the rollout `churn-model-v9` and the RolloutTrigger
 /// `churn-multi` in ml-serving of each.
 async fn both_with_a_rollout_and_a_trigger(two: &Two) {
     use kube::api::{Api, Patch, PatchParams};
     use mlops_console::adapters::kube::triggers::RolloutTrigger;
     for c in [&two.first, &two.second] {
-        let (code, _, err) = mlops(two, &["--context", c, "install"]);
-        assert_eq!(code, 0, "install on {c}: {err}");
-        let (code, _, err) = mlops(
-            two,
-            &[
-                "--context",
-                c,
-                "rollout",
-                "start",
-                "--model",
-                "churn-model",
-                "--version",
-                "9",
-                "--image",
-                "img/churn-model:9",
-                "-n",
-                "ml-serving",
-            ],
-        );
-        assert!(
-            code == 0 || err.contains("exists already"),
-            "start on {c}: {err}"
-        );
+        install_with_a_rollout(two, c);
         let cluster =
             KubeCluster::connect_file_with(&two.kubeconfig, Some(c), None, Duration::from_secs(10))
                 .await
