@@ -64,13 +64,39 @@ pub fn run(args: &GpuArgs, options: &Options, output: Output) -> Result<ExitCode
         node: args.node.clone(),
     };
     let runtime = wiring::tokio_runtime(1)?;
-    let report = if args.demo {
-        runtime.block_on(demo_fetch(args.seed, policy, &filter))?
+    let (report, failed) = if args.demo {
+        (
+            Some(runtime.block_on(demo_fetch(args.seed, policy, &filter))?),
+            Vec::new(),
+        )
     } else {
         runtime.block_on(fetch(options, policy, &filter))?
     };
-    output::print(&output::render(output, &report, gpu_table));
-    Ok(ExitCode::SUCCESS)
+    let text = report.map(|report| {
+        let shown = Shown {
+            report,
+            unread_clusters: failed.iter().map(|e| output::error_text(e)).collect(),
+        };
+        output::render(output, &shown, shown_table)
+    });
+    Ok(output::finish_partial(Ok(output::Partial { text, failed })))
+}
+
+/// What `mlops gpu` prints: the report, and the clusters named that did not answer (`context
+/// NAME: why`). Their GPUs are left out, not shown as allocated to nothing.
+#[derive(Debug, serde::Serialize)]
+struct Shown {
+    #[serde(flatten)]
+    report: GpuReport,
+    unread_clusters: Vec<String>,
+}
+
+fn shown_table(s: &Shown) -> String {
+    let mut out = gpu_table(&s.report);
+    for c in &s.unread_clusters {
+        let _ = write!(out, "\n⚠ not read, so its GPUs are not above: {}", safe(c));
+    }
+    out
 }
 
 /// `[gpu]` from config.toml with the flags over it.
@@ -106,49 +132,55 @@ fn window_end(at: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(at)
 }
 
+/// The report over every cluster named that answered (none: `None`), and why each other one
+/// did not; their GPUs are left out of the report.
 async fn fetch(
     options: &Options,
     policy: IdlePolicy,
     filter: &GpuFilter,
-) -> Result<GpuReport, CoreError> {
+) -> Result<(Option<GpuReport>, Vec<CoreError>), CoreError> {
     // Requested GPUs are counted over every namespace, whatever -n says; over every cluster
-    // named (`--context a,b`), their GPUs named by the series' `cluster` label.
-    let clusters = if options.has_cluster() {
-        let mut all = options.clone();
-        all.namespace = None;
-        all.clusters().await?
+    // named (`--context a,b`), their GPUs named by the series' `cluster` label. A cluster that
+    // does not answer fails only itself, as in the list verbs.
+    let answers = if options.has_cluster() {
+        Some(
+            super::each_cluster(options, true, async |c| {
+                let (nodes, pods) = futures::try_join!(c.nodes(), c.pods())?;
+                Ok(vec![(ClusterPort::describe(c), nodes, pods)])
+            })
+            .await?,
+        )
     } else {
-        Vec::new()
+        None
     };
-    let name = match clusters.as_slice() {
-        [one] => Some(ClusterPort::describe(one)),
+    let (mut nodes, mut pods, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    let (failed, unread) = match answers {
+        Some(a) if !a.answered() => return Ok((None, a.failed)),
+        Some(a) => {
+            for (name, n, p) in a.items {
+                names.push(name);
+                nodes.extend(n);
+                pods.extend(p);
+            }
+            (a.failed, a.unread)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let name = match (names.as_slice(), unread.is_empty()) {
+        ([one], true) => Some(one.clone()),
         _ => None,
     };
     let metrics = options.require_metrics(name)?;
     let now = Utc::now() - SETTLE;
     let at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let end = window_end(at, policy.step);
-    let allocation = async {
-        let each = futures::future::try_join_all(
-            clusters
-                .iter()
-                .map(|c| async { futures::try_join!(c.nodes(), c.pods()) }),
-        )
-        .await?;
-        let (mut nodes, mut pods) = (Vec::new(), Vec::new());
-        for (n, p) in each {
-            nodes.extend(n);
-            pods.extend(p);
-        }
-        Ok::<_, CoreError>((nodes, pods))
-    };
-    let (gpus, history, (nodes, pods)) = futures::try_join!(
+    let (mut gpus, history) = futures::try_join!(
         metrics.gpus_at(Some(at)),
         metrics.gpu_util_history(end, &policy),
-        allocation
     )?;
+    gpus.retain(|g| !unread.contains(&g.cluster));
     check_filter(filter, &gpus, &nodes)?;
-    Ok(gpu::report(
+    let report = gpu::report(
         &gpus,
         &history,
         Allocation {
@@ -159,7 +191,8 @@ async fn fetch(
         at,
         end,
         filter,
-    ))
+    );
+    Ok((Some(report), failed))
 }
 
 /// `--demo`: the demo platform started one idle window ago and run to now a step at a time;

@@ -117,6 +117,9 @@ struct Graph {
     nodes: Vec<Node>,
     edges: Vec<Edge>,
     mismatches: Vec<Mismatch>,
+    /// The clusters named that did not answer (`context NAME: why`): what they serve and roll
+    /// out is missing from the graph, and a mismatch may come of it.
+    unread_clusters: Vec<String>,
 }
 
 /// What the cluster serves and rolls out, over every namespace.
@@ -136,33 +139,51 @@ pub fn run(args: &LineageArgs, options: &Options, output: &str) -> Result<ExitCo
     let runtime = crate::wiring::tokio_runtime(1)?;
     let result = runtime.block_on(async {
         let registry = options.require_registry()?;
-        // Every cluster named (`--context a,b`): a version served in two shows both.
-        // A lineage must see every cluster to be right: one that fails fails it.
-        let (rollouts, deployments, pods) = futures::try_join!(
-            super::each_cluster(options, true, async |c| c.rollouts().await),
-            super::each_cluster(options, true, async |c| c.deployments().await),
-            super::each_cluster(options, true, async |c| c.pods().await),
-        )?;
-        let ((rollouts, _), (deployments, _), (pods, _)) =
-            (rollouts.all()?, deployments.all()?, pods.all()?);
-        let cluster = Cluster {
-            rollouts,
-            deployments,
-            pods,
+        // Every cluster named (`--context a,b`): a version served in two shows both. One that
+        // does not answer fails only itself, as in the list verbs: the graph says it is missing.
+        let answers = super::each_cluster(options, true, async |c| {
+            let (rollouts, deployments, pods) =
+                futures::try_join!(c.rollouts(), c.deployments(), c.pods())?;
+            Ok(vec![Cluster {
+                rollouts,
+                deployments,
+                pods,
+            }])
+        })
+        .await?;
+        if !answers.answered() {
+            return Ok(output::Partial {
+                text: None,
+                failed: answers.failed,
+            });
+        }
+        let mut cluster = Cluster {
+            rollouts: Vec::new(),
+            deployments: Vec::new(),
+            pods: Vec::new(),
         };
-        build(&registry, &cluster, &target).await
+        for c in answers.items {
+            cluster.rollouts.extend(c.rollouts);
+            cluster.deployments.extend(c.deployments);
+            cluster.pods.extend(c.pods);
+        }
+        let mut g = build(&registry, &cluster, &target).await?;
+        g.unread_clusters = answers
+            .failed
+            .iter()
+            .map(|e| output::error_text(e))
+            .collect();
+        let shown = if out == Output::Json {
+            out
+        } else {
+            Output::Tree
+        };
+        Ok(output::Partial {
+            text: Some(output::render(shown, &g, tree)),
+            failed: answers.failed,
+        })
     });
-    Ok(output::finish(result.map(|g| {
-        output::render(
-            if out == Output::Json {
-                out
-            } else {
-                Output::Tree
-            },
-            &g,
-            tree,
-        )
-    })))
+    Ok(output::finish_partial(result))
 }
 
 /// The versions a walk covers: the models (each once) and, by index into them, the versions.
@@ -409,6 +430,7 @@ async fn walk_graph(
         nodes,
         edges,
         mismatches,
+        unread_clusters: Vec::new(),
     })
 }
 
@@ -477,6 +499,9 @@ fn tree(g: &Graph) -> String {
             let _ = writeln!(s, "{} came from:", name(&id));
         }
         walk(g, &id, false, 1, &mut seen, &mut s, &name);
+    }
+    for c in &g.unread_clusters {
+        let _ = writeln!(s, "⚠ not read, so not in this lineage: {}", safe(c));
     }
     if g.mismatches.is_empty() {
         s.push_str("no mismatches between the registry and the cluster");

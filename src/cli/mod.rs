@@ -313,6 +313,8 @@ pub struct Answers<T> {
     pub clusters: usize,
     /// `context NAME: why`, one per cluster that did not answer.
     pub failed: Vec<CoreError>,
+    /// The context names of those clusters.
+    pub unread: Vec<String>,
 }
 
 impl<T> Answers<T> {
@@ -323,21 +325,26 @@ impl<T> Answers<T> {
         let clusters = answers.len();
         let mut items = Vec::new();
         let mut failed = Vec::new();
+        let mut unread = Vec::new();
         for (context, answer) in answers {
             match answer {
                 Ok(list) => items.extend(list),
                 Err(e) if clusters == 1 => return Err(e),
-                Err(e) => failed.push(CoreError::of_kind(
-                    e.kind(),
-                    format!("context {context}"),
-                    e.to_string(),
-                )),
+                Err(e) => {
+                    failed.push(CoreError::of_kind(
+                        e.kind(),
+                        format!("context {context}"),
+                        e.to_string(),
+                    ));
+                    unread.push(context);
+                }
             }
         }
         Ok(Self {
             items,
             clusters,
             failed,
+            unread,
         })
     }
 

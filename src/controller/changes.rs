@@ -29,7 +29,7 @@ use super::Context;
 use crate::adapters::kube::{
     ModelRollout,
     limits::WATCH_TIMEOUT_SECONDS,
-    names::{MODEL_LABEL, canary_name},
+    names::{MODEL_LABEL, TRACK_LABEL, canary_name},
 };
 
 /// How often every rollout under way is passed at least, whatever changed: a watch event lost
@@ -85,6 +85,28 @@ impl Schedule {
         }
     }
 
+    /// [`Self::after`] a pass that moved the rollout from `before` to `after`. A new weight
+    /// whose canary replicas are those already there (a small rollout: one canary pod at 25 %
+    /// and at 50 %) changes no Deployment, so no watch event will bring the pass that finds the
+    /// canary ready: that one comes at once.
+    pub(super) fn after_pass(
+        self,
+        spec: &RolloutSpec,
+        before: &RolloutStatus,
+        after: &RolloutStatus,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        let due = self.after(spec, after, now);
+        let canary = |w: u8| rollout::replica_split(spec.replicas, w).1;
+        if self.on_change()
+            && before.weight != after.weight
+            && canary(before.weight) == canary(after.weight)
+        {
+            return due.map(|d| d.min(AT_ONCE));
+        }
+        due
+    }
+
     /// Whether changes bring passes (a serving Deployment's readiness, for the rollouts that
     /// use it) and the controller's own writes are told apart; on a clock they are not.
     pub(super) fn on_change(self) -> bool {
@@ -92,22 +114,67 @@ impl Schedule {
     }
 }
 
-/// What a pass reads of a serving Deployment (`canary_ready`): a change to anything else (a
-/// condition's heartbeat, an annotation) brings no pass.
-#[allow(clippy::unnecessary_wraps)] // a predicate: `Some` hash
-pub(super) fn readiness(d: &K8sDeployment) -> Option<u64> {
+/// The one fact of a canary Deployment a pass reads (`canary_ready`: its wanted replicas all
+/// ready, under the canary track label), once it holds: `Some` of what it holds for (the
+/// Deployment, its track, the replicas), `None` while the replicas are not all ready. Anything
+/// else (the pods' churn on the way there, `status.replicas`, a condition's heartbeat, an
+/// annotation) brings no pass.
+pub(super) fn settled(d: &K8sDeployment) -> Option<u64> {
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let ready = d
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    if want != ready {
+        return None;
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     d.metadata.uid.hash(&mut h);
-    d.metadata.labels.hash(&mut h);
-    d.spec.as_ref().and_then(|s| s.replicas).hash(&mut h);
-    if let Some(s) = &d.status {
-        (s.replicas, s.ready_replicas, s.updated_replicas).hash(&mut h);
-    }
+    d.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(TRACK_LABEL))
+        .hash(&mut h);
+    want.hash(&mut h);
     Some(h.finish())
 }
 
-/// The rollouts under way that `deployment` serves for: in its namespace, whose serving
-/// Deployment it is or whose canary it is. A finished rollout needs no pass for it.
+/// The canary Deployments' changes that bring a pass: each time one becomes ready at its wanted
+/// replicas (again, after it was not: a new scale, a pod lost and replaced), and when one is
+/// deleted (a deleted canary counts as ready at zero). The controller's own scale of a canary
+/// makes it not ready, so it brings no pass until the pods are ready.
+#[derive(Default)]
+pub(super) struct Readiness(HashMap<(String, String), u64>);
+
+impl Readiness {
+    /// Whether the watch event `e` brings a pass for the rollouts using its Deployment.
+    pub(super) fn brings_a_pass<'a>(
+        &mut self,
+        e: &'a watcher::Event<K8sDeployment>,
+    ) -> Option<&'a K8sDeployment> {
+        let key = |d: &K8sDeployment| (d.namespace().unwrap_or_default(), d.name_any());
+        match e {
+            watcher::Event::Apply(d) | watcher::Event::InitApply(d) => {
+                if let Some(h) = settled(d) {
+                    (self.0.insert(key(d), h) != Some(h)).then_some(d)
+                } else {
+                    self.0.remove(&key(d));
+                    None
+                }
+            }
+            watcher::Event::Delete(d) => {
+                self.0.remove(&key(d));
+                Some(d)
+            }
+            watcher::Event::Init | watcher::Event::InitDone => None,
+        }
+    }
+}
+
+/// The rollouts under way whose canary `deployment` is (`<deployment>-canary` in the rollout's
+/// namespace). A finished rollout needs no pass for it, and a stable Deployment brings none: a
+/// pass reads nothing of its readiness (it is read when a pass changes it).
 pub(super) fn rollouts_using<'a>(
     deployment: &K8sDeployment,
     rollouts: impl IntoIterator<Item = &'a ModelRollout>,
@@ -121,10 +188,7 @@ pub(super) fn rollouts_using<'a>(
     rollouts
         .into_iter()
         .filter(|r| r.metadata.namespace.as_deref() == Some(ns))
-        .filter(|r| {
-            let base = &r.spec.rollout.deployment;
-            base == name || canary_name(base) == name
-        })
+        .filter(|r| canary_name(&r.spec.rollout.deployment) == name)
         .filter(|r| !r.status.as_ref().is_some_and(|s| s.phase.is_terminal()))
         .map(ObjectRef::from_obj)
         .collect()
@@ -217,6 +281,7 @@ pub(super) fn watch_deployments(
 ) {
     let (store, writer) = reflector::store::<K8sDeployment>();
     let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut readiness = Readiness::default();
     let watch = watcher(
         ctx.cluster.watched::<K8sDeployment>(),
         watcher::Config::default()
@@ -225,11 +290,11 @@ pub(super) fn watch_deployments(
     )
     .default_backoff()
     .reflect(writer)
-    .touched_objects()
-    .predicate_filter(readiness, PredicateConfig::default())
-    .for_each(move |d| {
-        if let (Ok(d), true) = (d, schedule.on_change()) {
-            let _ = tx.unbounded_send(d);
+    .for_each(move |e| {
+        if let (Ok(e), true) = (e, schedule.on_change())
+            && let Some(d) = readiness.brings_a_pass(&e)
+        {
+            let _ = tx.unbounded_send(d.clone());
         }
         futures::future::ready(())
     });

@@ -51,19 +51,26 @@ fn a_deployment_change_concerns_the_rollouts_it_serves_for() {
         rollout("ml", "fraud-v6", "fraud", Some(Phase::Promoted)),
         rollout("ml", "fraud-canary-v1", "fraud-canary", Some(Phase::Paused)),
     ];
-    // Its canary, by the canary's name.
+    // Its canary, by the canary's name; not a rollout whose stable Deployment has that name.
     let hits = rollouts_using(&deployment("ml", "fraud-canary", 1), &rollouts);
-    assert_eq!(
-        names(&hits),
-        ["ml/fraud-v7", "ml/fraud-v8", "ml/fraud-canary-v1"]
-    );
-    // Its stable Deployment; not the rollout of another namespace, nor a finished one.
-    let hits = rollouts_using(&deployment("ml", "fraud", 1), &rollouts);
     assert_eq!(names(&hits), ["ml/fraud-v7", "ml/fraud-v8"]);
     assert_eq!(
-        names(&rollouts_using(&deployment("other", "fraud", 1), &rollouts)),
+        names(&rollouts_using(
+            &deployment("ml", "fraud-canary-canary", 1),
+            &rollouts
+        )),
+        ["ml/fraud-canary-v1"]
+    );
+    // Not the rollout of another namespace, nor a finished one.
+    assert_eq!(
+        names(&rollouts_using(
+            &deployment("other", "fraud-canary", 1),
+            &rollouts
+        )),
         ["other/fraud-v7"]
     );
+    // Its stable Deployment brings none: a pass reads nothing of it.
+    assert!(rollouts_using(&deployment("ml", "fraud", 1), &rollouts).is_empty());
     // A Deployment no rollout uses, or one without a name, concerns none.
     assert!(rollouts_using(&deployment("ml", "unrelated", 1), &rollouts).is_empty());
     let mut nameless = deployment("ml", "fraud", 1);
@@ -72,21 +79,53 @@ fn a_deployment_change_concerns_the_rollouts_it_serves_for() {
 }
 
 #[test]
-fn only_readiness_changes_bring_passes() {
-    let d = deployment("ml", "fraud-canary", 1);
-    let mut annotated = d.clone();
+fn a_canary_brings_a_pass_each_time_it_becomes_ready_and_when_deleted() {
+    let mut r = Readiness::default();
+    let apply = |d: &K8sDeployment| watcher::Event::Apply(d.clone());
+    let passes =
+        |r: &mut Readiness, e: watcher::Event<K8sDeployment>| r.brings_a_pass(&e).is_some();
+    // Two of two ready: a pass; the same again (a heartbeat, an annotation, a resync): none.
+    let ready = deployment("ml", "fraud-canary", 2);
+    assert!(passes(&mut r, watcher::Event::InitApply(ready.clone())));
+    let mut annotated = ready.clone();
     annotated.metadata.annotations = Some([("note".to_string(), "x".to_string())].into());
     annotated.metadata.resource_version = Some("99".into());
-    assert_eq!(readiness(&d), readiness(&annotated));
-    assert_ne!(
-        readiness(&d),
-        readiness(&deployment("ml", "fraud-canary", 2))
-    );
-    let mut scaled = d.clone();
+    assert!(!passes(&mut r, apply(&annotated)));
+    // The controller scales it to 4: not ready, no pass; the pods on their way: none either.
+    let mut scaled = ready.clone();
     if let Some(s) = scaled.spec.as_mut() {
         s.replicas = Some(4);
     }
-    assert_ne!(readiness(&d), readiness(&scaled));
+    assert!(!passes(&mut r, apply(&scaled)));
+    if let Some(s) = scaled.status.as_mut() {
+        s.replicas = Some(4);
+        s.ready_replicas = Some(3);
+    }
+    assert!(!passes(&mut r, apply(&scaled)));
+    // All four ready: a pass.
+    if let Some(s) = scaled.status.as_mut() {
+        s.ready_replicas = Some(4);
+    }
+    assert!(passes(&mut r, apply(&scaled)));
+    // A pod lost and replaced: a pass once it is ready again.
+    let mut lost = scaled.clone();
+    if let Some(s) = lost.status.as_mut() {
+        s.ready_replicas = Some(3);
+    }
+    assert!(!passes(&mut r, apply(&lost)));
+    assert!(passes(&mut r, apply(&scaled)));
+    // Deleted: a pass (no canary is ready at zero).
+    assert!(passes(&mut r, watcher::Event::Delete(scaled.clone())));
+    // Relabelled to another track: what `canary_ready` reads changed.
+    let mut stable = ready.clone();
+    stable
+        .metadata
+        .labels
+        .get_or_insert_default()
+        .insert("mlops.dev/track".into(), "stable".into());
+    assert!(passes(&mut r, apply(&ready)));
+    assert!(passes(&mut r, apply(&stable)));
+    assert!(!passes(&mut r, watcher::Event::InitDone));
 }
 
 #[test]
@@ -164,4 +203,42 @@ fn the_next_pass_is_due_when_the_core_says_within_the_safety_resync() {
     );
     assert_eq!(clock.after(&spec, &done, t(0)), None);
     assert!(!clock.on_change() && on_change.on_change());
+}
+
+#[test]
+fn a_new_weight_that_scales_no_canary_is_passed_again_at_once() {
+    let mut spec = RolloutSpec::test();
+    spec.replicas = 1;
+    let on_change = Schedule::OnChange {
+        resync: Duration::from_secs(60),
+    };
+    let at = |weight: u8| RolloutStatus {
+        phase: Phase::Progressing,
+        weight,
+        last_measurement_at: Some(t(0)),
+        ..RolloutStatus::default()
+    };
+    // One replica: the canary has its one pod at 25 % and at 50 %: no Deployment changes, so no
+    // watch event brings the next pass.
+    assert_eq!(
+        on_change.after_pass(&spec, &at(25), &at(50), t(0)),
+        Some(AT_ONCE)
+    );
+    // 0 → 50 % scales the canary up: its readiness brings the pass; until then, what is due.
+    assert_eq!(
+        on_change.after_pass(&spec, &at(0), &at(50), t(0)),
+        on_change.after(&spec, &at(50), t(0))
+    );
+    assert_eq!(
+        on_change.after_pass(&spec, &at(50), &at(50), t(0)),
+        Some(Duration::from_secs(30))
+    );
+    // A clock passes on its tick.
+    let clock = Schedule::Clock {
+        every: Duration::from_secs(5),
+    };
+    assert_eq!(
+        clock.after_pass(&spec, &at(25), &at(50), t(0)),
+        Some(Duration::from_secs(5))
+    );
 }

@@ -36,7 +36,8 @@ pub use self::{
     telemetry::Telemetry,
 };
 use crate::adapters::kube::{
-    KubeCluster, LeaseLock, ModelRollout, lease::Acquired, limits::WATCH_TIMEOUT_SECONDS,
+    KubeCluster, LeaseLock, ModelRollout, PendingEvent, lease::Acquired,
+    limits::WATCH_TIMEOUT_SECONDS,
 };
 
 /// What the controller works with: the cluster, and the stores its effects and analysis need.
@@ -123,6 +124,24 @@ fn write_audit(
     (audit, writer)
 }
 
+/// The task that records the passes' Events in the order they happened (each rollout's
+/// Events read in order), so no pass waits on them; it ends when every sender is gone, after
+/// recording what is queued.
+fn write_events(
+    ctx: &Context,
+) -> (
+    futures::channel::mpsc::UnboundedSender<PendingEvent>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (events, to_record) = futures::channel::mpsc::unbounded::<PendingEvent>();
+    let cluster = ctx.cluster.clone();
+    let writer = tokio::spawn(to_record.for_each(move |e| {
+        let cluster = cluster.clone();
+        async move { cluster.record_event(e).await }
+    }));
+    (events, writer)
+}
+
 /// Renew the lease every `renew_every` while we lead; ends when it is lost to someone else or
 /// could not be renewed for as long as it lasts.
 async fn renew(ctx: &Context, lease: &LeaseLock) -> Ended {
@@ -200,6 +219,7 @@ async fn lead_until(
     let triggers = changes::rollout_changes(&ctx, writer, own.clone());
     let more = changes::deployment_triggers(deployment_changes, rollouts.clone());
     let (audit, audit_writer) = write_audit(&ctx);
+    let (events, event_writer) = write_events(&ctx);
     let (notify, notifier) = match notifications {
         Notifications::Send => {
             let (tx, task) = notify::start(&ctx);
@@ -212,6 +232,7 @@ async fn lead_until(
         deployments,
         own,
         audit,
+        events,
         notify,
     });
     let (shutdown, shutting_down) = tokio::sync::oneshot::channel::<()>();
@@ -238,8 +259,8 @@ async fn lead_until(
         if let Some(n) = notifier {
             n.abort();
         }
-        // The passes (and their senders) are gone: let the writer finish what is queued.
-        let _ = audit_writer.await;
+        // The passes (and their senders) are gone: let the writers finish what is queued.
+        let _ = futures::join!(audit_writer, event_writer);
     };
     tokio::pin!(controller);
     let renew = renew(&ctx, &lease);

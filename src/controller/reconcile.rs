@@ -57,6 +57,8 @@ pub(super) struct Pass {
     pub own: Arc<super::changes::OwnWrites>,
     /// Transitions for the audit log, written in order by one task so passes never wait on it.
     pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+    /// The passes' Events, recorded by a writer task of their own.
+    pub events: futures::channel::mpsc::UnboundedSender<crate::adapters::kube::PendingEvent>,
     /// The notification sender (`None`: this driver sends none).
     pub notify: Option<super::notify::Notifier>,
 }
@@ -309,11 +311,15 @@ async fn reconcile_once(
         .map_or(0, |n| n.merge(&record, &mut decision.status));
     // Effects first: a crash before the status write repeats them, and they are idempotent.
     let infra = KubeInfra {
-        cluster: ctx.cluster.clone(),
+        cluster: ctx
+            .cluster
+            .clone()
+            .with_serving_cache(pass.deployments.clone()),
         registry: ctx.registry.clone(),
         actor: ctx.id.clone(),
         object: mr.object_ref(&()),
         audit: pass.audit.clone(),
+        events: pass.events.clone(),
         regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
     infra.carry_out(&record, &decision.effects, now).await?;
@@ -362,7 +368,7 @@ async fn reconcile_once(
     // When its next step falls due (or, on a clock, the next tick).
     Ok(ctx
         .schedule
-        .after(&record.spec, &decision.status, Utc::now()))
+        .after_pass(&record.spec, &record.status, &decision.status, Utc::now()))
 }
 
 /// The rollout's events that are owed a notification go to the sender (a channel send).

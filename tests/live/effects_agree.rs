@@ -29,7 +29,7 @@ use kube::{
 };
 use mlops_console::adapters::{
     http::Auth,
-    kube::{KubeCluster, effects::KubeInfra},
+    kube::{KubeCluster, PendingEvent, effects::KubeInfra},
     mlflow::MlflowRegistry,
 };
 use mlops_core::{
@@ -216,6 +216,9 @@ struct Real {
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
     audit_rx: tokio::sync::mpsc::UnboundedReceiver<AuditRecord>,
     audit: Vec<String>,
+    /// The Events the effects queue, recorded (in order) before the world is read.
+    events_tx: futures::channel::mpsc::UnboundedSender<PendingEvent>,
+    events_rx: futures::channel::mpsc::UnboundedReceiver<PendingEvent>,
 }
 
 impl Real {
@@ -247,6 +250,7 @@ impl Real {
             .trim_end_matches('/')
             .to_string();
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (events_tx, events_rx) = futures::channel::mpsc::unbounded();
         let real = Self {
             registry: Arc::new(MlflowRegistry::new(&mlflow, Auth::None).expect("registry")),
             cluster,
@@ -256,6 +260,8 @@ impl Real {
             audit_tx,
             audit_rx,
             audit: Vec::new(),
+            events_tx,
+            events_rx,
         };
         // The registered model, its two versions with their images, champion at v1.
         real.mlflow_post(
@@ -340,6 +346,7 @@ impl Real {
                 ..ObjectReference::default()
             },
             audit: self.audit_tx.clone(),
+            events: self.events_tx.clone(),
             regions: Vec::new(),
         }
     }
@@ -359,6 +366,9 @@ impl Real {
     async fn world(&mut self, rollout_names: &[&str]) -> World {
         while let Ok(r) = self.audit_rx.try_recv() {
             self.audit.push(r.action);
+        }
+        while let Ok(e) = self.events_rx.try_recv() {
+            self.cluster.record_event(e).await;
         }
         let client = self.cluster.client();
         let deployments: Api<K8sDeployment> = Api::namespaced(client.clone(), "ml-serving");

@@ -259,17 +259,24 @@ fn rollout_list_over_two_contexts_names_each_rollouts_cluster() {
 
 /// `mlops` with a config whose calls time out after 3 s (a stopped API server answers nothing).
 fn mlops_quick(two: &Two, args: &[&str]) -> (i32, String, String) {
+    quick(two, args, false)
+}
+
+/// `mlops_quick` with the test environment's model registry (`MLFLOW_TRACKING_URI`) when
+/// `registry`.
+fn quick(two: &Two, args: &[&str], registry: bool) -> (i32, String, String) {
     let dir = std::env::temp_dir().join("mlops-live-multicluster-quick");
     std::fs::create_dir_all(&dir).expect("config dir");
     std::fs::write(dir.join("config.toml"), "timeout_seconds = 3\n").expect("config.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlops"));
+    cmd.args(args)
         .env("KUBECONFIG", &two.kubeconfig)
         .env_remove("MLOPS_CONTEXT")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env("MLOPS_CONFIG_DIR", &dir)
-        .output()
-        .expect("run mlops");
+        .env("MLOPS_CONFIG_DIR", &dir);
+    if !registry {
+        cmd.env_remove("MLFLOW_TRACKING_URI");
+    }
+    let out = cmd.output().expect("run mlops");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -504,6 +511,73 @@ async fn rollout_get_triggers_and_audit_over_two_contexts_name_each_cluster() {
     audit_over_both(&two, &both, &expected);
 }
 
+/// `gpu` and `lineage` over both contexts with the second stopped: the first's GPUs and serving
+/// only, the second named in `unread_clusters` and on stderr, exit 1.
+fn gpu_and_lineage_with_one_down(two: &Two, both: &str, down: &str) {
+    let unread = |doc: &serde_json::Value| -> Vec<String> {
+        doc["unread_clusters"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (code, out, err) = mlops_quick(two, &["--context", both, "gpu", "-o", "json"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains(down), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("gpu JSON");
+    let clusters: std::collections::BTreeSet<&str> = doc["nodes"]
+        .as_array()
+        .map(|n| n.iter().filter_map(|n| n["cluster"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        clusters,
+        [two.first.as_str()].into(),
+        "the first cluster's GPU nodes, none of the stopped one's: {out}"
+    );
+    let gpus_of = |c: &str| {
+        doc["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["cluster"] == c)
+            .flat_map(|n| n["gpus"].as_array().into_iter().flatten())
+            .count()
+    };
+    assert!(gpus_of(&two.first) > 0, "{out}");
+    let named = unread(&doc);
+    assert!(
+        named.len() == 1 && named[0].starts_with(&format!("context {}: ", two.second)),
+        "{named:?}"
+    );
+    let (code, out, err) = quick(
+        two,
+        &[
+            "--context",
+            both,
+            "lineage",
+            "fraud-detector@champion",
+            "-o",
+            "json",
+        ],
+        true,
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains(down), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("lineage JSON");
+    let named = unread(&doc);
+    assert!(
+        named.len() == 1 && named[0].starts_with(&format!("context {}: ", two.second)),
+        "{named:?}"
+    );
+    assert!(
+        doc["nodes"].as_array().is_some_and(|n| n.len() > 1),
+        "the first cluster's and the registry's part of the lineage: {out}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_over_two_contexts_with_one_down_prints_the_others_and_exits_1() {
     let two = two();
@@ -543,6 +617,7 @@ async fn a_read_over_two_contexts_with_one_down_prints_the_others_and_exits_1() 
         "{out}"
     );
     assert!(err.contains(&down), "{err}");
+    gpu_and_lineage_with_one_down(&two, &both, &down);
     // The stopped cluster alone: its error, as with one cluster always.
     let (code, out, err) = mlops_quick(
         &two,

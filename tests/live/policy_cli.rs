@@ -326,12 +326,14 @@ async fn pinned_to_the_resident_region(config: &std::path::Path) {
     // What the controller does with it: the core's interpreter on the kube wing, with the
     // rollout's regions (as `reconcile` builds it).
     let (audit, _keep) = tokio::sync::mpsc::unbounded_channel();
+    let (events, _events) = futures::channel::mpsc::unbounded();
     let infra = effects::KubeInfra {
         cluster: admin.clone(),
         registry: None,
         actor: "policy-test".into(),
         object: kube::Resource::object_ref(&mr, &()),
         audit,
+        events,
         regions: effects::pinned_regions(&mr),
     };
     let record = mr.record(&admin.describe_context());

@@ -291,6 +291,7 @@ fn a_read_over_clusters_none_of_which_answers_names_each_and_prints_nothing() {
         &["triggers", "list"][..],
         &["audit", "list"][..],
         &["rollout", "get", "churn-model-v9"][..],
+        &["gpu"][..],
     ] {
         // One refusing, one not in the kubeconfig: each named on its own line, in order.
         let args = [&["--context", "down-a,nosuch", "-o", "json"][..], verb].concat();

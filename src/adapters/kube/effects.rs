@@ -16,7 +16,7 @@ use mlops_core::{
     rollout::{self, Effect, Infrastructure, Recorder, RolloutRecord, Workload},
 };
 
-use super::{KubeCluster, traffic::GatewayApi};
+use super::{KubeCluster, rollouts::PendingEvent, traffic::GatewayApi};
 
 /// One reconcile pass's view of the world it changes.
 pub struct KubeInfra {
@@ -28,6 +28,8 @@ pub struct KubeInfra {
     pub object: ObjectReference,
     /// Audit entries go to one writer task, so a pass never waits on the log.
     pub audit: tokio::sync::mpsc::UnboundedSender<AuditRecord>,
+    /// Events go to a writer too: a pass waits on its changes and its status, not on them.
+    pub events: futures::channel::mpsc::UnboundedSender<PendingEvent>,
     /// The regions the rollout's pods must run in (data residency), from its
     /// `mlops.dev/regions` annotation; empty: anywhere.
     pub regions: Vec<String>,
@@ -107,16 +109,21 @@ impl Recorder for KubeInfra {
         message: &str,
         warning: bool,
     ) -> Result<(), CoreError> {
-        self.cluster
-            .post_event(
-                &r.namespace,
-                &self.object,
-                reason,
-                message,
-                warning,
-                &self.actor,
-            )
-            .await;
+        let queued = self.events.unbounded_send(PendingEvent {
+            namespace: r.namespace.clone(),
+            object: self.object.clone(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            warning,
+            instance: self.actor.clone(),
+            at: Utc::now(),
+        });
+        if queued.is_err() {
+            crate::logging::warn_limited(
+                "kube.event",
+                "could not record an Event: the Event writer has stopped",
+            );
+        }
         Ok(())
     }
 

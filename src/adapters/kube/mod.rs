@@ -78,7 +78,7 @@ pub use self::{
     crd::ModelRollout,
     lease::{LeaseLock, LeaseParams},
     map::map_deployment,
-    rollouts::StartNote,
+    rollouts::{PendingEvent, StartNote},
 };
 use self::{
     map::{map_event, map_node, map_pod},
@@ -302,6 +302,9 @@ pub struct KubeCluster {
     read_model: Arc<std::sync::OnceLock<readmodel::Shared>>,
     /// How long a watch no view needs is kept (`watch_off_screen_seconds`).
     watch_expiry: Duration,
+    /// A controller's watch of the serving Deployments: its passes read a rollout's stable
+    /// Deployment from it, not from the API server (`with_serving_cache`).
+    serving: Option<kube::runtime::reflector::Store<k8s_openapi::api::apps::v1::Deployment>>,
 }
 
 /// Answers of `may`: (namespace, verb) → when asked, and the answer.
@@ -415,6 +418,7 @@ impl KubeCluster {
             watch_scope: None,
             read_model: Arc::default(),
             watch_expiry: store::expiry_from_env(),
+            serving: None,
         })
     }
 
@@ -523,6 +527,17 @@ impl KubeCluster {
     #[must_use]
     pub fn with_driver_id(mut self, id: &str) -> Self {
         self.driver_id = Some(id.to_string());
+        self
+    }
+
+    /// Changes to a rollout's Deployments start from the stable Deployment as `serving` (a watch
+    /// of the serving Deployments) has it, and read the API server only when it is not there.
+    #[must_use]
+    pub fn with_serving_cache(
+        mut self,
+        serving: kube::runtime::reflector::Store<k8s_openapi::api::apps::v1::Deployment>,
+    ) -> Self {
+        self.serving = Some(serving);
         self
     }
 

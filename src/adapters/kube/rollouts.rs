@@ -379,9 +379,22 @@ fn start_details(spec: &RolloutSpec, note: &StartNote) -> String {
     )
 }
 
+/// An Event to record about `object` (for `kubectl describe` and `kubectl get events`),
+/// reported by `instance`, with the time it happened: a controller's passes queue theirs to one
+/// writer (`KubeCluster::record_event`) rather than wait on the API server.
+pub struct PendingEvent {
+    pub namespace: String,
+    pub object: ObjectReference,
+    pub reason: String,
+    pub message: String,
+    pub warning: bool,
+    pub instance: String,
+    pub at: chrono::DateTime<Utc>,
+}
+
 impl KubeCluster {
-    /// An Event about `object` (for `kubectl describe` and `kubectl get events`), reported by
-    /// `instance`. A courtesy: failing to record one stops nothing, it is logged.
+    /// An Event about `object`, now, reported by `instance`. A courtesy: failing to record one
+    /// stops nothing, it is logged.
     pub async fn post_event(
         &self,
         namespace: &str,
@@ -391,25 +404,39 @@ impl KubeCluster {
         warning: bool,
         instance: &str,
     ) {
-        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
-        let now = super::time::to_k8s(Utc::now());
+        self.record_event(PendingEvent {
+            namespace: namespace.to_string(),
+            object: object.clone(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            warning,
+            instance: instance.to_string(),
+            at: Utc::now(),
+        })
+        .await;
+    }
+
+    /// Record `e` (failing stops nothing: it is logged).
+    pub async fn record_event(&self, e: PendingEvent) {
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &e.namespace);
+        let at = super::time::to_k8s(e.at);
         let event = K8sEvent {
             metadata: ObjectMeta {
-                generate_name: Some(format!("{}.", object.name.as_deref().unwrap_or("mlops"))),
-                namespace: Some(namespace.to_string()),
+                generate_name: Some(format!("{}.", e.object.name.as_deref().unwrap_or("mlops"))),
+                namespace: Some(e.namespace.clone()),
                 ..ObjectMeta::default()
             },
-            involved_object: object.clone(),
-            reason: Some(reason.to_string()),
+            involved_object: e.object,
             // The API server keeps at most 1 KiB of a message.
-            message: Some(mlops_core::text::truncate_bytes(message, 1000).into_owned()),
-            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-            first_timestamp: Some(Time(now)),
-            last_timestamp: Some(Time(now)),
-            event_time: Some(MicroTime(now)),
+            message: Some(mlops_core::text::truncate_bytes(&e.message, 1000).into_owned()),
+            type_: Some(if e.warning { "Warning" } else { "Normal" }.into()),
+            first_timestamp: Some(Time(at)),
+            last_timestamp: Some(Time(at)),
+            event_time: Some(MicroTime(at)),
             reporting_component: Some(FIELD_MANAGER.into()),
-            reporting_instance: Some(instance.to_string()),
-            action: Some(reason.to_string()),
+            reporting_instance: Some(e.instance),
+            action: Some(e.reason.clone()),
+            reason: Some(e.reason),
             count: Some(1),
             ..K8sEvent::default()
         };

@@ -95,16 +95,13 @@ impl KubeCluster {
         // Names from a spec in the cluster go into request paths: check them first.
         check_namespace(namespace)?;
         check_deployment(&spec.deployment)?;
-        let d = api.get(&spec.deployment).await.map_err(|e| match e {
-            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
-                kind: "Deployment",
-                name: format!("{namespace}/{}", spec.deployment),
-            },
-            e => err(
-                &format!("reading Deployment {namespace}/{}", spec.deployment),
-                e,
-            ),
-        })?;
+        let cached = self.serving.as_ref().and_then(|s| {
+            s.get(&kube::runtime::reflector::ObjectRef::new(&spec.deployment).within(namespace))
+        });
+        let d = match cached {
+            Some(d) => K8sDeployment::clone(&d),
+            None => Self::read_stable(api, namespace, spec).await?,
+        };
         // Canary pods must not be adopted by the stable Deployment: its selector has to tell them apart.
         let selects_track = d
             .spec
@@ -118,6 +115,24 @@ impl KubeCluster {
             ));
         }
         Ok(d)
+    }
+
+    /// The stable Deployment, from the API server.
+    async fn read_stable(
+        api: &Api<K8sDeployment>,
+        namespace: &str,
+        spec: &RolloutSpec,
+    ) -> Result<K8sDeployment, CoreError> {
+        api.get(&spec.deployment).await.map_err(|e| match e {
+            kube::Error::Api(s) if s.is_not_found() => CoreError::NotFound {
+                kind: "Deployment",
+                name: format!("{namespace}/{}", spec.deployment),
+            },
+            e => err(
+                &format!("reading Deployment {namespace}/{}", spec.deployment),
+                e,
+            ),
+        })
     }
 
     async fn apply_canary(
