@@ -260,22 +260,6 @@ impl Options {
         Ok(self.contexts.iter().cloned().map(Some).collect())
     }
 
-    /// One cluster per context a read verb reads (see `read_contexts`), connected in order.
-    pub async fn clusters(&self) -> Result<Vec<KubeCluster>, CoreError> {
-        let mut out = Vec::new();
-        for context in self.read_contexts()? {
-            out.push(
-                KubeCluster::connect_with(
-                    context.as_deref(),
-                    self.namespace.as_deref(),
-                    self.timeout,
-                )
-                .await?,
-            );
-        }
-        Ok(out)
-    }
-
     /// Whether a kubeconfig can be found (or a context was named).
     pub fn has_cluster(&self) -> bool {
         self.context.is_some()
