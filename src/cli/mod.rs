@@ -358,15 +358,6 @@ impl<T> Answers<T> {
         self.failed.len() < self.clusters
     }
 
-    /// Every cluster's items, or the first failure as the error: for a verb that must see
-    /// every cluster to be right (a lineage joined across them).
-    pub fn all(self) -> Result<(Vec<T>, usize), CoreError> {
-        match self.failed.into_iter().next() {
-            Some(e) => Err(e),
-            None => Ok((self.items, self.clusters)),
-        }
-    }
-
     /// What a verb prints: `text` of the items when any cluster answered (nothing on stdout
     /// when none did), with the failures to name on stderr.
     pub fn printed(self, text: impl FnOnce(&Self) -> String) -> output::Partial {
@@ -459,14 +450,14 @@ mod tests {
         let p = a.printed(|a| format!("{:?}", a.items));
         assert_eq!(p.text.as_deref(), Some("[1, 2, 3]"));
         assert_eq!(p.failed.len(), 1);
-        // A verb that needs every cluster fails with the first failure.
+        // The contexts that failed, by name (what `gpu` leaves out, what `lineage` names).
         let a = Answers::gather(vec![
             ("eu".into(), Ok(vec![1])),
             ("us".into(), down("pods")),
         ])
         .expect("one answered");
-        let e = a.all().expect_err("us failed");
-        assert!(e.to_string().starts_with("context us: "), "{e}");
+        assert_eq!(a.unread, ["us"]);
+        assert_eq!(a.items, [1]);
     }
 
     #[test]
@@ -485,7 +476,8 @@ mod tests {
         );
         let one = Answers::gather(vec![("eu".into(), Ok(vec![7]))]).expect("one answered");
         assert!(!one.several() && one.failed.is_empty());
-        assert_eq!(one.all().expect("all").0, [7]);
+        assert_eq!(one.items, [7]);
+        assert!(one.unread.is_empty());
         // Every answer empty is still an answer.
         let empty =
             Answers::<u32>::gather(vec![("eu".into(), Ok(vec![])), ("us".into(), Ok(vec![]))])
