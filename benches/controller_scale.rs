@@ -49,6 +49,8 @@ use tracing_subscriber::{Layer, layer::Context as LayerContext, prelude::*};
 #[derive(Default)]
 struct Timings {
     passes: std::sync::Mutex<Vec<Duration>>,
+    /// Each pass's duration with the time it waited in each stage (`STAGES`), in µs.
+    stages: std::sync::Mutex<Vec<PassStages>>,
     late: std::sync::Mutex<Vec<Duration>>,
     due: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
     /// Rollouts not passed yet, by `namespace/name`: when their create was sent.
@@ -56,11 +58,18 @@ struct Timings {
     first: std::sync::Mutex<Vec<Duration>>,
 }
 
+/// The stages a pass reports its time in (the `*_us` fields of "pass finished").
+const STAGES: [&str; 5] = ["audit", "measure", "gates", "effects", "status"];
+
+/// One pass: how long it took, and its time in each of `STAGES` (µs).
+type PassStages = (Duration, [u64; STAGES.len()]);
+
 #[derive(Default)]
 struct PassFields {
     rollout: String,
     elapsed_us: Option<u64>,
     requeue_ms: Option<u64>,
+    stages: [u64; STAGES.len()],
 }
 
 impl tracing::field::Visit for PassFields {
@@ -68,7 +77,14 @@ impl tracing::field::Visit for PassFields {
         match field.name() {
             "elapsed_us" => self.elapsed_us = Some(value),
             "requeue_ms" => self.requeue_ms = Some(value),
-            _ => {}
+            name => {
+                if let Some(i) = STAGES
+                    .iter()
+                    .position(|s| name.strip_suffix("_us") == Some(*s))
+                {
+                    self.stages[i] = value;
+                }
+            }
         }
     }
 
@@ -110,6 +126,9 @@ impl<S: tracing::Subscriber> Layer<S> for PassLayer {
             // "pass finished": its duration, and when the next one is due.
             if let Ok(mut p) = self.0.passes.lock() {
                 p.push(Duration::from_micros(us));
+            }
+            if let Ok(mut p) = self.0.stages.lock() {
+                p.push((Duration::from_micros(us), f.stages));
             }
             if let (Some(ms), Ok(mut due)) = (f.requeue_ms.filter(|ms| *ms > 0), self.0.due.lock())
             {
@@ -322,6 +341,9 @@ fn requests(telemetry: &controller::Telemetry) -> std::collections::BTreeMap<Str
 
 impl Timings {
     fn reset(&self) {
+        if let Ok(mut v) = self.stages.lock() {
+            v.clear();
+        }
         for v in [&self.passes, &self.late, &self.first] {
             if let Ok(mut v) = v.lock() {
                 v.clear();
@@ -339,6 +361,7 @@ impl Timings {
 struct Report {
     mode: String,
     passes: Vec<Duration>,
+    stages: Vec<PassStages>,
     late: Vec<Duration>,
     first: Vec<Duration>,
     rollout_minutes: f64,
@@ -346,6 +369,12 @@ struct Report {
     requests: std::collections::BTreeMap<String, f64>,
     finished: Option<Duration>,
     phases: std::collections::BTreeMap<String, usize>,
+    /// CPU seconds by process at the mode's start and end, and how long it ran.
+    cpu: (
+        std::collections::BTreeMap<String, f64>,
+        std::collections::BTreeMap<String, f64>,
+        Duration,
+    ),
 }
 
 impl Report {
@@ -433,6 +462,7 @@ async fn run_mode(
     }));
 
     let started = Instant::now();
+    let cpu_before = cpu_by_process();
     let created = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     let shape = bench.shape;
     each((0..n).collect(), 16, |i| {
@@ -509,6 +539,7 @@ async fn run_mode(
             break;
         }
     }
+    let cpu = (cpu_before, cpu_by_process(), started.elapsed());
     let _ = stop_tx.send(true);
     progress_watch.abort();
     let _ = tokio::time::timeout(Duration::from_secs(10), driver).await;
@@ -547,12 +578,19 @@ async fn run_mode(
     Report {
         mode: mode.to_string(),
         passes: take(&bench.timings.passes),
+        stages: bench
+            .timings
+            .stages
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default(),
         late: take(&bench.timings.late),
         first: take(&bench.timings.first),
         rollout_minutes,
         requests: controller_requests,
         finished: all_done,
         phases,
+        cpu,
     }
 }
 
@@ -576,6 +614,7 @@ fn print(r: &Report, n: usize) {
         r.per_rollout_minute(passes)
     );
     println!("  pass latency: {}", q(&r.passes));
+    print_stages(&r.stages);
     println!(
         "  API requests: {:.0} ({:.2} per rollout-minute) {:?}",
         r.total_requests(),
@@ -592,6 +631,103 @@ fn print(r: &Report, n: usize) {
         Some(d) => println!("  all {n} finished after {d:.1?}: {:?}", r.phases),
         None => println!("  NOT all finished: {:?}", r.phases),
     }
+    print_cpu(&r.cpu.0, &r.cpu.1, r.cpu.2);
+}
+
+/// Where the passes' time went: each stage's percentiles over the passes that waited on it
+/// (1 ms or more), and the split of the slowest 1 % of passes.
+#[allow(clippy::cast_precision_loss)]
+fn print_stages(passes: &[PassStages]) {
+    for (i, stage) in STAGES.iter().enumerate() {
+        let mut waited: Vec<Duration> = passes
+            .iter()
+            .filter(|(_, s)| s[i] >= 1_000)
+            .map(|(_, s)| Duration::from_micros(s[i]))
+            .collect();
+        if waited.is_empty() {
+            continue;
+        }
+        waited.sort();
+        println!(
+            "    {stage:<8} in {:>6} passes: p50 {:.1?}, p99 {:.1?}",
+            waited.len(),
+            quantile(&waited, 0.50),
+            quantile(&waited, 0.99)
+        );
+    }
+    let mut slowest = passes.to_vec();
+    slowest.sort_by_key(|p| std::cmp::Reverse(p.0));
+    slowest.truncate(passes.len().div_ceil(100));
+    if slowest.is_empty() {
+        return;
+    }
+    let n = slowest.len() as f64;
+    let mean = |f: &dyn Fn(&PassStages) -> f64| slowest.iter().map(f).sum::<f64>() / n / 1000.0;
+    let split: Vec<String> = STAGES
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| format!("{stage} {:.0} ms", mean(&|p| p.1[i] as f64)))
+        .collect();
+    let rest = mean(&|p| p.0.as_micros() as f64 - p.1.iter().sum::<u64>() as f64);
+    println!(
+        "    slowest 1 % ({} passes), mean: {}, the rest {rest:.0} ms",
+        slowest.len(),
+        split.join(", ")
+    );
+}
+
+/// CPU seconds used so far by each process on the machine, by name (the processes of the
+/// environment share its cores with the controller: the API server, etcd, the
+/// controller-manager, kwok, Prometheus, the traffic simulator).
+#[allow(clippy::cast_precision_loss)]
+fn cpu_by_process() -> std::collections::BTreeMap<String, f64> {
+    // Linux's USER_HZ: /proc counts CPU time in hundredths of a second.
+    const TICKS: f64 = 100.0;
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid … utime(14) stime(15): comm may hold spaces, so split after ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // After the comm: state is 0, so utime (field 14) is 11 and stime 12.
+        let cpu = (ticks(11) + ticks(12)) as f64 / TICKS;
+        *out.entry(comm.to_string()).or_insert(0.0) += cpu;
+    }
+    out
+}
+
+/// The CPU each process used between two `cpu_by_process` readings, the busiest first.
+fn print_cpu(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+    over: Duration,
+) {
+    let mut used: Vec<(&String, f64)> = after
+        .iter()
+        .map(|(k, v)| (k, v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v >= 1.0)
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let secs = over.as_secs_f64().max(f64::MIN_POSITIVE);
+    let line: Vec<String> = used
+        .iter()
+        .take(10)
+        .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v / secs))
+        .collect();
+    println!(
+        "  CPU over the run (% of one core; the machine has {}): {}",
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+        line.join(", ")
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -31,9 +31,30 @@ use crate::adapters::kube::{
     rbac::POLICY_ANNOTATION,
 };
 
-/// The tracing target of one event per pass (`pass started`, `pass finished` with `elapsed_us`
-/// and `requeue_ms`): operators read it in the log, the scale benchmark measures with it.
+/// The tracing target of one event per pass (`pass started`, `pass finished` with `elapsed_us`,
+/// `requeue_ms` and the time spent in each stage): operators read it in the log, the scale
+/// benchmark measures with it.
 pub const PASS_TARGET: &str = "mlops::controller::pass";
+
+/// Where a pass's time went, in microseconds: what it waited on (the audit of a start or a
+/// command, the metrics store, the policy gates, the effects, the status write). The rest of
+/// `elapsed_us` is the state machine and bookkeeping.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stages {
+    audit: u64,
+    measure: u64,
+    gates: u64,
+    effects: u64,
+    status: u64,
+}
+
+/// Microseconds since `since`, and `since` moved to now.
+fn lap(since: &mut std::time::Instant) -> u64 {
+    let now = std::time::Instant::now();
+    let us = u64::try_from(now.duration_since(*since).as_micros()).unwrap_or(u64::MAX);
+    *since = now;
+    us
+}
 
 /// Why a pass failed; the controller logs it and tries again later.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +253,8 @@ pub(super) async fn reconcile(
     let started = std::time::Instant::now();
     let key = format!("{}/{}", mr.namespace().unwrap_or_default(), mr.name_any());
     tracing::trace!(target: PASS_TARGET, rollout = %key, "pass started");
-    let r = reconcile_once(&mr, &pass).await;
+    let mut stages = Stages::default();
+    let r = reconcile_once(&mr, &pass, &mut stages).await;
     pass.ctx
         .telemetry
         .pass_finished(started.elapsed(), r.as_ref().err());
@@ -247,61 +269,78 @@ pub(super) async fn reconcile(
         rollout = %key,
         elapsed_us = started.elapsed().as_micros(),
         requeue_ms,
+        audit_us = stages.audit,
+        measure_us = stages.measure,
+        gates_us = stages.gates,
+        effects_us = stages.effects,
+        status_us = stages.status,
         "pass finished"
     );
     r.map(|after| after.map_or_else(Action::await_change, Action::requeue))
 }
 
-/// `mr` once its start and its last command are in the audit log (`command_audit`); `None` when
-/// someone wrote its status in between (a new pass reads it again).
+/// `mr` with its start and its last command in the audit log (`command_audit`), each marked in
+/// its status; the pass writes the marks with its own status, in one write.
 async fn audited(
     mr: &Arc<ModelRollout>,
     ctx: &super::Context,
-) -> Result<Option<Arc<ModelRollout>>, mlops_core::CoreError> {
-    use super::command_audit::{Audited, audit_command, audit_start};
+) -> Result<Arc<ModelRollout>, mlops_core::CoreError> {
+    use super::command_audit::{audit_command, audit_start};
     let mut current = Arc::clone(mr);
-    match audit_start(&current, ctx).await? {
-        Audited::Nothing => {}
-        Audited::Marked(m) => current = m,
-        Audited::Conflict => return Ok(None),
+    if let Some(marked) = audit_start(&current, ctx).await? {
+        current = marked;
     }
-    match audit_command(&current, ctx).await? {
-        Audited::Nothing => {}
-        Audited::Marked(m) => current = m,
-        Audited::Conflict => return Ok(None),
+    if let Some(marked) = audit_command(&current, ctx).await? {
+        current = marked;
     }
-    Ok(Some(current))
+    Ok(current)
 }
 
 /// One pass; says when the next is due (`None`: only when the rollout changes).
 async fn reconcile_once(
     mr: &Arc<ModelRollout>,
     pass: &Pass,
+    stages: &mut Stages,
 ) -> Result<Option<Duration>, ReconcileError> {
     let ctx = &pass.ctx;
+    let mut clock = std::time::Instant::now();
+    // The status as stored: what this pass's status is written over.
+    let stored = mr.record(&ctx.cluster.describe_context());
     // A rollout's start, and a person's command, are audited before anything else happens to it.
-    let Some(audited) = audited(mr, ctx).await? else {
-        return Ok(Some(super::defaults::AFTER_CONFLICT));
-    };
+    let audited = audited(mr, ctx).await?;
+    stages.audit = lap(&mut clock);
     let mr = &audited;
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {
-        offer_notifications(pass, mr, &record);
-        return Ok(None);
+        if record.status == stored.status {
+            offer_notifications(pass, mr, &record);
+            return Ok(None);
+        }
+        // Only the audit marks to write.
+        let _ = lap(&mut clock);
+        let written = write_status(pass, mr, &stored, &record.status, Utc::now(), 0).await;
+        stages.status = lap(&mut clock);
+        return written;
     }
     let now = Utc::now();
     let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
-        Some(measure(ctx, &record.spec).await)
+        let _ = lap(&mut clock);
+        let samples = measure(ctx, &record.spec).await;
+        stages.measure = lap(&mut clock);
+        Some(samples)
     } else {
         None
     };
+    let _ = lap(&mut clock);
+    let gates = gates(ctx, mr, &record).await;
+    stages.gates = lap(&mut clock);
     let obs = Observation {
         now,
         canary_ready: canary_ready(pass, &ns, &record.spec, record.status.weight),
         samples,
         generation: mr.metadata.generation.unwrap_or(0),
-        gates: gates(ctx, mr, &record).await,
+        gates,
     };
     let mut decision = rollout::reconcile(&record.spec, &record.status, &obs);
     // Deliveries made since the status was read are written with it.
@@ -322,53 +361,72 @@ async fn reconcile_once(
         events: pass.events.clone(),
         regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
-    infra.carry_out(&record, &decision.effects, now).await?;
-    if decision.status == record.status {
-        offer_notifications(pass, mr, &record);
+    let _ = lap(&mut clock);
+    let carried = infra.carry_out(&record, &decision.effects, now).await;
+    stages.effects = lap(&mut clock);
+    if let Err(e) = carried {
+        // The audit marks are not held back by effects that failed: the person who sent the
+        // command is told it is audited, and the effects are tried again on the next pass.
+        if record.status != stored.status {
+            let _ = write_status(pass, mr, &stored, &record.status, now, 0).await;
+        }
+        return Err(e.into());
     }
-    if decision.status != record.status {
-        let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
-        let mut updated = ModelRollout::clone(mr);
-        updated.status = Some(decision.status.clone());
-        match api
-            .replace_status(
-                &mr.name_any(),
-                &PostParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..PostParams::default()
-                },
-                &updated,
-            )
-            .await
-        {
-            Ok(answer) => {
-                if ctx.schedule.on_change() {
-                    pass.own.wrote(&answer);
-                }
-                ctx.telemetry.status_written(&record, &decision.status, now);
-                if let Some(n) = &pass.notify {
-                    n.written(&record, delivered);
-                }
-                let mut written = record.clone();
-                written.status = decision.status.clone();
-                offer_notifications(pass, mr, &written);
-            }
-            // Someone wrote in between (an approval, a command): reconcile again on fresh data.
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok(Some(super::defaults::AFTER_CONFLICT));
-            }
-            Err(source) => {
-                return Err(ReconcileError::StatusWrite {
-                    rollout: format!("{ns}/{}", mr.name_any()),
-                    source,
-                });
-            }
+    if decision.status == stored.status {
+        offer_notifications(pass, mr, &record);
+    } else {
+        let _ = lap(&mut clock);
+        let written = write_status(pass, mr, &stored, &decision.status, now, delivered).await;
+        stages.status = lap(&mut clock);
+        if let Some(again) = written? {
+            return Ok(Some(again));
         }
     }
     // When its next step falls due (or, on a clock, the next tick).
     Ok(ctx
         .schedule
         .after_pass(&record.spec, &record.status, &decision.status, Utc::now()))
+}
+
+/// Write `status` over `record`'s (read at `mr`'s resourceVersion). `Some(after)`: someone
+/// wrote in between (an approval, a command), so the rollout is passed again on fresh data.
+async fn write_status(
+    pass: &Pass,
+    mr: &ModelRollout,
+    record: &RolloutRecord,
+    status: &rollout::RolloutStatus,
+    now: chrono::DateTime<Utc>,
+    delivered: usize,
+) -> Result<Option<Duration>, ReconcileError> {
+    let ctx = &pass.ctx;
+    let ns = mr.namespace().unwrap_or_default();
+    let api: Api<ModelRollout> = Api::namespaced(ctx.cluster.client(), &ns);
+    let mut updated = mr.clone();
+    updated.status = Some(status.clone());
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PostParams::default()
+    };
+    match api.replace_status(&mr.name_any(), &params, &updated).await {
+        Ok(answer) => {
+            if ctx.schedule.on_change() {
+                pass.own.wrote(&answer);
+            }
+            ctx.telemetry.status_written(record, status, now);
+            if let Some(n) = &pass.notify {
+                n.written(record, delivered);
+            }
+            let mut written = record.clone();
+            written.status = status.clone();
+            offer_notifications(pass, mr, &written);
+            Ok(None)
+        }
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some(super::defaults::AFTER_CONFLICT)),
+        Err(source) => Err(ReconcileError::StatusWrite {
+            rollout: format!("{ns}/{}", mr.name_any()),
+            source,
+        }),
+    }
 }
 
 /// The rollout's events that are owed a notification go to the sender (a channel send).

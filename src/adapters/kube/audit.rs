@@ -118,8 +118,15 @@ impl KubeAudit {
         key: Option<&str>,
     ) -> Result<AuditEntry, CoreError> {
         let mut head = self.head.lock().await;
-        for _ in 0..20 {
-            let prev = self.read_head(head.clone()).await?;
+        for attempt in 0..20 {
+            // The head this process wrote or read last is nearly always the log's (one leader
+            // writes): chain after it at once, and read the log's head only when nothing is
+            // known yet or that number was taken. The create is what guards the chain: it
+            // cannot succeed at a number another writer holds.
+            let prev = match head.clone() {
+                Some(known) if attempt == 0 => Some(known),
+                known => self.read_head(known).await?,
+            };
             let entry = AuditEntry::after(prev.as_ref(), record.clone());
             let json =
                 serde_json::to_string(&entry).map_err(|e| err("encoding an audit entry", e))?;

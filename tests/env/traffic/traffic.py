@@ -14,9 +14,9 @@ Stdlib only. One HTTP server on 127.0.0.1 serves:
   POST /control/reset       {}  clear all rules
   POST /v1/models/<model>:predict   play a model server: answers like one, counts the request
 
-Topology (which model versions/tracks run where) comes from the cluster:
-`$MLOPS_KUBECTL get pods -A -l mlops.dev/model -o json` and `get nodes -o json`, polled every
---poll seconds, or from a static default set (tests/env/mlflow/catalog.json) when no
+Topology (which model versions/tracks run where) comes from the cluster: the pods labelled
+mlops.dev/model and the nodes, each listed once and then watched (`$MLOPS_KUBECTL get --raw`),
+taken at most every --poll seconds when they changed, or from a static default set (tests/env/mlflow/catalog.json) when no
 kubeconfig is given. Counters/histograms evolve by integrating rates per tick with
 error-diffusion rounding (integer counts, no drift), noise from a seeded RNG.
 
@@ -144,45 +144,159 @@ def static_topology(catalog, seed):
     return Topology(nodes, pods)
 
 
-def kube_topology(kubectl, kubeconfig, timeout=15):
-    env = dict(os.environ, KUBECONFIG=kubeconfig)
+def node_info(n):
+    """A GPU node's part of the topology, or None for a node without GPUs."""
+    st = n.get("status", {})
+    g = st.get("capacity", {}).get("nvidia.com/gpu") or st.get("allocatable", {}).get("nvidia.com/gpu")
+    if not g or int(g) <= 0:
+        return None
+    lab = n["metadata"].get("labels", {})
+    product = lab.get("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3").replace("-", " ")
+    return {"gpus": int(g), "product": product, "mem": int(lab.get("nvidia.com/gpu.memory", GPU_MEM_MIB))}
 
-    def get(*args):
-        out = subprocess.run([kubectl, *args, "-o", "json"], env=env, capture_output=True,
-                             timeout=timeout, text=True)
+
+def pod_info(p):
+    """A running model pod's part of the topology, or None for a pod that does not serve."""
+    md, spec, st = p["metadata"], p.get("spec", {}), p.get("status", {})
+    if st.get("phase") != "Running" or md.get("deletionTimestamp"):
+        return None
+    lab = md.get("labels", {})
+    gpus, container = 0, ""
+    for c in spec.get("containers", []):
+        res = c.get("resources", {})
+        req = res.get("limits", {}).get("nvidia.com/gpu") or res.get("requests", {}).get("nvidia.com/gpu")
+        if req and int(req) > 0 and not container:
+            gpus, container = int(req), c["name"]
+    if not container and spec.get("containers"):
+        container = spec["containers"][0]["name"]
+    return {"namespace": md["namespace"], "name": md["name"], "node": spec.get("nodeName", ""),
+            "container": container, "gpus": gpus, "model": lab.get("mlops.dev/model", ""),
+            "version": lab.get("mlops.dev/version", ""),
+            "track": lab.get("mlops.dev/track", "stable")}
+
+
+class Watch:
+    """One resource kept current the way an informer does: a list, then a watch from the list's
+    resourceVersion (bookmarks on), a list again when the watch ends or expires (410). Each
+    object is kept as its projection (`project(obj)`; None drops it). Through `kubectl get
+    --raw`, so the API server serves one list per (re)connect instead of one per poll: with
+    thousands of model pods a poll every few seconds was a load on the API server the tests
+    measure (the controller's scale benchmark)."""
+
+    def __init__(self, kubectl, kubeconfig, path, project, on_change, timeout=15):
+        self.kubectl, self.path, self.project, self.on_change = kubectl, path, project, on_change
+        self.env = dict(os.environ, KUBECONFIG=kubeconfig)
+        self.timeout = timeout
+        self.lock = threading.Lock()
+        self.items = {}           # namespace/name -> projection
+        self.synced = False       # a list has been read
+        self.error = ""           # the last failure, "" while watching
+        self.proc = None
+
+    def _list(self):
+        sep = "&" if "?" in self.path else "?"
+        out = subprocess.run([self.kubectl, "get", "--raw", f"{self.path}{sep}resourceVersion=0"],
+                             env=self.env, capture_output=True, timeout=self.timeout, text=True)
         if out.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)}: {out.stderr.strip()[:300]}")
-        return json.loads(out.stdout)
+            raise RuntimeError(f"kubectl get --raw {self.path}: {out.stderr.strip()[:300]}")
+        body = json.loads(out.stdout)
+        items = {}
+        for obj in body.get("items", []):
+            self._put(items, obj)
+        with self.lock:
+            self.items = items
+            self.synced = True
+            self.error = ""
+        self.on_change()
+        return body.get("metadata", {}).get("resourceVersion", "")
 
-    nodes = {}
-    for n in get("get", "nodes").get("items", []):
-        st = n.get("status", {})
-        g = st.get("capacity", {}).get("nvidia.com/gpu") or st.get("allocatable", {}).get("nvidia.com/gpu")
-        if not g or int(g) <= 0:
-            continue
-        lab = n["metadata"].get("labels", {})
-        product = lab.get("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3").replace("-", " ")
-        nodes[n["metadata"]["name"]] = {"gpus": int(g), "product": product,
-                                        "mem": int(lab.get("nvidia.com/gpu.memory", GPU_MEM_MIB))}
-    pods = []
-    for p in get("get", "pods", "-A", "-l", "mlops.dev/model").get("items", []):
-        md, spec, st = p["metadata"], p.get("spec", {}), p.get("status", {})
-        if st.get("phase") != "Running" or md.get("deletionTimestamp"):
-            continue
-        lab = md.get("labels", {})
-        gpus, container = 0, ""
-        for c in spec.get("containers", []):
-            res = c.get("resources", {})
-            req = res.get("limits", {}).get("nvidia.com/gpu") or res.get("requests", {}).get("nvidia.com/gpu")
-            if req and int(req) > 0 and not container:
-                gpus, container = int(req), c["name"]
-        if not container and spec.get("containers"):
-            container = spec["containers"][0]["name"]
-        pods.append({"namespace": md["namespace"], "name": md["name"], "node": spec.get("nodeName", ""),
-                     "container": container, "gpus": gpus, "model": lab.get("mlops.dev/model", ""),
-                     "version": lab.get("mlops.dev/version", ""),
-                     "track": lab.get("mlops.dev/track", "stable")})
-    return Topology(nodes, pods)
+    def _put(self, items, obj):
+        md = obj.get("metadata", {})
+        key = f"{md.get('namespace', '')}/{md.get('name', '')}"
+        v = self.project(obj)
+        if v is None:
+            return items.pop(key, None) is not None
+        changed = items.get(key) != v
+        items[key] = v
+        return changed
+
+    def _watch(self, rv):
+        """Follow the watch from `rv` until it ends; the resourceVersion to go on from, or ""
+        to list again (410 Gone: the history is compacted)."""
+        sep = "&" if "?" in self.path else "?"
+        url = f"{self.path}{sep}watch=1&allowWatchBookmarks=true&timeoutSeconds=600&resourceVersion={rv}"
+        self.proc = subprocess.Popen([self.kubectl, "get", "--raw", url], env=self.env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for line in self.proc.stdout:
+                if not line.strip():
+                    continue
+                ev = json.loads(line)
+                kind, obj = ev.get("type"), ev.get("object", {})
+                if kind == "ERROR":
+                    log(f"watch {self.path}: {obj.get('message', obj)}")
+                    return ""
+                rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                if kind == "BOOKMARK":
+                    continue
+                with self.lock:
+                    if kind == "DELETED":
+                        md = obj.get("metadata", {})
+                        changed = self.items.pop(f"{md.get('namespace', '')}/{md.get('name', '')}",
+                                                 None) is not None
+                    else:
+                        changed = self._put(self.items, obj)
+                if changed:
+                    self.on_change()
+        finally:
+            self.proc.wait()
+            err = self.proc.stderr.read().strip()
+            if self.proc.returncode != 0 and err:
+                raise RuntimeError(f"watch {self.path}: {err[:300]}")
+        return rv
+
+    def run(self):
+        backoff, rv = 1.0, ""
+        while True:
+            try:
+                if not rv:
+                    rv = self._list()
+                rv = self._watch(rv)
+                backoff = 1.0
+            except Exception as e:  # keep the last state; list again after a pause
+                with self.lock:
+                    self.error = str(e)
+                log(f"{self.path}: {e}; listing again in {backoff:.0f}s")
+                time.sleep(backoff)
+                backoff, rv = min(backoff * 2, 30.0), ""
+
+    def start(self):
+        threading.Thread(target=self.run, daemon=True).start()
+        return self
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.items), self.synced, self.error
+
+
+class KubeTopology:
+    """The topology from watches of the GPU nodes and the model pods."""
+
+    def __init__(self, kubectl, kubeconfig):
+        self.dirty = threading.Event()
+        self.nodes = Watch(kubectl, kubeconfig, "/api/v1/nodes", node_info, self.dirty.set).start()
+        self.pods = Watch(kubectl, kubeconfig, "/api/v1/pods?labelSelector=mlops.dev%2Fmodel",
+                          pod_info, self.dirty.set).start()
+
+    def read(self):
+        """(topology, error): the topology once both lists are read, else None."""
+        self.dirty.clear()
+        nodes, nodes_synced, nodes_err = self.nodes.snapshot()
+        pods, pods_synced, pods_err = self.pods.snapshot()
+        if not (nodes_synced and pods_synced):
+            return None, nodes_err or pods_err or "waiting for the first lists"
+        by_name = {k.split("/", 1)[1]: v for k, v in nodes.items()}
+        return Topology(by_name, list(pods.values())), nodes_err or pods_err
 
 
 # ---------------------------------------------------------------------------- simulation
@@ -667,6 +781,12 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def tick_every(groups, longest):
+    """Seconds between ticks: each second for a test environment's few dozen series groups,
+    up to `longest` (the topology's poll, as long as a scrape) when there are thousands."""
+    return max(1.0, min(float(longest), groups / 400.0))
+
+
 class App:
     def __init__(self, args):
         self.args = args
@@ -675,17 +795,17 @@ class App:
         self.ready = False
         self.started = time.time()
         self.history = None
+        self.kube = None
 
     def poll_once(self):
         a = self.args
         if not a.kubeconfig:
             return self.sim.set_topology(static_topology(self.sim.catalog, a.seed), "static")
-        try:
-            topo = kube_topology(a.kubectl, a.kubeconfig)
-            self.sim.last_poll_error = ""
-        except Exception as e:  # keep the last topology on errors
-            self.sim.last_poll_error = str(e)
-            log(f"poll failed: {e}")
+        if self.kube is None:
+            self.kube = KubeTopology(a.kubectl, a.kubeconfig)
+        topo, error = self.kube.read()
+        self.sim.last_poll_error = error
+        if topo is None:  # keep the last topology until the lists are read
             return False
         changed = self.sim.set_topology(topo, "kubernetes")
         if changed:
@@ -741,9 +861,14 @@ class App:
         while True:
             time.sleep(1.0)
             t = time.time()
-            self.sim.tick(t, t - last)
-            last = t
-            if t >= next_poll:
+            # Counters integrate rates over the time since the last tick, so a longer tick
+            # serves the same series: with thousands of model pods (the controller benchmark's
+            # 4,000) a tick each second took half a core of the machine the benchmark measures.
+            if t - last >= tick_every(len(self.sim.active), a.poll):
+                self.sim.tick(t, t - last)
+                last = t
+            # Watched: the topology is taken when it changed, at most every --poll seconds.
+            if t >= next_poll and (self.kube is None or self.kube.dirty.is_set()):
                 next_poll = t + a.poll
                 self.poll_once()
 
@@ -755,7 +880,7 @@ def main():
     ap.add_argument("--seed", type=int, default=int(os.environ.get("MLOPS_TRAFFIC_SEED", "42")))
     ap.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", ""))
     ap.add_argument("--kubectl", default=os.environ.get("MLOPS_KUBECTL", "kubectl"))
-    ap.add_argument("--poll", type=float, default=5.0, help="cluster poll interval (s)")
+    ap.add_argument("--poll", type=float, default=5.0, help="at most this often (s) the watched topology is taken")
     ap.add_argument("--wait-pods", type=float, default=60.0,
                     help="max seconds to wait for running model pods at start")
     ap.add_argument("--history-out", default="")
