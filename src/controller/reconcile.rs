@@ -36,24 +36,44 @@ use crate::adapters::kube::{
 /// benchmark measures with it.
 pub const PASS_TARGET: &str = "mlops::controller::pass";
 
-/// Where a pass's time went, in microseconds: what it waited on (the audit of a start or a
-/// command, the metrics store, the policy gates, the effects, the status write). The rest of
-/// `elapsed_us` is the state machine and bookkeeping.
+/// Where a pass's time went: what it waited on (the audit of a start or a command, the metrics
+/// store, the policy gates, the effects, the status write), each stage that ran. The rest of the
+/// pass is the state machine and bookkeeping.
 #[derive(Debug, Default, Clone, Copy)]
 struct Stages {
-    audit: u64,
-    measure: u64,
-    gates: u64,
-    effects: u64,
-    status: u64,
+    audit: Option<Duration>,
+    measure: Option<Duration>,
+    gates: Option<Duration>,
+    effects: Option<Duration>,
+    status: Option<Duration>,
 }
 
-/// Microseconds since `since`, and `since` moved to now.
-fn lap(since: &mut std::time::Instant) -> u64 {
+impl Stages {
+    /// The stages that ran, by name (as in the log's `*_us` fields and the metric's `stage`).
+    fn ran(&self) -> impl Iterator<Item = (&'static str, Duration)> {
+        [
+            ("audit", self.audit),
+            ("measure", self.measure),
+            ("gates", self.gates),
+            ("effects", self.effects),
+            ("status", self.status),
+        ]
+        .into_iter()
+        .filter_map(|(stage, took)| took.map(|t| (stage, t)))
+    }
+}
+
+/// Microseconds, for the log.
+fn us(d: Option<Duration>) -> u64 {
+    d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The time since `since`, and `since` moved to now.
+fn lap(since: &mut std::time::Instant) -> Duration {
     let now = std::time::Instant::now();
-    let us = u64::try_from(now.duration_since(*since).as_micros()).unwrap_or(u64::MAX);
+    let took = now.duration_since(*since);
     *since = now;
-    us
+    took
 }
 
 /// Why a pass failed; the controller logs it and tries again later.
@@ -258,6 +278,9 @@ pub(super) async fn reconcile(
     pass.ctx
         .telemetry
         .pass_finished(started.elapsed(), r.as_ref().err());
+    for (stage, took) in stages.ran() {
+        pass.ctx.telemetry.stage_took(stage, took);
+    }
     let requeue_ms = r
         .as_ref()
         .ok()
@@ -269,11 +292,11 @@ pub(super) async fn reconcile(
         rollout = %key,
         elapsed_us = started.elapsed().as_micros(),
         requeue_ms,
-        audit_us = stages.audit,
-        measure_us = stages.measure,
-        gates_us = stages.gates,
-        effects_us = stages.effects,
-        status_us = stages.status,
+        audit_us = us(stages.audit),
+        measure_us = us(stages.measure),
+        gates_us = us(stages.gates),
+        effects_us = us(stages.effects),
+        status_us = us(stages.status),
         "pass finished"
     );
     r.map(|after| after.map_or_else(Action::await_change, Action::requeue))
@@ -308,7 +331,7 @@ async fn reconcile_once(
     let stored = mr.record(&ctx.cluster.describe_context());
     // A rollout's start, and a person's command, are audited before anything else happens to it.
     let audited = audited(mr, ctx).await?;
-    stages.audit = lap(&mut clock);
+    stages.audit = Some(lap(&mut clock));
     let mr = &audited;
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
@@ -320,21 +343,21 @@ async fn reconcile_once(
         // Only the audit marks to write.
         let _ = lap(&mut clock);
         let written = write_status(pass, mr, &stored, &record.status, Utc::now(), 0).await;
-        stages.status = lap(&mut clock);
+        stages.status = Some(lap(&mut clock));
         return written;
     }
     let now = Utc::now();
     let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
         let _ = lap(&mut clock);
         let samples = measure(ctx, &record.spec).await;
-        stages.measure = lap(&mut clock);
+        stages.measure = Some(lap(&mut clock));
         Some(samples)
     } else {
         None
     };
     let _ = lap(&mut clock);
     let gates = gates(ctx, mr, &record).await;
-    stages.gates = lap(&mut clock);
+    stages.gates = Some(lap(&mut clock));
     let obs = Observation {
         now,
         canary_ready: canary_ready(pass, &ns, &record.spec, record.status.weight),
@@ -363,7 +386,7 @@ async fn reconcile_once(
     };
     let _ = lap(&mut clock);
     let carried = infra.carry_out(&record, &decision.effects, now).await;
-    stages.effects = lap(&mut clock);
+    stages.effects = Some(lap(&mut clock));
     if let Err(e) = carried {
         // The audit marks are not held back by effects that failed: the person who sent the
         // command is told it is audited, and the effects are tried again on the next pass.
@@ -377,7 +400,7 @@ async fn reconcile_once(
     } else {
         let _ = lap(&mut clock);
         let written = write_status(pass, mr, &stored, &decision.status, now, delivered).await;
-        stages.status = lap(&mut clock);
+        stages.status = Some(lap(&mut clock));
         if let Some(again) = written? {
             return Ok(Some(again));
         }

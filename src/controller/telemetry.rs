@@ -59,6 +59,12 @@ struct Notified {
     result: &'static str,
 }
 
+/// A stage of a pass (`audit`, `measure`, `gates`, `effects`, `status`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Stage {
+    stage: &'static str,
+}
+
 /// How a rollout ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct Outcome {
@@ -74,6 +80,7 @@ pub struct Telemetry {
     /// The loop is alive while it showed a sign of life within this.
     alive_within: Duration,
     reconcile_duration: Histogram,
+    stages: Family<Stage, Histogram>,
     passes: Counter,
     errors: Family<Reason, Counter>,
     analysis: Family<AnalysisResult, Counter>,
@@ -135,6 +142,14 @@ impl Telemetry {
             "How long one reconcile pass of one rollout took",
             reconcile_duration.clone(),
         );
+        let stages = Family::<Stage, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register(
+            "mlops_controller_reconcile_stage_seconds",
+            "How long passes waited in each stage that ran: audit, measure (the metrics store), gates, effects, status (the write)",
+            stages.clone(),
+        );
         let passes = Counter::default();
         registry.register(
             "mlops_controller_reconcile_passes",
@@ -187,6 +202,7 @@ impl Telemetry {
             beat: Mutex::new(Instant::now()),
             alive_within,
             reconcile_duration,
+            stages,
             passes,
             errors,
             analysis,
@@ -278,6 +294,13 @@ impl Telemetry {
     }
 
     /// One pass ended after `elapsed`, failed with `error` or not.
+    /// A stage of a pass that ran took `took`.
+    pub(super) fn stage_took(&self, stage: &'static str, took: Duration) {
+        self.stages
+            .get_or_create(&Stage { stage })
+            .observe(took.as_secs_f64());
+    }
+
     pub(super) fn pass_finished(&self, elapsed: Duration, error: Option<&ReconcileError>) {
         self.reconcile_duration.observe(elapsed.as_secs_f64());
         self.passes.inc();

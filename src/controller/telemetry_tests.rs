@@ -177,6 +177,9 @@ fn passes_verdicts_waits_and_outcomes() {
         source: kube::Error::Service("refused".into()),
     };
     t.pass_finished(Duration::from_millis(5), Some(&failed));
+    t.stage_took("status", Duration::from_millis(40));
+    t.stage_took("status", Duration::from_millis(60));
+    t.stage_took("measure", Duration::from_millis(2));
     let now = Utc::now();
     let mut before = RolloutRecord {
         name: "a".into(),
@@ -223,6 +226,23 @@ fn passes_verdicts_waits_and_outcomes() {
     assert_eq!(
         v("mlops_controller_reconcile_duration_seconds_count"),
         Some(2.0)
+    );
+    assert_eq!(
+        v(r#"mlops_controller_reconcile_stage_seconds_count{stage="status"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    let waited =
+        v(r#"mlops_controller_reconcile_stage_seconds_sum{stage="status"}"#).expect("status sum");
+    assert!((0.099..=0.101).contains(&waited), "{waited}");
+    assert_eq!(
+        v(r#"mlops_controller_reconcile_stage_seconds_count{stage="measure"}"#),
+        Some(1.0)
+    );
+    // A stage no pass ran has no series.
+    assert_eq!(
+        v(r#"mlops_controller_reconcile_stage_seconds_count{stage="effects"}"#),
+        None
     );
     let check = r#"namespace="ml",model="fraud-detector",check="error-rate""#;
     assert_eq!(
