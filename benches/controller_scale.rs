@@ -48,9 +48,8 @@ use tracing_subscriber::{Layer, layer::Context as LayerContext, prelude::*};
 /// waited for its first pass after it was created.
 #[derive(Default)]
 struct Timings {
-    passes: std::sync::Mutex<Vec<Duration>>,
     /// Each pass's duration with the time it waited in each stage (`STAGES`), in µs.
-    stages: std::sync::Mutex<Vec<PassStages>>,
+    passes: std::sync::Mutex<Vec<PassStages>>,
     late: std::sync::Mutex<Vec<Duration>>,
     due: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
     /// Rollouts not passed yet, by `namespace/name`: when their create was sent.
@@ -125,9 +124,6 @@ impl<S: tracing::Subscriber> Layer<S> for PassLayer {
         if let Some(us) = f.elapsed_us {
             // "pass finished": its duration, and when the next one is due.
             if let Ok(mut p) = self.0.passes.lock() {
-                p.push(Duration::from_micros(us));
-            }
-            if let Ok(mut p) = self.0.stages.lock() {
                 p.push((Duration::from_micros(us), f.stages));
             }
             if let (Some(ms), Ok(mut due)) = (f.requeue_ms.filter(|ms| *ms > 0), self.0.due.lock())
@@ -341,10 +337,10 @@ fn requests(telemetry: &controller::Telemetry) -> std::collections::BTreeMap<Str
 
 impl Timings {
     fn reset(&self) {
-        if let Ok(mut v) = self.stages.lock() {
+        if let Ok(mut v) = self.passes.lock() {
             v.clear();
         }
-        for v in [&self.passes, &self.late, &self.first] {
+        for v in [&self.late, &self.first] {
             if let Ok(mut v) = v.lock() {
                 v.clear();
             }
@@ -575,15 +571,18 @@ async fn run_mode(
         v.sort();
         v
     };
+    let stages = bench
+        .timings
+        .passes
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let mut passes: Vec<Duration> = stages.iter().map(|p| p.0).collect();
+    passes.sort();
     Report {
         mode: mode.to_string(),
-        passes: take(&bench.timings.passes),
-        stages: bench
-            .timings
-            .stages
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default(),
+        passes,
+        stages,
         late: take(&bench.timings.late),
         first: take(&bench.timings.first),
         rollout_minutes,

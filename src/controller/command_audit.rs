@@ -86,7 +86,6 @@ pub(super) async fn audit_command(
     if let Some(c) = marked.status.as_mut().and_then(|s| s.last_command.as_mut()) {
         c.audited = Some(entry.seq);
     }
-
     // The command as an Event on the rollout, as its audit entry says it, reported in the
     // sender's name.
     let verb = Verb::ALL

@@ -68,12 +68,11 @@ fn us(d: Option<Duration>) -> u64 {
     d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// The time since `since`, and `since` moved to now.
-fn lap(since: &mut std::time::Instant) -> Duration {
-    let now = std::time::Instant::now();
-    let took = now.duration_since(*since);
-    *since = now;
-    took
+/// `work`'s outcome, and how long it took.
+async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, Option<Duration>) {
+    let started = std::time::Instant::now();
+    let out = work.await;
+    (out, Some(started.elapsed()))
 }
 
 /// Why a pass failed; the controller logs it and tries again later.
@@ -326,13 +325,12 @@ async fn reconcile_once(
     stages: &mut Stages,
 ) -> Result<Option<Duration>, ReconcileError> {
     let ctx = &pass.ctx;
-    let mut clock = std::time::Instant::now();
     // The status as stored: what this pass's status is written over.
     let stored = mr.record(&ctx.cluster.describe_context());
     // A rollout's start, and a person's command, are audited before anything else happens to it.
-    let audited = audited(mr, ctx).await?;
-    stages.audit = Some(lap(&mut clock));
-    let mr = &audited;
+    let (audited, took) = timed(audited(mr, ctx)).await;
+    stages.audit = took;
+    let mr = &audited?;
     let ns = mr.namespace().unwrap_or_default();
     let record = mr.record(&ctx.cluster.describe_context());
     if record.status.phase.is_terminal() {
@@ -340,24 +338,20 @@ async fn reconcile_once(
             offer_notifications(pass, mr, &record);
             return Ok(None);
         }
-        // Only the audit marks to write.
-        let _ = lap(&mut clock);
-        let written = write_status(pass, mr, &stored, &record.status, Utc::now(), 0).await;
-        stages.status = Some(lap(&mut clock));
+        let (written, took) = timed(write_marks(pass, mr, &stored, &record)).await;
+        stages.status = took;
         return written;
     }
     let now = Utc::now();
     let samples = if rollout::analysis_due(&record.spec, &record.status, now) {
-        let _ = lap(&mut clock);
-        let samples = measure(ctx, &record.spec).await;
-        stages.measure = Some(lap(&mut clock));
+        let (samples, took) = timed(measure(ctx, &record.spec)).await;
+        stages.measure = took;
         Some(samples)
     } else {
         None
     };
-    let _ = lap(&mut clock);
-    let gates = gates(ctx, mr, &record).await;
-    stages.gates = Some(lap(&mut clock));
+    let (gates, took) = timed(gates(ctx, mr, &record)).await;
+    stages.gates = took;
     let obs = Observation {
         now,
         canary_ready: canary_ready(pass, &ns, &record.spec, record.status.weight),
@@ -384,23 +378,27 @@ async fn reconcile_once(
         events: pass.events.clone(),
         regions: crate::adapters::kube::effects::pinned_regions(mr),
     };
-    let _ = lap(&mut clock);
-    let carried = infra.carry_out(&record, &decision.effects, now).await;
-    stages.effects = Some(lap(&mut clock));
+    let (carried, took) = timed(infra.carry_out(&record, &decision.effects, now)).await;
+    stages.effects = took;
     if let Err(e) = carried {
         // The audit marks are not held back by effects that failed: the person who sent the
         // command is told it is audited, and the effects are tried again on the next pass.
-        if record.status != stored.status {
-            let _ = write_status(pass, mr, &stored, &record.status, now, 0).await;
-        }
+        let _ = write_marks(pass, mr, &stored, &record).await;
         return Err(e.into());
     }
     if decision.status == stored.status {
         offer_notifications(pass, mr, &record);
     } else {
-        let _ = lap(&mut clock);
-        let written = write_status(pass, mr, &stored, &decision.status, now, delivered).await;
-        stages.status = Some(lap(&mut clock));
+        let (written, took) = timed(write_status(
+            pass,
+            mr,
+            &stored,
+            &decision.status,
+            now,
+            delivered,
+        ))
+        .await;
+        stages.status = took;
         if let Some(again) = written? {
             return Ok(Some(again));
         }
@@ -450,6 +448,20 @@ async fn write_status(
             source,
         }),
     }
+}
+
+/// Write the audit marks `audited` carries over the `stored` status, alone (nothing when it
+/// carries none).
+async fn write_marks(
+    pass: &Pass,
+    mr: &ModelRollout,
+    stored: &RolloutRecord,
+    audited: &RolloutRecord,
+) -> Result<Option<Duration>, ReconcileError> {
+    if audited.status == stored.status {
+        return Ok(None);
+    }
+    write_status(pass, mr, stored, &audited.status, Utc::now(), 0).await
 }
 
 /// The rollout's events that are owed a notification go to the sender (a channel send).

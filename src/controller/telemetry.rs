@@ -116,6 +116,11 @@ impl fmt::Debug for Live {
     }
 }
 
+/// Buckets from 1 ms to about 33 s, doubling: a pass and its stages.
+fn pass_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.001, 2.0, 16)
+}
+
 /// Buckets from 1 s to about 12 days, doubling: waits and rollouts last minutes to days.
 fn long_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(1.0, 2.0, 21)
@@ -132,7 +137,7 @@ impl Telemetry {
             rollouts_synced: AtomicBool::new(false),
             holder: Mutex::new(LeaseSeen::Unknown),
         });
-        let reconcile_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let reconcile_duration = Histogram::new(pass_buckets());
         let approval_wait = Histogram::new(long_buckets());
         let rollout_duration =
             Family::<Outcome, Histogram>::new_with_constructor(|| Histogram::new(long_buckets()));
@@ -142,9 +147,8 @@ impl Telemetry {
             "How long one reconcile pass of one rollout took",
             reconcile_duration.clone(),
         );
-        let stages = Family::<Stage, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.001, 2.0, 16))
-        });
+        let stages =
+            Family::<Stage, Histogram>::new_with_constructor(|| Histogram::new(pass_buckets()));
         registry.register(
             "mlops_controller_reconcile_stage_seconds",
             "How long passes waited in each stage that ran: audit, measure (the metrics store), gates, effects, status (the write)",
@@ -293,7 +297,6 @@ impl Telemetry {
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
-    /// One pass ended after `elapsed`, failed with `error` or not.
     /// A stage of a pass that ran took `took`.
     pub(super) fn stage_took(&self, stage: &'static str, took: Duration) {
         self.stages
@@ -301,6 +304,7 @@ impl Telemetry {
             .observe(took.as_secs_f64());
     }
 
+    /// One pass ended after `elapsed`, failed with `error` or not.
     pub(super) fn pass_finished(&self, elapsed: Duration, error: Option<&ReconcileError>) {
         self.reconcile_duration.observe(elapsed.as_secs_f64());
         self.passes.inc();

@@ -191,7 +191,6 @@ class Watch:
         self.items = {}           # namespace/name -> projection
         self.synced = False       # a list has been read
         self.error = ""           # the last failure, "" while watching
-        self.proc = None
 
     def _list(self):
         sep = "&" if "?" in self.path else "?"
@@ -225,10 +224,10 @@ class Watch:
         to list again (410 Gone: the history is compacted)."""
         sep = "&" if "?" in self.path else "?"
         url = f"{self.path}{sep}watch=1&allowWatchBookmarks=true&timeoutSeconds=600&resourceVersion={rv}"
-        self.proc = subprocess.Popen([self.kubectl, "get", "--raw", url], env=self.env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([self.kubectl, "get", "--raw", url], env=self.env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            for line in self.proc.stdout:
+            for line in proc.stdout:
                 if not line.strip():
                     continue
                 ev = json.loads(line)
@@ -249,9 +248,9 @@ class Watch:
                 if changed:
                     self.on_change()
         finally:
-            self.proc.wait()
-            err = self.proc.stderr.read().strip()
-            if self.proc.returncode != 0 and err:
+            proc.wait()
+            err = proc.stderr.read().strip()
+            if proc.returncode != 0 and err:
                 raise RuntimeError(f"watch {self.path}: {err[:300]}")
         return rv
 
